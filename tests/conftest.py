@@ -1,0 +1,118 @@
+"""Real services for the whole test session: an embedded Postgres and a Temporal dev server.
+
+One Postgres (fresh data directory, migrated once) and one Temporal dev server serve every test;
+tests keep apart by creating their own rows (unique names) and their own task queues.
+A time-skipping environment (the dev server with per-workflow virtual clocks) serves the
+reminder and deadline tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from db.migrate import migrate
+from db.pool import Conn, Pool, connect, open_pool
+from stack.binaries import temporal_cli
+from stack.postgres import start_embedded_postgres
+from telemetry.logging import configure_logging
+
+TIME_SKIPPING_ARGS = ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging() -> None:
+    configure_logging(json=True)
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database on an embedded Postgres 18 started for this session."""
+    external = os.environ.get("SBD_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    server = start_embedded_postgres(tmp_path_factory.mktemp("pg") / "data")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def _migrated(pg_dsn: str) -> str:
+    conn = await connect(pg_dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return pg_dsn
+
+
+@pytest.fixture(scope="session")
+async def pool(_migrated: str) -> AsyncIterator[Pool]:
+    p = await open_pool(_migrated, min_size=1, max_size=10)
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+async def conn(pool: Pool) -> AsyncIterator[Conn]:
+    """A connection inside a transaction that is rolled back after the test."""
+    async with pool.acquire() as c:
+        tx = c.transaction()
+        await tx.start()
+        try:
+            yield c
+        finally:
+            await tx.rollback()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (SQLite in WAL mode) for this session."""
+    db_file = Path(tmp_path_factory.mktemp("temporal")) / "temporal.db"
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(temporal_cli()),
+        dev_server_database_filename=str(db_file),
+        dev_server_extra_args=[
+            "--sqlite-pragma", "journal_mode=wal",
+            "--sqlite-pragma", "synchronous=normal",
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The dev server with per-workflow time skipping (temporalio's experimental v2)."""
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(temporal_cli()),
+        dev_server_extra_args=TIME_SKIPPING_ARGS,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A task queue of this test's own, so workers of different tests never share work."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def unique(prefix: str = "") -> str:
+    """A short unique suffix for names that must not collide across tests."""
+    return f"{prefix}{uuid.uuid4().hex[:8]}"

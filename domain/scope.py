@@ -1,0 +1,65 @@
+"""Who may see what: an actor's scope in the hierarchy, as a pure rule.
+
+Every API read filters by `ScopeFilter`; every action on one subject checks `allows`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.auth import Actor, ScopeKind
+
+
+@dataclass(frozen=True)
+class HierarchyPath:
+    """Where a subject sits: any of the ids may be unknown (None)."""
+
+    district_id: int | None = None
+    subdistrict_id: int | None = None
+    community_id: int | None = None
+    unit_id: int | None = None
+    member_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ScopeFilter:
+    """The SQL-side form of a scope: at most one id is set; None everywhere means the city."""
+
+    district_id: int | None = None
+    subdistrict_id: int | None = None
+    community_id: int | None = None
+    unit_id: int | None = None
+    member_id: int | None = None
+
+
+def scope_filter(actor: Actor) -> ScopeFilter:
+    match actor.scope_kind:
+        case ScopeKind.city:
+            return ScopeFilter()
+        case ScopeKind.district:
+            return ScopeFilter(district_id=actor.scope_id)
+        case ScopeKind.subdistrict:
+            return ScopeFilter(subdistrict_id=actor.scope_id)
+        case ScopeKind.community:
+            return ScopeFilter(community_id=actor.scope_id)
+        case ScopeKind.unit:
+            return ScopeFilter(unit_id=actor.scope_id)
+        case ScopeKind.member:
+            return ScopeFilter(member_id=actor.scope_id)
+
+
+def allows(actor: Actor, path: HierarchyPath) -> bool:
+    """True when the subject at `path` lies inside the actor's scope."""
+    match actor.scope_kind:
+        case ScopeKind.city:
+            return True
+        case ScopeKind.district:
+            return path.district_id is not None and path.district_id == actor.scope_id
+        case ScopeKind.subdistrict:
+            return path.subdistrict_id is not None and path.subdistrict_id == actor.scope_id
+        case ScopeKind.community:
+            return path.community_id is not None and path.community_id == actor.scope_id
+        case ScopeKind.unit:
+            return path.unit_id is not None and path.unit_id == actor.scope_id
+        case ScopeKind.member:
+            return path.member_id is not None and path.member_id == actor.scope_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import registrations, roster, stack, tokens, worker
+from cli import registrations, roster, serve, stack, tokens, worker
 
 app = typer.Typer(
     name="shuangbaodao",
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 stack.register(app)
+serve.register(app)
 worker.register(app)
 roster.register(app)
 tokens.register(app)

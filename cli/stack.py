@@ -1,8 +1,29 @@
-"""CLI commands: stack (being built)."""
+"""CLI commands: `up` (the whole embedded stack) and `version`."""
 
 from __future__ import annotations
 
+import asyncio
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from schemas.settings import Settings
+from stack.embedded import run_stack
+from stack.temporal import StackStartError
+from telemetry.logging import configure_logging
+
+
+class DemoSizeOption(StrEnum):
+    full = "full"
+    small = "small"
+
+
+def settings_from_options(**options: Any) -> Settings:
+    """Settings from the environment, with the options given on the command line on top."""
+    given = {key: value for key, value in options.items() if value is not None}
+    return Settings(**given)
 
 
 def register(app: typer.Typer) -> None:
@@ -12,3 +33,37 @@ def register(app: typer.Typer) -> None:
     def version() -> None:
         """打印版本 (print the version)."""
         typer.echo("shuangbaodao 0.1.0")
+
+    @app.command()
+    def up(
+        demo: Annotated[bool, typer.Option("--demo", help="生成并导入演示城市 (seed the demo city)")] = False,
+        demo_size: Annotated[
+            DemoSizeOption, typer.Option("--demo-size", help="演示城市规模 (full, or small for tests)")
+        ] = DemoSizeOption.full,
+        data_dir: Annotated[
+            Path | None, typer.Option("--data-dir", help="数据目录 (default ./.shuangbaodao)")
+        ] = None,
+        api_port: Annotated[int | None, typer.Option("--api-port", help="API 端口 (8700)")] = None,
+        temporal_port: Annotated[
+            int | None, typer.Option("--temporal-port", help="Temporal 端口 (7233)")
+        ] = None,
+        temporal_ui_port: Annotated[
+            int | None, typer.Option("--temporal-ui-port", help="Temporal 界面端口 (8233)")
+        ] = None,
+    ) -> None:
+        """启动全部服务: Postgres, Temporal, worker, API (start the whole embedded stack)."""
+        settings = settings_from_options(
+            data_dir=data_dir, api_port=api_port, temporal_port=temporal_port,
+            temporal_ui_port=temporal_ui_port,
+        )
+        configure_logging(json=settings.log_json)
+        demo_step = None
+        if demo:
+            from demo.seed import demo_step_for  # the demo pulls in the services; only when asked
+
+            demo_step = demo_step_for(demo_size.value)
+        try:
+            asyncio.run(run_stack(settings, demo=demo_step, print_line=typer.echo))
+        except StackStartError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None

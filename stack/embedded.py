@@ -1,0 +1,275 @@
+"""`shuangbaodao up`: Postgres, Temporal, migrations, the worker and the API in one process tree.
+
+All state lives under one data directory (`postgres/`, `temporal/temporal.db`, `demo/`), so
+stopping and starting again resumes with every record and every running workflow. Parts that
+are configured from outside (`DATABASE_URL`, `TEMPORAL_ADDRESS`) are used instead of started.
+
+Shutdown runs in the reverse order of startup: the API stops taking requests, the worker drains
+its in-flight tasks, then Temporal and Postgres stop. Either signal (SIGINT, SIGTERM) does it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import os
+import signal
+from collections.abc import Callable, Coroutine, Generator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import structlog
+import uvicorn
+from temporalio.client import Client
+
+from db.migrate import migrate
+from db.pool import Pool, connect, open_pool
+from schemas.settings import Settings
+from stack.postgres import start_embedded_postgres
+from stack.temporal import (
+    StackStartError,
+    TemporalDevServer,
+    connect_client,
+    ensure_port_free,
+    start_temporal_dev_server,
+)
+from workers.main import run_worker
+
+log = structlog.get_logger(__name__)
+
+ENDPOINTS_FILE = "stack.json"
+
+# What the demo step receives: the pool, the client, the settings; it returns lines to print.
+DemoStep = Callable[[Pool, Client, Settings], Coroutine[Any, Any, list[str]]]
+
+
+@dataclass(frozen=True)
+class StackEndpoints:
+    """Where the running stack's servers are; written to `data_dir/stack.json` for other
+    processes (`shuangbaodao worker`, tests) to find them."""
+
+    database_url: str
+    temporal_address: str
+    temporal_ui_url: str | None
+    api_url: str | None
+    pid: int
+
+
+def write_endpoints(data_dir: Path, endpoints: StackEndpoints) -> None:
+    (data_dir / ENDPOINTS_FILE).write_text(json.dumps(asdict(endpoints), indent=2), "utf-8")
+
+
+def read_endpoints(data_dir: Path) -> StackEndpoints | None:
+    """The endpoints of the stack last started on `data_dir`, or None."""
+    path = data_dir / ENDPOINTS_FILE
+    if not path.exists():
+        return None
+    return StackEndpoints(**json.loads(path.read_text("utf-8")))
+
+
+def redact_dsn(dsn: str) -> str:
+    """The connection string without its password, fit to print."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class _ApiServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        # The stack owns SIGINT/SIGTERM and stops every part in order; uvicorn's own handlers
+        # would re-raise the signal after serving and kill the process mid-shutdown.
+        yield
+
+
+def _load_app_factory() -> Callable[..., Any] | None:
+    """`api.app.create_app` if the API exists in this checkout."""
+    try:
+        module = importlib.import_module("api.app")
+    except ModuleNotFoundError as exc:
+        if exc.name != "api.app":
+            raise
+        return None
+    factory: Callable[..., Any] = module.create_app
+    return factory
+
+
+def _check_ports(settings: Settings) -> None:
+    """Every port we will bind, checked before anything starts, so a clash costs nothing."""
+    host = settings.api_host
+    ensure_port_free(host, settings.api_port, what="API ", flag="--api-port", env="SBD_API_PORT")
+    if settings.temporal_address is None:
+        ensure_port_free(
+            "127.0.0.1", settings.temporal_port, what="Temporal ", flag="--temporal-port",
+            env="SBD_TEMPORAL_PORT",
+        )
+        ensure_port_free(
+            "127.0.0.1", settings.temporal_ui_port, what="Temporal UI ", flag="--temporal-ui-port",
+            env="SBD_TEMPORAL_UI_PORT",
+        )
+
+
+def _install_stop_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_stack(
+    settings: Settings, *, demo: DemoStep | None = None, print_line: Callable[[str], None] = print
+) -> None:
+    """Run the whole stack until SIGINT/SIGTERM, then stop every part cleanly."""
+    stop = asyncio.Event()
+    _install_stop_handlers(stop)
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    _check_ports(settings)
+
+    async with contextlib.AsyncExitStack() as parts:
+        # Postgres
+        if settings.database_url:
+            database_url = settings.database_url
+        else:
+            pg_server = await asyncio.to_thread(start_embedded_postgres, data_dir / "postgres")
+            parts.push_async_callback(asyncio.to_thread, pg_server.cleanup)
+            database_url = pg_server.get_uri()
+        log.info("postgres_ready", database_url=redact_dsn(database_url))
+        conn = await connect(database_url)
+        try:
+            applied = await migrate(conn)
+        finally:
+            await conn.close()
+        log.info("migrations_applied", count=len(applied))
+        pool = await open_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        parts.push_async_callback(pool.close)
+
+        # Temporal
+        temporal: TemporalDevServer | None = None
+        if settings.temporal_address:
+            client = await connect_client(settings.temporal_address, namespace=settings.temporal_namespace)
+            temporal_address = settings.temporal_address
+        else:
+            temporal, client = await start_temporal_dev_server(
+                data_dir / "temporal", port=settings.temporal_port, ui_port=settings.temporal_ui_port,
+                namespace=settings.temporal_namespace,
+            )
+            parts.push_async_callback(temporal.stop)
+            temporal_address = temporal.address
+
+        # Worker: stopped (drained) before Temporal and the pool, which the exit stack closes.
+        worker_stop = asyncio.Event()
+        worker_task = asyncio.create_task(
+            run_worker(settings, pool=pool, client=client, stop=worker_stop), name="worker"
+        )
+
+        # API
+        api_server: _ApiServer | None = None
+        api_task: asyncio.Task[None] | None = None
+        api_url: str | None = None
+        factory = _load_app_factory()
+        if factory is None:
+            log.warning("api_not_available", reason="api.app is not in this checkout")
+        else:
+            app = factory(pool=pool, temporal_client=client)
+            api_server = _ApiServer(
+                uvicorn.Config(
+                    app, host=settings.api_host, port=settings.api_port, log_config=None,
+                    access_log=False, lifespan="on",
+                )
+            )
+            api_task = asyncio.create_task(api_server.serve(), name="api")
+            api_url = f"http://{settings.api_host}:{settings.api_port}"
+
+        endpoints = StackEndpoints(
+            database_url=database_url,
+            temporal_address=temporal_address,
+            temporal_ui_url=temporal.ui_url if temporal else None,
+            api_url=api_url,
+            pid=os.getpid(),
+        )
+        write_endpoints(data_dir, endpoints)
+        for line in summary_lines(endpoints, data_dir=data_dir):
+            print_line(line)
+
+        demo_task: asyncio.Task[list[str]] | None = None
+        if demo is not None:
+            demo_task = asyncio.create_task(demo(pool, client, settings), name="demo")
+
+        stopping = asyncio.create_task(stop.wait())
+        watched: set[asyncio.Task[Any]] = {stopping, worker_task}
+        if api_task is not None:
+            watched.add(api_task)
+        if demo_task is not None:
+            watched.add(demo_task)
+        failure: BaseException | None = None
+        while not stop.is_set():
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            if demo_task is not None and demo_task in done:
+                watched.discard(demo_task)
+                if demo_task.exception() is None:
+                    for line in demo_task.result():
+                        print_line(line)
+                else:
+                    # The demo is a showcase, not the system: report it and keep serving.
+                    log.error("demo_failed", error=repr(demo_task.exception()))
+                demo_task = None
+                continue
+            if stopping not in done:
+                # The worker or the API ended by itself: stop everything and report why.
+                for task in done:
+                    failure = task.exception() if not task.cancelled() else None
+                log.error("stack_part_exited", error=repr(failure))
+                break
+
+        log.info("stack_stopping")
+        stopping.cancel()
+        if demo_task is not None:
+            # An interrupted demo resumes on the next `up --demo`: every step is idempotent.
+            demo_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await demo_task
+        if api_server is not None and api_task is not None:
+            api_server.should_exit = True
+            await api_task
+        worker_stop.set()
+        await worker_task
+        # The exit stack now closes the pool, stops Temporal, then stops Postgres.
+    (data_dir / ENDPOINTS_FILE).unlink(missing_ok=True)
+    log.info("stack_stopped")
+    if failure is not None:
+        raise failure
+
+
+def summary_lines(endpoints: StackEndpoints, *, data_dir: Path) -> list[str]:
+    """The short bilingual summary printed once everything is up."""
+    lines = ["", "双报到 已启动 / shuangbaodao is up"]
+    if endpoints.api_url:
+        lines.append(f"  接口文档 API docs:      {endpoints.api_url}/docs")
+    else:
+        lines.append("  接口 API:               (本版本尚无 API / not in this checkout)")
+    if endpoints.temporal_ui_url:
+        lines.append(f"  Temporal 界面 UI:       {endpoints.temporal_ui_url}")
+    lines.append(f"  Temporal 地址 address:  {endpoints.temporal_address}")
+    lines.append(f"  数据库 Postgres:        {redact_dsn(endpoints.database_url)}")
+    lines.append(f"  数据目录 data dir:      {data_dir}")
+    lines.append("  按 Ctrl-C 停止 / press Ctrl-C to stop")
+    lines.append("")
+    return lines
+
+
+__all__ = [
+    "StackEndpoints",
+    "StackStartError",
+    "read_endpoints",
+    "redact_dsn",
+    "run_stack",
+    "summary_lines",
+    "write_endpoints",
+]

@@ -1,0 +1,59 @@
+"""The worker process body: one Temporal worker on the main task queue, stopped gracefully.
+
+Used by `shuangbaodao worker` (a process of its own) and by `shuangbaodao up` (a task inside the
+embedded stack). Both own the pool and the client; this module only runs the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from db.pool import Pool
+from schemas.settings import Settings
+from workers.registry import all_activities, all_workflows
+
+log = structlog.get_logger(__name__)
+
+
+def build_worker(settings: Settings, *, pool: Pool, client: Client) -> Worker:
+    """The worker with every registered workflow and activity, sized from the settings."""
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=list(all_workflows()),
+        activities=list(all_activities(pool)),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        # In-flight activities get this long to finish before the worker cancels them; a
+        # cancelled activity is retried by the server, so nothing is lost, only repeated.
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+    )
+
+
+async def run_worker(settings: Settings, *, pool: Pool, client: Client, stop: asyncio.Event) -> None:
+    """Poll `settings.task_queue` until `stop` is set, then shut down gracefully."""
+    if not all_workflows() and not all_activities(pool):
+        # Nothing registered yet (an early checkout): Temporal refuses an empty worker, and the
+        # rest of the stack is still worth running, so idle until told to stop.
+        log.warning("worker_idle_nothing_registered", task_queue=settings.task_queue)
+        await stop.wait()
+        return
+    worker = build_worker(settings, pool=pool, client=client)
+    run = asyncio.create_task(worker.run(), name="temporal-worker")
+    stopping = asyncio.create_task(stop.wait(), name="worker-stop")
+    log.info("worker_started", task_queue=settings.task_queue)
+    done, _ = await asyncio.wait({run, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if run in done:
+        # The worker ended by itself: that is a fatal error (it would have raised), re-raise it.
+        stopping.cancel()
+        await run
+        return
+    log.info("worker_stopping", task_queue=settings.task_queue)
+    await worker.shutdown()
+    await run
+    log.info("worker_stopped", task_queue=settings.task_queue)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import structlog
 
@@ -43,9 +44,32 @@ class _MaskingFilter(logging.Filter):
         return True
 
 
-def configure_logging(*, json: bool | None = None, level: int = logging.INFO) -> None:
-    """Configure structlog and stdlib logging for this process."""
+class _Tee:
+    """A file-like that writes every line to stderr and to a capture file (used by the tests,
+    which scan everything the run logged for personal data)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file: TextIO = path.open("a", encoding="utf-8")  # lives as long as the process
+
+    def write(self, text: str) -> int:
+        self._file.write(text)
+        self._file.flush()
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        self._file.flush()
+        sys.stderr.flush()
+
+
+def configure_logging(
+    *, json: bool | None = None, level: int = logging.INFO, also_to: Path | None = None
+) -> None:
+    """Configure structlog and stdlib logging for this process.
+
+    `also_to` appends every rendered line to that file as well (the test run uses it).
+    """
     use_json = (not sys.stderr.isatty()) if json is None else json
+    sink: Any = _Tee(also_to) if also_to is not None else sys.stderr
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if use_json
@@ -60,10 +84,10 @@ def configure_logging(*, json: bool | None = None, level: int = logging.INFO) ->
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=sink),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(sink)
     handler.addFilter(_MaskingFilter())
     root = logging.getLogger()
     root.handlers = [handler]

@@ -9,6 +9,7 @@ reminder and deadline tests.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,9 +28,13 @@ from telemetry.logging import configure_logging
 TIME_SKIPPING_ARGS = ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _logging() -> None:
-    configure_logging(json=True)
+# Everything any test logs is also written here; tests/test_zz_log_scan.py scans it at the end.
+LOG_CAPTURE = Path(tempfile.gettempdir()) / f"shuangbaodao-test-logs-{os.getpid()}.jsonl"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    LOG_CAPTURE.unlink(missing_ok=True)
+    configure_logging(json=True, also_to=LOG_CAPTURE)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,43 @@
+"""The HTTP API: one FastAPI app over the pool and the Temporal client the entrypoint opened."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api.errors import install_error_handlers
+from api.routes import directory, inbox, statistics, tokens
+from db.pool import Pool
+
+# Routers written alongside this one; included when their module is present in this build.
+_OPTIONAL_ROUTERS = ("api.routes.registrations", "api.routes.roster")
+
+
+def _optional_router_modules() -> list[ModuleType]:
+    found = []
+    for name in _OPTIONAL_ROUTERS:
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # the module exists but one of its own imports is missing
+                raise
+    return found
+
+
+def create_app(*, pool: Pool, temporal_client: Client) -> FastAPI:
+    app = FastAPI(
+        title="双报到 API",
+        description="在职党员进社区: 单位报到与个人报到、名录检索、消息、报到率统计。"
+        "每个请求都需要 `Authorization: Bearer <令牌>`。",
+        version="0.1.0",
+        docs_url="/docs",
+    )
+    app.state.pool = pool
+    app.state.temporal_client = temporal_client
+    install_error_handlers(app)
+    for module in (directory, inbox, statistics, tokens, *_optional_router_modules()):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,183 @@
+"""Read routes of the directory: hierarchy, units, members, registrations, audit.
+
+Everything is filtered to the caller's scope. A single item outside it answers 404 (the same as a
+missing one), so ids elsewhere cannot be probed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import ActorDep, PoolDep
+from schemas.api import MAX_PAGE_SIZE, Page
+from schemas.directory import (
+    AuditEntry,
+    Community,
+    District,
+    Grid,
+    Member,
+    MemberRegistration,
+    MemberRegistrationStatus,
+    RegistrationEvent,
+    Subdistrict,
+    Unit,
+    UnitRegistration,
+    UnitRegistrationStatus,
+)
+from services import directory
+
+BIGINT_MAX = 2**63 - 1
+
+# Shared parameter types: ids are positive bigints, so anything else is a 422 before any query.
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数 (1-500)")]
+Offset = Annotated[int, Query(ge=0, le=BIGINT_MAX, description="跳过的条数")]
+IdPath = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
+IdQuery = Annotated[int | None, Query(ge=1, le=BIGINT_MAX)]
+Text = Annotated[str | None, Query(min_length=1, max_length=100)]
+
+router = APIRouter(tags=["directory 名录"])
+
+
+@router.get("/districts", response_model=Page[District], summary="区列表")
+async def list_districts(
+    pool: PoolDep, actor: ActorDep, name: Text = None, limit: Limit = 50, offset: Offset = 0
+) -> Page[District]:
+    async with pool.acquire() as conn:
+        return await directory.list_districts(conn, actor, name=name, limit=limit, offset=offset)
+
+
+@router.get("/subdistricts", response_model=Page[Subdistrict], summary="街道列表")
+async def list_subdistricts(
+    pool: PoolDep, actor: ActorDep, name: Text = None, district_id: IdQuery = None,
+    limit: Limit = 50, offset: Offset = 0,
+) -> Page[Subdistrict]:
+    async with pool.acquire() as conn:
+        return await directory.list_subdistricts(
+            conn, actor, name=name, district_id=district_id, limit=limit, offset=offset
+        )
+
+
+@router.get("/communities", response_model=Page[Community], summary="社区列表")
+async def list_communities(
+    pool: PoolDep, actor: ActorDep, name: Text = None, district_id: IdQuery = None,
+    subdistrict_id: IdQuery = None, limit: Limit = 50, offset: Offset = 0,
+) -> Page[Community]:
+    async with pool.acquire() as conn:
+        return await directory.list_communities(
+            conn, actor, name=name, district_id=district_id, subdistrict_id=subdistrict_id,
+            limit=limit, offset=offset,
+        )
+
+
+@router.get("/grids", response_model=Page[Grid], summary="网格列表 (含相邻网格)")
+async def list_grids(
+    pool: PoolDep, actor: ActorDep, name: Text = None, district_id: IdQuery = None,
+    subdistrict_id: IdQuery = None, community_id: IdQuery = None, limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[Grid]:
+    async with pool.acquire() as conn:
+        return await directory.list_grids(
+            conn, actor, name=name, district_id=district_id, subdistrict_id=subdistrict_id,
+            community_id=community_id, limit=limit, offset=offset,
+        )
+
+
+@router.get("/units", response_model=Page[Unit], summary="报到单位列表")
+async def list_units(
+    pool: PoolDep, actor: ActorDep, name: Text = None, district_id: IdQuery = None,
+    subdistrict_id: IdQuery = None, community_id: IdQuery = None,
+    status: UnitRegistrationStatus | None = None, limit: Limit = 50, offset: Offset = 0,
+) -> Page[Unit]:
+    async with pool.acquire() as conn:
+        return await directory.list_units(
+            conn, actor, name=name, district_id=district_id, subdistrict_id=subdistrict_id,
+            community_id=community_id, status=status.value if status else None, limit=limit,
+            offset=offset,
+        )
+
+
+@router.get("/units/{unit_id}", response_model=Unit, summary="报到单位详情")
+async def get_unit(pool: PoolDep, actor: ActorDep, unit_id: IdPath) -> Unit:
+    async with pool.acquire() as conn:
+        return await directory.get_unit(conn, actor, unit_id=unit_id)
+
+
+@router.get("/members", response_model=Page[Member], summary="党员列表 (姓名检索)")
+async def list_members(
+    pool: PoolDep, actor: ActorDep,
+    name: Annotated[str | None, Query(min_length=1, max_length=100, description="姓名包含")] = None,
+    name_prefix: Annotated[str | None, Query(min_length=1, max_length=100, description="姓名开头")] = None,
+    district_id: IdQuery = None, subdistrict_id: IdQuery = None, community_id: IdQuery = None,
+    grid_id: IdQuery = None, unit_id: IdQuery = None,
+    status: MemberRegistrationStatus | None = None, limit: Limit = 50, offset: Offset = 0,
+) -> Page[Member]:
+    async with pool.acquire() as conn:
+        return await directory.list_members(
+            conn, actor, name=name, name_prefix=name_prefix, district_id=district_id,
+            subdistrict_id=subdistrict_id, community_id=community_id, grid_id=grid_id,
+            unit_id=unit_id, status=status.value if status else None, limit=limit, offset=offset,
+        )
+
+
+@router.get("/members/{member_id}", response_model=Member, summary="党员详情")
+async def get_member(pool: PoolDep, actor: ActorDep, member_id: IdPath) -> Member:
+    async with pool.acquire() as conn:
+        return await directory.get_member(conn, actor, member_id=member_id)
+
+
+@router.get("/registrations/members", response_model=Page[MemberRegistration], summary="个人报到列表")
+async def list_member_registrations(
+    pool: PoolDep, actor: ActorDep, name: Text = None, member_id: IdQuery = None,
+    district_id: IdQuery = None, subdistrict_id: IdQuery = None, community_id: IdQuery = None,
+    grid_id: IdQuery = None, unit_id: IdQuery = None,
+    status: MemberRegistrationStatus | None = None, limit: Limit = 50, offset: Offset = 0,
+) -> Page[MemberRegistration]:
+    async with pool.acquire() as conn:
+        return await directory.list_member_registrations(
+            conn, actor, member_id=member_id, name=name, district_id=district_id,
+            subdistrict_id=subdistrict_id, community_id=community_id, grid_id=grid_id,
+            unit_id=unit_id, status=status.value if status else None, limit=limit, offset=offset,
+        )
+
+
+@router.get("/registrations/units", response_model=Page[UnitRegistration], summary="单位报到列表")
+async def list_unit_registrations(
+    pool: PoolDep, actor: ActorDep, name: Text = None, district_id: IdQuery = None,
+    subdistrict_id: IdQuery = None, community_id: IdQuery = None, unit_id: IdQuery = None,
+    status: UnitRegistrationStatus | None = None, limit: Limit = 50, offset: Offset = 0,
+) -> Page[UnitRegistration]:
+    async with pool.acquire() as conn:
+        return await directory.list_unit_registrations(
+            conn, actor, name=name, district_id=district_id, subdistrict_id=subdistrict_id,
+            community_id=community_id, unit_id=unit_id, status=status.value if status else None,
+            limit=limit, offset=offset,
+        )
+
+
+@router.get(
+    "/registrations/members/{registration_id}/history",
+    response_model=list[RegistrationEvent],
+    summary="个人报到状态历史",
+)
+async def member_registration_history(
+    pool: PoolDep, actor: ActorDep, registration_id: IdPath
+) -> list[RegistrationEvent]:
+    async with pool.acquire() as conn:
+        return await directory.member_registration_history(
+            conn, actor, registration_id=registration_id
+        )
+
+
+@router.get("/audit", response_model=Page[AuditEntry], summary="审计日志 (仅组织部)")
+async def list_audit(
+    pool: PoolDep, actor: ActorDep, subject_kind: Text = None, subject_id: IdQuery = None,
+    actor_name: Annotated[str | None, Query(alias="actor", min_length=1, max_length=200)] = None,
+    action: Text = None, limit: Limit = 50, offset: Offset = 0,
+) -> Page[AuditEntry]:
+    async with pool.acquire() as conn:
+        return await directory.list_audit(
+            conn, actor, subject_kind=subject_kind, subject_id=subject_id, actor_name=actor_name,
+            action=action, limit=limit, offset=offset,
+        )

@@ -1,0 +1,426 @@
+"""Read models of the directory: hierarchy, units, members and registrations, scope-filtered.
+
+Every list query takes the caller's `ScopeFilter` as $1..$5 (district, subdistrict, community,
+unit, member; NULL means unrestricted) and returns one page plus the total. The page is built as
+`total LEFT JOIN LATERAL (page)` so an empty page still carries the total in one round trip; rows
+whose `id` is NULL are that placeholder and are dropped by `split_page`.
+
+Where a subject sits: a member by home community and employer unit; a unit by the community where
+it is located; a registration by the community it registers with (plus the member's unit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from db.pool import Conn
+from domain.scope import ScopeFilter
+
+
+def _scope_args(scope: ScopeFilter) -> tuple[int | None, ...]:
+    return (scope.district_id, scope.subdistrict_id, scope.community_id, scope.unit_id, scope.member_id)
+
+
+def split_page(rows: Sequence[asyncpg.Record]) -> tuple[int, list[asyncpg.Record]]:
+    """(total, item rows) from a page query's result."""
+    total = int(rows[0]["total"]) if rows else 0
+    return total, [r for r in rows if r["id"] is not None]
+
+
+async def scope_subject_exists(conn: Conn, *, scope_kind: str, scope_id: int) -> bool:
+    """True when the hierarchy node, unit or member a token would be scoped to exists."""
+    found: bool = await conn.fetchval(
+        """
+        SELECT CASE $1::text
+            WHEN 'district' THEN EXISTS (SELECT 1 FROM district WHERE id = $2)
+            WHEN 'subdistrict' THEN EXISTS (SELECT 1 FROM subdistrict WHERE id = $2)
+            WHEN 'community' THEN EXISTS (SELECT 1 FROM community WHERE id = $2)
+            WHEN 'unit' THEN EXISTS (SELECT 1 FROM reporting_unit WHERE id = $2)
+            WHEN 'member' THEN EXISTS (SELECT 1 FROM member WHERE id = $2)
+            ELSE false
+        END
+        """,
+        scope_kind, scope_id,
+    )
+    return found
+
+
+# --- hierarchy -------------------------------------------------------------------------------
+# Hierarchy reads filter only by district / subdistrict / community scope: a unit admin or a
+# member needs the whole map to choose the community they register with.
+
+async def select_districts(
+    conn: Conn, *, scope: ScopeFilter, name: str | None, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        WITH matched AS MATERIALIZED (
+            SELECT d.id FROM district d
+            WHERE ($1::bigint IS NULL OR d.id = $1)
+              AND ($2::bigint IS NULL OR d.id = (SELECT district_id FROM subdistrict WHERE id = $2))
+              AND ($3::bigint IS NULL OR d.id = (
+                    SELECT s.district_id FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id
+                    WHERE c.id = $3))
+              AND ($4::text IS NULL OR strpos(d.name, $4) > 0)
+        ), total AS (SELECT count(*) AS total FROM matched)
+        SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
+            SELECT d.id, d.name FROM matched JOIN district d USING (id)
+            ORDER BY d.id LIMIT $5 OFFSET $6
+        ) p ON true
+        """,
+        scope.district_id, scope.subdistrict_id, scope.community_id, name, limit, offset,
+    )
+
+
+async def select_subdistricts(
+    conn: Conn, *, scope: ScopeFilter, name: str | None, district_id: int | None, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        WITH matched AS MATERIALIZED (
+            SELECT s.id FROM subdistrict s
+            WHERE ($1::bigint IS NULL OR s.district_id = $1)
+              AND ($2::bigint IS NULL OR s.id = $2)
+              AND ($3::bigint IS NULL OR s.id = (SELECT subdistrict_id FROM community WHERE id = $3))
+              AND ($4::text IS NULL OR strpos(s.name, $4) > 0)
+              AND ($5::bigint IS NULL OR s.district_id = $5)
+        ), total AS (SELECT count(*) AS total FROM matched)
+        SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
+            SELECT s.id, s.name, s.district_id FROM matched JOIN subdistrict s USING (id)
+            ORDER BY s.id LIMIT $6 OFFSET $7
+        ) p ON true
+        """,
+        scope.district_id, scope.subdistrict_id, scope.community_id, name, district_id, limit, offset,
+    )
+
+
+async def select_communities(
+    conn: Conn,
+    *,
+    scope: ScopeFilter,
+    name: str | None,
+    district_id: int | None,
+    subdistrict_id: int | None,
+    limit: int,
+    offset: int,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        WITH matched AS MATERIALIZED (
+            SELECT c.id FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id
+            WHERE ($1::bigint IS NULL OR s.district_id = $1)
+              AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
+              AND ($3::bigint IS NULL OR c.id = $3)
+              AND ($4::text IS NULL OR strpos(c.name, $4) > 0)
+              AND ($5::bigint IS NULL OR s.district_id = $5)
+              AND ($6::bigint IS NULL OR c.subdistrict_id = $6)
+        ), total AS (SELECT count(*) AS total FROM matched)
+        SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
+            SELECT c.id, c.name, c.subdistrict_id, s.district_id
+            FROM matched JOIN community c USING (id) JOIN subdistrict s ON s.id = c.subdistrict_id
+            ORDER BY c.id LIMIT $7 OFFSET $8
+        ) p ON true
+        """,
+        scope.district_id, scope.subdistrict_id, scope.community_id, name, district_id, subdistrict_id,
+        limit, offset,
+    )
+
+
+async def select_grids(
+    conn: Conn,
+    *,
+    scope: ScopeFilter,
+    name: str | None,
+    district_id: int | None,
+    subdistrict_id: int | None,
+    community_id: int | None,
+    limit: int,
+    offset: int,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        WITH matched AS MATERIALIZED (
+            SELECT g.id FROM grid g
+            JOIN community c ON c.id = g.community_id JOIN subdistrict s ON s.id = c.subdistrict_id
+            WHERE ($1::bigint IS NULL OR s.district_id = $1)
+              AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
+              AND ($3::bigint IS NULL OR g.community_id = $3)
+              AND ($4::text IS NULL OR strpos(g.name, $4) > 0)
+              AND ($5::bigint IS NULL OR s.district_id = $5)
+              AND ($6::bigint IS NULL OR c.subdistrict_id = $6)
+              AND ($7::bigint IS NULL OR g.community_id = $7)
+        ), total AS (SELECT count(*) AS total FROM matched)
+        SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
+            SELECT g.id, g.name, g.branch_name, g.community_id,
+                   ARRAY(SELECT a.neighbour_id FROM grid_adjacency a
+                         WHERE a.grid_id = g.id ORDER BY a.neighbour_id) AS neighbour_ids
+            FROM matched JOIN grid g USING (id)
+            ORDER BY g.id LIMIT $8 OFFSET $9
+        ) p ON true
+        """,
+        scope.district_id, scope.subdistrict_id, scope.community_id, name, district_id, subdistrict_id,
+        community_id, limit, offset,
+    )
+
+
+# --- units and members -----------------------------------------------------------------------
+
+async def select_units(
+    conn: Conn,
+    *,
+    scope: ScopeFilter,
+    unit_id: int | None = None,
+    name: str | None = None,
+    district_id: int | None = None,
+    subdistrict_id: int | None = None,
+    community_id: int | None = None,
+    status: str | None = None,
+    limit: int,
+    offset: int,
+) -> list[asyncpg.Record]:
+    """Units in scope; a member sees its own employer unit. `status` is the latest registration's."""
+    return await conn.fetch(
+        """
+        WITH matched AS MATERIALIZED (
+            SELECT u.id FROM reporting_unit u
+            LEFT JOIN community c ON c.id = u.community_id
+            LEFT JOIN subdistrict s ON s.id = c.subdistrict_id
+            WHERE ($1::bigint IS NULL OR s.district_id = $1)
+              AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
+              AND ($3::bigint IS NULL OR u.community_id = $3)
+              AND ($4::bigint IS NULL OR u.id = $4)
+              AND ($5::bigint IS NULL OR u.id = (SELECT unit_id FROM member WHERE id = $5))
+              AND ($6::bigint IS NULL OR u.id = $6)
+              AND ($7::text IS NULL OR strpos(u.name, $7) > 0)
+              AND ($8::bigint IS NULL OR s.district_id = $8)
+              AND ($9::bigint IS NULL OR c.subdistrict_id = $9)
+              AND ($10::bigint IS NULL OR u.community_id = $10)
+              AND ($11::text IS NULL OR (
+                    SELECT r.status FROM unit_registration r WHERE r.unit_id = u.id
+                    ORDER BY r.id DESC LIMIT 1) = $11)
+        ), total AS (SELECT count(*) AS total FROM matched)
+        SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
+            SELECT u.id, u.name, u.unit_party_org, u.kind, u.community_id, c.subdistrict_id,
+                   s.district_id, u.contact_name, u.contact_phone, u.created_at,
+                   (SELECT count(*) FROM member m WHERE m.unit_id = u.id) AS member_count,
+                   (SELECT r.status FROM unit_registration r WHERE r.unit_id = u.id
+                    ORDER BY r.id DESC LIMIT 1) AS registration_status
+            FROM matched JOIN reporting_unit u USING (id)
+            LEFT JOIN community c ON c.id = u.community_id
+            LEFT JOIN subdistrict s ON s.id = c.subdistrict_id
+            ORDER BY u.id LIMIT $12 OFFSET $13
+        ) p ON true
+        """,
+        *_scope_args(scope), unit_id, name, district_id, subdistrict_id, community_id, status,
+        limit, offset,
+    )
+
+
+async def select_members(
+    conn: Conn,
+    *,
+    scope: ScopeFilter,
+    member_id: int | None = None,
+    name: str | None = None,
+    name_prefix: str | None = None,
+    district_id: int | None = None,
+    subdistrict_id: int | None = None,
+    community_id: int | None = None,
+    grid_id: int | None = None,
+    unit_id: int | None = None,
+    status: str | None = None,
+    limit: int,
+    offset: int,
+) -> list[asyncpg.Record]:
+    """Members in scope with their latest registration; `status` filters on that registration."""
+    return await conn.fetch(
+        """
+        WITH matched AS MATERIALIZED (
+            SELECT m.id FROM member m
+            LEFT JOIN community c ON c.id = m.home_community_id
+            LEFT JOIN subdistrict s ON s.id = c.subdistrict_id
+            WHERE ($1::bigint IS NULL OR s.district_id = $1)
+              AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
+              AND ($3::bigint IS NULL OR m.home_community_id = $3)
+              AND ($4::bigint IS NULL OR m.unit_id = $4)
+              AND ($5::bigint IS NULL OR m.id = $5)
+              AND ($6::bigint IS NULL OR m.id = $6)
+              AND ($7::text IS NULL OR strpos(m.name, $7) > 0)
+              AND ($8::text IS NULL OR starts_with(m.name, $8))
+              AND ($9::bigint IS NULL OR s.district_id = $9)
+              AND ($10::bigint IS NULL OR c.subdistrict_id = $10)
+              AND ($11::bigint IS NULL OR m.home_community_id = $11)
+              AND ($12::bigint IS NULL OR m.home_grid_id = $12)
+              AND ($13::bigint IS NULL OR m.unit_id = $13)
+              AND ($14::text IS NULL OR (
+                    SELECT r.status FROM member_registration r WHERE r.member_id = m.id
+                    ORDER BY r.id DESC LIMIT 1) = $14)
+        ), total AS (SELECT count(*) AS total FROM matched)
+        SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
+            SELECT m.id, m.name, m.gender, m.phone, m.id_number, m.unit_id, u.name AS unit_name,
+                   m.employer_name, m.home_community_id, m.home_grid_id, c.subdistrict_id,
+                   s.district_id, m.skills, m.free_slots::int[] AS free_slots, m.created_at,
+                   r.id AS registration_id, r.status AS registration_status
+            FROM matched JOIN member m USING (id)
+            LEFT JOIN reporting_unit u ON u.id = m.unit_id
+            LEFT JOIN community c ON c.id = m.home_community_id
+            LEFT JOIN subdistrict s ON s.id = c.subdistrict_id
+            LEFT JOIN LATERAL (
+                SELECT r.id, r.status FROM member_registration r WHERE r.member_id = m.id
+                ORDER BY r.id DESC LIMIT 1
+            ) r ON true
+            ORDER BY m.id LIMIT $15 OFFSET $16
+        ) p ON true
+        """,
+        *_scope_args(scope), member_id, name, name_prefix, district_id, subdistrict_id, community_id,
+        grid_id, unit_id, status, limit, offset,
+    )
+
+
+# --- registrations ---------------------------------------------------------------------------
+
+async def select_member_registrations(
+    conn: Conn,
+    *,
+    scope: ScopeFilter,
+    registration_id: int | None = None,
+    member_id: int | None = None,
+    name: str | None = None,
+    district_id: int | None = None,
+    subdistrict_id: int | None = None,
+    community_id: int | None = None,
+    grid_id: int | None = None,
+    unit_id: int | None = None,
+    status: str | None = None,
+    limit: int,
+    offset: int,
+) -> list[asyncpg.Record]:
+    """Member registrations in scope, placed by the community they register with."""
+    return await conn.fetch(
+        """
+        WITH matched AS MATERIALIZED (
+            SELECT r.id FROM member_registration r
+            JOIN member m ON m.id = r.member_id
+            JOIN community c ON c.id = r.community_id
+            JOIN subdistrict s ON s.id = c.subdistrict_id
+            WHERE ($1::bigint IS NULL OR s.district_id = $1)
+              AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
+              AND ($3::bigint IS NULL OR r.community_id = $3)
+              AND ($4::bigint IS NULL OR m.unit_id = $4)
+              AND ($5::bigint IS NULL OR r.member_id = $5)
+              AND ($6::bigint IS NULL OR r.id = $6)
+              AND ($7::bigint IS NULL OR r.member_id = $7)
+              AND ($8::text IS NULL OR strpos(m.name, $8) > 0)
+              AND ($9::bigint IS NULL OR s.district_id = $9)
+              AND ($10::bigint IS NULL OR c.subdistrict_id = $10)
+              AND ($11::bigint IS NULL OR r.community_id = $11)
+              AND ($12::bigint IS NULL OR r.grid_id = $12)
+              AND ($13::bigint IS NULL OR m.unit_id = $13)
+              AND ($14::text IS NULL OR r.status = $14)
+        ), total AS (SELECT count(*) AS total FROM matched)
+        SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
+            SELECT r.id, r.member_id, m.name AS member_name, m.unit_id, r.community_id, r.grid_id,
+                   r.cohort_id, r.status, r.reason, r.submitted_at, r.confirmed_at, r.valid_until,
+                   r.updated_at
+            FROM matched JOIN member_registration r USING (id) JOIN member m ON m.id = r.member_id
+            ORDER BY r.id LIMIT $15 OFFSET $16
+        ) p ON true
+        """,
+        *_scope_args(scope), registration_id, member_id, name, district_id, subdistrict_id,
+        community_id, grid_id, unit_id, status, limit, offset,
+    )
+
+
+async def select_unit_registrations(
+    conn: Conn,
+    *,
+    scope: ScopeFilter,
+    registration_id: int | None = None,
+    name: str | None = None,
+    district_id: int | None = None,
+    subdistrict_id: int | None = None,
+    community_id: int | None = None,
+    unit_id: int | None = None,
+    status: str | None = None,
+    limit: int,
+    offset: int,
+) -> list[asyncpg.Record]:
+    """Unit registrations in scope, placed by the community the unit registers with."""
+    return await conn.fetch(
+        """
+        WITH matched AS MATERIALIZED (
+            SELECT r.id FROM unit_registration r
+            JOIN reporting_unit u ON u.id = r.unit_id
+            JOIN community c ON c.id = r.community_id
+            JOIN subdistrict s ON s.id = c.subdistrict_id
+            WHERE ($1::bigint IS NULL OR s.district_id = $1)
+              AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
+              AND ($3::bigint IS NULL OR r.community_id = $3)
+              AND ($4::bigint IS NULL OR r.unit_id = $4)
+              AND ($5::bigint IS NULL OR r.unit_id = (SELECT unit_id FROM member WHERE id = $5))
+              AND ($6::bigint IS NULL OR r.id = $6)
+              AND ($7::text IS NULL OR strpos(u.name, $7) > 0)
+              AND ($8::bigint IS NULL OR s.district_id = $8)
+              AND ($9::bigint IS NULL OR c.subdistrict_id = $9)
+              AND ($10::bigint IS NULL OR r.community_id = $10)
+              AND ($11::bigint IS NULL OR r.unit_id = $11)
+              AND ($12::text IS NULL OR r.status = $12)
+        ), total AS (SELECT count(*) AS total FROM matched)
+        SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
+            SELECT r.id, r.unit_id, u.name AS unit_name, r.community_id, r.status, r.reason,
+                   r.agreement_id, r.submitted_at, r.decided_at, r.valid_until
+            FROM matched JOIN unit_registration r USING (id) JOIN reporting_unit u ON u.id = r.unit_id
+            ORDER BY r.id LIMIT $13 OFFSET $14
+        ) p ON true
+        """,
+        *_scope_args(scope), registration_id, name, district_id, subdistrict_id, community_id,
+        unit_id, status, limit, offset,
+    )
+
+
+async def select_registration_events(
+    conn: Conn, *, registration_kind: str, registration_id: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT id, registration_kind, registration_id, from_status, to_status, actor, reason, at
+        FROM registration_event
+        WHERE registration_kind = $1 AND registration_id = $2
+        ORDER BY at, id
+        """,
+        registration_kind, registration_id,
+    )
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+async def select_audit_log(
+    conn: Conn,
+    *,
+    subject_kind: str | None,
+    subject_id: int | None,
+    actor: str | None,
+    action: str | None,
+    limit: int,
+    offset: int,
+) -> list[asyncpg.Record]:
+    """Newest first."""
+    return await conn.fetch(
+        """
+        WITH matched AS MATERIALIZED (
+            SELECT a.id FROM audit_log a
+            WHERE ($1::text IS NULL OR a.subject_kind = $1)
+              AND ($2::bigint IS NULL OR a.subject_id = $2)
+              AND ($3::text IS NULL OR a.actor = $3)
+              AND ($4::text IS NULL OR a.action = $4)
+        ), total AS (SELECT count(*) AS total FROM matched)
+        SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
+            SELECT a.id, a.at, a.actor, a.action, a.subject_kind, a.subject_id, a.before, a.after
+            FROM matched JOIN audit_log a USING (id)
+            ORDER BY a.id DESC LIMIT $5 OFFSET $6
+        ) p ON true
+        """,
+        subject_kind, subject_id, actor, action, limit, offset,
+    )

@@ -1,0 +1,245 @@
+"""Directory reads for every front door: scope-filtered, paged, personal data masked by role.
+
+A single subject outside the caller's scope reads as NotFound (404), never Forbidden, so an actor
+cannot probe which ids exist elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from db import directory, inbox
+from db.pool import Conn
+from domain.errors import Forbidden, NotFound
+from domain.privacy import shown_id_number, shown_phone
+from domain.scope import HierarchyPath, ScopeFilter, scope_filter
+from schemas.api import Page
+from schemas.auth import Actor, Role, ScopeKind
+from schemas.directory import (
+    AuditEntry,
+    Community,
+    District,
+    Grid,
+    Member,
+    MemberRegistration,
+    Notification,
+    RegistrationEvent,
+    Subdistrict,
+    Unit,
+    UnitRegistration,
+)
+
+
+def hierarchy_scope(actor: Actor) -> ScopeFilter:
+    """Hierarchy reads: unit admins and members see the whole map (to choose where to register)."""
+    if actor.scope_kind in (ScopeKind.unit, ScopeKind.member):
+        return ScopeFilter()
+    return scope_filter(actor)
+
+
+async def list_districts(
+    conn: Conn, actor: Actor, *, name: str | None = None, limit: int, offset: int
+) -> Page[District]:
+    rows = await directory.select_districts(
+        conn, scope=hierarchy_scope(actor), name=name, limit=limit, offset=offset
+    )
+    total, items = directory.split_page(rows)
+    return Page(items=[District.model_validate(dict(r)) for r in items], total=total, limit=limit,
+                offset=offset)
+
+
+async def list_subdistricts(
+    conn: Conn, actor: Actor, *, name: str | None = None, district_id: int | None = None,
+    limit: int, offset: int,
+) -> Page[Subdistrict]:
+    rows = await directory.select_subdistricts(
+        conn, scope=hierarchy_scope(actor), name=name, district_id=district_id, limit=limit,
+        offset=offset,
+    )
+    total, items = directory.split_page(rows)
+    return Page(items=[Subdistrict.model_validate(dict(r)) for r in items], total=total,
+                limit=limit, offset=offset)
+
+
+async def list_communities(
+    conn: Conn, actor: Actor, *, name: str | None = None, district_id: int | None = None,
+    subdistrict_id: int | None = None, limit: int, offset: int,
+) -> Page[Community]:
+    rows = await directory.select_communities(
+        conn, scope=hierarchy_scope(actor), name=name, district_id=district_id,
+        subdistrict_id=subdistrict_id, limit=limit, offset=offset,
+    )
+    total, items = directory.split_page(rows)
+    return Page(items=[Community.model_validate(dict(r)) for r in items], total=total,
+                limit=limit, offset=offset)
+
+
+async def list_grids(
+    conn: Conn, actor: Actor, *, name: str | None = None, district_id: int | None = None,
+    subdistrict_id: int | None = None, community_id: int | None = None, limit: int, offset: int,
+) -> Page[Grid]:
+    rows = await directory.select_grids(
+        conn, scope=hierarchy_scope(actor), name=name, district_id=district_id,
+        subdistrict_id=subdistrict_id, community_id=community_id, limit=limit, offset=offset,
+    )
+    total, items = directory.split_page(rows)
+    return Page(items=[Grid.model_validate(dict(r)) for r in items], total=total, limit=limit,
+                offset=offset)
+
+
+def _unit(actor: Actor, row: asyncpg.Record) -> Unit:
+    data = dict(row)
+    path = HierarchyPath(community_id=row["community_id"], unit_id=row["id"])
+    data["contact_phone"] = shown_phone(actor, path, row["contact_phone"])
+    return Unit.model_validate(data)
+
+
+async def list_units(
+    conn: Conn, actor: Actor, *, name: str | None = None, district_id: int | None = None,
+    subdistrict_id: int | None = None, community_id: int | None = None, status: str | None = None,
+    limit: int, offset: int,
+) -> Page[Unit]:
+    rows = await directory.select_units(
+        conn, scope=scope_filter(actor), name=name, district_id=district_id,
+        subdistrict_id=subdistrict_id, community_id=community_id, status=status, limit=limit,
+        offset=offset,
+    )
+    total, items = directory.split_page(rows)
+    return Page(items=[_unit(actor, r) for r in items], total=total, limit=limit, offset=offset)
+
+
+async def get_unit(conn: Conn, actor: Actor, *, unit_id: int) -> Unit:
+    rows = await directory.select_units(
+        conn, scope=scope_filter(actor), unit_id=unit_id, limit=1, offset=0
+    )
+    _, items = directory.split_page(rows)
+    if not items:
+        raise NotFound(f"报到单位 {unit_id} 不存在或不在您的管辖范围内")
+    return _unit(actor, items[0])
+
+
+def _member(actor: Actor, row: asyncpg.Record) -> Member:
+    data = dict(row)
+    path = HierarchyPath(
+        district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
+        community_id=row["home_community_id"], unit_id=row["unit_id"], member_id=row["id"],
+    )
+    data["phone"] = shown_phone(actor, path, row["phone"])
+    data["id_number"] = shown_id_number(actor, path, row["id_number"])
+    return Member.model_validate(data)
+
+
+async def list_members(
+    conn: Conn, actor: Actor, *, name: str | None = None, name_prefix: str | None = None,
+    district_id: int | None = None, subdistrict_id: int | None = None,
+    community_id: int | None = None, grid_id: int | None = None, unit_id: int | None = None,
+    status: str | None = None, limit: int, offset: int,
+) -> Page[Member]:
+    rows = await directory.select_members(
+        conn, scope=scope_filter(actor), name=name, name_prefix=name_prefix,
+        district_id=district_id, subdistrict_id=subdistrict_id, community_id=community_id,
+        grid_id=grid_id, unit_id=unit_id, status=status, limit=limit, offset=offset,
+    )
+    total, items = directory.split_page(rows)
+    return Page(items=[_member(actor, r) for r in items], total=total, limit=limit, offset=offset)
+
+
+async def get_member(conn: Conn, actor: Actor, *, member_id: int) -> Member:
+    rows = await directory.select_members(
+        conn, scope=scope_filter(actor), member_id=member_id, limit=1, offset=0
+    )
+    _, items = directory.split_page(rows)
+    if not items:
+        raise NotFound(f"党员 {member_id} 不存在或不在您的管辖范围内")
+    return _member(actor, items[0])
+
+
+async def list_member_registrations(
+    conn: Conn, actor: Actor, *, member_id: int | None = None, name: str | None = None,
+    district_id: int | None = None, subdistrict_id: int | None = None,
+    community_id: int | None = None, grid_id: int | None = None, unit_id: int | None = None,
+    status: str | None = None, limit: int, offset: int,
+) -> Page[MemberRegistration]:
+    rows = await directory.select_member_registrations(
+        conn, scope=scope_filter(actor), member_id=member_id, name=name, district_id=district_id,
+        subdistrict_id=subdistrict_id, community_id=community_id, grid_id=grid_id,
+        unit_id=unit_id, status=status, limit=limit, offset=offset,
+    )
+    total, items = directory.split_page(rows)
+    return Page(items=[MemberRegistration.model_validate(dict(r)) for r in items], total=total,
+                limit=limit, offset=offset)
+
+
+async def list_unit_registrations(
+    conn: Conn, actor: Actor, *, name: str | None = None, district_id: int | None = None,
+    subdistrict_id: int | None = None, community_id: int | None = None,
+    unit_id: int | None = None, status: str | None = None, limit: int, offset: int,
+) -> Page[UnitRegistration]:
+    rows = await directory.select_unit_registrations(
+        conn, scope=scope_filter(actor), name=name, district_id=district_id,
+        subdistrict_id=subdistrict_id, community_id=community_id, unit_id=unit_id, status=status,
+        limit=limit, offset=offset,
+    )
+    total, items = directory.split_page(rows)
+    return Page(items=[UnitRegistration.model_validate(dict(r)) for r in items], total=total,
+                limit=limit, offset=offset)
+
+
+async def member_registration_history(
+    conn: Conn, actor: Actor, *, registration_id: int
+) -> list[RegistrationEvent]:
+    """Status history of one member registration, oldest first; NotFound outside the scope."""
+    rows = await directory.select_member_registrations(
+        conn, scope=scope_filter(actor), registration_id=registration_id, limit=1, offset=0
+    )
+    _, items = directory.split_page(rows)
+    if not items:
+        raise NotFound(f"报到记录 {registration_id} 不存在或不在您的管辖范围内")
+    events = await directory.select_registration_events(
+        conn, registration_kind="member", registration_id=registration_id
+    )
+    return [RegistrationEvent.model_validate(dict(e)) for e in events]
+
+
+async def list_audit(
+    conn: Conn, actor: Actor, *, subject_kind: str | None = None, subject_id: int | None = None,
+    actor_name: str | None = None, action: str | None = None, limit: int, offset: int,
+) -> Page[AuditEntry]:
+    """The audit log, for organization departments only."""
+    if actor.role is not Role.org_department:
+        raise Forbidden("只有组织部可以查看审计日志")
+    rows = await directory.select_audit_log(
+        conn, subject_kind=subject_kind, subject_id=subject_id, actor=actor_name, action=action,
+        limit=limit, offset=offset,
+    )
+    total, items = directory.split_page(rows)
+    return Page(items=[AuditEntry.model_validate(dict(r)) for r in items], total=total,
+                limit=limit, offset=offset)
+
+
+def _recipient(actor: Actor) -> tuple[str, int | None]:
+    """Whose inbox the actor reads: the node (or unit, or member) its token is scoped to."""
+    return actor.scope_kind.value, actor.scope_id
+
+
+async def list_inbox(
+    conn: Conn, actor: Actor, *, unread_only: bool = False, limit: int, offset: int
+) -> Page[Notification]:
+    kind, rid = _recipient(actor)
+    rows = await inbox.select_inbox(
+        conn, recipient_kind=kind, recipient_id=rid, unread_only=unread_only, limit=limit,
+        offset=offset,
+    )
+    total, items = directory.split_page(rows)
+    return Page(items=[Notification.model_validate(dict(r)) for r in items], total=total,
+                limit=limit, offset=offset)
+
+
+async def mark_read(conn: Conn, actor: Actor, *, notification_id: int) -> Notification:
+    kind, rid = _recipient(actor)
+    row = await inbox.mark_notification_read(
+        conn, notification_id=notification_id, recipient_kind=kind, recipient_id=rid
+    )
+    if row is None:
+        raise NotFound(f"通知 {notification_id} 不存在")
+    return Notification.model_validate(dict(row))

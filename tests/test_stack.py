@@ -1,0 +1,149 @@
+"""`shuangbaodao up` as a newcomer runs it: starts, stops cleanly on SIGTERM, resumes intact."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from temporalio.client import Client, WorkflowExecutionStatus
+
+REPO = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 45.0
+STOP_TIMEOUT = 30.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment without any setting that would point `up` at other servers."""
+    return {
+        k: v for k, v in os.environ.items()
+        if not k.startswith("SBD_") and k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")
+    }
+
+
+def _tail(log: Path) -> str:
+    return log.read_text("utf-8", errors="replace")[-2000:]
+
+
+def _up_args(data_dir: Path, ports: dict[str, int]) -> list[str]:
+    return [
+        str(Path(sys.executable).parent / "shuangbaodao"), "up",
+        "--data-dir", str(data_dir),
+        "--api-port", str(ports["api"]),
+        "--temporal-port", str(ports["temporal"]),
+        "--temporal-ui-port", str(ports["ui"]),
+    ]
+
+
+async def _start(data_dir: Path, ports: dict[str, int], log: Path) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
+    """Start `up` and wait until it has written its endpoints (everything is up)."""
+    endpoints_file = data_dir / "stack.json"
+    endpoints_file.unlink(missing_ok=True)
+    with log.open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            *_up_args(data_dir, ports), stdout=out, stderr=out, env=_clean_env(), cwd=REPO
+        )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + START_TIMEOUT
+    while not endpoints_file.exists():
+        assert proc.returncode is None, f"up exited early: {_tail(log)}"
+        assert loop.time() < deadline, f"up not ready in time: {_tail(log)}"
+        await asyncio.sleep(0.25)
+    endpoints: dict[str, Any] = json.loads(endpoints_file.read_text("utf-8"))
+    if endpoints["api_url"]:
+        async with httpx.AsyncClient() as http:
+            while True:
+                try:
+                    if (await http.get(endpoints["api_url"] + "/docs")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert loop.time() < deadline, "API did not answer in time"
+                await asyncio.sleep(0.25)
+    return proc, endpoints
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return await asyncio.wait_for(proc.wait(), timeout=STOP_TIMEOUT)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+
+
+async def test_sigterm_stops_cleanly_and_restart_keeps_records_and_workflows(tmp_path: Path) -> None:
+    """After SIGTERM the stack exits 0 within the timeout, and a restart on the same data directory
+    still has a row written and a workflow started before the stop, the workflow still running."""
+    data_dir = tmp_path / "state"
+    ports = {"api": _free_port(), "temporal": _free_port(), "ui": _free_port()}
+    log = tmp_path / "up.log"
+    district = f"测试区{uuid.uuid4().hex[:6]}"
+    workflow_id = f"stack-restart-{uuid.uuid4().hex[:8]}"
+
+    proc, endpoints = await _start(data_dir, ports, log)
+    try:
+        conn = await asyncpg.connect(endpoints["database_url"])
+        try:
+            await conn.execute("INSERT INTO district (name) VALUES ($1)", district)
+        finally:
+            await conn.close()
+        client = await Client.connect(endpoints["temporal_address"])
+        # No worker polls this queue: the workflow simply stays open, which is what must survive.
+        await client.start_workflow(
+            "StackRestartProbe", id=workflow_id, task_queue=f"nobody-{workflow_id}"
+        )
+    finally:
+        code = await _stop(proc)
+    assert code == 0, _tail(log)
+    assert not (data_dir / "stack.json").exists()
+
+    proc, endpoints = await _start(data_dir, ports, log)
+    try:
+        conn = await asyncpg.connect(endpoints["database_url"])
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM district WHERE name = $1", district) == 1
+        finally:
+            await conn.close()
+        client = await Client.connect(endpoints["temporal_address"])
+        described = await client.get_workflow_handle(workflow_id).describe()
+        assert described.status == WorkflowExecutionStatus.RUNNING
+    finally:
+        code = await _stop(proc)
+    assert code == 0, _tail(log)
+
+
+async def test_busy_port_is_a_one_line_error(tmp_path: Path) -> None:
+    """A taken Temporal port makes `up` exit non-zero at once with one line naming the port and
+    the flag that moves it, before anything is started."""
+    ports = {"api": _free_port(), "temporal": _free_port(), "ui": _free_port()}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports["temporal"]))
+        taken.listen()
+        proc = await asyncio.create_subprocess_exec(
+            *_up_args(tmp_path / "state", ports), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=_clean_env(), cwd=REPO,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert proc.returncode != 0
+    lines = err.decode("utf-8").strip().splitlines()
+    assert len(lines) == 1, lines
+    assert str(ports["temporal"]) in lines[0]
+    assert "--temporal-port" in lines[0]
+    assert not (tmp_path / "state" / "postgres").exists()

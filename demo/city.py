@@ -26,6 +26,8 @@ SUBDISTRICT_WORDS = (
 COMMUNITY_WORDS = (
     "翠竹", "梧桐", "丹桂", "银杏", "青松", "紫藤", "海棠", "玉兰", "芙蓉", "月季", "石榴", "杏林",
     "柳岸", "荷塘", "枫林", "桃源", "樱花", "兰亭", "菊园", "梅岭", "锦绣", "金桥", "泉城", "花园",
+    "百合", "丁香", "凌霄", "木槿", "蔷薇", "茉莉", "芍药", "牡丹", "紫荆", "合欢", "香樟", "白杨",
+    "翠湖", "清泉", "凤凰", "龙山", "松涛", "竹韵", "云锦", "春晖",
 )
 COMPOUND_WORDS = (
     "阳光", "和谐", "书香", "锦华", "鑫苑", "富力", "绿城", "恒安", "嘉禾", "瑞景", "华府", "名都",
@@ -213,10 +215,12 @@ def generate_city(seed: int = 2024, size: CitySize = FULL) -> City:
         city.districts.append(District(name=name, region_code=code))
         for _ in range(size.subdistricts_per_district):
             city.subdistricts.append(Subdistrict(district=d, name=f"{sub_words.pop()}街道"))
+    # Community names are unique city-wide (the schema needs it only per subdistrict), so a
+    # roster row naming just its community is never ambiguous in the demo.
+    community_words = rng.sample(COMMUNITY_WORDS, len(city.subdistricts) * size.communities_per_subdistrict)
     for s in range(len(city.subdistricts)):
-        words = rng.sample(COMMUNITY_WORDS, size.communities_per_subdistrict)
-        for word in words:
-            city.communities.append(Community(subdistrict=s, name=f"{word}社区"))
+        for _ in range(size.communities_per_subdistrict):
+            city.communities.append(Community(subdistrict=s, name=f"{community_words.pop()}社区"))
     first_grid: list[int] = []
     for c in range(len(city.communities)):
         first_grid.append(len(city.grids))

@@ -1,0 +1,172 @@
+"""The whole-batch assignment: optimal over all tasks of a burst at once, as a min-cost flow.
+
+Network (every capacity and cost an integer; scores are scaled by `SCORE_SCALE`):
+
+    task t  --(cap 1, cost OFFSET - score)-->  member m        one arc per candidate pair
+    member m --(cap 1, cost k * step)-->        sink            k = 0, 1, ... remaining capacity - 1
+    task t  --(cap headcount, cost OFFSET + P)--> sink          the slots nobody fills
+
+Each task supplies its headcount and the sink absorbs the total, so a solution always exists;
+an unfilled slot costs P more than any assignment could save, so it is chosen only when no
+eligible member is left. The member->sink arcs cost more for each further task of the same
+batch (convex), which is the fairness penalty: the solver spreads work before it piles it on.
+OFFSET keeps the pair costs non-negative and cancels out: every headcount slot pays it once,
+filled or not. The unit-spread part of the score is left out here because it couples members
+of the same task; batch costs stay linear per pair, and the wave offers apply it per task.
+
+`assignment_cost` prices any assignment the same way, so the greedy baseline and the
+tests' brute force are compared with the flow on one scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from ortools.graph.python import min_cost_flow
+
+from domain.matching import SCORE_SCALE
+from domain.matching_pairs import CandidatePairs, IntArray
+from schemas.matching import Assignment, MatchResult, MatchWeights, MemberCandidate, TaskSpec
+
+
+def _scaled(value: float) -> int:
+    return round(value * SCORE_SCALE)
+
+
+def _remaining(members: Sequence[MemberCandidate]) -> IntArray:
+    return np.fromiter(
+        (max(0, m.max_concurrent_tasks - m.current_load) for m in members), dtype=np.int64, count=len(members)
+    )
+
+
+def _headcounts(tasks: Sequence[TaskSpec]) -> IntArray:
+    return np.fromiter((t.headcount for t in tasks), dtype=np.int64, count=len(tasks))
+
+
+def assignment_cost(pairs: CandidatePairs, chosen: IntArray, weights: MatchWeights) -> int:
+    """The batch objective of choosing pairs `chosen` (indexes into `pairs`); lower is better.
+
+    Minus the chosen scores, plus the fairness penalty (0 + step + 2*step + ... per member),
+    plus the penalty of every unfilled headcount slot.
+    """
+    step = _scaled(weights.batch_fairness_step)
+    penalty = _scaled(weights.unfilled_penalty)
+    per_member = np.bincount(pairs.member_idx[chosen], minlength=len(pairs.members))
+    per_task = np.bincount(pairs.task_idx[chosen], minlength=len(pairs.tasks))
+    unfilled = np.maximum(_headcounts(pairs.tasks) - per_task, 0)
+    fairness = step * int((per_member * (per_member - 1) // 2).sum())
+    return -int(pairs.score_int[chosen].sum()) + fairness + penalty * int(unfilled.sum())
+
+
+def _result(pairs: CandidatePairs, chosen: IntArray, weights: MatchWeights, method: str) -> MatchResult:
+    chosen = np.sort(chosen)
+    per_task = np.bincount(pairs.task_idx[chosen], minlength=len(pairs.tasks))
+    unfilled = _headcounts(pairs.tasks) - per_task
+    assignments = [
+        Assignment(
+            task_id=pairs.tasks[int(pairs.task_idx[i])].task_id,
+            member_id=pairs.members[int(pairs.member_idx[i])].member_id,
+            score=pairs.parts(int(i)),
+        )
+        for i in chosen.tolist()
+    ]
+    return MatchResult(
+        assignments=assignments,
+        unfilled={pairs.tasks[i].task_id: int(n) for i, n in enumerate(unfilled.tolist()) if n > 0},
+        cost=assignment_cost(pairs, chosen, weights),
+        method=method,
+    )
+
+
+def solve_batch(pairs: CandidatePairs, weights: MatchWeights) -> IntArray:
+    """The indexes of the pairs in an optimal batch assignment (the min-cost flow itself)."""
+    n_tasks = len(pairs.tasks)
+    heads = _headcounts(pairs.tasks)
+    total_slots = int(heads.sum())
+    step = _scaled(weights.batch_fairness_step)
+    penalty = _scaled(weights.unfilled_penalty)
+    used_members, member_node = np.unique(pairs.member_idx, return_inverse=True)
+    sink = n_tasks + len(used_members)
+    offset = max(0, int(pairs.score_int.max())) if len(pairs) else 0
+
+    # Member -> sink: one unit arc per remaining slot, never more than the member's pair count.
+    degree = np.bincount(member_node, minlength=len(used_members))
+    arcs_per_member = np.minimum(_remaining(pairs.members)[used_members], degree)
+    fair_tail = np.repeat(n_tasks + np.arange(len(used_members), dtype=np.int64), arcs_per_member)
+    fair_k = np.arange(int(arcs_per_member.sum()), dtype=np.int64) - np.repeat(
+        np.cumsum(arcs_per_member) - arcs_per_member, arcs_per_member
+    )
+    task_nodes = np.arange(n_tasks, dtype=np.int64)
+
+    tails = np.concatenate([pairs.task_idx, fair_tail, task_nodes])
+    heads_ = np.concatenate(
+        [n_tasks + member_node.astype(np.int64), np.full(fair_tail.shape, sink), np.full(n_tasks, sink)]
+    )
+    caps = np.concatenate([np.ones(len(pairs), dtype=np.int64), np.ones(fair_tail.shape, dtype=np.int64), heads])
+    costs = np.concatenate(
+        [offset - pairs.score_int, fair_k * step, np.full(n_tasks, offset + penalty, dtype=np.int64)]
+    )
+    flow = min_cost_flow.SimpleMinCostFlow()
+    flow.add_arcs_with_capacity_and_unit_cost(tails, heads_, caps, costs)
+    supplies = np.zeros(sink + 1, dtype=np.int64)
+    supplies[:n_tasks] = heads
+    supplies[sink] = -total_slots
+    flow.set_nodes_supplies(np.arange(sink + 1, dtype=np.int64), supplies)
+    status = flow.solve()
+    if status != flow.OPTIMAL:
+        # Cannot happen for a well-formed network (the unfilled arcs make it always feasible).
+        raise RuntimeError(f"min-cost flow status {status}")
+    pair_flows = flow.flows(np.arange(len(pairs), dtype=np.int64))
+    return np.flatnonzero(pair_flows > 0).astype(np.int64)
+
+
+def assign_batch(
+    tasks: Sequence[TaskSpec],
+    members: Sequence[MemberCandidate],
+    pairs: CandidatePairs,
+    weights: MatchWeights,
+) -> MatchResult:
+    """The optimal assignment of a whole batch over its candidate pairs (from `candidate_pairs`)."""
+    if len(pairs.tasks) != len(tasks) or len(pairs.members) != len(members):
+        raise ValueError("pairs were built for other tasks or members")
+    return _result(pairs, solve_batch(pairs, weights), weights, "min_cost_flow")
+
+
+def greedy_batch(pairs: CandidatePairs, weights: MatchWeights) -> IntArray:
+    """The pairs one-task-at-a-time greedy picks: each task in turn takes its best remaining members.
+
+    A member's value to a task is their score minus the fairness cost of one more task for them,
+    so greedy optimises the same objective as the flow, only myopically.
+    """
+    step = _scaled(weights.batch_fairness_step)
+    penalty = _scaled(weights.unfilled_penalty)
+    order = np.argsort(pairs.task_idx, kind="stable")
+    bounds = np.searchsorted(pairs.task_idx[order], np.arange(len(pairs.tasks) + 1))
+    used = np.zeros(len(pairs.members), dtype=np.int64)
+    remaining = _remaining(pairs.members)
+    chosen: list[IntArray] = []
+    for t, task in enumerate(pairs.tasks):
+        cand = order[bounds[t] : bounds[t + 1]]
+        if cand.size == 0:
+            continue
+        m = pairs.member_idx[cand]
+        value = pairs.score_int[cand] - used[m] * step
+        ok = (used[m] < remaining[m]) & (value > -penalty)
+        cand, m, value = cand[ok], m[ok], value[ok]
+        best = np.argsort(-value, kind="stable")[: task.headcount]
+        used[m[best]] += 1
+        chosen.append(cand[best])
+    return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
+
+
+def greedy_assign(
+    tasks: Sequence[TaskSpec],
+    members: Sequence[MemberCandidate],
+    pairs: CandidatePairs,
+    weights: MatchWeights,
+) -> MatchResult:
+    """The one-task-at-a-time greedy baseline over the same pairs, priced like the flow."""
+    if len(pairs.tasks) != len(tasks) or len(pairs.members) != len(members):
+        raise ValueError("pairs were built for other tasks or members")
+    return _result(pairs, greedy_batch(pairs, weights), weights, "greedy")

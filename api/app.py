@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
-from api.routes import directory, inbox, statistics, tokens
+from api.routes import directory, health, inbox, statistics, tokens
 from db.pool import Pool
 
 # Routers written alongside this one; included when their module is present in this build.
@@ -38,6 +38,6 @@ def create_app(*, pool: Pool, temporal_client: Client) -> FastAPI:
     app.state.pool = pool
     app.state.temporal_client = temporal_client
     install_error_handlers(app)
-    for module in (directory, inbox, statistics, tokens, *_optional_router_modules()):
+    for module in (health, directory, inbox, statistics, tokens, *_optional_router_modules()):
         app.include_router(module.router)
     return app

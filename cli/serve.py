@@ -34,7 +34,7 @@ async def _serve_api(settings: Settings, *, host: str, port: int) -> None:
 
     async with open_runtime(settings) as (pool, client):
         config = uvicorn.Config(
-            create_app(pool, client),
+            create_app(pool=pool, temporal_client=client),
             host=host,
             port=port,
             # Our stdlib handler (JSON, personal data masked) stays in charge of uvicorn's logs.

@@ -127,3 +127,14 @@ async def test_temporal_runtime_exports_sdk_metrics(temporal_env: WorkflowEnviro
                 break
             await asyncio.sleep(0.1)
     assert "temporal_request" in scraped.text
+
+
+async def test_app_factory_serves_the_probes_without_a_token(pool: Pool, client: Client) -> None:
+    """The real API app (`create_app`) answers /healthz, /readyz and /metrics with no bearer token."""
+    from api.app import create_app
+
+    app = create_app(pool=pool, temporal_client=client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+        assert (await http.get("/healthz")).status_code == 200
+        assert (await http.get("/readyz")).status_code == 200
+        assert "shuangbaodao_offers_sent_total" in (await http.get("/metrics")).text

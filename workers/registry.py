@@ -5,15 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from activities.registration import RegistrationActivities
 from db.pool import Pool
+from workflows.member_registration import MemberRegistrationCohortWorkflow
+from workflows.unit_registration import UnitRegistrationWorkflow
 
 
 def all_workflows() -> Sequence[type]:
     """Workflow classes registered on the main task queue."""
-    return []
+    return [MemberRegistrationCohortWorkflow, UnitRegistrationWorkflow]
 
 
 def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
     """Activity callables, built with their dependencies."""
-    del pool
-    return []
+    registration = RegistrationActivities(pool)
+    return [
+        registration.remind_pending_confirmations,
+        registration.cohort_status,
+        registration.remind_due_renewals,
+        registration.lapse_unrenewed,
+        registration.unit_registration_status,
+        registration.remind_unit_registration,
+        registration.lapse_unit_registration,
+    ]

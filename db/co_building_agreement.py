@@ -1,0 +1,55 @@
+"""Queries on co_building_agreement (共建协议)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from db.pool import Conn
+
+
+async def insert_agreement(
+    conn: Conn,
+    *,
+    unit_id: int,
+    community_id: int,
+    projects: list[str],
+    valid_from: datetime,
+    valid_until: datetime,
+) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO co_building_agreement (unit_id, community_id, projects, valid_from, valid_until)
+        VALUES ($1, $2, $3, $4, $5)
+        RETURNING id, unit_id, community_id, status, projects, valid_from, valid_until
+        """,
+        unit_id, community_id, projects, valid_from, valid_until,
+    )
+    assert row is not None  # INSERT ... RETURNING always yields the row
+    return dict(row)
+
+
+async def update_agreement_validity(
+    conn: Conn, *, agreement_id: int, status: str, valid_until: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE co_building_agreement SET status = $2, valid_until = $3 WHERE id = $1",
+        agreement_id, status, valid_until,
+    )
+
+
+async def update_agreement_status(conn: Conn, *, agreement_id: int, status: str) -> None:
+    await conn.execute(
+        "UPDATE co_building_agreement SET status = $2 WHERE id = $1", agreement_id, status
+    )
+
+
+async def select_agreement(conn: Conn, *, agreement_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        """
+        SELECT id, unit_id, community_id, status, projects, valid_from, valid_until
+        FROM co_building_agreement WHERE id = $1
+        """,
+        agreement_id,
+    )
+    return None if row is None else dict(row)

@@ -1,0 +1,173 @@
+"""Queries on member_registration (个人报到), the rows the cohort workflows look after."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from db.pool import Conn
+
+# Registration plus what scope checks and placement need: the community's place in the
+# hierarchy, the member's employer unit and home grid (and the home grid's community).
+_SELECT_WITH_PATH = """
+    SELECT mr.id, mr.member_id, mr.community_id, mr.grid_id, mr.cohort_id, mr.status, mr.reason,
+           mr.submitted_at, mr.confirmed_at, mr.valid_until, s.id AS subdistrict_id, s.district_id, m.unit_id, m.home_grid_id,
+           hg.community_id AS home_grid_community_id
+    FROM member_registration mr
+    JOIN member m ON m.id = mr.member_id
+    JOIN community c ON c.id = mr.community_id
+    JOIN subdistrict s ON s.id = c.subdistrict_id
+    LEFT JOIN grid hg ON hg.id = m.home_grid_id
+"""
+
+
+async def insert_member_registration(
+    conn: Conn,
+    *,
+    member_id: int,
+    community_id: int,
+    grid_id: int | None,
+    cohort_id: int,
+    submitted_at: datetime,
+) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO member_registration (member_id, community_id, grid_id, cohort_id, status,
+                                         submitted_at, updated_at)
+        VALUES ($1, $2, $3, $4, 'submitted', $5, $5)
+        RETURNING id, member_id, community_id, grid_id, cohort_id, status, reason, submitted_at,
+                  confirmed_at, valid_until
+        """,
+        member_id, community_id, grid_id, cohort_id, submitted_at,
+    )
+    assert row is not None
+    return dict(row)
+
+
+async def select_registrations_for_update(conn: Conn, *, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The registrations with their hierarchy path, locked for the caller's transaction."""
+    rows = await conn.fetch(
+        _SELECT_WITH_PATH + " WHERE mr.id = ANY($1::bigint[]) ORDER BY mr.id FOR UPDATE OF mr",
+        list(ids),
+    )
+    return [dict(r) for r in rows]
+
+
+async def select_open_registration_for_member(conn: Conn, *, member_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        _SELECT_WITH_PATH
+        + " WHERE mr.member_id = $1 AND mr.status IN ('submitted', 'confirmed', 'active', 'paused')"
+        + " FOR UPDATE OF mr",
+        member_id,
+    )
+    return None if row is None else dict(row)
+
+
+async def select_registration(conn: Conn, *, registration_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(_SELECT_WITH_PATH + " WHERE mr.id = $1", registration_id)
+    return None if row is None else dict(row)
+
+
+async def select_member_home(conn: Conn, *, member_id: int) -> dict[str, Any] | None:
+    """Where a member lives and works: the defaults of a self-submitted registration."""
+    row = await conn.fetchrow(
+        """
+        SELECT m.id, m.unit_id, m.home_community_id, m.home_grid_id,
+               hg.community_id AS home_grid_community_id
+        FROM member m LEFT JOIN grid hg ON hg.id = m.home_grid_id
+        WHERE m.id = $1
+        """,
+        member_id,
+    )
+    return None if row is None else dict(row)
+
+
+async def select_community_path(conn: Conn, *, community_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        """
+        SELECT c.id AS community_id, s.id AS subdistrict_id, s.district_id
+        FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id WHERE c.id = $1
+        """,
+        community_id,
+    )
+    return None if row is None else dict(row)
+
+
+async def select_grid_community_id(conn: Conn, *, grid_id: int) -> int | None:
+    community_id: int | None = await conn.fetchval(
+        "SELECT community_id FROM grid WHERE id = $1", grid_id
+    )
+    return community_id
+
+
+async def update_registrations(
+    conn: Conn,
+    *,
+    ids: Sequence[int],
+    statuses: Sequence[str],
+    grid_ids: Sequence[int | None],
+    confirmed_ats: Sequence[datetime | None],
+    valid_untils: Sequence[datetime | None],
+    reasons: Sequence[str | None],
+    updated_at: datetime,
+) -> list[dict[str, Any]]:
+    """Write new state for many registrations in one statement."""
+    rows = await conn.fetch(
+        """
+        UPDATE member_registration mr
+        SET status = u.status, grid_id = u.grid_id, confirmed_at = u.confirmed_at,
+            valid_until = u.valid_until, reason = u.reason, updated_at = $7
+        FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[],
+                    $6::text[]) AS u(id, status, grid_id, confirmed_at, valid_until, reason)
+        WHERE mr.id = u.id
+        RETURNING mr.id, mr.member_id, mr.community_id, mr.grid_id, mr.cohort_id, mr.status,
+                  mr.reason, mr.submitted_at, mr.confirmed_at, mr.valid_until
+        """,
+        list(ids), list(statuses), list(grid_ids), list(confirmed_ats), list(valid_untils),
+        list(reasons), updated_at,
+    )
+    return sorted((dict(r) for r in rows), key=lambda r: int(r["id"]))
+
+
+async def select_cohort_status(conn: Conn, *, cohort_id: int) -> tuple[int, int, datetime | None]:
+    """(open registrations, submitted ones, earliest valid_until of active ones)."""
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) FILTER (WHERE status IN ('submitted', 'confirmed', 'active', 'paused')) AS open,
+               count(*) FILTER (WHERE status = 'submitted') AS pending,
+               min(valid_until) FILTER (WHERE status = 'active') AS next_deadline
+        FROM member_registration WHERE cohort_id = $1
+        """,
+        cohort_id,
+    )
+    assert row is not None
+    return int(row["open"]), int(row["pending"]), row["next_deadline"]
+
+
+async def lapse_due(
+    conn: Conn, *, cohort_id: int, deadline: datetime, at: datetime, actor: str, reason: str
+) -> int:
+    """Lapse the cohort's active registrations not renewed past `deadline`, with history and audit."""
+    lapsed: int = await conn.fetchval(
+        """
+        WITH lapsed AS (
+            UPDATE member_registration SET status = 'lapsed', updated_at = $3
+            WHERE cohort_id = $1 AND status = 'active' AND valid_until <= $2
+            RETURNING id, valid_until
+        ), ev AS (
+            INSERT INTO registration_event (registration_kind, registration_id, from_status,
+                                            to_status, actor, reason, at)
+            SELECT 'member', id, 'active', 'lapsed', $4, $5, $3 FROM lapsed
+        ), au AS (
+            INSERT INTO audit_log (at, actor, action, subject_kind, subject_id, before, after)
+            SELECT $3, $4, 'lapse', 'member_registration', id,
+                   jsonb_build_object('status', 'active', 'valid_until', valid_until),
+                   jsonb_build_object('status', 'lapsed', 'valid_until', valid_until)
+            FROM lapsed
+        )
+        SELECT count(*) FROM lapsed
+        """,
+        cohort_id, deadline, at, actor, reason,
+    )
+    return lapsed

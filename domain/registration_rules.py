@@ -1,0 +1,134 @@
+"""Which status changes a registration may make, and how long a registration stays valid."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime
+from enum import StrEnum
+
+from domain.errors import Conflict
+from schemas.registration import MemberRegistrationStatus as S
+from schemas.registration import UnitRegistrationStatus as U
+
+
+class MemberAction(StrEnum):
+    confirm = "confirm"
+    place = "place"
+    reject = "reject"
+    transfer = "transfer"
+    pause = "pause"
+    resume = "resume"
+    withdraw = "withdraw"
+    renew = "renew"
+    lapse = "lapse"
+
+
+class UnitAction(StrEnum):
+    confirm = "confirm"
+    reject = "reject"
+    renew = "renew"
+    withdraw = "withdraw"
+    lapse = "lapse"
+
+
+MEMBER_ACTION_LABELS: dict[MemberAction, str] = {
+    MemberAction.confirm: "确认",
+    MemberAction.place: "编入网格",
+    MemberAction.reject: "退回",
+    MemberAction.transfer: "转移",
+    MemberAction.pause: "暂停",
+    MemberAction.resume: "恢复",
+    MemberAction.withdraw: "退出",
+    MemberAction.renew: "重新报到",
+    MemberAction.lapse: "过期",
+}
+
+UNIT_ACTION_LABELS: dict[UnitAction, str] = {
+    UnitAction.confirm: "确认",
+    UnitAction.reject: "退回",
+    UnitAction.renew: "续签",
+    UnitAction.withdraw: "退出",
+    UnitAction.lapse: "过期",
+}
+
+MEMBER_STATUS_LABELS: dict[S, str] = {
+    S.submitted: "待确认",
+    S.confirmed: "已确认待编入网格",
+    S.active: "已报到",
+    S.paused: "已暂停",
+    S.rejected: "已退回",
+    S.withdrawn: "已退出",
+    S.transferred: "已转出",
+    S.lapsed: "已过期",
+}
+
+UNIT_STATUS_LABELS: dict[U, str] = {
+    U.submitted: "待确认",
+    U.active: "已报到",
+    U.rejected: "已退回",
+    U.lapsed: "已过期",
+    U.withdrawn: "已退出",
+}
+
+# (action, from status) -> to status. Confirm's target depends on whether a grid is known, so
+# it lists `active` and the caller downgrades to `confirmed` when no grid can be placed.
+MEMBER_TRANSITIONS: dict[MemberAction, dict[S, S]] = {
+    MemberAction.confirm: {S.submitted: S.active},
+    MemberAction.place: {S.confirmed: S.active, S.active: S.active},
+    MemberAction.reject: {S.submitted: S.rejected, S.confirmed: S.rejected},
+    MemberAction.transfer: {S.submitted: S.transferred, S.confirmed: S.transferred,
+                            S.active: S.transferred, S.paused: S.transferred},
+    MemberAction.pause: {S.active: S.paused},
+    MemberAction.resume: {S.paused: S.active},
+    MemberAction.withdraw: {S.submitted: S.withdrawn, S.confirmed: S.withdrawn,
+                            S.active: S.withdrawn, S.paused: S.withdrawn},
+    MemberAction.renew: {S.active: S.active, S.lapsed: S.active},
+    MemberAction.lapse: {S.active: S.lapsed},
+}
+
+UNIT_TRANSITIONS: dict[UnitAction, dict[U, U]] = {
+    UnitAction.confirm: {U.submitted: U.active},
+    UnitAction.reject: {U.submitted: U.rejected},
+    UnitAction.renew: {U.active: U.active, U.lapsed: U.active},
+    UnitAction.withdraw: {U.submitted: U.withdrawn, U.active: U.withdrawn},
+    UnitAction.lapse: {U.active: U.lapsed},
+}
+
+OPEN_MEMBER_STATUSES: frozenset[S] = frozenset({S.submitted, S.confirmed, S.active, S.paused})
+
+
+def member_transition(action: MemberAction, current: S, *, registration_id: int) -> S:
+    """The status `action` leads to from `current`, or a Conflict naming the current status."""
+    target = MEMBER_TRANSITIONS[action].get(current)
+    if target is None:
+        raise Conflict(
+            f"报到记录 {registration_id} 当前状态为「{MEMBER_STATUS_LABELS[current]}」({current.value}),"
+            f" 不能{MEMBER_ACTION_LABELS[action]}"
+        )
+    return target
+
+
+def unit_transition(action: UnitAction, current: U, *, registration_id: int) -> U:
+    """The status `action` leads to from `current`, or a Conflict naming the current status."""
+    target = UNIT_TRANSITIONS[action].get(current)
+    if target is None:
+        raise Conflict(
+            f"单位报到记录 {registration_id} 当前状态为「{UNIT_STATUS_LABELS[current]}」({current.value}),"
+            f" 不能{UNIT_ACTION_LABELS[action]}"
+        )
+    return target
+
+
+def add_months(at: datetime, months: int) -> datetime:
+    """`at` moved by whole calendar months, clamped to the month's last day (31 Aug + 6 = 28 Feb)."""
+    month_index = at.month - 1 + months
+    year = at.year + month_index // 12
+    month = month_index % 12 + 1
+    day = min(at.day, calendar.monthrange(year, month)[1])
+    return at.replace(year=year, month=month, day=day)
+
+
+def renewed_until(current_valid_until: datetime | None, now: datetime, months: int) -> datetime:
+    """A renewal extends from the later of the old expiry and now, so early renewal loses nothing."""
+    base = now if current_valid_until is None or current_valid_until < now else current_valid_until
+    return add_months(base, months)

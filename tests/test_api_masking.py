@@ -1,0 +1,72 @@
+"""Personal data: phone and ID number in full only for the member's own community, unit and self."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from domain.pii import mask_id_number
+from domain.privacy import may_see_personal_data
+from domain.scope import HierarchyPath
+from schemas.auth import Actor, Role, ScopeKind
+from tests.api_fixtures import (  # noqa: F401
+    A1_PHONE,
+    ApiCity,
+    api_city_fixture,
+    api_http_fixture,
+)
+
+
+@pytest.mark.parametrize(
+    ("actor", "full"),
+    [("org_city", False), ("org_d1", False), ("sub_s1", False), ("staff_a", True),
+     ("unit_a", True), ("member_a1", True)],
+)
+async def test_member_phone_masked_unless_entitled(
+    api_http: httpx.AsyncClient, api_city: ApiCity, actor: str, full: bool
+) -> None:
+    """org_department and subdistrict see 138****5678; a1's community, unit and a1 see it whole."""
+    a1 = api_city.members["a1"]
+    resp = await api_http.get(f"/members/{a1.id}", headers=api_city.auth(actor))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    if full:
+        assert body["phone"] == A1_PHONE
+        assert body["id_number"] == a1.id_number
+    else:
+        assert body["phone"] == "138****5678"
+        assert body["id_number"] == mask_id_number(a1.id_number)
+
+
+async def test_unit_admin_sees_full_data_only_of_own_employees(
+    api_http: httpx.AsyncClient, api_city: ApiCity
+) -> None:
+    """Unit B's admin sees a2 (employee of B living in A) in full in the list."""
+    resp = await api_http.get("/members", headers=api_city.auth("unit_b"), params={"limit": 500})
+    by_id = {i["id"]: i for i in resp.json()["items"]}
+    a2 = api_city.members["a2"]
+    assert by_id[a2.id]["phone"] == a2.phone
+
+
+async def test_list_masks_for_org_department(api_http: httpx.AsyncClient, api_city: ApiCity) -> None:
+    """The member list shown to a district organization department never carries a full number."""
+    resp = await api_http.get("/members", headers=api_city.auth("org_d1"), params={"limit": 500})
+    phones = {m.phone for m in api_city.members.values()}
+    assert resp.json()["items"]
+    for item in resp.json()["items"]:
+        assert item["phone"] not in phones
+        assert "****" in item["phone"]
+
+
+def test_privacy_rule_requires_matching_scope() -> None:
+    """Community staff of another community, or a member looking at someone else, are not entitled."""
+    path = HierarchyPath(community_id=1, unit_id=2, member_id=3)
+    other_staff = Actor(role=Role.community_staff, scope_kind=ScopeKind.community, scope_id=9, label="x")
+    other_member = Actor(role=Role.member, scope_kind=ScopeKind.member, scope_id=4, label="x")
+    city = Actor(role=Role.org_department, scope_kind=ScopeKind.city, label="x")
+    assert not may_see_personal_data(other_staff, path)
+    assert not may_see_personal_data(other_member, path)
+    assert not may_see_personal_data(city, path)
+    assert may_see_personal_data(
+        Actor(role=Role.unit_admin, scope_kind=ScopeKind.unit, scope_id=2, label="x"), path
+    )

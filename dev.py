@@ -32,7 +32,14 @@ def ensure_venv() -> None:
         sys.exit("需要 Python 3.11 或更高版本 (Python 3.11+ is required)")
     if not (BIN / "python").exists():
         print("creating .venv ...", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            # Debian/Ubuntu ship venv's pip bootstrap separately.
+            sys.exit(
+                f"无法创建虚拟环境 (cannot create .venv: {exc}); "
+                "Debian/Ubuntu 请先安装 python3-venv (apt install python3-venv)"
+            )
     digest = _requirements_digest()
     if STAMP.exists() and STAMP.read_text() == digest:
         return

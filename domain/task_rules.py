@@ -1,0 +1,95 @@
+"""The task's life as a state machine, with a Chinese refusal for every move it does not allow.
+
+open/offering → staffed → in_progress → done → (follow_up →) verified → closed; parked when
+nobody could be found at the top of the ladder; cancelled by the community. A no-show sends a
+staffed or in-progress task back to offering. Also: the free-time slots a task's window needs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from domain.errors import Conflict
+from schemas.dispatch import TaskStatus
+
+S = TaskStatus
+
+STATUS_LABELS: dict[TaskStatus, str] = {
+    S.open: "待认领",
+    S.offering: "派单中",
+    S.staffed: "已满员",
+    S.in_progress: "服务中",
+    S.done: "已完成待评价",
+    S.follow_up: "待跟进",
+    S.verified: "已核查",
+    S.closed: "已销号",
+    S.parked: "挂账",
+    S.cancelled: "已取消",
+}
+
+_ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
+    S.open: frozenset({S.offering, S.staffed, S.parked, S.cancelled, S.in_progress}),
+    S.offering: frozenset({S.offering, S.staffed, S.parked, S.cancelled, S.in_progress}),
+    S.staffed: frozenset({S.in_progress, S.offering, S.open, S.done, S.cancelled}),
+    S.in_progress: frozenset({S.done, S.offering, S.open}),
+    S.done: frozenset({S.follow_up, S.verified}),
+    S.follow_up: frozenset({S.verified}),
+    S.verified: frozenset({S.closed}),
+    S.parked: frozenset({S.offering, S.open, S.cancelled}),
+    S.closed: frozenset(),
+    S.cancelled: frozenset(),
+}
+
+
+def can_move(current: TaskStatus, target: TaskStatus) -> bool:
+    return current == target or target in _ALLOWED[current]
+
+
+def check_move(current: TaskStatus, target: TaskStatus) -> None:
+    """Raise a Conflict with a message naming both states when the move is not allowed."""
+    if not can_move(current, target):
+        raise Conflict(
+            f"任务当前状态为「{STATUS_LABELS[current]}」, 不能变为「{STATUS_LABELS[target]}」",
+            code="task_bad_transition",
+        )
+
+
+# Refusals people see when answering an offer or claiming; stable texts, also used by tests.
+REFUSAL_NO_OFFER = "您没有该任务的待答复邀请"
+REFUSAL_OFFER_EXPIRED = "该邀请已过期, 任务已转派他人"
+REFUSAL_TASK_FULL = "任务人数已满, 感谢您的响应"
+REFUSAL_NOT_CLAIMABLE = "该任务不接受认领"
+REFUSAL_ALREADY_ASSIGNED = "您已在该任务中"
+REFUSAL_NOT_ASSIGNED = "您不在该任务的服务名单中"
+REFUSAL_NOT_CHECKED_IN = "请先扫码签到"
+REFUSAL_ALREADY_CHECKED_IN = "您已签到"
+REFUSAL_BAD_TOKEN = "二维码无效, 请扫描本任务现场的二维码"
+REFUSAL_NOT_DONE = "任务尚未完成, 暂不能评价"
+REFUSAL_ALREADY_RATED = "该任务已评价"
+REFUSAL_NOT_RATED = "居民尚未评价, 暂不能核查"
+REFUSAL_ALREADY_VERIFIED = "该任务已核查"
+REFUSAL_NOT_PARKED = "任务未挂账, 无需重新派单"
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _part_of_day(hour: int) -> int:
+    """0 上午 before noon, 1 下午 until 18:00, 2 晚上 after."""
+    if hour < 12:
+        return 0
+    if hour < 18:
+        return 1
+    return 2
+
+
+def window_slots(start: datetime, end: datetime) -> frozenset[int]:
+    """The free-time slots (weekday*3+part, local time) a task from `start` to `end` touches."""
+    local = start.astimezone(SHANGHAI)
+    stop = end.astimezone(SHANGHAI)
+    slots: set[int] = set()
+    # Step an hour at a time: windows are hours or days long, and a week holds only 21 slots.
+    while local < stop and len(slots) < 21:
+        slots.add(local.weekday() * 3 + _part_of_day(local.hour))
+        local = (local + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    return frozenset(slots)

@@ -1,0 +1,479 @@
+"""Wire types of dispatch: needs, tasks, offers, the task workflow's inputs, updates and activities.
+
+One input and one result model per workflow, activity, signal and update, so fields can be added
+later without breaking histories. Chinese labels for states live in domain/task_rules.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.matching import EscalationLevel, ScoreParts
+
+
+class Urgency(StrEnum):
+    red = "red"         # 红色: hours
+    yellow = "yellow"   # 黄色: a day
+    blue = "blue"       # 蓝色: days
+
+
+class NeedStatus(StrEnum):
+    submitted = "submitted"
+    verified = "verified"
+    rejected = "rejected"
+    converted = "converted"
+    closed = "closed"
+
+
+class TaskMode(StrEnum):
+    dispatch = "dispatch"   # 派单: the engine chooses and offers
+    claim = "claim"         # 认领/抢单: first come, capped at headcount
+    post = "post"           # 认岗: members sign up for a standing post
+
+
+class TaskStatus(StrEnum):
+    open = "open"
+    offering = "offering"
+    staffed = "staffed"
+    in_progress = "in_progress"
+    done = "done"
+    follow_up = "follow_up"
+    verified = "verified"
+    closed = "closed"
+    parked = "parked"
+    cancelled = "cancelled"
+
+
+class OfferStatus(StrEnum):
+    offered = "offered"
+    accepted = "accepted"
+    declined = "declined"
+    expired = "expired"
+    withdrawn = "withdrawn"
+    no_show = "no_show"
+
+
+class AssignmentStatus(StrEnum):
+    accepted = "accepted"
+    checked_in = "checked_in"
+    checked_out = "checked_out"
+    no_show = "no_show"
+    withdrawn = "withdrawn"
+
+
+Rating = Annotated[int, Field(ge=1, le=5)]
+
+
+# ---------------------------------------------------------------- needs
+
+
+class NeedCreate(BaseModel):
+    category: str = Field(min_length=1, max_length=40)
+    grid_id: int
+    urgency: Urgency = Urgency.blue
+    description: str = Field(min_length=1, max_length=2000)
+    resident_name: str | None = Field(default=None, max_length=50)
+    resident_phone: str | None = Field(default=None, max_length=20)
+    donor_name: str | None = Field(default=None, max_length=100)
+    donor_anonymous: bool = False
+
+
+class NeedDecision(BaseModel):
+    approve: bool
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class NeedView(BaseModel):
+    id: int
+    category: str
+    community_id: int
+    grid_id: int
+    urgency: Urgency
+    deadline_at: datetime
+    description: str
+    resident_name: str | None
+    resident_phone: str | None
+    donor_name: str | None
+    donor_anonymous: bool
+    status: NeedStatus
+    reject_reason: str | None
+    duplicate_of: int | None
+    likely_duplicate: bool
+    created_by: str
+    created_at: datetime
+
+
+# ---------------------------------------------------------------- tasks
+
+
+class PointsRule(BaseModel):
+    """Points by rule: per hour, a category bonus, a bonus per star above 3, a cap per activity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    points_per_hour: float = Field(default=10.0, ge=0)
+    category_bonus: float = Field(default=0.0, ge=0)
+    rating_bonus: float = Field(default=2.0, ge=0)
+    cap: float = Field(default=100.0, ge=0)
+
+
+class PointsBreakdown(BaseModel):
+    """How one credit was computed, stored with the ledger row so it can be explained."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hours: float
+    base: float
+    category_bonus: float
+    rating_bonus: float
+    uncapped: float
+    cap: float
+    total: float
+
+
+class TaskCreate(BaseModel):
+    need_id: int | None = None
+    grid_id: int | None = Field(default=None, description="taken from the need when omitted")
+    title: str = Field(min_length=1, max_length=200)
+    category: str | None = Field(default=None, description="taken from the need when omitted")
+    mode: TaskMode = TaskMode.dispatch
+    headcount: int = Field(default=1, ge=1, le=1000)
+    required_skills: list[str] = []
+    window_start: datetime
+    window_end: datetime
+    place: str = Field(default="", max_length=200)
+    points_per_hour: float = Field(default=10.0, ge=0, le=1000)
+    rating_bonus: float = Field(default=2.0, ge=0, le=1000)
+    points_cap: float = Field(default=100.0, ge=0, le=100000)
+    redeemable: bool = False
+
+
+class TaskView(BaseModel):
+    id: int
+    need_id: int | None
+    community_id: int
+    grid_id: int
+    title: str
+    category: str
+    mode: TaskMode
+    headcount: int
+    required_skills: list[str]
+    window_start: datetime
+    window_end: datetime
+    place: str
+    status: TaskStatus
+    escalation_level: EscalationLevel
+    level_deadline_at: datetime | None
+    parked_reason: str | None
+    workflow_id: str | None
+    filled: int = 0
+
+
+class TaskCreated(BaseModel):
+    """The new task and the QR token members scan on site (shown once; only its hash is kept)."""
+
+    task: TaskView
+    qr_token: str
+
+
+class OfferView(BaseModel):
+    id: int
+    task_id: int
+    member_id: int
+    wave: int
+    level: EscalationLevel
+    status: OfferStatus
+    score_parts: ScoreParts
+    offered_at: datetime
+    expires_at: datetime
+    answered_at: datetime | None
+
+
+class TaskEventView(BaseModel):
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    member_id: int | None
+    actor: str
+    at: datetime
+
+
+class LedgerRow(BaseModel):
+    """One line of the ledger 挂账销号: a task, its state, holder, deadlines."""
+
+    task_id: int
+    need_id: int | None
+    community_id: int
+    grid_id: int
+    title: str
+    category: str
+    status: TaskStatus
+    escalation_level: EscalationLevel
+    level_deadline_at: datetime | None
+    need_deadline_at: datetime | None
+    window_end: datetime
+    overdue: bool
+    parked_reason: str | None
+    holders: list[int]
+
+
+class LedgerFilter(BaseModel):
+    grid_id: int | None = None
+    community_id: int | None = None
+    status: TaskStatus | None = None
+    overdue: bool | None = None
+    parked: bool | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+# ---------------------------------------------------------------- the task workflow
+
+
+class DispatchPolicy(BaseModel):
+    """Timing of one task's workflow; the defaults are the product's policy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    offer_timeout: timedelta = timedelta(minutes=30)
+    level_deadlines: dict[EscalationLevel, timedelta] = {
+        EscalationLevel.grid: timedelta(hours=2),
+        EscalationLevel.adjacent: timedelta(hours=2),
+        EscalationLevel.community: timedelta(hours=4),
+        EscalationLevel.subdistrict: timedelta(hours=8),
+        EscalationLevel.district: timedelta(hours=24),
+    }
+    no_show_grace: timedelta = timedelta(minutes=30)
+    overdue_community_after: timedelta = timedelta(hours=2)
+    rating_window: timedelta = timedelta(hours=72)
+    default_rating: Rating = 5
+    low_rating_threshold: int = Field(default=2, ge=1, le=5)
+
+
+class TaskWorkflowInput(BaseModel):
+    task_id: int
+    mode: TaskMode
+    headcount: int
+    window_start: datetime
+    window_end: datetime
+    policy: DispatchPolicy = DispatchPolicy()
+
+
+class TaskWorkflowResult(BaseModel):
+    task_id: int
+    status: TaskStatus
+    parked_reason: str | None = None
+    rating: int | None = None
+    points_credited: int = 0
+
+
+class AnswerOfferInput(BaseModel):
+    member_id: int
+    accept: bool
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class AnswerOfferResult(BaseModel):
+    offer_id: int
+    status: OfferStatus
+
+
+class ClaimInput(BaseModel):
+    member_id: int
+
+
+class ClaimResult(BaseModel):
+    assignment_id: int
+    filled: int
+    headcount: int
+
+
+class ScanInput(BaseModel):
+    """A member scanning the task's QR code on site: check-in, or check-out with a report."""
+
+    member_id: int
+    token: str = Field(min_length=1, max_length=200)
+    report: str | None = Field(default=None, max_length=2000)
+
+
+class ScanResult(BaseModel):
+    member_id: int
+    status: AssignmentStatus
+    hours: float | None = None
+
+
+class RateInput(BaseModel):
+    score: Rating
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class RateResult(BaseModel):
+    score: int
+    follow_up: bool
+
+
+class VerifyInput(BaseModel):
+    actor: str
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class VerifyResult(BaseModel):
+    points_credited: int
+
+
+class RequeueInput(BaseModel):
+    actor: str
+
+
+class TaskSnapshot(BaseModel):
+    """The workflow's view of its task, for queries."""
+
+    status: TaskStatus
+    level: EscalationLevel
+    wave: int
+    filled: int
+    open_offers: list[int]
+    parked_reason: str | None
+
+
+# ---------------------------------------------------------------- activities
+
+
+class OfferSent(BaseModel):
+    offer_id: int
+    member_id: int
+    expires_at: datetime
+
+
+class FindCandidatesInput(BaseModel):
+    task_id: int
+    level: EscalationLevel
+    wave: int
+    count: int
+    expires_at: datetime
+    as_of: datetime
+
+
+class FindCandidatesResult(BaseModel):
+    offers: list[OfferSent]
+
+
+class ExpireOffersInput(BaseModel):
+    task_id: int
+    wave: int
+    as_of: datetime
+
+
+class ExpireOffersResult(BaseModel):
+    expired_member_ids: list[int]
+
+
+class RecordAnswerInput(BaseModel):
+    task_id: int
+    offer_id: int
+    member_id: int
+    accept: bool
+    reason: str | None
+    as_of: datetime
+
+
+class RecordAnswerResult(BaseModel):
+    status: OfferStatus
+    assignment_id: int | None
+
+
+class RecordClaimInput(BaseModel):
+    task_id: int
+    member_id: int
+    source: str
+    as_of: datetime
+
+
+class RecordClaimResult(BaseModel):
+    assignment_id: int
+
+
+class SetStatusInput(BaseModel):
+    task_id: int
+    status: TaskStatus
+    level: EscalationLevel | None = None
+    level_deadline_at: datetime | None = None
+    reason: str | None = None
+    actor: str = "system:workflow"
+    as_of: datetime
+
+
+class SetStatusResult(BaseModel):
+    changed: bool
+
+
+class NotifyLevelInput(BaseModel):
+    task_id: int
+    level: EscalationLevel
+    cycle: int
+    parked: bool = False
+    as_of: datetime
+
+
+class NotifyLevelResult(BaseModel):
+    notified: int
+
+
+class ScanActivityInput(BaseModel):
+    task_id: int
+    member_id: int
+    token: str
+    check_out: bool
+    report: str | None
+    as_of: datetime
+
+
+class NoShowInput(BaseModel):
+    task_id: int
+    member_ids: list[int]
+    as_of: datetime
+
+
+class NoShowResult(BaseModel):
+    marked: int
+
+
+class OverdueReminderInput(BaseModel):
+    task_id: int
+    step: str   # "member" then "community"
+    member_ids: list[int]
+    cycle: int
+    as_of: datetime
+
+
+class OverdueReminderResult(BaseModel):
+    notified: int
+
+
+class RecordRatingInput(BaseModel):
+    task_id: int
+    score: Rating
+    comment: str | None
+    defaulted: bool
+    low_rating_threshold: int
+    as_of: datetime
+
+
+class RecordRatingResult(BaseModel):
+    score: int
+    defaulted: bool
+
+
+class AwardPointsInput(BaseModel):
+    task_id: int
+    actor: str
+    as_of: datetime
+
+
+class AwardPointsResult(BaseModel):
+    credited: int
+    already_credited: int
+    total_points: float

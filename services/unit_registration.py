@@ -1,0 +1,253 @@
+"""Unit registration (单位报到) use cases: submit, confirm (with a co-building agreement), reject,
+renew. Each is one transaction with status history and audit; the workflow is started or
+signalled after the commit and re-reads Postgres, the system of record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from db import unit_registration as unit_db
+from db.audit_log import insert_audit_entries
+from db.co_building_agreement import insert_agreement, update_agreement_validity
+from db.member_registration import select_community_path
+from db.pool import Conn
+from db.registration_event import insert_events
+from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from domain.registration_rules import UnitAction, add_months, renewed_until, unit_transition
+from domain.scope import HierarchyPath, allows
+from schemas.auth import Actor, Role
+from schemas.registration import (
+    RegistrationChanged,
+    UnitPhase,
+    UnitRegistrationOut,
+    UnitRegistrationPolicy,
+    UnitRegistrationStatus,
+    UnitRegistrationWorkflowInput,
+)
+from workflows.unit_registration import UnitRegistrationWorkflow, unit_workflow_id
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_TASK_QUEUE = "shuangbaodao"
+DECIDING_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+def _out(row: dict[str, Any]) -> UnitRegistrationOut:
+    return UnitRegistrationOut.model_validate({k: row[k] for k in UnitRegistrationOut.model_fields})
+
+
+def _snapshot(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in ("status", "reason", "agreement_id", "decided_at", "valid_until")}
+
+
+def _check_scope(actor: Actor, row: dict[str, Any], *, deciding: bool) -> None:
+    if deciding and actor.role not in DECIDING_ROLES:
+        raise Forbidden("只有社区党委(或上级组织)可以确认或退回单位报到")
+    path = HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
+                         community_id=row["community_id"], unit_id=row["unit_id"])
+    if not allows(actor, path):
+        raise Forbidden(f"单位报到记录 {row['id']} 不在您的管理范围内")
+
+
+async def _load(conn: Conn, registration_id: int) -> dict[str, Any]:
+    row = await unit_db.select_unit_registration(conn, registration_id=registration_id, for_update=True)
+    if row is None:
+        raise NotFound(f"单位报到记录 {registration_id} 不存在")
+    return row
+
+
+async def _record(conn: Conn, actor: Actor, action: str, before: dict[str, Any] | None,
+                  after: dict[str, Any], reason: str | None) -> None:
+    await insert_events(
+        conn, kind="unit", registration_ids=[after["id"]],
+        from_statuses=[None if before is None else before["status"]], to_statuses=[after["status"]],
+        actor=actor.audit_name, reasons=[reason],
+    )
+    await insert_audit_entries(
+        conn, actor=actor.audit_name, action=f"unit_registration.{action}",
+        subject_kind="unit_registration", subject_ids=[after["id"]],
+        befores=[None if before is None else _snapshot(before)], afters=[_snapshot(after)],
+    )
+
+
+async def start_unit_workflow(
+    client: Client,
+    *,
+    unit_registration_id: int,
+    phase: UnitPhase = UnitPhase.confirmation,
+    policy: UnitRegistrationPolicy | None = None,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+) -> str:
+    """Start the registration's workflow unless one is running (idempotent)."""
+    workflow_id = unit_workflow_id(unit_registration_id)
+    # ALLOW_DUPLICATE: a lapsed registration renewed later gets a fresh run for its new year.
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            UnitRegistrationWorkflow.run,
+            UnitRegistrationWorkflowInput(unit_registration_id=unit_registration_id,
+                                          policy=policy or UnitRegistrationPolicy(), phase=phase,
+                                          cycle=0 if phase is UnitPhase.confirmation else 1),
+            id=workflow_id, task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        )
+    return workflow_id
+
+
+async def _signal(client: Client | None, registration_id: int, reason: str) -> None:
+    if client is None:
+        return
+    handle = client.get_workflow_handle(unit_workflow_id(registration_id))
+    try:
+        await handle.signal(UnitRegistrationWorkflow.changed, RegistrationChanged(reason=reason))
+    except RPCError as error:
+        log.info("unit_signal_skipped", unit_registration_id=registration_id, error=str(error))
+
+
+async def submit_unit_registration(
+    conn: Conn,
+    actor: Actor,
+    *,
+    unit_id: int,
+    community_id: int | None = None,
+    client: Client | None,
+    policy: UnitRegistrationPolicy | None = None,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    now: datetime | None = None,
+) -> UnitRegistrationOut:
+    """A unit registers with the community where it is located (default: its recorded community)."""
+    at = _now(now)
+    async with conn.transaction():
+        unit = await unit_db.select_unit_location(conn, unit_id=unit_id)
+        if unit is None:
+            raise NotFound(f"报到单位 {unit_id} 不存在")
+        target = community_id or unit["community_id"]
+        if target is None:
+            raise InvalidInput("该单位没有登记所在社区, 请指定报到社区")
+        path = await select_community_path(conn, community_id=target)
+        if path is None:
+            raise NotFound(f"社区 {target} 不存在")
+        if not allows(actor, HierarchyPath(district_id=path["district_id"],
+                                           subdistrict_id=path["subdistrict_id"],
+                                           community_id=target, unit_id=unit_id)):
+            raise Forbidden(f"报到单位 {unit_id} 不在您的管理范围内")
+        try:
+            row = await unit_db.insert_unit_registration(conn, unit_id=unit_id, community_id=target,
+                                                         submitted_at=at)
+        except asyncpg.UniqueViolationError as error:
+            raise Conflict(f"单位 {unit['name']} 已向该社区报到, 不能重复报到") from error
+        await unit_db.set_unit_workflow_id(conn, registration_id=row["id"],
+                                           workflow_id=unit_workflow_id(row["id"]))
+        row["workflow_id"] = unit_workflow_id(row["id"])
+        await _record(conn, actor, "submit", None, row, None)
+    if client is not None:
+        await start_unit_workflow(client, unit_registration_id=row["id"], policy=policy,
+                                  task_queue=task_queue)
+    return _out(row)
+
+
+async def confirm_unit_registration(
+    conn: Conn,
+    actor: Actor,
+    registration_id: int,
+    *,
+    projects: list[str] | None = None,
+    client: Client | None = None,
+    agreement_months: int = UnitRegistrationPolicy().agreement_months,
+    now: datetime | None = None,
+) -> UnitRegistrationOut:
+    """Confirm the unit and sign a co-building agreement valid for `agreement_months`."""
+    at = _now(now)
+    async with conn.transaction():
+        before = await _load(conn, registration_id)
+        _check_scope(actor, before, deciding=True)
+        target = unit_transition(UnitAction.confirm, UnitRegistrationStatus(before["status"]),
+                                 registration_id=registration_id)
+        valid_until = add_months(at, agreement_months)
+        agreement = await insert_agreement(conn, unit_id=before["unit_id"],
+                                           community_id=before["community_id"],
+                                           projects=projects or [], valid_from=at, valid_until=valid_until)
+        after = await unit_db.update_unit_registration(
+            conn, registration_id=registration_id, status=target.value, reason=None,
+            agreement_id=agreement["id"], decided_at=at, valid_until=valid_until,
+        )
+        await _record(conn, actor, "confirm", before, after, None)
+    await _signal(client, registration_id, "confirmed")
+    return _out(after)
+
+
+async def reject_unit_registration(
+    conn: Conn,
+    actor: Actor,
+    registration_id: int,
+    reason: str,
+    *,
+    client: Client | None = None,
+    now: datetime | None = None,
+) -> UnitRegistrationOut:
+    if not reason or not reason.strip():
+        raise InvalidInput("退回单位报到必须填写原因")
+    at = _now(now)
+    async with conn.transaction():
+        before = await _load(conn, registration_id)
+        _check_scope(actor, before, deciding=True)
+        target = unit_transition(UnitAction.reject, UnitRegistrationStatus(before["status"]),
+                                 registration_id=registration_id)
+        after = await unit_db.update_unit_registration(
+            conn, registration_id=registration_id, status=target.value, reason=reason.strip(),
+            agreement_id=None, decided_at=at, valid_until=None,
+        )
+        await _record(conn, actor, "reject", before, after, reason.strip())
+    await _signal(client, registration_id, "rejected")
+    return _out(after)
+
+
+async def renew_unit_registration(
+    conn: Conn,
+    actor: Actor,
+    registration_id: int,
+    *,
+    client: Client | None = None,
+    agreement_months: int = UnitRegistrationPolicy().agreement_months,
+    policy: UnitRegistrationPolicy | None = None,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    now: datetime | None = None,
+) -> UnitRegistrationOut:
+    """Renew the co-building agreement for another term (续签), also after it lapsed."""
+    at = _now(now)
+    async with conn.transaction():
+        before = await _load(conn, registration_id)
+        _check_scope(actor, before, deciding=False)
+        was = UnitRegistrationStatus(before["status"])
+        target = unit_transition(UnitAction.renew, was, registration_id=registration_id)
+        if before["agreement_id"] is None:
+            raise Conflict(f"单位报到记录 {registration_id} 没有共建协议, 不能续签")
+        valid_until = renewed_until(before["agreement_valid_until"], at, agreement_months)
+        await update_agreement_validity(conn, agreement_id=before["agreement_id"], status="active",
+                                        valid_until=valid_until)
+        after = await unit_db.update_unit_registration(
+            conn, registration_id=registration_id, status=target.value, reason=None,
+            agreement_id=before["agreement_id"], decided_at=before["decided_at"], valid_until=valid_until,
+        )
+        await _record(conn, actor, "renew", before, after, None)
+    if client is not None and was is UnitRegistrationStatus.lapsed:
+        # The lapsed registration's workflow has ended; a new year needs a new run.
+        await start_unit_workflow(client, unit_registration_id=registration_id, phase=UnitPhase.agreement,
+                                  policy=policy, task_queue=task_queue)
+    else:
+        await _signal(client, registration_id, "renewed")
+    return _out(after)

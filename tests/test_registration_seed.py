@@ -1,0 +1,88 @@
+"""Seed data for the registration tests: a small city with committed rows (workflows read them).
+
+Collected by pytest but defines no tests; the registration test modules import from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from db.member_registration import insert_member_registration
+from db.pool import Conn
+from db.registration_cohort import create_cohort
+from tests.conftest import unique
+
+
+@dataclass
+class City:
+    district_id: int
+    subdistrict_id: int
+    communities: list[int]
+    grids: dict[int, int]            # community -> a grid in it
+    units: list[int]
+    members: list[int] = field(default_factory=list)
+
+
+async def seed_city(conn: Conn, *, communities: int = 2, units: int = 1) -> City:
+    """A district with one street, `communities` communities each with one grid, and units."""
+    tag = unique()
+    district_id = await conn.fetchval("INSERT INTO district (name) VALUES ($1) RETURNING id", f"区{tag}")
+    subdistrict_id = await conn.fetchval(
+        "INSERT INTO subdistrict (district_id, name) VALUES ($1, $2) RETURNING id", district_id, f"街道{tag}"
+    )
+    city = City(district_id, subdistrict_id, [], {}, [])
+    for i in range(communities):
+        community_id = await conn.fetchval(
+            "INSERT INTO community (subdistrict_id, name) VALUES ($1, $2) RETURNING id",
+            subdistrict_id, f"社区{tag}-{i}",
+        )
+        city.communities.append(community_id)
+        city.grids[community_id] = await conn.fetchval(
+            "INSERT INTO grid (community_id, name) VALUES ($1, $2) RETURNING id", community_id, f"网格{i}"
+        )
+    for i in range(units):
+        city.units.append(await conn.fetchval(
+            """INSERT INTO reporting_unit (name, unit_party_org, community_id) VALUES ($1, $2, $3)
+               RETURNING id""",
+            f"单位{tag}-{i}", f"党支部{tag}-{i}", city.communities[0],
+        ))
+    return city
+
+
+async def add_member(conn: Conn, city: City, *, community_index: int = 0, unit_index: int | None = 0,
+                     with_grid: bool = True) -> int:
+    community_id = city.communities[community_index]
+    member_id: int = await conn.fetchval(
+        """INSERT INTO member (name, unit_id, home_community_id, home_grid_id)
+           VALUES ($1, $2, $3, $4) RETURNING id""",
+        f"党员{unique()}", None if unit_index is None else city.units[unit_index], community_id,
+        city.grids[community_id] if with_grid else None,
+    )
+    city.members.append(member_id)
+    return member_id
+
+
+async def import_cohort(conn: Conn, city: City, member_ids: list[int], *, at: datetime) -> tuple[int, list[int]]:
+    """What the roster importer does: one cohort, one `submitted` registration per member."""
+    cohort_id = await create_cohort(conn, source="import", size=len(member_ids))
+    ids = []
+    for member_id in member_ids:
+        home = await conn.fetchrow("SELECT home_community_id, home_grid_id FROM member WHERE id = $1", member_id)
+        assert home is not None
+        row = await insert_member_registration(
+            conn, member_id=member_id, community_id=home["home_community_id"], grid_id=home["home_grid_id"],
+            cohort_id=cohort_id, submitted_at=at,
+        )
+        ids.append(int(row["id"]))
+    return cohort_id, ids
+
+
+async def reminders(conn: Conn, *, ladder: str, subject_kind: str, subject_id: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """SELECT cycle, step, recipient_kind, recipient_id FROM reminder
+           WHERE ladder = $1 AND subject_kind = $2 AND subject_id = $3 ORDER BY id""",
+        ladder, subject_kind, subject_id,
+    )
+    return [dict(r) for r in rows]

@@ -1,0 +1,84 @@
+"""The registration workflows on the time-skipping dev server, against the real Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from db.pool import Pool
+from schemas.auth import SYSTEM_ACTOR
+from services import registration as member_service
+from services import unit_registration as unit_service
+from tests.test_registration_seed import add_member, import_cohort, reminders, seed_city
+from workers.registry import all_activities, all_workflows
+
+
+@asynccontextmanager
+async def running_worker(env: WorkflowEnvironment, pool: Pool, task_queue: str) -> AsyncIterator[Worker]:
+    async with Worker(env.client, task_queue=task_queue, workflows=all_workflows(),
+                      activities=all_activities(pool)) as worker:
+        yield worker
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 10.0) -> None:
+    """Wait for an activity that a fast-forward released to finish its writes."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.1)
+
+
+async def virtual_now(env: WorkflowEnvironment, handle: WorkflowHandle[object, object]) -> datetime:
+    return await env.get_current_time(handle)
+
+
+async def test_confirmation_ladder_reminds_pending_communities_and_stops_when_confirmed(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str
+) -> None:
+    """Community staff get remind at day 2 and urge at day 5 with their pending count; after all
+    are confirmed no supervise or public notice follows."""
+    async with pool.acquire() as conn:
+        city = await seed_city(conn, communities=2)
+        a1, a2 = await add_member(conn, city), await add_member(conn, city)
+        b1 = await add_member(conn, city, community_index=1)
+        cohort_id, ids = await import_cohort(conn, city, [a1, a2, b1], at=datetime.now(UTC))
+    key = {"ladder": "member_confirmation", "subject_kind": "registration_cohort", "subject_id": cohort_id}
+    async with running_worker(ts_env, pool, task_queue):
+        with ts_env.with_time_skipping_disabled():
+            workflow_id = await member_service.start_cohort(ts_env.client, cohort_id=cohort_id,
+                                                            task_queue=task_queue)
+        handle = ts_env.client.get_workflow_handle(workflow_id)
+        await ts_env.fast_forward(handle, timedelta(days=1))
+        async with pool.acquire() as conn:
+            assert await reminders(conn, **key) == []
+            await ts_env.fast_forward(handle, timedelta(days=1, hours=1))
+
+            async def two_sent() -> bool:
+                return len(await reminders(conn, **key)) == 2
+            await eventually(two_sent)
+            rows = await reminders(conn, **key)
+            assert {(r["step"], r["recipient_id"]) for r in rows} == {
+                ("remind", city.communities[0]), ("remind", city.communities[1])}
+            body = await conn.fetchval(
+                "SELECT body FROM notification WHERE recipient_kind = 'community' AND recipient_id = $1",
+                city.communities[0])
+            assert "2 名" in body
+
+            await ts_env.fast_forward(handle, timedelta(days=3))
+
+            async def four_sent() -> bool:
+                return len(await reminders(conn, **key)) == 4
+            await eventually(four_sent)
+            await member_service.confirm_registrations(conn, SYSTEM_ACTOR, ids, client=ts_env.client)
+            await ts_env.fast_forward(handle, timedelta(days=12))
+            await asyncio.sleep(0.5)
+            rows = await reminders(conn, **key)
+            assert [r["step"] for r in rows] == ["remind", "remind", "urge", "urge"]
+        await handle.terminate("test over")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import registrations, roster, serve, stack, tokens, worker
+from cli import directory, registrations, roster, serve, stack, tokens, worker
 
 app = typer.Typer(
     name="shuangbaodao",
@@ -18,6 +18,7 @@ worker.register(app)
 roster.register(app)
 tokens.register(app)
 registrations.register(app)
+directory.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,68 @@
+"""What a CLI command runs against: a pool and a Temporal client, from settings.
+
+`DATABASE_URL` wins; otherwise the embedded Postgres under `<data_dir>/postgres` is attached (the
+one `shuangbaodao up` runs) or started for the duration of the command. The Temporal client is
+created lazily, so commands that only touch the database (tokens, listings) work without a
+Temporal server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, NamedTuple
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from db.migrate import migrate
+from db.pool import Pool, connect, open_pool
+from schemas.settings import Settings
+from stack.postgres import start_embedded_postgres
+
+
+class Runtime(NamedTuple):
+    pool: Pool
+    client: Client
+
+
+def temporal_target(settings: Settings) -> str:
+    return settings.temporal_address or f"localhost:{settings.temporal_port}"
+
+
+async def _migrated_embedded_dsn(server: Any) -> str:
+    dsn: str = server.get_uri()
+    # The embedded database may be fresh (no `up` yet): bring its schema current first.
+    # A configured DATABASE_URL is migrated by the `migrate` command instead.
+    conn = await connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Open the pool (and a lazy Temporal client); close them, and any Postgres we started, after."""
+    server: Any = None
+    if settings.database_url is None:
+        # Attaches to a running embedded server; the handle's cleanup stops it only when no other
+        # process (e.g. `shuangbaodao up`) still holds it.
+        server = start_embedded_postgres((settings.data_dir / "postgres").resolve())
+    try:
+        dsn = settings.database_url or await _migrated_embedded_dsn(server)
+        pool = await open_pool(dsn, min_size=1, max_size=settings.db_pool_max)
+        try:
+            client = await Client.connect(
+                temporal_target(settings),
+                namespace=settings.temporal_namespace,
+                data_converter=pydantic_data_converter,
+                lazy=True,
+            )
+            yield Runtime(pool, client)
+        finally:
+            await pool.close()
+    finally:
+        if server is not None:
+            server.cleanup()

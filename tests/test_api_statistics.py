@@ -1,0 +1,76 @@
+"""Registration statistics 报到率: counts and rates agree with the rows the fixture inserted."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import httpx
+import pytest
+
+from services.statistics import registration_rate
+from tests.api_fixtures import ApiCity, MemberRow, api_city_fixture, api_http_fixture  # noqa: F401
+
+STATUSES = ("submitted", "confirmed", "active", "paused", "rejected", "lapsed")
+
+
+def _expected(members: list[MemberRow]) -> dict[str, float]:
+    """Counts computed in Python from the fixture's own record of each member's latest status."""
+    statuses = Counter(m.latest_status for m in members)
+    out: dict[str, float] = {"members": len(members)}
+    out.update({s: statuses.get(s, 0) for s in STATUSES})
+    out["rate"] = round(statuses.get("active", 0) / len(members), 4)
+    return out
+
+
+def _row(body: dict[str, list[dict[str, float]]], key: int | None) -> dict[str, float]:
+    rows = [r for r in body["items"] if r["id"] == key]
+    assert len(rows) == 1, body
+    return {k: rows[0][k] for k in ("members", *STATUSES, "rate")}
+
+
+@pytest.mark.parametrize("level", ["unit", "community", "subdistrict", "district"])
+async def test_rates_match_inserted_rows(
+    api_http: httpx.AsyncClient, api_city: ApiCity, level: str
+) -> None:
+    """Every group at every level reports the member count, status counts and active/members."""
+    resp = await api_http.get(
+        "/statistics/registration", params={"level": level}, headers=api_city.auth("org_city")
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    for side in ("A", "B"):
+        if level == "unit":
+            key = api_city.unit[side]
+            members = [m for m in api_city.members.values() if m.unit_id == key]
+        else:
+            key = {"community": api_city.community, "subdistrict": api_city.subdistrict,
+                   "district": api_city.district}[level][side]
+            members = [m for m in api_city.members.values()
+                       if m.community_id == api_city.community[side]]
+        assert _row(body, key) == _expected(members)
+
+
+async def test_scoped_statistics_count_only_members_in_scope(
+    api_http: httpx.AsyncClient, api_city: ApiCity
+) -> None:
+    """Community A's staff see unit rows counting only unit members who live in A."""
+    resp = await api_http.get(
+        "/statistics/registration", params={"level": "unit"}, headers=api_city.auth("staff_a")
+    )
+    body = resp.json()
+    for side in ("A", "B"):
+        members = [m for m in api_city.members.values()
+                   if m.unit_id == api_city.unit[side] and m.community_id == api_city.community["A"]]
+        assert _row(body, api_city.unit[side]) == _expected(members)
+    city = await api_http.get(
+        "/statistics/registration", params={"level": "city"}, headers=api_city.auth("staff_a")
+    )
+    assert _row(city.json(), None) == _expected(
+        [m for m in api_city.members.values() if m.community_id == api_city.community["A"]]
+    )
+
+
+def test_rate_of_empty_group_is_zero() -> None:
+    """A group without members has rate 0, not a division error."""
+    assert registration_rate(0, 0) == 0.0
+    assert registration_rate(1, 3) == 0.3333

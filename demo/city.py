@@ -222,12 +222,15 @@ def generate_city(seed: int = 2024, size: CitySize = FULL) -> City:
         for _ in range(size.communities_per_subdistrict):
             city.communities.append(Community(subdistrict=s, name=f"{community_words.pop()}社区"))
     first_grid: list[int] = []
+    all_compounds = [w + sfx for w in COMPOUND_WORDS for sfx in COMPOUND_SUFFIXES]
+    # Grid names are unique within a subdistrict, so a neighbour across a community border is
+    # named unambiguously in the hierarchy roster's 相邻网格 column.
+    per_subdistrict = size.communities_per_subdistrict * size.grids_per_community
+    compounds_of = [rng.sample(all_compounds, per_subdistrict) for _ in city.subdistricts]
     for c in range(len(city.communities)):
         first_grid.append(len(city.grids))
-        compounds = rng.sample(
-            [w + sfx for w in COMPOUND_WORDS for sfx in COMPOUND_SUFFIXES], size.grids_per_community
-        )
-        for compound in compounds:
+        compounds = compounds_of[city.communities[c].subdistrict]
+        for compound in (compounds.pop() for _ in range(size.grids_per_community)):
             city.grids.append(Grid(community=c, name=compound, branch_name=f"{compound}网格党支部"))
         # The grids of a community lie in a ring; a compound also borders the one across it.
         n = size.grids_per_community

@@ -51,11 +51,12 @@ def test_people_have_valid_and_distinct_identifiers() -> None:
 
 
 def test_names_are_unique_where_the_schema_requires_it() -> None:
-    """Unit and community names are unique city-wide, grid names per community."""
+    """Unit and community names are unique city-wide, grid names per subdistrict."""
     city = generate_city(3, FULL)
     assert len({u.name for u in city.units}) == len(city.units)
     assert len({c.name for c in city.communities}) == len(city.communities)
-    assert max(Counter((g.community, g.name) for g in city.grids).values()) == 1
+    subdistrict_of = [c.subdistrict for c in city.communities]
+    assert max(Counter((subdistrict_of[g.community], g.name) for g in city.grids).values()) == 1
 
 
 def test_known_check_digit() -> None:

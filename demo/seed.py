@@ -1,0 +1,363 @@
+"""`up --demo`: write the demo city as a clerk's roster files, import them, drive registrations.
+
+The city goes in through the same front door as real data (the roster importer), then the
+communities decide on registrations through the registration use cases, so the statistics show
+varied registration rates and the Temporal UI shows the cohort and unit workflows.
+
+Every step may run again (after Ctrl-C mid-demo, or on every `up --demo`) without duplicating
+anything: an imported file is recognised by its hash and not imported again; which registrations
+are confirmed, rejected or left pending is a fixed function of the member, so a second pass makes
+the same decisions and finds nothing left to decide; tokens are kept in the data directory and
+reissued only if the database no longer knows them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import json
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+from temporalio.client import Client
+
+from db.import_batch import select_batch_id_by_sha
+from db.pool import Pool
+from demo.city import SIZES, City, generate_city
+from domain.errors import DomainError
+from domain.roster import RosterKind
+from schemas.api import Page
+from schemas.auth import SYSTEM_ACTOR, Actor, Role, ScopeKind
+from schemas.directory import Community, Unit, UnitRegistration
+from schemas.settings import Settings
+from schemas.statistics import StatisticsLevel
+from services import directory, registration, statistics, tokens, unit_registration
+from services.roster_import import import_roster
+from stack.embedded import DemoStep
+
+log = structlog.get_logger(__name__)
+
+DEMO_SEED = 2024
+DEMO_ACTOR = Actor(role=Role.org_department, scope_kind=ScopeKind.city, label="演示数据")
+_DAYS = "一二三四五六日"
+_PARTS = ("上午", "下午", "晚上")
+_KIND_TITLES = {"agency": "机关", "institution": "事业单位", "enterprise": "企业"}
+REJECT_REASONS = (
+    "居住地址与本社区登记信息不符: 请核实住址后重新提交",
+    "已在其他社区报到: 请先办理转出手续",
+    "身份信息待核实: 请携带身份证到社区党群服务中心确认",
+)
+# Of a community's registrations, this share is rejected; the community's own confirm share
+# (between these bounds, fixed by its name) is confirmed; the rest stays pending.
+REJECT_SHARE = 0.03
+CONFIRM_SHARE_RANGE = (0.45, 0.95)
+PAGE = 1000
+# Of the units: this share registers, this share is confirmed, up to this share rejected.
+UNIT_SUBMIT_SHARE = 0.85
+UNIT_CONFIRM_SHARE = 0.72
+UNIT_REJECT_SHARE = 0.76
+UNIT_PROJECTS = (
+    ("政策宣讲进社区", "困难党员结对帮扶"),
+    ("义诊进社区", "健康知识讲座"),
+    ("法律咨询服务", "矛盾纠纷调解"),
+    ("助老助残志愿服务", "社区环境整治"),
+    ("青少年课业辅导", "文化活动共建"),
+)
+T = TypeVar("T")
+
+
+def _fraction(text: str) -> float:
+    """A stable number in [0, 1) for a string: the same decision on every run and machine."""
+    return zlib.crc32(text.encode("utf-8")) / 2**32
+
+
+def free_time_text(slots: tuple[int, ...]) -> str:
+    """Free-time slots as a clerk writes them: 「周一晚上、周六上午」."""
+    return "、".join(f"周{_DAYS[s // 3]}{_PARTS[s % 3]}" for s in slots)
+
+
+# ---------------------------------------------------------------------------------------------
+# Roster files
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RosterFiles:
+    hierarchy: Path
+    units: Path
+    members: Path
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    # utf-8 with BOM: what Excel on a clerk's desk writes and opens without garbling Chinese.
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def write_roster_files(city: City, directory_: Path) -> RosterFiles:
+    """The city as three roster files (区划, 报到单位, 在职党员) with Chinese headers."""
+    directory_.mkdir(parents=True, exist_ok=True)
+    neighbours: dict[int, list[int]] = {}
+    for a, b in sorted(city.adjacency):
+        neighbours.setdefault(a, []).append(b)
+    hierarchy_rows = []
+    for g, grid in enumerate(city.grids):
+        district, subdistrict, community = city.community_path(grid.community)
+        hierarchy_rows.append([
+            district, subdistrict, community, grid.name, grid.branch_name,
+            "、".join(city.grids[n].name for n in neighbours.get(g, [])),
+        ])
+    files = RosterFiles(
+        hierarchy=directory_ / "hierarchy.csv", units=directory_ / "units.csv",
+        members=directory_ / "members.csv",
+    )
+    _write_csv(files.hierarchy, ["区", "街道", "社区", "网格", "网格党支部", "相邻网格"], hierarchy_rows)
+    unit_rows = []
+    for unit in city.units:
+        district, subdistrict, community = city.community_path(unit.community)
+        unit_rows.append([
+            unit.name, unit.unit_party_org, _KIND_TITLES[unit.kind], district, subdistrict, community,
+            unit.contact_name, unit.contact_phone,
+        ])
+    _write_csv(
+        files.units,
+        ["单位名称", "单位党组织", "单位类型", "区", "街道", "所在社区", "联系人", "联系电话"],
+        unit_rows,
+    )
+    member_rows = []
+    for m in city.members:
+        district, subdistrict, community = city.community_path(m.home_community)
+        member_rows.append([
+            m.name, m.gender, m.phone, m.id_number, city.units[m.unit].name, district, subdistrict,
+            community, city.grids[m.home_grid].name, "、".join(m.skills), free_time_text(m.free_slots),
+        ])
+    _write_csv(
+        files.members,
+        ["姓名", "性别", "手机号码", "身份证号", "工作单位", "区", "街道", "居住社区", "所在网格", "特长",
+         "可服务时间"],
+        member_rows,
+    )
+    return files
+
+
+async def _import_once(pool: Pool, client: Client, path: Path, kind: RosterKind) -> str:
+    """Import a roster file unless this exact file was imported before; returns a summary."""
+    sha = hashlib.sha256(await asyncio.to_thread(path.read_bytes)).hexdigest()
+    async with pool.acquire() as conn:
+        earlier = await select_batch_id_by_sha(conn, kind=kind.value, file_sha256=sha)
+    if earlier is not None:
+        # A members file imported again would re-submit the members the demo rejected.
+        return f"{path.name}: 已导入过 (already imported)"
+    result = await import_roster(pool, path, kind=kind, actor=DEMO_ACTOR, client=client)
+    summary = f"{path.name}: {result.rows} 行, 新增 {result.inserted}"
+    if kind is RosterKind.members:
+        summary += f", 提交个人报到 {result.registrations} (cohort {result.cohort_id})"
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# Registrations
+# ---------------------------------------------------------------------------------------------
+
+
+def _community_actor(community_id: int, name: str) -> Actor:
+    return Actor(role=Role.community_staff, scope_kind=ScopeKind.community, scope_id=community_id,
+                 label=f"{name}工作人员")
+
+
+async def decide_member_registrations(pool: Pool, client: Client) -> tuple[int, int]:
+    """Each community confirms most pending registrations and rejects a few; returns counts."""
+    confirmed = rejected = 0
+    async with pool.acquire() as conn:
+        communities = (await directory.list_communities(conn, SYSTEM_ACTOR, limit=PAGE, offset=0)).items
+    for community in communities:
+        low, high = CONFIRM_SHARE_RANGE
+        confirm_share = low + (high - low) * _fraction(f"community:{community.name}")
+        pending: list[tuple[int, int]] = []
+        async with pool.acquire() as conn:
+            offset = 0
+            while True:
+                page = await directory.list_member_registrations(
+                    conn, SYSTEM_ACTOR, community_id=community.id, status="submitted",
+                    limit=PAGE, offset=offset,
+                )
+                pending.extend((r.id, r.member_id) for r in page.items)
+                offset += PAGE
+                if offset >= page.total:
+                    break
+        to_confirm: list[int] = []
+        to_reject: dict[str, list[int]] = {}
+        for registration_id, member_id in pending:
+            share = _fraction(f"member:{member_id}")
+            if share < REJECT_SHARE:
+                reason = REJECT_REASONS[member_id % len(REJECT_REASONS)]
+                to_reject.setdefault(reason, []).append(registration_id)
+            elif share < confirm_share:
+                to_confirm.append(registration_id)
+        actor = _community_actor(community.id, community.name)
+        async with pool.acquire() as conn:
+            if to_confirm:
+                confirmed += len(
+                    await registration.confirm_registrations(conn, actor, to_confirm, client=client)
+                )
+            for reason, ids in to_reject.items():
+                rejected += len(
+                    await registration.reject_registrations(conn, actor, ids, reason, client=client)
+                )
+    return confirmed, rejected
+
+
+async def _all_pages(fetch: Callable[[int], Awaitable[Page[T]]]) -> list[T]:
+    items: list[T] = []
+    offset = 0
+    while True:
+        page = await fetch(offset)
+        items.extend(page.items)
+        offset += PAGE
+        if offset >= page.total:
+            return items
+
+
+async def register_units(pool: Pool, client: Client) -> tuple[int, int, int]:
+    """Most units register with their community; the communities confirm most of them (signing
+    a co-building agreement), reject a few and leave some pending. Returns (submitted, confirmed,
+    rejected) done now: all 0 on a second run."""
+    submitted = confirmed = rejected = 0
+    async with pool.acquire() as conn:
+        units: list[Unit] = await _all_pages(lambda offset: directory.list_units(
+            conn, SYSTEM_ACTOR, limit=PAGE, offset=offset))
+        existing: list[UnitRegistration] = await _all_pages(lambda offset: directory.list_unit_registrations(
+            conn, SYSTEM_ACTOR, limit=PAGE, offset=offset))
+        # A unit with any registration, even a rejected one, was handled by an earlier run.
+        handled = {r.unit_id for r in existing}
+        for unit in units:
+            if unit.id in handled or unit.community_id is None:
+                continue
+            if _fraction(f"unit:{unit.name}") >= UNIT_SUBMIT_SHARE:
+                continue
+            await unit_registration.submit_unit_registration(
+                conn, DEMO_ACTOR, unit_id=unit.id, community_id=unit.community_id, client=client
+            )
+            submitted += 1
+        pending: list[UnitRegistration] = await _all_pages(lambda offset: directory.list_unit_registrations(
+            conn, SYSTEM_ACTOR, status="submitted", limit=PAGE, offset=offset))
+        places: list[Community] = await _all_pages(lambda offset: directory.list_communities(
+            conn, SYSTEM_ACTOR, limit=PAGE, offset=offset))
+        communities = {c.id: c.name for c in places}
+        for reg in pending:
+            share = _fraction(f"unit:{reg.unit_name}")
+            actor = _community_actor(reg.community_id, communities.get(reg.community_id, "社区"))
+            if share < UNIT_CONFIRM_SHARE:
+                await unit_registration.confirm_unit_registration(
+                    conn, actor, reg.id, projects=list(UNIT_PROJECTS[reg.unit_id % len(UNIT_PROJECTS)]),
+                    client=client,
+                )
+                confirmed += 1
+            elif share < UNIT_REJECT_SHARE:
+                await unit_registration.reject_unit_registration(
+                    conn, actor, reg.id, "单位所在地不属于本社区: 请向单位实际所在社区报到", client=client
+                )
+                rejected += 1
+    return submitted, confirmed, rejected
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens
+# ---------------------------------------------------------------------------------------------
+
+
+async def demo_tokens(pool: Pool, token_file: Path) -> list[tuple[str, str, str]]:
+    """One token per role as (role, label, token); kept in `token_file`, reissued if unknown."""
+    kept = await asyncio.to_thread(_read_kept, token_file)
+    out: list[tuple[str, str, str]] = []
+    async with pool.acquire() as conn:
+        scopes = await _token_scopes(conn)
+        for role, scope_kind, scope_id, label in scopes:
+            token = kept.get(role.value, {}).get("token")
+            if token is not None:
+                try:
+                    await tokens.authenticate(conn, token)
+                except DomainError:
+                    token = None
+            if token is None:
+                _, token = await tokens.issue_token(
+                    conn, role=role, scope_kind=scope_kind, scope_id=scope_id, label=f"演示-{label}"
+                )
+            kept[role.value] = {"token": token, "label": label}
+            out.append((role.value, label, token))
+    await asyncio.to_thread(token_file.write_text, json.dumps(kept, ensure_ascii=False, indent=2), "utf-8")
+    return out
+
+
+def _read_kept(token_file: Path) -> dict[str, dict[str, str]]:
+    if not token_file.exists():
+        return {}
+    kept: dict[str, dict[str, str]] = json.loads(token_file.read_text("utf-8"))
+    return kept
+
+
+async def _token_scopes(conn: Any) -> list[tuple[Role, ScopeKind, int | None, str]]:
+    subdistrict = (await directory.list_subdistricts(conn, SYSTEM_ACTOR, limit=1, offset=0)).items[0]
+    community = (await directory.list_communities(conn, SYSTEM_ACTOR, limit=1, offset=0)).items[0]
+    unit = (await directory.list_units(conn, SYSTEM_ACTOR, limit=1, offset=0)).items[0]
+    member = (await directory.list_members(conn, SYSTEM_ACTOR, limit=1, offset=0)).items[0]
+    return [
+        (Role.org_department, ScopeKind.city, None, "全市组织部"),
+        (Role.subdistrict, ScopeKind.subdistrict, subdistrict.id, subdistrict.name),
+        (Role.community_staff, ScopeKind.community, community.id, community.name),
+        (Role.unit_admin, ScopeKind.unit, unit.id, unit.name),
+        (Role.member, ScopeKind.member, member.id, member.name),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole demo
+# ---------------------------------------------------------------------------------------------
+
+
+async def seed_demo(pool: Pool, client: Client, *, data_dir: Path, size: str = "full") -> list[str]:
+    """Seed (or find already seeded) the demo city; returns the lines to show the newcomer."""
+    city = generate_city(DEMO_SEED, SIZES[size])
+    files = await asyncio.to_thread(write_roster_files, city, data_dir / "demo")
+    lines = ["", "演示城市 demo city:"]
+    for path, kind in (
+        (files.hierarchy, RosterKind.hierarchy), (files.units, RosterKind.units),
+        (files.members, RosterKind.members),
+    ):
+        lines.append("  " + await _import_once(pool, client, path, kind))
+    units, units_confirmed, units_rejected = await register_units(pool, client)
+    confirmed, rejected = await decide_member_registrations(pool, client)
+    lines.append(
+        f"  单位报到: 本次提交 {units}, 确认 {units_confirmed}, 退回 {units_rejected} "
+        "(unit registrations submitted / confirmed / rejected now)"
+    )
+    lines.append(
+        f"  个人报到: 本次确认 {confirmed}, 退回 {rejected} (member registrations confirmed / rejected now)"
+    )
+    async with pool.acquire() as conn:
+        stats = await statistics.registration_statistics(conn, SYSTEM_ACTOR, level=StatisticsLevel.district)
+    lines.append("  报到率 registration rate:")
+    for item in stats.items:
+        lines.append(f"    {item.name}: {item.rate:.0%} ({item.active}/{item.members})")
+    lines.append("")
+    lines.append("演示令牌 demo tokens (Authorization: Bearer ...):")
+    for role, label, token in await demo_tokens(pool, data_dir / "demo" / "tokens.json"):
+        lines.append(f"  {role:<16} {label:<14} {token}")
+    lines.append("")
+    return lines
+
+
+def demo_step_for(size: str) -> DemoStep:
+    """The `up --demo` step: seeds into the stack's data directory."""
+
+    async def step(pool: Pool, client: Client, settings: Settings) -> list[str]:
+        return await seed_demo(pool, client, data_dir=settings.data_dir.resolve(), size=size)
+
+    return step

@@ -181,6 +181,7 @@ async def decide_member_registrations(pool: Pool, client: Client) -> tuple[int, 
         low, high = CONFIRM_SHARE_RANGE
         confirm_share = low + (high - low) * _fraction(f"community:{community.name}")
         pending: list[tuple[int, int]] = []
+        cohorts: set[int] = set()
         async with pool.acquire() as conn:
             offset = 0
             while True:
@@ -189,9 +190,13 @@ async def decide_member_registrations(pool: Pool, client: Client) -> tuple[int, 
                     limit=PAGE, offset=offset,
                 )
                 pending.extend((r.id, r.member_id) for r in page.items)
+                cohorts.update(r.cohort_id for r in page.items if r.cohort_id is not None)
                 offset += PAGE
                 if offset >= page.total:
                     break
+        for cohort_id in sorted(cohorts):
+            # As for units: a stop right after the import's commit leaves the cohort unstarted.
+            await registration.start_cohort(client, cohort_id=cohort_id)
         to_confirm: list[int] = []
         to_reject: dict[str, list[int]] = {}
         for registration_id, member_id in pending:
@@ -252,6 +257,9 @@ async def register_units(pool: Pool, client: Client) -> tuple[int, int, int]:
             conn, SYSTEM_ACTOR, limit=PAGE, offset=offset))
         communities = {c.id: c.name for c in places}
         for reg in pending:
+            # A stop between a submission's commit and its workflow start leaves no workflow;
+            # starting is idempotent, so make sure every pending registration has one.
+            await unit_registration.start_unit_workflow(client, unit_registration_id=reg.id)
             share = _fraction(f"unit:{reg.unit_name}")
             actor = _community_actor(reg.community_id, communities.get(reg.community_id, "社区"))
             if share < UNIT_CONFIRM_SHARE:

@@ -20,6 +20,7 @@ tests' brute force are compared with the flow on one scale.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -34,16 +35,6 @@ def _scaled(value: float) -> int:
     return round(value * SCORE_SCALE)
 
 
-def _remaining(members: Sequence[MemberCandidate]) -> IntArray:
-    return np.fromiter(
-        (max(0, m.max_concurrent_tasks - m.current_load) for m in members), dtype=np.int64, count=len(members)
-    )
-
-
-def _headcounts(tasks: Sequence[TaskSpec]) -> IntArray:
-    return np.fromiter((t.headcount for t in tasks), dtype=np.int64, count=len(tasks))
-
-
 def assignment_cost(pairs: CandidatePairs, chosen: IntArray, weights: MatchWeights) -> int:
     """The batch objective of choosing pairs `chosen` (indexes into `pairs`); lower is better.
 
@@ -54,7 +45,7 @@ def assignment_cost(pairs: CandidatePairs, chosen: IntArray, weights: MatchWeigh
     penalty = _scaled(weights.unfilled_penalty)
     per_member = np.bincount(pairs.member_idx[chosen], minlength=len(pairs.members))
     per_task = np.bincount(pairs.task_idx[chosen], minlength=len(pairs.tasks))
-    unfilled = np.maximum(_headcounts(pairs.tasks) - per_task, 0)
+    unfilled = np.maximum(pairs.headcount - per_task, 0)
     fairness = step * int((per_member * (per_member - 1) // 2).sum())
     return -int(pairs.score_int[chosen].sum()) + fairness + penalty * int(unfilled.sum())
 
@@ -62,7 +53,7 @@ def assignment_cost(pairs: CandidatePairs, chosen: IntArray, weights: MatchWeigh
 def _result(pairs: CandidatePairs, chosen: IntArray, weights: MatchWeights, method: str) -> MatchResult:
     chosen = np.sort(chosen)
     per_task = np.bincount(pairs.task_idx[chosen], minlength=len(pairs.tasks))
-    unfilled = _headcounts(pairs.tasks) - per_task
+    unfilled = pairs.headcount - per_task
     assignments = [
         Assignment(
             task_id=pairs.tasks[int(pairs.task_idx[i])].task_id,
@@ -79,46 +70,91 @@ def _result(pairs: CandidatePairs, chosen: IntArray, weights: MatchWeights, meth
     )
 
 
-def solve_batch(pairs: CandidatePairs, weights: MatchWeights) -> IntArray:
-    """The indexes of the pairs in an optimal batch assignment (the min-cost flow itself)."""
-    n_tasks = len(pairs.tasks)
-    heads = _headcounts(pairs.tasks)
-    total_slots = int(heads.sum())
-    step = _scaled(weights.batch_fairness_step)
-    penalty = _scaled(weights.unfilled_penalty)
-    used_members, member_node = np.unique(pairs.member_idx, return_inverse=True)
-    sink = n_tasks + len(used_members)
-    offset = max(0, int(pairs.score_int.max())) if len(pairs) else 0
+def _components(pairs: CandidatePairs) -> IntArray:
+    """A block label per pair such that no task or member has pairs in two blocks.
+
+    Union-find over the group keys (a handful per community) rather than over a million pairs:
+    a pair joins its task's group and its member's group. The flow then solves each block on
+    its own, which is exact (blocks share no node) and much faster than one large network.
+    """
+    # One int64 key per (task group, member group) edge: a 1-D unique is far cheaper than axis=0.
+    task_keys = pairs.task_group[pairs.task_idx]
+    keyed = np.unique((task_keys << 32) | (pairs.member_group[pairs.member_idx] & 0xFFFFFFFF))
+    edges = np.stack([keyed >> 32, (keyed & 0xFFFFFFFF).astype(np.int32).astype(np.int64)], axis=1)
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        root = parent.setdefault(x, x)
+        while root != parent[root]:
+            root = parent[root]
+        while parent[x] != root:  # path compression
+            parent[x], x = root, parent[x]
+        return root
+
+    for a, b in edges.tolist():
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[ra] = rb
+    keys = np.array(list(parent), dtype=np.int64)
+    roots = np.array([find(k) for k in keys.tolist()], dtype=np.int64)
+    order = np.argsort(keys)
+    keys, roots = keys[order], roots[order]
+    return np.asarray(roots[np.searchsorted(keys, task_keys)])
+
+
+def _solve_block(pairs: CandidatePairs, sel: IntArray, step: int, penalty: int) -> IntArray:
+    """The optimal choice among pairs `sel`, which share no task or member with other pairs."""
+    tasks, task_node = np.unique(pairs.task_idx[sel], return_inverse=True)
+    members, member_node = np.unique(pairs.member_idx[sel], return_inverse=True)
+    n_tasks = len(tasks)
+    sink = n_tasks + len(members)
+    heads = pairs.headcount[tasks]
+    scores = pairs.score_int[sel]
+    offset = max(0, int(scores.max()))
 
     # Member -> sink: one unit arc per remaining slot, never more than the member's pair count.
-    degree = np.bincount(member_node, minlength=len(used_members))
-    arcs_per_member = np.minimum(_remaining(pairs.members)[used_members], degree)
-    fair_tail = np.repeat(n_tasks + np.arange(len(used_members), dtype=np.int64), arcs_per_member)
+    degree = np.bincount(member_node, minlength=len(members))
+    arcs_per_member = np.minimum(pairs.remaining[members], degree)
+    fair_tail = np.repeat(n_tasks + np.arange(len(members), dtype=np.int64), arcs_per_member)
     fair_k = np.arange(int(arcs_per_member.sum()), dtype=np.int64) - np.repeat(
         np.cumsum(arcs_per_member) - arcs_per_member, arcs_per_member
     )
     task_nodes = np.arange(n_tasks, dtype=np.int64)
-
-    tails = np.concatenate([pairs.task_idx, fair_tail, task_nodes])
-    heads_ = np.concatenate(
+    tails = np.concatenate([task_node.astype(np.int64), fair_tail, task_nodes])
+    arc_heads = np.concatenate(
         [n_tasks + member_node.astype(np.int64), np.full(fair_tail.shape, sink), np.full(n_tasks, sink)]
     )
-    caps = np.concatenate([np.ones(len(pairs), dtype=np.int64), np.ones(fair_tail.shape, dtype=np.int64), heads])
-    costs = np.concatenate(
-        [offset - pairs.score_int, fair_k * step, np.full(n_tasks, offset + penalty, dtype=np.int64)]
-    )
+    caps = np.concatenate([np.ones(len(sel), dtype=np.int64), np.ones(fair_tail.shape, dtype=np.int64), heads])
+    costs = np.concatenate([offset - scores, fair_k * step, np.full(n_tasks, offset + penalty, dtype=np.int64)])
     flow = min_cost_flow.SimpleMinCostFlow()
-    flow.add_arcs_with_capacity_and_unit_cost(tails, heads_, caps, costs)
+    flow.add_arcs_with_capacity_and_unit_cost(tails, arc_heads, caps, costs)
     supplies = np.zeros(sink + 1, dtype=np.int64)
     supplies[:n_tasks] = heads
-    supplies[sink] = -total_slots
+    supplies[sink] = -int(heads.sum())
     flow.set_nodes_supplies(np.arange(sink + 1, dtype=np.int64), supplies)
     status = flow.solve()
     if status != flow.OPTIMAL:
         # Cannot happen for a well-formed network (the unfilled arcs make it always feasible).
         raise RuntimeError(f"min-cost flow status {status}")
-    pair_flows = flow.flows(np.arange(len(pairs), dtype=np.int64))
-    return np.flatnonzero(pair_flows > 0).astype(np.int64)
+    pair_flows = flow.flows(np.arange(len(sel), dtype=np.int64))
+    return np.asarray(sel[pair_flows > 0], dtype=np.int64)
+
+
+def solve_batch(pairs: CandidatePairs, weights: MatchWeights) -> IntArray:
+    """The indexes of the pairs in an optimal batch assignment (the min-cost flow itself).
+
+    Tasks without any pair need no solver: all their slots stay unfilled.
+    """
+    if len(pairs) == 0:
+        return np.zeros(0, dtype=np.int64)
+    step = _scaled(weights.batch_fairness_step)
+    penalty = _scaled(weights.unfilled_penalty)
+    block = _components(pairs)
+    order = np.argsort(block, kind="stable")
+    _, starts = np.unique(block[order], return_index=True)
+    bounds = [*starts.tolist(), len(order)]
+    chosen = [_solve_block(pairs, order[a:b], step, penalty) for a, b in itertools.pairwise(bounds)]
+    return np.sort(np.concatenate(chosen))
 
 
 def assign_batch(
@@ -144,7 +180,7 @@ def greedy_batch(pairs: CandidatePairs, weights: MatchWeights) -> IntArray:
     order = np.argsort(pairs.task_idx, kind="stable")
     bounds = np.searchsorted(pairs.task_idx[order], np.arange(len(pairs.tasks) + 1))
     used = np.zeros(len(pairs.members), dtype=np.int64)
-    remaining = _remaining(pairs.members)
+    remaining = pairs.remaining
     chosen: list[IntArray] = []
     for t, task in enumerate(pairs.tasks):
         cand = order[bounds[t] : bounds[t + 1]]

@@ -37,6 +37,12 @@ class CandidatePairs:
     quality: FloatArray
     total: FloatArray
     score_int: IntArray   # round(total * SCORE_SCALE): what the solvers optimise
+    headcount: IntArray   # per task
+    remaining: IntArray   # per member: free capacity (max concurrent - current load)
+    # Per task and per member: a key such that every pair joins equal keys' groups (the task's
+    # community, the member's registration community); the flow splits the batch along them.
+    task_group: IntArray
+    member_group: IntArray
 
     def __len__(self) -> int:
         return int(self.task_idx.shape[0])
@@ -53,10 +59,6 @@ class CandidatePairs:
         )
 
 
-def _ids(values: Sequence[int | None]) -> IntArray:
-    return np.fromiter((_NONE if v is None else v for v in values), dtype=np.int64, count=len(values))
-
-
 def _slot_mask(slots: frozenset[int]) -> int:
     mask = 0
     for s in slots:
@@ -64,14 +66,87 @@ def _slot_mask(slots: frozenset[int]) -> int:
     return mask
 
 
-def _skill_masks(skill_sets: Sequence[frozenset[str]], vocab: dict[str, int], words: int) -> npt.NDArray[np.uint64]:
-    out = np.zeros((len(skill_sets), words), dtype=np.uint64)
-    for i, skills in enumerate(skill_sets):
-        for s in skills:
-            bit = vocab.get(s)
-            if bit is not None:
-                out[i, bit // 64] |= np.uint64(1 << (bit % 64))
+def _mask_words(masks: Sequence[int], words: int) -> npt.NDArray[np.uint64]:
+    """Python-int bit masks as rows of 64-bit words (numpy has no wider integers)."""
+    out = np.zeros((len(masks), words), dtype=np.uint64)
+    low = (1 << 64) - 1
+    for w in range(words):
+        out[:, w] = np.array([(mask >> (64 * w)) & low for mask in masks], dtype=np.uint64)
     return out
+
+
+@dataclass(frozen=True)
+class MemberColumns:
+    """The members of a batch as numpy columns, with the search indexes over them.
+
+    Built once per member set (`member_columns`) and reusable for any number of task batches
+    over the same members and map, e.g. the successive windows of a long mobilisation.
+    """
+
+    grid: IntArray
+    community: IntArray
+    subdistrict: IntArray
+    reg: IntArray
+    reg_subdistrict: IntArray
+    reg_district: IntArray
+    grid_community: IntArray
+    free: IntArray
+    ok: npt.NDArray[np.bool_]
+    remaining: IntArray
+    fairness: FloatArray
+    quality: FloatArray
+    skills: npt.NDArray[np.uint64]
+    skill_bits: dict[str, int]
+
+
+def member_columns(members: Sequence[MemberCandidate], city: CityMap, weights: MatchWeights) -> MemberColumns:
+    """Turn members into columns in one pass (the Python-object part of building pairs)."""
+    ints: list[tuple[int, int, int, int, int, int, int]] = []
+    floats: list[tuple[float, float]] = []
+    skill_bits: dict[str, int] = {}
+    skill_masks: list[int] = []
+    for m in members:
+        mask = 0
+        for s in m.skills:
+            mask |= 1 << skill_bits.setdefault(s, len(skill_bits))
+        skill_masks.append(mask)
+        ints.append(
+            (
+                _NONE if m.home_grid_id is None else m.home_grid_id,
+                _NONE if m.community_id is None else m.community_id,
+                _NONE if m.subdistrict_id is None else m.subdistrict_id,
+                _NONE if m.active_registration_community_id is None else m.active_registration_community_id,
+                _slot_mask(m.free_slots),
+                int(not m.paused and m.current_load < m.max_concurrent_tasks),
+                max(0, m.max_concurrent_tasks - m.current_load),
+            )
+        )
+        floats.append(
+            (
+                weights.fairness * fairness_credit(m.recent_load, weights),
+                weights.quality * quality_credit(m.avg_rating, m.rating_count, weights),
+            )
+        )
+    table = np.array(ints, dtype=np.int64).reshape(len(members), 7)
+    ftable = np.array(floats, dtype=np.float64).reshape(len(members), 2)
+    grid, reg = table[:, 0].copy(), table[:, 3].copy()
+    reg_sd = _lookup(city.community_subdistrict, reg)
+    return MemberColumns(
+        grid=grid,
+        community=table[:, 1].copy(),
+        subdistrict=table[:, 2].copy(),
+        reg=reg,
+        reg_subdistrict=reg_sd,
+        reg_district=_lookup(city.subdistrict_district, reg_sd),
+        grid_community=_lookup(city.grid_community, grid),
+        free=table[:, 4].copy(),
+        ok=table[:, 5].astype(np.bool_),
+        remaining=table[:, 6].copy(),
+        fairness=ftable[:, 0].copy(),
+        quality=ftable[:, 1].copy(),
+        skills=_mask_words(skill_masks, max(1, (len(skill_bits) + 63) // 64)),
+        skill_bits=skill_bits,
+    )
 
 
 class _Index:
@@ -129,36 +204,18 @@ def candidate_pairs(
     members: Sequence[MemberCandidate],
     adjacency: CityMap,
     weights: MatchWeights,
+    *,
+    columns: MemberColumns | None = None,
 ) -> CandidatePairs:
-    """Every eligible (task, member) pair of a batch at each task's own level, scored."""
+    """Every eligible (task, member) pair of a batch at each task's own level, scored.
+
+    Pass `columns` (from `member_columns` over the same members, map and weights) to skip
+    rebuilding them.
+    """
     city = adjacency
-    # Member columns.
-    m_grid = _ids([m.home_grid_id for m in members])
-    m_comm = _ids([m.community_id for m in members])
-    m_sd = _ids([m.subdistrict_id for m in members])
-    m_reg = _ids([m.active_registration_community_id for m in members])
-    m_reg_sd = _lookup(city.community_subdistrict, m_reg)
-    m_reg_d = _lookup(city.subdistrict_district, m_reg_sd)
-    m_grid_comm = _lookup(city.grid_community, m_grid)
-    m_free = np.fromiter((_slot_mask(m.free_slots) for m in members), dtype=np.int64, count=len(members))
-    m_ok = np.fromiter(
-        (not m.paused and m.current_load < m.max_concurrent_tasks for m in members),
-        dtype=np.bool_,
-        count=len(members),
-    )
-    m_fair = np.fromiter(
-        (weights.fairness * fairness_credit(m.recent_load, weights) for m in members),
-        dtype=np.float64,
-        count=len(members),
-    )
-    m_qual = np.fromiter(
-        (weights.quality * quality_credit(m.avg_rating, m.rating_count, weights) for m in members),
-        dtype=np.float64,
-        count=len(members),
-    )
-    # Task columns.
-    t_grid = _ids([t.grid_id for t in tasks])
-    t_comm = _ids([t.community_id for t in tasks])
+    mc = columns if columns is not None else member_columns(members, city, weights)
+    t_grid = np.fromiter((t.grid_id for t in tasks), dtype=np.int64, count=len(tasks))
+    t_comm = np.fromiter((t.community_id for t in tasks), dtype=np.int64, count=len(tasks))
     t_sd = _lookup(city.community_subdistrict, t_comm)
     t_d = _lookup(city.subdistrict_district, t_sd)
     t_win = np.fromiter((_slot_mask(t.window_slots) for t in tasks), dtype=np.int64, count=len(tasks))
@@ -167,13 +224,13 @@ def candidate_pairs(
     def at(level: EscalationLevel) -> IntArray:
         return np.array([i for i, lv in enumerate(levels) if lv is level], dtype=np.int64)
 
-    by_grid = _Index(m_grid)
+    by_grid = _Index(mc.grid)
     owners: list[IntArray] = []
     mates: list[IntArray] = []
     # Grid level: home grid is the task's grid, registered with the task's community.
     idx = at(EscalationLevel.grid)
     o, m = _expand(by_grid, idx, t_grid[idx])
-    keep = m_reg[m] == t_comm[o]
+    keep = mc.reg[m] == t_comm[o]
     owners.append(o[keep])
     mates.append(m[keep])
     # Adjacent level: home grid is the task's or a neighbour; registered with the task's
@@ -182,29 +239,31 @@ def candidate_pairs(
     adj_owner = [i for i in idx.tolist() for _ in range(1 + len(city.neighbours.get(tasks[i].grid_id, ())))]
     adj_grid = [g for i in idx.tolist() for g in (tasks[i].grid_id, *city.neighbours.get(tasks[i].grid_id, ()))]
     o, m = _expand(by_grid, np.array(adj_owner, dtype=np.int64), np.array(adj_grid, dtype=np.int64))
-    keep = (m_reg[m] == t_comm[o]) | ((m_reg[m] == m_grid_comm[m]) & (m_reg[m] != _NONE))
+    keep = (mc.reg[m] == t_comm[o]) | ((mc.reg[m] == mc.grid_community[m]) & (mc.reg[m] != _NONE))
     owners.append(o[keep])
     mates.append(m[keep])
     # Community, subdistrict and district levels: one slice of the matching registration key.
     for level, member_key, task_key in (
-        (EscalationLevel.community, m_reg, t_comm),
-        (EscalationLevel.subdistrict, m_reg_sd, t_sd),
-        (EscalationLevel.district, m_reg_d, t_d),
+        (EscalationLevel.community, mc.reg, t_comm),
+        (EscalationLevel.subdistrict, mc.reg_subdistrict, t_sd),
+        (EscalationLevel.district, mc.reg_district, t_d),
     ):
         idx = at(level)
-        o, m = _expand(_Index(member_key), idx, task_key[idx])
-        owners.append(o)
-        mates.append(m)
+        if idx.size:
+            o, m = _expand(_Index(member_key), idx, task_key[idx])
+            owners.append(o)
+            mates.append(m)
     ti = np.concatenate(owners)
     mi = np.concatenate(mates)
     # Time window, paused, load.
-    keep = m_ok[mi] & ((m_free[mi] & t_win[ti]) == t_win[ti])
+    keep = mc.ok[mi] & ((mc.free[mi] & t_win[ti]) == t_win[ti])
     ti, mi = ti[keep], mi[keep]
     # Declines and no-shows are rare: drop them by key.
     task_pos = {t.task_id: i for i, t in enumerate(tasks)}
     declined = [
         task_pos[tid] * len(members) + j
         for j, mem in enumerate(members)
+        if mem.declined_or_no_show_task_ids
         for tid in mem.declined_or_no_show_task_ids
         if tid in task_pos
     ]
@@ -213,31 +272,28 @@ def candidate_pairs(
         keep = ~np.isin(keys, np.array(declined, dtype=np.int64))
         ti, mi = ti[keep], mi[keep]
     # Proximity tiers.
-    same_grid = (m_grid[mi] == t_grid[ti]) & (m_grid[mi] != _NONE)
-    adjacent = _contains(_adjacency_keys(city), (t_grid[ti] << 32) | m_grid[mi]) & (m_grid[mi] != _NONE)
-    same_comm = (m_comm[mi] == t_comm[ti]) & (m_comm[mi] != _NONE)
-    same_sd = (m_sd[mi] == t_sd[ti]) & (m_sd[mi] != _NONE)
+    m_grid = mc.grid[mi]
+    same_grid = (m_grid == t_grid[ti]) & (m_grid != _NONE)
+    adjacent = _contains(_adjacency_keys(city), (t_grid[ti] << 32) | m_grid) & (m_grid != _NONE)
+    same_comm = (mc.community[mi] == t_comm[ti]) & (mc.community[mi] != _NONE)
+    same_sd = (mc.subdistrict[mi] == t_sd[ti]) & (mc.subdistrict[mi] != _NONE)
     tier = np.select(
         [same_grid, adjacent, same_comm, same_sd],
         [weights.tier_same_grid, weights.tier_adjacent, weights.tier_same_community, weights.tier_same_subdistrict],
         default=0.0,
     )
     proximity = weights.proximity * tier
-    # Skills: share of the task's required skills the member has.
-    vocab: dict[str, int] = {}
-    for t in tasks:
-        for s in sorted(t.required_skills):
-            vocab.setdefault(s, len(vocab))
-    words = max(1, (len(vocab) + 63) // 64)
-    t_sk = _skill_masks([t.required_skills for t in tasks], vocab, words)
-    m_sk = _skill_masks([m.skills for m in members], vocab, words)
-    need = np.bitwise_count(t_sk).sum(axis=1).astype(np.float64)
-    have = np.bitwise_count(m_sk[mi] & t_sk[ti]).sum(axis=1).astype(np.float64)
-    t_need = need[ti]
-    covered = np.divide(have, t_need, out=np.ones_like(have), where=t_need > 0)
+    # Skills: share of the task's required skills the member has. A skill no member has is
+    # not in the bit table; it still counts in what the task needs.
+    words = mc.skills.shape[1]
+    t_masks = [sum(1 << mc.skill_bits[s] for s in t.required_skills if s in mc.skill_bits) for t in tasks]
+    t_sk = _mask_words(t_masks, words)
+    need = np.fromiter((len(t.required_skills) for t in tasks), dtype=np.float64, count=len(tasks))[ti]
+    have = np.bitwise_count(mc.skills[mi] & t_sk[ti]).sum(axis=1).astype(np.float64)
+    covered = np.divide(have, need, out=np.ones_like(have), where=need > 0)
     skills = weights.skills * covered
-    fairness = m_fair[mi]
-    quality = m_qual[mi]
+    fairness = mc.fairness[mi]
+    quality = mc.quality[mi]
     total = proximity + skills + fairness + quality
     return CandidatePairs(
         tasks=tasks,
@@ -250,4 +306,8 @@ def candidate_pairs(
         quality=quality,
         total=total,
         score_int=np.rint(total * SCORE_SCALE).astype(np.int64),
+        headcount=np.fromiter((t.headcount for t in tasks), dtype=np.int64, count=len(tasks)),
+        remaining=mc.remaining,
+        task_group=t_comm,
+        member_group=mc.reg,
     )

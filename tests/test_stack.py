@@ -40,23 +40,33 @@ def _tail(log: Path) -> str:
     return log.read_text("utf-8", errors="replace")[-2000:]
 
 
-def _up_args(data_dir: Path, ports: dict[str, int]) -> list[str]:
+def _up_args(data_dir: Path, ports: dict[str, int], *extra: str) -> list[str]:
     return [
         str(Path(sys.executable).parent / "shuangbaodao"), "up",
         "--data-dir", str(data_dir),
         "--api-port", str(ports["api"]),
         "--temporal-port", str(ports["temporal"]),
         "--temporal-ui-port", str(ports["ui"]),
+        *extra,
     ]
 
 
-async def _start(data_dir: Path, ports: dict[str, int], log: Path) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
+def _demo_output(log: Path) -> str:
+    """The demo's printed report of the latest start, or '' while it is still seeding."""
+    text = log.read_text("utf-8", errors="replace")
+    latest = text.rsplit("shuangbaodao is up", 1)[-1]
+    return latest if "演示令牌" in latest and "member " in latest else ""
+
+
+async def _start(
+    data_dir: Path, ports: dict[str, int], log: Path, *extra: str
+) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
     """Start `up` and wait until it has written its endpoints (everything is up)."""
     endpoints_file = data_dir / "stack.json"
     endpoints_file.unlink(missing_ok=True)
     with log.open("ab") as out:
         proc = await asyncio.create_subprocess_exec(
-            *_up_args(data_dir, ports), stdout=out, stderr=out, env=_clean_env(), cwd=REPO
+            *_up_args(data_dir, ports, *extra), stdout=out, stderr=out, env=_clean_env(), cwd=REPO
         )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + START_TIMEOUT
@@ -88,17 +98,57 @@ async def _stop(proc: asyncio.subprocess.Process) -> int:
         raise
 
 
+async def _wait_for_demo(proc: asyncio.subprocess.Process, log: Path) -> str:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + START_TIMEOUT
+    while not (report := _demo_output(log)):
+        assert proc.returncode is None, _tail(log)
+        assert loop.time() < deadline, f"demo not done in time: {_tail(log)}"
+        await asyncio.sleep(0.25)
+    return report
+
+
+async def _count(database_url: str, table: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        queries = {
+            "member": "SELECT count(*) FROM member",
+            "member_registration": "SELECT count(*) FROM member_registration",
+            "registration_cohort": "SELECT count(*) FROM registration_cohort",
+            "unit_registration": "SELECT count(*) FROM unit_registration",
+        }
+        count: int = await conn.fetchval(queries[table])
+        return count
+    finally:
+        await conn.close()
+
+
 async def test_sigterm_stops_cleanly_and_restart_keeps_records_and_workflows(tmp_path: Path) -> None:
     """After SIGTERM the stack exits 0 within the timeout, and a restart on the same data directory
-    still has a row written and a workflow started before the stop, the workflow still running."""
+    still has a row written and a workflow started before the stop, the workflow still running;
+    the small demo seeds once, answers through the API with its token, and is not seeded twice."""
     data_dir = tmp_path / "state"
     ports = {"api": _free_port(), "temporal": _free_port(), "ui": _free_port()}
     log = tmp_path / "up.log"
     district = f"测试区{uuid.uuid4().hex[:6]}"
     workflow_id = f"stack-restart-{uuid.uuid4().hex[:8]}"
+    demo = ("--demo", "--demo-size", "small")
 
-    proc, endpoints = await _start(data_dir, ports, log)
+    proc, endpoints = await _start(data_dir, ports, log, *demo)
     try:
+        report = await _wait_for_demo(proc, log)
+        token = next(line.split()[-1] for line in report.splitlines() if line.startswith("  org_department"))
+        async with httpx.AsyncClient() as http:
+            answer = await http.get(
+                f"{endpoints['api_url']}/statistics/registration", params={"level": "district"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert answer.status_code == 200, answer.text
+        rates = {item["name"]: item for item in answer.json()["items"]}
+        assert sum(item["members"] for item in rates.values()) == 60
+        assert any(item["active"] for item in rates.values())
+        seeded = {t: await _count(endpoints["database_url"], t) for t in (
+            "member", "member_registration", "registration_cohort", "unit_registration")}
         conn = await asyncpg.connect(endpoints["database_url"])
         try:
             await conn.execute("INSERT INTO district (name) VALUES ($1)", district)
@@ -114,8 +164,12 @@ async def test_sigterm_stops_cleanly_and_restart_keeps_records_and_workflows(tmp
     assert code == 0, _tail(log)
     assert not (data_dir / "stack.json").exists()
 
-    proc, endpoints = await _start(data_dir, ports, log)
+    proc, endpoints = await _start(data_dir, ports, log, *demo)
     try:
+        report = await _wait_for_demo(proc, log)
+        assert report.count("已导入过") == 3, report
+        for table, count in seeded.items():
+            assert await _count(endpoints["database_url"], table) == count, table
         conn = await asyncpg.connect(endpoints["database_url"])
         try:
             assert await conn.fetchval("SELECT count(*) FROM district WHERE name = $1", district) == 1

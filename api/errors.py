@@ -70,7 +70,16 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     log.info("request_data_error", path=request.url.path, error_type=type(exc).__name__)
     return JSONResponse(
         status_code=422,
-        content={"code": "invalid_input", "message": "输入的数值超出范围或格式不正确"},
+        content={"code": "invalid_input", "message": "输入无效: 数值超出范围或包含不允许的字符"},
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # A bug, not the caller's fault: logged with its traceback (the log processor masks personal
+    # data), answered in the same JSON shape as every other error.
+    log.error("request_failed", path=request.url.path, method=request.method, exc_info=exc)
+    return JSONResponse(
+        status_code=500, content={"code": "internal_error", "message": "服务器内部错误, 请稍后重试或联系管理员"}
     )
 
 
@@ -80,3 +89,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(asyncpg.DataError, _data_error)
     app.add_exception_handler(asyncpg_client_errors.DataError, _data_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -21,6 +21,8 @@ from tests.api_fixtures import ApiCity, api_city_fixture, api_http_fixture  # no
         "/members?status=bogus",
         "/statistics/registration?level=planet",
         "/registrations/members/abc/history",
+        "/members?name=%00",
+        "/units?name=a%00b",
     ],
 )
 async def test_bad_input_is_422_json(api_http: httpx.AsyncClient, api_city: ApiCity, url: str) -> None:

@@ -74,3 +74,20 @@ def test_rate_of_empty_group_is_zero() -> None:
     """A group without members has rate 0, not a division error."""
     assert registration_rate(0, 0) == 0.0
     assert registration_rate(1, 3) == 0.3333
+
+
+def test_cli_prints_rates_per_community(
+    pg_dsn: str, api_city: ApiCity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stats registration --level community` prints each community with its rate."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.setenv("DATABASE_URL", pg_dsn)
+    monkeypatch.setenv("COLUMNS", "250")
+    result = CliRunner().invoke(app, ["stats", "registration", "--level", "community"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
+    assert "33.3%" in rows[str(api_city.community["A"])]  # a1 active of a1, a2, a3
+    assert "50.0%" in rows[str(api_city.community["B"])]  # b1 active of b1, b2

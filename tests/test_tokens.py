@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import uuid
 
 import httpx
 import pytest
@@ -100,3 +102,28 @@ async def test_api_token_admin_is_city_org_only(api_http: httpx.AsyncClient, api
     assert revoked.status_code == 204
     resp = await api_http.get("/communities", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 401
+
+
+def test_cli_issue_list_revoke(pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`token issue` prints the plaintext once; `token list` never shows it; `token revoke` works."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.setenv("DATABASE_URL", pg_dsn)
+    runner = CliRunner()
+    label = f"命令行{uuid.uuid4().hex[:6]}"
+    issued = runner.invoke(app, ["token", "issue", "--role", "org_department", "--label", label])
+    assert issued.exit_code == 0, issued.output
+    token = issued.output.strip().splitlines()[-1]
+    assert token.startswith("sbd_")
+    match = re.search(r"令牌 (\d+) 已签发", issued.output)
+    assert match is not None, issued.output
+    token_id = int(match.group(1))
+    listed = runner.invoke(app, ["token", "list"])
+    assert listed.exit_code == 0 and label in listed.output and token not in listed.output
+    assert hashlib.sha256(token.encode()).hexdigest() not in listed.output
+    wrong = runner.invoke(app, ["token", "issue", "--role", "member", "--community", "1", "--label", "x"])
+    assert wrong.exit_code == 1 and "角色" in wrong.output
+    assert runner.invoke(app, ["token", "revoke", str(token_id)]).exit_code == 0
+    assert label not in runner.invoke(app, ["token", "list"]).output

@@ -143,3 +143,33 @@ async def test_members_search_and_paging(api_http: httpx.AsyncClient, api_city: 
     assert [i["id"] for i in active["items"]] == [api_city.members["a1"].id]
     prefix = (await api_http.get("/members", headers=headers, params={"name_prefix": "党员a2"})).json()
     assert [i["id"] for i in prefix["items"]] == [api_city.members["a2"].id]
+
+
+@pytest.mark.parametrize(
+    ("actor", "kind", "side"),
+    [("member_a1", "member", "A"), ("unit_a", "unit", "A"), ("sub_s1", "subdistrict", "A"),
+     ("staff_b", "community", "B"), ("member_b1", "member", "B")],
+)
+async def test_inbox_holds_only_the_actors_own_notifications(
+    api_http: httpx.AsyncClient, api_city: ApiCity, actor: str, kind: str, side: str
+) -> None:
+    """Each actor's inbox holds the notifications addressed to its own scope and nothing else."""
+    resp = await api_http.get("/inbox", headers=api_city.auth(actor), params={"limit": 500})
+    assert resp.status_code == 200
+    items = _items(resp.json())
+    ours = set(api_city.notifications["A"]) | set(api_city.notifications["B"])
+    mine = [i for i in items if i["id"] in ours]
+    assert len(mine) == 1
+    assert mine[0]["recipient_kind"] == kind
+    assert mine[0]["id"] in api_city.notifications[side]
+    assert all(i["recipient_kind"] == kind for i in items)
+
+
+@pytest.mark.parametrize("actor", ["staff_a", "unit_a", "member_a1", "sub_s1", "org_d1"])
+async def test_token_admin_refused_below_city(
+    api_http: httpx.AsyncClient, api_city: ApiCity, actor: str
+) -> None:
+    """Only the city organization department may list or issue tokens over the API."""
+    resp = await api_http.get("/tokens", headers=api_city.auth(actor))
+    assert resp.status_code == 403
+    assert resp.json()["code"] == "forbidden"

@@ -14,7 +14,14 @@ from typing import Any
 
 import asyncpg
 import httpx
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionStatus
+
+from db.pool import Pool
+from schemas.settings import Settings
+from workers.main import run_worker
 
 REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 45.0
@@ -201,3 +208,43 @@ async def test_busy_port_is_a_one_line_error(tmp_path: Path) -> None:
     assert str(ports["temporal"]) in lines[0]
     assert "--temporal-port" in lines[0]
     assert not (tmp_path / "state" / "postgres").exists()
+
+
+async def test_run_worker_polls_until_stopped_then_drains(pool: Pool, client: Client, task_queue: str) -> None:
+    """`run_worker` polls its task queue with the registered workflows, and returns promptly once
+    its stop event is set (graceful shutdown, no hang)."""
+    settings = Settings(task_queue=task_queue, graceful_shutdown_seconds=2)
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_worker(settings, pool=pool, client=client, stop=stop))
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while True:
+            described = await client.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=client.namespace, task_queue=TaskQueue(name=task_queue),
+                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                )
+            )
+            if described.pollers:
+                break
+            assert not running.done(), running
+            assert loop.time() < deadline, "the worker never polled its task queue"
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=15)
+
+
+async def test_worker_without_servers_is_a_one_line_error(tmp_path: Path) -> None:
+    """`shuangbaodao worker` with no DATABASE_URL/TEMPORAL_ADDRESS and no running `up` exits
+    non-zero with one line saying what to set."""
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "shuangbaodao"), "worker", "--data-dir", str(tmp_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_clean_env(), cwd=REPO,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert proc.returncode == 1
+    lines = err.decode("utf-8").strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "DATABASE_URL" in lines[0] and "TEMPORAL_ADDRESS" in lines[0]

@@ -8,6 +8,9 @@ not a laptop to boot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -27,6 +30,15 @@ async def _migrate(database_url: str) -> list[str]:
         await conn.close()
 
 
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its signal capture: uvicorn re-raises a captured SIGTERM after shutdown,
+    which would kill the process before the pool closes and make a clean stop exit with 143."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def _serve_api(settings: Settings, *, host: str, port: int) -> None:
     # Imported here: the app pulls in every route module, which `migrate` does not need.
     from api.app import create_app
@@ -41,7 +53,12 @@ async def _serve_api(settings: Settings, *, host: str, port: int) -> None:
             log_config=None,
             proxy_headers=True,
         )
-        await uvicorn.Server(config).serve()
+        server = _ApiServer(config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # Stop accepting, let in-flight requests finish, then close the pool and exit 0.
+            loop.add_signal_handler(sig, setattr, server, "should_exit", True)
+        await server.serve()
 
 
 def register(app: typer.Typer) -> None:

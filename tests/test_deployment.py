@@ -7,21 +7,32 @@ cannot fail would prove nothing.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
+import os
 import re
+import signal
+import socket
+import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import jsonschema
 import pytest
 import typer
 import yaml
+from temporalio.testing import WorkflowEnvironment
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 import cli.main
+from db.migrate import available_migrations
+from db.pool import Pool, connect
 from schemas.settings import Settings
 
 REPO = Path(__file__).parents[1]
@@ -379,3 +390,94 @@ def test_dockerfile_check_rejects_broken_dockerfiles(edit: Any, problem: str) ->
     """Running as root, a shell-form entrypoint, an uncached dependency layer or a typo is reported."""
     text = edit((REPO / "Dockerfile").read_text("utf-8"))
     assert any(problem in p for p in dockerfile_problems(text))
+
+
+# --- the commands the compose file runs, as processes -------------------------------------------
+
+CLI = Path(sys.executable).parent / "shuangbaodao"
+
+
+def _deployment_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The process environment a container gets: only what compose would set."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("SBD_") and k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
+    return {**base, "SBD_DATA_DIR": str(tmp_path / "unused"), "SBD_LOG_JSON": "true", **extra}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_migrate_command_applies_every_migration_once(pool: Pool, _migrated: str, tmp_path: Path) -> None:
+    """`shuangbaodao migrate` brings an empty DATABASE_URL to the current schema, and is a no-op the second time."""
+    name = f"sbd_migrate_{uuid.uuid4().hex[:8]}"
+    await pool.execute(f'CREATE DATABASE "{name}"')
+    dsn = urlunsplit(urlsplit(_migrated)._replace(path=f"/{name}"))
+    env = _deployment_env(tmp_path, DATABASE_URL=dsn)
+    try:
+        first = await _run([str(CLI), "migrate"], env)
+        second = await _run([str(CLI), "migrate"], env)
+        conn = await connect(dsn)
+        try:
+            versions = [r["version"] for r in await conn.fetch("SELECT version FROM schema_migration ORDER BY 1")]
+        finally:
+            await conn.close()
+    finally:
+        await pool.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert first[0] == 0, first[1]
+    assert f"已应用 {len(available_migrations())} 个迁移" in first[1]
+    assert second == (0, second[1]) and "已应用 0 个迁移" in second[1]
+    assert versions == [m.version for m in available_migrations()]
+
+
+async def test_migrate_command_refuses_without_database_url(tmp_path: Path) -> None:
+    """Without DATABASE_URL, `migrate` exits 2 with a Chinese message instead of booting a laptop stack."""
+    code, output = await _run([str(CLI), "migrate"], _deployment_env(tmp_path))
+    assert code == 2
+    assert "DATABASE_URL" in output
+
+
+async def test_api_command_serves_probes_and_stops_on_sigterm(
+    _migrated: str, temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """`shuangbaodao api` on DATABASE_URL/TEMPORAL_ADDRESS answers /readyz and /metrics, and exits 0 on SIGTERM."""
+    port = _free_port()
+    env = _deployment_env(
+        tmp_path, DATABASE_URL=_migrated,
+        TEMPORAL_ADDRESS=temporal_env.client.service_client.config.target_host,
+    )
+    log = tmp_path / "api.log"
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            str(CLI), "api", "--host", "127.0.0.1", "--port", str(port), stdout=out, stderr=out, env=env
+        )
+    try:
+        ready = None
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(120):
+                assert proc.returncode is None, log.read_text("utf-8", errors="replace")[-2000:]
+                try:
+                    ready = await http.get("/readyz")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            assert ready is not None and ready.status_code == 200, log.read_text("utf-8", errors="replace")[-2000:]
+            scraped = await http.get("/metrics")
+        assert "shuangbaodao_registrations_total" in scraped.text
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), timeout=20)
+    assert code == 0, log.read_text("utf-8", errors="replace")[-2000:]
+
+
+async def _run(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env
+    )
+    output, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, output.decode("utf-8", errors="replace")

@@ -28,7 +28,7 @@ from ortools.graph.python import min_cost_flow
 
 from domain.matching import SCORE_SCALE
 from domain.matching_pairs import CandidatePairs, IntArray
-from schemas.matching import Assignment, MatchResult, MatchWeights, MemberCandidate, TaskSpec
+from schemas.matching import Assignment, MatchResult, MatchWeights, MemberCandidate, ScoreParts, TaskSpec
 
 
 def _scaled(value: float) -> int:
@@ -54,13 +54,29 @@ def _result(pairs: CandidatePairs, chosen: IntArray, weights: MatchWeights, meth
     chosen = np.sort(chosen)
     per_task = np.bincount(pairs.task_idx[chosen], minlength=len(pairs.tasks))
     unfilled = pairs.headcount - per_task
+    # model_construct: every value here comes from validated tasks, members and float arrays,
+    # and validating tens of thousands of nested models would cost more than the solve.
+    task_ids = [pairs.tasks[t].task_id for t in pairs.task_idx[chosen].tolist()]
+    member_ids = [pairs.members[m].member_id for m in pairs.member_idx[chosen].tolist()]
+    columns = zip(
+        task_ids,
+        member_ids,
+        pairs.proximity[chosen].tolist(),
+        pairs.skills[chosen].tolist(),
+        pairs.fairness[chosen].tolist(),
+        pairs.quality[chosen].tolist(),
+        pairs.total[chosen].tolist(),
+        strict=True,
+    )
     assignments = [
-        Assignment(
-            task_id=pairs.tasks[int(pairs.task_idx[i])].task_id,
-            member_id=pairs.members[int(pairs.member_idx[i])].member_id,
-            score=pairs.parts(int(i)),
+        Assignment.model_construct(
+            task_id=task_id,
+            member_id=member_id,
+            score=ScoreParts.model_construct(
+                proximity=proximity, skills=skills, fairness=fairness, quality=quality, unit_spread=0.0, total=total
+            ),
         )
-        for i in chosen.tolist()
+        for task_id, member_id, proximity, skills, fairness, quality, total in columns
     ]
     return MatchResult(
         assignments=assignments,
@@ -140,15 +156,18 @@ def _solve_block(pairs: CandidatePairs, sel: IntArray, step: int, penalty: int) 
     return np.asarray(sel[pair_flows > 0], dtype=np.int64)
 
 
-def solve_batch(pairs: CandidatePairs, weights: MatchWeights) -> IntArray:
+def solve_batch(pairs: CandidatePairs, weights: MatchWeights, *, split: bool = True) -> IntArray:
     """The indexes of the pairs in an optimal batch assignment (the min-cost flow itself).
 
-    Tasks without any pair need no solver: all their slots stay unfilled.
+    Tasks without any pair need no solver: all their slots stay unfilled. `split=False` solves
+    one network for the whole batch (same optimum, slower; the benchmark shows both).
     """
     if len(pairs) == 0:
         return np.zeros(0, dtype=np.int64)
     step = _scaled(weights.batch_fairness_step)
     penalty = _scaled(weights.unfilled_penalty)
+    if not split:
+        return np.sort(_solve_block(pairs, np.arange(len(pairs), dtype=np.int64), step, penalty))
     block = _components(pairs)
     order = np.argsort(block, kind="stable")
     _, starts = np.unique(block[order], return_index=True)

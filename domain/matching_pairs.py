@@ -21,6 +21,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 _NONE = -1  # stands for a missing id in the integer arrays
+_MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,11 @@ def candidate_pairs(
     rebuilding them.
     """
     city = adjacency
+    # Grid and community ids are packed two to an int64 key below.
+    if any(t.grid_id > _MAX_ID or t.community_id > _MAX_ID for t in tasks) or any(
+        g > _MAX_ID for g in city.grid_community
+    ):
+        raise ValueError("grid and community ids must be below 2**31")
     mc = columns if columns is not None else member_columns(members, city, weights)
     t_grid = np.fromiter((t.grid_id for t in tasks), dtype=np.int64, count=len(tasks))
     t_comm = np.fromiter((t.community_id for t in tasks), dtype=np.int64, count=len(tasks))

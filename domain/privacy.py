@@ -8,7 +8,7 @@ aggregates and see masked values.
 
 from __future__ import annotations
 
-from domain.pii import mask_id_number, mask_phone
+from domain.pii import mask_id_number, mask_phone, mask_text
 from domain.scope import HierarchyPath
 from schemas.auth import Actor, Role, ScopeKind
 
@@ -46,3 +46,18 @@ def shown_phone(actor: Actor, path: HierarchyPath, phone: str | None) -> str | N
 def shown_id_number(actor: Actor, path: HierarchyPath, id_number: str | None) -> str | None:
     """The ID number as this actor may see it."""
     return id_number if may_see_personal_data(actor, path) else mask_id_number(id_number)
+
+
+def mask_nested(value: object) -> object:
+    """Every phone or ID number inside a JSON-like value masked (audit before/after snapshots).
+
+    The audit log's readers (organization departments) are not entitled to full personal data,
+    and a snapshot may hold it under any key.
+    """
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: mask_nested(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_nested(v) for v in value]
+    return value

@@ -11,7 +11,7 @@ import asyncpg
 from db import directory, inbox
 from db.pool import Conn
 from domain.errors import Forbidden, NotFound
-from domain.privacy import shown_id_number, shown_phone
+from domain.privacy import mask_nested, shown_id_number, shown_phone
 from domain.scope import HierarchyPath, ScopeFilter, scope_filter
 from schemas.api import Page
 from schemas.auth import Actor, Role, ScopeKind
@@ -213,8 +213,13 @@ async def list_audit(
         limit=limit, offset=offset,
     )
     total, items = directory.split_page(rows)
-    return Page(items=[AuditEntry.model_validate(dict(r)) for r in items], total=total,
-                limit=limit, offset=offset)
+    entries = [
+        AuditEntry.model_validate(
+            {**dict(r), "before": mask_nested(r["before"]), "after": mask_nested(r["after"])}
+        )
+        for r in items
+    ]
+    return Page(items=entries, total=total, limit=limit, offset=offset)
 
 
 def _recipient(actor: Actor) -> tuple[str, int | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from db.pool import Pool
 from domain.pii import mask_id_number
 from domain.privacy import may_see_personal_data
 from domain.scope import HierarchyPath
@@ -70,3 +71,34 @@ def test_privacy_rule_requires_matching_scope() -> None:
     assert may_see_personal_data(
         Actor(role=Role.unit_admin, scope_kind=ScopeKind.unit, scope_id=2, label="x"), path
     )
+
+
+async def test_unit_contact_phone_masked_outside_unit_and_community(
+    api_http: httpx.AsyncClient, api_city: ApiCity
+) -> None:
+    """A unit's contact phone is full for its community's staff and its admin, masked for others."""
+    unit_a = api_city.unit["A"]
+    for actor, expected in [("staff_a", "13900001111"), ("unit_a", "13900001111"),
+                            ("org_city", "139****1111"), ("sub_s1", "139****1111")]:
+        resp = await api_http.get(f"/units/{unit_a}", headers=api_city.auth(actor))
+        assert resp.json()["contact_phone"] == expected, actor
+
+
+async def test_audit_snapshots_are_masked(
+    api_http: httpx.AsyncClient, api_city: ApiCity, pool: Pool
+) -> None:
+    """Phone and ID numbers inside audit before/after snapshots reach the reader masked."""
+    a1 = api_city.members["a1"]
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO audit_log (actor, action, subject_kind, subject_id, before, after)"
+            " VALUES ('test', 'member.update', 'member', $1, $2, $3)",
+            a1.id, {"phone": a1.phone}, {"note": f"证件 {a1.id_number}", "ids": [a1.phone]},
+        )
+    resp = await api_http.get(
+        "/audit", headers=api_city.auth("org_city"),
+        params={"subject_kind": "member", "subject_id": a1.id},
+    )
+    entry = resp.json()["items"][0]
+    assert entry["before"] == {"phone": "138****5678"}
+    assert a1.id_number not in str(entry["after"]) and a1.phone not in str(entry["after"])

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from operator import mul
 
 
 class RosterKind(StrEnum):
@@ -46,8 +47,22 @@ def clean_text(value: object) -> str:
     return value.strip(_INVISIBLE)
 
 
+_NAME_MEMO: dict[object, str] = {}
+
+
 def clean_name(value: object) -> str:
     """A name of a person or place: also removes spaces inside (clerks pad 2-character names)."""
+    # place and unit names repeat on every row of a roster: remember the cleaned form
+    known = _NAME_MEMO.get(value)
+    if known is not None:
+        return known
+    text = _clean_name(value)
+    if len(_NAME_MEMO) < 200_000 and isinstance(value, str):
+        _NAME_MEMO[value] = text
+    return text
+
+
+def _clean_name(value: object) -> str:
     text = clean_text(value)
     if not text.isascii() and _INVISIBLE_RE.search(text):
         text = _INVISIBLE_RE.sub("", text)
@@ -173,11 +188,13 @@ SCIENTIFIC_ID_MESSAGE = (
 )
 
 
+_ID_WEIGHT_OFFSET = 48 * sum(_ID_WEIGHTS)
+
+
 def id_check_digit(first17: str) -> str:
     """The GB 11643 check character for the first 17 digits."""
-    total = 0
-    for digit, weight in zip(first17, _ID_WEIGHTS, strict=True):
-        total += (ord(digit) - 48) * weight
+    # bytes iterate as code points: sum(w * (code - 48)) without a Python-level loop
+    total = sum(map(mul, first17.encode("ascii"), _ID_WEIGHTS)) - _ID_WEIGHT_OFFSET
     return _ID_CHECK[total % 11]
 
 
@@ -465,23 +482,24 @@ class MemberRowParser:
 
     def __init__(self, columns: dict[str, int]) -> None:
         self.columns = columns
+        # a missing column reads the sentinel slot appended after the last real one
+        self.width = max(columns.values(), default=-1) + 1
+        sentinel = self.width
+        self.at = {key: columns.get(key, sentinel) for key in COLUMN_TITLES}
         self.seen_ids: dict[str, int] = {}
 
     def parse(self, row_no: int, cells: Sequence[object]) -> tuple[MemberRecord | None, list[CellError]]:
-        columns = self.columns
-        width = len(cells)
+        at = self.at
+        width = self.width
+        if len(cells) > width:
+            cells = cells[:width]
+        cells = [*cells, *([None] * (width + 1 - len(cells)))]
         errors: list[CellError] = []
 
-        def cell(key: str) -> object:
-            position = columns.get(key)
-            if position is None or position >= width:
-                return None
-            return cells[position]
-
-        name = clean_name(cell("name"))
+        name = clean_name(cells[at["name"]])
         if not name:
             errors.append(CellError(row_no, "name", "姓名不能为空"))
-        id_number, id_error = parse_id_number(cell("id_number"))
+        id_number, id_error = parse_id_number(cells[at["id_number"]])
         if id_error is not None:
             errors.append(CellError(row_no, "id_number", id_error))
         else:
@@ -492,10 +510,10 @@ class MemberRowParser:
                 ))
             else:
                 self.seen_ids[id_number] = row_no
-        phone, phone_error = parse_phone(cell("phone"))
+        phone, phone_error = parse_phone(cells[at["phone"]])
         if phone_error is not None:
             errors.append(CellError(row_no, "phone", phone_error))
-        gender, gender_error = parse_gender(cell("gender"))
+        gender, gender_error = parse_gender(cells[at["gender"]])
         if gender_error is not None:
             errors.append(CellError(row_no, "gender", gender_error))
         elif id_error is None:
@@ -506,31 +524,33 @@ class MemberRowParser:
                 errors.append(CellError(
                     row_no, "gender", f"性别「{gender}」与身份证号不一致 (按身份证号应为「{from_id}」): 请核对"
                 ))
-        if "birth_date" in columns:
-            born, date_error = parse_date(cell("birth_date"))
+        born_cell = cells[at["birth_date"]]
+        if born_cell is not None:
+            born, date_error = parse_date(born_cell)
             if date_error is not None:
                 errors.append(CellError(row_no, "birth_date", date_error))
             elif born is not None and id_error is None and born.strftime("%Y%m%d") != id_number[6:14]:
                 errors.append(CellError(row_no, "birth_date", "出生日期与身份证号中的出生日期不一致: 请核对"))
-        if "join_date" in columns:
-            _, date_error = parse_date(cell("join_date"))
+        joined_cell = cells[at["join_date"]]
+        if joined_cell is not None:
+            _, date_error = parse_date(joined_cell)
             if date_error is not None:
                 errors.append(CellError(row_no, "join_date", date_error))
-        unit = clean_name(cell("unit"))
+        unit = clean_name(cells[at["unit"]])
         if not unit:
             errors.append(CellError(row_no, "unit", "工作单位不能为空"))
-        community = clean_name(cell("community"))
+        community = clean_name(cells[at["community"]])
         if not community:
             errors.append(CellError(row_no, "community", "居住社区不能为空"))
-        slots, time_error = parse_free_time(cell("free_time"))
+        slots, time_error = parse_free_time(cells[at["free_time"]])
         if time_error is not None:
             errors.append(CellError(row_no, "free_time", time_error))
         if errors:
             return None, errors
         return (
             row_no, name, gender, phone, id_number, unit, community,
-            clean_name(cell("subdistrict")) or None, clean_name(cell("district")) or None,
-            clean_name(cell("grid")) or None, split_skills(cell("skills")), slots,
+            clean_name(cells[at["subdistrict"]]) or None, clean_name(cells[at["district"]]) or None,
+            clean_name(cells[at["grid"]]) or None, split_skills(cells[at["skills"]]), slots,
         ), errors
 
 

@@ -100,15 +100,15 @@ def _column_titles(sheet: Sheet, columns: dict[str, int]) -> dict[str, str]:
     return titles
 
 
-def _report(errors: list[CellError], titles: dict[str, str]) -> list[RowError]:
-    order = {key: i for i, key in enumerate(COLUMN_TITLES)}
-    errors.sort(key=lambda e: (e.row, order.get(e.column, 99)))
+def _report(errors: list[CellError], titles: dict[str, str], columns: dict[str, int]) -> list[RowError]:
+    # row by row, left to right as the columns stand in the file
+    errors.sort(key=lambda e: (e.row, columns.get(e.column, 1 << 20)))
     return [RowError(row=e.row, column=titles.get(e.column, ""), message=e.message) for e in errors]
 
 
-def _reject(errors: list[CellError], titles: dict[str, str], rows: int) -> RosterInvalid:
+def _reject(errors: list[CellError], titles: dict[str, str], columns: dict[str, int], rows: int) -> RosterInvalid:
     bad_rows = len({e.row for e in errors})
-    report = _report(errors[:MAX_REPORTED_ERRORS], titles)
+    report = _report(errors[:MAX_REPORTED_ERRORS], titles, columns)
     return RosterInvalid(
         f"文件中有{bad_rows}行有误 (共{rows}行), 未导入任何数据: 请按错误清单逐行修改后重新导入", report
     )
@@ -257,7 +257,7 @@ async def _import_members(
                 errors.extend(_problem_errors(problem, scope_kind))
             rows = counter[0]
             if errors:
-                raise _reject(errors, titles, rows)
+                raise _reject(errors, titles, columns, rows)
             if rows == 0:
                 raise RosterInvalid("文件中没有数据行: 请在表头下方填写党员信息", [])
             result = await _load_members(conn, file, rows, actor)
@@ -507,7 +507,7 @@ async def _import_units(
                         "导入不会修改已登记的单位, 请核对本行, 或在系统中修改该单位的信息"
                     )))
             if errors:
-                raise _reject(errors, titles, rows)
+                raise _reject(errors, titles, columns, rows)
             if rows == 0:
                 raise RosterInvalid("文件中没有数据行: 请在表头下方填写单位信息", [])
             inserted = await unit_db.insert_units(
@@ -630,7 +630,7 @@ async def _import_hierarchy(
                     elif other is not None:
                         pairs.append((line.path, other))
             if errors:
-                raise _reject(errors, titles, rows)
+                raise _reject(errors, titles, columns, rows)
             if rows == 0:
                 raise RosterInvalid("文件中没有数据行: 请在表头下方填写区、街道、社区、网格", [])
             inserted = await _upsert_hierarchy(conn, lines, pairs)

@@ -1,0 +1,239 @@
+"""Import benchmark: a synthetic city and an N-row member roster (CSV), imported for real.
+
+    .venv/bin/python -m bench.import_roster --rows 1000000 [--with-temporal]
+
+Starts its own embedded Postgres in a temp dir, migrates, imports the city's hierarchy and units
+through the roster import, then measures on the same member rows:
+  (a) raw COPY into an unconstrained table (the baseline rows/s),
+  (b) the full member import: parse + validate + stage + resolve + member, registration and
+      status-history rows in one transaction; rows/s and the ratio to (a).
+  (c) with --with-temporal: also the time until the cohort workflow is started (reminders are
+      durable timers of that workflow), on a local Temporal dev server with a worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import random
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from db.migrate import migrate
+from db.pool import Pool, connect, open_pool
+from domain.roster import id_check_digit
+from schemas.auth import SYSTEM_ACTOR
+
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+_GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬斌宇浩凯健俊帆帅旭宁"
+_SKILLS = ("法律咨询", "医疗", "心理疏导", "水电维修", "教育辅导", "文艺", "摄影", "驾驶", "计算机", "财会",
+           "理发", "书法", "翻译", "家电维修", "急救")
+_FREE = ("周六上午、周日全天", "工作日晚上", "周末", "每天晚上", "周一至周五晚上", "周六全天", "周日下午",
+         "周三晚上、周六上午", "", "星期二下午")
+MEMBER_HEADER = ("序号", "姓名", "性别", "手机号码", "身份证号", "工作单位", "街道", "居住社区", "所在网格",
+                 "特长", "可服务时间")
+
+
+@dataclass(frozen=True)
+class SyntheticCity:
+    """Names of a generated city: (district, subdistrict, community, [grids]) and unit names."""
+
+    communities: list[tuple[str, str, str, list[str]]]
+    units: list[str]
+
+
+def synthetic_city(
+    prefix: str, *, districts: int = 2, subdistricts: int = 3, communities: int = 5, grids: int = 4,
+    units: int = 20,
+) -> SyntheticCity:
+    """A small regular city; `prefix` keeps names apart from other data in the same database."""
+    places = []
+    for d in range(districts):
+        district = f"{prefix}第{d + 1}区"
+        for s in range(subdistricts):
+            subdistrict = f"{prefix}{d + 1}-{s + 1}街道"
+            for c in range(communities):
+                community = f"{prefix}幸福{d + 1}{s + 1}{c + 1}社区"
+                places.append((district, subdistrict, community, [f"{k + 1}号网格" for k in range(grids)]))
+    unit_names = [f"{prefix}第{u + 1}单位" for u in range(units)]
+    return SyntheticCity(communities=places, units=unit_names)
+
+
+def hierarchy_csv(city: SyntheticCity) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(("区", "街道", "社区", "网格", "网格党支部", "相邻网格"))
+    for district, subdistrict, community, grids in city.communities:
+        for i, grid in enumerate(grids):
+            neighbours = "、".join(g for j, g in enumerate(grids) if abs(i - j) == 1)
+            writer.writerow((district, subdistrict, community, grid, f"{community}{grid}党支部", neighbours))
+    return out.getvalue().encode("utf-8")
+
+
+def units_csv(city: SyntheticCity) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(("单位名称", "单位党组织", "单位类型", "所在社区", "街道", "联系人", "联系电话"))
+    for i, unit in enumerate(city.units):
+        _, subdistrict, community, _ = city.communities[i % len(city.communities)]
+        writer.writerow((unit, f"{unit}党委", ("机关", "企业", "事业单位")[i % 3], community, subdistrict,
+                         "王主任", f"139{i:08d}"))
+    return out.getvalue().encode("utf-8")
+
+
+def id_number(region: int, born: date, seq: int) -> str:
+    first17 = f"{region:06d}{born:%Y%m%d}{seq:03d}"
+    return first17 + id_check_digit(first17)
+
+
+def member_rows(city: SyntheticCity, rows: int, *, seed: int) -> Iterator[list[str]]:
+    """`rows` valid member rows with distinct ID numbers (the seed picks region and phones)."""
+    rng = random.Random(seed)
+    region = rng.randrange(110000, 660000)
+    phone_base = rng.randrange(0, 10**8)
+    first_day = date(1960, 1, 1) + timedelta(days=rng.randrange(0, 3000))
+    places = city.communities
+    units = city.units
+    skills_choices = ["、".join(rng.sample(_SKILLS, k)) for k in (0, 1, 2, 3) for _ in range(20)]
+    for i in range(rows):
+        _, subdistrict, community, grids = places[i % len(places)]
+        seq = i % 1000
+        born = first_day + timedelta(days=i // 1000)
+        gender = "男" if seq % 2 else "女"
+        yield [
+            str(i + 1),
+            _SURNAMES[i % len(_SURNAMES)] + _GIVEN[(i // 7) % len(_GIVEN)] + _GIVEN[(i // 3) % len(_GIVEN)],
+            gender,
+            f"1{3 + i % 7}{(phone_base + i) % 10**9:09d}",
+            id_number(region, born, seq),
+            units[i % len(units)],
+            subdistrict,
+            community,
+            grids[(i // len(places)) % len(grids)],
+            skills_choices[i % len(skills_choices)],
+            _FREE[i % len(_FREE)],
+        ]
+
+
+def members_csv(city: SyntheticCity, rows: int, *, seed: int) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(MEMBER_HEADER)
+    writer.writerows(member_rows(city, rows, seed=seed))
+    return out.getvalue().encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+async def _baseline_copy(pool: Pool, data: bytes) -> float:
+    """Seconds for a raw COPY of the same file into an unconstrained table (CSV parsed by Postgres)."""
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """
+            CREATE UNLOGGED TABLE IF NOT EXISTS bench_raw_copy (
+                seq text, name text, gender text, phone text, id_number text, unit text,
+                subdistrict text, community text, grid text, skills text, free_time text
+            )
+            """
+        )
+        await conn.execute("TRUNCATE bench_raw_copy")
+        started = time.perf_counter()
+        await conn.copy_to_table(
+            "bench_raw_copy", source=io.BytesIO(data), format="csv", header=True
+        )
+        elapsed = time.perf_counter() - started
+        await conn.execute("DROP TABLE bench_raw_copy")
+    return elapsed
+
+
+async def _temporal_part(pool: Pool, cohort_id: int) -> tuple[float, str]:
+    """Start a dev server and a worker, start the cohort workflow; seconds until it is running."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from services.roster_import import _start_cohort
+    from stack.binaries import temporal_cli
+
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter, dev_server_existing_path=str(temporal_cli()),
+    )
+    try:
+        started = time.perf_counter()
+        await _start_cohort(env.client, cohort_id)
+        return time.perf_counter() - started, "cohort workflow started (worker not run by the bench)"
+    finally:
+        await env.shutdown()
+
+
+async def run(rows: int, *, with_temporal: bool, keep: Path | None) -> dict[str, Any]:
+    from services.roster_import import import_roster
+    from stack.postgres import start_embedded_postgres
+
+    figures: dict[str, Any] = {"rows": rows}
+    with tempfile.TemporaryDirectory(prefix="sbd-bench-") as tmp:
+        base = keep or Path(tmp)
+        server = start_embedded_postgres(base / "pg")
+        try:
+            dsn = server.get_uri()
+            conn = await connect(dsn)
+            await migrate(conn)
+            await conn.close()
+            pool = await open_pool(dsn, min_size=1, max_size=4)
+            try:
+                city = synthetic_city(
+                    "基准", districts=2, subdistricts=6, communities=25, grids=10, units=2000
+                )
+                await import_roster(pool, hierarchy_csv(city), actor=SYSTEM_ACTOR, file_name="hierarchy.csv")
+                await import_roster(pool, units_csv(city), actor=SYSTEM_ACTOR, file_name="units.csv")
+                started = time.perf_counter()
+                data = members_csv(city, rows, seed=7)
+                figures["generate_s"] = round(time.perf_counter() - started, 2)
+                figures["file_mb"] = round(len(data) / 1e6, 1)
+                copy_s = await _baseline_copy(pool, data)
+                figures["copy_s"] = round(copy_s, 2)
+                figures["copy_rows_per_s"] = round(rows / copy_s)
+                started = time.perf_counter()
+                result = await import_roster(pool, data, actor=SYSTEM_ACTOR, file_name="members.csv")
+                import_s = time.perf_counter() - started
+                figures["import_s"] = round(import_s, 2)
+                figures["import_rows_per_s"] = round(rows / import_s)
+                figures["ratio_to_copy"] = round(copy_s / import_s, 3)
+                figures["inserted"] = result.inserted
+                figures["registrations"] = result.registrations
+                started = time.perf_counter()
+                again = await import_roster(pool, data, actor=SYSTEM_ACTOR, file_name="members.csv")
+                figures["reimport_s"] = round(time.perf_counter() - started, 2)
+                figures["reimport_inserted"] = again.inserted
+                figures["reimport_registrations"] = again.registrations
+                if with_temporal and result.cohort_id is not None:
+                    seconds, what = await _temporal_part(pool, result.cohort_id)
+                    figures["temporal_s"] = round(seconds, 2)
+                    figures["temporal"] = what
+            finally:
+                await pool.close()
+        finally:
+            server.cleanup()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Roster import benchmark")
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--with-temporal", action="store_true")
+    parser.add_argument("--keep", type=Path, default=None, help="data directory to use instead of a temp dir")
+    args = parser.parse_args()
+    figures = asyncio.run(run(args.rows, with_temporal=args.with_temporal, keep=args.keep))
+    for key, value in figures.items():
+        print(f"{key:>24}: {value}")
+
+
+if __name__ == "__main__":
+    main()

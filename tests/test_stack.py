@@ -43,6 +43,19 @@ def _clean_env() -> dict[str, str]:
     }
 
 
+def _dead_pid() -> int:
+    """A process id no process has right now."""
+    pid = 4_000_000
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid -= 1
+
+
 def _tail(log: Path) -> str:
     return log.read_text("utf-8", errors="replace")[-2000:]
 
@@ -170,6 +183,11 @@ async def test_sigterm_stops_cleanly_and_restart_keeps_records_and_workflows(tmp
         code = await _stop(proc)
     assert code == 0, _tail(log)
     assert not (data_dir / "stack.json").exists()
+    assert not (data_dir / "postgres" / "postmaster.pid").exists(), "Postgres still running"
+    # A holder of the embedded Postgres that died (kill -9) must not keep it running after the
+    # next stop: the next start forgets it.
+    handles = data_dir / "postgres" / ".handle_pids.json"
+    handles.write_text(json.dumps([*json.loads(handles.read_text("utf-8")), _dead_pid()]), "utf-8")
 
     proc, endpoints = await _start(data_dir, ports, log, *demo)
     try:
@@ -188,6 +206,7 @@ async def test_sigterm_stops_cleanly_and_restart_keeps_records_and_workflows(tmp
     finally:
         code = await _stop(proc)
     assert code == 0, _tail(log)
+    assert not (data_dir / "postgres" / "postmaster.pid").exists(), "Postgres still running"
 
 
 async def test_busy_port_is_a_one_line_error(tmp_path: Path) -> None:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,42 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from schemas.dispatch import (
+    AnswerOfferInput,
+    AssignmentStatus,
+    AwardPointsInput,
+    AwardPointsResult,
+    DispatchPolicy,
+    ExpireOffersInput,
+    ExpireOffersResult,
+    FindCandidatesInput,
+    FindCandidatesResult,
+    NoShowInput,
+    NoShowResult,
+    NotifyLevelInput,
+    NotifyLevelResult,
+    OfferSent,
+    OfferStatus,
+    OverdueReminderInput,
+    OverdueReminderResult,
+    RateInput,
+    RecordAnswerInput,
+    RecordAnswerResult,
+    RecordClaimInput,
+    RecordClaimResult,
+    RecordRatingInput,
+    RecordRatingResult,
+    RequeueInput,
+    ScanActivityInput,
+    ScanInput,
+    ScanResult,
+    SetStatusInput,
+    SetStatusResult,
+    TaskMode,
+    TaskStatus,
+    TaskWorkflowInput,
+    VerifyInput,
+)
 from schemas.registration import (
     CohortStatus,
     CohortStatusInput,
@@ -54,6 +91,7 @@ from schemas.registration import (
 from stack.binaries import temporal_cli
 from workers.registry import all_workflows
 from workflows.member_registration import MemberRegistrationCohortWorkflow, cohort_workflow_id
+from workflows.task import TaskWorkflow
 from workflows.unit_registration import UnitRegistrationWorkflow, unit_workflow_id
 
 HISTORY_DIR = Path(__file__).parent / "histories"
@@ -150,6 +188,78 @@ class ScriptedRegistration:
         ]
 
 
+@dataclass
+class ScriptedDispatch:
+    """Stand-ins for `activities.dispatch.DispatchActivities`: nobody found on the first pass,
+    a member found after the requeue."""
+
+    requeued: bool = False
+    next_offer_id: int = 1
+
+    @activity.defn(name="dispatch_find_candidates")
+    async def find_candidates(self, data: FindCandidatesInput) -> FindCandidatesResult:
+        if not self.requeued:
+            return FindCandidatesResult(offers=[])
+        offer = OfferSent(offer_id=self.next_offer_id, member_id=7, expires_at=data.expires_at)
+        self.next_offer_id += 1
+        return FindCandidatesResult(offers=[offer])
+
+    @activity.defn(name="dispatch_expire_offers")
+    async def expire_offers(self, data: ExpireOffersInput) -> ExpireOffersResult:
+        del data
+        return ExpireOffersResult(expired_member_ids=[])
+
+    @activity.defn(name="dispatch_record_answer")
+    async def record_answer(self, data: RecordAnswerInput) -> RecordAnswerResult:
+        status = OfferStatus.accepted if data.accept else OfferStatus.declined
+        return RecordAnswerResult(status=status, assignment_id=11 if data.accept else None)
+
+    @activity.defn(name="dispatch_record_claim")
+    async def record_claim(self, data: RecordClaimInput) -> RecordClaimResult:
+        del data
+        return RecordClaimResult(assignment_id=12)
+
+    @activity.defn(name="dispatch_set_task_status")
+    async def set_task_status(self, data: SetStatusInput) -> SetStatusResult:
+        del data
+        return SetStatusResult(changed=True)
+
+    @activity.defn(name="dispatch_notify_level")
+    async def notify_level(self, data: NotifyLevelInput) -> NotifyLevelResult:
+        del data
+        return NotifyLevelResult(notified=2)
+
+    @activity.defn(name="dispatch_scan")
+    async def scan(self, data: ScanActivityInput) -> ScanResult:
+        if data.check_out:
+            return ScanResult(member_id=data.member_id, status=AssignmentStatus.checked_out, hours=2.0)
+        return ScanResult(member_id=data.member_id, status=AssignmentStatus.checked_in)
+
+    @activity.defn(name="dispatch_mark_no_show")
+    async def mark_no_show(self, data: NoShowInput) -> NoShowResult:
+        return NoShowResult(marked=len(data.member_ids))
+
+    @activity.defn(name="dispatch_remind_overdue")
+    async def remind_overdue(self, data: OverdueReminderInput) -> OverdueReminderResult:
+        return OverdueReminderResult(notified=len(data.member_ids))
+
+    @activity.defn(name="dispatch_record_rating")
+    async def record_rating(self, data: RecordRatingInput) -> RecordRatingResult:
+        return RecordRatingResult(score=data.score, defaulted=data.defaulted)
+
+    @activity.defn(name="dispatch_award_points")
+    async def award_points(self, data: AwardPointsInput) -> AwardPointsResult:
+        del data
+        return AwardPointsResult(credited=1, already_credited=0, total_points=2.0)
+
+    def activities(self) -> list[Callable[..., Awaitable[object]]]:
+        return [
+            self.find_candidates, self.expire_offers, self.record_answer, self.record_claim,
+            self.set_task_status, self.notify_level, self.scan, self.mark_no_show,
+            self.remind_overdue, self.record_rating, self.award_points,
+        ]
+
+
 # A scenario returns (scenario name, history) pairs for one workflow type.
 Recorded = list[tuple[str, WorkflowHistory]]
 
@@ -201,10 +311,63 @@ async def record_unit_registration(client: Client, task_queue: str) -> Recorded:
         return [("confirmed_then_lapsed", await _history(handle))]
 
 
+async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    for _ in range(400):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"scenario stuck waiting for {what}")
+
+
+async def record_task(client: Client, task_queue: str) -> Recorded:
+    """Nobody at any level → parked → requeued → offer accepted → check-in/out → rated → verified.
+
+    Run without time skipping: members answer while an offer's timer is pending, which a skipping
+    clock would expire at once. Every wait ends early on the member's action, so it takes seconds.
+    """
+    script = ScriptedDispatch()
+    now = datetime.now(UTC)
+    data = TaskWorkflowInput(
+        task_id=9_000_003, mode=TaskMode.dispatch, headcount=1,
+        window_start=now + timedelta(minutes=5), window_end=now + timedelta(hours=2),
+        policy=DispatchPolicy(offer_timeout=timedelta(minutes=10), no_show_grace=timedelta(minutes=30)),
+    )
+    async with Worker(client, task_queue=task_queue, workflows=[TaskWorkflow], activities=script.activities()):
+        handle = await client.start_workflow(
+            TaskWorkflow.run, data, id=f"task-9000003-{uuid.uuid4().hex[:6]}", task_queue=task_queue
+        )
+
+        async def status_is(status: TaskStatus) -> bool:
+            return (await handle.query(TaskWorkflow.snapshot)).status is status
+
+        async def offer_open() -> bool:
+            return bool((await handle.query(TaskWorkflow.snapshot)).open_offers)
+
+        # (mypy types an update method with a validator as returning a coroutine, hence the `_ =`)
+        await _until(lambda: status_is(TaskStatus.parked), "parked")
+        script.requeued = True
+        _ = await handle.execute_update(TaskWorkflow.requeue, RequeueInput(actor="staff:1"))
+        await _until(offer_open, "an offer")
+        _ = await handle.execute_update(TaskWorkflow.answer_offer, AnswerOfferInput(member_id=7, accept=True))
+        await _until(lambda: status_is(TaskStatus.staffed), "staffed")
+        _ = await handle.execute_update(TaskWorkflow.check_in, ScanInput(member_id=7, token="qr"))
+        _ = await handle.execute_update(TaskWorkflow.check_out, ScanInput(member_id=7, token="qr", report="已完成"))
+        await _until(lambda: status_is(TaskStatus.done), "done")
+        _ = await handle.execute_update(TaskWorkflow.rate, RateInput(score=5))
+        _ = await handle.execute_update(TaskWorkflow.verify, VerifyInput(actor="staff:1"))
+        await asyncio.wait_for(handle.result(), RESULT_TIMEOUT.total_seconds())
+        return [("parked_requeued_served_verified", await _history(handle))]
+
+
 SCENARIOS: dict[str, Callable[[Client, str], Awaitable[Recorded]]] = {
+    "TaskWorkflow": record_task,
     "MemberRegistrationCohortWorkflow": record_member_cohort,
     "UnitRegistrationWorkflow": record_unit_registration,
 }
+
+
+# Scenarios whose waits all end by themselves run on a skipping clock; the others in real time.
+TIME_SKIPPING = {"MemberRegistrationCohortWorkflow", "UnitRegistrationWorkflow"}
 
 
 def save(workflow_type: str, scenario: str, history: WorkflowHistory, *, force: bool) -> Path | None:
@@ -230,7 +393,10 @@ async def record(only: list[str], *, force: bool) -> None:
         for workflow_type, scenario in SCENARIOS.items():
             if only and workflow_type not in only:
                 continue
-            for name, history in await scenario(env.client, f"record-{uuid.uuid4().hex[:8]}"):
+            skipping = contextlib.nullcontext() if workflow_type in TIME_SKIPPING else env.with_time_skipping_disabled()
+            with skipping:
+                recorded = await scenario(env.client, f"record-{uuid.uuid4().hex[:8]}")
+            for name, history in recorded:
                 path = save(workflow_type, name, history, force=force)
                 print(f"{workflow_type}/{name}: " + (f"saved {path}" if path else "exists, kept (--force to replace)"))
     finally:

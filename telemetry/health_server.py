@@ -51,6 +51,16 @@ async def temporal_ready(client: Client) -> bool:
         return False
 
 
+def dependencies_ready(pool: Pool, client: Client) -> Callable[[], Awaitable[bool]]:
+    """The usual `ready` callback for `serve_worker_health`: Postgres and Temporal both answer."""
+
+    async def ready() -> bool:
+        database_ok, temporal_ok = await asyncio.gather(database_ready(pool), temporal_ready(client))
+        return database_ok and temporal_ok
+
+    return ready
+
+
 def _response(status: int, reason: str, body: bytes, content_type: str) -> bytes:
     head = (
         f"HTTP/1.1 {status} {reason}\r\n"

@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.routes import health
 from db.pool import Pool, open_pool
 from telemetry import metrics
-from telemetry.health_server import serve_worker_health
+from telemetry.health_server import dependencies_ready, serve_worker_health
 
 
 def _api(pool: Pool, client: Client) -> httpx.AsyncClient:
@@ -138,3 +138,12 @@ async def test_app_factory_serves_the_probes_without_a_token(pool: Pool, client:
         assert (await http.get("/healthz")).status_code == 200
         assert (await http.get("/readyz")).status_code == 200
         assert "shuangbaodao_offers_sent_total" in (await http.get("/metrics")).text
+
+
+async def test_worker_readiness_follows_its_dependencies(_migrated: str, client: Client) -> None:
+    """`dependencies_ready` is True with Postgres and Temporal up, False once the pool is closed."""
+    own_pool = await open_pool(_migrated, min_size=1, max_size=1)
+    ready = dependencies_ready(own_pool, client)
+    assert await ready() is True
+    await own_pool.close()
+    assert await ready() is False

@@ -7,7 +7,17 @@ port until an entrypoint asks (`api/routes/health.py` serves `/metrics` for the 
 `telemetry/health_server.py` for workers).
 
 Increment these in activities, services and front doors, never inside workflow code: a workflow
-is replayed, and a counter bumped during replay would count the same offer twice.
+is replayed, and a counter bumped during replay would count the same offer twice. Where each
+belongs (after the write committed, and only for rows actually written, so a retried activity
+does not count twice):
+
+- `OFFERS_SENT.inc(n)`: the activity that inserts offers (`dispatch_find_candidates`).
+- `OFFERS_ACCEPTED.inc()`: the activity recording an accepted answer (`dispatch_record_answer`).
+- `ESCALATIONS.inc()`: the activity telling a higher level (`dispatch_notify_level`, topic escalated).
+- `REMINDERS_SENT.labels(ladder=..., step=...).inc(n)`: each reminder activity, n = rows inserted.
+- `NOTIFICATION_FAILURES.labels(channel=...).inc()`: the notifier, on a failed send.
+- `IMPORT_ROWS.labels(kind=...).inc(n)`: the roster import, n = rows committed.
+- `REGISTRATIONS.labels(status=...).inc(n)`: the registration use cases, per status reached.
 """
 
 from __future__ import annotations

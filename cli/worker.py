@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from temporalio.client import Client
 
-from db.pool import open_pool
+from db.pool import Pool, open_pool
 from schemas.settings import Settings
 from stack.embedded import read_endpoints
 from stack.temporal import StackStartError, connect_client
+from telemetry.health_server import database_ready, serve_worker_health, temporal_ready
 from telemetry.logging import configure_logging
 from workers.main import run_worker
 
@@ -33,9 +36,31 @@ async def _serve(settings: Settings) -> None:
     client = await connect_client(temporal_address, namespace=settings.temporal_namespace)
     pool = await open_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
     try:
-        await run_worker(settings, pool=pool, client=client, stop=stop)
+        health = await _serve_health(settings, pool=pool, client=client)
+        try:
+            await run_worker(settings, pool=pool, client=client, stop=stop)
+        finally:
+            health.close()
+            await health.wait_closed()
     finally:
         await pool.close()
+
+
+async def _serve_health(settings: Settings, *, pool: Pool, client: Client) -> asyncio.AbstractServer:
+    """/healthz, /readyz (Postgres and Temporal answer) and /metrics on `settings.metrics_port`."""
+
+    async def ready() -> bool:
+        return await database_ready(pool) and await temporal_ready(client)
+
+    try:
+        return await serve_worker_health(settings.metrics_port, ready)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise StackStartError(
+            f"worker 健康检查端口 {settings.metrics_port} 已被占用 (port in use): "
+            "同一台机器上的每个 worker 请用环境变量 SBD_METRICS_PORT 设置不同端口"
+        ) from exc
 
 
 def register(app: typer.Typer) -> None:

@@ -203,10 +203,37 @@ async def test_sigterm_stops_cleanly_and_restart_keeps_records_and_workflows(tmp
         client = await Client.connect(endpoints["temporal_address"])
         described = await client.get_workflow_handle(workflow_id).describe()
         assert described.status == WorkflowExecutionStatus.RUNNING
+        await _check_standalone_worker(data_dir, tmp_path / "worker.log")
     finally:
         code = await _stop(proc)
     assert code == 0, _tail(log)
     assert not (data_dir / "postgres" / "postmaster.pid").exists(), "Postgres still running"
+
+
+async def _check_standalone_worker(data_dir: Path, log: Path) -> None:
+    """`shuangbaodao worker` finds the running stack's servers, reports ready, drains on SIGTERM."""
+    port = _free_port()
+    with log.open("ab") as out:
+        worker = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "shuangbaodao"), "worker", "--data-dir", str(data_dir),
+            stdout=out, stderr=out, env={**_clean_env(), "SBD_METRICS_PORT": str(port)}, cwd=REPO,
+        )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + START_TIMEOUT
+    try:
+        async with httpx.AsyncClient() as http:
+            while True:
+                assert worker.returncode is None, _tail(log)
+                try:
+                    if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert loop.time() < deadline, f"worker not ready in time: {_tail(log)}"
+                await asyncio.sleep(0.25)
+    finally:
+        code = await _stop(worker)
+    assert code == 0, _tail(log)
 
 
 async def test_busy_port_is_a_one_line_error(tmp_path: Path) -> None:

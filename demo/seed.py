@@ -330,7 +330,9 @@ async def _token_scopes(conn: Any) -> list[tuple[Role, ScopeKind, int | None, st
 # ---------------------------------------------------------------------------------------------
 
 
-async def seed_demo(pool: Pool, client: Client, *, data_dir: Path, size: str = "full") -> list[str]:
+async def seed_demo(
+    pool: Pool, client: Client, *, data_dir: Path, size: str = "full", api_url: str | None = None
+) -> list[str]:
     """Seed (or find already seeded) the demo city; returns the lines to show the newcomer."""
     city = generate_city(DEMO_SEED, SIZES[size])
     files = await asyncio.to_thread(write_roster_files, city, data_dir / "demo")
@@ -356,8 +358,16 @@ async def seed_demo(pool: Pool, client: Client, *, data_dir: Path, size: str = "
         lines.append(f"    {item.name}: {item.rate:.0%} ({item.active}/{item.members})")
     lines.append("")
     lines.append("演示令牌 demo tokens (Authorization: Bearer ...):")
-    for role, label, token in await demo_tokens(pool, data_dir / "demo" / "tokens.json"):
+    issued = await demo_tokens(pool, data_dir / "demo" / "tokens.json")
+    for role, label, token in issued:
         lines.append(f"  {role:<16} {label:<14} {token}")
+    if api_url is not None:
+        lines.append("")
+        lines.append("试一试 try it:")
+        lines.append(
+            f'  curl -H "Authorization: Bearer {issued[0][2]}" '
+            f'"{api_url}/statistics/registration?level=district"'
+        )
     lines.append("")
     return lines
 
@@ -366,6 +376,9 @@ def demo_step_for(size: str) -> DemoStep:
     """The `up --demo` step: seeds into the stack's data directory."""
 
     async def step(pool: Pool, client: Client, settings: Settings) -> list[str]:
-        return await seed_demo(pool, client, data_dir=settings.data_dir.resolve(), size=size)
+        return await seed_demo(
+            pool, client, data_dir=settings.data_dir.resolve(), size=size,
+            api_url=f"http://{settings.api_host}:{settings.api_port}",
+        )
 
     return step

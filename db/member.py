@@ -120,6 +120,9 @@ async def resolve_member_stage(conn: Conn) -> None:
     million rows), then hash-joined back. A community name matching several communities
     (same name in two 街道) counts its matches so the row can ask for the 街道.
     """
+    # TEMP tables are never auto-analyzed; without statistics the planner guesses a few rows
+    # and picks nested loops, which on a million rows take minutes instead of seconds.
+    await conn.execute("ANALYZE roster_member_stage")
     await conn.execute(
         """
         CREATE TEMP TABLE roster_place ON COMMIT DROP AS
@@ -139,6 +142,7 @@ async def resolve_member_stage(conn: Conn) -> None:
         GROUP BY w.community_name, w.subdistrict_name, w.district_name
         """
     )
+    await conn.execute("ANALYZE roster_place")
     await conn.execute(
         """
         CREATE TEMP TABLE roster_member_resolved ON COMMIT DROP AS
@@ -161,6 +165,7 @@ async def resolve_member_stage(conn: Conn) -> None:
         LEFT JOIN member m ON m.id_number = s.id_number
         """
     )
+    await conn.execute("ANALYZE roster_member_resolved")
 
 
 async def select_stage_problems(

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from db import import_batch as batch_db
 from db import member as member_db
 from db import reporting_unit as unit_db
 from db.pool import Conn, Pool
-from db.registration_cohort import create_cohort
+from db.registration_cohort import create_cohort, set_cohort_workflow_id
 from domain.errors import Forbidden, InvalidInput
 from domain.roster import (
     COLUMN_TITLES,
@@ -49,6 +48,8 @@ from domain.roster import (
 from ingest.spreadsheet import Sheet, read_sheet
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.roster import ImportResult, RowError
+from services.registration import start_cohort
+from workflows.member_registration import cohort_workflow_id
 
 log = structlog.get_logger(__name__)
 
@@ -131,11 +132,14 @@ async def import_roster(
     progress: Progress | None = None,
     file_name: str | None = None,
     dry_run: bool = False,
+    task_queue: str | None = None,
 ) -> ImportResult:
     """Validate and import one roster file; raises RosterInvalid listing every bad row.
 
     `client`: when given and a members import submitted registrations, the cohort workflow is
-    started after commit (services.registration.start_cohort). `dry_run` validates everything,
+    started after commit (services.registration.start_cohort, on `task_queue` if given); its id
+    is recorded on the cohort in the import's transaction, so a failed start can be retried by
+    starting the same id. `dry_run` validates everything,
     including the names against the database, and then rolls back.
     """
     file = await asyncio.to_thread(_load, source, file_name)
@@ -167,7 +171,7 @@ async def import_roster(
         case RosterKind.hierarchy:
             result = await _import_hierarchy(pool, file, sheet, columns, titles, actor, dry_run)
     if client is not None and result.cohort_id is not None and not dry_run:
-        await _start_cohort(client, result.cohort_id)
+        await _start_cohort(client, result.cohort_id, task_queue)
         result.workflow_started = True
     log.info(
         "roster_import_finished", kind=kind.value, rows=result.rows, inserted=result.inserted,
@@ -176,12 +180,11 @@ async def import_roster(
     return result
 
 
-async def _start_cohort(client: Client, cohort_id: int) -> None:
-    # services.registration is written alongside this module; resolved at call time so the
-    # import path works (and is tested) without it.
-    registration = importlib.import_module("services.registration")
-    start: Callable[..., Awaitable[Any]] = registration.start_cohort
-    await start(client, cohort_id=cohort_id)
+async def _start_cohort(client: Client, cohort_id: int, task_queue: str | None) -> None:
+    if task_queue is None:
+        await start_cohort(client, cohort_id=cohort_id)
+    else:
+        await start_cohort(client, cohort_id=cohort_id, task_queue=task_queue)
 
 
 class _Rolledback(Exception):
@@ -286,6 +289,7 @@ async def _load_members(conn: Conn, file: _File, rows: int, actor: Actor) -> Imp
             )
             if submitted == 0:
                 raise _Rolledback
+            await set_cohort_workflow_id(conn, cohort_id=cohort_id, workflow_id=cohort_workflow_id(cohort_id))
     except _Rolledback:
         cohort_id = None
     return await _finish(conn, RosterKind.members, file, rows, inserted, actor, cohort_id, submitted)

@@ -7,6 +7,7 @@ staffed or in-progress task back to offering. Also: the free-time slots a task's
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -93,3 +94,8 @@ def window_slots(start: datetime, end: datetime) -> frozenset[int]:
         slots.add(local.weekday() * 3 + _part_of_day(local.hour))
         local = (local + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
     return frozenset(slots)
+
+
+def hash_qr_token(token: str) -> str:
+    """Only this hash of a task's QR token is stored; the token itself is shown once."""
+    return hashlib.sha256(token.encode()).hexdigest()

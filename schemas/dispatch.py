@@ -239,6 +239,8 @@ class DispatchPolicy(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     offer_timeout: timedelta = timedelta(minutes=30)
+    # Offers per open slot in a wave: more than one makes it a race 抢单, first accept wins.
+    offers_per_slot: int = Field(default=1, ge=1, le=10)
     level_deadlines: dict[EscalationLevel, timedelta] = {
         EscalationLevel.grid: timedelta(hours=2),
         EscalationLevel.adjacent: timedelta(hours=2),
@@ -364,6 +366,8 @@ class FindCandidatesResult(BaseModel):
 class ExpireOffersInput(BaseModel):
     task_id: int
     wave: int
+    offer_ids: list[int]   # only those still unanswered in the workflow; answers in flight stay
+    status: OfferStatus = OfferStatus.expired   # withdrawn when the task filled up first
     as_of: datetime
 
 
@@ -414,7 +418,7 @@ class NotifyLevelInput(BaseModel):
     task_id: int
     level: EscalationLevel
     cycle: int
-    parked: bool = False
+    topic: str = "escalated"   # escalated / parked / follow_up
     as_of: datetime
 
 

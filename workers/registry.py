@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from activities.dispatch import DispatchActivities
 from activities.registration import RegistrationActivities
 from db.pool import Pool
 from workflows.member_registration import MemberRegistrationCohortWorkflow
+from workflows.task import TaskWorkflow
 from workflows.unit_registration import UnitRegistrationWorkflow
 
 
 def all_workflows() -> Sequence[type]:
     """Workflow classes registered on the main task queue."""
-    return [MemberRegistrationCohortWorkflow, UnitRegistrationWorkflow]
+    return [MemberRegistrationCohortWorkflow, UnitRegistrationWorkflow, TaskWorkflow]
 
 
 def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
@@ -27,4 +29,5 @@ def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
         registration.unit_registration_status,
         registration.remind_unit_registration,
         registration.lapse_unit_registration,
+        *DispatchActivities(pool).all(),
     ]

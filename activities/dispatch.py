@@ -1,0 +1,406 @@
+"""The I/O steps of the task workflow: offers, answers, claims, scans, reminders, ratings, points.
+
+Business time always arrives as `as_of` from the workflow (`workflow.now()`), never from the wall
+clock, so the same code runs under virtual time in tests. Every write is idempotent: a retried
+activity finds its earlier work (the wave's offers, the assignment, the rating, the ledger row
+keyed by `service_key`) and does not do it twice. Refusals are non-retryable ApplicationErrors
+carrying the Chinese message and a stable type.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from db import assignment as assignment_db
+from db import offer as offer_db
+from db import points as points_db
+from db import resident_rating as rating_db
+from db import task as task_db
+from db.notification import insert_notification
+from db.pool import Conn, Pool
+from domain import task_rules
+from domain.escalation import LEVEL_LABELS, LEVEL_RECIPIENT_KIND
+from domain.matching import hard_constraint_violations, rank_candidates
+from domain.points import compute_points, service_hours, service_key
+from schemas.dispatch import (
+    AssignmentStatus,
+    AwardPointsInput,
+    AwardPointsResult,
+    ExpireOffersInput,
+    ExpireOffersResult,
+    FindCandidatesInput,
+    FindCandidatesResult,
+    NoShowInput,
+    NoShowResult,
+    NotifyLevelInput,
+    NotifyLevelResult,
+    OfferSent,
+    OfferStatus,
+    OverdueReminderInput,
+    OverdueReminderResult,
+    PointsRule,
+    RecordAnswerInput,
+    RecordAnswerResult,
+    RecordClaimInput,
+    RecordClaimResult,
+    RecordRatingInput,
+    RecordRatingResult,
+    ScanActivityInput,
+    ScanResult,
+    SetStatusInput,
+    SetStatusResult,
+)
+from schemas.matching import CityMap, EscalationLevel, MatchWeights, MemberCandidate, TaskSpec
+
+log = structlog.get_logger(__name__)
+
+WORKFLOW_ACTOR = "system:workflow"
+# Fairness looks at services over this window: the same few are not always chosen.
+RECENT_WINDOW = timedelta(days=90)
+
+
+def _refuse(message: str, code: str) -> ApplicationError:
+    return ApplicationError(message, type=code, non_retryable=True)
+
+
+def _candidate(row: dict[str, Any], *, declined: bool, task_id: int) -> MemberCandidate:
+    return MemberCandidate(
+        member_id=row["member_id"],
+        unit_id=row["unit_id"],
+        home_grid_id=row["home_grid_id"],
+        community_id=row["community_id"],
+        subdistrict_id=row["subdistrict_id"],
+        district_id=row["district_id"],
+        skills=frozenset(row["skills"] or ()),
+        free_slots=frozenset(row["free_slots"] or ()),
+        paused=bool(row["paused"]),
+        active_registration_community_id=row["registration_community_id"],
+        current_load=row["current_load"],
+        max_concurrent_tasks=row["max_concurrent_tasks"],
+        recent_load=float(row["recent_load"]),
+        avg_rating=row["avg_rating"],
+        rating_count=row["rating_count"] if row["avg_rating"] is not None else 0,
+        declined_or_no_show_task_ids=frozenset({task_id}) if declined else frozenset(),
+    )
+
+
+async def _task_spec(conn: Conn, task: dict[str, Any], level: EscalationLevel) -> tuple[TaskSpec, CityMap]:
+    rows = await task_db.select_city_map_rows(conn, task_id=task["id"])
+    neighbours = frozenset(int(r["neighbour_id"]) for r in rows["neighbours"])
+    city = CityMap(
+        neighbours={task["grid_id"]: neighbours},
+        grid_community={int(r["neighbour_id"]): int(r["community_id"]) for r in rows["neighbours"]}
+        | {task["grid_id"]: task["community_id"]},
+        community_subdistrict={int(r["community_id"]): int(r["subdistrict_id"]) for r in rows["chain"]},
+        subdistrict_district={int(r["subdistrict_id"]): int(r["district_id"]) for r in rows["chain"]},
+    )
+    spec = TaskSpec(
+        task_id=task["id"],
+        community_id=task["community_id"],
+        grid_id=task["grid_id"],
+        headcount=task["headcount"],
+        required_skills=frozenset(task["required_skills"] or ()),
+        window_slots=task_rules.window_slots(task["window_start"], task["window_end"]),
+        level=level,
+    )
+    return spec, city
+
+
+class DispatchActivities:
+    """Built once per worker with the pool; each method is one activity."""
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    def all(self) -> list[Callable[..., Any]]:
+        """Every activity of this class, for the worker registry."""
+        return [self.find_candidates, self.expire_offers, self.record_answer, self.record_claim,
+                self.set_task_status, self.notify_level, self.scan, self.mark_no_show,
+                self.remind_overdue, self.record_rating, self.award_points]
+
+    @activity.defn(name="dispatch_find_candidates")
+    async def find_candidates(self, data: FindCandidatesInput) -> FindCandidatesResult:
+        """Rank the eligible members at the task's level and offer the best `count` this wave."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            # A retry after the wave was written returns that wave instead of ranking again
+            # (ranking again would skip the members already offered and pick others).
+            existing = await offer_db.select_wave_offers(conn, task_id=data.task_id, wave=data.wave)
+            if existing:
+                return FindCandidatesResult(offers=[OfferSent(offer_id=r["id"], member_id=r["member_id"],
+                                                              expires_at=r["expires_at"]) for r in existing])
+            task = await task_db.select_task(conn, task_id=data.task_id)
+            if task is None:
+                raise _refuse("任务不存在", "not_found")
+            spec, city = await _task_spec(conn, task, data.level)
+            rows = await task_db.select_task_candidates(
+                conn, task_id=data.task_id, level=data.level.value,
+                recent_since=data.as_of - RECENT_WINDOW,
+            )
+            members = [_candidate(r, declined=False, task_id=data.task_id) for r in rows]
+            ranked = rank_candidates(spec, members, city, MatchWeights(), level=data.level,
+                                     limit=data.count)
+            inserted = await offer_db.insert_offers(
+                conn, task_id=data.task_id, wave=data.wave, level=data.level.value,
+                member_ids=[m.member_id for m, _ in ranked],
+                score_parts=[parts.model_dump() for _, parts in ranked],
+                offered_at=data.as_of, expires_at=data.expires_at,
+            )
+            for r in inserted:
+                await insert_notification(
+                    conn, recipient_kind="member", recipient_id=r["member_id"], category="dispatch_offer",
+                    title="【派单】有新的服务任务邀请",
+                    body=(f"「{task['title']}」({task['place'] or '地点见详情'}) 邀请您参加,"
+                          f"请在 {r['expires_at']:%m-%d %H:%M} 前接单或婉拒。"),
+                    dedupe_key=f"offer:{r['id']}",
+                )
+            if inserted:
+                await task_db.insert_task_event(
+                    conn, task_id=data.task_id, kind="offers_sent", member_id=None, actor=WORKFLOW_ACTOR,
+                    detail={"wave": data.wave, "level": data.level.value,
+                            "member_ids": [r["member_id"] for r in inserted]},
+                    at=data.as_of,
+                )
+        log.info("offers_sent", task_id=data.task_id, wave=data.wave, level=data.level.value,
+                 offers=len(inserted), eligible=len(ranked))
+        return FindCandidatesResult(offers=[OfferSent(offer_id=r["id"], member_id=r["member_id"],
+                                                      expires_at=r["expires_at"]) for r in inserted])
+
+    @activity.defn(name="dispatch_expire_offers")
+    async def expire_offers(self, data: ExpireOffersInput) -> ExpireOffersResult:
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Every writer of offers and assignments locks the task row first: one lock order.
+            await task_db.lock_task(conn, task_id=data.task_id)
+            members = await offer_db.close_offers(conn, task_id=data.task_id, offer_ids=data.offer_ids,
+                                                  status=data.status.value, at=data.as_of)
+            if members:
+                await task_db.insert_task_event(
+                    conn, task_id=data.task_id, kind=f"offers_{data.status.value}", member_id=None,
+                    actor=WORKFLOW_ACTOR, detail={"wave": data.wave, "member_ids": members}, at=data.as_of,
+                )
+        return ExpireOffersResult(expired_member_ids=members)
+
+    @activity.defn(name="dispatch_record_answer")
+    async def record_answer(self, data: RecordAnswerInput) -> RecordAnswerResult:
+        """Accept (an assignment, if a slot is free) or decline; a repeat returns the same answer."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await task_db.lock_task(conn, task_id=data.task_id)
+            status = await offer_db.answer_offer(
+                conn, offer_id=data.offer_id, status="accepted" if data.accept else "declined",
+                reason=data.reason, at=data.as_of,
+            )
+            assignment_id = None
+            if data.accept and status == "accepted":
+                assignment_id = await assignment_db.insert_assignment(
+                    conn, task_id=data.task_id, member_id=data.member_id, source="offer", at=data.as_of
+                )
+                if assignment_id is None:
+                    # Raising rolls the transaction back, so the offer stays open, not accepted.
+                    raise _refuse(task_rules.REFUSAL_TASK_FULL, "task_full")
+            await task_db.insert_task_event(
+                conn, task_id=data.task_id, kind=f"offer_{status}", member_id=data.member_id,
+                actor=f"member:{data.member_id}", detail={"offer_id": data.offer_id, "reason": data.reason},
+                at=data.as_of,
+            )
+        return RecordAnswerResult(status=OfferStatus(status), assignment_id=assignment_id)
+
+    @activity.defn(name="dispatch_record_claim")
+    async def record_claim(self, data: RecordClaimInput) -> RecordClaimResult:
+        """A claim 认领 or post sign-up 认岗: the member must pass the same hard constraints."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            task = await task_db.select_task(conn, task_id=data.task_id)
+            if task is None:
+                raise _refuse("任务不存在", "not_found")
+            await task_db.lock_task(conn, task_id=data.task_id)
+            row = await task_db.select_member_candidate(
+                conn, task_id=data.task_id, member_id=data.member_id,
+                recent_since=data.as_of - RECENT_WINDOW,
+            )
+            if row is None:
+                raise _refuse("党员不存在", "not_found")
+            spec, city = await _task_spec(conn, task, EscalationLevel.community)
+            member = _candidate(row, declined=bool(row["declined_before"]), task_id=data.task_id)
+            reasons = hard_constraint_violations(spec, member, EscalationLevel.community, city)
+            if reasons:
+                raise _refuse("不符合认领条件: " + "、".join(reasons), "not_eligible")
+            assignment_id = await assignment_db.insert_assignment(
+                conn, task_id=data.task_id, member_id=data.member_id, source=data.source, at=data.as_of
+            )
+            if assignment_id is None:
+                raise _refuse(task_rules.REFUSAL_TASK_FULL, "task_full")
+            await task_db.insert_task_event(
+                conn, task_id=data.task_id, kind="claimed", member_id=data.member_id,
+                actor=f"member:{data.member_id}", detail={"source": data.source}, at=data.as_of,
+            )
+        return RecordClaimResult(assignment_id=assignment_id)
+
+    @activity.defn(name="dispatch_set_task_status")
+    async def set_task_status(self, data: SetStatusInput) -> SetStatusResult:
+        async with self._pool.acquire() as conn, conn.transaction():
+            changed = await task_db.update_task_status(
+                conn, task_id=data.task_id, status=data.status.value,
+                level=data.level.value if data.level else None,
+                level_deadline_at=data.level_deadline_at, parked_reason=data.reason,
+                actor=data.actor, at=data.as_of,
+            )
+        log.info("task_status", task_id=data.task_id, status=data.status.value,
+                 level=data.level.value if data.level else None, changed=changed)
+        return SetStatusResult(changed=changed)
+
+    @activity.defn(name="dispatch_notify_level")
+    async def notify_level(self, data: NotifyLevelInput) -> NotifyLevelResult:
+        """Tell the staff of `level` (community, subdistrict or district) about the task, once."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            place = await task_db.select_task_place(conn, task_id=data.task_id)
+            if place is None:
+                raise _refuse("任务不存在", "not_found")
+            kind = LEVEL_RECIPIENT_KIND[data.level]
+            recipient = {"community": place["community_id"], "subdistrict": place["subdistrict_id"],
+                         "district": place["district_id"]}[kind]
+            label = LEVEL_LABELS[data.level]
+            title, body = {
+                "escalated": ("【分级响应】任务已上报至" + label,
+                              f"任务「{place['title']}」在下级无人接单, 已上报至{label}, 请协调党员响应。"),
+                "parked": ("【挂账】任务无人接单",
+                           f"任务「{place['title']}」逐级上报后仍无人接单, 已挂账, 请研究处置后重新派单。"),
+                "follow_up": ("【待跟进】居民评价较低",
+                              f"任务「{place['title']}」的居民评价低于满意线, 已转为待跟进, 请回访处置后再核查。"),
+            }[data.topic]
+            sent = await insert_notification(
+                conn, recipient_kind=kind, recipient_id=recipient, category=f"dispatch_{data.topic}",
+                title=title, body=body,
+                dedupe_key=f"task:{data.task_id}:{data.topic}:{data.level.value}:{data.cycle}",
+            )
+            if sent is not None:
+                await task_db.insert_task_event(
+                    conn, task_id=data.task_id, kind=f"notified_{data.topic}", member_id=None,
+                    actor=WORKFLOW_ACTOR, detail={"level": data.level.value, "recipient_kind": kind,
+                                                  "recipient_id": recipient}, at=data.as_of,
+                )
+        return NotifyLevelResult(notified=0 if sent is None else 1)
+
+    @activity.defn(name="dispatch_scan")
+    async def scan(self, data: ScanActivityInput) -> ScanResult:
+        """Check in or out with the task's QR token; hours come from the two scans."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            task = await task_db.select_task(conn, task_id=data.task_id)
+            if task is None:
+                raise _refuse("任务不存在", "not_found")
+            if not hmac.compare_digest(task["qr_token_hash"], task_rules.hash_qr_token(data.token)):
+                raise _refuse(task_rules.REFUSAL_BAD_TOKEN, "bad_token")
+            current = await assignment_db.select_assignment(conn, task_id=data.task_id, member_id=data.member_id)
+            if current is None:
+                raise _refuse(task_rules.REFUSAL_NOT_ASSIGNED, "not_assigned")
+            if not data.check_out:
+                await assignment_db.check_in(conn, task_id=data.task_id, member_id=data.member_id, at=data.as_of)
+                after = await assignment_db.select_assignment(conn, task_id=data.task_id, member_id=data.member_id)
+                assert after is not None
+                await task_db.insert_task_event(
+                    conn, task_id=data.task_id, kind="checked_in", member_id=data.member_id,
+                    actor=f"member:{data.member_id}", detail={}, at=data.as_of,
+                )
+                return ScanResult(member_id=data.member_id, status=AssignmentStatus(after["status"]))
+            if current["status"] == "checked_out":   # a retried check-out: report what was recorded
+                return ScanResult(member_id=data.member_id, status=AssignmentStatus.checked_out,
+                                  hours=float(current["hours"]))
+            if current["checked_in_at"] is None:
+                raise _refuse(task_rules.REFUSAL_NOT_CHECKED_IN, "not_checked_in")
+            hours = service_hours(current["checked_in_at"], data.as_of)
+            await assignment_db.check_out(conn, task_id=data.task_id, member_id=data.member_id,
+                                          at=data.as_of, hours=hours, report=data.report)
+            await task_db.insert_task_event(
+                conn, task_id=data.task_id, kind="checked_out", member_id=data.member_id,
+                actor=f"member:{data.member_id}", detail={"hours": hours}, at=data.as_of,
+            )
+        return ScanResult(member_id=data.member_id, status=AssignmentStatus.checked_out, hours=hours)
+
+    @activity.defn(name="dispatch_mark_no_show")
+    async def mark_no_show(self, data: NoShowInput) -> NoShowResult:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await task_db.lock_task(conn, task_id=data.task_id)
+            marked = await assignment_db.mark_no_show(conn, task_id=data.task_id, member_ids=data.member_ids)
+            for member_id in marked:
+                await offer_db.mark_offer_no_show(conn, task_id=data.task_id, member_id=member_id)
+                await task_db.insert_task_event(
+                    conn, task_id=data.task_id, kind="no_show", member_id=member_id,
+                    actor=WORKFLOW_ACTOR, detail={}, at=data.as_of,
+                )
+        log.info("no_show", task_id=data.task_id, marked=len(marked))
+        return NoShowResult(marked=len(marked))
+
+    @activity.defn(name="dispatch_remind_overdue")
+    async def remind_overdue(self, data: OverdueReminderInput) -> OverdueReminderResult:
+        """Overdue: first the members on site are reminded, then the community is told."""
+        sent = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            place = await task_db.select_task_place(conn, task_id=data.task_id)
+            if place is None:
+                raise _refuse("任务不存在", "not_found")
+            if data.step == "member":
+                for member_id in data.member_ids:
+                    got = await insert_notification(
+                        conn, recipient_kind="member", recipient_id=member_id, category="dispatch_overdue",
+                        title="【提醒】服务已超时, 请签退",
+                        body=f"任务「{place['title']}」已过结束时间, 请完成服务后扫码签退并填写服务记录。",
+                        dedupe_key=f"task:{data.task_id}:overdue:{data.cycle}:member:{member_id}",
+                    )
+                    sent += got is not None
+            else:
+                got = await insert_notification(
+                    conn, recipient_kind="community", recipient_id=place["community_id"],
+                    category="dispatch_overdue", title="【催办】任务超时未完成",
+                    body=f"任务「{place['title']}」已超时, 仍有 {len(data.member_ids)} 名党员未签退, 请跟进。",
+                    dedupe_key=f"task:{data.task_id}:overdue:{data.cycle}:community",
+                )
+                sent += got is not None
+            if sent:
+                await task_db.insert_task_event(
+                    conn, task_id=data.task_id, kind=f"overdue_{data.step}", member_id=None,
+                    actor=WORKFLOW_ACTOR, detail={"member_ids": data.member_ids}, at=data.as_of,
+                )
+        return OverdueReminderResult(notified=sent)
+
+    @activity.defn(name="dispatch_record_rating")
+    async def record_rating(self, data: RecordRatingInput) -> RecordRatingResult:
+        """The first rating stands (the resident's, or the default when the window closed first)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await rating_db.insert_rating(conn, task_id=data.task_id, score=data.score,
+                                                comment=data.comment, defaulted=data.defaulted, at=data.as_of)
+            await task_db.insert_task_event(
+                conn, task_id=data.task_id, kind="rated", member_id=None,
+                actor="system:default" if row["defaulted"] else "resident",
+                detail={"score": row["score"], "defaulted": row["defaulted"]}, at=data.as_of,
+            )
+        return RecordRatingResult(score=row["score"], defaulted=row["defaulted"])
+
+    @activity.defn(name="dispatch_award_points")
+    async def award_points(self, data: AwardPointsInput) -> AwardPointsResult:
+        """Credit each completed service by rule, exactly once (the ledger's unique service_key)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            task = await task_db.select_task(conn, task_id=data.task_id)
+            if task is None:
+                raise _refuse("任务不存在", "not_found")
+            rating = await rating_db.select_rating(conn, task_id=data.task_id)
+            rule = PointsRule(points_per_hour=float(task["points_per_hour"]),
+                              category_bonus=float(task["category_bonus"]),
+                              rating_bonus=float(task["rating_bonus"]), cap=float(task["points_cap"]))
+            done = await assignment_db.select_completed(conn, task_id=data.task_id)
+            parts = [compute_points(rule, hours=float(r["hours"] or 0), rating=rating["score"] if rating else None)
+                     for r in done]
+            credited = await points_db.credit_services(
+                conn, task_id=data.task_id,
+                member_ids=[r["member_id"] for r in done],
+                service_keys=[service_key(data.task_id, r["member_id"]) for r in done],
+                points=[p.total for p in parts],
+                parts=[p.model_dump() for p in parts],
+                redeemable=bool(task["redeemable"]), at=data.as_of,
+            )
+        log.info("points_awarded", task_id=data.task_id, credited=credited, services=len(done))
+        return AwardPointsResult(credited=credited, already_credited=len(done) - credited,
+                                 total_points=sum(p.total for p in parts))

@@ -1,0 +1,120 @@
+"""Queries on assignment: who serves a task, their check-in/out and report.
+
+`UNIQUE (task_id, member_id)` plus a headcount guard in the insert keep a task from being
+over-filled even if two claims race past the workflow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from db.pool import Conn
+
+
+async def insert_assignment(
+    conn: Conn, *, task_id: int, member_id: int, source: str, at: datetime
+) -> int | None:
+    """The assignment's id (also when it already existed), or None when the task is full.
+
+    The caller locks the task row first (db.task.lock_task) so two inserts cannot both see a free
+    slot.
+    """
+    assignment_id: int | None = await conn.fetchval(
+        """
+        WITH existing AS (
+            SELECT id FROM assignment WHERE task_id = $1 AND member_id = $2
+              AND status IN ('accepted', 'checked_in', 'checked_out')
+        ), ins AS (
+            INSERT INTO assignment (task_id, member_id, source, accepted_at)
+            SELECT $1, $2, $3, $4
+            WHERE NOT EXISTS (SELECT 1 FROM existing)
+              AND (SELECT count(*) FROM assignment WHERE task_id = $1
+                     AND status IN ('accepted', 'checked_in', 'checked_out'))
+                  < (SELECT headcount FROM task WHERE id = $1)
+            ON CONFLICT (task_id, member_id) DO NOTHING
+            RETURNING id
+        )
+        SELECT coalesce((SELECT id FROM ins), (SELECT id FROM existing))
+        """,
+        task_id, member_id, source, at,
+    )
+    return assignment_id
+
+
+async def select_assignment(conn: Conn, *, task_id: int, member_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        """
+        SELECT id, status, accepted_at, checked_in_at, checked_out_at, hours, report
+        FROM assignment WHERE task_id = $1 AND member_id = $2
+        """,
+        task_id, member_id,
+    )
+    return None if row is None else dict(row)
+
+
+async def check_in(conn: Conn, *, task_id: int, member_id: int, at: datetime) -> bool:
+    """True when this call checked the member in (a repeat is a no-op)."""
+    done: bool = await conn.fetchval(
+        """
+        WITH upd AS (
+            UPDATE assignment SET status = 'checked_in', checked_in_at = $3
+            WHERE task_id = $1 AND member_id = $2 AND status = 'accepted' RETURNING 1
+        )
+        SELECT EXISTS (SELECT 1 FROM upd)
+        """,
+        task_id, member_id, at,
+    )
+    return done
+
+
+async def check_out(
+    conn: Conn, *, task_id: int, member_id: int, at: datetime, hours: float, report: str | None
+) -> bool:
+    done: bool = await conn.fetchval(
+        """
+        WITH upd AS (
+            UPDATE assignment SET status = 'checked_out', checked_out_at = $3, hours = $4, report = $5
+            WHERE task_id = $1 AND member_id = $2 AND status = 'checked_in' RETURNING 1
+        )
+        SELECT EXISTS (SELECT 1 FROM upd)
+        """,
+        task_id, member_id, at, hours, report,
+    )
+    return done
+
+
+async def mark_no_show(conn: Conn, *, task_id: int, member_ids: list[int]) -> list[int]:
+    """Free the slots of members who never checked in; the members marked now."""
+    rows = await conn.fetch(
+        """
+        UPDATE assignment SET status = 'no_show'
+        WHERE task_id = $1 AND member_id = ANY($2::bigint[]) AND status = 'accepted'
+        RETURNING member_id
+        """,
+        task_id, member_ids,
+    )
+    return [int(r["member_id"]) for r in rows]
+
+
+async def select_completed(conn: Conn, *, task_id: int) -> list[dict[str, Any]]:
+    """The services to credit: members who checked out, with their hours."""
+    rows = await conn.fetch(
+        """
+        SELECT member_id, hours FROM assignment
+        WHERE task_id = $1 AND status = 'checked_out' ORDER BY member_id
+        """,
+        task_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def select_task_assignments(conn: Conn, *, task_id: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """
+        SELECT id, member_id, source, status, accepted_at, checked_in_at, checked_out_at, hours, report
+        FROM assignment WHERE task_id = $1 ORDER BY id
+        """,
+        task_id,
+    )
+    return [dict(r) for r in rows]

@@ -1,0 +1,134 @@
+"""Queries on need 需求 and the need_category catalogue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from db.pool import Conn
+
+
+async def select_category(conn: Conn, *, name: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        """
+        SELECT name, red_hours, yellow_hours, blue_hours, category_bonus::float AS category_bonus
+        FROM need_category WHERE name = $1 AND active
+        """,
+        name,
+    )
+    return None if row is None else dict(row)
+
+
+async def select_categories(conn: Conn) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """
+        SELECT name, red_hours, yellow_hours, blue_hours, category_bonus::float AS category_bonus
+        FROM need_category WHERE active ORDER BY name
+        """
+    )
+    return [dict(r) for r in rows]
+
+
+async def select_grid_community(conn: Conn, *, grid_id: int) -> int | None:
+    community_id: int | None = await conn.fetchval("SELECT community_id FROM grid WHERE id = $1", grid_id)
+    return community_id
+
+
+async def select_recent_same_need(
+    conn: Conn, *, grid_id: int, category: str, resident_phone: str, since: datetime
+) -> int | None:
+    """The latest need of the same resident, category and grid since `since` (duplicate check)."""
+    need_id: int | None = await conn.fetchval(
+        """
+        SELECT id FROM need
+        WHERE grid_id = $1 AND category = $2 AND resident_phone = $3 AND created_at >= $4
+          AND status <> 'rejected'
+        ORDER BY created_at DESC LIMIT 1
+        """,
+        grid_id, category, resident_phone, since,
+    )
+    return need_id
+
+
+async def insert_need(
+    conn: Conn,
+    *,
+    category: str,
+    community_id: int,
+    grid_id: int,
+    urgency: str,
+    deadline_at: datetime,
+    description: str,
+    resident_name: str | None,
+    resident_phone: str | None,
+    donor_name: str | None,
+    donor_anonymous: bool,
+    duplicate_of: int | None,
+    created_by: str,
+    at: datetime,
+) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        """
+        INSERT INTO need (category, community_id, grid_id, urgency, deadline_at, description,
+                          resident_name, resident_phone, donor_name, donor_anonymous, duplicate_of,
+                          likely_duplicate, created_by, created_at, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11 IS NOT NULL, $12, $13, $13)
+        RETURNING id, category, community_id, grid_id, urgency, deadline_at, description,
+                  resident_name, resident_phone, donor_name, donor_anonymous, status, reject_reason,
+                  duplicate_of, likely_duplicate, created_by, created_at
+        """,
+        category, community_id, grid_id, urgency, deadline_at, description, resident_name,
+        resident_phone, donor_name, donor_anonymous, duplicate_of, created_by, at,
+    )
+    assert row is not None
+    return dict(row)
+
+
+async def select_need(conn: Conn, *, need_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        """
+        SELECT id, category, community_id, grid_id, urgency, deadline_at, description,
+               resident_name, resident_phone, donor_name, donor_anonymous, status, reject_reason,
+               duplicate_of, likely_duplicate, created_by, created_at
+        FROM need WHERE id = $1 FOR UPDATE
+        """,
+        need_id,
+    )
+    return None if row is None else dict(row)
+
+
+async def update_need_status(
+    conn: Conn, *, need_id: int, from_statuses: list[str], status: str, reason: str | None,
+    at: datetime,
+) -> bool:
+    """Move the need when it is in one of `from_statuses`; True when it moved."""
+    moved: bool = await conn.fetchval(
+        """
+        WITH upd AS (
+            UPDATE need SET status = $3, reject_reason = coalesce($4, reject_reason),
+                            decided_at = CASE WHEN $3 IN ('verified', 'rejected') THEN $5 ELSE decided_at END,
+                            updated_at = $5
+            WHERE id = $1 AND status = ANY($2::text[]) RETURNING 1
+        )
+        SELECT EXISTS (SELECT 1 FROM upd)
+        """,
+        need_id, from_statuses, status, reason, at,
+    )
+    return moved
+
+
+async def select_needs(
+    conn: Conn, *, community_ids: list[int] | None, status: str | None, limit: int
+) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """
+        SELECT id, category, community_id, grid_id, urgency, deadline_at, description,
+               resident_name, resident_phone, donor_name, donor_anonymous, status, reject_reason,
+               duplicate_of, likely_duplicate, created_by, created_at
+        FROM need
+        WHERE ($1::bigint[] IS NULL OR community_id = ANY($1)) AND ($2::text IS NULL OR status = $2)
+        ORDER BY id DESC LIMIT $3
+        """,
+        community_ids, status, limit,
+    )
+    return [dict(r) for r in rows]

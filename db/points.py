@@ -1,0 +1,74 @@
+"""The two append-only points ledgers: evaluation_points and redeemable_points.
+
+`service_key` is UNIQUE, and every credit is `INSERT ... ON CONFLICT DO NOTHING`: crediting the
+same service again (an activity retry, a restarted worker, a replayed workflow) adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from db.pool import Conn
+
+
+async def credit_services(
+    conn: Conn,
+    *,
+    task_id: int,
+    member_ids: list[int],
+    service_keys: list[str],
+    points: list[float],
+    parts: list[dict[str, Any]],
+    redeemable: bool,
+    at: datetime,
+) -> int:
+    """Credit each (member, key) once to the evaluation ledger (and the redeemable one when on);
+    return how many evaluation credits were written now."""
+    credited: int = await conn.fetchval(
+        """
+        WITH src AS (
+            SELECT * FROM unnest($2::bigint[], $3::text[], $4::float8[], $5::text[])
+                AS s(member_id, service_key, points, parts)
+        ), ev AS (
+            INSERT INTO evaluation_points (member_id, task_id, service_key, points, parts, awarded_at)
+            SELECT member_id, $1, service_key, points::numeric, parts::jsonb, $7 FROM src
+            ON CONFLICT (service_key) DO NOTHING
+            RETURNING 1
+        ), rd AS (
+            INSERT INTO redeemable_points (member_id, task_id, service_key, points, parts, awarded_at)
+            SELECT member_id, $1, service_key, points::numeric, parts::jsonb, $7 FROM src WHERE $6
+            ON CONFLICT (service_key) DO NOTHING
+            RETURNING 1
+        )
+        -- Data-modifying CTEs always run to completion, so rd is written though not read here.
+        SELECT count(*)::int FROM ev
+        """,
+        task_id, member_ids, service_keys, points,
+        [json.dumps(p, ensure_ascii=False) for p in parts], redeemable, at,
+    )
+    return credited
+
+
+async def select_task_credits(conn: Conn, *, task_id: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """
+        SELECT member_id, service_key, points::float AS points, parts, awarded_at
+        FROM evaluation_points WHERE task_id = $1 ORDER BY member_id
+        """,
+        task_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def select_member_balance(conn: Conn, *, member_id: int) -> dict[str, float]:
+    row = await conn.fetchrow(
+        """
+        SELECT (SELECT coalesce(sum(points), 0)::float FROM evaluation_points WHERE member_id = $1) AS evaluation,
+               (SELECT coalesce(sum(points), 0)::float FROM redeemable_points WHERE member_id = $1) AS redeemable
+        """,
+        member_id,
+    )
+    assert row is not None
+    return {"evaluation": float(row["evaluation"]), "redeemable": float(row["redeemable"])}

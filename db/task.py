@@ -1,0 +1,334 @@
+"""Queries on task and task_event, plus the candidate read the matcher needs for one task.
+
+Every status change writes its task_event row in the same statement, and only when the status
+really changed, so a retried activity leaves one history line, not two.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from db.pool import Conn
+
+
+async def insert_task(
+    conn: Conn,
+    *,
+    need_id: int | None,
+    community_id: int,
+    grid_id: int,
+    title: str,
+    category: str,
+    mode: str,
+    headcount: int,
+    required_skills: list[str],
+    window_start: datetime,
+    window_end: datetime,
+    place: str,
+    points_per_hour: float,
+    category_bonus: float,
+    rating_bonus: float,
+    points_cap: float,
+    redeemable: bool,
+    qr_token_hash: str,
+    created_by: str,
+    at: datetime,
+) -> int:
+    task_id: int = await conn.fetchval(
+        """
+        INSERT INTO task (need_id, community_id, grid_id, title, category, mode, headcount,
+                          required_skills, window_start, window_end, place, points_per_hour,
+                          category_bonus, rating_bonus, points_cap, redeemable, qr_token_hash,
+                          created_by, created_at, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                $18, $19, $19)
+        RETURNING id
+        """,
+        need_id, community_id, grid_id, title, category, mode, headcount, required_skills,
+        window_start, window_end, place, points_per_hour, category_bonus, rating_bonus,
+        points_cap, redeemable, qr_token_hash, created_by, at,
+    )
+    # One workflow per task; its id is derived from the task id, known only after the insert.
+    await conn.execute(
+        """
+        WITH w AS (UPDATE task SET workflow_id = 'task-' || id WHERE id = $1 RETURNING id)
+        INSERT INTO task_event (task_id, kind, to_status, actor, at)
+        SELECT id, 'created', 'open', $2, $3 FROM w
+        """,
+        task_id, created_by, at,
+    )
+    return task_id
+
+
+async def select_task(conn: Conn, *, task_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        """
+        SELECT t.id, t.need_id, t.community_id, t.grid_id, t.title, t.category, t.mode, t.headcount,
+               t.required_skills, t.window_start, t.window_end, t.place, t.status,
+               t.escalation_level, t.level_deadline_at, t.parked_reason, t.workflow_id,
+               (SELECT count(*) FROM assignment a WHERE a.task_id = t.id
+                  AND a.status IN ('accepted', 'checked_in', 'checked_out'))::int AS filled,
+               t.points_per_hour, t.category_bonus, t.rating_bonus, t.points_cap, t.redeemable,
+               t.qr_token_hash
+        FROM task t WHERE t.id = $1
+        """,
+        task_id,
+    )
+    return None if row is None else dict(row)
+
+
+async def lock_task(conn: Conn, *, task_id: int) -> int | None:
+    """Lock the task row for this transaction; its headcount, or None when there is no such task."""
+    headcount: int | None = await conn.fetchval(
+        "SELECT headcount FROM task WHERE id = $1 FOR UPDATE", task_id
+    )
+    return headcount
+
+
+async def update_task_status(
+    conn: Conn,
+    *,
+    task_id: int,
+    status: str,
+    level: str | None,
+    level_deadline_at: datetime | None,
+    parked_reason: str | None,
+    actor: str,
+    at: datetime,
+) -> bool:
+    """Move the task (and its level); True when anything changed. History only on a real change."""
+    changed: bool = await conn.fetchval(
+        """
+        WITH before AS (
+            -- No FOR UPDATE here: locking a row this same statement updates would skip it.
+            SELECT status, escalation_level FROM task WHERE id = $1
+        ), upd AS (
+            UPDATE task SET status = $2,
+                            escalation_level = coalesce($3, escalation_level),
+                            level_deadline_at = coalesce($4, level_deadline_at),
+                            parked_reason = CASE WHEN $2 = 'parked' THEN $5 ELSE NULL END,
+                            closed_at = CASE WHEN $2 = 'closed' THEN $7 ELSE closed_at END,
+                            updated_at = $7
+            WHERE id = $1 AND (status <> $2 OR escalation_level <> coalesce($3, escalation_level))
+            RETURNING id
+        ), ev AS (
+            INSERT INTO task_event (task_id, kind, from_status, to_status, actor, detail, at)
+            SELECT $1, CASE WHEN before.escalation_level <> coalesce($3, before.escalation_level)
+                            THEN 'escalated' ELSE 'status' END,
+                   before.status, $2, $6,
+                   jsonb_build_object('level', coalesce($3, before.escalation_level), 'reason', $5::text),
+                   $7
+            FROM before, upd
+        )
+        SELECT EXISTS (SELECT 1 FROM upd)
+        """,
+        task_id, status, level, level_deadline_at, parked_reason, actor, at,
+    )
+    return changed
+
+
+async def insert_task_event(
+    conn: Conn, *, task_id: int, kind: str, member_id: int | None, actor: str,
+    detail: dict[str, Any], at: datetime,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO task_event (task_id, kind, member_id, actor, detail, at)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        """,
+        task_id, kind, member_id, actor, detail, at,
+    )
+
+
+async def select_task_events(conn: Conn, *, task_id: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """
+        SELECT kind, from_status, to_status, member_id, actor, at FROM task_event
+        WHERE task_id = $1 ORDER BY id
+        """,
+        task_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def select_task_place(conn: Conn, *, task_id: int) -> dict[str, Any] | None:
+    """Where the task sits in the hierarchy (scope checks and whom to notify)."""
+    row = await conn.fetchrow(
+        """
+        SELECT t.id, t.title, t.community_id, t.grid_id, c.subdistrict_id, s.district_id
+        FROM task t JOIN community c ON c.id = t.community_id
+        JOIN subdistrict s ON s.id = c.subdistrict_id
+        WHERE t.id = $1
+        """,
+        task_id,
+    )
+    return None if row is None else dict(row)
+
+
+async def select_city_map_rows(conn: Conn, *, task_id: int) -> dict[str, Any]:
+    """The task's neighbour grids with their communities, and the community→subdistrict→district
+    chain of every community in the task's district (what matching needs up to the top level)."""
+    neighbours = await conn.fetch(
+        """
+        SELECT ga.neighbour_id, g.community_id FROM task t
+        JOIN grid_adjacency ga ON ga.grid_id = t.grid_id
+        JOIN grid g ON g.id = ga.neighbour_id
+        WHERE t.id = $1
+        """,
+        task_id,
+    )
+    chain = await conn.fetch(
+        """
+        SELECT c.id AS community_id, c.subdistrict_id, s.district_id
+        FROM task t JOIN community tc ON tc.id = t.community_id
+        JOIN subdistrict ts ON ts.id = tc.subdistrict_id
+        JOIN subdistrict s ON s.district_id = ts.district_id
+        JOIN community c ON c.subdistrict_id = s.id
+        WHERE t.id = $1
+        """,
+        task_id,
+    )
+    return {"neighbours": [dict(r) for r in neighbours], "chain": [dict(r) for r in chain]}
+
+
+async def select_task_candidates(
+    conn: Conn, *, task_id: int, level: str, recent_since: datetime
+) -> list[dict[str, Any]]:
+    """Members registered within reach of the task at `level`, never offered this task before.
+
+    The exact eligibility rules are domain.matching's; this narrows by registration community
+    (the same community, its neighbours' communities, the subdistrict or the district) and
+    brings the load, rating and history the score needs.
+    """
+    rows = await conn.fetch(
+        """
+        WITH t AS (
+            SELECT t.id, t.grid_id, t.community_id, c.subdistrict_id, s.district_id
+            FROM task t JOIN community c ON c.id = t.community_id
+            JOIN subdistrict s ON s.id = c.subdistrict_id WHERE t.id = $1
+        ), reach AS (
+            SELECT c.id FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id, t
+            WHERE c.id = t.community_id
+               OR ($2 = 'adjacent' AND c.id IN (
+                      SELECT g.community_id FROM grid_adjacency ga JOIN grid g ON g.id = ga.neighbour_id
+                      WHERE ga.grid_id = t.grid_id))
+               OR ($2 = 'subdistrict' AND c.subdistrict_id = t.subdistrict_id)
+               OR ($2 = 'district' AND s.district_id = t.district_id)
+        )
+        SELECT m.id AS member_id, m.unit_id,
+               coalesce(r.grid_id, m.home_grid_id) AS home_grid_id,
+               coalesce(m.home_community_id, r.community_id) AS community_id,
+               hc.subdistrict_id, hs.district_id,
+               m.skills, m.free_slots, m.max_concurrent_tasks,
+               r.status = 'paused' AS paused, r.community_id AS registration_community_id,
+               (SELECT count(*) FROM assignment a WHERE a.member_id = m.id
+                  AND a.status IN ('accepted', 'checked_in'))::int AS current_load,
+               (SELECT count(*) FROM assignment a WHERE a.member_id = m.id
+                  AND a.status = 'checked_out' AND a.checked_out_at >= $3)::int AS recent_load,
+               (SELECT avg(rr.score)::float FROM assignment a JOIN resident_rating rr ON rr.task_id = a.task_id
+                  WHERE a.member_id = m.id AND a.status = 'checked_out') AS avg_rating,
+               (SELECT count(*) FROM assignment a JOIN resident_rating rr ON rr.task_id = a.task_id
+                  WHERE a.member_id = m.id AND a.status = 'checked_out')::int AS rating_count
+        FROM member_registration r
+        JOIN member m ON m.id = r.member_id
+        LEFT JOIN community hc ON hc.id = coalesce(m.home_community_id, r.community_id)
+        LEFT JOIN subdistrict hs ON hs.id = hc.subdistrict_id
+        WHERE r.status IN ('active', 'paused')
+          AND r.community_id IN (SELECT id FROM reach)
+          AND NOT EXISTS (SELECT 1 FROM offer o WHERE o.task_id = $1 AND o.member_id = m.id)
+          AND NOT EXISTS (SELECT 1 FROM assignment a WHERE a.task_id = $1 AND a.member_id = m.id)
+        """,
+        task_id, level, recent_since,
+    )
+    return [dict(r) for r in rows]
+
+
+async def select_member_candidate(
+    conn: Conn, *, task_id: int, member_id: int, recent_since: datetime
+) -> dict[str, Any] | None:
+    """One member in the candidate shape, for checking a claim against the same rules."""
+    row = await conn.fetchrow(
+        """
+        SELECT m.id AS member_id, m.unit_id,
+               coalesce(r.grid_id, m.home_grid_id) AS home_grid_id,
+               coalesce(m.home_community_id, r.community_id) AS community_id,
+               hc.subdistrict_id, hs.district_id,
+               m.skills, m.free_slots, m.max_concurrent_tasks,
+               coalesce(r.status = 'paused', false) AS paused,
+               r.community_id AS registration_community_id,
+               (SELECT count(*) FROM assignment a WHERE a.member_id = m.id
+                  AND a.status IN ('accepted', 'checked_in'))::int AS current_load,
+               (SELECT count(*) FROM assignment a WHERE a.member_id = m.id
+                  AND a.status = 'checked_out' AND a.checked_out_at >= $3)::int AS recent_load,
+               NULL::float AS avg_rating, 0 AS rating_count,
+               EXISTS (SELECT 1 FROM offer o WHERE o.task_id = $1 AND o.member_id = m.id
+                         AND o.status IN ('declined', 'no_show'))
+               OR EXISTS (SELECT 1 FROM assignment a WHERE a.task_id = $1 AND a.member_id = m.id
+                         AND a.status = 'no_show') AS declined_before
+        FROM member m
+        LEFT JOIN member_registration r ON r.member_id = m.id AND r.status IN ('active', 'paused')
+        LEFT JOIN community hc ON hc.id = coalesce(m.home_community_id, r.community_id)
+        LEFT JOIN subdistrict hs ON hs.id = hc.subdistrict_id
+        WHERE m.id = $2
+        """,
+        task_id, member_id, recent_since,
+    )
+    return None if row is None else dict(row)
+
+
+async def select_ledger(
+    conn: Conn,
+    *,
+    as_of: datetime,
+    community_ids: list[int] | None,
+    subdistrict_id: int | None,
+    district_id: int | None,
+    member_id: int | None,
+    grid_id: int | None,
+    community_id: int | None,
+    status: str | None,
+    overdue: bool | None,
+    parked: bool | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The ledger 挂账销号: tasks with state, holders and deadlines, filtered and scoped.
+
+    Overdue = not yet done past the window's end, or a need's tier deadline passed unstaffed.
+    """
+    rows = await conn.fetch(
+        """
+        SELECT * FROM (
+            SELECT t.id AS task_id, t.need_id, t.community_id, t.grid_id, t.title, t.category,
+                   t.status, t.escalation_level, t.level_deadline_at, n.deadline_at AS need_deadline_at,
+                   t.window_end, t.parked_reason,
+                   coalesce((SELECT array_agg(a.member_id ORDER BY a.member_id) FROM assignment a
+                             WHERE a.task_id = t.id AND a.status IN ('accepted', 'checked_in', 'checked_out')),
+                            '{}') AS holders,
+                   (t.status IN ('open', 'offering', 'staffed', 'in_progress', 'parked')
+                    AND (t.window_end < $1 OR (n.deadline_at IS NOT NULL AND n.deadline_at < $1
+                                               AND t.status IN ('open', 'offering', 'parked'))))
+                       AS overdue,
+                   c.subdistrict_id, s.district_id
+            FROM task t
+            JOIN community c ON c.id = t.community_id
+            JOIN subdistrict s ON s.id = c.subdistrict_id
+            LEFT JOIN need n ON n.id = t.need_id
+        ) x
+        WHERE ($2::bigint[] IS NULL OR x.community_id = ANY($2))
+          AND ($3::bigint IS NULL OR x.subdistrict_id = $3)
+          AND ($4::bigint IS NULL OR x.district_id = $4)
+          AND ($5::bigint IS NULL OR $5 = ANY(x.holders))
+          AND ($6::bigint IS NULL OR x.grid_id = $6)
+          AND ($7::bigint IS NULL OR x.community_id = $7)
+          AND ($8::text IS NULL OR x.status = $8)
+          AND ($9::boolean IS NULL OR x.overdue = $9)
+          AND ($10::boolean IS NULL OR (x.status = 'parked') = $10)
+        ORDER BY x.task_id DESC
+        LIMIT $11
+        """,
+        as_of, community_ids, subdistrict_id, district_id, member_id, grid_id, community_id,
+        status, overdue, parked, limit,
+    )
+    return [dict(r) for r in rows]
+

@@ -1,0 +1,346 @@
+"""The task workflow on the time-skipping server: waves, the ladder, no-shows, overdue reminders,
+ratings, follow-up, and the last slot raced by two members."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.dispatch import DispatchActivities
+from db import task as task_db
+from db.pool import Pool
+from domain import task_rules
+from schemas.dispatch import (
+    AnswerOfferInput,
+    DispatchPolicy,
+    RateInput,
+    RateResult,
+    RequeueInput,
+    ScanInput,
+    TaskMode,
+    TaskSnapshot,
+    TaskStatus,
+    TaskWorkflowInput,
+    TaskWorkflowResult,
+    VerifyInput,
+    VerifyResult,
+)
+from tests.conftest import unique
+from workflows.task import TaskWorkflow
+
+TOKEN = "qr-secret-token"
+ALL_SLOTS = list(range(21))
+
+
+@dataclass
+class City:
+    district_id: int
+    subdistrict_id: int
+    community_id: int
+    other_community_id: int
+    grid_id: int
+    neighbour_grid_id: int
+    far_grid_id: int
+    members: list[int] = field(default_factory=list)
+
+
+async def make_city(pool: Pool) -> City:
+    """A district with one subdistrict, two communities, and grids g (task), n (next to g), f (far)."""
+    async with pool.acquire() as conn:
+        d = await conn.fetchval("INSERT INTO district (name) VALUES ($1) RETURNING id", unique("区"))
+        s = await conn.fetchval("INSERT INTO subdistrict (district_id, name) VALUES ($1, $2) RETURNING id", d, "街道")
+        c = await conn.fetchval("INSERT INTO community (subdistrict_id, name) VALUES ($1, '甲社区') RETURNING id", s)
+        c2 = await conn.fetchval("INSERT INTO community (subdistrict_id, name) VALUES ($1, '乙社区') RETURNING id", s)
+        g = await conn.fetchval("INSERT INTO grid (community_id, name) VALUES ($1, 'g') RETURNING id", c)
+        n = await conn.fetchval("INSERT INTO grid (community_id, name) VALUES ($1, 'n') RETURNING id", c)
+        f = await conn.fetchval("INSERT INTO grid (community_id, name) VALUES ($1, 'f') RETURNING id", c2)
+        await conn.execute("INSERT INTO grid_adjacency VALUES ($1, $2), ($2, $1)", g, n)
+    return City(d, s, c, c2, g, n, f)
+
+
+async def add_member(pool: Pool, city: City, *, grid_id: int, community_id: int | None = None) -> int:
+    """An active member placed in `grid_id`, free all week."""
+    community = community_id or city.community_id
+    async with pool.acquire() as conn:
+        member_id: int = await conn.fetchval(
+            """
+            INSERT INTO member (name, home_community_id, home_grid_id, free_slots)
+            VALUES ($1, $2, $3, $4) RETURNING id
+            """,
+            unique("党员"), community, grid_id, ALL_SLOTS,
+        )
+        await conn.execute(
+            """
+            INSERT INTO member_registration (member_id, community_id, grid_id, status, confirmed_at)
+            VALUES ($1, $2, $3, 'active', now())
+            """,
+            member_id, community, grid_id,
+        )
+    city.members.append(member_id)
+    return member_id
+
+
+async def make_task(pool: Pool, city: City, *, headcount: int = 1, mode: TaskMode = TaskMode.dispatch,
+                    start_in: timedelta = timedelta(days=1)) -> tuple[int, datetime, datetime]:
+    start = datetime.now(UTC) + start_in
+    end = start + timedelta(hours=2)
+    async with pool.acquire() as conn:
+        task_id = await task_db.insert_task(
+            conn, need_id=None, community_id=city.community_id, grid_id=city.grid_id, title="陪老人就医",
+            category="助老助残", mode=mode.value, headcount=headcount, required_skills=[],
+            window_start=start, window_end=end, place="3号楼", points_per_hour=10, category_bonus=2,
+            rating_bonus=2, points_cap=100, redeemable=True,
+            qr_token_hash=task_rules.hash_qr_token(TOKEN), created_by="test", at=datetime.now(UTC),
+        )
+    return task_id, start, end
+
+
+@pytest.fixture
+async def worker(ts_env: WorkflowEnvironment, pool: Pool, task_queue: str) -> AsyncIterator[Worker]:
+    async with Worker(ts_env.client, task_queue=task_queue, workflows=[TaskWorkflow],
+                      activities=DispatchActivities(pool).all()) as w:
+        yield w
+
+
+Handle = WorkflowHandle[TaskWorkflow, TaskWorkflowResult]
+
+
+async def start(env: WorkflowEnvironment, task_queue: str, task_id: int, start_at: datetime, end_at: datetime,
+                *, skipping: bool = False, policy: DispatchPolicy | None = None,
+                mode: TaskMode = TaskMode.dispatch, headcount: int = 1) -> Handle:
+    data = TaskWorkflowInput(task_id=task_id, mode=mode, headcount=headcount, window_start=start_at,
+                             window_end=end_at, policy=policy or DispatchPolicy())
+    if skipping:
+        return await env.client.start_workflow(TaskWorkflow.run, data, id=f"task-{task_id}",
+                                               task_queue=task_queue)
+    with env.with_time_skipping_disabled():
+        return await env.client.start_workflow(TaskWorkflow.run, data, id=f"task-{task_id}",
+                                               task_queue=task_queue)
+
+
+async def until(handle: Handle, check: Callable[[TaskSnapshot], bool], *, seconds: float = 15) -> TaskSnapshot:
+    """Poll the workflow's snapshot until `check` holds."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        snap = await handle.query(TaskWorkflow.snapshot)
+        if check(snap):
+            return snap
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not reached: {snap}")
+        await asyncio.sleep(0.1)
+
+
+async def refusal(call: Awaitable[object]) -> str:
+    """The Chinese message of a refused update."""
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await call
+    cause = info.value.cause
+    assert isinstance(cause, ApplicationError)
+    return cause.message
+
+
+async def fetch(pool: Pool, sql: str, *args: object) -> list[dict[str, Any]]:
+    async with pool.acquire() as conn:
+        return [dict(r) for r in await conn.fetch(sql, *args)]
+
+
+async def eventually(pool: Pool, sql: str, *args: object, want: int = 1, seconds: float = 10) -> list[dict[str, Any]]:
+    """The rows of `sql` once there are `want` of them (activities land a moment after the
+    workflow's state changes), or whatever there is after `seconds`."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        rows = await fetch(pool, sql, *args)
+        if len(rows) >= want or asyncio.get_running_loop().time() > deadline:
+            return rows
+        await asyncio.sleep(0.1)
+
+
+async def serve_through(handle: Handle, member_id: int) -> None:
+    """Accept, check in and check out as `member_id`."""
+    await handle.execute_update("answer_offer", AnswerOfferInput(member_id=member_id, accept=True))
+    await handle.execute_update("check_in", ScanInput(member_id=member_id, token=TOKEN))
+    await handle.execute_update("check_out", ScanInput(member_id=member_id, token=TOKEN,
+                                                                  report="陪同就医并送回家"))
+
+
+async def test_unanswered_wave_times_out_and_next_wave_goes_out(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """An offer nobody answers expires after the offer timeout and the next-best member is offered."""
+    city = await make_city(pool)
+    first = await add_member(pool, city, grid_id=city.grid_id)
+    second = await add_member(pool, city, grid_id=city.grid_id)
+    task_id, s, e = await make_task(pool, city)
+    handle = await start(ts_env, task_queue, task_id, s, e)
+    snap = await until(handle, lambda x: x.wave == 1 and bool(x.open_offers))
+    assert snap.open_offers == [first]
+    await ts_env.fast_forward(handle, timedelta(minutes=31))
+    snap = await until(handle, lambda x: x.wave == 2 and bool(x.open_offers))
+    assert snap.open_offers == [second]
+    message = await refusal(handle.execute_update("answer_offer",
+                                                  AnswerOfferInput(member_id=first, accept=True)))
+    assert message == task_rules.REFUSAL_OFFER_EXPIRED
+    offers = await fetch(pool, "SELECT member_id, wave, status, score_parts FROM offer WHERE task_id = $1 ORDER BY wave",
+                         task_id)
+    assert [(o["member_id"], o["wave"], o["status"]) for o in offers] == [(first, 1, "expired"),
+                                                                        (second, 2, "offered")]
+    assert offers[0]["score_parts"]["proximity"] > 0   # why chosen is stored with the offer
+    await handle.terminate()
+
+
+async def test_ladder_climbs_to_the_top_then_parks_and_requeue_redispatches(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """With nobody anywhere the task climbs every level, each level's staff are told, it is parked
+    with a reason; after requeue it is offered to a member who registered meanwhile."""
+    city = await make_city(pool)
+    task_id, s, e = await make_task(pool, city)
+    handle = await start(ts_env, task_queue, task_id, s, e, skipping=True)
+    snap = await until(handle, lambda x: x.status is TaskStatus.parked)
+    assert snap.level.value == "district" and snap.parked_reason
+    rows = await eventually(pool, "SELECT status, parked_reason FROM task WHERE id = $1 AND status = 'parked'",
+                            task_id)
+    assert rows[0]["status"] == "parked" and "无人接单" in rows[0]["parked_reason"]
+    events = await fetch(pool, "SELECT kind, detail FROM task_event WHERE task_id = $1 AND kind = 'escalated' ORDER BY id",
+                         task_id)
+    assert [ev["detail"]["level"] for ev in events] == ["adjacent", "community", "subdistrict", "district"]
+    notes = await eventually(pool, "SELECT recipient_kind, recipient_id, category FROM notification WHERE dedupe_key LIKE $1 ORDER BY id",
+                             f"task:{task_id}:%", want=5)
+    assert ("subdistrict", city.subdistrict_id, "dispatch_escalated") in [tuple(n.values()) for n in notes]
+    assert ("district", city.district_id, "dispatch_escalated") in [tuple(n.values()) for n in notes]
+    assert ("district", city.district_id, "dispatch_parked") in [tuple(n.values()) for n in notes]
+
+    far = await add_member(pool, city, grid_id=city.far_grid_id, community_id=city.other_community_id)
+    await handle.execute_update("requeue", RequeueInput(actor="test"))
+    # The far member is only reachable at the subdistrict level: the ladder is climbed again.
+    snap = await until(handle, lambda x: x.open_offers == [far])
+    assert snap.level.value == "subdistrict"
+    await handle.terminate()
+
+
+async def test_no_show_frees_the_slot_and_redispatches(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """A member who accepted but never checked in is marked no-show and the task is offered again."""
+    city = await make_city(pool)
+    first = await add_member(pool, city, grid_id=city.grid_id)
+    second = await add_member(pool, city, grid_id=city.grid_id)
+    task_id, s, e = await make_task(pool, city)
+    handle = await start(ts_env, task_queue, task_id, s, e)
+    await until(handle, lambda x: x.open_offers == [first])
+    await handle.execute_update("answer_offer", AnswerOfferInput(member_id=first, accept=True))
+    await until(handle, lambda x: x.status is TaskStatus.staffed)
+    await ts_env.fast_forward(handle, timedelta(days=1, minutes=31))
+    snap = await until(handle, lambda x: x.open_offers == [second])
+    assert snap.filled == 0
+    rows = await fetch(pool, "SELECT member_id, status FROM assignment WHERE task_id = $1", task_id)
+    assert rows == [{"member_id": first, "status": "no_show"}]
+    await handle.terminate()
+
+
+async def test_overdue_reminds_member_then_community(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """Past the window's end the member on site is reminded; two hours later the community is told."""
+    city = await make_city(pool)
+    member = await add_member(pool, city, grid_id=city.grid_id)
+    task_id, s, e = await make_task(pool, city, start_in=timedelta(minutes=5))
+    handle = await start(ts_env, task_queue, task_id, s, e)
+    await until(handle, lambda x: x.open_offers == [member])
+    await handle.execute_update("answer_offer", AnswerOfferInput(member_id=member, accept=True))
+    wrong = await refusal(handle.execute_update("check_in", ScanInput(member_id=member, token="bad")))
+    assert wrong == task_rules.REFUSAL_BAD_TOKEN
+    await handle.execute_update("check_in", ScanInput(member_id=member, token=TOKEN))
+    await ts_env.fast_forward(handle, timedelta(hours=2, minutes=10))
+    key = f"task:{task_id}:overdue:0:%"
+    notes = await eventually(pool, "SELECT recipient_kind FROM notification WHERE dedupe_key LIKE $1", key)
+    assert [n["recipient_kind"] for n in notes] == ["member"]
+    await ts_env.fast_forward(handle, timedelta(hours=2))
+    notes = await eventually(pool, "SELECT recipient_kind FROM notification WHERE dedupe_key LIKE $1 ORDER BY id",
+                             key, want=2)
+    assert [n["recipient_kind"] for n in notes] == ["member", "community"]
+    await handle.execute_update("check_out", ScanInput(member_id=member, token=TOKEN))
+    await until(handle, lambda x: x.status is TaskStatus.done)
+    await handle.terminate()
+
+
+async def test_rating_defaults_after_the_window_and_points_are_credited_on_verify(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """Without a rating in 72 h a default 5 is recorded (defaulted); verification credits points once."""
+    city = await make_city(pool)
+    member = await add_member(pool, city, grid_id=city.grid_id)
+    task_id, s, e = await make_task(pool, city, start_in=timedelta(minutes=5))
+    handle = await start(ts_env, task_queue, task_id, s, e)
+    await until(handle, lambda x: x.open_offers == [member])
+    await serve_through(handle, member)
+    await until(handle, lambda x: x.status is TaskStatus.done)
+    await ts_env.fast_forward(handle, timedelta(hours=73))
+    rating = await eventually(pool, "SELECT score, defaulted FROM resident_rating WHERE task_id = $1", task_id)
+    assert rating == [{"score": 5, "defaulted": True}]
+    late = await refusal(handle.execute_update("rate", RateInput(score=1)))
+    assert late == task_rules.REFUSAL_ALREADY_RATED
+    verified = await handle.execute_update("verify", VerifyInput(actor="community_staff:甲"), result_type=VerifyResult)
+    assert verified.points_credited == 1
+    result = await handle.result()
+    assert result.status is TaskStatus.closed and result.rating == 5
+    ledger = await fetch(pool, "SELECT member_id, parts FROM evaluation_points WHERE task_id = $1", task_id)
+    assert len(ledger) == 1 and ledger[0]["member_id"] == member
+    assert ledger[0]["parts"]["rating_bonus"] == 4.0 and ledger[0]["parts"]["category_bonus"] == 2.0
+    redeemable = await fetch(pool, "SELECT count(*) AS n FROM redeemable_points WHERE task_id = $1", task_id)
+    assert redeemable[0]["n"] == 1
+
+
+async def test_low_rating_reopens_for_follow_up(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """A rating at or below the threshold puts the task into follow-up and tells the community."""
+    city = await make_city(pool)
+    member = await add_member(pool, city, grid_id=city.grid_id)
+    task_id, s, e = await make_task(pool, city, start_in=timedelta(minutes=5))
+    handle = await start(ts_env, task_queue, task_id, s, e)
+    await until(handle, lambda x: x.open_offers == [member])
+    await serve_through(handle, member)
+    await until(handle, lambda x: x.status is TaskStatus.done)
+    rated = await handle.execute_update("rate", RateInput(score=2, comment="态度一般"), result_type=RateResult)
+    assert rated.follow_up
+    await until(handle, lambda x: x.status is TaskStatus.follow_up)
+    notes = await eventually(pool, "SELECT recipient_kind, recipient_id FROM notification WHERE dedupe_key = $1",
+                             f"task:{task_id}:follow_up:community:0")
+    assert notes == [{"recipient_kind": "community", "recipient_id": city.community_id}]
+    await handle.execute_update("verify", VerifyInput(actor="community_staff:甲", note="已回访"))
+    assert (await handle.result()).status is TaskStatus.closed
+
+
+async def test_two_members_racing_for_the_last_slot_exactly_one_wins(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """Two accepts for the last slot at once: one is assigned, the other is told the task is full."""
+    city = await make_city(pool)
+    a = await add_member(pool, city, grid_id=city.grid_id)
+    b = await add_member(pool, city, grid_id=city.grid_id)
+    task_id, s, e = await make_task(pool, city)
+    handle = await start(ts_env, task_queue, task_id, s, e, policy=DispatchPolicy(offers_per_slot=2))
+    await until(handle, lambda x: sorted(x.open_offers) == sorted([a, b]))
+    results = await asyncio.gather(
+        handle.execute_update("answer_offer", AnswerOfferInput(member_id=a, accept=True)),
+        handle.execute_update("answer_offer", AnswerOfferInput(member_id=b, accept=True)),
+        return_exceptions=True,
+    )
+    wins = [r for r in results if not isinstance(r, BaseException)]
+    losses = [r for r in results if isinstance(r, WorkflowUpdateFailedError)]
+    assert len(wins) == 1 and len(losses) == 1
+    cause = losses[0].cause
+    assert isinstance(cause, ApplicationError) and cause.message == task_rules.REFUSAL_TASK_FULL
+    rows = await fetch(pool, "SELECT member_id FROM assignment WHERE task_id = $1", task_id)
+    assert len(rows) == 1
+    await handle.terminate()

@@ -1,0 +1,488 @@
+"""One task's life, from the first offer to the last point: `TaskWorkflow`, id `task-{task_id}`.
+
+Staffing. In dispatch mode 派单 offers go out in waves to the best-ranked members (activity
+`dispatch_find_candidates`); each wave waits until its offers are answered or time out, then the
+next wave goes out. When a level has nobody left, or its own deadline passes, the task climbs the
+ladder grid → adjacent → community → subdistrict → district and that level's staff are told. With
+nobody at the top the task is parked 挂账 with a reason, and waits for `requeue`. In claim 认领 and
+post 认岗 mode members `claim` until the headcount is reached or the window opens.
+
+Service. Members `check_in` and `check_out` by scanning the task's QR token; hours come from the
+two scans. Nobody checked in `no_show_grace` after the start → no-show: the slot is freed and the
+task is dispatched again. Past the window's end the members on site are reminded, then the
+community.
+
+After. The resident `rate`s within `rating_window` or a default rating is recorded. A rating at or
+below the threshold puts the task into follow-up instead of closing it. The community `verify`s;
+points are credited (once per service, enforced by the ledger's unique key), and the task closes.
+
+Accept/decline, claims, scans, rating, verification and requeue are validated updates: a refusal
+(an expired offer, a full task, a wrong token) comes back to the caller as a Chinese message and
+leaves the workflow untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import task_rules as rules
+    from domain.escalation import LADDER, level_deadline, next_level, parked_reason
+    from schemas.dispatch import (
+        AnswerOfferInput,
+        AnswerOfferResult,
+        AssignmentStatus,
+        AwardPointsInput,
+        AwardPointsResult,
+        ClaimInput,
+        ClaimResult,
+        ExpireOffersInput,
+        ExpireOffersResult,
+        FindCandidatesInput,
+        FindCandidatesResult,
+        NoShowInput,
+        NoShowResult,
+        NotifyLevelInput,
+        NotifyLevelResult,
+        OfferStatus,
+        OverdueReminderInput,
+        OverdueReminderResult,
+        RateInput,
+        RateResult,
+        RecordAnswerInput,
+        RecordAnswerResult,
+        RecordClaimInput,
+        RecordClaimResult,
+        RecordRatingInput,
+        RecordRatingResult,
+        RequeueInput,
+        ScanActivityInput,
+        ScanInput,
+        ScanResult,
+        SetStatusInput,
+        SetStatusResult,
+        TaskMode,
+        TaskSnapshot,
+        TaskStatus,
+        TaskWorkflowInput,
+        TaskWorkflowResult,
+        VerifyInput,
+        VerifyResult,
+    )
+    from schemas.matching import EscalationLevel
+
+_ACTIVITY_TIMEOUT = timedelta(seconds=30)
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+_HOLDING = (AssignmentStatus.accepted, AssignmentStatus.checked_in, AssignmentStatus.checked_out)
+
+
+@dataclass
+class _Offer:
+    offer_id: int
+    wave: int
+    expires_at: datetime
+    status: str   # offered / answering / accepted / declined / expired / withdrawn
+
+
+def _refusal(message: str, code: str) -> ApplicationError:
+    return ApplicationError(message, type=code, non_retryable=True)
+
+
+async def _wait(condition: Callable[[], bool], timeout: timedelta) -> bool:
+    """Wait for `condition` at most `timeout` (at least a second, so a deadline just passed still
+    lets pending work land); True when it held, False when the time ran out."""
+    try:
+        await workflow.wait_condition(condition, timeout=max(timeout, timedelta(seconds=1)))
+    except TimeoutError:
+        return False
+    return True
+
+
+def _activity_refusal(err: ActivityError) -> ApplicationError:
+    """Pass an activity's refusal (its Chinese message and code) on to the update's caller."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return _refusal(cause.message, cause.type or "refused")
+    return _refusal("操作失败, 请稍后重试", "activity_failed")
+
+
+@workflow.defn(name="TaskWorkflow")
+class TaskWorkflow:
+    @workflow.init
+    def __init__(self, data: TaskWorkflowInput) -> None:
+        self._in = data
+        self._status = TaskStatus.open
+        self._level = LADDER[0]
+        self._wave = 0
+        self._cycle = 0
+        self._offers: dict[int, _Offer] = {}
+        self._assigned: dict[int, AssignmentStatus] = {}
+        self._reserved = 0          # accepts and claims in flight hold their slot
+        self._rating: int | None = None
+        self._verify: VerifyInput | None = None
+        self._awarded: int | None = None
+        self._requeued = False
+        self._parked_reason: str | None = None
+
+    # ------------------------------------------------------------------ the process
+
+    @workflow.run
+    async def run(self, data: TaskWorkflowInput) -> TaskWorkflowResult:
+        while True:
+            staffed = await self._staff()
+            if not staffed:
+                await self._park()
+                continue
+            if await self._serve():
+                break
+        await self._set_status(TaskStatus.done)
+        await self._collect_rating()
+        await workflow.wait_condition(lambda: self._verify is not None)
+        assert self._verify is not None
+        award = await workflow.execute_activity(
+            "dispatch_award_points",
+            AwardPointsInput(task_id=data.task_id, actor=self._verify.actor, as_of=workflow.now()),
+            result_type=AwardPointsResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+        )
+        self._awarded = award.credited + award.already_credited
+        await self._set_status(TaskStatus.verified, actor=self._verify.actor)
+        await self._set_status(TaskStatus.closed, actor=self._verify.actor)
+        return TaskWorkflowResult(task_id=data.task_id, status=self._status, rating=self._rating,
+                                  points_credited=self._awarded)
+
+    def _filled(self) -> int:
+        return sum(1 for s in self._assigned.values() if s in _HOLDING) + self._reserved
+
+    def _open_offers(self, wave: int | None = None) -> list[int]:
+        return [m for m, o in self._offers.items()
+                if o.status in ("offered", "answering") and (wave is None or o.wave == wave)]
+
+    async def _staff(self) -> bool:
+        """Fill the headcount; False when nobody at all could be found (the task is then parked)."""
+        headcount = self._in.headcount
+        if self._in.mode is not TaskMode.dispatch:
+            await self._set_status(TaskStatus.open)
+            wait = self._in.window_start - workflow.now()
+            await _wait(lambda: self._filled() >= headcount, wait)
+            if self._filled() == 0:
+                self._parked_reason = "截至开始时间无人认领"
+                return False
+            return True
+        policy = self._in.policy
+        while True:
+            level_ends = workflow.now() + level_deadline(self._level, policy.level_deadlines)
+            await self._set_status(TaskStatus.offering, level=self._level, level_deadline_at=level_ends)
+            if self._level != LADDER[0]:
+                await self._notify(self._level, "escalated")
+            while self._filled() < headcount and workflow.now() < level_ends:
+                self._wave += 1
+                wave = self._wave
+                expires_at = min(workflow.now() + policy.offer_timeout, level_ends)
+                found = await workflow.execute_activity(
+                    "dispatch_find_candidates",
+                    FindCandidatesInput(task_id=self._in.task_id, level=self._level, wave=wave,
+                                        count=(headcount - self._filled()) * policy.offers_per_slot,
+                                        expires_at=expires_at, as_of=workflow.now()),
+                    result_type=FindCandidatesResult, start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                    retry_policy=_RETRY,
+                )
+                if not found.offers:
+                    break   # this level has nobody left
+                for sent in found.offers:
+                    self._offers[sent.member_id] = _Offer(sent.offer_id, wave, sent.expires_at, "offered")
+                await _wait(self._wave_settled(wave), expires_at - workflow.now())
+                # A reserved slot is not a filled one until its accept has landed (or failed).
+                await workflow.wait_condition(lambda: self._reserved == 0)
+                await self._close_wave(wave, filled=self._filled() >= headcount)
+            if self._filled() >= headcount:
+                return True
+            nxt = next_level(self._level)
+            if nxt is None:
+                if self._filled() > 0:
+                    return True   # short-handed beats parked: those who accepted still serve
+                self._parked_reason = parked_reason(headcount, self._filled())
+                return False
+            self._level = nxt
+
+    def _wave_settled(self, wave: int) -> Callable[[], bool]:
+        """The task is full, or every offer of `wave` has been answered."""
+        return lambda: self._filled() >= self._in.headcount or not self._open_offers(wave)
+
+    async def _close_wave(self, wave: int, *, filled: bool) -> None:
+        """Offers still open when the wave ends: expired, or withdrawn when the task filled up."""
+        status = OfferStatus.withdrawn if filled else OfferStatus.expired
+        # Memory first, so an answer arriving while the activity runs is refused by the validator;
+        # answers already in flight ("answering") are left to finish.
+        closing = [o for o in self._offers.values() if o.wave == wave and o.status == "offered"]
+        for offer in closing:
+            offer.status = status.value
+        if not closing:
+            return
+        await workflow.execute_activity(
+            "dispatch_expire_offers",
+            ExpireOffersInput(task_id=self._in.task_id, wave=wave, offer_ids=[o.offer_id for o in closing],
+                              status=status, as_of=workflow.now()),
+            result_type=ExpireOffersResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+        )
+
+    async def _park(self) -> None:
+        await self._set_status(TaskStatus.parked, reason=self._parked_reason)
+        await self._notify(self._level, "parked")
+        await workflow.wait_condition(lambda: self._requeued)
+        self._requeued = False
+        self._parked_reason = None
+        self._cycle += 1
+        self._level = LADDER[0]
+
+    async def _serve(self) -> bool:
+        """True when everyone who came has checked out; False when no-shows freed slots."""
+        policy = self._in.policy
+        if self._status is not TaskStatus.in_progress:
+            await self._set_status(TaskStatus.staffed)
+        no_show_at = max(self._in.window_start, workflow.now()) + policy.no_show_grace
+        if not await _wait(lambda: not self._with(AssignmentStatus.accepted), no_show_at - workflow.now()):
+            missing = self._with(AssignmentStatus.accepted)
+            await workflow.execute_activity(
+                "dispatch_mark_no_show",
+                NoShowInput(task_id=self._in.task_id, member_ids=missing, as_of=workflow.now()),
+                result_type=NoShowResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            )
+            for member_id in missing:
+                self._assigned[member_id] = AssignmentStatus.no_show
+            return False
+        def all_out() -> bool:
+            return not self._with(AssignmentStatus.checked_in)
+
+        if await _wait(all_out, self._in.window_end - workflow.now()):
+            return True
+        await self._remind_overdue("member", self._with(AssignmentStatus.checked_in))
+        if await _wait(all_out, policy.overdue_community_after):
+            return True
+        await self._remind_overdue("community", self._with(AssignmentStatus.checked_in))
+        await workflow.wait_condition(all_out)
+        return True
+
+    def _with(self, status: AssignmentStatus) -> list[int]:
+        return sorted(m for m, s in self._assigned.items() if s is status)
+
+    async def _collect_rating(self) -> None:
+        policy = self._in.policy
+        if not await _wait(lambda: self._rating is not None, policy.rating_window):
+            await self._record_rating(policy.default_rating, None, defaulted=True)
+        assert self._rating is not None
+        if self._rating <= policy.low_rating_threshold:
+            await self._set_status(TaskStatus.follow_up, reason="居民评价较低, 需回访跟进")
+            await self._notify(EscalationLevel.community, "follow_up")
+
+    # ------------------------------------------------------------------ small steps
+
+    async def _set_status(
+        self, status: TaskStatus, *, level: EscalationLevel | None = None,
+        level_deadline_at: datetime | None = None, reason: str | None = None,
+        actor: str = "system:workflow",
+    ) -> None:
+        self._status = status
+        await workflow.execute_activity(
+            "dispatch_set_task_status",
+            SetStatusInput(task_id=self._in.task_id, status=status, level=level,
+                           level_deadline_at=level_deadline_at, reason=reason, actor=actor,
+                           as_of=workflow.now()),
+            result_type=SetStatusResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+        )
+
+    async def _notify(self, level: EscalationLevel, topic: str) -> None:
+        await workflow.execute_activity(
+            "dispatch_notify_level",
+            NotifyLevelInput(task_id=self._in.task_id, level=level, cycle=self._cycle, topic=topic,
+                             as_of=workflow.now()),
+            result_type=NotifyLevelResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+        )
+
+    async def _remind_overdue(self, step: str, member_ids: list[int]) -> None:
+        await workflow.execute_activity(
+            "dispatch_remind_overdue",
+            OverdueReminderInput(task_id=self._in.task_id, step=step, member_ids=member_ids,
+                                 cycle=self._cycle, as_of=workflow.now()),
+            result_type=OverdueReminderResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+        )
+
+    async def _record_rating(self, score: int, comment: str | None, *, defaulted: bool) -> int:
+        res: RecordRatingResult = await workflow.execute_activity(
+            "dispatch_record_rating",
+            RecordRatingInput(task_id=self._in.task_id, score=score, comment=comment, defaulted=defaulted,
+                              low_rating_threshold=self._in.policy.low_rating_threshold,
+                              as_of=workflow.now()),
+            result_type=RecordRatingResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+        )
+        # The first rating recorded stands, whichever of the resident and the default came first.
+        self._rating = res.score
+        return res.score
+
+    # ------------------------------------------------------------------ updates
+
+    @workflow.update(name="answer_offer")
+    async def answer_offer(self, data: AnswerOfferInput) -> AnswerOfferResult:
+        offer = self._offers[data.member_id]
+        if data.accept and self._filled() >= self._in.headcount:
+            # Two accepts for the last slot both passed the validator; the first one holds it.
+            raise _refusal(rules.REFUSAL_TASK_FULL, "task_full")
+        offer.status = "answering"
+        if data.accept:
+            self._reserved += 1
+        try:
+            res = await workflow.execute_activity(
+                "dispatch_record_answer",
+                RecordAnswerInput(task_id=self._in.task_id, offer_id=offer.offer_id, member_id=data.member_id,
+                                  accept=data.accept, reason=data.reason, as_of=workflow.now()),
+                result_type=RecordAnswerResult, start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_RETRY,
+            )
+        except ActivityError as err:
+            offer.status = "offered" if offer.status == "answering" else offer.status
+            raise _activity_refusal(err) from err
+        finally:
+            if data.accept:
+                self._reserved -= 1
+        offer.status = res.status.value
+        if res.status is OfferStatus.accepted:
+            self._assigned[data.member_id] = AssignmentStatus.accepted
+        elif data.accept:
+            raise _refusal(rules.REFUSAL_OFFER_EXPIRED, "offer_expired")
+        workflow.logger.info("offer_answered", extra={"member_id": data.member_id, "status": res.status.value})
+        return AnswerOfferResult(offer_id=offer.offer_id, status=res.status)
+
+    @answer_offer.validator
+    def _validate_answer(self, data: AnswerOfferInput) -> None:
+        offer = self._offers.get(data.member_id)
+        if offer is None:
+            raise _refusal(rules.REFUSAL_NO_OFFER, "no_offer")
+        if offer.status == OfferStatus.withdrawn.value:
+            raise _refusal(rules.REFUSAL_TASK_FULL, "task_full")
+        if offer.status == OfferStatus.expired.value or (
+            offer.status == "offered" and workflow.now() >= offer.expires_at
+        ):
+            raise _refusal(rules.REFUSAL_OFFER_EXPIRED, "offer_expired")
+        if offer.status != "offered":
+            raise _refusal(rules.REFUSAL_NO_OFFER, "no_offer")
+        if data.accept and self._filled() >= self._in.headcount:
+            raise _refusal(rules.REFUSAL_TASK_FULL, "task_full")
+
+    @workflow.update(name="claim")
+    async def claim(self, data: ClaimInput) -> ClaimResult:
+        if self._filled() >= self._in.headcount:
+            raise _refusal(rules.REFUSAL_TASK_FULL, "task_full")
+        self._reserved += 1
+        try:
+            res = await workflow.execute_activity(
+                "dispatch_record_claim",
+                RecordClaimInput(task_id=self._in.task_id, member_id=data.member_id,
+                                 source=self._in.mode.value, as_of=workflow.now()),
+                result_type=RecordClaimResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            )
+        except ActivityError as err:
+            raise _activity_refusal(err) from err
+        finally:
+            self._reserved -= 1
+        self._assigned[data.member_id] = AssignmentStatus.accepted
+        return ClaimResult(assignment_id=res.assignment_id, filled=self._filled(), headcount=self._in.headcount)
+
+    @claim.validator
+    def _validate_claim(self, data: ClaimInput) -> None:
+        if self._in.mode is TaskMode.dispatch:
+            raise _refusal(rules.REFUSAL_NOT_CLAIMABLE, "not_claimable")
+        if data.member_id in self._assigned:
+            raise _refusal(rules.REFUSAL_ALREADY_ASSIGNED, "already_assigned")
+        if self._status is not TaskStatus.open or self._filled() >= self._in.headcount:
+            raise _refusal(rules.REFUSAL_TASK_FULL, "task_full")
+
+    @workflow.update(name="check_in")
+    async def check_in(self, data: ScanInput) -> ScanResult:
+        res = await self._scan(data, check_out=False)
+        self._assigned[data.member_id] = res.status
+        if self._status in (TaskStatus.staffed, TaskStatus.offering, TaskStatus.open):
+            await self._set_status(TaskStatus.in_progress)
+        return res
+
+    @check_in.validator
+    def _validate_check_in(self, data: ScanInput) -> None:
+        status = self._assigned.get(data.member_id)
+        if status is None or status not in _HOLDING:
+            raise _refusal(rules.REFUSAL_NOT_ASSIGNED, "not_assigned")
+        if status is not AssignmentStatus.accepted:
+            raise _refusal(rules.REFUSAL_ALREADY_CHECKED_IN, "already_checked_in")
+
+    @workflow.update(name="check_out")
+    async def check_out(self, data: ScanInput) -> ScanResult:
+        res = await self._scan(data, check_out=True)
+        self._assigned[data.member_id] = res.status
+        return res
+
+    @check_out.validator
+    def _validate_check_out(self, data: ScanInput) -> None:
+        status = self._assigned.get(data.member_id)
+        if status is None or status not in _HOLDING:
+            raise _refusal(rules.REFUSAL_NOT_ASSIGNED, "not_assigned")
+        if status is not AssignmentStatus.checked_in:
+            raise _refusal(rules.REFUSAL_NOT_CHECKED_IN, "not_checked_in")
+
+    async def _scan(self, data: ScanInput, *, check_out: bool) -> ScanResult:
+        try:
+            result: ScanResult = await workflow.execute_activity(
+                "dispatch_scan",
+                ScanActivityInput(task_id=self._in.task_id, member_id=data.member_id, token=data.token,
+                                  check_out=check_out, report=data.report, as_of=workflow.now()),
+                result_type=ScanResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            )
+        except ActivityError as err:
+            raise _activity_refusal(err) from err
+        return result
+
+    @workflow.update(name="rate")
+    async def rate(self, data: RateInput) -> RateResult:
+        score = await self._record_rating(data.score, data.comment, defaulted=False)
+        return RateResult(score=score, follow_up=score <= self._in.policy.low_rating_threshold)
+
+    @rate.validator
+    def _validate_rate(self, data: RateInput) -> None:
+        if self._status is not TaskStatus.done:
+            raise _refusal(rules.REFUSAL_NOT_DONE if self._rating is None else rules.REFUSAL_ALREADY_RATED,
+                           "cannot_rate")
+        if self._rating is not None:
+            raise _refusal(rules.REFUSAL_ALREADY_RATED, "already_rated")
+
+    @workflow.update(name="verify")
+    async def verify(self, data: VerifyInput) -> VerifyResult:
+        self._verify = data
+        await workflow.wait_condition(lambda: self._awarded is not None)
+        assert self._awarded is not None
+        return VerifyResult(points_credited=self._awarded)
+
+    @verify.validator
+    def _validate_verify(self, data: VerifyInput) -> None:
+        if self._verify is not None:
+            raise _refusal(rules.REFUSAL_ALREADY_VERIFIED, "already_verified")
+        if self._rating is None or self._status not in (TaskStatus.done, TaskStatus.follow_up):
+            raise _refusal(rules.REFUSAL_NOT_RATED, "not_rated")
+
+    @workflow.update(name="requeue")
+    async def requeue(self, data: RequeueInput) -> TaskSnapshot:
+        self._requeued = True
+        workflow.logger.info("task_requeued", extra={"actor": data.actor})
+        return self.snapshot()
+
+    @requeue.validator
+    def _validate_requeue(self, data: RequeueInput) -> None:
+        if self._status is not TaskStatus.parked or self._requeued:
+            raise _refusal(rules.REFUSAL_NOT_PARKED, "not_parked")
+
+    @workflow.query(name="snapshot")
+    def snapshot(self) -> TaskSnapshot:
+        return TaskSnapshot(status=self._status, level=self._level, wave=self._wave, filled=self._filled(),
+                            open_offers=self._open_offers(), parked_reason=self._parked_reason)

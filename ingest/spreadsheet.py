@@ -1,7 +1,7 @@
 """Reading a clerk's .csv or .xlsx into rows of cells with the row numbers the clerk sees.
 
 CSV: UTF-8 (with or without BOM) or GB18030 (what Chinese Excel writes when it "saves as CSV").
-XLSX: openpyxl in read-only mode, values only (numbers stay numbers, dates become datetimes).
+XLSX: python-calamine (numbers stay numbers, dates become dates).
 The header row is found among the first rows by matching known column names, so merged title
 rows above it ("XX区在职党员花名册") are skipped. Blank rows are skipped.
 """
@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from openpyxl import load_workbook
+from python_calamine import CalamineError, CalamineWorkbook
 
 from domain.errors import InvalidInput
 from domain.roster import header_score
@@ -115,21 +114,22 @@ def read_csv(data: bytes) -> Sheet:
 
 
 def read_xlsx(data: bytes) -> Sheet:
+    """The first sheet of an .xlsx, via calamine (Rust; ~10x openpyxl's read-only mode).
+
+    Numbers arrive as floats (13800138000.0; an ID number typed as a number is already lossy
+    in the file, and is reported as such), date cells as dates, empty cells as "". Rows are
+    yielded from A1, so the enumeration is the row number the clerk sees.
+    """
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise InvalidInput("无法打开该 .xlsx 文件: 请确认文件没有损坏, 或在 Excel 中重新另存为 .xlsx") from exc
-    sheet = workbook.worksheets[0]
-    # read-only mode pads rows to the sheet width and yields empty rows too, so enumerate() is
-    # the row number the clerk sees (from min_row, which is 1 for sheets Excel writes).
-    numbered: Iterator[tuple[int, Sequence[object]]] = enumerate(
-        sheet.iter_rows(values_only=True), start=sheet.min_row or 1
-    )
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        sheet = workbook.get_sheet_by_index(0)
+    except CalamineError as exc:
+        raise InvalidInput("无法打开该 .xlsx 文件: 请确认文件没有损坏、没有设置密码, 或在 Excel 中重新另存为 .xlsx") from exc
+    numbered: Iterator[tuple[int, Sequence[object]]] = enumerate(sheet.iter_rows(), start=1)
     header_row, header, after = _table(numbered)
-    max_row = sheet.max_row
     return Sheet(
         header=list(header), header_row=header_row, rows=_data_rows(after, numbered),
-        total_rows_hint=(max_row - header_row) if max_row else None, file_format="xlsx",
+        total_rows_hint=max(sheet.total_height - header_row, 0), file_format="xlsx",
     )
 
 

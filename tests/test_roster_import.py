@@ -228,12 +228,13 @@ async def test_xlsx_with_numbers_merged_title_and_dates(pool: Pool) -> None:
     bad_sheet = bad.active
     assert bad_sheet is not None
     bad_sheet.append(header)
+    bad_sheet.append([])                                  # a blank row still counts in row numbers
     bad_sheet.append([1, "赵六", "男", 13800138000.0, 1.10105199001011e17, city.units[0], *rows[0][6:], None])
     out = io.BytesIO()
     bad.save(out)
     with pytest.raises(RosterInvalid) as caught:
         await import_roster(pool, out.getvalue(), actor=SYSTEM_ACTOR, file_name="bad.xlsx")
-    assert [(e.row, e.column) for e in caught.value.errors] == [(2, "身份证号")]
+    assert [(e.row, e.column) for e in caught.value.errors] == [(3, "身份证号")]
     assert "文本" in caught.value.errors[0].message
 
 

@@ -24,8 +24,8 @@ from domain.matching import (
     score,
     window_slots,
 )
-from domain.matching_flow import assign_batch, assignment_cost, greedy_assign
-from domain.matching_pairs import CandidatePairs, candidate_pairs
+from domain.matching_flow import assign_batch, assignment_cost, greedy_assign, solve_batch
+from domain.matching_pairs import CandidatePairs, candidate_pairs, member_columns
 from schemas.matching import CityMap, EscalationLevel, MatchWeights, MemberCandidate, TaskSpec
 
 # Three communities: 1 and 2 in subdistrict 10, 3 in subdistrict 11; both in district 100.
@@ -139,6 +139,10 @@ def test_candidate_pairs_are_exactly_the_eligible_pairs(inst: Instance) -> None:
     }
     assert set(built) == expected
     assert len(built) == len(pairs)
+    # Reusing prebuilt member columns gives the very same pairs.
+    again = candidate_pairs(inst.tasks, inst.members, CITY, WEIGHTS, columns=member_columns(inst.members, CITY, WEIGHTS))
+    assert np.array_equal(again.task_idx, pairs.task_idx) and np.array_equal(again.member_idx, pairs.member_idx)
+    assert np.array_equal(again.score_int, pairs.score_int)
     for (ti, mi), i in built.items():
         parts = score(inst.tasks[ti], inst.members[mi], CITY, WEIGHTS)
         assert pairs.parts(i).total == pytest.approx(parts.total, abs=1e-9)
@@ -220,11 +224,14 @@ def dense_instance_st(draw: st.DrawFn) -> Instance:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(instance_st(max_tasks=6, max_members=8, max_headcount=2), dense_instance_st()))
 def test_batch_cost_equals_brute_force_optimum(inst: Instance) -> None:
-    """On small instances the flow's cost equals the exhaustive optimum, and greedy is never better."""
+    """On small instances the flow's cost equals the exhaustive optimum, split into blocks or not,
+    and greedy is never better."""
     pairs = candidate_pairs(inst.tasks, inst.members, CITY, WEIGHTS)
     result = assign_batch(inst.tasks, inst.members, pairs, WEIGHTS)
     optimum = brute_force_optimum(pairs, WEIGHTS)
     assert result.cost == optimum
+    # Solving the batch as one network instead of per independent block reaches the same optimum.
+    assert assignment_cost(pairs, solve_batch(pairs, WEIGHTS, split=False), WEIGHTS) == optimum
     assert greedy_assign(inst.tasks, inst.members, pairs, WEIGHTS).cost >= optimum
 
 

@@ -6,13 +6,19 @@ Network (every capacity and cost an integer; scores are scaled by `SCORE_SCALE`)
     member m --(cap 1, cost k * step)-->        sink            k = 0, 1, ... remaining capacity - 1
     task t  --(cap headcount, cost OFFSET + P)--> sink          the slots nobody fills
 
-Each task supplies its headcount and the sink absorbs the total, so a solution always exists;
-an unfilled slot costs P more than any assignment could save, so it is chosen only when no
-eligible member is left. The member->sink arcs cost more for each further task of the same
-batch (convex), which is the fairness penalty: the solver spreads work before it piles it on.
-OFFSET keeps the pair costs non-negative and cancels out: every headcount slot pays it once,
-filled or not. The unit-spread part of the score is left out here because it couples members
-of the same task; batch costs stay linear per pair, and the wave offers apply it per task.
+Each task supplies its headcount and the sink absorbs the total, so a solution always exists
+(the network has no source node: task supplies do its job). A slot stays unfilled only when
+filling it would cost more than P (`unfilled_penalty`, far above any score), in practice when no
+eligible member with capacity is left. The member->sink arcs cost more for each further task of
+the same batch (convex: the k-th costs (k-1) * step), which is the fairness penalty: the solver
+spreads work before it piles it on. OFFSET keeps the pair costs non-negative and cancels out:
+every headcount slot pays it once, filled or not. The unit-spread part of the score is left out
+here because it couples members of the same task; batch costs stay linear per pair, and the
+wave offers (`rank_candidates`) apply it per task.
+
+The batch falls apart into blocks that share no task and no member (communities linked by their
+registrations and adjacent-grid tasks); each block is its own network. That is still exact, and
+several small networks solve far faster than one large one.
 
 `assignment_cost` prices any assignment the same way, so the greedy baseline and the
 tests' brute force are compared with the flow on one scale.

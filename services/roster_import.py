@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -241,6 +242,7 @@ async def _import_members(
     counter = [0]
     chunks = _member_chunks(sheet, parser, errors, progress, counter)
     scope_kind = actor.scope_kind.value
+    started = time.perf_counter()
     try:
         async with pool.acquire() as conn, conn.transaction():
             await member_db.create_member_stage(conn)
@@ -253,6 +255,7 @@ async def _import_members(
                     break
                 pending = asyncio.ensure_future(asyncio.to_thread(_next_staged, chunks))
                 await member_db.copy_member_stage(conn, records=records)
+            staged_at = time.perf_counter()
             await member_db.resolve_member_stage(conn)
             for problem in await member_db.select_stage_problems(
                 conn, scope_kind=scope_kind, scope_id=actor.scope_id
@@ -263,7 +266,12 @@ async def _import_members(
                 raise _reject(errors, titles, columns, rows)
             if rows == 0:
                 raise RosterInvalid("文件中没有数据行: 请在表头下方填写党员信息", [])
+            resolved_at = time.perf_counter()
             result = await _load_members(conn, file, rows, actor)
+            log.info(
+                "roster_members_phases", read_validate_stage_s=round(staged_at - started, 2),
+                resolve_s=round(resolved_at - staged_at, 2), load_s=round(time.perf_counter() - resolved_at, 2),
+            )
             if dry_run:
                 raise _Rolledback
     except _Rolledback:
@@ -278,7 +286,9 @@ def _next_staged(chunks: Iterator[list[MemberRecord]]) -> list[tuple[Any, ...]] 
 
 
 async def _load_members(conn: Conn, file: _File, rows: int, actor: Actor) -> ImportResult:
+    started = time.perf_counter()
     inserted = await member_db.insert_members_from_stage(conn)
+    log.info("roster_members_inserted", inserted=inserted, seconds=round(time.perf_counter() - started, 2))
     cohort_id: int | None
     submitted = 0
     try:

@@ -13,7 +13,7 @@ from api.routes import directory, health, inbox, statistics, tokens
 from db.pool import Pool
 
 # Routers written alongside this one; included when their module is present in this build.
-_OPTIONAL_ROUTERS = ("api.routes.registrations", "api.routes.roster")
+_OPTIONAL_ROUTERS = ("api.routes.registrations", "api.routes.roster", "api.routes.dispatch")
 
 
 def _optional_router_modules() -> list[ModuleType]:

@@ -72,7 +72,7 @@ async def insert_need(
         INSERT INTO need (category, community_id, grid_id, urgency, deadline_at, description,
                           resident_name, resident_phone, donor_name, donor_anonymous, duplicate_of,
                           likely_duplicate, created_by, created_at, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11 IS NOT NULL, $12, $13, $13)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::bigint, $11::bigint IS NOT NULL, $12, $13, $13)
         RETURNING id, category, community_id, grid_id, urgency, deadline_at, description,
                   resident_name, resident_phone, donor_name, donor_anonymous, status, reject_reason,
                   duplicate_of, likely_duplicate, created_by, created_at
@@ -132,3 +132,16 @@ async def select_needs(
         community_ids, status, limit,
     )
     return [dict(r) for r in rows]
+
+
+async def select_grid_place(conn: Conn, *, grid_id: int) -> dict[str, Any] | None:
+    """The grid's community, subdistrict and district (scope checks for needs and tasks)."""
+    row = await conn.fetchrow(
+        """
+        SELECT g.id AS grid_id, g.community_id, c.subdistrict_id, s.district_id
+        FROM grid g JOIN community c ON c.id = g.community_id JOIN subdistrict s ON s.id = c.subdistrict_id
+        WHERE g.id = $1
+        """,
+        grid_id,
+    )
+    return None if row is None else dict(row)

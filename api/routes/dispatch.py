@@ -1,0 +1,150 @@
+"""Dispatch front door: needs, tasks, offers, claims, scans, rating, verification, the ledger.
+
+Thin: every route calls services/dispatch.py, which checks role and scope and talks to the task's
+workflow; refusals come back as 409 with the workflow's Chinese message.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api.deps import ActorDep, ClientDep, PoolDep
+from api.routes.directory import IdPath, Limit
+from schemas.dispatch import (
+    AnswerOfferInput,
+    AnswerOfferResult,
+    ClaimInput,
+    ClaimResult,
+    LedgerFilter,
+    LedgerRow,
+    NeedCreate,
+    NeedDecision,
+    NeedStatus,
+    NeedView,
+    OfferView,
+    RateInput,
+    RateResult,
+    ScanInput,
+    ScanResult,
+    TaskCreate,
+    TaskCreated,
+    TaskEventView,
+    TaskSnapshot,
+    TaskStatus,
+    TaskView,
+    VerifyResult,
+)
+from services import dispatch
+
+router = APIRouter(tags=["dispatch 派单"])
+
+
+class VerifyBody(BaseModel):
+    note: str | None = Field(default=None, max_length=1000)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.post("/needs", response_model=NeedView, status_code=201, summary="登记居民需求 (含微心愿)")
+async def place_need(pool: PoolDep, actor: ActorDep, body: NeedCreate) -> NeedView:
+    async with pool.acquire() as conn, conn.transaction():
+        return await dispatch.place_need(conn, actor, body, now=_now())
+
+
+@router.get("/needs", response_model=list[NeedView], summary="需求清单")
+async def list_needs(pool: PoolDep, actor: ActorDep, status: NeedStatus | None = None,
+                     limit: Limit = 100) -> list[NeedView]:
+    async with pool.acquire() as conn:
+        return await dispatch.list_needs(conn, actor, status=status.value if status else None, limit=limit)
+
+
+@router.post("/needs/{need_id}/decision", response_model=NeedView, summary="核查或驳回需求")
+async def decide_need(pool: PoolDep, actor: ActorDep, need_id: IdPath, body: NeedDecision) -> NeedView:
+    async with pool.acquire() as conn, conn.transaction():
+        return await dispatch.decide_need(conn, actor, need_id, body, now=_now())
+
+
+@router.post("/tasks", response_model=TaskCreated, status_code=201, summary="创建任务并开始派单")
+async def create_task(pool: PoolDep, client: ClientDep, actor: ActorDep, body: TaskCreate) -> TaskCreated:
+    return await dispatch.create_task(pool, client, actor, body, now=_now())
+
+
+@router.get("/tasks/{task_id}", response_model=TaskView, summary="任务详情")
+async def get_task(pool: PoolDep, actor: ActorDep, task_id: IdPath) -> TaskView:
+    async with pool.acquire() as conn:
+        return await dispatch.get_task(conn, actor, task_id)
+
+
+@router.get("/tasks/{task_id}/offers", response_model=list[OfferView], summary="派单记录及评分构成 (为何选中)")
+async def list_offers(pool: PoolDep, actor: ActorDep, task_id: IdPath) -> list[OfferView]:
+    async with pool.acquire() as conn:
+        return await dispatch.list_offers(conn, actor, task_id)
+
+
+@router.get("/tasks/{task_id}/history", response_model=list[TaskEventView], summary="任务流转记录")
+async def task_history(pool: PoolDep, actor: ActorDep, task_id: IdPath) -> list[TaskEventView]:
+    async with pool.acquire() as conn:
+        return await dispatch.task_history(conn, actor, task_id)
+
+
+@router.post("/tasks/{task_id}/answer", response_model=AnswerOfferResult, summary="接单或婉拒")
+async def answer_offer(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
+                       body: AnswerOfferInput) -> AnswerOfferResult:
+    async with pool.acquire() as conn:
+        return await dispatch.answer_offer(conn, client, actor, task_id, body)
+
+
+@router.post("/tasks/{task_id}/claim", response_model=ClaimResult, summary="认领或认岗")
+async def claim(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
+                body: ClaimInput) -> ClaimResult:
+    async with pool.acquire() as conn:
+        return await dispatch.claim(conn, client, actor, task_id, body)
+
+
+@router.post("/tasks/{task_id}/check-in", response_model=ScanResult, summary="扫码签到")
+async def check_in(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
+                   body: ScanInput) -> ScanResult:
+    async with pool.acquire() as conn:
+        return await dispatch.check_in(conn, client, actor, task_id, body)
+
+
+@router.post("/tasks/{task_id}/check-out", response_model=ScanResult, summary="扫码签退并填写服务记录")
+async def check_out(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
+                    body: ScanInput) -> ScanResult:
+    async with pool.acquire() as conn:
+        return await dispatch.check_out(conn, client, actor, task_id, body)
+
+
+@router.post("/tasks/{task_id}/rating", response_model=RateResult, summary="居民评价")
+async def rate(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
+               body: RateInput) -> RateResult:
+    async with pool.acquire() as conn:
+        return await dispatch.rate(conn, client, actor, task_id, body)
+
+
+@router.post("/tasks/{task_id}/verify", response_model=VerifyResult, summary="社区核查并记积分")
+async def verify(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
+                 body: VerifyBody) -> VerifyResult:
+    async with pool.acquire() as conn:
+        return await dispatch.verify(conn, client, actor, task_id, body.note)
+
+
+@router.post("/tasks/{task_id}/requeue", response_model=TaskSnapshot, summary="挂账任务重新派单")
+async def requeue(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath) -> TaskSnapshot:
+    async with pool.acquire() as conn:
+        return await dispatch.requeue(conn, client, actor, task_id)
+
+
+@router.get("/ledger", response_model=list[LedgerRow], summary="挂账销号台账")
+async def ledger(pool: PoolDep, actor: ActorDep, grid_id: int | None = None, community_id: int | None = None,
+                 status: TaskStatus | None = None, overdue: bool | None = None, parked: bool | None = None,
+                 limit: Limit = 100) -> list[LedgerRow]:
+    filters = LedgerFilter(grid_id=grid_id, community_id=community_id, status=status, overdue=overdue,
+                           parked=parked, limit=limit)
+    async with pool.acquire() as conn:
+        return await dispatch.ledger(conn, actor, filters, now=_now())

@@ -1,0 +1,350 @@
+"""Dispatch use cases 居民点单、社区派单、党员接单, called by both the API and the CLI.
+
+Needs are placed, verified or rejected here; tasks are created here and their `TaskWorkflow`
+started after the commit. Everything that happens to a running task (answers, claims, scans,
+rating, verification, requeue) is a validated update on its workflow, so the workflow is the one
+place that decides; this module checks who may ask and turns refusals into DomainErrors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from datetime import datetime
+from typing import Any, TypeVar
+
+import structlog
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from db import need as need_db
+from db import offer as offer_db
+from db import task as task_db
+from db.pool import Conn, Pool
+from domain import task_rules
+from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from domain.need_rules import duplicate_window_start, tier_deadline
+from domain.pii import mask_phone
+from domain.scope import HierarchyPath, allows
+from schemas.auth import Actor, Role, ScopeKind
+from schemas.dispatch import (
+    AnswerOfferInput,
+    AnswerOfferResult,
+    ClaimInput,
+    ClaimResult,
+    DispatchPolicy,
+    LedgerFilter,
+    LedgerRow,
+    NeedCreate,
+    NeedDecision,
+    NeedView,
+    OfferView,
+    RateInput,
+    RateResult,
+    RequeueInput,
+    ScanInput,
+    ScanResult,
+    TaskCreate,
+    TaskCreated,
+    TaskEventView,
+    TaskMode,
+    TaskSnapshot,
+    TaskView,
+    TaskWorkflowInput,
+    VerifyInput,
+    VerifyResult,
+)
+from workflows.task import TaskWorkflow
+
+log = structlog.get_logger(__name__)
+
+# Matches schemas.settings.Settings.task_queue; entrypoints pass their configured queue.
+DEFAULT_TASK_QUEUE = "shuangbaodao"
+STAFF_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
+ANONYMOUS_DONOR = "匿名爱心人士"
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def task_workflow_id(task_id: int) -> str:
+    return f"task-{task_id}"
+
+
+def _path(place: dict[str, Any]) -> HierarchyPath:
+    return HierarchyPath(district_id=place["district_id"], subdistrict_id=place["subdistrict_id"],
+                         community_id=place["community_id"])
+
+
+def _require_staff(actor: Actor, place: dict[str, Any]) -> None:
+    if actor.role not in STAFF_ROLES or not allows(actor, _path(place)):
+        raise Forbidden("无权操作: 仅所在社区、街道或组织部的工作人员可以办理")
+
+
+def _require_member_or_staff(actor: Actor, place: dict[str, Any], member_id: int) -> None:
+    """A member acts for themselves; staff in scope may act on a member's behalf (e.g. by phone)."""
+    if actor.role is Role.member:
+        if actor.scope_kind is not ScopeKind.member or actor.scope_id != member_id:
+            raise Forbidden("党员只能为本人接单、认领或签到")
+        return
+    _require_staff(actor, place)
+
+
+async def _task_place(conn: Conn, task_id: int) -> dict[str, Any]:
+    place = await task_db.select_task_place(conn, task_id=task_id)
+    if place is None:
+        raise NotFound(f"任务 {task_id} 不存在")
+    return place
+
+
+def _need_view(row: dict[str, Any], actor: Actor) -> NeedView:
+    view = NeedView.model_validate(row)
+    # Community staff work with the resident; everyone else sees the phone masked.
+    if actor.role is not Role.community_staff:
+        view = view.model_copy(update={"resident_phone": mask_phone(view.resident_phone)})
+    if view.donor_anonymous:
+        view = view.model_copy(update={"donor_name": ANONYMOUS_DONOR})
+    return view
+
+
+# ---------------------------------------------------------------- needs
+
+
+async def place_need(conn: Conn, actor: Actor, data: NeedCreate, *, now: datetime) -> NeedView:
+    """A grid worker (community staff) places a resident's need; likely duplicates are flagged."""
+    place = await need_db.select_grid_place(conn, grid_id=data.grid_id)
+    if place is None:
+        raise NotFound(f"网格 {data.grid_id} 不存在")
+    _require_staff(actor, place)
+    category = await need_db.select_category(conn, name=data.category)
+    if category is None:
+        raise InvalidInput(f"需求类别「{data.category}」不在目录中")
+    duplicate_of = None
+    if data.resident_phone:
+        duplicate_of = await need_db.select_recent_same_need(
+            conn, grid_id=data.grid_id, category=data.category, resident_phone=data.resident_phone,
+            since=duplicate_window_start(now),
+        )
+    row = await need_db.insert_need(
+        conn, category=data.category, community_id=place["community_id"], grid_id=data.grid_id,
+        urgency=data.urgency.value,
+        deadline_at=tier_deadline(data.urgency, placed_at=now, red_hours=category["red_hours"],
+                                  yellow_hours=category["yellow_hours"], blue_hours=category["blue_hours"]),
+        description=data.description, resident_name=data.resident_name,
+        resident_phone=data.resident_phone, donor_name=data.donor_name,
+        donor_anonymous=data.donor_anonymous, duplicate_of=duplicate_of, created_by=actor.audit_name,
+        at=now,
+    )
+    log.info("need_placed", need_id=row["id"], grid_id=data.grid_id, likely_duplicate=duplicate_of is not None)
+    return _need_view(row, actor)
+
+
+async def decide_need(conn: Conn, actor: Actor, need_id: int, data: NeedDecision, *, now: datetime) -> NeedView:
+    """The community verifies 核查 a need before it is published, or rejects it with a reason."""
+    row = await need_db.select_need(conn, need_id=need_id)
+    if row is None:
+        raise NotFound(f"需求 {need_id} 不存在")
+    place = await need_db.select_grid_place(conn, grid_id=row["grid_id"])
+    assert place is not None  # a need's grid exists (foreign key)
+    _require_staff(actor, place)
+    if not data.approve and not (data.reason or "").strip():
+        raise InvalidInput("驳回需求须填写理由")
+    target = "verified" if data.approve else "rejected"
+    moved = await need_db.update_need_status(conn, need_id=need_id, from_statuses=["submitted"],
+                                             status=target, reason=data.reason, at=now)
+    if not moved:
+        raise Conflict(f"需求当前状态为 {row['status']}, 只有待核查的需求可以核查或驳回")
+    after = await need_db.select_need(conn, need_id=need_id)
+    assert after is not None
+    return _need_view(after, actor)
+
+
+async def list_needs(conn: Conn, actor: Actor, *, status: str | None, limit: int) -> list[NeedView]:
+    if actor.role not in STAFF_ROLES:
+        raise Forbidden("无权查看需求清单")
+    community_ids = [actor.scope_id] if actor.scope_kind is ScopeKind.community and actor.scope_id else None
+    rows = await need_db.select_needs(conn, community_ids=community_ids, status=status, limit=limit)
+    # Subdistrict and district staff: filter by the hierarchy of each need's grid.
+    views = []
+    for row in rows:
+        place = await need_db.select_grid_place(conn, grid_id=row["grid_id"])
+        if place is not None and allows(actor, _path(place)):
+            views.append(_need_view(row, actor))
+    return views
+
+
+# ---------------------------------------------------------------- tasks
+
+
+async def create_task(
+    pool: Pool,
+    client: Client,
+    actor: Actor,
+    data: TaskCreate,
+    *,
+    now: datetime,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    policy: DispatchPolicy | None = None,
+) -> TaskCreated:
+    """Create a task (from a verified need, or directly) and start its workflow after the commit."""
+    if data.window_end <= data.window_start:
+        raise InvalidInput("结束时间须晚于开始时间")
+    token = secrets.token_urlsafe(16)
+    async with pool.acquire() as conn, conn.transaction():
+        grid_id, category = data.grid_id, data.category
+        if data.need_id is not None:
+            need = await need_db.select_need(conn, need_id=data.need_id)
+            if need is None:
+                raise NotFound(f"需求 {data.need_id} 不存在")
+            if need["status"] != "verified":
+                raise Conflict("只有已核查的需求可以转为任务")
+            grid_id = grid_id or need["grid_id"]
+            category = category or need["category"]
+        if grid_id is None or category is None:
+            raise InvalidInput("请指定网格和类别 (或从已核查的需求创建)")
+        place = await need_db.select_grid_place(conn, grid_id=grid_id)
+        if place is None:
+            raise NotFound(f"网格 {grid_id} 不存在")
+        _require_staff(actor, place)
+        cat = await need_db.select_category(conn, name=category)
+        if cat is None:
+            raise InvalidInput(f"类别「{category}」不在目录中")
+        task_id = await task_db.insert_task(
+            conn, need_id=data.need_id, community_id=place["community_id"], grid_id=grid_id,
+            title=data.title, category=category, mode=data.mode.value, headcount=data.headcount,
+            required_skills=data.required_skills, window_start=data.window_start,
+            window_end=data.window_end, place=data.place, points_per_hour=data.points_per_hour,
+            category_bonus=cat["category_bonus"], rating_bonus=data.rating_bonus,
+            points_cap=data.points_cap, redeemable=data.redeemable,
+            qr_token_hash=task_rules.hash_qr_token(token), created_by=actor.audit_name, at=now,
+        )
+        if data.need_id is not None:
+            await need_db.update_need_status(conn, need_id=data.need_id, from_statuses=["verified"],
+                                             status="converted", reason=None, at=now)
+        row = await task_db.select_task(conn, task_id=task_id)
+        assert row is not None
+    await start_task_workflow(client, task_id=task_id, mode=data.mode, headcount=data.headcount,
+                              window_start=data.window_start, window_end=data.window_end,
+                              task_queue=task_queue, policy=policy)
+    log.info("task_created", task_id=task_id, mode=data.mode.value, headcount=data.headcount)
+    return TaskCreated(task=TaskView.model_validate(row), qr_token=token)
+
+
+async def start_task_workflow(
+    client: Client, *, task_id: int, mode: TaskMode, headcount: int, window_start: datetime,
+    window_end: datetime, task_queue: str = DEFAULT_TASK_QUEUE, policy: DispatchPolicy | None = None,
+) -> str:
+    """Start the task's workflow once; calling again is a no-op."""
+    workflow_id = task_workflow_id(task_id)
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            TaskWorkflow.run,
+            TaskWorkflowInput(task_id=task_id, mode=mode, headcount=headcount, window_start=window_start,
+                              window_end=window_end, policy=policy or DispatchPolicy()),
+            id=workflow_id, task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    return workflow_id
+
+
+async def _update(client: Client, task_id: int, name: str, arg: BaseModel, result_type: type[R]) -> R:
+    """Send a validated update to the task's workflow; a refusal becomes a Conflict."""
+    handle = client.get_workflow_handle(task_workflow_id(task_id))
+    try:
+        result: R = await handle.execute_update(name, arg, result_type=result_type)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            raise Conflict(cause.message, code=cause.type or "refused") from err
+        raise
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise Conflict("该任务的流程已结束或不存在", code="task_not_running") from err
+        raise
+    return result
+
+
+async def answer_offer(conn: Conn, client: Client, actor: Actor, task_id: int,
+                       data: AnswerOfferInput) -> AnswerOfferResult:
+    _require_member_or_staff(actor, await _task_place(conn, task_id), data.member_id)
+    return await _update(client, task_id, "answer_offer", data, AnswerOfferResult)
+
+
+async def claim(conn: Conn, client: Client, actor: Actor, task_id: int, data: ClaimInput) -> ClaimResult:
+    _require_member_or_staff(actor, await _task_place(conn, task_id), data.member_id)
+    return await _update(client, task_id, "claim", data, ClaimResult)
+
+
+async def check_in(conn: Conn, client: Client, actor: Actor, task_id: int, data: ScanInput) -> ScanResult:
+    _require_member_or_staff(actor, await _task_place(conn, task_id), data.member_id)
+    return await _update(client, task_id, "check_in", data, ScanResult)
+
+
+async def check_out(conn: Conn, client: Client, actor: Actor, task_id: int, data: ScanInput) -> ScanResult:
+    _require_member_or_staff(actor, await _task_place(conn, task_id), data.member_id)
+    return await _update(client, task_id, "check_out", data, ScanResult)
+
+
+async def rate(conn: Conn, client: Client, actor: Actor, task_id: int, data: RateInput) -> RateResult:
+    """The resident's rating, entered by the grid worker or community staff who visited."""
+    _require_staff(actor, await _task_place(conn, task_id))
+    return await _update(client, task_id, "rate", data, RateResult)
+
+
+async def verify(conn: Conn, client: Client, actor: Actor, task_id: int, note: str | None) -> VerifyResult:
+    _require_staff(actor, await _task_place(conn, task_id))
+    return await _update(client, task_id, "verify", VerifyInput(actor=actor.audit_name, note=note), VerifyResult)
+
+
+async def requeue(conn: Conn, client: Client, actor: Actor, task_id: int) -> TaskSnapshot:
+    _require_staff(actor, await _task_place(conn, task_id))
+    return await _update(client, task_id, "requeue", RequeueInput(actor=actor.audit_name), TaskSnapshot)
+
+
+# ---------------------------------------------------------------- reads
+
+
+async def get_task(conn: Conn, actor: Actor, task_id: int) -> TaskView:
+    place = await _task_place(conn, task_id)
+    if actor.role is not Role.member:
+        _require_staff(actor, place)
+    row = await task_db.select_task(conn, task_id=task_id)
+    assert row is not None
+    return TaskView.model_validate(row)
+
+
+async def list_offers(conn: Conn, actor: Actor, task_id: int) -> list[OfferView]:
+    """Every offer with the parts of its score: why was I (not) chosen. Members see their own."""
+    place = await _task_place(conn, task_id)
+    rows = await offer_db.select_task_offers(conn, task_id=task_id)
+    if actor.role is Role.member:
+        rows = [r for r in rows if r["member_id"] == actor.scope_id]
+    else:
+        _require_staff(actor, place)
+    return [OfferView.model_validate(r) for r in rows]
+
+
+async def task_history(conn: Conn, actor: Actor, task_id: int) -> list[TaskEventView]:
+    _require_staff(actor, await _task_place(conn, task_id))
+    return [TaskEventView.model_validate(r) for r in await task_db.select_task_events(conn, task_id=task_id)]
+
+
+async def ledger(conn: Conn, actor: Actor, filters: LedgerFilter, *, now: datetime) -> list[LedgerRow]:
+    """The ledger 挂账销号 within the actor's scope, with the requested filters."""
+    kind, scope_id = actor.scope_kind, actor.scope_id
+    if kind is ScopeKind.unit:
+        raise Forbidden("报到单位无权查看任务台账")
+    rows = await task_db.select_ledger(
+        conn, as_of=now,
+        community_ids=[scope_id] if kind is ScopeKind.community and scope_id is not None else None,
+        subdistrict_id=scope_id if kind is ScopeKind.subdistrict else None,
+        district_id=scope_id if kind is ScopeKind.district else None,
+        member_id=scope_id if kind is ScopeKind.member else None,
+        grid_id=filters.grid_id, community_id=filters.community_id,
+        status=filters.status.value if filters.status else None,
+        overdue=filters.overdue, parked=filters.parked, limit=filters.limit,
+    )
+    return [LedgerRow.model_validate(r) for r in rows]

@@ -85,8 +85,12 @@ async def test_ten_thousand_rows_one_bad_then_fixed_then_again(pool: Pool) -> No
 
     rows[5000][4] = good_id
     data = _csv(rows)
-    result = await import_roster(pool, data, actor=SYSTEM_ACTOR, file_name="党员.csv")
+    seen: list[tuple[int, int | None]] = []
+    result = await import_roster(
+        pool, data, actor=SYSTEM_ACTOR, file_name="党员.csv", progress=lambda done, total: seen.append((done, total))
+    )
     assert (result.rows, result.inserted, result.registrations) == (10_000, 10_000, 10_000)
+    assert seen[-1] == (10_000, 10_000)                   # the progress bar reaches its total
     assert result.cohort_id is not None and not result.already_imported
     counts = await _counts(pool, city)
     assert counts == (10_000, 10_000, 10_000, 1)
@@ -311,3 +315,21 @@ async def test_missing_columns_are_named(pool: Pool) -> None:
     with pytest.raises(RosterInvalid) as caught:
         await import_roster(pool, data, actor=SYSTEM_ACTOR, file_name="m.csv", kind=None)
     assert caught.value.errors[0].row == 1
+
+
+async def test_subdistrict_actor_hierarchy_and_units_stay_in_scope(pool: Pool) -> None:
+    """A subdistrict-scoped actor may add grids and units in its own subdistrict only; other rows are errors."""
+    city = synthetic_city(unique("域"), districts=1, subdistricts=2, communities=1, grids=1, units=2)
+    await import_roster(pool, hierarchy_csv(city), actor=SYSTEM_ACTOR, file_name="h.csv")
+    own = await pool.fetchval("SELECT id FROM subdistrict WHERE name = $1", city.communities[0][1])
+    actor = Actor(role=Role.subdistrict, scope_kind=ScopeKind.subdistrict, scope_id=own, label="街道")
+    (d1, s1, c1, _), (d2, s2, c2, _) = city.communities
+    grids = _csv([[d1, s1, c1, "新网格", ""], [d2, s2, c2, "新网格", ""]], ("区", "街道", "社区", "网格", "相邻网格"))
+    with pytest.raises(RosterInvalid) as caught:
+        await import_roster(pool, grids, actor=actor, file_name="h.csv")
+    assert [(e.row, e.column) for e in caught.value.errors] == [(3, "区")]
+    units = _csv([["甲" + c1, "党支部", "企业", c1, s1], ["乙" + c2, "党支部", "企业", c2, s2]],
+                 ("单位名称", "单位党组织", "单位类型", "所在社区", "街道"))
+    with pytest.raises(RosterInvalid) as caught:
+        await import_roster(pool, units, actor=actor, file_name="u.csv")
+    assert [(e.row, e.column) for e in caught.value.errors] == [(3, "所在社区")]

@@ -101,10 +101,22 @@ def _data_rows(
             yield row_no, cells
 
 
+def _csv_records(text: str) -> Iterator[tuple[int, Sequence[object]]]:
+    reader = csv.reader(io.StringIO(text))
+    row_no = 0
+    try:
+        for row_no, cells in enumerate(reader, start=1):
+            yield row_no, cells
+    except csv.Error as exc:
+        # NUL bytes, an unterminated quote, a giant cell: not a table a clerk could have saved
+        raise InvalidInput(
+            f"CSV 文件第{row_no + 1}行无法读取 (格式损坏或不是表格文件): 请在 Excel 中重新另存为 CSV 或 .xlsx"
+        ) from exc
+
+
 def read_csv(data: bytes) -> Sheet:
     text = decode_csv(data)
-    reader = csv.reader(io.StringIO(text))
-    numbered: Iterator[tuple[int, Sequence[object]]] = enumerate(reader, start=1)
+    numbered = _csv_records(text)
     header_row, header, after = _table(numbered)
     total = text.count("\n") + (0 if text.endswith("\n") else 1)
     return Sheet(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import directory, registrations, roster, serve, stack, tokens, worker
+from cli import directory, dispatch, registrations, roster, serve, stack, tokens, worker
 
 app = typer.Typer(
     name="shuangbaodao",
@@ -19,6 +19,7 @@ roster.register(app)
 tokens.register(app)
 registrations.register(app)
 directory.register(app)
+dispatch.register(app)
 
 
 def main() -> None:

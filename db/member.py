@@ -236,31 +236,31 @@ async def insert_registrations_from_stage(conn: Conn, *, cohort_id: int, actor: 
     left as they are (that is what makes a second import of the same file a no-op). Each new
     registration gets its first status-history row. Returns how many were submitted.
     """
-    status = await conn.execute(
+    # One statement: the history rows come from the RETURNING of the registrations, so the
+    # new rows are not read back.
+    submitted: int = await conn.fetchval(
         """
-        INSERT INTO member_registration (member_id, community_id, grid_id, cohort_id, status)
-        SELECT m.id, r.community_id, r.grid_id, $1, 'submitted'
-        FROM roster_member_resolved r
-        JOIN member m ON m.id_number = r.id_number
-        WHERE NOT EXISTS (
-            SELECT 1 FROM member_registration mr
-            WHERE mr.member_id = m.id AND mr.status IN ('submitted', 'confirmed', 'active', 'paused')
-        )
-        ON CONFLICT (member_id) WHERE status IN ('submitted', 'confirmed', 'active', 'paused')
-        DO NOTHING
-        """,
-        cohort_id,
-    )
-    submitted = int(status.rsplit(" ", 1)[1])
-    if submitted:
-        await conn.execute(
-            """
+        WITH registered AS (
+            INSERT INTO member_registration (member_id, community_id, grid_id, cohort_id, status)
+            SELECT m.id, r.community_id, r.grid_id, $1, 'submitted'
+            FROM roster_member_resolved r
+            JOIN member m ON m.id_number = r.id_number
+            WHERE NOT EXISTS (
+                SELECT 1 FROM member_registration mr
+                WHERE mr.member_id = m.id AND mr.status IN ('submitted', 'confirmed', 'active', 'paused')
+            )
+            ON CONFLICT (member_id) WHERE status IN ('submitted', 'confirmed', 'active', 'paused')
+            DO NOTHING
+            RETURNING id
+        ), history AS (
             INSERT INTO registration_event (registration_kind, registration_id, from_status, to_status,
                                             actor, reason)
-            SELECT 'member', id, NULL, 'submitted', $2, $3
-            FROM member_registration WHERE cohort_id = $1
-            """,
-            cohort_id, actor, reason,
+            SELECT 'member', id, NULL, 'submitted', $2, $3 FROM registered
         )
+        SELECT count(*) FROM registered
+        """,
+        cohort_id, actor, reason,
+    )
+    if submitted:
         await conn.execute("UPDATE registration_cohort SET size = $2 WHERE id = $1", cohort_id, submitted)
     return submitted

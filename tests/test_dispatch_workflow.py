@@ -21,6 +21,7 @@ from db.pool import Pool
 from domain import task_rules
 from schemas.dispatch import (
     AnswerOfferInput,
+    ClaimInput,
     DispatchPolicy,
     RateInput,
     RateResult,
@@ -34,6 +35,7 @@ from schemas.dispatch import (
     VerifyInput,
     VerifyResult,
 )
+from schemas.matching import EscalationLevel
 from tests.conftest import unique
 from workflows.task import TaskWorkflow
 
@@ -344,3 +346,77 @@ async def test_two_members_racing_for_the_last_slot_exactly_one_wins(
     rows = await fetch(pool, "SELECT member_id FROM assignment WHERE task_id = $1", task_id)
     assert len(rows) == 1
     await handle.terminate()
+
+
+async def test_each_level_has_its_own_deadline(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """When the grid level's deadline passes before its offer times out, the task climbs to the
+    adjacent grids at once and the member next door is offered it."""
+    city = await make_city(pool)
+    near = await add_member(pool, city, grid_id=city.grid_id)
+    next_door = await add_member(pool, city, grid_id=city.neighbour_grid_id)
+    task_id, s, e = await make_task(pool, city)
+    policy = DispatchPolicy(offer_timeout=timedelta(hours=1),
+                            level_deadlines={EscalationLevel.grid: timedelta(minutes=10)})
+    handle = await start(ts_env, task_queue, task_id, s, e, policy=policy)
+    snap = await until(handle, lambda x: x.open_offers == [near])
+    assert snap.level is EscalationLevel.grid
+    await ts_env.fast_forward(handle, timedelta(minutes=11))
+    snap = await until(handle, lambda x: x.open_offers == [next_door])
+    assert snap.level is EscalationLevel.adjacent
+    offers = await fetch(pool, "SELECT member_id, level, status FROM offer WHERE task_id = $1 ORDER BY id", task_id)
+    assert offers == [{"member_id": near, "level": "grid", "status": "expired"},
+                      {"member_id": next_door, "level": "adjacent", "status": "offered"}]
+    await handle.terminate()
+
+
+async def test_claim_mode_first_come_capped_at_headcount(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """In claim mode eligible members claim until the headcount is reached; later claims and
+    members registered elsewhere are refused with the reason."""
+    city = await make_city(pool)
+    first = await add_member(pool, city, grid_id=city.grid_id)
+    second = await add_member(pool, city, grid_id=city.neighbour_grid_id)
+    late = await add_member(pool, city, grid_id=city.grid_id)
+    elsewhere = await add_member(pool, city, grid_id=city.far_grid_id, community_id=city.other_community_id)
+    task_id, s, e = await make_task(pool, city, headcount=2, mode=TaskMode.claim)
+    handle = await start(ts_env, task_queue, task_id, s, e, mode=TaskMode.claim, headcount=2)
+    await until(handle, lambda x: x.status is TaskStatus.open)
+    outsider = await refusal(handle.execute_update("claim", ClaimInput(member_id=elsewhere)))
+    assert "未在本社区报到" in outsider
+    await handle.execute_update("claim", ClaimInput(member_id=first))
+    await handle.execute_update("claim", ClaimInput(member_id=second))
+    full = await refusal(handle.execute_update("claim", ClaimInput(member_id=late)))
+    assert full == task_rules.REFUSAL_TASK_FULL
+    await until(handle, lambda x: x.status is TaskStatus.staffed)
+    rows = await fetch(pool, "SELECT member_id, source FROM assignment WHERE task_id = $1 ORDER BY member_id", task_id)
+    assert rows == [{"member_id": first, "source": "claim"}, {"member_id": second, "source": "claim"}]
+    await handle.terminate()
+
+
+async def test_worker_restarted_after_the_award_credits_once(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str
+) -> None:
+    """The worker is stopped right after points are awarded and a fresh one (no cache, so the
+    workflow is replayed) finishes the task: still exactly one ledger row per service."""
+    city = await make_city(pool)
+    member = await add_member(pool, city, grid_id=city.grid_id)
+    task_id, s, e = await make_task(pool, city, start_in=timedelta(minutes=5))
+    acts = DispatchActivities(pool).all()
+    async with Worker(ts_env.client, task_queue=task_queue, workflows=[TaskWorkflow], activities=acts):
+        handle = await start(ts_env, task_queue, task_id, s, e)
+        await until(handle, lambda x: x.open_offers == [member])
+        await serve_through(handle, member)
+        await until(handle, lambda x: x.status is TaskStatus.done)
+        await handle.execute_update("rate", RateInput(score=4), result_type=RateResult)
+        verified = await handle.execute_update("verify", VerifyInput(actor="community_staff:甲"),
+                                               result_type=VerifyResult)
+        assert verified.points_credited == 1
+    async with Worker(ts_env.client, task_queue=task_queue, workflows=[TaskWorkflow], activities=acts,
+                      max_cached_workflows=0):
+        result = await handle.result()
+    assert result.status is TaskStatus.closed and result.points_credited == 1
+    rows = await fetch(pool, "SELECT member_id FROM evaluation_points WHERE task_id = $1", task_id)
+    assert rows == [{"member_id": member}]

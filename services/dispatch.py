@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from db import need as need_db
 from db import offer as offer_db
 from db import task as task_db
+from db.audit_log import insert_audit_entries
 from db.pool import Conn, Pool
 from domain import task_rules
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -156,6 +157,9 @@ async def decide_need(conn: Conn, actor: Actor, need_id: int, data: NeedDecision
                                              status=target, reason=data.reason, at=now)
     if not moved:
         raise Conflict(f"需求当前状态为 {row['status']}, 只有待核查的需求可以核查或驳回")
+    await insert_audit_entries(conn, actor=actor.audit_name, action=f"need_{target}", subject_kind="need",
+                               subject_ids=[need_id], befores=[{"status": row["status"]}],
+                               afters=[{"status": target, "reason": data.reason}])
     after = await need_db.select_need(conn, need_id=need_id)
     assert after is not None
     return _need_view(after, actor)
@@ -223,6 +227,10 @@ async def create_task(
         if data.need_id is not None:
             await need_db.update_need_status(conn, need_id=data.need_id, from_statuses=["verified"],
                                              status="converted", reason=None, at=now)
+        await insert_audit_entries(conn, actor=actor.audit_name, action="task_created", subject_kind="task",
+                                   subject_ids=[task_id], befores=[None],
+                                   afters=[{"need_id": data.need_id, "mode": data.mode.value,
+                                            "headcount": data.headcount, "grid_id": grid_id}])
         row = await task_db.select_task(conn, task_id=task_id)
         assert row is not None
     await start_task_workflow(client, task_id=task_id, mode=data.mode, headcount=data.headcount,

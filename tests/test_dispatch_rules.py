@@ -15,8 +15,10 @@ from domain.errors import Conflict
 from domain.escalation import LADDER, next_level
 from domain.need_rules import is_likely_duplicate, tier_deadline
 from domain.points import compute_points, service_hours
-from schemas.dispatch import AwardPointsInput, PointsRule, TaskStatus, Urgency
+from schemas.auth import Actor, Role, ScopeKind
+from schemas.dispatch import AwardPointsInput, LedgerFilter, PointsRule, TaskStatus, Urgency
 from schemas.matching import EscalationLevel
+from services import dispatch
 from tests.test_dispatch_workflow import add_member, make_city, make_task
 
 
@@ -99,3 +101,25 @@ async def test_award_activity_retried_credits_once(pool: Pool) -> None:
         assert len(rows) == 1 and float(rows[0]["points"]) == 22.0   # 2 h × 10 + category 2, no rating
         with pytest.raises(asyncpg.RaiseError):
             await conn.execute("UPDATE evaluation_points SET points = 0 WHERE task_id = $1", task_id)
+
+
+async def test_ledger_filters_overdue_and_parked_within_scope(pool: Pool) -> None:
+    """The ledger shows a parked task under parked, an unfinished task past its window under
+    overdue, and nothing of another community to that community's staff."""
+    city = await make_city(pool)
+    parked_id, _, _ = await make_task(pool, city)
+    late_id, _, end = await make_task(pool, city, start_in=timedelta(hours=-5))
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE task SET status = 'parked', parked_reason = '无人接单' WHERE id = $1", parked_id)
+        await conn.execute("UPDATE task SET status = 'in_progress' WHERE id = $1", late_id)
+        now = datetime.now(UTC)
+        mine = Actor(role=Role.community_staff, scope_kind=ScopeKind.community, scope_id=city.community_id,
+                     label="甲")
+        other = Actor(role=Role.community_staff, scope_kind=ScopeKind.community,
+                      scope_id=city.other_community_id, label="乙")
+        grid = LedgerFilter(grid_id=city.grid_id)
+        parked = await dispatch.ledger(conn, mine, grid.model_copy(update={"parked": True}), now=now)
+        assert [r.task_id for r in parked] == [parked_id] and parked[0].parked_reason == "无人接单"
+        overdue = await dispatch.ledger(conn, mine, grid.model_copy(update={"overdue": True}), now=now)
+        assert [r.task_id for r in overdue] == [late_id] and end < now
+        assert await dispatch.ledger(conn, other, grid, now=now) == []

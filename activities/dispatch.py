@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from db import assignment as assignment_db
+from db import need as need_db
 from db import offer as offer_db
 from db import points as points_db
 from db import resident_rating as rating_db
@@ -56,6 +57,7 @@ from schemas.dispatch import (
     ScanResult,
     SetStatusInput,
     SetStatusResult,
+    TaskStatus,
 )
 from schemas.matching import CityMap, EscalationLevel, MatchWeights, MemberCandidate, TaskSpec
 
@@ -249,6 +251,12 @@ class DispatchActivities:
                 level_deadline_at=data.level_deadline_at, parked_reason=data.reason,
                 actor=data.actor, at=data.as_of,
             )
+            if changed and data.status is TaskStatus.closed:
+                # 销号: the need behind a closed task is struck off the need list too.
+                task = await task_db.select_task(conn, task_id=data.task_id)
+                if task is not None and task["need_id"] is not None:
+                    await need_db.update_need_status(conn, need_id=task["need_id"], from_statuses=["converted"],
+                                                     status="closed", reason=None, at=data.as_of)
         log.info("task_status", task_id=data.task_id, status=data.status.value,
                  level=data.level.value if data.level else None, changed=changed)
         return SetStatusResult(changed=changed)

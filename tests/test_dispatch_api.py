@@ -110,5 +110,5 @@ async def test_a_need_flows_to_points_through_the_api(pool: Pool, client: Client
     kinds = [h["kind"] for h in history]
     assert kinds[0] == "created" and "offer_accepted" in kinds and "checked_out" in kinds
     async with pool.acquire() as conn:
-        assert await conn.fetchval("SELECT status FROM need WHERE id = $1", need_id) == "converted"
+        assert await conn.fetchval("SELECT status FROM need WHERE id = $1", need_id) == "closed"
         assert await conn.fetchval("SELECT count(*) FROM evaluation_points WHERE task_id = $1", task_id) == 1

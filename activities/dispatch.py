@@ -34,6 +34,8 @@ from schemas.dispatch import (
     AssignmentStatus,
     AwardPointsInput,
     AwardPointsResult,
+    CancelTaskInput,
+    CancelTaskResult,
     ExpireOffersInput,
     ExpireOffersResult,
     FindCandidatesInput,
@@ -125,7 +127,7 @@ class DispatchActivities:
         """Every activity of this class, for the worker registry."""
         return [self.find_candidates, self.expire_offers, self.record_answer, self.record_claim,
                 self.set_task_status, self.notify_level, self.scan, self.mark_no_show,
-                self.remind_overdue, self.record_rating, self.award_points]
+                self.remind_overdue, self.record_rating, self.award_points, self.cancel_task]
 
     @activity.defn(name="dispatch_find_candidates")
     async def find_candidates(self, data: FindCandidatesInput) -> FindCandidatesResult:
@@ -412,3 +414,29 @@ class DispatchActivities:
         log.info("points_awarded", task_id=data.task_id, credited=credited, services=len(done))
         return AwardPointsResult(credited=credited, already_credited=len(done) - credited,
                                  total_points=sum(p.total for p in parts))
+
+    @activity.defn(name="dispatch_cancel_task")
+    async def cancel_task(self, data: CancelTaskInput) -> CancelTaskResult:
+        """Cancel: open offers withdrawn, members who accepted released and told, status cancelled."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await task_db.lock_task(conn, task_id=data.task_id)
+            await offer_db.close_offers(conn, task_id=data.task_id, offer_ids=data.offer_ids,
+                                        status="withdrawn", at=data.as_of)
+            released = await assignment_db.withdraw_open(conn, task_id=data.task_id)
+            await task_db.update_task_status(
+                conn, task_id=data.task_id, status="cancelled", level=None, level_deadline_at=None,
+                parked_reason=None, actor=data.actor, at=data.as_of,
+            )
+            place = await task_db.select_task_place(conn, task_id=data.task_id)
+            title = place["title"] if place else str(data.task_id)
+            for member_id in released:
+                await insert_notification(
+                    conn, recipient_kind="member", recipient_id=member_id, category="dispatch_cancelled",
+                    title="【通知】任务已取消", body=f"您承接的任务「{title}」已取消: {data.reason}。感谢您的响应。",
+                    dedupe_key=f"task:{data.task_id}:cancelled:member:{member_id}",
+                )
+            await task_db.insert_task_event(
+                conn, task_id=data.task_id, kind="cancelled", member_id=None, actor=data.actor,
+                detail={"reason": data.reason, "released": released}, at=data.as_of,
+            )
+        return CancelTaskResult(withdrawn_members=released)

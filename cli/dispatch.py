@@ -222,6 +222,18 @@ def requeue(task_id: int) -> None:
     typer.echo(_run(job))
 
 
+@tasks_app.command("cancel")
+def cancel(task_id: int, reason: Annotated[str, typer.Option(help="取消原因")]) -> None:
+    """取消任务 (before anyone has checked in)."""
+
+    async def job(rt: Runtime) -> str:
+        async with rt.pool.acquire() as conn:
+            snap = await dispatch.cancel(conn, rt.client, SYSTEM_ACTOR, task_id, reason)
+        return f"任务 {task_id}: {STATUS_LABELS[snap.status]}"
+
+    typer.echo(_run(job))
+
+
 @tasks_app.command("offers")
 def offers(task_id: int) -> None:
     """派单记录及评分构成 (who was offered the task, and why)."""

@@ -118,3 +118,16 @@ async def select_task_assignments(conn: Conn, *, task_id: int) -> list[dict[str,
         task_id,
     )
     return [dict(r) for r in rows]
+
+
+async def withdraw_open(conn: Conn, *, task_id: int) -> list[int]:
+    """A cancelled task releases everyone who accepted but had not started; the members released."""
+    rows = await conn.fetch(
+        """
+        UPDATE assignment SET status = 'withdrawn'
+        WHERE task_id = $1 AND status = 'accepted'
+        RETURNING member_id
+        """,
+        task_id,
+    )
+    return [int(r["member_id"]) for r in rows]

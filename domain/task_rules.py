@@ -71,6 +71,8 @@ REFUSAL_ALREADY_RATED = "该任务已评价"
 REFUSAL_NOT_RATED = "居民尚未评价, 暂不能核查"
 REFUSAL_ALREADY_VERIFIED = "该任务已核查"
 REFUSAL_NOT_PARKED = "任务未挂账, 无需重新派单"
+REFUSAL_CANNOT_CANCEL = "服务已开始或任务已结束, 不能取消"
+REFUSAL_CANCELLED = "任务已取消"
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -330,6 +330,11 @@ class RequeueInput(BaseModel):
     actor: str
 
 
+class CancelInput(BaseModel):
+    actor: str
+    reason: str = Field(min_length=1, max_length=500)
+
+
 class TaskSnapshot(BaseModel):
     """The workflow's view of its task, for queries."""
 
@@ -469,6 +474,18 @@ class RecordRatingInput(BaseModel):
 class RecordRatingResult(BaseModel):
     score: int
     defaulted: bool
+
+
+class CancelTaskInput(BaseModel):
+    task_id: int
+    offer_ids: list[int]
+    reason: str
+    actor: str
+    as_of: datetime
+
+
+class CancelTaskResult(BaseModel):
+    withdrawn_members: list[int]
 
 
 class AwardPointsInput(BaseModel):

@@ -34,6 +34,7 @@ from schemas.auth import Actor, Role, ScopeKind
 from schemas.dispatch import (
     AnswerOfferInput,
     AnswerOfferResult,
+    CancelInput,
     ClaimInput,
     ClaimResult,
     DispatchPolicy,
@@ -310,6 +311,13 @@ async def verify(conn: Conn, client: Client, actor: Actor, task_id: int, note: s
 async def requeue(conn: Conn, client: Client, actor: Actor, task_id: int) -> TaskSnapshot:
     _require_staff(actor, await _task_place(conn, task_id))
     return await _update(client, task_id, "requeue", RequeueInput(actor=actor.audit_name), TaskSnapshot)
+
+
+async def cancel(conn: Conn, client: Client, actor: Actor, task_id: int, reason: str) -> TaskSnapshot:
+    """Cancel a task before anyone has checked in; members who accepted are released and told."""
+    _require_staff(actor, await _task_place(conn, task_id))
+    return await _update(client, task_id, "cancel", CancelInput(actor=actor.audit_name, reason=reason),
+                         TaskSnapshot)
 
 
 # ---------------------------------------------------------------- reads

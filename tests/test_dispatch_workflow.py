@@ -21,6 +21,7 @@ from db.pool import Pool
 from domain import task_rules
 from schemas.dispatch import (
     AnswerOfferInput,
+    CancelInput,
     ClaimInput,
     DispatchPolicy,
     RateInput,
@@ -420,3 +421,37 @@ async def test_worker_restarted_after_the_award_credits_once(
     assert result.status is TaskStatus.closed and result.points_credited == 1
     rows = await fetch(pool, "SELECT member_id FROM evaluation_points WHERE task_id = $1", task_id)
     assert rows == [{"member_id": member}]
+
+
+async def test_cancel_before_service_withdraws_offers_and_releases_members(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """Cancelling a task before anyone checked in withdraws open offers, releases and tells the
+    member who accepted, and ends the workflow as cancelled; after a check-in it is refused."""
+    city = await make_city(pool)
+    a = await add_member(pool, city, grid_id=city.grid_id)
+    b = await add_member(pool, city, grid_id=city.grid_id)
+    task_id, s, e = await make_task(pool, city, headcount=2)
+    handle = await start(ts_env, task_queue, task_id, s, e, headcount=2)
+    await until(handle, lambda x: sorted(x.open_offers) == sorted([a, b]))
+    await handle.execute_update("answer_offer", AnswerOfferInput(member_id=a, accept=True))
+    await handle.execute_update("cancel", CancelInput(actor="community_staff:甲", reason="居民已自行解决"))
+    result = await handle.result()
+    assert result.status is TaskStatus.cancelled
+    offers = await fetch(pool, "SELECT member_id, status FROM offer WHERE task_id = $1 ORDER BY member_id", task_id)
+    assert offers == [{"member_id": a, "status": "accepted"}, {"member_id": b, "status": "withdrawn"}]
+    rows = await fetch(pool, "SELECT status FROM assignment WHERE task_id = $1", task_id)
+    assert rows == [{"status": "withdrawn"}]
+    notes = await fetch(pool, "SELECT recipient_id FROM notification WHERE dedupe_key LIKE $1",
+                        f"task:{task_id}:cancelled:%")
+    assert notes == [{"recipient_id": a}]
+
+    started_id, s2, e2 = await make_task(pool, city, start_in=timedelta(minutes=5))
+    started = await start(ts_env, task_queue, started_id, s2, e2)
+    await until(started, lambda x: bool(x.open_offers))
+    member = (await started.query(TaskWorkflow.snapshot)).open_offers[0]
+    await started.execute_update("answer_offer", AnswerOfferInput(member_id=member, accept=True))
+    await started.execute_update("check_in", ScanInput(member_id=member, token=TOKEN))
+    refused = await refusal(started.execute_update("cancel", CancelInput(actor="x", reason="不需要了")))
+    assert refused == task_rules.REFUSAL_CANNOT_CANCEL
+    await started.terminate()

@@ -16,13 +16,18 @@ After. The resident `rate`s within `rating_window` or a default rating is record
 below the threshold puts the task into follow-up instead of closing it. The community `verify`s;
 points are credited (once per service, enforced by the ledger's unique key), and the task closes.
 
-Accept/decline, claims, scans, rating, verification and requeue are validated updates: a refusal
+Before anyone has checked in, the community may `cancel`: open offers are withdrawn and members
+who accepted are released and told.
+
+Accept/decline, claims, scans, rating, verification, requeue and cancel are validated updates: a refusal
 (an expired offer, a full task, a wrong token) comes back to the caller as a Chinese message and
 leaves the workflow untouched.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +45,9 @@ with workflow.unsafe.imports_passed_through():
         AssignmentStatus,
         AwardPointsInput,
         AwardPointsResult,
+        CancelInput,
+        CancelTaskInput,
+        CancelTaskResult,
         ClaimInput,
         ClaimResult,
         ExpireOffersInput,
@@ -130,11 +138,37 @@ class TaskWorkflow:
         self._awarded: int | None = None
         self._requeued = False
         self._parked_reason: str | None = None
+        self._cancel: CancelInput | None = None
 
     # ------------------------------------------------------------------ the process
 
     @workflow.run
     async def run(self, data: TaskWorkflowInput) -> TaskWorkflowResult:
+        # The life runs as its own task so a cancellation can stop it at whatever it awaits.
+        life = asyncio.create_task(self._life(data))
+        await workflow.wait_condition(lambda: life.done() or self._cancel is not None)
+        if life.done():
+            return life.result()
+        life.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await life
+        return await self._cancelled()
+
+    async def _cancelled(self) -> TaskWorkflowResult:
+        assert self._cancel is not None
+        open_offers = [o for o in self._offers.values() if o.status == "offered"]
+        for offer in open_offers:
+            offer.status = OfferStatus.withdrawn.value
+        self._status = TaskStatus.cancelled
+        await workflow.execute_activity(
+            "dispatch_cancel_task",
+            CancelTaskInput(task_id=self._in.task_id, offer_ids=[o.offer_id for o in open_offers],
+                            reason=self._cancel.reason, actor=self._cancel.actor, as_of=workflow.now()),
+            result_type=CancelTaskResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+        )
+        return TaskWorkflowResult(task_id=self._in.task_id, status=TaskStatus.cancelled)
+
+    async def _life(self, data: TaskWorkflowInput) -> TaskWorkflowResult:
         while True:
             staffed = await self._staff()
             if not staffed:
@@ -360,6 +394,8 @@ class TaskWorkflow:
 
     @answer_offer.validator
     def _validate_answer(self, data: AnswerOfferInput) -> None:
+        if self._cancel is not None:
+            raise _refusal(rules.REFUSAL_CANCELLED, "task_cancelled")
         offer = self._offers.get(data.member_id)
         if offer is None:
             raise _refusal(rules.REFUSAL_NO_OFFER, "no_offer")
@@ -395,6 +431,8 @@ class TaskWorkflow:
 
     @claim.validator
     def _validate_claim(self, data: ClaimInput) -> None:
+        if self._cancel is not None:
+            raise _refusal(rules.REFUSAL_CANCELLED, "task_cancelled")
         if self._in.mode is TaskMode.dispatch:
             raise _refusal(rules.REFUSAL_NOT_CLAIMABLE, "not_claimable")
         if data.member_id in self._assigned:
@@ -481,6 +519,22 @@ class TaskWorkflow:
     def _validate_requeue(self, data: RequeueInput) -> None:
         if self._status is not TaskStatus.parked or self._requeued:
             raise _refusal(rules.REFUSAL_NOT_PARKED, "not_parked")
+
+    @workflow.update(name="cancel")
+    async def cancel(self, data: CancelInput) -> TaskSnapshot:
+        self._cancel = data
+        workflow.logger.info("task_cancel_requested", extra={"actor": data.actor})
+        await workflow.wait_condition(lambda: self._status is TaskStatus.cancelled)
+        return self.snapshot()
+
+    @cancel.validator
+    def _validate_cancel(self, data: CancelInput) -> None:
+        started = any(s in (AssignmentStatus.checked_in, AssignmentStatus.checked_out)
+                      for s in self._assigned.values())
+        if self._cancel is not None or started or self._status not in (
+            TaskStatus.open, TaskStatus.offering, TaskStatus.staffed, TaskStatus.parked
+        ):
+            raise _refusal(rules.REFUSAL_CANNOT_CANCEL, "cannot_cancel")
 
     @workflow.query(name="snapshot")
     def snapshot(self) -> TaskSnapshot:

@@ -140,6 +140,17 @@ async def requeue(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: Id
         return await dispatch.requeue(conn, client, actor, task_id)
 
 
+class CancelBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/tasks/{task_id}/cancel", response_model=TaskSnapshot, summary="取消任务 (服务开始前)")
+async def cancel(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
+                 body: CancelBody) -> TaskSnapshot:
+    async with pool.acquire() as conn:
+        return await dispatch.cancel(conn, client, actor, task_id, body.reason)
+
+
 @router.get("/ledger", response_model=list[LedgerRow], summary="挂账销号台账")
 async def ledger(pool: PoolDep, actor: ActorDep, grid_id: int | None = None, community_id: int | None = None,
                  status: TaskStatus | None = None, overdue: bool | None = None, parked: bool | None = None,

@@ -6,13 +6,15 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from db.pool import Pool
 from schemas.auth import SYSTEM_ACTOR
+from schemas.registration import CohortWorkflowResult
 from services import registration as member_service
 from services import unit_registration as unit_service
 from tests.test_registration_seed import add_member, import_cohort, reminders, seed_city
@@ -33,6 +35,16 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 1
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.1)
+
+
+async def run_to_completion(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> Any:
+    """Skip time until the workflow chain ends (each continue-as-new run gets skipping anew)."""
+    for _ in range(20):
+        describe = await handle.describe()
+        if describe.status is not None and describe.status is not WorkflowExecutionStatus.RUNNING:
+            break
+        await env.fast_forward(handle, None)
+    return await handle.result()
 
 
 async def virtual_now(env: WorkflowEnvironment, handle: WorkflowHandle[object, object]) -> datetime:
@@ -82,3 +94,61 @@ async def test_confirmation_ladder_reminds_pending_communities_and_stops_when_co
             rows = await reminders(conn, **key)
             assert [r["step"] for r in rows] == ["remind", "remind", "urge", "urge"]
         await handle.terminate("test over")
+
+
+async def test_renewal_ladder_reminds_members_and_units_skips_renewed_and_lapses_the_rest(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str
+) -> None:
+    """Over six virtual months both members and their unit are reminded; the member who renews
+    after the first reminder gets no more in that cycle, the other lapses at the deadline."""
+    async with pool.acquire() as conn:
+        city = await seed_city(conn, communities=1)
+        renewing, lagging = await add_member(conn, city), await add_member(conn, city)
+        cohort_id, (reg_renewing, reg_lagging) = await import_cohort(
+            conn, city, [renewing, lagging], at=datetime.now(UTC))
+        confirmed = await member_service.confirm_registrations(conn, SYSTEM_ACTOR, [reg_renewing, reg_lagging])
+    deadline = confirmed[0].valid_until
+    assert deadline is not None
+    key = {"ladder": "member_renewal", "subject_kind": "registration_cohort", "subject_id": cohort_id}
+    async with running_worker(ts_env, pool, task_queue):
+        with ts_env.with_time_skipping_disabled():
+            workflow_id = await member_service.start_cohort(ts_env.client, cohort_id=cohort_id,
+                                                            task_queue=task_queue)
+        handle = ts_env.client.get_workflow_handle(workflow_id)
+        start = await virtual_now(ts_env, handle)
+        await ts_env.fast_forward(handle, deadline - timedelta(days=30) - start + timedelta(hours=1))
+        async with pool.acquire() as conn:
+            async def first_step_sent() -> bool:
+                return len(await reminders(conn, **key)) == 3
+            await eventually(first_step_sent)
+            assert {(r["step"], r["recipient_kind"], r["recipient_id"]) for r in await reminders(conn, **key)} == {
+                ("remind", "member", renewing), ("remind", "member", lagging), ("remind", "unit", city.units[0])}
+            # No confirmation reminders: everyone was confirmed before the first step.
+            assert await reminders(conn, ladder="member_confirmation", subject_kind="registration_cohort",
+                                   subject_id=cohort_id) == []
+            await member_service.renew(conn, SYSTEM_ACTOR, reg_renewing, now=await virtual_now(ts_env, handle))
+            # Skip to the end: cycle 1 finishes (the lagging member lapses), cycle 2 reminds the
+            # renewed member until they lapse too, and the workflow ends with nothing open.
+            result = await run_to_completion(ts_env, handle)
+            assert CohortWorkflowResult.model_validate(result).cycles == 2
+            rows = await reminders(conn, **key)
+            cycle1 = [(r["step"], r["recipient_kind"], r["recipient_id"]) for r in rows if r["cycle"] == 1]
+            assert [s for s, kind, who in cycle1 if who == renewing and kind == "member"] == ["remind"]
+            assert [s for s, kind, who in cycle1 if who == lagging and kind == "member"] == [
+                "remind", "urge", "supervise", "public_notice"]
+            assert [s for s, kind, _ in cycle1 if kind == "unit"] == ["remind", "urge", "supervise", "public_notice"]
+            cycle2 = [(r["step"], r["recipient_id"]) for r in rows if r["cycle"] == 2 and r["recipient_kind"] == "member"]
+            assert cycle2 == [("remind", renewing), ("urge", renewing), ("supervise", renewing),
+                              ("public_notice", renewing)]
+            statuses = dict(await conn.fetch(
+                "SELECT id, status FROM member_registration WHERE cohort_id = $1", cohort_id))
+            assert statuses == {reg_renewing: "lapsed", reg_lagging: "lapsed"}
+            lapse_events = await conn.fetchval(
+                """SELECT count(*) FROM registration_event WHERE registration_kind = 'member'
+                   AND registration_id = ANY($1::bigint[]) AND to_status = 'lapsed'""",
+                [reg_renewing, reg_lagging])
+            assert lapse_events == 2
+            unit_body = await conn.fetchval(
+                """SELECT body FROM notification WHERE recipient_kind = 'unit' AND recipient_id = $1
+                   AND dedupe_key LIKE '%:1:urge:%'""", city.units[0])
+            assert "1 名" in unit_body

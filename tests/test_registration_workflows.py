@@ -152,3 +152,57 @@ async def test_renewal_ladder_reminds_members_and_units_skips_renewed_and_lapses
                 """SELECT body FROM notification WHERE recipient_kind = 'unit' AND recipient_id = $1
                    AND dedupe_key LIKE '%:1:urge:%'""", city.units[0])
             assert "1 名" in unit_body
+
+
+async def test_unit_registration_confirm_signs_agreement_and_reminds_renewal_yearly(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str
+) -> None:
+    """A pending unit registration reminds its community; confirming signs a one-year agreement;
+    the unit is reminded 60/30/7/0 days before expiry; renewing starts the next year, and an
+    unrenewed agreement lapses and ends the workflow."""
+    async with pool.acquire() as conn:
+        city = await seed_city(conn, communities=1, units=1)
+        unit_id, community_id = city.units[0], city.communities[0]
+        with ts_env.with_time_skipping_disabled():
+            submitted = await unit_service.submit_unit_registration(
+                conn, SYSTEM_ACTOR, unit_id=unit_id, client=ts_env.client, task_queue=task_queue)
+    registration_id = submitted.id
+    assert submitted.workflow_id == f"unit-registration-{registration_id}"
+    confirm_key = {"ladder": "unit_confirmation", "subject_kind": "unit_registration", "subject_id": registration_id}
+    renew_key = {"ladder": "unit_renewal", "subject_kind": "unit_registration", "subject_id": registration_id}
+    async with running_worker(ts_env, pool, task_queue), pool.acquire() as conn:
+        handle = ts_env.client.get_workflow_handle(submitted.workflow_id)
+        await ts_env.fast_forward(handle, timedelta(days=2, hours=1))
+
+        async def community_reminded() -> bool:
+            return len(await reminders(conn, **confirm_key)) == 1
+        await eventually(community_reminded)
+        assert (await reminders(conn, **confirm_key))[0]["recipient_id"] == community_id
+
+        confirmed = await unit_service.confirm_unit_registration(
+            conn, SYSTEM_ACTOR, registration_id, projects=["助老服务"], client=ts_env.client,
+            now=await virtual_now(ts_env, handle))
+        assert confirmed.status == "active" and confirmed.agreement_id is not None
+        assert confirmed.valid_until is not None
+        start = await virtual_now(ts_env, handle)
+        await ts_env.fast_forward(handle, confirmed.valid_until - timedelta(days=60) - start + timedelta(hours=1))
+
+        async def unit_reminded() -> bool:
+            return len(await reminders(conn, **renew_key)) == 1
+        await eventually(unit_reminded)
+        row = (await reminders(conn, **renew_key))[0]
+        assert (row["cycle"], row["step"], row["recipient_kind"], row["recipient_id"]) == (1, "remind", "unit", unit_id)
+
+        renewed = await unit_service.renew_unit_registration(
+            conn, SYSTEM_ACTOR, registration_id, client=ts_env.client, now=await virtual_now(ts_env, handle))
+        assert renewed.valid_until is not None and renewed.valid_until > confirmed.valid_until
+        result = await run_to_completion(ts_env, handle)
+        assert result["final_status"] == "lapsed"
+        rows = await reminders(conn, **renew_key)
+        assert [(r["cycle"], r["step"]) for r in rows] == [
+            (1, "remind"), (2, "remind"), (2, "urge"), (2, "supervise"), (2, "public_notice")]
+        # Only the remind step of the first confirmation ladder: staff confirmed before the urge.
+        assert [r["step"] for r in await reminders(conn, **confirm_key)] == ["remind"]
+        agreement_status = await conn.fetchval(
+            "SELECT status FROM co_building_agreement WHERE id = $1", confirmed.agreement_id)
+        assert agreement_status == "lapsed"

@@ -529,7 +529,7 @@ def test_compose_with_env_example_resolves_to_a_valid_deployment() -> None:
     assert str(resolved["services"]["temporal"]["environment"]["NUM_HISTORY_SHARDS"]) == "512"
     assert resolved["services"]["api"]["ports"] == ["127.0.0.1:8700:8700"]
     healthcheck = resolved["services"]["postgres"]["healthcheck"]["test"][1]
-    assert '"$POSTGRES_USER"' in healthcheck  # `$$` reaches the container shell as `$`
+    assert '"${POSTGRES_USER}"' in healthcheck  # `$$` reaches the container shell as `$`
 
 
 def test_compose_refuses_to_resolve_without_the_password() -> None:

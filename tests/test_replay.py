@@ -22,8 +22,10 @@ import pytest
 from temporalio import activity, workflow
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from tests.record_histories import SCENARIOS, TIME_SKIPPING
 from workers.registry import all_workflows
 
 HISTORY_DIR = Path(__file__).parent / "histories"
@@ -158,3 +160,19 @@ async def test_replay_fails_when_commands_change_without_a_patch(sample_history:
 async def test_replay_passes_when_the_change_is_patched(sample_history: WorkflowHistory) -> None:
     """The same change behind `workflow.patched()` replays the old history without error."""
     assert await replay_failures([sample_history], [SampleV2Patched]) == {}
+
+
+# --- the recorder keeps working -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workflow_type", sorted(SCENARIOS))
+async def test_recorder_scenario_runs_and_replays(
+    workflow_type: str, ts_env: WorkflowEnvironment, client: Client, task_queue: str
+) -> None:
+    """Each recording scenario still runs to completion on today's code, so histories can be re-recorded."""
+    scenario_client = ts_env.client if workflow_type in TIME_SKIPPING else client
+    recorded = await SCENARIOS[workflow_type](scenario_client, task_queue)
+    assert recorded
+    histories = [history for _, history in recorded]
+    assert {workflow_type_of(h) for h in histories} == {workflow_type}
+    assert await replay_failures(histories, all_workflows()) == {}

@@ -175,10 +175,10 @@ def header_score(cells: Sequence[object]) -> int:
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_RE = re.compile(r"^\d{17}[\dX]$")
-_SCIENTIFIC_RE = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
-_FLOAT_INT_RE = re.compile(r"^(\d+)\.0+$")
-_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+_ID_RE = re.compile(r"^\d{17}[\dX]$", re.ASCII)
+_SCIENTIFIC_RE = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$", re.ASCII)
+_FLOAT_INT_RE = re.compile(r"^(\d+)\.0+$", re.ASCII)
+_PHONE_RE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
 _PHONE_PREFIX_RE = re.compile(r"^(\+?86)")
 _PHONE_NOISE_RE = re.compile(r"[\s\-\u00a0\u200b()（）]+")
 
@@ -200,6 +200,8 @@ def id_check_digit(first17: str) -> str:
 
 def parse_id_number(value: object) -> tuple[str, str | None]:
     """(normalised ID number, error message or None). Never guesses lost digits."""
+    if type(value) is str and len(value) == 18 and _ID_RE.match(value):
+        return _check_id(value, from_number=False)   # the common, clean case
     if isinstance(value, float):
         # a float cannot hold 18 digits: Excel kept 15 significant ones at most
         return "", SCIENTIFIC_ID_MESSAGE.format(shown=f"{value:.6g}")
@@ -228,6 +230,10 @@ def parse_id_number(value: object) -> tuple[str, str | None]:
         return "", f"身份证号应为18位, 这里是{len(text)}位: 请核对后重新填写"
     if not _ID_RE.match(text):
         return "", "身份证号只能是17位数字加最后一位数字或X: 请核对后重新填写"
+    return _check_id(text, from_number=from_number)
+
+
+def _check_id(text: str, *, from_number: bool) -> tuple[str, str | None]:
     month = text[10:12]
     day = text[12:14]
     if not ("01" <= month <= "12" and "01" <= day <= "31"):
@@ -244,6 +250,8 @@ def parse_id_number(value: object) -> tuple[str, str | None]:
 
 def parse_phone(value: object) -> tuple[str, str | None]:
     """(11-digit mainland mobile, error or None). Accepts floats like 13800138000.0 and +86."""
+    if type(value) is str and len(value) == 11 and _PHONE_RE.match(value):
+        return value, None   # the common, clean case
     if isinstance(value, float):
         if value.is_integer():
             value = int(value)
@@ -391,6 +399,10 @@ def parse_free_time(value: object) -> tuple[list[int], str | None]:
     「周六上午、周日全天」 or 「周一至周五晚上」. A day without a part means the whole day; a part
     without a day means every day.
     """
+    # the memo is keyed by the raw cell too: rosters repeat a few dozen wordings a million times
+    memo = _FREE_TIME_MEMO.get(value) if type(value) is str else None
+    if memo is not None and memo[1]:
+        return list(memo[0]), None
     text = clean_text(value)
     if not text:
         return [], None
@@ -413,6 +425,8 @@ def parse_free_time(value: object) -> tuple[list[int], str | None]:
         memo = (tuple(sorted(slots)), ok)
         if len(_FREE_TIME_MEMO) < 100_000:
             _FREE_TIME_MEMO[text] = memo
+            if type(value) is str:
+                _FREE_TIME_MEMO[value] = memo
     if not memo[1]:
         return [], (
             f"可服务时间「{text}」无法识别: 请按「周六上午、周日全天」「工作日晚上」「周末」的写法填写"
@@ -422,6 +436,10 @@ def parse_free_time(value: object) -> tuple[list[int], str | None]:
 
 def split_skills(value: object) -> list[str]:
     """Skills split on 、,，;； and spaces, duplicates dropped, order kept."""
+    if type(value) is str:
+        known = _SKILLS_MEMO.get(value)
+        if known is not None:
+            return known
     text = clean_text(value)
     if not text:
         return []
@@ -430,6 +448,8 @@ def split_skills(value: object) -> list[str]:
         memo = list(dict.fromkeys(s for s in _SKILL_SPLIT_RE.split(text) if s))
         if len(_SKILLS_MEMO) < 100_000:
             _SKILLS_MEMO[text] = memo
+            if type(value) is str:
+                _SKILLS_MEMO[value] = memo
     return memo
 
 

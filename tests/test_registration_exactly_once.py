@@ -39,8 +39,7 @@ async def test_retried_confirmation_reminder_sends_once(pool: Pool) -> None:
     assert (first.pending, first.communities_reminded) == (2, 2)
     assert (second.pending, second.communities_reminded) == (2, 0)
     async with pool.acquire() as conn:
-        rows = await reminders(conn, ladder="member_confirmation", subject_kind="registration_cohort",
-                               subject_id=cohort_id)
+        rows = await reminders(conn, ("member_confirmation", "registration_cohort", cohort_id))
     assert len(rows) == 2
     assert await _notifications(pool, "community", city.communities) == 2
 
@@ -74,7 +73,7 @@ async def test_worker_restart_mid_ladder_sends_no_duplicates(
         city = await seed_city(conn, communities=2)
         members = [await add_member(conn, city), await add_member(conn, city, community_index=1)]
         cohort_id, _ = await import_cohort(conn, city, members, at=datetime.now(UTC))
-    key = {"ladder": "member_confirmation", "subject_kind": "registration_cohort", "subject_id": cohort_id}
+    key = ("member_confirmation", "registration_cohort", cohort_id)
     async with Worker(ts_env.client, task_queue=task_queue, workflows=all_workflows(),
                       activities=all_activities(pool)):
         with ts_env.with_time_skipping_disabled():
@@ -84,7 +83,7 @@ async def test_worker_restart_mid_ladder_sends_no_duplicates(
         await ts_env.fast_forward(handle, timedelta(days=2, hours=1))
         for _ in range(100):
             async with pool.acquire() as conn:
-                if len(await reminders(conn, **key)) == 2:
+                if len(await reminders(conn, key)) == 2:
                     break
             await asyncio.sleep(0.1)
     # The first worker is gone; a new one (empty cache) replays the history and goes on.
@@ -93,7 +92,7 @@ async def test_worker_restart_mid_ladder_sends_no_duplicates(
         await ts_env.fast_forward(handle, timedelta(days=14))
         for _ in range(100):
             async with pool.acquire() as conn:
-                rows = await reminders(conn, **key)
+                rows = await reminders(conn, key)
             if len(rows) == 8:
                 break
             await asyncio.sleep(0.1)

@@ -79,7 +79,9 @@ async def import_cohort(conn: Conn, city: City, member_ids: list[int], *, at: da
     return cohort_id, ids
 
 
-async def reminders(conn: Conn, *, ladder: str, subject_kind: str, subject_id: int) -> list[dict[str, Any]]:
+async def reminders(conn: Conn, subject: tuple[str, str, int]) -> list[dict[str, Any]]:
+    """Reminder rows of one (ladder, subject_kind, subject_id), in the order they were sent."""
+    ladder, subject_kind, subject_id = subject
     rows = await conn.fetch(
         """SELECT cycle, step, recipient_kind, recipient_id FROM reminder
            WHERE ladder = $1 AND subject_kind = $2 AND subject_id = $3 ORDER BY id""",

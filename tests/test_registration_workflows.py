@@ -61,7 +61,7 @@ async def test_confirmation_ladder_reminds_pending_communities_and_stops_when_co
         a1, a2 = await add_member(conn, city), await add_member(conn, city)
         b1 = await add_member(conn, city, community_index=1)
         cohort_id, ids = await import_cohort(conn, city, [a1, a2, b1], at=datetime.now(UTC))
-    key = {"ladder": "member_confirmation", "subject_kind": "registration_cohort", "subject_id": cohort_id}
+    key = ("member_confirmation", "registration_cohort", cohort_id)
     async with running_worker(ts_env, pool, task_queue):
         with ts_env.with_time_skipping_disabled():
             workflow_id = await member_service.start_cohort(ts_env.client, cohort_id=cohort_id,
@@ -69,13 +69,13 @@ async def test_confirmation_ladder_reminds_pending_communities_and_stops_when_co
         handle = ts_env.client.get_workflow_handle(workflow_id)
         await ts_env.fast_forward(handle, timedelta(days=1))
         async with pool.acquire() as conn:
-            assert await reminders(conn, **key) == []
+            assert await reminders(conn, key) == []
             await ts_env.fast_forward(handle, timedelta(days=1, hours=1))
 
             async def two_sent() -> bool:
-                return len(await reminders(conn, **key)) == 2
+                return len(await reminders(conn, key)) == 2
             await eventually(two_sent)
-            rows = await reminders(conn, **key)
+            rows = await reminders(conn, key)
             assert {(r["step"], r["recipient_id"]) for r in rows} == {
                 ("remind", city.communities[0]), ("remind", city.communities[1])}
             body = await conn.fetchval(
@@ -86,12 +86,12 @@ async def test_confirmation_ladder_reminds_pending_communities_and_stops_when_co
             await ts_env.fast_forward(handle, timedelta(days=3))
 
             async def four_sent() -> bool:
-                return len(await reminders(conn, **key)) == 4
+                return len(await reminders(conn, key)) == 4
             await eventually(four_sent)
             await member_service.confirm_registrations(conn, SYSTEM_ACTOR, ids, client=ts_env.client)
             await ts_env.fast_forward(handle, timedelta(days=12))
             await asyncio.sleep(0.5)
-            rows = await reminders(conn, **key)
+            rows = await reminders(conn, key)
             assert [r["step"] for r in rows] == ["remind", "remind", "urge", "urge"]
         await handle.terminate("test over")
 
@@ -109,7 +109,7 @@ async def test_renewal_ladder_reminds_members_and_units_skips_renewed_and_lapses
         confirmed = await member_service.confirm_registrations(conn, SYSTEM_ACTOR, [reg_renewing, reg_lagging])
     deadline = confirmed[0].valid_until
     assert deadline is not None
-    key = {"ladder": "member_renewal", "subject_kind": "registration_cohort", "subject_id": cohort_id}
+    key = ("member_renewal", "registration_cohort", cohort_id)
     async with running_worker(ts_env, pool, task_queue):
         with ts_env.with_time_skipping_disabled():
             workflow_id = await member_service.start_cohort(ts_env.client, cohort_id=cohort_id,
@@ -119,19 +119,18 @@ async def test_renewal_ladder_reminds_members_and_units_skips_renewed_and_lapses
         await ts_env.fast_forward(handle, deadline - timedelta(days=30) - start + timedelta(hours=1))
         async with pool.acquire() as conn:
             async def first_step_sent() -> bool:
-                return len(await reminders(conn, **key)) == 3
+                return len(await reminders(conn, key)) == 3
             await eventually(first_step_sent)
-            assert {(r["step"], r["recipient_kind"], r["recipient_id"]) for r in await reminders(conn, **key)} == {
+            assert {(r["step"], r["recipient_kind"], r["recipient_id"]) for r in await reminders(conn, key)} == {
                 ("remind", "member", renewing), ("remind", "member", lagging), ("remind", "unit", city.units[0])}
             # No confirmation reminders: everyone was confirmed before the first step.
-            assert await reminders(conn, ladder="member_confirmation", subject_kind="registration_cohort",
-                                   subject_id=cohort_id) == []
+            assert await reminders(conn, ("member_confirmation", "registration_cohort", cohort_id)) == []
             await member_service.renew(conn, SYSTEM_ACTOR, reg_renewing, now=await virtual_now(ts_env, handle))
             # Skip to the end: cycle 1 finishes (the lagging member lapses), cycle 2 reminds the
             # renewed member until they lapse too, and the workflow ends with nothing open.
             result = await run_to_completion(ts_env, handle)
             assert CohortWorkflowResult.model_validate(result).cycles == 2
-            rows = await reminders(conn, **key)
+            rows = await reminders(conn, key)
             cycle1 = [(r["step"], r["recipient_kind"], r["recipient_id"]) for r in rows if r["cycle"] == 1]
             assert [s for s, kind, who in cycle1 if who == renewing and kind == "member"] == ["remind"]
             assert [s for s, kind, who in cycle1 if who == lagging and kind == "member"] == [
@@ -168,16 +167,16 @@ async def test_unit_registration_confirm_signs_agreement_and_reminds_renewal_yea
                 conn, SYSTEM_ACTOR, unit_id=unit_id, client=ts_env.client, task_queue=task_queue)
     registration_id = submitted.id
     assert submitted.workflow_id == f"unit-registration-{registration_id}"
-    confirm_key = {"ladder": "unit_confirmation", "subject_kind": "unit_registration", "subject_id": registration_id}
-    renew_key = {"ladder": "unit_renewal", "subject_kind": "unit_registration", "subject_id": registration_id}
+    confirm_key = ("unit_confirmation", "unit_registration", registration_id)
+    renew_key = ("unit_renewal", "unit_registration", registration_id)
     async with running_worker(ts_env, pool, task_queue), pool.acquire() as conn:
         handle = ts_env.client.get_workflow_handle(submitted.workflow_id)
         await ts_env.fast_forward(handle, timedelta(days=2, hours=1))
 
         async def community_reminded() -> bool:
-            return len(await reminders(conn, **confirm_key)) == 1
+            return len(await reminders(conn, confirm_key)) == 1
         await eventually(community_reminded)
-        assert (await reminders(conn, **confirm_key))[0]["recipient_id"] == community_id
+        assert (await reminders(conn, confirm_key))[0]["recipient_id"] == community_id
 
         confirmed = await unit_service.confirm_unit_registration(
             conn, SYSTEM_ACTOR, registration_id, projects=["助老服务"], client=ts_env.client,
@@ -188,9 +187,9 @@ async def test_unit_registration_confirm_signs_agreement_and_reminds_renewal_yea
         await ts_env.fast_forward(handle, confirmed.valid_until - timedelta(days=60) - start + timedelta(hours=1))
 
         async def unit_reminded() -> bool:
-            return len(await reminders(conn, **renew_key)) == 1
+            return len(await reminders(conn, renew_key)) == 1
         await eventually(unit_reminded)
-        row = (await reminders(conn, **renew_key))[0]
+        row = (await reminders(conn, renew_key))[0]
         assert (row["cycle"], row["step"], row["recipient_kind"], row["recipient_id"]) == (1, "remind", "unit", unit_id)
 
         renewed = await unit_service.renew_unit_registration(
@@ -198,11 +197,11 @@ async def test_unit_registration_confirm_signs_agreement_and_reminds_renewal_yea
         assert renewed.valid_until is not None and renewed.valid_until > confirmed.valid_until
         result = await run_to_completion(ts_env, handle)
         assert result["final_status"] == "lapsed"
-        rows = await reminders(conn, **renew_key)
+        rows = await reminders(conn, renew_key)
         assert [(r["cycle"], r["step"]) for r in rows] == [
             (1, "remind"), (2, "remind"), (2, "urge"), (2, "supervise"), (2, "public_notice")]
         # Only the remind step of the first confirmation ladder: staff confirmed before the urge.
-        assert [r["step"] for r in await reminders(conn, **confirm_key)] == ["remind"]
+        assert [r["step"] for r in await reminders(conn, confirm_key)] == ["remind"]
         agreement_status = await conn.fetchval(
             "SELECT status FROM co_building_agreement WHERE id = $1", confirmed.agreement_id)
         assert agreement_status == "lapsed"

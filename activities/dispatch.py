@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -25,7 +24,7 @@ from db import points as points_db
 from db import resident_rating as rating_db
 from db import task as task_db
 from db.notification import insert_notification
-from db.pool import Conn, Pool
+from db.pool import Pool
 from domain import task_rules
 from domain.escalation import LEVEL_LABELS, LEVEL_RECIPIENT_KIND
 from domain.matching import hard_constraint_violations, rank_candidates
@@ -61,60 +60,16 @@ from schemas.dispatch import (
     SetStatusResult,
     TaskStatus,
 )
-from schemas.matching import CityMap, EscalationLevel, MatchWeights, MemberCandidate, TaskSpec
+from schemas.matching import EscalationLevel, MatchWeights
 
 log = structlog.get_logger(__name__)
 
 WORKFLOW_ACTOR = "system:workflow"
-# Fairness looks at services over this window: the same few are not always chosen.
-RECENT_WINDOW = timedelta(days=90)
+RECENT_WINDOW = task_rules.FAIRNESS_WINDOW
 
 
 def _refuse(message: str, code: str) -> ApplicationError:
     return ApplicationError(message, type=code, non_retryable=True)
-
-
-def _candidate(row: dict[str, Any], *, declined: bool, task_id: int) -> MemberCandidate:
-    return MemberCandidate(
-        member_id=row["member_id"],
-        unit_id=row["unit_id"],
-        home_grid_id=row["home_grid_id"],
-        community_id=row["community_id"],
-        subdistrict_id=row["subdistrict_id"],
-        district_id=row["district_id"],
-        skills=frozenset(row["skills"] or ()),
-        free_slots=frozenset(row["free_slots"] or ()),
-        paused=bool(row["paused"]),
-        active_registration_community_id=row["registration_community_id"],
-        current_load=row["current_load"],
-        max_concurrent_tasks=row["max_concurrent_tasks"],
-        recent_load=float(row["recent_load"]),
-        avg_rating=row["avg_rating"],
-        rating_count=row["rating_count"] if row["avg_rating"] is not None else 0,
-        declined_or_no_show_task_ids=frozenset({task_id}) if declined else frozenset(),
-    )
-
-
-async def _task_spec(conn: Conn, task: dict[str, Any], level: EscalationLevel) -> tuple[TaskSpec, CityMap]:
-    rows = await task_db.select_city_map_rows(conn, task_id=task["id"])
-    neighbours = frozenset(int(r["neighbour_id"]) for r in rows["neighbours"])
-    city = CityMap(
-        neighbours={task["grid_id"]: neighbours},
-        grid_community={int(r["neighbour_id"]): int(r["community_id"]) for r in rows["neighbours"]}
-        | {task["grid_id"]: task["community_id"]},
-        community_subdistrict={int(r["community_id"]): int(r["subdistrict_id"]) for r in rows["chain"]},
-        subdistrict_district={int(r["subdistrict_id"]): int(r["district_id"]) for r in rows["chain"]},
-    )
-    spec = TaskSpec(
-        task_id=task["id"],
-        community_id=task["community_id"],
-        grid_id=task["grid_id"],
-        headcount=task["headcount"],
-        required_skills=frozenset(task["required_skills"] or ()),
-        window_slots=task_rules.window_slots(task["window_start"], task["window_end"]),
-        level=level,
-    )
-    return spec, city
 
 
 class DispatchActivities:
@@ -142,12 +97,11 @@ class DispatchActivities:
             task = await task_db.select_task(conn, task_id=data.task_id)
             if task is None:
                 raise _refuse("任务不存在", "not_found")
-            spec, city = await _task_spec(conn, task, data.level)
-            rows = await task_db.select_task_candidates(
+            spec, city = await task_db.select_matching_task(conn, task=task, level=data.level)
+            members = await task_db.select_task_candidates(
                 conn, task_id=data.task_id, level=data.level.value,
                 recent_since=data.as_of - RECENT_WINDOW,
             )
-            members = [_candidate(r, declined=False, task_id=data.task_id) for r in rows]
             ranked = rank_candidates(spec, members, city, MatchWeights(), level=data.level,
                                      limit=data.count)
             inserted = await offer_db.insert_offers(
@@ -222,14 +176,13 @@ class DispatchActivities:
             if task is None:
                 raise _refuse("任务不存在", "not_found")
             await task_db.lock_task(conn, task_id=data.task_id)
-            row = await task_db.select_member_candidate(
+            member = await task_db.select_member_candidate(
                 conn, task_id=data.task_id, member_id=data.member_id,
                 recent_since=data.as_of - RECENT_WINDOW,
             )
-            if row is None:
+            if member is None:
                 raise _refuse("党员不存在", "not_found")
-            spec, city = await _task_spec(conn, task, EscalationLevel.community)
-            member = _candidate(row, declined=bool(row["declined_before"]), task_id=data.task_id)
+            spec, city = await task_db.select_matching_task(conn, task=task, level=EscalationLevel.community)
             reasons = hard_constraint_violations(spec, member, EscalationLevel.community, city)
             if reasons:
                 raise _refuse("不符合认领条件: " + "、".join(reasons), "not_eligible")

@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from db.pool import Conn
+from domain.task_rules import window_slots
+from schemas.matching import CityMap, EscalationLevel, MemberCandidate, TaskSpec
 
 
 async def insert_task(
@@ -166,7 +168,54 @@ async def select_task_place(conn: Conn, *, task_id: int) -> dict[str, Any] | Non
     return None if row is None else dict(row)
 
 
-async def select_city_map_rows(conn: Conn, *, task_id: int) -> dict[str, Any]:
+async def select_matching_task(
+    conn: Conn, *, task: dict[str, Any], level: EscalationLevel
+) -> tuple[TaskSpec, CityMap]:
+    """The task (a row of select_task) as the matcher sees it, with the map around it."""
+    rows = await _select_city_map_rows(conn, task_id=task["id"])
+    neighbours = frozenset(int(r["neighbour_id"]) for r in rows["neighbours"])
+    city = CityMap(
+        neighbours={task["grid_id"]: neighbours},
+        grid_community={int(r["neighbour_id"]): int(r["community_id"]) for r in rows["neighbours"]}
+        | {task["grid_id"]: task["community_id"]},
+        community_subdistrict={int(r["community_id"]): int(r["subdistrict_id"]) for r in rows["chain"]},
+        subdistrict_district={int(r["subdistrict_id"]): int(r["district_id"]) for r in rows["chain"]},
+    )
+    spec = TaskSpec(
+        task_id=task["id"],
+        community_id=task["community_id"],
+        grid_id=task["grid_id"],
+        headcount=task["headcount"],
+        required_skills=frozenset(task["required_skills"] or ()),
+        window_slots=window_slots(task["window_start"], task["window_end"]),
+        level=level,
+    )
+    return spec, city
+
+
+def _candidate(row: Any, *, task_id: int) -> MemberCandidate:
+    declined = bool(row["declined_before"]) if "declined_before" in row else False
+    return MemberCandidate(
+        member_id=row["member_id"],
+        unit_id=row["unit_id"],
+        home_grid_id=row["home_grid_id"],
+        community_id=row["community_id"],
+        subdistrict_id=row["subdistrict_id"],
+        district_id=row["district_id"],
+        skills=frozenset(row["skills"] or ()),
+        free_slots=frozenset(row["free_slots"] or ()),
+        paused=bool(row["paused"]),
+        active_registration_community_id=row["registration_community_id"],
+        current_load=row["current_load"],
+        max_concurrent_tasks=row["max_concurrent_tasks"],
+        recent_load=float(row["recent_load"]),
+        avg_rating=row["avg_rating"],
+        rating_count=row["rating_count"] if row["avg_rating"] is not None else 0,
+        declined_or_no_show_task_ids=frozenset({task_id}) if declined else frozenset(),
+    )
+
+
+async def _select_city_map_rows(conn: Conn, *, task_id: int) -> dict[str, Any]:
     """The task's neighbour grids with their communities, and the community→subdistrict→district
     chain of every community in the task's district (what matching needs up to the top level)."""
     neighbours = await conn.fetch(
@@ -194,7 +243,7 @@ async def select_city_map_rows(conn: Conn, *, task_id: int) -> dict[str, Any]:
 
 async def select_task_candidates(
     conn: Conn, *, task_id: int, level: str, recent_since: datetime
-) -> list[dict[str, Any]]:
+) -> list[MemberCandidate]:
     """Members registered within reach of the task at `level`, never offered this task before.
 
     The exact eligibility rules are domain.matching's; this narrows by registration community
@@ -241,12 +290,12 @@ async def select_task_candidates(
         """,
         task_id, level, recent_since,
     )
-    return [dict(r) for r in rows]
+    return [_candidate(r, task_id=task_id) for r in rows]
 
 
 async def select_member_candidate(
     conn: Conn, *, task_id: int, member_id: int, recent_since: datetime
-) -> dict[str, Any] | None:
+) -> MemberCandidate | None:
     """One member in the candidate shape, for checking a claim against the same rules."""
     row = await conn.fetchrow(
         """
@@ -261,7 +310,10 @@ async def select_member_candidate(
                   AND a.status IN ('accepted', 'checked_in'))::int AS current_load,
                (SELECT count(*) FROM assignment a WHERE a.member_id = m.id
                   AND a.status = 'checked_out' AND a.checked_out_at >= $3)::int AS recent_load,
-               NULL::float AS avg_rating, 0 AS rating_count,
+               (SELECT avg(rr.score)::float FROM assignment a JOIN resident_rating rr ON rr.task_id = a.task_id
+                  WHERE a.member_id = m.id AND a.status = 'checked_out') AS avg_rating,
+               (SELECT count(*) FROM assignment a JOIN resident_rating rr ON rr.task_id = a.task_id
+                  WHERE a.member_id = m.id AND a.status = 'checked_out')::int AS rating_count,
                EXISTS (SELECT 1 FROM offer o WHERE o.task_id = $1 AND o.member_id = m.id
                          AND o.status IN ('declined', 'no_show'))
                OR EXISTS (SELECT 1 FROM assignment a WHERE a.task_id = $1 AND a.member_id = m.id
@@ -274,7 +326,7 @@ async def select_member_candidate(
         """,
         task_id, member_id, recent_since,
     )
-    return None if row is None else dict(row)
+    return None if row is None else _candidate(row, task_id=task_id)
 
 
 async def select_ledger(

@@ -76,6 +76,9 @@ REFUSAL_CANCELLED = "任务已取消"
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
+# Fairness counts a member's services over this window, so the same few are not always chosen.
+FAIRNESS_WINDOW = timedelta(days=90)
+
 
 def _part_of_day(hour: int) -> int:
     """0 上午 before noon, 1 下午 until 18:00, 2 晚上 after."""

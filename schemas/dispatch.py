@@ -193,6 +193,18 @@ class OfferView(BaseModel):
     answered_at: datetime | None
 
 
+class MemberFit(BaseModel):
+    """Why a member was (not) chosen for a task: the rules they fail and the score they would get."""
+
+    task_id: int
+    member_id: int
+    level: EscalationLevel
+    eligible: bool
+    reasons: list[str]
+    score: ScoreParts
+    offers: list[OfferView]
+
+
 class TaskEventView(BaseModel):
     kind: str
     from_status: str | None

@@ -27,6 +27,7 @@ from db.audit_log import insert_audit_entries
 from db.pool import Conn, Pool
 from domain import task_rules
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from domain.matching import hard_constraint_violations, score
 from domain.need_rules import duplicate_window_start, tier_deadline
 from domain.pii import mask_phone
 from domain.scope import HierarchyPath, allows
@@ -40,6 +41,7 @@ from schemas.dispatch import (
     DispatchPolicy,
     LedgerFilter,
     LedgerRow,
+    MemberFit,
     NeedCreate,
     NeedDecision,
     NeedView,
@@ -59,6 +61,7 @@ from schemas.dispatch import (
     VerifyInput,
     VerifyResult,
 )
+from schemas.matching import EscalationLevel, MatchWeights
 from workflows.task import TaskWorkflow
 
 log = structlog.get_logger(__name__)
@@ -67,6 +70,7 @@ log = structlog.get_logger(__name__)
 DEFAULT_TASK_QUEUE = "shuangbaodao"
 STAFF_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
 ANONYMOUS_DONOR = "匿名爱心人士"
+RECENT_WINDOW = task_rules.FAIRNESS_WINDOW
 
 R = TypeVar("R", bound=BaseModel)
 
@@ -341,6 +345,30 @@ async def list_offers(conn: Conn, actor: Actor, task_id: int) -> list[OfferView]
     else:
         _require_staff(actor, place)
     return [OfferView.model_validate(r) for r in rows]
+
+
+async def explain_member(conn: Conn, actor: Actor, task_id: int, member_id: int, *, now: datetime) -> MemberFit:
+    """Why was I (not) chosen: the hard rules the member fails at the task's current level, the
+    score they would get, and the offers they had. Members may ask only about themselves."""
+    place = await _task_place(conn, task_id)
+    if actor.role is Role.member:
+        if actor.scope_id != member_id:
+            raise Forbidden("党员只能查询本人的派单情况")
+    else:
+        _require_staff(actor, place)
+    task = await task_db.select_task(conn, task_id=task_id)
+    assert task is not None
+    level = EscalationLevel(task["escalation_level"])
+    member = await task_db.select_member_candidate(conn, task_id=task_id, member_id=member_id,
+                                                   recent_since=now - RECENT_WINDOW)
+    if member is None:
+        raise NotFound(f"党员 {member_id} 不存在")
+    spec, city = await task_db.select_matching_task(conn, task=task, level=level)
+    reasons = hard_constraint_violations(spec, member, level, city)
+    offers = [OfferView.model_validate(r) for r in await offer_db.select_task_offers(conn, task_id=task_id)
+              if r["member_id"] == member_id]
+    return MemberFit(task_id=task_id, member_id=member_id, level=level, eligible=not reasons, reasons=reasons,
+                     score=score(spec, member, city, MatchWeights()), offers=offers)
 
 
 async def task_history(conn: Conn, actor: Actor, task_id: int) -> list[TaskEventView]:

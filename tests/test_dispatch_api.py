@@ -75,6 +75,11 @@ async def test_a_need_flows_to_points_through_the_api(pool: Pool, client: Client
             await asyncio.sleep(0.1)
         assert offers and offers[0]["member_id"] == member and "proximity" in offers[0]["score_parts"]  # type: ignore[operator]
 
+        fit = (await http.get(f"/tasks/{task_id}/fit/{outsider}", headers=them)).json()
+        assert fit["eligible"] is False and "未在本社区报到" in fit["reasons"] and fit["offers"] == []
+        fit = (await http.get(f"/tasks/{task_id}/fit/{member}", headers=me)).json()
+        assert fit["eligible"] is True and fit["offers"][0]["wave"] == 1
+        assert (await http.get(f"/tasks/{task_id}/fit/{member}", headers=them)).status_code == 403
         r = await http.post(f"/tasks/{task_id}/answer", json={"member_id": member, "accept": True}, headers=them)
         assert r.status_code == 403
         r = await http.post(f"/tasks/{task_id}/answer", json={"member_id": outsider, "accept": True}, headers=them)

@@ -20,6 +20,7 @@ from schemas.dispatch import (
     ClaimResult,
     LedgerFilter,
     LedgerRow,
+    MemberFit,
     NeedCreate,
     NeedDecision,
     NeedStatus,
@@ -84,6 +85,12 @@ async def get_task(pool: PoolDep, actor: ActorDep, task_id: IdPath) -> TaskView:
 async def list_offers(pool: PoolDep, actor: ActorDep, task_id: IdPath) -> list[OfferView]:
     async with pool.acquire() as conn:
         return await dispatch.list_offers(conn, actor, task_id)
+
+
+@router.get("/tasks/{task_id}/fit/{member_id}", response_model=MemberFit, summary="为何(未)选中某党员")
+async def explain_member(pool: PoolDep, actor: ActorDep, task_id: IdPath, member_id: IdPath) -> MemberFit:
+    async with pool.acquire() as conn:
+        return await dispatch.explain_member(conn, actor, task_id, member_id, now=_now())
 
 
 @router.get("/tasks/{task_id}/history", response_model=list[TaskEventView], summary="任务流转记录")

@@ -267,12 +267,20 @@ async def confirm_registrations(
     async with conn.transaction():
         rows = await _load(conn, ids)
         _check_scope(actor, rows, deciding=True)
+        override_community: int | None = None
+        if grid_override is not None:
+            # One look-up for the whole batch, not one per registration.
+            override_community = await member_db.select_grid_community_id(conn, grid_id=grid_override)
+            if override_community is None:
+                raise NotFound(f"网格 {grid_override} 不存在")
         afters: list[_State] = []
         for row in rows:
             member_transition(MemberAction.confirm, MemberRegistrationStatus(row["status"]),
                               registration_id=row["id"])
             if grid_override is not None:
-                grid = await _grid_in_community(conn, grid_override, row["community_id"])
+                if override_community != row["community_id"]:
+                    raise InvalidInput(f"网格 {grid_override} 不属于报到记录 {row['id']} 的社区, 不能编入")
+                grid = grid_override
             elif row["grid_id"] is not None:
                 grid = row["grid_id"]
             elif row["home_grid_community_id"] == row["community_id"]:

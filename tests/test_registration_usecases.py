@@ -181,3 +181,15 @@ async def test_unit_registration_reject_needs_reason_and_confirm_needs_staff(con
         await unit_svc.confirm_unit_registration(conn, staff(city.communities[0]), submitted.id)
     events = await select_events(conn, kind="unit", registration_id=submitted.id)
     assert [e["to_status"] for e in events] == ["submitted", "rejected"]
+
+
+async def test_grid_override_must_lie_in_the_registration_community(conn: Conn) -> None:
+    """Confirming into another community's grid is refused; into its own grid it places there."""
+    city = await seed_city(conn, communities=2)
+    member_id = await add_member(conn, city, with_grid=False)
+    _, [reg] = await import_cohort(conn, city, [member_id], at=datetime.now(UTC))
+    with pytest.raises(InvalidInput, match="不属于"):
+        await svc.confirm_registrations(conn, SYSTEM_ACTOR, [reg], grid_override=city.grids[city.communities[1]])
+    [confirmed] = await svc.confirm_registrations(conn, SYSTEM_ACTOR, [reg],
+                                                  grid_override=city.grids[city.communities[0]])
+    assert confirmed.status == "active" and confirmed.grid_id == city.grids[city.communities[0]]

@@ -167,6 +167,15 @@ async def eventually(pool: Pool, sql: str, *args: object, want: int = 1, seconds
         await asyncio.sleep(0.1)
 
 
+async def assert_moves_allowed(pool: Pool, task_id: int) -> list[str]:
+    """Every status change the workflow recorded is one the state machine allows; the path taken."""
+    rows = await fetch(pool, """SELECT from_status, to_status FROM task_event
+                                WHERE task_id = $1 AND kind IN ('status', 'escalated') ORDER BY id""", task_id)
+    for row in rows:
+        assert task_rules.can_move(TaskStatus(row["from_status"]), TaskStatus(row["to_status"])), row
+    return [row["to_status"] for row in rows]
+
+
 async def serve_through(handle: Handle, member_id: int) -> None:
     """Accept, check in and check out as `member_id`."""
     await handle.execute_update("answer_offer", AnswerOfferInput(member_id=member_id, accept=True))
@@ -247,6 +256,7 @@ async def test_no_show_frees_the_slot_and_redispatches(
     assert snap.filled == 0
     rows = await fetch(pool, "SELECT member_id, status FROM assignment WHERE task_id = $1", task_id)
     assert rows == [{"member_id": first, "status": "no_show"}]
+    assert (await assert_moves_allowed(pool, task_id))[-2:] == ["staffed", "offering"]
     await handle.terminate()
 
 
@@ -301,6 +311,8 @@ async def test_rating_defaults_after_the_window_and_points_are_credited_on_verif
     assert ledger[0]["parts"]["rating_bonus"] == 4.0 and ledger[0]["parts"]["category_bonus"] == 2.0
     redeemable = await fetch(pool, "SELECT count(*) AS n FROM redeemable_points WHERE task_id = $1", task_id)
     assert redeemable[0]["n"] == 1
+    path = await assert_moves_allowed(pool, task_id)
+    assert path == ["offering", "staffed", "in_progress", "done", "verified", "closed"]
 
 
 async def test_low_rating_reopens_for_follow_up(
@@ -322,6 +334,7 @@ async def test_low_rating_reopens_for_follow_up(
     assert notes == [{"recipient_kind": "community", "recipient_id": city.community_id}]
     await handle.execute_update("verify", VerifyInput(actor="community_staff:甲", note="已回访"))
     assert (await handle.result()).status is TaskStatus.closed
+    assert "follow_up" in await assert_moves_allowed(pool, task_id)
 
 
 async def test_two_members_racing_for_the_last_slot_exactly_one_wins(
@@ -445,6 +458,7 @@ async def test_cancel_before_service_withdraws_offers_and_releases_members(
     notes = await fetch(pool, "SELECT recipient_id FROM notification WHERE dedupe_key LIKE $1",
                         f"task:{task_id}:cancelled:%")
     assert notes == [{"recipient_id": a}]
+    assert (await assert_moves_allowed(pool, task_id))[-1] == "cancelled"
 
     started_id, s2, e2 = await make_task(pool, city, start_in=timedelta(minutes=5))
     started = await start(ts_env, task_queue, started_id, s2, e2)

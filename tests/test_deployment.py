@@ -338,15 +338,21 @@ def test_start_order_is_gated_on_health_and_the_migration() -> None:
 
 
 def test_temporal_runs_on_postgres_with_fixed_history_shards() -> None:
-    """The Temporal server uses the Postgres service (postgres12) and sets its shard count."""
+    """Temporal runs on the Postgres service (postgres12) after its schema job, with a fixed shard count."""
     temporal = _compose()["services"]["temporal"]
     environment = temporal["environment"]
     assert environment["DB"] == "postgres12"
     assert environment["POSTGRES_SEEDS"] == "postgres"
     assert "${TEMPORAL_HISTORY_SHARDS" in environment["NUM_HISTORY_SHARDS"]
     assert {"DB_PORT", "POSTGRES_USER", "POSTGRES_PWD"} <= set(environment)
+    assert temporal["depends_on"]["temporal-schema"]["condition"] == "service_completed_successfully"
+    assert "temporal-sql-tool" in _compose()["configs"]["temporal-schema-script"]["content"]
     ui = _compose()["services"]["temporal-ui"]
     assert ui["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
+    for name in ("worker", "api"):
+        # app services start once the namespace exists, not merely once the server answers
+        waits = _compose()["services"][name]["depends_on"]["temporal-namespace"]
+        assert waits["condition"] == "service_completed_successfully"
 
 
 def test_state_is_in_named_volumes_and_workers_scale() -> None:
@@ -537,3 +543,17 @@ def test_compose_refuses_to_resolve_without_the_password() -> None:
     env = {k: v for k, v in _env_example().items() if k != "POSTGRES_PASSWORD"}
     with pytest.raises(MissingVariable, match="set POSTGRES_PASSWORD"):
         interpolate(_compose_text(), env)
+
+
+def test_inline_scripts_and_configs_parse() -> None:
+    """The Temporal schema script is valid sh and the dynamic config is valid YAML, once compose resolves `$$`."""
+    import subprocess
+
+    configs = _compose()["configs"]
+    script = configs["temporal-schema-script"]["content"].replace("$$", "$")
+    checked = subprocess.run(["sh", "-n"], input=script, text=True, capture_output=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    broken = subprocess.run(["sh", "-n"], input=script + "\nif then\n", text=True, capture_output=True, check=False)
+    assert broken.returncode != 0
+    dynamic = yaml.safe_load(configs["temporal-dynamic-config"]["content"])
+    assert all(isinstance(v, list) and "value" in v[0] for v in dynamic.values())

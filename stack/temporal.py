@@ -55,7 +55,7 @@ async def connect_client(address: str, *, namespace: str = "default", timeout: f
             return await Client.connect(
                 address, namespace=namespace, data_converter=pydantic_data_converter
             )
-        except RuntimeError as exc:  # RPCError is a RuntimeError; so is the core's connect failure
+        except (RuntimeError, RPCError) as exc:  # the core reports a refused connect as RuntimeError
             if time.monotonic() >= deadline:
                 raise StackStartError(
                     f"连接 Temporal 失败 (cannot reach Temporal at {address}): {exc}"

@@ -118,18 +118,21 @@ async def update_need_status(
 
 
 async def select_needs(
-    conn: Conn, *, community_ids: list[int] | None, status: str | None, limit: int
+    conn: Conn, *, community_id: int | None, subdistrict_id: int | None, district_id: int | None,
+    status: str | None, limit: int,
 ) -> list[dict[str, Any]]:
+    """Needs within a scope (all three None: the city), newest first."""
     rows = await conn.fetch(
         """
-        SELECT id, category, community_id, grid_id, urgency, deadline_at, description,
-               resident_name, resident_phone, donor_name, donor_anonymous, status, reject_reason,
-               duplicate_of, likely_duplicate, created_by, created_at
-        FROM need
-        WHERE ($1::bigint[] IS NULL OR community_id = ANY($1)) AND ($2::text IS NULL OR status = $2)
-        ORDER BY id DESC LIMIT $3
+        SELECT n.id, n.category, n.community_id, n.grid_id, n.urgency, n.deadline_at, n.description,
+               n.resident_name, n.resident_phone, n.donor_name, n.donor_anonymous, n.status,
+               n.reject_reason, n.duplicate_of, n.likely_duplicate, n.created_by, n.created_at
+        FROM need n JOIN community c ON c.id = n.community_id JOIN subdistrict s ON s.id = c.subdistrict_id
+        WHERE ($1::bigint IS NULL OR n.community_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
+          AND ($3::bigint IS NULL OR s.district_id = $3) AND ($4::text IS NULL OR n.status = $4)
+        ORDER BY n.id DESC LIMIT $5
         """,
-        community_ids, status, limit,
+        community_id, subdistrict_id, district_id, status, limit,
     )
     return [dict(r) for r in rows]
 

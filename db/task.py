@@ -384,3 +384,35 @@ async def select_ledger(
     )
     return [dict(r) for r in rows]
 
+
+
+async def select_claimable(
+    conn: Conn, *, member_id: int | None, community_id: int | None, subdistrict_id: int | None,
+    district_id: int | None, limit: int,
+) -> list[dict[str, Any]]:
+    """Open claim/post tasks with a free slot: for a member, in the community they are registered
+    with (active); otherwise within the given scope (all None: the city)."""
+    rows = await conn.fetch(
+        """
+        SELECT * FROM (
+            SELECT t.id, t.need_id, t.community_id, t.grid_id, t.title, t.category, t.mode, t.headcount,
+                   t.required_skills, t.window_start, t.window_end, t.place, t.status,
+                   t.escalation_level, t.level_deadline_at, t.parked_reason, t.workflow_id,
+                   (SELECT count(*) FROM assignment a WHERE a.task_id = t.id
+                      AND a.status IN ('accepted', 'checked_in', 'checked_out'))::int AS filled
+            FROM task t JOIN community c ON c.id = t.community_id JOIN subdistrict s ON s.id = c.subdistrict_id
+            WHERE t.status = 'open' AND t.mode IN ('claim', 'post')
+              AND ($1::bigint IS NULL OR t.community_id IN (
+                      SELECT r.community_id FROM member_registration r
+                      WHERE r.member_id = $1 AND r.status = 'active'))
+              AND ($2::bigint IS NULL OR t.community_id = $2)
+              AND ($3::bigint IS NULL OR c.subdistrict_id = $3)
+              AND ($4::bigint IS NULL OR s.district_id = $4)
+        ) x
+        WHERE x.filled < x.headcount
+        ORDER BY x.window_start, x.id
+        LIMIT $5
+        """,
+        member_id, community_id, subdistrict_id, district_id, limit,
+    )
+    return [dict(r) for r in rows]

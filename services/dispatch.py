@@ -171,17 +171,18 @@ async def decide_need(conn: Conn, actor: Actor, need_id: int, data: NeedDecision
 
 
 async def list_needs(conn: Conn, actor: Actor, *, status: str | None, limit: int) -> list[NeedView]:
+    """The need list 需求清单 within the staff member's scope."""
     if actor.role not in STAFF_ROLES:
         raise Forbidden("无权查看需求清单")
-    community_ids = [actor.scope_id] if actor.scope_kind is ScopeKind.community and actor.scope_id else None
-    rows = await need_db.select_needs(conn, community_ids=community_ids, status=status, limit=limit)
-    # Subdistrict and district staff: filter by the hierarchy of each need's grid.
-    views = []
-    for row in rows:
-        place = await need_db.select_grid_place(conn, grid_id=row["grid_id"])
-        if place is not None and allows(actor, _path(place)):
-            views.append(_need_view(row, actor))
-    return views
+    kind, scope_id = actor.scope_kind, actor.scope_id
+    rows = await need_db.select_needs(
+        conn,
+        community_id=scope_id if kind is ScopeKind.community else None,
+        subdistrict_id=scope_id if kind is ScopeKind.subdistrict else None,
+        district_id=scope_id if kind is ScopeKind.district else None,
+        status=status, limit=limit,
+    )
+    return [_need_view(row, actor) for row in rows]
 
 
 # ---------------------------------------------------------------- tasks
@@ -345,6 +346,23 @@ async def list_offers(conn: Conn, actor: Actor, task_id: int) -> list[OfferView]
     else:
         _require_staff(actor, place)
     return [OfferView.model_validate(r) for r in rows]
+
+
+async def claimable_tasks(conn: Conn, actor: Actor, *, limit: int) -> list[TaskView]:
+    """Open claim 认领 and post 认岗 tasks a member can sign up for: those of the community where
+    they are registered (staff: those in their scope)."""
+    kind, scope_id = actor.scope_kind, actor.scope_id
+    if kind is ScopeKind.unit:
+        raise Forbidden("报到单位无权认领任务")
+    rows = await task_db.select_claimable(
+        conn,
+        member_id=scope_id if kind is ScopeKind.member else None,
+        community_id=scope_id if kind is ScopeKind.community else None,
+        subdistrict_id=scope_id if kind is ScopeKind.subdistrict else None,
+        district_id=scope_id if kind is ScopeKind.district else None,
+        limit=limit,
+    )
+    return [TaskView.model_validate(r) for r in rows]
 
 
 async def explain_member(conn: Conn, actor: Actor, task_id: int, member_id: int, *, now: datetime) -> MemberFit:

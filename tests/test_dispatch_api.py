@@ -117,3 +117,52 @@ async def test_a_need_flows_to_points_through_the_api(pool: Pool, client: Client
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT status FROM need WHERE id = $1", need_id) == "closed"
         assert await conn.fetchval("SELECT count(*) FROM evaluation_points WHERE task_id = $1", task_id) == 1
+
+
+async def test_members_find_and_claim_open_tasks_and_needs_are_listed_by_scope(
+    pool: Pool, client: Client, http: httpx.AsyncClient
+) -> None:
+    """A claim-mode task shows up for members registered in its community, a claim takes a slot,
+    and the need list follows the staff member's scope with the phone masked above the community."""
+    city = await make_city(pool)
+    member = await add_member(pool, city, grid_id=city.grid_id)
+    outsider = await add_member(pool, city, grid_id=city.far_grid_id, community_id=city.other_community_id)
+    staff = await _token(pool, Role.community_staff, ScopeKind.community, city.community_id)
+    street = await _token(pool, Role.subdistrict, ScopeKind.subdistrict, city.subdistrict_id)
+    other_staff = await _token(pool, Role.community_staff, ScopeKind.community, city.other_community_id)
+    me = await _token(pool, Role.member, ScopeKind.member, member)
+    them = await _token(pool, Role.member, ScopeKind.member, outsider)
+
+    r = await http.post("/needs", headers=staff, json={
+        "category": "物资微心愿", "grid_id": city.grid_id, "description": "想要一台收音机",
+        "resident_phone": "13955556666", "donor_name": "张三", "donor_anonymous": True})
+    need_id = r.json()["id"]
+    mine = (await http.get("/needs", headers=staff)).json()
+    assert need_id in [n["id"] for n in mine]
+    seen = [n for n in (await http.get("/needs", headers=street)).json() if n["id"] == need_id]
+    assert seen and seen[0]["resident_phone"] == "139****6666" and seen[0]["donor_name"] == "匿名爱心人士"
+    assert need_id not in [n["id"] for n in (await http.get("/needs", headers=other_staff)).json()]
+
+    start = datetime.now(UTC) + timedelta(days=1)
+    async with Worker(client, task_queue=DEFAULT_TASK_QUEUE, workflows=[TaskWorkflow],
+                      activities=DispatchActivities(pool).all()):
+        r = await http.post("/tasks", headers=staff, json={
+            "grid_id": city.grid_id, "category": "文明创建", "title": "文明劝导岗", "mode": "post",
+            "headcount": 2, "window_start": start.isoformat(),
+            "window_end": (start + timedelta(hours=3)).isoformat()})
+        assert r.status_code == 201, r.text
+        task_id = r.json()["task"]["id"]
+        for _ in range(100):
+            listed = (await http.get("/tasks/claimable", headers=me)).json()
+            if task_id in [t["id"] for t in listed]:
+                break
+            await asyncio.sleep(0.1)
+        assert task_id in [t["id"] for t in listed]
+        assert task_id not in [t["id"] for t in (await http.get("/tasks/claimable", headers=them)).json()]
+        r = await http.post(f"/tasks/{task_id}/claim", json={"member_id": member}, headers=me)
+        assert r.status_code == 200 and r.json() == {"assignment_id": r.json()["assignment_id"], "filled": 1,
+                                                      "headcount": 2}, r.text
+        r = await http.post(f"/tasks/{task_id}/claim", json={"member_id": member}, headers=me)
+        assert r.status_code == 409 and r.json()["message"] == task_rules.REFUSAL_ALREADY_ASSIGNED
+        r = await http.post(f"/tasks/{task_id}/cancel", json={"reason": "活动改期"}, headers=staff)
+        assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text

@@ -75,6 +75,12 @@ async def create_task(pool: PoolDep, client: ClientDep, actor: ActorDep, body: T
     return await dispatch.create_task(pool, client, actor, body, now=_now())
 
 
+@router.get("/tasks/claimable", response_model=list[TaskView], summary="可认领的任务与岗位")
+async def claimable_tasks(pool: PoolDep, actor: ActorDep, limit: Limit = 100) -> list[TaskView]:
+    async with pool.acquire() as conn:
+        return await dispatch.claimable_tasks(conn, actor, limit=limit)
+
+
 @router.get("/tasks/{task_id}", response_model=TaskView, summary="任务详情")
 async def get_task(pool: PoolDep, actor: ActorDep, task_id: IdPath) -> TaskView:
     async with pool.acquire() as conn:

@@ -75,10 +75,20 @@ class MemberRegistrationCohortWorkflow:
 
     async def _confirmation(self, data: CohortWorkflowInput) -> None:
         start = data.submitted_at or workflow.now()
-        for due in forward_schedule(start, data.policy.confirmation):
+        schedule = forward_schedule(start, data.policy.confirmation)
+        if data.submitted_at is not None:
+            # Resumed after continue-as-new: the steps already due ran in the previous run.
+            schedule = [due for due in schedule if due.due_at > workflow.now()]
+        for due in schedule:
             while await self._wait_for_change(due.due_at):
                 if (await self._status(data.cohort_id)).pending_confirmation == 0:
                     return
+                if workflow.info().is_continue_as_new_suggested():
+                    # A large cohort confirmed community by community sends thousands of
+                    # `changed` signals; a fresh run keeps the history small.
+                    workflow.continue_as_new(CohortWorkflowInput(
+                        cohort_id=data.cohort_id, policy=data.policy, phase=CohortPhase.confirmation,
+                        submitted_at=start))
             result = await workflow.execute_activity_method(
                 RegistrationActivities.remind_pending_confirmations,
                 ConfirmationReminderInput(cohort_id=data.cohort_id, step=due.step, as_of=workflow.now()),

@@ -26,6 +26,7 @@ from schemas.dispatch import (
     LedgerFilter,
     NeedCreate,
     NeedDecision,
+    NeedStatus,
     RateInput,
     ScanInput,
     TaskCreate,
@@ -100,6 +101,26 @@ def decide_need(
         return f"需求 {need.id}: {need.status.value}"
 
     typer.echo(_run(job))
+
+
+@needs_app.command("list")
+def list_needs(status: Annotated[NeedStatus | None, typer.Option(help="状态")] = None,
+               limit: Annotated[int, typer.Option(min=1, max=1000)] = 100) -> None:
+    """需求清单 (the need list; resident phones masked)."""
+
+    async def job(rt: Runtime) -> Table:
+        async with rt.pool.acquire() as conn:
+            rows = await dispatch.list_needs(conn, SYSTEM_ACTOR, status=status.value if status else None,
+                                             limit=limit)
+        table = Table("需求", "类别", "社区", "网格", "紧急程度", "处置时限", "状态", "居民电话", "疑似重复",
+                      "描述", title="需求清单")
+        for n in rows:
+            table.add_row(str(n.id), n.category, str(n.community_id), str(n.grid_id), n.urgency.value,
+                          f"{n.deadline_at:%m-%d %H:%M}", n.status.value, n.resident_phone or "",
+                          "是" if n.likely_duplicate else "", n.description)
+        return table
+
+    Console().print(_run(job))
 
 
 @tasks_app.command("create")

@@ -41,9 +41,12 @@ async def test_cli_places_a_need_dispatches_and_answers(
     kw = {"dsn": _migrated, "temporal": target, "task_queue": task_queue}
 
     code, out, err = await _cli(["needs", "add", "--grid", str(city.grid_id), "--category", "环境整治",
-                                 "--description", "楼道堆物清理", "--urgency", "yellow"], **kw)
+                                 "--description", "楼道堆物清理", "--urgency", "yellow",
+                                 "--resident-phone", "13712345678"], **kw)
     assert code == 0, err
     assert "已登记" in out
+    code, out, err = await _cli(["needs", "list", "--status", "submitted"], **kw)
+    assert code == 0 and "137****5678" in out and "13712345678" not in out, out + err
     start = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     async with Worker(temporal_env.client, task_queue=task_queue, workflows=[TaskWorkflow],
                       activities=DispatchActivities(pool).all()):

@@ -294,3 +294,38 @@ async def test_worker_without_servers_is_a_one_line_error(tmp_path: Path) -> Non
     lines = err.decode("utf-8").strip().splitlines()
     assert len(lines) == 1, lines
     assert "DATABASE_URL" in lines[0] and "TEMPORAL_ADDRESS" in lines[0]
+
+
+async def test_up_uses_configured_servers_instead_of_starting_its_own(
+    tmp_path: Path, pg_dsn: str, client: Client
+) -> None:
+    """With DATABASE_URL and TEMPORAL_ADDRESS set, `up` starts neither Postgres nor Temporal,
+    serves the API over the given servers and still stops cleanly on SIGTERM."""
+    data_dir = tmp_path / "state"
+    ports = {"api": _free_port(), "temporal": _free_port(), "ui": _free_port()}
+    log = tmp_path / "up.log"
+    env = {
+        **_clean_env(), "DATABASE_URL": pg_dsn,
+        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "SBD_TASK_QUEUE": f"up-external-{uuid.uuid4().hex[:8]}",
+    }
+    with log.open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            *_up_args(data_dir, ports), stdout=out, stderr=out, env=env, cwd=REPO
+        )
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_TIMEOUT
+        while not (data_dir / "stack.json").exists():
+            assert proc.returncode is None, _tail(log)
+            assert loop.time() < deadline, _tail(log)
+            await asyncio.sleep(0.25)
+        endpoints = json.loads((data_dir / "stack.json").read_text("utf-8"))
+        assert endpoints["database_url"] == pg_dsn
+        assert endpoints["temporal_address"] == env["TEMPORAL_ADDRESS"]
+        assert endpoints["temporal_ui_url"] is None
+        assert not (data_dir / "postgres").exists()
+        assert not (data_dir / "temporal").exists()
+    finally:
+        code = await _stop(proc)
+    assert code == 0, _tail(log)

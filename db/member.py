@@ -39,7 +39,7 @@ class MemberRow:
 
 @dataclass(frozen=True)
 class StageProblem:
-    """A staged row that cannot be imported, with what the joins found (None = fine)."""
+    """A staged row that cannot be imported, and which of the joins failed for it."""
 
     row_no: int
     community_matches: int
@@ -52,12 +52,6 @@ class StageProblem:
     district_name: str
     grid_name: str
     unit_name: str
-
-
-_MEMBER_COLUMNS = """
-    id, name, gender, phone, id_number, unit_id, employer_name, home_community_id, home_grid_id,
-    skills, free_slots
-"""
 
 
 async def select_member(conn: Conn, *, member_id: int) -> MemberRow | None:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, ClientDep, PoolDep
 from api.routes.directory import IdPath, Limit
+from api.routes.registrations import TaskQueueDep
 from schemas.dispatch import (
     AnswerOfferInput,
     AnswerOfferResult,
@@ -71,8 +72,10 @@ async def decide_need(pool: PoolDep, actor: ActorDep, need_id: IdPath, body: Nee
 
 
 @router.post("/tasks", response_model=TaskCreated, status_code=201, summary="创建任务并开始派单")
-async def create_task(pool: PoolDep, client: ClientDep, actor: ActorDep, body: TaskCreate) -> TaskCreated:
-    return await dispatch.create_task(pool, client, actor, body, now=_now())
+async def create_task(pool: PoolDep, client: ClientDep, actor: ActorDep, task_queue: TaskQueueDep,
+                      body: TaskCreate) -> TaskCreated:
+    # The configured queue (the app's state), so the stack's worker picks the workflow up.
+    return await dispatch.create_task(pool, client, actor, body, now=_now(), task_queue=task_queue)
 
 
 @router.get("/tasks/claimable", response_model=list[TaskView], summary="可认领的任务与岗位")

@@ -1,0 +1,215 @@
+"""The dispatcher's I/O step: send due deliveries on their external channels and record each outcome.
+
+`deliver_pending` claims a batch of due rows (a lease, see db/delivery.py), sends them a few at a
+time, and records every outcome in its own short statement: `sent`, `failed` (retried later with
+backoff) or `dead` (permanent, or out of attempts). Failures are counted in
+`notification_failures{channel}` and listed by `GET /deliveries?status=failed`.
+
+Per-endpoint rate limits are token buckets kept on this object, so they hold across runs in one
+worker process; a row whose endpoint has no token soon is given back for later (`deferred`), not
+counted as an attempt.
+
+Idempotency: a row is sent only while `pending`/`failed`, and `mark_sent` only moves such rows,
+so a row already sent is never sent again. The SMS gateway also gets the row's idempotency key in
+the `Idempotency-Key` header. The one at-least-once window: the receiver accepted a request but
+the worker died before `mark_sent` committed; the row is sent again after its lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import structlog
+from temporalio import activity
+
+from channels import dingtalk, sms_gateway, wecom
+from channels.transport import SendResult
+from db import delivery as delivery_db
+from db.delivery import DeliveryToSend
+from db.notification import insert_notification
+from db.pool import Pool
+from domain.channel_templates import robot_body, sms_text
+from domain.pii import mask_text
+from domain.rate_limit import MAX_ATTEMPTS, TokenBucket, retry_delay
+from schemas.delivery import Channel, DeliverPendingInput, DeliverPendingResult, DeliveryStatus
+from telemetry.metrics import NOTIFICATION_FAILURES
+
+log = structlog.get_logger(__name__)
+
+
+class _Deferred(Exception):
+    """The endpoint's rate limit has no token soon enough: give the row back."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+class DeliveryActivities:
+    """Built once per worker with the pool (and optionally a shared HTTP client)."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        http: httpx.AsyncClient | None = None,
+        *,
+        concurrency: int = 8,
+        timeout: float = 10.0,
+        lease: timedelta = timedelta(minutes=2),
+        max_rate_wait: float = 2.0,
+        max_attempts: int = MAX_ATTEMPTS,
+        retry_base: timedelta = timedelta(seconds=30),
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self._pool = pool
+        self._http = http
+        self._concurrency = concurrency
+        self._timeout = timeout
+        self._lease = lease
+        self._max_rate_wait = max_rate_wait
+        self._max_attempts = max_attempts
+        self._retry_base = retry_base
+        self._clock = clock
+        self._wall_clock_ms = wall_clock_ms
+        self._buckets: dict[int, TokenBucket] = {}
+
+    @activity.defn(name="deliver_pending")
+    async def deliver_pending(self, data: DeliverPendingInput) -> DeliverPendingResult:
+        if self._http is not None:
+            return await self._deliver(self._http, data)
+        async with httpx.AsyncClient() as http:
+            return await self._deliver(http, data)
+
+    async def _deliver(self, http: httpx.AsyncClient, data: DeliverPendingInput) -> DeliverPendingResult:
+        async with self._pool.acquire() as conn:
+            claimed = await delivery_db.select_pending(
+                conn, limit=data.max_items, now=data.as_of, lease_until=data.as_of + self._lease
+            )
+        counts = {"sent": 0, "failed": 0, "dead": 0, "deferred": 0}
+        settled: set[int] = set()
+        try:
+            for start in range(0, len(claimed), self._concurrency):
+                batch = claimed[start:start + self._concurrency]
+                outcomes = await asyncio.gather(*(self._deliver_one(http, item, data) for item in batch))
+                for item, outcome in zip(batch, outcomes, strict=True):
+                    settled.add(item.id)
+                    counts[outcome] += 1
+                activity.heartbeat(start + len(batch))
+        except asyncio.CancelledError:
+            # Worker shutting down: rows not settled become due again now, not after the lease.
+            unsettled = [item.id for item in claimed if item.id not in settled]
+            async with self._pool.acquire() as conn:
+                await delivery_db.release(conn, delivery_ids=unsettled, at=data.as_of)
+            raise
+        async with self._pool.acquire() as conn:
+            remaining = await delivery_db.count_due(conn, now=data.as_of)
+            next_at = await delivery_db.next_due_at(conn)
+        if claimed:
+            log.info("deliveries_dispatched", claimed=len(claimed), remaining=remaining, **counts)
+        return DeliverPendingResult(
+            sent=counts["sent"], failed=counts["failed"] + counts["dead"], dead=counts["dead"],
+            deferred=counts["deferred"], remaining=remaining, next_attempt_at=next_at,
+        )
+
+    async def _deliver_one(self, http: httpx.AsyncClient, item: DeliveryToSend,
+                           data: DeliverPendingInput) -> str:
+        """Send one row and record the outcome: 'sent', 'failed', 'dead' or 'deferred'."""
+        if item.channel is Channel.inbox:
+            return await self._deliver_inbox(item)
+        if item.endpoint_id is None or not item.endpoint_enabled or item.url is None:
+            return await self._record_failure(item, data, SendResult(
+                ok=False, error="渠道端点不存在或已停用"), request=None)
+        if item.channel is Channel.sms and not item.phone:
+            return await self._record_failure(item, data, SendResult(
+                ok=False, error="党员未登记手机号"), request=None)
+        try:
+            await self._take_token(item.endpoint_id, item.rate_per_minute)
+        except _Deferred as deferred:
+            async with self._pool.acquire() as conn:
+                await delivery_db.release(
+                    conn, delivery_ids=[item.id],
+                    at=data.as_of + timedelta(seconds=deferred.seconds),
+                )
+            return "deferred"
+        audit, result = await self._send(http, item)
+        if not result.ok:
+            return await self._record_failure(item, data, result, request=audit)
+        async with self._pool.acquire() as conn:
+            newly = await delivery_db.mark_sent(conn, delivery_id=item.id, payload=audit)
+        if not newly:
+            log.warning("delivery_already_settled", delivery_id=item.id, channel=item.channel.value)
+        return "sent"
+
+    async def _send(
+        self, http: httpx.AsyncClient, item: DeliveryToSend
+    ) -> tuple[dict[str, Any], SendResult]:
+        """(the request's audit form, result) of one external send."""
+        assert item.url is not None
+        match item.channel:
+            case Channel.wecom:
+                request = wecom.render(title=item.title, body=robot_body(item.body),
+                                       mentioned_mobiles=item.mentioned_mobiles)
+                result = await wecom.send(http, url=item.url, request=request, timeout=self._timeout)
+                return wecom.audit(request), result
+            case Channel.dingtalk:
+                request = dingtalk.render(title=item.title, body=robot_body(item.body),
+                                          at_mobiles=item.mentioned_mobiles)
+                result = await dingtalk.send(
+                    http, url=item.url, secret=item.secret, request=request,
+                    timestamp_ms=self._wall_clock_ms(), timeout=self._timeout,
+                )
+                return dingtalk.audit(request), result
+            case Channel.sms:
+                assert item.phone is not None
+                request = sms_gateway.render(phone=item.phone, template=item.template,
+                                             params=item.params, text=sms_text(item.title, item.body))
+                result = await sms_gateway.send(
+                    http, url=item.url, request=request, idempotency_key=item.idempotency_key,
+                    timeout=self._timeout,
+                )
+                return sms_gateway.audit(request), result
+            case Channel.inbox:
+                raise AssertionError("inbox rows are not sent over HTTP")
+
+    async def _take_token(self, endpoint_id: int, rate_per_minute: int) -> None:
+        bucket = self._buckets.get(endpoint_id)
+        if bucket is None or bucket.rate_per_minute != rate_per_minute:
+            bucket = self._buckets[endpoint_id] = TokenBucket(rate_per_minute)
+        while not bucket.try_take(self._clock()):
+            wait = bucket.wait_time(self._clock())
+            if wait > self._max_rate_wait:
+                raise _Deferred(wait)
+            await asyncio.sleep(wait)
+
+    async def _deliver_inbox(self, item: DeliveryToSend) -> str:
+        # Normally written straight to the inbox by insert_deliveries; a queued one lands there now.
+        async with self._pool.acquire() as conn, conn.transaction():
+            await insert_notification(
+                conn, recipient_kind=item.recipient_kind, recipient_id=item.recipient_id,
+                category=item.template, title=item.title, body=item.body,
+                dedupe_key=item.idempotency_key,
+            )
+            await delivery_db.mark_sent(conn, delivery_id=item.id, payload={"inbox": True})
+        return "sent"
+
+    async def _record_failure(self, item: DeliveryToSend, data: DeliverPendingInput,
+                              result: SendResult, *, request: dict[str, Any] | None) -> str:
+        error = mask_text(result.error or "发送失败")
+        async with self._pool.acquire() as conn:
+            status = await delivery_db.mark_failed(
+                conn, delivery_id=item.id, error=error, payload=request,
+                next_attempt_at=data.as_of + retry_delay(item.attempts + 1, base=self._retry_base),
+                max_attempts=self._max_attempts, permanent=not result.retryable,
+            )
+        if status is None:
+            return "failed"
+        NOTIFICATION_FAILURES.labels(channel=item.channel.value).inc()
+        log.warning("delivery_failed", delivery_id=item.id, channel=item.channel.value,
+                    attempts=item.attempts + 1, status=status.value, error=error)
+        return "dead" if status is DeliveryStatus.dead else "failed"

@@ -1,0 +1,76 @@
+"""Use cases of notification channels, shared by the API and the CLI: kick the dispatcher,
+manage channel endpoints, list deliveries."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+
+from db import channel_endpoint as endpoint_db
+from db import delivery as delivery_db
+from db.pool import Conn
+from domain.errors import Forbidden, InvalidInput
+from schemas.api import Page
+from schemas.auth import Actor, Role, ScopeKind
+from schemas.delivery import (
+    Channel,
+    ChannelEndpointInput,
+    ChannelEndpointView,
+    DeliveryStatus,
+    DeliveryView,
+    DispatcherInput,
+    DispatcherKick,
+    OwnerKind,
+)
+from workflows.delivery import DISPATCHER_WORKFLOW_ID, DeliveryDispatcherWorkflow
+
+
+async def kick_dispatcher(client: Client, task_queue: str = "shuangbaodao", *, reason: str = "") -> None:
+    """Start the dispatcher if it is not running, and tell it deliveries are waiting.
+
+    Call after the transaction that inserted deliveries committed; a lost kick only delays the
+    send until the dispatcher's next poll.
+    """
+    await client.start_workflow(
+        DeliveryDispatcherWorkflow.run, DispatcherInput(), id=DISPATCHER_WORKFLOW_ID,
+        task_queue=task_queue, start_signal="kick", start_signal_args=[DispatcherKick(reason=reason)],
+    )
+
+
+async def add_endpoint(conn: Conn, data: ChannelEndpointInput) -> ChannelEndpointView:
+    """Add (or replace) the endpoint of an owner on a channel."""
+    if data.channel is Channel.inbox:
+        raise InvalidInput("站内消息无需配置端点")
+    if data.channel is Channel.sms and (data.owner_kind is not OwnerKind.city or data.owner_id is not None):
+        raise InvalidInput("短信网关是全市统一配置: 请使用 --owner-kind city 且不指定 --owner-id")
+    if data.channel is not Channel.sms and data.owner_id is None:
+        raise InvalidInput("群机器人须指定所属单位或社区的编号 (--owner-id)")
+    if not data.url.startswith(("http://", "https://")):
+        raise InvalidInput("端点地址须以 http:// 或 https:// 开头")
+    row = await endpoint_db.upsert_endpoint(conn, data)
+    return endpoint_db.to_view(row)
+
+
+async def list_endpoints(conn: Conn, *, owner_kind: OwnerKind | None = None,
+                         owner_id: int | None = None) -> list[ChannelEndpointView]:
+    rows = await endpoint_db.select_endpoints(conn, owner_kind=owner_kind, owner_id=owner_id)
+    return [endpoint_db.to_view(r) for r in rows]
+
+
+async def list_deliveries(
+    conn: Conn,
+    actor: Actor,
+    *,
+    status: DeliveryStatus | None = None,
+    channel: Channel | None = None,
+    campaign_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[DeliveryView]:
+    """Deliveries, newest first: for the city's organization department (operations view)."""
+    if actor.role is not Role.org_department or actor.scope_kind is not ScopeKind.city:
+        raise Forbidden("只有市委组织部可以查看消息发送记录")
+    rows, total = await delivery_db.select_deliveries(
+        conn, status=status, channel=channel, campaign_id=campaign_id, limit=limit, offset=offset
+    )
+    return Page[DeliveryView](items=[DeliveryView.model_validate(r) for r in rows], total=total,
+                              limit=limit, offset=offset)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from activities.delivery import DeliveryActivities
 from activities.dispatch import DispatchActivities
 from activities.registration import RegistrationActivities
 from db.pool import Pool
+from workflows.delivery import DeliveryDispatcherWorkflow
 from workflows.member_registration import MemberRegistrationCohortWorkflow
 from workflows.task import TaskWorkflow
 from workflows.unit_registration import UnitRegistrationWorkflow
@@ -15,7 +17,8 @@ from workflows.unit_registration import UnitRegistrationWorkflow
 
 def all_workflows() -> Sequence[type]:
     """Workflow classes registered on the main task queue."""
-    return [MemberRegistrationCohortWorkflow, UnitRegistrationWorkflow, TaskWorkflow]
+    return [MemberRegistrationCohortWorkflow, UnitRegistrationWorkflow, TaskWorkflow,
+            DeliveryDispatcherWorkflow]
 
 
 def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
@@ -30,4 +33,5 @@ def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
         registration.remind_unit_registration,
         registration.lapse_unit_registration,
         *DispatchActivities(pool).all(),
+        DeliveryActivities(pool).deliver_pending,
     ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -368,6 +369,19 @@ SCENARIOS: dict[str, Callable[[Client, str], Awaitable[Recorded]]] = {
 
 # Scenarios whose waits all end by themselves run on a skipping clock; the others in real time.
 TIME_SKIPPING = {"MemberRegistrationCohortWorkflow", "UnitRegistrationWorkflow"}
+
+
+async def save_from_test(handle: WorkflowHandle[Any, Any], scenario: str) -> Path | None:
+    """From a workflow test: save this run's history when SBD_RECORD_HISTORIES=1, else do nothing.
+
+    Lets the test that already drives a workflow through a real scenario double as its recorder:
+    `SBD_RECORD_HISTORIES=1 pytest tests/test_x.py` (existing files are kept).
+    """
+    if os.environ.get("SBD_RECORD_HISTORIES") != "1":
+        return None
+    history = await _history(handle)
+    started = history.events[0].workflow_execution_started_event_attributes
+    return save(started.workflow_type.name, scenario, history, force=False)
 
 
 def save(workflow_type: str, scenario: str, history: WorkflowHistory, *, force: bool) -> Path | None:

@@ -25,6 +25,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from tests import record_histories
 from tests.record_histories import SCENARIOS, TIME_SKIPPING
 from workers.registry import all_workflows
 
@@ -176,3 +177,21 @@ async def test_recorder_scenario_runs_and_replays(
     histories = [history for _, history in recorded]
     assert {workflow_type_of(h) for h in histories} == {workflow_type}
     assert await replay_failures(histories, all_workflows()) == {}
+
+
+async def test_a_workflow_test_can_save_its_history(
+    client: Client, task_queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`save_from_test` files a run's history under its workflow type only when SBD_RECORD_HISTORIES=1."""
+    monkeypatch.setattr(record_histories, "HISTORY_DIR", tmp_path)
+    async with Worker(client, task_queue=task_queue, workflows=[SampleV1], activities=[greet]):
+        handle = await client.start_workflow(
+            SampleV1.run, "党员", id=f"replay-sample-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+        )
+        await handle.result()
+    monkeypatch.delenv("SBD_RECORD_HISTORIES", raising=False)
+    assert await record_histories.save_from_test(handle, "sample") is None
+    monkeypatch.setenv("SBD_RECORD_HISTORIES", "1")
+    saved = await record_histories.save_from_test(handle, "sample")
+    assert saved == tmp_path / "ReplaySample" / "sample.json"
+    assert await replay_failures([load_history(saved)], [SampleV1]) == {}

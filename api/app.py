@@ -13,7 +13,8 @@ from api.routes import directory, health, inbox, statistics, tokens
 from db.pool import Pool
 
 # Routers written alongside this one; included when their module is present in this build.
-_OPTIONAL_ROUTERS = ("api.routes.registrations", "api.routes.roster", "api.routes.dispatch")
+_OPTIONAL_ROUTERS = ("api.routes.registrations", "api.routes.roster", "api.routes.dispatch",
+                    "api.routes.deliveries")
 
 
 def _optional_router_modules() -> list[ModuleType]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import directory, dispatch, registrations, roster, serve, stack, tokens, worker
+from cli import channels, directory, dispatch, registrations, roster, serve, stack, tokens, worker
 
 app = typer.Typer(
     name="shuangbaodao",
@@ -20,6 +20,7 @@ tokens.register(app)
 registrations.register(app)
 directory.register(app)
 dispatch.register(app)
+channels.register(app)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from temporalio.client import Client
 from db.import_batch import select_batch_id_by_sha
 from db.pool import Pool
 from demo.city import SIZES, City, generate_city
+from demo.dispatch import StreamPlan, run_task_stream, stream_summary
 from domain.errors import DomainError
 from domain.roster import RosterKind
 from schemas.api import Page
@@ -38,7 +39,7 @@ from schemas.settings import Settings
 from schemas.statistics import StatisticsLevel
 from services import directory, registration, statistics, tokens, unit_registration
 from services.roster_import import import_roster
-from stack.embedded import DemoStep
+from stack.embedded import DemoSeeded, DemoStep
 
 log = structlog.get_logger(__name__)
 
@@ -375,10 +376,14 @@ async def seed_demo(
 def demo_step_for(size: str) -> DemoStep:
     """The `up --demo` step: seeds into the stack's data directory."""
 
-    async def step(pool: Pool, client: Client, settings: Settings) -> list[str]:
-        return await seed_demo(
-            pool, client, data_dir=settings.data_dir.resolve(), size=size,
-            api_url=f"http://{settings.api_host}:{settings.api_port}",
-        )
+    async def step(pool: Pool, client: Client, settings: Settings) -> DemoSeeded:
+        api_url = f"http://{settings.api_host}:{settings.api_port}"
+        lines = await seed_demo(pool, client, data_dir=settings.data_dir.resolve(), size=size, api_url=api_url)
+        # Then residents' needs keep flowing through dispatch until the stack stops.
+        plan = StreamPlan()
+        lines[-1:-1] = stream_summary(plan, api_url)
+        return DemoSeeded(lines=lines, then=lambda: run_task_stream(
+            pool, client, task_queue=settings.task_queue, plan=plan,
+            state_file=settings.data_dir.resolve() / "demo" / "dispatch.json"))
 
     return step

@@ -43,8 +43,18 @@ log = structlog.get_logger(__name__)
 
 ENDPOINTS_FILE = "stack.json"
 
+
+@dataclass(frozen=True)
+class DemoSeeded:
+    """A demo step's lines to print, and what keeps running after them (the demo's task stream);
+    the stack cancels `then` when it stops, before the API and the worker."""
+
+    lines: list[str]
+    then: Callable[[], Coroutine[Any, Any, None]] | None = None
+
+
 # What the demo step receives: the pool, the client, the settings; it returns lines to print.
-DemoStep = Callable[[Pool, Client, Settings], Coroutine[Any, Any, list[str]]]
+DemoStep = Callable[[Pool, Client, Settings], Coroutine[Any, Any, list[str] | DemoSeeded]]
 
 
 @dataclass(frozen=True)
@@ -229,7 +239,7 @@ async def run_stack(
         for line in summary_lines(endpoints, data_dir=data_dir):
             print_line(line)
 
-        demo_task: asyncio.Task[list[str]] | None = None
+        demo_task: asyncio.Task[Any] | None = None
         if demo is not None:
             demo_task = asyncio.create_task(demo(pool, client, settings), name="demo")
 
@@ -245,8 +255,18 @@ async def run_stack(
             if demo_task is not None and demo_task in done:
                 watched.discard(demo_task)
                 if demo_task.exception() is None:
-                    for line in demo_task.result():
-                        print_line(line)
+                    seeded = demo_task.result()
+                    if isinstance(seeded, DemoSeeded):
+                        for line in seeded.lines:
+                            print_line(line)
+                        if seeded.then is not None:
+                            # The demo goes on in the background, watched like the seeding was.
+                            demo_task = asyncio.create_task(seeded.then(), name="demo-stream")
+                            watched.add(demo_task)
+                            continue
+                    elif seeded is not None:
+                        for line in seeded:
+                            print_line(line)
                 else:
                     # The demo is a showcase, not the system: report it and keep serving.
                     log.error("demo_failed", error=repr(demo_task.exception()))
@@ -296,6 +316,7 @@ def summary_lines(endpoints: StackEndpoints, *, data_dir: Path) -> list[str]:
 
 
 __all__ = [
+    "DemoSeeded",
     "StackEndpoints",
     "StackStartError",
     "read_endpoints",

@@ -1,0 +1,109 @@
+"""The demo's task stream: needs flow through dispatch to closed tasks, a decline is re-offered,
+a task nobody can staff is parked, a member who never comes is a no-show."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.dispatch import DispatchActivities
+from db.pool import Pool
+from demo.dispatch import STREAM_ACTOR, StreamPlan, TaskStream, choose_window
+from domain.matching import slot_of
+from schemas.dispatch import DispatchPolicy, LedgerFilter, OfferStatus, TaskStatus
+from schemas.matching import EscalationLevel
+from services import dispatch
+from tests.conftest import unique
+from workflows.task import TaskWorkflow
+
+SECONDS = timedelta(seconds=4)
+FAST = StreamPlan(
+    new_need_every=0.8, total_needs=6, tick=0.3, think=(0.3, 0.9), reject_every=5,
+    policy=DispatchPolicy(
+        offer_timeout=SECONDS, level_deadlines=dict.fromkeys(EscalationLevel, SECONDS), no_show_grace=SECONDS,
+        overdue_community_after=SECONDS, rating_window=SECONDS,
+    ),
+)
+
+
+async def _district(pool: Pool) -> int:
+    """A district of two communities with three grids and eight active members, each free all
+    week except one slot far from now (so no one can take a week-long task)."""
+    busy = (slot_of(datetime.now(UTC)) + 10) % 21
+    slots = [s for s in range(21) if s != busy]
+    async with pool.acquire() as conn:
+        d = await conn.fetchval("INSERT INTO district (name) VALUES ($1) RETURNING id", unique("演示区"))
+        s = await conn.fetchval("INSERT INTO subdistrict (district_id, name) VALUES ($1, '街道') RETURNING id", d)
+        communities = [await conn.fetchval(
+            "INSERT INTO community (subdistrict_id, name) VALUES ($1, $2) RETURNING id", s, name)
+            for name in ("甲社区", "乙社区")]
+        grids = [await conn.fetchval("INSERT INTO grid (community_id, name) VALUES ($1, $2) RETURNING id", c, n)
+                 for c, n in ((communities[0], "一网格"), (communities[0], "二网格"), (communities[1], "三网格"))]
+        await conn.execute("INSERT INTO grid_adjacency VALUES ($1, $2), ($2, $1)", grids[0], grids[1])
+        for i in range(8):
+            grid = grids[i % 3]
+            community = communities[0] if grid != grids[2] else communities[1]
+            member_id = await conn.fetchval(
+                "INSERT INTO member (name, home_community_id, home_grid_id, free_slots) VALUES ($1, $2, $3, $4)"
+                " RETURNING id", unique("党员"), community, grid, slots)
+            await conn.execute(
+                "INSERT INTO member_registration (member_id, community_id, grid_id, status, confirmed_at)"
+                " VALUES ($1, $2, $3, 'active', now())", member_id, community, grid)
+    district_id: int = d
+    return district_id
+
+
+async def test_stream_moves_tasks_through_every_state(pool: Pool, client: Client, task_queue: str) -> None:
+    """Within seconds the stream closes tasks, keeps one offering for a while, parks the one nobody
+    can staff, re-offers a declined task to someone else and re-dispatches after a no-show, and
+    stops cleanly when cancelled."""
+    district_id = await _district(pool)
+    async with Worker(client, task_queue=task_queue, workflows=[TaskWorkflow],
+                      activities=DispatchActivities(pool).all()):
+        stream = TaskStream(pool, client, task_queue=task_queue, plan=FAST, district_id=district_id)
+        running = asyncio.create_task(stream.run())
+        seen: set[TaskStatus] = set()
+        no_show_seen = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 45
+        try:
+            while loop.time() < deadline:
+                assert not running.done(), running.exception()
+                async with pool.acquire() as conn:
+                    rows = [r for r in await dispatch.ledger(conn, STREAM_ACTOR, LedgerFilter(limit=1000),
+                                                             now=datetime.now(UTC))
+                            if r.task_id in stream.state.tokens]
+                    seen |= {r.status for r in rows}
+                    if stream.state.no_show_task is not None:
+                        history = await dispatch.task_history(conn, STREAM_ACTOR, stream.state.no_show_task)
+                        no_show_seen = any(e.kind == "no_show" for e in history)
+                if {TaskStatus.closed, TaskStatus.offering, TaskStatus.parked} <= seen and no_show_seen:
+                    break
+                await asyncio.sleep(0.3)
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+        assert {TaskStatus.closed, TaskStatus.offering, TaskStatus.parked} <= seen, seen
+        assert no_show_seen, "the member who never came was not marked no-show"
+        assert stream.state.needs == FAST.total_needs
+        assert len(stream.state.tokens) == FAST.total_needs - 1   # one need was rejected
+        async with pool.acquire() as conn:
+            parked = await dispatch.get_task(conn, STREAM_ACTOR, stream.state.parked_task or 0)
+            assert parked.status is TaskStatus.parked and parked.parked_reason
+            assert stream.state.declined_task is not None
+            offers = await dispatch.list_offers(conn, STREAM_ACTOR, stream.state.declined_task)
+        statuses = [o.status for o in sorted(offers, key=lambda o: o.id)]
+        assert statuses[0] is OfferStatus.declined and OfferStatus.accepted in statuses[1:], statuses
+
+
+def test_window_lands_in_a_slot_where_someone_is_free() -> None:
+    """The chosen service window lies in one free-time slot that one of the members has free."""
+    now = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)   # a Monday morning (slot 0)
+    start, end = choose_window(now, [[5], []])          # one member free on Tuesday evening only
+    assert slot_of(start) == 5 and slot_of(end - timedelta(seconds=1)) == 5
+    assert start > now

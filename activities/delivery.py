@@ -89,7 +89,8 @@ class DeliveryActivities:
     async def _deliver(self, http: httpx.AsyncClient, data: DeliverPendingInput) -> DeliverPendingResult:
         async with self._pool.acquire() as conn:
             claimed = await delivery_db.select_pending(
-                conn, limit=data.max_items, now=data.as_of, lease_until=data.as_of + self._lease
+                conn, limit=data.max_items, now=data.as_of, lease_until=data.as_of + self._lease,
+                endpoint_ids=data.endpoint_ids,
             )
         counts = {"sent": 0, "failed": 0, "dead": 0, "deferred": 0}
         settled: set[int] = set()
@@ -108,8 +109,8 @@ class DeliveryActivities:
                 await delivery_db.release(conn, delivery_ids=unsettled, at=data.as_of)
             raise
         async with self._pool.acquire() as conn:
-            remaining = await delivery_db.count_due(conn, now=data.as_of)
-            next_at = await delivery_db.next_due_at(conn)
+            remaining = await delivery_db.count_due(conn, now=data.as_of, endpoint_ids=data.endpoint_ids)
+            next_at = await delivery_db.next_due_at(conn, endpoint_ids=data.endpoint_ids)
         if claimed:
             log.info("deliveries_dispatched", claimed=len(claimed), remaining=remaining, **counts)
         return DeliverPendingResult(

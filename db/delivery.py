@@ -21,6 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from db.pool import Conn
+
+# jsonb parameters are passed as Python objects: the pool's connections (db/pool.py) encode them.
 from schemas.delivery import Channel, DeliveryRow, DeliveryStatus
 
 # Above this many rows an insert goes through COPY into a temp table, cheaper than huge arrays.
@@ -156,7 +158,7 @@ async def insert_deliveries_for_reminders(
         ON CONFLICT (idempotency_key) DO NOTHING
         """,
         ladder, subject_kind, subject_id, cycle, step, recipient_kind, channel.value, title, body,
-        template, json.dumps(params or {}, ensure_ascii=False), campaign_id,
+        template, params or {}, campaign_id,
     )
     return _count(status)
 
@@ -186,7 +188,13 @@ class DeliveryToSend:
 
 
 async def select_pending(
-    conn: Conn, *, limit: int, now: datetime, lease_until: datetime, channel: Channel | None = None
+    conn: Conn,
+    *,
+    limit: int,
+    now: datetime,
+    lease_until: datetime,
+    channel: Channel | None = None,
+    endpoint_ids: Sequence[int] | None = None,
 ) -> list[DeliveryToSend]:
     """Claim up to `limit` due rows (pending or failed, next_attempt_at <= now), oldest first.
 
@@ -200,6 +208,7 @@ async def select_pending(
             SELECT id, endpoint_id, recipient_kind, recipient_id FROM delivery
             WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1
               AND ($3::text IS NULL OR channel = $3)
+              AND ($5::bigint[] IS NULL OR endpoint_id = ANY($5::bigint[]))
             ORDER BY next_attempt_at, id
             LIMIT $2
             FOR UPDATE SKIP LOCKED
@@ -216,6 +225,7 @@ async def select_pending(
         ORDER BY c.id
         """,
         now, limit, None if channel is None else channel.value, lease_until,
+        None if endpoint_ids is None else list(endpoint_ids),
     )
     return [
         DeliveryToSend(
@@ -258,7 +268,7 @@ async def mark_sent(conn: Conn, *, delivery_id: int, payload: dict[str, Any]) ->
         WHERE id = $1 AND status IN ('pending', 'failed')
         RETURNING id
         """,
-        delivery_id, json.dumps(payload, ensure_ascii=False),
+        delivery_id, payload,
     )
     return updated is not None
 
@@ -285,23 +295,32 @@ async def mark_failed(
         RETURNING status
         """,
         delivery_id, error, next_attempt_at, max_attempts, permanent,
-        None if payload is None else json.dumps(payload, ensure_ascii=False),
+        payload,
     )
     return None if status is None else DeliveryStatus(status)
 
 
-async def count_due(conn: Conn, *, now: datetime) -> int:
+async def count_due(conn: Conn, *, now: datetime, endpoint_ids: Sequence[int] | None = None) -> int:
     count: int = await conn.fetchval(
-        "SELECT count(*) FROM delivery WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1",
-        now,
+        """
+        SELECT count(*) FROM delivery
+        WHERE status IN ('pending', 'failed') AND next_attempt_at <= $1
+          AND ($2::bigint[] IS NULL OR endpoint_id = ANY($2::bigint[]))
+        """,
+        now, None if endpoint_ids is None else list(endpoint_ids),
     )
     return count
 
 
-async def next_due_at(conn: Conn) -> datetime | None:
+async def next_due_at(conn: Conn, *, endpoint_ids: Sequence[int] | None = None) -> datetime | None:
     """The earliest next_attempt_at of any row still to send."""
     at: datetime | None = await conn.fetchval(
-        "SELECT min(next_attempt_at) FROM delivery WHERE status IN ('pending', 'failed')"
+        """
+        SELECT min(next_attempt_at) FROM delivery
+        WHERE status IN ('pending', 'failed')
+          AND ($1::bigint[] IS NULL OR endpoint_id = ANY($1::bigint[]))
+        """,
+        None if endpoint_ids is None else list(endpoint_ids),
     )
     return at
 

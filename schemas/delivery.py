@@ -85,6 +85,8 @@ class ChannelPolicy(BaseModel):
 class DeliverPendingInput(BaseModel):
     max_items: int = Field(default=200, ge=1, le=5000)
     as_of: datetime
+    # Only rows of these endpoints (re-driving one robot; keeps tests apart); None = all.
+    endpoint_ids: list[int] | None = None
 
 
 class DeliverPendingResult(BaseModel):
@@ -102,6 +104,7 @@ class DispatcherInput(BaseModel):
     idle_poll: timedelta = timedelta(minutes=5)
     # continue-as-new after this many loop iterations, so the history stays small.
     iterations_per_run: int = Field(default=100, ge=1)
+    endpoint_ids: list[int] | None = None   # see DeliverPendingInput
 
 
 class DispatcherKick(BaseModel):

@@ -46,7 +46,8 @@ class DeliveryDispatcherWorkflow:
             self._seen = self._kicks
             result = await workflow.execute_activity_method(
                 DeliveryActivities.deliver_pending,
-                DeliverPendingInput(max_items=data.max_items, as_of=workflow.now()),
+                DeliverPendingInput(max_items=data.max_items, as_of=workflow.now(),
+                                    endpoint_ids=data.endpoint_ids),
                 start_to_close_timeout=_SEND_TIMEOUT, heartbeat_timeout=_HEARTBEAT,
                 retry_policy=_RETRY,
             )

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from activities.campaign import CampaignActivities
 from activities.delivery import DeliveryActivities
 from activities.dispatch import DispatchActivities
 from activities.registration import RegistrationActivities
 from db.pool import Pool
+from workflows.campaign import CampaignWorkflow
 from workflows.delivery import DeliveryDispatcherWorkflow
 from workflows.member_registration import MemberRegistrationCohortWorkflow
+from workflows.reminder_wave import ReminderWaveWorkflow
 from workflows.task import TaskWorkflow
 from workflows.unit_registration import UnitRegistrationWorkflow
 
@@ -18,7 +21,7 @@ from workflows.unit_registration import UnitRegistrationWorkflow
 def all_workflows() -> Sequence[type]:
     """Workflow classes registered on the main task queue."""
     return [MemberRegistrationCohortWorkflow, UnitRegistrationWorkflow, TaskWorkflow,
-            DeliveryDispatcherWorkflow]
+            DeliveryDispatcherWorkflow, CampaignWorkflow, ReminderWaveWorkflow]
 
 
 def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
@@ -33,5 +36,6 @@ def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
         registration.remind_unit_registration,
         registration.lapse_unit_registration,
         *DispatchActivities(pool).all(),
+        *CampaignActivities(pool).all(),
         DeliveryActivities(pool).deliver_pending,
     ]

@@ -1,0 +1,293 @@
+"""The I/O steps of the campaign and reminder-wave workflows.
+
+Every business time comes in from the workflow (`at` / `as_of` = `workflow.now()`), so the same
+code runs under virtual time in tests. Every write is idempotent: status changes are guarded by
+their from-statuses, a wave partition is recorded in the same statement as its reminders, and
+reminders and notifications have unique keys.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from db import campaign as campaign_db
+from db import campaign_reminder as reminder_db
+from db import campaign_wave as wave_db
+from db import need as need_db
+from db import offer as offer_db
+from db import task as task_db
+from db.pool import Pool
+from domain import campaign_rules as rules
+from domain import task_rules
+from domain.matching_flow import assign_batch
+from domain.matching_pairs import candidate_pairs
+from domain.reminder_ladder import STEP_LABELS
+from schemas.campaign import (
+    CampaignPlan,
+    CampaignPlanInput,
+    CampaignStatus,
+    DeadlineKind,
+    FinishWaveInput,
+    FinishWaveResult,
+    MobiliseActivityInput,
+    MobiliseResult,
+    PartitionBounds,
+    PartitionInput,
+    PartitionResult,
+    PlanWaveInput,
+    PlanWaveResult,
+    Quotas,
+    Recipient,
+    RecordStatusInput,
+    RecordStatusResult,
+    ReminderPolicy,
+    ReminderWaveInput,
+)
+from schemas.matching import CityMap, MatchWeights, MemberCandidate, TaskSpec
+
+log = structlog.get_logger(__name__)
+
+# How long a mobilisation's offers stay open before the task's own dispatch takes over.
+MOBILISE_OFFER_TTL = timedelta(hours=2)
+
+_GROUP_KINDS = (Recipient.unit, Recipient.community, Recipient.subdistrict)
+
+
+def _missing(campaign_id: int) -> ApplicationError:
+    return ApplicationError(f"活动 {campaign_id} 不存在", type="not_found", non_retryable=True)
+
+
+def partition_bounds(lo: int, hi: int, partitions: int) -> list[PartitionBounds]:
+    """Split [lo, hi] into at most `partitions` contiguous, non-overlapping id ranges."""
+    span = hi - lo + 1
+    count = max(1, min(partitions, span))
+    size = -(-span // count)   # ceiling division
+    return [PartitionBounds(partition=i, lo=lo + i * size, hi=min(lo + (i + 1) * size - 1, hi))
+            for i in range(count) if lo + i * size <= hi]
+
+
+def _key(wave: ReminderWaveInput) -> reminder_db.WaveKey:
+    return reminder_db.WaveKey(wave.campaign_id, rules.ladder_name(wave.campaign_id, wave.deadline_kind),
+                               wave.period, wave.step.value)
+
+
+class CampaignActivities:
+    """Built once per worker with the pool; each method is one activity."""
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    def all(self) -> list[Callable[..., Any]]:
+        """Every activity of this class, for the worker registry."""
+        return [self.load_plan, self.record_status, self.plan_wave, self.remind_partition,
+                self.finish_wave, self.mobilise]
+
+    @activity.defn(name="campaign_load_plan")
+    async def load_plan(self, data: CampaignPlanInput) -> CampaignPlan:
+        async with self._pool.acquire() as conn:
+            row = await campaign_db.select_campaign(conn, campaign_id=data.campaign_id)
+        if row is None:
+            raise _missing(data.campaign_id)
+        return CampaignPlan(
+            campaign_id=row["id"], status=CampaignStatus(row["status"]),
+            window_start=row["window_start"], window_end=row["window_end"],
+            registration_deadline=row["registration_deadline"],
+            quotas=Quotas.model_validate(row["quotas"]),
+            reminder_policy=ReminderPolicy.model_validate(row["reminder_policy"]),
+            emergency=row["emergency"],
+        )
+
+    @activity.defn(name="campaign_record_status")
+    async def record_status(self, data: RecordStatusInput) -> RecordStatusResult:
+        """Apply a status/date change and its history row in one transaction.
+
+        Not in a from-status: a retry of a change that already committed (the status is already
+        the target) is a no-op; anything else is refused (the workflow's validators should have
+        caught it first).
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await campaign_db.select_campaign(conn, campaign_id=data.campaign_id)
+            if current is None:
+                raise _missing(data.campaign_id)
+            changed = await campaign_db.update_campaign_status(
+                conn, campaign_id=data.campaign_id, from_statuses=[s.value for s in data.from_statuses],
+                to_status=data.to_status.value if data.to_status else None, window_end=data.window_end,
+                registration_deadline=data.registration_deadline, at=data.at,
+            )
+            if changed is None:
+                status = CampaignStatus(current["status"])
+                if data.to_status is not None and status is data.to_status:
+                    return RecordStatusResult(changed=False, status=status)
+                raise ApplicationError(
+                    f"活动当前状态为「{rules.STATUS_LABELS[status]}」, 不能执行此操作",
+                    type="conflict", non_retryable=True)
+            await campaign_db.insert_campaign_event(
+                conn, campaign_id=data.campaign_id, kind=data.kind, from_status=current["status"],
+                to_status=changed["status"], actor=data.actor,
+                detail={**data.detail, **({"window_end": data.window_end} if data.window_end else {}),
+                        **({"registration_deadline": data.registration_deadline}
+                           if data.registration_deadline else {})},
+                at=data.at,
+            )
+        log.info("campaign_status", campaign_id=data.campaign_id, kind=data.kind,
+                 status=changed["status"])
+        return RecordStatusResult(changed=True, status=CampaignStatus(changed["status"]))
+
+    @activity.defn(name="campaign_plan_wave")
+    async def plan_wave(self, data: PlanWaveInput) -> PlanWaveResult:
+        """Create (or find) the wave row and cut the member id range into partitions.
+
+        The bounds are fixed by the first plan (partitions_total is kept on a re-plan); members
+        added later with higher ids are outside this wave, which is what a wave at a deadline
+        means.
+        """
+        wave = data.wave
+        async with self._pool.acquire() as conn, conn.transaction():
+            bounds = await wave_db.select_member_id_bounds(conn)
+            parts = partition_bounds(*bounds, wave.partitions) if bounds else []
+            wave_id = await wave_db.upsert_wave(
+                conn, campaign_id=wave.campaign_id, deadline_kind=wave.deadline_kind.value,
+                period=wave.period, step=wave.step.value, partitions_total=len(parts), at=data.at)
+            done = await wave_db.select_done_partitions(conn, wave_id=wave_id)
+        pending = [p for p in parts if p.partition not in done]
+        log.info("campaign_wave_planned", campaign_id=wave.campaign_id, wave_id=wave_id,
+                 step=wave.step.value, partitions=len(parts), pending=len(pending))
+        return PlanWaveResult(wave_id=wave_id, pending=pending)
+
+    @activity.defn(name="campaign_remind_partition")
+    async def remind_partition(self, data: PartitionInput) -> PartitionResult:
+        """Remind the members behind in one id range, with their tallies, in one statement."""
+        wave = data.wave
+        async with self._pool.acquire() as conn, conn.transaction():
+            done = await wave_db.select_partition(conn, wave_id=data.wave_id, partition=data.bounds.partition)
+            if done is not None:
+                return PartitionResult(behind=done["behind"], reminded=done["reminded"], already_done=True)
+            campaign = await campaign_db.select_campaign(conn, campaign_id=wave.campaign_id)
+            if campaign is None:
+                raise _missing(wave.campaign_id)
+            text = rules.member_text(wave.deadline_kind, wave.step, campaign["name"], wave.period_end)
+            message = reminder_db.MemberMessage(
+                text.category, text.title, text.body,
+                reason=f"{STEP_LABELS[wave.step]}: {'未报到' if wave.deadline_kind is DeadlineKind.registration else '服务指标未完成'}")
+            spec = reminder_db.PartitionSpec(
+                wave_id=data.wave_id, partition=data.bounds.partition, lo=data.bounds.lo, hi=data.bounds.hi,
+                remind_members=Recipient.member in wave.notify,
+                group_kinds=[k.value for k in _GROUP_KINDS if k in wave.notify])
+            if wave.deadline_kind is DeadlineKind.registration:
+                outcome = await reminder_db.remind_unregistered_partition(
+                    conn, key=_key(wave), spec=spec, message=message, at=data.as_of)
+            else:
+                quotas = Quotas.model_validate(campaign["quotas"])
+                outcome = await reminder_db.remind_under_quota_partition(
+                    conn, key=_key(wave), spec=spec, message=message, at=data.as_of,
+                    period_start=wave.period_start, as_of=data.as_of,
+                    min_services=quotas.min_services or 0, min_hours=quotas.min_hours or 0.0)
+        return PartitionResult(behind=outcome.behind, reminded=outcome.reminded)
+
+    @activity.defn(name="campaign_finish_wave")
+    async def finish_wave(self, data: FinishWaveInput) -> FinishWaveResult:
+        """Tell each unit / community / subdistrict at this step how many of its members are behind."""
+        wave = data.wave
+        async with self._pool.acquire() as conn, conn.transaction():
+            campaign = await campaign_db.select_campaign(conn, campaign_id=wave.campaign_id)
+            if campaign is None:
+                raise _missing(wave.campaign_id)
+            messages = []
+            for kind in _GROUP_KINDS:
+                if kind in wave.notify:
+                    text = rules.group_text(kind, wave.deadline_kind, wave.step, campaign["name"],
+                                            wave.period_end)
+                    messages.append(reminder_db.GroupMessage(kind.value, text.category, text.title, text.body))
+            sent = 0
+            if messages:
+                sent = await reminder_db.remind_groups(
+                    conn, key=_key(wave), wave_id=data.wave_id, messages=messages,
+                    reason=f"{STEP_LABELS[wave.step]}: 所属党员未完成", at=data.at)
+            totals = await wave_db.finish_wave(conn, wave_id=data.wave_id, groups_reminded=sent, at=data.at)
+        log.info("campaign_wave_finished", campaign_id=wave.campaign_id, wave_id=data.wave_id,
+                 step=wave.step.value, behind=totals["behind"], reminded=totals["reminded"],
+                 groups_reminded=sent)
+        return FinishWaveResult(behind=int(totals["behind"]), reminded=int(totals["reminded"]),
+                                groups_reminded=int(totals["groups_reminded"]))
+
+    @activity.defn(name="campaign_mobilise")
+    async def mobilise(self, data: MobiliseActivityInput) -> MobiliseResult:
+        """平急转换: one task per grid in scope and offers from one batch matching, in one transaction.
+
+        The tasks are recorded with their offers; their TaskWorkflows are not started here (an
+        activity holds no Temporal client, and starting tens of thousands of workflows is bounded
+        by the server's start rate): the community dispatches them from the task list.
+        """
+        spec = data.data
+        async with self._pool.acquire() as conn, conn.transaction():
+            done = await campaign_db.mobilised_at(conn, campaign_id=data.campaign_id, at=data.at)
+            if done is not None:
+                return MobiliseResult.model_validate(done)
+            category = await need_db.select_category(conn, name=spec.category)
+            if category is None:
+                raise ApplicationError(f"类别「{spec.category}」不在目录中", type="invalid_input",
+                                       non_retryable=True)
+            grids = await campaign_db.select_scope_grids(conn, campaign_id=data.campaign_id)
+            task_ids: list[int] = []
+            tasks: list[TaskSpec] = []
+            for grid in grids:
+                task_id = await task_db.insert_task(
+                    conn, need_id=None, community_id=grid["community_id"], grid_id=grid["grid_id"],
+                    title=spec.title, category=spec.category, mode="dispatch", headcount=spec.headcount,
+                    required_skills=[], window_start=data.at,
+                    window_end=data.at + timedelta(hours=spec.hours), place="",
+                    points_per_hour=10, category_bonus=category["category_bonus"], rating_bonus=2,
+                    points_cap=100, redeemable=False,
+                    qr_token_hash=task_rules.hash_qr_token(secrets.token_urlsafe(16)),
+                    created_by=spec.actor, at=data.at)
+                task_ids.append(task_id)
+                tasks.append(TaskSpec(task_id=task_id, community_id=grid["community_id"],
+                                      grid_id=grid["grid_id"], headcount=spec.headcount))
+            await campaign_db.insert_campaign_tasks(conn, campaign_id=data.campaign_id, task_ids=task_ids)
+            members = [MemberCandidate.model_validate({
+                **row, "skills": frozenset(row["skills"] or ()), "free_slots": frozenset(row["free_slots"] or ())})
+                for row in await campaign_db.select_scope_candidates(conn, campaign_id=data.campaign_id)]
+            city_rows = await campaign_db.select_scope_city_map(conn, campaign_id=data.campaign_id)
+            neighbours: dict[int, set[int]] = {}
+            for adj in city_rows["adjacency"]:
+                neighbours.setdefault(adj["grid_id"], set()).add(adj["neighbour_id"])
+            city = CityMap(
+                neighbours={g: frozenset(n) for g, n in neighbours.items()},
+                grid_community={r["grid_id"]: r["community_id"] for r in city_rows["grids"]},
+                community_subdistrict={r["community_id"]: r["subdistrict_id"] for r in city_rows["chain"]},
+                subdistrict_district={r["subdistrict_id"]: r["district_id"] for r in city_rows["chain"]},
+            )
+            weights = MatchWeights()
+            offers = 0
+            unfilled = spec.headcount * len(tasks)
+            if tasks and members:
+                result = assign_batch(tasks, members, candidate_pairs(tasks, members, city, weights), weights)
+                by_task: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+                for a in result.assignments:
+                    by_task.setdefault(a.task_id, []).append((a.member_id, a.score.model_dump()))
+                for task_id, chosen in by_task.items():
+                    inserted = await offer_db.insert_offers(
+                        conn, task_id=task_id, wave=1, level="grid", member_ids=[m for m, _ in chosen],
+                        score_parts=[p for _, p in chosen], offered_at=data.at,
+                        expires_at=data.at + MOBILISE_OFFER_TTL)
+                    offers += len(inserted)
+                    await task_db.update_task_status(
+                        conn, task_id=task_id, status="offering", level=None, level_deadline_at=None,
+                        parked_reason=None, actor=spec.actor, at=data.at)
+                unfilled = sum(result.unfilled.values())
+            outcome = MobiliseResult(tasks_created=len(task_ids), offers=offers, unfilled_slots=unfilled)
+            current = await campaign_db.select_campaign(conn, campaign_id=data.campaign_id)
+            assert current is not None
+            await campaign_db.insert_campaign_event(
+                conn, campaign_id=data.campaign_id, kind="mobilise", from_status=current["status"],
+                to_status=current["status"], actor=spec.actor, detail=outcome.model_dump(), at=data.at)
+        log.info("campaign_mobilised", campaign_id=data.campaign_id, tasks=outcome.tasks_created,
+                 offers=outcome.offers, unfilled=outcome.unfilled_slots)
+        return outcome

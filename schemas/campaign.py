@@ -1,0 +1,372 @@
+"""Wire types of campaigns 活动: policies, API bodies, workflow/activity/update payloads, progress."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.registration import ReminderStep
+
+CAMPAIGN_KINDS: tuple[str, ...] = (
+    "在职党员进社区", "共产党员社区奉献日", "文明城市创建", "爱国卫生运动", "疫情防控动员",
+)
+
+
+class CampaignStatus(StrEnum):
+    draft = "draft"            # 草稿
+    launched = "launched"      # 已发布, 未到开始时间
+    running = "running"        # 进行中
+    paused = "paused"          # 已暂停
+    closed = "closed"          # 已结束, 待考核
+    evaluated = "evaluated"    # 已考核
+    cancelled = "cancelled"    # 已撤销
+
+
+class DeadlineKind(StrEnum):
+    registration = "registration"   # 报到截止
+    quota = "quota"                 # 服务指标考核期末
+
+
+class Recipient(StrEnum):
+    """Who is told at a ladder step."""
+
+    member = "member"
+    unit = "unit"                   # the member's employer unit party organization 单位党组织
+    community = "community"
+    subdistrict = "subdistrict"
+
+
+class QuotaPeriod(StrEnum):
+    month = "month"
+    quarter = "quarter"
+
+
+class Quotas(BaseModel):
+    """Service quotas per member per period, and the share of a unit's members that must register."""
+
+    model_config = ConfigDict(frozen=True)
+
+    period: QuotaPeriod = QuotaPeriod.quarter
+    min_services: int | None = Field(default=None, ge=1)
+    min_hours: float | None = Field(default=None, gt=0)
+    min_unit_registration_rate: float | None = Field(default=None, gt=0, le=1)
+
+    @property
+    def has_service_quota(self) -> bool:
+        return self.min_services is not None or self.min_hours is not None
+
+
+class LadderStep(BaseModel):
+    """One step of a campaign's reminder ladder: when (relative to the deadline) and who is told."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step: ReminderStep
+    offset: timedelta = Field(description="after the deadline; negative means before it")
+    notify: tuple[Recipient, ...] = (Recipient.member,)
+
+
+def _default_ladder() -> tuple[LadderStep, ...]:
+    return (
+        LadderStep(step=ReminderStep.remind, offset=timedelta(days=-3), notify=(Recipient.member,)),
+        LadderStep(step=ReminderStep.urge, offset=timedelta(0),
+                   notify=(Recipient.member, Recipient.unit)),
+        LadderStep(step=ReminderStep.supervise, offset=timedelta(days=3),
+                   notify=(Recipient.member, Recipient.unit, Recipient.community)),
+        LadderStep(step=ReminderStep.public_notice, offset=timedelta(days=7),
+                   notify=(Recipient.unit, Recipient.community, Recipient.subdistrict)),
+    )
+
+
+class ReminderPolicy(BaseModel):
+    """The ladder run at every deadline, and how a wave is cut up (partitions, concurrency)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    steps: tuple[LadderStep, ...] = Field(default_factory=_default_ladder)
+    partitions: int = Field(default=128, ge=1, le=1024)
+    concurrency: int = Field(default=8, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReminderPolicy:
+        offsets = [s.offset for s in self.steps]
+        if offsets != sorted(offsets):
+            raise ValueError("督促阶梯的各步须按时间先后排列")
+        if len({s.step for s in self.steps}) != len(self.steps):
+            raise ValueError("督促阶梯中每一级只能出现一次")
+        return self
+
+
+class CampaignScope(BaseModel):
+    """Which districts, subdistricts and communities; all empty means the launcher's whole area."""
+
+    model_config = ConfigDict(frozen=True)
+
+    district_ids: list[int] = Field(default_factory=list)
+    subdistrict_ids: list[int] = Field(default_factory=list)
+    community_ids: list[int] = Field(default_factory=list)
+
+
+class CampaignCreate(BaseModel):
+    """API/CLI body of a new campaign (a draft)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(default=CAMPAIGN_KINDS[0], min_length=1, max_length=50)
+    scope: CampaignScope = CampaignScope()
+    window_start: datetime
+    window_end: datetime
+    registration_deadline: datetime | None = None
+    quotas: Quotas = Quotas()
+    reminder_policy: ReminderPolicy = ReminderPolicy()
+    evaluation_rule: dict[str, Any] = Field(default_factory=dict)
+    redeemable: bool = False
+    emergency: bool = False
+
+
+class CampaignView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    kind: str
+    launched_by_kind: str
+    launched_by_id: int | None
+    scope: CampaignScope
+    window_start: datetime
+    window_end: datetime
+    registration_deadline: datetime | None
+    quotas: Quotas
+    reminder_policy: ReminderPolicy
+    evaluation_rule: dict[str, Any]
+    redeemable: bool
+    emergency: bool
+    status: CampaignStatus
+    workflow_id: str | None
+    created_at: datetime
+
+
+class CampaignEventView(BaseModel):
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    actor: str
+    detail: dict[str, Any]
+    at: datetime
+
+
+# --- workflow -----------------------------------------------------------------------------------
+
+
+class CampaignWorkflowInput(BaseModel):
+    campaign_id: int
+    # Ladder steps already run per deadline ("registration:0", "quota:2"), carried across
+    # continue-as-new.
+    steps_done: dict[str, int] = Field(default_factory=dict)
+    waves_run: int = 0
+
+
+class CampaignWorkflowResult(BaseModel):
+    campaign_id: int
+    final_status: CampaignStatus
+    waves_run: int
+
+
+class CampaignPlanInput(BaseModel):
+    campaign_id: int
+
+
+class CampaignPlan(BaseModel):
+    """What the workflow needs of the campaign row; read once per run."""
+
+    campaign_id: int
+    status: CampaignStatus
+    window_start: datetime
+    window_end: datetime
+    registration_deadline: datetime | None
+    quotas: Quotas
+    reminder_policy: ReminderPolicy
+    emergency: bool
+
+
+class PauseInput(BaseModel):
+    actor: str
+    reason: str = Field(default="", max_length=500)
+
+
+class ResumeInput(BaseModel):
+    actor: str
+
+
+class ExtendInput(BaseModel):
+    actor: str
+    window_end: datetime | None = None
+    registration_deadline: datetime | None = None
+
+
+class CancelInput(BaseModel):
+    actor: str
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CloseInput(BaseModel):
+    actor: str
+
+
+class CampaignStatusResult(BaseModel):
+    campaign_id: int
+    status: CampaignStatus
+    window_end: datetime
+    registration_deadline: datetime | None
+
+
+class MobiliseInput(BaseModel):
+    """平急转换: one task per grid in scope, staffed by batch matching."""
+
+    actor: str
+    title: str = Field(default="应急动员", min_length=1, max_length=200)
+    category: str = "疫情防控"
+    headcount: int = Field(default=2, ge=1, le=50)
+    hours: int = Field(default=24, ge=1, le=24 * 14)
+
+
+class MobiliseResult(BaseModel):
+    tasks_created: int
+    offers: int
+    unfilled_slots: int
+
+
+# --- activities ---------------------------------------------------------------------------------
+
+
+class RecordStatusInput(BaseModel):
+    campaign_id: int
+    kind: str
+    from_statuses: list[CampaignStatus]
+    to_status: CampaignStatus | None = None
+    actor: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+    window_end: datetime | None = None
+    registration_deadline: datetime | None = None
+    at: datetime
+
+
+class RecordStatusResult(BaseModel):
+    changed: bool
+    status: CampaignStatus
+
+
+class MobiliseActivityInput(BaseModel):
+    campaign_id: int
+    data: MobiliseInput
+    at: datetime
+
+
+class ReminderWaveInput(BaseModel):
+    campaign_id: int
+    deadline_kind: DeadlineKind
+    period: int
+    period_start: datetime
+    period_end: datetime
+    step: ReminderStep
+    notify: tuple[Recipient, ...]
+    # The campaign's clock when the step started: every partition judges "behind" as of it.
+    as_of: datetime
+    partitions: int = 128
+    concurrency: int = 8
+
+
+class ReminderWaveResult(BaseModel):
+    wave_id: int
+    behind: int
+    reminded: int
+    groups_reminded: int
+    partitions: int
+
+
+class PlanWaveInput(BaseModel):
+    wave: ReminderWaveInput
+    at: datetime
+
+
+class PartitionBounds(BaseModel):
+    partition: int
+    lo: int
+    hi: int
+
+
+class PlanWaveResult(BaseModel):
+    wave_id: int
+    # Only the partitions not yet done (a wave resumed after a crash skips finished ones).
+    pending: list[PartitionBounds]
+
+
+class PartitionInput(BaseModel):
+    wave_id: int
+    wave: ReminderWaveInput
+    bounds: PartitionBounds
+    as_of: datetime
+
+
+class PartitionResult(BaseModel):
+    behind: int
+    reminded: int
+    already_done: bool = False
+
+
+class FinishWaveInput(BaseModel):
+    wave_id: int
+    wave: ReminderWaveInput
+    at: datetime
+
+
+class FinishWaveResult(BaseModel):
+    behind: int
+    reminded: int
+    groups_reminded: int
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+
+class ProgressLevel(StrEnum):
+    district = "district"
+    subdistrict = "subdistrict"
+    community = "community"
+
+
+class ProgressRow(BaseModel):
+    level_id: int
+    name: str
+    members: int
+    registered: int
+    served: int
+    behind_quota: int
+    reminded: dict[str, int]
+    tasks_open: int
+    tasks_done: int
+    tasks_parked: int
+
+
+class WaveProgress(BaseModel):
+    wave_id: int
+    deadline_kind: DeadlineKind
+    period: int
+    step: ReminderStep
+    partitions_total: int
+    partitions_done: int
+    behind: int
+    reminded: int
+    groups_reminded: int
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class CampaignProgress(BaseModel):
+    campaign_id: int
+    status: CampaignStatus
+    level: ProgressLevel
+    rows: list[ProgressRow]
+    waves: list[WaveProgress]

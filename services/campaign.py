@@ -1,0 +1,286 @@
+"""Campaign use cases, called by the API and the CLI.
+
+Only an organization department (city, or a district within its own district) creates, launches
+and steers campaigns; everyone else reads the campaigns that cover their part of the hierarchy.
+Launching commits the campaign (status, resolved scope, history) and then starts its workflow;
+every later change (pause, resume, extend, cancel, close, mobilise) is an update of that
+workflow, validated there against the lifecycle rules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Any, TypeVar
+
+import structlog
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from db import campaign as campaign_db
+from db import campaign_progress as progress_db
+from db import campaign_wave as wave_db
+from db.pool import Conn, Pool
+from domain import campaign_rules as rules
+from domain.errors import Conflict, Forbidden, NotFound
+from domain.quota import periods
+from schemas.auth import Actor, Role, ScopeKind
+from schemas.campaign import (
+    CampaignCreate,
+    CampaignEventView,
+    CampaignProgress,
+    CampaignScope,
+    CampaignStatus,
+    CampaignStatusResult,
+    CampaignView,
+    CampaignWorkflowInput,
+    CancelInput,
+    CloseInput,
+    ExtendInput,
+    MobiliseInput,
+    MobiliseResult,
+    PauseInput,
+    ProgressLevel,
+    ProgressRow,
+    Quotas,
+    ResumeInput,
+    WaveProgress,
+)
+from workflows.campaign import CampaignWorkflow, campaign_workflow_id
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_TASK_QUEUE = "shuangbaodao"
+R = TypeVar("R", bound=BaseModel)
+
+
+def _view(row: dict[str, Any]) -> CampaignView:
+    return CampaignView.model_validate({
+        **row,
+        "scope": CampaignScope(district_ids=row["scope_district_ids"],
+                               subdistrict_ids=row["scope_subdistrict_ids"],
+                               community_ids=row["scope_community_ids"]),
+    })
+
+
+def _require_org(actor: Actor) -> None:
+    if actor.role is not Role.org_department or actor.scope_kind not in (ScopeKind.city, ScopeKind.district):
+        raise Forbidden("只有市、区组织部可以发起和管理活动")
+
+
+def _require_launcher(actor: Actor, row: dict[str, Any]) -> None:
+    _require_org(actor)
+    if actor.scope_kind is ScopeKind.district and row["launched_by_id"] != actor.scope_id:
+        raise Forbidden("只能管理本区组织部发起的活动")
+
+
+async def _campaign(conn: Conn, campaign_id: int) -> dict[str, Any]:
+    row = await campaign_db.select_campaign(conn, campaign_id=campaign_id)
+    if row is None:
+        raise NotFound(f"活动 {campaign_id} 不存在")
+    return row
+
+
+async def _readable(conn: Conn, actor: Actor, campaign_id: int) -> dict[str, Any]:
+    row = await _campaign(conn, campaign_id)
+    if actor.scope_kind is ScopeKind.city:
+        return row
+    if actor.role is Role.org_department and row["launched_by_id"] == actor.scope_id:
+        return row
+    if not await campaign_db.campaign_covers(conn, campaign_id=campaign_id, scope_kind=actor.scope_kind.value,
+                                             scope_id=actor.scope_id):
+        raise NotFound(f"活动 {campaign_id} 不存在")   # outside the scope looks like absent
+    return row
+
+
+async def create_campaign(conn: Conn, actor: Actor, data: CampaignCreate, *, now: datetime) -> CampaignView:
+    """A draft campaign; nothing runs until it is launched."""
+    _require_org(actor)
+    rules.validate_create(data)
+    scope = data.scope
+    if actor.scope_kind is ScopeKind.district:
+        assert actor.scope_id is not None
+        if any(d != actor.scope_id for d in scope.district_ids) or await campaign_db.scope_outside_district(
+                conn, district_id=actor.scope_id, subdistrict_ids=scope.subdistrict_ids,
+                community_ids=scope.community_ids):
+            raise Forbidden("区组织部只能在本区范围内发起活动")
+    row = await campaign_db.insert_campaign(
+        conn, name=data.name, kind=data.kind,
+        launched_by_kind=actor.scope_kind.value,
+        launched_by_id=actor.scope_id if actor.scope_kind is ScopeKind.district else None,
+        district_ids=scope.district_ids, subdistrict_ids=scope.subdistrict_ids,
+        community_ids=scope.community_ids, window_start=data.window_start, window_end=data.window_end,
+        registration_deadline=data.registration_deadline, quotas=data.quotas.model_dump(mode="json"),
+        reminder_policy=data.reminder_policy.model_dump(mode="json"),
+        evaluation_rule=data.evaluation_rule, redeemable=data.redeemable, emergency=data.emergency,
+        created_by=actor.audit_name, at=now,
+    )
+    await campaign_db.insert_campaign_event(conn, campaign_id=row["id"], kind="create", from_status=None,
+                                            to_status="draft", actor=actor.audit_name, detail={}, at=now)
+    log.info("campaign_created", campaign_id=row["id"])
+    return _view(row)
+
+
+async def launch_campaign(
+    pool: Pool, client: Client, actor: Actor, campaign_id: int, *, now: datetime,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+) -> CampaignView:
+    """Draft → launched: resolve the scope, record it, then start the campaign's workflow."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _campaign(conn, campaign_id)
+        _require_launcher(actor, row)
+        rules.check("launch", CampaignStatus(row["status"]))
+        communities = await campaign_db.resolve_scope(conn, campaign_id=campaign_id)
+        await campaign_db.update_campaign_status(
+            conn, campaign_id=campaign_id, from_statuses=["draft"], to_status="launched",
+            window_end=None, registration_deadline=None, at=now)
+        await campaign_db.set_workflow_id(conn, campaign_id=campaign_id,
+                                          workflow_id=campaign_workflow_id(campaign_id))
+        await campaign_db.insert_campaign_event(
+            conn, campaign_id=campaign_id, kind="launch", from_status="draft", to_status="launched",
+            actor=actor.audit_name, detail={"communities": communities}, at=now)
+    await start_campaign_workflow(client, campaign_id=campaign_id, task_queue=task_queue)
+    log.info("campaign_launched", campaign_id=campaign_id, communities=communities)
+    async with pool.acquire() as conn:
+        return _view(await _campaign(conn, campaign_id))
+
+
+async def start_campaign_workflow(client: Client, *, campaign_id: int, task_queue: str = DEFAULT_TASK_QUEUE) -> str:
+    """Start the campaign's workflow once; calling again (a retried launch) is a no-op."""
+    workflow_id = campaign_workflow_id(campaign_id)
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            CampaignWorkflow.run, CampaignWorkflowInput(campaign_id=campaign_id),
+            id=workflow_id, task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    return workflow_id
+
+
+async def _update(client: Client, campaign_id: int, name: str, arg: BaseModel, result_type: type[R]) -> R:
+    """Send a validated update to the campaign's workflow; a refusal becomes a Conflict."""
+    handle = client.get_workflow_handle(campaign_workflow_id(campaign_id))
+    try:
+        result: R = await handle.execute_update(name, arg, result_type=result_type)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            raise Conflict(cause.message, code=cause.type or "refused") from err
+        raise
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise Conflict("该活动的流程已结束或尚未发布", code="campaign_not_running") from err
+        raise
+    return result
+
+
+async def _steer(conn: Conn, client: Client, actor: Actor, campaign_id: int, name: str,
+                 arg: BaseModel) -> CampaignStatusResult:
+    row = await _campaign(conn, campaign_id)
+    _require_launcher(actor, row)
+    rules.check(name, CampaignStatus(row["status"]))
+    return await _update(client, campaign_id, name, arg, CampaignStatusResult)
+
+
+async def pause(conn: Conn, client: Client, actor: Actor, campaign_id: int, reason: str) -> CampaignStatusResult:
+    return await _steer(conn, client, actor, campaign_id, "pause", PauseInput(actor=actor.audit_name, reason=reason))
+
+
+async def resume(conn: Conn, client: Client, actor: Actor, campaign_id: int) -> CampaignStatusResult:
+    return await _steer(conn, client, actor, campaign_id, "resume", ResumeInput(actor=actor.audit_name))
+
+
+async def extend(conn: Conn, client: Client, actor: Actor, campaign_id: int, *, window_end: datetime | None,
+                 registration_deadline: datetime | None) -> CampaignStatusResult:
+    return await _steer(conn, client, actor, campaign_id, "extend", ExtendInput(
+        actor=actor.audit_name, window_end=window_end, registration_deadline=registration_deadline))
+
+
+async def cancel(conn: Conn, client: Client, actor: Actor, campaign_id: int, reason: str,
+                 *, now: datetime) -> CampaignStatusResult:
+    row = await _campaign(conn, campaign_id)
+    if row["status"] == "draft":
+        # A draft has no workflow yet: cancel it in place.
+        _require_launcher(actor, row)
+        changed = await campaign_db.update_campaign_status(
+            conn, campaign_id=campaign_id, from_statuses=["draft"], to_status="cancelled",
+            window_end=None, registration_deadline=None, at=now)
+        if changed is None:
+            raise Conflict("活动状态已变化, 请刷新后重试")
+        await campaign_db.insert_campaign_event(conn, campaign_id=campaign_id, kind="cancel",
+                                                from_status="draft", to_status="cancelled",
+                                                actor=actor.audit_name, detail={"reason": reason}, at=now)
+        return CampaignStatusResult(campaign_id=campaign_id, status=CampaignStatus.cancelled,
+                                    window_end=row["window_end"],
+                                    registration_deadline=row["registration_deadline"])
+    return await _steer(conn, client, actor, campaign_id, "cancel", CancelInput(actor=actor.audit_name, reason=reason))
+
+
+async def close(conn: Conn, client: Client, actor: Actor, campaign_id: int) -> CampaignStatusResult:
+    return await _steer(conn, client, actor, campaign_id, "close", CloseInput(actor=actor.audit_name))
+
+
+async def mobilise(conn: Conn, client: Client, actor: Actor, campaign_id: int, data: MobiliseInput) -> MobiliseResult:
+    """平急转换: one task per grid in the campaign's scope, staffed by batch matching."""
+    row = await _campaign(conn, campaign_id)
+    _require_launcher(actor, row)
+    rules.check("mobilise", CampaignStatus(row["status"]))
+    return await _update(client, campaign_id, "mobilise",
+                         data.model_copy(update={"actor": actor.audit_name}), MobiliseResult)
+
+
+async def get_campaign(conn: Conn, actor: Actor, campaign_id: int) -> CampaignView:
+    return _view(await _readable(conn, actor, campaign_id))
+
+
+async def list_campaigns(conn: Conn, actor: Actor, *, limit: int) -> list[CampaignView]:
+    district = actor.scope_id if actor.scope_kind is ScopeKind.district else None
+    rows = await campaign_db.select_campaigns(conn, district_id=district, limit=limit)
+    if actor.scope_kind in (ScopeKind.city, ScopeKind.district):
+        return [_view(r) for r in rows]
+    found = []
+    for row in rows:
+        if await campaign_db.campaign_covers(conn, campaign_id=row["id"], scope_kind=actor.scope_kind.value,
+                                             scope_id=actor.scope_id):
+            found.append(_view(row))
+    return found
+
+
+async def campaign_events(conn: Conn, actor: Actor, campaign_id: int) -> list[CampaignEventView]:
+    await _readable(conn, actor, campaign_id)
+    return [CampaignEventView.model_validate(r)
+            for r in await campaign_db.select_campaign_events(conn, campaign_id=campaign_id)]
+
+
+async def waves(conn: Conn, campaign_id: int) -> list[WaveProgress]:
+    """The campaign's waves with partitions done/total (what a progress display polls)."""
+    return [WaveProgress.model_validate(r) for r in await wave_db.select_waves(conn, campaign_id=campaign_id)]
+
+
+async def progress(conn: Conn, actor: Actor, campaign_id: int, level: ProgressLevel, *,
+                   now: datetime) -> CampaignProgress:
+    """Registered, served, behind quota (current period), reminded per step, tasks — per
+    district/subdistrict/community, limited to the actor's part of the hierarchy."""
+    if actor.scope_kind in (ScopeKind.unit, ScopeKind.member):
+        raise Forbidden("活动进度仅向组织部、街道和社区开放")
+    row = await _readable(conn, actor, campaign_id)
+    quotas = Quotas.model_validate(row["quotas"])
+    period_start: datetime | None = None
+    if quotas.has_service_quota:
+        found = [p for p in periods(row["window_start"], row["window_end"], quotas.period) if p.start <= now]
+        period_start = found[-1].start if found else None
+    rows = await progress_db.select_progress(
+        conn, campaign_id=campaign_id, level=level.value,
+        district_id=actor.scope_id if actor.scope_kind is ScopeKind.district else None,
+        subdistrict_id=actor.scope_id if actor.scope_kind is ScopeKind.subdistrict else None,
+        community_id=actor.scope_id if actor.scope_kind is ScopeKind.community else None,
+        period_start=period_start, as_of=now,
+        min_services=quotas.min_services or 0, min_hours=quotas.min_hours or 0.0,
+    )
+    return CampaignProgress(campaign_id=campaign_id, status=CampaignStatus(row["status"]), level=level,
+                            rows=[ProgressRow.model_validate(r) for r in rows],
+                            waves=await waves(conn, campaign_id))

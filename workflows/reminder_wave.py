@@ -1,0 +1,72 @@
+"""One reminder wave: one ladder step at one campaign deadline, over every member in range.
+
+A wave over 1,000,000 members is an ordinary event, so it is never a workflow per member nor a
+workflow holding members: `plan_wave` cuts the member id range into P partitions (128 by
+default), then a sliding window keeps at most K (8) partition activities in flight, each one
+set-based SQL statement over its id range. History: ~3 events per partition plus a few, so a
+256-partition wave stays near 800 events. `finish_wave` then sends one grouped notification per
+unit / community / subdistrict with its count.
+
+Crash safety: a partition is recorded with its reminders atomically; a new worker replays the
+history, retried activities find finished partitions done, and unique keys keep every reminder
+and notification single.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.campaign import CampaignActivities
+    from schemas.campaign import (
+        FinishWaveInput,
+        PartitionBounds,
+        PartitionInput,
+        PartitionResult,
+        PlanWaveInput,
+        ReminderWaveInput,
+        ReminderWaveResult,
+    )
+
+_SHORT = timedelta(minutes=1)
+# One partition of ~8k members is a few seconds of SQL; generous for a loaded database.
+_PARTITION = timedelta(minutes=10)
+_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+
+
+@workflow.defn(name="ReminderWaveWorkflow")
+class ReminderWaveWorkflow:
+    @workflow.run
+    async def run(self, data: ReminderWaveInput) -> ReminderWaveResult:
+        plan = await workflow.execute_activity_method(
+            CampaignActivities.plan_wave, PlanWaveInput(wave=data, at=data.as_of),
+            start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+        )
+        pending = list(plan.pending)
+        in_flight: set[asyncio.Task[PartitionResult]] = set()
+        while pending or in_flight:
+            while pending and len(in_flight) < data.concurrency:
+                in_flight.add(asyncio.ensure_future(self._partition(plan.wave_id, data, pending.pop(0))))
+            done, rest = await workflow.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            in_flight = set(rest)
+            for task in done:
+                task.result()   # a partition that failed for good fails the wave
+        totals = await workflow.execute_activity_method(
+            CampaignActivities.finish_wave,
+            FinishWaveInput(wave_id=plan.wave_id, wave=data, at=data.as_of),
+            start_to_close_timeout=_PARTITION, retry_policy=_RETRY,
+        )
+        return ReminderWaveResult(wave_id=plan.wave_id, behind=totals.behind, reminded=totals.reminded,
+                                  groups_reminded=totals.groups_reminded,
+                                  partitions=len(plan.pending))
+
+    async def _partition(self, wave_id: int, data: ReminderWaveInput, bounds: PartitionBounds) -> PartitionResult:
+        return await workflow.execute_activity_method(
+            CampaignActivities.remind_partition,
+            PartitionInput(wave_id=wave_id, wave=data, bounds=bounds, as_of=data.as_of),
+            start_to_close_timeout=_PARTITION, retry_policy=_RETRY,
+        )

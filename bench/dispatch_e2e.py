@@ -1,0 +1,422 @@
+"""End-to-end dispatch benchmark on the embedded stack, against a bare workflow of the same shape.
+
+Run with `.venv/bin/python -m bench.dispatch_e2e --tasks 300`. It starts its own embedded
+Postgres and Temporal dev server (SQLite in WAL mode, as `up` does) in a temporary directory, an
+in-process worker, and seeds a small city (districts, grids, members free all week). Then:
+
+- real: N tasks through the whole lifecycle with simulated members answering through the same
+  use cases the API calls: need placed and verified → task created (workflow started) → offer
+  → accept → check-in → check-out → resident rating → community verification → closed.
+- bare: the same number of workflows of the same shape (the same activities, updates and timers
+  in the same order, empty bodies, no database) driven the same way against the same server by
+  the same process.
+
+Printed: tasks/s sustained for both and their ratio (goal >= 0.7), need → first-offer latency p50
+and p99, and Temporal history events per completed task (a sample of histories).
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+# The bare workflow below is defined in this module, which the workflow sandbox re-imports for
+# every run: everything else passes through, so the bare run pays only for its own small body,
+# as TaskWorkflow pays only for workflows/task.py.
+with workflow.unsafe.imports_passed_through():
+    import argparse
+    import asyncio
+    import contextlib
+    import logging
+    import random
+    import socket
+    import statistics
+    import tempfile
+    import time
+    from collections.abc import Awaitable, Callable
+    from dataclasses import dataclass
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+    from typing import Any, TypeVar
+
+    from temporalio import activity
+    from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+    from temporalio.common import RetryPolicy
+    from temporalio.exceptions import ApplicationError
+    from temporalio.worker import Worker
+
+    from activities.dispatch import DispatchActivities
+    from db.migrate import migrate
+    from db.pool import Pool, connect, open_pool
+    from domain.errors import Conflict
+    from schemas.auth import Actor, Role, ScopeKind
+    from schemas.dispatch import (
+        AnswerOfferInput,
+        NeedCreate,
+        NeedDecision,
+        RateInput,
+        ScanInput,
+        TaskCreate,
+    )
+    from services import dispatch
+    from stack.postgres import start_embedded_postgres
+    from stack.temporal import start_temporal_dev_server
+    from telemetry.logging import configure_logging
+    from workflows.task import TaskWorkflow
+
+T = TypeVar("T")
+
+POLL = 0.02          # seconds between a simulated person's retries (offer not out yet, not done yet)
+_ACT = timedelta(seconds=30)
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+# Refusals that only mean "too early": the driver waits a moment and asks again.
+EARLY = frozenset({"no_offer", "not_assigned", "not_checked_in", "cannot_rate", "not_rated"})
+
+
+# ---------------------------------------------------------------------------------------------
+# The bare workflow: TaskWorkflow's happy path with empty bodies
+# ---------------------------------------------------------------------------------------------
+
+
+@activity.defn(name="bare_step")
+async def bare_step(step: str) -> str:
+    return step
+
+
+async def _step(name: str) -> None:
+    await workflow.execute_activity(bare_step, name, start_to_close_timeout=_ACT, retry_policy=_RETRY)
+
+
+async def _bare_wait(condition: Callable[[], bool], timeout: timedelta) -> None:
+    # The same timer TaskWorkflow's waits start (and cancel when the condition holds first).
+    with contextlib.suppress(TimeoutError):
+        await workflow.wait_condition(condition, timeout=timeout)
+
+
+@workflow.defn(name="BareTaskWorkflow")
+class BareTaskWorkflow:
+    """12 activities, 5 updates and 4 timers in TaskWorkflow's order for one member, one wave."""
+
+    def __init__(self) -> None:
+        self._offered = self._accepted = self._in = self._out = self._rated = False
+        self._verify = self._awarded = False
+        self._done = False
+
+    @workflow.run
+    async def run(self, task_id: int) -> int:
+        await _step("status:offering")
+        await _step("find_candidates")
+        self._offered = True
+        await _bare_wait(lambda: self._accepted, timedelta(minutes=30))       # the wave's timer
+        await _step("status:staffed")
+        await _bare_wait(lambda: self._in, timedelta(hours=1, minutes=30))    # the no-show timer
+        await _bare_wait(lambda: self._out, timedelta(hours=2))               # the window's end
+        self._done = True
+        await _step("status:done")
+        await _bare_wait(lambda: self._rated, timedelta(hours=72))           # the rating window
+        await workflow.wait_condition(lambda: self._verify)
+        await _step("award_points")
+        await _step("status:verified")
+        await _step("status:closed")
+        self._awarded = True
+        return task_id
+
+    @workflow.update(name="answer_offer")
+    async def answer_offer(self, member_id: int) -> int:
+        await _step("record_answer")
+        self._accepted = True
+        return member_id
+
+    @answer_offer.validator
+    def _v_answer(self, member_id: int) -> None:
+        if not self._offered or self._accepted:
+            raise ApplicationError("no offer", type="no_offer", non_retryable=True)
+
+    @workflow.update(name="check_in")
+    async def check_in(self, member_id: int) -> int:
+        await _step("scan")
+        self._in = True
+        await _step("status:in_progress")
+        return member_id
+
+    @check_in.validator
+    def _v_in(self, member_id: int) -> None:
+        if not self._accepted or self._in:
+            raise ApplicationError("not assigned", type="not_assigned", non_retryable=True)
+
+    @workflow.update(name="check_out")
+    async def check_out(self, member_id: int) -> int:
+        await _step("scan")
+        self._out = True
+        return member_id
+
+    @check_out.validator
+    def _v_out(self, member_id: int) -> None:
+        if not self._in or self._out:
+            raise ApplicationError("not checked in", type="not_checked_in", non_retryable=True)
+
+    @workflow.update(name="rate")
+    async def rate(self, score: int) -> int:
+        await _step("record_rating")
+        self._rated = True
+        return score
+
+    @rate.validator
+    def _v_rate(self, score: int) -> None:
+        if not self._done or self._rated:
+            raise ApplicationError("not done", type="cannot_rate", non_retryable=True)
+
+    @workflow.update(name="verify")
+    async def verify(self, note: str) -> int:
+        self._verify = True
+        await workflow.wait_condition(lambda: self._awarded)
+        return 1
+
+    @verify.validator
+    def _v_verify(self, note: str) -> None:
+        if not self._rated or self._verify:
+            raise ApplicationError("not rated", type="not_rated", non_retryable=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The city and the drivers
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchCity:
+    grids: list[tuple[int, int]]   # (grid id, community id)
+
+
+async def seed_city(pool: Pool, *, communities: int, grids_per_community: int, members_per_grid: int) -> BenchCity:
+    """A district of communities, grids in a chain of neighbours, members free all week (COPY)."""
+    async with pool.acquire() as conn, conn.transaction():
+        d = await conn.fetchval("INSERT INTO district (name) VALUES ('基准区') RETURNING id")
+        s = await conn.fetchval("INSERT INTO subdistrict (district_id, name) VALUES ($1, '基准街道') RETURNING id", d)
+        grids: list[tuple[int, int]] = []
+        for c in range(communities):
+            cid = await conn.fetchval("INSERT INTO community (subdistrict_id, name) VALUES ($1, $2) RETURNING id",
+                                      s, f"基准社区{c}")
+            for g in range(grids_per_community):
+                gid = await conn.fetchval("INSERT INTO grid (community_id, name) VALUES ($1, $2) RETURNING id",
+                                          cid, f"网格{c}-{g}")
+                grids.append((gid, cid))
+        for (a, _), (b, _) in zip(grids, grids[1:], strict=False):
+            await conn.execute("INSERT INTO grid_adjacency VALUES ($1, $2), ($2, $1)", a, b)
+        everything = list(range(21))
+        await conn.copy_records_to_table(
+            "member", columns=["name", "home_community_id", "home_grid_id", "free_slots", "max_concurrent_tasks"],
+            records=[(f"党员{gid}-{i}", cid, gid, everything, 5) for gid, cid in grids
+                     for i in range(members_per_grid)],
+        )
+        await conn.execute(
+            """
+            INSERT INTO member_registration (member_id, community_id, grid_id, status, confirmed_at)
+            SELECT id, home_community_id, home_grid_id, 'active', now() FROM member
+            WHERE home_grid_id = ANY($1::bigint[])
+            """,
+            [gid for gid, _ in grids],
+        )
+    return BenchCity(grids=grids)
+
+
+def _staff(community_id: int) -> Actor:
+    return Actor(role=Role.community_staff, scope_kind=ScopeKind.community, scope_id=community_id, label="基准网格员")
+
+
+def _member(member_id: int) -> Actor:
+    return Actor(role=Role.member, scope_kind=ScopeKind.member, scope_id=member_id, label=f"党员{member_id}")
+
+
+async def _until_allowed(call: Callable[[], Awaitable[T]]) -> T:
+    """Ask again while the answer is only "too early" (the workflow has not got there yet)."""
+    while True:
+        try:
+            return await call()
+        except Conflict as err:
+            if err.code not in EARLY:
+                raise
+        except WorkflowUpdateFailedError as err:
+            if not isinstance(err.cause, ApplicationError) or err.cause.type not in EARLY:
+                raise
+        await asyncio.sleep(POLL)
+
+
+class RealDriver:
+    """A grid worker, a member and a resident taking one task through its whole life."""
+
+    def __init__(self, pool: Pool, client: Client, city: BenchCity, task_queue: str) -> None:
+        self._pool, self._client, self._city, self._queue = pool, client, city, task_queue
+        self._rng = random.Random(7)
+        self.workflow_ids: list[str] = []
+        self.task_ids: list[int] = []
+
+    async def one(self, i: int) -> None:
+        grid_id, community_id = self._city.grids[self._rng.randrange(len(self._city.grids))]
+        staff = _staff(community_id)
+        now = datetime.now(UTC)
+        async with self._pool.acquire() as conn, conn.transaction():
+            need = await dispatch.place_need(conn, staff, NeedCreate(
+                category="助老助残", grid_id=grid_id, description=f"基准需求 {i}"), now=now)
+            await dispatch.decide_need(conn, staff, need.id, NeedDecision(approve=True), now=now)
+        created = await dispatch.create_task(
+            self._pool, self._client, staff,
+            TaskCreate(need_id=need.id, title=f"基准任务 {i}", window_start=now + timedelta(hours=1),
+                       window_end=now + timedelta(hours=2)),
+            now=now, task_queue=self._queue,
+        )
+        task_id, token = created.task.id, created.qr_token
+        self.task_ids.append(task_id)
+        self.workflow_ids.append(dispatch.task_workflow_id(task_id))
+        while True:
+            async with self._pool.acquire() as conn:
+                offers = await dispatch.list_offers(conn, staff, task_id)
+            if offers:
+                break
+            await asyncio.sleep(POLL)
+        member_id = offers[0].member_id
+        member = _member(member_id)
+
+        async def update(call: Callable[[Any], Awaitable[T]]) -> T:
+            async with self._pool.acquire() as conn:
+                return await call(conn)
+
+        await _until_allowed(lambda: update(lambda c: dispatch.answer_offer(
+            c, self._client, member, task_id, AnswerOfferInput(member_id=member_id, accept=True))))
+        scan = ScanInput(member_id=member_id, token=token)
+        await _until_allowed(lambda: update(lambda c: dispatch.check_in(c, self._client, member, task_id, scan)))
+        await _until_allowed(lambda: update(lambda c: dispatch.check_out(c, self._client, member, task_id, scan)))
+        await _until_allowed(lambda: update(lambda c: dispatch.rate(c, self._client, staff, task_id,
+                                                                    RateInput(score=5))))
+        await _until_allowed(lambda: update(lambda c: dispatch.verify(c, self._client, staff, task_id, None)))
+        await self._client.get_workflow_handle(dispatch.task_workflow_id(task_id)).result()
+
+
+class BareDriver:
+    """The same client calls against the bare workflow."""
+
+    def __init__(self, client: Client, task_queue: str, run_id: str) -> None:
+        self._client, self._queue, self._run = client, task_queue, run_id
+        self.workflow_ids: list[str] = []
+
+    @staticmethod
+    def _update(handle: WorkflowHandle[Any, int], name: str, arg: int | str) -> Callable[[], Awaitable[int]]:
+        return lambda: handle.execute_update(name, arg, result_type=int)
+
+    async def one(self, i: int) -> None:
+        workflow_id = f"bare-{self._run}-{i}"
+        self.workflow_ids.append(workflow_id)
+        handle = await self._client.start_workflow(BareTaskWorkflow.run, i, id=workflow_id, task_queue=self._queue)
+        steps: list[tuple[str, int | str]] = [("answer_offer", 1), ("check_in", 1), ("check_out", 1),
+                                              ("rate", 5), ("verify", "")]
+        for name, arg in steps:
+            await _until_allowed(self._update(handle, name, arg))
+        await handle.result()
+
+
+async def _drive(one: Callable[[int], Awaitable[None]], start: int, n: int, concurrency: int) -> float:
+    """Run `n` lifecycles, at most `concurrency` at a time; the wall time in seconds."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def guarded(i: int) -> None:
+        async with gate:
+            await one(i)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(guarded(start + i) for i in range(n)))
+    return time.perf_counter() - began
+
+
+async def _events_per_task(client: Client, workflow_ids: list[str], sample: int) -> float:
+    counts = []
+    for workflow_id in workflow_ids[:sample]:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        counts.append(len(history.events))
+    return statistics.fmean(counts)
+
+
+async def _first_offer_latencies(pool: Pool, task_ids: list[int]) -> list[float]:
+    """Seconds from a need's placement to its task's first offer, per task."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            """
+            SELECT extract(epoch FROM min(o.offered_at) - n.created_at)::float AS latency
+            FROM task t JOIN need n ON n.id = t.need_id JOIN offer o ON o.task_id = t.id
+            WHERE t.id = ANY($1::bigint[]) GROUP BY t.id, n.created_at
+            """,
+            task_ids,
+        )
+    return sorted(float(r["latency"]) for r in rows)
+
+
+def _pct(sorted_values: list[float], p: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, round(p * (len(sorted_values) - 1)))]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def run(tasks: int, concurrency: int, warmup: int, sample: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="sbd-bench-") as tmp:
+        root = Path(tmp)
+        pg = await asyncio.to_thread(start_embedded_postgres, root / "postgres")
+        temporal = None
+        try:
+            dsn = pg.get_uri()
+            conn = await connect(dsn)
+            try:
+                await migrate(conn)
+            finally:
+                await conn.close()
+            pool = await open_pool(dsn, min_size=4, max_size=concurrency + 10)
+            temporal, client = await start_temporal_dev_server(root / "temporal", port=_free_port(),
+                                                               ui_port=_free_port())
+            city = await seed_city(pool, communities=4, grids_per_community=5, members_per_grid=40)
+            print(f"city: {len(city.grids)} grids, {len(city.grids) * 40} members; "
+                  f"tasks {tasks}, {concurrency} in flight, warm-up {warmup}")
+            real = RealDriver(pool, client, city, "bench-real")
+            bare = BareDriver(client, "bench-bare", run_id=str(int(time.time())))
+            async with Worker(client, task_queue="bench-real", workflows=[TaskWorkflow],
+                              activities=DispatchActivities(pool).all()):
+                await _drive(real.one, 0, warmup, concurrency)
+                real.task_ids.clear()
+                real.workflow_ids.clear()
+                real_seconds = await _drive(real.one, warmup, tasks, concurrency)
+            async with Worker(client, task_queue="bench-bare", workflows=[BareTaskWorkflow],
+                              activities=[bare_step]):
+                await _drive(bare.one, 0, warmup, concurrency)
+                bare.workflow_ids.clear()
+                bare_seconds = await _drive(bare.one, warmup, tasks, concurrency)
+            latencies = await _first_offer_latencies(pool, real.task_ids)
+            real_events = await _events_per_task(client, real.workflow_ids, sample)
+            bare_events = await _events_per_task(client, bare.workflow_ids, sample)
+            await pool.close()
+        finally:
+            if temporal is not None:
+                await temporal.stop()
+            await asyncio.to_thread(pg.cleanup)
+    real_rate, bare_rate = tasks / real_seconds, tasks / bare_seconds
+    print(f"real  : {tasks} tasks in {real_seconds:.1f} s = {real_rate:.1f} tasks/s sustained")
+    print(f"bare  : {tasks} workflows in {bare_seconds:.1f} s = {bare_rate:.1f} workflows/s (same shape, empty)")
+    print(f"ratio : {real_rate / bare_rate:.2f} of the bare workflow's throughput (goal >= 0.7)")
+    print(f"need -> first offer: p50 {_pct(latencies, 0.5) * 1000:.0f} ms, p99 {_pct(latencies, 0.99) * 1000:.0f} ms "
+          f"({len(latencies)} tasks)")
+    print(f"history events per completed task: {real_events:.1f} (bare {bare_events:.1f}, sample of {sample})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--tasks", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=40, help="lifecycles in flight at once")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--sample", type=int, default=20, help="histories fetched to count events")
+    args = parser.parse_args()
+    configure_logging(json=True, level=logging.WARNING)
+    asyncio.run(run(args.tasks, args.concurrency, args.warmup, args.sample))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""Sending through the outbox: idempotent queueing, retries with backoff, dead letters, rate limits.
+
+Every send goes over real HTTP to the local receivers of tests/test_delivery_receivers.py; the
+business clock (`as_of`) is moved by hand, so backoff is checked without waiting for it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from temporalio.client import Client
+
+from activities.delivery import DeliveryActivities
+from api.app import create_app
+from db import channel_endpoint as endpoint_db
+from db import delivery as delivery_db
+from db.pool import Conn, Pool
+from schemas.auth import Role, ScopeKind
+from schemas.delivery import Channel, ChannelEndpointInput, DeliveryRow, OwnerKind
+from services.tokens import issue_token
+from telemetry.metrics import NOTIFICATION_FAILURES
+from tests.conftest import unique
+from tests.test_delivery_receivers import (
+    SMS_PATH,
+    WECOM_PATH,
+    Receiver,
+    add_endpoint,
+    add_member,
+    cleanup,
+    owner_id,
+    queue,
+    random_phone,
+    receiver,
+    row,
+    run_deliver,
+    status_of,
+)
+
+__all__ = ["cleanup", "receiver"]   # fixtures used by name
+
+FAST = {"timeout": 0.3, "retry_base": timedelta(seconds=1)}
+
+
+def _failures(channel: str) -> float:
+    value: float = NOTIFICATION_FAILURES.labels(channel=channel)._value.get()
+    return value
+
+
+async def test_sms_retried_after_a_timeout_carries_the_same_idempotency_key(
+    pool: Pool, receiver: Receiver, cleanup: list[str]
+) -> None:
+    """The gateway got the first request but answered too late: the retry carries the same Idempotency-Key, and our row ends sent once."""
+    base = unique("smsto:")
+    cleanup.append(base)
+    endpoint = await add_endpoint(pool, owner_kind=OwnerKind.city, channel=Channel.sms,
+                                  url=receiver.url(SMS_PATH))
+    member = await add_member(pool, random_phone())
+    await queue(pool, [row(Channel.sms, OwnerKind.member, member, base)])
+    acts = DeliveryActivities(pool, **FAST)   # type: ignore[arg-type]
+    key = f"{base}:sms"
+    receiver.fail("sms", "timeout")
+    t0 = datetime.now(UTC)
+    first = await run_deliver(acts, [endpoint], as_of=t0)
+    assert first.failed >= 1 and first.dead == 0
+    stored = await status_of(pool, key)
+    assert stored["status"] == "failed" and "超时" in stored["last_error"]
+    second = await run_deliver(acts, [endpoint], as_of=t0 + timedelta(seconds=2))
+    assert second.sent >= 1
+    await run_deliver(acts, [endpoint], as_of=t0 + timedelta(hours=1))   # nothing left to send
+    seen = [r for r in receiver.of("sms") if r.headers["idempotency-key"] == key]
+    assert [r.answered for r in seen] == ["timeout", "ok"]
+    assert seen[0].body == seen[1].body
+    stored = await status_of(pool, key)
+    assert stored["status"] == "sent" and stored["attempts"] == 2 and stored["last_error"] is None
+    assert receiver.problems() == []
+
+
+async def test_5xx_is_retried_with_backoff_then_sent(pool: Pool, receiver: Receiver, cleanup: list[str]) -> None:
+    """Two 500s: the row waits 1 s then 2 s (doubling) before each retry, and is sent on the third try."""
+    base = unique("5xx:")
+    cleanup.append(base)
+    unit = owner_id()
+    endpoint = await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
+                                  url=receiver.url(WECOM_PATH, key="k"))
+    await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit, base)])
+    key = f"{base}:wecom"
+    acts = DeliveryActivities(pool, **FAST)   # type: ignore[arg-type]
+    receiver.fail("wecom", "500", "500")
+    t0 = datetime.now(UTC)
+    await run_deliver(acts, [endpoint], as_of=t0)
+    assert (await status_of(pool, key))["next_attempt_at"] == t0 + timedelta(seconds=1)
+    not_yet = await run_deliver(acts, [endpoint], as_of=t0 + timedelta(milliseconds=500))
+    assert not_yet.sent == not_yet.failed == 0 and len(receiver.of("wecom")) == 1
+    t1 = t0 + timedelta(seconds=1)
+    await run_deliver(acts, [endpoint], as_of=t1)
+    assert (await status_of(pool, key))["next_attempt_at"] == t1 + timedelta(seconds=2)
+    done = await run_deliver(acts, [endpoint], as_of=t1 + timedelta(seconds=2))
+    assert done.sent == 1 and done.remaining == 0
+    assert [r.answered for r in receiver.of("wecom")] == ["500", "500", "ok"]
+    stored = await status_of(pool, key)
+    assert stored["status"] == "sent" and stored["attempts"] == 3
+
+
+async def test_rate_limited_errcode_is_retried_not_dead(pool: Pool, receiver: Receiver, cleanup: list[str]) -> None:
+    """WeCom's errcode 45009 (over 20 a minute) is temporary: the row is failed and retried, not dead."""
+    base = unique("busy:")
+    cleanup.append(base)
+    unit = owner_id()
+    endpoint = await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
+                                  url=receiver.url(WECOM_PATH, key="k"))
+    await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit, base)])
+    receiver.fail("wecom", "busy")
+    result = await run_deliver(DeliveryActivities(pool, **FAST), [endpoint])   # type: ignore[arg-type]
+    assert result.failed == 1 and result.dead == 0
+    assert (await status_of(pool, f"{base}:wecom"))["status"] == "failed"
+
+
+async def test_permanent_failures_are_dead_visible_in_the_api_and_counted(
+    pool: Pool, client: Client, receiver: Receiver, cleanup: list[str]
+) -> None:
+    """An errcode that will not get better is dead at once, 500s are dead after max attempts; both show in GET /deliveries?status=dead and in notification_failures."""
+    base = unique("dead:")
+    cleanup.append(base)
+    unit_a, unit_b = owner_id(), owner_id() + 7
+    endpoints = [
+        await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit_a, channel=Channel.wecom,
+                           url=receiver.url(WECOM_PATH, key="bad")),
+        await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit_b, channel=Channel.wecom,
+                           url=receiver.url(WECOM_PATH, key="flaky")),
+    ]
+    await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit_a, f"{base}:a"),
+                       row(Channel.wecom, OwnerKind.unit, unit_b, f"{base}:b")])
+    before = _failures("wecom")
+    acts = DeliveryActivities(pool, max_attempts=2, **FAST)   # type: ignore[arg-type]
+    # Requests go out in claim order (a first): a gets the errcode, b the 500s.
+    receiver.fail("wecom", "errcode", "500", "500")
+    t0 = datetime.now(UTC)
+    await run_deliver(acts, endpoints, as_of=t0)
+    await run_deliver(acts, endpoints, as_of=t0 + timedelta(seconds=5))
+    a, b = await status_of(pool, f"{base}:a:wecom"), await status_of(pool, f"{base}:b:wecom")
+    assert (a["status"], a["attempts"]) == ("dead", 1) and "93000" in a["last_error"]
+    assert (b["status"], b["attempts"]) == ("dead", 2) and b["last_error"] == "HTTP 500"
+    assert _failures("wecom") == before + 3
+    assert (await run_deliver(acts, endpoints, as_of=t0 + timedelta(hours=2))).sent == 0
+
+    member = await add_member(pool, None)
+    async with pool.acquire() as conn:
+        _, city_token = await issue_token(conn, role=Role.org_department, scope_kind=ScopeKind.city,
+                                          scope_id=None, label=unique("ops"))
+        _, member_token = await issue_token(conn, role=Role.member, scope_kind=ScopeKind.member,
+                                            scope_id=member, label=unique("member"))
+    app = create_app(pool=pool, temporal_client=client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+        page = await http.get("/deliveries", params={"status": "dead", "channel": "wecom", "limit": 500},
+                              headers={"Authorization": f"Bearer {city_token}"})
+        assert page.status_code == 200
+        listed = {d["idempotency_key"]: d for d in page.json()["items"]}
+        assert listed[f"{base}:a:wecom"]["last_error"].startswith("errcode 93000")
+        assert listed[f"{base}:b:wecom"]["attempts"] == 2
+        refused = await http.get("/deliveries", headers={"Authorization": f"Bearer {member_token}"})
+        assert refused.status_code == 403
+
+
+async def test_member_without_phone_and_disabled_endpoint_are_dead_with_reasons(
+    pool: Pool, receiver: Receiver, cleanup: list[str]
+) -> None:
+    """Nothing to send to is a permanent failure with a Chinese reason, and no request goes out."""
+    base = unique("nowhere:")
+    cleanup.append(base)
+    unit = owner_id()
+    sms = await add_endpoint(pool, owner_kind=OwnerKind.city, channel=Channel.sms, url=receiver.url(SMS_PATH))
+    robot = await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
+                               url=receiver.url(WECOM_PATH, key="k"))
+    member = await add_member(pool, None)
+    await queue(pool, [row(Channel.sms, OwnerKind.member, member, f"{base}:m"),
+                       row(Channel.wecom, OwnerKind.unit, unit, f"{base}:u")])
+    async with pool.acquire() as conn:
+        await endpoint_db.set_enabled(conn, endpoint_id=robot, enabled=False)
+    try:
+        await run_deliver(DeliveryActivities(pool, **FAST), [sms, robot])   # type: ignore[arg-type]
+    finally:
+        async with pool.acquire() as conn:
+            await endpoint_db.set_enabled(conn, endpoint_id=robot, enabled=True)
+    m, u = await status_of(pool, f"{base}:m:sms"), await status_of(pool, f"{base}:u:wecom")
+    assert (m["status"], m["last_error"]) == ("dead", "党员未登记手机号")
+    assert (u["status"], u["last_error"]) == ("dead", "渠道端点不存在或已停用")
+    assert [r for r in receiver.of("sms") if r.headers["idempotency-key"].startswith(base)] == []
+    assert receiver.of("wecom") == []
+
+
+async def test_endpoint_rate_limit_defers_the_rest(pool: Pool, receiver: Receiver, cleanup: list[str]) -> None:
+    """A robot limited to 3 a minute gets 3 of 5 messages now; the other 2 are given back for a minute later, not failed."""
+    base = unique("rate:")
+    cleanup.append(base)
+    unit = owner_id()
+    endpoint = await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
+                                  url=receiver.url(WECOM_PATH, key="k"), rate_per_minute=3)
+    await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit, f"{base}:{i}") for i in range(5)])
+    acts = DeliveryActivities(pool, max_rate_wait=0.05, **FAST)   # type: ignore[arg-type]
+    t0 = datetime.now(UTC)
+    result = await run_deliver(acts, [endpoint], as_of=t0)
+    assert (result.sent, result.deferred, result.failed) == (3, 2, 0)
+    assert len(receiver.of("wecom")) == 3
+    assert result.next_attempt_at is not None
+    assert timedelta(seconds=55) < result.next_attempt_at - t0 <= timedelta(seconds=61)
+    again = await run_deliver(acts, [endpoint], as_of=t0)   # same minute: nothing due
+    assert again.sent == 0 and len(receiver.of("wecom")) == 3
+    async with pool.acquire() as conn:
+        statuses = await conn.fetch("SELECT status, attempts FROM delivery WHERE idempotency_key LIKE $1",
+                                    base + "%")
+    assert sorted((r["status"], r["attempts"]) for r in statuses) == [
+        ("pending", 0), ("pending", 0), ("sent", 1), ("sent", 1), ("sent", 1)]
+
+
+async def test_inserting_twice_queues_once_and_skips_recipients_without_endpoint(conn: Conn) -> None:
+    """insert_deliveries is idempotent on the key, queues external rows only where an endpoint exists, and writes inbox rows to the inbox."""
+    unit, other = owner_id(), owner_id() + 3
+    await endpoint_db.upsert_endpoint(conn, ChannelEndpointInput(
+        owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom, url="http://127.0.0.1:9/x?key=k"))
+    base = unique("ins:")
+    rows = [row(Channel.wecom, OwnerKind.unit, unit, f"{base}:1"),
+            row(Channel.dingtalk, OwnerKind.unit, unit, f"{base}:1"),   # no DingTalk robot
+            row(Channel.wecom, OwnerKind.unit, other, f"{base}:2"),     # no robot at all
+            row(Channel.inbox, OwnerKind.unit, unit, f"{base}:1")]
+    assert await delivery_db.insert_deliveries(conn, rows) == 2
+    assert await delivery_db.insert_deliveries(conn, rows) == 0
+    inbox = await conn.fetchrow("SELECT category, title FROM notification WHERE dedupe_key = $1", f"{base}:1")
+    assert inbox is not None and inbox["category"] == "registration_confirmation"
+    assert await conn.fetchval("SELECT count(*) FROM delivery WHERE idempotency_key LIKE $1", base + "%") == 1
+
+
+async def test_large_batches_go_through_copy_and_stay_idempotent(conn: Conn) -> None:
+    """Above the COPY threshold the same rules hold: every new key queued once, a repeat queues nothing."""
+    await endpoint_db.upsert_endpoint(conn, ChannelEndpointInput(
+        owner_kind=OwnerKind.city, channel=Channel.sms, url="http://127.0.0.1:9/sms"))
+    base = unique("copy:")
+    rows = [DeliveryRow(channel=Channel.sms, recipient_kind=OwnerKind.member, recipient_id=i,
+                        title="督办", body="请尽快报到", template="campaign_urge",
+                        idempotency_key=f"{base}:{i}:sms", params={"n": str(i)})
+            for i in range(1, delivery_db.COPY_THRESHOLD + 501)]
+    assert await delivery_db.insert_deliveries(conn, rows) == delivery_db.COPY_THRESHOLD + 500
+    more = [*rows[:10], rows[0].model_copy(update={"idempotency_key": f"{base}:new:sms"})]
+    assert await delivery_db.insert_deliveries(conn, rows + more[10:]) == 1
+    params = await conn.fetchval("SELECT params FROM delivery WHERE idempotency_key = $1", f"{base}:7:sms")
+    assert params == {"n": "7"}
+
+
+async def test_deliveries_for_recorded_reminders_are_set_based_and_idempotent(conn: Conn) -> None:
+    """One statement queues a delivery per reminder of a step (keyed like the reminder's inbox row plus the channel); repeating it queues none."""
+    community = owner_id()
+    await endpoint_db.upsert_endpoint(conn, ChannelEndpointInput(
+        owner_kind=OwnerKind.community, owner_id=community, channel=Channel.dingtalk,
+        url="http://127.0.0.1:9/robot/send?access_token=t"))
+    subject = int(owner_id())
+    for recipient in (community, community + 1):   # the second has no robot
+        await conn.execute(
+            """
+            INSERT INTO reminder (ladder, subject_kind, subject_id, cycle, step, recipient_kind,
+                                  recipient_id, reason)
+            VALUES ('campaign', 'campaign', $1, 0, 'urge', 'community', $2, '催办')
+            """, subject, recipient)
+    args = {"ladder": "campaign", "subject_kind": "campaign", "subject_id": subject, "cycle": 0,
+            "step": "urge", "recipient_kind": "community", "channel": Channel.dingtalk,
+            "title": "【催办】", "body": "请督促", "template": "campaign_urge", "campaign_id": 5}
+    assert await delivery_db.insert_deliveries_for_reminders(conn, **args) == 1   # type: ignore[arg-type]
+    assert await delivery_db.insert_deliveries_for_reminders(conn, **args) == 0   # type: ignore[arg-type]
+    key = f"reminder:campaign:campaign:{subject}:0:urge:community:{community}:dingtalk"
+    found = await delivery_db.select_delivery(conn, idempotency_key=key)
+    assert found is not None and found["campaign_id"] == 5 and found["status"] == "pending"

@@ -8,10 +8,13 @@ from typing import Any
 from activities.campaign import CampaignActivities
 from activities.delivery import DeliveryActivities
 from activities.dispatch import DispatchActivities
+from activities.evaluation import EvaluationActivities
 from activities.registration import RegistrationActivities
 from db.pool import Pool
+from schemas.evaluation import EvaluationSettings
 from workflows.campaign import CampaignWorkflow
 from workflows.delivery import DeliveryDispatcherWorkflow
+from workflows.evaluation import EvaluationWorkflow
 from workflows.member_registration import MemberRegistrationCohortWorkflow
 from workflows.reminder_wave import ReminderWaveWorkflow
 from workflows.task import TaskWorkflow
@@ -21,7 +24,8 @@ from workflows.unit_registration import UnitRegistrationWorkflow
 def all_workflows() -> Sequence[type]:
     """Workflow classes registered on the main task queue."""
     return [MemberRegistrationCohortWorkflow, UnitRegistrationWorkflow, TaskWorkflow,
-            DeliveryDispatcherWorkflow, CampaignWorkflow, ReminderWaveWorkflow]
+            DeliveryDispatcherWorkflow, CampaignWorkflow, ReminderWaveWorkflow,
+            EvaluationWorkflow]
 
 
 def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
@@ -38,4 +42,5 @@ def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
         *DispatchActivities(pool).all(),
         *CampaignActivities(pool).all(),
         DeliveryActivities(pool).deliver_pending,
+        *EvaluationActivities(pool, reports_dir=EvaluationSettings().reports_dir).all(),
     ]

@@ -1,0 +1,171 @@
+"""The I/O steps of an evaluation run: open the run, write member results per id range, aggregate
+units / communities / areas, write and deliver the per-unit feedback workbooks, finish.
+
+Each step is idempotent: result writes delete-then-insert inside one transaction (a retry
+rewrites the same rows), the run is opened by its workflow id, workbooks are overwritten in
+place, and deliveries carry an idempotency key per (run, unit, channel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+from temporalio import activity
+
+from db import evaluation as evaluation_db
+from db.delivery import insert_deliveries
+from db.pool import Pool
+from domain.channel_routing import channels_for, idempotency_key
+from domain.evaluation import partition_bounds, thresholds
+from domain.scope import ScopeFilter
+from reports.evaluation_workbooks import UNIT_FEEDBACK_COLUMNS, write_workbook
+from schemas.delivery import DeliveryRow, OwnerKind
+from schemas.evaluation import (
+    AggregateResult,
+    EvaluationRule,
+    EvaluationScope,
+    FinishRunResult,
+    MemberPartitionInput,
+    MemberPartitionResult,
+    OpenRunInput,
+    OpenRunResult,
+    PartitionsInput,
+    PartitionsResult,
+    ReportsResult,
+    RunStatus,
+    RunStepInput,
+)
+from schemas.registration import ReminderStep
+
+log = structlog.get_logger(__name__)
+
+
+def unit_report_path(reports_dir: Path, run_id: int, unit_id: int) -> Path:
+    return reports_dir / f"evaluation-{run_id}" / f"unit-{unit_id}.xlsx"
+
+
+async def write_members(pool: Pool, *, run_id: int, lo: int, hi: int) -> int:
+    """Rewrite member results for ids lo..hi in one transaction; members written."""
+    async with pool.acquire() as conn, conn.transaction():
+        run = await evaluation_db.select_run(conn, run_id=run_id)
+        assert run is not None, run_id
+        t = thresholds(EvaluationRule.model_validate(run["rule"]), run["period_start"], run["period_end"])
+        return await evaluation_db.write_member_partition(
+            conn, run_id=run_id, lo=lo, hi=hi, scope=EvaluationScope.model_validate(run["scope"]), t=t,
+            period_start=run["period_start"], period_end=run["period_end"],
+        )
+
+
+async def write_aggregates(pool: Pool, *, run_id: int) -> tuple[int, int, int]:
+    """Units, communities and areas rewritten from the member rows, in one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        run = await evaluation_db.select_run(conn, run_id=run_id)
+        assert run is not None, run_id
+        t = thresholds(EvaluationRule.model_validate(run["rule"]), run["period_start"], run["period_end"])
+        units = await evaluation_db.write_unit_results(conn, run_id=run_id, t=t)
+        communities = await evaluation_db.write_community_results(
+            conn, run_id=run_id, scope=EvaluationScope.model_validate(run["scope"]), t=t,
+            period_start=run["period_start"], period_end=run["period_end"],
+        )
+        areas = await evaluation_db.write_area_results(conn, run_id=run_id, t=t)
+    return units, communities, areas
+
+
+class EvaluationActivities:
+    """Built once per worker with the pool and the reports directory."""
+
+    def __init__(self, pool: Pool, *, reports_dir: Path) -> None:
+        self._pool = pool
+        self._reports_dir = reports_dir
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.evaluation_open_run, self.evaluation_partitions, self.evaluation_members,
+            self.evaluation_aggregate, self.evaluation_unit_reports, self.evaluation_finish,
+        ]
+
+    @activity.defn
+    async def evaluation_open_run(self, data: OpenRunInput) -> OpenRunResult:
+        async with self._pool.acquire() as conn:
+            run_id = await evaluation_db.insert_run(
+                conn, campaign_id=None, period_kind=data.period_kind.value, period_label=data.period_label,
+                period_start=data.period_start, period_end=data.period_end,
+                scope=data.scope.model_dump(), rule=data.rule.model_dump(mode="json"),
+                workflow_id=data.workflow_id,
+            )
+        log.info("evaluation_run_opened", run_id=run_id, period=data.period_label)
+        return OpenRunResult(run_id=run_id)
+
+    @activity.defn
+    async def evaluation_partitions(self, data: PartitionsInput) -> PartitionsResult:
+        async with self._pool.acquire() as conn:
+            bounds = await evaluation_db.select_member_id_bounds(conn)
+        if bounds is None:
+            return PartitionsResult(bounds=[])
+        return PartitionsResult(bounds=partition_bounds(bounds[0], bounds[1], data.partition_size))
+
+    @activity.defn
+    async def evaluation_members(self, data: MemberPartitionInput) -> MemberPartitionResult:
+        activity.heartbeat(data.lo)
+        written = await write_members(self._pool, run_id=data.run_id, lo=data.lo, hi=data.hi)
+        activity.heartbeat(data.hi)
+        return MemberPartitionResult(members=written)
+
+    @activity.defn
+    async def evaluation_aggregate(self, data: RunStepInput) -> AggregateResult:
+        units, communities, areas = await write_aggregates(self._pool, run_id=data.run_id)
+        return AggregateResult(units=units, communities=communities, areas=areas)
+
+    @activity.defn
+    async def evaluation_unit_reports(self, data: RunStepInput) -> ReportsResult:
+        """One feedback workbook per unit, then an inbox notice (and group-robot deliveries where
+        the unit has an endpoint) naming the workbook."""
+        async with self._pool.acquire() as conn:
+            run = await evaluation_db.select_run(conn, run_id=data.run_id)
+            assert run is not None, data.run_id
+            units = await evaluation_db.select_report_units(conn, run_id=data.run_id)
+        notified = 0
+        for unit in units:
+            activity.heartbeat(unit["unit_id"])
+            path = unit_report_path(self._reports_dir, data.run_id, unit["unit_id"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            async with self._pool.acquire() as conn, conn.transaction():
+                rows = await evaluation_db.select_member_results(
+                    conn, run_id=data.run_id, scope=ScopeFilter(), unit_id=unit["unit_id"], limit=None, offset=0
+                )
+                count = write_workbook(
+                    path, title="单位党员考核反馈",
+                    caption=f"{unit['name']} · 述职评议考核 {run['period_label']} · 党员 {len(rows)} 人",
+                    columns=UNIT_FEEDBACK_COLUMNS, rows=rows,
+                )
+                base = f"evaluation:{data.run_id}:unit:{unit['unit_id']}"
+                title = f"述职评议考核结果反馈 ({run['period_label']})"
+                body = (f"贵单位在职党员 {count} 人的考核结果已生成 (单位等次: {unit['grade']})。"
+                        f"反馈表编号 {data.run_id}-{unit['unit_id']}, 文件: {path}")
+                deliveries = [
+                    DeliveryRow(channel=channel, recipient_kind=OwnerKind.unit, recipient_id=unit["unit_id"],
+                                title=title, body=body, template="evaluation_feedback",
+                                idempotency_key=idempotency_key(base, channel))
+                    for channel in channels_for(OwnerKind.unit, ReminderStep.remind)
+                ]
+                notified += await insert_deliveries(conn, deliveries)
+                notification_id = await evaluation_db.select_notification_id(conn, dedupe_key=base)
+                await evaluation_db.upsert_report(
+                    conn, run_id=data.run_id, unit_id=unit["unit_id"], path=str(path), rows=count,
+                    notification_id=notification_id,
+                )
+        log.info("evaluation_reports_written", run_id=data.run_id, units=len(units), notified=notified)
+        return ReportsResult(reports=len(units), notified=notified)
+
+    @activity.defn
+    async def evaluation_finish(self, data: RunStepInput) -> FinishRunResult:
+        async with self._pool.acquire() as conn:
+            await evaluation_db.finish_run(
+                conn, run_id=data.run_id, status=RunStatus.done.value,
+                report_dir=str(self._reports_dir / f"evaluation-{data.run_id}"),
+            )
+        return FinishRunResult(status=RunStatus.done)
+

@@ -1,0 +1,155 @@
+"""Evaluation results as .xlsx workbooks with Chinese headers (openpyxl write-only mode, so a
+city's million member rows stream to disk without holding a worksheet in memory).
+
+Phone numbers are always masked here: a workbook travels (e-mail, USB sticks), so it carries only
+what an employer unit needs to recognise its member.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from io import BytesIO
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+
+from domain.pii import mask_phone
+from domain.registration_rules import MEMBER_STATUS_LABELS
+from schemas.registration import MemberRegistrationStatus
+
+
+class Row(Protocol):
+    """A result row by column name: an asyncpg Record or a dict."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+Column = tuple[str, Callable[[Row], Any]]
+
+
+def _num(value: Any) -> Any:
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None else f"{float(value) * 100:.2f}%"
+
+
+def _yes(value: Any) -> str:
+    return "是" if value else "否"
+
+
+def registration_label(status: str) -> str:
+    if status == "none":
+        return "未报到"
+    try:
+        return MEMBER_STATUS_LABELS[MemberRegistrationStatus(status)]
+    except ValueError:
+        return status
+
+
+def _stars(value: Any) -> str:
+    return "" if value is None else "★" * int(value)
+
+
+# The per-unit feedback workbook 单位反馈表: a unit's members' records.
+UNIT_FEEDBACK_COLUMNS: list[Column] = [
+    ("姓名", lambda r: r["name"]),
+    ("手机号码", lambda r: mask_phone(r["phone"]) or ""),
+    ("报到状态", lambda r: registration_label(r["registration_status"])),
+    ("服务次数", lambda r: r["services"]),
+    ("服务时长(小时)", lambda r: _num(r["hours"])),
+    ("积分", lambda r: _num(r["evaluation_points"])),
+    ("平均评价", lambda r: _num(r["avg_rating"]) if r["avg_rating"] is not None else ""),
+    ("是否达标", lambda r: _yes(r["quota_met"])),
+    ("等次", lambda r: r["grade"]),
+]
+
+MEMBER_COLUMNS: list[Column] = [
+    ("党员编号", lambda r: r["member_id"]),
+    *UNIT_FEEDBACK_COLUMNS[:1],
+    ("单位编号", lambda r: r["unit_id"]),
+    ("居住社区编号", lambda r: r["community_id"]),
+    *UNIT_FEEDBACK_COLUMNS[1:],
+    ("综合得分", lambda r: _num(r["score"])),
+]
+
+UNIT_COLUMNS: list[Column] = [
+    ("排名", lambda r: r["rank"]),
+    ("单位名称", lambda r: r["name"]),
+    ("党员人数", lambda r: r["members"]),
+    ("已报到人数", lambda r: r["registered"]),
+    ("报到率", lambda r: _pct(r["registration_rate"])),
+    ("达标人数", lambda r: r["quota_met"]),
+    ("完成率", lambda r: _pct(r["completion_rate"])),
+    ("人均服务次数", lambda r: _num(r["services_per_member"])),
+    ("评优资格", lambda r: "有" if r["eligible"] else "无(报到率或完成率低于标准)"),
+    ("等次", lambda r: r["grade"]),
+    ("星级", lambda r: _stars(r["stars"])),
+]
+
+COMMUNITY_COLUMNS: list[Column] = [
+    ("排名", lambda r: r["rank"]),
+    ("社区", lambda r: r["name"]),
+    ("党员人数", lambda r: r["members"]),
+    ("已报到人数", lambda r: r["registered"]),
+    ("需求数", lambda r: r["needs"]),
+    ("响应率", lambda r: _pct(r["response_rate"])),
+    ("解决率", lambda r: _pct(r["resolution_rate"])),
+    ("满意率", lambda r: _pct(r["satisfaction_rate"])),
+    ("平均响应时长(小时)", lambda r: _num(r["avg_hours_to_respond"]) if r["avg_hours_to_respond"] is not None else ""),
+    ("网格数", lambda r: r["grids"]),
+    ("支部覆盖率", lambda r: _pct(r["branch_coverage"])),
+    ("党员覆盖率", lambda r: _pct(r["member_coverage"])),
+    ("星级", lambda r: _stars(r["stars"])),
+]
+
+AREA_COLUMNS: list[Column] = [
+    ("排名", lambda r: r["rank"]),
+    ("区域", lambda r: r["name"]),
+    ("社区数", lambda r: r["communities"]),
+    ("党员人数", lambda r: r["members"]),
+    ("报到率", lambda r: _pct(r["registration_rate"])),
+    ("需求数", lambda r: r["needs"]),
+    ("响应率", lambda r: _pct(r["response_rate"])),
+    ("解决率", lambda r: _pct(r["resolution_rate"])),
+    ("满意率", lambda r: _pct(r["satisfaction_rate"])),
+    ("网格数", lambda r: r["grids"]),
+    ("支部覆盖率", lambda r: _pct(r["branch_coverage"])),
+    ("党员覆盖率", lambda r: _pct(r["member_coverage"])),
+    ("星级", lambda r: _stars(r["stars"])),
+]
+
+
+def write_workbook(
+    target: Path | BinaryIO, *, title: str, caption: str, columns: list[Column], rows: Iterable[Row]
+) -> int:
+    """Stream `rows` into a one-sheet workbook: a caption line, the header, the rows. Returns the
+    number of data rows."""
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(title=title[:31])
+    bold = Font(bold=True)
+    caption_cell = WriteOnlyCell(ws, value=caption)
+    caption_cell.font = bold
+    ws.append([caption_cell])
+    header = []
+    for name, _ in columns:
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font = bold
+        header.append(cell)
+    ws.append(header)
+    count = 0
+    for row in rows:
+        ws.append([get(row) for _, get in columns])
+        count += 1
+    wb.save(target)
+    return count
+
+
+def workbook_bytes(*, title: str, caption: str, columns: list[Column], rows: Iterable[Row]) -> bytes:
+    buffer = BytesIO()
+    write_workbook(buffer, title=title, caption=caption, columns=columns, rows=rows)
+    return buffer.getvalue()

@@ -1,0 +1,280 @@
+"""Evaluation 述职评议考核 wire types: the rule, the run, the results, and the workflow's models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PeriodKind(StrEnum):
+    campaign = "campaign"
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
+class Grade(StrEnum):
+    excellent = "优秀"
+    qualified = "合格"
+    basic = "基本合格"
+    unqualified = "不合格"
+
+
+class EvaluationLevel(StrEnum):
+    member = "member"
+    unit = "unit"
+    community = "community"
+    subdistrict = "subdistrict"
+    district = "district"
+    city = "city"
+
+
+class EvaluationRule(BaseModel):
+    """Weights and thresholds. Per-month figures are scaled by the period's length in months
+    (a quarter needs three times a month's quota); rates are fractions (0.95 = 95 %)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    min_services_per_month: float = Field(default=1, ge=0)
+    min_hours_per_month: float = Field(default=2, ge=0)
+    # 优秀: quota met and score ≥ this × months (30 a month: 90 points a quarter).
+    excellent_score_per_month: float = Field(default=30, ge=0)
+    # 基本合格: at least this share of both quotas.
+    basic_share: float = Field(default=0.5, ge=0, le=1)
+    weight_points: float = 1
+    weight_hours: float = 0
+    weight_services: float = 0
+    # A unit below either rate loses eligibility 失去评优资格.
+    unit_min_registration_rate: float = Field(default=0.95, ge=0, le=1)
+    unit_min_completion_rate: float = Field(default=0.95, ge=0, le=1)
+    unit_basic_rate: float = Field(default=0.8, ge=0, le=1)
+    unit_excellent_services_per_month: float = Field(default=2, ge=0)
+    # A rating at or above this many stars counts as satisfied 满意.
+    satisfied_min_score: int = Field(default=4, ge=1, le=5)
+    # composite ≥ band[i] earns i + 2 stars; below the first band, one star.
+    star_bands: tuple[float, float, float, float] = (0.6, 0.8, 0.9, 0.95)
+
+
+class EvaluationScope(BaseModel):
+    """Which communities are evaluated; everything empty means the whole city."""
+
+    model_config = ConfigDict(frozen=True)
+
+    district_ids: list[int] = []
+    subdistrict_ids: list[int] = []
+    community_ids: list[int] = []
+
+
+class EvaluationSettings(BaseSettings):
+    """Where unit feedback workbooks are written (env SBD_REPORTS_DIR)."""
+
+    model_config = SettingsConfigDict(env_prefix="SBD_", extra="ignore")
+
+    reports_dir: Path = Path(".shuangbaodao/reports")
+
+
+class RunStatus(StrEnum):
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class EvaluationRun(BaseModel):
+    id: int
+    campaign_id: int | None
+    period_kind: PeriodKind
+    period_label: str
+    period_start: datetime
+    period_end: datetime
+    scope: EvaluationScope
+    rule: EvaluationRule
+    status: RunStatus
+    workflow_id: str | None
+    report_dir: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class MemberResult(BaseModel):
+    run_id: int
+    member_id: int
+    name: str
+    phone: str | None   # masked unless the reader may see it
+    unit_id: int | None
+    community_id: int | None
+    services: int
+    hours: float
+    evaluation_points: float
+    ratings: int
+    avg_rating: float | None
+    score: float
+    quota_met: bool
+    registration_status: str
+    registered: bool
+    grade: Grade
+
+
+class UnitResult(BaseModel):
+    run_id: int
+    unit_id: int
+    name: str
+    members: int
+    registered: int
+    quota_met: int
+    services: int
+    registration_rate: float
+    services_per_member: float
+    completion_rate: float
+    eligible: bool
+    grade: Grade
+    stars: int
+    rank: int
+
+
+class CommunityResult(BaseModel):
+    run_id: int
+    community_id: int
+    name: str
+    members: int
+    registered: int
+    needs: int
+    responded: int
+    resolved: int
+    ratings: int
+    satisfied: int
+    response_rate: float | None
+    resolution_rate: float | None
+    satisfaction_rate: float | None
+    avg_hours_to_respond: float | None
+    grids: int
+    grids_with_branch: int
+    grids_with_members: int
+    branch_coverage: float | None
+    member_coverage: float | None
+    composite: float | None
+    stars: int | None
+    rank: int
+
+
+class AreaResult(BaseModel):
+    run_id: int
+    level: EvaluationLevel
+    area_id: int
+    name: str
+    communities: int
+    members: int
+    registered: int
+    registration_rate: float | None
+    needs: int
+    response_rate: float | None
+    resolution_rate: float | None
+    satisfaction_rate: float | None
+    grids: int
+    branch_coverage: float | None
+    member_coverage: float | None
+    stars: int | None
+    rank: int
+
+
+class ResultPage(BaseModel):
+    total: int
+    items: list[MemberResult] | list[UnitResult] | list[CommunityResult] | list[AreaResult]
+
+
+class ExplainLine(BaseModel):
+    """One line of the basis: a ledger row counted, or a threshold checked."""
+
+    kind: str          # ledger / threshold / registration / grade
+    label: str         # Chinese, for people
+    value: str
+    passed: bool | None = None
+    ledger_id: int | None = None
+    task_id: int | None = None
+
+
+class MemberExplanation(BaseModel):
+    run_id: int
+    member_id: int
+    grade: Grade
+    lines: list[ExplainLine]
+
+
+# --- workflow and activities -------------------------------------------------------------------
+
+
+class EvaluationInput(BaseModel):
+    """Start of one run. A manual run passes `run_id` (created by the service); a scheduled run
+    passes only `period_kind` and the period is the one before the workflow's start time."""
+
+    run_id: int | None = None
+    period_kind: PeriodKind = PeriodKind.month
+    scope: EvaluationScope = EvaluationScope()
+    rule: EvaluationRule | None = None
+    unit_reports: bool = True
+    partition_size: int = Field(default=100_000, ge=1)
+    concurrency: int = Field(default=2, ge=1, le=16)
+
+
+class EvaluationResult(BaseModel):
+    run_id: int
+    members: int
+    units: int
+    communities: int
+    reports: int
+    notified: int
+
+
+class OpenRunInput(BaseModel):
+    workflow_id: str
+    period_kind: PeriodKind
+    period_label: str
+    period_start: datetime
+    period_end: datetime
+    scope: EvaluationScope
+    rule: EvaluationRule
+
+
+class OpenRunResult(BaseModel):
+    run_id: int
+
+
+class PartitionsInput(BaseModel):
+    run_id: int
+    partition_size: int
+
+
+class PartitionsResult(BaseModel):
+    bounds: list[tuple[int, int]]
+
+
+class MemberPartitionInput(BaseModel):
+    run_id: int
+    lo: int
+    hi: int
+
+
+class MemberPartitionResult(BaseModel):
+    members: int
+
+
+class RunStepInput(BaseModel):
+    run_id: int
+
+
+class AggregateResult(BaseModel):
+    units: int
+    communities: int
+    areas: int
+
+
+class ReportsResult(BaseModel):
+    reports: int
+    notified: int
+
+
+class FinishRunResult(BaseModel):
+    status: RunStatus

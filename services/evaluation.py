@@ -1,0 +1,388 @@
+"""Evaluation use cases 述职评议考核, called by the API, the CLI, the demo, the bench and the
+activities: start a run, compute its figures, read and export results in the reader's scope,
+explain a member's grade line by line, and keep the periodic Temporal Schedules in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+from activities.evaluation import write_aggregates, write_members
+from db import evaluation as evaluation_db
+from db.pool import Conn, Pool
+from domain.errors import Forbidden, InvalidInput, NotFound
+from domain.evaluation import CHINA, Period, partition_bounds, thresholds
+from domain.pii import mask_phone
+from domain.scope import HierarchyPath, allows, scope_filter
+from reports.evaluation_workbooks import (
+    AREA_COLUMNS,
+    COMMUNITY_COLUMNS,
+    MEMBER_COLUMNS,
+    UNIT_COLUMNS,
+    Column,
+    registration_label,
+    workbook_bytes,
+)
+from schemas.auth import Actor, Role, ScopeKind
+from schemas.evaluation import (
+    AreaResult,
+    CommunityResult,
+    EvaluationInput,
+    EvaluationLevel,
+    EvaluationRule,
+    EvaluationRun,
+    EvaluationScope,
+    ExplainLine,
+    MemberExplanation,
+    MemberResult,
+    PeriodKind,
+    ResultPage,
+    UnitResult,
+)
+from workflows.evaluation import EvaluationWorkflow
+
+log = structlog.get_logger(__name__)
+
+# Schedule id → (period kind, when it fires, Beijing time). Each evaluates the period just ended.
+SCHEDULES: dict[str, tuple[PeriodKind, ScheduleCalendarSpec]] = {
+    "evaluation-monthly": (PeriodKind.month, ScheduleCalendarSpec(
+        day_of_month=[ScheduleRange(1)], hour=[ScheduleRange(2)], minute=[ScheduleRange(0)],
+        comment="每月1日 02:00 评议上月")),
+    "evaluation-quarterly": (PeriodKind.quarter, ScheduleCalendarSpec(
+        month=[ScheduleRange(1), ScheduleRange(4), ScheduleRange(7), ScheduleRange(10)],
+        day_of_month=[ScheduleRange(1)], hour=[ScheduleRange(3)], minute=[ScheduleRange(0)],
+        comment="每季度首日 03:00 评议上季度")),
+    "evaluation-yearly": (PeriodKind.year, ScheduleCalendarSpec(
+        month=[ScheduleRange(1)], day_of_month=[ScheduleRange(1)], hour=[ScheduleRange(4)],
+        minute=[ScheduleRange(0)], comment="每年1月1日 04:00 评议上年度")),
+}
+
+
+def workflow_id_for(run_id: int) -> str:
+    return f"evaluation-{run_id}"
+
+
+# --- starting runs ------------------------------------------------------------------------------
+
+
+async def create_run(
+    conn: Conn,
+    *,
+    period: Period | None,
+    campaign_id: int | None = None,
+    scope: EvaluationScope | None = None,
+    rule: EvaluationRule | None = None,
+) -> int:
+    """A new run row for a period, or for a campaign (its window, scope and rule)."""
+    if campaign_id is not None:
+        campaign = await evaluation_db.select_campaign_window(conn, campaign_id=campaign_id)
+        if campaign is None:
+            raise NotFound(f"活动 {campaign_id} 不存在")
+        period = Period(PeriodKind.campaign, f"campaign:{campaign_id}", campaign["window_start"],
+                        campaign["window_end"])
+        scope = scope or EvaluationScope(
+            district_ids=list(campaign["scope_district_ids"]),
+            subdistrict_ids=list(campaign["scope_subdistrict_ids"]),
+            community_ids=list(campaign["scope_community_ids"]),
+        )
+        rule = rule or EvaluationRule.model_validate(campaign["evaluation_rule"] or {})
+    if period is None:
+        raise InvalidInput("请指定考核期间 (如 2026-Q4) 或活动编号")
+    scope = scope or EvaluationScope()
+    rule = rule or EvaluationRule()
+    run_id = await evaluation_db.insert_run(
+        conn, campaign_id=campaign_id, period_kind=period.kind.value, period_label=period.label,
+        period_start=period.start, period_end=period.end, scope=scope.model_dump(),
+        rule=rule.model_dump(mode="json"), workflow_id=None,
+    )
+    await evaluation_db.set_run_workflow(conn, run_id=run_id, workflow_id=workflow_id_for(run_id))
+    return run_id
+
+
+async def start_run(
+    pool: Pool,
+    client: Client,
+    *,
+    task_queue: str,
+    period: Period | None = None,
+    campaign_id: int | None = None,
+    scope: EvaluationScope | None = None,
+    rule: EvaluationRule | None = None,
+    unit_reports: bool = True,
+) -> int:
+    """Create the run and start `EvaluationWorkflow` (id `evaluation-{run_id}`); the run id."""
+    async with pool.acquire() as conn:
+        run_id = await create_run(conn, period=period, campaign_id=campaign_id, scope=scope, rule=rule)
+    await client.start_workflow(
+        EvaluationWorkflow.run, EvaluationInput(run_id=run_id, unit_reports=unit_reports),
+        id=workflow_id_for(run_id), task_queue=task_queue,
+    )
+    log.info("evaluation_run_started", run_id=run_id, campaign_id=campaign_id)
+    return run_id
+
+
+async def wait_run(client: Client, run_id: int) -> Any:
+    """The workflow's EvaluationResult once it finishes."""
+    return await client.get_workflow_handle(workflow_id_for(run_id)).result()
+
+
+# --- the computation (activities and the bench call these) --------------------------------------
+
+
+async def member_partitions(pool: Pool, *, partition_size: int) -> list[tuple[int, int]]:
+    async with pool.acquire() as conn:
+        bounds = await evaluation_db.select_member_id_bounds(conn)
+    return [] if bounds is None else partition_bounds(bounds[0], bounds[1], partition_size)
+
+
+async def compute_run(pool: Pool, *, run_id: int, partition_size: int = 100_000, concurrency: int = 2) -> int:
+    """The whole computation without Temporal (the bench, one-off repairs): members written."""
+    parts = await member_partitions(pool, partition_size=partition_size)
+    members = 0
+    for i in range(0, len(parts), concurrency):
+        done = await asyncio.gather(*(
+            write_members(pool, run_id=run_id, lo=lo, hi=hi) for lo, hi in parts[i:i + concurrency]
+        ))
+        members += sum(done)
+    await write_aggregates(pool, run_id=run_id)
+    async with pool.acquire() as conn:
+        await evaluation_db.finish_run(conn, run_id=run_id, status="done", report_dir=None)
+    return members
+
+
+# --- schedules ----------------------------------------------------------------------------------
+
+
+def _schedule(kind: PeriodKind, spec: ScheduleCalendarSpec, schedule_id: str, *, task_queue: str,
+              scope: EvaluationScope | None) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            EvaluationWorkflow.run, EvaluationInput(period_kind=kind, scope=scope or EvaluationScope()),
+            id=schedule_id, task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(calendars=[spec], time_zone_name="Asia/Shanghai"),
+        # A run still going when the next fires (a slow year-end) is not doubled.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_schedules(
+    client: Client, *, task_queue: str, scope: EvaluationScope | None = None
+) -> list[str]:
+    """Create the monthly, quarterly and yearly evaluation schedules, or update them in place
+    (so a changed task queue or calendar takes effect); their ids."""
+    ids = []
+    for schedule_id, (kind, spec) in SCHEDULES.items():
+        schedule = _schedule(kind, spec, schedule_id, task_queue=task_queue, scope=scope)
+        try:
+            await client.create_schedule(schedule_id, schedule)
+            log.info("evaluation_schedule_created", schedule_id=schedule_id)
+        except ScheduleAlreadyRunningError:
+            def replace(_: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
+                return ScheduleUpdate(schedule=new)
+
+            await client.get_schedule_handle(schedule_id).update(replace)
+            log.info("evaluation_schedule_updated", schedule_id=schedule_id)
+        ids.append(schedule_id)
+    return ids
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+async def _run_row(conn: Conn, run_id: int) -> Any:
+    run = await evaluation_db.select_run(conn, run_id=run_id)
+    if run is None:
+        raise NotFound(f"考核批次 {run_id} 不存在")
+    return run
+
+
+def _run_model(row: Any) -> EvaluationRun:
+    return EvaluationRun.model_validate(dict(row))
+
+
+async def get_run(conn: Conn, *, run_id: int) -> EvaluationRun:
+    return _run_model(await _run_row(conn, run_id))
+
+
+async def list_runs(conn: Conn, *, limit: int = 50) -> list[EvaluationRun]:
+    return [_run_model(r) for r in await evaluation_db.select_runs(conn, limit=limit)]
+
+
+def _may_see_phone(actor: Actor) -> bool:
+    # Unit admins manage their own members' rosters; everyone else sees masked numbers.
+    return actor.role == Role.unit_admin
+
+
+def _f(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _member(row: Any, actor: Actor) -> MemberResult:
+    return MemberResult(
+        run_id=row["run_id"], member_id=row["member_id"], name=row["name"],
+        phone=row["phone"] if _may_see_phone(actor) else mask_phone(row["phone"]),
+        unit_id=row["unit_id"], community_id=row["community_id"], services=row["services"],
+        hours=float(row["hours"]), evaluation_points=float(row["evaluation_points"]), ratings=row["ratings"],
+        avg_rating=_f(row["avg_rating"]), score=float(row["score"]), quota_met=row["quota_met"],
+        registration_status=row["registration_status"], registered=row["registered"], grade=row["grade"],
+    )
+
+
+def _unit(row: Any) -> UnitResult:
+    return UnitResult.model_validate({k: row[k] for k in UnitResult.model_fields})
+
+
+def _community(row: Any) -> CommunityResult:
+    return CommunityResult.model_validate({k: row[k] for k in CommunityResult.model_fields})
+
+
+def _area(row: Any) -> AreaResult:
+    return AreaResult.model_validate({k: row[k] for k in AreaResult.model_fields})
+
+
+_AREA_LEVELS = (EvaluationLevel.subdistrict, EvaluationLevel.district, EvaluationLevel.city)
+
+
+def _check_level(actor: Actor, level: EvaluationLevel) -> None:
+    """Unit admins and members see member (and their unit's) rows only."""
+    if actor.scope_kind in (ScopeKind.unit, ScopeKind.member) and level not in (
+        EvaluationLevel.member, EvaluationLevel.unit
+    ):
+        raise Forbidden("无权查看社区及以上的考核结果")
+
+
+async def _rows(conn: Conn, actor: Actor, *, run_id: int, level: EvaluationLevel, limit: int | None,
+                offset: int) -> list[Any]:
+    await _run_row(conn, run_id)
+    _check_level(actor, level)
+    scope = scope_filter(actor)
+    if level == EvaluationLevel.member:
+        return await evaluation_db.select_member_results(
+            conn, run_id=run_id, scope=scope, unit_id=None, limit=limit, offset=offset)
+    if level == EvaluationLevel.unit:
+        return await evaluation_db.select_unit_results(conn, run_id=run_id, scope=scope, limit=limit, offset=offset)
+    if level == EvaluationLevel.community:
+        return await evaluation_db.select_community_results(
+            conn, run_id=run_id, scope=scope, limit=limit, offset=offset)
+    rows = await evaluation_db.select_area_results(conn, run_id=run_id, level=level.value, scope=scope)
+    return rows[offset:] if limit is None else rows[offset:offset + limit]
+
+
+async def results(
+    conn: Conn, actor: Actor, *, run_id: int, level: EvaluationLevel, limit: int = 100, offset: int = 0
+) -> ResultPage:
+    rows = await _rows(conn, actor, run_id=run_id, level=level, limit=limit, offset=offset)
+    total = int(rows[0]["total"]) if rows and "total" in rows[0] else len(rows)
+    items: Sequence[Any]
+    if level == EvaluationLevel.member:
+        items = [_member(r, actor) for r in rows]
+    elif level == EvaluationLevel.unit:
+        items = [_unit(r) for r in rows]
+    elif level == EvaluationLevel.community:
+        items = [_community(r) for r in rows]
+    else:
+        items = [_area(r) for r in rows]
+    return ResultPage(total=total, items=list(items))
+
+
+_EXPORT: dict[EvaluationLevel, tuple[str, list[Column]]] = {
+    EvaluationLevel.member: ("党员考核结果", MEMBER_COLUMNS),
+    EvaluationLevel.unit: ("单位考核结果", UNIT_COLUMNS),
+    EvaluationLevel.community: ("社区考核结果", COMMUNITY_COLUMNS),
+    EvaluationLevel.subdistrict: ("街道考核结果", AREA_COLUMNS),
+    EvaluationLevel.district: ("区考核结果", AREA_COLUMNS),
+    EvaluationLevel.city: ("全市考核结果", AREA_COLUMNS),
+}
+
+
+async def export_workbook(conn: Conn, actor: Actor, *, run_id: int, level: EvaluationLevel) -> bytes:
+    """All rows of `level` the actor may see, as an .xlsx (phones masked)."""
+    run = await _run_row(conn, run_id)
+    rows = await _rows(conn, actor, run_id=run_id, level=level, limit=None, offset=0)
+    title, columns = _EXPORT[level]
+    caption = f"述职评议考核 {run['period_label']} · {title} · 共 {len(rows)} 条"
+    return workbook_bytes(title=title, caption=caption, columns=columns, rows=rows)
+
+
+async def unit_report_path(conn: Conn, actor: Actor, *, run_id: int, unit_id: int) -> str:
+    """Where the unit's feedback workbook lies, when the actor may have it."""
+    if actor.scope_kind == ScopeKind.unit and actor.scope_id != unit_id:
+        raise Forbidden("只能下载本单位的考核反馈表")
+    if actor.scope_kind == ScopeKind.member:
+        raise Forbidden("党员个人无权下载单位反馈表")
+    visible = await evaluation_db.select_unit_results(
+        conn, run_id=run_id, scope=scope_filter(actor), limit=None, offset=0)
+    if actor.scope_kind != ScopeKind.unit and not any(r["unit_id"] == unit_id for r in visible):
+        raise Forbidden("该单位不在您的管辖范围内")
+    report = await evaluation_db.select_report(conn, run_id=run_id, unit_id=unit_id)
+    if report is None:
+        raise NotFound(f"考核批次 {run_id} 尚未生成单位 {unit_id} 的反馈表")
+    path: str = report["path"]
+    return path
+
+
+async def explain_member(conn: Conn, actor: Actor, *, run_id: int, member_id: int) -> MemberExplanation:
+    """The line-by-line basis of a member's grade: each ledger row counted, each threshold."""
+    run = await _run_row(conn, run_id)
+    row = await evaluation_db.select_member_result(conn, run_id=run_id, member_id=member_id)
+    if row is None:
+        raise NotFound(f"考核批次 {run_id} 中没有党员 {member_id} 的结果")
+    path = HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
+                         community_id=row["community_id"], unit_id=row["unit_id"], member_id=member_id)
+    if not allows(actor, path):
+        raise Forbidden("该党员不在您的管辖范围内")
+    t = thresholds(EvaluationRule.model_validate(run["rule"]), run["period_start"], run["period_end"])
+    lines = [ExplainLine(
+        kind="period", label="考核期间",
+        value=f"{run['period_label']}: {_day(run['period_start'])} 至 {_day(run['period_end'])} (不含), 计 {t.months} 个月",
+    )]
+    for ledger in await evaluation_db.select_ledger_rows(conn, ids=list(row["ledger_ids"])):
+        hours = ledger["parts"].get("hours", 0)
+        rating = f", 居民评价 {ledger['score']} 星" if ledger["score"] is not None else ""
+        lines.append(ExplainLine(
+            kind="ledger", label=f"服务记录: {ledger['title']} ({ledger['category']})",
+            value=f"{_day(ledger['awarded_at'])} 计 {hours} 小时, 积分 {ledger['points']}{rating}",
+            ledger_id=ledger["id"], task_id=ledger["task_id"],
+        ))
+    lines += [
+        ExplainLine(kind="registration", label="报到状态",
+                    value=f"{registration_label(row['registration_status'])}"
+                          + ("" if row["registered"] else ": 未报到(或未经社区确认)者不能评为合格"),
+                    passed=row["registered"]),
+        ExplainLine(kind="threshold", label="服务次数", passed=row["services"] >= t.quota_services,
+                    value=f"{row['services']} 次, 达标线 {t.quota_services} 次"),
+        ExplainLine(kind="threshold", label="服务时长", passed=row["hours"] >= t.quota_hours,
+                    value=f"{row['hours']} 小时, 达标线 {t.quota_hours} 小时"),
+        ExplainLine(kind="threshold", label="综合得分", passed=row["score"] >= t.excellent_score,
+                    value=(f"{row['score']} = {t.weight_points}×积分 {row['evaluation_points']}"
+                           f" + {t.weight_hours}×时长 + {t.weight_services}×次数; 优秀线 {t.excellent_score}")),
+        ExplainLine(kind="threshold", label="基本合格线",
+                    passed=row["services"] >= t.basic_services and row["hours"] >= t.basic_hours,
+                    value=f"至少 {t.basic_services} 次且 {t.basic_hours} 小时"),
+        ExplainLine(kind="grade", label="等次", value=row["grade"]),
+    ]
+    return MemberExplanation(run_id=run_id, member_id=member_id, grade=row["grade"], lines=lines)
+
+
+def _day(at: datetime) -> str:
+    return at.astimezone(CHINA).strftime("%Y-%m-%d")

@@ -1,0 +1,103 @@
+"""One evaluation run 述职评议考核: `EvaluationWorkflow`.
+
+Started two ways:
+- by a person or a campaign's close (services/evaluation.py: `start_run`), id `evaluation-{run_id}`,
+  with the run already created (its period, scope and rule fixed);
+- by a Temporal Schedule (`evaluation-monthly` / `-quarterly` / `-yearly`), with only the period
+  kind: the run evaluates the last complete period before the workflow's start time and opens its
+  run row keyed by the workflow id (so a retried open finds the same run).
+
+Steps, each an activity: member results per member-id range (at most `concurrency` ranges at once,
+each a set-based INSERT ... SELECT on its own connection, heartbeating) → unit, community and area
+aggregates → per-unit feedback workbooks and their delivery → finish. No timers, no signals: a
+run is a batch job whose history stays small (a million members is ten partitions of 100,000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.evaluation import EvaluationActivities
+    from domain.evaluation import previous_period
+    from schemas.evaluation import (
+        AggregateResult,
+        EvaluationInput,
+        EvaluationResult,
+        EvaluationRule,
+        FinishRunResult,
+        MemberPartitionInput,
+        MemberPartitionResult,
+        OpenRunInput,
+        OpenRunResult,
+        PartitionsInput,
+        PartitionsResult,
+        ReportsResult,
+        RunStepInput,
+    )
+
+_SHORT = timedelta(minutes=1)
+_LONG = timedelta(minutes=30)
+_HEARTBEAT = timedelta(minutes=3)
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
+                     maximum_attempts=10)
+
+
+@workflow.defn(name="EvaluationWorkflow")
+class EvaluationWorkflow:
+    @workflow.run
+    async def run(self, data: EvaluationInput) -> EvaluationResult:
+        run_id = data.run_id
+        if run_id is None:
+            period = previous_period(data.period_kind, workflow.now())
+            opened: OpenRunResult = await workflow.execute_activity_method(
+                EvaluationActivities.evaluation_open_run,
+                OpenRunInput(workflow_id=workflow.info().workflow_id, period_kind=period.kind,
+                             period_label=period.label, period_start=period.start, period_end=period.end,
+                             scope=data.scope, rule=data.rule or EvaluationRule()),
+                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+            )
+            run_id = opened.run_id
+        workflow.logger.info("evaluation started", extra={"run_id": run_id})
+
+        parts: PartitionsResult = await workflow.execute_activity_method(
+            EvaluationActivities.evaluation_partitions,
+            PartitionsInput(run_id=run_id, partition_size=data.partition_size),
+            start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+        )
+        members = 0
+        # A window of `concurrency` partitions at a time: each is one statement on its own
+        # connection, so two partitions keep two cores busy without flooding the pool.
+        for i in range(0, len(parts.bounds), data.concurrency):
+            window = parts.bounds[i:i + data.concurrency]
+            done: list[MemberPartitionResult] = await asyncio.gather(*(
+                workflow.execute_activity_method(
+                    EvaluationActivities.evaluation_members,
+                    MemberPartitionInput(run_id=run_id, lo=lo, hi=hi),
+                    start_to_close_timeout=_LONG, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
+                )
+                for lo, hi in window
+            ))
+            members += sum(r.members for r in done)
+
+        agg: AggregateResult = await workflow.execute_activity_method(
+            EvaluationActivities.evaluation_aggregate, RunStepInput(run_id=run_id),
+            start_to_close_timeout=_LONG, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
+        )
+        reports = ReportsResult(reports=0, notified=0)
+        if data.unit_reports:
+            reports = await workflow.execute_activity_method(
+                EvaluationActivities.evaluation_unit_reports, RunStepInput(run_id=run_id),
+                start_to_close_timeout=_LONG, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
+            )
+        finished: FinishRunResult = await workflow.execute_activity_method(
+            EvaluationActivities.evaluation_finish, RunStepInput(run_id=run_id),
+            start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+        )
+        workflow.logger.info("evaluation finished", extra={"run_id": run_id, "status": finished.status.value})
+        return EvaluationResult(run_id=run_id, members=members, units=agg.units, communities=agg.communities,
+                                reports=reports.reports, notified=reports.notified)

@@ -11,8 +11,10 @@ counted as an attempt.
 
 Idempotency: a row is sent only while `pending`/`failed`, and `mark_sent` only moves such rows,
 so a row already sent is never sent again. The SMS gateway also gets the row's idempotency key in
-the `Idempotency-Key` header. The one at-least-once window: the receiver accepted a request but
-the worker died before `mark_sent` committed; the row is sent again after its lease.
+the `Idempotency-Key` header. A worker shutting down (activity cancelled) finishes and records the
+requests in flight and gives the rest back, so a graceful stop resends nothing. The one
+at-least-once window: the receiver accepted a request but the worker died hard before `mark_sent`
+committed; the row is sent again when its lease ends.
 """
 
 from __future__ import annotations
@@ -94,20 +96,19 @@ class DeliveryActivities:
             )
         counts = {"sent": 0, "failed": 0, "dead": 0, "deferred": 0}
         settled: set[int] = set()
-        try:
-            for start in range(0, len(claimed), self._concurrency):
-                batch = claimed[start:start + self._concurrency]
-                outcomes = await asyncio.gather(*(self._deliver_one(http, item, data) for item in batch))
-                for item, outcome in zip(batch, outcomes, strict=True):
-                    settled.add(item.id)
-                    counts[outcome] += 1
-                activity.heartbeat(start + len(batch))
-        except asyncio.CancelledError:
-            # Worker shutting down: rows not settled become due again now, not after the lease.
-            unsettled = [item.id for item in claimed if item.id not in settled]
-            async with self._pool.acquire() as conn:
-                await delivery_db.release(conn, delivery_ids=unsettled, at=data.as_of)
-            raise
+        for start in range(0, len(claimed), self._concurrency):
+            batch = claimed[start:start + self._concurrency]
+            sending = asyncio.ensure_future(
+                asyncio.gather(*(self._deliver_one(http, item, data) for item in batch)))
+            try:
+                outcomes = await asyncio.shield(sending)
+            except asyncio.CancelledError:
+                await self._stop_cleanly(sending, batch, claimed, settled, data)
+                raise
+            for item, outcome in zip(batch, outcomes, strict=True):
+                settled.add(item.id)
+                counts[outcome] += 1
+            activity.heartbeat(start + len(batch))
         async with self._pool.acquire() as conn:
             remaining = await delivery_db.count_due(conn, now=data.as_of, endpoint_ids=data.endpoint_ids)
             next_at = await delivery_db.next_due_at(conn, endpoint_ids=data.endpoint_ids)
@@ -117,6 +118,27 @@ class DeliveryActivities:
             sent=counts["sent"], failed=counts["failed"] + counts["dead"], dead=counts["dead"],
             deferred=counts["deferred"], remaining=remaining, next_attempt_at=next_at,
         )
+
+    async def _stop_cleanly(
+        self,
+        sending: asyncio.Future[list[str]],
+        batch: list[DeliveryToSend],
+        claimed: list[DeliveryToSend],
+        settled: set[int],
+        data: DeliverPendingInput,
+    ) -> None:
+        """Cancelled (worker shutting down): finish and record the requests already in flight, so
+        the only resend window left is a hard crash; give the rows not started back at once
+        instead of after the lease."""
+        try:
+            await asyncio.wait_for(sending, timeout=self._timeout + 5)
+            settled.update(item.id for item in batch)
+        except (TimeoutError, httpx.HTTPError):
+            pass   # left to the lease: these rows become due again when it ends
+        in_batch = {item.id for item in batch}
+        unstarted = [item.id for item in claimed if item.id not in settled and item.id not in in_batch]
+        async with self._pool.acquire() as conn:
+            await delivery_db.release(conn, delivery_ids=unstarted, at=data.as_of)
 
     async def _deliver_one(self, http: httpx.AsyncClient, item: DeliveryToSend,
                            data: DeliverPendingInput) -> str:

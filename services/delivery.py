@@ -24,14 +24,22 @@ from schemas.delivery import (
 from workflows.delivery import DISPATCHER_WORKFLOW_ID, DeliveryDispatcherWorkflow
 
 
-async def kick_dispatcher(client: Client, task_queue: str = "shuangbaodao", *, reason: str = "") -> None:
-    """Start the dispatcher if it is not running, and tell it deliveries are waiting.
+async def kick_dispatcher(
+    client: Client,
+    task_queue: str = "shuangbaodao",
+    *,
+    reason: str = "",
+    workflow_id: str = DISPATCHER_WORKFLOW_ID,
+    dispatcher_input: DispatcherInput | None = None,
+) -> None:
+    """Start the dispatcher if it is not running (signal-with-start), and tell it deliveries wait.
 
     Call after the transaction that inserted deliveries committed; a lost kick only delays the
-    send until the dispatcher's next poll.
+    send until the dispatcher's next poll. `workflow_id` and `dispatcher_input` are for tests
+    and special dispatchers (e.g. one robot's backlog); the defaults are the one dispatcher.
     """
     await client.start_workflow(
-        DeliveryDispatcherWorkflow.run, DispatcherInput(), id=DISPATCHER_WORKFLOW_ID,
+        DeliveryDispatcherWorkflow.run, dispatcher_input or DispatcherInput(), id=workflow_id,
         task_queue=task_queue, start_signal="kick", start_signal_args=[DispatcherKick(reason=reason)],
     )
 

@@ -268,3 +268,26 @@ async def test_deliveries_for_recorded_reminders_are_set_based_and_idempotent(co
     key = f"reminder:campaign:campaign:{subject}:0:urge:community:{community}:dingtalk"
     found = await delivery_db.select_delivery(conn, idempotency_key=key)
     assert found is not None and found["campaign_id"] == 5 and found["status"] == "pending"
+
+
+async def test_rows_claimed_by_a_crashed_worker_are_sent_after_the_lease(
+    pool: Pool, receiver: Receiver, cleanup: list[str]
+) -> None:
+    """A claim whose worker died (no mark_sent) blocks the row until its lease ends, then the row is sent: the documented at-least-once window."""
+    base = unique("lease:")
+    cleanup.append(base)
+    unit = owner_id()
+    endpoint = await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
+                                  url=receiver.url(WECOM_PATH, key="k"))
+    await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit, base)])
+    t0 = datetime.now(UTC)
+    async with pool.acquire() as conn:   # the crashed worker's claim
+        [claimed] = await delivery_db.select_pending(conn, limit=10, now=t0, endpoint_ids=[endpoint],
+                                                     lease_until=t0 + timedelta(minutes=2))
+    assert claimed.idempotency_key == f"{base}:wecom"
+    acts = DeliveryActivities(pool, **FAST)   # type: ignore[arg-type]
+    during = await run_deliver(acts, [endpoint], as_of=t0 + timedelta(minutes=1))
+    assert during.sent == 0 and receiver.of("wecom") == []
+    after = await run_deliver(acts, [endpoint], as_of=t0 + timedelta(minutes=2))
+    assert after.sent == 1 and len(receiver.of("wecom")) == 1
+    assert (await status_of(pool, f"{base}:wecom"))["attempts"] == 1

@@ -1,0 +1,126 @@
+"""Campaign front door: create and steer (organization departments), read and watch progress.
+
+Thin: every route calls services/campaign.py, which checks role and scope; lifecycle refusals
+come back from the campaign's workflow as 409 with a Chinese message.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api.deps import ActorDep, ClientDep, PoolDep
+from api.routes.directory import IdPath, Limit
+from schemas.campaign import (
+    CampaignCreate,
+    CampaignEventView,
+    CampaignProgress,
+    CampaignStatusResult,
+    CampaignView,
+    MobiliseInput,
+    MobiliseResult,
+    ProgressLevel,
+)
+from services import campaign as campaign_service
+
+router = APIRouter(tags=["campaigns 活动"])
+
+
+class ReasonBody(BaseModel):
+    reason: str = Field(default="", max_length=500)
+
+
+class ExtendBody(BaseModel):
+    window_end: datetime | None = None
+    registration_deadline: datetime | None = None
+
+
+class MobiliseBody(BaseModel):
+    title: str = Field(default="应急动员", min_length=1, max_length=200)
+    category: str = "疫情防控"
+    headcount: int = Field(default=2, ge=1, le=50)
+    hours: int = Field(default=24, ge=1, le=24 * 14)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.post("/campaigns", response_model=CampaignView, status_code=201, summary="创建活动 (草稿)")
+async def create_campaign(pool: PoolDep, actor: ActorDep, body: CampaignCreate) -> CampaignView:
+    async with pool.acquire() as conn, conn.transaction():
+        return await campaign_service.create_campaign(conn, actor, body, now=_now())
+
+
+@router.get("/campaigns", response_model=list[CampaignView], summary="活动列表")
+async def list_campaigns(pool: PoolDep, actor: ActorDep, limit: Limit = 50) -> list[CampaignView]:
+    async with pool.acquire() as conn:
+        return await campaign_service.list_campaigns(conn, actor, limit=limit)
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignView, summary="活动详情")
+async def get_campaign(pool: PoolDep, actor: ActorDep, campaign_id: IdPath) -> CampaignView:
+    async with pool.acquire() as conn:
+        return await campaign_service.get_campaign(conn, actor, campaign_id)
+
+
+@router.get("/campaigns/{campaign_id}/events", response_model=list[CampaignEventView], summary="活动历程")
+async def campaign_events(pool: PoolDep, actor: ActorDep, campaign_id: IdPath) -> list[CampaignEventView]:
+    async with pool.acquire() as conn:
+        return await campaign_service.campaign_events(conn, actor, campaign_id)
+
+
+@router.get("/campaigns/{campaign_id}/progress", response_model=CampaignProgress, summary="活动进度")
+async def campaign_progress(pool: PoolDep, actor: ActorDep, campaign_id: IdPath,
+                            level: ProgressLevel = ProgressLevel.community) -> CampaignProgress:
+    async with pool.acquire() as conn:
+        return await campaign_service.progress(conn, actor, campaign_id, level, now=_now())
+
+
+@router.post("/campaigns/{campaign_id}/launch", response_model=CampaignView, summary="发布活动")
+async def launch(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath) -> CampaignView:
+    return await campaign_service.launch_campaign(pool, client, actor, campaign_id, now=_now())
+
+
+@router.post("/campaigns/{campaign_id}/pause", response_model=CampaignStatusResult, summary="暂停活动")
+async def pause(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath,
+                body: ReasonBody) -> CampaignStatusResult:
+    async with pool.acquire() as conn:
+        return await campaign_service.pause(conn, client, actor, campaign_id, body.reason)
+
+
+@router.post("/campaigns/{campaign_id}/resume", response_model=CampaignStatusResult, summary="恢复活动")
+async def resume(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath) -> CampaignStatusResult:
+    async with pool.acquire() as conn:
+        return await campaign_service.resume(conn, client, actor, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/extend", response_model=CampaignStatusResult, summary="活动延期")
+async def extend(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath,
+                 body: ExtendBody) -> CampaignStatusResult:
+    async with pool.acquire() as conn:
+        return await campaign_service.extend(conn, client, actor, campaign_id, window_end=body.window_end,
+                                              registration_deadline=body.registration_deadline)
+
+
+@router.post("/campaigns/{campaign_id}/cancel", response_model=CampaignStatusResult, summary="撤销活动")
+async def cancel(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath,
+                 body: ReasonBody) -> CampaignStatusResult:
+    async with pool.acquire() as conn, conn.transaction():
+        return await campaign_service.cancel(conn, client, actor, campaign_id, body.reason or "撤销", now=_now())
+
+
+@router.post("/campaigns/{campaign_id}/close", response_model=CampaignStatusResult, summary="结束活动")
+async def close(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath) -> CampaignStatusResult:
+    async with pool.acquire() as conn:
+        return await campaign_service.close(conn, client, actor, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/mobilise", response_model=MobiliseResult, summary="平急转换: 向范围内每个网格派发任务")
+async def mobilise(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath,
+                   body: MobiliseBody) -> MobiliseResult:
+    async with pool.acquire() as conn:
+        return await campaign_service.mobilise(
+            conn, client, actor, campaign_id, MobiliseInput(actor=actor.audit_name, **body.model_dump()))

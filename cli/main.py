@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import channels, directory, dispatch, registrations, roster, serve, stack, tokens, worker
+from cli import channels, directory, dispatch, evaluation, registrations, roster, serve, stack, tokens, worker
 
 app = typer.Typer(
     name="shuangbaodao",
@@ -21,6 +21,7 @@ registrations.register(app)
 directory.register(app)
 dispatch.register(app)
 channels.register(app)
+evaluation.register(app)
 
 
 def main() -> None:

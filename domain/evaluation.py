@@ -64,6 +64,8 @@ def period_of(kind: PeriodKind, label: str) -> Period:
     """Parse 2026-11 (month), 2026-Q4 (quarter) or 2026 (year)."""
     if kind == PeriodKind.month:
         year, month = (int(p) for p in label.split("-"))
+        if not 1 <= month <= 12:
+            raise ValueError(label)
         return Period(kind, f"{year}-{month:02d}", _month_start(year, month), _month_start(year, month + 1))
     if kind == PeriodKind.quarter:
         year_text, q_text = label.upper().split("-Q")

@@ -30,7 +30,7 @@ from activities.evaluation import write_aggregates, write_members
 from db import evaluation as evaluation_db
 from db.pool import Conn, Pool
 from domain.errors import Forbidden, InvalidInput, NotFound
-from domain.evaluation import CHINA, Period, partition_bounds, thresholds
+from domain.evaluation import CHINA, Period, parse_period, partition_bounds, thresholds
 from domain.pii import mask_phone
 from domain.scope import HierarchyPath, allows, scope_filter
 from reports.evaluation_workbooks import (
@@ -48,6 +48,7 @@ from schemas.evaluation import (
     CommunityResult,
     EvaluationInput,
     EvaluationLevel,
+    EvaluationResult,
     EvaluationRule,
     EvaluationRun,
     EvaluationScope,
@@ -140,9 +141,41 @@ async def start_run(
     return run_id
 
 
-async def wait_run(client: Client, run_id: int) -> Any:
-    """The workflow's EvaluationResult once it finishes."""
-    return await client.get_workflow_handle(workflow_id_for(run_id)).result()
+async def start_run_as(
+    pool: Pool,
+    client: Client,
+    actor: Actor,
+    *,
+    task_queue: str,
+    period_text: str | None,
+    campaign_id: int | None,
+    scope: EvaluationScope | None = None,
+    rule: EvaluationRule | None = None,
+    unit_reports: bool = True,
+) -> int:
+    """`start_run` for a person: only an organization department starts an evaluation, and a
+    district's department only inside its district."""
+    if actor.role != Role.org_department:
+        raise Forbidden("只有组织部可以发起述职评议考核")
+    if actor.scope_kind == ScopeKind.district:
+        assert actor.scope_id is not None
+        scope = EvaluationScope(district_ids=[actor.scope_id])
+    if (period_text is None) == (campaign_id is None):
+        raise InvalidInput("请指定考核期间 (如 2026-Q4) 或活动编号, 二者选一")
+    period = None
+    if period_text is not None:
+        try:
+            period = parse_period(period_text)
+        except ValueError as exc:
+            raise InvalidInput(f"考核期间格式不正确: {period_text} (应为 2026-11、2026-Q4 或 2026)") from exc
+    return await start_run(pool, client, task_queue=task_queue, period=period, campaign_id=campaign_id,
+                           scope=scope, rule=rule, unit_reports=unit_reports)
+
+
+async def wait_run(client: Client, run_id: int) -> EvaluationResult:
+    """The workflow's result once it finishes."""
+    handle = client.get_workflow_handle_for(EvaluationWorkflow.run, workflow_id_for(run_id))
+    return await handle.result()
 
 
 # --- the computation (activities and the bench call these) --------------------------------------

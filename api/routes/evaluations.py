@@ -1,0 +1,87 @@
+"""Evaluation front door 述职评议考核: start a run, read results per level in the reader's scope,
+explain a member's grade line by line, export .xlsx, download a unit's feedback workbook."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, Field
+
+from api.deps import ActorDep, ClientDep, PoolDep
+from api.routes.directory import IdPath, Limit, Offset
+from api.routes.registrations import TaskQueueDep
+from schemas.evaluation import (
+    EvaluationLevel,
+    EvaluationRule,
+    EvaluationRun,
+    EvaluationScope,
+    MemberExplanation,
+    ResultPage,
+)
+from services import evaluation
+
+router = APIRouter(prefix="/evaluations", tags=["evaluation 述职评议考核"])
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+LevelQuery = Annotated[EvaluationLevel, Query(description="member / unit / community / subdistrict / district / city")]
+
+
+class StartEvaluation(BaseModel):
+    period: str | None = Field(default=None, description="考核期间: 2026-11 / 2026-Q4 / 2026", max_length=10)
+    campaign_id: int | None = Field(default=None, ge=1)
+    scope: EvaluationScope | None = None
+    rule: EvaluationRule | None = None
+
+
+@router.post("", response_model=EvaluationRun, status_code=202, summary="发起考核 (组织部)")
+async def start(pool: PoolDep, client: ClientDep, actor: ActorDep, task_queue: TaskQueueDep,
+                body: StartEvaluation) -> EvaluationRun:
+    run_id = await evaluation.start_run_as(
+        pool, client, actor, task_queue=task_queue, period_text=body.period, campaign_id=body.campaign_id,
+        scope=body.scope, rule=body.rule)
+    async with pool.acquire() as conn:
+        return await evaluation.get_run(conn, run_id=run_id)
+
+
+@router.get("", response_model=list[EvaluationRun], summary="考核批次")
+async def runs(pool: PoolDep, actor: ActorDep, limit: Limit = 50) -> list[EvaluationRun]:
+    async with pool.acquire() as conn:
+        return await evaluation.list_runs(conn, limit=limit)
+
+
+@router.get("/{run_id}", response_model=EvaluationRun, summary="考核批次详情")
+async def run(pool: PoolDep, actor: ActorDep, run_id: IdPath) -> EvaluationRun:
+    async with pool.acquire() as conn:
+        return await evaluation.get_run(conn, run_id=run_id)
+
+
+@router.get("/{run_id}/results", response_model=ResultPage, summary="考核结果 (按层级, 限管辖范围)")
+async def results(pool: PoolDep, actor: ActorDep, run_id: IdPath, level: LevelQuery = EvaluationLevel.community,
+                  limit: Limit = 100, offset: Offset = 0) -> ResultPage:
+    async with pool.acquire() as conn:
+        return await evaluation.results(conn, actor, run_id=run_id, level=level, limit=limit, offset=offset)
+
+
+@router.get("/{run_id}/members/{member_id}/explain", response_model=MemberExplanation,
+            summary="党员考核结果的逐条依据")
+async def explain(pool: PoolDep, actor: ActorDep, run_id: IdPath, member_id: IdPath) -> MemberExplanation:
+    async with pool.acquire() as conn:
+        return await evaluation.explain_member(conn, actor, run_id=run_id, member_id=member_id)
+
+
+@router.get("/{run_id}/export.xlsx", summary="导出考核结果 (.xlsx)", response_class=Response)
+async def export(pool: PoolDep, actor: ActorDep, run_id: IdPath,
+                 level: LevelQuery = EvaluationLevel.unit) -> Response:
+    async with pool.acquire() as conn:
+        body = await evaluation.export_workbook(conn, actor, run_id=run_id, level=level)
+    return Response(content=body, media_type=XLSX, headers={
+        "Content-Disposition": f'attachment; filename="evaluation-{run_id}-{level.value}.xlsx"'})
+
+
+@router.get("/{run_id}/units/{unit_id}/report.xlsx", summary="单位反馈表 (.xlsx)", response_class=FileResponse)
+async def unit_report(pool: PoolDep, actor: ActorDep, run_id: IdPath, unit_id: IdPath) -> FileResponse:
+    async with pool.acquire() as conn:
+        path = await evaluation.unit_report_path(conn, actor, run_id=run_id, unit_id=unit_id)
+    return FileResponse(path, media_type=XLSX, filename=f"evaluation-{run_id}-unit-{unit_id}.xlsx")

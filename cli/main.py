@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from cli import channels, directory, dispatch, evaluation, registrations, roster, serve, stack, tokens, worker
+from cli import (
+    campaign,
+    channels,
+    directory,
+    dispatch,
+    evaluation,
+    registrations,
+    roster,
+    serve,
+    stack,
+    tokens,
+    worker,
+)
 
 app = typer.Typer(
     name="shuangbaodao",
@@ -22,6 +34,7 @@ directory.register(app)
 dispatch.register(app)
 channels.register(app)
 evaluation.register(app)
+campaign.register(app)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ business clock (`as_of`) is moved by hand, so backoff is checked without waiting
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from temporalio.client import Client
@@ -39,7 +40,10 @@ from tests.test_delivery_receivers import (
 
 __all__ = ["cleanup", "receiver"]   # fixtures used by name
 
-FAST = {"timeout": 0.3, "retry_base": timedelta(seconds=1)}
+def fast(pool: Pool, **overrides: Any) -> DeliveryActivities:
+    """Activities with a short HTTP timeout and a 1-second backoff base, so retries are quick to check."""
+    settings: dict[str, Any] = {"timeout": 0.3, "retry_base": timedelta(seconds=1), **overrides}
+    return DeliveryActivities(pool, **settings)
 
 
 def _failures(channel: str) -> float:
@@ -57,7 +61,7 @@ async def test_sms_retried_after_a_timeout_carries_the_same_idempotency_key(
                                   url=receiver.url(SMS_PATH))
     member = await add_member(pool, random_phone())
     await queue(pool, [row(Channel.sms, OwnerKind.member, member, base)])
-    acts = DeliveryActivities(pool, **FAST)   # type: ignore[arg-type]
+    acts = fast(pool)
     key = f"{base}:sms"
     receiver.fail("sms", "timeout")
     t0 = datetime.now(UTC)
@@ -85,7 +89,7 @@ async def test_5xx_is_retried_with_backoff_then_sent(pool: Pool, receiver: Recei
                                   url=receiver.url(WECOM_PATH, key="k"))
     await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit, base)])
     key = f"{base}:wecom"
-    acts = DeliveryActivities(pool, **FAST)   # type: ignore[arg-type]
+    acts = fast(pool)
     receiver.fail("wecom", "500", "500")
     t0 = datetime.now(UTC)
     await run_deliver(acts, [endpoint], as_of=t0)
@@ -111,7 +115,7 @@ async def test_rate_limited_errcode_is_retried_not_dead(pool: Pool, receiver: Re
                                   url=receiver.url(WECOM_PATH, key="k"))
     await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit, base)])
     receiver.fail("wecom", "busy")
-    result = await run_deliver(DeliveryActivities(pool, **FAST), [endpoint])   # type: ignore[arg-type]
+    result = await run_deliver(fast(pool), [endpoint])
     assert result.failed == 1 and result.dead == 0
     assert (await status_of(pool, f"{base}:wecom"))["status"] == "failed"
 
@@ -132,7 +136,7 @@ async def test_permanent_failures_are_dead_visible_in_the_api_and_counted(
     await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit_a, f"{base}:a"),
                        row(Channel.wecom, OwnerKind.unit, unit_b, f"{base}:b")])
     before = _failures("wecom")
-    acts = DeliveryActivities(pool, max_attempts=2, **FAST)   # type: ignore[arg-type]
+    acts = fast(pool, max_attempts=2)
     # Requests go out in claim order (a first): a gets the errcode, b the 500s.
     receiver.fail("wecom", "errcode", "500", "500")
     t0 = datetime.now(UTC)
@@ -178,7 +182,7 @@ async def test_member_without_phone_and_disabled_endpoint_are_dead_with_reasons(
     async with pool.acquire() as conn:
         await endpoint_db.set_enabled(conn, endpoint_id=robot, enabled=False)
     try:
-        await run_deliver(DeliveryActivities(pool, **FAST), [sms, robot])   # type: ignore[arg-type]
+        await run_deliver(fast(pool), [sms, robot])
     finally:
         async with pool.acquire() as conn:
             await endpoint_db.set_enabled(conn, endpoint_id=robot, enabled=True)
@@ -197,7 +201,7 @@ async def test_endpoint_rate_limit_defers_the_rest(pool: Pool, receiver: Receive
     endpoint = await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
                                   url=receiver.url(WECOM_PATH, key="k"), rate_per_minute=3)
     await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit, f"{base}:{i}") for i in range(5)])
-    acts = DeliveryActivities(pool, max_rate_wait=0.05, **FAST)   # type: ignore[arg-type]
+    acts = fast(pool, max_rate_wait=0.05)
     t0 = datetime.now(UTC)
     result = await run_deliver(acts, [endpoint], as_of=t0)
     assert (result.sent, result.deferred, result.failed) == (3, 2, 0)
@@ -260,11 +264,16 @@ async def test_deliveries_for_recorded_reminders_are_set_based_and_idempotent(co
                                   recipient_id, reason)
             VALUES ('campaign', 'campaign', $1, 0, 'urge', 'community', $2, '催办')
             """, subject, recipient)
-    args = {"ladder": "campaign", "subject_kind": "campaign", "subject_id": subject, "cycle": 0,
-            "step": "urge", "recipient_kind": "community", "channel": Channel.dingtalk,
-            "title": "【催办】", "body": "请督促", "template": "campaign_urge", "campaign_id": 5}
-    assert await delivery_db.insert_deliveries_for_reminders(conn, **args) == 1   # type: ignore[arg-type]
-    assert await delivery_db.insert_deliveries_for_reminders(conn, **args) == 0   # type: ignore[arg-type]
+
+    async def queue_step() -> int:
+        return await delivery_db.insert_deliveries_for_reminders(
+            conn, ladder="campaign", subject_kind="campaign", subject_id=subject, cycle=0, step="urge",
+            recipient_kind="community", channel=Channel.dingtalk, title="【催办】", body="请督促",
+            template="campaign_urge", campaign_id=5,
+        )
+
+    assert await queue_step() == 1
+    assert await queue_step() == 0
     key = f"reminder:campaign:campaign:{subject}:0:urge:community:{community}:dingtalk"
     found = await delivery_db.select_delivery(conn, idempotency_key=key)
     assert found is not None and found["campaign_id"] == 5 and found["status"] == "pending"
@@ -285,7 +294,7 @@ async def test_rows_claimed_by_a_crashed_worker_are_sent_after_the_lease(
         [claimed] = await delivery_db.select_pending(conn, limit=10, now=t0, endpoint_ids=[endpoint],
                                                      lease_until=t0 + timedelta(minutes=2))
     assert claimed.idempotency_key == f"{base}:wecom"
-    acts = DeliveryActivities(pool, **FAST)   # type: ignore[arg-type]
+    acts = fast(pool)
     during = await run_deliver(acts, [endpoint], as_of=t0 + timedelta(minutes=1))
     assert during.sent == 0 and receiver.of("wecom") == []
     after = await run_deliver(acts, [endpoint], as_of=t0 + timedelta(minutes=2))

@@ -30,6 +30,7 @@ from db.import_batch import select_batch_id_by_sha
 from db.pool import Pool
 from demo.city import SIZES, City, generate_city
 from demo.dispatch import StreamPlan, run_task_stream, stream_summary
+from demo.evaluation import run_demo_evaluation
 from domain.errors import DomainError
 from domain.roster import RosterKind
 from schemas.api import Page
@@ -379,6 +380,9 @@ def demo_step_for(size: str) -> DemoStep:
     async def step(pool: Pool, client: Client, settings: Settings) -> DemoSeeded:
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         lines = await seed_demo(pool, client, data_dir=settings.data_dir.resolve(), size=size, api_url=api_url)
+        run_id = await run_demo_evaluation(pool, client, task_queue=settings.task_queue)
+        lines[-1:-1] = [f"述职评议考核 evaluation run {run_id}: shuangbaodao evaluation show {run_id}; "
+                        f"GET {api_url}/evaluations/{run_id}/export.xlsx?level=unit"]
         # Then residents' needs keep flowing through dispatch until the stack stops.
         plan = StreamPlan()
         lines[-1:-1] = stream_summary(plan, api_url)

@@ -253,9 +253,10 @@ class CampaignWorkflow:
             schedule = rules.ladder_schedule(deadline, plan.reminder_policy)
             index = self._steps_done.get(key, 0)
             due = schedule[index]
+            seen = self._changes
             if not await self._until_active():
                 return False
-            if not await self._wait(due.due_at):
+            if self._changes != seen or not await self._wait(due.due_at):
                 continue   # the plan changed while waiting: look again
             result = await workflow.execute_child_workflow(
                 ReminderWaveWorkflow.run,

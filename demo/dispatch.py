@@ -361,6 +361,8 @@ class TaskStream:
                     if task_id == self._state.no_show_task and self._no_show_member in (None, member_id):
                         self._no_show_member = member_id   # this one never comes: a no-show
                         continue
+                    if row.status not in (TaskStatus.staffed, TaskStatus.in_progress):
+                        continue   # members come once the task is staffed, not while it still offers
                     if self._ready(task_id, "check_in", member_id):
                         self._done.add((task_id, "check_in", member_id))
                         await dispatch.check_in(conn, self._client, _member(member_id), task_id,

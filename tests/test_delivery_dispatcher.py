@@ -100,23 +100,27 @@ def _rows(prefix: str, unit: int, community: int, member: int, n: int, start: in
 async def test_dispatcher_delivers_everything_and_wakes_on_kick(
     pool: Pool, client: Client, task_queue: str, receiver: Receiver, cleanup: list[str]
 ) -> None:
-    """Deliveries queued before and after the dispatcher starts are each sent exactly once, the later ones on a kick (well before the idle poll)."""
+    """Deliveries queued before and after the dispatcher starts are each sent exactly once, the later ones on a kick (well before the idle poll) and across a continue-as-new."""
     prefix = unique("disp:")
     cleanup.append(prefix)
     endpoint_ids, unit, community, member = await _endpoints(pool, receiver)
     await queue(pool, _rows(prefix, unit, community, member, 9))
     workflow_id = unique("delivery-dispatcher-test-")
-    settings = DispatcherInput(endpoint_ids=endpoint_ids, idle_poll=timedelta(minutes=5), max_items=5)
+    # Two loop iterations per run: the kick below also exercises continue-as-new.
+    settings = DispatcherInput(endpoint_ids=endpoint_ids, idle_poll=timedelta(minutes=5), max_items=5,
+                               iterations_per_run=2)
     acts = DeliveryActivities(pool, concurrency=CONCURRENCY, timeout=5.0)
     async with Worker(client, task_queue=task_queue, workflows=[DeliveryDispatcherWorkflow],
                       activities=[acts.deliver_pending]):
         await kick_dispatcher(client, task_queue, workflow_id=workflow_id, dispatcher_input=settings)
+        first_run = (await client.get_workflow_handle(workflow_id).describe()).run_id
         await _wait_all_sent(pool, prefix, 9)
         await queue(pool, _rows(prefix, unit, community, member, 6, start=9))
         started = time.monotonic()
         await kick_dispatcher(client, task_queue, workflow_id=workflow_id, dispatcher_input=settings)
         await _wait_all_sent(pool, prefix, 15)
         assert time.monotonic() - started < 30   # the kick, not the 5-minute idle poll
+        assert (await client.get_workflow_handle(workflow_id).describe()).run_id != first_run
         await client.get_workflow_handle(workflow_id).terminate("test over")
     seen = _keys_seen(receiver, prefix)
     assert len(seen) == 15 and set(seen.values()) == {1}

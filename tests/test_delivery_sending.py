@@ -21,7 +21,7 @@ from schemas.auth import Role, ScopeKind
 from schemas.delivery import Channel, ChannelEndpointInput, DeliveryRow, OwnerKind
 from services.tokens import issue_token
 from telemetry.metrics import NOTIFICATION_FAILURES
-from tests.conftest import unique
+from tests.conftest import LOG_CAPTURE, unique
 from tests.test_delivery_receivers import (
     SMS_PATH,
     WECOM_PATH,
@@ -59,7 +59,8 @@ async def test_sms_retried_after_a_timeout_carries_the_same_idempotency_key(
     cleanup.append(base)
     endpoint = await add_endpoint(pool, owner_kind=OwnerKind.city, channel=Channel.sms,
                                   url=receiver.url(SMS_PATH))
-    member = await add_member(pool, random_phone())
+    phone = random_phone()
+    member = await add_member(pool, phone)
     await queue(pool, [row(Channel.sms, OwnerKind.member, member, base)])
     acts = fast(pool)
     key = f"{base}:sms"
@@ -78,6 +79,8 @@ async def test_sms_retried_after_a_timeout_carries_the_same_idempotency_key(
     stored = await status_of(pool, key)
     assert stored["status"] == "sent" and stored["attempts"] == 2 and stored["last_error"] is None
     assert receiver.problems() == []
+    assert seen[0].body["phone"] == phone and phone not in str(stored["payload"])
+    assert phone[3:] not in LOG_CAPTURE.read_text(encoding="utf-8")   # not even unmasked in part
 
 
 async def test_5xx_is_retried_with_backoff_then_sent(pool: Pool, receiver: Receiver, cleanup: list[str]) -> None:

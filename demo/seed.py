@@ -28,6 +28,7 @@ from temporalio.client import Client
 
 from db.import_batch import select_batch_id_by_sha
 from db.pool import Pool
+from demo.campaign import run_demo_campaign
 from demo.city import SIZES, City, generate_city
 from demo.dispatch import StreamPlan, run_task_stream, stream_summary
 from demo.evaluation import run_demo_evaluation
@@ -380,6 +381,9 @@ def demo_step_for(size: str) -> DemoStep:
     async def step(pool: Pool, client: Client, settings: Settings) -> DemoSeeded:
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         lines = await seed_demo(pool, client, data_dir=settings.data_dir.resolve(), size=size, api_url=api_url)
+        campaign_id = await run_demo_campaign(pool, client, task_queue=settings.task_queue)
+        lines[-1:-1] = [f"活动 campaign {campaign_id} (已提醒一轮 one reminder wave run): "
+                        f"shuangbaodao campaign progress {campaign_id}; GET {api_url}/campaigns/{campaign_id}/progress"]
         run_id = await run_demo_evaluation(pool, client, task_queue=settings.task_queue)
         lines[-1:-1] = [f"述职评议考核 evaluation run {run_id}: shuangbaodao evaluation show {run_id}; "
                         f"GET {api_url}/evaluations/{run_id}/export.xlsx?level=unit"]

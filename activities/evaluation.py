@@ -9,12 +9,15 @@ place, and deliveries carry an idempotency key per (run, unit, channel).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from db import campaign as campaign_db
 from db import evaluation as evaluation_db
 from db.delivery import insert_deliveries
 from db.pool import Pool
@@ -34,6 +37,7 @@ from schemas.evaluation import (
     OpenRunResult,
     PartitionsInput,
     PartitionsResult,
+    PeriodKind,
     ReportsResult,
     RunStatus,
     RunStepInput,
@@ -90,13 +94,25 @@ class EvaluationActivities:
     @activity.defn
     async def evaluation_open_run(self, data: OpenRunInput) -> OpenRunResult:
         async with self._pool.acquire() as conn:
+            kind, label, start, end = data.period_kind, data.period_label, data.period_start, data.period_end
+            scope, rule = data.scope, data.rule
+            if data.campaign_id is not None:
+                campaign = await evaluation_db.select_campaign_window(conn, campaign_id=data.campaign_id)
+                if campaign is None:
+                    raise ApplicationError(f"活动 {data.campaign_id} 不存在", type="not_found", non_retryable=True)
+                kind, label = PeriodKind.campaign, f"campaign:{data.campaign_id}"
+                start, end = campaign["window_start"], campaign["window_end"]
+                scope = EvaluationScope(district_ids=list(campaign["scope_district_ids"]),
+                                        subdistrict_ids=list(campaign["scope_subdistrict_ids"]),
+                                        community_ids=list(campaign["scope_community_ids"]))
+                rule = EvaluationRule.model_validate(campaign["evaluation_rule"] or {})
+            assert start is not None and end is not None, "a period run carries its bounds"
             run_id = await evaluation_db.insert_run(
-                conn, campaign_id=None, period_kind=data.period_kind.value, period_label=data.period_label,
-                period_start=data.period_start, period_end=data.period_end,
-                scope=data.scope.model_dump(), rule=data.rule.model_dump(mode="json"),
+                conn, campaign_id=data.campaign_id, period_kind=kind.value, period_label=label,
+                period_start=start, period_end=end, scope=scope.model_dump(), rule=rule.model_dump(mode="json"),
                 workflow_id=data.workflow_id,
             )
-        log.info("evaluation_run_opened", run_id=run_id, period=data.period_label)
+        log.info("evaluation_run_opened", run_id=run_id, period=label)
         return OpenRunResult(run_id=run_id)
 
     @activity.defn
@@ -162,10 +178,21 @@ class EvaluationActivities:
 
     @activity.defn
     async def evaluation_finish(self, data: RunStepInput) -> FinishRunResult:
-        async with self._pool.acquire() as conn:
+        async with self._pool.acquire() as conn, conn.transaction():
             await evaluation_db.finish_run(
                 conn, run_id=data.run_id, status=RunStatus.done.value,
                 report_dir=str(self._reports_dir / f"evaluation-{data.run_id}"),
             )
+            run = await evaluation_db.select_run(conn, run_id=data.run_id)
+            if run is not None and run["campaign_id"] is not None:
+                # The campaign's lifecycle ends here: closed → evaluated, once (a retry finds it
+                # already evaluated and records nothing more).
+                now = datetime.now(UTC)
+                moved = await campaign_db.update_campaign_status(
+                    conn, campaign_id=run["campaign_id"], from_statuses=["closed"], to_status="evaluated",
+                    window_end=None, registration_deadline=None, at=now)
+                if moved is not None:
+                    await campaign_db.insert_campaign_event(
+                        conn, campaign_id=run["campaign_id"], kind="evaluated", from_status="closed",
+                        to_status="evaluated", actor="system:evaluation", detail={"run_id": data.run_id}, at=now)
         return FinishRunResult(status=RunStatus.done)
-

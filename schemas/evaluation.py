@@ -207,10 +207,12 @@ class MemberExplanation(BaseModel):
 
 
 class EvaluationInput(BaseModel):
-    """Start of one run. A manual run passes `run_id` (created by the service); a scheduled run
-    passes only `period_kind` and the period is the one before the workflow's start time."""
+    """Start of one run. A manual run passes `run_id` (created by the service); a campaign's
+    hand-over passes `campaign_id` (the run takes the campaign's window, scope and rule); a
+    scheduled run passes only `period_kind` and evaluates the period before its start time."""
 
     run_id: int | None = None
+    campaign_id: int | None = None
     period_kind: PeriodKind = PeriodKind.month
     scope: EvaluationScope = EvaluationScope()
     rule: EvaluationRule | None = None
@@ -229,13 +231,16 @@ class EvaluationResult(BaseModel):
 
 
 class OpenRunInput(BaseModel):
+    """Either a campaign (its window, scope and rule) or a period with scope and rule."""
+
     workflow_id: str
-    period_kind: PeriodKind
-    period_label: str
-    period_start: datetime
-    period_end: datetime
-    scope: EvaluationScope
-    rule: EvaluationRule
+    campaign_id: int | None = None
+    period_kind: PeriodKind = PeriodKind.campaign
+    period_label: str = ""
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    scope: EvaluationScope = EvaluationScope()
+    rule: EvaluationRule = EvaluationRule()
 
 
 class OpenRunResult(BaseModel):

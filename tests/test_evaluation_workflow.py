@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 from activities.evaluation import EvaluationActivities
 from db.pool import Pool
 from domain import evaluation as ev
-from schemas.evaluation import EvaluationResult, EvaluationRule
+from schemas.evaluation import EvaluationInput, EvaluationResult, EvaluationRule
 from services import evaluation
 from tests.test_evaluation_figures import PERIOD, build_city, raw_city
 from workflows.evaluation import EvaluationWorkflow
@@ -97,3 +97,35 @@ async def test_schedules_exist_and_a_trigger_runs_an_evaluation(
     finally:
         for schedule_id in evaluation.SCHEDULES:
             await client.get_schedule_handle(schedule_id).delete()
+
+
+async def test_closed_campaign_handover_evaluates_its_window_and_marks_it_evaluated(
+    pool: Pool, client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    """EvaluationWorkflow started with only a campaign id evaluates the campaign's window, scope
+    and rule, and moves the campaign closed → evaluated with a recorded event."""
+    async with pool.acquire() as conn, conn.transaction():
+        city = await build_city(conn, random.Random(43), members=12)
+        campaign_id = await conn.fetchval(
+            """INSERT INTO campaign (name, kind, launched_by_kind, scope_district_ids, window_start, window_end,
+                                     evaluation_rule, status, created_by)
+               VALUES ('在职党员进社区', '在职党员进社区', 'city', $1, $2, $3, $4, 'closed', 'test') RETURNING id""",
+            [city.district_id], PERIOD.start, PERIOD.end, {"min_services_per_month": 0.25})
+    async with _worker(client, pool, task_queue, tmp_path):
+        handle = await client.start_workflow(
+            EvaluationWorkflow.run, EvaluationInput(campaign_id=campaign_id, unit_reports=False),
+            id=f"evaluation-campaign-{campaign_id}-{task_queue}", task_queue=task_queue)
+        result = await handle.result()
+    assert result.members == 12 and result.reports == 0
+    async with pool.acquire() as conn:
+        run = await conn.fetchrow("SELECT * FROM evaluation_run WHERE id = $1", result.run_id)
+        campaign = await conn.fetchrow("SELECT status FROM campaign WHERE id = $1", campaign_id)
+        events = await conn.fetch(
+            "SELECT kind, detail FROM campaign_event WHERE campaign_id = $1 AND kind = 'evaluated'", campaign_id)
+    assert run is not None and campaign is not None
+    assert run["campaign_id"] == campaign_id and run["period_kind"] == "campaign"
+    assert (run["period_start"], run["period_end"]) == (PERIOD.start, PERIOD.end)
+    assert run["scope"]["district_ids"] == [city.district_id]
+    assert run["rule"]["min_services_per_month"] == 0.25
+    assert campaign["status"] == "evaluated"
+    assert [e["detail"]["run_id"] for e in events] == [result.run_id]

@@ -1,8 +1,11 @@
 """One evaluation run 述职评议考核: `EvaluationWorkflow`.
 
-Started two ways:
-- by a person or a campaign's close (services/evaluation.py: `start_run`), id `evaluation-{run_id}`,
-  with the run already created (its period, scope and rule fixed);
+Started three ways:
+- by a person (services/evaluation.py: `start_run`), id `evaluation-{run_id}`, with the run
+  already created (its period, scope and rule fixed);
+- by a closed campaign's hand-over, with `campaign_id` only (suggested id
+  `evaluation-campaign-{campaign_id}`): the run takes the campaign's window, scope and rule, and
+  the campaign moves closed → evaluated when the run finishes;
 - by a Temporal Schedule (`evaluation-monthly` / `-quarterly` / `-yearly`), with only the period
   kind: the run evaluates the last complete period before the workflow's start time and opens its
   run row keyed by the workflow id (so a retried open finds the same run).
@@ -53,12 +56,16 @@ class EvaluationWorkflow:
     async def run(self, data: EvaluationInput) -> EvaluationResult:
         run_id = data.run_id
         if run_id is None:
-            period = previous_period(data.period_kind, workflow.now())
+            if data.campaign_id is not None:
+                open_input = OpenRunInput(workflow_id=workflow.info().workflow_id, campaign_id=data.campaign_id)
+            else:
+                period = previous_period(data.period_kind, workflow.now())
+                open_input = OpenRunInput(
+                    workflow_id=workflow.info().workflow_id, period_kind=period.kind, period_label=period.label,
+                    period_start=period.start, period_end=period.end, scope=data.scope,
+                    rule=data.rule or EvaluationRule())
             opened: OpenRunResult = await workflow.execute_activity_method(
-                EvaluationActivities.evaluation_open_run,
-                OpenRunInput(workflow_id=workflow.info().workflow_id, period_kind=period.kind,
-                             period_label=period.label, period_start=period.start, period_end=period.end,
-                             scope=data.scope, rule=data.rule or EvaluationRule()),
+                EvaluationActivities.evaluation_open_run, open_input,
                 start_to_close_timeout=_SHORT, retry_policy=_RETRY,
             )
             run_id = opened.run_id

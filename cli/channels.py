@@ -46,7 +46,9 @@ def add(
     owner_id: Annotated[int | None, typer.Option(min=1, help="所属单位/社区的编号 (短信网关不填)")] = None,
     secret: Annotated[str | None, typer.Option(help="钉钉加签密钥")] = None,
     mention: Annotated[list[str] | None, typer.Option(help="群内 @ 的手机号, 可重复")] = None,
-    rate_per_minute: Annotated[int, typer.Option(min=1, help="每分钟最多发送条数")] = 20,
+    rate_per_minute: Annotated[
+        int | None, typer.Option(min=1, help="每分钟最多发送条数 (默认: 群机器人 20, 短信网关 600)")
+    ] = None,
 ) -> None:
     """添加或替换一个消息端点 (add or replace an endpoint)."""
     try:

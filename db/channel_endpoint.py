@@ -7,7 +7,12 @@ import re
 from typing import Any
 
 from db.pool import Conn
-from schemas.delivery import ChannelEndpointInput, ChannelEndpointView, OwnerKind
+from schemas.delivery import (
+    DEFAULT_RATE_PER_MINUTE,
+    ChannelEndpointInput,
+    ChannelEndpointView,
+    OwnerKind,
+)
 
 # Query values (key=..., access_token=...) carry the robot's credential.
 _QUERY_VALUE_RE = re.compile(r"=([^&]{0,4})[^&]*")
@@ -34,7 +39,8 @@ async def upsert_endpoint(conn: Conn, data: ChannelEndpointInput) -> dict[str, A
         RETURNING *
         """,
         data.owner_kind.value, data.owner_id, data.channel.value, data.url, data.secret,
-        data.mentioned_mobiles, data.enabled, data.rate_per_minute,
+        data.mentioned_mobiles, data.enabled,
+        data.rate_per_minute or DEFAULT_RATE_PER_MINUTE.get(data.channel, 20),
     )
     assert row is not None  # INSERT ... ON CONFLICT DO UPDATE always returns the row
     return dict(row)

@@ -24,6 +24,10 @@ class Channel(StrEnum):
 
 EXTERNAL_CHANNELS = (Channel.wecom, Channel.dingtalk, Channel.sms)
 
+# WeCom and DingTalk robots accept 20 messages a minute each; an SMS gateway takes far more (its
+# contract decides: set the endpoint's rate to it).
+DEFAULT_RATE_PER_MINUTE = {Channel.wecom: 20, Channel.dingtalk: 20, Channel.sms: 600}
+
 
 class DeliveryStatus(StrEnum):
     pending = "pending"   # 待发送
@@ -147,7 +151,8 @@ class ChannelEndpointInput(BaseModel):
     secret: str | None = None
     mentioned_mobiles: list[str] = Field(default_factory=list)
     enabled: bool = True
-    rate_per_minute: int = Field(default=20, ge=1)
+    # None: the channel's default (DEFAULT_RATE_PER_MINUTE).
+    rate_per_minute: int | None = Field(default=None, ge=1)
 
 
 class ChannelEndpointView(BaseModel):

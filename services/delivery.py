@@ -3,11 +3,13 @@ manage channel endpoints, list deliveries."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from temporalio.client import Client
 
 from db import channel_endpoint as endpoint_db
 from db import delivery as delivery_db
-from db.pool import Conn
+from db.pool import Conn, Pool
 from domain.errors import Forbidden, InvalidInput
 from schemas.api import Page
 from schemas.auth import Actor, Role, ScopeKind
@@ -15,6 +17,7 @@ from schemas.delivery import (
     Channel,
     ChannelEndpointInput,
     ChannelEndpointView,
+    DeliveryRow,
     DeliveryStatus,
     DeliveryView,
     DispatcherInput,
@@ -42,6 +45,23 @@ async def kick_dispatcher(
         DeliveryDispatcherWorkflow.run, dispatcher_input or DispatcherInput(), id=workflow_id,
         task_queue=task_queue, start_signal="kick", start_signal_args=[DispatcherKick(reason=reason)],
     )
+
+
+async def queue_deliveries(
+    pool: Pool, client: Client, rows: Sequence[DeliveryRow], *, task_queue: str = "shuangbaodao",
+    reason: str = "",
+) -> int:
+    """Queue deliveries in their own transaction, then kick the dispatcher; how many were new.
+
+    For callers with no transaction of their own to join. A caller recording a decision (a
+    reminder) calls `db.delivery.insert_deliveries` inside that transaction instead, then
+    `kick_dispatcher` after it commits.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        new = await delivery_db.insert_deliveries(conn, rows)
+    if new:
+        await kick_dispatcher(client, task_queue, reason=reason)
+    return new
 
 
 async def add_endpoint(conn: Conn, data: ChannelEndpointInput) -> ChannelEndpointView:

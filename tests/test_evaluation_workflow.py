@@ -16,6 +16,7 @@ from db.pool import Pool
 from domain import evaluation as ev
 from schemas.evaluation import EvaluationInput, EvaluationResult, EvaluationRule
 from services import evaluation
+from tests.record_histories import save_from_test
 from tests.test_evaluation_figures import PERIOD, build_city, raw_city
 from workflows.evaluation import EvaluationWorkflow
 
@@ -37,6 +38,7 @@ async def test_manual_run_writes_results_workbooks_and_unit_notices(
         run_id = await evaluation.start_run(pool, client, task_queue=task_queue, period=PERIOD,
                                             scope=city.scope, rule=rule)
         result: EvaluationResult = await evaluation.wait_run(client, run_id)
+        await save_from_test(client.get_workflow_handle(evaluation.workflow_id_for(run_id)), "manual_run")
     assert result.run_id == run_id and result.members == 25 and result.communities == len(city.community_ids)
     async with pool.acquire() as conn:
         ref = ev.evaluate_city(await raw_city(conn, city), rule, PERIOD.start, PERIOD.end)
@@ -90,6 +92,7 @@ async def test_schedules_exist_and_a_trigger_runs_an_evaluation(
                     break
                 await asyncio.sleep(0.1)
         assert run is not None, "the triggered schedule did not complete a run"
+        await save_from_test(client.get_workflow_handle(run["workflow_id"]), "scheduled_month")
         assert run["period_kind"] == "month"
         async with pool.acquire() as conn:
             n = await conn.fetchval("SELECT count(*) FROM member_evaluation WHERE run_id = $1", run["id"])
@@ -116,6 +119,7 @@ async def test_closed_campaign_handover_evaluates_its_window_and_marks_it_evalua
             EvaluationWorkflow.run, EvaluationInput(campaign_id=campaign_id, unit_reports=False),
             id=f"evaluation-campaign-{campaign_id}-{task_queue}", task_queue=task_queue)
         result = await handle.result()
+        await save_from_test(handle, "campaign_handover")
     assert result.members == 12 and result.reports == 0
     async with pool.acquire() as conn:
         run = await conn.fetchrow("SELECT * FROM evaluation_run WHERE id = $1", result.run_id)

@@ -77,7 +77,7 @@ async def test_campaign_reminds_along_the_ladder_skips_members_who_registered_an
 ) -> None:
     """Launch → running at window start; at deadline-2d members behind are reminded, one who then
     registers is not urged; the unit is told with its count at urge; public notice goes to unit,
-    community and subdistrict only; at window end the campaign closes."""
+    community and subdistrict only; at window end the campaign closes and evaluation takes over."""
     start = datetime.now(UTC)
     async with pool.acquire() as conn:
         city = await seed_city(conn, communities=2)
@@ -138,5 +138,8 @@ async def test_campaign_reminds_along_the_ladder_skips_members_who_registered_an
             result = CampaignWorkflowResult.model_validate(await handle.result())
             assert result.final_status is CampaignStatus.closed
             assert result.waves_run == 3
+            async def evaluated() -> bool:   # the evaluation workflow took the campaign over
+                return await status(conn, campaign_id) == "evaluated"
+            await eventually(evaluated, timeout=30)
             kinds = [e.kind for e in await campaign_service.campaign_events(conn, SYSTEM_ACTOR, campaign_id)]
-            assert kinds == ["create", "launch", "start", "close", "handover_to_evaluation"]
+            assert kinds == ["create", "launch", "start", "close", "handover_to_evaluation", "evaluated"]

@@ -10,8 +10,9 @@ Timeline:
   child `ReminderWaveWorkflow` over every member behind at that moment, telling the recipients
   the step names (member, employer unit, community, subdistrict). Missed steps (paused through
   them) run on resume.
-- At the window end the campaign closes and is handed over to evaluation (recorded as an event;
-  the evaluation engineers' workflow takes it from the `closed` status).
+- At the window end (or on `close`) the campaign closes and is handed over to evaluation: an
+  event is recorded and `EvaluationWorkflow` (id `evaluation-campaign-{id}`) is started as an
+  abandoned child; it moves the campaign closed → evaluated when it finishes.
 After each deadline the workflow continues as new once Temporal suggests it, so history stays
 small however long the campaign runs.
 
@@ -26,6 +27,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.campaign import CampaignActivities
@@ -49,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         ReminderWaveInput,
         ResumeInput,
     )
+    from schemas.evaluation import EvaluationInput
     from workflows.reminder_wave import ReminderWaveWorkflow
 
 S = CampaignStatus
@@ -224,12 +227,22 @@ class CampaignWorkflow:
         plan = self._plan
         assert plan is not None
         if plan.status is S.closed:
-            # Evaluation picks closed campaigns up; the hand-over is recorded in the history.
+            # Hand-over to evaluation: recorded in the campaign's history, then the evaluation
+            # engineers' EvaluationWorkflow (by name) is started for this campaign.
             await workflow.execute_activity_method(
                 CampaignActivities.record_status,
                 RecordStatusInput(campaign_id=plan.campaign_id, kind="handover_to_evaluation",
                                   from_statuses=[S.closed], actor="system:workflow", at=workflow.now()),
                 start_to_close_timeout=_SHORT, retry_policy=_RETRY)
+            try:
+                # Abandoned on purpose: the evaluation outlives this workflow and moves the
+                # campaign closed → evaluated when it finishes.
+                await workflow.start_child_workflow(
+                    "EvaluationWorkflow", EvaluationInput(campaign_id=plan.campaign_id),
+                    id=f"evaluation-campaign-{plan.campaign_id}",
+                    parent_close_policy=workflow.ParentClosePolicy.ABANDON)
+            except WorkflowAlreadyStartedError:
+                workflow.logger.info("campaign %s already handed over", plan.campaign_id)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return CampaignWorkflowResult(campaign_id=plan.campaign_id, final_status=plan.status,
                                       waves_run=self._waves)

@@ -21,12 +21,13 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from temporalio import activity, workflow
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -427,3 +428,43 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- as a pytest plugin: keep the histories the workflows' own tests produce --------------------
+#
+#   SBD_RECORD_HISTORIES=1 pytest -p tests.record_histories tests/test_campaign_workflow.py ...
+#
+# After the session, every registered workflow type that ran on the session's Temporal servers
+# gets one history saved as `from_tests.json` (a completed run with the most events, else the
+# longest open one), unless that file exists. These runs used the real activities and database.
+
+_COMPLETED = 2  # WorkflowExecutionStatus.COMPLETED
+
+
+async def _save_session_histories(clients: list[Client]) -> list[Path]:
+    registered = {workflow._Definition.must_from_class(cls).name for cls in all_workflows()}
+    best: dict[str, tuple[tuple[bool, int], WorkflowHistory]] = {}
+    for client in clients:
+        async for execution in client.list_workflows():
+            if execution.workflow_type not in registered:
+                continue
+            history = await _history(client.get_workflow_handle(execution.id, run_id=execution.run_id))
+            rank = (execution.status is not None and execution.status.value == _COMPLETED, len(history.events))
+            if execution.workflow_type not in best or rank > best[execution.workflow_type][0]:
+                best[execution.workflow_type] = (rank, history)
+    saved = []
+    for workflow_type, (_, history) in sorted(best.items()):
+        path = save(workflow_type, "from_tests", history, force=False)
+        if path is not None:
+            saved.append(path)
+    return saved
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _record_session_histories(
+    temporal_env: WorkflowEnvironment, ts_env: WorkflowEnvironment
+) -> AsyncIterator[None]:
+    yield
+    if os.environ.get("SBD_RECORD_HISTORIES") == "1":
+        for path in await _save_session_histories([temporal_env.client, ts_env.client]):
+            print(f"saved {path}")

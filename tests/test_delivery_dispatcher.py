@@ -10,7 +10,8 @@ from collections import Counter
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker
 
 from activities.delivery import DeliveryActivities
 from db.pool import Pool
@@ -121,6 +122,9 @@ async def test_dispatcher_delivers_everything_and_wakes_on_kick(
         await _wait_all_sent(pool, prefix, 15)
         assert time.monotonic() - started < 30   # the kick, not the 5-minute idle poll
         assert (await client.get_workflow_handle(workflow_id).describe()).run_id != first_run
+        history = await client.get_workflow_handle(workflow_id, run_id=first_run).fetch_history()
+        await Replayer(workflows=[DeliveryDispatcherWorkflow],
+                       data_converter=pydantic_data_converter).replay_workflow(history)
         await client.get_workflow_handle(workflow_id).terminate("test over")
     seen = _keys_seen(receiver, prefix)
     assert len(seen) == 15 and set(seen.values()) == {1}

@@ -20,12 +20,14 @@ from temporalio.exceptions import ApplicationError
 from db import campaign as campaign_db
 from db import campaign_reminder as reminder_db
 from db import campaign_wave as wave_db
+from db import delivery as delivery_db
 from db import need as need_db
 from db import offer as offer_db
 from db import task as task_db
 from db.pool import Pool
 from domain import campaign_rules as rules
 from domain import task_rules
+from domain.channel_routing import channels_for, idempotency_key
 from domain.matching_flow import assign_batch
 from domain.matching_pairs import candidate_pairs
 from domain.reminder_ladder import STEP_LABELS
@@ -50,6 +52,7 @@ from schemas.campaign import (
     ReminderPolicy,
     ReminderWaveInput,
 )
+from schemas.delivery import Channel, DeliveryRow, OwnerKind
 from schemas.matching import CityMap, MatchWeights, MemberCandidate, TaskSpec
 
 log = structlog.get_logger(__name__)
@@ -176,20 +179,33 @@ class CampaignActivities:
             message = reminder_db.MemberMessage(
                 text.category, text.title, text.body,
                 reason=f"{STEP_LABELS[wave.step]}: {'未报到' if wave.deadline_kind is DeadlineKind.registration else '服务指标未完成'}")
+            policy = ReminderPolicy.model_validate(campaign["reminder_policy"])
+            external = [c for c in channels_for(OwnerKind.member, wave.step, policy.channels)
+                        if c is not Channel.inbox]
             spec = reminder_db.PartitionSpec(
                 wave_id=data.wave_id, partition=data.bounds.partition, lo=data.bounds.lo, hi=data.bounds.hi,
                 remind_members=Recipient.member in wave.notify,
                 group_kinds=[k.value for k in _GROUP_KINDS if k in wave.notify])
             if wave.deadline_kind is DeadlineKind.registration:
                 outcome = await reminder_db.remind_unregistered_partition(
-                    conn, key=_key(wave), spec=spec, message=message, at=data.as_of)
+                    conn, key=_key(wave), spec=spec, message=message, at=data.as_of,
+                    want_ids=bool(external))
             else:
                 quotas = Quotas.model_validate(campaign["quotas"])
                 outcome = await reminder_db.remind_under_quota_partition(
                     conn, key=_key(wave), spec=spec, message=message, at=data.as_of,
                     period_start=wave.period_start, as_of=data.as_of,
-                    min_services=quotas.min_services or 0, min_hours=quotas.min_hours or 0.0)
-        return PartitionResult(behind=outcome.behind, reminded=outcome.reminded)
+                    min_services=quotas.min_services or 0, min_hours=quotas.min_hours or 0.0,
+                    want_ids=bool(external))
+            # The outbox rows commit with the reminders (same transaction): a member reminded
+            # now is queued on SMS exactly once, a retry finds the partition done.
+            queued = await delivery_db.insert_deliveries(conn, [
+                DeliveryRow(channel=channel, recipient_kind=OwnerKind.member, recipient_id=member_id,
+                            title=text.title, body=text.body, template=text.category,
+                            idempotency_key=idempotency_key(f"{_key(wave).dedupe_prefix}member:{member_id}", channel),
+                            campaign_id=wave.campaign_id)
+                for member_id in outcome.reminded_ids for channel in external]) if external else 0
+        return PartitionResult(behind=outcome.behind, reminded=outcome.reminded, external_queued=queued)
 
     @activity.defn(name="campaign_finish_wave")
     async def finish_wave(self, data: FinishWaveInput) -> FinishWaveResult:
@@ -205,17 +221,33 @@ class CampaignActivities:
                     text = rules.group_text(kind, wave.deadline_kind, wave.step, campaign["name"],
                                             wave.period_end)
                     messages.append(reminder_db.GroupMessage(kind.value, text.category, text.title, text.body))
-            sent = 0
+            sent: list[tuple[str, int, int]] = []
             if messages:
                 sent = await reminder_db.remind_groups(
                     conn, key=_key(wave), wave_id=data.wave_id, messages=messages,
                     reason=f"{STEP_LABELS[wave.step]}: 所属党员未完成", at=data.at)
-            totals = await wave_db.finish_wave(conn, wave_id=data.wave_id, groups_reminded=sent, at=data.at)
+            policy = ReminderPolicy.model_validate(campaign["reminder_policy"])
+            by_kind = {m.recipient_kind: m for m in messages}
+            rows: list[DeliveryRow] = []
+            for group_kind, recipient_id, count in sent:
+                message = by_kind[group_kind]
+                body = message.body.replace(rules.COUNT, str(count))
+                key = idempotency_key
+                rows.extend(
+                    DeliveryRow(channel=channel, recipient_kind=OwnerKind(group_kind), recipient_id=recipient_id,
+                                title=message.title, body=body, template=message.category,
+                                idempotency_key=key(f"{_key(wave).dedupe_prefix}{group_kind}:{recipient_id}", channel),
+                                campaign_id=wave.campaign_id)
+                    for channel in channels_for(group_kind, wave.step, policy.channels)
+                    if channel is not Channel.inbox)
+            # Robots only where the unit / community has an endpoint (insert_deliveries joins them).
+            queued = await delivery_db.insert_deliveries(conn, rows) if rows else 0
+            totals = await wave_db.finish_wave(conn, wave_id=data.wave_id, groups_reminded=len(sent), at=data.at)
         log.info("campaign_wave_finished", campaign_id=wave.campaign_id, wave_id=data.wave_id,
                  step=wave.step.value, behind=totals["behind"], reminded=totals["reminded"],
-                 groups_reminded=sent)
+                 groups_reminded=len(sent), external_queued=queued)
         return FinishWaveResult(behind=int(totals["behind"]), reminded=int(totals["reminded"]),
-                                groups_reminded=int(totals["groups_reminded"]))
+                                groups_reminded=int(totals["groups_reminded"]), external_queued=queued)
 
     @activity.defn(name="campaign_mobilise")
     async def mobilise(self, data: MobiliseActivityInput) -> MobiliseResult:

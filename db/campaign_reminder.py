@@ -60,10 +60,13 @@ class PartitionOutcome:
     reminded: int
     notified: int
     recorded: bool     # False: the partition had been recorded before (nothing written now)
+    # The members reminded now, only when asked for (to queue external channels for them).
+    reminded_ids: list[int]
 
 
 async def remind_unregistered_partition(
-    conn: Conn, *, key: WaveKey, spec: PartitionSpec, message: MemberMessage, at: datetime
+    conn: Conn, *, key: WaveKey, spec: PartitionSpec, message: MemberMessage, at: datetime,
+    want_ids: bool = False,
 ) -> PartitionOutcome:
     """Members living in the campaign's communities with no open registration, in [lo, hi]."""
     row = await conn.fetchrow(
@@ -114,21 +117,23 @@ async def remind_unregistered_partition(
         )
         SELECT (SELECT count(*) FROM behind) AS behind, (SELECT count(*) FROM ins) AS reminded,
                (SELECT count(*) FROM note) AS notified, (SELECT count(*) FROM part) AS recorded,
-               (SELECT count(*) FROM tally) AS tallies, (SELECT count(*) FROM wave) AS waves
+               (SELECT count(*) FROM tally) AS tallies, (SELECT count(*) FROM wave) AS waves,
+               CASE WHEN $18 THEN (SELECT array_agg(recipient_id) FROM ins) END AS reminded_ids
         """,
         key.campaign_id, spec.lo, spec.hi, _OPEN_REGISTRATION,
         key.ladder, key.period, key.step, message.reason, at, spec.remind_members,
         message.category, message.title, message.body, key.dedupe_prefix,
-        spec.wave_id, spec.partition, spec.group_kinds,
+        spec.wave_id, spec.partition, spec.group_kinds, want_ids,
     )
     assert row is not None
     return PartitionOutcome(int(row["behind"]), int(row["reminded"]), int(row["notified"]),
-                            bool(row["recorded"]))
+                            bool(row["recorded"]), list(row["reminded_ids"] or []))
 
 
 async def remind_under_quota_partition(
     conn: Conn, *, key: WaveKey, spec: PartitionSpec, message: MemberMessage, at: datetime,
     period_start: datetime, as_of: datetime, min_services: int, min_hours: float,
+    want_ids: bool = False,
 ) -> PartitionOutcome:
     """Members serving in the campaign's communities whose checked-out services since the period
     start (up to the step) are fewer than `min_services` or shorter than `min_hours` in total.
@@ -188,17 +193,18 @@ async def remind_under_quota_partition(
         )
         SELECT (SELECT count(*) FROM behind) AS behind, (SELECT count(*) FROM ins) AS reminded,
                (SELECT count(*) FROM note) AS notified, (SELECT count(*) FROM part) AS recorded,
-               (SELECT count(*) FROM tally) AS tallies, (SELECT count(*) FROM wave) AS waves
+               (SELECT count(*) FROM tally) AS tallies, (SELECT count(*) FROM wave) AS waves,
+               CASE WHEN $22 THEN (SELECT array_agg(recipient_id) FROM ins) END AS reminded_ids
         """,
         key.campaign_id, spec.lo, spec.hi, _SERVING_REGISTRATION,
         key.ladder, key.period, key.step, message.reason, at, spec.remind_members,
         message.category, message.title, message.body, key.dedupe_prefix,
         spec.wave_id, spec.partition, spec.group_kinds, period_start, as_of,
-        min_services, min_hours,
+        min_services, min_hours, want_ids,
     )
     assert row is not None
     return PartitionOutcome(int(row["behind"]), int(row["reminded"]), int(row["notified"]),
-                            bool(row["recorded"]))
+                            bool(row["recorded"]), list(row["reminded_ids"] or []))
 
 
 @dataclass(frozen=True)
@@ -211,10 +217,10 @@ class GroupMessage:
 
 async def remind_groups(
     conn: Conn, *, key: WaveKey, wave_id: int, messages: list[GroupMessage], reason: str, at: datetime
-) -> int:
+) -> list[tuple[str, int, int]]:
     """One reminder and notification per unit / community / subdistrict with members behind in
-    this wave, with how many; returns how many were sent now."""
-    sent: int = await conn.fetchval(
+    this wave, with how many; returns (recipient_kind, recipient_id, count) of those sent now."""
+    rows = await conn.fetch(
         """
         WITH msg AS (
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
@@ -240,10 +246,10 @@ async def remind_groups(
             ON CONFLICT (dedupe_key) DO NOTHING
             RETURNING 1
         )
-        SELECT count(*) FROM ins
+        SELECT ins.recipient_kind, ins.recipient_id, g.n FROM ins JOIN g USING (recipient_kind, recipient_id)
         """,
         [m.recipient_kind for m in messages], [m.category for m in messages],
         [m.title for m in messages], [m.body for m in messages], wave_id,
         key.ladder, key.campaign_id, key.period, key.step, reason, at, key.dedupe_prefix,
     )
-    return sent
+    return [(r["recipient_kind"], int(r["recipient_id"]), int(r["n"])) for r in rows]

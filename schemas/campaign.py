@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.delivery import ChannelPolicy
 from schemas.registration import ReminderStep
 
 CAMPAIGN_KINDS: tuple[str, ...] = (
@@ -87,6 +88,8 @@ class ReminderPolicy(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     steps: tuple[LadderStep, ...] = Field(default_factory=_default_ladder)
+    # Which external channels (group robots, SMS) each recipient also hears on; inbox always.
+    channels: ChannelPolicy = Field(default_factory=ChannelPolicy)
     partitions: int = Field(default=128, ge=1, le=1024)
     concurrency: int = Field(default=8, ge=1, le=64)
 
@@ -284,6 +287,8 @@ class ReminderWaveResult(BaseModel):
     reminded: int
     groups_reminded: int
     partitions: int
+    # Outbox rows (WeCom / DingTalk / SMS) queued by this run of the wave.
+    external_queued: int = 0
 
 
 class PlanWaveInput(BaseModel):
@@ -314,6 +319,7 @@ class PartitionResult(BaseModel):
     behind: int
     reminded: int
     already_done: bool = False
+    external_queued: int = 0
 
 
 class FinishWaveInput(BaseModel):
@@ -326,6 +332,7 @@ class FinishWaveResult(BaseModel):
     behind: int
     reminded: int
     groups_reminded: int
+    external_queued: int = 0
 
 
 # --- progress -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from schemas.campaign import (
     CampaignCreate,
     CampaignScope,
     DeadlineKind,
+    FinishWaveInput,
     PartitionInput,
     PlanWaveInput,
     Recipient,
@@ -120,3 +121,44 @@ async def test_worker_stopped_mid_wave_then_replaced_sends_no_duplicates(
             f"campaign:{campaign_id}:registration:0:urge:unit:{city.units[0]}")
         assert [r["body"].count("40 名") for r in unit_rows] == [1]
         assert await done_partitions() == (total, total)
+
+
+async def test_group_robots_are_queued_once_in_the_outbox_with_the_reminder(pool: Pool) -> None:
+    """A unit with a WeCom robot gets one outbox row per step with the count in its body, keyed by
+    the reminder's dedupe key; finishing the wave again queues nothing more; a community without
+    an endpoint gets only its inbox notification."""
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn:
+        city = await seed_city(conn, communities=1)
+        for _ in range(3):
+            await add_member(conn, city)
+        campaign_id = await campaign_over(conn, city, now)
+        endpoint_id = await conn.fetchval(
+            """INSERT INTO channel_endpoint (owner_kind, owner_id, channel, url)
+               VALUES ('unit', $1, 'wecom', 'http://127.0.0.1:9/cgi-bin/webhook/send?key=test') RETURNING id""",
+            city.units[0])
+    data = ReminderWaveInput(
+        campaign_id=campaign_id, deadline_kind=DeadlineKind.registration, period=0,
+        period_start=now - timedelta(days=1), period_end=now, step=ReminderStep.urge,
+        notify=(Recipient.member, Recipient.unit, Recipient.community), as_of=now, partitions=1)
+    activities = CampaignActivities(pool)
+    try:
+        plan = await ActivityEnvironment().run(activities.plan_wave, PlanWaveInput(wave=data, at=now))
+        await ActivityEnvironment().run(activities.remind_partition, PartitionInput(
+            wave_id=plan.wave_id, wave=data, bounds=plan.pending[0], as_of=now))
+        finish = FinishWaveInput(wave_id=plan.wave_id, wave=data, at=now)
+        first = await ActivityEnvironment().run(activities.finish_wave, finish)
+        again = await ActivityEnvironment().run(activities.finish_wave, finish)
+        assert (first.groups_reminded, first.external_queued, again.external_queued) == (2, 1, 0)
+        async with pool.acquire() as conn:
+            rows = await conn.fetch("SELECT channel, recipient_kind, body, idempotency_key FROM delivery "
+                                    "WHERE campaign_id = $1", campaign_id)
+            assert [(r["channel"], r["recipient_kind"]) for r in rows] == [("wecom", "unit")]
+            assert "3 名" in rows[0]["body"]
+            assert rows[0]["idempotency_key"] == (
+                f"campaign:{campaign_id}:registration:0:urge:unit:{city.units[0]}:wecom")
+    finally:
+        async with pool.acquire() as conn:
+            # Nobody listens at that URL: keep the shared outbox free of undeliverable rows.
+            await conn.execute("DELETE FROM delivery WHERE campaign_id = $1", campaign_id)
+            await conn.execute("DELETE FROM channel_endpoint WHERE id = $1", endpoint_id)

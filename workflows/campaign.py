@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.campaign import CampaignActivities
@@ -51,7 +51,9 @@ with workflow.unsafe.imports_passed_through():
         ReminderWaveInput,
         ResumeInput,
     )
+    from schemas.delivery import DispatcherKick
     from schemas.evaluation import EvaluationInput
+    from workflows.delivery import DISPATCHER_WORKFLOW_ID
     from workflows.reminder_wave import ReminderWaveWorkflow
 
 S = CampaignStatus
@@ -76,6 +78,11 @@ class CampaignWorkflow:
         self._changes = 0
         self._steps_done: dict[str, int] = {}
         self._waves = 0
+
+    @property
+    def _p(self) -> CampaignPlan:
+        assert self._plan is not None
+        return self._plan
 
     # --- updates ------------------------------------------------------------------------------
 
@@ -283,10 +290,21 @@ class CampaignWorkflow:
             )
             workflow.logger.info("campaign %s wave %s: %s reminded", plan.campaign_id, result.wave_id,
                                  result.reminded)
+            if result.external_queued:
+                await self._kick_dispatcher(result.external_queued)
             self._waves += 1
             self._steps_done[key] = index + 1
             if index + 1 == len(schedule):
                 return True
+
+    async def _kick_dispatcher(self, queued: int) -> None:
+        """Tell the delivery dispatcher that outbox rows wait. If it is not running they wait for
+        its next start (`services.delivery.kick_dispatcher`); the reminders are recorded either way."""
+        try:
+            await workflow.get_external_workflow_handle(DISPATCHER_WORKFLOW_ID).signal(
+                "kick", DispatcherKick(reason=f"campaign {self._p.campaign_id}: {queued} queued"))
+        except ApplicationError as err:
+            workflow.logger.warning("delivery dispatcher not kicked: %s", err.message)
 
     async def _until_active(self) -> bool:
         """Wait out a pause; False when the campaign stopped (closed or cancelled)."""

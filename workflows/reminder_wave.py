@@ -48,13 +48,14 @@ class ReminderWaveWorkflow:
         )
         pending = list(plan.pending)
         in_flight: set[asyncio.Task[PartitionResult]] = set()
+        queued = 0
         while pending or in_flight:
             while pending and len(in_flight) < data.concurrency:
                 in_flight.add(asyncio.ensure_future(self._partition(plan.wave_id, data, pending.pop(0))))
             done, rest = await workflow.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             in_flight = set(rest)
             for task in done:
-                task.result()   # a partition that failed for good fails the wave
+                queued += task.result().external_queued   # a partition failed for good fails the wave
         totals = await workflow.execute_activity_method(
             CampaignActivities.finish_wave,
             FinishWaveInput(wave_id=plan.wave_id, wave=data, at=data.as_of),
@@ -62,7 +63,8 @@ class ReminderWaveWorkflow:
         )
         return ReminderWaveResult(wave_id=plan.wave_id, behind=totals.behind, reminded=totals.reminded,
                                   groups_reminded=totals.groups_reminded,
-                                  partitions=len(plan.pending))
+                                  partitions=len(plan.pending),
+                                  external_queued=queued + totals.external_queued)
 
     async def _partition(self, wave_id: int, data: ReminderWaveInput, bounds: PartitionBounds) -> PartitionResult:
         return await workflow.execute_activity_method(

@@ -9,6 +9,9 @@ the workflow's commands and the activity *results*, so what matters is that the 
 result models walking a realistic path (reminders, a decision, a renewal cycle, lapsing); the
 database is not needed.
 
+Two more ways in: `save_from_test(handle, scenario)` inside a workflow's own test, and this
+module as a pytest plugin (bottom of the file) that keeps what a test session ran.
+
 When to record: after a workflow change has shipped, record the new version under a NEW scenario
 name and keep the old files, because runs started by the old version are still out there and must
 keep replaying. Existing files are never overwritten unless `--force` is given.

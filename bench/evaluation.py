@@ -10,6 +10,7 @@ from needs), ~3 N evaluation_points rows, ~0.7 N ratings and ~0.5 N assignments,
   (c) the city-wide evaluation itself (services.evaluation.compute_run: member results per
       100,000-id range on two connections, then units, communities, districts and the city),
       the same code the EvaluationWorkflow's activities run. Goal: under 60 s.
+  (d) with --export: the member-level .xlsx export of the whole city, paged, and peak RSS.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import asyncio
 import io
 import logging
 import random
+import resource
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,8 +31,9 @@ from db import evaluation as evaluation_db
 from db.migrate import migrate
 from db.pool import Conn, Pool, connect, open_pool
 from domain.evaluation import period_of
-from schemas.evaluation import EvaluationRule, EvaluationScope, PeriodKind
-from services.evaluation import compute_run
+from schemas.auth import SYSTEM_ACTOR
+from schemas.evaluation import EvaluationLevel, EvaluationRule, EvaluationScope, PeriodKind
+from services.evaluation import compute_run, export_workbook
 from stack.postgres import start_embedded_postgres
 from telemetry.logging import configure_logging
 
@@ -172,7 +175,15 @@ async def baseline_group_by(pool: Pool) -> tuple[float, int]:
         return time.perf_counter() - t0, n
 
 
-async def run(members: int, partition_size: int, concurrency: int) -> None:
+async def export_members(pool: Pool, run_id: int) -> tuple[float, int]:
+    """The member-level .xlsx export of the whole city (what GET export.xlsx?level=member builds)."""
+    async with pool.acquire() as conn, conn.transaction():
+        t0 = time.perf_counter()
+        body = await export_workbook(conn, SYSTEM_ACTOR, run_id=run_id, level=EvaluationLevel.member)
+        return time.perf_counter() - t0, len(body)
+
+
+async def run(members: int, partition_size: int, concurrency: int, export: bool) -> None:
     rng = random.Random(2026)
     with tempfile.TemporaryDirectory(prefix="sbd-bench-eval-") as tmp:
         pg = await asyncio.to_thread(start_embedded_postgres, Path(tmp) / "postgres")
@@ -198,6 +209,7 @@ async def run(members: int, partition_size: int, concurrency: int) -> None:
             written = await compute_run(pool, run_id=run_id, partition_size=partition_size,
                                         concurrency=concurrency)
             eval_s = time.perf_counter() - t0
+            exported = await export_members(pool, run_id) if export else None
             async with pool.acquire() as conn:
                 counts = await conn.fetchrow(
                     """SELECT (SELECT count(*) FROM member_evaluation WHERE run_id = $1) AS members,
@@ -219,6 +231,10 @@ async def run(members: int, partition_size: int, concurrency: int) -> None:
           f"{counts['communities']}, areas {counts['areas']}): {eval_s:.1f} s (goal < 60 s); "
           f"{eval_s / copy_s:.1f}x the plain COPY, {eval_s / group_s:.1f}x the plain GROUP BY")
     print("grades: " + ", ".join(f"{r['grade']} {r['n']}" for r in grades))
+    if exported is not None:
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"member .xlsx export: {exported[1] / 2**20:.1f} MiB in {exported[0]:.1f} s; "
+              f"bench process peak RSS {peak_mib:.0f} MiB")
 
 
 def main() -> None:
@@ -226,9 +242,10 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--partition-size", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--export", action="store_true", help="also time the member-level .xlsx export")
     args = parser.parse_args()
     configure_logging(json=True, level=logging.WARNING)
-    asyncio.run(run(args.members, args.partition_size, args.concurrency))
+    asyncio.run(run(args.members, args.partition_size, args.concurrency, args.export))
 
 
 if __name__ == "__main__":

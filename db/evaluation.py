@@ -371,21 +371,23 @@ def _filter_args(scope: ScopeFilter) -> tuple[int | None, ...]:
 
 
 async def select_member_results(
-    conn: Conn, *, run_id: int, scope: ScopeFilter, unit_id: int | None, limit: int | None, offset: int
+    conn: Conn, *, run_id: int, scope: ScopeFilter, unit_id: int | None, limit: int | None, offset: int,
+    after_member_id: int = 0,
 ) -> list[asyncpg.Record]:
-    """Member rows with name and phone (the caller masks), in member id order."""
+    """Member rows with name and phone (the caller masks), in member id order; `after_member_id`
+    pages through a large export by key instead of by offset."""
     return await conn.fetch(
         """
         SELECT me.*, m.name, m.phone, count(*) OVER () AS total
         FROM member_evaluation me
         JOIN member m ON m.id = me.member_id
         LEFT JOIN community_evaluation ce ON ce.run_id = me.run_id AND ce.community_id = me.community_id
-        WHERE me.run_id = $1 AND ($7::bigint IS NULL OR me.unit_id = $7) AND ($2::bigint IS NULL OR ce.district_id = $2) AND ($3::bigint IS NULL OR ce.subdistrict_id = $3)
+        WHERE me.run_id = $1 AND me.member_id > $10 AND ($7::bigint IS NULL OR me.unit_id = $7) AND ($2::bigint IS NULL OR ce.district_id = $2) AND ($3::bigint IS NULL OR ce.subdistrict_id = $3)
           AND ($4::bigint IS NULL OR me.community_id = $4) AND ($5::bigint IS NULL OR me.unit_id = $5)
           AND ($6::bigint IS NULL OR me.member_id = $6)
         ORDER BY me.member_id LIMIT $8 OFFSET $9
         """,
-        run_id, *_filter_args(scope), unit_id, limit, offset,
+        run_id, *_filter_args(scope), unit_id, limit, offset, after_member_id,
     )
 
 

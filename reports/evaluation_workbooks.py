@@ -124,32 +124,45 @@ AREA_COLUMNS: list[Column] = [
 ]
 
 
+class WorkbookStream:
+    """A one-sheet write-only workbook filled chunk by chunk (pages of rows from the database):
+    a caption line, the header, then the rows."""
+
+    def __init__(self, *, title: str, caption: str, columns: list[Column]) -> None:
+        self._columns = columns
+        self._wb = Workbook(write_only=True)
+        self._ws = self._wb.create_sheet(title=title[:31])
+        bold = Font(bold=True)
+        caption_cell = WriteOnlyCell(self._ws, value=caption)
+        caption_cell.font = bold
+        self._ws.append([caption_cell])
+        header = []
+        for name, _ in columns:
+            cell = WriteOnlyCell(self._ws, value=name)
+            cell.font = bold
+            header.append(cell)
+        self._ws.append(header)
+        self.rows = 0
+
+    def append(self, rows: Iterable[Row]) -> None:
+        for row in rows:
+            self._ws.append([get(row) for _, get in self._columns])
+            self.rows += 1
+
+    def save(self, target: Path | BinaryIO) -> None:
+        self._wb.save(target)
+
+    def to_bytes(self) -> bytes:
+        buffer = BytesIO()
+        self._wb.save(buffer)
+        return buffer.getvalue()
+
+
 def write_workbook(
     target: Path | BinaryIO, *, title: str, caption: str, columns: list[Column], rows: Iterable[Row]
 ) -> int:
-    """Stream `rows` into a one-sheet workbook: a caption line, the header, the rows. Returns the
-    number of data rows."""
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=title[:31])
-    bold = Font(bold=True)
-    caption_cell = WriteOnlyCell(ws, value=caption)
-    caption_cell.font = bold
-    ws.append([caption_cell])
-    header = []
-    for name, _ in columns:
-        cell = WriteOnlyCell(ws, value=name)
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
-    count = 0
-    for row in rows:
-        ws.append([get(row) for _, get in columns])
-        count += 1
-    wb.save(target)
-    return count
-
-
-def workbook_bytes(*, title: str, caption: str, columns: list[Column], rows: Iterable[Row]) -> bytes:
-    buffer = BytesIO()
-    write_workbook(buffer, title=title, caption=caption, columns=columns, rows=rows)
-    return buffer.getvalue()
+    """All `rows` into a workbook at `target`; the number of data rows."""
+    stream = WorkbookStream(title=title, caption=caption, columns=columns)
+    stream.append(rows)
+    stream.save(target)
+    return stream.rows

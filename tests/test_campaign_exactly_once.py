@@ -160,5 +160,5 @@ async def test_group_robots_are_queued_once_in_the_outbox_with_the_reminder(pool
     finally:
         async with pool.acquire() as conn:
             # Nobody listens at that URL: keep the shared outbox free of undeliverable rows.
-            await conn.execute("DELETE FROM delivery WHERE campaign_id = $1", campaign_id)
+            await conn.execute("DELETE FROM delivery WHERE endpoint_id = $1", endpoint_id)
             await conn.execute("DELETE FROM channel_endpoint WHERE id = $1", endpoint_id)

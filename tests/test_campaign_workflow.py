@@ -86,6 +86,22 @@ async def test_campaign_reminds_along_the_ladder_skips_members_who_registered_an
         registered = await add_member(conn, city)
         await import_cohort(conn, city, [registered], at=start)
         campaign_id = await create_campaign(conn, city, start=start, policy=short_ladder())
+        # The unit's WeCom robot: urge and public notice queue an outbox row and kick the
+        # dispatcher, which is not running here (the campaign must go on regardless).
+        endpoint_id = await conn.fetchval(
+            """INSERT INTO channel_endpoint (owner_kind, owner_id, channel, url)
+               VALUES ('unit', $1, 'wecom', 'http://127.0.0.1:9/cgi-bin/webhook/send?key=t') RETURNING id""",
+            city.units[0])
+    try:
+        await _run_ladder(ts_env, pool, task_queue, city, campaign_id, start, lagging, catching_up, registered)
+    finally:
+        async with pool.acquire() as conn:
+            await conn.execute("DELETE FROM delivery WHERE endpoint_id = $1", endpoint_id)
+            await conn.execute("DELETE FROM channel_endpoint WHERE id = $1", endpoint_id)
+
+
+async def _run_ladder(ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, city: City, campaign_id: int,
+                      start: datetime, lagging: int, catching_up: int, registered: int) -> None:
     async with Worker(ts_env.client, task_queue=task_queue, workflows=all_workflows(),
                       activities=all_activities(pool)):
         with ts_env.with_time_skipping_disabled():
@@ -143,3 +159,6 @@ async def test_campaign_reminds_along_the_ladder_skips_members_who_registered_an
             await eventually(evaluated, timeout=30)
             kinds = [e.kind for e in await campaign_service.campaign_events(conn, SYSTEM_ACTOR, campaign_id)]
             assert kinds == ["create", "launch", "start", "close", "handover_to_evaluation", "evaluated"]
+            robots = await conn.fetch("SELECT idempotency_key FROM delivery WHERE campaign_id = $1 ORDER BY id",
+                                      campaign_id)
+            assert [r["idempotency_key"].split(":")[4] for r in robots] == ["urge", "public_notice"]

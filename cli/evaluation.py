@@ -22,6 +22,7 @@ from schemas.auth import SYSTEM_ACTOR
 from schemas.evaluation import EvaluationLevel
 from schemas.settings import Settings
 from services import evaluation
+from services.delivery import kick_dispatcher
 
 app = typer.Typer(help="述职评议考核 (evaluation runs, results, exports, schedules)", no_args_is_help=True)
 schedules_app = typer.Typer(help="定期考核的 Temporal Schedules", no_args_is_help=True)
@@ -48,6 +49,7 @@ def run(
     campaign: Annotated[int | None, typer.Option(min=1, help="活动编号 (按活动窗口、范围和规则考核)")] = None,
     no_reports: Annotated[bool, typer.Option("--no-reports", help="不生成单位反馈表")] = False,
     wait: Annotated[bool, typer.Option(help="等待考核完成并打印汇总")] = True,
+    kick: Annotated[bool, typer.Option(help="完成后唤醒消息发送 (delivery dispatcher)")] = True,
 ) -> None:
     """发起一次考核 (start an evaluation run)."""
     settings = Settings()
@@ -60,6 +62,9 @@ def run(
         if wait:
             with Console().status("考核计算中 ..."):
                 result = await evaluation.wait_run(rt.client, run_id)
+            if kick:
+                # Unit notices may have queued group-robot deliveries: wake the dispatcher now.
+                await kick_dispatcher(rt.client, settings.task_queue, reason="evaluation")
             typer.echo(f"完成: 党员 {result.members} 人, 单位 {result.units} 个, 社区 {result.communities} 个, "
                        f"单位反馈表 {result.reports} 份, 通知 {result.notified} 条")
 

@@ -40,7 +40,7 @@ async def test_cli_runs_exports_and_ensures_schedules(
     kw = {"dsn": _migrated, "temporal": client.service_client.config.target_host, "task_queue": task_queue}
     async with Worker(client, task_queue=task_queue, workflows=[EvaluationWorkflow],
                       activities=EvaluationActivities(pool, reports_dir=tmp_path).all()):
-        code, out, err = await _cli(["evaluation", "run", "--period", "2026-Q3", "--no-reports"], **kw)
+        code, out, err = await _cli(["evaluation", "run", "--period", "2026-Q3", "--no-reports", "--no-kick"], **kw)
     assert code == 0, err
     found = re.search(r"考核批次 (\d+) 已发起", out)
     assert found is not None and "完成: 党员" in out, out

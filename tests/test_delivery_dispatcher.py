@@ -128,7 +128,7 @@ async def test_dispatcher_delivers_everything_and_wakes_on_kick(
         await client.get_workflow_handle(workflow_id).terminate("test over")
     seen = _keys_seen(receiver, prefix)
     assert len(seen) == 15 and set(seen.values()) == {1}
-    assert receiver.problems() == []
+    assert receiver.problems(prefix) == []
 
 
 async def test_worker_killed_mid_batch_resends_only_inside_the_documented_window(
@@ -169,4 +169,4 @@ async def test_worker_killed_mid_batch_resends_only_inside_the_documented_window
         rows = await conn.fetch(
             "SELECT status, attempts FROM delivery WHERE idempotency_key LIKE $1", prefix + "%")
     assert {r["status"] for r in rows} == {"sent"} and all(r["attempts"] == 1 for r in rows)
-    assert receiver.problems() == []
+    assert receiver.problems(prefix) == []

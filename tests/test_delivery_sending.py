@@ -66,19 +66,17 @@ async def test_sms_retried_after_a_timeout_carries_the_same_idempotency_key(
     key = f"{base}:sms"
     receiver.fail("sms", "timeout")
     t0 = datetime.now(UTC)
-    first = await run_deliver(acts, [endpoint], as_of=t0)
-    assert first.failed >= 1 and first.dead == 0
+    await run_deliver(acts, [endpoint], as_of=t0)   # the city gateway is shared: check own rows only
     stored = await status_of(pool, key)
     assert stored["status"] == "failed" and "超时" in stored["last_error"]
-    second = await run_deliver(acts, [endpoint], as_of=t0 + timedelta(seconds=2))
-    assert second.sent >= 1
+    await run_deliver(acts, [endpoint], as_of=t0 + timedelta(seconds=2))
     await run_deliver(acts, [endpoint], as_of=t0 + timedelta(hours=1))   # nothing left to send
     seen = [r for r in receiver.of("sms") if r.headers["idempotency-key"] == key]
     assert [r.answered for r in seen] == ["timeout", "ok"]
     assert seen[0].body == seen[1].body
     stored = await status_of(pool, key)
     assert stored["status"] == "sent" and stored["attempts"] == 2 and stored["last_error"] is None
-    assert receiver.problems() == []
+    assert receiver.problems(base) == []
     assert seen[0].body["phone"] == phone and phone not in str(stored["payload"])
     assert phone[3:] not in LOG_CAPTURE.read_text(encoding="utf-8")   # not even unmasked in part
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 
 from db.pool import Pool
 from domain.errors import DomainError
@@ -214,10 +214,18 @@ class TaskStream:
         next_need = loop.time()
         log.info("task_stream_started", needs_so_far=self._state.needs, total=self._plan.total_needs)
         while True:
-            if self._state.needs < self._plan.total_needs and loop.time() >= next_need:
-                await self._new_need()
-                next_need = loop.time() + self._plan.new_need_every
-            await self._play()
+            try:
+                if self._state.needs < self._plan.total_needs and loop.time() >= next_need:
+                    await self._new_need()
+                    next_need = loop.time() + self._plan.new_need_every
+                await self._play()
+            except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+                # The client turns a cancelled update call into this error: when the stack is
+                # stopping us, stop as a cancelled task; otherwise it was a slow server, go on.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise asyncio.CancelledError from err
+                log.warning("demo_update_timed_out")
             await asyncio.sleep(self._plan.tick)
 
     # ------------------------------------------------------------------ the city

@@ -72,10 +72,11 @@ class Receiver:
     delay: float = 0.0   # every answer waits this long (to stop a worker mid-batch)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail(self, channel: str, *modes: str) -> None:
-        """The next requests of `channel` fail with these modes: '500', 'timeout', 'errcode', 'busy'."""
+    def fail(self, channel: str, *modes: str, robot: str = "") -> None:
+        """The next requests of `channel` (of one robot: its key/access_token, when given) fail
+        with these modes: '500', 'timeout', 'errcode', 'busy'."""
         with self._lock:
-            self.plan.setdefault(channel, []).extend(modes)
+            self.plan.setdefault(f"{channel}:{robot}" if robot else channel, []).extend(modes)
 
     def of(self, channel: str) -> list[Received]:
         with self._lock:
@@ -91,17 +92,20 @@ class Receiver:
         q = "&".join(f"{k}={v}" for k, v in query.items())
         return f"{self.base_url}{path}" + (f"?{q}" if q else "")
 
-    def _next_mode(self, channel: str) -> str:
+    def _next_mode(self, channel: str, robot: str) -> str:
         with self._lock:
-            modes = self.plan.get(channel, [])
-            return modes.pop(0) if modes else "ok"
+            for plan_key in (f"{channel}:{robot}", channel):
+                modes = self.plan.get(plan_key, [])
+                if modes:
+                    return modes.pop(0)
+            return "ok"
 
     async def _handle(self, request: Request, channel: str) -> JSONResponse:
         body = await request.json()
         query = dict(request.query_params)
         headers = {k.lower(): v for k, v in request.headers.items()}
         problems = CHECKS[channel](self, query, headers, body)
-        mode = self._next_mode(channel)
+        mode = self._next_mode(channel, query.get("key") or query.get("access_token") or "")
         record = Received(channel, query, headers, body, problems, answered=mode)
         with self._lock:
             self.received.append(record)

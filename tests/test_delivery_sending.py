@@ -138,8 +138,8 @@ async def test_permanent_failures_are_dead_visible_in_the_api_and_counted(
                        row(Channel.wecom, OwnerKind.unit, unit_b, f"{base}:b")])
     before = _failures("wecom")
     acts = fast(pool, max_attempts=2)
-    # Requests go out in claim order (a first): a gets the errcode, b the 500s.
-    receiver.fail("wecom", "errcode", "500", "500")
+    receiver.fail("wecom", "errcode", robot="bad")
+    receiver.fail("wecom", "500", "500", robot="flaky")
     t0 = datetime.now(UTC)
     await run_deliver(acts, endpoints, as_of=t0)
     await run_deliver(acts, endpoints, as_of=t0 + timedelta(seconds=5))

@@ -5,9 +5,10 @@ time, and records every outcome in its own short statement: `sent`, `failed` (re
 backoff) or `dead` (permanent, or out of attempts). Failures are counted in
 `notification_failures{channel}` and listed by `GET /deliveries?status=failed`.
 
-Per-endpoint rate limits are token buckets kept on this object, so they hold across runs in one
-worker process; a row whose endpoint has no token soon is given back for later (`deferred`), not
-counted as an attempt.
+Per-endpoint rate limits are token buckets built at the start of each run from the endpoint's
+sends of the last minute as recorded in the database, so a limit holds across runs, worker
+processes and restarts; a row whose endpoint has no token soon is given back for later
+(`deferred`), not counted as an attempt.
 
 Idempotency: a row is sent only while `pending`/`failed`, and `mark_sent` only moves such rows,
 so a row already sent is never sent again. The SMS gateway also gets the row's idempotency key in
@@ -37,7 +38,7 @@ from db.notification import insert_notification
 from db.pool import Pool
 from domain.channel_templates import robot_body, sms_text
 from domain.pii import mask_text
-from domain.rate_limit import MAX_ATTEMPTS, TokenBucket, retry_delay
+from domain.rate_limit import MAX_ATTEMPTS, WINDOW_SECONDS, TokenBucket, retry_delay
 from schemas.delivery import Channel, DeliverPendingInput, DeliverPendingResult, DeliveryStatus
 from telemetry.metrics import NOTIFICATION_FAILURES
 
@@ -79,7 +80,6 @@ class DeliveryActivities:
         self._retry_base = retry_base
         self._clock = clock
         self._wall_clock_ms = wall_clock_ms
-        self._buckets: dict[int, TokenBucket] = {}
 
     @activity.defn(name="deliver_pending")
     async def deliver_pending(self, data: DeliverPendingInput) -> DeliverPendingResult:
@@ -94,12 +94,19 @@ class DeliveryActivities:
                 conn, limit=data.max_items, now=data.as_of, lease_until=data.as_of + self._lease,
                 endpoint_ids=data.endpoint_ids,
             )
+            rates = {item.endpoint_id: item.rate_per_minute for item in claimed
+                     if item.endpoint_id is not None}
+            ages = await delivery_db.select_recent_send_ages(
+                conn, endpoint_ids=list(rates), window_seconds=WINDOW_SECONDS)
+        now = self._clock()
+        buckets = {endpoint_id: TokenBucket(rate, taken=[now - age for age in ages.get(endpoint_id, [])])
+                   for endpoint_id, rate in rates.items()}
         counts = {"sent": 0, "failed": 0, "dead": 0, "deferred": 0}
         settled: set[int] = set()
         for start in range(0, len(claimed), self._concurrency):
             batch = claimed[start:start + self._concurrency]
             sending = asyncio.ensure_future(
-                asyncio.gather(*(self._deliver_one(http, item, data) for item in batch)))
+                asyncio.gather(*(self._deliver_one(http, item, data, buckets) for item in batch)))
             try:
                 outcomes = await asyncio.shield(sending)
             except asyncio.CancelledError:
@@ -141,7 +148,7 @@ class DeliveryActivities:
             await delivery_db.release(conn, delivery_ids=unstarted, at=data.as_of)
 
     async def _deliver_one(self, http: httpx.AsyncClient, item: DeliveryToSend,
-                           data: DeliverPendingInput) -> str:
+                           data: DeliverPendingInput, buckets: dict[int, TokenBucket]) -> str:
         """Send one row and record the outcome: 'sent', 'failed', 'dead' or 'deferred'."""
         if item.channel is Channel.inbox:
             return await self._deliver_inbox(item)
@@ -152,7 +159,7 @@ class DeliveryActivities:
             return await self._record_failure(item, data, SendResult(
                 ok=False, error="党员未登记手机号"), request=None)
         try:
-            await self._take_token(item.endpoint_id, item.rate_per_minute)
+            await self._take_token(buckets[item.endpoint_id])
         except _Deferred as deferred:
             async with self._pool.acquire() as conn:
                 await delivery_db.release(
@@ -200,10 +207,7 @@ class DeliveryActivities:
             case Channel.inbox:
                 raise AssertionError("inbox rows are not sent over HTTP")
 
-    async def _take_token(self, endpoint_id: int, rate_per_minute: int) -> None:
-        bucket = self._buckets.get(endpoint_id)
-        if bucket is None or bucket.rate_per_minute != rate_per_minute:
-            bucket = self._buckets[endpoint_id] = TokenBucket(rate_per_minute)
+    async def _take_token(self, bucket: TokenBucket) -> None:
         while not bucket.try_take(self._clock()):
             wait = bucket.wait_time(self._clock())
             if wait > self._max_rate_wait:

@@ -247,6 +247,30 @@ def _params(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in (decoded or {}).items()}
 
 
+async def select_recent_send_ages(
+    conn: Conn, *, endpoint_ids: Sequence[int], window_seconds: float
+) -> dict[int, list[float]]:
+    """Per endpoint, how many seconds ago each of its sends within the window was recorded.
+
+    Ages, not timestamps, so the rate limiter needs no agreement between the database's clock
+    and the worker's; every worker process sees the same history, so a limit holds across
+    processes and restarts.
+    """
+    rows = await conn.fetch(
+        """
+        SELECT endpoint_id, extract(epoch FROM clock_timestamp() - sent_at)::float8 AS age
+        FROM delivery
+        WHERE endpoint_id = ANY($1::bigint[]) AND status = 'sent'
+          AND sent_at > clock_timestamp() - make_interval(secs => $2)
+        """,
+        list(endpoint_ids), window_seconds,
+    )
+    ages: dict[int, list[float]] = {}
+    for r in rows:
+        ages.setdefault(r["endpoint_id"], []).append(max(0.0, r["age"]))
+    return ages
+
+
 async def release(conn: Conn, *, delivery_ids: Sequence[int], at: datetime) -> int:
     """Give claimed rows back (not attempted: deferred by a rate limit or a cancelled run)."""
     status = await conn.execute(
@@ -263,7 +287,7 @@ async def mark_sent(conn: Conn, *, delivery_id: int, payload: dict[str, Any]) ->
     """Record a send the receiver accepted; False when the row was already sent (or dead)."""
     updated: int | None = await conn.fetchval(
         """
-        UPDATE delivery SET status = 'sent', attempts = attempts + 1, sent_at = now(),
+        UPDATE delivery SET status = 'sent', attempts = attempts + 1, sent_at = clock_timestamp(),
                             last_error = NULL, payload = $2::jsonb
         WHERE id = $1 AND status IN ('pending', 'failed')
         RETURNING id

@@ -11,6 +11,7 @@ tokens come back exactly 60 s after they were spent: at most N sends in any 60-s
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from datetime import timedelta
 
 WINDOW_SECONDS = 60.0
@@ -19,11 +20,12 @@ WINDOW_SECONDS = 60.0
 class TokenBucket:
     """At most `rate_per_minute` takes in any window of 60 seconds."""
 
-    def __init__(self, rate_per_minute: int) -> None:
+    def __init__(self, rate_per_minute: int, taken: Iterable[float] = ()) -> None:
+        """`taken`: when earlier sends happened (same clock), e.g. other workers' in the last minute."""
         if rate_per_minute < 1:
             raise ValueError("rate_per_minute must be at least 1")
         self.rate_per_minute = rate_per_minute
-        self._spent: deque[float] = deque()   # when each token in use was taken, oldest first
+        self._spent: deque[float] = deque(sorted(taken))   # when each token in use was taken
 
     def _refill(self, now: float) -> None:
         while self._spent and self._spent[0] + WINDOW_SECONDS <= now:
@@ -42,11 +44,6 @@ class TokenBucket:
             return False
         self._spent.append(now)
         return True
-
-    def give_back(self) -> None:
-        """Return the last token taken (the send it was for was not attempted)."""
-        if self._spent:
-            self._spent.pop()
 
 
 def retry_delay(attempts: int, *, base: timedelta = timedelta(seconds=30),

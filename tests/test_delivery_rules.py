@@ -48,12 +48,12 @@ def test_token_bucket_sustained_rate_over_ten_minutes() -> None:
     assert len(sent) == 60
 
 
-def test_give_back_returns_the_token() -> None:
-    """A token taken for a send that did not happen is free again."""
-    bucket = TokenBucket(1)
-    assert bucket.try_take(0.0)
-    bucket.give_back()
-    assert bucket.try_take(0.0)
+def test_token_bucket_seeded_with_earlier_sends() -> None:
+    """Sends another worker made in the last minute use up tokens until their minute is over."""
+    bucket = TokenBucket(3, taken=[95.0, 90.0])
+    assert bucket.try_take(100.0) and not bucket.try_take(100.0)
+    assert bucket.wait_time(100.0) == 50.0
+    assert bucket.try_take(150.0)
 
 
 def test_retry_delay_doubles_and_caps() -> None:

@@ -45,4 +45,6 @@ CREATE TABLE delivery (
 -- The dispatcher's scan: only rows still to send.
 CREATE INDEX delivery_due_idx ON delivery (next_attempt_at, id) WHERE status IN ('pending', 'failed');
 CREATE INDEX delivery_status_idx ON delivery (status, created_at DESC);
+-- Rate limits read each endpoint's sends of the last minute (shared by every worker process).
+CREATE INDEX delivery_endpoint_sent_idx ON delivery (endpoint_id, sent_at) WHERE status = 'sent';
 CREATE INDEX delivery_campaign_idx ON delivery (campaign_id) WHERE campaign_id IS NOT NULL;

@@ -266,6 +266,9 @@ class CampaignActivities:
             if category is None:
                 raise ApplicationError(f"类别「{spec.category}」不在目录中", type="invalid_input",
                                        non_retryable=True)
+            campaign = await campaign_db.select_campaign(conn, campaign_id=data.campaign_id)
+            if campaign is None:
+                raise _missing(data.campaign_id)
             grids = await campaign_db.select_scope_grids(conn, campaign_id=data.campaign_id)
             task_ids: list[int] = []
             tasks: list[TaskSpec] = []
@@ -276,7 +279,7 @@ class CampaignActivities:
                     required_skills=[], window_start=data.at,
                     window_end=data.at + timedelta(hours=spec.hours), place="",
                     points_per_hour=10, category_bonus=category["category_bonus"], rating_bonus=2,
-                    points_cap=100, redeemable=False,
+                    points_cap=100, redeemable=bool(campaign["redeemable"]),
                     qr_token_hash=task_rules.hash_qr_token(secrets.token_urlsafe(16)),
                     created_by=spec.actor, at=data.at)
                 task_ids.append(task_id)
@@ -315,11 +318,9 @@ class CampaignActivities:
                         parked_reason=None, actor=spec.actor, at=data.at)
                 unfilled = sum(result.unfilled.values())
             outcome = MobiliseResult(tasks_created=len(task_ids), offers=offers, unfilled_slots=unfilled)
-            current = await campaign_db.select_campaign(conn, campaign_id=data.campaign_id)
-            assert current is not None
             await campaign_db.insert_campaign_event(
-                conn, campaign_id=data.campaign_id, kind="mobilise", from_status=current["status"],
-                to_status=current["status"], actor=spec.actor, detail=outcome.model_dump(), at=data.at)
+                conn, campaign_id=data.campaign_id, kind="mobilise", from_status=campaign["status"],
+                to_status=campaign["status"], actor=spec.actor, detail=outcome.model_dump(), at=data.at)
         log.info("campaign_mobilised", campaign_id=data.campaign_id, tasks=outcome.tasks_created,
                  offers=outcome.offers, unfilled=outcome.unfilled_slots)
         return outcome

@@ -12,6 +12,7 @@ communities). Printed:
   - duplicates (reminder keys / notification dedupe keys seen twice; must be 0), members
     reminded vs members behind counted independently, member notifications vs reminders
   - a rerun of the same step (a second workflow run: every partition found done, 0 new)
+  - how long the progress read (GET /campaigns/{id}/progress) takes per district and community
   - the baseline measured in the same run: the same reminder and notification rows written by a
     plain COPY into copies of the two tables (without and with their indexes).
 """
@@ -149,6 +150,20 @@ async def _checks(conn: Conn, campaign_id: int, period_start: datetime, as_of: d
             "member_notifications": member_notes, "group_notifications": group_notes}
 
 
+async def _progress(conn: Conn, campaign_id: int, now: datetime) -> dict[str, Any]:
+    """How long the campaign's progress read takes over the whole city, per district and community."""
+    from db.campaign_progress import select_progress
+
+    figures: dict[str, Any] = {}
+    for level in ("district", "community"):
+        started = time.perf_counter()
+        rows = await select_progress(conn, campaign_id=campaign_id, level=level,
+                                     period_start=now - timedelta(days=30), as_of=now, min_services=1)
+        figures[f"progress_{level}_s"] = round(time.perf_counter() - started, 1)
+        figures[f"progress_{level}_rows"] = len(rows)
+    return figures
+
+
 async def _baseline(conn: Conn, campaign_id: int) -> dict[str, Any]:
     """The same reminder and notification rows written by plain COPY, without and with indexes."""
     reminders = [tuple(r) for r in await conn.fetch(
@@ -253,6 +268,7 @@ async def run(members: int, *, partitions: int, concurrency: int, communities: i
             try:
                 async with pool.acquire() as c:
                     figures.update(await _checks(c, campaign_id, now - timedelta(days=30), now))
+                    figures.update(await _progress(c, campaign_id, now))
                     figures.update(await _baseline(c, campaign_id))
             finally:
                 await pool.close()

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -25,7 +25,7 @@ from db import campaign_progress as progress_db
 from db import campaign_wave as wave_db
 from db.pool import Conn, Pool
 from domain import campaign_rules as rules
-from domain.errors import Conflict, Forbidden, NotFound
+from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.quota import periods
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.campaign import (
@@ -49,6 +49,7 @@ from schemas.campaign import (
     ResumeInput,
     WaveProgress,
 )
+from schemas.evaluation import EvaluationRule
 from workflows.campaign import CampaignWorkflow, campaign_workflow_id
 
 log = structlog.get_logger(__name__)
@@ -100,6 +101,11 @@ async def create_campaign(conn: Conn, actor: Actor, data: CampaignCreate, *, now
     """A draft campaign; nothing runs until it is launched."""
     _require_org(actor)
     rules.validate_create(data)
+    try:
+        # Kept opaque in the campaign row; the evaluation engineers' model says what is valid.
+        EvaluationRule.model_validate(data.evaluation_rule)
+    except ValidationError as err:
+        raise InvalidInput(f"考核规则无效: {err.errors()[0]['msg']}") from err
     scope = data.scope
     if actor.scope_kind is ScopeKind.district:
         assert actor.scope_id is not None

@@ -20,7 +20,8 @@ def body(community_ids: list[int], **extra: Any) -> dict[str, Any]:
 
 async def test_only_org_departments_create_within_their_scope(api_http: httpx.AsyncClient, api_city: ApiCity) -> None:
     """A district organization department creates a draft in its district but not over another
-    district's community; community staff may not create at all; a bad window is a 422."""
+    district's community; community staff may not create at all; a bad window or an evaluation
+    rule the evaluation model rejects is a 422."""
     own = await api_http.post("/campaigns", json=body([api_city.community["A"]]), headers=api_city.auth("org_d1"))
     assert own.status_code == 201, own.text
     assert (own.json()["status"], own.json()["launched_by_kind"]) == ("draft", "district")
@@ -31,6 +32,9 @@ async def test_only_org_departments_create_within_their_scope(api_http: httpx.As
     bad = body([api_city.community["A"]], window_end=datetime.now(UTC).isoformat())
     refused = await api_http.post("/campaigns", json=bad, headers=api_city.auth("org_city"))
     assert refused.status_code == 422
+    bad_rule = body([api_city.community["A"]], evaluation_rule={"basic_share": 2})
+    refused = await api_http.post("/campaigns", json=bad_rule, headers=api_city.auth("org_city"))
+    assert refused.status_code == 422 and "考核规则无效" in refused.json()["message"]
 
 
 async def test_progress_is_read_within_scope_with_registered_counts(

@@ -1,4 +1,5 @@
-"""CLI commands: `channel add|list|disable`, the group robots and the SMS gateway notifications go to.
+"""CLI commands: `channel add|list|disable`, the group robots and the SMS gateway notifications go
+to, and `channel kick`, which starts the delivery dispatcher (or wakes it).
 
 `list` never prints a robot's key, token or signing secret.
 """
@@ -86,6 +87,19 @@ def disable(endpoint_id: Annotated[int, typer.Argument(min=1, help="端点编号
         typer.echo(f"端点 {endpoint_id} 不存在", err=True)
         raise typer.Exit(1)
     typer.echo(f"端点 {endpoint_id} 已停用")
+
+
+async def _kick() -> None:
+    settings = Settings()
+    async with open_runtime(settings) as runtime:
+        await delivery.kick_dispatcher(runtime.client, settings.task_queue, reason="cli")
+
+
+@channel_app.command("kick")
+def kick() -> None:
+    """启动或唤醒消息发送调度 (start the delivery dispatcher if needed, and send what is due now)."""
+    asyncio.run(_kick())
+    typer.echo("消息发送调度已唤醒")
 
 
 def register(app: typer.Typer) -> None:

@@ -41,8 +41,8 @@ from tests.test_delivery_receivers import (
 __all__ = ["cleanup", "receiver"]   # fixtures used by name
 
 def fast(pool: Pool, **overrides: Any) -> DeliveryActivities:
-    """Activities with a short HTTP timeout and a 1-second backoff base, so retries are quick to check."""
-    settings: dict[str, Any] = {"timeout": 0.3, "retry_base": timedelta(seconds=1), **overrides}
+    """Activities with a 1-second HTTP timeout (the receiver's slow answer takes 3) and a 1-second backoff base."""
+    settings: dict[str, Any] = {"timeout": 1.0, "retry_base": timedelta(seconds=1), **overrides}
     return DeliveryActivities(pool, **settings)
 
 

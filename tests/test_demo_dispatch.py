@@ -107,3 +107,34 @@ def test_window_lands_in_a_slot_where_someone_is_free() -> None:
     start, end = choose_window(now, [[5], []])          # one member free on Tuesday evening only
     assert slot_of(start) == 5 and slot_of(end - timedelta(seconds=1)) == 5
     assert start > now
+
+
+async def test_stopping_mid_update_ends_the_stream_as_cancelled(pool: Pool, client: Client, task_queue: str) -> None:
+    """Cancelling the stream while a member's answer waits on the workflow (no worker to take it)
+    ends it as a cancelled task, not with the client's update-timeout error, so the stack's stop
+    goes on to the API and the worker."""
+    district_id = await _district(pool)
+    plan = StreamPlan(new_need_every=60, total_needs=1, tick=0.2, think=(1.0, 1.0), policy=DispatchPolicy(
+        offer_timeout=timedelta(minutes=5)))
+    stream = TaskStream(pool, client, task_queue=task_queue, plan=plan, district_id=district_id)
+    running = asyncio.create_task(stream.run())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    async with Worker(client, task_queue=task_queue, workflows=[TaskWorkflow],
+                      activities=DispatchActivities(pool).all()):
+        while True:
+            assert loop.time() < deadline, "no offer went out"
+            assert not running.done(), running.exception()
+            task_id = next(iter(stream.state.tokens), None)
+            if task_id is not None:
+                async with pool.acquire() as conn:
+                    if await dispatch.list_offers(conn, STREAM_ACTOR, task_id):
+                        break
+            await asyncio.sleep(0.1)
+    # The worker is gone: the member's answer (after a second's thought) now waits on the server.
+    await asyncio.sleep(2.0)
+    assert not running.done()
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    assert running.cancelled()

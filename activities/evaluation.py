@@ -23,7 +23,6 @@ from db.delivery import insert_deliveries
 from db.pool import Pool
 from domain.channel_routing import channels_for, idempotency_key
 from domain.evaluation import partition_bounds, thresholds
-from domain.scope import ScopeFilter
 from reports.evaluation_workbooks import UNIT_FEEDBACK_COLUMNS, write_workbook
 from schemas.delivery import DeliveryRow, OwnerKind
 from schemas.evaluation import (
@@ -149,9 +148,7 @@ class EvaluationActivities:
             path = unit_report_path(self._reports_dir, data.run_id, unit["unit_id"])
             path.parent.mkdir(parents=True, exist_ok=True)
             async with self._pool.acquire() as conn, conn.transaction():
-                rows = await evaluation_db.select_member_results(
-                    conn, run_id=data.run_id, scope=ScopeFilter(), unit_id=unit["unit_id"], limit=None, offset=0
-                )
+                rows = await evaluation_db.select_unit_members(conn, run_id=data.run_id, unit_id=unit["unit_id"])
                 count = write_workbook(
                     path, title="单位党员考核反馈",
                     caption=f"{unit['name']} · 述职评议考核 {run['period_label']} · 党员 {len(rows)} 人",

@@ -371,23 +371,57 @@ def _filter_args(scope: ScopeFilter) -> tuple[int | None, ...]:
 
 
 async def select_member_results(
-    conn: Conn, *, run_id: int, scope: ScopeFilter, unit_id: int | None, limit: int | None, offset: int,
-    after_member_id: int = 0,
+    conn: Conn, *, run_id: int, scope: ScopeFilter, unit_id: int | None, limit: int | None, offset: int
 ) -> list[asyncpg.Record]:
-    """Member rows with name and phone (the caller masks), in member id order; `after_member_id`
-    pages through a large export by key instead of by offset."""
+    """Member rows with name and phone (the caller masks) and the total, in member id order."""
     return await conn.fetch(
         """
         SELECT me.*, m.name, m.phone, count(*) OVER () AS total
         FROM member_evaluation me
         JOIN member m ON m.id = me.member_id
         LEFT JOIN community_evaluation ce ON ce.run_id = me.run_id AND ce.community_id = me.community_id
-        WHERE me.run_id = $1 AND me.member_id > $10 AND ($7::bigint IS NULL OR me.unit_id = $7) AND ($2::bigint IS NULL OR ce.district_id = $2) AND ($3::bigint IS NULL OR ce.subdistrict_id = $3)
+        WHERE me.run_id = $1 AND ($7::bigint IS NULL OR me.unit_id = $7)
+          AND ($2::bigint IS NULL OR ce.district_id = $2) AND ($3::bigint IS NULL OR ce.subdistrict_id = $3)
           AND ($4::bigint IS NULL OR me.community_id = $4) AND ($5::bigint IS NULL OR me.unit_id = $5)
           AND ($6::bigint IS NULL OR me.member_id = $6)
         ORDER BY me.member_id LIMIT $8 OFFSET $9
         """,
-        run_id, *_filter_args(scope), unit_id, limit, offset, after_member_id,
+        run_id, *_filter_args(scope), unit_id, limit, offset,
+    )
+
+
+async def select_unit_members(conn: Conn, *, run_id: int, unit_id: int) -> list[asyncpg.Record]:
+    """One unit's member rows for its feedback workbook (plain predicates: an index probe on
+    (run_id, unit_id) under any plan, once per unit of a city)."""
+    return await conn.fetch(
+        """
+        SELECT me.*, m.name, m.phone
+        FROM member_evaluation me JOIN member m ON m.id = me.member_id
+        WHERE me.run_id = $1 AND me.unit_id = $2
+        ORDER BY me.member_id
+        """,
+        run_id, unit_id,
+    )
+
+
+async def select_member_page(
+    conn: Conn, *, run_id: int, scope: ScopeFilter, after_member_id: int, limit: int
+) -> list[asyncpg.Record]:
+    """The next `limit` member rows after `after_member_id` (keyset paging for large exports: no
+    total, no offset, so each page costs its own rows only)."""
+    return await conn.fetch(
+        """
+        SELECT me.*, m.name, m.phone
+        FROM member_evaluation me
+        JOIN member m ON m.id = me.member_id
+        LEFT JOIN community_evaluation ce ON ce.run_id = me.run_id AND ce.community_id = me.community_id
+        WHERE me.run_id = $1 AND me.member_id > $7
+          AND ($2::bigint IS NULL OR ce.district_id = $2) AND ($3::bigint IS NULL OR ce.subdistrict_id = $3)
+          AND ($4::bigint IS NULL OR me.community_id = $4) AND ($5::bigint IS NULL OR me.unit_id = $5)
+          AND ($6::bigint IS NULL OR me.member_id = $6)
+        ORDER BY me.member_id LIMIT $8
+        """,
+        run_id, *_filter_args(scope), after_member_id, limit,
     )
 
 

@@ -361,9 +361,8 @@ async def export_workbook(conn: Conn, actor: Actor, *, run_id: int, level: Evalu
         _check_level(actor, level)
         after = 0
         while True:
-            page = await evaluation_db.select_member_results(
-                conn, run_id=run_id, scope=scope_filter(actor), unit_id=None, limit=EXPORT_PAGE, offset=0,
-                after_member_id=after)
+            page = await evaluation_db.select_member_page(
+                conn, run_id=run_id, scope=scope_filter(actor), after_member_id=after, limit=EXPORT_PAGE)
             if not page:
                 break
             await asyncio.to_thread(stream.append, page)

@@ -8,6 +8,7 @@ reminders and notifications have unique keys.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -57,6 +58,8 @@ from schemas.matching import CityMap, MatchWeights, MemberCandidate, TaskSpec
 
 log = structlog.get_logger(__name__)
 
+# A partition statement heartbeats this often (the wave workflow's heartbeat timeout is 3x).
+HEARTBEAT_EVERY = timedelta(seconds=10)
 # How long a mobilisation's offers stay open before the task's own dispatch takes over.
 MOBILISE_OFFER_TTL = timedelta(hours=2)
 
@@ -166,7 +169,26 @@ class CampaignActivities:
 
     @activity.defn(name="campaign_remind_partition")
     async def remind_partition(self, data: PartitionInput) -> PartitionResult:
-        """Remind the members behind in one id range, with their tallies, in one statement."""
+        """Remind the members behind in one id range, with their tallies, in one statement.
+
+        Heartbeats while the statement runs, so a worker that dies mid-partition is noticed
+        after the heartbeat timeout (not the start-to-close timeout) and the partition retried
+        elsewhere; the rolled-back statement left nothing behind.
+        """
+        work = asyncio.ensure_future(self._remind_partition(data))
+        try:
+            while True:
+                done, _ = await asyncio.wait({work}, timeout=HEARTBEAT_EVERY.total_seconds())
+                if done:
+                    return work.result()
+                activity.heartbeat(data.bounds.partition)
+        finally:
+            # Cancelled (worker shutting down, wave cancelled): stop the statement too; its
+            # transaction rolls back and the retry does the partition whole.
+            if not work.done():
+                work.cancel()
+
+    async def _remind_partition(self, data: PartitionInput) -> PartitionResult:
         wave = data.wave
         async with self._pool.acquire() as conn, conn.transaction():
             done = await wave_db.select_partition(conn, wave_id=data.wave_id, partition=data.bounds.partition)

@@ -15,6 +15,8 @@ communities). Printed:
   - how long the progress read (GET /campaigns/{id}/progress) takes per district and community
   - the baseline measured in the same run: the same reminder and notification rows written by a
     plain COPY into copies of the two tables (without and with their indexes).
+With --kill-worker-at 0.5 the worker is killed (SIGKILL) halfway through the wave and a new one
+started: the wall time then includes the 30 s heartbeat timeout, and duplicates must stay 0.
 """
 
 from __future__ import annotations
@@ -187,6 +189,20 @@ async def _baseline(conn: Conn, campaign_id: int) -> dict[str, Any]:
     return figures
 
 
+async def _partitions_done_at(dsn: str, campaign_id: int, share: float) -> int:
+    """Wait until `share` of the wave's partitions are done; how many were."""
+    conn = await connect(dsn)
+    try:
+        while True:
+            row = await conn.fetchrow(
+                "SELECT partitions_done, partitions_total FROM campaign_wave WHERE campaign_id = $1", campaign_id)
+            if row is not None and row["partitions_done"] >= share * row["partitions_total"]:
+                return int(row["partitions_done"])
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
 def _start_worker(dsn: str, address: str, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "bench.reminder_wave", "--worker", "--dsn", dsn, "--address", address,
@@ -214,7 +230,8 @@ async def _run_worker(dsn: str, address: str, rss_file: Path) -> None:
         await asyncio.to_thread(rss_file.write_text, peak)
 
 
-async def run(members: int, *, partitions: int, concurrency: int, communities: int, units: int) -> dict[str, Any]:
+async def run(members: int, *, partitions: int, concurrency: int, communities: int, units: int,
+              kill_at: float | None = None) -> dict[str, Any]:
     from temporalio.testing import WorkflowEnvironment
 
     from stack.binaries import temporal_cli
@@ -245,8 +262,16 @@ async def run(members: int, *, partitions: int, concurrency: int, communities: i
                     notify=(Recipient.member, Recipient.unit, Recipient.community), as_of=now,
                     partitions=partitions, concurrency=concurrency)
                 started = time.perf_counter()
-                result = ReminderWaveResult.model_validate(await env.client.execute_workflow(
-                    ReminderWaveWorkflow.run, wave, id=f"bench-wave-{campaign_id}", task_queue=TASK_QUEUE))
+                handle = await env.client.start_workflow(
+                    ReminderWaveWorkflow.run, wave, id=f"bench-wave-{campaign_id}", task_queue=TASK_QUEUE)
+                if kill_at is not None:
+                    # kill -9 the worker mid-wave and start another: partitions in flight are
+                    # retried after the heartbeat timeout, finished ones are found done.
+                    figures["killed_after_partitions"] = await _partitions_done_at(dsn, campaign_id, kill_at)
+                    worker.kill()
+                    await asyncio.to_thread(worker.wait, 60)
+                    worker = _start_worker(dsn, env.client.service_client.config.target_host, rss_file)
+                result = ReminderWaveResult.model_validate(await handle.result())
                 figures["wave_wall_s"] = round(time.perf_counter() - started, 1)
                 figures["wave_reminded"] = result.reminded
                 figures["wave_behind"] = result.behind
@@ -287,6 +312,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--communities", type=int, default=500)
     parser.add_argument("--units", type=int, default=5000)
+    parser.add_argument("--kill-worker-at", type=float, default=None,
+                        help="kill -9 the worker when this share of partitions is done, start another")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dsn", help=argparse.SUPPRESS)
     parser.add_argument("--address", help=argparse.SUPPRESS)
@@ -297,7 +324,7 @@ def main() -> None:
         return
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     figures = asyncio.run(run(args.members, partitions=args.partitions, concurrency=args.concurrency,
-                              communities=args.communities, units=args.units))
+                              communities=args.communities, units=args.units, kill_at=args.kill_worker_at))
     for key, value in figures.items():
         print(f"{key:32} {value}")
 

@@ -35,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
 _SHORT = timedelta(minutes=1)
 # One partition of ~8k members is a few seconds of SQL; generous for a loaded database.
 _PARTITION = timedelta(minutes=10)
+# A dead worker's partition is retried after this (the activity heartbeats every 10 s).
+_HEARTBEAT = timedelta(seconds=30)
 _RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 
 
@@ -70,5 +72,5 @@ class ReminderWaveWorkflow:
         return await workflow.execute_activity_method(
             CampaignActivities.remind_partition,
             PartitionInput(wave_id=wave_id, wave=data, bounds=bounds, as_of=data.as_of),
-            start_to_close_timeout=_PARTITION, retry_policy=_RETRY,
+            start_to_close_timeout=_PARTITION, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
         )

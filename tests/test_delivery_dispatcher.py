@@ -131,7 +131,7 @@ async def test_dispatcher_delivers_everything_and_wakes_on_kick(
     assert receiver.problems(prefix) == []
 
 
-async def test_worker_killed_mid_batch_resends_only_inside_the_documented_window(
+async def test_worker_stopped_mid_batch_loses_and_repeats_nothing(
     pool: Pool, client: Client, task_queue: str, receiver: Receiver, cleanup: list[str]
 ) -> None:
     """A worker stopped while sending: it records the requests in flight and gives the rest back, a fresh worker sends the rest at once (not after the lease), every row ends sent once and no receiver sees a message twice."""

@@ -34,7 +34,6 @@ from channels import dingtalk, sms_gateway, wecom
 from channels.transport import SendResult
 from db import delivery as delivery_db
 from db.delivery import DeliveryToSend
-from db.notification import insert_notification
 from db.pool import Pool
 from domain.channel_templates import robot_body, sms_text
 from domain.pii import mask_text
@@ -150,8 +149,8 @@ class DeliveryActivities:
     async def _deliver_one(self, http: httpx.AsyncClient, item: DeliveryToSend,
                            data: DeliverPendingInput, buckets: dict[int, TokenBucket]) -> str:
         """Send one row and record the outcome: 'sent', 'failed', 'dead' or 'deferred'."""
-        if item.channel is Channel.inbox:
-            return await self._deliver_inbox(item)
+        # Inbox rows never reach the outbox (insert_deliveries writes them to the inbox), so a row
+        # without an endpoint, inbox or not, has nowhere to go.
         if item.endpoint_id is None or not item.endpoint_enabled or item.url is None:
             return await self._record_failure(item, data, SendResult(
                 ok=False, error="渠道端点不存在或已停用"), request=None)
@@ -213,17 +212,6 @@ class DeliveryActivities:
             if wait > self._max_rate_wait:
                 raise _Deferred(wait)
             await asyncio.sleep(wait)
-
-    async def _deliver_inbox(self, item: DeliveryToSend) -> str:
-        # Normally written straight to the inbox by insert_deliveries; a queued one lands there now.
-        async with self._pool.acquire() as conn, conn.transaction():
-            await insert_notification(
-                conn, recipient_kind=item.recipient_kind, recipient_id=item.recipient_id,
-                category=item.template, title=item.title, body=item.body,
-                dedupe_key=item.idempotency_key,
-            )
-            await delivery_db.mark_sent(conn, delivery_id=item.id, payload={"inbox": True})
-        return "sent"
 
     async def _record_failure(self, item: DeliveryToSend, data: DeliverPendingInput,
                               result: SendResult, *, request: dict[str, Any] | None) -> str:

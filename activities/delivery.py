@@ -88,10 +88,14 @@ class DeliveryActivities:
             return await self._deliver(http, data)
 
     async def _deliver(self, http: httpx.AsyncClient, data: DeliverPendingInput) -> DeliverPendingResult:
+        # The lease outlasts the slowest possible run (every request timing out after a rate-limit
+        # wait), so no other run claims a row while this one may still send it.
+        batches = -(-data.max_items // self._concurrency)
+        worst_case = timedelta(seconds=batches * (self._timeout + self._max_rate_wait + 1))
         async with self._pool.acquire() as conn:
             claimed = await delivery_db.select_pending(
-                conn, limit=data.max_items, now=data.as_of, lease_until=data.as_of + self._lease,
-                endpoint_ids=data.endpoint_ids,
+                conn, limit=data.max_items, now=data.as_of,
+                lease_until=data.as_of + max(self._lease, worst_case), endpoint_ids=data.endpoint_ids,
             )
             rates = {item.endpoint_id: item.rate_per_minute for item in claimed
                      if item.endpoint_id is not None}

@@ -54,7 +54,8 @@ async def write_members(pool: Pool, *, run_id: int, lo: int, hi: int) -> int:
     """Rewrite member results for ids lo..hi in one transaction; members written."""
     async with pool.acquire() as conn, conn.transaction():
         run = await evaluation_db.select_run(conn, run_id=run_id)
-        assert run is not None, run_id
+        if run is None:
+            raise ApplicationError(f"考核批次 {run_id} 不存在", type="not_found", non_retryable=True)
         t = thresholds(EvaluationRule.model_validate(run["rule"]), run["period_start"], run["period_end"])
         return await evaluation_db.write_member_partition(
             conn, run_id=run_id, lo=lo, hi=hi, scope=EvaluationScope.model_validate(run["scope"]), t=t,
@@ -66,7 +67,8 @@ async def write_aggregates(pool: Pool, *, run_id: int) -> tuple[int, int, int]:
     """Units, communities and areas rewritten from the member rows, in one transaction."""
     async with pool.acquire() as conn, conn.transaction():
         run = await evaluation_db.select_run(conn, run_id=run_id)
-        assert run is not None, run_id
+        if run is None:
+            raise ApplicationError(f"考核批次 {run_id} 不存在", type="not_found", non_retryable=True)
         t = thresholds(EvaluationRule.model_validate(run["rule"]), run["period_start"], run["period_end"])
         units = await evaluation_db.write_unit_results(conn, run_id=run_id, t=t)
         communities = await evaluation_db.write_community_results(
@@ -88,6 +90,7 @@ class EvaluationActivities:
         return [
             self.evaluation_open_run, self.evaluation_partitions, self.evaluation_members,
             self.evaluation_aggregate, self.evaluation_unit_reports, self.evaluation_finish,
+            self.evaluation_fail,
         ]
 
     @activity.defn
@@ -193,3 +196,10 @@ class EvaluationActivities:
                         conn, campaign_id=run["campaign_id"], kind="evaluated", from_status="closed",
                         to_status="evaluated", actor="system:evaluation", detail={"run_id": data.run_id}, at=now)
         return FinishRunResult(status=RunStatus.done)
+
+    @activity.defn
+    async def evaluation_fail(self, data: RunStepInput) -> FinishRunResult:
+        async with self._pool.acquire() as conn:
+            await evaluation_db.finish_run(conn, run_id=data.run_id, status=RunStatus.failed.value, report_dir=None)
+        log.warning("evaluation_run_failed", run_id=data.run_id)
+        return FinishRunResult(status=RunStatus.failed)

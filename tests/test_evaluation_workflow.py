@@ -7,8 +7,10 @@ import asyncio
 import random
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.evaluation import EvaluationActivities
@@ -133,3 +135,18 @@ async def test_closed_campaign_handover_evaluates_its_window_and_marks_it_evalua
     assert run["rule"]["min_services_per_month"] == 0.25
     assert campaign["status"] == "evaluated"
     assert [e["detail"]["run_id"] for e in events] == [result.run_id]
+
+
+async def test_a_step_that_gives_up_fails_the_workflow_with_the_run_marked(
+    pool: Pool, client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    """When a step fails for good (here: the run does not exist), the workflow fails with
+    `evaluation_failed` instead of retrying forever or reporting success."""
+    async with _worker(client, pool, task_queue, tmp_path):
+        handle = await client.start_workflow(
+            EvaluationWorkflow.run, EvaluationInput(run_id=2**62, unit_reports=False),
+            id=f"evaluation-missing-{task_queue}", task_queue=task_queue)
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "evaluation_failed"

@@ -23,6 +23,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.evaluation import EvaluationActivities
@@ -70,41 +71,49 @@ class EvaluationWorkflow:
             )
             run_id = opened.run_id
         workflow.logger.info("evaluation started", extra={"run_id": run_id})
+        try:
+            parts: PartitionsResult = await workflow.execute_activity_method(
+                EvaluationActivities.evaluation_partitions,
+                PartitionsInput(run_id=run_id, partition_size=data.partition_size),
+                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+            )
+            members = 0
+            # A window of `concurrency` partitions at a time: each is one statement on its own
+            # connection, so two partitions keep two cores busy without flooding the pool.
+            for i in range(0, len(parts.bounds), data.concurrency):
+                window = parts.bounds[i:i + data.concurrency]
+                done: list[MemberPartitionResult] = await asyncio.gather(*(
+                    workflow.execute_activity_method(
+                        EvaluationActivities.evaluation_members,
+                        MemberPartitionInput(run_id=run_id, lo=lo, hi=hi),
+                        start_to_close_timeout=_LONG, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
+                    )
+                    for lo, hi in window
+                ))
+                members += sum(r.members for r in done)
 
-        parts: PartitionsResult = await workflow.execute_activity_method(
-            EvaluationActivities.evaluation_partitions,
-            PartitionsInput(run_id=run_id, partition_size=data.partition_size),
-            start_to_close_timeout=_SHORT, retry_policy=_RETRY,
-        )
-        members = 0
-        # A window of `concurrency` partitions at a time: each is one statement on its own
-        # connection, so two partitions keep two cores busy without flooding the pool.
-        for i in range(0, len(parts.bounds), data.concurrency):
-            window = parts.bounds[i:i + data.concurrency]
-            done: list[MemberPartitionResult] = await asyncio.gather(*(
-                workflow.execute_activity_method(
-                    EvaluationActivities.evaluation_members,
-                    MemberPartitionInput(run_id=run_id, lo=lo, hi=hi),
-                    start_to_close_timeout=_LONG, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
-                )
-                for lo, hi in window
-            ))
-            members += sum(r.members for r in done)
-
-        agg: AggregateResult = await workflow.execute_activity_method(
-            EvaluationActivities.evaluation_aggregate, RunStepInput(run_id=run_id),
-            start_to_close_timeout=_LONG, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
-        )
-        reports = ReportsResult(reports=0, notified=0)
-        if data.unit_reports:
-            reports = await workflow.execute_activity_method(
-                EvaluationActivities.evaluation_unit_reports, RunStepInput(run_id=run_id),
+            agg: AggregateResult = await workflow.execute_activity_method(
+                EvaluationActivities.evaluation_aggregate, RunStepInput(run_id=run_id),
                 start_to_close_timeout=_LONG, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
             )
-        finished: FinishRunResult = await workflow.execute_activity_method(
-            EvaluationActivities.evaluation_finish, RunStepInput(run_id=run_id),
-            start_to_close_timeout=_SHORT, retry_policy=_RETRY,
-        )
+            reports = ReportsResult(reports=0, notified=0)
+            if data.unit_reports:
+                reports = await workflow.execute_activity_method(
+                    EvaluationActivities.evaluation_unit_reports, RunStepInput(run_id=run_id),
+                    start_to_close_timeout=_LONG, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
+                )
+            finished: FinishRunResult = await workflow.execute_activity_method(
+                EvaluationActivities.evaluation_finish, RunStepInput(run_id=run_id),
+                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+            )
+        except ActivityError as err:
+            # A step gave up (retries exhausted or refused): the run is marked failed so nobody
+            # reads half-written results as final, then the workflow fails with the cause.
+            await workflow.execute_activity_method(
+                EvaluationActivities.evaluation_fail, RunStepInput(run_id=run_id),
+                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+            )
+            raise ApplicationError(f"考核批次 {run_id} 计算失败", type="evaluation_failed") from err
         workflow.logger.info("evaluation finished", extra={"run_id": run_id, "status": finished.status.value})
         return EvaluationResult(run_id=run_id, members=members, units=agg.units, communities=agg.communities,
                                 reports=reports.reports, notified=reports.notified)

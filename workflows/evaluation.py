@@ -12,7 +12,8 @@ Started three ways:
 
 Steps, each an activity: member results per member-id range (at most `concurrency` ranges at once,
 each a set-based INSERT ... SELECT on its own connection, heartbeating) → unit, community and area
-aggregates → per-unit feedback workbooks and their delivery → finish. No timers, no signals: a
+aggregates → per-unit feedback workbooks and their delivery → finish. A step that gives up marks
+the run failed and fails the workflow (`evaluation_failed`). No timers, no signals: a
 run is a batch job whose history stays small (a million members is ten partitions of 100,000).
 """
 

@@ -11,6 +11,12 @@ from needs), ~3 N evaluation_points rows, ~0.7 N ratings and ~0.5 N assignments,
       100,000-id range on two connections, then units, communities, districts and the city),
       the same code the EvaluationWorkflow's activities run. Goal: under 60 s.
   (d) with --export: the member-level .xlsx export of the whole city, paged, and peak RSS.
+
+Measured 2026-11-22 on this 2-core machine, 1,000,000 members / 3,000,000 ledger rows (other
+engineers' benchmarks sharing the cores, so the figure moves with their load): 15.6 s and 16.7 s at
+load ~1, 32.2 s at load ~4, 62.2 s once under heavy contention; baselines in the same runs: plain
+COPY of the 1M result rows 1.3 s, plain GROUP BY over the ledger 0.3 s. The member export
+(--export): 60 MiB .xlsx in 133 s, no rise of the process's peak RSS above the seeding's.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ from schemas.campaign import (
 )
 from schemas.delivery import Channel, DeliveryRow, OwnerKind
 from schemas.matching import CityMap, MatchWeights, MemberCandidate, TaskSpec
+from telemetry import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -227,6 +228,7 @@ class CampaignActivities:
                             idempotency_key=idempotency_key(f"{_key(wave).dedupe_prefix}member:{member_id}", channel),
                             campaign_id=wave.campaign_id)
                 for member_id in outcome.reminded_ids for channel in external]) if external else 0
+        metrics.REMINDERS_SENT.labels(ladder="campaign", step=wave.step.value).inc(outcome.reminded)
         return PartitionResult(behind=outcome.behind, reminded=outcome.reminded, external_queued=queued)
 
     @activity.defn(name="campaign_finish_wave")

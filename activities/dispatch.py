@@ -61,6 +61,7 @@ from schemas.dispatch import (
     TaskStatus,
 )
 from schemas.matching import EscalationLevel, MatchWeights
+from telemetry import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -125,6 +126,7 @@ class DispatchActivities:
                             "member_ids": [r["member_id"] for r in inserted]},
                     at=data.as_of,
                 )
+        metrics.OFFERS_SENT.inc(len(inserted))
         log.info("offers_sent", task_id=data.task_id, wave=data.wave, level=data.level.value,
                  offers=len(inserted), eligible=len(ranked))
         return FindCandidatesResult(offers=[OfferSent(offer_id=r["id"], member_id=r["member_id"],
@@ -166,6 +168,8 @@ class DispatchActivities:
                 actor=f"member:{data.member_id}", detail={"offer_id": data.offer_id, "reason": data.reason},
                 at=data.as_of,
             )
+        if assignment_id is not None:
+            metrics.OFFERS_ACCEPTED.inc()
         return RecordAnswerResult(status=OfferStatus(status), assignment_id=assignment_id)
 
     @activity.defn(name="dispatch_record_claim")
@@ -246,6 +250,8 @@ class DispatchActivities:
                     actor=WORKFLOW_ACTOR, detail={"level": data.level.value, "recipient_kind": kind,
                                                   "recipient_id": recipient}, at=data.as_of,
                 )
+        if sent is not None and data.topic == "escalated":
+            metrics.ESCALATIONS.inc()
         return NotifyLevelResult(notified=0 if sent is None else 1)
 
     @activity.defn(name="dispatch_scan")

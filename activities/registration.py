@@ -37,6 +37,7 @@ from schemas.registration import (
     UnitStatus,
     UnitStatusInput,
 )
+from telemetry import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +68,7 @@ class RegistrationActivities:
             )
         log.info("confirmation_reminders", cohort_id=data.cohort_id, step=data.step.value,
                  pending=pending, communities_reminded=sent)
+        metrics.REMINDERS_SENT.labels(ladder="member_confirmation", step=data.step.value).inc(sent)
         return ConfirmationReminderResult(pending=pending, communities_reminded=sent)
 
     @activity.defn(name="cohort_status")
@@ -108,6 +110,8 @@ class RegistrationActivities:
         log.info("renewal_reminders", cohort_id=data.cohort_id, cycle=data.cycle,
                  step=data.step.value, due=due_total, members_reminded=members_sent,
                  units_reminded=units_sent)
+        metrics.REMINDERS_SENT.labels(ladder="member_reregistration", step=data.step.value).inc(
+            members_sent + units_sent)
         return RenewalReminderResult(due=due_total, members_reminded=members_sent,
                                      units_reminded=units_sent)
 
@@ -157,6 +161,7 @@ class RegistrationActivities:
             )
         log.info("unit_registration_reminder", unit_registration_id=data.unit_registration_id,
                  ladder=data.ladder, step=data.step.value, sent=sent)
+        metrics.REMINDERS_SENT.labels(ladder=data.ladder, step=data.step.value).inc(int(sent))
         return UnitReminderResult(sent=sent)
 
     @activity.defn(name="lapse_unit_registration")

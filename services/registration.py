@@ -37,6 +37,7 @@ from schemas.registration import (
     RegistrationChanged,
     RegistrationPolicy,
 )
+from telemetry import metrics
 from workflows.member_registration import MemberRegistrationCohortWorkflow, cohort_workflow_id
 
 log = structlog.get_logger(__name__)
@@ -127,6 +128,8 @@ async def _write(
         befores=[_snapshot(b, b["community_id"]) for b in befores],
         afters=[_snapshot(a, b["community_id"]) for a, b in zip(afters, befores, strict=True)],
     )
+    for after in afters:
+        metrics.REGISTRATIONS.labels(status=after.status.value).inc()
     return [_out(r) for r in rows]
 
 
@@ -200,6 +203,7 @@ async def _open_new(
         subject_kind="member_registration", subject_ids=[row["id"]], befores=[None],
         afters=[_snapshot(row, community_id)],
     )
+    metrics.REGISTRATIONS.labels(status="submitted").inc()
     return _out(row)
 
 

@@ -50,6 +50,7 @@ from ingest.spreadsheet import Sheet, read_sheet
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.roster import ImportResult, RowError
 from services.registration import start_cohort
+from telemetry import metrics
 from workflows.member_registration import cohort_workflow_id
 
 log = structlog.get_logger(__name__)
@@ -174,6 +175,9 @@ async def import_roster(
     if client is not None and result.cohort_id is not None and not dry_run:
         await _start_cohort(client, result.cohort_id, task_queue)
         result.workflow_started = True
+    if not dry_run:
+        metrics.IMPORT_ROWS.labels(kind=kind.value).inc(result.inserted)
+        metrics.REGISTRATIONS.labels(status="submitted").inc(result.registrations)
     log.info(
         "roster_import_finished", kind=kind.value, rows=result.rows, inserted=result.inserted,
         registrations=result.registrations, cohort_id=result.cohort_id, dry_run=dry_run,

@@ -13,16 +13,15 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.context import Runtime, open_runtime
+from cli.context import Runtime, run_job
 from domain.campaign_rules import STATUS_LABELS
-from domain.errors import DomainError
 from domain.reminder_ladder import STEP_LABELS
 from schemas.auth import SYSTEM_ACTOR
 from schemas.campaign import (
@@ -41,21 +40,8 @@ from schemas.settings import Settings
 from services import campaign as campaign_service
 
 campaign_app = typer.Typer(help="活动 (campaigns: launch, reminders, progress)", no_args_is_help=True)
-T = TypeVar("T")
 IdArg = Annotated[int, typer.Argument(min=1, help="活动编号")]
 _DEADLINE_LABELS = {"registration": "报到截止", "quota": "服务指标"}
-
-
-def _run(job: Callable[[Runtime], Awaitable[T]]) -> T:
-    async def go() -> T:
-        async with open_runtime(Settings()) as runtime:
-            return await job(runtime)
-
-    try:
-        return asyncio.run(go())
-    except DomainError as err:
-        Console(stderr=True).print(f"[red]{err.message}[/red]")
-        raise typer.Exit(1) from err
 
 
 def _now() -> datetime:
@@ -100,7 +86,7 @@ def create(
             view = await campaign_service.create_campaign(conn, SYSTEM_ACTOR, data, now=now)
         return f"活动 {view.id} 已创建 (草稿): {view.name}"
 
-    typer.echo(_run(job))
+    typer.echo(run_job(job))
 
 
 @campaign_app.command("launch")
@@ -112,7 +98,7 @@ def launch(campaign_id: IdArg) -> None:
                                                       now=_now(), task_queue=Settings().task_queue)
         return f"活动 {view.id} 已发布, 状态: {STATUS_LABELS[view.status]}"
 
-    typer.echo(_run(job))
+    typer.echo(run_job(job))
 
 
 @campaign_app.command("list")
@@ -129,7 +115,7 @@ def list_campaigns(limit: Annotated[int, typer.Option(min=1, max=500)] = 50) -> 
                           f"{c.registration_deadline:%Y-%m-%d}" if c.registration_deadline else "")
         return table
 
-    Console().print(_run(job))
+    Console().print(run_job(job))
 
 
 def _wave_label(w: WaveProgress) -> str:
@@ -163,7 +149,7 @@ def progress(
         async with rt.pool.acquire() as conn:
             return await campaign_service.progress(conn, SYSTEM_ACTOR, campaign_id, level, now=_now())
 
-    report = _run(job)
+    report = run_job(job)
     console.print(progress_table(report))
     waves = Table("批次", "期限", "分区", "未完成", "已提醒", "单位/社区通知", "完成时间", title="提醒批次")
     for w in report.waves:
@@ -191,7 +177,7 @@ async def _watch(rt: Runtime, campaign_id: int, interval: float) -> None:
 
 
 def _steer(job: Callable[[Runtime], Awaitable[CampaignStatusResult]]) -> None:
-    result = _run(job)
+    result = run_job(job)
     typer.echo(f"活动 {result.campaign_id}: {STATUS_LABELS[result.status]}, 结束时间 {result.window_end:%Y-%m-%d %H:%M}")
 
 
@@ -274,7 +260,7 @@ def mobilise(campaign_id: IdArg,
                               headcount=headcount, hours=hours))
         return f"已派发 {result.tasks_created} 项任务, 发出 {result.offers} 个邀请, {result.unfilled_slots} 个岗位暂无人选"
 
-    typer.echo(_run(job))
+    typer.echo(run_job(job))
 
 
 def register(app: typer.Typer) -> None:

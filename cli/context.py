@@ -8,17 +8,23 @@ Temporal server.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
+import typer
+from rich.console import Console
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from db.migrate import migrate
 from db.pool import Pool, connect, open_pool
+from domain.errors import DomainError
 from schemas.settings import Settings
 from stack.postgres import start_embedded_postgres
+
+T = TypeVar("T")
 
 
 class Runtime(NamedTuple):
@@ -66,3 +72,17 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     finally:
         if server is not None:
             server.cleanup()
+
+
+def run_job(job: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run one command's job against a fresh runtime; a refusal prints its Chinese message and exits 1."""
+
+    async def go() -> T:
+        async with open_runtime(Settings()) as runtime:
+            return await job(runtime)
+
+    try:
+        return asyncio.run(go())
+    except DomainError as err:
+        Console(stderr=True).print(f"[red]{err.message}[/red]")
+        raise typer.Exit(1) from err

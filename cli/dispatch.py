@@ -7,17 +7,14 @@ workflow's Chinese message and exit with status 1.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.context import Runtime, open_runtime
-from domain.errors import DomainError
+from cli.context import Runtime, run_job
 from domain.task_rules import STATUS_LABELS
 from schemas.auth import SYSTEM_ACTOR
 from schemas.dispatch import (
@@ -40,21 +37,8 @@ from services import dispatch
 needs_app = typer.Typer(help="需求清单 (needs, micro-wishes)", no_args_is_help=True)
 tasks_app = typer.Typer(help="任务与派单 (tasks, offers, scans, rating, verification)", no_args_is_help=True)
 
-T = TypeVar("T")
 MemberOpt = Annotated[int, typer.Option("--member", min=1, help="党员编号")]
 TokenOpt = Annotated[str, typer.Option("--token", help="任务现场二维码令牌")]
-
-
-def _run(job: Callable[[Runtime], Awaitable[T]]) -> T:
-    async def go() -> T:
-        async with open_runtime(Settings()) as runtime:
-            return await job(runtime)
-
-    try:
-        return asyncio.run(go())
-    except DomainError as err:
-        Console(stderr=True).print(f"[red]{err.message}[/red]")
-        raise typer.Exit(1) from err
 
 
 def _now() -> datetime:
@@ -83,7 +67,7 @@ def add_need(
         flag = f" (疑似重复, 与需求 {need.duplicate_of} 相同)" if need.likely_duplicate else ""
         return f"需求 {need.id} 已登记, 处置时限 {need.deadline_at:%Y-%m-%d %H:%M}{flag}"
 
-    typer.echo(_run(job))
+    typer.echo(run_job(job))
 
 
 @needs_app.command("decide")
@@ -100,7 +84,7 @@ def decide_need(
                                               NeedDecision(approve=approve, reason=reason), now=_now())
         return f"需求 {need.id}: {need.status.value}"
 
-    typer.echo(_run(job))
+    typer.echo(run_job(job))
 
 
 @needs_app.command("list")
@@ -120,7 +104,7 @@ def list_needs(status: Annotated[NeedStatus | None, typer.Option(help="状态")]
                           "是" if n.likely_duplicate else "", n.description)
         return table
 
-    Console().print(_run(job))
+    Console().print(run_job(job))
 
 
 @tasks_app.command("create")
@@ -149,7 +133,7 @@ def create_task(
                                           task_queue=Settings().task_queue)
         return f"任务 {made.task.id} 已创建, 流程 {made.task.workflow_id}; 现场二维码令牌 (仅显示一次): {made.qr_token}"
 
-    typer.echo(_run(job))
+    typer.echo(run_job(job))
 
 
 @tasks_app.command("answer")
@@ -164,7 +148,7 @@ def answer(task_id: int, member: MemberOpt,
                                               AnswerOfferInput(member_id=member, accept=accept, reason=reason))
         return f"邀请 {res.offer_id}: {res.status.value}"
 
-    typer.echo(_run(job))
+    typer.echo(run_job(job))
 
 
 @tasks_app.command("claim")
@@ -176,7 +160,7 @@ def claim(task_id: int, member: MemberOpt) -> None:
             res = await dispatch.claim(conn, rt.client, SYSTEM_ACTOR, task_id, ClaimInput(member_id=member))
         return f"已认领 ({res.filled}/{res.headcount})"
 
-    typer.echo(_run(job))
+    typer.echo(run_job(job))
 
 
 @tasks_app.command("check-in")
@@ -189,7 +173,7 @@ def check_in(task_id: int, member: MemberOpt, token: TokenOpt) -> None:
                                           ScanInput(member_id=member, token=token))
         return f"党员 {res.member_id}: {res.status.value}"
 
-    typer.echo(_run(job))
+    typer.echo(run_job(job))
 
 
 @tasks_app.command("check-out")
@@ -203,7 +187,7 @@ def check_out(task_id: int, member: MemberOpt, token: TokenOpt,
                                            ScanInput(member_id=member, token=token, report=report))
         return f"党员 {res.member_id}: {res.status.value}, 服务时长 {res.hours} 小时"
 
-    typer.echo(_run(job))
+    typer.echo(run_job(job))
 
 
 @tasks_app.command("rate")
@@ -216,7 +200,7 @@ def rate(task_id: int, score: Annotated[int, typer.Option(min=1, max=5, help="�
             res = await dispatch.rate(conn, rt.client, SYSTEM_ACTOR, task_id, RateInput(score=score, comment=comment))
         return f"评分 {res.score}" + (", 已转待跟进" if res.follow_up else "")
 
-    typer.echo(_run(job))
+    typer.echo(run_job(job))
 
 
 @tasks_app.command("verify")
@@ -228,7 +212,7 @@ def verify(task_id: int, note: Annotated[str | None, typer.Option(help="核查�
             res = await dispatch.verify(conn, rt.client, SYSTEM_ACTOR, task_id, note)
         return f"已核查, 记分 {res.points_credited} 人次"
 
-    typer.echo(_run(job))
+    typer.echo(run_job(job))
 
 
 @tasks_app.command("requeue")
@@ -240,7 +224,7 @@ def requeue(task_id: int) -> None:
             snap = await dispatch.requeue(conn, rt.client, SYSTEM_ACTOR, task_id)
         return f"任务 {task_id}: {STATUS_LABELS[snap.status]}"
 
-    typer.echo(_run(job))
+    typer.echo(run_job(job))
 
 
 @tasks_app.command("cancel")
@@ -252,7 +236,7 @@ def cancel(task_id: int, reason: Annotated[str, typer.Option(help="取消原因"
             snap = await dispatch.cancel(conn, rt.client, SYSTEM_ACTOR, task_id, reason)
         return f"任务 {task_id}: {STATUS_LABELS[snap.status]}"
 
-    typer.echo(_run(job))
+    typer.echo(run_job(job))
 
 
 @tasks_app.command("offers")
@@ -271,7 +255,7 @@ def offers(task_id: int) -> None:
                                                  p.total)))
         return table
 
-    Console().print(_run(job))
+    Console().print(run_job(job))
 
 
 def ledger(
@@ -297,7 +281,7 @@ def ledger(
                           "是" if r.overdue else "", r.parked_reason or "")
         return table
 
-    Console().print(_run(job))
+    Console().print(run_job(job))
 
 
 def register(app: typer.Typer) -> None:

@@ -7,17 +7,14 @@ the workers' task queue and, unless --no-wait, waits for it and prints the summa
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.context import Runtime, open_runtime
-from domain.errors import DomainError
+from cli.context import Runtime, run_job
 from schemas.auth import SYSTEM_ACTOR
 from schemas.evaluation import EvaluationLevel
 from schemas.settings import Settings
@@ -27,20 +24,6 @@ from services.delivery import kick_dispatcher
 app = typer.Typer(help="述职评议考核 (evaluation runs, results, exports, schedules)", no_args_is_help=True)
 schedules_app = typer.Typer(help="定期考核的 Temporal Schedules", no_args_is_help=True)
 app.add_typer(schedules_app, name="schedules")
-
-T = TypeVar("T")
-
-
-def _run(job: Callable[[Runtime], Awaitable[T]]) -> T:
-    async def go() -> T:
-        async with open_runtime(Settings()) as runtime:
-            return await job(runtime)
-
-    try:
-        return asyncio.run(go())
-    except DomainError as err:
-        Console(stderr=True).print(f"[red]{err.message}[/red]")
-        raise typer.Exit(1) from err
 
 
 @app.command("run")
@@ -68,7 +51,7 @@ def run(
             typer.echo(f"完成: 党员 {result.members} 人, 单位 {result.units} 个, 社区 {result.communities} 个, "
                        f"单位反馈表 {result.reports} 份, 通知 {result.notified} 条")
 
-    _run(job)
+    run_job(job)
 
 
 @app.command("show")
@@ -93,7 +76,7 @@ def show(
             table.add_row(*(str(getattr(item, name)) for name in fields))
         Console().print(table)
 
-    _run(job)
+    run_job(job)
 
 
 @app.command("export")
@@ -110,7 +93,7 @@ def export(
         out.write_bytes(body)
         return len(body)
 
-    size = _run(job)
+    size = run_job(job)
     typer.echo(f"已导出 {out} ({size} 字节)")
 
 
@@ -122,7 +105,7 @@ def ensure() -> None:
     async def job(rt: Runtime) -> list[str]:
         return await evaluation.ensure_schedules(rt.client, task_queue=settings.task_queue)
 
-    for schedule_id in _run(job):
+    for schedule_id in run_job(job):
         typer.echo(f"计划已就绪: {schedule_id}")
 
 

@@ -8,8 +8,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from db.pool import Pool
+from tests.cli_runner import run_cli
 from tests.test_campaign_workflow import eventually
-from tests.test_dispatch_cli import _cli
 from tests.test_registration_seed import add_member, seed_city
 from workers.registry import all_activities, all_workflows
 
@@ -26,15 +26,15 @@ async def test_cli_launches_shows_progress_and_steers(
             await add_member(conn, city)
     kw = {"dsn": _migrated, "temporal": temporal_env.client.service_client.config.target_host,
           "task_queue": task_queue}
-    code, out, err = await _cli(["campaign", "create", "--name", "CLI 活动", "--registration-days", "0",
-                                 "--communities", str(city.communities[0])], **kw)
+    code, out, err = await run_cli(["campaign", "create", "--name", "CLI 活动", "--registration-days", "0",
+                                    "--communities", str(city.communities[0])], **kw)
     assert code == 0, err
     match = re.search(r"活动 (\d+) 已创建", out)
     assert match, out
     campaign_id = int(match.group(1))
     async with Worker(temporal_env.client, task_queue=task_queue, workflows=all_workflows(),
                       activities=all_activities(pool)):
-        code, out, err = await _cli(["campaign", "launch", str(campaign_id)], **kw)
+        code, out, err = await run_cli(["campaign", "launch", str(campaign_id)], **kw)
         assert code == 0 and "已发布" in out, out + err
 
         async def two_waves() -> bool:
@@ -42,15 +42,15 @@ async def test_cli_launches_shows_progress_and_steers(
                 "SELECT count(*) FROM campaign_wave WHERE campaign_id = $1 AND finished_at IS NOT NULL", campaign_id)
             return done == 2
         await eventually(two_waves, timeout=30)
-        code, out, err = await _cli(["campaign", "progress", str(campaign_id), "--level", "community", "--watch",
-                                     "--interval", "0.2"], **kw)
+        code, out, err = await run_cli(["campaign", "progress", str(campaign_id), "--level", "community", "--watch",
+                                        "--interval", "0.2"], **kw)
         assert code == 0, err
         row = next(line for line in out.splitlines() if str(city.communities[0]) in line and "社区" in line)
         assert re.search(r"│\s*2\s*│\s*0\s*│\s*0\s*│\s*0\s*│\s*2\s*│\s*2\s*│", row), out   # members … 提醒 催办
         assert "报到截止 第1期 提醒" in out and "报到截止 第1期 催办" in out
-        code, out, err = await _cli(["campaign", "pause", str(campaign_id), "--reason", "演练"], **kw)
+        code, out, err = await run_cli(["campaign", "pause", str(campaign_id), "--reason", "演练"], **kw)
         assert code == 0 and "已暂停" in out, out + err
-        code, out, err = await _cli(["campaign", "cancel", str(campaign_id), "--reason", "演练结束"], **kw)
+        code, out, err = await run_cli(["campaign", "cancel", str(campaign_id), "--reason", "演练结束"], **kw)
         assert code == 0 and "已撤销" in out, out + err
-        code, out, err = await _cli(["campaign", "resume", str(campaign_id)], **kw)
+        code, out, err = await run_cli(["campaign", "resume", str(campaign_id)], **kw)
         assert code == 1 and "不能恢复" in err, out + err

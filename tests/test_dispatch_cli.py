@@ -4,9 +4,7 @@ its offer, read the ledger; a refusal prints the Chinese message and exits 1."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import sys
 from datetime import UTC, datetime, timedelta
 
 from temporalio.testing import WorkflowEnvironment
@@ -15,20 +13,9 @@ from temporalio.worker import Worker
 from activities.dispatch import DispatchActivities
 from db.pool import Pool
 from domain import task_rules
+from tests.cli_runner import run_cli
 from tests.test_dispatch_workflow import add_member, make_city
 from workflows.task import TaskWorkflow
-
-
-async def _cli(args: list[str], *, dsn: str, temporal: str, task_queue: str) -> tuple[int, str, str]:
-    env = {**os.environ, "DATABASE_URL": dsn, "TEMPORAL_ADDRESS": temporal, "SBD_TASK_QUEUE": task_queue,
-           "COLUMNS": "200"}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_cli_places_a_need_dispatches_and_answers(
@@ -40,18 +27,18 @@ async def test_cli_places_a_need_dispatches_and_answers(
     target = temporal_env.client.service_client.config.target_host
     kw = {"dsn": _migrated, "temporal": target, "task_queue": task_queue}
 
-    code, out, err = await _cli(["needs", "add", "--grid", str(city.grid_id), "--category", "环境整治",
-                                 "--description", "楼道堆物清理", "--urgency", "yellow",
-                                 "--resident-phone", "13712345678"], **kw)
+    code, out, err = await run_cli(["needs", "add", "--grid", str(city.grid_id), "--category", "环境整治",
+                                    "--description", "楼道堆物清理", "--urgency", "yellow",
+                                    "--resident-phone", "13712345678"], **kw)
     assert code == 0, err
     assert "已登记" in out
-    code, out, err = await _cli(["needs", "list", "--status", "submitted"], **kw)
+    code, out, err = await run_cli(["needs", "list", "--status", "submitted"], **kw)
     assert code == 0 and "137****5678" in out and "13712345678" not in out, out + err
     start = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     async with Worker(temporal_env.client, task_queue=task_queue, workflows=[TaskWorkflow],
                       activities=DispatchActivities(pool).all()):
-        code, out, err = await _cli(["tasks", "create", "--title", "清理楼道", "--start", start,
-                                     "--grid", str(city.grid_id), "--category", "环境整治"], **kw)
+        code, out, err = await run_cli(["tasks", "create", "--title", "清理楼道", "--start", start,
+                                        "--grid", str(city.grid_id), "--category", "环境整治"], **kw)
         assert code == 0, err
         match = re.search(r"任务 (\d+) 已创建", out)
         assert match, out
@@ -60,11 +47,11 @@ async def test_cli_places_a_need_dispatches_and_answers(
             if await pool.fetchval("SELECT count(*) FROM offer WHERE task_id = $1", task_id):
                 break
             await asyncio.sleep(0.1)
-        code, out, err = await _cli(["tasks", "answer", str(task_id), "--member", str(member + 1000000),
-                                     "--accept"], **kw)
+        code, out, err = await run_cli(["tasks", "answer", str(task_id), "--member", str(member + 1000000),
+                                        "--accept"], **kw)
         assert code == 1 and task_rules.REFUSAL_NO_OFFER in err
-        code, out, err = await _cli(["tasks", "answer", str(task_id), "--member", str(member), "--accept"], **kw)
+        code, out, err = await run_cli(["tasks", "answer", str(task_id), "--member", str(member), "--accept"], **kw)
         assert code == 0 and "accepted" in out, err
-        code, out, err = await _cli(["ledger", "--grid", str(city.grid_id)], **kw)
+        code, out, err = await run_cli(["ledger", "--grid", str(city.grid_id)], **kw)
         assert code == 0 and "清理楼道" in out and str(member) in out, out + err
         await temporal_env.client.get_workflow_handle(f"task-{task_id}").terminate()

@@ -3,10 +3,7 @@ ensure the schedules; a malformed period prints the Chinese message and exits 1.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import sys
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -16,19 +13,8 @@ from temporalio.worker import Worker
 from activities.evaluation import EvaluationActivities
 from db.pool import Pool
 from services import evaluation
+from tests.cli_runner import run_cli
 from workflows.evaluation import EvaluationWorkflow
-
-
-async def _cli(args: list[str], *, dsn: str, temporal: str, task_queue: str) -> tuple[int, str, str]:
-    env = {**os.environ, "DATABASE_URL": dsn, "TEMPORAL_ADDRESS": temporal, "SBD_TASK_QUEUE": task_queue,
-           "COLUMNS": "200"}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_cli_runs_exports_and_ensures_schedules(
@@ -40,25 +26,25 @@ async def test_cli_runs_exports_and_ensures_schedules(
     kw = {"dsn": _migrated, "temporal": client.service_client.config.target_host, "task_queue": task_queue}
     async with Worker(client, task_queue=task_queue, workflows=[EvaluationWorkflow],
                       activities=EvaluationActivities(pool, reports_dir=tmp_path).all()):
-        code, out, err = await _cli(["evaluation", "run", "--period", "2026-Q3", "--no-reports", "--no-kick"], **kw)
+        code, out, err = await run_cli(["evaluation", "run", "--period", "2026-Q3", "--no-reports", "--no-kick"], **kw)
     assert code == 0, err
     found = re.search(r"考核批次 (\d+) 已发起", out)
     assert found is not None and "完成: 党员" in out, out
     run_id = int(found.group(1))
     target = tmp_path / "units.xlsx"
-    code, out, err = await _cli(["evaluation", "export", str(run_id), "--level", "community", "--out",
-                                 str(target)], **kw)
+    code, out, err = await run_cli(["evaluation", "export", str(run_id), "--level", "community", "--out",
+                                    str(target)], **kw)
     assert code == 0, err
     sheet = load_workbook(target, read_only=True).active
     assert sheet is not None
     header = next(iter(sheet.iter_rows(min_row=2, max_row=2, values_only=True)))
     assert header[:3] == ("排名", "社区", "党员人数") and "响应率" in header
 
-    code, out, err = await _cli(["evaluation", "run", "--period", "2026-Q9"], **kw)
+    code, out, err = await run_cli(["evaluation", "run", "--period", "2026-Q9"], **kw)
     assert code == 1 and "考核期间格式不正确" in err
 
     try:
-        code, out, err = await _cli(["evaluation", "schedules", "ensure"], **kw)
+        code, out, err = await run_cli(["evaluation", "schedules", "ensure"], **kw)
         assert code == 0, err
         assert out.count("计划已就绪") == 3
         desc = await client.get_schedule_handle("evaluation-quarterly").describe()

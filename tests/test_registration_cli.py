@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from datetime import UTC, datetime
 
 from temporalio.testing import WorkflowEnvironment
@@ -12,18 +9,8 @@ from temporalio.testing import WorkflowEnvironment
 from db.pool import Pool
 from schemas.auth import Role, ScopeKind
 from services.tokens import issue_token
+from tests.cli_runner import run_cli
 from tests.test_registration_seed import add_member, import_cohort, seed_city
-
-
-async def _cli(args: list[str], *, dsn: str, temporal: str) -> tuple[int, str, str]:
-    env = {**os.environ, "DATABASE_URL": dsn, "TEMPORAL_ADDRESS": temporal, "COLUMNS": "200"}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", "registration", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_cli_confirms_in_bulk_and_refuses_with_chinese_messages(
@@ -38,12 +25,12 @@ async def test_cli_confirms_in_bulk_and_refuses_with_chinese_messages(
         _, other_token = await issue_token(conn, role=Role.community_staff, scope_kind=ScopeKind.community,
                                            scope_id=city.communities[1], label="别的社区")
     kw = {"dsn": _migrated, "temporal": temporal_env.client.service_client.config.target_host}
-    code, out, err = await _cli(["confirm", str(ids[0]), str(ids[1])], **kw)
+    code, out, err = await run_cli(["registration", "confirm", str(ids[0]), str(ids[1])], **kw)
     assert code == 0, err
     assert out.count("状态 active") == 2
-    code, out, _ = await _cli(["reject", str(ids[2]), "--reason", " "], **kw)
+    code, out, _ = await run_cli(["registration", "reject", str(ids[2]), "--reason", " "], **kw)
     assert code == 1 and "原因" in out
-    code, out, _ = await _cli(["withdraw", str(ids[2]), "--token", other_token], **kw)
+    code, out, _ = await run_cli(["registration", "withdraw", str(ids[2]), "--token", other_token], **kw)
     assert code == 1 and "管理范围" in out
-    code, out, err = await _cli(["withdraw", str(ids[2]), "--reason", "本人申请"], **kw)
+    code, out, err = await run_cli(["registration", "withdraw", str(ids[2]), "--reason", "本人申请"], **kw)
     assert code == 0 and "withdrawn" in out, err

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 import httpx
@@ -16,6 +13,7 @@ from db.pool import Pool
 from schemas.auth import SYSTEM_ACTOR, Role, ScopeKind
 from services.roster_import import import_roster
 from services.tokens import issue_token
+from tests.cli_runner import run_cli
 from tests.conftest import unique
 from tests.test_roster_import import _city, _csv, _rows
 from workflows.member_registration import cohort_workflow_id
@@ -81,15 +79,6 @@ async def test_member_and_unit_tokens_are_limited(pool: Pool, client: Client) ->
         assert response.status_code == 403
 
 
-async def _cli(args: list[str], dsn: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", *args,
-        env={**os.environ, "DATABASE_URL": dsn}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
-
 
 async def test_cli_prints_every_error_and_exits_1_then_imports(pool: Pool, _migrated: str, tmp_path: Path) -> None:
     """`shuangbaodao import` prints the error table and exits 1 on a bad file; a good file imports, twice is a no-op."""
@@ -100,12 +89,12 @@ async def test_cli_prints_every_error_and_exits_1_then_imports(pool: Pool, _migr
     bad[2][10] = "有空就来"
     path = tmp_path / "党员.csv"
     path.write_bytes(_csv(bad))
-    code, out, err = await _cli(["import", str(path), "--no-start-workflow"], _migrated)
+    code, out, err = await run_cli(["import", str(path), "--no-start-workflow"], dsn=_migrated)
     assert code == 1
     assert "手机号码" in err and "可服务时间" in err and "有空就来" in err
     path.write_bytes(_csv(rows))
-    code, out, err = await _cli(["import", str(path), "--kind", "members", "--no-start-workflow"], _migrated)
+    code, out, err = await run_cli(["import", str(path), "--kind", "members", "--no-start-workflow"], dsn=_migrated)
     assert code == 0, err
     assert "新增3" in out
-    code, out, err = await _cli(["import", str(path), "--no-start-workflow"], _migrated)
+    code, out, err = await run_cli(["import", str(path), "--no-start-workflow"], dsn=_migrated)
     assert code == 0 and "新增0" in out and "此前已导入" in out

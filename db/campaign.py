@@ -177,6 +177,20 @@ async def insert_campaign_tasks(conn: Conn, *, campaign_id: int, task_ids: list[
     )
 
 
+async def select_open_campaign_tasks(conn: Conn, *, campaign_id: int) -> list[dict[str, Any]]:
+    """The campaign's mobilised tasks still waiting for members (open or offering)."""
+    rows = await conn.fetch(
+        """
+        SELECT t.id, t.mode, t.headcount, t.window_start, t.window_end
+        FROM campaign_task ct JOIN task t ON t.id = ct.task_id
+        WHERE ct.campaign_id = $1 AND t.status IN ('open', 'offering')
+        ORDER BY t.id
+        """,
+        campaign_id,
+    )
+    return [dict(r) for r in rows]
+
+
 async def campaign_covers(conn: Conn, *, campaign_id: int, scope_kind: str, scope_id: int | None) -> bool:
     """True when the campaign covers at least one community inside the given scope.
 

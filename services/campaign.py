@@ -49,7 +49,9 @@ from schemas.campaign import (
     ResumeInput,
     WaveProgress,
 )
+from schemas.dispatch import TaskMode
 from schemas.evaluation import EvaluationRule
+from services import dispatch as dispatch_service
 from workflows.campaign import CampaignWorkflow, campaign_workflow_id
 
 log = structlog.get_logger(__name__)
@@ -230,13 +232,38 @@ async def close(conn: Conn, client: Client, actor: Actor, campaign_id: int) -> C
     return await _steer(conn, client, actor, campaign_id, "close", CloseInput(actor=actor.audit_name))
 
 
-async def mobilise(conn: Conn, client: Client, actor: Actor, campaign_id: int, data: MobiliseInput) -> MobiliseResult:
-    """平急转换: one task per grid in the campaign's scope, staffed by batch matching."""
+async def mobilise(conn: Conn, client: Client, actor: Actor, campaign_id: int, data: MobiliseInput, *,
+                   task_queue: str = DEFAULT_TASK_QUEUE) -> MobiliseResult:
+    """平急转换: one task per grid in the campaign's scope, staffed by batch matching.
+
+    The campaign workflow records the tasks and their batch-matched offers (as wave 1 at grid
+    level) in one transaction; then each task's TaskWorkflow is started here, and its first wave
+    adopts those offers instead of ranking again, so members can answer, offers expire and
+    unanswered tasks climb the ladder like any other task. Starting is idempotent, so calling
+    `start_mobilised_tasks` again after a crash between the two steps loses nothing.
+    """
     row = await _campaign(conn, campaign_id)
     _require_launcher(actor, row)
     rules.check("mobilise", CampaignStatus(row["status"]))
-    return await _update(client, campaign_id, "mobilise",
-                         data.model_copy(update={"actor": actor.audit_name}), MobiliseResult)
+    result = await _update(client, campaign_id, "mobilise",
+                           data.model_copy(update={"actor": actor.audit_name}), MobiliseResult)
+    await start_mobilised_tasks(conn, client, campaign_id, task_queue=task_queue)
+    return result
+
+
+async def start_mobilised_tasks(conn: Conn, client: Client, campaign_id: int, *,
+                                task_queue: str = DEFAULT_TASK_QUEUE) -> int:
+    """Start the TaskWorkflow of every mobilised task still open (idempotent); returns how many.
+
+    One start after another: the server's workflow start rate (about 20/s on the embedded dev
+    server) is the limit of a city-wide burst either way.
+    """
+    tasks = await campaign_db.select_open_campaign_tasks(conn, campaign_id=campaign_id)
+    for task in tasks:
+        await dispatch_service.start_task_workflow(
+            client, task_id=task["id"], mode=TaskMode(task["mode"]), headcount=task["headcount"],
+            window_start=task["window_start"], window_end=task["window_end"], task_queue=task_queue)
+    return len(tasks)
 
 
 async def get_campaign(conn: Conn, actor: Actor, campaign_id: int) -> CampaignView:

@@ -21,7 +21,9 @@ from schemas.campaign import (
     MobiliseInput,
     ProgressLevel,
 )
+from schemas.dispatch import AnswerOfferInput
 from services import campaign as campaign_service
+from services import dispatch as dispatch_service
 from tests.test_campaign_workflow import campaign_reminders, create_campaign, eventually, short_ladder, status
 from tests.test_registration_seed import add_member, import_cohort, seed_city
 from workers.registry import all_activities, all_workflows
@@ -103,7 +105,8 @@ async def test_mobilise_creates_one_task_per_grid_with_batch_offers_and_progress
                 return await status(conn, view.id) == "running"
             await eventually(running)
             result = await campaign_service.mobilise(conn, client, SYSTEM_ACTOR, view.id,
-                                                     MobiliseInput(actor="x", headcount=2, hours=12))
+                                                     MobiliseInput(actor="x", headcount=2, hours=12),
+                                                     task_queue=task_queue)
             assert (result.tasks_created, result.offers, result.unfilled_slots) == (2, 4, 0)
             offered = await conn.fetch(
                 """SELECT t.community_id, o.member_id FROM campaign_task ct JOIN task t ON t.id = ct.task_id
@@ -111,6 +114,23 @@ async def test_mobilise_creates_one_task_per_grid_with_batch_offers_and_progress
             home = {m: city.communities[i % 2] for i, m in enumerate(members)}
             assert sorted(r["member_id"] for r in offered) == sorted(members)
             assert all(home[r["member_id"]] == r["community_id"] for r in offered)
+            # The mobilised tasks run as TaskWorkflows that adopted the batch offers as their
+            # first wave: a member can accept one through the ordinary dispatch update.
+            first = await conn.fetchrow(
+                """SELECT o.task_id, o.member_id FROM campaign_task ct JOIN offer o ON o.task_id = ct.task_id
+                   WHERE ct.campaign_id = $1 ORDER BY o.id LIMIT 1""", view.id)
+            assert first is not None
+
+            async def accepted() -> bool:
+                try:
+                    answer = await dispatch_service.answer_offer(
+                        conn, client, SYSTEM_ACTOR, first["task_id"],
+                        AnswerOfferInput(member_id=first["member_id"], accept=True))
+                except Conflict:
+                    return False  # the workflow has not adopted its first wave yet
+                return answer.status == "accepted"
+            await eventually(accepted)
+            assert await conn.fetchval("SELECT count(*) FROM offer WHERE task_id = $1", first["task_id"]) == 2
             report = await campaign_service.progress(conn, SYSTEM_ACTOR, view.id, ProgressLevel.community, now=now)
             assert [(r.level_id, r.members, r.registered, r.tasks_open) for r in report.rows] == [
                 (c, 2, 2, 1) for c in city.communities]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, ClientDep, PoolDep
@@ -119,8 +119,9 @@ async def close(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: 
 
 
 @router.post("/campaigns/{campaign_id}/mobilise", response_model=MobiliseResult, summary="平急转换: 向范围内每个网格派发任务")
-async def mobilise(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath,
-                   body: MobiliseBody) -> MobiliseResult:
+async def mobilise(request: Request, pool: PoolDep, client: ClientDep, actor: ActorDep,
+                   campaign_id: IdPath, body: MobiliseBody) -> MobiliseResult:
     async with pool.acquire() as conn:
         return await campaign_service.mobilise(
-            conn, client, actor, campaign_id, MobiliseInput(actor=actor.audit_name, **body.model_dump()))
+            conn, client, actor, campaign_id, MobiliseInput(actor=actor.audit_name, **body.model_dump()),
+            task_queue=getattr(request.app.state, "task_queue", campaign_service.DEFAULT_TASK_QUEUE))

@@ -24,7 +24,7 @@ from db import points as points_db
 from db import resident_rating as rating_db
 from db import task as task_db
 from db.notification import insert_notification
-from db.pool import Pool
+from db.pool import Conn, Pool
 from domain import task_rules
 from domain.escalation import LEVEL_LABELS, LEVEL_RECIPIENT_KIND
 from domain.matching import hard_constraint_violations, rank_candidates
@@ -73,6 +73,22 @@ def _refuse(message: str, code: str) -> ApplicationError:
     return ApplicationError(message, type=code, non_retryable=True)
 
 
+async def _existing_task(conn: Conn, task_id: int) -> dict[str, Any]:
+    """The task's row; a task that does not exist is refused, not retried."""
+    task = await task_db.select_task(conn, task_id=task_id)
+    if task is None:
+        raise _refuse("任务不存在", "not_found")
+    return task
+
+
+async def _existing_task_place(conn: Conn, task_id: int) -> dict[str, Any]:
+    """Where the task sits (title, community, subdistrict, district); a missing task is refused."""
+    place = await task_db.select_task_place(conn, task_id=task_id)
+    if place is None:
+        raise _refuse("任务不存在", "not_found")
+    return place
+
+
 class DispatchActivities:
     """Built once per worker with the pool; each method is one activity."""
 
@@ -95,9 +111,7 @@ class DispatchActivities:
             if existing:
                 return FindCandidatesResult(offers=[OfferSent(offer_id=r["id"], member_id=r["member_id"],
                                                               expires_at=r["expires_at"]) for r in existing])
-            task = await task_db.select_task(conn, task_id=data.task_id)
-            if task is None:
-                raise _refuse("任务不存在", "not_found")
+            task = await _existing_task(conn, data.task_id)
             spec, city = await task_db.select_matching_task(conn, task=task, level=data.level)
             members = await task_db.select_task_candidates(
                 conn, task_id=data.task_id, level=data.level.value,
@@ -176,9 +190,7 @@ class DispatchActivities:
     async def record_claim(self, data: RecordClaimInput) -> RecordClaimResult:
         """A claim 认领 or post sign-up 认岗: the member must pass the same hard constraints."""
         async with self._pool.acquire() as conn, conn.transaction():
-            task = await task_db.select_task(conn, task_id=data.task_id)
-            if task is None:
-                raise _refuse("任务不存在", "not_found")
+            task = await _existing_task(conn, data.task_id)
             await task_db.lock_task(conn, task_id=data.task_id)
             member = await task_db.select_member_candidate(
                 conn, task_id=data.task_id, member_id=data.member_id,
@@ -224,9 +236,7 @@ class DispatchActivities:
     async def notify_level(self, data: NotifyLevelInput) -> NotifyLevelResult:
         """Tell the staff of `level` (community, subdistrict or district) about the task, once."""
         async with self._pool.acquire() as conn, conn.transaction():
-            place = await task_db.select_task_place(conn, task_id=data.task_id)
-            if place is None:
-                raise _refuse("任务不存在", "not_found")
+            place = await _existing_task_place(conn, data.task_id)
             kind = LEVEL_RECIPIENT_KIND[data.level]
             recipient = {"community": place["community_id"], "subdistrict": place["subdistrict_id"],
                          "district": place["district_id"]}[kind]
@@ -258,9 +268,7 @@ class DispatchActivities:
     async def scan(self, data: ScanActivityInput) -> ScanResult:
         """Check in or out with the task's QR token; hours come from the two scans."""
         async with self._pool.acquire() as conn, conn.transaction():
-            task = await task_db.select_task(conn, task_id=data.task_id)
-            if task is None:
-                raise _refuse("任务不存在", "not_found")
+            task = await _existing_task(conn, data.task_id)
             if not hmac.compare_digest(task["qr_token_hash"], task_rules.hash_qr_token(data.token)):
                 raise _refuse(task_rules.REFUSAL_BAD_TOKEN, "bad_token")
             current = await assignment_db.select_assignment(conn, task_id=data.task_id, member_id=data.member_id)
@@ -308,9 +316,7 @@ class DispatchActivities:
         """Overdue: first the members on site are reminded, then the community is told."""
         sent = 0
         async with self._pool.acquire() as conn, conn.transaction():
-            place = await task_db.select_task_place(conn, task_id=data.task_id)
-            if place is None:
-                raise _refuse("任务不存在", "not_found")
+            place = await _existing_task_place(conn, data.task_id)
             if data.step == "member":
                 for member_id in data.member_ids:
                     got = await insert_notification(
@@ -352,9 +358,7 @@ class DispatchActivities:
     async def award_points(self, data: AwardPointsInput) -> AwardPointsResult:
         """Credit each completed service by rule, exactly once (the ledger's unique service_key)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            task = await task_db.select_task(conn, task_id=data.task_id)
-            if task is None:
-                raise _refuse("任务不存在", "not_found")
+            task = await _existing_task(conn, data.task_id)
             rating = await rating_db.select_rating(conn, task_id=data.task_id)
             rule = PointsRule(points_per_hour=float(task["points_per_hour"]),
                               category_bonus=float(task["category_bonus"]),

@@ -15,10 +15,9 @@ from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db import campaign as campaign_db
 from db import campaign_progress as progress_db
@@ -52,6 +51,7 @@ from schemas.campaign import (
 from schemas.dispatch import TaskMode
 from schemas.evaluation import EvaluationRule
 from services import dispatch as dispatch_service
+from services.workflow_update import execute_update
 from workflows.campaign import CampaignWorkflow, campaign_workflow_id
 
 log = structlog.get_logger(__name__)
@@ -171,19 +171,9 @@ async def start_campaign_workflow(client: Client, *, campaign_id: int, task_queu
 
 async def _update(client: Client, campaign_id: int, name: str, arg: BaseModel, result_type: type[R]) -> R:
     """Send a validated update to the campaign's workflow; a refusal becomes a Conflict."""
-    handle = client.get_workflow_handle(campaign_workflow_id(campaign_id))
-    try:
-        result: R = await handle.execute_update(name, arg, result_type=result_type)
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError):
-            raise Conflict(cause.message, code=cause.type or "refused") from err
-        raise
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise Conflict("该活动的流程已结束或尚未发布", code="campaign_not_running") from err
-        raise
-    return result
+    return await execute_update(
+        client, campaign_workflow_id(campaign_id), name, arg, result_type,
+        not_running=Conflict("该活动的流程已结束或尚未发布", code="campaign_not_running"))
 
 
 async def _steer(conn: Conn, client: Client, actor: Actor, campaign_id: int, name: str,

@@ -15,10 +15,9 @@ from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db import need as need_db
 from db import offer as offer_db
@@ -62,6 +61,7 @@ from schemas.dispatch import (
     VerifyResult,
 )
 from schemas.matching import EscalationLevel, MatchWeights
+from services.workflow_update import execute_update
 from workflows.task import TaskWorkflow
 
 log = structlog.get_logger(__name__)
@@ -266,19 +266,9 @@ async def start_task_workflow(
 
 async def _update(client: Client, task_id: int, name: str, arg: BaseModel, result_type: type[R]) -> R:
     """Send a validated update to the task's workflow; a refusal becomes a Conflict."""
-    handle = client.get_workflow_handle(task_workflow_id(task_id))
-    try:
-        result: R = await handle.execute_update(name, arg, result_type=result_type)
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError):
-            raise Conflict(cause.message, code=cause.type or "refused") from err
-        raise
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise Conflict("该任务的流程已结束或不存在", code="task_not_running") from err
-        raise
-    return result
+    return await execute_update(
+        client, task_workflow_id(task_id), name, arg, result_type,
+        not_running=Conflict("该任务的流程已结束或不存在", code="task_not_running"))
 
 
 async def answer_offer(conn: Conn, client: Client, actor: Actor, task_id: int,

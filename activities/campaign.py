@@ -31,6 +31,7 @@ from domain import task_rules
 from domain.channel_routing import channels_for, idempotency_key
 from domain.matching_flow import assign_batch
 from domain.matching_pairs import candidate_pairs
+from domain.notification_texts import COUNT
 from domain.reminder_ladder import STEP_LABELS
 from schemas.campaign import (
     CampaignPlan,
@@ -255,7 +256,7 @@ class CampaignActivities:
             rows: list[DeliveryRow] = []
             for group_kind, recipient_id, count in sent:
                 message = by_kind[group_kind]
-                body = message.body.replace(rules.COUNT, str(count))
+                body = message.body.replace(COUNT, str(count))
                 key = idempotency_key
                 rows.extend(
                     DeliveryRow(channel=channel, recipient_kind=OwnerKind(group_kind), recipient_id=recipient_id,

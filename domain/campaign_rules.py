@@ -9,9 +9,10 @@ so the workflow only sleeps and calls activities.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from domain.errors import Conflict, InvalidInput
+from domain.notification_texts import COUNT, Text, day_label
 from domain.quota import periods
 from domain.reminder_ladder import STEP_LABELS
 from schemas.campaign import (
@@ -142,30 +143,17 @@ def ladder_schedule(deadline: Deadline, policy: ReminderPolicy) -> list[DueLadde
 
 
 # --- texts ----------------------------------------------------------------------------------------
-
-COUNT = "{count}"
-_CST = timezone(timedelta(hours=8))
-
-
-@dataclass(frozen=True)
-class Text:
-    category: str
-    title: str
-    body: str
-
-
-def _day(at: datetime) -> str:
-    return at.astimezone(_CST).strftime("%Y年%m月%d日")
+# Text, COUNT and day_label are shared with the registration reminders (domain/notification_texts.py).
 
 
 def member_text(kind: DeadlineKind, step: ReminderStep, campaign_name: str, deadline: datetime) -> Text:
     label = STEP_LABELS[step]
     if kind is DeadlineKind.registration:
         return Text("campaign_registration", f"【{label}】「{campaign_name}」请到居住社区报到",
-                    f"「{campaign_name}」报到截止时间为 {_day(deadline)}, 您尚未向居住社区报到, "
+                    f"「{campaign_name}」报到截止时间为 {day_label(deadline)}, 您尚未向居住社区报到, "
                     "请尽快通过系统或到社区党群服务中心完成报到。")
     return Text("campaign_quota", f"【{label}】「{campaign_name}」服务指标未完成",
-                f"「{campaign_name}」本考核期截至 {_day(deadline)}, 您的社区服务次数或时长尚未达到要求, "
+                f"「{campaign_name}」本考核期截至 {day_label(deadline)}, 您的社区服务次数或时长尚未达到要求, "
                 "请尽快认领社区任务完成服务。")
 
 
@@ -181,6 +169,6 @@ def group_text(recipient: Recipient, kind: DeadlineKind, step: ReminderStep, cam
     who = _GROUP_WHO[recipient]
     if kind is DeadlineKind.registration:
         return Text("campaign_registration", f"【{label}】「{campaign_name}」党员报到情况",
-                    f"{who}有 {COUNT} 名在职党员截至 {_day(deadline)} 尚未到居住社区报到, 请督促其尽快报到。")
+                    f"{who}有 {COUNT} 名在职党员截至 {day_label(deadline)} 尚未到居住社区报到, 请督促其尽快报到。")
     return Text("campaign_quota", f"【{label}】「{campaign_name}」服务指标完成情况",
-                f"{who}有 {COUNT} 名在职党员本考核期 (截至 {_day(deadline)}) 服务指标未完成, 请督促其按期完成。")
+                f"{who}有 {COUNT} 名在职党员本考核期 (截至 {day_label(deadline)}) 服务指标未完成, 请督促其按期完成。")

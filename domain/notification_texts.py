@@ -24,7 +24,7 @@ class Text:
     body: str
 
 
-def _day(at: datetime) -> str:
+def day_label(at: datetime) -> str:
     return at.astimezone(_CST).strftime("%Y年%m月%d日")
 
 
@@ -44,7 +44,7 @@ def renewal_due_for_member(step: ReminderStep, deadline: datetime) -> Text:
     return Text(
         category="registration_renewal",
         title=f"【{label}】请按期重新报到",
-        body=f"您在居住社区的报到将于 {_day(deadline)} 到期,请在到期前完成重新报到,逾期将视为报到失效。",
+        body=f"您在居住社区的报到将于 {day_label(deadline)} 到期,请在到期前完成重新报到,逾期将视为报到失效。",
     )
 
 
@@ -54,7 +54,7 @@ def renewal_due_for_unit(step: ReminderStep, deadline: datetime) -> Text:
     return Text(
         category="registration_renewal",
         title=f"【{label}】本单位党员重新报到",
-        body=f"本单位有 {COUNT} 名在职党员的社区报到将于 {_day(deadline)} 到期尚未重新报到,请督促其按期完成。",
+        body=f"本单位有 {COUNT} 名在职党员的社区报到将于 {day_label(deadline)} 到期尚未重新报到,请督促其按期完成。",
     )
 
 
@@ -72,5 +72,5 @@ def agreement_renewal_due(step: ReminderStep, deadline: datetime, community_name
     return Text(
         category="agreement_renewal",
         title=f"【{label}】共建协议即将到期",
-        body=f"贵单位与「{community_name}」的共建协议将于 {_day(deadline)} 到期,请及时续签。",
+        body=f"贵单位与「{community_name}」的共建协议将于 {day_label(deadline)} 到期,请及时续签。",
     )

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -184,6 +184,23 @@ async def serve_through(handle: Handle, member_id: int) -> None:
                                                                   report="陪同就医并送回家"))
 
 
+class OfferedTask(NamedTuple):
+    city: City
+    member: int
+    task_id: int
+    handle: Handle
+
+
+async def offer_task_starting_soon(ts_env: WorkflowEnvironment, pool: Pool, task_queue: str) -> OfferedTask:
+    """A city with one member and a task starting in five minutes, its workflow offering it to them."""
+    city = await make_city(pool)
+    member = await add_member(pool, city, grid_id=city.grid_id)
+    task_id, s, e = await make_task(pool, city, start_in=timedelta(minutes=5))
+    handle = await start(ts_env, task_queue, task_id, s, e)
+    await until(handle, lambda x: x.open_offers == [member])
+    return OfferedTask(city, member, task_id, handle)
+
+
 async def test_unanswered_wave_times_out_and_next_wave_goes_out(
     ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
 ) -> None:
@@ -264,11 +281,7 @@ async def test_overdue_reminds_member_then_community(
     ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
 ) -> None:
     """Past the window's end the member on site is reminded; two hours later the community is told."""
-    city = await make_city(pool)
-    member = await add_member(pool, city, grid_id=city.grid_id)
-    task_id, s, e = await make_task(pool, city, start_in=timedelta(minutes=5))
-    handle = await start(ts_env, task_queue, task_id, s, e)
-    await until(handle, lambda x: x.open_offers == [member])
+    _, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
     await handle.execute_update("answer_offer", AnswerOfferInput(member_id=member, accept=True))
     wrong = await refusal(handle.execute_update("check_in", ScanInput(member_id=member, token="bad")))
     assert wrong == task_rules.REFUSAL_BAD_TOKEN
@@ -290,11 +303,7 @@ async def test_rating_defaults_after_the_window_and_points_are_credited_on_verif
     ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
 ) -> None:
     """Without a rating in 72 h a default 5 is recorded (defaulted); verification credits points once."""
-    city = await make_city(pool)
-    member = await add_member(pool, city, grid_id=city.grid_id)
-    task_id, s, e = await make_task(pool, city, start_in=timedelta(minutes=5))
-    handle = await start(ts_env, task_queue, task_id, s, e)
-    await until(handle, lambda x: x.open_offers == [member])
+    _, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
     await serve_through(handle, member)
     await until(handle, lambda x: x.status is TaskStatus.done)
     await ts_env.fast_forward(handle, timedelta(hours=73))
@@ -319,11 +328,7 @@ async def test_low_rating_reopens_for_follow_up(
     ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
 ) -> None:
     """A rating at or below the threshold puts the task into follow-up and tells the community."""
-    city = await make_city(pool)
-    member = await add_member(pool, city, grid_id=city.grid_id)
-    task_id, s, e = await make_task(pool, city, start_in=timedelta(minutes=5))
-    handle = await start(ts_env, task_queue, task_id, s, e)
-    await until(handle, lambda x: x.open_offers == [member])
+    city, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
     await serve_through(handle, member)
     await until(handle, lambda x: x.status is TaskStatus.done)
     rated = await handle.execute_update("rate", RateInput(score=2, comment="态度一般"), result_type=RateResult)

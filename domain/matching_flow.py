@@ -192,6 +192,11 @@ def solve_batch(pairs: CandidatePairs, weights: MatchWeights, *, split: bool = T
     return np.sort(np.concatenate(chosen))
 
 
+def _check_pairs_match(tasks: Sequence[TaskSpec], members: Sequence[MemberCandidate], pairs: CandidatePairs) -> None:
+    if len(pairs.tasks) != len(tasks) or len(pairs.members) != len(members):
+        raise ValueError("pairs were built for other tasks or members")
+
+
 def assign_batch(
     tasks: Sequence[TaskSpec],
     members: Sequence[MemberCandidate],
@@ -199,8 +204,7 @@ def assign_batch(
     weights: MatchWeights,
 ) -> MatchResult:
     """The optimal assignment of a whole batch over its candidate pairs (from `candidate_pairs`)."""
-    if len(pairs.tasks) != len(tasks) or len(pairs.members) != len(members):
-        raise ValueError("pairs were built for other tasks or members")
+    _check_pairs_match(tasks, members, pairs)
     return _result(pairs, solve_batch(pairs, weights), weights, "min_cost_flow")
 
 
@@ -238,6 +242,5 @@ def greedy_assign(
     weights: MatchWeights,
 ) -> MatchResult:
     """The one-task-at-a-time greedy baseline over the same pairs, priced like the flow."""
-    if len(pairs.tasks) != len(tasks) or len(pairs.members) != len(members):
-        raise ValueError("pairs were built for other tasks or members")
+    _check_pairs_match(tasks, members, pairs)
     return _result(pairs, greedy_batch(pairs, weights), weights, "greedy")

@@ -46,6 +46,17 @@ def fast(pool: Pool, **overrides: Any) -> DeliveryActivities:
     return DeliveryActivities(pool, **settings)
 
 
+async def queue_one_wecom_row(pool: Pool, receiver: Receiver, cleanup: list[str], prefix: str) -> tuple[str, int]:
+    """One WeCom row queued for a fresh unit's robot on the receiver; (its idempotency base, the endpoint)."""
+    base = unique(prefix)
+    cleanup.append(base)
+    unit = owner_id()
+    endpoint = await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
+                                  url=receiver.url(WECOM_PATH, key="k"))
+    await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit, base)])
+    return base, endpoint
+
+
 def _failures(channel: str) -> float:
     value: float = NOTIFICATION_FAILURES.labels(channel=channel)._value.get()
     return value
@@ -83,12 +94,7 @@ async def test_sms_retried_after_a_timeout_carries_the_same_idempotency_key(
 
 async def test_5xx_is_retried_with_backoff_then_sent(pool: Pool, receiver: Receiver, cleanup: list[str]) -> None:
     """Two 500s: the row waits 1 s then 2 s (doubling) before each retry, and is sent on the third try."""
-    base = unique("5xx:")
-    cleanup.append(base)
-    unit = owner_id()
-    endpoint = await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
-                                  url=receiver.url(WECOM_PATH, key="k"))
-    await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit, base)])
+    base, endpoint = await queue_one_wecom_row(pool, receiver, cleanup, "5xx:")
     key = f"{base}:wecom"
     acts = fast(pool)
     receiver.fail("wecom", "500", "500")
@@ -109,12 +115,7 @@ async def test_5xx_is_retried_with_backoff_then_sent(pool: Pool, receiver: Recei
 
 async def test_rate_limited_errcode_is_retried_not_dead(pool: Pool, receiver: Receiver, cleanup: list[str]) -> None:
     """WeCom's errcode 45009 (over 20 a minute) is temporary: the row is failed and retried, not dead."""
-    base = unique("busy:")
-    cleanup.append(base)
-    unit = owner_id()
-    endpoint = await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
-                                  url=receiver.url(WECOM_PATH, key="k"))
-    await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit, base)])
+    base, endpoint = await queue_one_wecom_row(pool, receiver, cleanup, "busy:")
     receiver.fail("wecom", "busy")
     result = await run_deliver(fast(pool), [endpoint])
     assert result.failed == 1 and result.dead == 0
@@ -289,12 +290,7 @@ async def test_rows_claimed_by_a_crashed_worker_are_sent_after_the_lease(
     pool: Pool, receiver: Receiver, cleanup: list[str]
 ) -> None:
     """A claim whose worker died (no mark_sent) blocks the row until its lease ends, then the row is sent: the documented at-least-once window."""
-    base = unique("lease:")
-    cleanup.append(base)
-    unit = owner_id()
-    endpoint = await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
-                                  url=receiver.url(WECOM_PATH, key="k"))
-    await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit, base)])
+    base, endpoint = await queue_one_wecom_row(pool, receiver, cleanup, "lease:")
     t0 = datetime.now(UTC)
     async with pool.acquire() as conn:   # the crashed worker's claim
         [claimed] = await delivery_db.select_pending(conn, limit=10, now=t0, endpoint_ids=[endpoint],

@@ -7,6 +7,8 @@ retried or replayed activity sends no reminder twice and lapses nothing twice.
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -16,7 +18,7 @@ from db import reminder as reminder_db
 from db import unit_registration as unit_db
 from db.audit_log import insert_audit_entries
 from db.co_building_agreement import update_agreement_status
-from db.pool import Pool
+from db.pool import Conn, Pool
 from db.registration_event import insert_events
 from domain import notification_texts as texts
 from domain.reminder_ladder import STEP_LABELS
@@ -42,9 +44,19 @@ from telemetry import metrics
 log = structlog.get_logger(__name__)
 
 WORKFLOW_ACTOR = "system:workflow"
+
+
 # A 1M-member reminder step runs as ~20 statements of this size, each its own short transaction,
 # instead of one long one that would hold locks and WAL for minutes.
 RENEWAL_CHUNK = 50_000
+
+
+async def _existing_unit_registration(conn: Conn, registration_id: int) -> dict[str, Any]:
+    """The unit registration's row; a missing one is refused (not_found), not retried."""
+    row = await unit_db.select_unit_registration(conn, registration_id=registration_id)
+    if row is None:
+        raise ApplicationError(f"单位报到记录 {registration_id} 不存在", type="not_found", non_retryable=True)
+    return row
 
 
 class RegistrationActivities:
@@ -128,20 +140,14 @@ class RegistrationActivities:
     @activity.defn(name="unit_registration_status")
     async def unit_registration_status(self, data: UnitStatusInput) -> UnitStatus:
         async with self._pool.acquire() as conn:
-            row = await unit_db.select_unit_registration(conn, registration_id=data.unit_registration_id)
-        if row is None:
-            raise ApplicationError(f"单位报到记录 {data.unit_registration_id} 不存在",
-                                   type="not_found", non_retryable=True)
+            row = await _existing_unit_registration(conn, data.unit_registration_id)
         return UnitStatus(status=UnitRegistrationStatus(row["status"]), community_id=row["community_id"],
                           unit_id=row["unit_id"], agreement_valid_until=row["agreement_valid_until"])
 
     @activity.defn(name="remind_unit_registration")
     async def remind_unit_registration(self, data: UnitReminderInput) -> UnitReminderResult:
         async with self._pool.acquire() as conn:
-            row = await unit_db.select_unit_registration(conn, registration_id=data.unit_registration_id)
-            if row is None:
-                raise ApplicationError(f"单位报到记录 {data.unit_registration_id} 不存在",
-                                       type="not_found", non_retryable=True)
+            row = await _existing_unit_registration(conn, data.unit_registration_id)
             key = reminder_db.ReminderKey(data.ladder, "unit_registration", data.unit_registration_id,
                                           data.cycle, data.step.value)
             if data.ladder == "unit_confirmation":

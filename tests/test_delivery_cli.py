@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from db.pool import connect
 from tests.conftest import unique
-from tests.test_delivery_receivers import owner_id
+from tests.receivers import owner_id
 from workflows.delivery import DISPATCHER_WORKFLOW_ID
 
 

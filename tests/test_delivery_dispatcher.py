@@ -18,7 +18,7 @@ from db.pool import Pool
 from schemas.delivery import Channel, DispatcherInput, OwnerKind
 from services.delivery import kick_dispatcher
 from tests.conftest import unique
-from tests.test_delivery_receivers import (
+from tests.receivers import (
     DINGTALK_PATH,
     SMS_PATH,
     WECOM_PATH,

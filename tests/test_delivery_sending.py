@@ -1,6 +1,6 @@
 """Sending through the outbox: idempotent queueing, retries with backoff, dead letters, rate limits.
 
-Every send goes over real HTTP to the local receivers of tests/test_delivery_receivers.py; the
+Every send goes over real HTTP to the local receivers of tests/receivers.py; the
 business clock (`as_of`) is moved by hand, so backoff is checked without waiting for it.
 """
 
@@ -22,7 +22,7 @@ from schemas.delivery import Channel, ChannelEndpointInput, DeliveryRow, OwnerKi
 from services.tokens import issue_token
 from telemetry.metrics import NOTIFICATION_FAILURES
 from tests.conftest import LOG_CAPTURE, unique
-from tests.test_delivery_receivers import (
+from tests.receivers import (
     SMS_PATH,
     WECOM_PATH,
     Receiver,

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
+import temporalio.activity
+import temporalio.workflow
 
 from domain.pii import mask_text
 
@@ -32,6 +34,19 @@ def mask_personal_data(
     """structlog processor: no phone or ID number ever reaches a log line."""
     for key in list(event_dict):
         event_dict[key] = _mask_value(event_dict[key])
+    return event_dict
+
+
+def _temporal_identity(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Lift the `temporal_workflow` / `temporal_activity` extras Temporal's loggers attach."""
+    record = event_dict.get("_record")
+    for attr in ("temporal_workflow", "temporal_activity"):
+        details = getattr(record, attr, None)
+        if isinstance(details, Mapping):
+            for key, value in details.items():
+                event_dict.setdefault(key, value)
     return event_dict
 
 
@@ -87,7 +102,24 @@ def configure_logging(
         logger_factory=structlog.PrintLoggerFactory(file=sink),
         cache_logger_on_first_use=True,
     )
+    # Records from the standard library (Temporal's workflow.logger and activity.logger,
+    # uvicorn, asyncpg) go through the same processors and renderer as structlog's own lines:
+    # JSON off a terminal, personal data masked, and the Temporal identity of the record
+    # (workflow id, run id, type, update, activity, attempt) as fields, not text.
+    temporalio.workflow.logger.workflow_info_on_message = False
+    temporalio.activity.logger.activity_info_on_message = False
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _temporal_identity,
+            mask_personal_data,
+        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
     handler = logging.StreamHandler(sink)
+    handler.setFormatter(formatter)
     handler.addFilter(_MaskingFilter())
     root = logging.getLogger()
     root.handlers = [handler]

@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 from db.pool import Pool
 from schemas.settings import Settings
+from telemetry.temporal_context import LogContextInterceptor
 from workers.registry import all_activities, all_workflows
 
 log = structlog.get_logger(__name__)
@@ -32,6 +33,7 @@ def build_worker(settings: Settings, *, pool: Pool, client: Client) -> Worker:
         # In-flight activities get this long to finish before the worker cancels them; a
         # cancelled activity is retried by the server, so nothing is lost, only repeated.
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+        interceptors=[LogContextInterceptor()],
     )
 
 

@@ -159,6 +159,17 @@ async def _run_ladder(ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, 
             await eventually(evaluated, timeout=30)
             kinds = [e.kind for e in await campaign_service.campaign_events(conn, SYSTEM_ACTOR, campaign_id)]
             assert kinds == ["create", "launch", "start", "close", "handover_to_evaluation", "evaluated"]
+            # The evaluation graded every member in scope (the one who never registered cannot
+            # be 合格) and wrote the unit's feedback workbook, of which the unit was told.
+            run_id = await conn.fetchval("SELECT id FROM evaluation_run WHERE campaign_id = $1", campaign_id)
+            grades = {r["member_id"]: r["grade"] for r in await conn.fetch(
+                "SELECT member_id, grade FROM member_evaluation WHERE run_id = $1", run_id)}
+            assert {lagging, catching_up, registered} <= set(grades)
+            assert grades[lagging] == "不合格"
+            report = await conn.fetchrow(
+                "SELECT path, rows, notification_id FROM evaluation_report WHERE run_id = $1 AND unit_id = $2",
+                run_id, city.units[0])
+            assert report is not None and report["rows"] >= 3 and report["notification_id"] is not None
             robots = await conn.fetch("SELECT idempotency_key FROM delivery WHERE campaign_id = $1 ORDER BY id",
                                       campaign_id)
             assert [r["idempotency_key"].split(":")[4] for r in robots] == ["urge", "public_notice"]

@@ -9,15 +9,12 @@ workflow, validated there against the lifecycle rules.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db import campaign as campaign_db
 from db import campaign_progress as progress_db
@@ -51,7 +48,7 @@ from schemas.campaign import (
 from schemas.dispatch import TaskMode
 from schemas.evaluation import EvaluationRule
 from services import dispatch as dispatch_service
-from services.workflow_update import execute_update
+from services.workflow_calls import execute_update, start_once
 from workflows.campaign import CampaignWorkflow, campaign_workflow_id
 
 log = structlog.get_logger(__name__)
@@ -158,15 +155,8 @@ async def launch_campaign(
 
 async def start_campaign_workflow(client: Client, *, campaign_id: int, task_queue: str = DEFAULT_TASK_QUEUE) -> str:
     """Start the campaign's workflow once; calling again (a retried launch) is a no-op."""
-    workflow_id = campaign_workflow_id(campaign_id)
-    with contextlib.suppress(WorkflowAlreadyStartedError):
-        await client.start_workflow(
-            CampaignWorkflow.run, CampaignWorkflowInput(campaign_id=campaign_id),
-            id=workflow_id, task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    return workflow_id
+    return await start_once(client, CampaignWorkflow.run, CampaignWorkflowInput(campaign_id=campaign_id),
+                            workflow_id=campaign_workflow_id(campaign_id), task_queue=task_queue)
 
 
 async def _update(client: Client, campaign_id: int, name: str, arg: BaseModel, result_type: type[R]) -> R:

@@ -8,7 +8,6 @@ place that decides; this module checks who may ask and turns refusals into Domai
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from datetime import datetime
 from typing import Any, TypeVar
@@ -16,8 +15,6 @@ from typing import Any, TypeVar
 import structlog
 from pydantic import BaseModel
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db import need as need_db
 from db import offer as offer_db
@@ -61,7 +58,7 @@ from schemas.dispatch import (
     VerifyResult,
 )
 from schemas.matching import EscalationLevel, MatchWeights
-from services.workflow_update import execute_update
+from services.workflow_calls import execute_update, start_once
 from workflows.task import TaskWorkflow
 
 log = structlog.get_logger(__name__)
@@ -251,17 +248,11 @@ async def start_task_workflow(
     window_end: datetime, task_queue: str = DEFAULT_TASK_QUEUE, policy: DispatchPolicy | None = None,
 ) -> str:
     """Start the task's workflow once; calling again is a no-op."""
-    workflow_id = task_workflow_id(task_id)
-    with contextlib.suppress(WorkflowAlreadyStartedError):
-        await client.start_workflow(
-            TaskWorkflow.run,
-            TaskWorkflowInput(task_id=task_id, mode=mode, headcount=headcount, window_start=window_start,
-                              window_end=window_end, policy=policy or DispatchPolicy()),
-            id=workflow_id, task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    return workflow_id
+    return await start_once(
+        client, TaskWorkflow.run,
+        TaskWorkflowInput(task_id=task_id, mode=mode, headcount=headcount, window_start=window_start,
+                          window_end=window_end, policy=policy or DispatchPolicy()),
+        workflow_id=task_workflow_id(task_id), task_queue=task_queue)
 
 
 async def _update(client: Client, task_id: int, name: str, arg: BaseModel, result_type: type[R]) -> R:

@@ -8,7 +8,6 @@ only after the commit, so they never see uncommitted rows.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -17,8 +16,6 @@ from typing import Any
 import asyncpg
 import structlog
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from db import member_registration as member_db
@@ -37,6 +34,7 @@ from schemas.registration import (
     RegistrationChanged,
     RegistrationPolicy,
 )
+from services.workflow_calls import start_once
 from telemetry import metrics
 from workflows.member_registration import MemberRegistrationCohortWorkflow, cohort_workflow_id
 
@@ -162,18 +160,11 @@ async def start_cohort(
     task_queue: str = DEFAULT_TASK_QUEUE,
 ) -> str:
     """Start the cohort's workflow once; calling again (running or finished) is a no-op."""
-    workflow_id = cohort_workflow_id(cohort_id)
     # A cohort whose workflow already ran to its end has nothing left to remind: no-op too.
-    with contextlib.suppress(WorkflowAlreadyStartedError):
-        await client.start_workflow(
-            MemberRegistrationCohortWorkflow.run,
-            CohortWorkflowInput(cohort_id=cohort_id, policy=policy or RegistrationPolicy()),
-            id=workflow_id,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    return workflow_id
+    return await start_once(
+        client, MemberRegistrationCohortWorkflow.run,
+        CohortWorkflowInput(cohort_id=cohort_id, policy=policy or RegistrationPolicy()),
+        workflow_id=cohort_workflow_id(cohort_id), task_queue=task_queue)
 
 
 async def _open_new(

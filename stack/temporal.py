@@ -115,6 +115,9 @@ async def start_temporal_dev_server(
         "--ui-port", str(ui_port),
         "--ui-disable-news-fetch",
         "--log-level", "warn",
+        # A worker shutting down tells the server to cancel its long-polls, so a task the server
+        # had just matched to one of them is not dropped (and left to its heartbeat timeout).
+        "--dynamic-config-value", "frontend.enableCancelWorkerPollsOnShutdown=true",
     ]
     with log_file.open("ab") as out:
         # A session of its own: a Ctrl-C on the terminal reaches only `up`, which then stops the

@@ -25,7 +25,11 @@ from stack.binaries import temporal_cli
 from stack.postgres import start_embedded_postgres
 from telemetry.logging import configure_logging
 
-TIME_SKIPPING_ARGS = ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
+# As `up` runs it (stack/temporal.py): a worker's shutdown cancels its polls on the server side.
+POLL_SHUTDOWN_ARGS = ["--dynamic-config-value", "frontend.enableCancelWorkerPollsOnShutdown=true"]
+TIME_SKIPPING_ARGS = [
+    "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true", *POLL_SHUTDOWN_ARGS,
+]
 
 
 # Everything any test logs is also written here; tests/test_zz_log_scan.py scans it at the end.
@@ -89,6 +93,7 @@ async def temporal_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         dev_server_extra_args=[
             "--sqlite-pragma", "journal_mode=wal",
             "--sqlite-pragma", "synchronous=normal",
+            *POLL_SHUTDOWN_ARGS,
         ],
     )
     yield env

@@ -208,7 +208,10 @@ async def test_sigterm_mid_wave_drains_and_a_second_worker_finishes_without_loss
 
     assert result.behind == result.reminded == MEMBERS
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
-    assert await _progress(pool, campaign_id) == (PARTITIONS, PARTITIONS)
+    # The wave cuts partitions from the member-id range; other tests' members in the same
+    # database can shift that cut by a few, so the check is "all planned partitions done".
+    done, total = await _progress(pool, campaign_id)
+    assert done == total and total == result.partitions and total > PARTITIONS // 2
     async with pool.acquire() as conn:
         reminders = await conn.fetch(
             """SELECT recipient_id, step, count(*) AS n FROM reminder

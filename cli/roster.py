@@ -90,7 +90,8 @@ def import_command(
     what = _KIND_NAMES[result.kind]
     prefix = "检查通过 (未写入): " if dry_run else ""
     out.print(
-        f"{prefix}{what}名册「{result.file_name}」共{result.rows}行: 新增{result.inserted}, "
+        f"{prefix}{what}名册「{result.file_name}」共{result.rows}行: "
+        f"{'新增区划及相邻关系' if result.kind is RosterKind.hierarchy else '新增'}{result.inserted}, "
         f"未变{result.unchanged}" + (f", 新提交个人报到{result.registrations}" if result.kind is RosterKind.members else "")
     )
     if result.already_imported:

@@ -311,7 +311,7 @@ async def _load_members(conn: Conn, file: _File, rows: int, actor: Actor) -> Imp
 
 async def _finish(
     conn: Conn, kind: RosterKind, file: _File, rows: int, inserted: int, actor: Actor,
-    cohort_id: int | None, submitted: int,
+    cohort_id: int | None, submitted: int, *, unchanged: int | None = None,
 ) -> ImportResult:
     earlier = await batch_db.select_batch_id_by_sha(conn, kind=kind.value, file_sha256=file.sha256)
     batch_id = earlier
@@ -322,7 +322,7 @@ async def _finish(
         )
     return ImportResult(
         kind=kind, file_name=file.name, file_sha256=file.sha256, rows=rows, inserted=inserted,
-        unchanged=rows - inserted, registrations=submitted, cohort_id=cohort_id, batch_id=batch_id,
+        unchanged=rows - inserted if unchanged is None else unchanged, registrations=submitted, cohort_id=cohort_id, batch_id=batch_id,
         already_imported=earlier is not None,
     )
 
@@ -651,8 +651,12 @@ async def _import_hierarchy(
                 raise _reject(errors, titles, columns, rows)
             if rows == 0:
                 raise RosterInvalid("文件中没有数据行: 请在表头下方填写区、街道、社区、网格", [])
-            inserted = await _upsert_hierarchy(conn, lines, pairs)
-            result = await _finish(conn, RosterKind.hierarchy, file, rows, inserted, actor, None, 0)
+            inserted, new_grids = await _upsert_hierarchy(conn, lines, pairs)
+            # A hierarchy row is one grid; it is unchanged when its grid existed already. The
+            # places and links counted in `inserted` are more than the rows (districts,
+            # subdistricts, communities and adjacency are new too).
+            result = await _finish(conn, RosterKind.hierarchy, file, rows, inserted, actor, None, 0,
+                                   unchanged=max(rows - new_grids, 0))
             if dry_run:
                 raise _Rolledback
     except _Rolledback:
@@ -662,8 +666,9 @@ async def _import_hierarchy(
 
 async def _upsert_hierarchy(
     conn: Conn, lines: list[_GridLine], pairs: list[tuple[GridPath, GridPath]]
-) -> int:
-    """Upsert level by level (one statement each); returns how many places and links are new."""
+) -> tuple[int, int]:
+    """Upsert level by level (one statement each); returns how many places and links are new,
+    and how many of them are grids."""
     paths = {line.path for line in lines} | {other for _, other in pairs}
     district_ids, new_districts = await hierarchy_db.upsert_districts(
         conn, names=sorted({p[0] for p in paths})
@@ -702,4 +707,4 @@ async def _upsert_hierarchy(
     new_links = await hierarchy_db.insert_grid_adjacency(
         conn, grid_ids=[grid_id(a) for a, _ in pairs], neighbour_ids=[grid_id(b) for _, b in pairs]
     )
-    return new_districts + new_subs + new_communities + new_grids + new_links
+    return new_districts + new_subs + new_communities + new_grids + new_links, new_grids

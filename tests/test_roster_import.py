@@ -285,8 +285,9 @@ async def test_hierarchy_and_units_are_idempotent_and_validated(pool: Pool) -> N
     city = synthetic_city(unique("层"), districts=1, subdistricts=1, communities=1, grids=3, units=2)
     first = await import_roster(pool, hierarchy_csv(city), actor=SYSTEM_ACTOR, file_name="h.csv")
     assert first.inserted == 1 + 1 + 1 + 3 + 4          # places, and 2 neighbour pairs both ways
+    assert (first.rows, first.unchanged) == (3, 0)      # a row is a grid: all three were new
     again = await import_roster(pool, hierarchy_csv(city), actor=SYSTEM_ACTOR, file_name="h.csv")
-    assert again.inserted == 0
+    assert (again.inserted, again.unchanged) == (0, 3)
     units = await import_roster(pool, units_csv(city), actor=SYSTEM_ACTOR, file_name="u.csv")
     assert units.inserted == 2
     assert (await import_roster(pool, units_csv(city), actor=SYSTEM_ACTOR, file_name="u.csv")).inserted == 0

@@ -132,6 +132,8 @@ async def start_temporal_dev_server(
     try:
         client = await _wait_until_ready(server, namespace=namespace)
     except BaseException:
+        # Also on cancellation (Ctrl-C while waiting) and KeyboardInterrupt: the child server
+        # runs in a session of its own and would outlive us; stop it, then let the error go on.
         await server.stop(grace=2.0)
         raise
     log.info("temporal_started", address=server.address, ui=server.ui_url)

@@ -23,6 +23,7 @@ from db import offer as offer_db
 from db import points as points_db
 from db import resident_rating as rating_db
 from db import task as task_db
+from db.audit_log import insert_audit_entries
 from db.notification import insert_notification
 from db.pool import Conn, Pool
 from domain import task_rules
@@ -39,6 +40,8 @@ from schemas.dispatch import (
     ExpireOffersResult,
     FindCandidatesInput,
     FindCandidatesResult,
+    FlagUnderstaffedInput,
+    FlagUnderstaffedResult,
     NoShowInput,
     NoShowResult,
     NotifyLevelInput,
@@ -54,6 +57,8 @@ from schemas.dispatch import (
     RecordClaimResult,
     RecordRatingInput,
     RecordRatingResult,
+    RecordVerifyRejectionInput,
+    RecordVerifyRejectionResult,
     ScanActivityInput,
     ScanResult,
     SetStatusInput,
@@ -99,7 +104,8 @@ class DispatchActivities:
         """Every activity of this class, for the worker registry."""
         return [self.find_candidates, self.expire_offers, self.record_answer, self.record_claim,
                 self.set_task_status, self.notify_level, self.scan, self.mark_no_show,
-                self.remind_overdue, self.record_rating, self.award_points, self.cancel_task]
+                self.remind_overdue, self.record_rating, self.award_points, self.cancel_task,
+                self.flag_understaffed, self.record_verify_rejection]
 
     @activity.defn(name="dispatch_find_candidates")
     async def find_candidates(self, data: FindCandidatesInput) -> FindCandidatesResult:
@@ -403,3 +409,65 @@ class DispatchActivities:
                 detail={"reason": data.reason, "released": released}, at=data.as_of,
             )
         return CancelTaskResult(withdrawn_members=released)
+
+    @activity.defn(name="dispatch_flag_understaffed")
+    async def flag_understaffed(self, data: FlagUnderstaffedInput) -> FlagUnderstaffedResult:
+        """人手不足: record the shortfall on the task (the ledger filters on it) and tell the
+        community; a shortfall of 0 clears an earlier flag."""
+        shortfall = max(data.headcount - data.filled, 0)
+        notified = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            place = await _existing_task_place(conn, data.task_id)
+            await task_db.update_understaffed(conn, task_id=data.task_id, shortfall=shortfall, at=data.as_of)
+            inserted = await task_db.insert_task_event_once(
+                conn, task_id=data.task_id, kind="understaffed" if shortfall else "understaffed_cleared",
+                dedupe=str(data.flag), member_id=None, actor=WORKFLOW_ACTOR,
+                detail={"headcount": data.headcount, "filled": data.filled, "shortfall": shortfall},
+                at=data.as_of,
+            )
+            if shortfall and inserted:
+                sent = await insert_notification(
+                    conn, recipient_kind="community", recipient_id=place["community_id"],
+                    category="dispatch_understaffed", title="【人手不足】任务未能满员",
+                    body=task_rules.understaffed_text(place["title"], headcount=data.headcount,
+                                                      filled=data.filled),
+                    dedupe_key=f"task:{data.task_id}:understaffed:{data.flag}",
+                )
+                notified = 0 if sent is None else 1
+        log.info("task_understaffed", task_id=data.task_id, shortfall=shortfall, filled=data.filled)
+        return FlagUnderstaffedResult(shortfall=shortfall, notified=notified)
+
+    @activity.defn(name="dispatch_record_verify_rejection")
+    async def record_verify_rejection(self, data: RecordVerifyRejectionInput) -> RecordVerifyRejectionResult:
+        """核查未通过: the task goes to follow-up 整改, the history and the audit log say who and why,
+        and the members who served are told; no points. A retry writes nothing twice."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            place = await _existing_task_place(conn, data.task_id)
+            before = await _existing_task(conn, data.task_id)
+            reason = f"核查未通过: {data.reason}"
+            await task_db.update_task_status(
+                conn, task_id=data.task_id, status=TaskStatus.follow_up.value, level=None,
+                level_deadline_at=None, parked_reason=reason, actor=data.actor, at=data.as_of,
+            )
+            inserted = await task_db.insert_task_event_once(
+                conn, task_id=data.task_id, kind="verification_rejected", dedupe=str(data.rejection),
+                member_id=None, actor=data.actor, detail={"reason": data.reason, "rejection": data.rejection},
+                at=data.as_of,
+            )
+            members = await assignment_db.select_served_members(conn, task_id=data.task_id)
+            if inserted:
+                await insert_audit_entries(
+                    conn, actor=data.actor, action="task_verification_rejected", subject_kind="task",
+                    subject_ids=[data.task_id], befores=[{"status": before["status"]}],
+                    afters=[{"status": TaskStatus.follow_up.value, "reason": data.reason,
+                             "rejection": data.rejection}],
+                )
+            for member_id in members:
+                await insert_notification(
+                    conn, recipient_kind="member", recipient_id=member_id, category="dispatch_verify_rejected",
+                    title="【核查未通过】服务需整改",
+                    body=task_rules.verify_rejected_text(place["title"], data.reason),
+                    dedupe_key=f"task:{data.task_id}:verify_rejected:{data.rejection}:member:{member_id}",
+                )
+        log.info("verification_rejected", task_id=data.task_id, rejection=data.rejection, members=len(members))
+        return RecordVerifyRejectionResult(notified_members=members)

@@ -14,7 +14,8 @@ from db.pool import Pool
 
 # Routers written alongside this one; included when their module is present in this build.
 _OPTIONAL_ROUTERS = ("api.routes.registrations", "api.routes.roster", "api.routes.dispatch",
-                    "api.routes.deliveries", "api.routes.evaluations", "api.routes.campaigns")
+                    "api.routes.deliveries", "api.routes.evaluations", "api.routes.campaigns",
+                    "api.routes.resident")
 
 
 def _optional_router_modules() -> list[ModuleType]:

@@ -32,7 +32,7 @@ from schemas.dispatch import (
     Urgency,
 )
 from schemas.settings import Settings
-from services import dispatch
+from services import dispatch, resident
 
 needs_app = typer.Typer(help="需求清单 (needs, micro-wishes)", no_args_is_help=True)
 tasks_app = typer.Typer(help="任务与派单 (tasks, offers, scans, rating, verification)", no_args_is_help=True)
@@ -131,7 +131,10 @@ def create_task(
     async def job(rt: Runtime) -> str:
         made = await dispatch.create_task(rt.pool, rt.client, SYSTEM_ACTOR, data, now=_now(),
                                           task_queue=Settings().task_queue)
-        return f"任务 {made.task.id} 已创建, 流程 {made.task.workflow_id}; 现场二维码令牌 (仅显示一次): {made.qr_token}"
+        line = f"任务 {made.task.id} 已创建, 流程 {made.task.workflow_id}; 现场二维码令牌 (仅显示一次): {made.qr_token}"
+        if made.resident_rating_code:
+            line += f"; 居民评价码 (仅显示一次, 交给居民): {made.resident_rating_code}"
+        return line
 
     typer.echo(run_job(job))
 
@@ -204,13 +207,45 @@ def rate(task_id: int, score: Annotated[int, typer.Option(min=1, max=5, help="�
 
 
 @tasks_app.command("verify")
-def verify(task_id: int, note: Annotated[str | None, typer.Option(help="核查意见")] = None) -> None:
-    """社区核查并记积分 (verify; credits points and closes the task)."""
+def verify(
+    task_id: int,
+    note: Annotated[str | None, typer.Option(help="核查意见")] = None,
+    reject: Annotated[bool, typer.Option("--reject", help="核查不通过: 不计积分, 转待跟进整改 (须 --reason)")] = False,
+    reason: Annotated[str | None, typer.Option(help="核查不通过的理由")] = None,
+) -> None:
+    """社区核查并记积分 (verify; credits points and closes the task), or --reject with a reason."""
 
     async def job(rt: Runtime) -> str:
         async with rt.pool.acquire() as conn:
+            if reject:
+                rejected = await dispatch.reject_verification(conn, rt.client, SYSTEM_ACTOR, task_id, reason or "")
+                return f"任务 {task_id} 核查未通过 (第 {rejected.rejections} 次), 已转{STATUS_LABELS[rejected.status]}"
             res = await dispatch.verify(conn, rt.client, SYSTEM_ACTOR, task_id, note)
         return f"已核查, 记分 {res.points_credited} 人次"
+
+    typer.echo(run_job(job))
+
+
+@tasks_app.command("rating-code")
+def rating_code(task_id: int) -> None:
+    """重新签发居民评价码 (re-issue the resident's rating code; the old one stops working)."""
+
+    async def job(rt: Runtime) -> str:
+        async with rt.pool.acquire() as conn, conn.transaction():
+            issued = await resident.reissue_rating_code(conn, SYSTEM_ACTOR, task_id, now=_now())
+        return f"任务 {task_id} 的居民评价码 (仅显示一次, {issued.expires_at:%Y-%m-%d %H:%M} 前有效): {issued.code}"
+
+    typer.echo(run_job(job))
+
+
+@needs_app.command("grid-code")
+def grid_code(grid_id: int) -> None:
+    """签发网格点单码 (a grid's public code residents place needs with; the old one stops working)."""
+
+    async def job(rt: Runtime) -> str:
+        async with rt.pool.acquire() as conn, conn.transaction():
+            issued = await resident.issue_grid_need_code(conn, SYSTEM_ACTOR, grid_id, now=_now())
+        return f"网格 {grid_id} 的点单码 (仅显示一次, 原点单码已作废): {issued.code}"
 
     typer.echo(run_job(job))
 
@@ -264,21 +299,24 @@ def ledger(
     status: Annotated[TaskStatus | None, typer.Option(help="状态")] = None,
     overdue: Annotated[bool | None, typer.Option("--overdue/--on-time", help="只看超时 / 未超时")] = None,
     parked: Annotated[bool | None, typer.Option("--parked/--not-parked", help="只看挂账 / 非挂账")] = None,
+    understaffed: Annotated[bool | None, typer.Option("--understaffed/--fully-staffed",
+                                                      help="只看人手不足 / 满员")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
 ) -> None:
     """挂账销号台账 (the task ledger, with filters)."""
     filters = LedgerFilter(grid_id=grid, community_id=community, status=status, overdue=overdue,
-                           parked=parked, limit=limit)
+                           parked=parked, understaffed=understaffed, limit=limit)
 
     async def job(rt: Runtime) -> Table:
         async with rt.pool.acquire() as conn:
             rows = await dispatch.ledger(conn, SYSTEM_ACTOR, filters, now=_now())
-        table = Table("任务", "名称", "类别", "社区", "网格", "状态", "层级", "承接党员", "超时", "挂账原因",
-                      title="挂账销号台账")
+        table = Table("任务", "名称", "类别", "社区", "网格", "状态", "层级", "承接党员", "超时", "人手不足",
+                      "挂账原因", title="挂账销号台账")
         for r in rows:
+            short = f"差 {r.understaffed_shortfall} 人" if r.understaffed_shortfall else ""
             table.add_row(str(r.task_id), r.title, r.category, str(r.community_id), str(r.grid_id),
                           STATUS_LABELS[r.status], r.escalation_level.value, ",".join(map(str, r.holders)),
-                          "是" if r.overdue else "", r.parked_reason or "")
+                          "是" if r.overdue else "", short, r.parked_reason or "")
         return table
 
     Console().print(run_job(job))

@@ -131,3 +131,15 @@ async def withdraw_open(conn: Conn, *, task_id: int) -> list[int]:
         task_id,
     )
     return [int(r["member_id"]) for r in rows]
+
+
+async def select_served_members(conn: Conn, *, task_id: int) -> list[int]:
+    """Members who came and served (checked in or out), in member order."""
+    rows = await conn.fetch(
+        """
+        SELECT member_id FROM assignment WHERE task_id = $1 AND status IN ('checked_in', 'checked_out')
+        ORDER BY member_id
+        """,
+        task_id,
+    )
+    return [int(r["member_id"]) for r in rows]

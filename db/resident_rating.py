@@ -36,3 +36,47 @@ async def select_rating(conn: Conn, *, task_id: int) -> dict[str, Any] | None:
         "SELECT score, comment, defaulted, rated_at FROM resident_rating WHERE task_id = $1", task_id
     )
     return None if row is None else dict(row)
+
+
+# ---------------------------------------------------------------- the resident's rating code 评价码
+
+
+async def upsert_rating_token(
+    conn: Conn, *, task_id: int, token_hash: str, expires_at: datetime, issued_by: str, at: datetime
+) -> None:
+    """(Re)issue the task's rating code: a new hash replaces the old one, which stops working."""
+    await conn.execute(
+        """
+        INSERT INTO resident_rating_token (task_id, token_hash, expires_at, issued_by, issued_at)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (task_id) DO UPDATE SET token_hash = EXCLUDED.token_hash,
+            expires_at = EXCLUDED.expires_at, issued_by = EXCLUDED.issued_by,
+            issued_at = EXCLUDED.issued_at, used_at = NULL
+        """,
+        task_id, token_hash, expires_at, issued_by, at,
+    )
+
+
+async def select_rating_token(conn: Conn, *, token_hash: str) -> dict[str, Any] | None:
+    """The code's task, expiry and use (locked, so two uses of one code queue behind each other)."""
+    row = await conn.fetchrow(
+        """
+        SELECT task_id, expires_at, used_at FROM resident_rating_token WHERE token_hash = $1 FOR UPDATE
+        """,
+        token_hash,
+    )
+    return None if row is None else dict(row)
+
+
+async def mark_rating_token_used(conn: Conn, *, task_id: int, at: datetime) -> bool:
+    """Spend the code; False when it was already spent."""
+    used: bool = await conn.fetchval(
+        """
+        WITH upd AS (
+            UPDATE resident_rating_token SET used_at = $2 WHERE task_id = $1 AND used_at IS NULL RETURNING 1
+        )
+        SELECT EXISTS (SELECT 1 FROM upd)
+        """,
+        task_id, at,
+    )
+    return used

@@ -72,7 +72,7 @@ async def select_task(conn: Conn, *, task_id: int) -> dict[str, Any] | None:
                (SELECT count(*) FROM assignment a WHERE a.task_id = t.id
                   AND a.status IN ('accepted', 'checked_in', 'checked_out'))::int AS filled,
                t.points_per_hour, t.category_bonus, t.rating_bonus, t.points_cap, t.redeemable,
-               t.qr_token_hash
+               t.qr_token_hash, t.understaffed_shortfall
         FROM task t WHERE t.id = $1
         """,
         task_id,
@@ -143,10 +143,47 @@ async def insert_task_event(
     )
 
 
+async def insert_task_event_once(
+    conn: Conn, *, task_id: int, kind: str, dedupe: str, member_id: int | None, actor: str,
+    detail: dict[str, Any], at: datetime,
+) -> bool:
+    """Insert the event unless one of this kind with this `dedupe` key exists (a retried
+    activity); True when inserted now. The key is kept in the detail as `dedupe`."""
+    inserted: bool = await conn.fetchval(
+        """
+        WITH ins AS (
+            INSERT INTO task_event (task_id, kind, member_id, actor, detail, at)
+            SELECT $1, $2, $3, $4, $5::jsonb || jsonb_build_object('dedupe', $7::text), $6
+            WHERE NOT EXISTS (SELECT 1 FROM task_event WHERE task_id = $1 AND kind = $2
+                                AND detail->>'dedupe' = $7)
+            RETURNING 1
+        )
+        SELECT EXISTS (SELECT 1 FROM ins)
+        """,
+        task_id, kind, member_id, actor, detail, at, dedupe,
+    )
+    return inserted
+
+
+async def update_understaffed(conn: Conn, *, task_id: int, shortfall: int, at: datetime) -> bool:
+    """Set how many people the task still lacks (0: none); True when the value changed."""
+    changed: bool = await conn.fetchval(
+        """
+        WITH upd AS (
+            UPDATE task SET understaffed_shortfall = $2, updated_at = $3
+            WHERE id = $1 AND understaffed_shortfall <> $2 RETURNING 1
+        )
+        SELECT EXISTS (SELECT 1 FROM upd)
+        """,
+        task_id, shortfall, at,
+    )
+    return changed
+
+
 async def select_task_events(conn: Conn, *, task_id: int) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         """
-        SELECT kind, from_status, to_status, member_id, actor, at FROM task_event
+        SELECT kind, from_status, to_status, member_id, actor, detail, at FROM task_event
         WHERE task_id = $1 ORDER BY id
         """,
         task_id,
@@ -343,6 +380,7 @@ async def select_ledger(
     overdue: bool | None,
     parked: bool | None,
     limit: int,
+    understaffed: bool | None = None,
 ) -> list[dict[str, Any]]:
     """The ledger 挂账销号: tasks with state, holders and deadlines, filtered and scoped.
 
@@ -353,7 +391,7 @@ async def select_ledger(
         SELECT * FROM (
             SELECT t.id AS task_id, t.need_id, t.community_id, t.grid_id, t.title, t.category,
                    t.status, t.escalation_level, t.level_deadline_at, n.deadline_at AS need_deadline_at,
-                   t.window_end, t.parked_reason,
+                   t.window_end, t.parked_reason, t.understaffed_shortfall,
                    coalesce((SELECT array_agg(a.member_id ORDER BY a.member_id) FROM assignment a
                              WHERE a.task_id = t.id AND a.status IN ('accepted', 'checked_in', 'checked_out')),
                             '{}') AS holders,
@@ -376,11 +414,12 @@ async def select_ledger(
           AND ($8::text IS NULL OR x.status = $8)
           AND ($9::boolean IS NULL OR x.overdue = $9)
           AND ($10::boolean IS NULL OR (x.status = 'parked') = $10)
+          AND ($12::boolean IS NULL OR (x.understaffed_shortfall > 0) = $12)
         ORDER BY x.task_id DESC
         LIMIT $11
         """,
         as_of, community_ids, subdistrict_id, district_id, member_id, grid_id, community_id,
-        status, overdue, parked, limit,
+        status, overdue, parked, limit, understaffed,
     )
     return [dict(r) for r in rows]
 

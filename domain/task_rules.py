@@ -73,6 +73,25 @@ REFUSAL_ALREADY_VERIFIED = "该任务已核查"
 REFUSAL_NOT_PARKED = "任务未挂账, 无需重新派单"
 REFUSAL_CANNOT_CANCEL = "服务已开始或任务已结束, 不能取消"
 REFUSAL_CANCELLED = "任务已取消"
+REFUSAL_VERIFY_IN_PROGRESS = "该任务正在核查中, 请稍后刷新"
+REFUSAL_REJECT_NEEDS_REASON = "核查不通过须填写理由"
+
+# The residents' doors (no account): refusals a resident sees when a code does not work.
+REFUSAL_BAD_RATING_CODE = "评价码无效, 请核对链接或二维码, 或联系社区工作人员"
+REFUSAL_RATING_CODE_EXPIRED = "评价码已过期, 如需评价请联系社区工作人员"
+REFUSAL_RATING_CODE_USED = "该评价码已使用, 每项服务只能评价一次"
+REFUSAL_BAD_NEED_CODE = "点单码无效或已停用, 请扫描小区公示的最新二维码, 或联系网格员"
+
+
+def understaffed_text(title: str, *, headcount: int, filled: int) -> str:
+    """What the community is told when a task goes ahead short-handed 人手不足."""
+    return (f"任务「{title}」逐级上报后仍差 {headcount - filled} 人 (需 {headcount} 人, 已有 {filled} 人), "
+            "将由现有人员先行服务, 请协调补充人手。")
+
+
+def verify_rejected_text(title: str, reason: str) -> str:
+    """What the members who served are told when the community's verification 核查 does not pass."""
+    return f"您参加的任务「{title}」社区核查未通过: {reason}。暂不计积分, 请配合整改, 复核通过后计分。"
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

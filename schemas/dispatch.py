@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -171,13 +171,20 @@ class TaskView(BaseModel):
     parked_reason: str | None
     workflow_id: str | None
     filled: int = 0
+    understaffed_shortfall: int = 0   # 人手不足: people still lacking after the ladder was exhausted
 
 
 class TaskCreated(BaseModel):
-    """The new task and the QR token members scan on site (shown once; only its hash is kept)."""
+    """The new task and the QR token members scan on site (shown once; only its hash is kept).
+
+    A task made from a resident's need also carries the resident's rating code 评价码, for the
+    community staff to hand to the resident (a link or QR code); shown once, only its hash is kept.
+    """
 
     task: TaskView
     qr_token: str
+    resident_rating_code: str | None = None
+    resident_rating_expires_at: datetime | None = None
 
 
 class OfferView(BaseModel):
@@ -211,6 +218,7 @@ class TaskEventView(BaseModel):
     to_status: str | None
     member_id: int | None
     actor: str
+    detail: dict[str, Any] = {}   # e.g. the reason of a rejected verification, a shortfall
     at: datetime
 
 
@@ -231,6 +239,7 @@ class LedgerRow(BaseModel):
     overdue: bool
     parked_reason: str | None
     holders: list[int]
+    understaffed_shortfall: int = 0
 
 
 class LedgerFilter(BaseModel):
@@ -239,6 +248,7 @@ class LedgerFilter(BaseModel):
     status: TaskStatus | None = None
     overdue: bool | None = None
     parked: bool | None = None
+    understaffed: bool | None = None
     limit: int = Field(default=100, ge=1, le=1000)
 
 
@@ -338,6 +348,19 @@ class VerifyResult(BaseModel):
     points_credited: int
 
 
+class RejectVerifyInput(BaseModel):
+    """核查未通过: the service is not accepted as it is (e.g. the check-in was not genuine, the work
+    was not done); no points, the task goes back to follow-up 整改 until a later verification passes."""
+
+    actor: str
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class RejectVerifyResult(BaseModel):
+    status: TaskStatus
+    rejections: int   # how many times this task's verification has been rejected so far
+
+
 class RequeueInput(BaseModel):
     actor: str
 
@@ -356,6 +379,7 @@ class TaskSnapshot(BaseModel):
     filled: int
     open_offers: list[int]
     parked_reason: str | None
+    shortfall: int = 0   # 人手不足: going ahead this many short of the headcount
 
 
 # ---------------------------------------------------------------- activities
@@ -510,3 +534,84 @@ class AwardPointsResult(BaseModel):
     credited: int
     already_credited: int
     total_points: float
+
+
+class RecordVerifyRejectionInput(BaseModel):
+    task_id: int
+    actor: str
+    reason: str
+    rejection: int   # 1 for the first rejection of this task, 2 for the second ...
+    as_of: datetime
+
+
+class RecordVerifyRejectionResult(BaseModel):
+    notified_members: list[int]
+
+
+class FlagUnderstaffedInput(BaseModel):
+    task_id: int
+    headcount: int
+    filled: int
+    flag: int   # numbers this task's flag changes, so a retry is recognised and a new change is not
+    as_of: datetime
+
+
+class FlagUnderstaffedResult(BaseModel):
+    shortfall: int
+    notified: int
+
+
+# ---------------------------------------------------------------- the residents' doors (no account)
+
+
+class ResidentNeedCreate(BaseModel):
+    """A resident placing a need 居民点单 with their grid's public code 点单码 (no account)."""
+
+    code: str = Field(min_length=1, max_length=200)
+    category: str = Field(min_length=1, max_length=40)
+    urgency: Urgency = Urgency.blue
+    description: str = Field(min_length=1, max_length=2000)
+    resident_name: str | None = Field(default=None, max_length=50)
+    resident_phone: str | None = Field(default=None, max_length=20)
+
+
+class ResidentNeedReceipt(BaseModel):
+    """What the resident gets back: no one else's data, only their need's number and state."""
+
+    need_id: int
+    status: NeedStatus
+    deadline_at: datetime
+    likely_duplicate: bool
+    message: str
+
+
+class ResidentRateInput(BaseModel):
+    """A resident rating the service with the task's rating code 评价码 (no account)."""
+
+    code: str = Field(min_length=1, max_length=200)
+    score: Rating
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class ResidentRateResult(BaseModel):
+    task_id: int
+    score: int
+    message: str
+
+
+class GridNeedCodeIssued(BaseModel):
+    """A grid's need-placing code 点单码; shown once, only its hash is kept. Issuing again
+    revokes the previous code."""
+
+    grid_id: int
+    code: str
+    issued_at: datetime
+
+
+class ResidentRatingCodeIssued(BaseModel):
+    """A task's resident rating code 评价码, (re)issued by community staff; the previous one stops
+    working. Shown once, only its hash is kept."""
+
+    task_id: int
+    code: str
+    expires_at: datetime

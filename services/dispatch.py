@@ -9,7 +9,7 @@ place that decides; this module checks who may ask and turns refusals into Domai
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from db import need as need_db
 from db import offer as offer_db
+from db import resident_rating as rating_db
 from db import task as task_db
 from db.audit_log import insert_audit_entries
 from db.pool import Conn, Pool
@@ -44,6 +45,8 @@ from schemas.dispatch import (
     OfferView,
     RateInput,
     RateResult,
+    RejectVerifyInput,
+    RejectVerifyResult,
     RequeueInput,
     ScanInput,
     ScanResult,
@@ -58,6 +61,7 @@ from schemas.dispatch import (
     VerifyResult,
 )
 from schemas.matching import EscalationLevel, MatchWeights
+from services.tokens import hash_token
 from services.workflow_calls import execute_update, start_once
 from workflows.task import TaskWorkflow
 
@@ -121,6 +125,15 @@ async def place_need(conn: Conn, actor: Actor, data: NeedCreate, *, now: datetim
     if place is None:
         raise NotFound(f"网格 {data.grid_id} 不存在")
     _require_staff(actor, place)
+    row = await record_need(conn, place=place, data=data, created_by=actor.audit_name, now=now)
+    return _need_view(row, actor)
+
+
+async def record_need(
+    conn: Conn, *, place: dict[str, Any], data: NeedCreate, created_by: str, now: datetime
+) -> dict[str, Any]:
+    """Insert a need in `place` (a row of need_db.select_grid_place) after the caller's own access
+    check: the category must be in the catalogue, likely duplicates are flagged."""
     category = await need_db.select_category(conn, name=data.category)
     if category is None:
         raise InvalidInput(f"需求类别「{data.category}」不在目录中")
@@ -137,11 +150,11 @@ async def place_need(conn: Conn, actor: Actor, data: NeedCreate, *, now: datetim
                                   yellow_hours=category["yellow_hours"], blue_hours=category["blue_hours"]),
         description=data.description, resident_name=data.resident_name,
         resident_phone=data.resident_phone, donor_name=data.donor_name,
-        donor_anonymous=data.donor_anonymous, duplicate_of=duplicate_of, created_by=actor.audit_name,
+        donor_anonymous=data.donor_anonymous, duplicate_of=duplicate_of, created_by=created_by,
         at=now,
     )
     log.info("need_placed", need_id=row["id"], grid_id=data.grid_id, likely_duplicate=duplicate_of is not None)
-    return _need_view(row, actor)
+    return row
 
 
 async def decide_need(conn: Conn, actor: Actor, need_id: int, data: NeedDecision, *, now: datetime) -> NeedView:
@@ -199,6 +212,7 @@ async def create_task(
     if data.window_end <= data.window_start:
         raise InvalidInput("结束时间须晚于开始时间")
     token = secrets.token_urlsafe(16)
+    rating_code: tuple[str, datetime] | None = None
     async with pool.acquire() as conn, conn.transaction():
         grid_id, category = data.grid_id, data.category
         if data.need_id is not None:
@@ -230,6 +244,10 @@ async def create_task(
         if data.need_id is not None:
             await need_db.update_need_status(conn, need_id=data.need_id, from_statuses=["verified"],
                                              status="converted", reason=None, at=now)
+            # The resident who placed the need rates the service with their own code 评价码.
+            rating_code = await issue_rating_code(
+                conn, task_id=task_id, window_end=data.window_end, issued_by=actor.audit_name, now=now,
+                rating_window=(policy or DispatchPolicy()).rating_window)
         await insert_audit_entries(conn, actor=actor.audit_name, action="task_created", subject_kind="task",
                                    subject_ids=[task_id], befores=[None],
                                    afters=[{"need_id": data.need_id, "mode": data.mode.value,
@@ -240,7 +258,22 @@ async def create_task(
                               window_start=data.window_start, window_end=data.window_end,
                               task_queue=task_queue, policy=policy)
     log.info("task_created", task_id=task_id, mode=data.mode.value, headcount=data.headcount)
-    return TaskCreated(task=TaskView.model_validate(row), qr_token=token)
+    return TaskCreated(task=TaskView.model_validate(row), qr_token=token,
+                       resident_rating_code=rating_code[0] if rating_code else None,
+                       resident_rating_expires_at=rating_code[1] if rating_code else None)
+
+
+async def issue_rating_code(
+    conn: Conn, *, task_id: int, window_end: datetime, issued_by: str, now: datetime, rating_window: timedelta
+) -> tuple[str, datetime]:
+    """(Re)issue a task's resident rating code 评价码; the plaintext and its expiry. Only the hash
+    is stored; a code issued before stops working. It lasts the rating window after the service
+    (or after now, for a code re-issued late)."""
+    code = secrets.token_urlsafe(16)
+    expires_at = max(window_end, now) + rating_window
+    await rating_db.upsert_rating_token(conn, task_id=task_id, token_hash=hash_token(code), expires_at=expires_at,
+                                        issued_by=issued_by, at=now)
+    return code, expires_at
 
 
 async def start_task_workflow(
@@ -289,9 +322,26 @@ async def rate(conn: Conn, client: Client, actor: Actor, task_id: int, data: Rat
     return await _update(client, task_id, "rate", data, RateResult)
 
 
+async def send_rating(client: Client, task_id: int, data: RateInput) -> RateResult:
+    """Pass a rating to the task's workflow; the caller has checked who may rate (staff in scope,
+    or a resident's rating code)."""
+    return await _update(client, task_id, "rate", data, RateResult)
+
+
 async def verify(conn: Conn, client: Client, actor: Actor, task_id: int, note: str | None) -> VerifyResult:
     _require_staff(actor, await _task_place(conn, task_id))
     return await _update(client, task_id, "verify", VerifyInput(actor=actor.audit_name, note=note), VerifyResult)
+
+
+async def reject_verification(conn: Conn, client: Client, actor: Actor, task_id: int,
+                              reason: str) -> RejectVerifyResult:
+    """核查未通过: no points; the task goes to follow-up 整改 and the members who served are told.
+    A later `verify` passes it and credits the points then."""
+    _require_staff(actor, await _task_place(conn, task_id))
+    if not reason.strip():
+        raise InvalidInput(task_rules.REFUSAL_REJECT_NEEDS_REASON)
+    return await _update(client, task_id, "reject_verification",
+                         RejectVerifyInput(actor=actor.audit_name, reason=reason.strip()), RejectVerifyResult)
 
 
 async def requeue(conn: Conn, client: Client, actor: Actor, task_id: int) -> TaskSnapshot:
@@ -389,5 +439,6 @@ async def ledger(conn: Conn, actor: Actor, filters: LedgerFilter, *, now: dateti
         grid_id=filters.grid_id, community_id=filters.community_id,
         status=filters.status.value if filters.status else None,
         overdue=filters.overdue, parked=filters.parked, limit=filters.limit,
+        understaffed=filters.understaffed,
     )
     return [LedgerRow.model_validate(r) for r in rows]

@@ -5,7 +5,10 @@ Staffing. In dispatch mode 派单 offers go out in waves to the best-ranked memb
 next wave goes out. When a level has nobody left, or its own deadline passes, the task climbs the
 ladder grid → adjacent → community → subdistrict → district and that level's staff are told. With
 nobody at the top the task is parked 挂账 with a reason, and waits for `requeue`. In claim 认领 and
-post 认岗 mode members `claim` until the headcount is reached or the window opens.
+post 认岗 mode members `claim` until the headcount is reached or the window opens. A task that has
+some but not all of its headcount when the ladder is exhausted (or the window opens) goes ahead
+with the members it has, flagged understaffed 人手不足 with the shortfall and the community told;
+the flag is cleared if a later dispatch fills it.
 
 Service. Members `check_in` and `check_out` by scanning the task's QR token; hours come from the
 two scans. Nobody checked in `no_show_grace` after the start → no-show: the slot is freed and the
@@ -15,6 +18,8 @@ community.
 After. The resident `rate`s within `rating_window` or a default rating is recorded. A rating at or
 below the threshold puts the task into follow-up instead of closing it. The community `verify`s;
 points are credited (once per service, enforced by the ledger's unique key), and the task closes.
+Or the community rejects the verification 核查未通过 with a reason (`reject_verification`): no
+points, the task goes to follow-up 整改 and the members are told; a later `verify` passes it.
 
 Before anyone has checked in, the community may `cancel`: open offers are withdrawn and members
 who accepted are released and told.
@@ -54,6 +59,8 @@ with workflow.unsafe.imports_passed_through():
         ExpireOffersResult,
         FindCandidatesInput,
         FindCandidatesResult,
+        FlagUnderstaffedInput,
+        FlagUnderstaffedResult,
         NoShowInput,
         NoShowResult,
         NotifyLevelInput,
@@ -69,6 +76,10 @@ with workflow.unsafe.imports_passed_through():
         RecordClaimResult,
         RecordRatingInput,
         RecordRatingResult,
+        RecordVerifyRejectionInput,
+        RecordVerifyRejectionResult,
+        RejectVerifyInput,
+        RejectVerifyResult,
         RequeueInput,
         ScanActivityInput,
         ScanInput,
@@ -89,6 +100,9 @@ _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 _HOLDING = (AssignmentStatus.accepted, AssignmentStatus.checked_in, AssignmentStatus.checked_out)
+
+# Runs started before the understaffed flag went ahead short-handed without the flag activity.
+PATCH_UNDERSTAFFED = "task-understaffed-flag"
 
 
 @dataclass
@@ -139,6 +153,10 @@ class TaskWorkflow:
         self._requeued = False
         self._parked_reason: str | None = None
         self._cancel: CancelInput | None = None
+        self._shortfall = 0
+        self._understaffed_flags = 0
+        self._rejections = 0
+        self._rejecting = False
 
     # ------------------------------------------------------------------ the process
 
@@ -208,6 +226,7 @@ class TaskWorkflow:
             if self._filled() == 0:
                 self._parked_reason = "截至开始时间无人认领"
                 return False
+            await self._flag_understaffed()
             return True
         policy = self._in.policy
         while True:
@@ -236,14 +255,33 @@ class TaskWorkflow:
                 await workflow.wait_condition(lambda: self._reserved == 0)
                 await self._close_wave(wave, filled=self._filled() >= headcount)
             if self._filled() >= headcount:
+                await self._flag_understaffed()
                 return True
             nxt = next_level(self._level)
             if nxt is None:
                 if self._filled() > 0:
-                    return True   # short-handed beats parked: those who accepted still serve
+                    # Short-handed beats parked: those who accepted still serve, but flagged.
+                    await self._flag_understaffed()
+                    return True
                 self._parked_reason = parked_reason(headcount, self._filled())
                 return False
             self._level = nxt
+
+    async def _flag_understaffed(self) -> None:
+        """Record how many people the task still lacks as it goes ahead (0 clears an earlier flag)."""
+        shortfall = max(self._in.headcount - self._filled(), 0)
+        if shortfall == self._shortfall:
+            return   # nothing to record; a fully staffed task never flagged costs no activity
+        if not workflow.patched(PATCH_UNDERSTAFFED):
+            return
+        self._understaffed_flags += 1
+        await workflow.execute_activity(
+            "dispatch_flag_understaffed",
+            FlagUnderstaffedInput(task_id=self._in.task_id, headcount=self._in.headcount,
+                                  filled=self._filled(), flag=self._understaffed_flags, as_of=workflow.now()),
+            result_type=FlagUnderstaffedResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+        )
+        self._shortfall = shortfall
 
     def _wave_settled(self, wave: int) -> Callable[[], bool]:
         """The task is full, or every offer of `wave` has been answered."""
@@ -508,6 +546,39 @@ class TaskWorkflow:
             raise _refusal(rules.REFUSAL_ALREADY_VERIFIED, "already_verified")
         if self._rating is None or self._status not in (TaskStatus.done, TaskStatus.follow_up):
             raise _refusal(rules.REFUSAL_NOT_RATED, "not_rated")
+        if self._rejecting:
+            raise _refusal(rules.REFUSAL_VERIFY_IN_PROGRESS, "verify_in_progress")
+
+    @workflow.update(name="reject_verification")
+    async def reject_verification(self, data: RejectVerifyInput) -> RejectVerifyResult:
+        # The rejection runs in the update, not in the life: the life keeps waiting for a passing
+        # `verify`, so runs started before this update existed replay unchanged.
+        self._rejecting = True
+        self._rejections += 1
+        try:
+            await workflow.execute_activity(
+                "dispatch_record_verify_rejection",
+                RecordVerifyRejectionInput(task_id=self._in.task_id, actor=data.actor, reason=data.reason,
+                                           rejection=self._rejections, as_of=workflow.now()),
+                result_type=RecordVerifyRejectionResult, start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_RETRY,
+            )
+        finally:
+            self._rejecting = False
+        self._status = TaskStatus.follow_up
+        workflow.logger.info("verification_rejected", extra={"rejections": self._rejections})
+        return RejectVerifyResult(status=self._status, rejections=self._rejections)
+
+    @reject_verification.validator
+    def _validate_reject_verification(self, data: RejectVerifyInput) -> None:
+        if self._verify is not None:
+            raise _refusal(rules.REFUSAL_ALREADY_VERIFIED, "already_verified")
+        if self._rating is None or self._status not in (TaskStatus.done, TaskStatus.follow_up):
+            raise _refusal(rules.REFUSAL_NOT_RATED, "not_rated")
+        if self._rejecting:
+            raise _refusal(rules.REFUSAL_VERIFY_IN_PROGRESS, "verify_in_progress")
+        if not data.reason.strip():
+            raise _refusal(rules.REFUSAL_REJECT_NEEDS_REASON, "reason_required")
 
     @workflow.update(name="requeue")
     async def requeue(self, data: RequeueInput) -> TaskSnapshot:
@@ -539,4 +610,5 @@ class TaskWorkflow:
     @workflow.query(name="snapshot")
     def snapshot(self) -> TaskSnapshot:
         return TaskSnapshot(status=self._status, level=self._level, wave=self._wave, filled=self._filled(),
-                            open_offers=self._open_offers(), parked_reason=self._parked_reason)
+                            open_offers=self._open_offers(), parked_reason=self._parked_reason,
+                            shortfall=self._shortfall)

@@ -29,6 +29,7 @@ from schemas.dispatch import (
     OfferView,
     RateInput,
     RateResult,
+    RejectVerifyResult,
     ScanInput,
     ScanResult,
     TaskCreate,
@@ -150,6 +151,18 @@ async def verify(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdP
         return await dispatch.verify(conn, client, actor, task_id, body.note)
 
 
+class RejectVerifyBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=1000, description="核查不通过的理由, 如: 签到不实、服务未完成")
+
+
+@router.post("/tasks/{task_id}/verify/reject", response_model=RejectVerifyResult,
+             summary="核查不通过 (不计积分, 转待跟进整改)")
+async def reject_verification(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
+                              body: RejectVerifyBody) -> RejectVerifyResult:
+    async with pool.acquire() as conn:
+        return await dispatch.reject_verification(conn, client, actor, task_id, body.reason)
+
+
 @router.post("/tasks/{task_id}/requeue", response_model=TaskSnapshot, summary="挂账任务重新派单")
 async def requeue(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath) -> TaskSnapshot:
     async with pool.acquire() as conn:
@@ -170,8 +183,8 @@ async def cancel(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdP
 @router.get("/ledger", response_model=list[LedgerRow], summary="挂账销号台账")
 async def ledger(pool: PoolDep, actor: ActorDep, grid_id: int | None = None, community_id: int | None = None,
                  status: TaskStatus | None = None, overdue: bool | None = None, parked: bool | None = None,
-                 limit: Limit = 100) -> list[LedgerRow]:
+                 understaffed: bool | None = None, limit: Limit = 100) -> list[LedgerRow]:
     filters = LedgerFilter(grid_id=grid_id, community_id=community_id, status=status, overdue=overdue,
-                           parked=parked, limit=limit)
+                           parked=parked, understaffed=understaffed, limit=limit)
     async with pool.acquire() as conn:
         return await dispatch.ledger(conn, actor, filters, now=_now())

@@ -8,9 +8,9 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Dependencies first, from pyproject.toml alone: this layer is rebuilt only when they change,
-# not on every source edit.
+# not on every source edit. The `tracing` extra is included; it stays off until SBD_OTEL_ENDPOINT.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['tracing']))" > requirements.txt \
     && pip install -r requirements.txt
 # Then the source (.dockerignore keeps tests, venvs and local state out).
 COPY . .

@@ -11,6 +11,7 @@ from temporalio.client import Client
 from api.errors import install_error_handlers
 from api.routes import directory, health, inbox, statistics, tokens
 from db.pool import Pool
+from telemetry.tracing import instrument_asgi
 
 # Routers written alongside this one; included when their module is present in this build.
 _OPTIONAL_ROUTERS = ("api.routes.registrations", "api.routes.roster", "api.routes.dispatch",
@@ -42,4 +43,5 @@ def create_app(*, pool: Pool, temporal_client: Client) -> FastAPI:
     install_error_handlers(app)
     for module in (health, directory, inbox, statistics, tokens, *_optional_router_modules()):
         app.include_router(module.router)
+    instrument_asgi(app)  # request spans when the entrypoint turned tracing on
     return app

@@ -23,6 +23,7 @@ from db.pool import Pool, connect, open_pool
 from domain.errors import DomainError
 from schemas.settings import Settings
 from stack.postgres import start_embedded_postgres
+from telemetry.tracing import temporal_interceptors
 
 T = TypeVar("T")
 
@@ -64,6 +65,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 temporal_target(settings),
                 namespace=settings.temporal_namespace,
                 data_converter=pydantic_data_converter,
+                interceptors=temporal_interceptors(),  # none unless the entrypoint turned tracing on
                 lazy=True,
             )
             yield Runtime(pool, client)

@@ -13,6 +13,7 @@ from schemas.settings import Settings
 from stack.embedded import run_stack
 from stack.temporal import StackStartError
 from telemetry.logging import configure_logging
+from telemetry.tracing import TracingUnavailable, configure_tracing
 
 
 class DemoSizeOption(StrEnum):
@@ -57,6 +58,11 @@ def register(app: typer.Typer) -> None:
             temporal_ui_port=temporal_ui_port,
         )
         configure_logging(json=settings.log_json)
+        try:
+            tracing = configure_tracing(settings, role="up")
+        except TracingUnavailable as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
         demo_step = None
         if demo:
             from demo.seed import demo_step_for  # the demo pulls in the services; only when asked
@@ -67,3 +73,6 @@ def register(app: typer.Typer) -> None:
         except StackStartError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
+        finally:
+            if tracing is not None:
+                tracing.shutdown()

@@ -31,3 +31,8 @@ class Settings(BaseSettings):
     max_concurrent_workflow_tasks: int = 50
     graceful_shutdown_seconds: float = 30.0
     log_json: bool | None = None
+    # OpenTelemetry tracing (telemetry/tracing.py): off while unset or empty. An OTLP/HTTP traces
+    # URL, e.g. http://otel-collector:4318/v1/traces; needs the `tracing` extra installed.
+    otel_endpoint: str | None = None
+    # Service name on the spans; default `shuangbaodao-<role>` (worker, api, up).
+    otel_service_name: str | None = None

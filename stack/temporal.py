@@ -23,6 +23,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from stack.binaries import MissingBinary, temporal_cli
+from telemetry.tracing import temporal_interceptors
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +54,8 @@ async def connect_client(address: str, *, namespace: str = "default", timeout: f
     while True:
         try:
             return await Client.connect(
-                address, namespace=namespace, data_converter=pydantic_data_converter
+                address, namespace=namespace, data_converter=pydantic_data_converter,
+                interceptors=temporal_interceptors(),
             )
         except (RuntimeError, RPCError) as exc:  # the core reports a refused connect as RuntimeError
             if time.monotonic() >= deadline:
@@ -151,7 +153,8 @@ async def _wait_until_ready(server: TemporalDevServer, *, namespace: str, timeou
             )
         try:
             client = await Client.connect(
-                server.address, namespace=namespace, data_converter=pydantic_data_converter
+                server.address, namespace=namespace, data_converter=pydantic_data_converter,
+                interceptors=temporal_interceptors(),
             )
             # Connecting proves the frontend is up; the namespace may still be registering.
             await client.workflow_service.describe_namespace(

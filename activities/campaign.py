@@ -20,13 +20,15 @@ from temporalio.exceptions import ApplicationError
 
 from db import campaign as campaign_db
 from db import campaign_reminder as reminder_db
+from db import campaign_unit_quota as unit_quota_db
 from db import campaign_wave as wave_db
 from db import delivery as delivery_db
 from db import need as need_db
 from db import offer as offer_db
 from db import task as task_db
-from db.pool import Pool
+from db.pool import Conn, Pool
 from domain import campaign_rules as rules
+from domain import campaign_unit_quota as unit_quota
 from domain import task_rules
 from domain.channel_routing import channels_for, idempotency_key
 from domain.matching_flow import assign_batch
@@ -53,6 +55,10 @@ from schemas.campaign import (
     RecordStatusResult,
     ReminderPolicy,
     ReminderWaveInput,
+    UnitQuotaGroupsInput,
+    UnitQuotaGroupsResult,
+    UnitQuotaPageInput,
+    UnitQuotaPageResult,
 )
 from schemas.delivery import Channel, DeliveryRow, OwnerKind
 from schemas.matching import CityMap, MatchWeights, MemberCandidate, TaskSpec
@@ -81,6 +87,16 @@ def partition_bounds(lo: int, hi: int, partitions: int) -> list[PartitionBounds]
             for i in range(count) if lo + i * size <= hi]
 
 
+async def _queue(conn: Conn, rows: list[DeliveryRow]) -> int:
+    """Insert inbox and external rows; how many external ones were queued now (a recipient
+    without an endpoint for a robot channel gets none)."""
+    inbox = [r for r in rows if r.channel is Channel.inbox]
+    external = [r for r in rows if r.channel is not Channel.inbox]
+    if inbox:
+        await delivery_db.insert_deliveries(conn, inbox)
+    return await delivery_db.insert_deliveries(conn, external) if external else 0
+
+
 def _key(wave: ReminderWaveInput) -> reminder_db.WaveKey:
     return reminder_db.WaveKey(wave.campaign_id, rules.ladder_name(wave.campaign_id, wave.deadline_kind),
                                wave.period, wave.step.value)
@@ -95,7 +111,8 @@ class CampaignActivities:
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of this class, for the worker registry."""
         return [self.load_plan, self.record_status, self.plan_wave, self.remind_partition,
-                self.finish_wave, self.mobilise]
+                self.finish_wave, self.remind_unit_quota_page, self.remind_unit_quota_groups,
+                self.mobilise]
 
     @activity.defn(name="campaign_load_plan")
     async def load_plan(self, data: CampaignPlanInput) -> CampaignPlan:
@@ -273,6 +290,96 @@ class CampaignActivities:
                  groups_reminded=len(sent), external_queued=queued)
         return FinishWaveResult(behind=int(totals["behind"]), reminded=int(totals["reminded"]),
                                 groups_reminded=int(totals["groups_reminded"]), external_queued=queued)
+
+    @activity.defn(name="campaign_remind_unit_quota_page")
+    async def remind_unit_quota_page(self, data: UnitQuotaPageInput) -> UnitQuotaPageResult:
+        """Remind the units of one page whose registration rate is below the unit quota.
+
+        One transaction: the reminder rows (unique per unit, step) and, for those inserted now
+        only, the inbox notification and the unit's robot deliveries. A retried page finds its
+        reminders recorded and queues nothing again; a unit that caught up is not behind.
+        """
+        wave = data.wave
+        rate = wave.unit_quota_rate
+        if rate is None:
+            return UnitQuotaPageResult(last_unit_id=None, behind=0, reminded=0)
+        ladder = unit_quota.ladder_name(wave.campaign_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            campaign = await campaign_db.select_campaign(conn, campaign_id=wave.campaign_id)
+            if campaign is None:
+                raise _missing(wave.campaign_id)
+            last_id, counts = await unit_quota_db.select_unit_page(
+                conn, campaign_id=wave.campaign_id, after_unit_id=data.after_unit_id, limit=wave.unit_page_size)
+            behind = [(u, unit_quota.shortfall(members=u.members, registered=u.registered, rate=rate))
+                      for u in counts if unit_quota.is_behind(members=u.members, registered=u.registered, rate=rate)]
+            new = await unit_quota_db.insert_reminders(
+                conn, ladder=ladder, subject_kind="reporting_unit", subject_id=None, cycle=unit_quota.CYCLE,
+                step=wave.step.value, at=data.wave.as_of,
+                rows=[unit_quota_db.ReminderRow("unit", u.unit_id, unit_quota.reason(
+                    members=u.members, registered=u.registered, rate=rate, short=short)) for u, short in behind])
+            policy = ReminderPolicy.model_validate(campaign["reminder_policy"])
+            channels = channels_for(OwnerKind.unit, wave.step, policy.channels)
+            rows: list[DeliveryRow] = []
+            for u, short in behind:
+                if ("unit", u.unit_id) not in new:
+                    continue
+                text = unit_quota.unit_text(wave.step, campaign["name"], wave.period_end, rate=rate,
+                                            members=u.members, registered=u.registered, short=short)
+                base = unit_quota.dedupe_base(wave.campaign_id, wave.step, "unit", u.unit_id)
+                rows.extend(DeliveryRow(channel=channel, recipient_kind=OwnerKind.unit, recipient_id=u.unit_id,
+                                        title=text.title, body=text.body, template=text.category,
+                                        idempotency_key=idempotency_key(base, channel),
+                                        campaign_id=wave.campaign_id)
+                            for channel in channels)
+            queued = await _queue(conn, rows)
+        log.info("campaign_unit_quota_page", campaign_id=wave.campaign_id, step=wave.step.value,
+                 after_unit_id=data.after_unit_id, last_unit_id=last_id, behind=len(behind), reminded=len(new))
+        return UnitQuotaPageResult(last_unit_id=last_id, behind=len(behind), reminded=len(new),
+                                   external_queued=queued)
+
+    @activity.defn(name="campaign_remind_unit_quota_groups")
+    async def remind_unit_quota_groups(self, data: UnitQuotaGroupsInput) -> UnitQuotaGroupsResult:
+        """Tell each community / subdistrict the step names which units located there are below
+        the unit quota (those reminded at this step), once per step."""
+        wave = data.wave
+        rate = wave.unit_quota_rate
+        kinds = [k for k in (Recipient.community, Recipient.subdistrict) if k in wave.notify]
+        if rate is None or not kinds:
+            return UnitQuotaGroupsResult(groups_reminded=0)
+        ladder = unit_quota.ladder_name(wave.campaign_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            campaign = await campaign_db.select_campaign(conn, campaign_id=wave.campaign_id)
+            if campaign is None:
+                raise _missing(wave.campaign_id)
+            places = await unit_quota_db.select_reminded_unit_places(
+                conn, campaign_id=wave.campaign_id, ladder=ladder, cycle=unit_quota.CYCLE, step=wave.step.value)
+            names: dict[tuple[str, int], list[str]] = {}
+            for place in places:
+                for recipient in kinds:
+                    column = "community_id" if recipient is Recipient.community else "subdistrict_id"
+                    names.setdefault((recipient.value, int(place[column])), []).append(place["name"])
+            new = await unit_quota_db.insert_reminders(
+                conn, ladder=ladder, subject_kind="campaign", subject_id=wave.campaign_id, cycle=unit_quota.CYCLE,
+                step=wave.step.value, at=wave.as_of,
+                rows=[unit_quota_db.ReminderRow(kind, rid, f"{len(units)} 个单位报到率低于 {unit_quota.percent_label(rate)}")
+                      for (kind, rid), units in names.items()])
+            policy = ReminderPolicy.model_validate(campaign["reminder_policy"])
+            rows: list[DeliveryRow] = []
+            for (kind, rid), units in names.items():
+                if (kind, rid) not in new:
+                    continue
+                text = unit_quota.group_text(Recipient(kind), wave.step, campaign["name"], wave.period_end,
+                                             rate=rate, unit_names=units)
+                base = unit_quota.dedupe_base(wave.campaign_id, wave.step, kind, rid)
+                rows.extend(DeliveryRow(channel=channel, recipient_kind=OwnerKind(kind), recipient_id=rid,
+                                        title=text.title, body=text.body, template=text.category,
+                                        idempotency_key=idempotency_key(base, channel),
+                                        campaign_id=wave.campaign_id)
+                            for channel in channels_for(kind, wave.step, policy.channels))
+            queued = await _queue(conn, rows)
+        log.info("campaign_unit_quota_groups", campaign_id=wave.campaign_id, step=wave.step.value,
+                 groups=len(names), reminded=len(new))
+        return UnitQuotaGroupsResult(groups_reminded=len(new), external_queued=queued)
 
     @activity.defn(name="campaign_mobilise")
     async def mobilise(self, data: MobiliseActivityInput) -> MobiliseResult:

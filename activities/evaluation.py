@@ -21,6 +21,7 @@ from db import campaign as campaign_db
 from db import evaluation as evaluation_db
 from db.delivery import insert_deliveries
 from db.pool import Pool
+from domain import campaign_unit_quota
 from domain.channel_routing import channels_for, idempotency_key
 from domain.evaluation import partition_bounds, thresholds
 from reports.evaluation_workbooks import UNIT_FEEDBACK_COLUMNS, write_workbook
@@ -107,7 +108,7 @@ class EvaluationActivities:
                 scope = EvaluationScope(district_ids=list(campaign["scope_district_ids"]),
                                         subdistrict_ids=list(campaign["scope_subdistrict_ids"]),
                                         community_ids=list(campaign["scope_community_ids"]))
-                rule = EvaluationRule.model_validate(campaign["evaluation_rule"] or {})
+                rule = campaign_unit_quota.evaluation_rule(campaign["evaluation_rule"], campaign["quotas"])
             assert start is not None and end is not None, "a period run carries its bounds"
             run_id = await evaluation_db.insert_run(
                 conn, campaign_id=data.campaign_id, period_kind=kind.value, period_label=label,

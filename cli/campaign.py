@@ -22,6 +22,7 @@ from rich.table import Table
 
 from cli.context import Runtime, run_job
 from domain.campaign_rules import STATUS_LABELS
+from domain.campaign_unit_quota import percent_label
 from domain.reminder_ladder import STEP_LABELS
 from schemas.auth import SYSTEM_ACTOR
 from schemas.campaign import (
@@ -34,8 +35,10 @@ from schemas.campaign import (
     QuotaPeriod,
     Quotas,
     ReminderPolicy,
+    UnitQuotaProgress,
     WaveProgress,
 )
+from schemas.registration import ReminderStep
 from schemas.settings import Settings
 from services import campaign as campaign_service
 
@@ -64,6 +67,8 @@ def create(
     min_services: Annotated[int | None, typer.Option(min=1, help="每期最少服务次数")] = None,
     min_hours: Annotated[float | None, typer.Option(min=0.5, help="每期最少服务时长")] = None,
     period: Annotated[QuotaPeriod, typer.Option(help="考核期 month/quarter")] = QuotaPeriod.quarter,
+    min_unit_rate: Annotated[float | None, typer.Option(
+        min=0.01, max=1.0, help="单位党员报到率下限, 如 0.95 (报到截止起督促未达标单位)")] = None,
     policy: Annotated[Path | None, typer.Option(help="督促阶梯 JSON 文件 (ReminderPolicy)")] = None,
     emergency: Annotated[bool, typer.Option(help="应急动员活动")] = False,
 ) -> None:
@@ -75,7 +80,8 @@ def create(
                             community_ids=_ids(communities)),
         window_start=now, window_end=now + timedelta(days=days),
         registration_deadline=now + timedelta(days=registration_days) if registration_days is not None else None,
-        quotas=Quotas(period=period, min_services=min_services, min_hours=min_hours),
+        quotas=Quotas(period=period, min_services=min_services, min_hours=min_hours,
+                      min_unit_registration_rate=min_unit_rate),
         reminder_policy=ReminderPolicy.model_validate(json.loads(policy.read_text("utf-8"))) if policy
         else ReminderPolicy(),
         emergency=emergency,
@@ -157,6 +163,19 @@ def progress(
                       str(w.reminded), str(w.groups_reminded),
                       f"{w.finished_at:%Y-%m-%d %H:%M:%S}" if w.finished_at else "进行中")
     console.print(waves)
+    if report.unit_quota is not None:
+        console.print(unit_quota_table(report.unit_quota))
+
+
+def unit_quota_table(units: UnitQuotaProgress) -> Table:
+    """The units below the unit quota, largest shortfall first, and the unit reminders per step."""
+    sent = ", ".join(f"{STEP_LABELS[ReminderStep(step)]} {n}" for step, n in sorted(units.reminded.items())) or "无"
+    table = Table("单位编号", "单位", "党员", "已报到", "报到率", "还差", title=(
+        f"单位报到率未达 {percent_label(units.min_rate)} 的单位: {units.units_behind}/{units.units} (已督促: {sent})"))
+    for u in units.behind:
+        table.add_row(str(u.unit_id), u.name, str(u.members), str(u.registered),
+                      f"{u.registration_rate:.1%}", str(u.shortfall))
+    return table
 
 
 async def _watch(rt: Runtime, campaign_id: int, interval: float) -> None:

@@ -78,14 +78,14 @@ async def select_runs(conn: Conn, *, limit: int) -> list[asyncpg.Record]:
 
 
 async def select_campaign_window(conn: Conn, *, campaign_id: int) -> asyncpg.Record | None:
-    """The campaign's window, scope and rule, when the campaign tables (0007) exist."""
+    """The campaign's window, scope, rule and quotas, when the campaign tables (0007) exist."""
     exists = await conn.fetchval("SELECT to_regclass('campaign') IS NOT NULL")
     if not exists:
         return None
     row: asyncpg.Record | None = await conn.fetchrow(
         """
         SELECT id, name, window_start, window_end, scope_district_ids, scope_subdistrict_ids,
-               scope_community_ids, evaluation_rule
+               scope_community_ids, evaluation_rule, quotas
         FROM campaign WHERE id = $1
         """,
         campaign_id,

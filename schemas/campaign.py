@@ -279,6 +279,11 @@ class ReminderWaveInput(BaseModel):
     as_of: datetime
     partitions: int = 128
     concurrency: int = 8
+    # Set at the registration deadline's steps at or after it when the campaign has a unit quota
+    # ("at least X % of a unit's members registered"): units below it are reminded too.
+    unit_quota_rate: float | None = Field(default=None, gt=0, le=1)
+    # Reporting units per unit-quota activity.
+    unit_page_size: int = Field(default=500, ge=1, le=5000)
 
 
 class ReminderWaveResult(BaseModel):
@@ -289,6 +294,9 @@ class ReminderWaveResult(BaseModel):
     partitions: int
     # Outbox rows (WeCom / DingTalk / SMS) queued by this run of the wave.
     external_queued: int = 0
+    # Units below the unit quota at this step, and those reminded now (not before).
+    units_behind: int = 0
+    units_reminded: int = 0
 
 
 class PlanWaveInput(BaseModel):
@@ -335,6 +343,30 @@ class FinishWaveResult(BaseModel):
     external_queued: int = 0
 
 
+class UnitQuotaPageInput(BaseModel):
+    """One page of reporting units (by id, after `after_unit_id`) checked against the unit quota."""
+
+    wave: ReminderWaveInput
+    after_unit_id: int = 0
+
+
+class UnitQuotaPageResult(BaseModel):
+    # The page's last unit id, None when no unit was left (the pass is over).
+    last_unit_id: int | None
+    behind: int
+    reminded: int
+    external_queued: int = 0
+
+
+class UnitQuotaGroupsInput(BaseModel):
+    wave: ReminderWaveInput
+
+
+class UnitQuotaGroupsResult(BaseModel):
+    groups_reminded: int
+    external_queued: int = 0
+
+
 # --- progress -----------------------------------------------------------------------------------
 
 
@@ -371,9 +403,32 @@ class WaveProgress(BaseModel):
     finished_at: datetime | None
 
 
+class UnitQuotaRow(BaseModel):
+    """A reporting unit's registration among its members living in the campaign's (viewed) area."""
+
+    unit_id: int
+    name: str
+    members: int
+    registered: int
+    registration_rate: float
+    shortfall: int    # how many more must register to reach the quota
+
+
+class UnitQuotaProgress(BaseModel):
+    min_rate: float
+    units: int            # units with members in the area
+    units_behind: int
+    # Unit reminders sent per ladder step.
+    reminded: dict[str, int]
+    # The units behind, largest shortfall first (at most `BEHIND_LIST_LIMIT`).
+    behind: list[UnitQuotaRow]
+
+
 class CampaignProgress(BaseModel):
     campaign_id: int
     status: CampaignStatus
     level: ProgressLevel
     rows: list[ProgressRow]
     waves: list[WaveProgress]
+    # Only when the campaign sets `quotas.min_unit_registration_rate`.
+    unit_quota: UnitQuotaProgress | None = None

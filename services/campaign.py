@@ -18,9 +18,11 @@ from temporalio.client import Client
 
 from db import campaign as campaign_db
 from db import campaign_progress as progress_db
+from db import campaign_unit_quota as unit_quota_db
 from db import campaign_wave as wave_db
 from db.pool import Conn, Pool
 from domain import campaign_rules as rules
+from domain import campaign_unit_quota as unit_quota
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.quota import periods
 from schemas.auth import Actor, Role, ScopeKind
@@ -43,6 +45,8 @@ from schemas.campaign import (
     ProgressRow,
     Quotas,
     ResumeInput,
+    UnitQuotaProgress,
+    UnitQuotaRow,
     WaveProgress,
 )
 from schemas.dispatch import TaskMode
@@ -54,6 +58,8 @@ from workflows.campaign import CampaignWorkflow, campaign_workflow_id
 log = structlog.get_logger(__name__)
 
 DEFAULT_TASK_QUEUE = "shuangbaodao"
+# Units behind the unit quota listed in a progress report (the count covers all of them).
+BEHIND_LIST_LIMIT = 100
 R = TypeVar("R", bound=BaseModel)
 
 
@@ -105,6 +111,8 @@ async def create_campaign(conn: Conn, actor: Actor, data: CampaignCreate, *, now
         EvaluationRule.model_validate(data.evaluation_rule)
     except ValidationError as err:
         raise InvalidInput(f"考核规则无效: {err.errors()[0]['msg']}") from err
+    unit_quota.validate(quotas=data.quotas, registration_deadline=data.registration_deadline,
+                        policy=data.reminder_policy, evaluation_rule=data.evaluation_rule)
     scope = data.scope
     if actor.scope_kind is ScopeKind.district:
         assert actor.scope_id is not None
@@ -286,14 +294,40 @@ async def progress(conn: Conn, actor: Actor, campaign_id: int, level: ProgressLe
     if quotas.has_service_quota:
         found = [p for p in periods(row["window_start"], row["window_end"], quotas.period) if p.start <= now]
         period_start = found[-1].start if found else None
+    area = {
+        "district_id": actor.scope_id if actor.scope_kind is ScopeKind.district else None,
+        "subdistrict_id": actor.scope_id if actor.scope_kind is ScopeKind.subdistrict else None,
+        "community_id": actor.scope_id if actor.scope_kind is ScopeKind.community else None,
+    }
     rows = await progress_db.select_progress(
-        conn, campaign_id=campaign_id, level=level.value,
-        district_id=actor.scope_id if actor.scope_kind is ScopeKind.district else None,
-        subdistrict_id=actor.scope_id if actor.scope_kind is ScopeKind.subdistrict else None,
-        community_id=actor.scope_id if actor.scope_kind is ScopeKind.community else None,
+        conn, campaign_id=campaign_id, level=level.value, **area,
         period_start=period_start, as_of=now,
         min_services=quotas.min_services or 0, min_hours=quotas.min_hours or 0.0,
     )
+    units = None
+    if quotas.min_unit_registration_rate is not None:
+        units = await unit_quota_progress(conn, campaign_id, quotas.min_unit_registration_rate, **area)
     return CampaignProgress(campaign_id=campaign_id, status=CampaignStatus(row["status"]), level=level,
                             rows=[ProgressRow.model_validate(r) for r in rows],
-                            waves=await waves(conn, campaign_id))
+                            waves=await waves(conn, campaign_id), unit_quota=units)
+
+
+async def unit_quota_progress(
+    conn: Conn, campaign_id: int, rate: float, *, district_id: int | None = None,
+    subdistrict_id: int | None = None, community_id: int | None = None,
+) -> UnitQuotaProgress:
+    """Units with members living in the area, those below the unit quota now (largest shortfall
+    first) and the unit reminders sent per step."""
+    counts = await unit_quota_db.select_unit_counts(
+        conn, campaign_id=campaign_id, district_id=district_id, subdistrict_id=subdistrict_id,
+        community_id=community_id)
+    behind = sorted(
+        (UnitQuotaRow(unit_id=u.unit_id, name=u.name, members=u.members, registered=u.registered,
+                      registration_rate=round(u.registered / u.members, 4),
+                      shortfall=unit_quota.shortfall(members=u.members, registered=u.registered, rate=rate))
+         for u in counts if unit_quota.is_behind(members=u.members, registered=u.registered, rate=rate)),
+        key=lambda r: (-r.shortfall, r.unit_id))
+    reminded = await unit_quota_db.count_unit_reminders_by_step(
+        conn, ladder=unit_quota.ladder_name(campaign_id), unit_ids=[u.unit_id for u in counts])
+    return UnitQuotaProgress(min_rate=rate, units=len(counts), units_behind=len(behind), reminded=reminded,
+                             behind=behind[:BEHIND_LIST_LIMIT])

@@ -29,6 +29,7 @@ from temporalio.client import (
 from activities.evaluation import write_aggregates, write_members
 from db import evaluation as evaluation_db
 from db.pool import Conn, Pool
+from domain import campaign_unit_quota
 from domain.errors import Forbidden, InvalidInput, NotFound
 from domain.evaluation import CHINA, Period, parse_period, partition_bounds, thresholds
 from domain.pii import mask_phone
@@ -105,7 +106,7 @@ async def create_run(
             subdistrict_ids=list(campaign["scope_subdistrict_ids"]),
             community_ids=list(campaign["scope_community_ids"]),
         )
-        rule = rule or EvaluationRule.model_validate(campaign["evaluation_rule"] or {})
+        rule = rule or campaign_unit_quota.evaluation_rule(campaign["evaluation_rule"], campaign["quotas"])
     if period is None:
         raise InvalidInput("请指定考核期间 (如 2026-Q4) 或活动编号")
     scope = scope or EvaluationScope()

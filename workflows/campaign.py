@@ -10,6 +10,9 @@ Timeline:
   child `ReminderWaveWorkflow` over every member behind at that moment, telling the recipients
   the step names (member, employer unit, community, subdistrict). Missed steps (paused through
   them) run on resume.
+- At the registration deadline and each later step of its ladder, when the campaign sets a unit
+  quota (at least X % of a unit's members registered), the wave also reminds every unit below it
+  (`unit_quota_rate` of the wave's input); a unit that caught up is not reminded again.
 - At the window end (or on `close`) the campaign closes and is handed over to evaluation: an
   event is recorded and `EvaluationWorkflow` (id `evaluation-campaign-{id}`) is started as an
   abandoned child; it moves the campaign closed → evaluated when it finishes.
@@ -32,6 +35,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 with workflow.unsafe.imports_passed_through():
     from activities.campaign import CampaignActivities
     from domain import campaign_rules as rules
+    from domain import campaign_unit_quota as unit_quota
     from domain.errors import DomainError
     from schemas.campaign import (
         CampaignPlan,
@@ -42,7 +46,9 @@ with workflow.unsafe.imports_passed_through():
         CampaignWorkflowResult,
         CancelInput,
         CloseInput,
+        DeadlineKind,
         ExtendInput,
+        LadderStep,
         MobiliseActivityInput,
         MobiliseInput,
         MobiliseResult,
@@ -285,7 +291,8 @@ class CampaignWorkflow:
                     period_start=deadline.period_start, period_end=deadline.period_end,
                     step=due.step.step, notify=due.step.notify, as_of=workflow.now(),
                     partitions=plan.reminder_policy.partitions,
-                    concurrency=plan.reminder_policy.concurrency),
+                    concurrency=plan.reminder_policy.concurrency,
+                    unit_quota_rate=self._unit_quota_rate(deadline.kind, due.step)),
                 id=f"{campaign_workflow_id(plan.campaign_id)}-wave-{deadline.kind.value}-{deadline.period}-{due.step.step.value}",
             )
             workflow.logger.info("campaign %s wave %s: %s reminded", plan.campaign_id, result.wave_id,
@@ -296,6 +303,15 @@ class CampaignWorkflow:
             self._steps_done[key] = index + 1
             if index + 1 == len(schedule):
                 return True
+
+    def _unit_quota_rate(self, kind: DeadlineKind, step: LadderStep) -> float | None:
+        """The unit quota this step checks, if any. Only the wave's input changes (the child and
+        its id are the same), so this needs no patch for replay; the marker still dates runs
+        that check units, and a wave replayed from before it keeps the input it had."""
+        rate = self._p.quotas.min_unit_registration_rate
+        if rate is None or not unit_quota.applies_at(kind, step):
+            return None
+        return rate if workflow.patched("campaign-unit-quota") else None
 
     async def _kick_dispatcher(self, queued: int) -> None:
         """Tell the delivery dispatcher that outbox rows wait. If it is not running they wait for

@@ -7,6 +7,12 @@ set-based SQL statement over its id range. History: ~3 events per partition plus
 256-partition wave stays near 800 events. `finish_wave` then sends one grouped notification per
 unit / community / subdistrict with its count.
 
+Unit quota (a registration-deadline step at or after the deadline, `unit_quota_rate` set): the
+reporting units are then walked page by page (`unit_page_size` units an activity, 500 by
+default: a city's few thousand units are a handful of pages, ~3 events each), each unit below
+the rate reminded with its shortfall; last, the communities / subdistricts the step names hear
+which units located there are behind.
+
 Crash safety: a partition is recorded with its reminders atomically; a new worker replays the
 history, retried activities find finished partitions done, and unique keys keep every reminder
 and notification single.
@@ -30,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
         PlanWaveInput,
         ReminderWaveInput,
         ReminderWaveResult,
+        UnitQuotaGroupsInput,
+        UnitQuotaPageInput,
     )
 
 _SHORT = timedelta(minutes=1)
@@ -63,10 +71,32 @@ class ReminderWaveWorkflow:
             FinishWaveInput(wave_id=plan.wave_id, wave=data, at=data.as_of),
             start_to_close_timeout=_PARTITION, retry_policy=_RETRY,
         )
+        queued += totals.external_queued
+        units_behind = units_reminded = 0
+        # Waves started before the unit quota existed replay without its activities.
+        if data.unit_quota_rate is not None and workflow.patched("wave-unit-quota"):
+            after = 0
+            while True:
+                page = await workflow.execute_activity_method(
+                    CampaignActivities.remind_unit_quota_page,
+                    UnitQuotaPageInput(wave=data, after_unit_id=after),
+                    start_to_close_timeout=_PARTITION, retry_policy=_RETRY,
+                )
+                units_behind += page.behind
+                units_reminded += page.reminded
+                queued += page.external_queued
+                if page.last_unit_id is None:
+                    break
+                after = page.last_unit_id
+            groups = await workflow.execute_activity_method(
+                CampaignActivities.remind_unit_quota_groups, UnitQuotaGroupsInput(wave=data),
+                start_to_close_timeout=_PARTITION, retry_policy=_RETRY,
+            )
+            queued += groups.external_queued
         return ReminderWaveResult(wave_id=plan.wave_id, behind=totals.behind, reminded=totals.reminded,
                                   groups_reminded=totals.groups_reminded,
-                                  partitions=len(plan.pending),
-                                  external_queued=queued + totals.external_queued)
+                                  partitions=len(plan.pending), external_queued=queued,
+                                  units_behind=units_behind, units_reminded=units_reminded)
 
     async def _partition(self, wave_id: int, data: ReminderWaveInput, bounds: PartitionBounds) -> PartitionResult:
         return await workflow.execute_activity_method(

@@ -1,0 +1,137 @@
+"""The task workflow's closed gaps on the time-skipping server: a rejected verification 核查未通过
+goes to follow-up and pays nothing until a later verification passes, and a task only partly
+staffed at the top of the ladder goes ahead flagged understaffed 人手不足."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.dispatch import DispatchActivities
+from db import task as task_db
+from db.pool import Pool
+from domain import task_rules
+from schemas.dispatch import (
+    AnswerOfferInput,
+    RejectVerifyInput,
+    RejectVerifyResult,
+    TaskStatus,
+    VerifyInput,
+    VerifyResult,
+)
+from tests.test_dispatch_workflow import (
+    add_member,
+    assert_moves_allowed,
+    eventually,
+    fetch,
+    make_city,
+    make_task,
+    offer_task_starting_soon,
+    refusal,
+    serve_through,
+    start,
+    until,
+)
+from workflows.task import TaskWorkflow
+
+STAFF = "community_staff:甲社区"
+
+
+@pytest.fixture
+async def worker(ts_env: WorkflowEnvironment, pool: Pool, task_queue: str) -> AsyncIterator[Worker]:
+    async with Worker(ts_env.client, task_queue=task_queue, workflows=[TaskWorkflow],
+                      activities=DispatchActivities(pool).all()) as w:
+        yield w
+
+
+async def test_rejected_verification_follows_up_then_a_pass_credits_points_once(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """A rejected verification (with its reason) credits nothing, moves the task to follow-up, is
+    written to the history and the audit log and told to the member; the pass after the
+    rectification credits the service exactly once and closes the task."""
+    _, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
+    await serve_through(handle, member)
+    await until(handle, lambda x: x.status is TaskStatus.done)
+    early = await refusal(handle.execute_update("reject_verification", RejectVerifyInput(actor=STAFF, reason="x")))
+    assert early == task_rules.REFUSAL_NOT_RATED
+    await ts_env.fast_forward(handle, timedelta(hours=73))   # the resident never rates: default 5
+    await eventually(pool, "SELECT 1 FROM resident_rating WHERE task_id = $1", task_id)
+
+    rejected = await handle.execute_update(
+        "reject_verification", RejectVerifyInput(actor=STAFF, reason="签到照片与现场不符"),
+        result_type=RejectVerifyResult)
+    assert rejected.status is TaskStatus.follow_up and rejected.rejections == 1
+    again = await handle.execute_update(
+        "reject_verification", RejectVerifyInput(actor=STAFF, reason="整改记录不完整"), result_type=RejectVerifyResult)
+    assert again.rejections == 2
+    assert (await handle.query(TaskWorkflow.snapshot)).status is TaskStatus.follow_up
+    assert await fetch(pool, "SELECT 1 FROM evaluation_points WHERE task_id = $1", task_id) == []
+    events = await fetch(pool, """SELECT actor, detail FROM task_event WHERE task_id = $1
+                                  AND kind = 'verification_rejected' ORDER BY id""", task_id)
+    assert [(e["actor"], e["detail"]["reason"]) for e in events] == [(STAFF, "签到照片与现场不符"),
+                                                                     (STAFF, "整改记录不完整")]
+    audit = await fetch(pool, """SELECT actor, after FROM audit_log WHERE subject_kind = 'task' AND subject_id = $1
+                                 AND action = 'task_verification_rejected' ORDER BY id""", task_id)
+    assert [a["after"]["reason"] for a in audit] == ["签到照片与现场不符", "整改记录不完整"]
+    notes = await fetch(pool, "SELECT recipient_kind, recipient_id, body FROM notification WHERE dedupe_key LIKE $1 "
+                              "ORDER BY id", f"task:{task_id}:verify_rejected:%")
+    assert [(n["recipient_kind"], n["recipient_id"]) for n in notes] == [("member", member)] * 2
+    assert "签到照片与现场不符" in notes[0]["body"]
+
+    verified = await handle.execute_update("verify", VerifyInput(actor=STAFF, note="整改后复核通过"),
+                                           result_type=VerifyResult)
+    assert verified.points_credited == 1
+    result = await handle.result()
+    assert result.status is TaskStatus.closed and result.points_credited == 1
+    assert len(await fetch(pool, "SELECT 1 FROM evaluation_points WHERE task_id = $1", task_id)) == 1
+    with pytest.raises(RPCError):   # closed: the workflow has ended, nothing can reject it now
+        await handle.execute_update("reject_verification", RejectVerifyInput(actor=STAFF, reason="y"))
+    path = await assert_moves_allowed(pool, task_id)
+    assert path[-4:] == ["done", "follow_up", "verified", "closed"]
+
+
+async def test_partly_staffed_at_the_top_goes_ahead_flagged_understaffed(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """Headcount 3, one member accepts and one lets the offer time out, nobody else anywhere: the
+    task climbs to the top and goes ahead staffed with one, flagged 2 short, the community told,
+    and the ledger's understaffed filter finds it."""
+    city = await make_city(pool)
+    keen = await add_member(pool, city, grid_id=city.grid_id)
+    silent = await add_member(pool, city, grid_id=city.grid_id)
+    task_id, s, e = await make_task(pool, city, headcount=3)
+    handle = await start(ts_env, task_queue, task_id, s, e, headcount=3)
+    await until(handle, lambda x: sorted(x.open_offers) == sorted([keen, silent]))
+    await handle.execute_update("answer_offer", AnswerOfferInput(member_id=keen, accept=True))
+    await ts_env.fast_forward(handle, timedelta(minutes=31))
+    snap = await until(handle, lambda x: x.status is TaskStatus.staffed)
+    assert snap.shortfall == 2 and snap.filled == 1 and snap.level.value == "district"
+
+    rows = await eventually(pool, "SELECT understaffed_shortfall FROM task WHERE id = $1 AND understaffed_shortfall > 0",
+                            task_id)
+    assert rows == [{"understaffed_shortfall": 2}]
+    notes = await eventually(pool, "SELECT recipient_kind, recipient_id, body FROM notification WHERE dedupe_key = $1",
+                             f"task:{task_id}:understaffed:1")
+    assert [(n["recipient_kind"], n["recipient_id"]) for n in notes] == [("community", city.community_id)]
+    assert "差 2 人" in notes[0]["body"]
+    events = await fetch(pool, "SELECT detail FROM task_event WHERE task_id = $1 AND kind = 'understaffed'", task_id)
+    assert [(ev["detail"]["shortfall"], ev["detail"]["filled"]) for ev in events] == [(2, 1)]
+    async with pool.acquire() as conn:
+        flagged = await task_db.select_ledger(
+            conn, as_of=datetime.now(UTC), community_ids=[city.community_id], subdistrict_id=None,
+            district_id=None, member_id=None, grid_id=None, community_id=None, status=None, overdue=None,
+            parked=None, limit=10, understaffed=True)
+        full = await task_db.select_ledger(
+            conn, as_of=datetime.now(UTC), community_ids=[city.community_id], subdistrict_id=None,
+            district_id=None, member_id=None, grid_id=None, community_id=None, status=None, overdue=None,
+            parked=None, limit=10, understaffed=False)
+    assert [(r["task_id"], r["understaffed_shortfall"], r["holders"]) for r in flagged] == [(task_id, 2, [keen])]
+    assert task_id not in [r["task_id"] for r in full]
+    assert "parked" not in await assert_moves_allowed(pool, task_id)
+    await handle.terminate()

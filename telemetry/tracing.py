@@ -124,8 +124,20 @@ def instrument_asgi(app: FastAPI) -> None:
     # Added first, so it runs inside the OpenTelemetry middleware, within the server span.
     app.add_middleware(_RouteNamedSpan)
     app.add_middleware(
-        OpenTelemetryMiddleware, excluded_urls=_UNTRACED_PATHS, exclude_spans=["receive", "send"]
+        OpenTelemetryMiddleware, excluded_urls=_UNTRACED_PATHS, exclude_spans=["receive", "send"],
+        server_request_hook=_drop_query,
     )
+
+
+def _drop_query(span: Any, scope: dict[str, Any]) -> None:
+    """Keep the query string out of the span: searches put names (and could put phone numbers)
+    there, and the trace store is not where personal data goes."""
+    if not scope.get("query_string") or not span.is_recording():
+        return
+    scheme, path = scope.get("scheme", "http"), scope.get("path", "")
+    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), "")
+    span.set_attribute("http.url", f"{scheme}://{host}{path}")
+    span.set_attribute("url.query", "[removed]")
 
 
 class _RouteNamedSpan:

@@ -345,7 +345,8 @@ async def test_api_command_traces_requests_by_route_and_flushes_on_sigterm(
     _migrated: str, client: Client, tmp_path: Path, otlp: OtlpReceiver
 ) -> None:
     """`shuangbaodao api` with SBD_OTEL_ENDPOINT exports a server span per request, named by route
-    template with its status, skips health probes, and flushes them when SIGTERM stops it."""
+    template with its status and without the query string, skips health probes, and flushes them
+    when SIGTERM stops it."""
     port = _free_port()
     log = tmp_path / "api.log"
     env = _traced_env(tmp_path, otlp, DATABASE_URL=_migrated,
@@ -356,7 +357,8 @@ async def test_api_command_traces_requests_by_route_and_flushes_on_sigterm(
     try:
         await _wait_ready(proc, f"http://127.0.0.1:{port}/readyz", log)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            refused = await http.get("/units/4242")   # no token: 401, still a traced request
+            # no token: 401, still a traced request; the query string stays out of the span
+            refused = await http.get("/units/4242", params={"q": "13812345678"})
         assert refused.status_code == 401
         assert otlp.spans == [], "nothing is exported before the flush at shutdown"
         await _stop(proc, log)
@@ -368,6 +370,8 @@ async def test_api_command_traces_requests_by_route_and_flushes_on_sigterm(
     assert [(s.name, s.service) for s in otlp.spans] == [("GET /units/{unit_id}", "shuangbaodao-api")]
     span = otlp.spans[0]
     assert span.attributes.get("http.route") == "/units/{unit_id}"
+    assert span.attributes.get("http.url") == f"http://127.0.0.1:{port}/units/4242"
+    assert "13812345678" not in repr(span.attributes)
     status = span.attributes.get("http.response.status_code", span.attributes.get("http.status_code"))
     assert status == 401
 

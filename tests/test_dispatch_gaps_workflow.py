@@ -24,6 +24,7 @@ from schemas.dispatch import (
     VerifyInput,
     VerifyResult,
 )
+from tests.record_histories import save_from_test
 from tests.test_dispatch_workflow import (
     add_member,
     assert_moves_allowed,
@@ -89,6 +90,7 @@ async def test_rejected_verification_follows_up_then_a_pass_credits_points_once(
     assert verified.points_credited == 1
     result = await handle.result()
     assert result.status is TaskStatus.closed and result.points_credited == 1
+    await save_from_test(handle, "verify_rejected_then_passed")
     assert len(await fetch(pool, "SELECT 1 FROM evaluation_points WHERE task_id = $1", task_id)) == 1
     with pytest.raises(RPCError):   # closed: the workflow has ended, nothing can reject it now
         await handle.execute_update("reject_verification", RejectVerifyInput(actor=STAFF, reason="y"))
@@ -134,4 +136,5 @@ async def test_partly_staffed_at_the_top_goes_ahead_flagged_understaffed(
     assert [(r["task_id"], r["understaffed_shortfall"], r["holders"]) for r in flagged] == [(task_id, 2, [keen])]
     assert task_id not in [r["task_id"] for r in full]
     assert "parked" not in await assert_moves_allowed(pool, task_id)
+    await save_from_test(handle, "understaffed_at_the_top")
     await handle.terminate()

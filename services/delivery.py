@@ -1,11 +1,12 @@
-"""Use cases of notification channels, shared by the API and the CLI: kick the dispatcher,
-manage channel endpoints, list deliveries."""
+"""Use cases of notification channels, shared by the API and the CLI: start and kick the
+dispatcher, manage channel endpoints, list deliveries."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
 
 from db import channel_endpoint as endpoint_db
 from db import delivery as delivery_db
@@ -45,6 +46,29 @@ async def kick_dispatcher(
         DeliveryDispatcherWorkflow.run, dispatcher_input or DispatcherInput(), id=workflow_id,
         task_queue=task_queue, start_signal="kick", start_signal_args=[DispatcherKick(reason=reason)],
     )
+
+
+async def ensure_dispatcher(
+    client: Client,
+    task_queue: str = "shuangbaodao",
+    *,
+    workflow_id: str = DISPATCHER_WORKFLOW_ID,
+    dispatcher_input: DispatcherInput | None = None,
+) -> str:
+    """Start the dispatcher unless it is running (fixed id, conflict policy use-existing); the
+    run id of the one that runs.
+
+    Workers call this at start-up (`shuangbaodao up` and `shuangbaodao worker`), so rows queued
+    while no kick came (a kick lost, a caller that only inserts) still go out: its first loop
+    drains whatever is due. Calling it again, or from several workers, is a no-op.
+    """
+    handle = await client.start_workflow(
+        DeliveryDispatcherWorkflow.run, dispatcher_input or DispatcherInput(), id=workflow_id,
+        task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    run_id = handle.result_run_id
+    assert run_id is not None   # a start always answers with the run it started or found
+    return run_id
 
 
 async def queue_deliveries(

@@ -16,7 +16,8 @@ from temporalio.worker import Replayer, Worker
 from activities.delivery import DeliveryActivities
 from db.pool import Pool
 from schemas.delivery import Channel, DispatcherInput, OwnerKind
-from services.delivery import kick_dispatcher
+from schemas.settings import Settings
+from services.delivery import ensure_dispatcher, kick_dispatcher
 from tests.conftest import unique
 from tests.receivers import (
     DINGTALK_PATH,
@@ -32,6 +33,7 @@ from tests.receivers import (
     receiver,
     row,
 )
+from workers.main import run_worker
 from workflows.delivery import DeliveryDispatcherWorkflow
 
 __all__ = ["cleanup", "receiver"]   # fixtures used by name
@@ -170,3 +172,32 @@ async def test_worker_stopped_mid_batch_loses_and_repeats_nothing(
             "SELECT status, attempts FROM delivery WHERE idempotency_key LIKE $1", prefix + "%")
     assert {r["status"] for r in rows} == {"sent"} and all(r["attempts"] == 1 for r in rows)
     assert receiver.problems(prefix) == []
+
+
+async def test_worker_start_up_runs_the_dispatcher_so_rows_queued_without_a_kick_go_out(
+    pool: Pool, client: Client, task_queue: str, receiver: Receiver, cleanup: list[str]
+) -> None:
+    """Rows queued while nobody kicked are sent once a worker starts (`run_worker`, as `up` and
+    `worker` run it, starts the dispatcher at boot); starting it again finds the same run."""
+    prefix = unique("boot:")
+    cleanup.append(prefix)
+    endpoint_ids, unit, community, member = await _endpoints(pool, receiver)
+    await queue(pool, _rows(prefix, unit, community, member, 6))   # queued; no kick, no dispatcher
+    workflow_id = unique("delivery-dispatcher-boot-")
+    stop = asyncio.Event()
+    running = asyncio.create_task(run_worker(
+        Settings(task_queue=task_queue, graceful_shutdown_seconds=2), pool=pool, client=client, stop=stop,
+        dispatcher_id=workflow_id, dispatcher_input=DispatcherInput(endpoint_ids=endpoint_ids)))
+    try:
+        await _wait_all_sent(pool, prefix, 6)
+        handle = client.get_workflow_handle(workflow_id)
+        described = await handle.describe()
+        assert (described.workflow_type, described.task_queue) == ("DeliveryDispatcherWorkflow", task_queue)
+        # A second worker coming up (or a restart) uses the dispatcher that runs.
+        assert await ensure_dispatcher(client, task_queue, workflow_id=workflow_id) == described.run_id
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 15)
+        await client.get_workflow_handle(workflow_id).terminate("test over")
+    seen = _keys_seen(receiver, prefix)
+    assert len(seen) == 6 and set(seen.values()) == {1}

@@ -1,7 +1,9 @@
 """The worker process body: one Temporal worker on the main task queue, stopped gracefully.
 
 Used by `shuangbaodao worker` (a process of its own) and by `shuangbaodao up` (a task inside the
-embedded stack). Both own the pool and the client; this module only runs the worker.
+embedded stack). Both own the pool and the client; this module only runs the worker, and makes
+sure the delivery dispatcher runs (started once, whichever worker comes up first), so the outbox
+is drained from boot on, not from the first kick.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from db.pool import Pool
+from schemas.delivery import DispatcherInput
 from schemas.settings import Settings
+from services.delivery import ensure_dispatcher
 from telemetry.temporal_context import LogContextInterceptor
 from workers.registry import all_activities, all_workflows
+from workflows.delivery import DISPATCHER_WORKFLOW_ID
 
 log = structlog.get_logger(__name__)
 
@@ -37,14 +42,26 @@ def build_worker(settings: Settings, *, pool: Pool, client: Client) -> Worker:
     )
 
 
-async def run_worker(settings: Settings, *, pool: Pool, client: Client, stop: asyncio.Event) -> None:
-    """Poll `settings.task_queue` until `stop` is set, then shut down gracefully."""
+async def run_worker(
+    settings: Settings, *, pool: Pool, client: Client, stop: asyncio.Event,
+    dispatcher_id: str | None = DISPATCHER_WORKFLOW_ID, dispatcher_input: DispatcherInput | None = None,
+) -> None:
+    """Poll `settings.task_queue` until `stop` is set, then shut down gracefully.
+
+    First makes sure the delivery dispatcher (`dispatcher_id`; None: leave it alone) runs on
+    this task queue; its first task waits for this worker's polls. `dispatcher_input` is for
+    tests (a dispatcher limited to their endpoints); the default drains the whole outbox.
+    """
     if not all_workflows() and not all_activities(pool):
         # Nothing registered yet (an early checkout): Temporal refuses an empty worker, and the
         # rest of the stack is still worth running, so idle until told to stop.
         log.warning("worker_idle_nothing_registered", task_queue=settings.task_queue)
         await stop.wait()
         return
+    if dispatcher_id is not None:
+        run_id = await ensure_dispatcher(client, settings.task_queue, workflow_id=dispatcher_id,
+                                         dispatcher_input=dispatcher_input)
+        log.info("delivery_dispatcher_running", workflow_id=dispatcher_id, run_id=run_id)
     worker = build_worker(settings, pool=pool, client=client)
     run = asyncio.create_task(worker.run(), name="temporal-worker")
     stopping = asyncio.create_task(stop.wait(), name="worker-stop")

@@ -18,8 +18,10 @@ from db.pool import Pool
 from domain import task_rules
 from schemas.dispatch import (
     AnswerOfferInput,
+    ClaimInput,
     RejectVerifyInput,
     RejectVerifyResult,
+    TaskMode,
     TaskStatus,
     VerifyInput,
     VerifyResult,
@@ -137,4 +139,24 @@ async def test_partly_staffed_at_the_top_goes_ahead_flagged_understaffed(
     assert task_id not in [r["task_id"] for r in full]
     assert "parked" not in await assert_moves_allowed(pool, task_id)
     await save_from_test(handle, "understaffed_at_the_top")
+    await handle.terminate()
+
+
+async def test_claim_task_partly_claimed_by_its_start_goes_ahead_flagged(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """A claim-mode task with one of its two places claimed when the window opens goes ahead with
+    that member, flagged one short, instead of being parked or going ahead silently."""
+    city = await make_city(pool)
+    member = await add_member(pool, city, grid_id=city.grid_id)
+    task_id, s, e = await make_task(pool, city, headcount=2, mode=TaskMode.claim, start_in=timedelta(hours=1))
+    handle = await start(ts_env, task_queue, task_id, s, e, mode=TaskMode.claim, headcount=2)
+    await until(handle, lambda x: x.status is TaskStatus.open)
+    await handle.execute_update("claim", ClaimInput(member_id=member))
+    await ts_env.fast_forward(handle, timedelta(hours=1, minutes=1))
+    snap = await until(handle, lambda x: x.status is TaskStatus.staffed)
+    assert snap.shortfall == 1 and snap.filled == 1
+    rows = await eventually(pool, "SELECT understaffed_shortfall FROM task WHERE id = $1 AND understaffed_shortfall > 0",
+                            task_id)
+    assert rows == [{"understaffed_shortfall": 1}]
     await handle.terminate()

@@ -28,6 +28,7 @@ from schemas.campaign import (
 from schemas.registration import ReminderStep
 from services import campaign as campaign_service
 from services import evaluation as evaluation_service
+from tests import record_histories
 from tests.test_campaign_workflow import eventually
 from tests.test_registration_seed import City, add_member, import_cohort, seed_city
 from workers.registry import all_activities, all_workflows
@@ -152,6 +153,10 @@ async def test_units_below_the_rate_are_reminded_at_each_later_step_until_they_c
             assert [(u.unit_id, u.members, u.registered, u.shortfall) for u in report.unit_quota.behind] == [
                 (idle, 2, 0, 2)]
             assert report.unit_quota.reminded == {"urge": 2, "supervise": 1}
+            # SBD_RECORD_HISTORIES=1 keeps these runs as replay fixtures of the unit-quota code.
+            await record_histories.save_from_test(handle, "unit_quota")
+            await record_histories.save_from_test(ts_env.client.get_workflow_handle(
+                f"campaign-{campaign_id}-wave-registration-0-supervise"), "unit_quota")
             await handle.terminate("test over")
 
             tx = conn.transaction()   # the run row is not kept

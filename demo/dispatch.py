@@ -3,7 +3,9 @@
 After the city is seeded, a background loop places a new need every few seconds (capped, so a
 laptop is not flooded), verifies it (or rejects a few with a reason), turns it into a task, and
 plays the people around it: members accept, decline or let an offer time out, scan the QR code to
-check in and out; the resident rates (or lets the rating default); the community verifies. Every
+check in and out; the resident rates with the task's rating code 评价码, no account (or lets the
+rating default); the community verifies, rejecting about one in six at first (核查未通过, the task
+goes to follow-up) and passing it after. Every
 step goes through the same use cases (`services.dispatch`) the API calls, so the ledger
 (`GET /ledger`) and the Temporal UI's TaskWorkflow list show real tasks in every state.
 
@@ -44,13 +46,14 @@ from schemas.dispatch import (
     NeedDecision,
     OfferStatus,
     RateInput,
+    ResidentRateInput,
     ScanInput,
     TaskCreate,
     TaskStatus,
     Urgency,
 )
 from schemas.matching import EscalationLevel
-from services import directory, dispatch
+from services import directory, dispatch, resident
 
 log = structlog.get_logger(__name__)
 
@@ -111,6 +114,7 @@ class StreamState:
 
     needs: int = 0
     tokens: dict[int, str] = field(default_factory=dict)   # task id → its QR token
+    rating_codes: dict[int, str] = field(default_factory=dict)   # task id → the resident's 评价码
     declined_task: int | None = None
     parked_task: int | None = None
     no_show_task: int | None = None
@@ -121,6 +125,7 @@ class StreamState:
             return cls()
         raw = json.loads(path.read_text("utf-8"))
         return cls(needs=raw["needs"], tokens={int(k): v for k, v in raw["tokens"].items()},
+                   rating_codes={int(k): v for k, v in raw.get("rating_codes", {}).items()},
                    declined_task=raw.get("declined_task"), parked_task=raw.get("parked_task"),
                    no_show_task=raw.get("no_show_task"))
 
@@ -130,6 +135,7 @@ class StreamState:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({
             "needs": self.needs, "tokens": {str(k): v for k, v in self.tokens.items()},
+            "rating_codes": {str(k): v for k, v in self.rating_codes.items()},
             "declined_task": self.declined_task, "parked_task": self.parked_task,
             "no_show_task": self.no_show_task,
         }, ensure_ascii=False), "utf-8")
@@ -304,6 +310,8 @@ class TaskStream:
         )
         task_id = created.task.id
         self._state.tokens[task_id] = created.qr_token
+        if created.resident_rating_code:
+            self._state.rating_codes[task_id] = created.resident_rating_code
         if script == "declined":
             self._state.declined_task = task_id
         elif script == "parked":
@@ -381,11 +389,25 @@ class TaskStream:
                     mood = _fraction(f"rating:{task_id}")
                     if mood >= 0.15:   # below: the resident never rates and the default stands
                         score = 2 if mood < 0.25 else 4 if mood < 0.5 else 5
-                        await dispatch.rate(conn, self._client, staff, task_id, RateInput(
-                            score=score, comment="服务及时, 态度很好" if score > 2 else "来得太晚了"))
-                if row.status in (TaskStatus.done, TaskStatus.follow_up) and rated and self._ready(task_id, "verify"):
-                    self._done.add((task_id, "verify", 0))
-                    await dispatch.verify(conn, self._client, staff, task_id, note="已电话回访核实")
+                        comment = "服务及时, 态度很好" if score > 2 else "来得太晚了"
+                        code = self._state.rating_codes.get(task_id)
+                        if code is not None:   # the resident rates with their own code, no account
+                            await resident.rate_as_resident(self._pool, self._client, ResidentRateInput(
+                                code=code, score=score, comment=comment), now=datetime.now(UTC))
+                        else:
+                            await dispatch.rate(conn, self._client, staff, task_id,
+                                                RateInput(score=score, comment=comment))
+                if row.status in (TaskStatus.done, TaskStatus.follow_up) and rated:
+                    # About one verification in six fails at first (核查未通过) and passes after follow-up.
+                    rejected = any(e.kind == "verification_rejected" for e in events)
+                    if not rejected and _fraction(f"verify:{task_id}") < 0.17:
+                        if self._ready(task_id, "reject_verification"):
+                            self._done.add((task_id, "reject_verification", 0))
+                            await dispatch.reject_verification(conn, self._client, staff, task_id,
+                                                               "服务记录缺少现场照片, 请补充")
+                    elif self._ready(task_id, "verify"):
+                        self._done.add((task_id, "verify", 0))
+                        await dispatch.verify(conn, self._client, staff, task_id, note="已电话回访核实")
             except DomainError as err:
                 # A refusal (an offer that just expired, a task that filled up) is part of the
                 # show: the workflow said no, the simulated person moves on.

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     max_concurrent_activities: int = 50
     max_concurrent_workflow_tasks: int = 50
     graceful_shutdown_seconds: float = 30.0
+    # Each worker makes sure the one delivery dispatcher (a fixed workflow id) runs on its task
+    # queue at start; off for a worker that must not drain the whole outbox (tests, a worker
+    # pool on a side queue).
+    delivery_dispatcher: bool = True
     log_json: bool | None = None
     # OpenTelemetry tracing (telemetry/tracing.py): off while unset or empty. An OTLP/HTTP traces
     # URL, e.g. http://otel-collector:4318/v1/traces; needs the `tracing` extra installed.

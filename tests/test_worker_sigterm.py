@@ -91,6 +91,8 @@ async def _start_worker(dsn: str, client: Client, task_queue: str, log: Path) ->
         "SBD_TASK_QUEUE": task_queue,
         "SBD_METRICS_PORT": str(port),
         "SBD_GRACEFUL_SHUTDOWN_SECONDS": str(GRACE_SECONDS),
+        # the fixed-id dispatcher would outlive this test on a queue nobody polls
+        "SBD_DELIVERY_DISPATCHER": "false",
         "SBD_LOG_JSON": "true",
         "SBD_DATA_DIR": str(log.parent / "unused"),
     }

@@ -48,8 +48,8 @@ async def run_worker(
 ) -> None:
     """Poll `settings.task_queue` until `stop` is set, then shut down gracefully.
 
-    First makes sure the delivery dispatcher (`dispatcher_id`; None: leave it alone) runs on
-    this task queue; its first task waits for this worker's polls. `dispatcher_input` is for
+    First makes sure the delivery dispatcher (`dispatcher_id`; None, or the setting
+    `delivery_dispatcher` off: leave it alone) runs on this task queue; its first task waits for this worker's polls. `dispatcher_input` is for
     tests (a dispatcher limited to their endpoints); the default drains the whole outbox.
     """
     if not all_workflows() and not all_activities(pool):
@@ -58,7 +58,7 @@ async def run_worker(
         log.warning("worker_idle_nothing_registered", task_queue=settings.task_queue)
         await stop.wait()
         return
-    if dispatcher_id is not None:
+    if dispatcher_id is not None and settings.delivery_dispatcher:
         run_id = await ensure_dispatcher(client, settings.task_queue, workflow_id=dispatcher_id,
                                          dispatcher_input=dispatcher_input)
         log.info("delivery_dispatcher_running", workflow_id=dispatcher_id, run_id=run_id)

@@ -68,7 +68,7 @@ async def run_demo_campaign(pool: Pool, client: Client, *, task_queue: str, wait
                 window_start=now - timedelta(days=14), window_end=now + timedelta(days=90),
                 registration_deadline=now - timedelta(minutes=1),
                 quotas=Quotas(period=QuotaPeriod.quarter, min_services=2, min_hours=4,
-                              min_unit_registration_rate=0.8),
+                              min_unit_registration_rate=0.95),
                 reminder_policy=DEMO_LADDER,
             ), now=now)
         campaign_id = view.id

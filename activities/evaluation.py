@@ -150,6 +150,10 @@ class EvaluationActivities:
         for unit in units:
             activity.heartbeat(unit["unit_id"])
             path = unit_report_path(self._reports_dir, data.run_id, unit["unit_id"])
+            if unit["written"] == str(path) and path.exists():
+                # Written and announced by an earlier attempt (its transaction committed): a retry
+                # after a crash at unit 4,000 of 5,000 resumes there instead of starting over.
+                continue
             path.parent.mkdir(parents=True, exist_ok=True)
             async with self._pool.acquire() as conn, conn.transaction():
                 rows = await evaluation_db.select_unit_members(conn, run_id=data.run_id, unit_id=unit["unit_id"])

@@ -7,16 +7,18 @@ import asyncio
 import random
 from pathlib import Path
 
+import asyncpg
 import pytest
 from openpyxl import load_workbook
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
 from activities.evaluation import EvaluationActivities
 from db.pool import Pool
 from domain import evaluation as ev
-from schemas.evaluation import EvaluationInput, EvaluationResult, EvaluationRule
+from schemas.evaluation import EvaluationInput, EvaluationResult, EvaluationRule, RunStepInput
 from services import evaluation
 from tests.record_histories import save_from_test
 from tests.test_evaluation_figures import PERIOD, build_city, raw_city
@@ -64,6 +66,45 @@ async def test_manual_run_writes_results_workbooks_and_unit_notices(
     assert len(rows) - 2 == reports[0]["rows"] == ref.units[reports[0]["unit_id"]].members
     for row in rows[2:]:
         assert isinstance(row[1], str) and "****" in row[1] and len(row[1]) == 11
+
+
+def _mtimes(reports: list[asyncpg.Record]) -> dict[int, int | None]:
+    """Each unit's workbook modification time (None: the file is missing)."""
+    return {int(r["unit_id"]): (Path(r["path"]).stat().st_mtime_ns if Path(r["path"]).exists() else None)
+            for r in reports}
+
+
+async def test_unit_reports_retried_resume_after_the_workbooks_already_written(
+    pool: Pool, client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    """The unit-reports step run again (a retry after a crash) rewrites and re-announces only the
+    units whose workbook is missing, not the ones an earlier attempt finished."""
+    async with pool.acquire() as conn, conn.transaction():
+        city = await build_city(conn, random.Random(43), members=25)
+    async with _worker(client, pool, task_queue, tmp_path):
+        run_id = await evaluation.start_run(pool, client, task_queue=task_queue, period=PERIOD,
+                                            scope=city.scope, rule=EvaluationRule())
+        await evaluation.wait_run(client, run_id)
+    async with pool.acquire() as conn:
+        reports = await conn.fetch("SELECT unit_id, path FROM evaluation_report WHERE run_id = $1 ORDER BY unit_id",
+                                   run_id)
+    assert len(reports) >= 2
+    written = _mtimes(reports)
+    lost = reports[0]["unit_id"]
+    Path(reports[0]["path"]).unlink()  # noqa: ASYNC240 - a test's setup, nothing else runs
+
+    step = EvaluationActivities(pool, reports_dir=tmp_path).evaluation_unit_reports
+    again = await ActivityEnvironment().run(step, RunStepInput(run_id=run_id))
+
+    assert again.reports == len(reports)
+    assert again.notified == 0   # the lost unit was announced before: its delivery keys exist
+    now = _mtimes(reports)
+    assert now[lost] is not None
+    assert {u: t for u, t in now.items() if u != lost} == {u: t for u, t in written.items() if u != lost}
+    async with pool.acquire() as conn:
+        notices = await conn.fetchval(
+            "SELECT count(*) FROM notification WHERE dedupe_key LIKE $1", f"evaluation:{run_id}:unit:%")
+    assert notices == len(reports)
 
 
 async def test_schedules_exist_and_a_trigger_runs_an_evaluation(

@@ -510,10 +510,10 @@ async def select_area_results(
 
 async def select_report_units(conn: Conn, *, run_id: int) -> list[asyncpg.Record]:
     """Units with members in the run, with their name: one feedback workbook each. `written`:
-    an earlier attempt already recorded the unit's workbook (with its row count)."""
+    the path of the workbook an earlier attempt recorded for the unit (NULL: none yet)."""
     return await conn.fetch(
         """
-        SELECT ue.unit_id, u.name, ue.members, ue.grade, r.path AS written, r.rows AS written_rows
+        SELECT ue.unit_id, u.name, ue.members, ue.grade, r.path AS written
         FROM unit_evaluation ue JOIN reporting_unit u ON u.id = ue.unit_id
         LEFT JOIN evaluation_report r ON r.run_id = ue.run_id AND r.unit_id = ue.unit_id
         WHERE ue.run_id = $1 ORDER BY ue.unit_id

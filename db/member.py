@@ -258,3 +258,30 @@ async def insert_registrations_from_stage(conn: Conn, *, cohort_id: int, actor: 
     if submitted:
         await conn.execute("UPDATE registration_cohort SET size = $2 WHERE id = $1", cohort_id, submitted)
     return submitted
+
+
+async def select_member_for_update(conn: Conn, *, member_id: int) -> MemberRow | None:
+    """The member, locked for the caller's transaction (a unit transfer changes the employer)."""
+    row = await conn.fetchrow(
+        """
+        SELECT id, name, gender, phone, id_number, unit_id, employer_name, home_community_id,
+               home_grid_id, skills, free_slots
+        FROM member WHERE id = $1 FOR UPDATE
+        """,
+        member_id,
+    )
+    return MemberRow(**dict(row)) if row else None
+
+
+async def update_member_unit(conn: Conn, *, member_id: int, unit_id: int) -> MemberRow | None:
+    """Move the member to another employer unit; the employer name follows the unit's name."""
+    row = await conn.fetchrow(
+        """
+        UPDATE member m SET unit_id = u.id, employer_name = u.name
+        FROM reporting_unit u WHERE m.id = $1 AND u.id = $2
+        RETURNING m.id, m.name, m.gender, m.phone, m.id_number, m.unit_id, m.employer_name,
+                  m.home_community_id, m.home_grid_id, m.skills, m.free_slots
+        """,
+        member_id, unit_id,
+    )
+    return MemberRow(**dict(row)) if row else None

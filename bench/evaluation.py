@@ -11,6 +11,8 @@ from needs), ~3 N evaluation_points rows, ~0.7 N ratings and ~0.5 N assignments,
       100,000-id range on two connections, then units, communities, districts and the city),
       the same code the EvaluationWorkflow's activities run. Goal: under 60 s.
   (d) with --export: the member-level .xlsx export of the whole city, paged, and peak RSS.
+  (e) with --unit-reports: the feedback step, one .xlsx per unit (N/200 units) plus its notice,
+      against (d) as the baseline (the same rows in one workbook).
 
 Measured 2026-11-22 on this 2-core machine, 1,000,000 members / 3,000,000 ledger rows (other
 engineers' benchmarks sharing the cores, so the figure moves with their load): 15.6 s and 16.7 s at
@@ -189,7 +191,20 @@ async def export_members(pool: Pool, run_id: int) -> tuple[float, int]:
         return time.perf_counter() - t0, len(body)
 
 
-async def run(members: int, partition_size: int, concurrency: int, export: bool) -> None:
+async def unit_reports(pool: Pool, run_id: int, reports_dir: Path) -> tuple[float, int]:
+    """The feedback step: one .xlsx per unit plus its notice, as the workflow's activity runs it."""
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.evaluation import EvaluationActivities
+    from schemas.evaluation import RunStepInput
+
+    step = EvaluationActivities(pool, reports_dir=reports_dir).evaluation_unit_reports
+    t0 = time.perf_counter()
+    result = await ActivityEnvironment().run(step, RunStepInput(run_id=run_id))
+    return time.perf_counter() - t0, result.reports
+
+
+async def run(members: int, partition_size: int, concurrency: int, export: bool, reports: bool) -> None:
     rng = random.Random(2026)
     with tempfile.TemporaryDirectory(prefix="sbd-bench-eval-") as tmp:
         pg = await asyncio.to_thread(start_embedded_postgres, Path(tmp) / "postgres")
@@ -216,7 +231,8 @@ async def run(members: int, partition_size: int, concurrency: int, export: bool)
                                         concurrency=concurrency)
             eval_s = time.perf_counter() - t0
             before_export_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            exported = await export_members(pool, run_id) if export else None
+            exported = await export_members(pool, run_id) if export or reports else None
+            reported = await unit_reports(pool, run_id, Path(tmp) / "reports") if reports else None
             async with pool.acquire() as conn:
                 counts = await conn.fetchrow(
                     """SELECT (SELECT count(*) FROM member_evaluation WHERE run_id = $1) AS members,
@@ -243,6 +259,10 @@ async def run(members: int, partition_size: int, concurrency: int, export: bool)
         print(f"member .xlsx export: {exported[1] / 2**20:.1f} MiB in {exported[0]:.1f} s; "
               f"bench process peak RSS {before_export_mib:.0f} MiB before the export (seeding), "
               f"{peak_mib:.0f} MiB after")
+    if reported is not None and exported is not None:
+        print(f"unit feedback workbooks: {reported[1]} units (all {counts['members']} members) in "
+              f"{reported[0]:.1f} s; {reported[0] / exported[0]:.1f}x the one member-level workbook "
+              f"of the same rows (baseline)")
 
 
 def main() -> None:
@@ -251,9 +271,11 @@ def main() -> None:
     parser.add_argument("--partition-size", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--export", action="store_true", help="also time the member-level .xlsx export")
+    parser.add_argument("--unit-reports", action="store_true",
+                        help="also time the per-unit feedback workbooks (with the export as baseline)")
     args = parser.parse_args()
     configure_logging(json=True, level=logging.WARNING)
-    asyncio.run(run(args.members, args.partition_size, args.concurrency, args.export))
+    asyncio.run(run(args.members, args.partition_size, args.concurrency, args.export, args.unit_reports))
 
 
 if __name__ == "__main__":

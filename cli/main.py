@@ -13,6 +13,7 @@ from cli import (
     registrations,
     roster,
     serve,
+    service_records,
     stack,
     tokens,
     worker,
@@ -35,6 +36,7 @@ dispatch.register(app)
 channels.register(app)
 evaluation.register(app)
 campaign.register(app)
+service_records.register(app)
 
 
 def main() -> None:

@@ -10,6 +10,8 @@ from activities.delivery import DeliveryActivities
 from activities.dispatch import DispatchActivities
 from activities.evaluation import EvaluationActivities
 from activities.registration import RegistrationActivities
+from activities.service_record import ServiceRecordActivities
+from activities.unit_transfer import UnitTransferActivities
 from db.pool import Pool
 from schemas.evaluation import EvaluationSettings
 from workflows.campaign import CampaignWorkflow
@@ -17,15 +19,17 @@ from workflows.delivery import DeliveryDispatcherWorkflow
 from workflows.evaluation import EvaluationWorkflow
 from workflows.member_registration import MemberRegistrationCohortWorkflow
 from workflows.reminder_wave import ReminderWaveWorkflow
+from workflows.service_record import ServiceRecordWorkflow
 from workflows.task import TaskWorkflow
 from workflows.unit_registration import UnitRegistrationWorkflow
+from workflows.unit_transfer import UnitTransferWorkflow
 
 
 def all_workflows() -> Sequence[type]:
     """Workflow classes registered on the main task queue."""
     return [MemberRegistrationCohortWorkflow, UnitRegistrationWorkflow, TaskWorkflow,
             DeliveryDispatcherWorkflow, CampaignWorkflow, ReminderWaveWorkflow,
-            EvaluationWorkflow]
+            EvaluationWorkflow, UnitTransferWorkflow]
 
 
 def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
@@ -43,4 +47,6 @@ def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
         *CampaignActivities(pool).all(),
         DeliveryActivities(pool).deliver_pending,
         *EvaluationActivities(pool, reports_dir=EvaluationSettings().reports_dir).all(),
+        *ServiceRecordActivities(pool).all(),
+        *UnitTransferActivities(pool).all(),
     ]

@@ -29,7 +29,7 @@ def all_workflows() -> Sequence[type]:
     """Workflow classes registered on the main task queue."""
     return [MemberRegistrationCohortWorkflow, UnitRegistrationWorkflow, TaskWorkflow,
             DeliveryDispatcherWorkflow, CampaignWorkflow, ReminderWaveWorkflow,
-            EvaluationWorkflow, UnitTransferWorkflow]
+            EvaluationWorkflow, UnitTransferWorkflow, ServiceRecordWorkflow]
 
 
 def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:

@@ -1,7 +1,8 @@
 """A campaign's progress per district / subdistrict / community, in one set-based read.
 
 Members are counted where they live (the campaign's communities); "registered" means an open
-registration; "served" means at least one checked-out service inside the window; "behind quota"
+registration; "served" means at least one checked-out service or approved service record 服务记录
+inside the window (a record by when it ended, like a task by its check-out); "behind quota"
 is computed live for the current quota period; "reminded" counts member reminders per ladder
 step; tasks are those of the campaign's communities created inside the window, or dispatched by
 its mobilisation.
@@ -47,19 +48,30 @@ async def select_progress(
             FROM member m JOIN cc ON cc.community_id = m.home_community_id
         ),
         served AS (
-            SELECT mem.level_id, count(DISTINCT a.member_id) AS n
-            FROM mem JOIN assignment a ON a.member_id = mem.member_id, c
-            WHERE a.status = 'checked_out' AND a.checked_out_at >= c.window_start
-              AND a.checked_out_at < c.window_end
+            SELECT mem.level_id, count(*) AS n
+            FROM mem, c
+            WHERE EXISTS (SELECT 1 FROM assignment a
+                          WHERE a.member_id = mem.member_id AND a.status = 'checked_out'
+                            AND a.checked_out_at >= c.window_start AND a.checked_out_at < c.window_end)
+               -- an approved self-logged service record 服务记录 counts as a service (0013)
+               OR EXISTS (SELECT 1 FROM service_record sr
+                          WHERE sr.member_id = mem.member_id AND sr.status = 'approved'
+                            AND sr.ended_at >= c.window_start AND sr.ended_at < c.window_end)
             GROUP BY mem.level_id
         ),
         behind AS (
             SELECT cc.level_id, count(*) AS n
             FROM member_registration r JOIN cc ON cc.community_id = r.community_id
             LEFT JOIN LATERAL (
-                SELECT count(*) AS n, coalesce(sum(a.hours), 0) AS h FROM assignment a
-                WHERE a.member_id = r.member_id AND a.status = 'checked_out'
-                  AND a.checked_out_at >= $6 AND a.checked_out_at < $7
+                SELECT count(*) AS n, coalesce(sum(x.hours), 0) AS h FROM (
+                    SELECT a.hours FROM assignment a
+                    WHERE a.member_id = r.member_id AND a.status = 'checked_out'
+                      AND a.checked_out_at >= $6 AND a.checked_out_at < $7
+                    UNION ALL
+                    SELECT sr.hours FROM service_record sr
+                    WHERE sr.member_id = r.member_id AND sr.status = 'approved'
+                      AND sr.ended_at >= $6 AND sr.ended_at < $7
+                ) x
             ) s ON true
             WHERE $6::timestamptz IS NOT NULL AND r.status IN ('confirmed', 'active')
               AND (s.n < $8 OR s.h < $9)

@@ -441,8 +441,13 @@ async def select_member_result(conn: Conn, *, run_id: int, member_id: int) -> as
 async def select_ledger_rows(conn: Conn, *, ids: list[int]) -> list[asyncpg.Record]:
     return await conn.fetch(
         """
-        SELECT ep.id, ep.task_id, ep.points, ep.parts, ep.awarded_at, t.title, t.category, r.score
-        FROM evaluation_points ep JOIN task t ON t.id = ep.task_id
+        SELECT ep.id, ep.task_id, ep.service_record_id, ep.points, ep.parts, ep.awarded_at,
+               t.title, coalesce(t.category, sr.category) AS category, r.score,
+               sr.started_at AS record_started_at, sr.description AS record_description
+        FROM evaluation_points ep
+        -- A credit is a task's service or a member's approved service record (0013).
+        LEFT JOIN task t ON t.id = ep.task_id
+        LEFT JOIN service_record sr ON sr.id = ep.service_record_id
         LEFT JOIN resident_rating r ON r.task_id = ep.task_id
         WHERE ep.id = ANY($1::bigint[]) ORDER BY ep.id
         """,

@@ -266,7 +266,7 @@ class RawMember:
 class RawLedgerRow:
     id: int
     member_id: int
-    task_id: int
+    task_id: int | None       # None for an approved service record (no task, no rating)
     points: Decimal
     hours: Decimal
     awarded_at: datetime

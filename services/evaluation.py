@@ -408,8 +408,14 @@ async def explain_member(conn: Conn, actor: Actor, *, run_id: int, member_id: in
     for ledger in await evaluation_db.select_ledger_rows(conn, ids=list(row["ledger_ids"])):
         hours = ledger["parts"].get("hours", 0)
         rating = f", 居民评价 {ledger['score']} 星" if ledger["score"] is not None else ""
+        if ledger["service_record_id"] is not None:
+            # A member's self-logged record approved by the community: no task, no rating.
+            label = (f"自主服务记录 #{ledger['service_record_id']}: {_day(ledger['record_started_at'])} "
+                     f"{ledger['record_description'] or ''} ({ledger['category']}, 社区核实)")
+        else:
+            label = f"服务记录: {ledger['title']} ({ledger['category']})"
         lines.append(ExplainLine(
-            kind="ledger", label=f"服务记录: {ledger['title']} ({ledger['category']})",
+            kind="ledger", label=label,
             value=f"{_day(ledger['awarded_at'])} 计 {hours} 小时, 积分 {ledger['points']}{rating}",
             ledger_id=ledger["id"], task_id=ledger["task_id"],
         ))

@@ -16,7 +16,8 @@ from telemetry.tracing import instrument_asgi
 # Routers written alongside this one; included when their module is present in this build.
 _OPTIONAL_ROUTERS = ("api.routes.registrations", "api.routes.roster", "api.routes.dispatch",
                     "api.routes.deliveries", "api.routes.evaluations", "api.routes.campaigns",
-                    "api.routes.resident", "api.routes.service_records")
+                    "api.routes.resident", "api.routes.service_records",
+                    "api.routes.unit_transfers", "api.routes.certificates")
 
 
 def _optional_router_modules() -> list[ModuleType]:

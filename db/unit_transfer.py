@@ -64,25 +64,6 @@ async def select_pending_for_member(conn: Conn, *, member_id: int) -> int | None
     return transfer_id
 
 
-async def update_transfer_status(
-    conn: Conn,
-    *,
-    transfer_id: int,
-    status: str,
-    decided_by: str,
-    decision_reason: str | None,
-    decided_at: datetime,
-) -> None:
-    """Close a pending request; a request no longer pending is left as it is."""
-    await conn.execute(
-        """
-        UPDATE unit_transfer SET status = $2, decided_by = $3, decision_reason = $4, decided_at = $5
-        WHERE id = $1 AND status = 'pending'
-        """,
-        transfer_id, status, decided_by, decision_reason, decided_at,
-    )
-
-
 async def select_transfers(
     conn: Conn,
     *,
@@ -126,3 +107,66 @@ async def select_transfers(
         return total, []
     items = await conn.fetch(_SELECT + " WHERE t.id = ANY($1::bigint[]) ORDER BY t.id DESC", ids)
     return total, [dict(r) for r in items]
+
+
+async def close_transfer(
+    conn: Conn,
+    *,
+    transfer_id: int,
+    status: str,
+    decided_by: str,
+    decision_reason: str | None,
+    decided_at: datetime,
+) -> bool:
+    """Close a pending request and append its audit row (before/after) in one statement.
+
+    True when it was pending and is closed now; a request already closed is left as it is.
+    """
+    closed: int = await conn.fetchval(
+        """
+        WITH closed AS (
+            UPDATE unit_transfer SET status = $2, decided_by = $3, decision_reason = $4, decided_at = $5
+            WHERE id = $1 AND status = 'pending'
+            RETURNING id
+        ), audit AS (
+            INSERT INTO audit_log (at, actor, action, subject_kind, subject_id, before, after)
+            SELECT $5, $3, 'unit_transfer.' || $2, 'unit_transfer', id,
+                   jsonb_build_object('status', 'pending'),
+                   jsonb_build_object('status', $2::text, 'reason', $4::text)
+            FROM closed
+        )
+        SELECT count(*) FROM closed
+        """,
+        transfer_id, status, decided_by, decision_reason, decided_at,
+    )
+    return closed > 0
+
+
+async def insert_transfer_notifications(
+    conn: Conn,
+    *,
+    transfer_id: int,
+    event: str,
+    category: str,
+    title: str,
+    body: str,
+    recipients: list[tuple[str, int]],
+) -> int:
+    """One inbox message per (kind, id) recipient about one event of a request; a retry sends
+    nothing twice (the dedupe key names request, event and recipient). Returns how many were new."""
+    sent: int = await conn.fetchval(
+        """
+        WITH ins AS (
+            INSERT INTO notification (recipient_kind, recipient_id, category, title, body, dedupe_key)
+            SELECT r.kind, r.id, $3, $4, $5,
+                   'unit_transfer:' || $1 || ':' || $2 || ':' || r.kind || ':' || r.id
+            FROM unnest($6::text[], $7::bigint[]) AS r(kind, id)
+            ON CONFLICT (dedupe_key) DO NOTHING
+            RETURNING 1
+        )
+        SELECT count(*) FROM ins
+        """,
+        transfer_id, event, category, title, body,
+        [kind for kind, _ in recipients], [rid for _, rid in recipients],
+    )
+    return sent

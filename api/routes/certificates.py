@@ -1,0 +1,49 @@
+"""The registration certificate 报到证 over HTTP: print one, print a unit's batch, check a paper.
+
+The check (`GET /certificates/{number}?code=...`) needs no token: a community worker holding a
+paper certificate asks whether it is genuine and in force, and learns only that, the community
+and a masked name.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse
+
+from api.deps import ActorDep, PoolDep
+from api.routes.directory import IdPath
+from schemas.certificate import CertificateCheck
+from services import certificate as certificates
+
+router = APIRouter(tags=["certificates 报到证"])
+
+_HTML: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}, "description": "可打印的报到证 (A5)"}}
+
+
+@router.get("/registrations/members/{registration_id}/certificate", response_class=HTMLResponse,
+            responses=_HTML, summary="打印报到证 (本人、所在单位、报到社区)")
+async def member_certificate(pool: PoolDep, actor: ActorDep, registration_id: IdPath) -> HTMLResponse:
+    async with pool.acquire() as conn:
+        view = await certificates.member_certificate(conn, actor, registration_id)
+    return HTMLResponse(certificates.render([view], title=f"报到证 {view.number}"))
+
+
+@router.get("/units/{unit_id}/certificates", response_class=HTMLResponse, responses=_HTML,
+            summary="批量打印本单位党员的报到证")
+async def unit_certificates(pool: PoolDep, actor: ActorDep, unit_id: IdPath,
+                            status: Annotated[str, Query(max_length=20)] = "active") -> HTMLResponse:
+    async with pool.acquire() as conn:
+        views = await certificates.unit_certificates(conn, actor, unit_id, status=status)
+    return HTMLResponse(certificates.render(views, title=f"报到证 (单位 {unit_id}, {len(views)} 份)"))
+
+
+@router.get("/certificates/{number}", response_model=CertificateCheck, summary="核验报到证 (无需令牌)")
+async def check_certificate(
+    pool: PoolDep,
+    number: Annotated[str, Path(min_length=1, max_length=40)],
+    code: Annotated[str, Query(min_length=1, max_length=40, description="报到证上的校验码")],
+) -> CertificateCheck:
+    async with pool.acquire() as conn:
+        return await certificates.check_certificate(conn, number, code)

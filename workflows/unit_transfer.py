@@ -1,0 +1,107 @@
+"""A transfer between employer units 转单位, while it waits for the target unit's answer.
+
+One workflow per request (`unit-transfer-{id}`); requests are rare (a member changes jobs), so a
+workflow each costs nothing at this load and gives every request its own durable timers.
+Postgres is the system of record: the use cases write the decision there and signal `changed`;
+this workflow re-reads the status and owns only time.
+
+States: pending → (accepted | refused | cancelled) by people, or → expired by this workflow.
+Timers (from the request): at `remind_after` the target unit is reminded (提醒), at `urge_after`
+urged (催办), at `expire_after` the request expires and both units and the member are told.
+A `changed` signal wakes it early; once the request is no longer pending it ends.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.unit_transfer import UnitTransferActivities
+    from schemas.registration import ReminderStep
+    from schemas.unit_transfer import (
+        ExpireUnitTransferInput,
+        UnitTransferChanged,
+        UnitTransferReminderInput,
+        UnitTransferStatus,
+        UnitTransferStatusInput,
+        UnitTransferWorkflowInput,
+        UnitTransferWorkflowResult,
+    )
+
+_SHORT = timedelta(minutes=1)
+_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+
+
+def unit_transfer_workflow_id(transfer_id: int) -> str:
+    return f"unit-transfer-{transfer_id}"
+
+
+@workflow.defn(name="UnitTransferWorkflow")
+class UnitTransferWorkflow:
+    def __init__(self) -> None:
+        self._changes = 0
+        self._seen = 0
+
+    @workflow.signal(name="changed")
+    def changed(self, signal: UnitTransferChanged) -> None:
+        del signal
+        self._changes += 1
+
+    @workflow.run
+    async def run(self, data: UnitTransferWorkflowInput) -> UnitTransferWorkflowResult:
+        policy = data.policy
+        ladder = [(data.requested_at + policy.remind_after, ReminderStep.remind),
+                  (data.requested_at + policy.urge_after, ReminderStep.urge)]
+        reminders = 0
+        status = await self._status(data.transfer_id)
+        for due_at, step in ladder:
+            while status is UnitTransferStatus.pending and await self._wait_for_change(due_at):
+                status = await self._status(data.transfer_id)
+            if status is not UnitTransferStatus.pending:
+                return UnitTransferWorkflowResult(transfer_id=data.transfer_id, final_status=status,
+                                                  reminders=reminders)
+            sent = await workflow.execute_activity_method(
+                UnitTransferActivities.remind_unit_transfer,
+                UnitTransferReminderInput(transfer_id=data.transfer_id, step=step),
+                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+            )
+            reminders += int(sent.sent)
+        while status is UnitTransferStatus.pending and await self._wait_for_change(
+            data.requested_at + policy.expire_after
+        ):
+            status = await self._status(data.transfer_id)
+        if status is UnitTransferStatus.pending:
+            expiry = await workflow.execute_activity_method(
+                UnitTransferActivities.expire_unit_transfer,
+                ExpireUnitTransferInput(transfer_id=data.transfer_id, as_of=workflow.now()),
+                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+            )
+            # Not expired: decided between the last look and the expiry; read what it became.
+            status = UnitTransferStatus.expired if expiry.expired else await self._status(data.transfer_id)
+        return UnitTransferWorkflowResult(transfer_id=data.transfer_id, final_status=status,
+                                          reminders=reminders)
+
+    async def _status(self, transfer_id: int) -> UnitTransferStatus:
+        self._seen = self._changes
+        result = await workflow.execute_activity_method(
+            UnitTransferActivities.unit_transfer_status,
+            UnitTransferStatusInput(transfer_id=transfer_id),
+            start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+        )
+        return result.status
+
+    async def _wait_for_change(self, until: datetime) -> bool:
+        """Sleep until `until`; True when woken early by a `changed` signal."""
+        if self._changes != self._seen:
+            return True
+        remaining = until - workflow.now()
+        if remaining <= timedelta(0):
+            return False
+        try:
+            await workflow.wait_condition(lambda: self._changes != self._seen, timeout=remaining)
+        except TimeoutError:
+            return False
+        return True

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from temporalio.client import Client
 
+from cli import units
 from cli.context import open_runtime
 from db.pool import Conn
 from domain.errors import DomainError
@@ -113,3 +114,4 @@ def withdraw(registration_id: int, reason: ReasonOption = None, token: TokenOpti
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the root command."""
     app.add_typer(registration_app, name="registration")
+    units.register(app, registration_app)  # unit transfers 转单位 and the certificate 报到证

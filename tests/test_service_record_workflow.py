@@ -17,6 +17,7 @@ from schemas.service_record import (
     ServiceRecordWorkflowResult,
 )
 from services import service_record as svc
+from tests.record_histories import save_from_test
 from tests.test_registration_seed import reminders, seed_city
 from tests.test_registration_workflows import eventually, running_worker
 from tests.test_service_record import member_actor, registered_member
@@ -72,6 +73,7 @@ async def test_unanswered_record_reminds_the_community_then_the_subdistrict(
             await svc.decide(pool, ts_env.client, staff, [answered.id], approve=True, now=datetime.now(UTC))
             done = ServiceRecordWorkflowResult.model_validate(await ans.result())
             assert (done.status, done.reminders_sent) == (ServiceRecordStatus.approved, 1)
+            await save_from_test(ans, "approved_after_first_reminder")
 
             await ts_env.fast_forward(lag, timedelta(days=3))
             result = ServiceRecordWorkflowResult.model_validate(await lag.result())
@@ -79,3 +81,4 @@ async def test_unanswered_record_reminds_the_community_then_the_subdistrict(
             assert [(r["step"], r["recipient_kind"], r["recipient_id"]) for r in await reminders(conn, key_lag)] == [
                 ("remind", "community", community), ("urge", "subdistrict", city.subdistrict_id)]
             assert [r["step"] for r in await reminders(conn, key_ans)] == ["remind"]
+            await save_from_test(lag, "unanswered_remind_then_urge")

@@ -158,15 +158,14 @@ async def insert_transfer_notifications(
         """
         WITH ins AS (
             INSERT INTO notification (recipient_kind, recipient_id, category, title, body, dedupe_key)
-            SELECT r.kind, r.id, $3, $4, $5,
-                   'unit_transfer:' || $1 || ':' || $2 || ':' || r.kind || ':' || r.id
-            FROM unnest($6::text[], $7::bigint[]) AS r(kind, id)
+            SELECT r.kind, r.id, $2, $3, $4, $1 || r.kind || ':' || r.id
+            FROM unnest($5::text[], $6::bigint[]) AS r(kind, id)
             ON CONFLICT (dedupe_key) DO NOTHING
             RETURNING 1
         )
         SELECT count(*) FROM ins
         """,
-        transfer_id, event, category, title, body,
+        f"unit_transfer:{transfer_id}:{event}:", category, title, body,
         [kind for kind, _ in recipients], [rid for _, rid in recipients],
     )
     return sent

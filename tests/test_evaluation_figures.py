@@ -12,7 +12,9 @@ from decimal import Decimal
 from db import evaluation as evaluation_db
 from db.pool import Conn
 from domain import evaluation as ev
+from schemas.auth import SYSTEM_ACTOR
 from schemas.evaluation import EvaluationRule, EvaluationScope, Grade, PeriodKind
+from services import service_record as record_service
 from tests.conftest import unique
 
 PERIOD = ev.period_of(PeriodKind.quarter, "2026-Q3")
@@ -126,7 +128,27 @@ async def build_city(conn: Conn, rng: random.Random, *, members: int = 30) -> Sm
             await conn.execute(
                 "INSERT INTO resident_rating (task_id, score, rated_at) VALUES ($1, $2, $3)",
                 t, rng.randint(1, 5), _when(rng))
+    await _service_records(conn, rng, member_ids)
     return SmallCity(d, communities, units, member_ids)
+
+
+async def _service_records(conn: Conn, rng: random.Random, member_ids: list[int]) -> None:
+    """Self-logged service records 服务记录 of some members, approved (through the real use case,
+    which credits the ledger), rejected or left pending, decided inside or outside the period."""
+    for m in rng.sample(member_ids, min(len(member_ids), 12)):
+        for _ in range(rng.randint(1, 2)):
+            start, minutes = _when(rng), rng.randint(1, 48) * 15
+            record_id = await conn.fetchval(
+                """INSERT INTO service_record (member_id, community_id, category, started_at, ended_at, hours,
+                                               created_by, created_at)
+                   SELECT $1, home_community_id, $2, $3, $4, $5, 'test', $3 FROM member WHERE id = $1
+                   RETURNING id""",
+                m, rng.choice(("助老助残", "环境整治")), start, start + timedelta(minutes=minutes), minutes / 60)
+            fate, decided = rng.random(), _when(rng, inside=0.85)
+            if fate < 0.6:
+                await record_service.approve_records(conn, SYSTEM_ACTOR, [record_id], now=decided)
+            elif fate < 0.8:
+                await record_service.reject_records(conn, SYSTEM_ACTOR, [record_id], reason="核实不符", now=decided)
 
 
 async def _task(conn: Conn, rng: random.Random, c: int, g: int, need: int | None, at: datetime) -> int:
@@ -157,8 +179,9 @@ async def raw_city(conn: Conn, city: SmallCity) -> ev.RawCity:
         ledger=[ev.RawLedgerRow(r["id"], r["member_id"], r["task_id"], r["points"],
                                 Decimal(str((r["parts"] if isinstance(r["parts"], dict) else json.loads(r["parts"]))["hours"])),
                                 r["awarded_at"]) for r in await conn.fetch(
-            "SELECT id, member_id, task_id, points, parts, awarded_at FROM evaluation_points WHERE member_id = ANY($1)",
-            city.member_ids)],
+            """SELECT id, member_id, task_id, points, parts, awarded_at FROM evaluation_points
+               WHERE member_id = ANY($1) AND task_id IS NOT NULL""",
+            city.member_ids)] + await raw_record_ledger(conn, city),
         needs=[ev.RawNeed(r["id"], r["community_id"], r["status"], r["duplicate_of"], r["created_at"]) for r in await conn.fetch(
             "SELECT id, community_id, status, duplicate_of, created_at FROM need WHERE community_id = ANY($1)", cids)],
         tasks=[ev.RawTask(r["id"], r["need_id"], r["community_id"], r["status"]) for r in await conn.fetch(
@@ -170,6 +193,23 @@ async def raw_city(conn: Conn, city: SmallCity) -> ev.RawCity:
             """SELECT r.task_id, r.score, r.rated_at FROM resident_rating r JOIN task t ON t.id = r.task_id
                WHERE t.community_id = ANY($1)""", cids)],
     )
+
+
+async def raw_record_ledger(conn: Conn, city: SmallCity) -> list[ev.RawLedgerRow]:
+    """Approved service records as the reference sees them: hours from the record's own start and
+    end (to the quarter hour), points as approved, counted at the approval; only the ledger row's
+    id is looked up (the basis lists ids), and each approved record must have exactly one."""
+    records = await conn.fetch(
+        """SELECT id, member_id, started_at, ended_at, points, decided_at FROM service_record
+           WHERE member_id = ANY($1) AND status = 'approved'""", city.member_ids)
+    credits = await conn.fetch(
+        """SELECT ep.id, ep.service_record_id FROM evaluation_points ep JOIN service_record sr
+               ON sr.id = ep.service_record_id WHERE sr.member_id = ANY($1)""", city.member_ids)
+    ledger_id = {r["service_record_id"]: r["id"] for r in credits}
+    assert len(credits) == len(ledger_id) and set(ledger_id) == {r["id"] for r in records}
+    return [ev.RawLedgerRow(ledger_id[r["id"]], r["member_id"], None, r["points"],
+                            Decimal(int((r["ended_at"] - r["started_at"]).total_seconds() // 900)) / 4,
+                            r["decided_at"]) for r in records]
 
 
 async def evaluate_sql(conn: Conn, city: SmallCity, rule: EvaluationRule, *, partition: int = 7) -> int:
@@ -208,7 +248,10 @@ async def test_sql_figures_match_the_python_reference_on_random_cities(conn: Con
         rng = random.Random(seed)
         city = await build_city(conn, rng)
         run_id = await evaluate_sql(conn, city, rule)
-        ref = ev.evaluate_city(await raw_city(conn, city), rule, PERIOD.start, PERIOD.end)
+        raw = await raw_city(conn, city)
+        ref = ev.evaluate_city(raw, rule, PERIOD.start, PERIOD.end)
+        record_credits = {row.id for row in raw.ledger if row.task_id is None}
+        assert any(set(f.ledger_ids) & record_credits for f in ref.members.values())   # records counted
 
         members = {r["member_id"]: r for r in await conn.fetch(
             "SELECT * FROM member_evaluation WHERE run_id = $1", run_id)}

@@ -74,3 +74,76 @@ def agreement_renewal_due(step: ReminderStep, deadline: datetime, community_name
         title=f"【{label}】共建协议即将到期",
         body=f"贵单位与「{community_name}」的共建协议将于 {day_label(deadline)} 到期,请及时续签。",
     )
+
+
+# ------------------------------------------------------------------ 吹哨报到 (whistle)
+
+
+def _when(at: datetime) -> str:
+    return at.astimezone(_CST).strftime("%m月%d日 %H:%M")
+
+
+def whistle_summoned(title: str, community_name: str, *, people_needed: int, respond_by: datetime,
+                     level_label: str) -> Text:
+    """To a summoned unit: the community blew the whistle; answer 报到响应 by the deadline."""
+    via = "" if level_label == "社区" else f"(已上报至{level_label}统筹召集)"
+    return Text(
+        category="whistle_summoned",
+        title=f"【吹哨报到】{community_name}: {title}",
+        body=(f"「{community_name}」吹哨{via}: {title}, 需 {people_needed} 人。"
+              f"请于 {_when(respond_by)} 前报到响应 (派出人数、物资、预计到达时间), 或说明无法响应的理由。"),
+    )
+
+
+def whistle_urged(title: str, community_name: str, *, respond_by: datetime) -> Text:
+    return Text(
+        category="whistle_urged",
+        title="【催办】吹哨报到尚未响应",
+        body=f"「{community_name}」的吹哨事项「{title}」贵单位尚未报到响应, 请于 {_when(respond_by)} 前响应。",
+    )
+
+
+def whistle_escalated(title: str, community_name: str, *, level_label: str, committed: int, needed: int) -> Text:
+    """To the staff of the level the whistle climbed to."""
+    return Text(
+        category="whistle_escalated",
+        title=f"【分级响应】吹哨事项已上报至{level_label}",
+        body=(f"「{community_name}」的吹哨事项「{title}」在下级响应不足 (已响应 {committed} 人, 需 {needed} 人), "
+              f"已上报至{level_label}, 辖区报到单位已被召集, 请统筹协调。"),
+    )
+
+
+def whistle_answered(title: str, unit_name: str, *, accept: bool, people: int,
+                     eta: datetime | None) -> Text:
+    """To the whistle's community: one unit answered."""
+    if accept:
+        arrival = f", 预计 {_when(eta)} 到达" if eta is not None else ""
+        body = f"报到单位「{unit_name}」已响应吹哨事项「{title}」: 派出 {people} 人{arrival}。"
+    else:
+        body = f"报到单位「{unit_name}」婉拒了吹哨事项「{title}」。"
+    return Text(category="whistle_answered", title="【报到响应】" + ("单位已响应" if accept else "单位婉拒"), body=body)
+
+
+def whistle_short_handed(title: str, *, committed: int, needed: int) -> Text:
+    return Text(
+        category="whistle_short_handed",
+        title="【人手不足】吹哨事项响应不足",
+        body=f"吹哨事项「{title}」逐级召集后已响应 {committed} 人, 仍差 {needed - committed} 人, 请组织现有力量先行处置。",
+    )
+
+
+def whistle_parked(title: str, reason: str) -> Text:
+    return Text(
+        category="whistle_parked",
+        title="【挂账】吹哨事项无单位响应",
+        body=f"吹哨事项「{title}」已挂账: {reason}。请研究处置, 办结时填写小结。",
+    )
+
+
+def whistle_closed(title: str, community_name: str) -> Text:
+    """To each unit that answered: the matter is closed, thanks."""
+    return Text(
+        category="whistle_closed",
+        title="【办结】吹哨事项已办结",
+        body=f"「{community_name}」的吹哨事项「{title}」已办结, 感谢贵单位的报到响应。",
+    )

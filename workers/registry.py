@@ -12,6 +12,7 @@ from activities.evaluation import EvaluationActivities
 from activities.registration import RegistrationActivities
 from activities.service_record import ServiceRecordActivities
 from activities.unit_transfer import UnitTransferActivities
+from activities.whistle import WhistleActivities
 from db.pool import Pool
 from schemas.evaluation import EvaluationSettings
 from workflows.campaign import CampaignWorkflow
@@ -23,13 +24,14 @@ from workflows.service_record import ServiceRecordWorkflow
 from workflows.task import TaskWorkflow
 from workflows.unit_registration import UnitRegistrationWorkflow
 from workflows.unit_transfer import UnitTransferWorkflow
+from workflows.whistle import WhistleWorkflow
 
 
 def all_workflows() -> Sequence[type]:
     """Workflow classes registered on the main task queue."""
     return [MemberRegistrationCohortWorkflow, UnitRegistrationWorkflow, TaskWorkflow,
             DeliveryDispatcherWorkflow, CampaignWorkflow, ReminderWaveWorkflow,
-            EvaluationWorkflow, UnitTransferWorkflow, ServiceRecordWorkflow]
+            EvaluationWorkflow, UnitTransferWorkflow, ServiceRecordWorkflow, WhistleWorkflow]
 
 
 def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
@@ -47,6 +49,7 @@ def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
         *CampaignActivities(pool).all(),
         DeliveryActivities(pool).deliver_pending,
         *EvaluationActivities(pool, reports_dir=EvaluationSettings().reports_dir).all(),
+        *WhistleActivities(pool).all(),
         *ServiceRecordActivities(pool).all(),
         *UnitTransferActivities(pool).all(),
     ]

@@ -1,0 +1,314 @@
+"""One whistle 吹哨报到 ("街乡吹哨、部门报到"), from the summons to the summary: `WhistleWorkflow`,
+id `whistle-{whistle_id}`.
+
+Summoning. The community blew the whistle on a matter it cannot handle alone. At each level of
+the ladder community → subdistrict → district the units `domain.whistle` picks are summoned
+(activity `whistle_summon_level`: the units' inboxes and group robots, exactly once per unit) and
+the level waits until its deadline (the community's respond-by; the same window again above it).
+Units answer 报到响应 with the people, resources and arrival time they send, or decline with a
+reason (update `answer`). Units still silent at half the window are urged 催办, once per whistle.
+As soon as the committed people cover the need the whistle is `responded`. At the deadline (or
+earlier, when every summoned unit has answered) with too few people it climbs a level and that
+level's staff are told; at the top with some people it goes ahead short-handed (the community is
+told the shortfall); with nobody it is parked 挂账 with a reason, and a late answer from a
+summoned unit still brings it back to `responded`.
+
+On site and after. The community marks each unit on site 到岗 (update `arrive`), which makes the
+whistle `on_site`, and closes it with a summary (update `close`); the units that answered are
+thanked and the workflow ends. A whistle may be closed at any point (the matter resolved another
+way), parked ones included.
+
+Answers, arrivals and closing are validated updates: a refusal (a unit not summoned, a second
+answer, a closed whistle) comes back to the caller as a Chinese message and leaves the workflow
+untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import whistle as rules
+    from schemas.delivery import DispatcherKick
+    from schemas.whistle import (
+        AnswerInput,
+        AnswerResult,
+        ArriveInput,
+        ArriveResult,
+        CloseInput,
+        CloseWhistleInput,
+        CloseWhistleResult,
+        RecordAnswerInput,
+        RecordAnswerResult,
+        RecordArrivalInput,
+        RecordArrivalResult,
+        SetWhistleStatusInput,
+        SetWhistleStatusResult,
+        SummonLevelInput,
+        SummonLevelResult,
+        SummonStatus,
+        UrgeInput,
+        UrgeResult,
+        WhistleSnapshot,
+        WhistleStatus,
+        WhistleWorkflowInput,
+        WhistleWorkflowResult,
+    )
+    from workflows.delivery import DISPATCHER_WORKFLOW_ID
+
+_ACTIVITY_TIMEOUT = timedelta(seconds=30)
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+_COMMITTED = (SummonStatus.answered, SummonStatus.arrived)
+
+
+def whistle_workflow_id(whistle_id: int) -> str:
+    return f"whistle-{whistle_id}"
+
+
+def _refusal(message: str, code: str) -> ApplicationError:
+    return ApplicationError(message, type=code, non_retryable=True)
+
+
+def _activity_refusal(err: ActivityError) -> ApplicationError:
+    """Pass an activity's refusal (its Chinese message and code) on to the update's caller."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return _refusal(cause.message, cause.type or "refused")
+    return _refusal("操作失败, 请稍后重试", "activity_failed")
+
+
+@workflow.defn(name="WhistleWorkflow")
+class WhistleWorkflow:
+    @workflow.init
+    def __init__(self, data: WhistleWorkflowInput) -> None:
+        self._in = data
+        self._status = WhistleStatus.summoning
+        self._level = rules.LADDER[0]
+        self._units: dict[int, SummonStatus] = {}
+        self._people: dict[int, int] = {}
+        self._answering: set[int] = set()
+        self._urged: set[int] = set()
+        self._parked_reason: str | None = None
+        self._shortfall = 0
+        self._close: CloseInput | None = None
+
+    # ------------------------------------------------------------------ the process
+
+    @workflow.run
+    async def run(self, data: WhistleWorkflowInput) -> WhistleWorkflowResult:
+        await self._summon_up_the_ladder(data)
+        await workflow.wait_condition(lambda: self._close is not None)
+        assert self._close is not None
+        # Answers still being recorded land first, so the thanks reach every unit that answered.
+        await workflow.wait_condition(lambda: not self._answering)
+        await workflow.execute_activity(
+            "whistle_close",
+            CloseWhistleInput(whistle_id=data.whistle_id, summary=self._close.summary, actor=self._close.actor,
+                              as_of=workflow.now()),
+            result_type=CloseWhistleResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+        )
+        self._status = WhistleStatus.closed
+        return WhistleWorkflowResult(whistle_id=data.whistle_id, status=self._status, level=self._level,
+                                     people_committed=self._committed(), units_answered=len(self._answered()))
+
+    async def _summon_up_the_ladder(self, data: WhistleWorkflowInput) -> None:
+        """Summon level by level until the need is covered, the top is reached, or it is closed."""
+        first_window = data.respond_by - workflow.now()
+        deadline = data.respond_by
+        while True:
+            start = workflow.now()
+            summoned = await workflow.execute_activity(
+                "whistle_summon_level",
+                SummonLevelInput(whistle_id=data.whistle_id, level=self._level, level_deadline_at=deadline,
+                                 as_of=start),
+                result_type=SummonLevelResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            )
+            for unit_id in summoned.unit_ids:
+                self._units.setdefault(unit_id, SummonStatus.summoned)
+            await self._kick_dispatcher(summoned.external_queued)
+            settled = self._settled()
+            if not await self._wait(settled, rules.urge_at(start, deadline)):
+                silent = [u for u in self._silent() if u not in self._urged]
+                if silent:
+                    urged = await workflow.execute_activity(
+                        "whistle_urge",
+                        UrgeInput(whistle_id=data.whistle_id, level=self._level, unit_ids=silent,
+                                  as_of=workflow.now()),
+                        result_type=UrgeResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                    )
+                    self._urged.update(silent)
+                    await self._kick_dispatcher(urged.external_queued)
+                await self._wait(settled, deadline)
+            if self._close is not None:
+                return
+            # An answer still being recorded counts: wait for it before judging the level.
+            await workflow.wait_condition(lambda: not self._answering)
+            outcome = rules.outcome(self._level, committed=self._committed(), needed=data.people_needed)
+            if outcome is rules.Outcome.climb:
+                nxt = rules.next_level(self._level)
+                assert nxt is not None   # `climb` is only ever the outcome below the top
+                self._level = nxt
+                deadline = workflow.now() + rules.level_window(first_window, data.policy.min_level_window)
+                continue
+            if outcome is rules.Outcome.park:
+                await self._park(data)
+                return
+            self._shortfall = rules.shortfall(committed=self._committed(), needed=data.people_needed)
+            await self._set_status(WhistleStatus.responded)
+            return
+
+    async def _park(self, data: WhistleWorkflowInput) -> None:
+        """挂账 with a reason; a late answer from a summoned unit brings the whistle back."""
+        self._parked_reason = rules.parked_reason(summoned=len(self._units), needed=data.people_needed)
+        await self._set_status(WhistleStatus.parked, reason=self._parked_reason)
+        await workflow.wait_condition(lambda: self._close is not None or self._committed() > 0)
+        if self._close is None:
+            self._shortfall = rules.shortfall(committed=self._committed(), needed=data.people_needed)
+            await self._set_status(WhistleStatus.responded)
+
+    def _settled(self) -> Callable[[], bool]:
+        """Nothing more to wait for at this level: closed, covered, or every summoned unit answered."""
+        def check() -> bool:
+            return (self._close is not None or self._committed() >= self._in.people_needed
+                    or (not self._silent() and not self._answering))
+        return check
+
+    async def _wait(self, condition: Callable[[], bool], until: datetime) -> bool:
+        """Wait for `condition` until `until`; True when it held, False when the time came."""
+        if condition():
+            return True
+        remaining = until - workflow.now()
+        if remaining <= timedelta(0):
+            return False
+        try:
+            await workflow.wait_condition(condition, timeout=remaining)
+        except TimeoutError:
+            return False
+        return True
+
+    def _committed(self) -> int:
+        return sum(self._people.get(u, 0) for u, s in self._units.items() if s in _COMMITTED)
+
+    def _answered(self) -> list[int]:
+        return sorted(u for u, s in self._units.items() if s in _COMMITTED)
+
+    def _silent(self) -> list[int]:
+        return sorted(u for u, s in self._units.items() if s is SummonStatus.summoned and u not in self._answering)
+
+    async def _set_status(self, status: WhistleStatus, *, reason: str | None = None) -> None:
+        if self._status is WhistleStatus.on_site and status is WhistleStatus.responded:
+            return   # units already on site: "responded" is behind us
+        self._status = status
+        await workflow.execute_activity(
+            "whistle_set_status",
+            SetWhistleStatusInput(whistle_id=self._in.whistle_id, status=status, people_committed=self._committed(),
+                                  shortfall=self._shortfall, reason=reason, as_of=workflow.now()),
+            result_type=SetWhistleStatusResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+        )
+
+    async def _kick_dispatcher(self, queued: int) -> None:
+        """Tell the delivery dispatcher that group-robot messages wait. If it is not running they
+        wait for its next start; the inbox rows and the summons are recorded either way."""
+        if not queued:
+            return
+        try:
+            await workflow.get_external_workflow_handle(DISPATCHER_WORKFLOW_ID).signal(
+                "kick", DispatcherKick(reason=f"whistle {self._in.whistle_id}: {queued} queued"))
+        except ApplicationError as err:
+            workflow.logger.warning("delivery dispatcher not kicked: %s", err.message)
+
+    # ------------------------------------------------------------------ updates
+
+    @workflow.update(name="answer")
+    async def answer(self, data: AnswerInput) -> AnswerResult:
+        unit_id = data.answer.unit_id
+        self._answering.add(unit_id)
+        try:
+            res = await workflow.execute_activity(
+                "whistle_record_answer",
+                RecordAnswerInput(whistle_id=self._in.whistle_id, answer=data.answer, actor=data.actor,
+                                  as_of=workflow.now()),
+                result_type=RecordAnswerResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            )
+        except ActivityError as err:
+            raise _activity_refusal(err) from err
+        finally:
+            self._answering.discard(unit_id)
+        self._units[unit_id] = res.status
+        self._people[unit_id] = res.people
+        workflow.logger.info("whistle_answer", extra={"unit_id": unit_id, "status": res.status.value})
+        return AnswerResult(unit_id=unit_id, status=res.status, people_committed=self._committed(),
+                            people_needed=self._in.people_needed)
+
+    @answer.validator
+    def _validate_answer(self, data: AnswerInput) -> None:
+        unit_id = data.answer.unit_id
+        if self._close is not None or self._status is WhistleStatus.closed:
+            raise _refusal(rules.REFUSAL_CLOSED, "whistle_closed")
+        status = self._units.get(unit_id)
+        if status is None:
+            raise _refusal(rules.REFUSAL_NOT_SUMMONED, "not_summoned")
+        if unit_id in self._answering:
+            raise _refusal(rules.REFUSAL_ANSWER_IN_FLIGHT, "answer_in_flight")
+        if status is not SummonStatus.summoned:
+            raise _refusal(rules.REFUSAL_ALREADY_ANSWERED, "already_answered")
+
+    @workflow.update(name="arrive")
+    async def arrive(self, data: ArriveInput) -> ArriveResult:
+        unit_id = data.arrival.unit_id
+        people = data.arrival.people if data.arrival.people is not None else self._people.get(unit_id, 0)
+        self._answering.add(unit_id)   # holds the close until the arrival is recorded
+        try:
+            res = await workflow.execute_activity(
+                "whistle_record_arrival",
+                RecordArrivalInput(whistle_id=self._in.whistle_id, unit_id=unit_id, people=people,
+                                   actor=data.actor, as_of=workflow.now()),
+                result_type=RecordArrivalResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            )
+        except ActivityError as err:
+            raise _activity_refusal(err) from err
+        finally:
+            self._answering.discard(unit_id)
+        self._units[unit_id] = SummonStatus.arrived
+        self._status = WhistleStatus.on_site
+        return ArriveResult(unit_id=unit_id, people=res.people, status=self._status)
+
+    @arrive.validator
+    def _validate_arrive(self, data: ArriveInput) -> None:
+        unit_id = data.arrival.unit_id
+        if self._close is not None or self._status is WhistleStatus.closed:
+            raise _refusal(rules.REFUSAL_CLOSED, "whistle_closed")
+        status = self._units.get(unit_id)
+        if status is SummonStatus.arrived:
+            raise _refusal(rules.REFUSAL_ALREADY_ARRIVED, "already_arrived")
+        if status is not SummonStatus.answered or unit_id in self._answering:
+            raise _refusal(rules.REFUSAL_NOT_COMMITTED, "not_committed")
+
+    @workflow.update(name="close")
+    async def close(self, data: CloseInput) -> WhistleSnapshot:
+        self._close = data
+        workflow.logger.info("whistle_close_requested", extra={"actor": data.actor})
+        await workflow.wait_condition(lambda: self._status is WhistleStatus.closed)
+        return self.snapshot()
+
+    @close.validator
+    def _validate_close(self, data: CloseInput) -> None:
+        if self._status is WhistleStatus.closed:
+            raise _refusal(rules.REFUSAL_CLOSED, "whistle_closed")
+        if self._close is not None:
+            raise _refusal(rules.REFUSAL_CLOSING, "whistle_closing")
+        if not data.summary.strip():
+            raise _refusal(rules.REFUSAL_SUMMARY_REQUIRED, "summary_required")
+
+    @workflow.query(name="snapshot")
+    def snapshot(self) -> WhistleSnapshot:
+        return WhistleSnapshot(status=self._status, level=self._level, people_needed=self._in.people_needed,
+                               people_committed=self._committed(), units=dict(self._units),
+                               urged=sorted(self._urged), parked_reason=self._parked_reason,
+                               shortfall=self._shortfall)

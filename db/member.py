@@ -93,8 +93,10 @@ async def create_member_stage(conn: Conn) -> None:
             subdistrict_name text NOT NULL,   -- '' when the file has no 街道 (hashable, unlike NULL)
             district_name    text NOT NULL,
             grid_name        text NOT NULL,
-            skills           text[] NOT NULL,
-            free_slots       smallint[] NOT NULL
+            -- joined as the parser left them (domain.roster.MemberRecord): plain text COPYs
+            -- several times cheaper than arrays; split back in resolve_member_stage
+            skills           text NOT NULL,
+            free_slots       text NOT NULL
         ) ON COMMIT DROP
         """
     )
@@ -140,6 +142,13 @@ async def resolve_member_stage(conn: Conn) -> None:
     await conn.execute(
         """
         CREATE TEMP TABLE roster_member_resolved ON COMMIT DROP AS
+        WITH split AS (
+            SELECT row_no, name, gender, phone, id_number, unit_name, community_name,
+                   subdistrict_name, district_name, grid_name,
+                   string_to_array(skills, E'\\x1f') AS skills,
+                   string_to_array(free_slots, ',')::smallint[] AS free_slots
+            FROM roster_member_stage
+        )
         SELECT s.row_no, s.name, s.gender, s.phone, s.id_number, s.unit_name, s.community_name,
                s.subdistrict_name, s.district_name, s.grid_name, s.skills, s.free_slots,
                p.matches, p.community_id, p.subdistrict_id, p.district_id,
@@ -150,7 +159,7 @@ async def resolve_member_stage(conn: Conn) -> None:
                 IS DISTINCT FROM
                 (s.name, s.gender, s.phone, u.id, p.community_id, g.id, s.skills, s.free_slots)
                ) AS differs
-        FROM roster_member_stage s
+        FROM split s
         JOIN roster_place p
           ON p.community_name = s.community_name AND p.subdistrict_name = s.subdistrict_name
          AND p.district_name = s.district_name
@@ -207,57 +216,135 @@ async def select_stage_problems(
     return [StageProblem(**dict(r)) for r in rows]
 
 
-async def insert_members_from_stage(conn: Conn) -> int:
-    """Insert the resolved rows whose ID number is new; returns how many."""
-    status = await conn.execute(
+async def fk_triggers_replaceable(conn: Conn) -> bool:
+    """Whether this session may write the import's rows with the per-row FK triggers off.
+
+    Only a superuser may set session_replication_role, and it switches off every ordinary
+    trigger, so it is used only while member, member_registration and registration_event have
+    no trigger of their own (the internal ones are the foreign-key checks).
+    """
+    allowed: bool = await conn.fetchval(
         """
-        INSERT INTO member (name, gender, phone, id_number, unit_id, employer_name,
-                            home_community_id, home_grid_id, skills, free_slots)
-        SELECT name, gender, phone, id_number, unit_id, unit_name, community_id, grid_id,
-               skills, free_slots
-        FROM roster_member_resolved
-        WHERE member_id IS NULL
-        ON CONFLICT (id_number) DO NOTHING
+        SELECT current_setting('is_superuser') = 'on'
+           AND NOT EXISTS (
+               SELECT 1 FROM pg_trigger
+               WHERE tgrelid IN ('member'::regclass, 'member_registration'::regclass,
+                                 'registration_event'::regclass)
+                 AND NOT tgisinternal)
         """
     )
-    return int(status.rsplit(" ", 1)[1])
+    return allowed
 
 
-async def insert_registrations_from_stage(conn: Conn, *, cohort_id: int, actor: str, reason: str) -> int:
-    """Submit a registration in the home community for every staged member without an open one.
+async def lock_stage_references(conn: Conn, *, cohort_id: int) -> bool:
+    """The set-based form of the foreign-key checks of the rows the import is about to write.
 
-    The home grid is the proposed grid. Members that already have an open registration are
-    left as they are (that is what makes a second import of the same file a no-op). Each new
-    registration gets its first status-history row. Returns how many were submitted.
+    Locks FOR KEY SHARE (what each per-row FK check takes) every community, grid and unit the
+    resolved rows point at, every existing member about to be registered, and the cohort, each
+    once. The locks last until
+    commit, so none of them can be deleted or re-keyed before the rows that point at them are
+    committed. Returns False when one of them is gone (deleted since it was resolved).
     """
-    # One statement: the history rows come from the RETURNING of the registrations, so the
-    # new rows are not read back.
-    submitted: int = await conn.fetchval(
+    intact: bool = await conn.fetchval(
         """
-        WITH registered AS (
-            INSERT INTO member_registration (member_id, community_id, grid_id, cohort_id, status)
-            SELECT m.id, r.community_id, r.grid_id, $1, 'submitted'
-            FROM roster_member_resolved r
-            JOIN member m ON m.id_number = r.id_number
-            WHERE NOT EXISTS (
+        WITH wanted_community AS (
+            SELECT DISTINCT community_id AS id FROM roster_member_resolved
+        ), wanted_grid AS (
+            SELECT DISTINCT grid_id AS id FROM roster_member_resolved WHERE grid_id IS NOT NULL
+        ), wanted_unit AS (
+            SELECT DISTINCT unit_id AS id FROM roster_member_resolved
+        ), wanted_member AS (
+            -- only the existing members about to be registered (a re-import locks none)
+            SELECT DISTINCT r.member_id AS id FROM roster_member_resolved r
+            WHERE r.member_id IS NOT NULL AND NOT EXISTS (
                 SELECT 1 FROM member_registration mr
-                WHERE mr.member_id = m.id AND mr.status IN ('submitted', 'confirmed', 'active', 'paused')
+                WHERE mr.member_id = r.member_id
+                  AND mr.status IN ('submitted', 'confirmed', 'active', 'paused')
+            )
+        ), locked_community AS (
+            SELECT id FROM community WHERE id IN (SELECT id FROM wanted_community) FOR KEY SHARE
+        ), locked_grid AS (
+            SELECT id FROM grid WHERE id IN (SELECT id FROM wanted_grid) FOR KEY SHARE
+        ), locked_unit AS (
+            SELECT id FROM reporting_unit WHERE id IN (SELECT id FROM wanted_unit) FOR KEY SHARE
+        ), locked_member AS (
+            SELECT id FROM member WHERE id IN (SELECT id FROM wanted_member) FOR KEY SHARE
+        ), locked_cohort AS (
+            SELECT id FROM registration_cohort WHERE id = $1 FOR KEY SHARE
+        )
+        SELECT (SELECT count(*) FROM wanted_community) = (SELECT count(*) FROM locked_community)
+           AND (SELECT count(*) FROM wanted_grid) = (SELECT count(*) FROM locked_grid)
+           AND (SELECT count(*) FROM wanted_unit) = (SELECT count(*) FROM locked_unit)
+           AND (SELECT count(*) FROM wanted_member) = (SELECT count(*) FROM locked_member)
+           AND (SELECT count(*) FROM locked_cohort) = 1
+        """,
+        cohort_id,
+    )
+    return intact
+
+
+async def insert_members_and_registrations_from_stage(
+    conn: Conn, *, cohort_id: int, actor: str, reason: str, references_locked: bool
+) -> tuple[int, int]:
+    """Insert the new members and submit their registrations; returns (members, registrations).
+
+    Every resolved row whose ID number is new becomes a member; every new member, and every
+    existing one without an open registration, gets a registration in `submitted` in the home
+    community (home grid proposed) with its first status-history row. Members that already
+    have an open registration are left as they are (so a second import of the same file is a
+    no-op). One statement: the new members' ids and places come from the RETURNING of their
+    insert, so nothing is joined back by ID number.
+
+    `references_locked`: lock_stage_references returned True in this transaction, so the
+    per-row FK triggers are switched off for this one statement. They would only re-check, one
+    row at a time, references just resolved and locked; on a 1,000,000-row import they are more
+    than half the time of the writes. Constraints, unique indexes and NOT NULLs stay on.
+    """
+    # set_config(..., true) is transaction-local: an error rolls it back with the statement.
+    if references_locked:
+        await conn.execute("SELECT set_config('session_replication_role', 'replica', true)")
+    row = await conn.fetchrow(
+        """
+        WITH new_member AS (
+            INSERT INTO member (name, gender, phone, id_number, unit_id, employer_name,
+                                home_community_id, home_grid_id, skills, free_slots)
+            SELECT name, gender, phone, id_number, unit_id, unit_name, community_id, grid_id,
+                   skills, free_slots
+            FROM roster_member_resolved
+            WHERE member_id IS NULL
+            ON CONFLICT (id_number) DO NOTHING
+            RETURNING id, home_community_id, home_grid_id
+        ), registered AS (
+            INSERT INTO member_registration (member_id, community_id, grid_id, cohort_id, status)
+            SELECT id, home_community_id, home_grid_id, $1::bigint, 'submitted' FROM new_member
+            UNION ALL
+            SELECT r.member_id, r.community_id, r.grid_id, $1::bigint, 'submitted'
+            FROM roster_member_resolved r
+            WHERE r.member_id IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM member_registration mr
+                WHERE mr.member_id = r.member_id
+                  AND mr.status IN ('submitted', 'confirmed', 'active', 'paused')
             )
             ON CONFLICT (member_id) WHERE status IN ('submitted', 'confirmed', 'active', 'paused')
             DO NOTHING
             RETURNING id
         ), history AS (
-            INSERT INTO registration_event (registration_kind, registration_id, from_status, to_status,
-                                            actor, reason)
+            INSERT INTO registration_event (registration_kind, registration_id, from_status,
+                                            to_status, actor, reason)
             SELECT 'member', id, NULL, 'submitted', $2, $3 FROM registered
         )
-        SELECT count(*) FROM registered
+        SELECT (SELECT count(*) FROM new_member) AS members,
+               (SELECT count(*) FROM registered) AS registrations
         """,
         cohort_id, actor, reason,
     )
+    if references_locked:
+        await conn.execute("SELECT set_config('session_replication_role', 'origin', true)")
+    assert row is not None
+    members, submitted = int(row["members"]), int(row["registrations"])
     if submitted:
         await conn.execute("UPDATE registration_cohort SET size = $2 WHERE id = $1", cohort_id, submitted)
-    return submitted
+    return members, submitted
 
 
 async def select_member_for_update(conn: Conn, *, member_id: int) -> MemberRow | None:

@@ -481,11 +481,15 @@ def parse_unit_kind(value: object) -> tuple[str, str | None]:
 # Member rows
 # ---------------------------------------------------------------------------------------------
 
-# What a good member row becomes, in the column order of the staging table:
+# What a good member row becomes, exactly as the import stages it (no second copy per row):
 # row_no, name, gender, phone, id_number, unit_name, community_name, subdistrict_name,
-# district_name, grid_name, skills, free_slots
-MemberRecord = tuple[int, str, str | None, str, str, str, str, str | None, str | None, str | None,
-                     list[str], list[int]]
+# district_name, grid_name ('' when not given: the staging joins hash on it, unlike NULL),
+# skills joined by SKILL_SEPARATOR, free slots joined by ",".
+MemberRecord = tuple[int, str, str | None, str, str, str, str, str, str, str, str, str]
+
+# \x1f (unit separator) counts as whitespace (str.isspace), so split_skills never leaves it
+# inside a skill: joining on it and splitting again gives the same list.
+SKILL_SEPARATOR = "\x1f"
 
 
 @dataclass(frozen=True)
@@ -507,6 +511,9 @@ class MemberRowParser:
         sentinel = self.width
         self.at = {key: columns.get(key, sentinel) for key in COLUMN_TITLES}
         self.seen_ids: dict[str, int] = {}
+        # skills and free-time cells repeat a few dozen wordings: join each wording once
+        self.skills_text: dict[object, str] = {}
+        self.slots_text: dict[object, str] = {}
 
     def parse(self, row_no: int, cells: Sequence[object]) -> tuple[MemberRecord | None, list[CellError]]:
         at = self.at
@@ -562,15 +569,29 @@ class MemberRowParser:
         community = clean_name(cells[at["community"]])
         if not community:
             errors.append(CellError(row_no, "community", "居住社区不能为空"))
-        slots, time_error = parse_free_time(cells[at["free_time"]])
-        if time_error is not None:
-            errors.append(CellError(row_no, "free_time", time_error))
+        free_cell = cells[at["free_time"]]
+        slots_text = self.slots_text.get(free_cell) if type(free_cell) is str else None
+        if slots_text is None:
+            slots, time_error = parse_free_time(free_cell)
+            if time_error is not None:
+                errors.append(CellError(row_no, "free_time", time_error))
+            else:
+                slots_text = ",".join(map(str, slots))
+                if type(free_cell) is str and len(self.slots_text) < 100_000:
+                    self.slots_text[free_cell] = slots_text
         if errors:
             return None, errors
+        skills_cell = cells[at["skills"]]
+        skills_text = self.skills_text.get(skills_cell) if type(skills_cell) is str else None
+        if skills_text is None:
+            skills_text = SKILL_SEPARATOR.join(split_skills(skills_cell))
+            if type(skills_cell) is str and len(self.skills_text) < 100_000:
+                self.skills_text[skills_cell] = skills_text
+        assert slots_text is not None
         return (
             row_no, name, gender, phone, id_number, unit, community,
-            clean_name(cells[at["subdistrict"]]) or None, clean_name(cells[at["district"]]) or None,
-            clean_name(cells[at["grid"]]) or None, split_skills(cells[at["skills"]]), slots,
+            clean_name(cells[at["subdistrict"]]), clean_name(cells[at["district"]]),
+            clean_name(cells[at["grid"]]), skills_text, slots_text,
         ), errors
 
 

@@ -19,7 +19,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -30,7 +29,7 @@ from db import member as member_db
 from db import reporting_unit as unit_db
 from db.pool import Conn, Pool
 from db.registration_cohort import create_cohort, set_cohort_workflow_id
-from domain.errors import Forbidden, InvalidInput
+from domain.errors import Conflict, Forbidden, InvalidInput
 from domain.roster import (
     COLUMN_TITLES,
     CellError,
@@ -232,11 +231,6 @@ def _member_chunks(
             return
 
 
-def _staged(records: list[MemberRecord]) -> list[tuple[Any, ...]]:
-    # the staging table uses '' for "not given" so the joins on names can hash
-    return [(*r[:7], r[7] or "", r[8] or "", r[9] or "", r[10], r[11]) for r in records]
-
-
 async def _import_members(
     pool: Pool, file: _File, sheet: Sheet, columns: dict[str, int], titles: dict[str, str],
     actor: Actor, progress: Progress | None, dry_run: bool,
@@ -252,12 +246,12 @@ async def _import_members(
             await member_db.create_member_stage(conn)
             # Parse the next chunk in a thread while Postgres ingests this one: the event loop
             # stays responsive (an API upload) and the server's work overlaps ours.
-            pending = asyncio.ensure_future(asyncio.to_thread(_next_staged, chunks))
+            pending = asyncio.ensure_future(asyncio.to_thread(_next_chunk, chunks))
             while True:
                 records = await pending
                 if records is None:
                     break
-                pending = asyncio.ensure_future(asyncio.to_thread(_next_staged, chunks))
+                pending = asyncio.ensure_future(asyncio.to_thread(_next_chunk, chunks))
                 await member_db.copy_member_stage(conn, records=records)
             staged_at = time.perf_counter()
             await member_db.resolve_member_stage(conn)
@@ -284,28 +278,36 @@ async def _import_members(
     return result
 
 
-def _next_staged(chunks: Iterator[list[MemberRecord]]) -> list[tuple[Any, ...]] | None:
-    chunk = next(chunks, None)
-    return None if chunk is None else _staged(chunk)
+def _next_chunk(chunks: Iterator[list[MemberRecord]]) -> list[MemberRecord] | None:
+    return next(chunks, None)
 
 
 async def _load_members(conn: Conn, file: _File, rows: int, actor: Actor) -> ImportResult:
     started = time.perf_counter()
-    inserted = await member_db.insert_members_from_stage(conn)
-    log.info("roster_members_inserted", inserted=inserted, seconds=round(time.perf_counter() - started, 2))
     cohort_id: int | None
-    submitted = 0
+    inserted = submitted = 0
     try:
         async with conn.transaction():  # a savepoint: no empty cohort when nothing is submitted
             cohort_id = await create_cohort(conn, source="import", size=0)
-            submitted = await member_db.insert_registrations_from_stage(
-                conn, cohort_id=cohort_id, actor=actor.audit_name, reason=f"名册导入: {file.name}"
+            references_locked = False
+            if await member_db.fk_triggers_replaceable(conn):
+                references_locked = await member_db.lock_stage_references(conn, cohort_id=cohort_id)
+                if not references_locked:
+                    raise Conflict("导入期间有社区、网格、单位或党员被删除: 未导入任何数据, 请重新导入")
+            inserted, submitted = await member_db.insert_members_and_registrations_from_stage(
+                conn, cohort_id=cohort_id, actor=actor.audit_name, reason=f"名册导入: {file.name}",
+                references_locked=references_locked,
             )
             if submitted == 0:
+                # every new member is registered, so nothing was inserted either
                 raise _Rolledback
             await set_cohort_workflow_id(conn, cohort_id=cohort_id, workflow_id=cohort_workflow_id(cohort_id))
     except _Rolledback:
         cohort_id = None
+    log.info(
+        "roster_members_inserted", inserted=inserted, registrations=submitted,
+        seconds=round(time.perf_counter() - started, 2),
+    )
     return await _finish(conn, RosterKind.members, file, rows, inserted, actor, cohort_id, submitted)
 
 

@@ -11,6 +11,7 @@ import io
 import random
 from datetime import datetime
 
+import asyncpg
 import pytest
 from openpyxl import Workbook
 
@@ -22,8 +23,11 @@ from bench.import_roster import (
     synthetic_city,
     units_csv,
 )
-from db.pool import Pool
+from db import member as member_db
+from db.pool import Conn, Pool
+from db.registration_cohort import create_cohort
 from domain.errors import Forbidden
+from domain.roster import MemberRowParser, RosterKind, map_headers
 from schemas.auth import SYSTEM_ACTOR, Actor, Role, ScopeKind
 from services.roster_import import RosterInvalid, import_roster
 from tests.conftest import unique
@@ -334,3 +338,78 @@ async def test_subdistrict_actor_hierarchy_and_units_stay_in_scope(pool: Pool) -
     with pytest.raises(RosterInvalid) as caught:
         await import_roster(pool, units, actor=actor, file_name="u.csv")
     assert [(e.row, e.column) for e in caught.value.errors] == [(3, "所在社区")]
+
+
+async def test_reimport_registers_members_whose_registration_closed(pool: Pool) -> None:
+    """Importing a file again submits a new registration only for a known member whose last one was closed."""
+    city = await _city(pool, districts=1, subdistricts=1, communities=1, grids=2, units=2)
+    rows = _rows(city, 3)
+    data = _csv(rows)
+    first = await import_roster(pool, data, actor=SYSTEM_ACTOR, file_name="m.csv")
+    await pool.execute(
+        """
+        UPDATE member_registration SET status = 'withdrawn'
+        WHERE cohort_id = $1 AND member_id = (SELECT id FROM member WHERE id_number = $2)
+        """,
+        first.cohort_id, rows[1][4],
+    )
+    again = await import_roster(pool, data, actor=SYSTEM_ACTOR, file_name="m.csv")
+    assert (again.inserted, again.registrations) == (0, 1)
+    assert again.cohort_id is not None and again.cohort_id != first.cohort_id
+    reregistered = await pool.fetchval(
+        """
+        SELECT m.id_number FROM member_registration r JOIN member m ON m.id = r.member_id
+        JOIN registration_event e ON e.registration_kind = 'member' AND e.registration_id = r.id
+        WHERE r.cohort_id = $1 AND r.status = 'submitted' AND e.to_status = 'submitted'
+        """,
+        again.cohort_id,
+    )
+    assert reregistered == rows[1][4]
+    assert await _counts(pool, city) == (3, 4, 4, 2)
+
+
+async def _stage_one(conn: Conn, city: SyntheticCity) -> None:
+    """One good roster row of the city, staged and resolved in the caller's transaction."""
+    parser = MemberRowParser(map_headers(RosterKind.members, list(MEMBER_HEADER)))
+    record, errors = parser.parse(2, _rows(city, 1)[0])
+    assert record is not None and not errors
+    await member_db.create_member_stage(conn)
+    await member_db.copy_member_stage(conn, records=[record])
+    await member_db.resolve_member_stage(conn)
+
+
+async def test_set_based_reference_check_writes_rows_and_leaves_fk_triggers_on(pool: Pool, conn: Conn) -> None:
+    """With the references locked the rows go in without per-row FK triggers, which are on again right after."""
+    city = await _city(pool, districts=1, subdistricts=1, communities=1, grids=1, units=1)
+    await _stage_one(conn, city)
+    cohort_id = await create_cohort(conn, source="import", size=0)
+    assert await member_db.fk_triggers_replaceable(conn)   # the test database runs as its superuser
+    assert await member_db.lock_stage_references(conn, cohort_id=cohort_id)
+    written = await member_db.insert_members_and_registrations_from_stage(
+        conn, cohort_id=cohort_id, actor="测试", reason="名册导入", references_locked=True
+    )
+    assert written == (1, 1)
+    assert await conn.fetchval("SHOW session_replication_role") == "origin"
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await conn.execute("INSERT INTO member (name, unit_id) VALUES ('无单位', -1)")
+
+
+async def test_set_based_reference_check_notices_a_deleted_unit(pool: Pool, conn: Conn) -> None:
+    """A unit deleted after the rows were resolved fails the reference check instead of being pointed at."""
+    city = await _city(pool, districts=1, subdistricts=1, communities=1, grids=1, units=1)
+    await _stage_one(conn, city)
+    cohort_id = await create_cohort(conn, source="import", size=0)
+    await conn.execute("DELETE FROM reporting_unit WHERE name = $1", city.units[0])
+    assert not await member_db.lock_stage_references(conn, cohort_id=cohort_id)
+
+
+async def test_own_trigger_on_member_keeps_per_row_fk_checks(conn: Conn) -> None:
+    """A trigger of our own on member would be switched off with the FK triggers, so the shortcut is not taken."""
+    assert await member_db.fk_triggers_replaceable(conn)
+    await conn.execute(
+        """
+        CREATE FUNCTION pg_temp.roster_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+        CREATE TRIGGER roster_noop BEFORE INSERT ON member FOR EACH ROW EXECUTE FUNCTION pg_temp.roster_noop();
+        """
+    )
+    assert not await member_db.fk_triggers_replaceable(conn)

@@ -214,3 +214,31 @@ async def test_member_lists_own_history_and_staff_their_pending(conn: Conn) -> N
     assert [v.id for v in await svc.list_records(conn, member_actor(m1))] == [r1.id]
     pending = await svc.list_records(conn, staff_actor(city.communities[0]), status=ServiceRecordStatus.pending)
     assert r1.id in {v.id for v in pending} and r2.id not in {v.id for v in pending}
+
+
+async def test_approved_records_count_as_served_and_towards_the_quota_in_campaign_progress(conn: Conn) -> None:
+    """Before approval the member is not served and behind a 1-service / 2-hour quota; after
+    approving a 2.5 h record they are served and no longer behind; a rejected record never counts."""
+    from db.campaign_progress import select_progress
+
+    city = await seed_city(conn, communities=1)
+    member = await registered_member(conn, city)
+    campaign_id = await conn.fetchval(
+        """INSERT INTO campaign (name, kind, launched_by_kind, window_start, window_end, status, created_by)
+           VALUES ('在职党员进社区', '在职党员进社区', 'city', $1, $2, 'running', 'test') RETURNING id""",
+        datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    await conn.execute("INSERT INTO campaign_community (campaign_id, community_id) VALUES ($1, $2)",
+                       campaign_id, city.communities[0])
+
+    async def progress() -> tuple[int, int]:
+        [row] = await select_progress(conn, campaign_id=campaign_id, level="community",
+                                      period_start=datetime(2026, 10, 1, tzinfo=UTC), as_of=NOW,
+                                      min_services=1, min_hours=2.0)
+        return int(row["served"]), int(row["behind_quota"])
+
+    kept = await svc.log_record_in(conn, member_actor(member), entry(category="环境整治", city=city), now=NOW)
+    dropped = await svc.log_record_in(conn, member_actor(member), entry(city, start="14:00", end="18:00"), now=NOW)
+    await svc.reject_records(conn, SYSTEM_ACTOR, [dropped.id], reason="不实", now=NOW)
+    assert await progress() == (0, 1)
+    await svc.approve_records(conn, SYSTEM_ACTOR, [kept.id], now=NOW)
+    assert await progress() == (1, 0)

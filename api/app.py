@@ -17,7 +17,8 @@ from telemetry.tracing import instrument_asgi
 _OPTIONAL_ROUTERS = ("api.routes.registrations", "api.routes.roster", "api.routes.dispatch",
                     "api.routes.deliveries", "api.routes.evaluations", "api.routes.campaigns",
                     "api.routes.resident", "api.routes.service_records",
-                    "api.routes.unit_transfers", "api.routes.certificates")
+                    "api.routes.unit_transfers", "api.routes.certificates",
+                    "api.routes.whistles")
 
 
 def _optional_router_modules() -> list[ModuleType]:

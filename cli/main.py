@@ -16,6 +16,7 @@ from cli import (
     service_records,
     stack,
     tokens,
+    whistle,
     worker,
 )
 
@@ -37,6 +38,7 @@ channels.register(app)
 evaluation.register(app)
 campaign.register(app)
 service_records.register(app)
+whistle.register(app)
 
 
 def main() -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from html import escape
+from urllib.parse import quote
+
+import segno
 
 from schemas.certificate import CertificateView
 
@@ -42,6 +45,17 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
+def check_path(number: str, code: str) -> str:
+    """The public check of one certificate (what its QR code holds), relative to the API's address."""
+    return f"/certificates/{quote(number)}?code={quote(code)}"
+
+
+def qr_svg(number: str, code: str) -> str:
+    """The check path as an inline SVG QR code (no image file, no external asset)."""
+    svg: str = segno.make(check_path(number, code), error="m").svg_inline(scale=2, border=2)
+    return svg
+
+
 def _day(at: datetime | None) -> str:
     return "—" if at is None else at.astimezone(_CST).strftime("%Y年%m月%d日")
 
@@ -61,7 +75,8 @@ th, td { border: 1px solid #555; padding: 2.2mm 2mm; text-align: left; vertical-
 th { width: 30%; font-weight: normal; background: #f6eaea; }
 .body-text { font-size: 11pt; line-height: 1.8; text-indent: 2em; margin: 5mm 0; }
 .seal { margin-top: 8mm; text-align: right; font-size: 11pt; line-height: 2; }
-.verify { margin-top: 6mm; border-top: 1px dashed #555; padding-top: 2mm; font-size: 8.5pt; }
+.verify { margin-top: 6mm; border-top: 1px dashed #555; padding-top: 2mm; font-size: 8.5pt;
+  display: flex; gap: 3mm; align-items: center; }
 .code { font-family: "Courier New", monospace; font-size: 11pt; letter-spacing: 0.15em; }
 @media screen { body { background: #eee; } .certificate { background: #fff; margin: 8mm auto; } }
 """
@@ -90,8 +105,9 @@ def render_section(view: CertificateView) -> str:
         f'<p class="body-text">兹证明 {escape(view.member_name)} 同志已到 {escape(view.community_name)}'
         f"报到, 编入 {escape(branch)}, 参加社区组织生活和志愿服务。</p>"
         f'<div class="seal">{escape(view.community_name)}党组织(盖章)<br>{_day(view.printed_at)}</div>'
-        '<div class="verify">核验: 社区工作者可凭证书编号和校验码查询本证是否有效。'
-        f'校验码 <span class="code">{escape(view.code)}</span></div>'
+        f'<div class="verify">{qr_svg(view.number, view.code)}'
+        "<div>核验: 社区工作者扫码或凭证书编号和校验码查询本证是否有效。<br>"
+        f'校验码 <span class="code">{escape(view.code)}</span></div></div>'
         "</section>"
     )
 

@@ -11,7 +11,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from db.pool import Pool
-from domain.certificate import certificate_number, code_shaped, mask_name, render_document
+from domain.certificate import certificate_number, check_path, code_shaped, mask_name, qr_svg, render_document
 from schemas.auth import SYSTEM_ACTOR
 from schemas.certificate import CertificateView
 from services import registration as member_service
@@ -45,6 +45,7 @@ def test_rendered_certificate_is_self_contained_printable_and_escaped() -> None:
     assert "&lt;李四&gt;" in html and "<李四>" not in html
     assert "size: A5" in html and html.count('<section class="certificate">') == 2
     assert "page-break-after: always" in html
+    assert html.count("<svg") == 2 and qr_svg("BDZ202600000007", "ABCD2345") in html
     assert not re.search(r"(src|href)=|@import|url\(|https?://", html)
 
 
@@ -115,6 +116,7 @@ async def test_public_check_says_valid_or_not_and_little_else(api_http: httpx.As
     ok = await api_http.get(f"/certificates/{number}", params={"code": code.lower()})
     assert ok.status_code == 200, ok.text
     body = ok.json()
+    assert (await api_http.get(check_path(number, code))).json() == body  # what the QR code holds
     assert body["valid"] is True and body["member_name"].startswith("张*") and body["community_name"]
     assert "13812345678" not in ok.text and "138" not in (body["member_name"] or "")
     wrong = (await api_http.get(f"/certificates/{number}", params={"code": "ZZZZZZZZ"})).json()

@@ -135,8 +135,8 @@ async def remind_under_quota_partition(
     period_start: datetime, as_of: datetime, min_services: int, min_hours: float,
     want_ids: bool = False,
 ) -> PartitionOutcome:
-    """Members serving in the campaign's communities whose checked-out services since the period
-    start (up to the step) are fewer than `min_services` or shorter than `min_hours` in total.
+    """Members serving in the campaign's communities whose checked-out services and approved
+    service records since the period start (up to the step) are fewer than `min_services` or shorter than `min_hours` in total.
 
     Mirrors domain.quota.is_behind. Services done after the period end but before the step
     count: the reminder's point is to get the quota done, late or not.
@@ -150,9 +150,16 @@ async def remind_under_quota_partition(
             JOIN member m ON m.id = r.member_id
             JOIN community co ON co.id = r.community_id
             LEFT JOIN LATERAL (
-                SELECT count(*) AS n, coalesce(sum(a.hours), 0) AS h FROM assignment a
-                WHERE a.member_id = r.member_id AND a.status = 'checked_out'
-                  AND a.checked_out_at >= $18 AND a.checked_out_at < $19
+                SELECT count(*) AS n, coalesce(sum(x.hours), 0) AS h FROM (
+                    SELECT a.hours FROM assignment a
+                    WHERE a.member_id = r.member_id AND a.status = 'checked_out'
+                      AND a.checked_out_at >= $18 AND a.checked_out_at < $19
+                    UNION ALL
+                    -- an approved self-logged service record 服务记录 is a service too (0013)
+                    SELECT sr.hours FROM service_record sr
+                    WHERE sr.member_id = r.member_id AND sr.status = 'approved'
+                      AND sr.ended_at >= $18 AND sr.ended_at < $19
+                ) x
             ) s ON true
             WHERE r.member_id BETWEEN $2 AND $3 AND r.status = ANY($4::text[])
               AND (s.n < $20 OR s.h < $21)

@@ -41,20 +41,33 @@ async def serve(conn: Conn, city: City, member_id: int, *, at: datetime, hours: 
            VALUES ($1, $2, 'claim', 'checked_out', $3, $3, $3, $4)""", task_id, member_id, at, hours)
 
 
+async def log_service(conn: Conn, city: City, member_id: int, *, at: datetime, hours: float, status: str) -> None:
+    """A self-logged service record 服务记录 of `member_id` ending at `at`, decided `status`."""
+    await conn.execute(
+        """INSERT INTO service_record (member_id, community_id, category, started_at, ended_at, hours, status,
+                                       reject_reason, decided_by, decided_at, created_by, created_at)
+           VALUES ($1, $2, '环境整治', $3::timestamptz - make_interval(secs => $4 * 3600), $3, $4, $5,
+                   CASE WHEN $5 = 'rejected' THEN '不实' END, 'test', $3, 'test', $3)""",
+        member_id, city.communities[0], at, hours, status)
+
+
 async def test_quota_wave_reminds_members_under_quota_and_tells_their_unit_and_community(pool: Pool) -> None:
     """With a quota of 1 service and 2 hours per month: a member with one 3-hour service this
-    period is not reminded; one with a 1-hour service, one whose only service was before the
-    period and one who never served are; a paused member is exempt; the unit and community hear
-    the count 3."""
+    period is not reminded, nor one whose approved service record 服务记录 covers it; one with a
+    1-hour service, one whose only service was before the period, one whose only record was
+    rejected and one who never served are; a paused member is exempt; the unit and community
+    hear the count 4."""
     now = datetime.now(UTC)
     period_start = now - timedelta(days=20)
     async with pool.acquire() as conn:
         city = await seed_city(conn, communities=1)
-        met, short, stale, idle, paused = [await add_member(conn, city) for _ in range(5)]
-        _, registrations = await import_cohort(conn, city, [met, short, stale, idle, paused], at=now)
+        met, short, stale, idle, logged, refused, paused = [await add_member(conn, city) for _ in range(7)]
+        _, registrations = await import_cohort(conn, city, [met, short, stale, idle, logged, refused, paused], at=now)
         await conn.execute("UPDATE member_registration SET status = 'active' WHERE id = ANY($1::bigint[])",
-                           registrations[:4])
-        await conn.execute("UPDATE member_registration SET status = 'paused' WHERE id = $1", registrations[4])
+                           registrations[:6])
+        await conn.execute("UPDATE member_registration SET status = 'paused' WHERE id = $1", registrations[6])
+        await log_service(conn, city, logged, at=now - timedelta(days=3), hours=2.5, status="approved")
+        await log_service(conn, city, refused, at=now - timedelta(days=3), hours=4, status="rejected")
         await serve(conn, city, met, at=now - timedelta(days=5), hours=3)
         await serve(conn, city, short, at=now - timedelta(days=5), hours=1)
         await serve(conn, city, stale, at=now - timedelta(days=40), hours=5)
@@ -74,15 +87,15 @@ async def test_quota_wave_reminds_members_under_quota_and_tells_their_unit_and_c
                                         PartitionInput(wave_id=plan.wave_id, wave=wave, bounds=bounds, as_of=now))
     totals = await ActivityEnvironment().run(activities.finish_wave,
                                              FinishWaveInput(wave_id=plan.wave_id, wave=wave, at=now))
-    assert (totals.behind, totals.reminded, totals.groups_reminded) == (3, 3, 2)
+    assert (totals.behind, totals.reminded, totals.groups_reminded) == (4, 4, 2)
     async with pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT recipient_kind, recipient_id, cycle, step FROM reminder WHERE ladder = $1",
             f"campaign:{view.id}:quota")
         assert {(r["recipient_kind"], r["recipient_id"]) for r in rows} == {
-            ("member", short), ("member", stale), ("member", idle),
+            ("member", short), ("member", stale), ("member", idle), ("member", refused),
             ("unit", city.units[0]), ("community", city.communities[0])}
         assert {(r["cycle"], r["step"]) for r in rows} == {(0, "supervise")}
         body = await conn.fetchval("SELECT body FROM notification WHERE dedupe_key = $1",
                                    f"campaign:{view.id}:quota:0:supervise:community:{city.communities[0]}")
-        assert "3 名" in body and "服务指标未完成" in body
+        assert "4 名" in body and "服务指标未完成" in body

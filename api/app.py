@@ -36,7 +36,7 @@ def create_app(*, pool: Pool, temporal_client: Client) -> FastAPI:
     app = FastAPI(
         title="双报到 API",
         description="在职党员进社区: 单位报到与个人报到、名录检索、需求与派单、活动与考核、消息、报到率统计。"
-        "除居民入口 `/resident/*` (凭社区发放的点单码、评价码) 和健康检查外, "
+        "除居民入口 `/resident/*` (凭社区发放的点单码、评价码)、报到证核验 `/certificates/{编号}` 和健康检查外, "
         "每个请求都需要 `Authorization: Bearer <令牌>`。",
         version="0.1.0",
         docs_url="/docs",

@@ -164,6 +164,7 @@ class WhistleActivities:
         """报到响应 or a decline, on the unit's summons; the community is told. A retry finds the
         answer already recorded and returns it."""
         a = data.answer
+        external = 0
         async with self._pool.acquire() as conn, conn.transaction():
             w = await _existing(conn, data.whistle_id)
             if w["status"] == WhistleStatus.closed.value:
@@ -192,11 +193,11 @@ class WhistleActivities:
                 names = await whistle_db.select_unit_names(conn, unit_ids=[a.unit_id])
                 text = texts.whistle_answered(w["title"], names.get(a.unit_id, str(a.unit_id)), accept=a.accept,
                                               people=a.people, eta=a.eta)
-                await _deliver(conn, _rows(OwnerKind.community, w["community_id"], text,
-                                           f"whistle:{data.whistle_id}:answer:unit:{a.unit_id}"))
+                _, external = await _deliver(conn, _rows(OwnerKind.community, w["community_id"], text,
+                                                         f"whistle:{data.whistle_id}:answer:unit:{a.unit_id}"))
         status = SummonStatus(summon["status"])
         log.info("whistle_answered", whistle_id=data.whistle_id, unit_id=a.unit_id, status=status.value)
-        return RecordAnswerResult(status=status, people=int(summon["people"] or 0))
+        return RecordAnswerResult(status=status, people=int(summon["people"] or 0), external_queued=external)
 
     @activity.defn(name="whistle_record_arrival")
     async def record_arrival(self, data: RecordArrivalInput) -> RecordArrivalResult:
@@ -221,6 +222,7 @@ class WhistleActivities:
     @activity.defn(name="whistle_set_status")
     async def set_status(self, data: SetWhistleStatusInput) -> SetWhistleStatusResult:
         """Move the status (responded / parked); short-handed and parked whistles tell the community."""
+        external = 0
         async with self._pool.acquire() as conn, conn.transaction():
             w = await _existing(conn, data.whistle_id)
             previous = await whistle_db.update_whistle_status(
@@ -240,10 +242,10 @@ class WhistleActivities:
                     text = texts.whistle_short_handed(w["title"], committed=data.people_committed,
                                                       needed=w["people_needed"])
                 if text is not None:
-                    await _deliver(conn, _rows(OwnerKind.community, w["community_id"], text,
-                                               f"whistle:{data.whistle_id}:{text.category}"))
+                    _, external = await _deliver(conn, _rows(OwnerKind.community, w["community_id"], text,
+                                                             f"whistle:{data.whistle_id}:{text.category}"))
         log.info("whistle_status", whistle_id=data.whistle_id, status=data.status.value, changed=previous is not None)
-        return SetWhistleStatusResult(changed=previous is not None)
+        return SetWhistleStatusResult(changed=previous is not None, external_queued=external)
 
     @activity.defn(name="whistle_close")
     async def close(self, data: CloseWhistleInput) -> CloseWhistleResult:
@@ -264,6 +266,6 @@ class WhistleActivities:
             rows: list[DeliveryRow] = []
             for unit_id in answered:
                 rows += _rows(OwnerKind.unit, unit_id, text, f"whistle:{data.whistle_id}:closed:unit:{unit_id}")
-            await _deliver(conn, rows)
+            _, external = await _deliver(conn, rows)
         log.info("whistle_closed", whistle_id=data.whistle_id, thanked=len(answered))
-        return CloseWhistleResult(thanked=len(answered))
+        return CloseWhistleResult(thanked=len(answered), external_queued=external)

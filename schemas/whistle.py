@@ -302,6 +302,7 @@ class RecordAnswerInput(BaseModel):
 class RecordAnswerResult(BaseModel):
     status: SummonStatus
     people: int
+    external_queued: int = 0
 
 
 class RecordArrivalInput(BaseModel):
@@ -328,6 +329,7 @@ class SetWhistleStatusInput(BaseModel):
 
 class SetWhistleStatusResult(BaseModel):
     changed: bool
+    external_queued: int = 0
 
 
 class CloseWhistleInput(BaseModel):
@@ -339,3 +341,4 @@ class CloseWhistleInput(BaseModel):
 
 class CloseWhistleResult(BaseModel):
     thanked: int
+    external_queued: int = 0

@@ -76,7 +76,8 @@ def ids(page: httpx.Response) -> set[int]:
 async def test_a_whistle_is_blown_answered_arrived_and_closed_through_the_api(
     pool: Pool, http: httpx.AsyncClient
 ) -> None:
-    """Staff blow; each summoned unit's admin sees the whistle and answers only for their unit; the
+    """Staff blow; each summoned unit's admin finds the summons in the unit's inbox, sees the whistle
+    and answers only for their unit; the
     community sees the contact phone, others see it masked; arrival and closing are the community's."""
     city = await make_city(pool)
     t = await tokens(pool, city)
@@ -94,6 +95,8 @@ async def test_a_whistle_is_blown_answered_arrived_and_closed_through_the_api(
     whistle_id = r.json()["id"]
     assert r.json()["status"] == "summoning" and r.json()["workflow_id"] == f"whistle-{whistle_id}"
     await detail(http, whistle_id, t["staff"], responses=2)
+    inbox = (await http.get("/inbox", headers=t["located"], params={"limit": 500})).json()["items"]
+    assert [n["category"] for n in inbox if "台风过后清理倒伏树木" in n["title"]] == ["whistle_summoned"]
 
     # Who sees it: the community, its subdistrict, the summoned units; not a neighbour community,
     # not a unit that was not summoned, not a member.

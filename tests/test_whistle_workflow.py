@@ -175,8 +175,15 @@ async def test_answered_in_time_then_arrived_and_closed(
     ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
 ) -> None:
     """The community's own units are summoned once each; enough people answering makes the whistle
-    responded before its deadline; arrival puts it on site; the summary closes it and thanks the unit."""
+    responded before its deadline (the community hears it in its inbox and on its group robot, even
+    with no dispatcher running to kick); arrival puts it on site; the summary closes it and thanks
+    the unit."""
     city = await make_city(pool)
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """INSERT INTO channel_endpoint (owner_kind, owner_id, channel, url)
+               VALUES ('community', $1, 'dingtalk', 'http://127.0.0.1:9/robot/send?access_token=whistle')""",
+            city.community_id)
     whistle_id, handle = await blow(ts_env, pool, task_queue, city, people=3)
     snap = await until(handle, lambda s: len(s.units) == 2)
     assert set(snap.units) == {city.located, city.paired}   # not the neighbour's or the far unit
@@ -211,6 +218,9 @@ async def test_answered_in_time_then_arrived_and_closed(
     assert kinds == ["blown", "summoned", "summoned", "answered", "status", "arrived", "closed"]
     assert [n["recipient_id"] for n in await notes(pool, whistle_id, "closed")] == [city.located]
     assert [n["category"] for n in await notes(pool, whistle_id, "answer")] == ["whistle_answered"]
+    robot = await fetch(pool, "SELECT idempotency_key FROM delivery WHERE idempotency_key LIKE $1",
+                        f"whistle:{whistle_id}:%")
+    assert [r["idempotency_key"] for r in robot] == [f"whistle:{whistle_id}:answer:unit:{city.located}:dingtalk"]
     await save_from_test(handle, "answered_arrived_closed")
 
 

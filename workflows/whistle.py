@@ -107,13 +107,14 @@ class WhistleWorkflow:
         assert self._close is not None
         # Answers still being recorded land first, so the thanks reach every unit that answered.
         await workflow.wait_condition(lambda: not self._answering)
-        await workflow.execute_activity(
+        closed = await workflow.execute_activity(
             "whistle_close",
             CloseWhistleInput(whistle_id=data.whistle_id, summary=self._close.summary, actor=self._close.actor,
                               as_of=workflow.now()),
             result_type=CloseWhistleResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
         )
         self._status = WhistleStatus.closed
+        await self._kick_dispatcher(closed.external_queued)
         return WhistleWorkflowResult(whistle_id=data.whistle_id, status=self._status, level=self._level,
                                      people_committed=self._committed(), units_answered=len(self._answered()))
 
@@ -205,12 +206,13 @@ class WhistleWorkflow:
         if self._status is WhistleStatus.on_site and status is WhistleStatus.responded:
             return   # units already on site: "responded" is behind us
         self._status = status
-        await workflow.execute_activity(
+        moved = await workflow.execute_activity(
             "whistle_set_status",
             SetWhistleStatusInput(whistle_id=self._in.whistle_id, status=status, people_committed=self._committed(),
                                   shortfall=self._shortfall, reason=reason, as_of=workflow.now()),
             result_type=SetWhistleStatusResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
         )
+        await self._kick_dispatcher(moved.external_queued)
 
     async def _kick_dispatcher(self, queued: int) -> None:
         """Tell the delivery dispatcher that group-robot messages wait. If it is not running they
@@ -242,6 +244,7 @@ class WhistleWorkflow:
             self._answering.discard(unit_id)
         self._units[unit_id] = res.status
         self._people[unit_id] = res.people
+        await self._kick_dispatcher(res.external_queued)
         workflow.logger.info("whistle_answer", extra={"unit_id": unit_id, "status": res.status.value})
         return AnswerResult(unit_id=unit_id, status=res.status, people_committed=self._committed(),
                             people_needed=self._in.people_needed)

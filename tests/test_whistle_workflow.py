@@ -383,3 +383,24 @@ def test_an_answer_must_say_who_when_and_how_to_reach_them() -> None:
         WhistleAnswer(unit_id=1, accept=True, people=2, eta=eta, contact_name="王", contact_phone="12345")
     ok = WhistleAnswer(unit_id=1, accept=True, people=2, eta=eta, contact_name="王", contact_phone="010-62345678")
     assert ok.people == 2
+
+
+async def test_a_whistle_started_after_its_respond_by_still_gives_units_a_window(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """A workflow that starts only after its respond-by (workers were down) summons the units and
+    waits the policy's minimum window instead of urging and climbing at once."""
+    city = await make_city(pool)
+    now = datetime.now(UTC)
+    whistle_id = await insert_whistle_row(pool, city, now - timedelta(hours=3))
+    with ts_env.with_time_skipping_disabled():
+        await whistle_service.start_whistle_workflow(ts_env.client, whistle_id=whistle_id, people_needed=6,
+                                                     respond_by=now - timedelta(hours=1), task_queue=task_queue)
+    handle: Handle = ts_env.client.get_workflow_handle_for(WhistleWorkflow.run, f"whistle-{whistle_id}")
+    await until(handle, lambda s: len(s.units) == 2)
+    await asyncio.sleep(0.5)
+    snap = await handle.query(WhistleWorkflow.snapshot)
+    assert snap.level is WhistleLevel.community and snap.urged == []
+    deadline = await fetch(pool, "SELECT level_deadline_at FROM whistle WHERE id = $1", whistle_id)
+    assert deadline[0]["level_deadline_at"] > now
+    await handle.terminate()

@@ -122,6 +122,9 @@ class WhistleWorkflow:
         """Summon level by level until the need is covered, the top is reached, or it is closed."""
         first_window = data.respond_by - workflow.now()
         deadline = data.respond_by
+        if first_window <= timedelta(0):
+            # Started after its own respond-by (workers were down): the units still get a window.
+            deadline = workflow.now() + data.policy.min_level_window
         while True:
             start = workflow.now()
             summoned = await workflow.execute_activity(

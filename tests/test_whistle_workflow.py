@@ -28,10 +28,12 @@ from schemas.whistle import (
     ArriveInput,
     ArriveResult,
     CloseInput,
+    RecordAnswerInput,
     ResourceCategory,
     ResourceItem,
     SummonLevelInput,
     SummonStatus,
+    UrgeInput,
     WhistleAnswer,
     WhistleArrival,
     WhistleBlow,
@@ -329,8 +331,8 @@ async def test_silent_units_park_the_whistle_and_a_late_answer_brings_it_back(
 
 
 async def test_summons_retried_summons_and_notifies_nobody_twice(pool: Pool) -> None:
-    """The summons activity run twice (a retry after its commit) writes one summons, one inbox row
-    and one group-robot delivery per unit."""
+    """The summons, urge and answer activities each run twice (a retry after the commit) write one
+    summons, one inbox row and one group-robot delivery per unit and step, and one answer."""
     city = await make_city(pool)
     async with pool.acquire() as conn:
         await conn.execute(
@@ -356,6 +358,21 @@ async def test_summons_retried_summons_and_notifies_nobody_twice(pool: Pool) -> 
     assert [r["idempotency_key"] for r in robots] == [f"whistle:{view}:summon:unit:{city.located}:wecom"]
     events = await fetch(pool, "SELECT count(*) AS n FROM whistle_event WHERE whistle_id = $1 AND kind = 'summoned'", view)
     assert events[0]["n"] == 2
+
+    # The urge and the answer retried after their commits: one urge and one answer notice each.
+    urge = UrgeInput(whistle_id=view, level=WhistleLevel.community, unit_ids=[city.located, city.paired], as_of=now)
+    assert (await activities.urge(urge)).urged == (await activities.urge(urge)).urged == sorted(
+        [city.located, city.paired])
+    answer = RecordAnswerInput(whistle_id=view, answer=accept(city.paired, 2).answer, actor="unit_admin:测试",
+                               as_of=now)
+    first_answer, second_answer = await activities.record_answer(answer), await activities.record_answer(answer)
+    assert first_answer.status is second_answer.status is SummonStatus.answered and second_answer.people == 2
+    counts = await fetch(pool, """SELECT split_part(dedupe_key, ':', 3) AS what, count(*) AS n FROM notification
+                                  WHERE dedupe_key LIKE $1 GROUP BY 1 ORDER BY 1""", f"whistle:{view}:%")
+    assert [(c["what"], c["n"]) for c in counts] == [("answer", 1), ("summon", 2), ("urge", 2)]
+    kinds = await fetch(pool, """SELECT kind, count(*) AS n FROM whistle_event WHERE whistle_id = $1
+                                 GROUP BY kind ORDER BY kind""", view)
+    assert [(k["kind"], k["n"]) for k in kinds] == [("answered", 1), ("summoned", 2), ("urged", 2)]
 
 
 async def insert_whistle_row(pool: Pool, city: WhistleCity, now: datetime) -> int:

@@ -129,6 +129,8 @@ def list_transfers(
 def certificate(
     registration_id: int,
     out: Annotated[Path, typer.Option("--out", help="保存为 HTML 文件 (浏览器打开后打印, A5)")],
+    base_url: Annotated[str, typer.Option(
+        "--base-url", help="二维码指向的接口地址, 如 https://sbd.example.gov.cn (手机扫码即可核验)")] = "",
     token: TokenOption = None,
 ) -> None:
     """打印报到证: 已生效的个人报到, 保存为可打印的 HTML."""
@@ -136,7 +138,8 @@ def certificate(
     async def job(runtime: Runtime) -> str:
         async with runtime.pool.acquire() as conn:
             view = await certificates.member_certificate(conn, await _actor(conn, token), registration_id)
-        out.write_text(certificates.render([view], title=f"报到证 {view.number}"), encoding="utf-8")
+        out.write_text(certificates.render([view], title=f"报到证 {view.number}", base_url=base_url),
+                       encoding="utf-8")
         return view.number
 
     number = run_job(job)

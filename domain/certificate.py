@@ -45,14 +45,15 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
-def check_path(number: str, code: str) -> str:
-    """The public check of one certificate (what its QR code holds), relative to the API's address."""
-    return f"/certificates/{quote(number)}?code={quote(code)}"
+def check_path(number: str, code: str, base_url: str = "") -> str:
+    """The public check of one certificate (what its QR code holds): under `base_url`, the API's
+    address as the printing user reached it, so a phone scanning the paper opens the check."""
+    return f"{base_url.rstrip('/')}/certificates/{quote(number)}?code={quote(code)}"
 
 
-def qr_svg(number: str, code: str) -> str:
-    """The check path as an inline SVG QR code (no image file, no external asset)."""
-    svg: str = segno.make(check_path(number, code), error="m").svg_inline(scale=2, border=2)
+def qr_svg(number: str, code: str, base_url: str = "") -> str:
+    """The check address as an inline SVG QR code (no image file, no external asset)."""
+    svg: str = segno.make(check_path(number, code, base_url), error="m").svg_inline(scale=2, border=2)
     return svg
 
 
@@ -82,7 +83,7 @@ th { width: 30%; font-weight: normal; background: #f6eaea; }
 """
 
 
-def render_section(view: CertificateView) -> str:
+def render_section(view: CertificateView, base_url: str = "") -> str:
     """One certificate as an HTML section (one printed page)."""
     branch = view.branch_name or (f"{view.grid_name}党支部" if view.grid_name else "—")
     rows = [
@@ -105,16 +106,16 @@ def render_section(view: CertificateView) -> str:
         f'<p class="body-text">兹证明 {escape(view.member_name)} 同志已到 {escape(view.community_name)}'
         f"报到, 编入 {escape(branch)}, 参加社区组织生活和志愿服务。</p>"
         f'<div class="seal">{escape(view.community_name)}党组织(盖章)<br>{_day(view.printed_at)}</div>'
-        f'<div class="verify">{qr_svg(view.number, view.code)}'
+        f'<div class="verify">{qr_svg(view.number, view.code, base_url)}'
         "<div>核验: 社区工作者扫码或凭证书编号和校验码查询本证是否有效。<br>"
         f'校验码 <span class="code">{escape(view.code)}</span></div></div>'
         "</section>"
     )
 
 
-def render_document(views: Sequence[CertificateView], *, title: str = "报到证") -> str:
+def render_document(views: Sequence[CertificateView], *, title: str = "报到证", base_url: str = "") -> str:
     """A complete, self-contained HTML page holding one certificate per printed page."""
-    sections = "".join(render_section(v) for v in views)
+    sections = "".join(render_section(v, base_url) for v in views)
     if not sections:
         sections = '<p style="text-align:center">没有可打印的报到证</p>'
     return (

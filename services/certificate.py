@@ -130,6 +130,7 @@ async def check_certificate(conn: Conn, number: str, code: str, *, now: datetime
                             valid_until=valid_until, message="报到证有效")
 
 
-def render(views: Sequence[CertificateView], *, title: str = "报到证") -> str:
-    """The printable HTML page of these certificates (one per printed page)."""
-    return rules.render_document(views, title=title)
+def render(views: Sequence[CertificateView], *, title: str = "报到证", base_url: str = "") -> str:
+    """The printable HTML page of these certificates (one per printed page); their QR codes
+    point at `base_url` + the public check."""
+    return rules.render_document(views, title=title, base_url=base_url)

@@ -116,7 +116,10 @@ async def test_public_check_says_valid_or_not_and_little_else(api_http: httpx.As
     ok = await api_http.get(f"/certificates/{number}", params={"code": code.lower()})
     assert ok.status_code == 200, ok.text
     body = ok.json()
-    assert (await api_http.get(check_path(number, code))).json() == body  # what the QR code holds
+    # what the QR code holds: the check under the address the printing user reached the API at
+    held = check_path(number, code, str(api_http.base_url))
+    assert held == f"http://api/certificates/{number}?code={code}" and qr_svg(number, code, "http://api/") in page
+    assert (await api_http.get(held)).json() == body
     assert body["valid"] is True and body["member_name"].startswith("张*") and body["community_name"]
     assert "13812345678" not in ok.text and "138" not in (body["member_name"] or "")
     wrong = (await api_http.get(f"/certificates/{number}", params={"code": "ZZZZZZZZ"})).json()

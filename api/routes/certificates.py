@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import ActorDep, PoolDep
@@ -24,19 +24,20 @@ _HTML: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}, "d
 
 @router.get("/registrations/members/{registration_id}/certificate", response_class=HTMLResponse,
             responses=_HTML, summary="打印报到证 (本人、所在单位、报到社区)")
-async def member_certificate(pool: PoolDep, actor: ActorDep, registration_id: IdPath) -> HTMLResponse:
+async def member_certificate(request: Request, pool: PoolDep, actor: ActorDep, registration_id: IdPath) -> HTMLResponse:
     async with pool.acquire() as conn:
         view = await certificates.member_certificate(conn, actor, registration_id)
-    return HTMLResponse(certificates.render([view], title=f"报到证 {view.number}"))
+    return HTMLResponse(certificates.render([view], title=f"报到证 {view.number}", base_url=str(request.base_url)))
 
 
 @router.get("/units/{unit_id}/certificates", response_class=HTMLResponse, responses=_HTML,
             summary="批量打印本单位党员的报到证")
-async def unit_certificates(pool: PoolDep, actor: ActorDep, unit_id: IdPath,
+async def unit_certificates(request: Request, pool: PoolDep, actor: ActorDep, unit_id: IdPath,
                             status: Annotated[str, Query(max_length=20)] = "active") -> HTMLResponse:
     async with pool.acquire() as conn:
         views = await certificates.unit_certificates(conn, actor, unit_id, status=status)
-    return HTMLResponse(certificates.render(views, title=f"报到证 (单位 {unit_id}, {len(views)} 份)"))
+    return HTMLResponse(certificates.render(views, title=f"报到证 (单位 {unit_id}, {len(views)} 份)",
+                                            base_url=str(request.base_url)))
 
 
 @router.get("/certificates/{number}", response_model=CertificateCheck, summary="核验报到证 (无需令牌)")

@@ -32,6 +32,7 @@ from demo.campaign import run_demo_campaign
 from demo.city import SIZES, City, generate_city
 from demo.dispatch import StreamPlan, run_task_stream, stream_summary
 from demo.evaluation import run_demo_evaluation
+from demo.service_records import seed_service_records
 from domain.errors import DomainError
 from domain.roster import RosterKind
 from schemas.api import Page
@@ -381,6 +382,10 @@ def demo_step_for(size: str) -> DemoStep:
     async def step(pool: Pool, client: Client, settings: Settings) -> DemoSeeded:
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         lines = await seed_demo(pool, client, data_dir=settings.data_dir.resolve(), size=size, api_url=api_url)
+        records = await seed_service_records(pool, client, task_queue=settings.task_queue)
+        if records is not None:
+            lines[-1:-1] = [f"服务记录 service records: {records.logged} 条自主服务 (核实 {records.approved}, "
+                            f"退回 {records.rejected}, 待核实 {records.pending}); GET {api_url}/service-records"]
         campaign_id = await run_demo_campaign(pool, client, task_queue=settings.task_queue)
         lines[-1:-1] = [f"活动 campaign {campaign_id} (已提醒一轮 one reminder wave run): "
                         f"shuangbaodao campaign progress {campaign_id}; GET {api_url}/campaigns/{campaign_id}/progress"]

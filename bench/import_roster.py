@@ -12,6 +12,9 @@ through the roster import, then measures on the same member rows:
       back into the real tables (every index, every foreign-key trigger) in one transaction;
       `ratio_to_copy_into_tables` = (b) / (b2). Afterwards the database holds exactly what (b)
       left, ids included, so the re-import below runs on the import's own result.
+  --breakdown: the same exported rows COPYed into scratch copies of the three tables, unlogged
+      without indexes, logged without indexes, logged with the same indexes (no FK triggers):
+      where the time of (b2) goes, each step measured.
   (c) with --with-temporal: a second roster of N new people imported with a local Temporal dev
       server and a worker running: wall time from the start of the import until the cohort
       workflow has scheduled its first reminder timer (reminders are durable timers of that
@@ -167,7 +170,49 @@ async def _baseline_copy(pool: Pool, data: bytes) -> float:
 _WRITTEN_TABLES = ("member", "member_registration", "registration_event")
 
 
-async def _baseline_copy_into_tables(pool: Pool, figures: dict[str, Any]) -> float:
+# Where the cost of writing the result goes (--breakdown): the same exported rows COPYed into
+# scratch copies of the three tables, first unlogged without indexes (what the raw baseline is),
+# then logged (WAL) without indexes, then logged with the real tables' indexes (no FK triggers).
+_BREAKDOWN: dict[str, tuple[tuple[str, str], ...]] = {
+    "unlogged_no_indexes": (
+        ("bench_member", "CREATE UNLOGGED TABLE bench_member (LIKE member)"),
+        ("bench_member_registration", "CREATE UNLOGGED TABLE bench_member_registration (LIKE member_registration)"),
+        ("bench_registration_event", "CREATE UNLOGGED TABLE bench_registration_event (LIKE registration_event)"),
+    ),
+    "logged_no_indexes": (
+        ("bench_member", "CREATE TABLE bench_member (LIKE member)"),
+        ("bench_member_registration", "CREATE TABLE bench_member_registration (LIKE member_registration)"),
+        ("bench_registration_event", "CREATE TABLE bench_registration_event (LIKE registration_event)"),
+    ),
+    "logged_indexes": (
+        ("bench_member", "CREATE TABLE bench_member (LIKE member INCLUDING INDEXES)"),
+        ("bench_member_registration",
+         "CREATE TABLE bench_member_registration (LIKE member_registration INCLUDING INDEXES)"),
+        ("bench_registration_event",
+         "CREATE TABLE bench_registration_event (LIKE registration_event INCLUDING INDEXES)"),
+    ),
+}
+
+
+async def _breakdown(pool: Pool, exported: dict[str, bytes], rows: int, figures: dict[str, Any]) -> None:
+    """rows/s of COPYing the import's result into scratch tables of each kind (measured, not derived)."""
+    async with pool.acquire() as conn:
+        for variant, tables in _BREAKDOWN.items():
+            for _, create in tables:
+                await conn.execute(create)
+            started = time.perf_counter()
+            async with conn.transaction():
+                for (scratch, _), source in zip(tables, _WRITTEN_TABLES, strict=True):
+                    await conn.copy_to_table(scratch, source=io.BytesIO(exported[source]), format="binary")
+            elapsed = time.perf_counter() - started
+            await conn.execute("DROP TABLE bench_member, bench_member_registration, bench_registration_event")
+            figures[f"copy_{variant}_s"] = round(elapsed, 2)
+            figures[f"copy_{variant}_rows_per_s"] = round(rows / elapsed)
+
+
+async def _baseline_copy_into_tables(
+    pool: Pool, figures: dict[str, Any], *, rows: int, breakdown: bool
+) -> float:
     """Seconds to COPY the import's own result back into the real tables (indexes, FKs and all).
 
     Only for the benchmark's own database, where those tables hold nothing but that result.
@@ -192,6 +237,8 @@ async def _baseline_copy_into_tables(pool: Pool, figures: dict[str, Any]) -> flo
         elapsed = time.perf_counter() - started
         assert restored == counts, (restored, counts)
         await conn.execute("ANALYZE member, member_registration, registration_event")
+    if breakdown:
+        await _breakdown(pool, exported, rows, figures)
     return elapsed
 
 
@@ -236,7 +283,7 @@ async def _import_with_temporal(pool: Pool, data: bytes, figures: dict[str, Any]
         await env.shutdown()
 
 
-async def run(rows: int, *, with_temporal: bool, keep: Path | None) -> dict[str, Any]:
+async def run(rows: int, *, with_temporal: bool, keep: Path | None, breakdown: bool = False) -> dict[str, Any]:
     from services.roster_import import import_roster
     from stack.postgres import start_embedded_postgres
 
@@ -271,7 +318,7 @@ async def run(rows: int, *, with_temporal: bool, keep: Path | None) -> dict[str,
                 figures["ratio_to_raw_copy"] = round(copy_s / import_s, 3)
                 figures["inserted"] = result.inserted
                 figures["registrations"] = result.registrations
-                tables_s = await _baseline_copy_into_tables(pool, figures)
+                tables_s = await _baseline_copy_into_tables(pool, figures, rows=rows, breakdown=breakdown)
                 figures["copy_into_tables_s"] = round(tables_s, 2)
                 figures["copy_into_tables_rows_per_s"] = round(rows / tables_s)
                 figures["ratio_to_copy_into_tables"] = round(tables_s / import_s, 3)
@@ -294,9 +341,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Roster import benchmark")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--with-temporal", action="store_true")
+    parser.add_argument(
+        "--breakdown", action="store_true",
+        help="also COPY the import's result into unlogged / logged / indexed scratch tables",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="data directory to use instead of a temp dir")
     args = parser.parse_args()
-    figures = asyncio.run(run(args.rows, with_temporal=args.with_temporal, keep=args.keep))
+    figures = asyncio.run(
+        run(args.rows, with_temporal=args.with_temporal, keep=args.keep, breakdown=args.breakdown)
+    )
     for key, value in figures.items():
         print(f"{key:>24}: {value}")
 

@@ -33,6 +33,7 @@ from demo.city import SIZES, City, generate_city
 from demo.dispatch import StreamPlan, run_task_stream, stream_summary
 from demo.evaluation import run_demo_evaluation
 from demo.service_records import seed_service_records
+from demo.whistle import run_demo_whistle
 from domain.errors import DomainError
 from domain.roster import RosterKind
 from schemas.api import Page
@@ -390,6 +391,10 @@ def demo_step_for(size: str) -> DemoStep:
         lines[-1:-1] = [f"活动 campaign {campaign_id} (已提醒一轮 one reminder wave run): "
                         f"shuangbaodao campaign progress {campaign_id}; GET {api_url}/campaigns/{campaign_id}/progress"]
         run_id = await run_demo_evaluation(pool, client, task_queue=settings.task_queue)
+        whistle_id = await run_demo_whistle(pool, client, task_queue=settings.task_queue)
+        if whistle_id is not None:
+            lines[-1:-1] = [f"吹哨报到 whistle {whistle_id} (单位已响应 units answered): "
+                            f"shuangbaodao whistle show {whistle_id}; GET {api_url}/whistles/{whistle_id}"]
         lines[-1:-1] = [f"述职评议考核 evaluation run {run_id}: shuangbaodao evaluation show {run_id}; "
                         f"GET {api_url}/evaluations/{run_id}/export.xlsx?level=unit"]
         # Then residents' needs keep flowing through dispatch until the stack stops.

@@ -64,9 +64,11 @@ async def run_demo_whistle(pool: Pool, client: Client, *, task_queue: str) -> in
     units = await _summoned(pool, view.id, timeout=30)
     answers = [
         WhistleAnswer(unit_id=u, accept=True, people=people, eta=now + timedelta(minutes=40),
-                      resources=[ResourceItem(category=category, quantity=1)])
-        for u, (people, category) in zip(units[:2], ((5, ResourceCategory.pump), (3, ResourceCategory.vehicle)),
-                                         strict=False)
+                      resources=[ResourceItem(category=category, quantity=1)],
+                      contact_name=contact, contact_phone=phone)
+        for u, (people, category, contact, phone) in zip(units[:2], (
+            (5, ResourceCategory.pump, "王队长", "13900001111"),
+            (3, ResourceCategory.vehicle, "李科长", "13900002222")), strict=False)
     ]
     if len(units) > 2:
         answers.append(WhistleAnswer(unit_id=units[2], accept=False, decline_reason="本单位今日全员值守防汛"))

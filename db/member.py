@@ -3,7 +3,10 @@
 The bulk path: rows are COPYed into a TEMP staging table, names are resolved to ids by joins
 (each distinct place and unit name once, then hash joins back), problems come back as one
 result set, and the good rows go into member, member_registration and registration_event with
-`INSERT ... SELECT`. The staging tables are dropped at commit; the caller owns the transaction.
+one `INSERT ... SELECT` statement. As a superuser (the embedded stack) the per-row foreign-key
+triggers of that statement are replaced by one set-based lock of the rows it points at
+(lock_stage_references). The staging tables are dropped at commit; the caller owns the
+transaction.
 """
 
 from __future__ import annotations

@@ -64,23 +64,11 @@ class PartitionOutcome:
     reminded_ids: list[int]
 
 
-async def remind_unregistered_partition(
-    conn: Conn, *, key: WaveKey, spec: PartitionSpec, message: MemberMessage, at: datetime,
-    want_ids: bool = False,
-) -> PartitionOutcome:
-    """Members living in the campaign's communities with no open registration, in [lo, hi]."""
-    row = await conn.fetchrow(
-        """
-        WITH behind AS MATERIALIZED (
-            SELECT m.id AS member_id, m.unit_id, m.home_community_id AS community_id,
-                   co.subdistrict_id
-            FROM member m
-            JOIN campaign_community cc ON cc.campaign_id = $1 AND cc.community_id = m.home_community_id
-            JOIN community co ON co.id = m.home_community_id
-            WHERE m.id BETWEEN $2 AND $3
-              AND NOT EXISTS (SELECT 1 FROM member_registration r
-                              WHERE r.member_id = m.id AND r.status = ANY($4::text[]))
-        ), ins AS (
+# What a partition writes once its `behind` CTE has chosen the members ($1-$4 and $19.. are the
+# CTE's own parameters): their reminders, inbox notices, the group tallies, the partition's row and
+# the wave's counters, all in the one statement (see the module docstring).
+_PARTITION_TAIL = """
+        ins AS (
             INSERT INTO reminder (ladder, subject_kind, subject_id, cycle, step, recipient_kind,
                                   recipient_id, reason, sent_at)
             SELECT $5, 'member', member_id, $6, $7, 'member', member_id, $8, $9
@@ -119,15 +107,46 @@ async def remind_unregistered_partition(
                (SELECT count(*) FROM note) AS notified, (SELECT count(*) FROM part) AS recorded,
                (SELECT count(*) FROM tally) AS tallies, (SELECT count(*) FROM wave) AS waves,
                CASE WHEN $18 THEN (SELECT array_agg(recipient_id) FROM ins) END AS reminded_ids
-        """,
-        key.campaign_id, spec.lo, spec.hi, _OPEN_REGISTRATION,
+"""
+
+
+async def _remind_partition(
+    conn: Conn, behind_sql: str, statuses: list[str], *extra: object, key: WaveKey, spec: PartitionSpec,
+    message: MemberMessage, at: datetime, want_ids: bool,
+) -> PartitionOutcome:
+    """Run `behind_sql` (the members behind, from $1 campaign, $2-$3 id range, $4 statuses and
+    `extra` as $19..) with the shared tail."""
+    row = await conn.fetchrow(
+        f"WITH behind AS MATERIALIZED ({behind_sql}),{_PARTITION_TAIL}",
+        key.campaign_id, spec.lo, spec.hi, statuses,
         key.ladder, key.period, key.step, message.reason, at, spec.remind_members,
         message.category, message.title, message.body, key.dedupe_prefix,
-        spec.wave_id, spec.partition, spec.group_kinds, want_ids,
+        spec.wave_id, spec.partition, spec.group_kinds, want_ids, *extra,
     )
     assert row is not None
     return PartitionOutcome(int(row["behind"]), int(row["reminded"]), int(row["notified"]),
                             bool(row["recorded"]), list(row["reminded_ids"] or []))
+
+
+async def remind_unregistered_partition(
+    conn: Conn, *, key: WaveKey, spec: PartitionSpec, message: MemberMessage, at: datetime,
+    want_ids: bool = False,
+) -> PartitionOutcome:
+    """Members living in the campaign's communities with no open registration, in [lo, hi]."""
+    return await _remind_partition(
+        conn,
+        """
+            SELECT m.id AS member_id, m.unit_id, m.home_community_id AS community_id,
+                   co.subdistrict_id
+            FROM member m
+            JOIN campaign_community cc ON cc.campaign_id = $1 AND cc.community_id = m.home_community_id
+            JOIN community co ON co.id = m.home_community_id
+            WHERE m.id BETWEEN $2 AND $3
+              AND NOT EXISTS (SELECT 1 FROM member_registration r
+                              WHERE r.member_id = m.id AND r.status = ANY($4::text[]))
+        """,
+        _OPEN_REGISTRATION, key=key, spec=spec, message=message, at=at, want_ids=want_ids,
+    )
 
 
 async def remind_under_quota_partition(
@@ -136,14 +155,15 @@ async def remind_under_quota_partition(
     want_ids: bool = False,
 ) -> PartitionOutcome:
     """Members serving in the campaign's communities whose checked-out services and approved
-    service records since the period start (up to the step) are fewer than `min_services` or shorter than `min_hours` in total.
+    service records since the period start (up to the step) are fewer than `min_services` or
+    shorter than `min_hours` in total.
 
     Mirrors domain.quota.is_behind. Services done after the period end but before the step
     count: the reminder's point is to get the quota done, late or not.
     """
-    row = await conn.fetchrow(
+    return await _remind_partition(
+        conn,
         """
-        WITH behind AS MATERIALIZED (
             SELECT r.member_id, m.unit_id, r.community_id, co.subdistrict_id
             FROM member_registration r
             JOIN campaign_community cc ON cc.campaign_id = $1 AND cc.community_id = r.community_id
@@ -153,65 +173,20 @@ async def remind_under_quota_partition(
                 SELECT count(*) AS n, coalesce(sum(x.hours), 0) AS h FROM (
                     SELECT a.hours FROM assignment a
                     WHERE a.member_id = r.member_id AND a.status = 'checked_out'
-                      AND a.checked_out_at >= $18 AND a.checked_out_at < $19
+                      AND a.checked_out_at >= $19 AND a.checked_out_at < $20
                     UNION ALL
                     -- an approved self-logged service record 服务记录 is a service too (0013)
                     SELECT sr.hours FROM service_record sr
                     WHERE sr.member_id = r.member_id AND sr.status = 'approved'
-                      AND sr.ended_at >= $18 AND sr.ended_at < $19
+                      AND sr.ended_at >= $19 AND sr.ended_at < $20
                 ) x
             ) s ON true
             WHERE r.member_id BETWEEN $2 AND $3 AND r.status = ANY($4::text[])
-              AND (s.n < $20 OR s.h < $21)
-        ), ins AS (
-            INSERT INTO reminder (ladder, subject_kind, subject_id, cycle, step, recipient_kind,
-                                  recipient_id, reason, sent_at)
-            SELECT $5, 'member', member_id, $6, $7, 'member', member_id, $8, $9
-            FROM behind WHERE $10
-            ON CONFLICT DO NOTHING
-            RETURNING recipient_id
-        ), note AS (
-            INSERT INTO notification (recipient_kind, recipient_id, category, title, body,
-                                      dedupe_key, created_at)
-            SELECT 'member', recipient_id, $11, $12, $13, $14 || 'member:' || recipient_id, $9
-            FROM ins
-            ON CONFLICT (dedupe_key) DO NOTHING
-            RETURNING 1
-        ), tally AS (
-            INSERT INTO campaign_wave_tally (wave_id, partition, recipient_kind, recipient_id, behind)
-            SELECT $15, $16, g.kind, g.id, count(*)
-            FROM behind, LATERAL (VALUES ('unit', behind.unit_id), ('community', behind.community_id),
-                                         ('subdistrict', behind.subdistrict_id)) AS g(kind, id)
-            WHERE g.id IS NOT NULL AND g.kind = ANY($17::text[])
-            GROUP BY g.kind, g.id
-            ON CONFLICT DO NOTHING
-            RETURNING 1
-        ), part AS (
-            INSERT INTO campaign_wave_partition (wave_id, partition, behind, reminded, done_at)
-            SELECT $15, $16, (SELECT count(*) FROM behind), (SELECT count(*) FROM ins), $9
-            ON CONFLICT DO NOTHING
-            RETURNING behind, reminded
-        ), wave AS (
-            UPDATE campaign_wave w SET partitions_done = partitions_done + 1,
-                                       behind = w.behind + part.behind,
-                                       reminded = w.reminded + part.reminded
-            FROM part WHERE w.id = $15
-            RETURNING 1
-        )
-        SELECT (SELECT count(*) FROM behind) AS behind, (SELECT count(*) FROM ins) AS reminded,
-               (SELECT count(*) FROM note) AS notified, (SELECT count(*) FROM part) AS recorded,
-               (SELECT count(*) FROM tally) AS tallies, (SELECT count(*) FROM wave) AS waves,
-               CASE WHEN $22 THEN (SELECT array_agg(recipient_id) FROM ins) END AS reminded_ids
+              AND (s.n < $21 OR s.h < $22)
         """,
-        key.campaign_id, spec.lo, spec.hi, _SERVING_REGISTRATION,
-        key.ladder, key.period, key.step, message.reason, at, spec.remind_members,
-        message.category, message.title, message.body, key.dedupe_prefix,
-        spec.wave_id, spec.partition, spec.group_kinds, period_start, as_of,
-        min_services, min_hours, want_ids,
+        _SERVING_REGISTRATION, period_start, as_of, min_services, min_hours,
+        key=key, spec=spec, message=message, at=at, want_ids=want_ids,
     )
-    assert row is not None
-    return PartitionOutcome(int(row["behind"]), int(row["reminded"]), int(row["notified"]),
-                            bool(row["recorded"]), list(row["reminded_ids"] or []))
 
 
 @dataclass(frozen=True)

@@ -334,6 +334,7 @@ class CampaignActivities:
             queued = await _queue(conn, rows)
         log.info("campaign_unit_quota_page", campaign_id=wave.campaign_id, step=wave.step.value,
                  after_unit_id=data.after_unit_id, last_unit_id=last_id, behind=len(behind), reminded=len(new))
+        metrics.REMINDERS_SENT.labels(ladder="campaign_unit_quota", step=wave.step.value).inc(len(new))
         return UnitQuotaPageResult(last_unit_id=last_id, behind=len(behind), reminded=len(new),
                                    external_queued=queued)
 

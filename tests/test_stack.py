@@ -329,3 +329,11 @@ async def test_up_uses_configured_servers_instead_of_starting_its_own(
     finally:
         code = await _stop(proc)
     assert code == 0, _tail(log)
+
+
+async def test_embedded_postgres_is_tuned_for_bulk_loads(pool: Pool) -> None:
+    """The embedded Postgres (here the test session's, started like `up` starts it) runs with the
+    bulk-load WAL settings, so a million-member import is not cut by checkpoints."""
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SHOW max_wal_size") == "4GB"
+        assert await conn.fetchval("SHOW checkpoint_timeout") == "15min"

@@ -26,6 +26,8 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows.change_watch import ChangeWatch
+
 with workflow.unsafe.imports_passed_through():
     from activities.registration import RegistrationActivities
     from domain.reminder_ladder import backward_schedule, forward_schedule, steps_to_run
@@ -55,14 +57,13 @@ def cohort_workflow_id(cohort_id: int) -> str:
 @workflow.defn(name="MemberRegistrationCohortWorkflow")
 class MemberRegistrationCohortWorkflow:
     def __init__(self) -> None:
-        self._changes = 0
-        self._seen = 0
+        self._watch = ChangeWatch()
         self._reminders_sent = 0
 
     @workflow.signal(name="changed")
     def changed(self, signal: RegistrationChanged) -> None:
         del signal
-        self._changes += 1
+        self._watch.signalled()
 
     @workflow.run
     async def run(self, data: CohortWorkflowInput) -> CohortWorkflowResult:
@@ -80,7 +81,7 @@ class MemberRegistrationCohortWorkflow:
             # Resumed after continue-as-new: the steps already due ran in the previous run.
             schedule = [due for due in schedule if due.due_at > workflow.now()]
         for due in schedule:
-            while await self._wait_for_change(due.due_at):
+            while await self._watch.wait_until(due.due_at):
                 if (await self._status(data.cohort_id)).pending_confirmation == 0:
                     return
                 if workflow.info().is_continue_as_new_suggested():
@@ -107,7 +108,7 @@ class MemberRegistrationCohortWorkflow:
         deadline = status.next_deadline
         if deadline is None:
             # Nothing active to re-register yet; look again later or when told of a change.
-            await self._wait_for_change(workflow.now() + policy.idle_recheck)
+            await self._watch.wait_until(workflow.now() + policy.idle_recheck)
             workflow.continue_as_new(self._next(data, cycle))
         for due in steps_to_run(backward_schedule(deadline, policy.renewal), workflow.now()):
             await self._sleep_until(due.due_at)
@@ -136,25 +137,12 @@ class MemberRegistrationCohortWorkflow:
 
     async def _status(self, cohort_id: int) -> CohortStatus:
         # Changes signalled before this read are covered by it.
-        self._seen = self._changes
+        self._watch.mark_seen()
         return await workflow.execute_activity_method(
             RegistrationActivities.cohort_status,
             CohortStatusInput(cohort_id=cohort_id, as_of=workflow.now()),
             start_to_close_timeout=_SHORT, retry_policy=_RETRY,
         )
-
-    async def _wait_for_change(self, until: datetime) -> bool:
-        """Sleep until `until`; True when woken early by a `changed` signal."""
-        if self._changes != self._seen:
-            return True
-        remaining = until - workflow.now()
-        if remaining <= timedelta(0):
-            return False
-        try:
-            await workflow.wait_condition(lambda: self._changes != self._seen, timeout=remaining)
-        except TimeoutError:
-            return False
-        return True
 
     async def _sleep_until(self, until: datetime) -> None:
         remaining = until - workflow.now()

@@ -15,10 +15,12 @@ Phases:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+
+from workflows.change_watch import ChangeWatch
 
 with workflow.unsafe.imports_passed_through():
     from activities.registration import RegistrationActivities
@@ -46,13 +48,12 @@ def unit_workflow_id(unit_registration_id: int) -> str:
 @workflow.defn(name="UnitRegistrationWorkflow")
 class UnitRegistrationWorkflow:
     def __init__(self) -> None:
-        self._changes = 0
-        self._seen = 0
+        self._watch = ChangeWatch()
 
     @workflow.signal(name="changed")
     def changed(self, signal: RegistrationChanged) -> None:
         del signal
-        self._changes += 1
+        self._watch.signalled()
 
     @workflow.run
     async def run(self, data: UnitRegistrationWorkflowInput) -> UnitRegistrationWorkflowResult:
@@ -69,7 +70,7 @@ class UnitRegistrationWorkflow:
         start = data.submitted_at or workflow.now()
         status = await self._status(data.unit_registration_id)
         for due in forward_schedule(start, data.policy.confirmation):
-            while status.status is UnitRegistrationStatus.submitted and await self._wait_for_change(
+            while status.status is UnitRegistrationStatus.submitted and await self._watch.wait_until(
                 due.due_at
             ):
                 status = await self._status(data.unit_registration_id)
@@ -84,7 +85,7 @@ class UnitRegistrationWorkflow:
             )
         # The ladder is spent; the registration still waits for a decision.
         while status.status is UnitRegistrationStatus.submitted:
-            await workflow.wait_condition(lambda: self._changes != self._seen)
+            await self._watch.wait()
             status = await self._status(data.unit_registration_id)
         return status
 
@@ -98,7 +99,7 @@ class UnitRegistrationWorkflow:
         policy = data.policy
         schedule = steps_to_run(backward_schedule(deadline, policy.renewal), workflow.now())
         for until, step in [(d.due_at, d.step) for d in schedule] + [(deadline + policy.lapse_grace, None)]:
-            while await self._wait_for_change(until):
+            while await self._watch.wait_until(until):
                 status = await self._status(data.unit_registration_id)
                 if status.status is not UnitRegistrationStatus.active:
                     return self._result(data, status.status, cycle)
@@ -136,22 +137,10 @@ class UnitRegistrationWorkflow:
                                               final_status=status, cycles=cycle)
 
     async def _status(self, unit_registration_id: int) -> UnitStatus:
-        self._seen = self._changes
+        self._watch.mark_seen()
         return await workflow.execute_activity_method(
             RegistrationActivities.unit_registration_status,
             UnitStatusInput(unit_registration_id=unit_registration_id),
             start_to_close_timeout=_SHORT, retry_policy=_RETRY,
         )
 
-    async def _wait_for_change(self, until: datetime) -> bool:
-        """Sleep until `until`; True when woken early by a `changed` signal."""
-        if self._changes != self._seen:
-            return True
-        remaining = until - workflow.now()
-        if remaining <= timedelta(0):
-            return False
-        try:
-            await workflow.wait_condition(lambda: self._changes != self._seen, timeout=remaining)
-        except TimeoutError:
-            return False
-        return True

@@ -13,10 +13,12 @@ A `changed` signal wakes it early; once the request is no longer pending it ends
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+
+from workflows.change_watch import ChangeWatch
 
 with workflow.unsafe.imports_passed_through():
     from activities.unit_transfer import UnitTransferActivities
@@ -42,13 +44,12 @@ def unit_transfer_workflow_id(transfer_id: int) -> str:
 @workflow.defn(name="UnitTransferWorkflow")
 class UnitTransferWorkflow:
     def __init__(self) -> None:
-        self._changes = 0
-        self._seen = 0
+        self._watch = ChangeWatch()
 
     @workflow.signal(name="changed")
     def changed(self, signal: UnitTransferChanged) -> None:
         del signal
-        self._changes += 1
+        self._watch.signalled()
 
     @workflow.run
     async def run(self, data: UnitTransferWorkflowInput) -> UnitTransferWorkflowResult:
@@ -58,7 +59,7 @@ class UnitTransferWorkflow:
         reminders = 0
         status = await self._status(data.transfer_id)
         for due_at, step in ladder:
-            while status is UnitTransferStatus.pending and await self._wait_for_change(due_at):
+            while status is UnitTransferStatus.pending and await self._watch.wait_until(due_at):
                 status = await self._status(data.transfer_id)
             if status is not UnitTransferStatus.pending:
                 return UnitTransferWorkflowResult(transfer_id=data.transfer_id, final_status=status,
@@ -69,7 +70,7 @@ class UnitTransferWorkflow:
                 start_to_close_timeout=_SHORT, retry_policy=_RETRY,
             )
             reminders += int(sent.sent)
-        while status is UnitTransferStatus.pending and await self._wait_for_change(
+        while status is UnitTransferStatus.pending and await self._watch.wait_until(
             data.requested_at + policy.expire_after
         ):
             status = await self._status(data.transfer_id)
@@ -85,7 +86,7 @@ class UnitTransferWorkflow:
                                           reminders=reminders)
 
     async def _status(self, transfer_id: int) -> UnitTransferStatus:
-        self._seen = self._changes
+        self._watch.mark_seen()
         result = await workflow.execute_activity_method(
             UnitTransferActivities.unit_transfer_status,
             UnitTransferStatusInput(transfer_id=transfer_id),
@@ -93,15 +94,3 @@ class UnitTransferWorkflow:
         )
         return result.status
 
-    async def _wait_for_change(self, until: datetime) -> bool:
-        """Sleep until `until`; True when woken early by a `changed` signal."""
-        if self._changes != self._seen:
-            return True
-        remaining = until - workflow.now()
-        if remaining <= timedelta(0):
-            return False
-        try:
-            await workflow.wait_condition(lambda: self._changes != self._seen, timeout=remaining)
-        except TimeoutError:
-            return False
-        return True

@@ -7,12 +7,14 @@ lets its in-flight partitions finish within SBD_GRACEFUL_SHUTDOWN_SECONDS and ex
 worker process finishes the wave. Every member behind is reminded and notified exactly once.
 
 No in-flight activity is cancelled: a partition running at SIGTERM is drained (completed by
-the first worker after it began stopping), never cut short and retried. One retry is tolerated,
-and only of one kind: a task the server handed to a poll in the very instant of shutdown. With
-`frontend.enableCancelWorkerPollsOnShutdown` on (as `up`, compose and the test server run
-Temporal) that is rare, but the SDK can still cut such a poll (temporalio/sdk-rust#1080; CI
-hit it once); the task then waits out its heartbeat timeout and the second worker runs it.
-That delays a partition, it loses nothing: the exactly-once checks below hold either way.
+the first worker after it began stopping), never cut short and retried. Retries are tolerated of
+one kind only: a task the server handed to one of the worker's activity polls in the very instant
+of shutdown. With `frontend.enableCancelWorkerPollsOnShutdown` on (as `up`, compose and the test
+server run Temporal) that is rare, but the SDK can still cut such polls (temporalio/sdk-rust#1080;
+CI hit it once with one task, a fresh-clone run here once with two); each such task waits out its
+heartbeat timeout and the second worker runs it. At most one task per open poll can be lost that
+way, so the bound is the worker's activity pollers (the SDK's default maximum, 5). That delays a
+partition, it loses nothing: the exactly-once checks below hold either way.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.worker import PollerBehaviorSimpleMaximum
 
 from db import campaign as campaign_db
 from db.pool import Pool
@@ -56,6 +59,8 @@ GRACE_SECONDS = 10
 EXIT_MARGIN_SECONDS = 5
 START_TIMEOUT = 30.0
 FINISH_TIMEOUT = 45.0   # covers the 30 s heartbeat timeout of a task lost at shutdown (see above)
+# temporalio.worker.PollerBehaviorSimpleMaximum's default, which workers/main.py does not change
+ACTIVITY_POLLERS = PollerBehaviorSimpleMaximum().maximum
 
 
 def _free_port() -> int:
@@ -238,10 +243,10 @@ async def test_sigterm_mid_wave_drains_and_a_second_worker_finishes_without_loss
     assert first is not None and second is not None
     runs = await _activity_runs(handle)
     retried = [(run.attempt, run.last_failure, run.completed_by) for run in runs if run.attempt != 1]
-    # Only a task lost in the instant of shutdown may be retried (see the module docstring), at
-    # most once, and it is the second worker that runs it; a cancelled in-flight activity would
+    # Only tasks lost in the instant of shutdown may be retried (see the module docstring), one per
+    # activity poll at most, and the second worker runs them; a cancelled in-flight activity would
     # show here with another failure and fails the test.
-    assert len(retried) <= 1, f"more than one activity was retried: {retried}"
+    assert len(retried) <= ACTIVITY_POLLERS, f"more activities retried than polls could lose: {retried}"
     assert all(
         (attempt, failure) == (2, "activity Heartbeat timeout") and by == second.identity
         for attempt, failure, by in retried

@@ -43,6 +43,14 @@ async def insert_offers(
     return [dict(r) for r in rows]
 
 
+async def member_has_open_offer(conn: Conn, *, task_id: int, member_id: int) -> bool:
+    """Whether the member holds an unanswered offer of the task (whatever the workflow knows yet)."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM offer WHERE task_id = $1 AND member_id = $2 AND status = 'offered')",
+        task_id, member_id)
+    return found
+
+
 async def select_offer(conn: Conn, *, offer_id: int) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         "SELECT id, task_id, member_id, wave, status, expires_at FROM offer WHERE id = $1 FOR UPDATE",

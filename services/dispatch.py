@@ -8,6 +8,7 @@ place that decides; this module checks who may ask and turns refusals into Domai
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -295,10 +296,26 @@ async def _update(client: Client, task_id: int, name: str, arg: BaseModel, resul
         not_running=Conflict("该任务的流程已结束或不存在", code="task_not_running"))
 
 
+# An offer is committed (and the member told) by the wave's activity a moment before the workflow
+# has its result: an answer in that moment finds no offer in the workflow. Retried while the
+# database shows the member's offer open, for at most this long.
+_HANDOVER_WAIT = timedelta(seconds=5)
+_HANDOVER_PAUSE = 0.1
+
+
 async def answer_offer(conn: Conn, client: Client, actor: Actor, task_id: int,
                        data: AnswerOfferInput) -> AnswerOfferResult:
     _require_member_or_staff(actor, await _task_place(conn, task_id), data.member_id)
-    return await _update(client, task_id, "answer_offer", data, AnswerOfferResult)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _HANDOVER_WAIT.total_seconds()
+    while True:
+        try:
+            return await _update(client, task_id, "answer_offer", data, AnswerOfferResult)
+        except Conflict as err:
+            if err.code != "no_offer" or loop.time() > deadline or not await offer_db.member_has_open_offer(
+                    conn, task_id=task_id, member_id=data.member_id):
+                raise
+        await asyncio.sleep(_HANDOVER_PAUSE)
 
 
 async def claim(conn: Conn, client: Client, actor: Actor, task_id: int, data: ClaimInput) -> ClaimResult:

@@ -117,8 +117,12 @@ async def test_resident_rates_once_with_the_tasks_code_and_a_rejected_verificati
             if (await http.get(f"/tasks/{task_id}/offers", headers=me)).json():
                 break
             await asyncio.sleep(0.1)
-        await http.post(f"/tasks/{task_id}/answer", json={"member_id": member, "accept": True}, headers=me)
-        await http.post(f"/tasks/{task_id}/check-in", json={"member_id": member, "token": qr}, headers=me)
+        # answered the moment the offer is in the database, maybe before the workflow has it: the
+        # service hands it over (services/dispatch.py answer_offer) instead of refusing
+        r = await http.post(f"/tasks/{task_id}/answer", json={"member_id": member, "accept": True}, headers=me)
+        assert r.status_code == 200 and r.json()["status"] == "accepted", r.text
+        r = await http.post(f"/tasks/{task_id}/check-in", json={"member_id": member, "token": qr}, headers=me)
+        assert r.status_code == 200, r.text
         r = await http.post(f"/tasks/{task_id}/check-out", json={"member_id": member, "token": qr}, headers=me)
         assert r.json()["status"] == "checked_out", r.text
 

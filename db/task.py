@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from db.pool import Conn
-from domain.task_rules import window_slots
+from domain.local_time import window_slots
 from schemas.matching import CityMap, EscalationLevel, MemberCandidate, TaskSpec
 
 

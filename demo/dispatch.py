@@ -34,7 +34,7 @@ from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 
 from db.pool import Pool
 from domain.errors import DomainError
-from domain.matching import slot_of
+from domain.local_time import PART_STARTS, local, slot_of
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.directory import Grid, Member
 from schemas.dispatch import (
@@ -60,8 +60,6 @@ log = structlog.get_logger(__name__)
 STREAM_ACTOR = Actor(role=Role.org_department, scope_kind=ScopeKind.city, label="演示任务流")
 PAGE = 1000
 FINISHED = frozenset({TaskStatus.closed, TaskStatus.cancelled, TaskStatus.verified})
-# Part-of-day boundaries of the free-time slots (domain.matching.slot_of).
-_PART_STARTS = (0, 12, 18, 24)
 
 # Seconds-scale deadlines: a wave, a level, a no-show and the rating window all pass while a
 # newcomer is still looking at the ledger.
@@ -157,12 +155,13 @@ def _member(member_id: int) -> Actor:
 
 def part_windows(now: datetime, *, length: timedelta, lead: timedelta) -> list[tuple[datetime, datetime]]:
     """Candidate service windows over the next week, one per part of day (上午/下午/晚上), each
-    inside a single free-time slot so matching needs exactly one slot free."""
+    inside a single free-time slot (local time, as matching reads it) so matching needs exactly
+    one slot free."""
     out = []
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    day = local(now).replace(hour=0, minute=0, second=0, microsecond=0)
     earliest = now + lead
     for d in range(8):
-        for begin, end in zip(_PART_STARTS, _PART_STARTS[1:], strict=False):
+        for begin, end in zip(PART_STARTS, PART_STARTS[1:], strict=False):
             part_start = day + timedelta(days=d, hours=begin)
             part_end = day + timedelta(days=d, hours=end)
             start = max(part_start, earliest)

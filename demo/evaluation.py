@@ -14,7 +14,8 @@ import structlog
 from temporalio.client import Client
 
 from db.pool import Pool
-from domain.evaluation import CHINA, period_of
+from domain.evaluation import period_of
+from domain.local_time import LOCAL_ZONE
 from schemas.evaluation import PeriodKind
 from services import evaluation
 from services.delivery import kick_dispatcher
@@ -23,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 
 def current_quarter_label(now: datetime) -> str:
-    local = now.astimezone(CHINA)
+    local = now.astimezone(LOCAL_ZONE)
     return f"{local.year}-Q{(local.month - 1) // 3 + 1}"
 
 

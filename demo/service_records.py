@@ -16,7 +16,7 @@ import structlog
 from temporalio.client import Client
 
 from db.pool import Pool
-from domain.evaluation import CHINA
+from domain.local_time import LOCAL_ZONE
 from schemas.auth import SYSTEM_ACTOR
 from schemas.service_record import ServiceRecordCreate
 from services import service_record
@@ -62,7 +62,7 @@ async def seed_service_records(
     logged = []
     for i, (member_id, community_id) in enumerate(await _members(pool, count)):
         category, description = _SERVICES[i % len(_SERVICES)]
-        day = (now - timedelta(days=1 + i % 5)).astimezone(CHINA).date()
+        day = (now - timedelta(days=1 + i % 5)).astimezone(LOCAL_ZONE).date()
         start = time(9 + i % 3, 0)
         view = await service_record.log_record(pool, client, SYSTEM_ACTOR, ServiceRecordCreate(
             service_date=day, start_time=start, end_time=time(start.hour + 2, 30), category=category,

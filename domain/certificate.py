@@ -6,16 +6,15 @@ community office with no internet).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
 import segno
 
+from domain.local_time import LOCAL_ZONE
 from schemas.certificate import CertificateView
 
-# Shown in Beijing time, as people read dates.
-_CST = timezone(timedelta(hours=8))
 # No 0/O, 1/I/L: the code is typed in by a person reading a paper.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
@@ -23,7 +22,7 @@ CODE_LENGTH = 8
 
 def certificate_number(registration_id: int, registered_at: datetime) -> str:
     """`BDZ` + registration year + the zero-padded registration id: unique, stable, sortable."""
-    return f"BDZ{registered_at.astimezone(_CST).year}{registration_id:08d}"
+    return f"BDZ{registered_at.astimezone(LOCAL_ZONE).year}{registration_id:08d}"
 
 
 def code_shaped(code: str) -> bool:
@@ -58,7 +57,7 @@ def qr_svg(number: str, code: str, base_url: str = "") -> str:
 
 
 def _day(at: datetime | None) -> str:
-    return "—" if at is None else at.astimezone(_CST).strftime("%Y年%m月%d日")
+    return "—" if at is None else at.astimezone(LOCAL_ZONE).strftime("%Y年%m月%d日")
 
 
 _CSS = """

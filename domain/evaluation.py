@@ -31,12 +31,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from zoneinfo import ZoneInfo
 
+from domain.local_time import LOCAL_ZONE
 from schemas.evaluation import EvaluationRule, Grade, PeriodKind
 
 # Periods are Beijing-time calendar periods: November is what a clerk in the city calls November.
-CHINA = ZoneInfo("Asia/Shanghai")
 REGISTERED_STATUSES = ("confirmed", "active", "paused")
 RESOLVED_TASK_STATUSES = ("verified", "closed")
 _DAYS_PER_MONTH = 30.4375
@@ -57,7 +56,7 @@ class Period:
 def _month_start(year: int, month: int) -> datetime:
     year += (month - 1) // 12
     month = (month - 1) % 12 + 1
-    return datetime(year, month, 1, tzinfo=CHINA)
+    return datetime(year, month, 1, tzinfo=LOCAL_ZONE)
 
 
 def period_of(kind: PeriodKind, label: str) -> Period:
@@ -90,7 +89,7 @@ def parse_period(text: str) -> Period:
 
 def previous_period(kind: PeriodKind, now: datetime) -> Period:
     """The last complete period before `now`: what a schedule firing at `now` evaluates."""
-    now = now.astimezone(CHINA)
+    now = now.astimezone(LOCAL_ZONE)
     if kind == PeriodKind.month:
         start = _month_start(now.year, now.month - 1)
         return period_of(kind, f"{start.year}-{start.month:02d}")

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from datetime import datetime, timedelta
 
 from schemas.matching import (
-    SLOTS_PER_WEEK,
     CityMap,
     EscalationLevel,
     MatchWeights,
@@ -33,30 +31,6 @@ REASON_DECLINED = "已拒绝或爽约过本任务"
 
 # Scores are turned into integers for the flow solver; 1/1000 of a point is finer than any weight.
 SCORE_SCALE = 1000
-
-
-def slot_of(at: datetime) -> int:
-    """The free-time slot of a wall-clock time: 上午 before 12:00, 下午 until 18:00, then 晚上."""
-    part = 0 if at.hour < 12 else 1 if at.hour < 18 else 2
-    return at.weekday() * 3 + part
-
-
-def window_slots(start: datetime, end: datetime) -> frozenset[int]:
-    """Every slot a task window [start, end) touches, in the datetimes' own wall clock (pass
-    local time, e.g. Asia/Shanghai); a window of a week or more needs the whole week."""
-    if end <= start:
-        return frozenset({slot_of(start)})
-    if end - start >= timedelta(days=7):
-        return frozenset(range(SLOTS_PER_WEEK))
-    slots = set()
-    at = start
-    while at < end:
-        slots.add(slot_of(at))
-        # Jump to the next part boundary (00:00, 12:00 or 18:00) of the same wall clock.
-        day = at.replace(hour=0, minute=0, second=0, microsecond=0)
-        nxt = [day + timedelta(hours=h) for h in (12, 18, 24)]
-        at = min(b for b in nxt if b > at)
-    return frozenset(slots)
 
 
 def _registration_violation(

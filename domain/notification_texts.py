@@ -7,14 +7,13 @@ Templates whose numbers differ per recipient (how many are pending in a communit
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
+from domain.local_time import LOCAL_ZONE
 from domain.reminder_ladder import STEP_LABELS
 from schemas.registration import ReminderStep
 
 COUNT = "{count}"
-# Dates are shown in Beijing time, as people read them.
-_CST = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class Text:
 
 
 def day_label(at: datetime) -> str:
-    return at.astimezone(_CST).strftime("%Y年%m月%d日")
+    return at.astimezone(LOCAL_ZONE).strftime("%Y年%m月%d日")
 
 
 def confirmation_pending_for_community(step: ReminderStep, cohort_id: int) -> Text:
@@ -80,7 +79,7 @@ def agreement_renewal_due(step: ReminderStep, deadline: datetime, community_name
 
 
 def _when(at: datetime) -> str:
-    return at.astimezone(_CST).strftime("%m月%d日 %H:%M")
+    return at.astimezone(LOCAL_ZONE).strftime("%m月%d日 %H:%M")
 
 
 def whistle_summoned(title: str, community_name: str, *, people_needed: int, respond_by: datetime,

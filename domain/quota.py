@@ -8,11 +8,10 @@ campaign's window: a campaign from 15 March to 10 May with monthly quotas has th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
+from domain.local_time import LOCAL_ZONE
 from schemas.campaign import QuotaPeriod, Quotas
-
-_CST = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -24,11 +23,11 @@ class Period:
 
 def _next_boundary(at: datetime, period: QuotaPeriod) -> datetime:
     """The first calendar month/quarter start strictly after `at` (Beijing time)."""
-    local = at.astimezone(_CST)
+    local = at.astimezone(LOCAL_ZONE)
     step = 1 if period is QuotaPeriod.month else 3
     month0 = (local.month - 1) // step * step + step   # 0-based month of the next boundary
     year = local.year + month0 // 12
-    return datetime(year, month0 % 12 + 1, 1, tzinfo=_CST)
+    return datetime(year, month0 % 12 + 1, 1, tzinfo=LOCAL_ZONE)
 
 
 def periods(window_start: datetime, window_end: datetime, period: QuotaPeriod) -> list[Period]:

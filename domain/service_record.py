@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from domain.errors import InvalidInput
+from domain.local_time import LOCAL_ZONE
 from domain.notification_texts import Text
 from domain.points import compute_points, service_hours
 from domain.reminder_ladder import STEP_LABELS
@@ -19,8 +19,7 @@ from schemas.dispatch import PointsBreakdown, PointsRule
 from schemas.registration import ReminderStep
 from schemas.service_record import ServiceRecordPolicy
 
-# Records are logged in local time: a date and two clock times on that day.
-CHINA = ZoneInfo("Asia/Shanghai")
+# Records are logged in local time (domain.local_time): a date and two clock times on that day.
 MAX_HOURS = 12.0
 LADDER = "service_record"
 
@@ -36,9 +35,9 @@ class RecordWindow:
 
 def record_window(service_date: date, start: time, end: time, *, now: datetime) -> RecordWindow:
     """The record's start, end and hours, or InvalidInput with what to fix (in Chinese)."""
-    started_at = datetime.combine(service_date, start.replace(tzinfo=None), tzinfo=CHINA)
-    ended_at = datetime.combine(service_date, end.replace(tzinfo=None), tzinfo=CHINA)
-    today = now.astimezone(CHINA).date()
+    started_at = datetime.combine(service_date, start.replace(tzinfo=None), tzinfo=LOCAL_ZONE)
+    ended_at = datetime.combine(service_date, end.replace(tzinfo=None), tzinfo=LOCAL_ZONE)
+    today = now.astimezone(LOCAL_ZONE).date()
     if service_date > today:
         raise InvalidInput(f"服务日期 {service_date.isoformat()} 在未来: 只能登记已完成的服务")
     if ended_at <= started_at:
@@ -63,11 +62,11 @@ def overlap_message(kind: str, ref: int, started_at: datetime, ended_at: datetim
 
 
 def service_day(at: datetime) -> str:
-    return at.astimezone(CHINA).strftime("%Y-%m-%d")
+    return at.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d")
 
 
 def _clock(at: datetime) -> str:
-    return at.astimezone(CHINA).strftime("%m-%d %H:%M")
+    return at.astimezone(LOCAL_ZONE).strftime("%m-%d %H:%M")
 
 
 def record_rule(category_bonus: float) -> PointsRule:

@@ -8,8 +8,7 @@ staffed or in-progress task back to offering. Also: the free-time slots a task's
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from domain.errors import Conflict
 from schemas.dispatch import TaskStatus
@@ -93,31 +92,8 @@ def verify_rejected_text(title: str, reason: str) -> str:
     """What the members who served are told when the community's verification 核查 does not pass."""
     return f"您参加的任务「{title}」社区核查未通过: {reason}。暂不计积分, 请配合整改, 复核通过后计分。"
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
 # Fairness counts a member's services over this window, so the same few are not always chosen.
 FAIRNESS_WINDOW = timedelta(days=90)
-
-
-def _part_of_day(hour: int) -> int:
-    """0 上午 before noon, 1 下午 until 18:00, 2 晚上 after."""
-    if hour < 12:
-        return 0
-    if hour < 18:
-        return 1
-    return 2
-
-
-def window_slots(start: datetime, end: datetime) -> frozenset[int]:
-    """The free-time slots (weekday*3+part, local time) a task from `start` to `end` touches."""
-    local = start.astimezone(SHANGHAI)
-    stop = end.astimezone(SHANGHAI)
-    slots: set[int] = set()
-    # Step an hour at a time: windows are hours or days long, and a week holds only 21 slots.
-    while local < stop and len(slots) < 21:
-        slots.add(local.weekday() * 3 + _part_of_day(local.hour))
-        local = (local + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
-    return frozenset(slots)
 
 
 def hash_qr_token(token: str) -> str:

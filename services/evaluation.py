@@ -31,7 +31,8 @@ from db import evaluation as evaluation_db
 from db.pool import Conn, Pool
 from domain import campaign_unit_quota
 from domain.errors import Forbidden, InvalidInput, NotFound
-from domain.evaluation import CHINA, Period, parse_period, partition_bounds, thresholds
+from domain.evaluation import Period, parse_period, partition_bounds, thresholds
+from domain.local_time import LOCAL_ZONE
 from domain.pii import mask_phone
 from domain.scope import HierarchyPath, allows, scope_filter
 from reports.evaluation_workbooks import (
@@ -440,4 +441,4 @@ async def explain_member(conn: Conn, actor: Actor, *, run_id: int, member_id: in
 
 
 def _day(at: datetime) -> str:
-    return at.astimezone(CHINA).strftime("%Y-%m-%d")
+    return at.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d")

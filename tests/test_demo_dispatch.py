@@ -13,7 +13,7 @@ from temporalio.worker import Worker
 from activities.dispatch import DispatchActivities
 from db.pool import Pool
 from demo.dispatch import STREAM_ACTOR, StreamPlan, TaskStream, choose_window
-from domain.matching import slot_of
+from domain.local_time import slot_of
 from schemas.dispatch import DispatchPolicy, LedgerFilter, OfferStatus, TaskStatus
 from schemas.matching import EscalationLevel
 from services import dispatch
@@ -103,7 +103,7 @@ async def test_stream_moves_tasks_through_every_state(pool: Pool, client: Client
 
 def test_window_lands_in_a_slot_where_someone_is_free() -> None:
     """The chosen service window lies in one free-time slot that one of the members has free."""
-    now = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)   # a Monday morning (slot 0)
+    now = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)   # a Monday morning in Beijing (slot 0)
     start, end = choose_window(now, [[5], []])          # one member free on Tuesday evening only
     assert slot_of(start) == 5 and slot_of(end - timedelta(seconds=1)) == 5
     assert start > now

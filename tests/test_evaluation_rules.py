@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from domain import evaluation as ev
+from domain.local_time import LOCAL_ZONE
 from schemas.evaluation import EvaluationRule, Grade, PeriodKind
 
 
@@ -16,13 +17,13 @@ def test_periods_parse_and_the_previous_period_is_in_beijing_time() -> None:
     """2026-Q4 is Oct 1 – Jan 1 Beijing time; a schedule firing on Dec 1 02:00 (Beijing) evaluates
     November, though it is still Nov 30 in UTC."""
     q4 = ev.parse_period("2026-Q4")
-    assert (q4.kind, q4.start, q4.end) == (PeriodKind.quarter, datetime(2026, 10, 1, tzinfo=ev.CHINA),
-                                           datetime(2027, 1, 1, tzinfo=ev.CHINA))
+    assert (q4.kind, q4.start, q4.end) == (PeriodKind.quarter, datetime(2026, 10, 1, tzinfo=LOCAL_ZONE),
+                                           datetime(2027, 1, 1, tzinfo=LOCAL_ZONE))
     assert ev.parse_period("2026-11").label == "2026-11" and ev.parse_period("2026").kind == PeriodKind.year
     fired = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)   # 2026-12-01 02:00 in Beijing
     assert ev.previous_period(PeriodKind.month, fired).label == "2026-11"
-    assert ev.previous_period(PeriodKind.quarter, datetime(2027, 1, 1, 3, tzinfo=ev.CHINA)).label == "2026-Q4"
-    assert ev.previous_period(PeriodKind.year, datetime(2027, 1, 1, 4, tzinfo=ev.CHINA)).label == "2026"
+    assert ev.previous_period(PeriodKind.quarter, datetime(2027, 1, 1, 3, tzinfo=LOCAL_ZONE)).label == "2026-Q4"
+    assert ev.previous_period(PeriodKind.year, datetime(2027, 1, 1, 4, tzinfo=LOCAL_ZONE)).label == "2026"
     for bad in ("2026-13", "2026-Q5", "abc"):
         with pytest.raises(ValueError):
             ev.parse_period(bad)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -22,7 +21,6 @@ from domain.matching import (
     hard_constraint_violations,
     rank_candidates,
     score,
-    window_slots,
 )
 from domain.matching_flow import assign_batch, assignment_cost, greedy_assign, solve_batch
 from domain.matching_pairs import CandidatePairs, candidate_pairs, member_columns
@@ -356,14 +354,3 @@ def test_assignment_cost_prices_fairness_and_unfilled() -> None:
     step = round(WEIGHTS.batch_fairness_step * SCORE_SCALE)
     penalty = round(WEIGHTS.unfilled_penalty * SCORE_SCALE)
     assert assignment_cost(pairs, both, WEIGHTS) == -int(pairs.score_int.sum()) + step + 2 * penalty
-
-
-def test_window_slots_from_datetimes() -> None:
-    """A task window maps to the member free-slot encoding weekday*3+part (上午/下午/晚上)."""
-    monday = datetime(2026, 11, 23)  # a Monday
-    assert window_slots(monday.replace(hour=9), monday.replace(hour=11)) == {0}
-    assert window_slots(monday.replace(hour=10), monday.replace(hour=19)) == {0, 1, 2}
-    # Sunday evening to Monday morning wraps around the week.
-    sunday = monday + timedelta(days=6)
-    assert window_slots(sunday.replace(hour=20), sunday + timedelta(hours=33)) == {20, 0}
-    assert window_slots(monday, monday + timedelta(days=8)) == set(range(21))

@@ -9,14 +9,14 @@ import httpx
 
 from db.pool import Pool
 from domain import evaluation as ev
-from domain.service_record import CHINA
+from domain.local_time import LOCAL_ZONE
 from schemas.evaluation import EvaluationScope, PeriodKind
 from services import evaluation
 from tests.api_fixtures import ApiCity, api_city_fixture, api_http_fixture  # noqa: F401
 
 
 def _body(api_city: ApiCity, start: str, end: str, *, days_ago: int, side: str = "A", **extra: object) -> dict[str, object]:
-    day = (datetime.now(UTC).astimezone(CHINA) - timedelta(days=days_ago)).date()
+    day = (datetime.now(UTC).astimezone(LOCAL_ZONE) - timedelta(days=days_ago)).date()
     return {"service_date": day.isoformat(), "start_time": start, "end_time": end, "category": "助老助残",
             "community_id": api_city.community[side], "description": "党员中心户走访独居老人", **extra}
 
@@ -48,7 +48,7 @@ async def test_member_logs_staff_approves_once_and_explain_shows_it(
     async with pool.acquire() as conn:
         assert await conn.fetchval(
             "SELECT count(*) FROM evaluation_points WHERE service_key = $1", f"record:{record['id']}") == 1
-        period = ev.period_of(PeriodKind.month, datetime.now(UTC).astimezone(CHINA).strftime("%Y-%m"))
+        period = ev.period_of(PeriodKind.month, datetime.now(UTC).astimezone(LOCAL_ZONE).strftime("%Y-%m"))
         run_id = await evaluation.create_run(conn, period=period,
                                              scope=EvaluationScope(district_ids=[api_city.district["A"]]))
     await evaluation.compute_run(pool, run_id=run_id, partition_size=500)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio.testing import WorkflowEnvironment
 
 from db.pool import Pool
-from domain.service_record import CHINA
+from domain.local_time import LOCAL_ZONE
 from tests.cli_runner import run_cli
 from tests.test_registration_seed import seed_city
 from tests.test_service_record import registered_member
@@ -25,7 +25,7 @@ async def test_cli_logs_lists_approves_and_rejects(
         member = await registered_member(conn, city)
     kw = {"dsn": _migrated, "temporal": temporal_env.client.service_client.config.target_host,
           "task_queue": task_queue}
-    day = (datetime.now(UTC).astimezone(CHINA) - timedelta(days=1)).date().isoformat()
+    day = (datetime.now(UTC).astimezone(LOCAL_ZONE) - timedelta(days=1)).date().isoformat()
     base = ["services", "log", "--member", str(member), "--community", str(city.communities[0]),
             "--date", day, "--category", "环境整治"]
 

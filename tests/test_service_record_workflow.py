@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio.testing import WorkflowEnvironment
 
 from db.pool import Pool
-from domain.service_record import CHINA
+from domain.local_time import LOCAL_ZONE
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.service_record import (
     ServiceRecordCreate,
@@ -24,7 +24,7 @@ from tests.test_service_record import member_actor, registered_member
 
 
 def _yesterday(start: str, end: str, community_id: int) -> ServiceRecordCreate:
-    day = (datetime.now(UTC).astimezone(CHINA) - timedelta(days=1)).date()
+    day = (datetime.now(UTC).astimezone(LOCAL_ZONE) - timedelta(days=1)).date()
     return ServiceRecordCreate.model_validate({"service_date": day, "start_time": start, "end_time": end,
                                                "category": "文明创建", "community_id": community_id})
 

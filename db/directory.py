@@ -12,6 +12,7 @@ it is located; a registration by the community it registers with (plus the membe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import asyncpg
 
@@ -399,14 +400,20 @@ async def select_registration_events(
 async def select_audit_log(
     conn: Conn,
     *,
+    scope: ScopeFilter,
     subject_kind: str | None,
     subject_id: int | None,
     actor: str | None,
     action: str | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: int,
     offset: int,
 ) -> list[asyncpg.Record]:
-    """Newest first."""
+    """Newest first. A scoped reader (a district) sees the entries whose subject lies in its area:
+    the subject's communities by kind (a member by home community and employer unit, a transfer
+    by the member and both units), a campaign when its scope names the area. Subjects with no
+    place (tokens, accounts) are seen only city-wide."""
     return await conn.fetch(
         """
         WITH matched AS MATERIALIZED (
@@ -415,6 +422,36 @@ async def select_audit_log(
               AND ($2::bigint IS NULL OR a.subject_id = $2)
               AND ($3::text IS NULL OR a.actor = $3)
               AND ($4::text IS NULL OR a.action = $4)
+              AND ($7::timestamptz IS NULL OR a.at >= $7)
+              AND ($8::timestamptz IS NULL OR a.at < $8)
+              AND (($9::bigint IS NULL AND $10::bigint IS NULL AND $11::bigint IS NULL)
+                   OR EXISTS (
+                       SELECT 1 FROM (
+                            SELECT community_id FROM member_registration WHERE a.subject_kind = 'member_registration' AND id = a.subject_id
+                            UNION ALL SELECT community_id FROM unit_registration WHERE a.subject_kind = 'unit_registration' AND id = a.subject_id
+                            UNION ALL SELECT community_id FROM task WHERE a.subject_kind = 'task' AND id = a.subject_id
+                            UNION ALL SELECT community_id FROM need WHERE a.subject_kind = 'need' AND id = a.subject_id
+                            UNION ALL SELECT community_id FROM service_record WHERE a.subject_kind = 'service_record' AND id = a.subject_id
+                            UNION ALL SELECT community_id FROM whistle WHERE a.subject_kind = 'whistle' AND id = a.subject_id
+                            UNION ALL SELECT community_id FROM reporting_unit WHERE a.subject_kind = 'reporting_unit' AND id = a.subject_id
+                            UNION ALL SELECT m.home_community_id FROM member m WHERE a.subject_kind = 'member' AND m.id = a.subject_id
+                            UNION ALL SELECT u.community_id FROM member m JOIN reporting_unit u ON u.id = m.unit_id
+                                WHERE a.subject_kind = 'member' AND m.id = a.subject_id
+                            UNION ALL SELECT m.home_community_id FROM unit_transfer t JOIN member m ON m.id = t.member_id
+                                WHERE a.subject_kind = 'unit_transfer' AND t.id = a.subject_id
+                            UNION ALL SELECT u.community_id FROM unit_transfer t
+                                JOIN reporting_unit u ON u.id = t.from_unit_id OR u.id = t.to_unit_id
+                                WHERE a.subject_kind = 'unit_transfer' AND t.id = a.subject_id
+                       ) placed(community_id)
+                       JOIN community c ON c.id = placed.community_id
+                       JOIN subdistrict s ON s.id = c.subdistrict_id
+                       WHERE ($9::bigint IS NULL OR s.district_id = $9)
+                         AND ($10::bigint IS NULL OR s.id = $10)
+                         AND ($11::bigint IS NULL OR c.id = $11))
+                   OR (a.subject_kind = 'campaign' AND EXISTS (
+                       SELECT 1 FROM campaign k WHERE k.id = a.subject_id
+                         AND ($9 = ANY(k.scope_district_ids) OR $10 = ANY(k.scope_subdistrict_ids)
+                              OR $11 = ANY(k.scope_community_ids)))))
         ), total AS (SELECT count(*) AS total FROM matched)
         SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
             SELECT a.id, a.at, a.actor, a.action, a.subject_kind, a.subject_id, a.before, a.after
@@ -422,5 +459,6 @@ async def select_audit_log(
             ORDER BY a.id DESC LIMIT $5 OFFSET $6
         ) p ON true
         """,
-        subject_kind, subject_id, actor, action, limit, offset,
+        subject_kind, subject_id, actor, action, limit, offset, since, until,
+        scope.district_id, scope.subdistrict_id, scope.community_id,
     )

@@ -6,11 +6,13 @@ cannot probe which ids exist elsewhere.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 from db import directory, inbox
 from db.pool import Conn
-from domain.errors import Forbidden, NotFound
+from domain.errors import Forbidden, InvalidInput, NotFound
 from domain.privacy import mask_nested, shown_id_number, shown_phone
 from domain.scope import HierarchyPath, ScopeFilter, scope_filter
 from schemas.api import Page
@@ -203,14 +205,18 @@ async def member_registration_history(
 
 async def list_audit(
     conn: Conn, actor: Actor, *, subject_kind: str | None = None, subject_id: int | None = None,
-    actor_name: str | None = None, action: str | None = None, limit: int, offset: int,
+    actor_name: str | None = None, action: str | None = None, since: datetime | None = None,
+    until: datetime | None = None, limit: int, offset: int,
 ) -> Page[AuditEntry]:
-    """The audit log, for organization departments only."""
+    """The audit log, for organization departments only: a city's sees every entry, a district's
+    those whose subject lies in its district (see db.directory.select_audit_log)."""
     if actor.role is not Role.org_department:
         raise Forbidden("只有组织部可以查看审计日志")
+    if since is not None and until is not None and since >= until:
+        raise InvalidInput("起始时间 since 必须早于截止时间 until")
     rows = await directory.select_audit_log(
-        conn, subject_kind=subject_kind, subject_id=subject_id, actor=actor_name, action=action,
-        limit=limit, offset=offset,
+        conn, scope=scope_filter(actor), subject_kind=subject_kind, subject_id=subject_id,
+        actor=actor_name, action=action, since=since, until=until, limit=limit, offset=offset,
     )
     total, items = directory.split_page(rows)
     entries = [

@@ -6,6 +6,7 @@ missing one), so ids elsewhere cannot be probed.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -170,14 +171,17 @@ async def member_registration_history(
         )
 
 
-@router.get("/audit", response_model=Page[AuditEntry], summary="审计日志 (仅组织部)")
+@router.get("/audit", response_model=Page[AuditEntry], summary="审计日志 (仅组织部, 限管辖范围)")
 async def list_audit(
     pool: PoolDep, actor: ActorDep, subject_kind: Text = None, subject_id: IdQuery = None,
     actor_name: Annotated[str | None, Query(alias="actor", min_length=1, max_length=200)] = None,
-    action: Text = None, limit: Limit = 50, offset: Offset = 0,
+    action: Text = None,
+    since: Annotated[datetime | None, Query(description="起始时间 (含)")] = None,
+    until: Annotated[datetime | None, Query(description="截止时间 (不含)")] = None,
+    limit: Limit = 50, offset: Offset = 0,
 ) -> Page[AuditEntry]:
     async with pool.acquire() as conn:
         return await directory.list_audit(
             conn, actor, subject_kind=subject_kind, subject_id=subject_id, actor_name=actor_name,
-            action=action, limit=limit, offset=offset,
+            action=action, since=since, until=until, limit=limit, offset=offset,
         )

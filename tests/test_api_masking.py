@@ -42,11 +42,17 @@ async def test_member_phone_masked_unless_entitled(
 async def test_unit_admin_sees_full_data_only_of_own_employees(
     api_http: httpx.AsyncClient, api_city: ApiCity
 ) -> None:
-    """Unit B's admin sees a2 (employee of B living in A) in full in the list."""
+    """Unit B's admin sees its employees in full (a2 living in A, b1 living in B) and nothing of
+    anyone else's employees, not even b2 who lives in B: absent from the list, 404 by id."""
     resp = await api_http.get("/members", headers=api_city.auth("unit_b"), params={"limit": 500})
     by_id = {i["id"]: i for i in resp.json()["items"]}
-    a2 = api_city.members["a2"]
-    assert by_id[a2.id]["phone"] == a2.phone
+    for key in ("a2", "b1"):
+        assert by_id[api_city.members[key].id]["phone"] == api_city.members[key].phone
+    for key in ("a1", "a3", "b2"):
+        other = api_city.members[key]
+        assert other.id not in by_id
+        one = await api_http.get(f"/members/{other.id}", headers=api_city.auth("unit_b"))
+        assert one.status_code == 404 and other.phone not in one.text
 
 
 async def test_list_masks_for_org_department(api_http: httpx.AsyncClient, api_city: ApiCity) -> None:

@@ -9,8 +9,8 @@ from temporalio.worker import Worker
 
 from db.pool import Pool
 from tests.cli_runner import run_cli
-from tests.test_campaign_workflow import eventually
 from tests.test_registration_seed import add_member, seed_city
+from tests.waiting import eventually
 from workers.registry import all_activities, all_workflows
 
 
@@ -41,7 +41,7 @@ async def test_cli_launches_shows_progress_and_steers(
             done: int = await pool.fetchval(
                 "SELECT count(*) FROM campaign_wave WHERE campaign_id = $1 AND finished_at IS NOT NULL", campaign_id)
             return done == 2
-        await eventually(two_waves, timeout=30)
+        await eventually(two_waves, seconds=30)
         code, out, err = await run_cli(["campaign", "progress", str(campaign_id), "--level", "community", "--watch",
                                         "--interval", "0.2"], **kw)
         assert code == 0, err

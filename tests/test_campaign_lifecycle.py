@@ -24,8 +24,9 @@ from schemas.campaign import (
 from schemas.dispatch import AnswerOfferInput
 from services import campaign as campaign_service
 from services import dispatch as dispatch_service
-from tests.test_campaign_workflow import campaign_reminders, create_campaign, eventually, short_ladder, status
+from tests.test_campaign_workflow import campaign_reminders, create_campaign, short_ladder, status
 from tests.test_registration_seed import add_member, import_cohort, seed_city
+from tests.waiting import eventually
 from workers.registry import all_activities, all_workflows
 
 

@@ -30,8 +30,8 @@ from services import campaign as campaign_service
 from services import evaluation as evaluation_service
 from telemetry import metrics
 from tests import record_histories
-from tests.test_campaign_workflow import eventually
 from tests.test_registration_seed import City, add_member, import_cohort, seed_city
+from tests.waiting import eventually
 from workers.registry import all_activities, all_workflows
 
 R = Recipient

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,18 +23,10 @@ from schemas.campaign import (
 from schemas.registration import ReminderStep
 from services import campaign as campaign_service
 from tests.test_registration_seed import City, add_member, import_cohort, seed_city
+from tests.waiting import eventually
 from workers.registry import all_activities, all_workflows
 
 R = Recipient
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 15.0) -> None:
-    """Wait for activities that a fast-forward released to finish their writes."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.1)
 
 
 def short_ladder(partitions: int = 4, concurrency: int = 2) -> ReminderPolicy:
@@ -156,7 +146,7 @@ async def _run_ladder(ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, 
             assert result.waves_run == 3
             async def evaluated() -> bool:   # the evaluation workflow took the campaign over
                 return await status(conn, campaign_id) == "evaluated"
-            await eventually(evaluated, timeout=30)
+            await eventually(evaluated, seconds=30)
             kinds = [e.kind for e in await campaign_service.campaign_events(conn, SYSTEM_ACTOR, campaign_id)]
             assert kinds == ["create", "launch", "start", "close", "handover_to_evaluation", "evaluated"]
             # The evaluation graded every member in scope (the one who never registered cannot

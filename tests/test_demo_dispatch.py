@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -109,10 +111,19 @@ def test_window_lands_in_a_slot_where_someone_is_free() -> None:
     assert start > now
 
 
-async def test_stopping_mid_update_ends_the_stream_as_cancelled(pool: Pool, client: Client, task_queue: str) -> None:
+async def test_stopping_mid_update_ends_the_stream_as_cancelled(pool: Pool, client: Client, task_queue: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Cancelling the stream while a member's answer waits on the workflow (no worker to take it)
     ends it as a cancelled task, not with the client's update-timeout error, so the stack's stop
     goes on to the API and the worker."""
+    answering = asyncio.Event()
+    real_answer = dispatch.answer_offer
+
+    async def answer_offer(*args: Any, **kwargs: Any) -> Any:
+        answering.set()   # the member's answer is on its way to the workflow
+        return await real_answer(*args, **kwargs)
+
+    monkeypatch.setattr(dispatch, "answer_offer", answer_offer)
     district_id = await _district(pool)
     plan = StreamPlan(new_need_every=60, total_needs=1, tick=0.2, think=(1.0, 1.0), policy=DispatchPolicy(
         offer_timeout=timedelta(minutes=5)))
@@ -132,7 +143,7 @@ async def test_stopping_mid_update_ends_the_stream_as_cancelled(pool: Pool, clie
                         break
             await asyncio.sleep(0.1)
     # The worker is gone: the member's answer (after a second's thought) now waits on the server.
-    await asyncio.sleep(2.0)
+    await asyncio.wait_for(answering.wait(), timeout=20)
     assert not running.done()
     running.cancel()
     with contextlib.suppress(asyncio.CancelledError):

@@ -14,7 +14,8 @@ from db.pool import Pool
 from domain import task_rules
 from schemas.dispatch import RateInput, RateResult, TaskStatus
 from tests.cli_runner import run_cli
-from tests.test_dispatch_workflow import add_member, make_city, make_task, serve_through, start, until
+from tests.test_dispatch_workflow import add_member, make_city, make_task, serve_through, snapshot, start
+from tests.waiting import until
 from workflows.task import TaskWorkflow
 
 
@@ -31,9 +32,9 @@ async def test_cli_rejects_a_verification_then_passes_it(
     async with Worker(temporal_env.client, task_queue=task_queue, workflows=[TaskWorkflow],
                       activities=DispatchActivities(pool).all()):
         handle = await start(temporal_env, task_queue, task_id, s, e)
-        await until(handle, lambda x: x.open_offers == [member])
+        await until(snapshot(handle), lambda x: x.open_offers == [member])
         await serve_through(handle, member)
-        await until(handle, lambda x: x.status is TaskStatus.done)
+        await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
         await handle.execute_update("rate", RateInput(score=5), result_type=RateResult)
 
         code, out, err = await run_cli(["tasks", "verify", str(task_id), "--reject"], **kw)

@@ -30,16 +30,15 @@ from tests.record_histories import save_from_test
 from tests.test_dispatch_workflow import (
     add_member,
     assert_moves_allowed,
-    eventually,
-    fetch,
     make_city,
     make_task,
     offer_task_starting_soon,
     refusal,
     serve_through,
+    snapshot,
     start,
-    until,
 )
+from tests.waiting import fetch, rows_eventually, until
 from workflows.task import TaskWorkflow
 
 STAFF = "community_staff:甲社区"
@@ -60,11 +59,11 @@ async def test_rejected_verification_follows_up_then_a_pass_credits_points_once(
     rectification credits the service exactly once and closes the task."""
     _, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
     await serve_through(handle, member)
-    await until(handle, lambda x: x.status is TaskStatus.done)
+    await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
     early = await refusal(handle.execute_update("reject_verification", RejectVerifyInput(actor=STAFF, reason="x")))
     assert early == task_rules.REFUSAL_NOT_RATED
     await ts_env.fast_forward(handle, timedelta(hours=73))   # the resident never rates: default 5
-    await eventually(pool, "SELECT 1 FROM resident_rating WHERE task_id = $1", task_id)
+    await rows_eventually(pool, "SELECT 1 FROM resident_rating WHERE task_id = $1", task_id)
 
     rejected = await handle.execute_update(
         "reject_verification", RejectVerifyInput(actor=STAFF, reason="签到照片与现场不符"),
@@ -111,16 +110,16 @@ async def test_partly_staffed_at_the_top_goes_ahead_flagged_understaffed(
     silent = await add_member(pool, city, grid_id=city.grid_id)
     task_id, s, e = await make_task(pool, city, headcount=3)
     handle = await start(ts_env, task_queue, task_id, s, e, headcount=3)
-    await until(handle, lambda x: sorted(x.open_offers) == sorted([keen, silent]))
+    await until(snapshot(handle), lambda x: sorted(x.open_offers) == sorted([keen, silent]))
     await handle.execute_update("answer_offer", AnswerOfferInput(member_id=keen, accept=True))
     await ts_env.fast_forward(handle, timedelta(minutes=31))
-    snap = await until(handle, lambda x: x.status is TaskStatus.staffed)
+    snap = await until(snapshot(handle), lambda x: x.status is TaskStatus.staffed)
     assert snap.shortfall == 2 and snap.filled == 1 and snap.level.value == "district"
 
-    rows = await eventually(pool, "SELECT understaffed_shortfall FROM task WHERE id = $1 AND understaffed_shortfall > 0",
+    rows = await rows_eventually(pool, "SELECT understaffed_shortfall FROM task WHERE id = $1 AND understaffed_shortfall > 0",
                             task_id)
     assert rows == [{"understaffed_shortfall": 2}]
-    notes = await eventually(pool, "SELECT recipient_kind, recipient_id, body FROM notification WHERE dedupe_key = $1",
+    notes = await rows_eventually(pool, "SELECT recipient_kind, recipient_id, body FROM notification WHERE dedupe_key = $1",
                              f"task:{task_id}:understaffed:1")
     assert [(n["recipient_kind"], n["recipient_id"]) for n in notes] == [("community", city.community_id)]
     assert "差 2 人" in notes[0]["body"]
@@ -151,12 +150,12 @@ async def test_claim_task_partly_claimed_by_its_start_goes_ahead_flagged(
     member = await add_member(pool, city, grid_id=city.grid_id)
     task_id, s, e = await make_task(pool, city, headcount=2, mode=TaskMode.claim, start_in=timedelta(hours=1))
     handle = await start(ts_env, task_queue, task_id, s, e, mode=TaskMode.claim, headcount=2)
-    await until(handle, lambda x: x.status is TaskStatus.open)
+    await until(snapshot(handle), lambda x: x.status is TaskStatus.open)
     await handle.execute_update("claim", ClaimInput(member_id=member))
     await ts_env.fast_forward(handle, timedelta(hours=1, minutes=1))
-    snap = await until(handle, lambda x: x.status is TaskStatus.staffed)
+    snap = await until(snapshot(handle), lambda x: x.status is TaskStatus.staffed)
     assert snap.shortfall == 1 and snap.filled == 1
-    rows = await eventually(pool, "SELECT understaffed_shortfall FROM task WHERE id = $1 AND understaffed_shortfall > 0",
+    rows = await rows_eventually(pool, "SELECT understaffed_shortfall FROM task WHERE id = $1 AND understaffed_shortfall > 0",
                             task_id)
     assert rows == [{"understaffed_shortfall": 1}]
     await handle.terminate()

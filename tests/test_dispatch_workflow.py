@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -38,6 +38,7 @@ from schemas.dispatch import (
 )
 from schemas.matching import EscalationLevel
 from tests.conftest import unique
+from tests.waiting import fetch, rows_eventually, until
 from workflows.task import TaskWorkflow
 
 TOKEN = "qr-secret-token"
@@ -130,16 +131,9 @@ async def start(env: WorkflowEnvironment, task_queue: str, task_id: int, start_a
                                                task_queue=task_queue)
 
 
-async def until(handle: Handle, check: Callable[[TaskSnapshot], bool], *, seconds: float = 15) -> TaskSnapshot:
-    """Poll the workflow's snapshot until `check` holds."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        snap = await handle.query(TaskWorkflow.snapshot)
-        if check(snap):
-            return snap
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not reached: {snap}")
-        await asyncio.sleep(0.1)
+def snapshot(handle: Handle) -> Callable[[], Awaitable[TaskSnapshot]]:
+    """The workflow's snapshot query, for `until`."""
+    return lambda: handle.query(TaskWorkflow.snapshot)
 
 
 async def refusal(call: Awaitable[object]) -> str:
@@ -149,22 +143,6 @@ async def refusal(call: Awaitable[object]) -> str:
     cause = info.value.cause
     assert isinstance(cause, ApplicationError)
     return cause.message
-
-
-async def fetch(pool: Pool, sql: str, *args: object) -> list[dict[str, Any]]:
-    async with pool.acquire() as conn:
-        return [dict(r) for r in await conn.fetch(sql, *args)]
-
-
-async def eventually(pool: Pool, sql: str, *args: object, want: int = 1, seconds: float = 10) -> list[dict[str, Any]]:
-    """The rows of `sql` once there are `want` of them (activities land a moment after the
-    workflow's state changes), or whatever there is after `seconds`."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        rows = await fetch(pool, sql, *args)
-        if len(rows) >= want or asyncio.get_running_loop().time() > deadline:
-            return rows
-        await asyncio.sleep(0.1)
 
 
 async def assert_moves_allowed(pool: Pool, task_id: int) -> list[str]:
@@ -197,7 +175,7 @@ async def offer_task_starting_soon(ts_env: WorkflowEnvironment, pool: Pool, task
     member = await add_member(pool, city, grid_id=city.grid_id)
     task_id, s, e = await make_task(pool, city, start_in=timedelta(minutes=5))
     handle = await start(ts_env, task_queue, task_id, s, e)
-    await until(handle, lambda x: x.open_offers == [member])
+    await until(snapshot(handle), lambda x: x.open_offers == [member])
     return OfferedTask(city, member, task_id, handle)
 
 
@@ -210,10 +188,10 @@ async def test_unanswered_wave_times_out_and_next_wave_goes_out(
     second = await add_member(pool, city, grid_id=city.grid_id)
     task_id, s, e = await make_task(pool, city)
     handle = await start(ts_env, task_queue, task_id, s, e)
-    snap = await until(handle, lambda x: x.wave == 1 and bool(x.open_offers))
+    snap = await until(snapshot(handle), lambda x: x.wave == 1 and bool(x.open_offers))
     assert snap.open_offers == [first]
     await ts_env.fast_forward(handle, timedelta(minutes=31))
-    snap = await until(handle, lambda x: x.wave == 2 and bool(x.open_offers))
+    snap = await until(snapshot(handle), lambda x: x.wave == 2 and bool(x.open_offers))
     assert snap.open_offers == [second]
     message = await refusal(handle.execute_update("answer_offer",
                                                   AnswerOfferInput(member_id=first, accept=True)))
@@ -234,15 +212,15 @@ async def test_ladder_climbs_to_the_top_then_parks_and_requeue_redispatches(
     city = await make_city(pool)
     task_id, s, e = await make_task(pool, city)
     handle = await start(ts_env, task_queue, task_id, s, e, skipping=True)
-    snap = await until(handle, lambda x: x.status is TaskStatus.parked)
+    snap = await until(snapshot(handle), lambda x: x.status is TaskStatus.parked)
     assert snap.level.value == "district" and snap.parked_reason
-    rows = await eventually(pool, "SELECT status, parked_reason FROM task WHERE id = $1 AND status = 'parked'",
+    rows = await rows_eventually(pool, "SELECT status, parked_reason FROM task WHERE id = $1 AND status = 'parked'",
                             task_id)
     assert rows[0]["status"] == "parked" and "无人接单" in rows[0]["parked_reason"]
     events = await fetch(pool, "SELECT kind, detail FROM task_event WHERE task_id = $1 AND kind = 'escalated' ORDER BY id",
                          task_id)
     assert [ev["detail"]["level"] for ev in events] == ["adjacent", "community", "subdistrict", "district"]
-    notes = await eventually(pool, "SELECT recipient_kind, recipient_id, category FROM notification WHERE dedupe_key LIKE $1 ORDER BY id",
+    notes = await rows_eventually(pool, "SELECT recipient_kind, recipient_id, category FROM notification WHERE dedupe_key LIKE $1 ORDER BY id",
                              f"task:{task_id}:%", want=5)
     assert ("subdistrict", city.subdistrict_id, "dispatch_escalated") in [tuple(n.values()) for n in notes]
     assert ("district", city.district_id, "dispatch_escalated") in [tuple(n.values()) for n in notes]
@@ -251,7 +229,7 @@ async def test_ladder_climbs_to_the_top_then_parks_and_requeue_redispatches(
     far = await add_member(pool, city, grid_id=city.far_grid_id, community_id=city.other_community_id)
     await handle.execute_update("requeue", RequeueInput(actor="test"))
     # The far member is only reachable at the subdistrict level: the ladder is climbed again.
-    snap = await until(handle, lambda x: x.open_offers == [far])
+    snap = await until(snapshot(handle), lambda x: x.open_offers == [far])
     assert snap.level.value == "subdistrict"
     await handle.terminate()
 
@@ -265,11 +243,11 @@ async def test_no_show_frees_the_slot_and_redispatches(
     second = await add_member(pool, city, grid_id=city.grid_id)
     task_id, s, e = await make_task(pool, city)
     handle = await start(ts_env, task_queue, task_id, s, e)
-    await until(handle, lambda x: x.open_offers == [first])
+    await until(snapshot(handle), lambda x: x.open_offers == [first])
     await handle.execute_update("answer_offer", AnswerOfferInput(member_id=first, accept=True))
-    await until(handle, lambda x: x.status is TaskStatus.staffed)
+    await until(snapshot(handle), lambda x: x.status is TaskStatus.staffed)
     await ts_env.fast_forward(handle, timedelta(days=1, minutes=31))
-    snap = await until(handle, lambda x: x.open_offers == [second])
+    snap = await until(snapshot(handle), lambda x: x.open_offers == [second])
     assert snap.filled == 0
     rows = await fetch(pool, "SELECT member_id, status FROM assignment WHERE task_id = $1", task_id)
     assert rows == [{"member_id": first, "status": "no_show"}]
@@ -288,14 +266,14 @@ async def test_overdue_reminds_member_then_community(
     await handle.execute_update("check_in", ScanInput(member_id=member, token=TOKEN))
     await ts_env.fast_forward(handle, timedelta(hours=2, minutes=10))
     key = f"task:{task_id}:overdue:0:%"
-    notes = await eventually(pool, "SELECT recipient_kind FROM notification WHERE dedupe_key LIKE $1", key)
+    notes = await rows_eventually(pool, "SELECT recipient_kind FROM notification WHERE dedupe_key LIKE $1", key)
     assert [n["recipient_kind"] for n in notes] == ["member"]
     await ts_env.fast_forward(handle, timedelta(hours=2))
-    notes = await eventually(pool, "SELECT recipient_kind FROM notification WHERE dedupe_key LIKE $1 ORDER BY id",
+    notes = await rows_eventually(pool, "SELECT recipient_kind FROM notification WHERE dedupe_key LIKE $1 ORDER BY id",
                              key, want=2)
     assert [n["recipient_kind"] for n in notes] == ["member", "community"]
     await handle.execute_update("check_out", ScanInput(member_id=member, token=TOKEN))
-    await until(handle, lambda x: x.status is TaskStatus.done)
+    await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
     await handle.terminate()
 
 
@@ -305,9 +283,9 @@ async def test_rating_defaults_after_the_window_and_points_are_credited_on_verif
     """Without a rating in 72 h a default 5 is recorded (defaulted); verification credits points once."""
     _, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
     await serve_through(handle, member)
-    await until(handle, lambda x: x.status is TaskStatus.done)
+    await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
     await ts_env.fast_forward(handle, timedelta(hours=73))
-    rating = await eventually(pool, "SELECT score, defaulted FROM resident_rating WHERE task_id = $1", task_id)
+    rating = await rows_eventually(pool, "SELECT score, defaulted FROM resident_rating WHERE task_id = $1", task_id)
     assert rating == [{"score": 5, "defaulted": True}]
     late = await refusal(handle.execute_update("rate", RateInput(score=1)))
     assert late == task_rules.REFUSAL_ALREADY_RATED
@@ -330,11 +308,11 @@ async def test_low_rating_reopens_for_follow_up(
     """A rating at or below the threshold puts the task into follow-up and tells the community."""
     city, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
     await serve_through(handle, member)
-    await until(handle, lambda x: x.status is TaskStatus.done)
+    await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
     rated = await handle.execute_update("rate", RateInput(score=2, comment="态度一般"), result_type=RateResult)
     assert rated.follow_up
-    await until(handle, lambda x: x.status is TaskStatus.follow_up)
-    notes = await eventually(pool, "SELECT recipient_kind, recipient_id FROM notification WHERE dedupe_key = $1",
+    await until(snapshot(handle), lambda x: x.status is TaskStatus.follow_up)
+    notes = await rows_eventually(pool, "SELECT recipient_kind, recipient_id FROM notification WHERE dedupe_key = $1",
                              f"task:{task_id}:follow_up:community:0")
     assert notes == [{"recipient_kind": "community", "recipient_id": city.community_id}]
     await handle.execute_update("verify", VerifyInput(actor="community_staff:甲", note="已回访"))
@@ -351,7 +329,7 @@ async def test_two_members_racing_for_the_last_slot_exactly_one_wins(
     b = await add_member(pool, city, grid_id=city.grid_id)
     task_id, s, e = await make_task(pool, city)
     handle = await start(ts_env, task_queue, task_id, s, e, policy=DispatchPolicy(offers_per_slot=2))
-    await until(handle, lambda x: sorted(x.open_offers) == sorted([a, b]))
+    await until(snapshot(handle), lambda x: sorted(x.open_offers) == sorted([a, b]))
     results = await asyncio.gather(
         handle.execute_update("answer_offer", AnswerOfferInput(member_id=a, accept=True)),
         handle.execute_update("answer_offer", AnswerOfferInput(member_id=b, accept=True)),
@@ -379,10 +357,10 @@ async def test_each_level_has_its_own_deadline(
     policy = DispatchPolicy(offer_timeout=timedelta(hours=1),
                             level_deadlines={EscalationLevel.grid: timedelta(minutes=10)})
     handle = await start(ts_env, task_queue, task_id, s, e, policy=policy)
-    snap = await until(handle, lambda x: x.open_offers == [near])
+    snap = await until(snapshot(handle), lambda x: x.open_offers == [near])
     assert snap.level is EscalationLevel.grid
     await ts_env.fast_forward(handle, timedelta(minutes=11))
-    snap = await until(handle, lambda x: x.open_offers == [next_door])
+    snap = await until(snapshot(handle), lambda x: x.open_offers == [next_door])
     assert snap.level is EscalationLevel.adjacent
     offers = await fetch(pool, "SELECT member_id, level, status FROM offer WHERE task_id = $1 ORDER BY id", task_id)
     assert offers == [{"member_id": near, "level": "grid", "status": "expired"},
@@ -402,14 +380,14 @@ async def test_claim_mode_first_come_capped_at_headcount(
     elsewhere = await add_member(pool, city, grid_id=city.far_grid_id, community_id=city.other_community_id)
     task_id, s, e = await make_task(pool, city, headcount=2, mode=TaskMode.claim)
     handle = await start(ts_env, task_queue, task_id, s, e, mode=TaskMode.claim, headcount=2)
-    await until(handle, lambda x: x.status is TaskStatus.open)
+    await until(snapshot(handle), lambda x: x.status is TaskStatus.open)
     outsider = await refusal(handle.execute_update("claim", ClaimInput(member_id=elsewhere)))
     assert "未在本社区报到" in outsider
     await handle.execute_update("claim", ClaimInput(member_id=first))
     await handle.execute_update("claim", ClaimInput(member_id=second))
     full = await refusal(handle.execute_update("claim", ClaimInput(member_id=late)))
     assert full == task_rules.REFUSAL_TASK_FULL
-    await until(handle, lambda x: x.status is TaskStatus.staffed)
+    await until(snapshot(handle), lambda x: x.status is TaskStatus.staffed)
     rows = await fetch(pool, "SELECT member_id, source FROM assignment WHERE task_id = $1 ORDER BY member_id", task_id)
     assert rows == [{"member_id": first, "source": "claim"}, {"member_id": second, "source": "claim"}]
     await handle.terminate()
@@ -426,9 +404,9 @@ async def test_worker_restarted_after_the_award_credits_once(
     acts = DispatchActivities(pool).all()
     async with Worker(ts_env.client, task_queue=task_queue, workflows=[TaskWorkflow], activities=acts):
         handle = await start(ts_env, task_queue, task_id, s, e)
-        await until(handle, lambda x: x.open_offers == [member])
+        await until(snapshot(handle), lambda x: x.open_offers == [member])
         await serve_through(handle, member)
-        await until(handle, lambda x: x.status is TaskStatus.done)
+        await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
         await handle.execute_update("rate", RateInput(score=4), result_type=RateResult)
         verified = await handle.execute_update("verify", VerifyInput(actor="community_staff:甲"),
                                                result_type=VerifyResult)
@@ -451,7 +429,7 @@ async def test_cancel_before_service_withdraws_offers_and_releases_members(
     b = await add_member(pool, city, grid_id=city.grid_id)
     task_id, s, e = await make_task(pool, city, headcount=2)
     handle = await start(ts_env, task_queue, task_id, s, e, headcount=2)
-    await until(handle, lambda x: sorted(x.open_offers) == sorted([a, b]))
+    await until(snapshot(handle), lambda x: sorted(x.open_offers) == sorted([a, b]))
     await handle.execute_update("answer_offer", AnswerOfferInput(member_id=a, accept=True))
     await handle.execute_update("cancel", CancelInput(actor="community_staff:甲", reason="居民已自行解决"))
     result = await handle.result()
@@ -467,7 +445,7 @@ async def test_cancel_before_service_withdraws_offers_and_releases_members(
 
     started_id, s2, e2 = await make_task(pool, city, start_in=timedelta(minutes=5))
     started = await start(ts_env, task_queue, started_id, s2, e2)
-    await until(started, lambda x: bool(x.open_offers))
+    await until(snapshot(started), lambda x: bool(x.open_offers))
     member = (await started.query(TaskWorkflow.snapshot)).open_offers[0]
     await started.execute_update("answer_offer", AnswerOfferInput(member_id=member, accept=True))
     await started.execute_update("check_in", ScanInput(member_id=member, token=TOKEN))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from schemas.registration import CohortWorkflowResult
 from services import registration as member_service
 from services import unit_registration as unit_service
 from tests.test_registration_seed import add_member, import_cohort, reminders, seed_city
+from tests.waiting import eventually, settled
 from workers.registry import all_activities, all_workflows
 
 
@@ -26,15 +26,6 @@ async def running_worker(env: WorkflowEnvironment, pool: Pool, task_queue: str) 
     async with Worker(env.client, task_queue=task_queue, workflows=all_workflows(),
                       activities=all_activities(pool)) as worker:
         yield worker
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 10.0) -> None:
-    """Wait for an activity that a fast-forward released to finish its writes."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.1)
 
 
 async def run_to_completion(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> Any:
@@ -90,7 +81,7 @@ async def test_confirmation_ladder_reminds_pending_communities_and_stops_when_co
             await eventually(four_sent)
             await member_service.confirm_registrations(conn, SYSTEM_ACTOR, ids, client=ts_env.client)
             await ts_env.fast_forward(handle, timedelta(days=12))
-            await asyncio.sleep(0.5)
+            await settled(handle)   # the steps due in those 12 days have run (or been skipped)
             rows = await reminders(conn, key)
             assert [r["step"] for r in rows] == ["remind", "remind", "urge", "urge"]
         await handle.terminate("test over")

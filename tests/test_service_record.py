@@ -155,6 +155,10 @@ async def test_reject_needs_scope_and_an_approved_record_cannot_be_rejected(conn
         await svc.approve_records(conn, staff_actor(city.communities[1]), [a.id], now=NOW)
     with pytest.raises(Forbidden):
         await svc.approve_records(conn, member_actor(member), [a.id], now=NOW)
+    with pytest.raises(Forbidden):
+        await svc.reject_records(conn, staff_actor(city.communities[1]), [a.id], reason="不是本社区", now=NOW)
+    with pytest.raises(Forbidden):
+        await svc.reject_records(conn, member_actor(member), [a.id], reason="自己驳回", now=NOW)
     staff = staff_actor(city.communities[0])
     [rejected] = await svc.reject_records(conn, staff, [b.id], reason="当天未见到该党员", now=NOW)
     assert rejected.status is ServiceRecordStatus.rejected and rejected.reject_reason == "当天未见到该党员"

@@ -19,8 +19,9 @@ from schemas.service_record import (
 from services import service_record as svc
 from tests.record_histories import save_from_test
 from tests.test_registration_seed import reminders, seed_city
-from tests.test_registration_workflows import eventually, running_worker
+from tests.test_registration_workflows import running_worker
 from tests.test_service_record import member_actor, registered_member
+from tests.waiting import eventually
 
 
 def _yesterday(start: str, end: str, community_id: int) -> ServiceRecordCreate:

@@ -13,7 +13,8 @@ from schemas.unit_transfer import UnitTransferStatus, UnitTransferWorkflowResult
 from services import unit_transfer as transfers
 from tests.record_histories import save_from_test
 from tests.test_registration_seed import add_member, reminders, seed_city
-from tests.test_registration_workflows import eventually, run_to_completion, running_worker
+from tests.test_registration_workflows import run_to_completion, running_worker
+from tests.waiting import eventually
 from workflows.unit_transfer import unit_transfer_workflow_id
 
 

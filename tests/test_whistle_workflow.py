@@ -4,7 +4,6 @@ summons activity retried without summoning or notifying anyone twice."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +44,7 @@ from schemas.whistle import (
 from services import whistle as whistle_service
 from tests.conftest import unique
 from tests.record_histories import save_from_test
+from tests.waiting import fetch, rows_eventually, settled, until
 from workflows.whistle import WhistleWorkflow
 
 Handle = WorkflowHandle[WhistleWorkflow, WhistleWorkflowResult]
@@ -128,29 +128,9 @@ async def blow(env: WorkflowEnvironment, pool: Pool, task_queue: str, city: Whis
     return whistle_id, env.client.get_workflow_handle_for(WhistleWorkflow.run, f"whistle-{whistle_id}")
 
 
-async def until(handle: Handle, check: Callable[[WhistleSnapshot], bool], *, seconds: float = 15) -> WhistleSnapshot:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        snap = await handle.query(WhistleWorkflow.snapshot)
-        if check(snap):
-            return snap
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not reached: {snap}")
-        await asyncio.sleep(0.1)
-
-
-async def fetch(pool: Pool, sql: str, *args: object) -> list[dict[str, Any]]:
-    async with pool.acquire() as conn:
-        return [dict(r) for r in await conn.fetch(sql, *args)]
-
-
-async def eventually(pool: Pool, sql: str, *args: object, want: int = 1, seconds: float = 10) -> list[dict[str, Any]]:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        rows = await fetch(pool, sql, *args)
-        if len(rows) >= want or asyncio.get_running_loop().time() > deadline:
-            return rows
-        await asyncio.sleep(0.1)
+def snapshot(handle: Handle) -> Callable[[], Awaitable[WhistleSnapshot]]:
+    """The workflow's snapshot query, for `until`."""
+    return lambda: handle.query(WhistleWorkflow.snapshot)
 
 
 async def refusal(call: Awaitable[object]) -> str:
@@ -187,7 +167,7 @@ async def test_answered_in_time_then_arrived_and_closed(
                VALUES ('community', $1, 'dingtalk', 'http://127.0.0.1:9/robot/send?access_token=whistle')""",
             city.community_id)
     whistle_id, handle = await blow(ts_env, pool, task_queue, city, people=3)
-    snap = await until(handle, lambda s: len(s.units) == 2)
+    snap = await until(snapshot(handle), lambda s: len(s.units) == 2)
     assert set(snap.units) == {city.located, city.paired}   # not the neighbour's or the far unit
     summons = await fetch(pool, "SELECT unit_id, level, basis FROM whistle_summon WHERE whistle_id = $1 ORDER BY unit_id",
                           whistle_id)
@@ -197,7 +177,7 @@ async def test_answered_in_time_then_arrived_and_closed(
 
     done = await handle.execute_update("answer", result_type=AnswerResult, arg=accept(city.located, 3))
     assert done.status is SummonStatus.answered and done.people_committed == 3
-    snap = await until(handle, lambda s: s.status is WhistleStatus.responded)
+    snap = await until(snapshot(handle), lambda s: s.status is WhistleStatus.responded)
     assert snap.urged == [] and snap.level is WhistleLevel.community
     again = await refusal(handle.execute_update("answer", result_type=AnswerResult, arg=accept(city.located, 1)))
     assert again == rules.REFUSAL_ALREADY_ANSWERED
@@ -233,20 +213,20 @@ async def test_silent_unit_is_urged_once(
     and not again when the whistle climbs and the next level's half comes."""
     city = await make_city(pool)
     whistle_id, handle = await blow(ts_env, pool, task_queue, city, people=5)
-    await until(handle, lambda s: len(s.units) == 2)
+    await until(snapshot(handle), lambda s: len(s.units) == 2)
     await handle.execute_update("answer", result_type=AnswerResult, arg=accept(city.located, 2))
     await ts_env.fast_forward(handle, timedelta(minutes=61))
-    snap = await until(handle, lambda s: s.urged == [city.paired])
-    urged = await eventually(pool, "SELECT recipient_id FROM notification WHERE dedupe_key LIKE $1",
+    snap = await until(snapshot(handle), lambda s: s.urged == [city.paired])
+    urged = await rows_eventually(pool, "SELECT recipient_id FROM notification WHERE dedupe_key LIKE $1",
                              f"whistle:{whistle_id}:urge:%")
     assert [n["recipient_id"] for n in urged] == [city.paired]
     assert snap.status is WhistleStatus.summoning
     # The deadline passes short-handed: the subdistrict's half comes and urges only its new unit.
     await ts_env.fast_forward(handle, timedelta(minutes=60))
-    await until(handle, lambda s: s.level is WhistleLevel.subdistrict)
+    await until(snapshot(handle), lambda s: s.level is WhistleLevel.subdistrict)
     await ts_env.fast_forward(handle, timedelta(minutes=61))
-    await until(handle, lambda s: city.neighbour in s.urged)
-    urged = await eventually(pool, "SELECT recipient_id FROM notification WHERE dedupe_key LIKE $1 ORDER BY id",
+    await until(snapshot(handle), lambda s: city.neighbour in s.urged)
+    urged = await rows_eventually(pool, "SELECT recipient_id FROM notification WHERE dedupe_key LIKE $1 ORDER BY id",
                              f"whistle:{whistle_id}:urge:%", want=2)
     assert [n["recipient_id"] for n in urged] == [city.paired, city.neighbour]
     urged_rows = await fetch(pool, "SELECT unit_id FROM whistle_summon WHERE whistle_id = $1 AND urged_at IS NOT NULL"
@@ -263,27 +243,27 @@ async def test_too_few_answers_climb_to_the_subdistrict(
     their answer covers the need."""
     city = await make_city(pool)
     whistle_id, handle = await blow(ts_env, pool, task_queue, city, people=4)
-    await until(handle, lambda s: len(s.units) == 2)
+    await until(snapshot(handle), lambda s: len(s.units) == 2)
     await handle.execute_update("answer", result_type=AnswerResult, arg=accept(city.located, 2))
     decline = AnswerInput(answer=WhistleAnswer(unit_id=city.paired, accept=False, decline_reason="抢修队已派往他处"),
                           actor="unit_admin:供电公司")
     declined = await handle.execute_update("answer", result_type=AnswerResult, arg=decline)
     assert declined.status is SummonStatus.declined
     # Every summoned unit answered and the need is still short: it climbs without waiting the deadline.
-    snap = await until(handle, lambda s: s.level is WhistleLevel.subdistrict and city.neighbour in s.units)
+    snap = await until(snapshot(handle), lambda s: s.level is WhistleLevel.subdistrict and city.neighbour in s.units)
     assert city.far not in snap.units and snap.status is WhistleStatus.summoning
     summon = await fetch(pool, "SELECT level, basis FROM whistle_summon WHERE whistle_id = $1 AND unit_id = $2",
                          whistle_id, city.neighbour)
     assert summon == [{"level": "subdistrict", "basis": "registered"}]
-    told = await eventually(pool, "SELECT recipient_kind, recipient_id, category FROM notification WHERE dedupe_key = $1",
+    told = await rows_eventually(pool, "SELECT recipient_kind, recipient_id, category FROM notification WHERE dedupe_key = $1",
                             f"whistle:{whistle_id}:escalated:subdistrict")
     assert told == [{"recipient_kind": "subdistrict", "recipient_id": city.subdistrict_id,
                      "category": "whistle_escalated"}]
     result = await handle.execute_update("answer", accept(city.neighbour, 2), result_type=AnswerResult)
     assert result.people_committed == 4
-    snap = await until(handle, lambda s: s.status is WhistleStatus.responded)
+    snap = await until(snapshot(handle), lambda s: s.status is WhistleStatus.responded)
     assert snap.shortfall == 0
-    row = await eventually(pool, "SELECT level, status FROM whistle WHERE id = $1 AND status = 'responded'", whistle_id)
+    row = await rows_eventually(pool, "SELECT level, status FROM whistle WHERE id = $1 AND status = 'responded'", whistle_id)
     assert row == [{"level": "subdistrict", "status": "responded"}]
     await handle.terminate()
 
@@ -295,12 +275,12 @@ async def test_nobody_answers_and_the_whistle_is_parked(
     reason the community is told; it can still be closed with a summary."""
     city = await make_city(pool, with_units=False)
     whistle_id, handle = await blow(ts_env, pool, task_queue, city, people=2, skipping=True)
-    snap = await until(handle, lambda s: s.status is WhistleStatus.parked)
+    snap = await until(snapshot(handle), lambda s: s.status is WhistleStatus.parked)
     assert snap.level is WhistleLevel.district and snap.parked_reason and "无可召集" in snap.parked_reason
-    rows = await eventually(pool, "SELECT status, parked_reason, level FROM whistle WHERE id = $1 AND status = 'parked'",
+    rows = await rows_eventually(pool, "SELECT status, parked_reason, level FROM whistle WHERE id = $1 AND status = 'parked'",
                             whistle_id)
     assert rows[0]["level"] == "district" and rows[0]["parked_reason"] == snap.parked_reason
-    told = await eventually(pool, "SELECT recipient_kind, recipient_id FROM notification WHERE dedupe_key = $1",
+    told = await rows_eventually(pool, "SELECT recipient_kind, recipient_id FROM notification WHERE dedupe_key = $1",
                             f"whistle:{whistle_id}:whistle_parked")
     assert told == [{"recipient_kind": "community", "recipient_id": city.community_id}]
     escalations = await fetch(pool, "SELECT detail->>'level' AS level FROM whistle_event WHERE whistle_id = $1"
@@ -318,13 +298,13 @@ async def test_silent_units_park_the_whistle_and_a_late_answer_brings_it_back(
     answer from a summoned unit moves it to responded, short-handed."""
     city = await make_city(pool)
     whistle_id, handle = await blow(ts_env, pool, task_queue, city, people=3, skipping=True)
-    snap = await until(handle, lambda s: s.status is WhistleStatus.parked, seconds=30)
+    snap = await until(snapshot(handle), lambda s: s.status is WhistleStatus.parked, seconds=30)
     assert snap.parked_reason == rules.parked_reason(summoned=4, needed=3)
     assert sorted(snap.urged) == sorted([city.located, city.paired, city.neighbour, city.far])
     await handle.execute_update("answer", result_type=AnswerResult, arg=accept(city.far, 1))
-    snap = await until(handle, lambda s: s.status is WhistleStatus.responded)
+    snap = await until(snapshot(handle), lambda s: s.status is WhistleStatus.responded)
     assert snap.shortfall == 2
-    told = await eventually(pool, "SELECT recipient_kind FROM notification WHERE dedupe_key = $1",
+    told = await rows_eventually(pool, "SELECT recipient_kind FROM notification WHERE dedupe_key = $1",
                             f"whistle:{whistle_id}:whistle_short_handed")
     assert told == [{"recipient_kind": "community"}]
     await handle.terminate()
@@ -414,8 +394,8 @@ async def test_a_whistle_started_after_its_respond_by_still_gives_units_a_window
         await whistle_service.start_whistle_workflow(ts_env.client, whistle_id=whistle_id, people_needed=6,
                                                      respond_by=now - timedelta(hours=1), task_queue=task_queue)
     handle: Handle = ts_env.client.get_workflow_handle_for(WhistleWorkflow.run, f"whistle-{whistle_id}")
-    await until(handle, lambda s: len(s.units) == 2)
-    await asyncio.sleep(0.5)
+    await until(snapshot(handle), lambda s: len(s.units) == 2)
+    await settled(handle)   # it now waits on its timer: whatever it would do at once is done
     snap = await handle.query(WhistleWorkflow.snapshot)
     assert snap.level is WhistleLevel.community and snap.urged == []
     deadline = await fetch(pool, "SELECT level_deadline_at FROM whistle WHERE id = $1", whistle_id)

@@ -307,13 +307,15 @@ def _check_level(actor: Actor, level: EvaluationLevel) -> None:
 
 
 async def _rows(conn: Conn, actor: Actor, *, run_id: int, level: EvaluationLevel, limit: int | None,
-                offset: int) -> list[Any]:
+                offset: int, unit_id: int | None = None) -> list[Any]:
     await _run_row(conn, run_id)
     _check_level(actor, level)
+    if unit_id is not None and level != EvaluationLevel.member:
+        raise InvalidInput("unit_id 只能与 level=member 一起使用 (查看某单位的党员结果)")
     scope = scope_filter(actor)
     if level == EvaluationLevel.member:
         return await evaluation_db.select_member_results(
-            conn, run_id=run_id, scope=scope, unit_id=None, limit=limit, offset=offset)
+            conn, run_id=run_id, scope=scope, unit_id=unit_id, limit=limit, offset=offset)
     if level == EvaluationLevel.unit:
         return await evaluation_db.select_unit_results(conn, run_id=run_id, scope=scope, limit=limit, offset=offset)
     if level == EvaluationLevel.community:
@@ -324,9 +326,11 @@ async def _rows(conn: Conn, actor: Actor, *, run_id: int, level: EvaluationLevel
 
 
 async def results(
-    conn: Conn, actor: Actor, *, run_id: int, level: EvaluationLevel, limit: int = 100, offset: int = 0
+    conn: Conn, actor: Actor, *, run_id: int, level: EvaluationLevel, limit: int = 100, offset: int = 0,
+    unit_id: int | None = None,
 ) -> ResultPage:
-    rows = await _rows(conn, actor, run_id=run_id, level=level, limit=limit, offset=offset)
+    """One page of a level's rows in the actor's scope; member rows may be narrowed to one unit."""
+    rows = await _rows(conn, actor, run_id=run_id, level=level, limit=limit, offset=offset, unit_id=unit_id)
     total = int(rows[0]["total"]) if rows and "total" in rows[0] else len(rows)
     items: Sequence[Any]
     if level == EvaluationLevel.member:

@@ -126,3 +126,20 @@ async def test_only_an_organization_department_starts_a_run(
     assert r.status_code == 403
     r = await api_http.post("/evaluations", json={"period": "2026-Q9"}, headers=api_city.auth("org_city"))
     assert r.status_code in (400, 422) and "考核期间" in r.text
+
+
+async def test_member_results_narrow_to_one_unit(
+    api_http: httpx.AsyncClient, api_city: ApiCity, run_id: int
+) -> None:
+    """The drill-down from a unit's figure: member rows of that unit only, the total counting them;
+    unit_id with any other level is refused with a message naming the parameter."""
+    unit_a = api_city.unit["A"]
+    r = await api_http.get(f"/evaluations/{run_id}/results", params={"level": "member", "unit_id": unit_a},
+                           headers=api_city.auth("org_city"))
+    assert r.status_code == 200
+    expected = {m.id for m in api_city.members.values() if m.unit_id == unit_a}
+    assert {i["member_id"] for i in r.json()["items"]} == expected
+    assert r.json()["total"] == len(expected)
+    r = await api_http.get(f"/evaluations/{run_id}/results", params={"level": "unit", "unit_id": unit_a},
+                           headers=api_city.auth("org_city"))
+    assert r.status_code == 422 and "unit_id" in r.json()["message"]

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, ClientDep, PoolDep
-from api.routes.directory import IdPath, Limit, Offset
+from api.routes.directory import BIGINT_MAX, IdPath, Limit, Offset
 from api.routes.registrations import TaskQueueDep
 from schemas.evaluation import (
     EvaluationLevel,
@@ -59,9 +59,11 @@ async def run(pool: PoolDep, actor: ActorDep, run_id: IdPath) -> EvaluationRun:
 
 @router.get("/{run_id}/results", response_model=ResultPage, summary="考核结果 (按层级, 限管辖范围)")
 async def results(pool: PoolDep, actor: ActorDep, run_id: IdPath, level: LevelQuery = EvaluationLevel.community,
+                  unit_id: Annotated[int | None, Query(ge=1, le=BIGINT_MAX, description="仅 level=member: 某单位的党员")] = None,
                   limit: Limit = 100, offset: Offset = 0) -> ResultPage:
     async with pool.acquire() as conn:
-        return await evaluation.results(conn, actor, run_id=run_id, level=level, limit=limit, offset=offset)
+        return await evaluation.results(conn, actor, run_id=run_id, level=level, limit=limit, offset=offset,
+                                        unit_id=unit_id)
 
 
 @router.get("/{run_id}/members/{member_id}/explain", response_model=MemberExplanation,

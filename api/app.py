@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
 
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api.errors import install_error_handlers
+from api.errors import document_error_responses, install_error_handlers
+from api.rate_limits import RATE_LIMITED_ROUTES, PublicBrakes
 from api.routes import directory, health, inbox, statistics, tokens
 from db.pool import Pool
 from telemetry.tracing import instrument_asgi
@@ -43,8 +45,22 @@ def create_app(*, pool: Pool, temporal_client: Client) -> FastAPI:
     )
     app.state.pool = pool
     app.state.temporal_client = temporal_client
+    app.state.public_brakes = PublicBrakes()
     install_error_handlers(app)
     for module in (health, directory, inbox, statistics, tokens, *_optional_router_modules()):
         app.include_router(module.router)
+    _document_errors(app)
     instrument_asgi(app)  # request spans when the entrypoint turned tracing on
     return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    """/openapi.json names the error answers each operation can give (api/errors.py)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_error_responses(generate(), rate_limited=RATE_LIMITED_ROUTES)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -20,9 +20,18 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
 
 
-def certificate_number(registration_id: int, registered_at: datetime) -> str:
-    """`BDZ` + registration year + the zero-padded registration id: unique, stable, sortable."""
-    return f"BDZ{registered_at.astimezone(LOCAL_ZONE).year}{registration_id:08d}"
+# A certificate number is `BDZ` + 12 random characters of CODE_ALPHABET (about 59 bits), drawn by
+# services/certificate.py: nobody can walk the numbers of other members' papers. Numbers printed
+# before this rule (`BDZ` + year + padded registration id) stay in the table and keep checking.
+NUMBER_PREFIX = "BDZ"
+NUMBER_LENGTH = 12
+
+
+def number_shaped(number: str) -> bool:
+    """True when `number` has the shape of a (new) random certificate number."""
+    body = number.removeprefix(NUMBER_PREFIX)
+    return number.startswith(NUMBER_PREFIX) and len(body) == NUMBER_LENGTH and all(
+        ch in CODE_ALPHABET for ch in body)
 
 
 def code_shaped(code: str) -> bool:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from schemas.delivery import ChannelPolicy
 from schemas.registration import ReminderStep
@@ -60,13 +60,24 @@ class Quotas(BaseModel):
         return self.min_services is not None or self.min_hours is not None
 
 
+# What the API really sends for a timedelta: ISO 8601 with pydantic's leading minus for a negative
+# span ("-P3D", "PT0S", "P1DT1.5S"). JSON Schema's `format: duration` (RFC 3339) has no sign, so a
+# generated client would refuse "-P3D": the schema states the pattern instead.
+SignedDuration = Annotated[timedelta, WithJsonSchema({
+    "type": "string",
+    "pattern": r"^-?P(?=\d|T\d)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$",
+    "examples": ["-P3D", "PT0S", "P7D"],
+    "description": "ISO 8601 时长, 负值在前加 '-' (如 -P3D 表示截止前 3 天)",
+})]
+
+
 class LadderStep(BaseModel):
     """One step of a campaign's reminder ladder: when (relative to the deadline) and who is told."""
 
     model_config = ConfigDict(frozen=True)
 
     step: ReminderStep
-    offset: timedelta = Field(description="after the deadline; negative means before it")
+    offset: SignedDuration = Field(description="after the deadline; negative means before it")
     notify: tuple[Recipient, ...] = (Recipient.member,)
 
 

@@ -43,6 +43,10 @@ def _path(row: dict[str, Any]) -> HierarchyPath:
                          community_id=row["community_id"], unit_id=row["unit_id"], member_id=row["member_id"])
 
 
+def _new_number() -> str:
+    return rules.NUMBER_PREFIX + "".join(secrets.choice(rules.CODE_ALPHABET) for _ in range(rules.NUMBER_LENGTH))
+
+
 def _new_code() -> str:
     return "".join(secrets.choice(rules.CODE_ALPHABET) for _ in range(rules.CODE_LENGTH))
 
@@ -63,7 +67,7 @@ async def _issued(conn: Conn, rows: list[dict[str, Any]]) -> list[dict[str, Any]
     if new:
         await certificate_db.insert_certificates(
             conn, registration_ids=[r["registration_id"] for r in new],
-            numbers=[rules.certificate_number(r["registration_id"], r["registered_at"]) for r in new],
+            numbers=[_new_number() for _ in new],
             codes=[_new_code() for _ in new],
         )
         # Re-read: a concurrent first print may have won the insert, and its code is the one kept.

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import ActorDep, PoolDep
+from api.rate_limits import brake
 from api.routes.directory import IdPath
 from schemas.certificate import CertificateCheck
 from services import certificate as certificates
@@ -42,9 +43,11 @@ async def unit_certificates(request: Request, pool: PoolDep, actor: ActorDep, un
 
 @router.get("/certificates/{number}", response_model=CertificateCheck, summary="核验报到证 (无需令牌)")
 async def check_certificate(
+    request: Request,
     pool: PoolDep,
     number: Annotated[str, Path(min_length=1, max_length=40)],
     code: Annotated[str, Query(min_length=1, max_length=40, description="报到证上的校验码")],
 ) -> CertificateCheck:
+    await brake(request, route="certificate_check", code=f"{number}/{code}")
     async with pool.acquire() as conn:
         return await certificates.check_certificate(conn, number, code)

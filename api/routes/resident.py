@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.deps import ActorDep, ClientDep, PoolDep
+from api.rate_limits import brake
 from api.routes.directory import IdPath
 from schemas.dispatch import (
     GridNeedCodeIssued,
@@ -32,13 +33,15 @@ def _now() -> datetime:
 
 @router.post("/resident/needs", response_model=ResidentNeedReceipt, status_code=201,
              summary="居民凭网格点单码提交需求 (无需登录)")
-async def place_need(pool: PoolDep, body: ResidentNeedCreate) -> ResidentNeedReceipt:
+async def place_need(request: Request, pool: PoolDep, body: ResidentNeedCreate) -> ResidentNeedReceipt:
+    await brake(request, route="resident_needs", code=body.code)
     async with pool.acquire() as conn, conn.transaction():
         return await resident.place_need_as_resident(conn, body, now=_now())
 
 
 @router.post("/resident/rating", response_model=ResidentRateResult, summary="居民凭评价码评价服务 (无需登录)")
-async def rate(pool: PoolDep, client: ClientDep, body: ResidentRateInput) -> ResidentRateResult:
+async def rate(request: Request, pool: PoolDep, client: ClientDep, body: ResidentRateInput) -> ResidentRateResult:
+    await brake(request, route="resident_rating", code=body.code)
     return await resident.rate_as_resident(pool, client, body, now=_now())
 
 

@@ -20,7 +20,7 @@ _OPTIONAL_ROUTERS = ("api.routes.registrations", "api.routes.roster", "api.route
                     "api.routes.deliveries", "api.routes.evaluations", "api.routes.campaigns",
                     "api.routes.resident", "api.routes.service_records",
                     "api.routes.unit_transfers", "api.routes.certificates",
-                    "api.routes.whistles")
+                    "api.routes.whistles", "api.routes.work_queues")
 
 
 def _optional_router_modules() -> list[ModuleType]:

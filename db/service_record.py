@@ -254,3 +254,18 @@ async def select_record_credits(conn: Conn, *, record_id: int) -> list[dict[str,
         record_id,
     )
     return [dict(r) for r in rows]
+
+
+async def count_pending(conn: Conn, *, scope: ScopeFilter) -> int:
+    """Records awaiting the community's decision with communities in `scope`."""
+    count: int = await conn.fetchval(
+        """
+        SELECT count(*) FROM service_record sr
+        JOIN community c ON c.id = sr.community_id JOIN subdistrict s ON s.id = c.subdistrict_id
+        WHERE sr.status = 'pending'
+          AND ($1::bigint IS NULL OR s.district_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
+          AND ($3::bigint IS NULL OR sr.community_id = $3)
+        """,
+        scope.district_id, scope.subdistrict_id, scope.community_id,
+    )
+    return count

@@ -11,6 +11,7 @@ from typing import Any
 
 from db.pool import Conn
 from domain.local_time import window_slots
+from domain.scope import ScopeFilter
 from schemas.matching import CityMap, EscalationLevel, MemberCandidate, TaskSpec
 
 
@@ -455,3 +456,32 @@ async def select_claimable(
         member_id, community_id, subdistrict_id, district_id, limit,
     )
     return [dict(r) for r in rows]
+
+
+async def count_queues(conn: Conn, *, scope: ScopeFilter, as_of: datetime) -> dict[str, int]:
+    """Tasks with communities in `scope`: parked, overdue (as the ledger says) and rated but not yet
+    verified (done or follow-up with a resident rating: ready for the community's verification)."""
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) FILTER (WHERE t.status = 'parked') AS parked,
+               count(*) FILTER (
+                   WHERE t.status IN ('open', 'offering', 'staffed', 'in_progress', 'parked')
+                     AND (t.window_end < $4 OR (n.deadline_at IS NOT NULL AND n.deadline_at < $4
+                                                AND t.status IN ('open', 'offering', 'parked')))
+               ) AS overdue,
+               count(*) FILTER (
+                   WHERE t.status IN ('done', 'follow_up')
+                     AND EXISTS (SELECT 1 FROM resident_rating rr WHERE rr.task_id = t.id)
+               ) AS to_verify
+        FROM task t
+        JOIN community c ON c.id = t.community_id
+        JOIN subdistrict s ON s.id = c.subdistrict_id
+        LEFT JOIN need n ON n.id = t.need_id
+        WHERE t.status IN ('open', 'offering', 'staffed', 'in_progress', 'parked', 'done', 'follow_up')
+          AND ($1::bigint IS NULL OR s.district_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
+          AND ($3::bigint IS NULL OR t.community_id = $3)
+        """,
+        scope.district_id, scope.subdistrict_id, scope.community_id, as_of,
+    )
+    assert row is not None
+    return {"parked": int(row["parked"]), "overdue": int(row["overdue"]), "to_verify": int(row["to_verify"])}

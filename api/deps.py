@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
 from db.pool import Pool
 from domain.errors import Unauthenticated
+from schemas.api import MAX_PAGE_SIZE
 from schemas.auth import Actor
+from schemas.settings import DEFAULT_TASK_QUEUE
 
 
 def get_pool(request: Request) -> Pool:
@@ -49,3 +51,21 @@ async def current_actor(
 PoolDep = Annotated[Pool, Depends(get_pool)]
 ClientDep = Annotated[Client, Depends(get_client)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def get_task_queue(request: Request) -> str:
+    """The workers' task queue; the app factory may set it on app.state, else the default."""
+    task_queue: str = getattr(request.app.state, "task_queue", DEFAULT_TASK_QUEUE)
+    return task_queue
+
+
+TaskQueueDep = Annotated[str, Depends(get_task_queue)]
+
+BIGINT_MAX = 2**63 - 1
+
+# Shared parameter types: ids are positive bigints, so anything else is a 422 before any query.
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数 (1-500)")]
+Offset = Annotated[int, Query(ge=0, le=BIGINT_MAX, description="跳过的条数")]
+IdPath = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
+IdQuery = Annotated[int | None, Query(ge=1, le=BIGINT_MAX)]
+Text = Annotated[str | None, Query(min_length=1, max_length=100)]

@@ -7,6 +7,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The task queue every worker polls and every workflow starts on unless configured otherwise.
+DEFAULT_TASK_QUEUE = "shuangbaodao"
+
 
 class Settings(BaseSettings):
     """Everything a process may be configured with. Only entrypoints construct this."""
@@ -19,7 +22,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     temporal_address: str | None = Field(default=None, validation_alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = "default"
-    task_queue: str = "shuangbaodao"
+    task_queue: str = DEFAULT_TASK_QUEUE
     api_host: str = "127.0.0.1"
     api_port: int = 8700
     temporal_port: int = 7233

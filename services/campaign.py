@@ -51,13 +51,13 @@ from schemas.campaign import (
 )
 from schemas.dispatch import TaskMode
 from schemas.evaluation import EvaluationRule
+from schemas.settings import DEFAULT_TASK_QUEUE
 from services import dispatch as dispatch_service
 from services.workflow_calls import execute_update, start_once
 from workflows.campaign import CampaignWorkflow, campaign_workflow_id
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_TASK_QUEUE = "shuangbaodao"
 # Units behind the unit quota listed in a progress report (the count covers all of them).
 BEHIND_LIST_LIMIT = 100
 R = TypeVar("R", bound=BaseModel)

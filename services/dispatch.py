@@ -62,6 +62,7 @@ from schemas.dispatch import (
     VerifyResult,
 )
 from schemas.matching import EscalationLevel, MatchWeights
+from schemas.settings import DEFAULT_TASK_QUEUE
 from services.tokens import hash_token
 from services.workflow_calls import execute_update, start_once
 from workflows.task import TaskWorkflow
@@ -69,7 +70,6 @@ from workflows.task import TaskWorkflow
 log = structlog.get_logger(__name__)
 
 # Matches schemas.settings.Settings.task_queue; entrypoints pass their configured queue.
-DEFAULT_TASK_QUEUE = "shuangbaodao"
 STAFF_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
 ANONYMOUS_DONOR = "匿名爱心人士"
 RECENT_WINDOW = task_rules.FAIRNESS_WINDOW

@@ -34,6 +34,7 @@ from schemas.registration import (
     RegistrationChanged,
     RegistrationPolicy,
 )
+from schemas.settings import DEFAULT_TASK_QUEUE
 from services.workflow_calls import start_once
 from telemetry import metrics
 from workflows.member_registration import MemberRegistrationCohortWorkflow, cohort_workflow_id
@@ -41,7 +42,6 @@ from workflows.member_registration import MemberRegistrationCohortWorkflow, coho
 log = structlog.get_logger(__name__)
 
 # Matches schemas.settings.Settings.task_queue; entrypoints pass their configured queue.
-DEFAULT_TASK_QUEUE = "shuangbaodao"
 # Who may decide on registrations (confirm, reject, place): not the member or unit themselves.
 DECIDING_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
 

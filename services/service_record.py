@@ -31,12 +31,12 @@ from schemas.service_record import (
     ServiceRecordView,
     ServiceRecordWorkflowInput,
 )
+from schemas.settings import DEFAULT_TASK_QUEUE
 from services.workflow_calls import start_once
 from workflows.service_record import ServiceRecordWorkflow
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_TASK_QUEUE = "shuangbaodao"
 STAFF_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
 
 

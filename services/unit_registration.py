@@ -34,11 +34,11 @@ from schemas.registration import (
     UnitRegistrationStatus,
     UnitRegistrationWorkflowInput,
 )
+from schemas.settings import DEFAULT_TASK_QUEUE
 from workflows.unit_registration import UnitRegistrationWorkflow, unit_workflow_id
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_TASK_QUEUE = "shuangbaodao"
 DECIDING_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
 
 

@@ -29,6 +29,7 @@ from domain.notification_texts import Text
 from domain.scope import scope_filter
 from schemas.api import Page
 from schemas.auth import Actor, Role
+from schemas.settings import DEFAULT_TASK_QUEUE
 from schemas.unit_transfer import (
     UnitTransferChanged,
     UnitTransferOut,
@@ -41,7 +42,6 @@ from workflows.unit_transfer import UnitTransferWorkflow, unit_transfer_workflow
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_TASK_QUEUE = "shuangbaodao"
 
 _STATUS_WORDS = {
     UnitTransferStatus.accepted: "已转入", UnitTransferStatus.refused: "已被拒绝",

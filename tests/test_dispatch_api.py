@@ -17,7 +17,7 @@ from api.app import create_app
 from db.pool import Pool
 from domain import task_rules
 from schemas.auth import Role, ScopeKind
-from services.dispatch import DEFAULT_TASK_QUEUE
+from schemas.settings import DEFAULT_TASK_QUEUE
 from services.tokens import issue_token
 from tests.test_dispatch_workflow import add_member, make_city
 from workflows.task import TaskWorkflow

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, ClientDep, PoolDep
-from api.routes.directory import IdPath, Limit
+from api.deps import ActorDep, ClientDep, IdPath, Limit, PoolDep, TaskQueueDep
 from schemas.campaign import (
     CampaignCreate,
     CampaignEventView,
@@ -119,9 +118,9 @@ async def close(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: 
 
 
 @router.post("/campaigns/{campaign_id}/mobilise", response_model=MobiliseResult, summary="平急转换: 向范围内每个网格派发任务")
-async def mobilise(request: Request, pool: PoolDep, client: ClientDep, actor: ActorDep,
+async def mobilise(pool: PoolDep, client: ClientDep, actor: ActorDep, task_queue: TaskQueueDep,
                    campaign_id: IdPath, body: MobiliseBody) -> MobiliseResult:
     async with pool.acquire() as conn:
         return await campaign_service.mobilise(
             conn, client, actor, campaign_id, MobiliseInput(actor=actor.audit_name, **body.model_dump()),
-            task_queue=getattr(request.app.state, "task_queue", campaign_service.DEFAULT_TASK_QUEUE))
+            task_queue=task_queue)

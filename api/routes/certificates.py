@@ -12,9 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import ActorDep, PoolDep
+from api.deps import ActorDep, IdPath, PoolDep
 from api.rate_limits import brake
-from api.routes.directory import IdPath
 from schemas.certificate import CertificateCheck
 from services import certificate as certificates
 

@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ActorDep, PoolDep
-from api.routes.directory import Limit, Offset
+from api.deps import ActorDep, Limit, Offset, PoolDep
 from schemas.api import Page
 from schemas.delivery import Channel, DeliveryStatus, DeliveryView
 from services import delivery

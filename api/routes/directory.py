@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
-from api.deps import ActorDep, PoolDep
-from schemas.api import MAX_PAGE_SIZE, Page
+from api.deps import ActorDep, IdPath, IdQuery, Limit, Offset, PoolDep, Text
+from schemas.api import Page
 from schemas.directory import (
     AuditEntry,
     Community,
@@ -28,15 +28,6 @@ from schemas.directory import (
     UnitRegistrationStatus,
 )
 from services import directory
-
-BIGINT_MAX = 2**63 - 1
-
-# Shared parameter types: ids are positive bigints, so anything else is a 422 before any query.
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数 (1-500)")]
-Offset = Annotated[int, Query(ge=0, le=BIGINT_MAX, description="跳过的条数")]
-IdPath = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
-IdQuery = Annotated[int | None, Query(ge=1, le=BIGINT_MAX)]
-Text = Annotated[str | None, Query(min_length=1, max_length=100)]
 
 router = APIRouter(tags=["directory 名录"])
 

@@ -11,9 +11,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, ClientDep, PoolDep
-from api.routes.directory import IdPath, Limit
-from api.routes.registrations import TaskQueueDep
+from api.deps import ActorDep, ClientDep, IdPath, Limit, PoolDep, TaskQueueDep
 from schemas.dispatch import (
     AnswerOfferInput,
     AnswerOfferResult,

@@ -9,9 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, ClientDep, PoolDep
-from api.routes.directory import BIGINT_MAX, IdPath, Limit, Offset
-from api.routes.registrations import TaskQueueDep
+from api.deps import BIGINT_MAX, ActorDep, ClientDep, IdPath, Limit, Offset, PoolDep, TaskQueueDep
 from schemas.evaluation import (
     EvaluationLevel,
     EvaluationRule,

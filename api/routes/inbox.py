@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ActorDep, PoolDep
-from api.routes.directory import IdPath, Limit, Offset
+from api.deps import ActorDep, IdPath, Limit, Offset, PoolDep
 from schemas.api import Page
 from schemas.directory import Notification
 from services import directory

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends, Request
-
-from api.deps import ActorDep, ClientDep, PoolDep
-from api.routes.directory import IdPath
+from api.deps import ActorDep, ClientDep, IdPath, PoolDep, TaskQueueDep
 from schemas.registration import (
     ActionReason,
     BulkResult,
@@ -25,15 +22,6 @@ from services import registration as members
 from services import unit_registration as units
 
 router = APIRouter(prefix="/registrations", tags=["registrations 报到"])
-
-
-def get_task_queue(request: Request) -> str:
-    """The workers' task queue; the app factory may set it on app.state, else the default."""
-    task_queue: str = getattr(request.app.state, "task_queue", members.DEFAULT_TASK_QUEUE)
-    return task_queue
-
-
-TaskQueueDep = Annotated[str, Depends(get_task_queue)]
 
 
 @router.post("/members", response_model=MemberRegistrationOut, status_code=201, summary="个人报到")

@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 
-from api.deps import ActorDep, ClientDep, PoolDep
+from api.deps import ActorDep, ClientDep, IdPath, PoolDep
 from api.rate_limits import brake
-from api.routes.directory import IdPath
 from schemas.dispatch import (
     GridNeedCodeIssued,
     ResidentNeedCreate,

@@ -10,9 +10,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from api.deps import ActorDep, ClientDep, PoolDep
-from api.routes.directory import IdPath, Limit, Offset
-from api.routes.registrations import TaskQueueDep
+from api.deps import ActorDep, ClientDep, IdPath, Limit, Offset, PoolDep, TaskQueueDep
 from schemas.service_record import (
     ApproveRecords,
     RejectRecords,

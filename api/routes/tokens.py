@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ActorDep, PoolDep
-from api.routes.directory import IdPath
+from api.deps import ActorDep, IdPath, PoolDep
 from domain.errors import Forbidden
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.directory import IssuedToken, IssueTokenRequest, TokenInfo

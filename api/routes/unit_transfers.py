@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ActorDep, ClientDep, PoolDep
-from api.routes.directory import IdPath, IdQuery, Limit, Offset
-from api.routes.registrations import TaskQueueDep
+from api.deps import ActorDep, ClientDep, IdPath, IdQuery, Limit, Offset, PoolDep, TaskQueueDep
 from schemas.api import Page
 from schemas.unit_transfer import DecideUnitTransfer, StartUnitTransfer, UnitTransferOut, UnitTransferStatus
 from services import unit_transfer as transfers

@@ -11,9 +11,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from api.deps import ActorDep, ClientDep, PoolDep
-from api.routes.directory import IdPath, IdQuery, Limit, Offset
-from api.routes.registrations import TaskQueueDep
+from api.deps import ActorDep, ClientDep, IdPath, IdQuery, Limit, Offset, PoolDep, TaskQueueDep
 from schemas.api import Page
 from schemas.whistle import (
     AnswerResult,

@@ -558,3 +558,29 @@ async def select_notification_id(conn: Conn, *, dedupe_key: str) -> int | None:
     """The inbox notice a report was announced with (notification.dedupe_key is unique)."""
     found: int | None = await conn.fetchval("SELECT id FROM notification WHERE dedupe_key = $1", dedupe_key)
     return found
+
+
+async def select_unit_result(conn: Conn, *, run_id: int, unit_id: int) -> asyncpg.Record | None:
+    """One unit's row with its name and where it is located (for the scope check)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """
+        SELECT ue.*, u.name, u.community_id, c.subdistrict_id, s.district_id
+        FROM unit_evaluation ue JOIN reporting_unit u ON u.id = ue.unit_id
+        LEFT JOIN community c ON c.id = u.community_id
+        LEFT JOIN subdistrict s ON s.id = c.subdistrict_id
+        WHERE ue.run_id = $1 AND ue.unit_id = $2
+        """,
+        run_id, unit_id,
+    )
+    return row
+
+
+async def select_community_result(conn: Conn, *, run_id: int, community_id: int) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """
+        SELECT ce.*, c.name FROM community_evaluation ce JOIN community c ON c.id = ce.community_id
+        WHERE ce.run_id = $1 AND ce.community_id = $2
+        """,
+        run_id, community_id,
+    )
+    return row

@@ -203,6 +203,19 @@ class MemberExplanation(BaseModel):
     lines: list[ExplainLine]
 
 
+class FigureExplanation(BaseModel):
+    """The basis of a unit's or a community's figures, line by line, from its stored counts and
+    the thresholds the run applied."""
+
+    run_id: int
+    subject_kind: str   # unit / community
+    subject_id: int
+    name: str
+    grade: Grade | None = None
+    stars: int | None = None
+    lines: list[ExplainLine]
+
+
 # --- workflow and activities -------------------------------------------------------------------
 
 

@@ -143,3 +143,38 @@ async def test_member_results_narrow_to_one_unit(
     r = await api_http.get(f"/evaluations/{run_id}/results", params={"level": "unit", "unit_id": unit_a},
                            headers=api_city.auth("org_city"))
     assert r.status_code == 422 and "unit_id" in r.json()["message"]
+
+
+async def test_unit_and_community_figures_are_explained_within_scope(
+    api_http: httpx.AsyncClient, api_city: ApiCity, run_id: int
+) -> None:
+    """A unit's explanation restates its counts and rates beside the run's thresholds and ends in the
+    grade the results show; a community's states its three rates; another unit or community is 403."""
+    unit_a = api_city.unit["A"]
+    results = (await api_http.get(f"/evaluations/{run_id}/results", params={"level": "unit"},
+                                  headers=api_city.auth("unit_a"))).json()["items"]
+    (row,) = [r for r in results if r["unit_id"] == unit_a]
+    r = await api_http.get(f"/evaluations/{run_id}/units/{unit_a}/explain", headers=api_city.auth("unit_a"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["grade"] == row["grade"] and body["name"] == row["name"]
+    labels = [line["label"] for line in body["lines"]]
+    assert labels[0] == "考核期间" and labels[-1] == "等次" and "报到率" in labels and "完成率" in labels
+    reg = next(line for line in body["lines"] if line["label"] == "报到率")
+    assert f"{row['registered']} / {row['members']}" in reg["value"] and "评优线 95.00%" in reg["value"]
+    assert reg["passed"] == (row["registered"] >= 0.95 * row["members"])
+    other = await api_http.get(f"/evaluations/{run_id}/units/{api_city.unit['B']}/explain",
+                               headers=api_city.auth("unit_a"))
+    assert other.status_code == 403
+
+    community_a = api_city.community["A"]
+    r = await api_http.get(f"/evaluations/{run_id}/communities/{community_a}/explain",
+                           headers=api_city.auth("staff_a"))
+    assert r.status_code == 200, r.text
+    assert {"响应率", "解决率", "满意率", "综合值", "排名"} <= {line["label"] for line in r.json()["lines"]}
+    r = await api_http.get(f"/evaluations/{run_id}/communities/{api_city.community['B']}/explain",
+                           headers=api_city.auth("staff_a"))
+    assert r.status_code == 403
+    r = await api_http.get(f"/evaluations/{run_id}/communities/{community_a}/explain",
+                           headers=api_city.auth("unit_a"))
+    assert r.status_code == 403

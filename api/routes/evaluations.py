@@ -15,10 +15,11 @@ from schemas.evaluation import (
     EvaluationRule,
     EvaluationRun,
     EvaluationScope,
+    FigureExplanation,
     MemberExplanation,
     ResultPage,
 )
-from services import evaluation
+from services import evaluation, evaluation_explain
 
 router = APIRouter(prefix="/evaluations", tags=["evaluation 述职评议考核"])
 
@@ -69,6 +70,21 @@ async def results(pool: PoolDep, actor: ActorDep, run_id: IdPath, level: LevelQu
 async def explain(pool: PoolDep, actor: ActorDep, run_id: IdPath, member_id: IdPath) -> MemberExplanation:
     async with pool.acquire() as conn:
         return await evaluation.explain_member(conn, actor, run_id=run_id, member_id=member_id)
+
+
+@router.get("/{run_id}/units/{unit_id}/explain", response_model=FigureExplanation,
+            summary="单位考核结果的逐条依据")
+async def explain_unit(pool: PoolDep, actor: ActorDep, run_id: IdPath, unit_id: IdPath) -> FigureExplanation:
+    async with pool.acquire() as conn:
+        return await evaluation_explain.explain_unit(conn, actor, run_id=run_id, unit_id=unit_id)
+
+
+@router.get("/{run_id}/communities/{community_id}/explain", response_model=FigureExplanation,
+            summary="社区考核结果 (三率、覆盖率、星级) 的逐条依据")
+async def explain_community(pool: PoolDep, actor: ActorDep, run_id: IdPath,
+                            community_id: IdPath) -> FigureExplanation:
+    async with pool.acquire() as conn:
+        return await evaluation_explain.explain_community(conn, actor, run_id=run_id, community_id=community_id)
 
 
 @router.get("/{run_id}/export.xlsx", summary="导出考核结果 (.xlsx)", response_class=Response)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import Any
 
 from fastapi import FastAPI
@@ -11,27 +9,27 @@ from temporalio.client import Client
 
 from api.errors import document_error_responses, install_error_handlers
 from api.rate_limits import RATE_LIMITED_ROUTES, PublicBrakes
-from api.routes import directory, health, inbox, statistics, tokens
+from api.routes import (
+    campaigns,
+    certificates,
+    deliveries,
+    directory,
+    dispatch,
+    evaluations,
+    health,
+    inbox,
+    registrations,
+    resident,
+    roster,
+    service_records,
+    statistics,
+    tokens,
+    unit_transfers,
+    whistles,
+    work_queues,
+)
 from db.pool import Pool
 from telemetry.tracing import instrument_asgi
-
-# Routers written alongside this one; included when their module is present in this build.
-_OPTIONAL_ROUTERS = ("api.routes.registrations", "api.routes.roster", "api.routes.dispatch",
-                    "api.routes.deliveries", "api.routes.evaluations", "api.routes.campaigns",
-                    "api.routes.resident", "api.routes.service_records",
-                    "api.routes.unit_transfers", "api.routes.certificates",
-                    "api.routes.whistles", "api.routes.work_queues")
-
-
-def _optional_router_modules() -> list[ModuleType]:
-    found = []
-    for name in _OPTIONAL_ROUTERS:
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # the module exists but one of its own imports is missing
-                raise
-    return found
 
 
 def create_app(*, pool: Pool, temporal_client: Client) -> FastAPI:
@@ -47,7 +45,9 @@ def create_app(*, pool: Pool, temporal_client: Client) -> FastAPI:
     app.state.temporal_client = temporal_client
     app.state.public_brakes = PublicBrakes()
     install_error_handlers(app)
-    for module in (health, directory, inbox, statistics, tokens, *_optional_router_modules()):
+    for module in (health, directory, inbox, statistics, tokens, registrations, roster, dispatch, deliveries,
+                   evaluations, campaigns, resident, service_records, unit_transfers, certificates, whistles,
+                   work_queues):
         app.include_router(module.router)
     _document_errors(app)
     instrument_asgi(app)  # request spans when the entrypoint turned tracing on

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class PeriodKind(StrEnum):
@@ -67,14 +65,6 @@ class EvaluationScope(BaseModel):
     district_ids: list[int] = []
     subdistrict_ids: list[int] = []
     community_ids: list[int] = []
-
-
-class EvaluationSettings(BaseSettings):
-    """Where unit feedback workbooks are written (env SBD_REPORTS_DIR)."""
-
-    model_config = SettingsConfigDict(env_prefix="SBD_", extra="ignore")
-
-    reports_dir: Path = Path(".shuangbaodao/reports")
 
 
 class RunStatus(StrEnum):

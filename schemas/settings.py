@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SBD_", extra="ignore")
 
     data_dir: Path = Field(default=Path(".shuangbaodao"), description="embedded stack state")
+    # Where the evaluation writes each unit's feedback workbook (env SBD_REPORTS_DIR).
+    reports_dir: Path = Path(".shuangbaodao/reports")
     # DATABASE_URL / TEMPORAL_ADDRESS are the conventional unprefixed names; when set, the
     # embedded servers are not started and these servers are used instead.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")

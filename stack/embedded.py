@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import os
 import signal
@@ -26,6 +25,7 @@ import structlog
 import uvicorn
 from temporalio.client import Client
 
+from api.app import create_app
 from db.migrate import migrate
 from db.pool import Pool, connect, open_pool
 from schemas.settings import Settings
@@ -97,18 +97,6 @@ class _ApiServer(uvicorn.Server):
         # The stack owns SIGINT/SIGTERM and stops every part in order; uvicorn's own handlers
         # would re-raise the signal after serving and kill the process mid-shutdown.
         yield
-
-
-def _load_app_factory() -> Callable[..., Any] | None:
-    """`api.app.create_app` if the API exists in this checkout."""
-    try:
-        module = importlib.import_module("api.app")
-    except ModuleNotFoundError as exc:
-        if exc.name != "api.app":
-            raise
-        return None
-    factory: Callable[..., Any] = module.create_app
-    return factory
 
 
 def _check_ports(settings: Settings) -> None:
@@ -211,22 +199,14 @@ async def run_stack(
         )
 
         # API
-        api_server: _ApiServer | None = None
-        api_task: asyncio.Task[None] | None = None
-        api_url: str | None = None
-        factory = _load_app_factory()
-        if factory is None:
-            log.warning("api_not_available", reason="api.app is not in this checkout")
-        else:
-            app = factory(pool=pool, temporal_client=client)
-            api_server = _ApiServer(
-                uvicorn.Config(
-                    app, host=settings.api_host, port=settings.api_port, log_config=None,
-                    access_log=False, lifespan="on",
-                )
+        api_server = _ApiServer(
+            uvicorn.Config(
+                create_app(pool=pool, temporal_client=client), host=settings.api_host,
+                port=settings.api_port, log_config=None, access_log=False, lifespan="on",
             )
-            api_task = asyncio.create_task(api_server.serve(), name="api")
-            api_url = f"http://{settings.api_host}:{settings.api_port}"
+        )
+        api_task = asyncio.create_task(api_server.serve(), name="api")
+        api_url = f"http://{settings.api_host}:{settings.api_port}"
 
         endpoints = StackEndpoints(
             database_url=database_url,
@@ -245,8 +225,7 @@ async def run_stack(
 
         stopping = asyncio.create_task(stop.wait())
         watched: set[asyncio.Task[Any]] = {stopping, worker_task}
-        if api_task is not None:
-            watched.add(api_task)
+        watched.add(api_task)
         if demo_task is not None:
             watched.add(demo_task)
         failure: BaseException | None = None
@@ -286,9 +265,8 @@ async def run_stack(
             demo_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await demo_task
-        if api_server is not None and api_task is not None:
-            api_server.should_exit = True
-            await api_task
+        api_server.should_exit = True
+        await api_task
         worker_stop.set()
         await worker_task
         # The exit stack now closes the pool, stops Temporal, then stops Postgres.
@@ -303,8 +281,6 @@ def summary_lines(endpoints: StackEndpoints, *, data_dir: Path) -> list[str]:
     lines = ["", "双报到 已启动 / shuangbaodao is up"]
     if endpoints.api_url:
         lines.append(f"  接口文档 API docs:      {endpoints.api_url}/docs")
-    else:
-        lines.append("  接口 API:               (本版本尚无 API / not in this checkout)")
     if endpoints.temporal_ui_url:
         lines.append(f"  Temporal 界面 UI:       {endpoints.temporal_ui_url}")
     lines.append(f"  Temporal 地址 address:  {endpoints.temporal_address}")

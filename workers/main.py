@@ -32,7 +32,7 @@ def build_worker(settings: Settings, *, pool: Pool, client: Client) -> Worker:
         client,
         task_queue=settings.task_queue,
         workflows=list(all_workflows()),
-        activities=list(all_activities(pool)),
+        activities=list(all_activities(pool, reports_dir=settings.reports_dir)),
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         # In-flight activities get this long to finish before the worker cancels them; a
@@ -52,12 +52,6 @@ async def run_worker(
     `delivery_dispatcher` off: leave it alone) runs on this task queue; its first task waits for this worker's polls. `dispatcher_input` is for
     tests (a dispatcher limited to their endpoints); the default drains the whole outbox.
     """
-    if not all_workflows() and not all_activities(pool):
-        # Nothing registered yet (an early checkout): Temporal refuses an empty worker, and the
-        # rest of the stack is still worth running, so idle until told to stop.
-        log.warning("worker_idle_nothing_registered", task_queue=settings.task_queue)
-        await stop.wait()
-        return
     if dispatcher_id is not None and settings.delivery_dispatcher:
         run_id = await ensure_dispatcher(client, settings.task_queue, workflow_id=dispatcher_id,
                                          dispatcher_input=dispatcher_input)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from activities.campaign import CampaignActivities
@@ -14,7 +15,7 @@ from activities.service_record import ServiceRecordActivities
 from activities.unit_transfer import UnitTransferActivities
 from activities.whistle import WhistleActivities
 from db.pool import Pool
-from schemas.evaluation import EvaluationSettings
+from schemas.settings import Settings
 from workflows.campaign import CampaignWorkflow
 from workflows.delivery import DeliveryDispatcherWorkflow
 from workflows.evaluation import EvaluationWorkflow
@@ -34,8 +35,9 @@ def all_workflows() -> Sequence[type]:
             EvaluationWorkflow, UnitTransferWorkflow, ServiceRecordWorkflow, WhistleWorkflow]
 
 
-def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
-    """Activity callables, built with their dependencies."""
+def all_activities(pool: Pool, *, reports_dir: Path | None = None) -> Sequence[Callable[..., Any]]:
+    """Activity callables, built with their dependencies (unit feedback workbooks go to
+    `reports_dir`, by default the setting `reports_dir`)."""
     registration = RegistrationActivities(pool)
     return [
         registration.remind_pending_confirmations,
@@ -48,7 +50,7 @@ def all_activities(pool: Pool) -> Sequence[Callable[..., Any]]:
         *DispatchActivities(pool).all(),
         *CampaignActivities(pool).all(),
         DeliveryActivities(pool).deliver_pending,
-        *EvaluationActivities(pool, reports_dir=EvaluationSettings().reports_dir).all(),
+        *EvaluationActivities(pool, reports_dir=reports_dir or Settings().reports_dir).all(),
         *WhistleActivities(pool).all(),
         *ServiceRecordActivities(pool).all(),
         *UnitTransferActivities(pool).all(),

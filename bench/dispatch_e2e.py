@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from typing import Any, TypeVar
 
     from temporalio import activity
-    from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+    from temporalio.client import Client, WorkflowUpdateFailedError
     from temporalio.common import RetryPolicy
     from temporalio.exceptions import ApplicationError
     from temporalio.worker import Worker
@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         TaskCreate,
     )
     from services import dispatch
+    from services.workflow_calls import run_update
     from stack.postgres import start_embedded_postgres
     from stack.temporal import start_temporal_dev_server
     from telemetry.logging import configure_logging
@@ -306,10 +307,6 @@ class BareDriver:
         self._client, self._queue, self._run = client, task_queue, run_id
         self.workflow_ids: list[str] = []
 
-    @staticmethod
-    def _update(handle: WorkflowHandle[Any, int], name: str, arg: int | str) -> Callable[[], Awaitable[int]]:
-        return lambda: handle.execute_update(name, arg, result_type=int)
-
     async def one(self, i: int) -> None:
         workflow_id = f"bare-{self._run}-{i}"
         self.workflow_ids.append(workflow_id)
@@ -317,10 +314,15 @@ class BareDriver:
         handle = await self._client.start_workflow(BareTaskWorkflow.run, i, id=workflow_id, task_queue=self._queue)
         await offered.wait()
         del _OFFERED[workflow_id]
-        steps: list[tuple[str, int | str]] = [("answer_offer", 1), ("check_in", 1), ("check_out", 1),
-                                              ("rate", 5), ("verify", "")]
-        for name, arg in steps:
-            await _until_allowed(self._update(handle, name, arg))
+        steps: list[Callable[[], Awaitable[int]]] = [
+            lambda: run_update(handle, BareTaskWorkflow.answer_offer, 1),
+            lambda: run_update(handle, BareTaskWorkflow.check_in, 1),
+            lambda: run_update(handle, BareTaskWorkflow.check_out, 1),
+            lambda: run_update(handle, BareTaskWorkflow.rate, 5),
+            lambda: run_update(handle, BareTaskWorkflow.verify, ""),
+        ]
+        for step in steps:
+            await _until_allowed(step)
         await handle.result()
 
 

@@ -9,12 +9,14 @@ workflow, validated there against the lifecycle rules.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from temporalio.client import Client
+from temporalio.workflow import UpdateMethodMultiParam
 
 from db import campaign as campaign_db
 from db import campaign_progress as progress_db
@@ -60,7 +62,8 @@ log = structlog.get_logger(__name__)
 
 # Units behind the unit quota listed in a progress report (the count covers all of them).
 BEHIND_LIST_LIMIT = 100
-R = TypeVar("R", bound=BaseModel)
+P = TypeVar("P")
+R = TypeVar("R")
 
 
 def _view(row: dict[str, Any]) -> CampaignView:
@@ -167,33 +170,39 @@ async def start_campaign_workflow(client: Client, *, campaign_id: int, task_queu
                             workflow_id=campaign_workflow_id(campaign_id), task_queue=task_queue)
 
 
-async def _update(client: Client, campaign_id: int, name: str, arg: BaseModel, result_type: type[R]) -> R:
+async def _update(client: Client, campaign_id: int, update: UpdateMethodMultiParam[[Any, P], Awaitable[R]],
+                  arg: P) -> R:
     """Send a validated update to the campaign's workflow; a refusal becomes a Conflict."""
     return await execute_update(
-        client, campaign_workflow_id(campaign_id), name, arg, result_type,
+        client, campaign_workflow_id(campaign_id), update, arg,
         not_running=Conflict("该活动的流程已结束或尚未发布", code="campaign_not_running"))
 
 
-async def _steer(conn: Conn, client: Client, actor: Actor, campaign_id: int, name: str,
-                 arg: BaseModel) -> CampaignStatusResult:
+async def _steer(conn: Conn, client: Client, actor: Actor, campaign_id: int, action: str,
+                 update: UpdateMethodMultiParam[[Any, P], Awaitable[CampaignStatusResult]],
+                 arg: P) -> CampaignStatusResult:
+    """Check `action` (domain.campaign_rules) against the stored status, then send `update`."""
     row = await _campaign(conn, campaign_id)
     _require_launcher(actor, row)
-    rules.check(name, CampaignStatus(row["status"]))
-    return await _update(client, campaign_id, name, arg, CampaignStatusResult)
+    rules.check(action, CampaignStatus(row["status"]))
+    return await _update(client, campaign_id, update, arg)
 
 
 async def pause(conn: Conn, client: Client, actor: Actor, campaign_id: int, reason: str) -> CampaignStatusResult:
-    return await _steer(conn, client, actor, campaign_id, "pause", PauseInput(actor=actor.audit_name, reason=reason))
+    return await _steer(conn, client, actor, campaign_id, "pause", CampaignWorkflow.pause,
+                        PauseInput(actor=actor.audit_name, reason=reason))
 
 
 async def resume(conn: Conn, client: Client, actor: Actor, campaign_id: int) -> CampaignStatusResult:
-    return await _steer(conn, client, actor, campaign_id, "resume", ResumeInput(actor=actor.audit_name))
+    return await _steer(conn, client, actor, campaign_id, "resume", CampaignWorkflow.resume,
+                        ResumeInput(actor=actor.audit_name))
 
 
 async def extend(conn: Conn, client: Client, actor: Actor, campaign_id: int, *, window_end: datetime | None,
                  registration_deadline: datetime | None) -> CampaignStatusResult:
-    return await _steer(conn, client, actor, campaign_id, "extend", ExtendInput(
-        actor=actor.audit_name, window_end=window_end, registration_deadline=registration_deadline))
+    return await _steer(conn, client, actor, campaign_id, "extend", CampaignWorkflow.extend,
+                        ExtendInput(actor=actor.audit_name, window_end=window_end,
+                                    registration_deadline=registration_deadline))
 
 
 async def cancel(conn: Conn, client: Client, actor: Actor, campaign_id: int, reason: str,
@@ -213,11 +222,13 @@ async def cancel(conn: Conn, client: Client, actor: Actor, campaign_id: int, rea
         return CampaignStatusResult(campaign_id=campaign_id, status=CampaignStatus.cancelled,
                                     window_end=row["window_end"],
                                     registration_deadline=row["registration_deadline"])
-    return await _steer(conn, client, actor, campaign_id, "cancel", CancelInput(actor=actor.audit_name, reason=reason))
+    return await _steer(conn, client, actor, campaign_id, "cancel", CampaignWorkflow.cancel,
+                        CancelInput(actor=actor.audit_name, reason=reason))
 
 
 async def close(conn: Conn, client: Client, actor: Actor, campaign_id: int) -> CampaignStatusResult:
-    return await _steer(conn, client, actor, campaign_id, "close", CloseInput(actor=actor.audit_name))
+    return await _steer(conn, client, actor, campaign_id, "close", CampaignWorkflow.close,
+                        CloseInput(actor=actor.audit_name))
 
 
 async def mobilise(conn: Conn, client: Client, actor: Actor, campaign_id: int, data: MobiliseInput, *,
@@ -233,8 +244,8 @@ async def mobilise(conn: Conn, client: Client, actor: Actor, campaign_id: int, d
     row = await _campaign(conn, campaign_id)
     _require_launcher(actor, row)
     rules.check("mobilise", CampaignStatus(row["status"]))
-    result = await _update(client, campaign_id, "mobilise",
-                           data.model_copy(update={"actor": actor.audit_name}), MobiliseResult)
+    result = await _update(client, campaign_id, CampaignWorkflow.mobilise,
+                           data.model_copy(update={"actor": actor.audit_name}))
     await start_mobilised_tasks(conn, client, campaign_id, task_queue=task_queue)
     return result
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
-from pydantic import BaseModel
 from temporalio.client import Client
+from temporalio.workflow import UpdateMethodMultiParam
 
 from db import need as need_db
 from db import offer as offer_db
@@ -74,7 +75,8 @@ STAFF_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_depart
 ANONYMOUS_DONOR = "匿名爱心人士"
 RECENT_WINDOW = task_rules.FAIRNESS_WINDOW
 
-R = TypeVar("R", bound=BaseModel)
+P = TypeVar("P")
+R = TypeVar("R")
 
 
 def task_workflow_id(task_id: int) -> str:
@@ -289,10 +291,10 @@ async def start_task_workflow(
         workflow_id=task_workflow_id(task_id), task_queue=task_queue)
 
 
-async def _update(client: Client, task_id: int, name: str, arg: BaseModel, result_type: type[R]) -> R:
+async def _update(client: Client, task_id: int, update: UpdateMethodMultiParam[[Any, P], Awaitable[R]], arg: P) -> R:
     """Send a validated update to the task's workflow; a refusal becomes a Conflict."""
     return await execute_update(
-        client, task_workflow_id(task_id), name, arg, result_type,
+        client, task_workflow_id(task_id), update, arg,
         not_running=Conflict("该任务的流程已结束或不存在", code="task_not_running"))
 
 
@@ -310,7 +312,7 @@ async def answer_offer(conn: Conn, client: Client, actor: Actor, task_id: int,
     deadline = loop.time() + _HANDOVER_WAIT.total_seconds()
     while True:
         try:
-            return await _update(client, task_id, "answer_offer", data, AnswerOfferResult)
+            return await _update(client, task_id, TaskWorkflow.answer_offer, data)
         except Conflict as err:
             if err.code != "no_offer" or loop.time() > deadline or not await offer_db.member_has_open_offer(
                     conn, task_id=task_id, member_id=data.member_id):
@@ -320,34 +322,34 @@ async def answer_offer(conn: Conn, client: Client, actor: Actor, task_id: int,
 
 async def claim(conn: Conn, client: Client, actor: Actor, task_id: int, data: ClaimInput) -> ClaimResult:
     _require_member_or_staff(actor, await _task_place(conn, task_id), data.member_id)
-    return await _update(client, task_id, "claim", data, ClaimResult)
+    return await _update(client, task_id, TaskWorkflow.claim, data)
 
 
 async def check_in(conn: Conn, client: Client, actor: Actor, task_id: int, data: ScanInput) -> ScanResult:
     _require_member_or_staff(actor, await _task_place(conn, task_id), data.member_id)
-    return await _update(client, task_id, "check_in", data, ScanResult)
+    return await _update(client, task_id, TaskWorkflow.check_in, data)
 
 
 async def check_out(conn: Conn, client: Client, actor: Actor, task_id: int, data: ScanInput) -> ScanResult:
     _require_member_or_staff(actor, await _task_place(conn, task_id), data.member_id)
-    return await _update(client, task_id, "check_out", data, ScanResult)
+    return await _update(client, task_id, TaskWorkflow.check_out, data)
 
 
 async def rate(conn: Conn, client: Client, actor: Actor, task_id: int, data: RateInput) -> RateResult:
     """The resident's rating, entered by the grid worker or community staff who visited."""
     _require_staff(actor, await _task_place(conn, task_id))
-    return await _update(client, task_id, "rate", data, RateResult)
+    return await _update(client, task_id, TaskWorkflow.rate, data)
 
 
 async def send_rating(client: Client, task_id: int, data: RateInput) -> RateResult:
     """Pass a rating to the task's workflow; the caller has checked who may rate (staff in scope,
     or a resident's rating code)."""
-    return await _update(client, task_id, "rate", data, RateResult)
+    return await _update(client, task_id, TaskWorkflow.rate, data)
 
 
 async def verify(conn: Conn, client: Client, actor: Actor, task_id: int, note: str | None) -> VerifyResult:
     _require_staff(actor, await _task_place(conn, task_id))
-    return await _update(client, task_id, "verify", VerifyInput(actor=actor.audit_name, note=note), VerifyResult)
+    return await _update(client, task_id, TaskWorkflow.verify, VerifyInput(actor=actor.audit_name, note=note))
 
 
 async def reject_verification(conn: Conn, client: Client, actor: Actor, task_id: int,
@@ -357,20 +359,19 @@ async def reject_verification(conn: Conn, client: Client, actor: Actor, task_id:
     _require_staff(actor, await _task_place(conn, task_id))
     if not reason.strip():
         raise InvalidInput(task_rules.REFUSAL_REJECT_NEEDS_REASON)
-    return await _update(client, task_id, "reject_verification",
-                         RejectVerifyInput(actor=actor.audit_name, reason=reason.strip()), RejectVerifyResult)
+    return await _update(client, task_id, TaskWorkflow.reject_verification,
+                         RejectVerifyInput(actor=actor.audit_name, reason=reason.strip()))
 
 
 async def requeue(conn: Conn, client: Client, actor: Actor, task_id: int) -> TaskSnapshot:
     _require_staff(actor, await _task_place(conn, task_id))
-    return await _update(client, task_id, "requeue", RequeueInput(actor=actor.audit_name), TaskSnapshot)
+    return await _update(client, task_id, TaskWorkflow.requeue, RequeueInput(actor=actor.audit_name))
 
 
 async def cancel(conn: Conn, client: Client, actor: Actor, task_id: int, reason: str) -> TaskSnapshot:
     """Cancel a task before anyone has checked in; members who accepted are released and told."""
     _require_staff(actor, await _task_place(conn, task_id))
-    return await _update(client, task_id, "cancel", CancelInput(actor=actor.audit_name, reason=reason),
-                         TaskSnapshot)
+    return await _update(client, task_id, TaskWorkflow.cancel, CancelInput(actor=actor.audit_name, reason=reason))
 
 
 # ---------------------------------------------------------------- reads

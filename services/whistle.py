@@ -10,12 +10,13 @@ a unit's admin sees the whistles summoning their unit and answers them.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
-from pydantic import BaseModel
 from temporalio.client import Client
+from temporalio.workflow import UpdateMethodMultiParam
 
 from db import need as need_db
 from db import whistle as whistle_db
@@ -57,7 +58,8 @@ STAFF_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_depart
 # A respond-by closer than this leaves units no time to read the summons.
 MIN_RESPOND_WINDOW = timedelta(minutes=10)
 
-R = TypeVar("R", bound=BaseModel)
+P = TypeVar("P")
+R = TypeVar("R")
 
 
 def _path(row: dict[str, Any]) -> HierarchyPath:
@@ -196,9 +198,9 @@ async def get_whistle(conn: Conn, actor: Actor, whistle_id: int) -> WhistleDetai
 # ---------------------------------------------------------------- updates
 
 
-async def _update(client: Client, whistle_id: int, name: str, arg: BaseModel, result_type: type[R]) -> R:
+async def _update(client: Client, whistle_id: int, update: UpdateMethodMultiParam[[Any, P], Awaitable[R]], arg: P) -> R:
     return await execute_update(
-        client, whistle_workflow_id(whistle_id), name, arg, result_type,
+        client, whistle_workflow_id(whistle_id), update, arg,
         not_running=Conflict("该吹哨事项的流程已结束或不存在", code="whistle_not_running"))
 
 
@@ -210,18 +212,19 @@ async def answer(conn: Conn, client: Client, actor: Actor, whistle_id: int, data
             raise Forbidden("单位管理员只能为本单位报到响应")
     else:
         _require_staff(actor, row)
-    return await _update(client, whistle_id, "answer", AnswerInput(answer=data, actor=actor.audit_name), AnswerResult)
+    return await _update(client, whistle_id, WhistleWorkflow.answer,
+                         AnswerInput(answer=data, actor=actor.audit_name))
 
 
 async def arrive(conn: Conn, client: Client, actor: Actor, whistle_id: int, data: WhistleArrival) -> ArriveResult:
     """The community marks a unit's people on site 到岗."""
     _require_staff(actor, await _visible_whistle(conn, actor, whistle_id))
-    return await _update(client, whistle_id, "arrive", ArriveInput(arrival=data, actor=actor.audit_name),
-                         ArriveResult)
+    return await _update(client, whistle_id, WhistleWorkflow.arrive,
+                         ArriveInput(arrival=data, actor=actor.audit_name))
 
 
 async def close(conn: Conn, client: Client, actor: Actor, whistle_id: int, data: WhistleClose) -> WhistleSnapshot:
     """办结 with a summary (parked whistles too)."""
     _require_staff(actor, await _visible_whistle(conn, actor, whistle_id))
-    return await _update(client, whistle_id, "close", CloseInput(summary=data.summary, actor=actor.audit_name),
-                         WhistleSnapshot)
+    return await _update(client, whistle_id, WhistleWorkflow.close,
+                         CloseInput(summary=data.summary, actor=actor.audit_name))

@@ -12,18 +12,19 @@ started) becomes the caller's own Conflict, which names the subject in words a p
 from __future__ import annotations
 
 import contextlib
-from typing import Any, TypeVar
+from collections.abc import Awaitable
+from typing import Any, TypeVar, cast
 
-from pydantic import BaseModel
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.types import MethodAsyncSingleParam
+from temporalio.workflow import UpdateMethodMultiParam
 
 from domain.errors import Conflict
 
-R = TypeVar("R", bound=BaseModel)
+R = TypeVar("R")
 P = TypeVar("P")
 
 
@@ -39,12 +40,20 @@ async def start_once(client: Client, workflow: MethodAsyncSingleParam[Any, P, An
     return workflow_id
 
 
-async def execute_update(client: Client, workflow_id: str, name: str, arg: BaseModel, result_type: type[R],
+async def run_update(handle: WorkflowHandle[Any, Any], update: UpdateMethodMultiParam[[Any, P], Awaitable[R]],
+                     arg: P) -> R:
+    """Send `update` (a workflow's update method: its name, argument and result types are the
+    workflow's own) and wait for its result; refusals come back as the SDK raises them."""
+    # The SDK types an async update method's result as its coroutine; what comes back is the value.
+    return cast(R, await handle.execute_update(update, arg))
+
+
+async def execute_update(client: Client, workflow_id: str, update: UpdateMethodMultiParam[[Any, P], Awaitable[R]], arg: P,
                          *, not_running: Conflict) -> R:
-    """The update's result; a refusal raises Conflict, a workflow not running raises `not_running`."""
-    handle = client.get_workflow_handle(workflow_id)
+    """The result of `update` (a workflow's update method, so its name, argument and result types
+    are the workflow's own); a refusal raises Conflict, a workflow not running raises `not_running`."""
     try:
-        result: R = await handle.execute_update(name, arg, result_type=result_type)
+        result = await run_update(client.get_workflow_handle(workflow_id), update, arg)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError):

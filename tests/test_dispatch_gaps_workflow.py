@@ -20,12 +20,11 @@ from schemas.dispatch import (
     AnswerOfferInput,
     ClaimInput,
     RejectVerifyInput,
-    RejectVerifyResult,
     TaskMode,
     TaskStatus,
     VerifyInput,
-    VerifyResult,
 )
+from services.workflow_calls import run_update
 from tests.record_histories import save_from_test
 from tests.test_dispatch_workflow import (
     add_member,
@@ -60,17 +59,14 @@ async def test_rejected_verification_follows_up_then_a_pass_credits_points_once(
     _, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
     await serve_through(handle, member)
     await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
-    early = await refusal(handle.execute_update("reject_verification", RejectVerifyInput(actor=STAFF, reason="x")))
+    early = await refusal(run_update(handle, TaskWorkflow.reject_verification, RejectVerifyInput(actor=STAFF, reason="x")))
     assert early == task_rules.REFUSAL_NOT_RATED
     await ts_env.fast_forward(handle, timedelta(hours=73))   # the resident never rates: default 5
     await rows_eventually(pool, "SELECT 1 FROM resident_rating WHERE task_id = $1", task_id)
 
-    rejected = await handle.execute_update(
-        "reject_verification", RejectVerifyInput(actor=STAFF, reason="签到照片与现场不符"),
-        result_type=RejectVerifyResult)
+    rejected = await run_update(handle, TaskWorkflow.reject_verification, RejectVerifyInput(actor=STAFF, reason="签到照片与现场不符"))
     assert rejected.status is TaskStatus.follow_up and rejected.rejections == 1
-    again = await handle.execute_update(
-        "reject_verification", RejectVerifyInput(actor=STAFF, reason="整改记录不完整"), result_type=RejectVerifyResult)
+    again = await run_update(handle, TaskWorkflow.reject_verification, RejectVerifyInput(actor=STAFF, reason="整改记录不完整"))
     assert again.rejections == 2
     assert (await handle.query(TaskWorkflow.snapshot)).status is TaskStatus.follow_up
     assert await fetch(pool, "SELECT 1 FROM evaluation_points WHERE task_id = $1", task_id) == []
@@ -86,15 +82,14 @@ async def test_rejected_verification_follows_up_then_a_pass_credits_points_once(
     assert [(n["recipient_kind"], n["recipient_id"]) for n in notes] == [("member", member)] * 2
     assert "签到照片与现场不符" in notes[0]["body"]
 
-    verified = await handle.execute_update("verify", VerifyInput(actor=STAFF, note="整改后复核通过"),
-                                           result_type=VerifyResult)
+    verified = await run_update(handle, TaskWorkflow.verify, VerifyInput(actor=STAFF, note="整改后复核通过"))
     assert verified.points_credited == 1
     result = await handle.result()
     assert result.status is TaskStatus.closed and result.points_credited == 1
     await save_from_test(handle, "verify_rejected_then_passed")
     assert len(await fetch(pool, "SELECT 1 FROM evaluation_points WHERE task_id = $1", task_id)) == 1
     with pytest.raises(RPCError):   # closed: the workflow has ended, nothing can reject it now
-        await handle.execute_update("reject_verification", RejectVerifyInput(actor=STAFF, reason="y"))
+        await run_update(handle, TaskWorkflow.reject_verification, RejectVerifyInput(actor=STAFF, reason="y"))
     path = await assert_moves_allowed(pool, task_id)
     assert path[-4:] == ["done", "follow_up", "verified", "closed"]
 
@@ -111,7 +106,7 @@ async def test_partly_staffed_at_the_top_goes_ahead_flagged_understaffed(
     task_id, s, e = await make_task(pool, city, headcount=3)
     handle = await start(ts_env, task_queue, task_id, s, e, headcount=3)
     await until(snapshot(handle), lambda x: sorted(x.open_offers) == sorted([keen, silent]))
-    await handle.execute_update("answer_offer", AnswerOfferInput(member_id=keen, accept=True))
+    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=keen, accept=True))
     await ts_env.fast_forward(handle, timedelta(minutes=31))
     snap = await until(snapshot(handle), lambda x: x.status is TaskStatus.staffed)
     assert snap.shortfall == 2 and snap.filled == 1 and snap.level.value == "district"
@@ -151,7 +146,7 @@ async def test_claim_task_partly_claimed_by_its_start_goes_ahead_flagged(
     task_id, s, e = await make_task(pool, city, headcount=2, mode=TaskMode.claim, start_in=timedelta(hours=1))
     handle = await start(ts_env, task_queue, task_id, s, e, mode=TaskMode.claim, headcount=2)
     await until(snapshot(handle), lambda x: x.status is TaskStatus.open)
-    await handle.execute_update("claim", ClaimInput(member_id=member))
+    await run_update(handle, TaskWorkflow.claim, ClaimInput(member_id=member))
     await ts_env.fast_forward(handle, timedelta(hours=1, minutes=1))
     snap = await until(snapshot(handle), lambda x: x.status is TaskStatus.staffed)
     assert snap.shortfall == 1 and snap.filled == 1

@@ -25,7 +25,6 @@ from schemas.dispatch import (
     ClaimInput,
     DispatchPolicy,
     RateInput,
-    RateResult,
     RequeueInput,
     ScanInput,
     TaskMode,
@@ -34,9 +33,9 @@ from schemas.dispatch import (
     TaskWorkflowInput,
     TaskWorkflowResult,
     VerifyInput,
-    VerifyResult,
 )
 from schemas.matching import EscalationLevel
+from services.workflow_calls import run_update
 from tests.conftest import unique
 from tests.waiting import fetch, rows_eventually, until
 from workflows.task import TaskWorkflow
@@ -156,9 +155,9 @@ async def assert_moves_allowed(pool: Pool, task_id: int) -> list[str]:
 
 async def serve_through(handle: Handle, member_id: int) -> None:
     """Accept, check in and check out as `member_id`."""
-    await handle.execute_update("answer_offer", AnswerOfferInput(member_id=member_id, accept=True))
-    await handle.execute_update("check_in", ScanInput(member_id=member_id, token=TOKEN))
-    await handle.execute_update("check_out", ScanInput(member_id=member_id, token=TOKEN,
+    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=member_id, accept=True))
+    await run_update(handle, TaskWorkflow.check_in, ScanInput(member_id=member_id, token=TOKEN))
+    await run_update(handle, TaskWorkflow.check_out, ScanInput(member_id=member_id, token=TOKEN,
                                                                   report="陪同就医并送回家"))
 
 
@@ -193,8 +192,7 @@ async def test_unanswered_wave_times_out_and_next_wave_goes_out(
     await ts_env.fast_forward(handle, timedelta(minutes=31))
     snap = await until(snapshot(handle), lambda x: x.wave == 2 and bool(x.open_offers))
     assert snap.open_offers == [second]
-    message = await refusal(handle.execute_update("answer_offer",
-                                                  AnswerOfferInput(member_id=first, accept=True)))
+    message = await refusal(run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=first, accept=True)))
     assert message == task_rules.REFUSAL_OFFER_EXPIRED
     offers = await fetch(pool, "SELECT member_id, wave, status, score_parts FROM offer WHERE task_id = $1 ORDER BY wave",
                          task_id)
@@ -227,7 +225,7 @@ async def test_ladder_climbs_to_the_top_then_parks_and_requeue_redispatches(
     assert ("district", city.district_id, "dispatch_parked") in [tuple(n.values()) for n in notes]
 
     far = await add_member(pool, city, grid_id=city.far_grid_id, community_id=city.other_community_id)
-    await handle.execute_update("requeue", RequeueInput(actor="test"))
+    await run_update(handle, TaskWorkflow.requeue, RequeueInput(actor="test"))
     # The far member is only reachable at the subdistrict level: the ladder is climbed again.
     snap = await until(snapshot(handle), lambda x: x.open_offers == [far])
     assert snap.level.value == "subdistrict"
@@ -244,7 +242,7 @@ async def test_no_show_frees_the_slot_and_redispatches(
     task_id, s, e = await make_task(pool, city)
     handle = await start(ts_env, task_queue, task_id, s, e)
     await until(snapshot(handle), lambda x: x.open_offers == [first])
-    await handle.execute_update("answer_offer", AnswerOfferInput(member_id=first, accept=True))
+    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=first, accept=True))
     await until(snapshot(handle), lambda x: x.status is TaskStatus.staffed)
     await ts_env.fast_forward(handle, timedelta(days=1, minutes=31))
     snap = await until(snapshot(handle), lambda x: x.open_offers == [second])
@@ -260,10 +258,10 @@ async def test_overdue_reminds_member_then_community(
 ) -> None:
     """Past the window's end the member on site is reminded; two hours later the community is told."""
     _, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
-    await handle.execute_update("answer_offer", AnswerOfferInput(member_id=member, accept=True))
-    wrong = await refusal(handle.execute_update("check_in", ScanInput(member_id=member, token="bad")))
+    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=member, accept=True))
+    wrong = await refusal(run_update(handle, TaskWorkflow.check_in, ScanInput(member_id=member, token="bad")))
     assert wrong == task_rules.REFUSAL_BAD_TOKEN
-    await handle.execute_update("check_in", ScanInput(member_id=member, token=TOKEN))
+    await run_update(handle, TaskWorkflow.check_in, ScanInput(member_id=member, token=TOKEN))
     await ts_env.fast_forward(handle, timedelta(hours=2, minutes=10))
     key = f"task:{task_id}:overdue:0:%"
     notes = await rows_eventually(pool, "SELECT recipient_kind FROM notification WHERE dedupe_key LIKE $1", key)
@@ -272,7 +270,7 @@ async def test_overdue_reminds_member_then_community(
     notes = await rows_eventually(pool, "SELECT recipient_kind FROM notification WHERE dedupe_key LIKE $1 ORDER BY id",
                              key, want=2)
     assert [n["recipient_kind"] for n in notes] == ["member", "community"]
-    await handle.execute_update("check_out", ScanInput(member_id=member, token=TOKEN))
+    await run_update(handle, TaskWorkflow.check_out, ScanInput(member_id=member, token=TOKEN))
     await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
     await handle.terminate()
 
@@ -287,9 +285,9 @@ async def test_rating_defaults_after_the_window_and_points_are_credited_on_verif
     await ts_env.fast_forward(handle, timedelta(hours=73))
     rating = await rows_eventually(pool, "SELECT score, defaulted FROM resident_rating WHERE task_id = $1", task_id)
     assert rating == [{"score": 5, "defaulted": True}]
-    late = await refusal(handle.execute_update("rate", RateInput(score=1)))
+    late = await refusal(run_update(handle, TaskWorkflow.rate, RateInput(score=1)))
     assert late == task_rules.REFUSAL_ALREADY_RATED
-    verified = await handle.execute_update("verify", VerifyInput(actor="community_staff:甲"), result_type=VerifyResult)
+    verified = await run_update(handle, TaskWorkflow.verify, VerifyInput(actor="community_staff:甲"))
     assert verified.points_credited == 1
     result = await handle.result()
     assert result.status is TaskStatus.closed and result.rating == 5
@@ -309,13 +307,13 @@ async def test_low_rating_reopens_for_follow_up(
     city, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
     await serve_through(handle, member)
     await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
-    rated = await handle.execute_update("rate", RateInput(score=2, comment="态度一般"), result_type=RateResult)
+    rated = await run_update(handle, TaskWorkflow.rate, RateInput(score=2, comment="态度一般"))
     assert rated.follow_up
     await until(snapshot(handle), lambda x: x.status is TaskStatus.follow_up)
     notes = await rows_eventually(pool, "SELECT recipient_kind, recipient_id FROM notification WHERE dedupe_key = $1",
                              f"task:{task_id}:follow_up:community:0")
     assert notes == [{"recipient_kind": "community", "recipient_id": city.community_id}]
-    await handle.execute_update("verify", VerifyInput(actor="community_staff:甲", note="已回访"))
+    await run_update(handle, TaskWorkflow.verify, VerifyInput(actor="community_staff:甲", note="已回访"))
     assert (await handle.result()).status is TaskStatus.closed
     assert "follow_up" in await assert_moves_allowed(pool, task_id)
 
@@ -331,8 +329,8 @@ async def test_two_members_racing_for_the_last_slot_exactly_one_wins(
     handle = await start(ts_env, task_queue, task_id, s, e, policy=DispatchPolicy(offers_per_slot=2))
     await until(snapshot(handle), lambda x: sorted(x.open_offers) == sorted([a, b]))
     results = await asyncio.gather(
-        handle.execute_update("answer_offer", AnswerOfferInput(member_id=a, accept=True)),
-        handle.execute_update("answer_offer", AnswerOfferInput(member_id=b, accept=True)),
+        run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=a, accept=True)),
+        run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=b, accept=True)),
         return_exceptions=True,
     )
     wins = [r for r in results if not isinstance(r, BaseException)]
@@ -381,11 +379,11 @@ async def test_claim_mode_first_come_capped_at_headcount(
     task_id, s, e = await make_task(pool, city, headcount=2, mode=TaskMode.claim)
     handle = await start(ts_env, task_queue, task_id, s, e, mode=TaskMode.claim, headcount=2)
     await until(snapshot(handle), lambda x: x.status is TaskStatus.open)
-    outsider = await refusal(handle.execute_update("claim", ClaimInput(member_id=elsewhere)))
+    outsider = await refusal(run_update(handle, TaskWorkflow.claim, ClaimInput(member_id=elsewhere)))
     assert "未在本社区报到" in outsider
-    await handle.execute_update("claim", ClaimInput(member_id=first))
-    await handle.execute_update("claim", ClaimInput(member_id=second))
-    full = await refusal(handle.execute_update("claim", ClaimInput(member_id=late)))
+    await run_update(handle, TaskWorkflow.claim, ClaimInput(member_id=first))
+    await run_update(handle, TaskWorkflow.claim, ClaimInput(member_id=second))
+    full = await refusal(run_update(handle, TaskWorkflow.claim, ClaimInput(member_id=late)))
     assert full == task_rules.REFUSAL_TASK_FULL
     await until(snapshot(handle), lambda x: x.status is TaskStatus.staffed)
     rows = await fetch(pool, "SELECT member_id, source FROM assignment WHERE task_id = $1 ORDER BY member_id", task_id)
@@ -407,9 +405,8 @@ async def test_worker_restarted_after_the_award_credits_once(
         await until(snapshot(handle), lambda x: x.open_offers == [member])
         await serve_through(handle, member)
         await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
-        await handle.execute_update("rate", RateInput(score=4), result_type=RateResult)
-        verified = await handle.execute_update("verify", VerifyInput(actor="community_staff:甲"),
-                                               result_type=VerifyResult)
+        await run_update(handle, TaskWorkflow.rate, RateInput(score=4))
+        verified = await run_update(handle, TaskWorkflow.verify, VerifyInput(actor="community_staff:甲"))
         assert verified.points_credited == 1
     async with Worker(ts_env.client, task_queue=task_queue, workflows=[TaskWorkflow], activities=acts,
                       max_cached_workflows=0):
@@ -430,8 +427,8 @@ async def test_cancel_before_service_withdraws_offers_and_releases_members(
     task_id, s, e = await make_task(pool, city, headcount=2)
     handle = await start(ts_env, task_queue, task_id, s, e, headcount=2)
     await until(snapshot(handle), lambda x: sorted(x.open_offers) == sorted([a, b]))
-    await handle.execute_update("answer_offer", AnswerOfferInput(member_id=a, accept=True))
-    await handle.execute_update("cancel", CancelInput(actor="community_staff:甲", reason="居民已自行解决"))
+    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=a, accept=True))
+    await run_update(handle, TaskWorkflow.cancel, CancelInput(actor="community_staff:甲", reason="居民已自行解决"))
     result = await handle.result()
     assert result.status is TaskStatus.cancelled
     offers = await fetch(pool, "SELECT member_id, status FROM offer WHERE task_id = $1 ORDER BY member_id", task_id)
@@ -447,8 +444,8 @@ async def test_cancel_before_service_withdraws_offers_and_releases_members(
     started = await start(ts_env, task_queue, started_id, s2, e2)
     await until(snapshot(started), lambda x: bool(x.open_offers))
     member = (await started.query(TaskWorkflow.snapshot)).open_offers[0]
-    await started.execute_update("answer_offer", AnswerOfferInput(member_id=member, accept=True))
-    await started.execute_update("check_in", ScanInput(member_id=member, token=TOKEN))
-    refused = await refusal(started.execute_update("cancel", CancelInput(actor="x", reason="不需要了")))
+    await run_update(started, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=member, accept=True))
+    await run_update(started, TaskWorkflow.check_in, ScanInput(member_id=member, token=TOKEN))
+    refused = await refusal(run_update(started, TaskWorkflow.cancel, CancelInput(actor="x", reason="不需要了")))
     assert refused == task_rules.REFUSAL_CANNOT_CANCEL
     await started.terminate()

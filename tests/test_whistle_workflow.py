@@ -23,9 +23,7 @@ from domain import whistle as rules
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.whistle import (
     AnswerInput,
-    AnswerResult,
     ArriveInput,
-    ArriveResult,
     CloseInput,
     RecordAnswerInput,
     ResourceCategory,
@@ -42,6 +40,7 @@ from schemas.whistle import (
     WhistleWorkflowResult,
 )
 from services import whistle as whistle_service
+from services.workflow_calls import run_update
 from tests.conftest import unique
 from tests.record_histories import save_from_test
 from tests.waiting import fetch, rows_eventually, settled, until
@@ -175,22 +174,22 @@ async def test_answered_in_time_then_arrived_and_closed(
     assert {r["level"] for r in summons} == {"community"}
     assert [n["recipient_id"] for n in await notes(pool, whistle_id, "summon")] == sorted([city.located, city.paired])
 
-    done = await handle.execute_update("answer", result_type=AnswerResult, arg=accept(city.located, 3))
+    done = await run_update(handle, WhistleWorkflow.answer, accept(city.located, 3))
     assert done.status is SummonStatus.answered and done.people_committed == 3
     snap = await until(snapshot(handle), lambda s: s.status is WhistleStatus.responded)
     assert snap.urged == [] and snap.level is WhistleLevel.community
-    again = await refusal(handle.execute_update("answer", result_type=AnswerResult, arg=accept(city.located, 1)))
+    again = await refusal(run_update(handle, WhistleWorkflow.answer, accept(city.located, 1)))
     assert again == rules.REFUSAL_ALREADY_ANSWERED
-    stranger = await refusal(handle.execute_update("answer", result_type=AnswerResult, arg=accept(city.far, 1)))
+    stranger = await refusal(run_update(handle, WhistleWorkflow.answer, accept(city.far, 1)))
     assert stranger == rules.REFUSAL_NOT_SUMMONED
-    early = await refusal(handle.execute_update("arrive", result_type=ArriveResult, arg=ArriveInput(
+    early = await refusal(run_update(handle, WhistleWorkflow.arrive, ArriveInput(
         arrival=WhistleArrival(unit_id=city.paired), actor="staff")))
     assert early == rules.REFUSAL_NOT_COMMITTED
 
-    arrived = await handle.execute_update("arrive", result_type=ArriveResult, arg=ArriveInput(
+    arrived = await run_update(handle, WhistleWorkflow.arrive, ArriveInput(
         arrival=WhistleArrival(unit_id=city.located), actor="community_staff:甲社区书记"))
     assert arrived.people == 3 and arrived.status is WhistleStatus.on_site
-    await handle.execute_update("close", result_type=WhistleSnapshot, arg=CloseInput(summary="抽排完毕, 管道已抢修", actor="staff"))
+    await run_update(handle, WhistleWorkflow.close, CloseInput(summary="抽排完毕, 管道已抢修", actor="staff"))
     result = await handle.result()
     assert result.status is WhistleStatus.closed and result.people_committed == 3 and result.units_answered == 1
     rows = await fetch(pool, "SELECT status, summary, closed_at FROM whistle WHERE id = $1", whistle_id)
@@ -214,7 +213,7 @@ async def test_silent_unit_is_urged_once(
     city = await make_city(pool)
     whistle_id, handle = await blow(ts_env, pool, task_queue, city, people=5)
     await until(snapshot(handle), lambda s: len(s.units) == 2)
-    await handle.execute_update("answer", result_type=AnswerResult, arg=accept(city.located, 2))
+    await run_update(handle, WhistleWorkflow.answer, accept(city.located, 2))
     await ts_env.fast_forward(handle, timedelta(minutes=61))
     snap = await until(snapshot(handle), lambda s: s.urged == [city.paired])
     urged = await rows_eventually(pool, "SELECT recipient_id FROM notification WHERE dedupe_key LIKE $1",
@@ -244,10 +243,10 @@ async def test_too_few_answers_climb_to_the_subdistrict(
     city = await make_city(pool)
     whistle_id, handle = await blow(ts_env, pool, task_queue, city, people=4)
     await until(snapshot(handle), lambda s: len(s.units) == 2)
-    await handle.execute_update("answer", result_type=AnswerResult, arg=accept(city.located, 2))
+    await run_update(handle, WhistleWorkflow.answer, accept(city.located, 2))
     decline = AnswerInput(answer=WhistleAnswer(unit_id=city.paired, accept=False, decline_reason="抢修队已派往他处"),
                           actor="unit_admin:供电公司")
-    declined = await handle.execute_update("answer", result_type=AnswerResult, arg=decline)
+    declined = await run_update(handle, WhistleWorkflow.answer, decline)
     assert declined.status is SummonStatus.declined
     # Every summoned unit answered and the need is still short: it climbs without waiting the deadline.
     snap = await until(snapshot(handle), lambda s: s.level is WhistleLevel.subdistrict and city.neighbour in s.units)
@@ -259,7 +258,7 @@ async def test_too_few_answers_climb_to_the_subdistrict(
                             f"whistle:{whistle_id}:escalated:subdistrict")
     assert told == [{"recipient_kind": "subdistrict", "recipient_id": city.subdistrict_id,
                      "category": "whistle_escalated"}]
-    result = await handle.execute_update("answer", accept(city.neighbour, 2), result_type=AnswerResult)
+    result = await run_update(handle, WhistleWorkflow.answer, accept(city.neighbour, 2))
     assert result.people_committed == 4
     snap = await until(snapshot(handle), lambda s: s.status is WhistleStatus.responded)
     assert snap.shortfall == 0
@@ -286,7 +285,7 @@ async def test_nobody_answers_and_the_whistle_is_parked(
     escalations = await fetch(pool, "SELECT detail->>'level' AS level FROM whistle_event WHERE whistle_id = $1"
                                     " AND kind = 'escalated' ORDER BY id", whistle_id)
     assert [e["level"] for e in escalations] == ["subdistrict", "district"]
-    await handle.execute_update("close", result_type=WhistleSnapshot, arg=CloseInput(summary="社区自行组织处置完毕", actor="staff"))
+    await run_update(handle, WhistleWorkflow.close, CloseInput(summary="社区自行组织处置完毕", actor="staff"))
     assert (await handle.result()).status is WhistleStatus.closed
     await save_from_test(handle, "nobody_parked_closed")
 
@@ -301,7 +300,7 @@ async def test_silent_units_park_the_whistle_and_a_late_answer_brings_it_back(
     snap = await until(snapshot(handle), lambda s: s.status is WhistleStatus.parked, seconds=30)
     assert snap.parked_reason == rules.parked_reason(summoned=4, needed=3)
     assert sorted(snap.urged) == sorted([city.located, city.paired, city.neighbour, city.far])
-    await handle.execute_update("answer", result_type=AnswerResult, arg=accept(city.far, 1))
+    await run_update(handle, WhistleWorkflow.answer, accept(city.far, 1))
     snap = await until(snapshot(handle), lambda s: s.status is WhistleStatus.responded)
     assert snap.shortfall == 2
     told = await rows_eventually(pool, "SELECT recipient_kind FROM notification WHERE dedupe_key = $1",

@@ -42,6 +42,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.dispatch import DispatchActivities
     from domain import task_rules as rules
     from domain.escalation import LADDER, level_deadline, next_level, parked_reason
     from schemas.dispatch import (
@@ -49,35 +50,24 @@ with workflow.unsafe.imports_passed_through():
         AnswerOfferResult,
         AssignmentStatus,
         AwardPointsInput,
-        AwardPointsResult,
         CancelInput,
         CancelTaskInput,
-        CancelTaskResult,
         ClaimInput,
         ClaimResult,
         ExpireOffersInput,
-        ExpireOffersResult,
         FindCandidatesInput,
-        FindCandidatesResult,
         FlagUnderstaffedInput,
-        FlagUnderstaffedResult,
         NoShowInput,
-        NoShowResult,
         NotifyLevelInput,
-        NotifyLevelResult,
         OfferStatus,
         OverdueReminderInput,
-        OverdueReminderResult,
         RateInput,
         RateResult,
         RecordAnswerInput,
-        RecordAnswerResult,
         RecordClaimInput,
-        RecordClaimResult,
         RecordRatingInput,
         RecordRatingResult,
         RecordVerifyRejectionInput,
-        RecordVerifyRejectionResult,
         RejectVerifyInput,
         RejectVerifyResult,
         RequeueInput,
@@ -85,7 +75,6 @@ with workflow.unsafe.imports_passed_through():
         ScanInput,
         ScanResult,
         SetStatusInput,
-        SetStatusResult,
         TaskMode,
         TaskSnapshot,
         TaskStatus,
@@ -178,11 +167,11 @@ class TaskWorkflow:
         for offer in open_offers:
             offer.status = OfferStatus.withdrawn.value
         self._status = TaskStatus.cancelled
-        await workflow.execute_activity(
-            "dispatch_cancel_task",
+        await workflow.execute_activity_method(
+            DispatchActivities.cancel_task,
             CancelTaskInput(task_id=self._in.task_id, offer_ids=[o.offer_id for o in open_offers],
                             reason=self._cancel.reason, actor=self._cancel.actor, as_of=workflow.now()),
-            result_type=CancelTaskResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
         )
         return TaskWorkflowResult(task_id=self._in.task_id, status=TaskStatus.cancelled)
 
@@ -198,10 +187,10 @@ class TaskWorkflow:
         await self._collect_rating()
         await workflow.wait_condition(lambda: self._verify is not None)
         assert self._verify is not None
-        award = await workflow.execute_activity(
-            "dispatch_award_points",
+        award = await workflow.execute_activity_method(
+            DispatchActivities.award_points,
             AwardPointsInput(task_id=data.task_id, actor=self._verify.actor, as_of=workflow.now()),
-            result_type=AwardPointsResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
         )
         self._awarded = award.credited + award.already_credited
         await self._set_status(TaskStatus.verified, actor=self._verify.actor)
@@ -238,12 +227,12 @@ class TaskWorkflow:
                 self._wave += 1
                 wave = self._wave
                 expires_at = min(workflow.now() + policy.offer_timeout, level_ends)
-                found = await workflow.execute_activity(
-                    "dispatch_find_candidates",
+                found = await workflow.execute_activity_method(
+                    DispatchActivities.find_candidates,
                     FindCandidatesInput(task_id=self._in.task_id, level=self._level, wave=wave,
                                         count=(headcount - self._filled()) * policy.offers_per_slot,
                                         expires_at=expires_at, as_of=workflow.now()),
-                    result_type=FindCandidatesResult, start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                    start_to_close_timeout=_ACTIVITY_TIMEOUT,
                     retry_policy=_RETRY,
                 )
                 if not found.offers:
@@ -275,11 +264,11 @@ class TaskWorkflow:
         if not workflow.patched(PATCH_UNDERSTAFFED):
             return
         self._understaffed_flags += 1
-        await workflow.execute_activity(
-            "dispatch_flag_understaffed",
+        await workflow.execute_activity_method(
+            DispatchActivities.flag_understaffed,
             FlagUnderstaffedInput(task_id=self._in.task_id, headcount=self._in.headcount,
                                   filled=self._filled(), flag=self._understaffed_flags, as_of=workflow.now()),
-            result_type=FlagUnderstaffedResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
         )
         self._shortfall = shortfall
 
@@ -297,11 +286,11 @@ class TaskWorkflow:
             offer.status = status.value
         if not closing:
             return
-        await workflow.execute_activity(
-            "dispatch_expire_offers",
+        await workflow.execute_activity_method(
+            DispatchActivities.expire_offers,
             ExpireOffersInput(task_id=self._in.task_id, wave=wave, offer_ids=[o.offer_id for o in closing],
                               status=status, as_of=workflow.now()),
-            result_type=ExpireOffersResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
         )
 
     async def _park(self) -> None:
@@ -321,10 +310,10 @@ class TaskWorkflow:
         no_show_at = max(self._in.window_start, workflow.now()) + policy.no_show_grace
         if not await _wait(lambda: not self._with(AssignmentStatus.accepted), no_show_at - workflow.now()):
             missing = self._with(AssignmentStatus.accepted)
-            await workflow.execute_activity(
-                "dispatch_mark_no_show",
+            await workflow.execute_activity_method(
+                DispatchActivities.mark_no_show,
                 NoShowInput(task_id=self._in.task_id, member_ids=missing, as_of=workflow.now()),
-                result_type=NoShowResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
             )
             for member_id in missing:
                 self._assigned[member_id] = AssignmentStatus.no_show
@@ -361,37 +350,37 @@ class TaskWorkflow:
         actor: str = "system:workflow",
     ) -> None:
         self._status = status
-        await workflow.execute_activity(
-            "dispatch_set_task_status",
+        await workflow.execute_activity_method(
+            DispatchActivities.set_task_status,
             SetStatusInput(task_id=self._in.task_id, status=status, level=level,
                            level_deadline_at=level_deadline_at, reason=reason, actor=actor,
                            as_of=workflow.now()),
-            result_type=SetStatusResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
         )
 
     async def _notify(self, level: EscalationLevel, topic: str) -> None:
-        await workflow.execute_activity(
-            "dispatch_notify_level",
+        await workflow.execute_activity_method(
+            DispatchActivities.notify_level,
             NotifyLevelInput(task_id=self._in.task_id, level=level, cycle=self._cycle, topic=topic,
                              as_of=workflow.now()),
-            result_type=NotifyLevelResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
         )
 
     async def _remind_overdue(self, step: str, member_ids: list[int]) -> None:
-        await workflow.execute_activity(
-            "dispatch_remind_overdue",
+        await workflow.execute_activity_method(
+            DispatchActivities.remind_overdue,
             OverdueReminderInput(task_id=self._in.task_id, step=step, member_ids=member_ids,
                                  cycle=self._cycle, as_of=workflow.now()),
-            result_type=OverdueReminderResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
         )
 
     async def _record_rating(self, score: int, comment: str | None, *, defaulted: bool) -> int:
-        res: RecordRatingResult = await workflow.execute_activity(
-            "dispatch_record_rating",
+        res: RecordRatingResult = await workflow.execute_activity_method(
+            DispatchActivities.record_rating,
             RecordRatingInput(task_id=self._in.task_id, score=score, comment=comment, defaulted=defaulted,
                               low_rating_threshold=self._in.policy.low_rating_threshold,
                               as_of=workflow.now()),
-            result_type=RecordRatingResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
         )
         # The first rating recorded stands, whichever of the resident and the default came first.
         self._rating = res.score
@@ -409,11 +398,11 @@ class TaskWorkflow:
         if data.accept:
             self._reserved += 1
         try:
-            res = await workflow.execute_activity(
-                "dispatch_record_answer",
+            res = await workflow.execute_activity_method(
+                DispatchActivities.record_answer,
                 RecordAnswerInput(task_id=self._in.task_id, offer_id=offer.offer_id, member_id=data.member_id,
                                   accept=data.accept, reason=data.reason, as_of=workflow.now()),
-                result_type=RecordAnswerResult, start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
                 retry_policy=_RETRY,
             )
         except ActivityError as err:
@@ -454,11 +443,11 @@ class TaskWorkflow:
             raise _refusal(rules.REFUSAL_TASK_FULL, "task_full")
         self._reserved += 1
         try:
-            res = await workflow.execute_activity(
-                "dispatch_record_claim",
+            res = await workflow.execute_activity_method(
+                DispatchActivities.record_claim,
                 RecordClaimInput(task_id=self._in.task_id, member_id=data.member_id,
                                  source=self._in.mode.value, as_of=workflow.now()),
-                result_type=RecordClaimResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
             )
         except ActivityError as err:
             raise _activity_refusal(err) from err
@@ -510,11 +499,11 @@ class TaskWorkflow:
 
     async def _scan(self, data: ScanInput, *, check_out: bool) -> ScanResult:
         try:
-            result: ScanResult = await workflow.execute_activity(
-                "dispatch_scan",
+            result: ScanResult = await workflow.execute_activity_method(
+                DispatchActivities.scan,
                 ScanActivityInput(task_id=self._in.task_id, member_id=data.member_id, token=data.token,
                                   check_out=check_out, report=data.report, as_of=workflow.now()),
-                result_type=ScanResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
             )
         except ActivityError as err:
             raise _activity_refusal(err) from err
@@ -556,11 +545,11 @@ class TaskWorkflow:
         self._rejecting = True
         self._rejections += 1
         try:
-            await workflow.execute_activity(
-                "dispatch_record_verify_rejection",
+            await workflow.execute_activity_method(
+                DispatchActivities.record_verify_rejection,
                 RecordVerifyRejectionInput(task_id=self._in.task_id, actor=data.actor, reason=data.reason,
                                            rejection=self._rejections, as_of=workflow.now()),
-                result_type=RecordVerifyRejectionResult, start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
                 retry_policy=_RETRY,
             )
         finally:

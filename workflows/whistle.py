@@ -33,6 +33,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.whistle import WhistleActivities
     from domain import whistle as rules
     from schemas.delivery import DispatcherKick
     from schemas.whistle import (
@@ -42,18 +43,12 @@ with workflow.unsafe.imports_passed_through():
         ArriveResult,
         CloseInput,
         CloseWhistleInput,
-        CloseWhistleResult,
         RecordAnswerInput,
-        RecordAnswerResult,
         RecordArrivalInput,
-        RecordArrivalResult,
         SetWhistleStatusInput,
-        SetWhistleStatusResult,
         SummonLevelInput,
-        SummonLevelResult,
         SummonStatus,
         UrgeInput,
-        UrgeResult,
         WhistleSnapshot,
         WhistleStatus,
         WhistleWorkflowInput,
@@ -107,11 +102,11 @@ class WhistleWorkflow:
         assert self._close is not None
         # Answers still being recorded land first, so the thanks reach every unit that answered.
         await workflow.wait_condition(lambda: not self._answering)
-        closed = await workflow.execute_activity(
-            "whistle_close",
+        closed = await workflow.execute_activity_method(
+            WhistleActivities.close,
             CloseWhistleInput(whistle_id=data.whistle_id, summary=self._close.summary, actor=self._close.actor,
                               as_of=workflow.now()),
-            result_type=CloseWhistleResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
         )
         self._status = WhistleStatus.closed
         await self._kick_dispatcher(closed.external_queued)
@@ -127,11 +122,11 @@ class WhistleWorkflow:
             deadline = workflow.now() + data.policy.min_level_window
         while True:
             start = workflow.now()
-            summoned = await workflow.execute_activity(
-                "whistle_summon_level",
+            summoned = await workflow.execute_activity_method(
+                WhistleActivities.summon_level,
                 SummonLevelInput(whistle_id=data.whistle_id, level=self._level, level_deadline_at=deadline,
                                  as_of=start),
-                result_type=SummonLevelResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
             )
             for unit_id in summoned.unit_ids:
                 self._units.setdefault(unit_id, SummonStatus.summoned)
@@ -140,11 +135,11 @@ class WhistleWorkflow:
             if not await self._wait(settled, rules.urge_at(start, deadline)):
                 silent = [u for u in self._silent() if u not in self._urged]
                 if silent:
-                    urged = await workflow.execute_activity(
-                        "whistle_urge",
+                    urged = await workflow.execute_activity_method(
+                        WhistleActivities.urge,
                         UrgeInput(whistle_id=data.whistle_id, level=self._level, unit_ids=silent,
                                   as_of=workflow.now()),
-                        result_type=UrgeResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                        start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
                     )
                     self._urged.update(silent)
                     await self._kick_dispatcher(urged.external_queued)
@@ -209,11 +204,11 @@ class WhistleWorkflow:
         if self._status is WhistleStatus.on_site and status is WhistleStatus.responded:
             return   # units already on site: "responded" is behind us
         self._status = status
-        moved = await workflow.execute_activity(
-            "whistle_set_status",
+        moved = await workflow.execute_activity_method(
+            WhistleActivities.set_status,
             SetWhistleStatusInput(whistle_id=self._in.whistle_id, status=status, people_committed=self._committed(),
                                   shortfall=self._shortfall, reason=reason, as_of=workflow.now()),
-            result_type=SetWhistleStatusResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
         )
         await self._kick_dispatcher(moved.external_queued)
 
@@ -235,11 +230,11 @@ class WhistleWorkflow:
         unit_id = data.answer.unit_id
         self._answering.add(unit_id)
         try:
-            res = await workflow.execute_activity(
-                "whistle_record_answer",
+            res = await workflow.execute_activity_method(
+                WhistleActivities.record_answer,
                 RecordAnswerInput(whistle_id=self._in.whistle_id, answer=data.answer, actor=data.actor,
                                   as_of=workflow.now()),
-                result_type=RecordAnswerResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
             )
         except ActivityError as err:
             raise _activity_refusal(err) from err
@@ -271,11 +266,11 @@ class WhistleWorkflow:
         people = data.arrival.people if data.arrival.people is not None else self._people.get(unit_id, 0)
         self._answering.add(unit_id)   # holds the close until the arrival is recorded
         try:
-            res = await workflow.execute_activity(
-                "whistle_record_arrival",
+            res = await workflow.execute_activity_method(
+                WhistleActivities.record_arrival,
                 RecordArrivalInput(whistle_id=self._in.whistle_id, unit_id=unit_id, people=people,
                                    actor=data.actor, as_of=workflow.now()),
-                result_type=RecordArrivalResult, start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
             )
         except ActivityError as err:
             raise _activity_refusal(err) from err

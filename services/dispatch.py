@@ -291,7 +291,8 @@ async def start_task_workflow(
         workflow_id=task_workflow_id(task_id), task_queue=task_queue)
 
 
-async def _update(client: Client, task_id: int, update: UpdateMethodMultiParam[[Any, P], Awaitable[R]], arg: P) -> R:
+async def _update(client: Client, task_id: int, update: UpdateMethodMultiParam[[Any, P], Awaitable[R]],
+                  arg: P) -> R:
     """Send a validated update to the task's workflow; a refusal becomes a Conflict."""
     return await execute_update(
         client, task_workflow_id(task_id), update, arg,
@@ -371,7 +372,8 @@ async def requeue(conn: Conn, client: Client, actor: Actor, task_id: int) -> Tas
 async def cancel(conn: Conn, client: Client, actor: Actor, task_id: int, reason: str) -> TaskSnapshot:
     """Cancel a task before anyone has checked in; members who accepted are released and told."""
     _require_staff(actor, await _task_place(conn, task_id))
-    return await _update(client, task_id, TaskWorkflow.cancel, CancelInput(actor=actor.audit_name, reason=reason))
+    return await _update(client, task_id, TaskWorkflow.cancel,
+                         CancelInput(actor=actor.audit_name, reason=reason))
 
 
 # ---------------------------------------------------------------- reads

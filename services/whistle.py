@@ -198,7 +198,8 @@ async def get_whistle(conn: Conn, actor: Actor, whistle_id: int) -> WhistleDetai
 # ---------------------------------------------------------------- updates
 
 
-async def _update(client: Client, whistle_id: int, update: UpdateMethodMultiParam[[Any, P], Awaitable[R]], arg: P) -> R:
+async def _update(client: Client, whistle_id: int, update: UpdateMethodMultiParam[[Any, P], Awaitable[R]],
+                  arg: P) -> R:
     return await execute_update(
         client, whistle_workflow_id(whistle_id), update, arg,
         not_running=Conflict("该吹哨事项的流程已结束或不存在", code="whistle_not_running"))

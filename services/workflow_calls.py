@@ -48,7 +48,8 @@ async def run_update(handle: WorkflowHandle[Any, Any], update: UpdateMethodMulti
     return cast(R, await handle.execute_update(update, arg))
 
 
-async def execute_update(client: Client, workflow_id: str, update: UpdateMethodMultiParam[[Any, P], Awaitable[R]], arg: P,
+async def execute_update(client: Client, workflow_id: str,
+                         update: UpdateMethodMultiParam[[Any, P], Awaitable[R]], arg: P,
                          *, not_running: Conflict) -> R:
     """The result of `update` (a workflow's update method, so its name, argument and result types
     are the workflow's own); a refusal raises Conflict, a workflow not running raises `not_running`."""

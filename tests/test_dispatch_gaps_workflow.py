@@ -59,14 +59,17 @@ async def test_rejected_verification_follows_up_then_a_pass_credits_points_once(
     _, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
     await serve_through(handle, member)
     await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
-    early = await refusal(run_update(handle, TaskWorkflow.reject_verification, RejectVerifyInput(actor=STAFF, reason="x")))
+    early = await refusal(run_update(handle, TaskWorkflow.reject_verification,
+                                     RejectVerifyInput(actor=STAFF, reason="x")))
     assert early == task_rules.REFUSAL_NOT_RATED
     await ts_env.fast_forward(handle, timedelta(hours=73))   # the resident never rates: default 5
     await rows_eventually(pool, "SELECT 1 FROM resident_rating WHERE task_id = $1", task_id)
 
-    rejected = await run_update(handle, TaskWorkflow.reject_verification, RejectVerifyInput(actor=STAFF, reason="签到照片与现场不符"))
+    rejected = await run_update(handle, TaskWorkflow.reject_verification,
+                                RejectVerifyInput(actor=STAFF, reason="签到照片与现场不符"))
     assert rejected.status is TaskStatus.follow_up and rejected.rejections == 1
-    again = await run_update(handle, TaskWorkflow.reject_verification, RejectVerifyInput(actor=STAFF, reason="整改记录不完整"))
+    again = await run_update(handle, TaskWorkflow.reject_verification,
+                             RejectVerifyInput(actor=STAFF, reason="整改记录不完整"))
     assert again.rejections == 2
     assert (await handle.query(TaskWorkflow.snapshot)).status is TaskStatus.follow_up
     assert await fetch(pool, "SELECT 1 FROM evaluation_points WHERE task_id = $1", task_id) == []

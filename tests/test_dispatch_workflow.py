@@ -192,7 +192,8 @@ async def test_unanswered_wave_times_out_and_next_wave_goes_out(
     await ts_env.fast_forward(handle, timedelta(minutes=31))
     snap = await until(snapshot(handle), lambda x: x.wave == 2 and bool(x.open_offers))
     assert snap.open_offers == [second]
-    message = await refusal(run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=first, accept=True)))
+    message = await refusal(run_update(handle, TaskWorkflow.answer_offer,
+                                       AnswerOfferInput(member_id=first, accept=True)))
     assert message == task_rules.REFUSAL_OFFER_EXPIRED
     offers = await fetch(pool, "SELECT member_id, wave, status, score_parts FROM offer WHERE task_id = $1 ORDER BY wave",
                          task_id)

@@ -82,6 +82,16 @@ class NeedCreate(BaseModel):
     donor_anonymous: bool = False
 
 
+class NeedCategory(BaseModel):
+    """One category of the need catalogue 需求类别: its time limits per urgency and points bonus."""
+
+    name: str
+    red_hours: int
+    yellow_hours: int
+    blue_hours: int
+    category_bonus: float
+
+
 class NeedDecision(BaseModel):
     approve: bool
     reason: str | None = Field(default=None, max_length=500)

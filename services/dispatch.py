@@ -41,6 +41,7 @@ from schemas.dispatch import (
     LedgerFilter,
     LedgerRow,
     MemberFit,
+    NeedCategory,
     NeedCreate,
     NeedDecision,
     NeedView,
@@ -196,6 +197,13 @@ async def list_needs(conn: Conn, actor: Actor, *, status: str | None, limit: int
         status=status, limit=limit,
     )
     return [_need_view(row, actor) for row in rows]
+
+
+async def need_categories(conn: Conn, actor: Actor) -> list[NeedCategory]:
+    """The active need categories (what a need or task may be about), for staff forms."""
+    if actor.role not in STAFF_ROLES:
+        raise Forbidden("无权查看需求类别")
+    return [NeedCategory.model_validate(r) for r in await need_db.select_categories(conn)]
 
 
 # ---------------------------------------------------------------- tasks

@@ -20,6 +20,7 @@ from schemas.dispatch import (
     LedgerFilter,
     LedgerRow,
     MemberFit,
+    NeedCategory,
     NeedCreate,
     NeedDecision,
     NeedStatus,
@@ -62,6 +63,12 @@ async def list_needs(pool: PoolDep, actor: ActorDep, status: NeedStatus | None =
                      limit: Limit = 100) -> list[NeedView]:
     async with pool.acquire() as conn:
         return await dispatch.list_needs(conn, actor, status=status.value if status else None, limit=limit)
+
+
+@router.get("/need-categories", response_model=list[NeedCategory], summary="需求类别目录")
+async def need_categories(pool: PoolDep, actor: ActorDep) -> list[NeedCategory]:
+    async with pool.acquire() as conn:
+        return await dispatch.need_categories(conn, actor)
 
 
 @router.post("/needs/{need_id}/decision", response_model=NeedView, summary="核查或驳回需求")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from cli.context import Runtime, run_job
+from domain import local_time
 from domain.campaign_rules import STATUS_LABELS
 from domain.campaign_unit_quota import percent_label
 from domain.reminder_ladder import STEP_LABELS
@@ -47,9 +48,6 @@ IdArg = Annotated[int, typer.Argument(min=1, help="活动编号")]
 _DEADLINE_LABELS = {"registration": "报到截止", "quota": "服务指标"}
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 def _ids(text: str | None) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()] if text else []
@@ -73,7 +71,7 @@ def create(
     emergency: Annotated[bool, typer.Option(help="应急动员活动")] = False,
 ) -> None:
     """创建活动草稿 (create a draft campaign)."""
-    now = _now()
+    now = local_time.now()
     data = CampaignCreate(
         name=name, kind=kind,
         scope=CampaignScope(district_ids=_ids(districts), subdistrict_ids=_ids(subdistricts),
@@ -101,7 +99,7 @@ def launch(campaign_id: IdArg) -> None:
 
     async def job(rt: Runtime) -> str:
         view = await campaign_service.launch_campaign(rt.pool, rt.client, SYSTEM_ACTOR, campaign_id,
-                                                      now=_now(), task_queue=Settings().task_queue)
+                                                      now=local_time.now(), task_queue=Settings().task_queue)
         return f"活动 {view.id} 已发布, 状态: {STATUS_LABELS[view.status]}"
 
     typer.echo(run_job(job))
@@ -153,7 +151,7 @@ def progress(
         if watch:
             await _watch(rt, campaign_id, interval)
         async with rt.pool.acquire() as conn:
-            return await campaign_service.progress(conn, SYSTEM_ACTOR, campaign_id, level, now=_now())
+            return await campaign_service.progress(conn, SYSTEM_ACTOR, campaign_id, level, now=local_time.now())
 
     report = run_job(job)
     console.print(progress_table(report))
@@ -247,7 +245,7 @@ def cancel(campaign_id: IdArg, reason: Annotated[str, typer.Option(help="撤销�
 
     async def job(rt: Runtime) -> CampaignStatusResult:
         async with rt.pool.acquire() as conn, conn.transaction():
-            return await campaign_service.cancel(conn, rt.client, SYSTEM_ACTOR, campaign_id, reason, now=_now())
+            return await campaign_service.cancel(conn, rt.client, SYSTEM_ACTOR, campaign_id, reason, now=local_time.now())
 
     _steer(job)
 

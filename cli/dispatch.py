@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import Runtime, run_job
+from domain import local_time
 from domain.task_rules import STATUS_LABELS
 from schemas.auth import SYSTEM_ACTOR
 from schemas.dispatch import (
@@ -41,9 +42,6 @@ MemberOpt = Annotated[int, typer.Option("--member", min=1, help="党员编号")]
 TokenOpt = Annotated[str, typer.Option("--token", help="任务现场二维码令牌")]
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 @needs_app.command("add")
 def add_need(
@@ -63,7 +61,7 @@ def add_need(
 
     async def job(rt: Runtime) -> str:
         async with rt.pool.acquire() as conn, conn.transaction():
-            need = await dispatch.place_need(conn, SYSTEM_ACTOR, data, now=_now())
+            need = await dispatch.place_need(conn, SYSTEM_ACTOR, data, now=local_time.now())
         flag = f" (疑似重复, 与需求 {need.duplicate_of} 相同)" if need.likely_duplicate else ""
         return f"需求 {need.id} 已登记, 处置时限 {need.deadline_at:%Y-%m-%d %H:%M}{flag}"
 
@@ -81,7 +79,7 @@ def decide_need(
     async def job(rt: Runtime) -> str:
         async with rt.pool.acquire() as conn, conn.transaction():
             need = await dispatch.decide_need(conn, SYSTEM_ACTOR, need_id,
-                                              NeedDecision(approve=approve, reason=reason), now=_now())
+                                              NeedDecision(approve=approve, reason=reason), now=local_time.now())
         return f"需求 {need.id}: {need.status.value}"
 
     typer.echo(run_job(job))
@@ -129,7 +127,7 @@ def create_task(
                       window_end=start + timedelta(hours=hours), place=place, redeemable=redeemable)
 
     async def job(rt: Runtime) -> str:
-        made = await dispatch.create_task(rt.pool, rt.client, SYSTEM_ACTOR, data, now=_now(),
+        made = await dispatch.create_task(rt.pool, rt.client, SYSTEM_ACTOR, data, now=local_time.now(),
                                           task_queue=Settings().task_queue)
         line = f"任务 {made.task.id} 已创建, 流程 {made.task.workflow_id}; 现场二维码令牌 (仅显示一次): {made.qr_token}"
         if made.resident_rating_code:
@@ -232,7 +230,7 @@ def rating_code(task_id: int) -> None:
 
     async def job(rt: Runtime) -> str:
         async with rt.pool.acquire() as conn, conn.transaction():
-            issued = await resident.reissue_rating_code(conn, SYSTEM_ACTOR, task_id, now=_now())
+            issued = await resident.reissue_rating_code(conn, SYSTEM_ACTOR, task_id, now=local_time.now())
         return f"任务 {task_id} 的居民评价码 (仅显示一次, {issued.expires_at:%Y-%m-%d %H:%M} 前有效): {issued.code}"
 
     typer.echo(run_job(job))
@@ -244,7 +242,7 @@ def grid_code(grid_id: int) -> None:
 
     async def job(rt: Runtime) -> str:
         async with rt.pool.acquire() as conn, conn.transaction():
-            issued = await resident.issue_grid_need_code(conn, SYSTEM_ACTOR, grid_id, now=_now())
+            issued = await resident.issue_grid_need_code(conn, SYSTEM_ACTOR, grid_id, now=local_time.now())
         return f"网格 {grid_id} 的点单码 (仅显示一次, 原点单码已作废): {issued.code}"
 
     typer.echo(run_job(job))
@@ -309,7 +307,7 @@ def ledger(
 
     async def job(rt: Runtime) -> Table:
         async with rt.pool.acquire() as conn:
-            rows = await dispatch.ledger(conn, SYSTEM_ACTOR, filters, now=_now())
+            rows = await dispatch.ledger(conn, SYSTEM_ACTOR, filters, now=local_time.now())
         table = Table("任务", "名称", "类别", "社区", "网格", "状态", "层级", "承接党员", "超时", "人手不足",
                       "挂账原因", title="挂账销号台账")
         for r in rows:

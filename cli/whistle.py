@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import Runtime, run_job
+from domain import local_time
 from domain.whistle import BASIS_LABELS, LEVEL_LABELS, STATUS_LABELS, SUMMON_LABELS
 from schemas.auth import SYSTEM_ACTOR
 from schemas.dispatch import Urgency
@@ -37,9 +38,6 @@ UnitOpt = Annotated[int, typer.Option("--unit", min=1, help="报到单位编号"
 ResourceOpt = Annotated[list[str] | None, typer.Option(
     "--resource", help="资源, 形如 类别:数量[:说明], 可重复; 类别: " + "、".join(c.value for c in ResourceCategory))]
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _resources(specs: list[str] | None) -> list[ResourceItem]:
@@ -73,7 +71,7 @@ def blow(
     resource: ResourceOpt = None,
 ) -> None:
     """社区吹哨 (blow the whistle: the community's reporting units are summoned)."""
-    now = _now()
+    now = local_time.now()
     data = WhistleBlow(community_id=community, grid_id=grid, place=place, title=title, matter=matter, urgency=urgency,
                        people_needed=people, resources_needed=_resources(resource),
                        respond_by=now + timedelta(hours=respond_within) if respond_within else None)

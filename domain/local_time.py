@@ -26,6 +26,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def now_or(given: datetime | None) -> datetime:
+    """`given` when a caller (a test, a replayed decision) fixed the instant, else `now()`."""
+    return given if given is not None else now()
+
+
 def local(at: datetime) -> datetime:
     """`at` on the local wall clock. `at` must be aware: a naive datetime has no instant."""
     if at.tzinfo is None:

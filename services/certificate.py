@@ -11,12 +11,13 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from db import registration_certificate as certificate_db
 from db.pool import Conn
 from domain import certificate as rules
+from domain import local_time
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.pii import mask_phone
 from domain.scope import HierarchyPath, allows
@@ -33,9 +34,6 @@ _STATUS_WORDS = {
     "withdrawn": "已退出", "transferred": "已转出", "lapsed": "已过期未重新报到",
 }
 
-
-def _now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(UTC)
 
 
 def _path(row: dict[str, Any]) -> HierarchyPath:
@@ -90,7 +88,7 @@ async def member_certificate(conn: Conn, actor: Actor, registration_id: int, *,
             word = _STATUS_WORDS.get(row["status"], row["status"])
             raise Conflict(f"报到记录 {registration_id} {word}, 只有已生效的报到才能打印报到证")
         issued = await _issued(conn, rows)
-    return _view(issued[0], _now(now))
+    return _view(issued[0], local_time.now_or(now))
 
 
 async def unit_certificates(conn: Conn, actor: Actor, unit_id: int, *, status: str = PRINTABLE_STATUS,
@@ -107,7 +105,7 @@ async def unit_certificates(conn: Conn, actor: Actor, unit_id: int, *, status: s
         rows = await certificate_db.select_certificate_rows(conn, registration_ids=ids) if ids else []
         issued = await _issued(conn, rows)
     by_id = {r["registration_id"]: r for r in issued}
-    at = _now(now)
+    at = local_time.now_or(now)
     return [_view(by_id[i], at) for i in ids]
 
 
@@ -127,7 +125,7 @@ async def check_certificate(conn: Conn, number: str, code: str, *, now: datetime
         word = _STATUS_WORDS.get(row["status"], row["status"])
         return CertificateCheck(number=clean_number, valid=False, community_name=community, member_name=name,
                                 valid_until=valid_until, message=f"该报到证已失效: 报到{word}")
-    if valid_until is not None and valid_until <= _now(now):
+    if valid_until is not None and valid_until <= local_time.now_or(now):
         return CertificateCheck(number=clean_number, valid=False, community_name=community, member_name=name,
                                 valid_until=valid_until, message="该报到证已过有效期, 请提醒党员重新报到")
     return CertificateCheck(number=clean_number, valid=True, community_name=community, member_name=name,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -23,6 +23,7 @@ from db.audit_log import insert_audit_entries
 from db.pool import Conn
 from db.registration_cohort import create_cohort, set_cohort_workflow_id
 from db.registration_event import insert_events
+from domain import local_time
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.registration_rules import MemberAction, member_transition, renewed_until
 from domain.scope import HierarchyPath, allows
@@ -86,9 +87,6 @@ def _check_scope(actor: Actor, rows: Iterable[dict[str, Any]], *, deciding: bool
         if not allows(actor, _path(row)):
             raise Forbidden(f"报到记录 {row['id']} 不在您的管理范围内")
 
-
-def _now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(UTC)
 
 
 async def _load(conn: Conn, ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -214,7 +212,7 @@ async def submit_member_registration(
 
     Creates a cohort of one and, when a client is given, starts its workflow after the commit.
     """
-    at = _now(now)
+    at = local_time.now_or(now)
     async with conn.transaction():
         home = await member_db.select_member_home(conn, member_id=member_id)
         if home is None:
@@ -258,7 +256,7 @@ async def confirm_registrations(
     A registration with no grid to place it in becomes `confirmed`, awaiting placement; a placed
     one becomes `active`, valid for `validity_months` from now.
     """
-    at = _now(now)
+    at = local_time.now_or(now)
     async with conn.transaction():
         rows = await _load(conn, ids)
         _check_scope(actor, rows, deciding=True)
@@ -304,7 +302,7 @@ async def reject_registrations(
     """Send registrations back, with a reason the member will read."""
     if not reason or not reason.strip():
         raise InvalidInput("退回报到申请必须填写原因")
-    at = _now(now)
+    at = local_time.now_or(now)
     async with conn.transaction():
         rows = await _load(conn, ids)
         _check_scope(actor, rows, deciding=True)
@@ -329,7 +327,7 @@ async def place_in_grid(
     now: datetime | None = None,
 ) -> MemberRegistrationOut:
     """Place a confirmed registration in a grid branch (or move an active one to another grid)."""
-    at = _now(now)
+    at = local_time.now_or(now)
     async with conn.transaction():
         rows = await _load(conn, [registration_id])
         _check_scope(actor, rows, deciding=True)
@@ -355,7 +353,7 @@ async def _simple(
     now: datetime | None,
     valid_until: Any = None,
 ) -> MemberRegistrationOut:
-    at = _now(now)
+    at = local_time.now_or(now)
     async with conn.transaction():
         rows = await _load(conn, [registration_id])
         _check_scope(actor, rows)
@@ -420,7 +418,7 @@ async def transfer_member(
     now: datetime | None = None,
 ) -> MemberRegistrationOut:
     """A member moves: the open registration closes as `transferred`, a new one is submitted."""
-    at = _now(now)
+    at = local_time.now_or(now)
     async with conn.transaction():
         old = await member_db.select_open_registration_for_member(conn, member_id=member_id)
         if old is None:

@@ -6,7 +6,7 @@ signalled after the commit and re-reads Postgres, the system of record.
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -22,6 +22,7 @@ from db.co_building_agreement import insert_agreement, update_agreement_validity
 from db.member_registration import select_community_path
 from db.pool import Conn
 from db.registration_event import insert_events
+from domain import local_time
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.registration_rules import UnitAction, add_months, renewed_until, unit_transition
 from domain.scope import HierarchyPath, allows
@@ -41,9 +42,6 @@ log = structlog.get_logger(__name__)
 
 DECIDING_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
 
-
-def _now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(UTC)
 
 
 def _out(row: dict[str, Any]) -> UnitRegistrationOut:
@@ -130,7 +128,7 @@ async def submit_unit_registration(
     now: datetime | None = None,
 ) -> UnitRegistrationOut:
     """A unit registers with the community where it is located (default: its recorded community)."""
-    at = _now(now)
+    at = local_time.now_or(now)
     async with conn.transaction():
         unit = await unit_db.select_unit_location(conn, unit_id=unit_id)
         if unit is None:
@@ -171,7 +169,7 @@ async def confirm_unit_registration(
     now: datetime | None = None,
 ) -> UnitRegistrationOut:
     """Confirm the unit and sign a co-building agreement valid for `agreement_months`."""
-    at = _now(now)
+    at = local_time.now_or(now)
     async with conn.transaction():
         before = await _load(conn, registration_id)
         _check_scope(actor, before, deciding=True)
@@ -201,7 +199,7 @@ async def reject_unit_registration(
 ) -> UnitRegistrationOut:
     if not reason or not reason.strip():
         raise InvalidInput("退回单位报到必须填写原因")
-    at = _now(now)
+    at = local_time.now_or(now)
     async with conn.transaction():
         before = await _load(conn, registration_id)
         _check_scope(actor, before, deciding=True)
@@ -228,7 +226,7 @@ async def renew_unit_registration(
     now: datetime | None = None,
 ) -> UnitRegistrationOut:
     """Renew the co-building agreement for another term (续签), also after it lapsed."""
-    at = _now(now)
+    at = local_time.now_or(now)
     async with conn.transaction():
         before = await _load(conn, registration_id)
         _check_scope(actor, before, deciding=False)

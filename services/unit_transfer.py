@@ -9,7 +9,7 @@ unit and expires the request when nobody answers; deciding signals it so it ends
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -23,6 +23,7 @@ from db.audit_log import insert_audit_entries
 from db.member_registration import select_community_path
 from db.pool import Conn
 from db.reporting_unit import select_unit
+from domain import local_time
 from domain import unit_transfer as rules
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.notification_texts import Text
@@ -49,9 +50,6 @@ _STATUS_WORDS = {
     UnitTransferStatus.pending: "待处理",
 }
 
-
-def _now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(UTC)
 
 
 def _out(row: dict[str, Any]) -> UnitTransferOut:
@@ -142,7 +140,7 @@ async def start_unit_transfer(
 
     A pending request starts its workflow after the commit (reminders, expiry).
     """
-    at = _now(now)
+    at = local_time.now_or(now)
     rules_policy = policy or UnitTransferPolicy()
     if decide_now and actor.role is not Role.org_department:
         raise Forbidden("只有组织部门可以直接办理转单位, 其他人请提交申请由转入单位确认")
@@ -214,7 +212,7 @@ async def _home_path(conn: Conn, community_id: int | None) -> tuple[int | None, 
 async def accept_unit_transfer(conn: Conn, actor: Actor, transfer_id: int, *, client: Client | None = None,
                                now: datetime | None = None) -> UnitTransferOut:
     """The target unit (or an organization department) takes the member in."""
-    at = _now(now)
+    at = local_time.now_or(now)
     async with conn.transaction():
         row = await _load_pending(conn, actor, transfer_id)
         if not rules.may_decide(actor, _sides(row)):
@@ -230,7 +228,7 @@ async def refuse_unit_transfer(conn: Conn, actor: Actor, transfer_id: int, reaso
     """The target unit (or an organization department) declines, with a reason the requester reads."""
     if not reason or not reason.strip():
         raise InvalidInput("拒绝转入必须填写原因")
-    at = _now(now)
+    at = local_time.now_or(now)
     async with conn.transaction():
         row = await _load_pending(conn, actor, transfer_id)
         if not rules.may_decide(actor, _sides(row)):
@@ -246,7 +244,7 @@ async def refuse_unit_transfer(conn: Conn, actor: Actor, transfer_id: int, reaso
 async def cancel_unit_transfer(conn: Conn, actor: Actor, transfer_id: int, reason: str | None = None, *,
                                client: Client | None = None, now: datetime | None = None) -> UnitTransferOut:
     """The requesting side withdraws a request still waiting."""
-    at = _now(now)
+    at = local_time.now_or(now)
     async with conn.transaction():
         row = await _load_pending(conn, actor, transfer_id)
         if not rules.may_cancel(actor, _sides(row)):

@@ -6,12 +6,13 @@ come back from the campaign's workflow as 409 with a Chinese message.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, ClientDep, IdPath, Limit, PoolDep, TaskQueueDep
+from domain import local_time
 from schemas.campaign import (
     CampaignCreate,
     CampaignEventView,
@@ -43,14 +44,11 @@ class MobiliseBody(BaseModel):
     hours: int = Field(default=24, ge=1, le=24 * 14)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 @router.post("/campaigns", response_model=CampaignView, status_code=201, summary="创建活动 (草稿)")
 async def create_campaign(pool: PoolDep, actor: ActorDep, body: CampaignCreate) -> CampaignView:
     async with pool.acquire() as conn, conn.transaction():
-        return await campaign_service.create_campaign(conn, actor, body, now=_now())
+        return await campaign_service.create_campaign(conn, actor, body, now=local_time.now())
 
 
 @router.get("/campaigns", response_model=list[CampaignView], summary="活动列表")
@@ -75,12 +73,12 @@ async def campaign_events(pool: PoolDep, actor: ActorDep, campaign_id: IdPath) -
 async def campaign_progress(pool: PoolDep, actor: ActorDep, campaign_id: IdPath,
                             level: ProgressLevel = ProgressLevel.community) -> CampaignProgress:
     async with pool.acquire() as conn:
-        return await campaign_service.progress(conn, actor, campaign_id, level, now=_now())
+        return await campaign_service.progress(conn, actor, campaign_id, level, now=local_time.now())
 
 
 @router.post("/campaigns/{campaign_id}/launch", response_model=CampaignView, summary="发布活动")
 async def launch(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath) -> CampaignView:
-    return await campaign_service.launch_campaign(pool, client, actor, campaign_id, now=_now())
+    return await campaign_service.launch_campaign(pool, client, actor, campaign_id, now=local_time.now())
 
 
 @router.post("/campaigns/{campaign_id}/pause", response_model=CampaignStatusResult, summary="暂停活动")
@@ -108,7 +106,7 @@ async def extend(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id:
 async def cancel(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath,
                  body: ReasonBody) -> CampaignStatusResult:
     async with pool.acquire() as conn, conn.transaction():
-        return await campaign_service.cancel(conn, client, actor, campaign_id, body.reason or "撤销", now=_now())
+        return await campaign_service.cancel(conn, client, actor, campaign_id, body.reason or "撤销", now=local_time.now())
 
 
 @router.post("/campaigns/{campaign_id}/close", response_model=CampaignStatusResult, summary="结束活动")

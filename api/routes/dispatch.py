@@ -6,12 +6,11 @@ workflow; refusals come back as 409 with the workflow's Chinese message.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, ClientDep, IdPath, Limit, PoolDep, TaskQueueDep
+from domain import local_time
 from schemas.dispatch import (
     AnswerOfferInput,
     AnswerOfferResult,
@@ -48,14 +47,11 @@ class VerifyBody(BaseModel):
     note: str | None = Field(default=None, max_length=1000)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 @router.post("/needs", response_model=NeedView, status_code=201, summary="登记居民需求 (含微心愿)")
 async def place_need(pool: PoolDep, actor: ActorDep, body: NeedCreate) -> NeedView:
     async with pool.acquire() as conn, conn.transaction():
-        return await dispatch.place_need(conn, actor, body, now=_now())
+        return await dispatch.place_need(conn, actor, body, now=local_time.now())
 
 
 @router.get("/needs", response_model=list[NeedView], summary="需求清单")
@@ -74,14 +70,14 @@ async def need_categories(pool: PoolDep, actor: ActorDep) -> list[NeedCategory]:
 @router.post("/needs/{need_id}/decision", response_model=NeedView, summary="核查或驳回需求")
 async def decide_need(pool: PoolDep, actor: ActorDep, need_id: IdPath, body: NeedDecision) -> NeedView:
     async with pool.acquire() as conn, conn.transaction():
-        return await dispatch.decide_need(conn, actor, need_id, body, now=_now())
+        return await dispatch.decide_need(conn, actor, need_id, body, now=local_time.now())
 
 
 @router.post("/tasks", response_model=TaskCreated, status_code=201, summary="创建任务并开始派单")
 async def create_task(pool: PoolDep, client: ClientDep, actor: ActorDep, task_queue: TaskQueueDep,
                       body: TaskCreate) -> TaskCreated:
     # The configured queue (the app's state), so the stack's worker picks the workflow up.
-    return await dispatch.create_task(pool, client, actor, body, now=_now(), task_queue=task_queue)
+    return await dispatch.create_task(pool, client, actor, body, now=local_time.now(), task_queue=task_queue)
 
 
 @router.get("/tasks/claimable", response_model=list[TaskView], summary="可认领的任务与岗位")
@@ -105,7 +101,7 @@ async def list_offers(pool: PoolDep, actor: ActorDep, task_id: IdPath) -> list[O
 @router.get("/tasks/{task_id}/fit/{member_id}", response_model=MemberFit, summary="为何(未)选中某党员")
 async def explain_member(pool: PoolDep, actor: ActorDep, task_id: IdPath, member_id: IdPath) -> MemberFit:
     async with pool.acquire() as conn:
-        return await dispatch.explain_member(conn, actor, task_id, member_id, now=_now())
+        return await dispatch.explain_member(conn, actor, task_id, member_id, now=local_time.now())
 
 
 @router.get("/tasks/{task_id}/history", response_model=list[TaskEventView], summary="任务流转记录")
@@ -192,4 +188,4 @@ async def ledger(pool: PoolDep, actor: ActorDep, grid_id: int | None = None, com
     filters = LedgerFilter(grid_id=grid_id, community_id=community_id, status=status, overdue=overdue,
                            parked=parked, understaffed=understaffed, limit=limit)
     async with pool.acquire() as conn:
-        return await dispatch.ledger(conn, actor, filters, now=_now())
+        return await dispatch.ledger(conn, actor, filters, now=local_time.now())

@@ -6,11 +6,10 @@ Thin: every route calls services/service_record.py, which checks role and scope.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter
 
 from api.deps import ActorDep, ClientDep, IdPath, Limit, Offset, PoolDep, TaskQueueDep
+from domain import local_time
 from schemas.service_record import (
     ApproveRecords,
     RejectRecords,
@@ -24,14 +23,11 @@ from services import service_record
 router = APIRouter(prefix="/service-records", tags=["service records 服务记录"])
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
 
 @router.post("", response_model=ServiceRecordView, status_code=201, summary="党员登记服务记录")
 async def log_record(pool: PoolDep, client: ClientDep, actor: ActorDep, task_queue: TaskQueueDep,
                      body: ServiceRecordCreate) -> ServiceRecordView:
-    return await service_record.log_record(pool, client, actor, body, now=_now(), task_queue=task_queue)
+    return await service_record.log_record(pool, client, actor, body, now=local_time.now(), task_queue=task_queue)
 
 
 @router.get("", response_model=ServiceRecordPage, summary="服务记录 (党员: 本人; 工作人员: 管辖范围)")
@@ -52,12 +48,12 @@ async def get_record(pool: PoolDep, actor: ActorDep, record_id: IdPath) -> Servi
 
 @router.post("/approve", response_model=ServiceRecordPage, summary="核实服务记录 (可批量, 按规则计分)")
 async def approve(pool: PoolDep, client: ClientDep, actor: ActorDep, body: ApproveRecords) -> ServiceRecordPage:
-    items = await service_record.decide(pool, client, actor, body.record_ids, approve=True, now=_now())
+    items = await service_record.decide(pool, client, actor, body.record_ids, approve=True, now=local_time.now())
     return ServiceRecordPage(items=items)
 
 
 @router.post("/reject", response_model=ServiceRecordPage, summary="驳回服务记录 (须填写理由, 可批量)")
 async def reject(pool: PoolDep, client: ClientDep, actor: ActorDep, body: RejectRecords) -> ServiceRecordPage:
     items = await service_record.decide(pool, client, actor, body.record_ids, approve=False,
-                                        reason=body.reason, now=_now())
+                                        reason=body.reason, now=local_time.now())
     return ServiceRecordPage(items=items)

@@ -21,6 +21,7 @@ from domain import local_time
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.pii import mask_phone
 from domain.scope import HierarchyPath, allows
+from reports import certificate as certificate_page
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.certificate import CertificateCheck, CertificateView
 
@@ -135,4 +136,4 @@ async def check_certificate(conn: Conn, number: str, code: str, *, now: datetime
 def render(views: Sequence[CertificateView], *, title: str = "报到证", base_url: str = "") -> str:
     """The printable HTML page of these certificates (one per printed page); their QR codes
     point at `base_url` + the public check."""
-    return rules.render_document(views, title=title, base_url=base_url)
+    return certificate_page.render_document(views, title=title, base_url=base_url)

@@ -11,7 +11,8 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from db.pool import Pool
-from domain.certificate import check_path, code_shaped, mask_name, number_shaped, qr_svg, render_document
+from domain.certificate import code_shaped, mask_name, number_shaped
+from reports.certificate import check_path, qr_svg, render_document
 from schemas.auth import SYSTEM_ACTOR
 from schemas.certificate import CertificateView
 from services import registration as member_service

@@ -15,11 +15,13 @@ async def insert_audit_entries(
     actor: str,
     action: str,
     subject_kind: str,
-    subject_ids: Sequence[int],
+    subject_ids: Sequence[int | None],
     befores: Sequence[dict[str, Any] | None],
     afters: Sequence[dict[str, Any] | None],
 ) -> None:
-    """One audit row per subject, set-based; before/after are JSON-able dicts."""
+    """One audit row per subject, set-based; before/after are JSON-able dicts.
+
+    A subject id may be None (a failed sign-in with a phone that has no account)."""
     await conn.execute(
         """
         INSERT INTO audit_log (actor, action, subject_kind, subject_id, before, after)

@@ -48,6 +48,54 @@ async def scope_subject_exists(conn: Conn, *, scope_kind: str, scope_id: int) ->
     return found
 
 
+async def select_scope_name(conn: Conn, *, scope_kind: str, scope_id: int) -> str | None:
+    """The name of the hierarchy node, unit or member a token or account is scoped to."""
+    name: str | None = await conn.fetchval(
+        """
+        SELECT CASE $1::text
+            WHEN 'district' THEN (SELECT name FROM district WHERE id = $2)
+            WHEN 'subdistrict' THEN (SELECT name FROM subdistrict WHERE id = $2)
+            WHEN 'community' THEN (SELECT name FROM community WHERE id = $2)
+            WHEN 'unit' THEN (SELECT name FROM reporting_unit WHERE id = $2)
+            WHEN 'member' THEN (SELECT name FROM member WHERE id = $2)
+        END
+        """,
+        scope_kind, scope_id,
+    )
+    return name
+
+
+async def select_scope_path(conn: Conn, *, scope_kind: str, scope_id: int) -> asyncpg.Record | None:
+    """Where a scope node sits (district_id .. member_id, as domain.scope.HierarchyPath); None if unknown.
+
+    A member by home community and unit, a unit by the community where it is located.
+    """
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """
+        WITH node AS (
+            SELECT CASE $1::text WHEN 'member' THEN $2 END AS member_id,
+                   CASE $1::text WHEN 'unit' THEN $2 WHEN 'member' THEN m.unit_id END AS unit_id,
+                   CASE $1::text WHEN 'community' THEN $2 WHEN 'unit' THEN u.community_id
+                                 WHEN 'member' THEN m.home_community_id END AS community_id,
+                   CASE $1::text WHEN 'subdistrict' THEN $2 END AS subdistrict_id,
+                   CASE $1::text WHEN 'district' THEN $2 END AS district_id
+            FROM (SELECT 1) one
+            LEFT JOIN member m ON $1::text = 'member' AND m.id = $2
+            LEFT JOIN reporting_unit u ON $1::text = 'unit' AND u.id = $2
+        )
+        SELECT n.member_id, n.unit_id, c.id AS community_id,
+               coalesce(s.id, n.subdistrict_id) AS subdistrict_id,
+               coalesce(s.district_id, sd.district_id, n.district_id) AS district_id
+        FROM node n
+        LEFT JOIN community c ON c.id = n.community_id
+        LEFT JOIN subdistrict s ON s.id = c.subdistrict_id
+        LEFT JOIN subdistrict sd ON sd.id = n.subdistrict_id
+        """,
+        scope_kind, scope_id,
+    )
+    return row
+
+
 # --- hierarchy -------------------------------------------------------------------------------
 # Hierarchy reads filter only by district / subdistrict / community scope: a unit admin or a
 # member needs the whole map to choose the community they register with.

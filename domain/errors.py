@@ -52,3 +52,17 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Locked(DomainError):
+    """Too many failed sign-ins: the account refuses sign-in for a while (HTTP 423 Locked)."""
+
+    code = "locked"
+    status = 423
+
+
+class CsrfRejected(DomainError):
+    """A cookie-authenticated state-changing request without the matching X-CSRF-Token header."""
+
+    code = "csrf"
+    status = 403

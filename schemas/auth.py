@@ -34,6 +34,8 @@ class Actor(BaseModel):
     scope_id: int | None = None
     label: str
     token_id: int | None = None
+    # Set when the caller signed in as a person (a session); None for bearer tokens and the system.
+    account_id: int | None = None
 
     @property
     def audit_name(self) -> str:

@@ -22,8 +22,8 @@ from domain.errors import Unauthenticated
 from domain.sign_in import NOT_SIGNED_IN
 from schemas.api import MAX_PAGE_SIZE
 from schemas.auth import Actor
-from services import sign_in
 from schemas.settings import DEFAULT_TASK_QUEUE
+from services import sign_in
 
 
 def get_pool(request: Request) -> Pool:

@@ -14,7 +14,10 @@ from api.errors import ErrorBody
 from schemas.campaign import LadderStep, ReminderPolicy
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("POST", "/resident/needs"),
-          ("POST", "/resident/rating"), ("GET", "/certificates/{number}")}
+          ("POST", "/resident/rating"), ("GET", "/certificates/{number}"),
+          # signing in and out: before a session exists, or ending one (the cookie is checked inside)
+          ("POST", "/auth/login"), ("POST", "/auth/otp/request"), ("POST", "/auth/otp/login"),
+          ("POST", "/auth/password/setup"), ("POST", "/auth/logout")}
 
 
 def _spec() -> dict[str, Any]:

@@ -12,11 +12,11 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 
 from api.deps import ActorDep, NowDep, PoolDep, get_pool
+from api.errors import ErrorBody
 from db.pool import Pool
 from domain import sign_in as rules
 from domain.errors import Unauthenticated
 from schemas.account import CodeLoginRequest, CodeRequest, LoginRequest, Me, PasswordSetupRequest
-from schemas.api import ErrorBody
 from services import sign_in
 
 router = APIRouter(prefix="/auth", tags=["auth 登录"])
@@ -105,7 +105,8 @@ async def _optional_session(request: Request, pool: Annotated[Pool, Depends(get_
     return session
 
 
-@router.post("/logout", status_code=204, summary="退出登录")
+@router.post("/logout", status_code=204, summary="退出登录",
+             responses={403: {"model": ErrorBody, "description": "缺少或错误的 X-CSRF-Token"}})
 async def logout(request: Request, pool: PoolDep, now: NowDep,
                  session: Annotated[sign_in.SessionActor | None, Depends(_optional_session)]) -> Response:
     """Revokes the session and clears both cookies; signing out twice is harmless."""

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.dispatch import DispatchActivities
     from db.migrate import migrate
     from db.pool import Pool, connect, open_pool
+    from domain import task_rules
     from domain.errors import Conflict
     from schemas.auth import Actor, Role, ScopeKind
     from schemas.dispatch import (
@@ -275,7 +276,7 @@ class RealDriver:
         )
         task_id, token = created.task.id, created.qr_token
         self.task_ids.append(task_id)
-        self.workflow_ids.append(dispatch.task_workflow_id(task_id))
+        self.workflow_ids.append(task_rules.task_workflow_id(task_id))
         while True:
             async with self._pool.acquire() as conn:
                 offers = await dispatch.list_offers(conn, staff, task_id)
@@ -297,7 +298,7 @@ class RealDriver:
         await _until_allowed(lambda: update(lambda c: dispatch.rate(c, self._client, staff, task_id,
                                                                     RateInput(score=5))))
         await _until_allowed(lambda: update(lambda c: dispatch.verify(c, self._client, staff, task_id, None)))
-        await self._client.get_workflow_handle(dispatch.task_workflow_id(task_id)).result()
+        await self._client.get_workflow_handle(task_rules.task_workflow_id(task_id)).result()
 
 
 class BareDriver:

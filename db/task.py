@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from db.pool import Conn
+from domain import task_rules
 from domain.local_time import window_slots
 from domain.scope import ScopeFilter
 from schemas.matching import CityMap, EscalationLevel, MemberCandidate, TaskSpec
@@ -38,28 +39,26 @@ async def insert_task(
     created_by: str,
     at: datetime,
 ) -> int:
-    task_id: int = await conn.fetchval(
-        """
-        INSERT INTO task (need_id, community_id, grid_id, title, category, mode, headcount,
-                          required_skills, window_start, window_end, place, points_per_hour,
-                          category_bonus, rating_bonus, points_cap, redeemable, qr_token_hash,
-                          created_by, created_at, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                $18, $19, $19)
-        RETURNING id
-        """,
-        need_id, community_id, grid_id, title, category, mode, headcount, required_skills,
-        window_start, window_end, place, points_per_hour, category_bonus, rating_bonus,
-        points_cap, redeemable, qr_token_hash, created_by, at,
-    )
-    # One workflow per task; its id is derived from the task id, known only after the insert.
+    # One workflow per task, its id derived from the task id: draw the id first, so the row is
+    # written once with both.
+    task_id: int = await conn.fetchval("SELECT nextval(pg_get_serial_sequence('task', 'id'))")
     await conn.execute(
         """
-        WITH w AS (UPDATE task SET workflow_id = 'task-' || id WHERE id = $1 RETURNING id)
+        WITH t AS (
+            INSERT INTO task (id, workflow_id, need_id, community_id, grid_id, title, category, mode,
+                              headcount, required_skills, window_start, window_end, place,
+                              points_per_hour, category_bonus, rating_bonus, points_cap, redeemable,
+                              qr_token_hash, created_by, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                    $19, $20, $21, $21)
+            RETURNING id
+        )
         INSERT INTO task_event (task_id, kind, to_status, actor, at)
-        SELECT id, 'created', 'open', $2, $3 FROM w
+        SELECT id, 'created', 'open', $20, $21 FROM t
         """,
-        task_id, created_by, at,
+        task_id, task_rules.task_workflow_id(task_id), need_id, community_id, grid_id, title, category,
+        mode, headcount, required_skills, window_start, window_end, place, points_per_hour,
+        category_bonus, rating_bonus, points_cap, redeemable, qr_token_hash, created_by, at,
     )
     return task_id
 

@@ -42,6 +42,11 @@ _ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
 }
 
 
+def task_workflow_id(task_id: int) -> str:
+    """The id of the one TaskWorkflow of a task (written on its row when the task is created)."""
+    return f"task-{task_id}"
+
+
 def can_move(current: TaskStatus, target: TaskStatus) -> bool:
     return current == target or target in _ALLOWED[current]
 

@@ -80,10 +80,6 @@ P = TypeVar("P")
 R = TypeVar("R")
 
 
-def task_workflow_id(task_id: int) -> str:
-    return f"task-{task_id}"
-
-
 def _path(place: dict[str, Any]) -> HierarchyPath:
     return HierarchyPath(district_id=place["district_id"], subdistrict_id=place["subdistrict_id"],
                          community_id=place["community_id"])
@@ -296,14 +292,14 @@ async def start_task_workflow(
         client, TaskWorkflow.run,
         TaskWorkflowInput(task_id=task_id, mode=mode, headcount=headcount, window_start=window_start,
                           window_end=window_end, policy=policy or DispatchPolicy()),
-        workflow_id=task_workflow_id(task_id), task_queue=task_queue)
+        workflow_id=task_rules.task_workflow_id(task_id), task_queue=task_queue)
 
 
 async def _update(client: Client, task_id: int, update: UpdateMethodMultiParam[[Any, P], Awaitable[R]],
                   arg: P) -> R:
     """Send a validated update to the task's workflow; a refusal becomes a Conflict."""
     return await execute_update(
-        client, task_workflow_id(task_id), update, arg,
+        client, task_rules.task_workflow_id(task_id), update, arg,
         not_running=Conflict("该任务的流程已结束或不存在", code="task_not_running"))
 
 

@@ -1,7 +1,8 @@
 """Read models of the directory: hierarchy, units, members and registrations, scope-filtered.
 
 Every list query takes the caller's `ScopeFilter` as $1..$5 (district, subdistrict, community,
-unit, member; NULL means unrestricted) and returns one page plus the total. The page is built as
+unit, member; NULL means unrestricted) and tests it, and the place filters asked for, with the
+SQL function `in_place` (db/migrations/0020_in_place.sql) and returns one page plus the total. The page is built as
 `total LEFT JOIN LATERAL (page)` so an empty page still carries the total in one round trip; rows
 whose `id` is NULL are that placeholder and are dropped by `split_page`.
 
@@ -159,12 +160,9 @@ async def select_communities(
         """
         WITH matched AS MATERIALIZED (
             SELECT c.id FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id
-            WHERE ($1::bigint IS NULL OR s.district_id = $1)
-              AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
-              AND ($3::bigint IS NULL OR c.id = $3)
+            WHERE in_place(s.district_id, c.subdistrict_id, c.id, NULL, NULL, $1, $2, $3, NULL, NULL)
+              AND in_place(s.district_id, c.subdistrict_id, c.id, NULL, NULL, $5, $6, NULL, NULL, NULL)
               AND ($4::text IS NULL OR strpos(c.name, $4) > 0)
-              AND ($5::bigint IS NULL OR s.district_id = $5)
-              AND ($6::bigint IS NULL OR c.subdistrict_id = $6)
         ), total AS (SELECT count(*) AS total FROM matched)
         SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
             SELECT c.id, c.name, c.subdistrict_id, s.district_id
@@ -193,13 +191,9 @@ async def select_grids(
         WITH matched AS MATERIALIZED (
             SELECT g.id FROM grid g
             JOIN community c ON c.id = g.community_id JOIN subdistrict s ON s.id = c.subdistrict_id
-            WHERE ($1::bigint IS NULL OR s.district_id = $1)
-              AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
-              AND ($3::bigint IS NULL OR g.community_id = $3)
+            WHERE in_place(s.district_id, c.subdistrict_id, g.community_id, NULL, NULL, $1, $2, $3, NULL, NULL)
+              AND in_place(s.district_id, c.subdistrict_id, g.community_id, NULL, NULL, $5, $6, $7, NULL, NULL)
               AND ($4::text IS NULL OR strpos(g.name, $4) > 0)
-              AND ($5::bigint IS NULL OR s.district_id = $5)
-              AND ($6::bigint IS NULL OR c.subdistrict_id = $6)
-              AND ($7::bigint IS NULL OR g.community_id = $7)
         ), total AS (SELECT count(*) AS total FROM matched)
         SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
             SELECT g.id, g.name, g.branch_name, g.community_id,
@@ -236,16 +230,10 @@ async def select_units(
             SELECT u.id FROM reporting_unit u
             LEFT JOIN community c ON c.id = u.community_id
             LEFT JOIN subdistrict s ON s.id = c.subdistrict_id
-            WHERE ($1::bigint IS NULL OR s.district_id = $1)
-              AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
-              AND ($3::bigint IS NULL OR u.community_id = $3)
-              AND ($4::bigint IS NULL OR u.id = $4)
+            WHERE in_place(s.district_id, c.subdistrict_id, u.community_id, u.id, NULL, $1, $2, $3, $4, NULL)
               AND ($5::bigint IS NULL OR u.id = (SELECT unit_id FROM member WHERE id = $5))
-              AND ($6::bigint IS NULL OR u.id = $6)
+              AND in_place(s.district_id, c.subdistrict_id, u.community_id, u.id, NULL, $8, $9, $10, $6, NULL)
               AND ($7::text IS NULL OR strpos(u.name, $7) > 0)
-              AND ($8::bigint IS NULL OR s.district_id = $8)
-              AND ($9::bigint IS NULL OR c.subdistrict_id = $9)
-              AND ($10::bigint IS NULL OR u.community_id = $10)
               AND ($11::text IS NULL OR (
                     SELECT r.status FROM unit_registration r WHERE r.unit_id = u.id
                     ORDER BY r.id DESC LIMIT 1) = $11)
@@ -290,19 +278,12 @@ async def select_members(
             SELECT m.id FROM member m
             LEFT JOIN community c ON c.id = m.home_community_id
             LEFT JOIN subdistrict s ON s.id = c.subdistrict_id
-            WHERE ($1::bigint IS NULL OR s.district_id = $1)
-              AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
-              AND ($3::bigint IS NULL OR m.home_community_id = $3)
-              AND ($4::bigint IS NULL OR m.unit_id = $4)
-              AND ($5::bigint IS NULL OR m.id = $5)
-              AND ($6::bigint IS NULL OR m.id = $6)
+            WHERE in_place(s.district_id, c.subdistrict_id, m.home_community_id, m.unit_id, m.id, $1, $2, $3, $4, $5)
+              AND in_place(s.district_id, c.subdistrict_id, m.home_community_id, m.unit_id, m.id,
+                           $9, $10, $11, $13, $6)
+              AND ($12::bigint IS NULL OR m.home_grid_id = $12)
               AND ($7::text IS NULL OR strpos(m.name, $7) > 0)
               AND ($8::text IS NULL OR starts_with(m.name, $8))
-              AND ($9::bigint IS NULL OR s.district_id = $9)
-              AND ($10::bigint IS NULL OR c.subdistrict_id = $10)
-              AND ($11::bigint IS NULL OR m.home_community_id = $11)
-              AND ($12::bigint IS NULL OR m.home_grid_id = $12)
-              AND ($13::bigint IS NULL OR m.unit_id = $13)
               AND ($14::text IS NULL OR (
                     SELECT r.status FROM member_registration r WHERE r.member_id = m.id
                     ORDER BY r.id DESC LIMIT 1) = $14)
@@ -354,19 +335,12 @@ async def select_member_registrations(
             JOIN member m ON m.id = r.member_id
             JOIN community c ON c.id = r.community_id
             JOIN subdistrict s ON s.id = c.subdistrict_id
-            WHERE ($1::bigint IS NULL OR s.district_id = $1)
-              AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
-              AND ($3::bigint IS NULL OR r.community_id = $3)
-              AND ($4::bigint IS NULL OR m.unit_id = $4)
-              AND ($5::bigint IS NULL OR r.member_id = $5)
+            WHERE in_place(s.district_id, c.subdistrict_id, r.community_id, m.unit_id, r.member_id, $1, $2, $3, $4, $5)
+              AND in_place(s.district_id, c.subdistrict_id, r.community_id, m.unit_id, r.member_id,
+                           $9, $10, $11, $13, $7)
               AND ($6::bigint IS NULL OR r.id = $6)
-              AND ($7::bigint IS NULL OR r.member_id = $7)
-              AND ($8::text IS NULL OR strpos(m.name, $8) > 0)
-              AND ($9::bigint IS NULL OR s.district_id = $9)
-              AND ($10::bigint IS NULL OR c.subdistrict_id = $10)
-              AND ($11::bigint IS NULL OR r.community_id = $11)
               AND ($12::bigint IS NULL OR r.grid_id = $12)
-              AND ($13::bigint IS NULL OR m.unit_id = $13)
+              AND ($8::text IS NULL OR strpos(m.name, $8) > 0)
               AND ($14::text IS NULL OR r.status = $14)
         ), total AS (SELECT count(*) AS total FROM matched)
         SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
@@ -404,17 +378,11 @@ async def select_unit_registrations(
             JOIN reporting_unit u ON u.id = r.unit_id
             JOIN community c ON c.id = r.community_id
             JOIN subdistrict s ON s.id = c.subdistrict_id
-            WHERE ($1::bigint IS NULL OR s.district_id = $1)
-              AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
-              AND ($3::bigint IS NULL OR r.community_id = $3)
-              AND ($4::bigint IS NULL OR r.unit_id = $4)
+            WHERE in_place(s.district_id, c.subdistrict_id, r.community_id, r.unit_id, NULL, $1, $2, $3, $4, NULL)
               AND ($5::bigint IS NULL OR r.unit_id = (SELECT unit_id FROM member WHERE id = $5))
+              AND in_place(s.district_id, c.subdistrict_id, r.community_id, r.unit_id, NULL, $8, $9, $10, $11, NULL)
               AND ($6::bigint IS NULL OR r.id = $6)
               AND ($7::text IS NULL OR strpos(u.name, $7) > 0)
-              AND ($8::bigint IS NULL OR s.district_id = $8)
-              AND ($9::bigint IS NULL OR c.subdistrict_id = $9)
-              AND ($10::bigint IS NULL OR r.community_id = $10)
-              AND ($11::bigint IS NULL OR r.unit_id = $11)
               AND ($12::text IS NULL OR r.status = $12)
         ), total AS (SELECT count(*) AS total FROM matched)
         SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
@@ -493,9 +461,7 @@ async def select_audit_log(
                        ) placed(community_id)
                        JOIN community c ON c.id = placed.community_id
                        JOIN subdistrict s ON s.id = c.subdistrict_id
-                       WHERE ($9::bigint IS NULL OR s.district_id = $9)
-                         AND ($10::bigint IS NULL OR s.id = $10)
-                         AND ($11::bigint IS NULL OR c.id = $11))
+                       WHERE in_place(s.district_id, s.id, c.id, NULL, NULL, $9, $10, $11, NULL, NULL))
                    OR (a.subject_kind = 'campaign' AND EXISTS (
                        SELECT 1 FROM campaign k WHERE k.id = a.subject_id
                          AND ($9 = ANY(k.scope_district_ids) OR $10 = ANY(k.scope_subdistrict_ids)

@@ -62,3 +62,16 @@ async def select_unit(conn: Conn, *, unit_id: int) -> UnitRow | None:
         unit_id,
     )
     return UnitRow(**dict(row)) if row else None
+
+
+async def select_unit_names(conn: Conn, *, name: str | None, exclude_id: int | None, limit: int) -> list[dict[str, object]]:
+    """Units by name (contains), id and names only: what a transfer request needs to pick a target."""
+    rows = await conn.fetch(
+        """
+        SELECT id, name, unit_party_org FROM reporting_unit
+        WHERE ($1::text IS NULL OR strpos(name, $1) > 0) AND ($2::bigint IS NULL OR id <> $2)
+        ORDER BY name, id LIMIT $3
+        """,
+        name, exclude_id, limit,
+    )
+    return [dict(r) for r in rows]

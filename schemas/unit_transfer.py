@@ -55,6 +55,14 @@ class UnitTransferOut(BaseModel):
     expires_at: datetime
 
 
+class TransferTargetUnit(BaseModel):
+    """A unit a member may be moved to, as the request form lists it (no contact details)."""
+
+    id: int
+    name: str
+    unit_party_org: str
+
+
 class UnitTransferPolicy(BaseModel):
     """When the target unit is nudged and when an unanswered request expires (from the request)."""
 

@@ -22,7 +22,7 @@ from db import unit_transfer as transfer_db
 from db.audit_log import insert_audit_entries
 from db.member_registration import select_community_path
 from db.pool import Conn
-from db.reporting_unit import select_unit
+from db.reporting_unit import select_unit, select_unit_names
 from domain import local_time
 from domain import unit_transfer as rules
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -32,6 +32,7 @@ from schemas.api import Page
 from schemas.auth import Actor, Role
 from schemas.settings import DEFAULT_TASK_QUEUE
 from schemas.unit_transfer import (
+    TransferTargetUnit,
     UnitTransferChanged,
     UnitTransferOut,
     UnitTransferPolicy,
@@ -280,3 +281,16 @@ async def list_unit_transfers(
         member_id=member_id, unit_id=unit_id, limit=limit, offset=offset,
     )
     return Page[UnitTransferOut](items=[_out(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+REQUESTING_ROLES = frozenset({Role.unit_admin, Role.member, Role.org_department})
+
+
+async def list_target_units(conn: Conn, actor: Actor, *, name: str | None, limit: int = 20) -> list[TransferTargetUnit]:
+    """Units a transfer may name as its target, by name: for those who may request one. A unit
+    admin's own unit is left out (a member cannot move to the unit it is in)."""
+    if actor.role not in REQUESTING_ROLES:
+        raise Forbidden("只有党员本人、所在单位或组织部门可以申请转单位")
+    own = actor.scope_id if actor.role is Role.unit_admin else None
+    rows = await select_unit_names(conn, name=name, exclude_id=own, limit=limit)
+    return [TransferTargetUnit.model_validate(r) for r in rows]

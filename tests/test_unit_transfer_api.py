@@ -211,6 +211,29 @@ async def test_scope_of_reads_and_actions(api_http: httpx.AsyncClient, pool: Poo
     del u2
 
 
+async def test_target_units_by_name_for_those_who_may_ask(api_http: httpx.AsyncClient, pool: Pool) -> None:
+    """The request form's unit lookup: names contain the text, a unit admin's own unit is left out,
+    only id, name and party organisation are given; staff who cannot ask are refused."""
+    world = await build_world(pool)
+    u0, u1, u2 = world.city.units
+    async with pool.acquire() as conn:
+        names = {r["id"]: r["name"] for r in await conn.fetch(
+            "SELECT id, name FROM reporting_unit WHERE id = ANY($1::bigint[])", [u0, u1, u2])}
+    resp = await api_http.get("/unit-transfers/target-units", headers=world.auth("unit0"),
+                              params={"name": names[u1], "limit": 50})
+    assert resp.status_code == 200, resp.text
+    assert [u["id"] for u in resp.json()] == [u1]
+    assert set(resp.json()[0]) == {"id", "name", "unit_party_org"}
+    own = await api_http.get("/unit-transfers/target-units", headers=world.auth("unit0"),
+                             params={"name": names[u0]})
+    assert own.json() == []
+    by_org = await api_http.get("/unit-transfers/target-units", headers=world.auth("org_city"),
+                                params={"name": names[u0]})
+    assert [u["id"] for u in by_org.json()] == [u0]
+    refused = await api_http.get("/unit-transfers/target-units", headers=world.auth("staff0"))
+    assert refused.status_code == 403 and "申请转单位" in refused.json()["message"]
+
+
 async def test_routes_need_a_token(api_http: httpx.AsyncClient) -> None:
     """Without a bearer token every transfer route answers 401."""
     assert (await api_http.get("/unit-transfers")).status_code == 401

@@ -6,11 +6,19 @@ answers 404, like a missing one.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from api.deps import ActorDep, ClientDep, IdPath, IdQuery, Limit, Offset, PoolDep, TaskQueueDep
+from fastapi import APIRouter, Query
+
+from api.deps import ActorDep, ClientDep, IdPath, IdQuery, Limit, Offset, PoolDep, TaskQueueDep, Text
 from schemas.api import Page
-from schemas.unit_transfer import DecideUnitTransfer, StartUnitTransfer, UnitTransferOut, UnitTransferStatus
+from schemas.unit_transfer import (
+    DecideUnitTransfer,
+    StartUnitTransfer,
+    TransferTargetUnit,
+    UnitTransferOut,
+    UnitTransferStatus,
+)
 from services import unit_transfer as transfers
 
 router = APIRouter(prefix="/unit-transfers", tags=["unit transfers 转单位"])
@@ -33,6 +41,13 @@ async def list_transfers(pool: PoolDep, actor: ActorDep, status: UnitTransferSta
     async with pool.acquire() as conn:
         return await transfers.list_unit_transfers(conn, actor, status=status, member_id=member_id,
                                                    unit_id=unit_id, limit=limit, offset=offset)
+
+
+@router.get("/target-units", response_model=list[TransferTargetUnit], summary="可转入的单位 (按名称查找)")
+async def target_units(pool: PoolDep, actor: ActorDep, name: Text = None,
+                       limit: Annotated[int, Query(ge=1, le=50)] = 20) -> list[TransferTargetUnit]:
+    async with pool.acquire() as conn:
+        return await transfers.list_target_units(conn, actor, name=name, limit=limit)
 
 
 @router.get("/{transfer_id}", response_model=UnitTransferOut, summary="转单位申请详情")

@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from dataclasses import dataclass
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
-    from typing import Any, TypeVar
+    from typing import TypeVar
 
     from temporalio import activity
     from temporalio.client import Client, WorkflowUpdateFailedError
@@ -286,18 +286,14 @@ class RealDriver:
         member_id = offers[0].member_id
         member = _member(member_id)
 
-        async def update(call: Callable[[Any], Awaitable[T]]) -> T:
-            async with self._pool.acquire() as conn:
-                return await call(conn)
-
-        await _until_allowed(lambda: update(lambda c: dispatch.answer_offer(
-            c, self._client, member, task_id, AnswerOfferInput(member_id=member_id, accept=True))))
+        pool, client = self._pool, self._client
+        await _until_allowed(lambda: dispatch.answer_offer(pool, client, member, task_id,
+                                                           AnswerOfferInput(member_id=member_id, accept=True)))
         scan = ScanInput(member_id=member_id, token=token)
-        await _until_allowed(lambda: update(lambda c: dispatch.check_in(c, self._client, member, task_id, scan)))
-        await _until_allowed(lambda: update(lambda c: dispatch.check_out(c, self._client, member, task_id, scan)))
-        await _until_allowed(lambda: update(lambda c: dispatch.rate(c, self._client, staff, task_id,
-                                                                    RateInput(score=5))))
-        await _until_allowed(lambda: update(lambda c: dispatch.verify(c, self._client, staff, task_id, None)))
+        await _until_allowed(lambda: dispatch.check_in(pool, client, member, task_id, scan))
+        await _until_allowed(lambda: dispatch.check_out(pool, client, member, task_id, scan))
+        await _until_allowed(lambda: dispatch.rate(pool, client, staff, task_id, RateInput(score=5)))
+        await _until_allowed(lambda: dispatch.verify(pool, client, staff, task_id, None))
         await self._client.get_workflow_handle(task_rules.task_workflow_id(task_id)).result()
 
 

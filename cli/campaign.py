@@ -86,7 +86,7 @@ def create(
     )
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn, conn.transaction():
+        async with rt.pool.acquire() as conn:
             view = await campaign_service.create_campaign(conn, SYSTEM_ACTOR, data, now=now)
         return f"活动 {view.id} 已创建 (草稿): {view.name}"
 
@@ -203,8 +203,7 @@ def pause(campaign_id: IdArg, reason: Annotated[str, typer.Option(help="暂停�
     """暂停活动 (提醒停止, 恢复后补发)."""
 
     async def job(rt: Runtime) -> CampaignStatusResult:
-        async with rt.pool.acquire() as conn:
-            return await campaign_service.pause(conn, rt.client, SYSTEM_ACTOR, campaign_id, reason)
+        return await campaign_service.pause(rt.pool, rt.client, SYSTEM_ACTOR, campaign_id, reason)
 
     _steer(job)
 
@@ -214,8 +213,7 @@ def resume(campaign_id: IdArg) -> None:
     """恢复活动."""
 
     async def job(rt: Runtime) -> CampaignStatusResult:
-        async with rt.pool.acquire() as conn:
-            return await campaign_service.resume(conn, rt.client, SYSTEM_ACTOR, campaign_id)
+        return await campaign_service.resume(rt.pool, rt.client, SYSTEM_ACTOR, campaign_id)
 
     _steer(job)
 
@@ -229,12 +227,12 @@ def extend(campaign_id: IdArg,
     async def job(rt: Runtime) -> CampaignStatusResult:
         async with rt.pool.acquire() as conn:
             view = await campaign_service.get_campaign(conn, SYSTEM_ACTOR, campaign_id)
-            deadline = view.registration_deadline
-            return await campaign_service.extend(
-                conn, rt.client, SYSTEM_ACTOR, campaign_id,
-                window_end=view.window_end + timedelta(days=days) if days else None,
-                registration_deadline=deadline + timedelta(days=registration_days)
-                if registration_days and deadline else None)
+        deadline = view.registration_deadline
+        return await campaign_service.extend(
+            rt.pool, rt.client, SYSTEM_ACTOR, campaign_id,
+            window_end=view.window_end + timedelta(days=days) if days else None,
+            registration_deadline=deadline + timedelta(days=registration_days)
+            if registration_days and deadline else None)
 
     _steer(job)
 
@@ -244,8 +242,7 @@ def cancel(campaign_id: IdArg, reason: Annotated[str, typer.Option(help="撤销�
     """撤销活动."""
 
     async def job(rt: Runtime) -> CampaignStatusResult:
-        async with rt.pool.acquire() as conn, conn.transaction():
-            return await campaign_service.cancel(conn, rt.client, SYSTEM_ACTOR, campaign_id, reason, now=local_time.now())
+        return await campaign_service.cancel(rt.pool, rt.client, SYSTEM_ACTOR, campaign_id, reason, now=local_time.now())
 
     _steer(job)
 
@@ -255,8 +252,7 @@ def close(campaign_id: IdArg) -> None:
     """立即结束活动并转入考核."""
 
     async def job(rt: Runtime) -> CampaignStatusResult:
-        async with rt.pool.acquire() as conn:
-            return await campaign_service.close(conn, rt.client, SYSTEM_ACTOR, campaign_id)
+        return await campaign_service.close(rt.pool, rt.client, SYSTEM_ACTOR, campaign_id)
 
     _steer(job)
 
@@ -270,11 +266,10 @@ def mobilise(campaign_id: IdArg,
     """平急转换: 向活动范围内每个网格派发一项任务并批量匹配党员."""
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn:
-            result = await campaign_service.mobilise(
-                conn, rt.client, SYSTEM_ACTOR, campaign_id,
-                MobiliseInput(actor=SYSTEM_ACTOR.audit_name, title=title, category=category,
-                              headcount=headcount, hours=hours))
+        result = await campaign_service.mobilise(
+            rt.pool, rt.client, SYSTEM_ACTOR, campaign_id,
+            MobiliseInput(actor=SYSTEM_ACTOR.audit_name, title=title, category=category,
+                          headcount=headcount, hours=hours))
         return f"已派发 {result.tasks_created} 项任务, 发出 {result.offers} 个邀请, {result.unfilled_slots} 个岗位暂无人选"
 
     typer.echo(run_job(job))

@@ -60,7 +60,7 @@ def add_need(
                       donor_anonymous=anonymous)
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn, conn.transaction():
+        async with rt.pool.acquire() as conn:
             need = await dispatch.place_need(conn, SYSTEM_ACTOR, data, now=local_time.now())
         flag = f" (疑似重复, 与需求 {need.duplicate_of} 相同)" if need.likely_duplicate else ""
         return f"需求 {need.id} 已登记, 处置时限 {need.deadline_at:%Y-%m-%d %H:%M}{flag}"
@@ -77,7 +77,7 @@ def decide_need(
     """核查或驳回需求 (verify or reject a need)."""
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn, conn.transaction():
+        async with rt.pool.acquire() as conn:
             need = await dispatch.decide_need(conn, SYSTEM_ACTOR, need_id,
                                               NeedDecision(approve=approve, reason=reason), now=local_time.now())
         return f"需求 {need.id}: {need.status.value}"
@@ -144,9 +144,8 @@ def answer(task_id: int, member: MemberOpt,
     """接单或婉拒 (answer an offer on a member's behalf)."""
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn:
-            res = await dispatch.answer_offer(conn, rt.client, SYSTEM_ACTOR, task_id,
-                                              AnswerOfferInput(member_id=member, accept=accept, reason=reason))
+        res = await dispatch.answer_offer(rt.pool, rt.client, SYSTEM_ACTOR, task_id,
+                                          AnswerOfferInput(member_id=member, accept=accept, reason=reason))
         return f"邀请 {res.offer_id}: {res.status.value}"
 
     typer.echo(run_job(job))
@@ -157,8 +156,7 @@ def claim(task_id: int, member: MemberOpt) -> None:
     """认领或认岗 (claim a claimable task or post)."""
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn:
-            res = await dispatch.claim(conn, rt.client, SYSTEM_ACTOR, task_id, ClaimInput(member_id=member))
+        res = await dispatch.claim(rt.pool, rt.client, SYSTEM_ACTOR, task_id, ClaimInput(member_id=member))
         return f"已认领 ({res.filled}/{res.headcount})"
 
     typer.echo(run_job(job))
@@ -169,9 +167,8 @@ def check_in(task_id: int, member: MemberOpt, token: TokenOpt) -> None:
     """扫码签到 (check in with the task's QR token)."""
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn:
-            res = await dispatch.check_in(conn, rt.client, SYSTEM_ACTOR, task_id,
-                                          ScanInput(member_id=member, token=token))
+        res = await dispatch.check_in(rt.pool, rt.client, SYSTEM_ACTOR, task_id,
+                                      ScanInput(member_id=member, token=token))
         return f"党员 {res.member_id}: {res.status.value}"
 
     typer.echo(run_job(job))
@@ -183,9 +180,8 @@ def check_out(task_id: int, member: MemberOpt, token: TokenOpt,
     """扫码签退并填写服务记录 (check out with a report)."""
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn:
-            res = await dispatch.check_out(conn, rt.client, SYSTEM_ACTOR, task_id,
-                                           ScanInput(member_id=member, token=token, report=report))
+        res = await dispatch.check_out(rt.pool, rt.client, SYSTEM_ACTOR, task_id,
+                                       ScanInput(member_id=member, token=token, report=report))
         return f"党员 {res.member_id}: {res.status.value}, 服务时长 {res.hours} 小时"
 
     typer.echo(run_job(job))
@@ -197,8 +193,7 @@ def rate(task_id: int, score: Annotated[int, typer.Option(min=1, max=5, help="�
     """录入居民评价 (record the resident's rating)."""
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn:
-            res = await dispatch.rate(conn, rt.client, SYSTEM_ACTOR, task_id, RateInput(score=score, comment=comment))
+        res = await dispatch.rate(rt.pool, rt.client, SYSTEM_ACTOR, task_id, RateInput(score=score, comment=comment))
         return f"评分 {res.score}" + (", 已转待跟进" if res.follow_up else "")
 
     typer.echo(run_job(job))
@@ -214,11 +209,10 @@ def verify(
     """社区核查并记积分 (verify; credits points and closes the task), or --reject with a reason."""
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn:
-            if reject:
-                rejected = await dispatch.reject_verification(conn, rt.client, SYSTEM_ACTOR, task_id, reason or "")
-                return f"任务 {task_id} 核查未通过 (第 {rejected.rejections} 次), 已转{STATUS_LABELS[rejected.status]}"
-            res = await dispatch.verify(conn, rt.client, SYSTEM_ACTOR, task_id, note)
+        if reject:
+            rejected = await dispatch.reject_verification(rt.pool, rt.client, SYSTEM_ACTOR, task_id, reason or "")
+            return f"任务 {task_id} 核查未通过 (第 {rejected.rejections} 次), 已转{STATUS_LABELS[rejected.status]}"
+        res = await dispatch.verify(rt.pool, rt.client, SYSTEM_ACTOR, task_id, note)
         return f"已核查, 记分 {res.points_credited} 人次"
 
     typer.echo(run_job(job))
@@ -229,7 +223,7 @@ def rating_code(task_id: int) -> None:
     """重新签发居民评价码 (re-issue the resident's rating code; the old one stops working)."""
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn, conn.transaction():
+        async with rt.pool.acquire() as conn:
             issued = await resident.reissue_rating_code(conn, SYSTEM_ACTOR, task_id, now=local_time.now())
         return f"任务 {task_id} 的居民评价码 (仅显示一次, {issued.expires_at:%Y-%m-%d %H:%M} 前有效): {issued.code}"
 
@@ -241,7 +235,7 @@ def grid_code(grid_id: int) -> None:
     """签发网格点单码 (a grid's public code residents place needs with; the old one stops working)."""
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn, conn.transaction():
+        async with rt.pool.acquire() as conn:
             issued = await resident.issue_grid_need_code(conn, SYSTEM_ACTOR, grid_id, now=local_time.now())
         return f"网格 {grid_id} 的点单码 (仅显示一次, 原点单码已作废): {issued.code}"
 
@@ -253,8 +247,7 @@ def requeue(task_id: int) -> None:
     """挂账任务重新派单 (send a parked task down the ladder again)."""
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn:
-            snap = await dispatch.requeue(conn, rt.client, SYSTEM_ACTOR, task_id)
+        snap = await dispatch.requeue(rt.pool, rt.client, SYSTEM_ACTOR, task_id)
         return f"任务 {task_id}: {STATUS_LABELS[snap.status]}"
 
     typer.echo(run_job(job))
@@ -265,8 +258,7 @@ def cancel(task_id: int, reason: Annotated[str, typer.Option(help="取消原因"
     """取消任务 (before anyone has checked in)."""
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn:
-            snap = await dispatch.cancel(conn, rt.client, SYSTEM_ACTOR, task_id, reason)
+        snap = await dispatch.cancel(rt.pool, rt.client, SYSTEM_ACTOR, task_id, reason)
         return f"任务 {task_id}: {STATUS_LABELS[snap.status]}"
 
     typer.echo(run_job(job))

@@ -165,8 +165,7 @@ def answer(
                          contact_name=contact, contact_phone=phone, decline_reason=reason)
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn:
-            res = await whistle_service.answer(conn, rt.client, SYSTEM_ACTOR, whistle_id, data)
+        res = await whistle_service.answer(rt.pool, rt.client, SYSTEM_ACTOR, whistle_id, data)
         return (f"单位 {res.unit_id}: {SUMMON_LABELS[res.status]}; "
                 f"已响应 {res.people_committed} 人 / 需 {res.people_needed} 人")
 
@@ -179,9 +178,8 @@ def arrive(whistle_id: int, unit: UnitOpt,
     """登记单位到岗 (mark a unit's people on site)."""
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn:
-            res = await whistle_service.arrive(conn, rt.client, SYSTEM_ACTOR, whistle_id,
-                                               WhistleArrival(unit_id=unit, people=people))
+        res = await whistle_service.arrive(rt.pool, rt.client, SYSTEM_ACTOR, whistle_id,
+                                           WhistleArrival(unit_id=unit, people=people))
         return f"单位 {res.unit_id} 到岗 {res.people} 人; 事项{STATUS_LABELS[res.status]}"
 
     typer.echo(run_job(job))
@@ -192,8 +190,7 @@ def close(whistle_id: int, summary: Annotated[str, typer.Option(help="处置情�
     """办结吹哨事项 (close with a summary)."""
 
     async def job(rt: Runtime) -> str:
-        async with rt.pool.acquire() as conn:
-            snap = await whistle_service.close(conn, rt.client, SYSTEM_ACTOR, whistle_id, WhistleClose(summary=summary))
+        snap = await whistle_service.close(rt.pool, rt.client, SYSTEM_ACTOR, whistle_id, WhistleClose(summary=summary))
         return f"吹哨事项 {whistle_id} {STATUS_LABELS[snap.status]}: 共响应 {snap.people_committed} 人"
 
     typer.echo(run_job(job))

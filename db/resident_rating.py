@@ -58,10 +58,10 @@ async def upsert_rating_token(
 
 
 async def select_rating_token(conn: Conn, *, token_hash: str) -> dict[str, Any] | None:
-    """The code's task, expiry and use (locked, so two uses of one code queue behind each other)."""
+    """The code's task, expiry and use."""
     row = await conn.fetchrow(
         """
-        SELECT task_id, expires_at, used_at FROM resident_rating_token WHERE token_hash = $1 FOR UPDATE
+        SELECT task_id, expires_at, used_at FROM resident_rating_token WHERE token_hash = $1
         """,
         token_hash,
     )

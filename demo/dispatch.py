@@ -351,66 +351,66 @@ class TaskStream:
             checked_in = {e.member_id for e in events if e.kind == "checked_in"}
             checked_out = {e.member_id for e in events if e.kind == "checked_out"}
             rated = any(e.kind == "rated" for e in events)
-            try:
-                for offer in offers:
-                    if offer.status is not OfferStatus.offered or not self._ready(task_id, "answer", offer.member_id):
-                        continue
-                    self._done.add((task_id, "answer", offer.member_id))
-                    choice = _fraction(f"offer:{offer.id}")
-                    if task_id == self._state.declined_task and offer.wave == 1:
-                        choice = 0.0
-                    if choice < 0.3 and choice >= 0.15:
-                        continue   # this member lets the offer time out: the next wave goes out
-                    await dispatch.answer_offer(conn, self._client, _member(offer.member_id), task_id,
-                                                AnswerOfferInput(member_id=offer.member_id, accept=choice >= 0.3,
-                                                                 reason=None if choice >= 0.3 else "本周已有安排"))
-                for member_id in row.holders:
-                    if member_id in checked_out:
-                        continue
-                    if member_id in checked_in:
-                        if self._ready(task_id, "check_out", member_id):
-                            self._done.add((task_id, "check_out", member_id))
-                            await dispatch.check_out(conn, self._client, _member(member_id), task_id, ScanInput(
-                                member_id=member_id, token=token, report="已完成服务, 居民表示满意"))
-                        continue
-                    if task_id == self._state.no_show_task and self._no_show_member in (None, member_id):
-                        self._no_show_member = member_id   # this one never comes: a no-show
-                        continue
-                    if row.status not in (TaskStatus.staffed, TaskStatus.in_progress):
-                        continue   # members come once the task is staffed, not while it still offers
-                    if self._ready(task_id, "check_in", member_id):
-                        self._done.add((task_id, "check_in", member_id))
-                        await dispatch.check_in(conn, self._client, _member(member_id), task_id,
-                                                ScanInput(member_id=member_id, token=token))
-                staff = _staff(row.community_id)
-                if row.status is TaskStatus.done and not rated and self._ready(task_id, "rate"):
-                    self._done.add((task_id, "rate", 0))
-                    mood = _fraction(f"rating:{task_id}")
-                    if mood >= 0.15:   # below: the resident never rates and the default stands
-                        score = 2 if mood < 0.25 else 4 if mood < 0.5 else 5
-                        comment = "服务及时, 态度很好" if score > 2 else "来得太晚了"
-                        code = self._state.rating_codes.get(task_id)
-                        if code is not None:   # the resident rates with their own code, no account
-                            await resident.rate_as_resident(self._pool, self._client, ResidentRateInput(
-                                code=code, score=score, comment=comment), now=datetime.now(UTC))
-                        else:
-                            await dispatch.rate(conn, self._client, staff, task_id,
-                                                RateInput(score=score, comment=comment))
-                if row.status in (TaskStatus.done, TaskStatus.follow_up) and rated:
-                    # About one verification in six fails at first (核查未通过) and passes after follow-up.
-                    rejected = any(e.kind == "verification_rejected" for e in events)
-                    if not rejected and _fraction(f"verify:{task_id}") < 0.17:
-                        if self._ready(task_id, "reject_verification"):
-                            self._done.add((task_id, "reject_verification", 0))
-                            await dispatch.reject_verification(conn, self._client, staff, task_id,
-                                                               "服务记录缺少现场照片, 请补充")
-                    elif self._ready(task_id, "verify"):
-                        self._done.add((task_id, "verify", 0))
-                        await dispatch.verify(conn, self._client, staff, task_id, note="已电话回访核实")
-            except DomainError as err:
-                # A refusal (an offer that just expired, a task that filled up) is part of the
-                # show: the workflow said no, the simulated person moves on.
-                log.info("demo_step_refused", task_id=task_id, code=err.code)
+        try:
+            for offer in offers:
+                if offer.status is not OfferStatus.offered or not self._ready(task_id, "answer", offer.member_id):
+                    continue
+                self._done.add((task_id, "answer", offer.member_id))
+                choice = _fraction(f"offer:{offer.id}")
+                if task_id == self._state.declined_task and offer.wave == 1:
+                    choice = 0.0
+                if choice < 0.3 and choice >= 0.15:
+                    continue   # this member lets the offer time out: the next wave goes out
+                await dispatch.answer_offer(self._pool, self._client, _member(offer.member_id), task_id,
+                                            AnswerOfferInput(member_id=offer.member_id, accept=choice >= 0.3,
+                                                             reason=None if choice >= 0.3 else "本周已有安排"))
+            for member_id in row.holders:
+                if member_id in checked_out:
+                    continue
+                if member_id in checked_in:
+                    if self._ready(task_id, "check_out", member_id):
+                        self._done.add((task_id, "check_out", member_id))
+                        await dispatch.check_out(self._pool, self._client, _member(member_id), task_id, ScanInput(
+                            member_id=member_id, token=token, report="已完成服务, 居民表示满意"))
+                    continue
+                if task_id == self._state.no_show_task and self._no_show_member in (None, member_id):
+                    self._no_show_member = member_id   # this one never comes: a no-show
+                    continue
+                if row.status not in (TaskStatus.staffed, TaskStatus.in_progress):
+                    continue   # members come once the task is staffed, not while it still offers
+                if self._ready(task_id, "check_in", member_id):
+                    self._done.add((task_id, "check_in", member_id))
+                    await dispatch.check_in(self._pool, self._client, _member(member_id), task_id,
+                                            ScanInput(member_id=member_id, token=token))
+            staff = _staff(row.community_id)
+            if row.status is TaskStatus.done and not rated and self._ready(task_id, "rate"):
+                self._done.add((task_id, "rate", 0))
+                mood = _fraction(f"rating:{task_id}")
+                if mood >= 0.15:   # below: the resident never rates and the default stands
+                    score = 2 if mood < 0.25 else 4 if mood < 0.5 else 5
+                    comment = "服务及时, 态度很好" if score > 2 else "来得太晚了"
+                    code = self._state.rating_codes.get(task_id)
+                    if code is not None:   # the resident rates with their own code, no account
+                        await resident.rate_as_resident(self._pool, self._client, ResidentRateInput(
+                            code=code, score=score, comment=comment), now=datetime.now(UTC))
+                    else:
+                        await dispatch.rate(self._pool, self._client, staff, task_id,
+                                            RateInput(score=score, comment=comment))
+            if row.status in (TaskStatus.done, TaskStatus.follow_up) and rated:
+                # About one verification in six fails at first (核查未通过) and passes after follow-up.
+                rejected = any(e.kind == "verification_rejected" for e in events)
+                if not rejected and _fraction(f"verify:{task_id}") < 0.17:
+                    if self._ready(task_id, "reject_verification"):
+                        self._done.add((task_id, "reject_verification", 0))
+                        await dispatch.reject_verification(self._pool, self._client, staff, task_id,
+                                                           "服务记录缺少现场照片, 请补充")
+                elif self._ready(task_id, "verify"):
+                    self._done.add((task_id, "verify", 0))
+                    await dispatch.verify(self._pool, self._client, staff, task_id, note="已电话回访核实")
+        except DomainError as err:
+            # A refusal (an offer that just expired, a task that filled up) is part of the
+            # show: the workflow said no, the simulated person moves on.
+            log.info("demo_step_refused", task_id=task_id, code=err.code)
 
 
 async def run_task_stream(pool: Pool, client: Client, *, task_queue: str, plan: StreamPlan | None = None,

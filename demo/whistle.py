@@ -74,12 +74,10 @@ async def run_demo_whistle(pool: Pool, client: Client, *, task_queue: str) -> in
         answers.append(WhistleAnswer(unit_id=units[2], accept=False, decline_reason="本单位今日全员值守防汛"))
     for data in answers:
         try:
-            async with pool.acquire() as conn:
-                await whistle.answer(conn, client, SYSTEM_ACTOR, view.id, data)
+            await whistle.answer(pool, client, SYSTEM_ACTOR, view.id, data)
         except DomainError as err:   # e.g. the workflow moved on: the demo shows what happened
             log.warning("demo_whistle_answer_refused", whistle_id=view.id, unit_id=data.unit_id, code=err.code)
     if answers and answers[0].accept:
-        async with pool.acquire() as conn:
-            await whistle.arrive(conn, client, SYSTEM_ACTOR, view.id, WhistleArrival(unit_id=answers[0].unit_id))
+        await whistle.arrive(pool, client, SYSTEM_ACTOR, view.id, WhistleArrival(unit_id=answers[0].unit_id))
     log.info("demo_whistle", whistle_id=view.id, summoned=len(units), answered=len(answers))
     return view.id

@@ -107,37 +107,38 @@ async def _readable(conn: Conn, actor: Actor, campaign_id: int) -> dict[str, Any
 
 async def create_campaign(conn: Conn, actor: Actor, data: CampaignCreate, *, now: datetime) -> CampaignView:
     """A draft campaign; nothing runs until it is launched."""
-    _require_org(actor)
-    rules.validate_create(data)
-    try:
-        # Kept opaque in the campaign row; the evaluation engineers' model says what is valid.
-        EvaluationRule.model_validate(data.evaluation_rule)
-    except ValidationError as err:
-        raise InvalidInput(f"考核规则无效: {err.errors()[0]['msg']}") from err
-    unit_quota.validate(quotas=data.quotas, registration_deadline=data.registration_deadline,
-                        policy=data.reminder_policy, evaluation_rule=data.evaluation_rule)
-    scope = data.scope
-    if actor.scope_kind is ScopeKind.district:
-        assert actor.scope_id is not None
-        if any(d != actor.scope_id for d in scope.district_ids) or await campaign_db.scope_outside_district(
-                conn, district_id=actor.scope_id, subdistrict_ids=scope.subdistrict_ids,
-                community_ids=scope.community_ids):
-            raise Forbidden("区组织部只能在本区范围内发起活动")
-    row = await campaign_db.insert_campaign(
-        conn, name=data.name, kind=data.kind,
-        launched_by_kind=actor.scope_kind.value,
-        launched_by_id=actor.scope_id if actor.scope_kind is ScopeKind.district else None,
-        district_ids=scope.district_ids, subdistrict_ids=scope.subdistrict_ids,
-        community_ids=scope.community_ids, window_start=data.window_start, window_end=data.window_end,
-        registration_deadline=data.registration_deadline, quotas=data.quotas.model_dump(mode="json"),
-        reminder_policy=data.reminder_policy.model_dump(mode="json"),
-        evaluation_rule=data.evaluation_rule, redeemable=data.redeemable, emergency=data.emergency,
-        created_by=actor.audit_name, at=now,
-    )
-    await campaign_db.insert_campaign_event(conn, campaign_id=row["id"], kind="create", from_status=None,
-                                            to_status="draft", actor=actor.audit_name, detail={}, at=now)
-    log.info("campaign_created", campaign_id=row["id"])
-    return _view(row)
+    async with conn.transaction():
+        _require_org(actor)
+        rules.validate_create(data)
+        try:
+            # Kept opaque in the campaign row; the evaluation engineers' model says what is valid.
+            EvaluationRule.model_validate(data.evaluation_rule)
+        except ValidationError as err:
+            raise InvalidInput(f"考核规则无效: {err.errors()[0]['msg']}") from err
+        unit_quota.validate(quotas=data.quotas, registration_deadline=data.registration_deadline,
+                            policy=data.reminder_policy, evaluation_rule=data.evaluation_rule)
+        scope = data.scope
+        if actor.scope_kind is ScopeKind.district:
+            assert actor.scope_id is not None
+            if any(d != actor.scope_id for d in scope.district_ids) or await campaign_db.scope_outside_district(
+                    conn, district_id=actor.scope_id, subdistrict_ids=scope.subdistrict_ids,
+                    community_ids=scope.community_ids):
+                raise Forbidden("区组织部只能在本区范围内发起活动")
+        row = await campaign_db.insert_campaign(
+            conn, name=data.name, kind=data.kind,
+            launched_by_kind=actor.scope_kind.value,
+            launched_by_id=actor.scope_id if actor.scope_kind is ScopeKind.district else None,
+            district_ids=scope.district_ids, subdistrict_ids=scope.subdistrict_ids,
+            community_ids=scope.community_ids, window_start=data.window_start, window_end=data.window_end,
+            registration_deadline=data.registration_deadline, quotas=data.quotas.model_dump(mode="json"),
+            reminder_policy=data.reminder_policy.model_dump(mode="json"),
+            evaluation_rule=data.evaluation_rule, redeemable=data.redeemable, emergency=data.emergency,
+            created_by=actor.audit_name, at=now,
+        )
+        await campaign_db.insert_campaign_event(conn, campaign_id=row["id"], kind="create", from_status=None,
+                                                to_status="draft", actor=actor.audit_name, detail={}, at=now)
+        log.info("campaign_created", campaign_id=row["id"])
+        return _view(row)
 
 
 async def launch_campaign(
@@ -178,60 +179,69 @@ async def _update(client: Client, campaign_id: int, update: UpdateMethodMultiPar
         not_running=Conflict("该活动的流程已结束或尚未发布", code="campaign_not_running"))
 
 
-async def _steer(conn: Conn, client: Client, actor: Actor, campaign_id: int, action: str,
+async def _launched(pool: Pool, actor: Actor, campaign_id: int) -> dict[str, Any]:
+    """The campaign, checked to be the actor's to steer, read on a connection given back before
+    the caller waits on the workflow."""
+    async with pool.acquire() as conn:
+        row = await _campaign(conn, campaign_id)
+    _require_launcher(actor, row)
+    return row
+
+
+async def _steer(pool: Pool, client: Client, actor: Actor, campaign_id: int, action: str,
                  update: UpdateMethodMultiParam[[Any, P], Awaitable[CampaignStatusResult]],
                  arg: P) -> CampaignStatusResult:
     """Check `action` (domain.campaign_rules) against the stored status, then send `update`."""
-    row = await _campaign(conn, campaign_id)
-    _require_launcher(actor, row)
+    row = await _launched(pool, actor, campaign_id)
     rules.check(action, CampaignStatus(row["status"]))
     return await _update(client, campaign_id, update, arg)
 
 
-async def pause(conn: Conn, client: Client, actor: Actor, campaign_id: int, reason: str) -> CampaignStatusResult:
-    return await _steer(conn, client, actor, campaign_id, "pause", CampaignWorkflow.pause,
+async def pause(pool: Pool, client: Client, actor: Actor, campaign_id: int, reason: str) -> CampaignStatusResult:
+    return await _steer(pool, client, actor, campaign_id, "pause", CampaignWorkflow.pause,
                         PauseInput(actor=actor.audit_name, reason=reason))
 
 
-async def resume(conn: Conn, client: Client, actor: Actor, campaign_id: int) -> CampaignStatusResult:
-    return await _steer(conn, client, actor, campaign_id, "resume", CampaignWorkflow.resume,
+async def resume(pool: Pool, client: Client, actor: Actor, campaign_id: int) -> CampaignStatusResult:
+    return await _steer(pool, client, actor, campaign_id, "resume", CampaignWorkflow.resume,
                         ResumeInput(actor=actor.audit_name))
 
 
-async def extend(conn: Conn, client: Client, actor: Actor, campaign_id: int, *, window_end: datetime | None,
+async def extend(pool: Pool, client: Client, actor: Actor, campaign_id: int, *, window_end: datetime | None,
                  registration_deadline: datetime | None) -> CampaignStatusResult:
-    return await _steer(conn, client, actor, campaign_id, "extend", CampaignWorkflow.extend,
+    return await _steer(pool, client, actor, campaign_id, "extend", CampaignWorkflow.extend,
                         ExtendInput(actor=actor.audit_name, window_end=window_end,
                                     registration_deadline=registration_deadline))
 
 
-async def cancel(conn: Conn, client: Client, actor: Actor, campaign_id: int, reason: str,
+async def cancel(pool: Pool, client: Client, actor: Actor, campaign_id: int, reason: str,
                  *, now: datetime) -> CampaignStatusResult:
-    row = await _campaign(conn, campaign_id)
-    if row["status"] == "draft":
-        # A draft has no workflow yet: cancel it in place.
-        _require_launcher(actor, row)
-        changed = await campaign_db.update_campaign_status(
-            conn, campaign_id=campaign_id, from_statuses=["draft"], to_status="cancelled",
-            window_end=None, registration_deadline=None, at=now)
-        if changed is None:
-            raise Conflict("活动状态已变化, 请刷新后重试")
-        await campaign_db.insert_campaign_event(conn, campaign_id=campaign_id, kind="cancel",
-                                                from_status="draft", to_status="cancelled",
-                                                actor=actor.audit_name, detail={"reason": reason}, at=now)
-        return CampaignStatusResult(campaign_id=campaign_id, status=CampaignStatus.cancelled,
-                                    window_end=row["window_end"],
-                                    registration_deadline=row["registration_deadline"])
-    return await _steer(conn, client, actor, campaign_id, "cancel", CampaignWorkflow.cancel,
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _campaign(conn, campaign_id)
+        if row["status"] == "draft":
+            # A draft has no workflow yet: cancel it in place.
+            _require_launcher(actor, row)
+            changed = await campaign_db.update_campaign_status(
+                conn, campaign_id=campaign_id, from_statuses=["draft"], to_status="cancelled",
+                window_end=None, registration_deadline=None, at=now)
+            if changed is None:
+                raise Conflict("活动状态已变化, 请刷新后重试")
+            await campaign_db.insert_campaign_event(conn, campaign_id=campaign_id, kind="cancel",
+                                                    from_status="draft", to_status="cancelled",
+                                                    actor=actor.audit_name, detail={"reason": reason}, at=now)
+            return CampaignStatusResult(campaign_id=campaign_id, status=CampaignStatus.cancelled,
+                                        window_end=row["window_end"],
+                                        registration_deadline=row["registration_deadline"])
+    return await _steer(pool, client, actor, campaign_id, "cancel", CampaignWorkflow.cancel,
                         CancelInput(actor=actor.audit_name, reason=reason))
 
 
-async def close(conn: Conn, client: Client, actor: Actor, campaign_id: int) -> CampaignStatusResult:
-    return await _steer(conn, client, actor, campaign_id, "close", CampaignWorkflow.close,
+async def close(pool: Pool, client: Client, actor: Actor, campaign_id: int) -> CampaignStatusResult:
+    return await _steer(pool, client, actor, campaign_id, "close", CampaignWorkflow.close,
                         CloseInput(actor=actor.audit_name))
 
 
-async def mobilise(conn: Conn, client: Client, actor: Actor, campaign_id: int, data: MobiliseInput, *,
+async def mobilise(pool: Pool, client: Client, actor: Actor, campaign_id: int, data: MobiliseInput, *,
                    task_queue: str = DEFAULT_TASK_QUEUE) -> MobiliseResult:
     """平急转换: one task per grid in the campaign's scope, staffed by batch matching.
 
@@ -241,23 +251,23 @@ async def mobilise(conn: Conn, client: Client, actor: Actor, campaign_id: int, d
     unanswered tasks climb the ladder like any other task. Starting is idempotent, so calling
     `start_mobilised_tasks` again after a crash between the two steps loses nothing.
     """
-    row = await _campaign(conn, campaign_id)
-    _require_launcher(actor, row)
+    row = await _launched(pool, actor, campaign_id)
     rules.check("mobilise", CampaignStatus(row["status"]))
     result = await _update(client, campaign_id, CampaignWorkflow.mobilise,
                            data.model_copy(update={"actor": actor.audit_name}))
-    await start_mobilised_tasks(conn, client, campaign_id, task_queue=task_queue)
+    await start_mobilised_tasks(pool, client, campaign_id, task_queue=task_queue)
     return result
 
 
-async def start_mobilised_tasks(conn: Conn, client: Client, campaign_id: int, *,
+async def start_mobilised_tasks(pool: Pool, client: Client, campaign_id: int, *,
                                 task_queue: str = DEFAULT_TASK_QUEUE) -> int:
     """Start the TaskWorkflow of every mobilised task still open (idempotent); returns how many.
 
     One start after another: the server's workflow start rate (about 20/s on the embedded dev
     server) is the limit of a city-wide burst either way.
     """
-    tasks = await campaign_db.select_open_campaign_tasks(conn, campaign_id=campaign_id)
+    async with pool.acquire() as conn:
+        tasks = await campaign_db.select_open_campaign_tasks(conn, campaign_id=campaign_id)
     for task in tasks:
         await dispatch_service.start_task_workflow(
             client, task_id=task["id"], mode=TaskMode(task["mode"]), headcount=task["headcount"],

@@ -106,6 +106,12 @@ async def _task_place(conn: Conn, task_id: int) -> dict[str, Any]:
     return place
 
 
+async def _place_of(pool: Pool, task_id: int) -> dict[str, Any]:
+    """The task's place, read on a connection given back before the caller waits on the workflow."""
+    async with pool.acquire() as conn:
+        return await _task_place(conn, task_id)
+
+
 def _need_view(row: dict[str, Any], actor: Actor) -> NeedView:
     view = NeedView.model_validate(row)
     # Community staff work with the resident; everyone else sees the phone masked.
@@ -121,12 +127,13 @@ def _need_view(row: dict[str, Any], actor: Actor) -> NeedView:
 
 async def place_need(conn: Conn, actor: Actor, data: NeedCreate, *, now: datetime) -> NeedView:
     """A grid worker (community staff) places a resident's need; likely duplicates are flagged."""
-    place = await need_db.select_grid_place(conn, grid_id=data.grid_id)
-    if place is None:
-        raise NotFound(f"网格 {data.grid_id} 不存在")
-    _require_staff(actor, place)
-    row = await record_need(conn, place=place, data=data, created_by=actor.audit_name, now=now)
-    return _need_view(row, actor)
+    async with conn.transaction():
+        place = await need_db.select_grid_place(conn, grid_id=data.grid_id)
+        if place is None:
+            raise NotFound(f"网格 {data.grid_id} 不存在")
+        _require_staff(actor, place)
+        row = await record_need(conn, place=place, data=data, created_by=actor.audit_name, now=now)
+        return _need_view(row, actor)
 
 
 async def record_need(
@@ -159,25 +166,26 @@ async def record_need(
 
 async def decide_need(conn: Conn, actor: Actor, need_id: int, data: NeedDecision, *, now: datetime) -> NeedView:
     """The community verifies 核查 a need before it is published, or rejects it with a reason."""
-    row = await need_db.select_need(conn, need_id=need_id)
-    if row is None:
-        raise NotFound(f"需求 {need_id} 不存在")
-    place = await need_db.select_grid_place(conn, grid_id=row["grid_id"])
-    assert place is not None  # a need's grid exists (foreign key)
-    _require_staff(actor, place)
-    if not data.approve and not (data.reason or "").strip():
-        raise InvalidInput("驳回需求须填写理由")
-    target = "verified" if data.approve else "rejected"
-    moved = await need_db.update_need_status(conn, need_id=need_id, from_statuses=["submitted"],
-                                             status=target, reason=data.reason, at=now)
-    if not moved:
-        raise Conflict(f"需求当前状态为 {row['status']}, 只有待核查的需求可以核查或驳回")
-    await insert_audit_entries(conn, actor=actor.audit_name, action=f"need_{target}", subject_kind="need",
-                               subject_ids=[need_id], befores=[{"status": row["status"]}],
-                               afters=[{"status": target, "reason": data.reason}])
-    after = await need_db.select_need(conn, need_id=need_id)
-    assert after is not None
-    return _need_view(after, actor)
+    async with conn.transaction():
+        row = await need_db.select_need(conn, need_id=need_id)
+        if row is None:
+            raise NotFound(f"需求 {need_id} 不存在")
+        place = await need_db.select_grid_place(conn, grid_id=row["grid_id"])
+        assert place is not None  # a need's grid exists (foreign key)
+        _require_staff(actor, place)
+        if not data.approve and not (data.reason or "").strip():
+            raise InvalidInput("驳回需求须填写理由")
+        target = "verified" if data.approve else "rejected"
+        moved = await need_db.update_need_status(conn, need_id=need_id, from_statuses=["submitted"],
+                                                 status=target, reason=data.reason, at=now)
+        if not moved:
+            raise Conflict(f"需求当前状态为 {row['status']}, 只有待核查的需求可以核查或驳回")
+        await insert_audit_entries(conn, actor=actor.audit_name, action=f"need_{target}", subject_kind="need",
+                                   subject_ids=[need_id], befores=[{"status": row["status"]}],
+                                   afters=[{"status": target, "reason": data.reason}])
+        after = await need_db.select_need(conn, need_id=need_id)
+        assert after is not None
+        return _need_view(after, actor)
 
 
 async def list_needs(conn: Conn, actor: Actor, *, status: str | None, limit: int) -> list[NeedView]:
@@ -310,39 +318,44 @@ _HANDOVER_WAIT = timedelta(seconds=5)
 _HANDOVER_PAUSE = 0.1
 
 
-async def answer_offer(conn: Conn, client: Client, actor: Actor, task_id: int,
+async def _has_open_offer(pool: Pool, task_id: int, member_id: int) -> bool:
+    async with pool.acquire() as conn:
+        return await offer_db.member_has_open_offer(conn, task_id=task_id, member_id=member_id)
+
+
+async def answer_offer(pool: Pool, client: Client, actor: Actor, task_id: int,
                        data: AnswerOfferInput) -> AnswerOfferResult:
-    _require_member_or_staff(actor, await _task_place(conn, task_id), data.member_id)
+    _require_member_or_staff(actor, await _place_of(pool, task_id), data.member_id)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + _HANDOVER_WAIT.total_seconds()
     while True:
         try:
             return await _update(client, task_id, TaskWorkflow.answer_offer, data)
         except Conflict as err:
-            if err.code != "no_offer" or loop.time() > deadline or not await offer_db.member_has_open_offer(
-                    conn, task_id=task_id, member_id=data.member_id):
+            if err.code != "no_offer" or loop.time() > deadline or not await _has_open_offer(
+                    pool, task_id, data.member_id):
                 raise
         await asyncio.sleep(_HANDOVER_PAUSE)
 
 
-async def claim(conn: Conn, client: Client, actor: Actor, task_id: int, data: ClaimInput) -> ClaimResult:
-    _require_member_or_staff(actor, await _task_place(conn, task_id), data.member_id)
+async def claim(pool: Pool, client: Client, actor: Actor, task_id: int, data: ClaimInput) -> ClaimResult:
+    _require_member_or_staff(actor, await _place_of(pool, task_id), data.member_id)
     return await _update(client, task_id, TaskWorkflow.claim, data)
 
 
-async def check_in(conn: Conn, client: Client, actor: Actor, task_id: int, data: ScanInput) -> ScanResult:
-    _require_member_or_staff(actor, await _task_place(conn, task_id), data.member_id)
+async def check_in(pool: Pool, client: Client, actor: Actor, task_id: int, data: ScanInput) -> ScanResult:
+    _require_member_or_staff(actor, await _place_of(pool, task_id), data.member_id)
     return await _update(client, task_id, TaskWorkflow.check_in, data)
 
 
-async def check_out(conn: Conn, client: Client, actor: Actor, task_id: int, data: ScanInput) -> ScanResult:
-    _require_member_or_staff(actor, await _task_place(conn, task_id), data.member_id)
+async def check_out(pool: Pool, client: Client, actor: Actor, task_id: int, data: ScanInput) -> ScanResult:
+    _require_member_or_staff(actor, await _place_of(pool, task_id), data.member_id)
     return await _update(client, task_id, TaskWorkflow.check_out, data)
 
 
-async def rate(conn: Conn, client: Client, actor: Actor, task_id: int, data: RateInput) -> RateResult:
+async def rate(pool: Pool, client: Client, actor: Actor, task_id: int, data: RateInput) -> RateResult:
     """The resident's rating, entered by the grid worker or community staff who visited."""
-    _require_staff(actor, await _task_place(conn, task_id))
+    _require_staff(actor, await _place_of(pool, task_id))
     return await _update(client, task_id, TaskWorkflow.rate, data)
 
 
@@ -352,30 +365,30 @@ async def send_rating(client: Client, task_id: int, data: RateInput) -> RateResu
     return await _update(client, task_id, TaskWorkflow.rate, data)
 
 
-async def verify(conn: Conn, client: Client, actor: Actor, task_id: int, note: str | None) -> VerifyResult:
-    _require_staff(actor, await _task_place(conn, task_id))
+async def verify(pool: Pool, client: Client, actor: Actor, task_id: int, note: str | None) -> VerifyResult:
+    _require_staff(actor, await _place_of(pool, task_id))
     return await _update(client, task_id, TaskWorkflow.verify, VerifyInput(actor=actor.audit_name, note=note))
 
 
-async def reject_verification(conn: Conn, client: Client, actor: Actor, task_id: int,
+async def reject_verification(pool: Pool, client: Client, actor: Actor, task_id: int,
                               reason: str) -> RejectVerifyResult:
     """核查未通过: no points; the task goes to follow-up 整改 and the members who served are told.
     A later `verify` passes it and credits the points then."""
-    _require_staff(actor, await _task_place(conn, task_id))
+    _require_staff(actor, await _place_of(pool, task_id))
     if not reason.strip():
         raise InvalidInput(task_rules.REFUSAL_REJECT_NEEDS_REASON)
     return await _update(client, task_id, TaskWorkflow.reject_verification,
                          RejectVerifyInput(actor=actor.audit_name, reason=reason.strip()))
 
 
-async def requeue(conn: Conn, client: Client, actor: Actor, task_id: int) -> TaskSnapshot:
-    _require_staff(actor, await _task_place(conn, task_id))
+async def requeue(pool: Pool, client: Client, actor: Actor, task_id: int) -> TaskSnapshot:
+    _require_staff(actor, await _place_of(pool, task_id))
     return await _update(client, task_id, TaskWorkflow.requeue, RequeueInput(actor=actor.audit_name))
 
 
-async def cancel(conn: Conn, client: Client, actor: Actor, task_id: int, reason: str) -> TaskSnapshot:
+async def cancel(pool: Pool, client: Client, actor: Actor, task_id: int, reason: str) -> TaskSnapshot:
     """Cancel a task before anyone has checked in; members who accepted are released and told."""
-    _require_staff(actor, await _task_place(conn, task_id))
+    _require_staff(actor, await _place_of(pool, task_id))
     return await _update(client, task_id, TaskWorkflow.cancel,
                          CancelInput(actor=actor.audit_name, reason=reason))
 

@@ -56,68 +56,74 @@ def _require_staff_of(actor: Actor, place: dict[str, Any]) -> None:
 
 async def issue_grid_need_code(conn: Conn, actor: Actor, grid_id: int, *, now: datetime) -> GridNeedCodeIssued:
     """Issue the grid's need-placing code 点单码; the previous one stops working."""
-    place = await need_db.select_grid_place(conn, grid_id=grid_id)
-    if place is None:
-        raise NotFound(f"网格 {grid_id} 不存在")
-    _require_staff_of(actor, place)
-    code = "sbd_need_" + secrets.token_urlsafe(18)
-    code_id = await code_db.replace_code(conn, grid_id=grid_id, code_hash=hash_token(code),
-                                         issued_by=actor.audit_name, at=now)
-    log.info("grid_need_code_issued", grid_id=grid_id, code_id=code_id)
-    return GridNeedCodeIssued(grid_id=grid_id, code=code, issued_at=now)
+    async with conn.transaction():
+        place = await need_db.select_grid_place(conn, grid_id=grid_id)
+        if place is None:
+            raise NotFound(f"网格 {grid_id} 不存在")
+        _require_staff_of(actor, place)
+        code = "sbd_need_" + secrets.token_urlsafe(18)
+        code_id = await code_db.replace_code(conn, grid_id=grid_id, code_hash=hash_token(code),
+                                             issued_by=actor.audit_name, at=now)
+        log.info("grid_need_code_issued", grid_id=grid_id, code_id=code_id)
+        return GridNeedCodeIssued(grid_id=grid_id, code=code, issued_at=now)
 
 
 async def place_need_as_resident(conn: Conn, data: ResidentNeedCreate, *, now: datetime) -> ResidentNeedReceipt:
     """A resident places a need with their grid's code; it waits for the community's 核查."""
-    code = await code_db.select_live_code(conn, code_hash=hash_token(data.code))
-    if code is None:
-        raise NotFound(task_rules.REFUSAL_BAD_NEED_CODE, code="bad_need_code")
-    place = await need_db.select_grid_place(conn, grid_id=code["grid_id"])
-    assert place is not None  # the code's grid exists (foreign key)
-    need = NeedCreate(category=data.category, grid_id=code["grid_id"], urgency=data.urgency,
-                      description=data.description, resident_name=data.resident_name,
-                      resident_phone=data.resident_phone)
-    row = await dispatch.record_need(conn, place=place, data=need,
-                                     created_by=f"{RESIDENT_ACTOR_PREFIX}{code['id']}", now=now)
-    message = f"需求已提交 (编号 {row['id']}), 社区核查后将安排党员服务。"
-    if row["likely_duplicate"]:
-        message += f" 您近期已提交过相同需求 (编号 {row['duplicate_of']}), 社区将一并处理。"
-    return ResidentNeedReceipt(need_id=row["id"], status=NeedStatus(row["status"]), deadline_at=row["deadline_at"],
-                               likely_duplicate=row["likely_duplicate"], message=message)
+    async with conn.transaction():
+        code = await code_db.select_live_code(conn, code_hash=hash_token(data.code))
+        if code is None:
+            raise NotFound(task_rules.REFUSAL_BAD_NEED_CODE, code="bad_need_code")
+        place = await need_db.select_grid_place(conn, grid_id=code["grid_id"])
+        assert place is not None  # the code's grid exists (foreign key)
+        need = NeedCreate(category=data.category, grid_id=code["grid_id"], urgency=data.urgency,
+                          description=data.description, resident_name=data.resident_name,
+                          resident_phone=data.resident_phone)
+        row = await dispatch.record_need(conn, place=place, data=need,
+                                         created_by=f"{RESIDENT_ACTOR_PREFIX}{code['id']}", now=now)
+        message = f"需求已提交 (编号 {row['id']}), 社区核查后将安排党员服务。"
+        if row["likely_duplicate"]:
+            message += f" 您近期已提交过相同需求 (编号 {row['duplicate_of']}), 社区将一并处理。"
+        return ResidentNeedReceipt(need_id=row["id"], status=NeedStatus(row["status"]), deadline_at=row["deadline_at"],
+                                   likely_duplicate=row["likely_duplicate"], message=message)
 
 
 async def reissue_rating_code(
     conn: Conn, actor: Actor, task_id: int, *, now: datetime, rating_window: timedelta | None = None
 ) -> ResidentRatingCodeIssued:
     """Community staff (re)issue a task's resident rating code 评价码, e.g. when the resident lost it."""
-    place = await task_db.select_task_place(conn, task_id=task_id)
-    if place is None:
-        raise NotFound(f"任务 {task_id} 不存在")
-    _require_staff_of(actor, place)
-    task = await task_db.select_task(conn, task_id=task_id)
-    assert task is not None
-    code, expires_at = await dispatch.issue_rating_code(
-        conn, task_id=task_id, window_end=task["window_end"], issued_by=actor.audit_name, now=now,
-        rating_window=rating_window or DispatchPolicy().rating_window)
-    log.info("rating_code_issued", task_id=task_id)
-    return ResidentRatingCodeIssued(task_id=task_id, code=code, expires_at=expires_at)
+    async with conn.transaction():
+        place = await task_db.select_task_place(conn, task_id=task_id)
+        if place is None:
+            raise NotFound(f"任务 {task_id} 不存在")
+        _require_staff_of(actor, place)
+        task = await task_db.select_task(conn, task_id=task_id)
+        assert task is not None
+        code, expires_at = await dispatch.issue_rating_code(
+            conn, task_id=task_id, window_end=task["window_end"], issued_by=actor.audit_name, now=now,
+            rating_window=rating_window or DispatchPolicy().rating_window)
+        log.info("rating_code_issued", task_id=task_id)
+        return ResidentRatingCodeIssued(task_id=task_id, code=code, expires_at=expires_at)
 
 
 async def rate_as_resident(pool: Pool, client: Client, data: ResidentRateInput, *, now: datetime) -> ResidentRateResult:
     """The resident rates the service with the task's code: once, before it expires. A refusal by
-    the workflow (not done yet, already rated) leaves the code unspent."""
-    async with pool.acquire() as conn, conn.transaction():
-        # The code's row stays locked until the rating has landed: a second use waits, then
-        # finds the code spent.
+    the workflow (not done yet, already rated) leaves the code unspent.
+
+    No connection is held while the workflow records the rating (its activity needs one from the
+    same pool): the code is checked, the rating sent, then the code spent. Two uses at once both
+    reach the workflow, which takes the first rating and refuses the second as already rated."""
+    async with pool.acquire() as conn:
         token = await rating_db.select_rating_token(conn, token_hash=hash_token(data.code))
-        if token is None:
-            raise NotFound(task_rules.REFUSAL_BAD_RATING_CODE, code="bad_rating_code")
-        if token["used_at"] is not None:
-            raise Conflict(task_rules.REFUSAL_RATING_CODE_USED, code="rating_code_used")
-        if token["expires_at"] <= now:
-            raise Conflict(task_rules.REFUSAL_RATING_CODE_EXPIRED, code="rating_code_expired")
-        task_id = int(token["task_id"])
-        rated = await dispatch.send_rating(client, task_id, RateInput(score=data.score, comment=data.comment))
+    if token is None:
+        raise NotFound(task_rules.REFUSAL_BAD_RATING_CODE, code="bad_rating_code")
+    if token["used_at"] is not None:
+        raise Conflict(task_rules.REFUSAL_RATING_CODE_USED, code="rating_code_used")
+    if token["expires_at"] <= now:
+        raise Conflict(task_rules.REFUSAL_RATING_CODE_EXPIRED, code="rating_code_expired")
+    task_id = int(token["task_id"])
+    rated = await dispatch.send_rating(client, task_id, RateInput(score=data.score, comment=data.comment))
+    async with pool.acquire() as conn:
         await rating_db.mark_rating_token_used(conn, task_id=task_id, at=now)
     log.info("resident_rated", task_id=task_id, score=rated.score, follow_up=rated.follow_up)
     message = "感谢您的评价!" + (" 社区将尽快回访跟进。" if rated.follow_up else "")

@@ -205,9 +205,15 @@ async def _update(client: Client, whistle_id: int, update: UpdateMethodMultiPara
         not_running=Conflict("该吹哨事项的流程已结束或不存在", code="whistle_not_running"))
 
 
-async def answer(conn: Conn, client: Client, actor: Actor, whistle_id: int, data: WhistleAnswer) -> AnswerResult:
+async def _whistle_of(pool: Pool, actor: Actor, whistle_id: int) -> dict[str, Any]:
+    """The whistle, read on a connection given back before the caller waits on the workflow."""
+    async with pool.acquire() as conn:
+        return await _visible_whistle(conn, actor, whistle_id)
+
+
+async def answer(pool: Pool, client: Client, actor: Actor, whistle_id: int, data: WhistleAnswer) -> AnswerResult:
     """A unit's answer 报到响应 (or decline): its own admin, or staff in scope taking it by phone."""
-    row = await _visible_whistle(conn, actor, whistle_id)
+    row = await _whistle_of(pool, actor, whistle_id)
     if actor.role is Role.unit_admin:
         if actor.scope_id != data.unit_id:
             raise Forbidden("单位管理员只能为本单位报到响应")
@@ -217,15 +223,15 @@ async def answer(conn: Conn, client: Client, actor: Actor, whistle_id: int, data
                          AnswerInput(answer=data, actor=actor.audit_name))
 
 
-async def arrive(conn: Conn, client: Client, actor: Actor, whistle_id: int, data: WhistleArrival) -> ArriveResult:
+async def arrive(pool: Pool, client: Client, actor: Actor, whistle_id: int, data: WhistleArrival) -> ArriveResult:
     """The community marks a unit's people on site 到岗."""
-    _require_staff(actor, await _visible_whistle(conn, actor, whistle_id))
+    _require_staff(actor, await _whistle_of(pool, actor, whistle_id))
     return await _update(client, whistle_id, WhistleWorkflow.arrive,
                          ArriveInput(arrival=data, actor=actor.audit_name))
 
 
-async def close(conn: Conn, client: Client, actor: Actor, whistle_id: int, data: WhistleClose) -> WhistleSnapshot:
+async def close(pool: Pool, client: Client, actor: Actor, whistle_id: int, data: WhistleClose) -> WhistleSnapshot:
     """办结 with a summary (parked whistles too)."""
-    _require_staff(actor, await _visible_whistle(conn, actor, whistle_id))
+    _require_staff(actor, await _whistle_of(pool, actor, whistle_id))
     return await _update(client, whistle_id, WhistleWorkflow.close,
                          CloseInput(summary=data.summary, actor=actor.audit_name))

@@ -53,19 +53,19 @@ async def test_paused_campaign_sends_nothing_extension_moves_the_ladder_and_canc
             async def running() -> bool:
                 return await status(conn, campaign_id) == "running"
             await eventually(running)
-            paused = await campaign_service.pause(conn, ts_env.client, SYSTEM_ACTOR, campaign_id, "春节")
+            paused = await campaign_service.pause(pool, ts_env.client, SYSTEM_ACTOR, campaign_id, "春节")
             assert paused.status is CampaignStatus.paused
             await ts_env.fast_forward(handle, timedelta(days=8))          # day 9: remind (day 8) was due
             assert await campaign_reminders(conn, campaign_id) == []
             old = paused.registration_deadline
             assert old is not None
-            extended = await campaign_service.extend(conn, ts_env.client, SYSTEM_ACTOR, campaign_id,
+            extended = await campaign_service.extend(pool, ts_env.client, SYSTEM_ACTOR, campaign_id,
                                                      window_end=None, registration_deadline=old + timedelta(days=10))
             assert extended.registration_deadline == old + timedelta(days=10)
-            resumed = await campaign_service.resume(conn, ts_env.client, SYSTEM_ACTOR, campaign_id)
+            resumed = await campaign_service.resume(pool, ts_env.client, SYSTEM_ACTOR, campaign_id)
             assert resumed.status is CampaignStatus.running
             with pytest.raises(Conflict, match="不能恢复"):
-                await campaign_service.resume(conn, ts_env.client, SYSTEM_ACTOR, campaign_id)
+                await campaign_service.resume(pool, ts_env.client, SYSTEM_ACTOR, campaign_id)
             await ts_env.fast_forward(handle, timedelta(days=2))          # day 11: old urge time
             assert await campaign_reminders(conn, campaign_id) == []
             await ts_env.fast_forward(handle, timedelta(days=7, hours=1))  # day 18+: new remind
@@ -73,7 +73,7 @@ async def test_paused_campaign_sends_nothing_extension_moves_the_ladder_and_canc
             async def reminded() -> bool:
                 return await campaign_reminders(conn, campaign_id) == [("remind", "member", lagging)]
             await eventually(reminded)
-            cancelled = await campaign_service.cancel(conn, ts_env.client, SYSTEM_ACTOR, campaign_id, "任务调整",
+            cancelled = await campaign_service.cancel(pool, ts_env.client, SYSTEM_ACTOR, campaign_id, "任务调整",
                                                       now=start)
             assert cancelled.status is CampaignStatus.cancelled
             result = CampaignWorkflowResult.model_validate(await handle.result())
@@ -105,7 +105,7 @@ async def test_mobilise_creates_one_task_per_grid_with_batch_offers_and_progress
             async def running() -> bool:
                 return await status(conn, view.id) == "running"
             await eventually(running)
-            result = await campaign_service.mobilise(conn, client, SYSTEM_ACTOR, view.id,
+            result = await campaign_service.mobilise(pool, client, SYSTEM_ACTOR, view.id,
                                                      MobiliseInput(actor="x", headcount=2, hours=12),
                                                      task_queue=task_queue)
             assert (result.tasks_created, result.offers, result.unfilled_slots) == (2, 4, 0)
@@ -125,7 +125,7 @@ async def test_mobilise_creates_one_task_per_grid_with_batch_offers_and_progress
             async def accepted() -> bool:
                 try:
                     answer = await dispatch_service.answer_offer(
-                        conn, client, SYSTEM_ACTOR, first["task_id"],
+                        pool, client, SYSTEM_ACTOR, first["task_id"],
                         AnswerOfferInput(member_id=first["member_id"], accept=True))
                 except Conflict:
                     return False  # the workflow has not adopted its first wave yet
@@ -135,4 +135,4 @@ async def test_mobilise_creates_one_task_per_grid_with_batch_offers_and_progress
             report = await campaign_service.progress(conn, SYSTEM_ACTOR, view.id, ProgressLevel.community, now=now)
             assert [(r.level_id, r.members, r.registered, r.tasks_open) for r in report.rows] == [
                 (c, 2, 2, 1) for c in city.communities]
-            await campaign_service.cancel(conn, client, SYSTEM_ACTOR, view.id, "演练结束", now=now)
+            await campaign_service.cancel(pool, client, SYSTEM_ACTOR, view.id, "演练结束", now=now)

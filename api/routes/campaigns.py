@@ -47,7 +47,7 @@ class MobiliseBody(BaseModel):
 
 @router.post("/campaigns", response_model=CampaignView, status_code=201, summary="创建活动 (草稿)")
 async def create_campaign(pool: PoolDep, actor: ActorDep, body: CampaignCreate) -> CampaignView:
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn:
         return await campaign_service.create_campaign(conn, actor, body, now=local_time.now())
 
 
@@ -84,41 +84,35 @@ async def launch(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id:
 @router.post("/campaigns/{campaign_id}/pause", response_model=CampaignStatusResult, summary="暂停活动")
 async def pause(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath,
                 body: ReasonBody) -> CampaignStatusResult:
-    async with pool.acquire() as conn:
-        return await campaign_service.pause(conn, client, actor, campaign_id, body.reason)
+    return await campaign_service.pause(pool, client, actor, campaign_id, body.reason)
 
 
 @router.post("/campaigns/{campaign_id}/resume", response_model=CampaignStatusResult, summary="恢复活动")
 async def resume(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath) -> CampaignStatusResult:
-    async with pool.acquire() as conn:
-        return await campaign_service.resume(conn, client, actor, campaign_id)
+    return await campaign_service.resume(pool, client, actor, campaign_id)
 
 
 @router.post("/campaigns/{campaign_id}/extend", response_model=CampaignStatusResult, summary="活动延期")
 async def extend(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath,
                  body: ExtendBody) -> CampaignStatusResult:
-    async with pool.acquire() as conn:
-        return await campaign_service.extend(conn, client, actor, campaign_id, window_end=body.window_end,
-                                              registration_deadline=body.registration_deadline)
+    return await campaign_service.extend(pool, client, actor, campaign_id, window_end=body.window_end,
+                                          registration_deadline=body.registration_deadline)
 
 
 @router.post("/campaigns/{campaign_id}/cancel", response_model=CampaignStatusResult, summary="撤销活动")
 async def cancel(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath,
                  body: ReasonBody) -> CampaignStatusResult:
-    async with pool.acquire() as conn, conn.transaction():
-        return await campaign_service.cancel(conn, client, actor, campaign_id, body.reason or "撤销", now=local_time.now())
+    return await campaign_service.cancel(pool, client, actor, campaign_id, body.reason or "撤销", now=local_time.now())
 
 
 @router.post("/campaigns/{campaign_id}/close", response_model=CampaignStatusResult, summary="结束活动")
 async def close(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath) -> CampaignStatusResult:
-    async with pool.acquire() as conn:
-        return await campaign_service.close(conn, client, actor, campaign_id)
+    return await campaign_service.close(pool, client, actor, campaign_id)
 
 
 @router.post("/campaigns/{campaign_id}/mobilise", response_model=MobiliseResult, summary="平急转换: 向范围内每个网格派发任务")
 async def mobilise(pool: PoolDep, client: ClientDep, actor: ActorDep, task_queue: TaskQueueDep,
                    campaign_id: IdPath, body: MobiliseBody) -> MobiliseResult:
-    async with pool.acquire() as conn:
-        return await campaign_service.mobilise(
-            conn, client, actor, campaign_id, MobiliseInput(actor=actor.audit_name, **body.model_dump()),
-            task_queue=task_queue)
+    return await campaign_service.mobilise(
+        pool, client, actor, campaign_id, MobiliseInput(actor=actor.audit_name, **body.model_dump()),
+        task_queue=task_queue)

@@ -1,7 +1,8 @@
 """Dispatch front door: needs, tasks, offers, claims, scans, rating, verification, the ledger.
 
 Thin: every route calls services/dispatch.py, which checks role and scope and talks to the task's
-workflow; refusals come back as 409 with the workflow's Chinese message.
+workflow; refusals come back as 409 with the workflow's Chinese message. Routes that reach the
+workflow pass the pool, not a connection: no connection is held while the workflow works.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class VerifyBody(BaseModel):
 
 @router.post("/needs", response_model=NeedView, status_code=201, summary="登记居民需求 (含微心愿)")
 async def place_need(pool: PoolDep, actor: ActorDep, body: NeedCreate) -> NeedView:
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn:
         return await dispatch.place_need(conn, actor, body, now=local_time.now())
 
 
@@ -69,7 +70,7 @@ async def need_categories(pool: PoolDep, actor: ActorDep) -> list[NeedCategory]:
 
 @router.post("/needs/{need_id}/decision", response_model=NeedView, summary="核查或驳回需求")
 async def decide_need(pool: PoolDep, actor: ActorDep, need_id: IdPath, body: NeedDecision) -> NeedView:
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn:
         return await dispatch.decide_need(conn, actor, need_id, body, now=local_time.now())
 
 
@@ -113,43 +114,37 @@ async def task_history(pool: PoolDep, actor: ActorDep, task_id: IdPath) -> list[
 @router.post("/tasks/{task_id}/answer", response_model=AnswerOfferResult, summary="接单或婉拒")
 async def answer_offer(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
                        body: AnswerOfferInput) -> AnswerOfferResult:
-    async with pool.acquire() as conn:
-        return await dispatch.answer_offer(conn, client, actor, task_id, body)
+    return await dispatch.answer_offer(pool, client, actor, task_id, body)
 
 
 @router.post("/tasks/{task_id}/claim", response_model=ClaimResult, summary="认领或认岗")
 async def claim(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
                 body: ClaimInput) -> ClaimResult:
-    async with pool.acquire() as conn:
-        return await dispatch.claim(conn, client, actor, task_id, body)
+    return await dispatch.claim(pool, client, actor, task_id, body)
 
 
 @router.post("/tasks/{task_id}/check-in", response_model=ScanResult, summary="扫码签到")
 async def check_in(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
                    body: ScanInput) -> ScanResult:
-    async with pool.acquire() as conn:
-        return await dispatch.check_in(conn, client, actor, task_id, body)
+    return await dispatch.check_in(pool, client, actor, task_id, body)
 
 
 @router.post("/tasks/{task_id}/check-out", response_model=ScanResult, summary="扫码签退并填写服务记录")
 async def check_out(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
                     body: ScanInput) -> ScanResult:
-    async with pool.acquire() as conn:
-        return await dispatch.check_out(conn, client, actor, task_id, body)
+    return await dispatch.check_out(pool, client, actor, task_id, body)
 
 
 @router.post("/tasks/{task_id}/rating", response_model=RateResult, summary="居民评价")
 async def rate(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
                body: RateInput) -> RateResult:
-    async with pool.acquire() as conn:
-        return await dispatch.rate(conn, client, actor, task_id, body)
+    return await dispatch.rate(pool, client, actor, task_id, body)
 
 
 @router.post("/tasks/{task_id}/verify", response_model=VerifyResult, summary="社区核查并记积分")
 async def verify(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
                  body: VerifyBody) -> VerifyResult:
-    async with pool.acquire() as conn:
-        return await dispatch.verify(conn, client, actor, task_id, body.note)
+    return await dispatch.verify(pool, client, actor, task_id, body.note)
 
 
 class RejectVerifyBody(BaseModel):
@@ -160,14 +155,12 @@ class RejectVerifyBody(BaseModel):
              summary="核查不通过 (不计积分, 转待跟进整改)")
 async def reject_verification(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
                               body: RejectVerifyBody) -> RejectVerifyResult:
-    async with pool.acquire() as conn:
-        return await dispatch.reject_verification(conn, client, actor, task_id, body.reason)
+    return await dispatch.reject_verification(pool, client, actor, task_id, body.reason)
 
 
 @router.post("/tasks/{task_id}/requeue", response_model=TaskSnapshot, summary="挂账任务重新派单")
 async def requeue(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath) -> TaskSnapshot:
-    async with pool.acquire() as conn:
-        return await dispatch.requeue(conn, client, actor, task_id)
+    return await dispatch.requeue(pool, client, actor, task_id)
 
 
 class CancelBody(BaseModel):
@@ -177,8 +170,7 @@ class CancelBody(BaseModel):
 @router.post("/tasks/{task_id}/cancel", response_model=TaskSnapshot, summary="取消任务 (服务开始前)")
 async def cancel(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdPath,
                  body: CancelBody) -> TaskSnapshot:
-    async with pool.acquire() as conn:
-        return await dispatch.cancel(conn, client, actor, task_id, body.reason)
+    return await dispatch.cancel(pool, client, actor, task_id, body.reason)
 
 
 @router.get("/ledger", response_model=list[LedgerRow], summary="挂账销号台账")

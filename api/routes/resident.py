@@ -30,7 +30,7 @@ router = APIRouter(tags=["resident 居民"])
              summary="居民凭网格点单码提交需求 (无需登录)")
 async def place_need(request: Request, pool: PoolDep, body: ResidentNeedCreate) -> ResidentNeedReceipt:
     await brake(request, route="resident_needs", code=body.code)
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn:
         return await resident.place_need_as_resident(conn, body, now=local_time.now())
 
 
@@ -43,12 +43,12 @@ async def rate(request: Request, pool: PoolDep, client: ClientDep, body: Residen
 @router.post("/grids/{grid_id}/need-code", response_model=GridNeedCodeIssued, status_code=201,
              summary="签发网格点单码 (原点单码作废)")
 async def issue_need_code(pool: PoolDep, actor: ActorDep, grid_id: IdPath) -> GridNeedCodeIssued:
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn:
         return await resident.issue_grid_need_code(conn, actor, grid_id, now=local_time.now())
 
 
 @router.post("/tasks/{task_id}/rating-code", response_model=ResidentRatingCodeIssued, status_code=201,
              summary="重新签发居民评价码 (原评价码作废)")
 async def reissue_rating_code(pool: PoolDep, actor: ActorDep, task_id: IdPath) -> ResidentRatingCodeIssued:
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn:
         return await resident.reissue_rating_code(conn, actor, task_id, now=local_time.now())

@@ -56,19 +56,16 @@ async def get_whistle(pool: PoolDep, actor: ActorDep, whistle_id: IdPath) -> Whi
 @router.post("/whistles/{whistle_id}/answer", response_model=AnswerResult, summary="报到单位响应或婉拒")
 async def answer(pool: PoolDep, client: ClientDep, actor: ActorDep, whistle_id: IdPath,
                  body: WhistleAnswer) -> AnswerResult:
-    async with pool.acquire() as conn:
-        return await whistle_service.answer(conn, client, actor, whistle_id, body)
+    return await whistle_service.answer(pool, client, actor, whistle_id, body)
 
 
 @router.post("/whistles/{whistle_id}/arrivals", response_model=ArriveResult, summary="登记单位到岗")
 async def arrive(pool: PoolDep, client: ClientDep, actor: ActorDep, whistle_id: IdPath,
                  body: WhistleArrival) -> ArriveResult:
-    async with pool.acquire() as conn:
-        return await whistle_service.arrive(conn, client, actor, whistle_id, body)
+    return await whistle_service.arrive(pool, client, actor, whistle_id, body)
 
 
 @router.post("/whistles/{whistle_id}/close", response_model=WhistleSnapshot, summary="办结并填写处置小结")
 async def close(pool: PoolDep, client: ClientDep, actor: ActorDep, whistle_id: IdPath,
                 body: WhistleClose) -> WhistleSnapshot:
-    async with pool.acquire() as conn:
-        return await whistle_service.close(conn, client, actor, whistle_id, body)
+    return await whistle_service.close(pool, client, actor, whistle_id, body)

@@ -1,0 +1,58 @@
+"""No connection is held while waiting on Temporal: more concurrent verifications than the pool
+has connections all complete, though each waits for the award activity, which needs a connection
+from the same pool (as under `up`, where the API and the worker share one pool)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.dispatch import DispatchActivities
+from db.pool import Pool, open_pool
+from schemas.auth import SYSTEM_ACTOR
+from schemas.dispatch import RateInput, TaskStatus
+from services import dispatch
+from tests.test_dispatch_workflow import add_member, make_city, make_task, serve_through, snapshot, start
+from tests.waiting import until
+from workflows.task import TaskWorkflow
+
+POOL_MAX = 2
+VERIFIES = 3 * POOL_MAX
+
+
+@pytest.fixture
+async def small_pool(_migrated: str) -> AsyncIterator[Pool]:
+    """A pool of POOL_MAX connections to the test database."""
+    p = await open_pool(_migrated, min_size=1, max_size=POOL_MAX)
+    yield p
+    await p.close()
+
+
+async def _rated_task(env: WorkflowEnvironment, pool: Pool, task_queue: str) -> int:
+    """A task served by its one member and rated: its workflow now waits for verification."""
+    city = await make_city(pool)
+    member = await add_member(pool, city, grid_id=city.grid_id)
+    task_id, s, e = await make_task(pool, city)
+    handle = await start(env, task_queue, task_id, s, e)
+    await until(snapshot(handle), lambda x: x.open_offers == [member], seconds=30)
+    await serve_through(handle, member)
+    await until(snapshot(handle), lambda x: x.status is TaskStatus.done, seconds=30)
+    await dispatch.send_rating(env.client, task_id, RateInput(score=5))
+    return task_id
+
+
+async def test_more_concurrent_verifies_than_connections_all_complete(
+    temporal_env: WorkflowEnvironment, small_pool: Pool, task_queue: str
+) -> None:
+    """VERIFIES verifications at once on a pool of POOL_MAX: each credits its points and closes."""
+    async with Worker(temporal_env.client, task_queue=task_queue, workflows=[TaskWorkflow],
+                      activities=DispatchActivities(small_pool).all()):
+        tasks = await asyncio.gather(*(_rated_task(temporal_env, small_pool, task_queue) for _ in range(VERIFIES)))
+        verified = await asyncio.wait_for(asyncio.gather(*(
+            dispatch.verify(small_pool, temporal_env.client, SYSTEM_ACTOR, task_id, None) for task_id in tasks
+        )), timeout=60)
+    assert [v.points_credited for v in verified] == [1] * VERIFIES

@@ -13,6 +13,7 @@ from api.deps import system_clock
 from api.errors import document_error_responses, install_error_handlers
 from api.rate_limits import RATE_LIMITED_ROUTES, PublicBrakes
 from api.routes import (
+    accounts,
     auth,
     campaigns,
     certificates,
@@ -54,7 +55,7 @@ def create_app(
     app.state.clock = clock
     app.state.public_brakes = PublicBrakes()
     install_error_handlers(app)
-    for module in (health, auth, directory, inbox, statistics, tokens, registrations, roster, dispatch, deliveries,
+    for module in (health, auth, accounts, directory, inbox, statistics, tokens, registrations, roster, dispatch, deliveries,
                    evaluations, campaigns, resident, service_records, unit_transfers, certificates, whistles,
                    work_queues):
         app.include_router(module.router)

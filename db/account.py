@@ -124,7 +124,8 @@ async def disable_account(conn: Conn, *, account_id: int, now: datetime) -> bool
 async def insert_member_accounts(
     conn: Conn, *, scope: ScopeFilter, created_by: str, now: datetime, phone_pattern: str
 ) -> tuple[list[int], int]:
-    """Accounts (role member) for members in `scope` with a mobile phone and no account yet.
+    """Accounts (role member) for members in `scope` (by home community, as the directory places
+    them) with a mobile phone and no account yet.
 
     Returns the new ids and how many members were passed over (no valid phone, or the phone
     already signs in to another account).
@@ -136,10 +137,9 @@ async def insert_member_accounts(
             FROM member m
             LEFT JOIN community c ON c.id = m.home_community_id
             LEFT JOIN subdistrict s ON s.id = c.subdistrict_id
-            LEFT JOIN reporting_unit u ON u.id = m.unit_id
             WHERE ($1::bigint IS NULL OR s.district_id = $1)
               AND ($2::bigint IS NULL OR s.id = $2)
-              AND ($3::bigint IS NULL OR c.id = $3 OR u.community_id = $3)
+              AND ($3::bigint IS NULL OR c.id = $3)
               AND ($4::bigint IS NULL OR m.unit_id = $4)
               AND ($5::bigint IS NULL OR m.id = $5)
         ), inserted AS (

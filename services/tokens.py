@@ -45,13 +45,14 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _check_role_scope(role: Role, scope_kind: ScopeKind, scope_id: int | None) -> None:
+def check_role_scope(role: Role, scope_kind: ScopeKind, scope_id: int | None, *, what: str = "令牌") -> None:
+    """The role may hold this scope (a token or an account, named by `what` in the message)."""
     allowed = ROLE_SCOPES[role]
     if scope_kind not in allowed:
         names = "、".join(_SCOPE_LABELS[k] for k in sorted(allowed))
-        raise InvalidInput(f"角色 {role.value} 的令牌范围只能是: {names}")
+        raise InvalidInput(f"角色 {role.value} 的{what}范围只能是: {names}")
     if scope_kind is ScopeKind.city and scope_id is not None:
-        raise InvalidInput("全市范围的令牌不应指定范围编号 (scope_id)")
+        raise InvalidInput(f"全市范围的{what}不应指定范围编号 (scope_id)")
     if scope_kind is not ScopeKind.city and scope_id is None:
         raise InvalidInput(f"请指定{_SCOPE_LABELS[scope_kind]}编号 (scope_id)")
 
@@ -63,7 +64,7 @@ async def issue_token(
     label = label.strip()
     if not label:
         raise InvalidInput("请填写令牌说明 (label), 例如持有人姓名")
-    _check_role_scope(role, scope_kind, scope_id)
+    check_role_scope(role, scope_kind, scope_id)
     if scope_id is not None and not await directory.scope_subject_exists(
         conn, scope_kind=scope_kind.value, scope_id=scope_id
     ):

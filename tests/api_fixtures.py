@@ -27,6 +27,7 @@ from api.app import create_app
 from db.pool import Conn, Pool
 from schemas.auth import Role, ScopeKind
 from services.tokens import issue_token
+from tests import places
 from tests.conftest import unique
 
 A1_PHONE = "13812345678"
@@ -109,27 +110,16 @@ async def build_api_city(conn: Conn) -> ApiCity:
     city = ApiCity()
     tag = unique()
     for side in ("A", "B"):
-        d = await conn.fetchval("INSERT INTO district (name) VALUES ($1) RETURNING id", f"区{side}{tag}")
-        s = await conn.fetchval(
-            "INSERT INTO subdistrict (district_id, name) VALUES ($1, $2) RETURNING id", d, f"街道{side}{tag}"
-        )
-        c = await conn.fetchval(
-            "INSERT INTO community (subdistrict_id, name) VALUES ($1, $2) RETURNING id", s, f"社区{side}{tag}"
-        )
+        d = await places.add_district(conn, f"区{side}")
+        s = await places.add_subdistrict(conn, d, f"街道{side}{tag}")
+        c = await places.add_community(conn, s, f"社区{side}{tag}")
         city.district[side], city.subdistrict[side], city.community[side] = d, s, c
         names = ["1", "2"] if side == "A" else ["1"]
-        city.grids[side] = [
-            await conn.fetchval(
-                "INSERT INTO grid (community_id, name, branch_name) VALUES ($1, $2, $3) RETURNING id",
-                c, f"网格{side}{n}", f"网格{side}{n}党支部",
-            )
-            for n in names
-        ]
-        city.unit[side] = await conn.fetchval(
-            "INSERT INTO reporting_unit (name, unit_party_org, community_id, contact_name, contact_phone)"
-            " VALUES ($1, $2, $3, '联系人', '13900001111') RETURNING id",
-            f"单位{side}{tag}", f"单位{side}党支部", c,
-        )
+        city.grids[side] = [await places.add_grid(conn, c, f"网格{side}{n}", branch_name=f"网格{side}{n}党支部")
+                            for n in names]
+        city.unit[side] = await places.add_unit(conn, f"单位{side}{tag}", party_org=f"单位{side}党支部",
+                                                community_id=c, contact_name="联系人",
+                                                contact_phone="13900001111")
         city.unit_registrations[side] = [
             await conn.fetchval(
                 "INSERT INTO unit_registration (unit_id, community_id, status) VALUES ($1, $2, $3)"
@@ -137,10 +127,7 @@ async def build_api_city(conn: Conn) -> ApiCity:
                 city.unit[side], c, "active" if side == "A" else "submitted",
             )
         ]
-    ga1, ga2 = city.grids["A"]
-    await conn.execute(
-        "INSERT INTO grid_adjacency (grid_id, neighbour_id) VALUES ($1, $2), ($2, $1)", ga1, ga2
-    )
+    await places.adjoin(conn, *city.grids["A"])
     plan = [  # name, unit side, home side, registration histories (oldest first)
         ("a1", "A", "A", [["submitted", "active"]]),
         ("a2", "B", "A", [["submitted"]]),

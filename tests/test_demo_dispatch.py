@@ -19,7 +19,7 @@ from domain.local_time import slot_of
 from schemas.dispatch import DispatchPolicy, LedgerFilter, OfferStatus, TaskStatus
 from schemas.matching import EscalationLevel
 from services import dispatch
-from tests.conftest import unique
+from tests import places
 from workflows.task import TaskWorkflow
 
 SECONDS = timedelta(seconds=4)
@@ -38,23 +38,18 @@ async def _district(pool: Pool) -> int:
     busy = (slot_of(datetime.now(UTC)) + 10) % 21
     slots = [s for s in range(21) if s != busy]
     async with pool.acquire() as conn:
-        d = await conn.fetchval("INSERT INTO district (name) VALUES ($1) RETURNING id", unique("演示区"))
-        s = await conn.fetchval("INSERT INTO subdistrict (district_id, name) VALUES ($1, '街道') RETURNING id", d)
-        communities = [await conn.fetchval(
-            "INSERT INTO community (subdistrict_id, name) VALUES ($1, $2) RETURNING id", s, name)
-            for name in ("甲社区", "乙社区")]
-        grids = [await conn.fetchval("INSERT INTO grid (community_id, name) VALUES ($1, $2) RETURNING id", c, n)
+        d = await places.add_district(conn, "演示区")
+        s = await places.add_subdistrict(conn, d)
+        communities = [await places.add_community(conn, s, name) for name in ("甲社区", "乙社区")]
+        grids = [await places.add_grid(conn, c, n)
                  for c, n in ((communities[0], "一网格"), (communities[0], "二网格"), (communities[1], "三网格"))]
-        await conn.execute("INSERT INTO grid_adjacency VALUES ($1, $2), ($2, $1)", grids[0], grids[1])
+        await places.adjoin(conn, grids[0], grids[1])
         for i in range(8):
             grid = grids[i % 3]
             community = communities[0] if grid != grids[2] else communities[1]
-            member_id = await conn.fetchval(
-                "INSERT INTO member (name, home_community_id, home_grid_id, free_slots) VALUES ($1, $2, $3, $4)"
-                " RETURNING id", unique("党员"), community, grid, slots)
-            await conn.execute(
-                "INSERT INTO member_registration (member_id, community_id, grid_id, status, confirmed_at)"
-                " VALUES ($1, $2, $3, 'active', now())", member_id, community, grid)
+            member_id = await places.add_member(conn, community_id=community, grid_id=grid, free_slots=slots)
+            await places.register_member(conn, member_id, community_id=community, grid_id=grid,
+                                         confirmed_at=datetime.now(UTC))
     district_id: int = d
     return district_id
 

@@ -36,7 +36,7 @@ from schemas.dispatch import (
 )
 from schemas.matching import EscalationLevel
 from services.workflow_calls import run_update
-from tests.conftest import unique
+from tests import places
 from tests.waiting import fetch, rows_eventually, until
 from workflows.task import TaskWorkflow
 
@@ -59,14 +59,12 @@ class City:
 async def make_city(pool: Pool) -> City:
     """A district with one subdistrict, two communities, and grids g (task), n (next to g), f (far)."""
     async with pool.acquire() as conn:
-        d = await conn.fetchval("INSERT INTO district (name) VALUES ($1) RETURNING id", unique("区"))
-        s = await conn.fetchval("INSERT INTO subdistrict (district_id, name) VALUES ($1, $2) RETURNING id", d, "街道")
-        c = await conn.fetchval("INSERT INTO community (subdistrict_id, name) VALUES ($1, '甲社区') RETURNING id", s)
-        c2 = await conn.fetchval("INSERT INTO community (subdistrict_id, name) VALUES ($1, '乙社区') RETURNING id", s)
-        g = await conn.fetchval("INSERT INTO grid (community_id, name) VALUES ($1, 'g') RETURNING id", c)
-        n = await conn.fetchval("INSERT INTO grid (community_id, name) VALUES ($1, 'n') RETURNING id", c)
-        f = await conn.fetchval("INSERT INTO grid (community_id, name) VALUES ($1, 'f') RETURNING id", c2)
-        await conn.execute("INSERT INTO grid_adjacency VALUES ($1, $2), ($2, $1)", g, n)
+        d = await places.add_district(conn)
+        s = await places.add_subdistrict(conn, d)
+        c, c2 = await places.add_community(conn, s, "甲社区"), await places.add_community(conn, s, "乙社区")
+        g, n, f = (await places.add_grid(conn, c, "g"), await places.add_grid(conn, c, "n"),
+                   await places.add_grid(conn, c2, "f"))
+        await places.adjoin(conn, g, n)
     return City(d, s, c, c2, g, n, f)
 
 
@@ -74,20 +72,9 @@ async def add_member(pool: Pool, city: City, *, grid_id: int, community_id: int 
     """An active member placed in `grid_id`, free all week."""
     community = community_id or city.community_id
     async with pool.acquire() as conn:
-        member_id: int = await conn.fetchval(
-            """
-            INSERT INTO member (name, home_community_id, home_grid_id, free_slots)
-            VALUES ($1, $2, $3, $4) RETURNING id
-            """,
-            unique("党员"), community, grid_id, ALL_SLOTS,
-        )
-        await conn.execute(
-            """
-            INSERT INTO member_registration (member_id, community_id, grid_id, status, confirmed_at)
-            VALUES ($1, $2, $3, 'active', now())
-            """,
-            member_id, community, grid_id,
-        )
+        member_id = await places.add_member(conn, community_id=community, grid_id=grid_id, free_slots=ALL_SLOTS)
+        await places.register_member(conn, member_id, community_id=community, grid_id=grid_id,
+                                     confirmed_at=datetime.now(UTC))
     city.members.append(member_id)
     return member_id
 

@@ -15,6 +15,7 @@ from domain import evaluation as ev
 from schemas.auth import SYSTEM_ACTOR
 from schemas.evaluation import EvaluationRule, EvaluationScope, Grade, PeriodKind
 from services import service_record as record_service
+from tests import places
 from tests.conftest import unique
 
 PERIOD = ev.period_of(PeriodKind.quarter, "2026-Q3")
@@ -48,37 +49,27 @@ def _when(rng: random.Random, *, inside: float = 0.8) -> datetime:
 async def build_city(conn: Conn, rng: random.Random, *, members: int = 30) -> SmallCity:
     """A district with two streets, five communities, grids (some without a branch), six units,
     members with registration histories, needs, tasks, assignments, ratings and ledger rows."""
-    d = await conn.fetchval("INSERT INTO district (name) VALUES ($1) RETURNING id", unique("评议区"))
+    d = await places.add_district(conn, "评议区")
     communities: list[int] = []
     grids: dict[int, list[int]] = {}
     for s_i in range(2):
-        s = await conn.fetchval(
-            "INSERT INTO subdistrict (district_id, name) VALUES ($1, $2) RETURNING id", d, f"街道{s_i}")
+        s = await places.add_subdistrict(conn, d, f"街道{s_i}")
         for c_i in range(2 + s_i):
-            c = await conn.fetchval(
-                "INSERT INTO community (subdistrict_id, name) VALUES ($1, $2) RETURNING id", s, f"社区{c_i}")
+            c = await places.add_community(conn, s, f"社区{c_i}")
             communities.append(c)
             grids[c] = []
             for g_i in range(rng.randint(1, 4)):
                 branch = None if rng.random() < 0.3 else f"第{g_i}网格党支部"
-                grids[c].append(await conn.fetchval(
-                    "INSERT INTO grid (community_id, name, branch_name) VALUES ($1, $2, $3) RETURNING id",
-                    c, f"网格{g_i}", branch))
-    units = [
-        await conn.fetchval(
-            "INSERT INTO reporting_unit (name, unit_party_org, community_id) VALUES ($1, '党支部', $2) RETURNING id",
-            unique("单位"), rng.choice(communities))
-        for _ in range(6)
-    ]
+                grids[c].append(await places.add_grid(conn, c, f"网格{g_i}", branch_name=branch))
+    units = [await places.add_unit(conn, unique("单位"), party_org="党支部", community_id=rng.choice(communities))
+             for _ in range(6)]
     member_ids: list[int] = []
     for i in range(members):
         c = rng.choice(communities)
         g = rng.choice(grids[c])
-        m = await conn.fetchval(
-            """INSERT INTO member (name, phone, unit_id, home_community_id, home_grid_id)
-               VALUES ($1, $2, $3, $4, $5) RETURNING id""",
-            f"党员{i}", f"139{rng.randint(10_000_000, 99_999_999)}",
-            rng.choice(units) if rng.random() < 0.95 else None, c, g)
+        m = await places.add_member(
+            conn, community_id=c, grid_id=g, name=f"党员{i}-", phone=f"139{rng.randint(10_000_000, 99_999_999)}",
+            unit_id=rng.choice(units) if rng.random() < 0.95 else None)
         member_ids.append(m)
         # A registration history: closed rows and at most one open row, in random order, so the
         # latest (highest id) is sometimes closed, sometimes open, sometimes absent.
@@ -87,10 +78,8 @@ async def build_city(conn: Conn, rng: random.Random, *, members: int = 30) -> Sm
             history.append(rng.choice(OPEN))
         rng.shuffle(history)
         for status in history:
-            await conn.execute(
-                """INSERT INTO member_registration (member_id, community_id, grid_id, status)
-                   VALUES ($1, $2, $3, $4)""",
-                m, c, g if rng.random() < 0.9 else None, status)
+            await places.register_member(conn, m, community_id=c, grid_id=g if rng.random() < 0.9 else None,
+                                         status=status)
     # Needs, tasks (some from needs), assignments, ratings, ledger rows.
     task_ids: list[int] = []
     for c in communities:
@@ -308,11 +297,9 @@ async def test_rewriting_a_partition_replaces_it(conn: Conn) -> None:
 
 
 async def _bulk_unit(conn: Conn, *, members: int, registered: int) -> tuple[SmallCity, int]:
-    d = await conn.fetchval("INSERT INTO district (name) VALUES ($1) RETURNING id", unique("边界区"))
-    s = await conn.fetchval("INSERT INTO subdistrict (district_id, name) VALUES ($1, 'x') RETURNING id", d)
-    c = await conn.fetchval("INSERT INTO community (subdistrict_id, name) VALUES ($1, 'x') RETURNING id", s)
-    u = await conn.fetchval(
-        "INSERT INTO reporting_unit (name, unit_party_org) VALUES ($1, 'x') RETURNING id", unique("单位"))
+    d = await places.add_district(conn, "边界区")
+    c = await places.add_community(conn, await places.add_subdistrict(conn, d, "x"), "x")
+    u = await places.add_unit(conn, unique("单位"), party_org="x", community_id=None)
     ids = await conn.fetch(
         """INSERT INTO member (name, unit_id, home_community_id)
            SELECT '党员' || g, $1, $2 FROM generate_series(1, $3) g RETURNING id""", u, c, members)

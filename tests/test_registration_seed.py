@@ -12,6 +12,7 @@ from typing import Any
 from db.member_registration import insert_member_registration
 from db.pool import Conn
 from db.registration_cohort import create_cohort
+from tests import places
 from tests.conftest import unique
 
 
@@ -28,38 +29,25 @@ class City:
 async def seed_city(conn: Conn, *, communities: int = 2, units: int = 1) -> City:
     """A district with one street, `communities` communities each with one grid, and units."""
     tag = unique()
-    district_id = await conn.fetchval("INSERT INTO district (name) VALUES ($1) RETURNING id", f"区{tag}")
-    subdistrict_id = await conn.fetchval(
-        "INSERT INTO subdistrict (district_id, name) VALUES ($1, $2) RETURNING id", district_id, f"街道{tag}"
-    )
+    district_id = await places.add_district(conn)
+    subdistrict_id = await places.add_subdistrict(conn, district_id, f"街道{tag}")
     city = City(district_id, subdistrict_id, [], {}, [])
     for i in range(communities):
-        community_id = await conn.fetchval(
-            "INSERT INTO community (subdistrict_id, name) VALUES ($1, $2) RETURNING id",
-            subdistrict_id, f"社区{tag}-{i}",
-        )
+        community_id = await places.add_community(conn, subdistrict_id, f"社区{tag}-{i}")
         city.communities.append(community_id)
-        city.grids[community_id] = await conn.fetchval(
-            "INSERT INTO grid (community_id, name) VALUES ($1, $2) RETURNING id", community_id, f"网格{i}"
-        )
+        city.grids[community_id] = await places.add_grid(conn, community_id, f"网格{i}")
     for i in range(units):
-        city.units.append(await conn.fetchval(
-            """INSERT INTO reporting_unit (name, unit_party_org, community_id) VALUES ($1, $2, $3)
-               RETURNING id""",
-            f"单位{tag}-{i}", f"党支部{tag}-{i}", city.communities[0],
-        ))
+        city.units.append(await places.add_unit(conn, f"单位{tag}-{i}", party_org=f"党支部{tag}-{i}",
+                                                community_id=city.communities[0]))
     return city
 
 
 async def add_member(conn: Conn, city: City, *, community_index: int = 0, unit_index: int | None = 0,
                      with_grid: bool = True) -> int:
     community_id = city.communities[community_index]
-    member_id: int = await conn.fetchval(
-        """INSERT INTO member (name, unit_id, home_community_id, home_grid_id)
-           VALUES ($1, $2, $3, $4) RETURNING id""",
-        f"党员{unique()}", None if unit_index is None else city.units[unit_index], community_id,
-        city.grids[community_id] if with_grid else None,
-    )
+    member_id = await places.add_member(
+        conn, community_id=community_id, grid_id=city.grids[community_id] if with_grid else None,
+        unit_id=None if unit_index is None else city.units[unit_index])
     city.members.append(member_id)
     return member_id
 

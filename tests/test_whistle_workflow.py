@@ -41,6 +41,7 @@ from schemas.whistle import (
 )
 from services import whistle as whistle_service
 from services.workflow_calls import run_update
+from tests import places
 from tests.conftest import unique
 from tests.record_histories import save_from_test
 from tests.waiting import fetch, rows_eventually, settled, until
@@ -73,19 +74,16 @@ class WhistleCity:
 
 async def make_city(pool: Pool, *, with_units: bool = True) -> WhistleCity:
     async with pool.acquire() as conn, conn.transaction():
-        d = await conn.fetchval("INSERT INTO district (name) VALUES ($1) RETURNING id", unique("区"))
-        s = await conn.fetchval("INSERT INTO subdistrict (district_id, name) VALUES ($1, '甲街道') RETURNING id", d)
-        s2 = await conn.fetchval("INSERT INTO subdistrict (district_id, name) VALUES ($1, '乙街道') RETURNING id", d)
-        c = await conn.fetchval("INSERT INTO community (subdistrict_id, name) VALUES ($1, '甲社区') RETURNING id", s)
-        c2 = await conn.fetchval("INSERT INTO community (subdistrict_id, name) VALUES ($1, '乙社区') RETURNING id", s)
-        c3 = await conn.fetchval("INSERT INTO community (subdistrict_id, name) VALUES ($1, '丙社区') RETURNING id", s2)
-        g = await conn.fetchval("INSERT INTO grid (community_id, name) VALUES ($1, '3号院') RETURNING id", c)
+        d = await places.add_district(conn)
+        s, s2 = await places.add_subdistrict(conn, d, "甲街道"), await places.add_subdistrict(conn, d, "乙街道")
+        c, c2 = await places.add_community(conn, s, "甲社区"), await places.add_community(conn, s, "乙社区")
+        c3 = await places.add_community(conn, s2, "丙社区")
+        g = await places.add_grid(conn, c, "3号院")
         units = [0, 0, 0, 0]
         if with_units:
             for i, (located_in, label) in enumerate([(c, "水务集团"), (None, "供电公司"), (c2, "区医院"), (c3, "消防站")]):
-                units[i] = await conn.fetchval(
-                    "INSERT INTO reporting_unit (name, unit_party_org, community_id) VALUES ($1, $2, $3) RETURNING id",
-                    unique(label), f"{label}党支部", located_in)
+                units[i] = await places.add_unit(conn, unique(label), party_org=f"{label}党支部",
+                                                 community_id=located_in)
             located, paired, neighbour, far = units
             await conn.execute(
                 """INSERT INTO unit_registration (unit_id, community_id, status)

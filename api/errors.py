@@ -138,6 +138,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def not_found_response() -> JSONResponse:
+    """The API's JSON 404, for routes that answer "not found" themselves."""
+    code, message = _HTTP_MESSAGES[404]
+    return JSONResponse(status_code=404, content={"code": code, "message": message})
+
+
 async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     # Two kinds: asyncpg's client-side DataError when a value cannot be encoded for its parameter
     # (an id beyond bigint), and the server's class 22 errors (bad number or date text). Both are

@@ -16,6 +16,7 @@ from cli import (
     service_records,
     stack,
     tokens,
+    web,
     whistle,
     worker,
 )
@@ -39,6 +40,7 @@ evaluation.register(app)
 campaign.register(app)
 service_records.register(app)
 whistle.register(app)
+web.register(app)
 
 
 def main() -> None:

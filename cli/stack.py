@@ -12,6 +12,7 @@ import typer
 from schemas.settings import Settings
 from stack.embedded import run_stack
 from stack.temporal import StackStartError
+from stack.web_build import WebBuildError, build
 from telemetry.logging import configure_logging
 from telemetry.tracing import TracingUnavailable, configure_tracing
 
@@ -63,6 +64,11 @@ def register(app: typer.Typer) -> None:
         except TracingUnavailable as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None
+        try:
+            build(say=typer.echo)  # the console pages, when their sources changed since the last build
+        except WebBuildError as exc:
+            # The API still starts; /admin then says how to build.
+            typer.echo(f"{exc}\n控制台页面未构建, 接口照常启动 (console not built; the API starts anyway)", err=True)
         demo_step = None
         if demo:
             from demo.seed import demo_step_for  # the demo pulls in the services; only when asked

@@ -1,0 +1,81 @@
+"""The built web pages (web/dist): the staff console at /admin, the mobile pages at /m.
+
+History-mode fallback: /admin and /admin/<anything> answer dist/admin.html, /m and /m/<anything>
+answer dist/m.html, so a reload or a bookmarked deep link opens the right screen. Hashed assets
+under /assets/ are cached for a year (their names change with their content); the two HTML pages are
+never cached, so a new build is picked up on the next load. `/` redirects to /admin.
+
+Only these prefixes are served here; every other unknown path keeps the API's JSON 404.
+When the pages were never built, /admin and /m answer a short page saying how to build them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from api.errors import not_found_response
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_dist() -> Path:
+    """web/dist of this checkout, or SBD_WEB_DIST (the container image puts the pages elsewhere)."""
+    return Path(os.environ.get("SBD_WEB_DIST") or REPO_ROOT / "web" / "dist")
+
+_ASSET_CACHE = "public, max-age=31536000, immutable"
+_PAGE_CACHE = "no-cache"
+
+_NOT_BUILT = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>控制台尚未构建</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:4em auto">
+<h1>控制台页面尚未构建</h1>
+<p>请在项目目录运行 <code>python3 dev.py up</code> (启动时自动构建),
+或 <code>python3 dev.py web build</code> 后刷新本页。</p>
+<p>The console has not been built yet: run <code>python3 dev.py web build</code> and reload.</p>
+</body></html>"""
+
+
+def _page(dist: Path, name: str) -> Response:
+    page = dist / name
+    if not page.is_file():
+        return HTMLResponse(_NOT_BUILT, status_code=503, headers={"Cache-Control": _PAGE_CACHE})
+    return FileResponse(page, media_type="text/html", headers={"Cache-Control": _PAGE_CACHE})
+
+
+def web_router(dist: Path) -> APIRouter:
+    """The routes serving the built pages from `dist` (read on every request, so a rebuild shows)."""
+    router = APIRouter(include_in_schema=False)
+    assets_root = (dist / "assets").resolve()
+
+    @router.get("/")
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/admin", status_code=302)
+
+    # Plain `def`: the file checks run in the thread pool, off the event loop.
+    @router.get("/admin")
+    @router.get("/admin/{rest:path}")
+    def admin_page(rest: str = "") -> Response:
+        return _page(dist, "admin.html")
+
+    @router.get("/m")
+    @router.get("/m/{rest:path}")
+    def mobile_page(rest: str = "") -> Response:
+        return _page(dist, "m.html")
+
+    @router.get("/assets/{name:path}")
+    def asset(name: str) -> Response:
+        path = (assets_root / name).resolve()
+        # Never outside dist/assets (no ../ escapes), and only files that exist.
+        if not path.is_relative_to(assets_root) or not path.is_file():
+            return not_found_response()
+        return FileResponse(path, headers={"Cache-Control": _ASSET_CACHE})
+
+    return router
+
+
+def install_web(app: FastAPI, dist: Path | None = None) -> None:
+    """Serve the built pages; included last so it never shadows an API route."""
+    app.include_router(web_router(dist if dist is not None else default_dist()))

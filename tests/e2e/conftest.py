@@ -1,0 +1,120 @@
+"""Browser tests: the real app (uvicorn on a free port, real pool, Temporal and worker) serving the
+built web/dist, driven by Debian's Chromium through Playwright.
+
+Playwright cannot download its own browser here, so it drives /usr/bin/chromium (`dev.py test`
+installs it with fonts-noto-cjk when run as root). Every journey ends with `shoot(page)`, which
+saves a PNG of the last screen to tests/e2e/screenshots/<test>.png.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, Page, async_playwright
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from api.app import create_app
+from db.pool import Pool
+from services.campaign import DEFAULT_TASK_QUEUE
+from stack import web_build
+from workers.registry import all_activities, all_workflows
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+
+
+@dataclass(frozen=True)
+class WebApp:
+    base_url: str
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the test process keeps its own signal handling
+        pass
+
+
+@pytest.fixture(scope="session")
+async def web_app(pool: Pool, temporal_env: WorkflowEnvironment) -> AsyncIterator[WebApp]:
+    """The whole app on 127.0.0.1:<free port>, serving web/dist (built here when stale)."""
+    await asyncio.to_thread(web_build.build, quiet=True, say=lambda _line: None)
+    client = temporal_env.client
+    port = _free_port()
+    app = create_app(pool=pool, temporal_client=client)
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                    lifespan="off"))
+    async with Worker(client, task_queue=DEFAULT_TASK_QUEUE, workflows=all_workflows(),
+                      activities=all_activities(pool)):
+        task = asyncio.create_task(server.serve(), name="e2e-api")
+        while not server.started:
+            if task.done():
+                task.result()  # raises what stopped it
+            await asyncio.sleep(0.05)
+        try:
+            yield WebApp(base_url=f"http://127.0.0.1:{port}")
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _require_chromium() -> None:
+    if not CHROMIUM.exists():
+        pytest.fail("缺少 /usr/bin/chromium: 请安装 apt-get install -y chromium fonts-noto-cjk "
+                    "(or run `python3 dev.py test` as root, which installs them)")
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    _require_chromium()
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A fresh browser context (no cookies) and page per test."""
+    context = await browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 860})
+    context.set_default_timeout(15_000)
+    tab = await context.new_page()
+    try:
+        yield tab
+    finally:
+        await context.close()
+
+
+@pytest.fixture
+def shoot(request: pytest.FixtureRequest) -> Callable[[Page], Awaitable[Path]]:
+    """Save the page's screen to tests/e2e/screenshots/<test name>.png."""
+
+    async def take(tab: Page) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        name = request.node.name.replace("/", "_").replace("[", "_").replace("]", "")
+        path = SCREENSHOTS / f"{name}.png"
+        await tab.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

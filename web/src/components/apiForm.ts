@@ -1,0 +1,33 @@
+// Forms that submit to the API: the API's Chinese message beside the field it names, or on top
+// when it names none; nothing is kept half-done (the caller reloads only on success).
+import { reactive, ref } from 'vue'
+
+import { errorMessage, fieldErrors } from '@/api/errors'
+
+export function useApiForm() {
+  const fields = reactive<Record<string, string>>({})
+  const message = ref('')
+  const busy = ref(false)
+
+  function clear(): void {
+    for (const key of Object.keys(fields)) delete fields[key]
+    message.value = ''
+  }
+
+  /** Run `call`; on failure fill `fields`/`message` and return null. */
+  async function submit<T>(call: () => Promise<T>): Promise<T | null> {
+    clear()
+    busy.value = true
+    try {
+      return await call()
+    } catch (error) {
+      Object.assign(fields, fieldErrors(error))
+      message.value = errorMessage(error)
+      return null
+    } finally {
+      busy.value = false
+    }
+  }
+
+  return { fields, message, busy, submit, clear }
+}

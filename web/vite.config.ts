@@ -1,0 +1,41 @@
+import { fileURLToPath } from 'node:url'
+
+import { VantResolver } from '@vant/auto-import-resolver'
+import vue from '@vitejs/plugin-vue'
+import { ElementPlusResolver } from 'unplugin-vue-components/resolvers'
+import Components from 'unplugin-vue-components/vite'
+import { defineConfig } from 'vite'
+
+const here = (path: string): string => fileURLToPath(new URL(`./${path}`, import.meta.url))
+
+// Two pages: the staff console (admin.html, Element Plus) and the mobile pages (m.html, Vant).
+// Components are imported on demand, so each route's chunk carries only what it uses.
+export default defineConfig({
+  base: '/',
+  plugins: [
+    vue(),
+    Components({
+      resolvers: [ElementPlusResolver({ importStyle: 'css' }), VantResolver()],
+      dts: 'src/components.d.ts',
+    }),
+  ],
+  resolve: {
+    alias: { '@': here('src') },
+  },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 900,
+    rolldownOptions: {
+      input: {
+        admin: here('admin.html'),
+        m: here('m.html'),
+      },
+    },
+  },
+  server: {
+    proxy: {
+      '^/(?!admin|m/|m$|assets|src|@|node_modules).*': 'http://127.0.0.1:8700',
+    },
+  },
+})

@@ -3,7 +3,8 @@ built web/dist, driven by Debian's Chromium through Playwright.
 
 Playwright cannot download its own browser here, so it drives /usr/bin/chromium (`dev.py test`
 installs it with fonts-noto-cjk when run as root). Every journey ends with `shoot(page)`, which
-saves a PNG of the last screen to tests/e2e/screenshots/<test>.png.
+saves a PNG of the last screen to tests/e2e/screenshots/<test>.png. `sign_in(page, ...)` makes an
+account (straight in the table, as the sign-in tests do) and signs in through the sign-in form.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from temporalio.worker import Worker
 
 from api.app import create_app
 from db.pool import Pool
-from services.campaign import DEFAULT_TASK_QUEUE
+from schemas.auth import Role, ScopeKind
+from schemas.settings import DEFAULT_TASK_QUEUE
 from stack import web_build
+from tests.sign_in_fixtures import PASSWORD, make_account
 from workers.registry import all_activities, all_workflows
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -118,3 +121,17 @@ def shoot(request: pytest.FixtureRequest) -> Callable[[Page], Awaitable[Path]]:
         return path
 
     return take
+
+
+async def sign_in(page: Page, web_app: WebApp, pool: Pool, *, role: Role, scope_kind: ScopeKind,
+                  scope_id: int | None, label: str = "测试账号", path: str = "/admin") -> str:
+    """A fresh account with `role` and scope, signed in through the form; returns its phone.
+    Waits until the console frame shows the account's label."""
+    _, phone = await make_account(pool, role=role, scope_kind=scope_kind, scope_id=scope_id, label=label)
+    await page.goto(web_app.url(path))
+    await page.wait_for_url("**/admin/login**")
+    await page.get_by_placeholder("11 位手机号").fill(phone)
+    await page.get_by_placeholder("密码", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="登 录").click()
+    await page.get_by_test_id("who").filter(has_text=label).wait_for()
+    return phone

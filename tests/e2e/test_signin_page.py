@@ -8,7 +8,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from playwright.async_api import Page
 
+from db.pool import Pool
+from domain.sign_in import BAD_PASSWORD
+from schemas.auth import Role, ScopeKind
 from tests.e2e.conftest import WebApp
+from tests.sign_in_fixtures import make_account
 
 
 async def test_root_opens_the_sign_in_page(web_app: WebApp, page: Page,
@@ -33,3 +37,14 @@ async def test_deep_link_keeps_the_path_for_after_sign_in(web_app: WebApp, page:
     await page.goto(web_app.url("/admin/campaigns"))
     await page.wait_for_url(lambda url: urlsplit(url).path == "/admin/login")
     assert parse_qs(urlsplit(page.url).query) == {"next": ["/admin/campaigns"]}
+
+
+async def test_wrong_password_shows_the_api_message(web_app: WebApp, page: Page, pool: Pool) -> None:
+    """A wrong password shows the API's own Chinese message and stays on the sign-in page."""
+    _, phone = await make_account(pool, role=Role.unit_admin, scope_kind=ScopeKind.city, scope_id=None)
+    await page.goto(web_app.url("/admin/login"))
+    await page.get_by_placeholder("11 位手机号").fill(phone)
+    await page.get_by_placeholder("密码", exact=True).fill("not-the-password-1")
+    await page.get_by_role("button", name="登 录").click()
+    await page.get_by_role("alert").filter(has_text=BAD_PASSWORD).wait_for()
+    assert urlsplit(page.url).path == "/admin/login"

@@ -2,25 +2,17 @@
 import { reactive } from 'vue'
 
 import { api } from './client'
+import type { components } from './schema'
 
-export type Role = 'org_department' | 'subdistrict' | 'community_staff' | 'unit_admin' | 'member'
-
-export interface Me {
-  role: Role
-  scope_kind: string
-  scope_id: number | null
-  label: string
-  scope_name?: string | null
-  account_id?: number | null
-  expires_at?: string | null
-}
+export type Me = components['schemas']['Me']
+export type Role = Me['role']
 
 export const session = reactive<{ me: Me | null; checked: boolean }>({ me: null, checked: false })
 
 export async function loadMe(): Promise<Me | null> {
   try {
-    const response = await fetchMe()
-    session.me = response
+    const { data, response } = await api.GET('/auth/me')
+    session.me = response.ok && data ? data : null
   } catch {
     session.me = null
   }
@@ -28,15 +20,12 @@ export async function loadMe(): Promise<Me | null> {
   return session.me
 }
 
-async function fetchMe(): Promise<Me | null> {
-  // `/auth/me` is typed once the sign-in routes are in the generated schema.
-  const { data, response } = await api.GET('/auth/me' as never)
-  return response.ok && data ? (data as Me) : null
-}
-
 export async function signOut(): Promise<void> {
-  await api.POST('/auth/logout' as never)
-  session.me = null
+  try {
+    await api.POST('/auth/logout')
+  } finally {
+    session.me = null
+  }
 }
 
 export const ROLE_NAMES: Record<Role, string> = {

@@ -13,30 +13,38 @@ export interface MenuItem {
   order: number
 }
 
-export interface MenuGroup {
-  title: string | null
-  order: number
-  items: MenuItem[]
-}
+/** A top-level menu entry: one screen, or a titled group of screens. */
+export type MenuEntry =
+  | { kind: 'item'; order: number; item: MenuItem }
+  | { kind: 'group'; order: number; title: string; items: MenuItem[] }
 
-/** The menu for a role: top-level entries and groups, each sorted by `order`. */
-export function menuFor(role: Role): MenuGroup[] {
-  const groups = new Map<string | null, MenuGroup>()
+/** The menu for a role: top-level screens and groups, each sorted by `order`. */
+export function menuFor(role: Role): MenuEntry[] {
+  const entries: MenuEntry[] = []
+  const groups = new Map<string, Extract<MenuEntry, { kind: 'group' }>>()
   for (const s of screens) {
     if (!s.menu || !s.roles.includes(role)) continue
-    const key = s.menu.group ?? null
-    const group = groups.get(key) ?? { title: key, order: s.menu.order, items: [] }
-    group.order = Math.min(group.order, s.menu.order)
-    group.items.push({ path: `/admin/${s.path}`, title: s.title, order: s.menu.order })
-    groups.set(key, group)
+    const item = { path: `/admin/${s.path}`, title: s.title, order: s.menu.order }
+    if (!s.menu.group) {
+      entries.push({ kind: 'item', order: item.order, item })
+      continue
+    }
+    let group = groups.get(s.menu.group)
+    if (!group) {
+      group = { kind: 'group', order: item.order, title: s.menu.group, items: [] }
+      groups.set(s.menu.group, group)
+      entries.push(group)
+    }
+    group.order = Math.min(group.order, item.order)
+    group.items.push(item)
   }
-  const list = [...groups.values()]
-  for (const g of list) g.items.sort((a, b) => a.order - b.order)
-  return list.sort((a, b) => a.order - b.order)
+  for (const g of groups.values()) g.items.sort((a, b) => a.order - b.order)
+  return entries.sort((a, b) => a.order - b.order)
 }
 
 /** The first screen a role lands on after sign-in. */
 export function homeFor(role: Role): string {
-  const first = menuFor(role)[0]?.items[0]
-  return first ? first.path : '/admin/welcome'
+  const first = menuFor(role)[0]
+  if (!first) return '/admin/welcome'
+  return first.kind === 'item' ? first.item.path : (first.items[0]?.path ?? '/admin/welcome')
 }

@@ -178,6 +178,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 账号列表 */
+        get: operations["list_accounts_accounts_get"];
+        put?: never;
+        /**
+         * 开通账号
+         * @description The account has no password: its setup code is shown once here, or sent by SMS
+         *     (`setup_code_delivery: sms`); the person sets a password at /auth/password/setup.
+         */
+        post: operations["create_account_accounts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accounts/{account_id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 停用账号
+         * @description Its sessions end at once; disabling twice is harmless.
+         */
+        post: operations["disable_account_accounts__account_id__disable_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/accounts/from-roster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * 从名册批量开通账号
+         * @description Members (their phone from the roster) or units' contact persons within the caller's scope.
+         */
+        post: operations["accounts_from_roster_accounts_from_roster_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/districts": {
         parameters: {
             query?: never;
@@ -1495,6 +1557,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/unit-transfers/target-units": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 可转入的单位 (按名称查找) */
+        get: operations["target_units_unit_transfers_target_units_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/unit-transfers/{transfer_id}": {
         parameters: {
             query?: never;
@@ -1721,6 +1800,78 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AccountCreate */
+        AccountCreate: {
+            /**
+             * Phone
+             * @description 手机号 (11 位)
+             * @example 13800138000
+             */
+            phone: string;
+            /**
+             * Label
+             * @description 姓名或说明
+             */
+            label: string;
+            role: components["schemas"]["Role"];
+            scope_kind: components["schemas"]["ScopeKind"];
+            /** Scope Id */
+            scope_id?: number | null;
+            /**
+             * @description 初始设置码: show 在应答中显示一次; sms 以短信发送
+             * @default show
+             */
+            setup_code_delivery: components["schemas"]["CodeDelivery"];
+        };
+        /** AccountCreated */
+        AccountCreated: {
+            account: components["schemas"]["AccountView"];
+            /**
+             * Setup Code
+             * @description 初始设置码, 仅此一次显示 (以短信发送时为空); 本人凭它在 /auth/password/setup 设置密码
+             */
+            setup_code: string | null;
+            /**
+             * Setup Code Expires At
+             * Format: date-time
+             */
+            setup_code_expires_at: string;
+        };
+        /**
+         * AccountSource
+         * @enum {string}
+         */
+        AccountSource: "admin" | "roster_member" | "roster_unit" | "demo";
+        /** AccountView */
+        AccountView: {
+            /** Id */
+            id: number;
+            /**
+             * Phone
+             * @description 手机号 (无权查看者看到脱敏值)
+             */
+            phone: string | null;
+            /** Label */
+            label: string;
+            role: components["schemas"]["Role"];
+            scope_kind: components["schemas"]["ScopeKind"];
+            /** Scope Id */
+            scope_id: number | null;
+            source: components["schemas"]["AccountSource"];
+            /** Password Set */
+            password_set: boolean;
+            /** Locked Until */
+            locked_until: string | null;
+            /** Disabled At */
+            disabled_at: string | null;
+            /** Created By */
+            created_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
         /** ActionReason */
         ActionReason: {
             /** Reason */
@@ -2127,6 +2278,11 @@ export interface components {
             /** Headcount */
             headcount: number;
         };
+        /**
+         * CodeDelivery
+         * @enum {string}
+         */
+        CodeDelivery: "show" | "sms";
         /** CodeLoginRequest */
         CodeLoginRequest: {
             /**
@@ -3094,6 +3250,17 @@ export interface components {
          * @enum {string}
          */
         OwnerKind: "unit" | "community" | "subdistrict" | "district" | "city" | "member";
+        /** Page[AccountView] */
+        Page_AccountView_: {
+            /** Items */
+            items: components["schemas"]["AccountView"][];
+            /** Total */
+            total: number;
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
         /** Page[AuditEntry] */
         Page_AuditEntry_: {
             /** Items */
@@ -3564,6 +3731,28 @@ export interface components {
          * @enum {string}
          */
         Role: "org_department" | "subdistrict" | "community_staff" | "unit_admin" | "member";
+        /**
+         * RosterAccountKind
+         * @enum {string}
+         */
+        RosterAccountKind: "members" | "unit_contacts";
+        /** RosterAccountsRequest */
+        RosterAccountsRequest: {
+            kind: components["schemas"]["RosterAccountKind"];
+        };
+        /** RosterAccountsResult */
+        RosterAccountsResult: {
+            /**
+             * Created
+             * @description 新建的账号数
+             */
+            created: number;
+            /**
+             * Skipped
+             * @description 未建账号: 无有效手机号, 或该手机号已有账号
+             */
+            skipped: number;
+        };
         /**
          * RosterKind
          * @enum {string}
@@ -4052,6 +4241,18 @@ export interface components {
             to_community_id: number;
             /** To Grid Id */
             to_grid_id?: number | null;
+        };
+        /**
+         * TransferTargetUnit
+         * @description A unit a member may be moved to, as the request form lists it (no contact details).
+         */
+        TransferTargetUnit: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Unit Party Org */
+            unit_party_org: string;
         };
         /** Unit */
         Unit: {
@@ -4938,6 +5139,264 @@ export interface operations {
             };
             /** @description 连续失败 5 次, 账号锁定 15 分钟 */
             423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_accounts_accounts_get: {
+        parameters: {
+            query?: {
+                role?: components["schemas"]["Role"] | null;
+                /** @description 每页条数 (1-500) */
+                limit?: number;
+                /** @description 跳过的条数 */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AccountView_"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_account_accounts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountCreated"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    disable_account_accounts__account_id__disable_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountView"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    accounts_from_roster_accounts_from_roster_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RosterAccountsRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RosterAccountsResult"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10288,6 +10747,56 @@ export interface operations {
             };
             /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    target_units_unit_transfers_target_units_get: {
+        parameters: {
+            query?: {
+                name?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferTargetUnit"][];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

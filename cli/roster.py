@@ -17,9 +17,8 @@ from rich.table import Table
 
 from cli.context import open_runtime
 from domain.errors import DomainError
-from domain.roster import RosterKind
 from schemas.auth import SYSTEM_ACTOR
-from schemas.roster import ImportResult
+from schemas.roster import ImportResult, RosterKind
 from schemas.settings import Settings
 from services.roster_import import Progress as ProgressCallback
 from services.roster_import import RosterInvalid, import_roster

@@ -35,10 +35,10 @@ from demo.evaluation import run_demo_evaluation
 from demo.service_records import seed_service_records
 from demo.whistle import run_demo_whistle
 from domain.errors import DomainError
-from domain.roster import RosterKind
 from schemas.api import Page
 from schemas.auth import SYSTEM_ACTOR, Actor, Role, ScopeKind
 from schemas.directory import Community, Unit, UnitRegistration
+from schemas.roster import RosterKind
 from schemas.settings import Settings
 from schemas.statistics import StatisticsLevel
 from services import directory, registration, statistics, tokens, unit_registration

@@ -13,15 +13,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from operator import mul
 
-
-class RosterKind(StrEnum):
-    hierarchy = "hierarchy"   # 区/街道/社区/网格 and 相邻网格
-    units = "units"           # 报到单位
-    members = "members"       # 在职党员
-
+from schemas.roster import RosterKind
 
 # ---------------------------------------------------------------------------------------------
 # Text normalisation

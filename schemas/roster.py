@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import BaseModel, Field
 
-from domain.roster import RosterKind
+
+class RosterKind(StrEnum):
+    hierarchy = "hierarchy"   # 区/街道/社区/网格 and 相邻网格
+    units = "units"           # 报到单位
+    members = "members"       # 在职党员
+
 
 
 class RowError(BaseModel):

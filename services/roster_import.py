@@ -35,7 +35,6 @@ from domain.roster import (
     CellError,
     MemberRecord,
     MemberRowParser,
-    RosterKind,
     clean_name,
     clean_text,
     detect_kind,
@@ -47,7 +46,7 @@ from domain.roster import (
 )
 from ingest.spreadsheet import Sheet, read_sheet
 from schemas.auth import Actor, Role, ScopeKind
-from schemas.roster import ImportResult, RowError
+from schemas.roster import ImportResult, RosterKind, RowError
 from services.registration import start_cohort
 from telemetry import metrics
 from workflows.member_registration import cohort_workflow_id

@@ -8,7 +8,6 @@ import pytest
 
 from domain.roster import (
     MemberRowParser,
-    RosterKind,
     clean_name,
     detect_kind,
     id_check_digit,
@@ -20,6 +19,7 @@ from domain.roster import (
     parse_phone,
     split_skills,
 )
+from schemas.roster import RosterKind
 
 GOOD_ID = "11010519491231002X"   # the textbook example of GB 11643
 MALE_ID = "110105199001011233"[:17] + id_check_digit("11010519900101123")

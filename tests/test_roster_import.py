@@ -27,8 +27,9 @@ from db import member as member_db
 from db.pool import Conn, Pool
 from db.registration_cohort import create_cohort
 from domain.errors import Forbidden
-from domain.roster import MemberRowParser, RosterKind, map_headers
+from domain.roster import MemberRowParser, map_headers
 from schemas.auth import SYSTEM_ACTOR, Actor, Role, ScopeKind
+from schemas.roster import RosterKind
 from services.roster_import import RosterInvalid, import_roster
 from tests.conftest import unique
 

@@ -13,8 +13,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import ActorDep, ClientDep, PoolDep
 from domain.errors import InvalidInput
-from domain.roster import RosterKind
-from schemas.roster import ImportErrorReport, ImportResult
+from schemas.roster import ImportErrorReport, ImportResult, RosterKind
 from services.roster_import import RosterInvalid, import_roster
 
 router = APIRouter(tags=["roster 花名册导入"])

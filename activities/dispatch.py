@@ -30,6 +30,7 @@ from domain import task_rules
 from domain.escalation import LEVEL_LABELS, LEVEL_RECIPIENT_KIND
 from domain.matching import hard_constraint_violations, rank_candidates
 from domain.points import compute_points, service_hours, service_key
+from domain.task_rules import TaskRefusal
 from schemas.dispatch import (
     AssignmentStatus,
     AwardPointsInput,
@@ -182,7 +183,7 @@ class DispatchActivities:
                 )
                 if assignment_id is None:
                     # Raising rolls the transaction back, so the offer stays open, not accepted.
-                    raise _refuse(task_rules.REFUSAL_TASK_FULL, "task_full")
+                    raise _refuse(TaskRefusal.task_full.message, TaskRefusal.task_full)
             await task_db.insert_task_event(
                 conn, task_id=data.task_id, kind=f"offer_{status}", member_id=data.member_id,
                 actor=f"member:{data.member_id}", detail={"offer_id": data.offer_id, "reason": data.reason},
@@ -212,7 +213,7 @@ class DispatchActivities:
                 conn, task_id=data.task_id, member_id=data.member_id, source=data.source, at=data.as_of
             )
             if assignment_id is None:
-                raise _refuse(task_rules.REFUSAL_TASK_FULL, "task_full")
+                raise _refuse(TaskRefusal.task_full.message, TaskRefusal.task_full)
             await task_db.insert_task_event(
                 conn, task_id=data.task_id, kind="claimed", member_id=data.member_id,
                 actor=f"member:{data.member_id}", detail={"source": data.source}, at=data.as_of,
@@ -276,10 +277,10 @@ class DispatchActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             task = await _existing_task(conn, data.task_id)
             if not hmac.compare_digest(task["qr_token_hash"], task_rules.hash_qr_token(data.token)):
-                raise _refuse(task_rules.REFUSAL_BAD_TOKEN, "bad_token")
+                raise _refuse(TaskRefusal.bad_token.message, TaskRefusal.bad_token)
             current = await assignment_db.select_assignment(conn, task_id=data.task_id, member_id=data.member_id)
             if current is None:
-                raise _refuse(task_rules.REFUSAL_NOT_ASSIGNED, "not_assigned")
+                raise _refuse(TaskRefusal.not_assigned.message, TaskRefusal.not_assigned)
             if not data.check_out:
                 await assignment_db.check_in(conn, task_id=data.task_id, member_id=data.member_id, at=data.as_of)
                 after = await assignment_db.select_assignment(conn, task_id=data.task_id, member_id=data.member_id)
@@ -293,7 +294,7 @@ class DispatchActivities:
                 return ScanResult(member_id=data.member_id, status=AssignmentStatus.checked_out,
                                   hours=float(current["hours"]))
             if current["checked_in_at"] is None:
-                raise _refuse(task_rules.REFUSAL_NOT_CHECKED_IN, "not_checked_in")
+                raise _refuse(TaskRefusal.not_checked_in.message, TaskRefusal.not_checked_in)
             hours = service_hours(current["checked_in_at"], data.as_of)
             await assignment_db.check_out(conn, task_id=data.task_id, member_id=data.member_id,
                                           at=data.as_of, hours=hours, report=data.report)

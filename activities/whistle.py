@@ -26,6 +26,7 @@ from db.pool import Conn, Pool
 from domain import notification_texts as texts
 from domain import whistle as rules
 from domain.channel_routing import channels_for, idempotency_key
+from domain.whistle import WhistleRefusal
 from schemas.delivery import Channel, DeliveryRow, OwnerKind
 from schemas.registration import ReminderStep
 from schemas.whistle import (
@@ -168,7 +169,7 @@ class WhistleActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             w = await _existing(conn, data.whistle_id)
             if w["status"] == WhistleStatus.closed.value:
-                raise _refuse(rules.REFUSAL_CLOSED, "whistle_closed")
+                raise _refuse(WhistleRefusal.whistle_closed.message, WhistleRefusal.whistle_closed)
             recorded = await whistle_db.record_answer(
                 conn, whistle_id=data.whistle_id, unit_id=a.unit_id, accept=a.accept, people=a.people,
                 resources=[r.model_dump(mode="json") for r in a.resources], eta=a.eta,
@@ -176,7 +177,7 @@ class WhistleActivities:
                 answered_by=data.actor, at=data.as_of)
             summon = await whistle_db.select_summon(conn, whistle_id=data.whistle_id, unit_id=a.unit_id)
             if summon is None:
-                raise _refuse(rules.REFUSAL_NOT_SUMMONED, "not_summoned")
+                raise _refuse(WhistleRefusal.not_summoned.message, WhistleRefusal.not_summoned)
             if recorded:
                 kind = "answered" if a.accept else "declined"
                 # Contact details stay on the summons row; the history and audit hold no phone.
@@ -208,7 +209,7 @@ class WhistleActivities:
                                                        people=data.people, at=data.as_of)
             summon = await whistle_db.select_summon(conn, whistle_id=data.whistle_id, unit_id=data.unit_id)
             if summon is None or summon["status"] != SummonStatus.arrived.value:
-                raise _refuse(rules.REFUSAL_NOT_COMMITTED, "not_committed")
+                raise _refuse(WhistleRefusal.not_committed.message, WhistleRefusal.not_committed)
             if recorded:
                 await whistle_db.insert_event(conn, whistle_id=data.whistle_id, kind="arrived", unit_id=data.unit_id,
                                               actor=data.actor, detail={"people": data.people}, at=data.as_of,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from enum import StrEnum
 
 from domain.errors import Conflict
 from schemas.dispatch import TaskStatus
@@ -79,6 +80,56 @@ REFUSAL_CANNOT_CANCEL = "服务已开始或任务已结束, 不能取消"
 REFUSAL_CANCELLED = "任务已取消"
 REFUSAL_VERIFY_IN_PROGRESS = "该任务正在核查中, 请稍后刷新"
 REFUSAL_REJECT_NEEDS_REASON = "核查不通过须填写理由"
+
+
+class TaskRefusal(StrEnum):
+    """Why a task's workflow (or one of its activities) refuses a request: the stable code the
+    caller gets (the API's 409 `code`); `message` is what the person reads."""
+
+    no_offer = "no_offer"
+    offer_expired = "offer_expired"
+    task_full = "task_full"
+    not_claimable = "not_claimable"
+    already_assigned = "already_assigned"
+    not_assigned = "not_assigned"
+    not_checked_in = "not_checked_in"
+    already_checked_in = "already_checked_in"
+    bad_token = "bad_token"
+    cannot_rate = "cannot_rate"
+    already_rated = "already_rated"
+    not_rated = "not_rated"
+    already_verified = "already_verified"
+    not_parked = "not_parked"
+    cannot_cancel = "cannot_cancel"
+    task_cancelled = "task_cancelled"
+    verify_in_progress = "verify_in_progress"
+    reason_required = "reason_required"
+
+    @property
+    def message(self) -> str:
+        return _TASK_REFUSAL_MESSAGES[self]
+
+
+_TASK_REFUSAL_MESSAGES: dict[TaskRefusal, str] = {
+    TaskRefusal.no_offer: REFUSAL_NO_OFFER,
+    TaskRefusal.offer_expired: REFUSAL_OFFER_EXPIRED,
+    TaskRefusal.task_full: REFUSAL_TASK_FULL,
+    TaskRefusal.not_claimable: REFUSAL_NOT_CLAIMABLE,
+    TaskRefusal.already_assigned: REFUSAL_ALREADY_ASSIGNED,
+    TaskRefusal.not_assigned: REFUSAL_NOT_ASSIGNED,
+    TaskRefusal.not_checked_in: REFUSAL_NOT_CHECKED_IN,
+    TaskRefusal.already_checked_in: REFUSAL_ALREADY_CHECKED_IN,
+    TaskRefusal.bad_token: REFUSAL_BAD_TOKEN,
+    TaskRefusal.cannot_rate: REFUSAL_NOT_DONE,
+    TaskRefusal.already_rated: REFUSAL_ALREADY_RATED,
+    TaskRefusal.not_rated: REFUSAL_NOT_RATED,
+    TaskRefusal.already_verified: REFUSAL_ALREADY_VERIFIED,
+    TaskRefusal.not_parked: REFUSAL_NOT_PARKED,
+    TaskRefusal.cannot_cancel: REFUSAL_CANNOT_CANCEL,
+    TaskRefusal.task_cancelled: REFUSAL_CANCELLED,
+    TaskRefusal.verify_in_progress: REFUSAL_VERIFY_IN_PROGRESS,
+    TaskRefusal.reason_required: REFUSAL_REJECT_NEEDS_REASON,
+}
 
 # The residents' doors (no account): refusals a resident sees when a code does not work.
 REFUSAL_BAD_RATING_CODE = "评价码无效, 请核对链接或二维码, 或联系社区工作人员"

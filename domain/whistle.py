@@ -63,6 +63,36 @@ REFUSAL_CLOSING = "该吹哨事项正在办结"
 REFUSAL_SUMMARY_REQUIRED = "办结须填写处置情况小结"
 
 
+class WhistleRefusal(StrEnum):
+    """Why a whistle's workflow (or one of its activities) refuses a request: the stable code the
+    caller gets (the API's 409 `code`); `message` is what the person reads."""
+
+    whistle_closed = "whistle_closed"
+    not_summoned = "not_summoned"
+    already_answered = "already_answered"
+    answer_in_flight = "answer_in_flight"
+    not_committed = "not_committed"
+    already_arrived = "already_arrived"
+    whistle_closing = "whistle_closing"
+    summary_required = "summary_required"
+
+    @property
+    def message(self) -> str:
+        return _WHISTLE_REFUSAL_MESSAGES[self]
+
+
+_WHISTLE_REFUSAL_MESSAGES: dict[WhistleRefusal, str] = {
+    WhistleRefusal.whistle_closed: REFUSAL_CLOSED,
+    WhistleRefusal.not_summoned: REFUSAL_NOT_SUMMONED,
+    WhistleRefusal.already_answered: REFUSAL_ALREADY_ANSWERED,
+    WhistleRefusal.answer_in_flight: REFUSAL_ANSWER_IN_FLIGHT,
+    WhistleRefusal.not_committed: REFUSAL_NOT_COMMITTED,
+    WhistleRefusal.already_arrived: REFUSAL_ALREADY_ARRIVED,
+    WhistleRefusal.whistle_closing: REFUSAL_CLOSING,
+    WhistleRefusal.summary_required: REFUSAL_SUMMARY_REQUIRED,
+}
+
+
 class Outcome(StrEnum):
     """What a level's deadline (or every summoned unit having answered) leads to."""
 

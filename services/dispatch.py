@@ -30,6 +30,7 @@ from domain.matching import hard_constraint_violations, score
 from domain.need_rules import duplicate_window_start, tier_deadline
 from domain.pii import mask_phone
 from domain.scope import HierarchyPath, allows
+from domain.task_rules import TaskRefusal
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.dispatch import (
     AnswerOfferInput,
@@ -332,7 +333,7 @@ async def answer_offer(pool: Pool, client: Client, actor: Actor, task_id: int,
         try:
             return await _update(client, task_id, TaskWorkflow.answer_offer, data)
         except Conflict as err:
-            if err.code != "no_offer" or loop.time() > deadline or not await _has_open_offer(
+            if err.code != TaskRefusal.no_offer or loop.time() > deadline or not await _has_open_offer(
                     pool, task_id, data.member_id):
                 raise
         await asyncio.sleep(_HANDOVER_PAUSE)

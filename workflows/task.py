@@ -39,12 +39,14 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
+
+from workflows.refusal import activity_refusal, refusal
 
 with workflow.unsafe.imports_passed_through():
     from activities.dispatch import DispatchActivities
-    from domain import task_rules as rules
     from domain.escalation import LADDER, level_deadline, next_level, parked_reason
+    from domain.task_rules import TaskRefusal
     from schemas.dispatch import (
         AnswerOfferInput,
         AnswerOfferResult,
@@ -99,11 +101,8 @@ class _Offer:
     offer_id: int
     wave: int
     expires_at: datetime
-    status: str   # offered / answering / accepted / declined / expired / withdrawn
-
-
-def _refusal(message: str, code: str) -> ApplicationError:
-    return ApplicationError(message, type=code, non_retryable=True)
+    status: OfferStatus
+    answering: bool = False   # an answer is being recorded (the offer is still open until it lands)
 
 
 async def _wait(condition: Callable[[], bool], timeout: timedelta) -> bool:
@@ -114,14 +113,6 @@ async def _wait(condition: Callable[[], bool], timeout: timedelta) -> bool:
     except TimeoutError:
         return False
     return True
-
-
-def _activity_refusal(err: ActivityError) -> ApplicationError:
-    """Pass an activity's refusal (its Chinese message and code) on to the update's caller."""
-    cause = err.cause
-    if isinstance(cause, ApplicationError):
-        return _refusal(cause.message, cause.type or "refused")
-    return _refusal("操作失败, 请稍后重试", "activity_failed")
 
 
 @workflow.defn(name="TaskWorkflow")
@@ -163,9 +154,9 @@ class TaskWorkflow:
 
     async def _cancelled(self) -> TaskWorkflowResult:
         assert self._cancel is not None
-        open_offers = [o for o in self._offers.values() if o.status == "offered"]
+        open_offers = [o for o in self._offers.values() if o.status is OfferStatus.offered and not o.answering]
         for offer in open_offers:
-            offer.status = OfferStatus.withdrawn.value
+            offer.status = OfferStatus.withdrawn
         self._status = TaskStatus.cancelled
         await workflow.execute_activity_method(
             DispatchActivities.cancel_task,
@@ -203,7 +194,7 @@ class TaskWorkflow:
 
     def _open_offers(self, wave: int | None = None) -> list[int]:
         return [m for m, o in self._offers.items()
-                if o.status in ("offered", "answering") and (wave is None or o.wave == wave)]
+                if o.status is OfferStatus.offered and (wave is None or o.wave == wave)]
 
     async def _staff(self) -> bool:
         """Fill the headcount; False when nobody at all could be found (the task is then parked)."""
@@ -238,7 +229,7 @@ class TaskWorkflow:
                 if not found.offers:
                     break   # this level has nobody left
                 for sent in found.offers:
-                    self._offers[sent.member_id] = _Offer(sent.offer_id, wave, sent.expires_at, "offered")
+                    self._offers[sent.member_id] = _Offer(sent.offer_id, wave, sent.expires_at, OfferStatus.offered)
                 await _wait(self._wave_settled(wave), expires_at - workflow.now())
                 # A reserved slot is not a filled one until its accept has landed (or failed).
                 await workflow.wait_condition(lambda: self._reserved == 0)
@@ -280,10 +271,11 @@ class TaskWorkflow:
         """Offers still open when the wave ends: expired, or withdrawn when the task filled up."""
         status = OfferStatus.withdrawn if filled else OfferStatus.expired
         # Memory first, so an answer arriving while the activity runs is refused by the validator;
-        # answers already in flight ("answering") are left to finish.
-        closing = [o for o in self._offers.values() if o.wave == wave and o.status == "offered"]
+        # answers already in flight (answering) are left to finish.
+        closing = [o for o in self._offers.values()
+                   if o.wave == wave and o.status is OfferStatus.offered and not o.answering]
         for offer in closing:
-            offer.status = status.value
+            offer.status = status
         if not closing:
             return
         await workflow.execute_activity_method(
@@ -393,8 +385,8 @@ class TaskWorkflow:
         offer = self._offers[data.member_id]
         if data.accept and self._filled() >= self._in.headcount:
             # Two accepts for the last slot both passed the validator; the first one holds it.
-            raise _refusal(rules.REFUSAL_TASK_FULL, "task_full")
-        offer.status = "answering"
+            raise refusal(TaskRefusal.task_full)
+        offer.answering = True
         if data.accept:
             self._reserved += 1
         try:
@@ -406,41 +398,42 @@ class TaskWorkflow:
                 retry_policy=_RETRY,
             )
         except ActivityError as err:
-            offer.status = "offered" if offer.status == "answering" else offer.status
-            raise _activity_refusal(err) from err
+            offer.answering = False
+            raise activity_refusal(err) from err
         finally:
             if data.accept:
                 self._reserved -= 1
-        offer.status = res.status.value
+        offer.answering = False
+        offer.status = res.status
         if res.status is OfferStatus.accepted:
             self._assigned[data.member_id] = AssignmentStatus.accepted
         elif data.accept:
-            raise _refusal(rules.REFUSAL_OFFER_EXPIRED, "offer_expired")
+            raise refusal(TaskRefusal.offer_expired)
         workflow.logger.info("offer_answered", extra={"member_id": data.member_id, "status": res.status.value})
         return AnswerOfferResult(offer_id=offer.offer_id, status=res.status)
 
     @answer_offer.validator
     def _validate_answer(self, data: AnswerOfferInput) -> None:
         if self._cancel is not None:
-            raise _refusal(rules.REFUSAL_CANCELLED, "task_cancelled")
+            raise refusal(TaskRefusal.task_cancelled)
         offer = self._offers.get(data.member_id)
         if offer is None:
-            raise _refusal(rules.REFUSAL_NO_OFFER, "no_offer")
-        if offer.status == OfferStatus.withdrawn.value:
-            raise _refusal(rules.REFUSAL_TASK_FULL, "task_full")
-        if offer.status == OfferStatus.expired.value or (
-            offer.status == "offered" and workflow.now() >= offer.expires_at
+            raise refusal(TaskRefusal.no_offer)
+        if offer.status is OfferStatus.withdrawn:
+            raise refusal(TaskRefusal.task_full)
+        if offer.status is OfferStatus.expired or (
+            offer.status is OfferStatus.offered and not offer.answering and workflow.now() >= offer.expires_at
         ):
-            raise _refusal(rules.REFUSAL_OFFER_EXPIRED, "offer_expired")
-        if offer.status != "offered":
-            raise _refusal(rules.REFUSAL_NO_OFFER, "no_offer")
+            raise refusal(TaskRefusal.offer_expired)
+        if offer.status is not OfferStatus.offered or offer.answering:
+            raise refusal(TaskRefusal.no_offer)
         if data.accept and self._filled() >= self._in.headcount:
-            raise _refusal(rules.REFUSAL_TASK_FULL, "task_full")
+            raise refusal(TaskRefusal.task_full)
 
     @workflow.update(name="claim")
     async def claim(self, data: ClaimInput) -> ClaimResult:
         if self._filled() >= self._in.headcount:
-            raise _refusal(rules.REFUSAL_TASK_FULL, "task_full")
+            raise refusal(TaskRefusal.task_full)
         self._reserved += 1
         try:
             res = await workflow.execute_activity_method(
@@ -450,7 +443,7 @@ class TaskWorkflow:
                 start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
             )
         except ActivityError as err:
-            raise _activity_refusal(err) from err
+            raise activity_refusal(err) from err
         finally:
             self._reserved -= 1
         self._assigned[data.member_id] = AssignmentStatus.accepted
@@ -459,13 +452,13 @@ class TaskWorkflow:
     @claim.validator
     def _validate_claim(self, data: ClaimInput) -> None:
         if self._cancel is not None:
-            raise _refusal(rules.REFUSAL_CANCELLED, "task_cancelled")
+            raise refusal(TaskRefusal.task_cancelled)
         if self._in.mode is TaskMode.dispatch:
-            raise _refusal(rules.REFUSAL_NOT_CLAIMABLE, "not_claimable")
+            raise refusal(TaskRefusal.not_claimable)
         if data.member_id in self._assigned:
-            raise _refusal(rules.REFUSAL_ALREADY_ASSIGNED, "already_assigned")
+            raise refusal(TaskRefusal.already_assigned)
         if self._status is not TaskStatus.open or self._filled() >= self._in.headcount:
-            raise _refusal(rules.REFUSAL_TASK_FULL, "task_full")
+            raise refusal(TaskRefusal.task_full)
 
     @workflow.update(name="check_in")
     async def check_in(self, data: ScanInput) -> ScanResult:
@@ -479,9 +472,9 @@ class TaskWorkflow:
     def _validate_check_in(self, data: ScanInput) -> None:
         status = self._assigned.get(data.member_id)
         if status is None or status not in _HOLDING:
-            raise _refusal(rules.REFUSAL_NOT_ASSIGNED, "not_assigned")
+            raise refusal(TaskRefusal.not_assigned)
         if status is not AssignmentStatus.accepted:
-            raise _refusal(rules.REFUSAL_ALREADY_CHECKED_IN, "already_checked_in")
+            raise refusal(TaskRefusal.already_checked_in)
 
     @workflow.update(name="check_out")
     async def check_out(self, data: ScanInput) -> ScanResult:
@@ -493,9 +486,9 @@ class TaskWorkflow:
     def _validate_check_out(self, data: ScanInput) -> None:
         status = self._assigned.get(data.member_id)
         if status is None or status not in _HOLDING:
-            raise _refusal(rules.REFUSAL_NOT_ASSIGNED, "not_assigned")
+            raise refusal(TaskRefusal.not_assigned)
         if status is not AssignmentStatus.checked_in:
-            raise _refusal(rules.REFUSAL_NOT_CHECKED_IN, "not_checked_in")
+            raise refusal(TaskRefusal.not_checked_in)
 
     async def _scan(self, data: ScanInput, *, check_out: bool) -> ScanResult:
         try:
@@ -506,7 +499,7 @@ class TaskWorkflow:
                 start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
             )
         except ActivityError as err:
-            raise _activity_refusal(err) from err
+            raise activity_refusal(err) from err
         return result
 
     @workflow.update(name="rate")
@@ -517,10 +510,9 @@ class TaskWorkflow:
     @rate.validator
     def _validate_rate(self, data: RateInput) -> None:
         if self._status is not TaskStatus.done:
-            raise _refusal(rules.REFUSAL_NOT_DONE if self._rating is None else rules.REFUSAL_ALREADY_RATED,
-                           "cannot_rate")
+            raise refusal(TaskRefusal.cannot_rate if self._rating is None else TaskRefusal.already_rated)
         if self._rating is not None:
-            raise _refusal(rules.REFUSAL_ALREADY_RATED, "already_rated")
+            raise refusal(TaskRefusal.already_rated)
 
     @workflow.update(name="verify")
     async def verify(self, data: VerifyInput) -> VerifyResult:
@@ -532,11 +524,11 @@ class TaskWorkflow:
     @verify.validator
     def _validate_verify(self, data: VerifyInput) -> None:
         if self._verify is not None:
-            raise _refusal(rules.REFUSAL_ALREADY_VERIFIED, "already_verified")
+            raise refusal(TaskRefusal.already_verified)
         if self._rating is None or self._status not in (TaskStatus.done, TaskStatus.follow_up):
-            raise _refusal(rules.REFUSAL_NOT_RATED, "not_rated")
+            raise refusal(TaskRefusal.not_rated)
         if self._rejecting:
-            raise _refusal(rules.REFUSAL_VERIFY_IN_PROGRESS, "verify_in_progress")
+            raise refusal(TaskRefusal.verify_in_progress)
 
     @workflow.update(name="reject_verification")
     async def reject_verification(self, data: RejectVerifyInput) -> RejectVerifyResult:
@@ -561,13 +553,13 @@ class TaskWorkflow:
     @reject_verification.validator
     def _validate_reject_verification(self, data: RejectVerifyInput) -> None:
         if self._verify is not None:
-            raise _refusal(rules.REFUSAL_ALREADY_VERIFIED, "already_verified")
+            raise refusal(TaskRefusal.already_verified)
         if self._rating is None or self._status not in (TaskStatus.done, TaskStatus.follow_up):
-            raise _refusal(rules.REFUSAL_NOT_RATED, "not_rated")
+            raise refusal(TaskRefusal.not_rated)
         if self._rejecting:
-            raise _refusal(rules.REFUSAL_VERIFY_IN_PROGRESS, "verify_in_progress")
+            raise refusal(TaskRefusal.verify_in_progress)
         if not data.reason.strip():
-            raise _refusal(rules.REFUSAL_REJECT_NEEDS_REASON, "reason_required")
+            raise refusal(TaskRefusal.reason_required)
 
     @workflow.update(name="requeue")
     async def requeue(self, data: RequeueInput) -> TaskSnapshot:
@@ -578,7 +570,7 @@ class TaskWorkflow:
     @requeue.validator
     def _validate_requeue(self, data: RequeueInput) -> None:
         if self._status is not TaskStatus.parked or self._requeued:
-            raise _refusal(rules.REFUSAL_NOT_PARKED, "not_parked")
+            raise refusal(TaskRefusal.not_parked)
 
     @workflow.update(name="cancel")
     async def cancel(self, data: CancelInput) -> TaskSnapshot:
@@ -594,7 +586,7 @@ class TaskWorkflow:
         if self._cancel is not None or started or self._status not in (
             TaskStatus.open, TaskStatus.offering, TaskStatus.staffed, TaskStatus.parked
         ):
-            raise _refusal(rules.REFUSAL_CANNOT_CANCEL, "cannot_cancel")
+            raise refusal(TaskRefusal.cannot_cancel)
 
     @workflow.query(name="snapshot")
     def snapshot(self) -> TaskSnapshot:

@@ -32,9 +32,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.refusal import activity_refusal, refusal
+
 with workflow.unsafe.imports_passed_through():
     from activities.whistle import WhistleActivities
     from domain import whistle as rules
+    from domain.whistle import WhistleRefusal
     from schemas.delivery import DispatcherKick
     from schemas.whistle import (
         AnswerInput,
@@ -64,18 +67,6 @@ _COMMITTED = (SummonStatus.answered, SummonStatus.arrived)
 
 def whistle_workflow_id(whistle_id: int) -> str:
     return f"whistle-{whistle_id}"
-
-
-def _refusal(message: str, code: str) -> ApplicationError:
-    return ApplicationError(message, type=code, non_retryable=True)
-
-
-def _activity_refusal(err: ActivityError) -> ApplicationError:
-    """Pass an activity's refusal (its Chinese message and code) on to the update's caller."""
-    cause = err.cause
-    if isinstance(cause, ApplicationError):
-        return _refusal(cause.message, cause.type or "refused")
-    return _refusal("操作失败, 请稍后重试", "activity_failed")
 
 
 @workflow.defn(name="WhistleWorkflow")
@@ -237,7 +228,7 @@ class WhistleWorkflow:
                 start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
             )
         except ActivityError as err:
-            raise _activity_refusal(err) from err
+            raise activity_refusal(err) from err
         finally:
             self._answering.discard(unit_id)
         self._units[unit_id] = res.status
@@ -251,14 +242,14 @@ class WhistleWorkflow:
     def _validate_answer(self, data: AnswerInput) -> None:
         unit_id = data.answer.unit_id
         if self._close is not None or self._status is WhistleStatus.closed:
-            raise _refusal(rules.REFUSAL_CLOSED, "whistle_closed")
+            raise refusal(WhistleRefusal.whistle_closed)
         status = self._units.get(unit_id)
         if status is None:
-            raise _refusal(rules.REFUSAL_NOT_SUMMONED, "not_summoned")
+            raise refusal(WhistleRefusal.not_summoned)
         if unit_id in self._answering:
-            raise _refusal(rules.REFUSAL_ANSWER_IN_FLIGHT, "answer_in_flight")
+            raise refusal(WhistleRefusal.answer_in_flight)
         if status is not SummonStatus.summoned:
-            raise _refusal(rules.REFUSAL_ALREADY_ANSWERED, "already_answered")
+            raise refusal(WhistleRefusal.already_answered)
 
     @workflow.update(name="arrive")
     async def arrive(self, data: ArriveInput) -> ArriveResult:
@@ -273,7 +264,7 @@ class WhistleWorkflow:
                 start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
             )
         except ActivityError as err:
-            raise _activity_refusal(err) from err
+            raise activity_refusal(err) from err
         finally:
             self._answering.discard(unit_id)
         self._units[unit_id] = SummonStatus.arrived
@@ -284,12 +275,12 @@ class WhistleWorkflow:
     def _validate_arrive(self, data: ArriveInput) -> None:
         unit_id = data.arrival.unit_id
         if self._close is not None or self._status is WhistleStatus.closed:
-            raise _refusal(rules.REFUSAL_CLOSED, "whistle_closed")
+            raise refusal(WhistleRefusal.whistle_closed)
         status = self._units.get(unit_id)
         if status is SummonStatus.arrived:
-            raise _refusal(rules.REFUSAL_ALREADY_ARRIVED, "already_arrived")
+            raise refusal(WhistleRefusal.already_arrived)
         if status is not SummonStatus.answered or unit_id in self._answering:
-            raise _refusal(rules.REFUSAL_NOT_COMMITTED, "not_committed")
+            raise refusal(WhistleRefusal.not_committed)
 
     @workflow.update(name="close")
     async def close(self, data: CloseInput) -> WhistleSnapshot:
@@ -301,11 +292,11 @@ class WhistleWorkflow:
     @close.validator
     def _validate_close(self, data: CloseInput) -> None:
         if self._status is WhistleStatus.closed:
-            raise _refusal(rules.REFUSAL_CLOSED, "whistle_closed")
+            raise refusal(WhistleRefusal.whistle_closed)
         if self._close is not None:
-            raise _refusal(rules.REFUSAL_CLOSING, "whistle_closing")
+            raise refusal(WhistleRefusal.whistle_closing)
         if not data.summary.strip():
-            raise _refusal(rules.REFUSAL_SUMMARY_REQUIRED, "summary_required")
+            raise refusal(WhistleRefusal.summary_required)
 
     @workflow.query(name="snapshot")
     def snapshot(self) -> WhistleSnapshot:

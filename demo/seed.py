@@ -28,6 +28,7 @@ from temporalio.client import Client
 
 from db.import_batch import select_batch_id_by_sha
 from db.pool import Pool
+from demo.accounts import demo_accounts, sign_in_table
 from demo.campaign import run_demo_campaign
 from demo.city import SIZES, City, generate_city
 from demo.dispatch import StreamPlan, run_task_stream, stream_summary
@@ -362,6 +363,11 @@ async def seed_demo(
     for item in stats.items:
         lines.append(f"    {item.name}: {item.rate:.0%} ({item.active}/{item.members})")
     lines.append("")
+    async with pool.acquire() as conn:
+        scopes = await _token_scopes(conn)
+    if api_url is not None:
+        lines.extend(sign_in_table(f"{api_url}/admin", await demo_accounts(pool, scopes)))
+        lines.append("")
     lines.append("演示令牌 demo tokens (Authorization: Bearer ...):")
     issued = await demo_tokens(pool, data_dir / "demo" / "tokens.json")
     for role, label, token in issued:

@@ -36,7 +36,7 @@ from schemas.account import (
     RosterAccountsResult,
 )
 from schemas.api import Page
-from schemas.auth import Actor, Role, ScopeKind
+from schemas.auth import SYSTEM_ACTOR, Actor, Role, ScopeKind
 from services import sign_in
 from services.tokens import check_role_scope
 
@@ -166,3 +166,30 @@ async def accounts_from_roster(
         )
     log.info("accounts_from_roster", kind=kind.value, created=len(ids), skipped=skipped)
     return RosterAccountsResult(created=len(ids), skipped=skipped)
+
+
+async def ensure_account_with_password(
+    conn: Conn, *, phone: str, label: str, role: Role, scope_kind: ScopeKind, scope_id: int | None,
+    password: str, source: AccountSource, now: datetime,
+) -> int:
+    """An account that signs in with this phone and password (the demo's): made when missing, its
+    password put back when it no longer matches. Returns its id."""
+    check_role_scope(role, scope_kind, scope_id, what="账号")
+    async with conn.transaction():
+        row = await account_db.select_account_by_phone(conn, phone=phone, for_update=True)
+        if row is None:
+            row = await account_db.insert_account(
+                conn, phone=phone, label=label, role=role.value, scope_kind=scope_kind.value, scope_id=scope_id,
+                source=source.value, created_by=SYSTEM_ACTOR.audit_name,
+                password_hash=await sign_in.hash_password(password), now=now,
+            )
+            assert row is not None  # the phone had no account just above (one demo seeder runs at a time)
+            await audit_log.insert_audit_entries(
+                conn, actor=SYSTEM_ACTOR.audit_name, action="account_created", subject_kind="account",
+                subject_ids=[row["id"]], befores=[None], afters=[_snapshot(row)],
+            )
+        elif not await sign_in.password_matches(row["password_hash"], password):
+            await account_db.update_password(conn, account_id=row["id"],
+                                             password_hash=await sign_in.hash_password(password), now=now)
+    account_id: int = row["id"]
+    return account_id

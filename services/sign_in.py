@@ -68,7 +68,8 @@ async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher().hash, password)
 
 
-async def _verify_password(password_hash: str | None, password: str) -> bool:
+async def password_matches(password_hash: str | None, password: str) -> bool:
+    """True when `password` is the one hashed (False without a hash, after the same work)."""
     def verify() -> bool:
         try:
             return _hasher().verify(password_hash or _dummy_hash(), password) and password_hash is not None
@@ -192,7 +193,7 @@ async def login_with_password(conn: Conn, *, phone: str, password: str, now: dat
             error = await _refuse_locked(conn, row, method="password")
         else:
             usable = row is not None and row["disabled_at"] is None
-            ok = await _verify_password(row["password_hash"] if usable and row is not None else None, password)
+            ok = await password_matches(row["password_hash"] if usable and row is not None else None, password)
             if ok and row is not None:
                 return await _start_session(conn, row, method="password", now=now)
             reason = ("unknown_phone" if row is None else "disabled" if row["disabled_at"] is not None

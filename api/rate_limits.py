@@ -1,4 +1,4 @@
-"""Brakes on the public routes (no token): residents' codes and the certificate check.
+"""Brakes on the public routes (no token): residents' codes, the certificate check, sign-in.
 
 Two moving-window limits (the `limits` library), both checked before any work is done:
 
@@ -33,6 +33,11 @@ RATE_LIMITED_ROUTES: set[tuple[str, str]] = {
     ("POST", "/resident/needs"),
     ("POST", "/resident/rating"),
     ("GET", "/certificates/{number}"),
+    # sign-in: per address and per phone (the "code" key), on top of the account lockout
+    ("POST", "/auth/login"),
+    ("POST", "/auth/otp/request"),
+    ("POST", "/auth/otp/login"),
+    ("POST", "/auth/password/setup"),
 }
 
 

@@ -7,6 +7,7 @@ again finds the accounts and puts the demo password back if someone changed it.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 from db.pool import Pool
@@ -40,10 +41,16 @@ async def demo_accounts(
     return out
 
 
+def _pad(text: str, width: int) -> str:
+    """`text` padded to `width` terminal columns (a Chinese character takes two)."""
+    shown = sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+    return text + " " * max(1, width - shown)
+
+
 def sign_in_table(console_url: str, accounts: list[tuple[str, str, str, str]]) -> list[str]:
     """The lines printed after seeding: the console address, then role / name / phone / password."""
     lines = [f"控制台 console: {console_url}", "演示账号 demo sign-ins (手机号 + 密码 phone + password):",
-             f"  {'角色 role':<18}{'名称 name':<22}{'手机号 phone':<16}密码 password"]
+             "  " + _pad("角色 role", 18) + _pad("名称 name", 20) + _pad("手机号 phone", 14) + "密码 password"]
     for role, name, phone, password in accounts:
-        lines.append(f"  {role:<18}{name:<22}{phone:<16}{password}")
+        lines.append("  " + _pad(role, 18) + _pad(name, 20) + _pad(phone, 14) + password)
     return lines

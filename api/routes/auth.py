@@ -13,6 +13,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 
 from api.deps import ActorDep, NowDep, PoolDep, get_pool
 from api.errors import ErrorBody
+from api.rate_limits import brake
 from db.pool import Pool
 from domain import sign_in as rules
 from domain.errors import Unauthenticated
@@ -44,6 +45,7 @@ def _clear_cookies(request: Request, response: Response) -> None:
 
 @router.post("/login", response_model=Me, summary="手机号 + 密码登录", responses=_ERRORS)
 async def login(request: Request, response: Response, pool: PoolDep, now: NowDep, body: LoginRequest) -> Me:
+    await brake(request, route="auth_login", code=body.phone)
     async with pool.acquire() as conn:
         signed = await sign_in.login_with_password(conn, phone=body.phone, password=body.password, now=now)
     _set_cookies(request, response, signed)
@@ -51,11 +53,13 @@ async def login(request: Request, response: Response, pool: PoolDep, now: NowDep
 
 
 @router.post("/otp/request", status_code=202, summary="获取短信验证码")
-async def request_code(pool: PoolDep, now: NowDep, body: CodeRequest, background: BackgroundTasks) -> dict[str, str]:
+async def request_code(request: Request, pool: PoolDep, now: NowDep, body: CodeRequest,
+                       background: BackgroundTasks) -> dict[str, str]:
     """Always 202 with the same answer, whether or not the phone has an account (no enumeration).
 
     The SMS goes out after the answer, so its time does not tell either.
     """
+    await brake(request, route="auth_otp_request", code=body.phone)
     async with pool.acquire() as conn:
         code = await sign_in.request_code(conn, phone=body.phone, now=now)
     if code is not None:
@@ -71,6 +75,7 @@ async def _send_code(pool: Pool, phone: str, code: str) -> None:
 @router.post("/otp/login", response_model=Me, summary="手机号 + 短信验证码登录", responses=_ERRORS)
 async def login_with_code(request: Request, response: Response, pool: PoolDep, now: NowDep,
                           body: CodeLoginRequest) -> Me:
+    await brake(request, route="auth_otp_login", code=body.phone)
     async with pool.acquire() as conn:
         signed = await sign_in.login_with_code(conn, phone=body.phone, code=body.code, now=now)
     _set_cookies(request, response, signed)
@@ -82,6 +87,7 @@ async def login_with_code(request: Request, response: Response, pool: PoolDep, n
 async def setup_password(request: Request, response: Response, pool: PoolDep, now: NowDep,
                          body: PasswordSetupRequest) -> Me:
     """First sign-in (the setup code from account creation) or a reset (an SMS code); other sessions end."""
+    await brake(request, route="auth_password_setup", code=body.phone)
     async with pool.acquire() as conn:
         signed = await sign_in.setup_password(conn, phone=body.phone, code=body.code,
                                               new_password=body.new_password, now=now)

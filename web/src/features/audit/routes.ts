@@ -1,13 +1,12 @@
 import { defineScreens } from '../registry'
 
-// Placeholder entries: the feature's own screens replace ScreenPending.
 export const screens = defineScreens([
   {
     path: 'audit',
     name: 'audit',
     title: '审计日志',
     roles: ['org_department'],
-    component: () => import('@/components/ScreenPending.vue'),
+    component: () => import('./AuditPage.vue'),
     menu: { order: 70 },
   },
 ])

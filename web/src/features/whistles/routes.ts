@@ -6,7 +6,7 @@ export const screens = defineScreens([
     path: 'whistles',
     name: 'whistles',
     title: '吹哨报到',
-    roles: ['community_staff', 'subdistrict', 'unit_admin'],
+    roles: ['community_staff', 'subdistrict'],
     component: () => import('@/components/ScreenPending.vue'),
     menu: { order: 22 },
   },

@@ -36,7 +36,9 @@ from db.pool import Pool, connect
 from schemas.settings import Settings
 
 REPO = Path(__file__).parents[1]
-COMPOSE_SPEC = Path(__file__).parents[1].parent / "shared" / "compose-spec.json"
+# The Compose Specification's JSON schema, kept in the repository (tests/data/README.md says where
+# it comes from) so that the suite needs nothing outside it.
+COMPOSE_SPEC = REPO / "tests" / "data" / "compose-spec.json"
 SECRETS = ("POSTGRES_PASSWORD",)
 APP_SERVICES = ("migrate", "worker", "api")
 _INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(:?[-?])?([^}]*)\}")

@@ -93,6 +93,9 @@ def import_command(
         f"{'新增区划及相邻关系' if result.kind is RosterKind.hierarchy else '新增'}{result.inserted}, "
         f"未变{result.unchanged}" + (f", 新提交个人报到{result.registrations}" if result.kind is RosterKind.members else "")
     )
+    if result.skipped_total_rows:
+        shown = "、".join(str(n) for n in result.skipped_total_rows)
+        out.print(f"第{shown}行是合计/小计行, 不是记录: 已跳过。")
     if result.already_imported:
         out.print("该文件此前已导入过; 本次没有重复写入。")
     if result.cohort_id is not None:

@@ -164,6 +164,37 @@ def header_score(cells: Sequence[object]) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# Total rows
+# ---------------------------------------------------------------------------------------------
+
+# Words a clerk puts in the first filled cell of a total or subtotal row.
+TOTAL_WORDS = frozenset({"合计", "小计", "总计", "共计", "总合计", "累计"})
+_TOTAL_WORD_NOISE_RE = re.compile(r"[\s:：]+")
+# A cell that counts people: 共5人, 共 5 人, 合计5人, 计12名
+_HEADCOUNT_RE = re.compile(r"^(?:共|合计|总计|小计|共计)?\s*[:：]?\s*\d+\s*(?:人|名)$")
+
+
+def _is_total_word(cell: object) -> bool:
+    return isinstance(cell, str) and _TOTAL_WORD_NOISE_RE.sub("", clean_text(cell)) in TOTAL_WORDS
+
+
+def _is_headcount(cell: object) -> bool:
+    return isinstance(cell, str) and ("人" in cell or "名" in cell) and bool(_HEADCOUNT_RE.match(clean_text(cell)))
+
+
+def is_total_row(cells: Sequence[object]) -> bool:
+    """A total or subtotal row, not a record: 合计/小计/总计 in its first filled cell, or a cell
+    counting people (共5人). Such rows are skipped by the import, and the result lists them."""
+    for cell in cells:
+        if cell is None or (isinstance(cell, str) and not clean_text(cell)):
+            continue
+        if _is_total_word(cell):
+            return True
+        break
+    return any(_is_headcount(cell) for cell in cells)
+
+
+# ---------------------------------------------------------------------------------------------
 # Identity numbers (GB 11643), phones, gender, dates
 # ---------------------------------------------------------------------------------------------
 

@@ -36,7 +36,11 @@ class ImportResult(BaseModel):
     kind: RosterKind
     file_name: str
     file_sha256: str
-    rows: int = Field(description="数据行数 (不含空行)")
+    rows: int = Field(description="数据行数 (不含空行和合计行)")
+    skipped_total_rows: list[int] = Field(
+        default_factory=list,
+        description="识别为合计/小计/总计 (或「共N人」) 而跳过的行号: 这些行不是记录, 未导入",
+    )
     inserted: int = Field(description="新增的记录数 (党员/单位/网格)")
     unchanged: int = Field(description="已存在且信息相同, 未作改动的行数")
     registrations: int = Field(default=0, description="新提交的个人报到数")

@@ -38,6 +38,7 @@ from domain.roster import (
     clean_name,
     clean_text,
     detect_kind,
+    is_total_row,
     map_headers,
     missing_columns,
     parse_phone,
@@ -201,7 +202,7 @@ class _Rolledback(Exception):
 
 def _member_chunks(
     sheet: Sheet, parser: MemberRowParser, errors: list[CellError], progress: Progress | None,
-    counter: list[int],
+    counter: list[int], totals: list[int],
 ) -> Iterator[list[MemberRecord]]:
     rows = sheet.rows
     parse = parser.parse
@@ -213,6 +214,10 @@ def _member_chunks(
         for row_no, cells in rows:
             record, row_errors = parse(row_no, cells)
             if record is None:
+                # a total row never parses as a member: only rows that failed are looked at
+                if is_total_row(cells):
+                    totals.append(row_no)
+                    continue
                 if len(errors) < MAX_REPORTED_ERRORS:
                     errors.extend(row_errors)
             else:
@@ -237,7 +242,8 @@ async def _import_members(
     parser = MemberRowParser(columns)
     errors: list[CellError] = []
     counter = [0]
-    chunks = _member_chunks(sheet, parser, errors, progress, counter)
+    totals: list[int] = []
+    chunks = _member_chunks(sheet, parser, errors, progress, counter, totals)
     scope_kind = actor.scope_kind.value
     started = time.perf_counter()
     try:
@@ -258,13 +264,14 @@ async def _import_members(
                 conn, scope_kind=scope_kind, scope_id=actor.scope_id
             ):
                 errors.extend(_problem_errors(problem, scope_kind))
-            rows = counter[0]
+            rows = counter[0]   # total rows not counted
             if errors:
                 raise _reject(errors, titles, columns, rows)
             if rows == 0:
                 raise RosterInvalid("文件中没有数据行: 请在表头下方填写党员信息", [])
             resolved_at = time.perf_counter()
             result = await _load_members(conn, file, rows, actor)
+            result.skipped_total_rows = totals
             log.info(
                 "roster_members_phases", read_validate_stage_s=round(staged_at - started, 2),
                 resolve_s=round(resolved_at - staged_at, 2), load_s=round(time.perf_counter() - resolved_at, 2),
@@ -454,11 +461,15 @@ async def _import_units(
     errors: list[CellError] = []
     good: list[_UnitRow] = []
     seen: dict[str, int] = {}
+    totals: list[int] = []
     rows = 0
     try:
         async with pool.acquire() as conn, conn.transaction():
             places = _Places(await hierarchy_db.select_places(conn))
             for row_no, cells in sheet.rows:
+                if is_total_row(cells):
+                    totals.append(row_no)
+                    continue
                 rows += 1
                 before = len(errors)
                 name = clean_name(cell(cells, "unit_name"))
@@ -536,6 +547,7 @@ async def _import_units(
                 contact_names=[u.contact_name for u in new], contact_phones=[u.contact_phone for u in new],
             )
             result = await _finish(conn, RosterKind.units, file, rows, inserted, actor, None, 0)
+            result.skipped_total_rows = totals
             if dry_run:
                 raise _Rolledback
     except _Rolledback:
@@ -606,12 +618,16 @@ async def _import_hierarchy(
     cell = _cells_getter(columns)
     errors: list[CellError] = []
     lines: list[_GridLine] = []
+    totals: list[int] = []
     rows = 0
     try:
         async with pool.acquire() as conn, conn.transaction():
             places = _Places(await hierarchy_db.select_places(conn))
             grids = await hierarchy_db.select_grids(conn)
             for row_no, cells in sheet.rows:
+                if is_total_row(cells):
+                    totals.append(row_no)
+                    continue
                 rows += 1
                 names = {}
                 for key in ("district", "subdistrict", "community", "grid"):
@@ -658,6 +674,7 @@ async def _import_hierarchy(
             # subdistricts, communities and adjacency are new too).
             result = await _finish(conn, RosterKind.hierarchy, file, rows, inserted, actor, None, 0,
                                    unchanged=max(rows - new_grids, 0))
+            result.skipped_total_rows = totals
             if dry_run:
                 raise _Rolledback
     except _Rolledback:

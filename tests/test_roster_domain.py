@@ -195,3 +195,18 @@ def test_member_row_parser_reports_every_bad_cell_and_duplicates() -> None:
     assert record is None
     assert sorted(e.column for e in errors) == sorted(["name", "id_number", "phone", "unit", "community", "free_time"])
     assert any("第3行" in e.message for e in errors)
+
+
+def test_total_rows_are_recognised() -> None:
+    """合计/小计/总计 in the first filled cell, or a 共N人 cell, make a total row; records do not."""
+    from domain.roster import is_total_row
+
+    assert is_total_row(["合计", "共5人"])
+    assert is_total_row([None, " 小 计：", 3, 4])
+    assert is_total_row(["", "总计"])
+    assert is_total_row(["", "", "", "共 12 人"])
+    assert is_total_row(["某社区", "共12名"])
+    assert not is_total_row(["1", "张合计", "男", "13800138000"])
+    assert not is_total_row(["合计人员", "x"])
+    assert not is_total_row([5.0, "小计"])            # 小计 only counts in the first filled cell
+    assert not is_total_row(["", "", "共建单位"])

@@ -414,3 +414,44 @@ async def test_own_trigger_on_member_keeps_per_row_fk_checks(conn: Conn) -> None
         """
     )
     assert not await member_db.fk_triggers_replaceable(conn)
+
+
+async def test_total_rows_are_skipped_and_reported(pool: Pool) -> None:
+    """A clerk's workbook with a 小计 row and ending in `合计 | 共5人` imports its five members; the
+    result names the skipped rows. The same file without the total words would be rejected."""
+    city = await _city(pool, districts=1, subdistricts=1, communities=1, grids=1, units=1)
+    rows = _rows(city, 5)
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(list(MEMBER_HEADER))
+    for row in rows[:3]:
+        sheet.append(row)
+    sheet.append(["小计", "共3人"])                          # row 5
+    for row in rows[3:]:
+        sheet.append(row)
+    sheet.append([])
+    sheet.append(["合计", "共5人"])                          # row 9
+    out = io.BytesIO()
+    workbook.save(out)
+    result = await import_roster(pool, out.getvalue(), actor=SYSTEM_ACTOR, file_name="带合计.xlsx")
+    assert (result.rows, result.inserted, result.skipped_total_rows) == (5, 5, [5, 9])
+    assert (await _counts(pool, city))[0] == 5
+
+    # a units list with a 合计 row in the first column and a 共N人 count elsewhere
+    district, subdistrict, community, _ = city.communities[0]
+    units = _csv(
+        [[unique("单位"), "某党支部", "企业", community, "", ""], ["", "", "", "", "", "共1个单位 共1人"],
+         ["总 计：", "", "", "", "", ""]],
+        ("单位名称", "单位党组织", "单位类型", "所在社区", "联系人", "联系电话"),
+    )
+    with pytest.raises(RosterInvalid) as caught:   # 共1个单位 共1人 is not a headcount cell
+        await import_roster(pool, units, actor=SYSTEM_ACTOR, file_name="u.csv")
+    assert {e.row for e in caught.value.errors} == {3}
+    units = _csv(
+        [[unique("单位"), "某党支部", "企业", community, "", ""], ["", "", "", "", "", "共1人"],
+         ["总 计：", "", "", "", "", ""]],
+        ("单位名称", "单位党组织", "单位类型", "所在社区", "联系人", "联系电话"),
+    )
+    result = await import_roster(pool, units, actor=SYSTEM_ACTOR, file_name="u.csv")
+    assert (result.rows, result.inserted, result.skipped_total_rows) == (1, 1, [3, 4])

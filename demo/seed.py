@@ -36,6 +36,7 @@ from demo.evaluation import run_demo_evaluation
 from demo.service_records import seed_service_records
 from demo.whistle import run_demo_whistle
 from domain.errors import DomainError
+from reports.cells import row_values
 from schemas.api import Page
 from schemas.auth import SYSTEM_ACTOR, Actor, Role, ScopeKind
 from schemas.directory import Community, Unit, UnitRegistration
@@ -103,8 +104,8 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
     # utf-8 with BOM: what Excel on a clerk's desk writes and opens without garbling Chinese.
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerow(row_values(list(header)))
+        writer.writerows(row_values(list(row)) for row in rows)
 
 
 def write_roster_files(city: City, directory_: Path) -> RosterFiles:

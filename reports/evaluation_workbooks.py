@@ -1,6 +1,7 @@
 """Evaluation results as .xlsx workbooks with Chinese headers (openpyxl write-only mode, so a
 city's million member rows stream to disk without holding a worksheet in memory).
 
+Every cell goes through reports.cells.cell_value (text that would be a formula stays text).
 Phone numbers are always masked here: a workbook travels (e-mail, USB sticks), so it carries only
 what an employer unit needs to recognise its member.
 """
@@ -19,6 +20,7 @@ from openpyxl.styles import Font
 
 from domain.pii import mask_phone
 from domain.registration_rules import MEMBER_STATUS_LABELS
+from reports.cells import cell_value
 from schemas.registration import MemberRegistrationStatus
 
 
@@ -133,7 +135,7 @@ class WorkbookStream:
         self._wb = Workbook(write_only=True)
         self._ws = self._wb.create_sheet(title=title[:31])
         bold = Font(bold=True)
-        caption_cell = WriteOnlyCell(self._ws, value=caption)
+        caption_cell = WriteOnlyCell(self._ws, value=cell_value(caption))
         caption_cell.font = bold
         self._ws.append([caption_cell])
         header = []
@@ -146,7 +148,8 @@ class WorkbookStream:
 
     def append(self, rows: Iterable[Row]) -> None:
         for row in rows:
-            self._ws.append([get(row) for _, get in self._columns])
+            # every value through the one cell rule: a name like =HYPERLINK(...) stays text
+            self._ws.append([cell_value(get(row)) for _, get in self._columns])
             self.rows += 1
 
     def save(self, target: Path | BinaryIO) -> None:

@@ -4872,6 +4872,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description 请求过于频繁, 请稍后再试 (Retry-After 给出秒数) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     request_code_auth_otp_request_post: {
@@ -4918,6 +4927,15 @@ export interface operations {
             };
             /** @description 输入无效, message 与 errors 指出字段 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 请求过于频繁, 请稍后再试 (Retry-After 给出秒数) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4994,6 +5012,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description 请求过于频繁, 请稍后再试 (Retry-After 给出秒数) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     setup_password_auth_password_setup_post: {
@@ -5056,6 +5083,15 @@ export interface operations {
             };
             /** @description 连续失败 5 次, 账号锁定 15 分钟 */
             423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 请求过于频繁, 请稍后再试 (Retry-After 给出秒数) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -2745,9 +2745,14 @@ export interface components {
             file_sha256: string;
             /**
              * Rows
-             * @description 数据行数 (不含空行)
+             * @description 数据行数 (不含空行和合计行)
              */
             rows: number;
+            /**
+             * Skipped Total Rows
+             * @description 识别为合计/小计/总计 (或「共N人」) 而跳过的行号: 这些行不是记录, 未导入
+             */
+            skipped_total_rows?: number[];
             /**
              * Inserted
              * @description 新增的记录数 (党员/单位/网格)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from domain.local_time import local
+
 LOCK_THRESHOLD = 5
 LOCK_WINDOW = timedelta(minutes=15)
 LOCK_DURATION = timedelta(minutes=15)
@@ -78,9 +80,10 @@ def after_failure(state: FailureState, now: datetime) -> FailureState:
 
 
 def locked_message(locked_until: datetime) -> str:
-    minutes = max(1, int((LOCK_DURATION.total_seconds() + 59) // 60))
+    """What a locked-out person reads: why, and when (Beijing time) to try again."""
+    minutes = int(LOCK_DURATION.total_seconds() // 60)
     return (f"账号已锁定: 连续 {LOCK_THRESHOLD} 次登录失败, 请 {minutes} 分钟后再试 "
-            f"(解锁时间 {locked_until.isoformat(timespec='minutes')}), 或联系管理员")
+            f"(北京时间 {local(locked_until):%H:%M} 解锁), 或联系管理员")
 
 
 def session_expires_at(created_at: datetime, last_seen_at: datetime) -> datetime:

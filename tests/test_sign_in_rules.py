@@ -24,6 +24,8 @@ def test_the_fifth_failure_within_the_window_locks_for_fifteen_minutes() -> None
     assert rules.is_locked(state, fifth + rules.LOCK_DURATION - timedelta(seconds=1))
     assert not rules.is_locked(state, fifth + rules.LOCK_DURATION)
     assert state.failed_attempts == 0   # a fresh count after the lock
+    assert rules.locked_message(fifth + rules.LOCK_DURATION) == (
+        "账号已锁定: 连续 5 次登录失败, 请 15 分钟后再试 (北京时间 17:29 解锁), 或联系管理员")
 
 
 def test_a_failure_after_the_window_starts_a_new_count() -> None:

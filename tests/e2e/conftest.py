@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from api.rate_limits import PublicBrakes
 from db.pool import Pool
 from schemas.auth import Role, ScopeKind
 from schemas.settings import DEFAULT_TASK_QUEUE
@@ -63,6 +64,9 @@ async def web_app(pool: Pool, temporal_env: WorkflowEnvironment) -> AsyncIterato
     client = temporal_env.client
     port = _free_port()
     app = create_app(pool=pool, temporal_client=client)
+    # Every browser here signs in from 127.0.0.1: the per-address brake on sign-in would count the
+    # whole suite as one guesser. Per-phone brakes and the account lockout stay as in production.
+    app.state.public_brakes = PublicBrakes(per_address="10000/minute")
     server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
                                     lifespan="off"))
     async with Worker(client, task_queue=DEFAULT_TASK_QUEUE, workflows=all_workflows(),

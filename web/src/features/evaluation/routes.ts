@@ -4,7 +4,7 @@ export const screens = defineScreens([
   {
     path: 'evaluation',
     name: 'evaluation',
-    title: '考核评议',
+    title: '考核评价',
     roles: ['org_department', 'subdistrict'],
     component: () => import('./EvaluationPage.vue'),
     menu: { order: 30 },

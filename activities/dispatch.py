@@ -31,8 +31,9 @@ from domain.escalation import LEVEL_LABELS, LEVEL_RECIPIENT_KIND
 from domain.matching import hard_constraint_violations, rank_candidates
 from domain.points import compute_points, service_hours, service_key
 from domain.task_rules import TaskRefusal
-from schemas.dispatch import (
-    AssignmentStatus,
+from schemas.dispatch import AssignmentStatus, OfferStatus, PointsRule, TaskStatus
+from schemas.matching import EscalationLevel, MatchWeights
+from schemas.task_contract import (
     AwardPointsInput,
     AwardPointsResult,
     CancelTaskInput,
@@ -48,10 +49,8 @@ from schemas.dispatch import (
     NotifyLevelInput,
     NotifyLevelResult,
     OfferSent,
-    OfferStatus,
     OverdueReminderInput,
     OverdueReminderResult,
-    PointsRule,
     RecordAnswerInput,
     RecordAnswerResult,
     RecordClaimInput,
@@ -61,12 +60,10 @@ from schemas.dispatch import (
     RecordVerifyRejectionInput,
     RecordVerifyRejectionResult,
     ScanActivityInput,
-    ScanResult,
+    ScanRecorded,
     SetStatusInput,
     SetStatusResult,
-    TaskStatus,
 )
-from schemas.matching import EscalationLevel, MatchWeights
 from telemetry import metrics
 
 log = structlog.get_logger(__name__)
@@ -272,7 +269,7 @@ class DispatchActivities:
         return NotifyLevelResult(notified=0 if sent is None else 1)
 
     @activity.defn(name="dispatch_scan")
-    async def scan(self, data: ScanActivityInput) -> ScanResult:
+    async def scan(self, data: ScanActivityInput) -> ScanRecorded:
         """Check in or out with the task's QR token; hours come from the two scans."""
         async with self._pool.acquire() as conn, conn.transaction():
             task = await _existing_task(conn, data.task_id)
@@ -289,9 +286,9 @@ class DispatchActivities:
                     conn, task_id=data.task_id, kind="checked_in", member_id=data.member_id,
                     actor=f"member:{data.member_id}", detail={}, at=data.as_of,
                 )
-                return ScanResult(member_id=data.member_id, status=AssignmentStatus(after["status"]))
+                return ScanRecorded(member_id=data.member_id, status=AssignmentStatus(after["status"]))
             if current["status"] == "checked_out":   # a retried check-out: report what was recorded
-                return ScanResult(member_id=data.member_id, status=AssignmentStatus.checked_out,
+                return ScanRecorded(member_id=data.member_id, status=AssignmentStatus.checked_out,
                                   hours=float(current["hours"]))
             if current["checked_in_at"] is None:
                 raise _refuse(TaskRefusal.not_checked_in.message, TaskRefusal.not_checked_in)
@@ -302,7 +299,7 @@ class DispatchActivities:
                 conn, task_id=data.task_id, kind="checked_out", member_id=data.member_id,
                 actor=f"member:{data.member_id}", detail={"hours": hours}, at=data.as_of,
             )
-        return ScanResult(member_id=data.member_id, status=AssignmentStatus.checked_out, hours=hours)
+        return ScanRecorded(member_id=data.member_id, status=AssignmentStatus.checked_out, hours=hours)
 
     @activity.defn(name="dispatch_mark_no_show")
     async def mark_no_show(self, data: NoShowInput) -> NoShowResult:

@@ -13,7 +13,7 @@ Scripted among the random ones, so each case shows up early: the first task's fi
 declined and goes to someone else; the second is a week-long task nobody can staff (members
 are free a few slots a week), which climbs the whole ladder and is parked 挂账; the third starts
 now and its first member never comes, so it is marked no-show and dispatched again. The demo's
-`DispatchPolicy` has deadlines of seconds, so all of this happens within a minute or two.
+`DEMO_POLICY` has deadlines of seconds, so all of this happens within a minute or two.
 
 Decisions are fixed functions of the object (offer id, task id), and what was created is kept in
 a small state file, so a stop and a later `up --demo` resume the same stream without duplicates.
@@ -33,13 +33,13 @@ import structlog
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 
 from db.pool import Pool
+from domain.dispatch_policy import dispatch_policy
 from domain.errors import DomainError
 from domain.local_time import PART_STARTS, local, slot_of
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.directory import Grid, Member
 from schemas.dispatch import (
     AnswerOfferInput,
-    DispatchPolicy,
     LedgerFilter,
     LedgerRow,
     NeedCreate,
@@ -53,6 +53,7 @@ from schemas.dispatch import (
     Urgency,
 )
 from schemas.matching import EscalationLevel
+from schemas.task_contract import DispatchPolicy
 from services import directory, dispatch, resident
 
 log = structlog.get_logger(__name__)
@@ -63,7 +64,7 @@ FINISHED = frozenset({TaskStatus.closed, TaskStatus.cancelled, TaskStatus.verifi
 
 # Seconds-scale deadlines: a wave, a level, a no-show and the rating window all pass while a
 # newcomer is still looking at the ledger.
-DEMO_POLICY = DispatchPolicy(
+DEMO_POLICY = dispatch_policy(
     offer_timeout=timedelta(seconds=20),
     level_deadlines={
         EscalationLevel.grid: timedelta(seconds=45),

@@ -1,12 +1,14 @@
-"""Wire types of dispatch: needs, tasks, offers, the task workflow's inputs, updates and activities.
+"""The API's models of dispatch: needs, tasks, offers, the ledger, and the requests and answers
+of a running task (answer, claim, scan, rate, verify).
 
-One input and one result model per workflow, activity, signal and update, so fields can be added
-later without breaking histories. Chinese labels for states live in domain/task_rules.py.
+The task workflow's own payloads (its input, updates, activities) are schemas/task_contract.py;
+services/dispatch.py maps between the two, so an API change never changes a workflow history.
+Chinese labels for states live in domain/task_rules.py.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -262,46 +264,7 @@ class LedgerFilter(BaseModel):
     limit: int = Field(default=100, ge=1, le=1000)
 
 
-# ---------------------------------------------------------------- the task workflow
-
-
-class DispatchPolicy(BaseModel):
-    """Timing of one task's workflow; the defaults are the product's policy."""
-
-    model_config = ConfigDict(frozen=True)
-
-    offer_timeout: timedelta = timedelta(minutes=30)
-    # Offers per open slot in a wave: more than one makes it a race 抢单, first accept wins.
-    offers_per_slot: int = Field(default=1, ge=1, le=10)
-    level_deadlines: dict[EscalationLevel, timedelta] = {
-        EscalationLevel.grid: timedelta(hours=2),
-        EscalationLevel.adjacent: timedelta(hours=2),
-        EscalationLevel.community: timedelta(hours=4),
-        EscalationLevel.subdistrict: timedelta(hours=8),
-        EscalationLevel.district: timedelta(hours=24),
-    }
-    no_show_grace: timedelta = timedelta(minutes=30)
-    overdue_community_after: timedelta = timedelta(hours=2)
-    rating_window: timedelta = timedelta(hours=72)
-    default_rating: Rating = 5
-    low_rating_threshold: int = Field(default=2, ge=1, le=5)
-
-
-class TaskWorkflowInput(BaseModel):
-    task_id: int
-    mode: TaskMode
-    headcount: int
-    window_start: datetime
-    window_end: datetime
-    policy: DispatchPolicy = DispatchPolicy()
-
-
-class TaskWorkflowResult(BaseModel):
-    task_id: int
-    status: TaskStatus
-    parked_reason: str | None = None
-    rating: int | None = None
-    points_credited: int = 0
+# ---------------------------------------------------------------- a running task's requests and answers
 
 
 class AnswerOfferInput(BaseModel):
@@ -310,19 +273,8 @@ class AnswerOfferInput(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class AnswerOfferResult(BaseModel):
-    offer_id: int
-    status: OfferStatus
-
-
 class ClaimInput(BaseModel):
     member_id: int
-
-
-class ClaimResult(BaseModel):
-    assignment_id: int
-    filled: int
-    headcount: int
 
 
 class ScanInput(BaseModel):
@@ -333,15 +285,26 @@ class ScanInput(BaseModel):
     report: str | None = Field(default=None, max_length=2000)
 
 
+class RateInput(BaseModel):
+    score: Rating
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class AnswerOfferResult(BaseModel):
+    offer_id: int
+    status: OfferStatus
+
+
+class ClaimResult(BaseModel):
+    assignment_id: int
+    filled: int
+    headcount: int
+
+
 class ScanResult(BaseModel):
     member_id: int
     status: AssignmentStatus
     hours: float | None = None
-
-
-class RateInput(BaseModel):
-    score: Rating
-    comment: str | None = Field(default=None, max_length=1000)
 
 
 class RateResult(BaseModel):
@@ -349,35 +312,13 @@ class RateResult(BaseModel):
     follow_up: bool
 
 
-class VerifyInput(BaseModel):
-    actor: str
-    note: str | None = Field(default=None, max_length=1000)
-
-
 class VerifyResult(BaseModel):
     points_credited: int
-
-
-class RejectVerifyInput(BaseModel):
-    """核查未通过: the service is not accepted as it is (e.g. the check-in was not genuine, the work
-    was not done); no points, the task goes back to follow-up 整改 until a later verification passes."""
-
-    actor: str
-    reason: str = Field(min_length=1, max_length=1000)
 
 
 class RejectVerifyResult(BaseModel):
     status: TaskStatus
     rejections: int   # how many times this task's verification has been rejected so far
-
-
-class RequeueInput(BaseModel):
-    actor: str
-
-
-class CancelInput(BaseModel):
-    actor: str
-    reason: str = Field(min_length=1, max_length=500)
 
 
 class TaskSnapshot(BaseModel):
@@ -390,185 +331,6 @@ class TaskSnapshot(BaseModel):
     open_offers: list[int]
     parked_reason: str | None
     shortfall: int = 0   # 人手不足: going ahead this many short of the headcount
-
-
-# ---------------------------------------------------------------- activities
-
-
-class OfferSent(BaseModel):
-    offer_id: int
-    member_id: int
-    expires_at: datetime
-
-
-class FindCandidatesInput(BaseModel):
-    task_id: int
-    level: EscalationLevel
-    wave: int
-    count: int
-    expires_at: datetime
-    as_of: datetime
-
-
-class FindCandidatesResult(BaseModel):
-    offers: list[OfferSent]
-
-
-class ExpireOffersInput(BaseModel):
-    task_id: int
-    wave: int
-    offer_ids: list[int]   # only those still unanswered in the workflow; answers in flight stay
-    status: OfferStatus = OfferStatus.expired   # withdrawn when the task filled up first
-    as_of: datetime
-
-
-class ExpireOffersResult(BaseModel):
-    expired_member_ids: list[int]
-
-
-class RecordAnswerInput(BaseModel):
-    task_id: int
-    offer_id: int
-    member_id: int
-    accept: bool
-    reason: str | None
-    as_of: datetime
-
-
-class RecordAnswerResult(BaseModel):
-    status: OfferStatus
-    assignment_id: int | None
-
-
-class RecordClaimInput(BaseModel):
-    task_id: int
-    member_id: int
-    source: str
-    as_of: datetime
-
-
-class RecordClaimResult(BaseModel):
-    assignment_id: int
-
-
-class SetStatusInput(BaseModel):
-    task_id: int
-    status: TaskStatus
-    level: EscalationLevel | None = None
-    level_deadline_at: datetime | None = None
-    reason: str | None = None
-    actor: str = "system:workflow"
-    as_of: datetime
-
-
-class SetStatusResult(BaseModel):
-    changed: bool
-
-
-class NotifyLevelInput(BaseModel):
-    task_id: int
-    level: EscalationLevel
-    cycle: int
-    topic: str = "escalated"   # escalated / parked / follow_up
-    as_of: datetime
-
-
-class NotifyLevelResult(BaseModel):
-    notified: int
-
-
-class ScanActivityInput(BaseModel):
-    task_id: int
-    member_id: int
-    token: str
-    check_out: bool
-    report: str | None
-    as_of: datetime
-
-
-class NoShowInput(BaseModel):
-    task_id: int
-    member_ids: list[int]
-    as_of: datetime
-
-
-class NoShowResult(BaseModel):
-    marked: int
-
-
-class OverdueReminderInput(BaseModel):
-    task_id: int
-    step: str   # "member" then "community"
-    member_ids: list[int]
-    cycle: int
-    as_of: datetime
-
-
-class OverdueReminderResult(BaseModel):
-    notified: int
-
-
-class RecordRatingInput(BaseModel):
-    task_id: int
-    score: Rating
-    comment: str | None
-    defaulted: bool
-    low_rating_threshold: int
-    as_of: datetime
-
-
-class RecordRatingResult(BaseModel):
-    score: int
-    defaulted: bool
-
-
-class CancelTaskInput(BaseModel):
-    task_id: int
-    offer_ids: list[int]
-    reason: str
-    actor: str
-    as_of: datetime
-
-
-class CancelTaskResult(BaseModel):
-    withdrawn_members: list[int]
-
-
-class AwardPointsInput(BaseModel):
-    task_id: int
-    actor: str
-    as_of: datetime
-
-
-class AwardPointsResult(BaseModel):
-    credited: int
-    already_credited: int
-    total_points: float
-
-
-class RecordVerifyRejectionInput(BaseModel):
-    task_id: int
-    actor: str
-    reason: str
-    rejection: int   # 1 for the first rejection of this task, 2 for the second ...
-    as_of: datetime
-
-
-class RecordVerifyRejectionResult(BaseModel):
-    notified_members: list[int]
-
-
-class FlagUnderstaffedInput(BaseModel):
-    task_id: int
-    headcount: int
-    filled: int
-    flag: int   # numbers this task's flag changes, so a retry is recognised and a new change is not
-    as_of: datetime
-
-
-class FlagUnderstaffedResult(BaseModel):
-    shortfall: int
-    notified: int
 
 
 # ---------------------------------------------------------------- the residents' doors (no account)

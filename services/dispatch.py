@@ -25,6 +25,7 @@ from db import task as task_db
 from db.audit_log import insert_audit_entries
 from db.pool import Conn, Pool
 from domain import task_rules
+from domain.dispatch_policy import DEFAULT_POLICY
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.matching import hard_constraint_violations, score
 from domain.need_rules import duplicate_window_start, tier_deadline
@@ -35,10 +36,8 @@ from schemas.auth import Actor, Role, ScopeKind
 from schemas.dispatch import (
     AnswerOfferInput,
     AnswerOfferResult,
-    CancelInput,
     ClaimInput,
     ClaimResult,
-    DispatchPolicy,
     LedgerFilter,
     LedgerRow,
     MemberFit,
@@ -49,9 +48,7 @@ from schemas.dispatch import (
     OfferView,
     RateInput,
     RateResult,
-    RejectVerifyInput,
     RejectVerifyResult,
-    RequeueInput,
     ScanInput,
     ScanResult,
     TaskCreate,
@@ -60,12 +57,24 @@ from schemas.dispatch import (
     TaskMode,
     TaskSnapshot,
     TaskView,
-    TaskWorkflowInput,
-    VerifyInput,
     VerifyResult,
 )
 from schemas.matching import EscalationLevel, MatchWeights
 from schemas.settings import DEFAULT_TASK_QUEUE
+from schemas.task_contract import (
+    AnswerOfferUpdate,
+    CancelInput,
+    ClaimUpdate,
+    DispatchPolicy,
+    RateUpdate,
+    RejectVerifyInput,
+    RequeueInput,
+    ScanRecorded,
+    ScanUpdate,
+    TaskState,
+    TaskWorkflowInput,
+    VerifyInput,
+)
 from services.tokens import hash_token
 from services.workflow_calls import execute_update, start_once
 from workflows.task import TaskWorkflow
@@ -263,7 +272,7 @@ async def create_task(
             # The resident who placed the need rates the service with their own code 评价码.
             rating_code = await issue_rating_code(
                 conn, task_id=task_id, window_end=data.window_end, issued_by=actor.audit_name, now=now,
-                rating_window=(policy or DispatchPolicy()).rating_window)
+                rating_window=(policy or DEFAULT_POLICY).rating_window)
         await insert_audit_entries(conn, actor=actor.audit_name, action="task_created", subject_kind="task",
                                    subject_ids=[task_id], befores=[None],
                                    afters=[{"need_id": data.need_id, "mode": data.mode.value,
@@ -300,7 +309,7 @@ async def start_task_workflow(
     return await start_once(
         client, TaskWorkflow.run,
         TaskWorkflowInput(task_id=task_id, mode=mode, headcount=headcount, window_start=window_start,
-                          window_end=window_end, policy=policy or DispatchPolicy()),
+                          window_end=window_end, policy=policy or DEFAULT_POLICY),
         workflow_id=task_rules.task_workflow_id(task_id), task_queue=task_queue)
 
 
@@ -319,6 +328,22 @@ _HANDOVER_WAIT = timedelta(seconds=5)
 _HANDOVER_PAUSE = 0.1
 
 
+# ---------------------------------------------------------------- API models <-> the workflow's contract
+
+
+def _scan(data: ScanInput) -> ScanUpdate:
+    return ScanUpdate(member_id=data.member_id, token=data.token, report=data.report)
+
+
+def _scan_result(recorded: ScanRecorded) -> ScanResult:
+    return ScanResult(member_id=recorded.member_id, status=recorded.status, hours=recorded.hours)
+
+
+def _snapshot(state: TaskState) -> TaskSnapshot:
+    return TaskSnapshot(status=state.status, level=state.level, wave=state.wave, filled=state.filled,
+                        open_offers=state.open_offers, parked_reason=state.parked_reason, shortfall=state.shortfall)
+
+
 async def _has_open_offer(pool: Pool, task_id: int, member_id: int) -> bool:
     async with pool.acquire() as conn:
         return await offer_db.member_has_open_offer(conn, task_id=task_id, member_id=member_id)
@@ -331,7 +356,9 @@ async def answer_offer(pool: Pool, client: Client, actor: Actor, task_id: int,
     deadline = loop.time() + _HANDOVER_WAIT.total_seconds()
     while True:
         try:
-            return await _update(client, task_id, TaskWorkflow.answer_offer, data)
+            answered = await _update(client, task_id, TaskWorkflow.answer_offer,
+                                     AnswerOfferUpdate(member_id=data.member_id, accept=data.accept, reason=data.reason))
+            return AnswerOfferResult(offer_id=answered.offer_id, status=answered.status)
         except Conflict as err:
             if err.code != TaskRefusal.no_offer or loop.time() > deadline or not await _has_open_offer(
                     pool, task_id, data.member_id):
@@ -341,34 +368,38 @@ async def answer_offer(pool: Pool, client: Client, actor: Actor, task_id: int,
 
 async def claim(pool: Pool, client: Client, actor: Actor, task_id: int, data: ClaimInput) -> ClaimResult:
     _require_member_or_staff(actor, await _place_of(pool, task_id), data.member_id)
-    return await _update(client, task_id, TaskWorkflow.claim, data)
+    claimed = await _update(client, task_id, TaskWorkflow.claim, ClaimUpdate(member_id=data.member_id))
+    return ClaimResult(assignment_id=claimed.assignment_id, filled=claimed.filled, headcount=claimed.headcount)
 
 
 async def check_in(pool: Pool, client: Client, actor: Actor, task_id: int, data: ScanInput) -> ScanResult:
     _require_member_or_staff(actor, await _place_of(pool, task_id), data.member_id)
-    return await _update(client, task_id, TaskWorkflow.check_in, data)
+    return _scan_result(await _update(client, task_id, TaskWorkflow.check_in, _scan(data)))
 
 
 async def check_out(pool: Pool, client: Client, actor: Actor, task_id: int, data: ScanInput) -> ScanResult:
     _require_member_or_staff(actor, await _place_of(pool, task_id), data.member_id)
-    return await _update(client, task_id, TaskWorkflow.check_out, data)
+    return _scan_result(await _update(client, task_id, TaskWorkflow.check_out, _scan(data)))
 
 
 async def rate(pool: Pool, client: Client, actor: Actor, task_id: int, data: RateInput) -> RateResult:
     """The resident's rating, entered by the grid worker or community staff who visited."""
     _require_staff(actor, await _place_of(pool, task_id))
-    return await _update(client, task_id, TaskWorkflow.rate, data)
+    rated = await _update(client, task_id, TaskWorkflow.rate, RateUpdate(score=data.score, comment=data.comment))
+    return RateResult(score=rated.score, follow_up=rated.follow_up)
 
 
 async def send_rating(client: Client, task_id: int, data: RateInput) -> RateResult:
     """Pass a rating to the task's workflow; the caller has checked who may rate (staff in scope,
     or a resident's rating code)."""
-    return await _update(client, task_id, TaskWorkflow.rate, data)
+    rated = await _update(client, task_id, TaskWorkflow.rate, RateUpdate(score=data.score, comment=data.comment))
+    return RateResult(score=rated.score, follow_up=rated.follow_up)
 
 
 async def verify(pool: Pool, client: Client, actor: Actor, task_id: int, note: str | None) -> VerifyResult:
     _require_staff(actor, await _place_of(pool, task_id))
-    return await _update(client, task_id, TaskWorkflow.verify, VerifyInput(actor=actor.audit_name, note=note))
+    verified = await _update(client, task_id, TaskWorkflow.verify, VerifyInput(actor=actor.audit_name, note=note))
+    return VerifyResult(points_credited=verified.points_credited)
 
 
 async def reject_verification(pool: Pool, client: Client, actor: Actor, task_id: int,
@@ -378,20 +409,21 @@ async def reject_verification(pool: Pool, client: Client, actor: Actor, task_id:
     _require_staff(actor, await _place_of(pool, task_id))
     if not reason.strip():
         raise InvalidInput(task_rules.REFUSAL_REJECT_NEEDS_REASON)
-    return await _update(client, task_id, TaskWorkflow.reject_verification,
-                         RejectVerifyInput(actor=actor.audit_name, reason=reason.strip()))
+    rejected = await _update(client, task_id, TaskWorkflow.reject_verification,
+                             RejectVerifyInput(actor=actor.audit_name, reason=reason.strip()))
+    return RejectVerifyResult(status=rejected.status, rejections=rejected.rejections)
 
 
 async def requeue(pool: Pool, client: Client, actor: Actor, task_id: int) -> TaskSnapshot:
     _require_staff(actor, await _place_of(pool, task_id))
-    return await _update(client, task_id, TaskWorkflow.requeue, RequeueInput(actor=actor.audit_name))
+    return _snapshot(await _update(client, task_id, TaskWorkflow.requeue, RequeueInput(actor=actor.audit_name)))
 
 
 async def cancel(pool: Pool, client: Client, actor: Actor, task_id: int, reason: str) -> TaskSnapshot:
     """Cancel a task before anyone has checked in; members who accepted are released and told."""
     _require_staff(actor, await _place_of(pool, task_id))
-    return await _update(client, task_id, TaskWorkflow.cancel,
-                         CancelInput(actor=actor.audit_name, reason=reason))
+    return _snapshot(await _update(client, task_id, TaskWorkflow.cancel,
+                                   CancelInput(actor=actor.audit_name, reason=reason)))
 
 
 # ---------------------------------------------------------------- reads

@@ -24,11 +24,11 @@ from db import resident_rating as rating_db
 from db import task as task_db
 from db.pool import Conn, Pool
 from domain import task_rules
+from domain.dispatch_policy import DEFAULT_POLICY
 from domain.errors import Conflict, Forbidden, NotFound
 from domain.scope import HierarchyPath, allows
 from schemas.auth import Actor
 from schemas.dispatch import (
-    DispatchPolicy,
     GridNeedCodeIssued,
     NeedCreate,
     NeedStatus,
@@ -101,7 +101,7 @@ async def reissue_rating_code(
         assert task is not None
         code, expires_at = await dispatch.issue_rating_code(
             conn, task_id=task_id, window_end=task["window_end"], issued_by=actor.audit_name, now=now,
-            rating_window=rating_window or DispatchPolicy().rating_window)
+            rating_window=rating_window or DEFAULT_POLICY.rating_window)
         log.info("rating_code_issued", task_id=task_id)
         return ResidentRatingCodeIssued(task_id=task_id, code=code, expires_at=expires_at)
 

@@ -37,42 +37,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from schemas.dispatch import (
-    AnswerOfferInput,
-    AssignmentStatus,
-    AwardPointsInput,
-    AwardPointsResult,
-    DispatchPolicy,
-    ExpireOffersInput,
-    ExpireOffersResult,
-    FindCandidatesInput,
-    FindCandidatesResult,
-    NoShowInput,
-    NoShowResult,
-    NotifyLevelInput,
-    NotifyLevelResult,
-    OfferSent,
-    OfferStatus,
-    OverdueReminderInput,
-    OverdueReminderResult,
-    RateInput,
-    RecordAnswerInput,
-    RecordAnswerResult,
-    RecordClaimInput,
-    RecordClaimResult,
-    RecordRatingInput,
-    RecordRatingResult,
-    RequeueInput,
-    ScanActivityInput,
-    ScanInput,
-    ScanResult,
-    SetStatusInput,
-    SetStatusResult,
-    TaskMode,
-    TaskStatus,
-    TaskWorkflowInput,
-    VerifyInput,
-)
+from domain.dispatch_policy import dispatch_policy
+from schemas.dispatch import AssignmentStatus, OfferStatus, TaskMode, TaskStatus
 from schemas.registration import (
     CohortStatus,
     CohortStatusInput,
@@ -92,6 +58,37 @@ from schemas.registration import (
     UnitReminderResult,
     UnitStatus,
     UnitStatusInput,
+)
+from schemas.task_contract import (
+    AnswerOfferUpdate,
+    AwardPointsInput,
+    AwardPointsResult,
+    ExpireOffersInput,
+    ExpireOffersResult,
+    FindCandidatesInput,
+    FindCandidatesResult,
+    NoShowInput,
+    NoShowResult,
+    NotifyLevelInput,
+    NotifyLevelResult,
+    OfferSent,
+    OverdueReminderInput,
+    OverdueReminderResult,
+    RateUpdate,
+    RecordAnswerInput,
+    RecordAnswerResult,
+    RecordClaimInput,
+    RecordClaimResult,
+    RecordRatingInput,
+    RecordRatingResult,
+    RequeueInput,
+    ScanActivityInput,
+    ScanRecorded,
+    ScanUpdate,
+    SetStatusInput,
+    SetStatusResult,
+    TaskWorkflowInput,
+    VerifyInput,
 )
 from stack.binaries import temporal_cli
 from workers.registry import all_workflows
@@ -235,10 +232,10 @@ class ScriptedDispatch:
         return NotifyLevelResult(notified=2)
 
     @activity.defn(name="dispatch_scan")
-    async def scan(self, data: ScanActivityInput) -> ScanResult:
+    async def scan(self, data: ScanActivityInput) -> ScanRecorded:
         if data.check_out:
-            return ScanResult(member_id=data.member_id, status=AssignmentStatus.checked_out, hours=2.0)
-        return ScanResult(member_id=data.member_id, status=AssignmentStatus.checked_in)
+            return ScanRecorded(member_id=data.member_id, status=AssignmentStatus.checked_out, hours=2.0)
+        return ScanRecorded(member_id=data.member_id, status=AssignmentStatus.checked_in)
 
     @activity.defn(name="dispatch_mark_no_show")
     async def mark_no_show(self, data: NoShowInput) -> NoShowResult:
@@ -335,7 +332,7 @@ async def record_task(client: Client, task_queue: str) -> Recorded:
     data = TaskWorkflowInput(
         task_id=9_000_003, mode=TaskMode.dispatch, headcount=1,
         window_start=now + timedelta(minutes=5), window_end=now + timedelta(hours=2),
-        policy=DispatchPolicy(offer_timeout=timedelta(minutes=10), no_show_grace=timedelta(minutes=30)),
+        policy=dispatch_policy(offer_timeout=timedelta(minutes=10), no_show_grace=timedelta(minutes=30)),
     )
     async with Worker(client, task_queue=task_queue, workflows=[TaskWorkflow], activities=script.activities()):
         handle = await client.start_workflow(
@@ -353,12 +350,12 @@ async def record_task(client: Client, task_queue: str) -> Recorded:
         script.requeued = True
         _ = await handle.execute_update(TaskWorkflow.requeue, RequeueInput(actor="staff:1"))
         await _until(offer_open, "an offer")
-        _ = await handle.execute_update(TaskWorkflow.answer_offer, AnswerOfferInput(member_id=7, accept=True))
+        _ = await handle.execute_update(TaskWorkflow.answer_offer, AnswerOfferUpdate(member_id=7, accept=True))
         await _until(lambda: status_is(TaskStatus.staffed), "staffed")
-        _ = await handle.execute_update(TaskWorkflow.check_in, ScanInput(member_id=7, token="qr"))
-        _ = await handle.execute_update(TaskWorkflow.check_out, ScanInput(member_id=7, token="qr", report="已完成"))
+        _ = await handle.execute_update(TaskWorkflow.check_in, ScanUpdate(member_id=7, token="qr"))
+        _ = await handle.execute_update(TaskWorkflow.check_out, ScanUpdate(member_id=7, token="qr", report="已完成"))
         await _until(lambda: status_is(TaskStatus.done), "done")
-        _ = await handle.execute_update(TaskWorkflow.rate, RateInput(score=5))
+        _ = await handle.execute_update(TaskWorkflow.rate, RateUpdate(score=5))
         _ = await handle.execute_update(TaskWorkflow.verify, VerifyInput(actor="staff:1"))
         await asyncio.wait_for(handle.result(), RESULT_TIMEOUT.total_seconds())
         return [("parked_requeued_served_verified", await _history(handle))]

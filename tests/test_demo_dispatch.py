@@ -15,8 +15,9 @@ from temporalio.worker import Worker
 from activities.dispatch import DispatchActivities
 from db.pool import Pool
 from demo.dispatch import STREAM_ACTOR, StreamPlan, TaskStream, choose_window
+from domain.dispatch_policy import dispatch_policy
 from domain.local_time import slot_of
-from schemas.dispatch import DispatchPolicy, LedgerFilter, OfferStatus, TaskStatus
+from schemas.dispatch import LedgerFilter, OfferStatus, TaskStatus
 from schemas.matching import EscalationLevel
 from services import dispatch
 from tests import places
@@ -25,7 +26,7 @@ from workflows.task import TaskWorkflow
 SECONDS = timedelta(seconds=4)
 FAST = StreamPlan(
     new_need_every=0.8, total_needs=6, tick=0.3, think=(0.3, 0.9), reject_every=5,
-    policy=DispatchPolicy(
+    policy=dispatch_policy(
         offer_timeout=SECONDS, level_deadlines=dict.fromkeys(EscalationLevel, SECONDS), no_show_grace=SECONDS,
         overdue_community_after=SECONDS, rating_window=SECONDS,
     ),
@@ -120,7 +121,7 @@ async def test_stopping_mid_update_ends_the_stream_as_cancelled(pool: Pool, clie
 
     monkeypatch.setattr(dispatch, "answer_offer", answer_offer)
     district_id = await _district(pool)
-    plan = StreamPlan(new_need_every=60, total_needs=1, tick=0.2, think=(1.0, 1.0), policy=DispatchPolicy(
+    plan = StreamPlan(new_need_every=60, total_needs=1, tick=0.2, think=(1.0, 1.0), policy=dispatch_policy(
         offer_timeout=timedelta(minutes=5)))
     stream = TaskStream(pool, client, task_queue=task_queue, plan=plan, district_id=district_id)
     running = asyncio.create_task(stream.run())

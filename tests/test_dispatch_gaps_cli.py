@@ -12,7 +12,8 @@ from temporalio.worker import Worker
 from activities.dispatch import DispatchActivities
 from db.pool import Pool
 from domain import task_rules
-from schemas.dispatch import RateInput, TaskStatus
+from schemas.dispatch import TaskStatus
+from schemas.task_contract import RateUpdate
 from services.workflow_calls import run_update
 from tests.cli_runner import run_cli
 from tests.test_dispatch_workflow import add_member, make_city, make_task, serve_through, snapshot, start
@@ -36,7 +37,7 @@ async def test_cli_rejects_a_verification_then_passes_it(
         await until(snapshot(handle), lambda x: x.open_offers == [member])
         await serve_through(handle, member)
         await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
-        await run_update(handle, TaskWorkflow.rate, RateInput(score=5))
+        await run_update(handle, TaskWorkflow.rate, RateUpdate(score=5))
 
         code, out, err = await run_cli(["tasks", "verify", str(task_id), "--reject"], **kw)
         assert code == 1 and task_rules.REFUSAL_REJECT_NEEDS_REASON in err, out + err

@@ -16,14 +16,8 @@ from activities.dispatch import DispatchActivities
 from db import task as task_db
 from db.pool import Pool
 from domain import task_rules
-from schemas.dispatch import (
-    AnswerOfferInput,
-    ClaimInput,
-    RejectVerifyInput,
-    TaskMode,
-    TaskStatus,
-    VerifyInput,
-)
+from schemas.dispatch import TaskMode, TaskStatus
+from schemas.task_contract import AnswerOfferUpdate, ClaimUpdate, RejectVerifyInput, VerifyInput
 from services.workflow_calls import run_update
 from tests.record_histories import save_from_test
 from tests.test_dispatch_workflow import (
@@ -109,7 +103,7 @@ async def test_partly_staffed_at_the_top_goes_ahead_flagged_understaffed(
     task_id, s, e = await make_task(pool, city, headcount=3)
     handle = await start(ts_env, task_queue, task_id, s, e, headcount=3)
     await until(snapshot(handle), lambda x: sorted(x.open_offers) == sorted([keen, silent]))
-    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=keen, accept=True))
+    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferUpdate(member_id=keen, accept=True))
     await ts_env.fast_forward(handle, timedelta(minutes=31))
     snap = await until(snapshot(handle), lambda x: x.status is TaskStatus.staffed)
     assert snap.shortfall == 2 and snap.filled == 1 and snap.level.value == "district"
@@ -149,7 +143,7 @@ async def test_claim_task_partly_claimed_by_its_start_goes_ahead_flagged(
     task_id, s, e = await make_task(pool, city, headcount=2, mode=TaskMode.claim, start_in=timedelta(hours=1))
     handle = await start(ts_env, task_queue, task_id, s, e, mode=TaskMode.claim, headcount=2)
     await until(snapshot(handle), lambda x: x.status is TaskStatus.open)
-    await run_update(handle, TaskWorkflow.claim, ClaimInput(member_id=member))
+    await run_update(handle, TaskWorkflow.claim, ClaimUpdate(member_id=member))
     await ts_env.fast_forward(handle, timedelta(hours=1, minutes=1))
     snap = await until(snapshot(handle), lambda x: x.status is TaskStatus.staffed)
     assert snap.shortfall == 1 and snap.filled == 1

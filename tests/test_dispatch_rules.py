@@ -16,8 +16,9 @@ from domain.escalation import LADDER, next_level
 from domain.need_rules import is_likely_duplicate, tier_deadline
 from domain.points import compute_points, service_hours
 from schemas.auth import Actor, Role, ScopeKind
-from schemas.dispatch import AwardPointsInput, LedgerFilter, PointsRule, TaskStatus, Urgency
+from schemas.dispatch import LedgerFilter, PointsRule, TaskStatus, Urgency
 from schemas.matching import EscalationLevel
+from schemas.task_contract import AwardPointsInput
 from services import dispatch
 from tests.test_dispatch_workflow import add_member, make_city, make_task
 

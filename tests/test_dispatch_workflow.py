@@ -19,22 +19,22 @@ from activities.dispatch import DispatchActivities
 from db import task as task_db
 from db.pool import Pool
 from domain import task_rules
-from schemas.dispatch import (
-    AnswerOfferInput,
+from domain.dispatch_policy import DEFAULT_POLICY, dispatch_policy
+from schemas.dispatch import TaskMode, TaskStatus
+from schemas.matching import EscalationLevel
+from schemas.task_contract import (
+    AnswerOfferUpdate,
     CancelInput,
-    ClaimInput,
+    ClaimUpdate,
     DispatchPolicy,
-    RateInput,
+    RateUpdate,
     RequeueInput,
-    ScanInput,
-    TaskMode,
-    TaskSnapshot,
-    TaskStatus,
+    ScanUpdate,
+    TaskState,
     TaskWorkflowInput,
     TaskWorkflowResult,
     VerifyInput,
 )
-from schemas.matching import EscalationLevel
 from services.workflow_calls import run_update
 from tests import places
 from tests.waiting import fetch, rows_eventually, until
@@ -108,7 +108,7 @@ async def start(env: WorkflowEnvironment, task_queue: str, task_id: int, start_a
                 *, skipping: bool = False, policy: DispatchPolicy | None = None,
                 mode: TaskMode = TaskMode.dispatch, headcount: int = 1) -> Handle:
     data = TaskWorkflowInput(task_id=task_id, mode=mode, headcount=headcount, window_start=start_at,
-                             window_end=end_at, policy=policy or DispatchPolicy())
+                             window_end=end_at, policy=policy or DEFAULT_POLICY)
     if skipping:
         return await env.client.start_workflow(TaskWorkflow.run, data, id=f"task-{task_id}",
                                                task_queue=task_queue)
@@ -117,7 +117,7 @@ async def start(env: WorkflowEnvironment, task_queue: str, task_id: int, start_a
                                                task_queue=task_queue)
 
 
-def snapshot(handle: Handle) -> Callable[[], Awaitable[TaskSnapshot]]:
+def snapshot(handle: Handle) -> Callable[[], Awaitable[TaskState]]:
     """The workflow's snapshot query, for `until`."""
     return lambda: handle.query(TaskWorkflow.snapshot)
 
@@ -142,9 +142,9 @@ async def assert_moves_allowed(pool: Pool, task_id: int) -> list[str]:
 
 async def serve_through(handle: Handle, member_id: int) -> None:
     """Accept, check in and check out as `member_id`."""
-    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=member_id, accept=True))
-    await run_update(handle, TaskWorkflow.check_in, ScanInput(member_id=member_id, token=TOKEN))
-    await run_update(handle, TaskWorkflow.check_out, ScanInput(member_id=member_id, token=TOKEN,
+    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferUpdate(member_id=member_id, accept=True))
+    await run_update(handle, TaskWorkflow.check_in, ScanUpdate(member_id=member_id, token=TOKEN))
+    await run_update(handle, TaskWorkflow.check_out, ScanUpdate(member_id=member_id, token=TOKEN,
                                                                   report="陪同就医并送回家"))
 
 
@@ -180,7 +180,7 @@ async def test_unanswered_wave_times_out_and_next_wave_goes_out(
     snap = await until(snapshot(handle), lambda x: x.wave == 2 and bool(x.open_offers))
     assert snap.open_offers == [second]
     message = await refusal(run_update(handle, TaskWorkflow.answer_offer,
-                                       AnswerOfferInput(member_id=first, accept=True)))
+                                       AnswerOfferUpdate(member_id=first, accept=True)))
     assert message == task_rules.REFUSAL_OFFER_EXPIRED
     offers = await fetch(pool, "SELECT member_id, wave, status, score_parts FROM offer WHERE task_id = $1 ORDER BY wave",
                          task_id)
@@ -230,7 +230,7 @@ async def test_no_show_frees_the_slot_and_redispatches(
     task_id, s, e = await make_task(pool, city)
     handle = await start(ts_env, task_queue, task_id, s, e)
     await until(snapshot(handle), lambda x: x.open_offers == [first])
-    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=first, accept=True))
+    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferUpdate(member_id=first, accept=True))
     await until(snapshot(handle), lambda x: x.status is TaskStatus.staffed)
     await ts_env.fast_forward(handle, timedelta(days=1, minutes=31))
     snap = await until(snapshot(handle), lambda x: x.open_offers == [second])
@@ -246,10 +246,10 @@ async def test_overdue_reminds_member_then_community(
 ) -> None:
     """Past the window's end the member on site is reminded; two hours later the community is told."""
     _, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
-    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=member, accept=True))
-    wrong = await refusal(run_update(handle, TaskWorkflow.check_in, ScanInput(member_id=member, token="bad")))
+    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferUpdate(member_id=member, accept=True))
+    wrong = await refusal(run_update(handle, TaskWorkflow.check_in, ScanUpdate(member_id=member, token="bad")))
     assert wrong == task_rules.REFUSAL_BAD_TOKEN
-    await run_update(handle, TaskWorkflow.check_in, ScanInput(member_id=member, token=TOKEN))
+    await run_update(handle, TaskWorkflow.check_in, ScanUpdate(member_id=member, token=TOKEN))
     await ts_env.fast_forward(handle, timedelta(hours=2, minutes=10))
     key = f"task:{task_id}:overdue:0:%"
     notes = await rows_eventually(pool, "SELECT recipient_kind FROM notification WHERE dedupe_key LIKE $1", key)
@@ -258,7 +258,7 @@ async def test_overdue_reminds_member_then_community(
     notes = await rows_eventually(pool, "SELECT recipient_kind FROM notification WHERE dedupe_key LIKE $1 ORDER BY id",
                              key, want=2)
     assert [n["recipient_kind"] for n in notes] == ["member", "community"]
-    await run_update(handle, TaskWorkflow.check_out, ScanInput(member_id=member, token=TOKEN))
+    await run_update(handle, TaskWorkflow.check_out, ScanUpdate(member_id=member, token=TOKEN))
     await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
     await handle.terminate()
 
@@ -273,7 +273,7 @@ async def test_rating_defaults_after_the_window_and_points_are_credited_on_verif
     await ts_env.fast_forward(handle, timedelta(hours=73))
     rating = await rows_eventually(pool, "SELECT score, defaulted FROM resident_rating WHERE task_id = $1", task_id)
     assert rating == [{"score": 5, "defaulted": True}]
-    late = await refusal(run_update(handle, TaskWorkflow.rate, RateInput(score=1)))
+    late = await refusal(run_update(handle, TaskWorkflow.rate, RateUpdate(score=1)))
     assert late == task_rules.REFUSAL_ALREADY_RATED
     verified = await run_update(handle, TaskWorkflow.verify, VerifyInput(actor="community_staff:甲"))
     assert verified.points_credited == 1
@@ -295,7 +295,7 @@ async def test_low_rating_reopens_for_follow_up(
     city, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
     await serve_through(handle, member)
     await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
-    rated = await run_update(handle, TaskWorkflow.rate, RateInput(score=2, comment="态度一般"))
+    rated = await run_update(handle, TaskWorkflow.rate, RateUpdate(score=2, comment="态度一般"))
     assert rated.follow_up
     await until(snapshot(handle), lambda x: x.status is TaskStatus.follow_up)
     notes = await rows_eventually(pool, "SELECT recipient_kind, recipient_id FROM notification WHERE dedupe_key = $1",
@@ -314,11 +314,11 @@ async def test_two_members_racing_for_the_last_slot_exactly_one_wins(
     a = await add_member(pool, city, grid_id=city.grid_id)
     b = await add_member(pool, city, grid_id=city.grid_id)
     task_id, s, e = await make_task(pool, city)
-    handle = await start(ts_env, task_queue, task_id, s, e, policy=DispatchPolicy(offers_per_slot=2))
+    handle = await start(ts_env, task_queue, task_id, s, e, policy=dispatch_policy(offers_per_slot=2))
     await until(snapshot(handle), lambda x: sorted(x.open_offers) == sorted([a, b]))
     results = await asyncio.gather(
-        run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=a, accept=True)),
-        run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=b, accept=True)),
+        run_update(handle, TaskWorkflow.answer_offer, AnswerOfferUpdate(member_id=a, accept=True)),
+        run_update(handle, TaskWorkflow.answer_offer, AnswerOfferUpdate(member_id=b, accept=True)),
         return_exceptions=True,
     )
     wins = [r for r in results if not isinstance(r, BaseException)]
@@ -340,7 +340,7 @@ async def test_each_level_has_its_own_deadline(
     near = await add_member(pool, city, grid_id=city.grid_id)
     next_door = await add_member(pool, city, grid_id=city.neighbour_grid_id)
     task_id, s, e = await make_task(pool, city)
-    policy = DispatchPolicy(offer_timeout=timedelta(hours=1),
+    policy = dispatch_policy(offer_timeout=timedelta(hours=1),
                             level_deadlines={EscalationLevel.grid: timedelta(minutes=10)})
     handle = await start(ts_env, task_queue, task_id, s, e, policy=policy)
     snap = await until(snapshot(handle), lambda x: x.open_offers == [near])
@@ -367,11 +367,11 @@ async def test_claim_mode_first_come_capped_at_headcount(
     task_id, s, e = await make_task(pool, city, headcount=2, mode=TaskMode.claim)
     handle = await start(ts_env, task_queue, task_id, s, e, mode=TaskMode.claim, headcount=2)
     await until(snapshot(handle), lambda x: x.status is TaskStatus.open)
-    outsider = await refusal(run_update(handle, TaskWorkflow.claim, ClaimInput(member_id=elsewhere)))
+    outsider = await refusal(run_update(handle, TaskWorkflow.claim, ClaimUpdate(member_id=elsewhere)))
     assert "未在本社区报到" in outsider
-    await run_update(handle, TaskWorkflow.claim, ClaimInput(member_id=first))
-    await run_update(handle, TaskWorkflow.claim, ClaimInput(member_id=second))
-    full = await refusal(run_update(handle, TaskWorkflow.claim, ClaimInput(member_id=late)))
+    await run_update(handle, TaskWorkflow.claim, ClaimUpdate(member_id=first))
+    await run_update(handle, TaskWorkflow.claim, ClaimUpdate(member_id=second))
+    full = await refusal(run_update(handle, TaskWorkflow.claim, ClaimUpdate(member_id=late)))
     assert full == task_rules.REFUSAL_TASK_FULL
     await until(snapshot(handle), lambda x: x.status is TaskStatus.staffed)
     rows = await fetch(pool, "SELECT member_id, source FROM assignment WHERE task_id = $1 ORDER BY member_id", task_id)
@@ -393,7 +393,7 @@ async def test_worker_restarted_after_the_award_credits_once(
         await until(snapshot(handle), lambda x: x.open_offers == [member])
         await serve_through(handle, member)
         await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
-        await run_update(handle, TaskWorkflow.rate, RateInput(score=4))
+        await run_update(handle, TaskWorkflow.rate, RateUpdate(score=4))
         verified = await run_update(handle, TaskWorkflow.verify, VerifyInput(actor="community_staff:甲"))
         assert verified.points_credited == 1
     async with Worker(ts_env.client, task_queue=task_queue, workflows=[TaskWorkflow], activities=acts,
@@ -415,7 +415,7 @@ async def test_cancel_before_service_withdraws_offers_and_releases_members(
     task_id, s, e = await make_task(pool, city, headcount=2)
     handle = await start(ts_env, task_queue, task_id, s, e, headcount=2)
     await until(snapshot(handle), lambda x: sorted(x.open_offers) == sorted([a, b]))
-    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=a, accept=True))
+    await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferUpdate(member_id=a, accept=True))
     await run_update(handle, TaskWorkflow.cancel, CancelInput(actor="community_staff:甲", reason="居民已自行解决"))
     result = await handle.result()
     assert result.status is TaskStatus.cancelled
@@ -432,8 +432,8 @@ async def test_cancel_before_service_withdraws_offers_and_releases_members(
     started = await start(ts_env, task_queue, started_id, s2, e2)
     await until(snapshot(started), lambda x: bool(x.open_offers))
     member = (await started.query(TaskWorkflow.snapshot)).open_offers[0]
-    await run_update(started, TaskWorkflow.answer_offer, AnswerOfferInput(member_id=member, accept=True))
-    await run_update(started, TaskWorkflow.check_in, ScanInput(member_id=member, token=TOKEN))
+    await run_update(started, TaskWorkflow.answer_offer, AnswerOfferUpdate(member_id=member, accept=True))
+    await run_update(started, TaskWorkflow.check_in, ScanUpdate(member_id=member, token=TOKEN))
     refused = await refusal(run_update(started, TaskWorkflow.cancel, CancelInput(actor="x", reason="不需要了")))
     assert refused == task_rules.REFUSAL_CANNOT_CANCEL
     await started.terminate()

@@ -47,45 +47,42 @@ with workflow.unsafe.imports_passed_through():
     from activities.dispatch import DispatchActivities
     from domain.escalation import LADDER, level_deadline, next_level, parked_reason
     from domain.task_rules import TaskRefusal
-    from schemas.dispatch import (
-        AnswerOfferInput,
-        AnswerOfferResult,
-        AssignmentStatus,
+    from schemas.dispatch import AssignmentStatus, OfferStatus, TaskMode, TaskStatus
+    from schemas.matching import EscalationLevel
+    from schemas.task_contract import (
+        AnswerOfferUpdate,
         AwardPointsInput,
         CancelInput,
         CancelTaskInput,
-        ClaimInput,
-        ClaimResult,
+        Claimed,
+        ClaimUpdate,
         ExpireOffersInput,
         FindCandidatesInput,
         FlagUnderstaffedInput,
         NoShowInput,
         NotifyLevelInput,
-        OfferStatus,
+        OfferAnswered,
         OverdueReminderInput,
-        RateInput,
-        RateResult,
+        Rated,
+        RateUpdate,
         RecordAnswerInput,
         RecordClaimInput,
         RecordRatingInput,
         RecordRatingResult,
         RecordVerifyRejectionInput,
         RejectVerifyInput,
-        RejectVerifyResult,
         RequeueInput,
         ScanActivityInput,
-        ScanInput,
-        ScanResult,
+        ScanRecorded,
+        ScanUpdate,
         SetStatusInput,
-        TaskMode,
-        TaskSnapshot,
-        TaskStatus,
+        TaskState,
         TaskWorkflowInput,
         TaskWorkflowResult,
+        VerificationRejected,
+        Verified,
         VerifyInput,
-        VerifyResult,
     )
-    from schemas.matching import EscalationLevel
 
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -381,7 +378,7 @@ class TaskWorkflow:
     # ------------------------------------------------------------------ updates
 
     @workflow.update(name="answer_offer")
-    async def answer_offer(self, data: AnswerOfferInput) -> AnswerOfferResult:
+    async def answer_offer(self, data: AnswerOfferUpdate) -> OfferAnswered:
         offer = self._offers[data.member_id]
         if data.accept and self._filled() >= self._in.headcount:
             # Two accepts for the last slot both passed the validator; the first one holds it.
@@ -410,10 +407,10 @@ class TaskWorkflow:
         elif data.accept:
             raise refusal(TaskRefusal.offer_expired)
         workflow.logger.info("offer_answered", extra={"member_id": data.member_id, "status": res.status.value})
-        return AnswerOfferResult(offer_id=offer.offer_id, status=res.status)
+        return OfferAnswered(offer_id=offer.offer_id, status=res.status)
 
     @answer_offer.validator
-    def _validate_answer(self, data: AnswerOfferInput) -> None:
+    def _validate_answer(self, data: AnswerOfferUpdate) -> None:
         if self._cancel is not None:
             raise refusal(TaskRefusal.task_cancelled)
         offer = self._offers.get(data.member_id)
@@ -431,7 +428,7 @@ class TaskWorkflow:
             raise refusal(TaskRefusal.task_full)
 
     @workflow.update(name="claim")
-    async def claim(self, data: ClaimInput) -> ClaimResult:
+    async def claim(self, data: ClaimUpdate) -> Claimed:
         if self._filled() >= self._in.headcount:
             raise refusal(TaskRefusal.task_full)
         self._reserved += 1
@@ -447,10 +444,10 @@ class TaskWorkflow:
         finally:
             self._reserved -= 1
         self._assigned[data.member_id] = AssignmentStatus.accepted
-        return ClaimResult(assignment_id=res.assignment_id, filled=self._filled(), headcount=self._in.headcount)
+        return Claimed(assignment_id=res.assignment_id, filled=self._filled(), headcount=self._in.headcount)
 
     @claim.validator
-    def _validate_claim(self, data: ClaimInput) -> None:
+    def _validate_claim(self, data: ClaimUpdate) -> None:
         if self._cancel is not None:
             raise refusal(TaskRefusal.task_cancelled)
         if self._in.mode is TaskMode.dispatch:
@@ -461,7 +458,7 @@ class TaskWorkflow:
             raise refusal(TaskRefusal.task_full)
 
     @workflow.update(name="check_in")
-    async def check_in(self, data: ScanInput) -> ScanResult:
+    async def check_in(self, data: ScanUpdate) -> ScanRecorded:
         res = await self._scan(data, check_out=False)
         self._assigned[data.member_id] = res.status
         if self._status in (TaskStatus.staffed, TaskStatus.offering, TaskStatus.open):
@@ -469,7 +466,7 @@ class TaskWorkflow:
         return res
 
     @check_in.validator
-    def _validate_check_in(self, data: ScanInput) -> None:
+    def _validate_check_in(self, data: ScanUpdate) -> None:
         status = self._assigned.get(data.member_id)
         if status is None or status not in _HOLDING:
             raise refusal(TaskRefusal.not_assigned)
@@ -477,22 +474,22 @@ class TaskWorkflow:
             raise refusal(TaskRefusal.already_checked_in)
 
     @workflow.update(name="check_out")
-    async def check_out(self, data: ScanInput) -> ScanResult:
+    async def check_out(self, data: ScanUpdate) -> ScanRecorded:
         res = await self._scan(data, check_out=True)
         self._assigned[data.member_id] = res.status
         return res
 
     @check_out.validator
-    def _validate_check_out(self, data: ScanInput) -> None:
+    def _validate_check_out(self, data: ScanUpdate) -> None:
         status = self._assigned.get(data.member_id)
         if status is None or status not in _HOLDING:
             raise refusal(TaskRefusal.not_assigned)
         if status is not AssignmentStatus.checked_in:
             raise refusal(TaskRefusal.not_checked_in)
 
-    async def _scan(self, data: ScanInput, *, check_out: bool) -> ScanResult:
+    async def _scan(self, data: ScanUpdate, *, check_out: bool) -> ScanRecorded:
         try:
-            result: ScanResult = await workflow.execute_activity_method(
+            result: ScanRecorded = await workflow.execute_activity_method(
                 DispatchActivities.scan,
                 ScanActivityInput(task_id=self._in.task_id, member_id=data.member_id, token=data.token,
                                   check_out=check_out, report=data.report, as_of=workflow.now()),
@@ -503,23 +500,23 @@ class TaskWorkflow:
         return result
 
     @workflow.update(name="rate")
-    async def rate(self, data: RateInput) -> RateResult:
+    async def rate(self, data: RateUpdate) -> Rated:
         score = await self._record_rating(data.score, data.comment, defaulted=False)
-        return RateResult(score=score, follow_up=score <= self._in.policy.low_rating_threshold)
+        return Rated(score=score, follow_up=score <= self._in.policy.low_rating_threshold)
 
     @rate.validator
-    def _validate_rate(self, data: RateInput) -> None:
+    def _validate_rate(self, data: RateUpdate) -> None:
         if self._status is not TaskStatus.done:
             raise refusal(TaskRefusal.cannot_rate if self._rating is None else TaskRefusal.already_rated)
         if self._rating is not None:
             raise refusal(TaskRefusal.already_rated)
 
     @workflow.update(name="verify")
-    async def verify(self, data: VerifyInput) -> VerifyResult:
+    async def verify(self, data: VerifyInput) -> Verified:
         self._verify = data
         await workflow.wait_condition(lambda: self._awarded is not None)
         assert self._awarded is not None
-        return VerifyResult(points_credited=self._awarded)
+        return Verified(points_credited=self._awarded)
 
     @verify.validator
     def _validate_verify(self, data: VerifyInput) -> None:
@@ -531,7 +528,7 @@ class TaskWorkflow:
             raise refusal(TaskRefusal.verify_in_progress)
 
     @workflow.update(name="reject_verification")
-    async def reject_verification(self, data: RejectVerifyInput) -> RejectVerifyResult:
+    async def reject_verification(self, data: RejectVerifyInput) -> VerificationRejected:
         # The rejection runs in the update, not in the life: the life keeps waiting for a passing
         # `verify`, so runs started before this update existed replay unchanged.
         self._rejecting = True
@@ -548,7 +545,7 @@ class TaskWorkflow:
             self._rejecting = False
         self._status = TaskStatus.follow_up
         workflow.logger.info("verification_rejected", extra={"rejections": self._rejections})
-        return RejectVerifyResult(status=self._status, rejections=self._rejections)
+        return VerificationRejected(status=self._status, rejections=self._rejections)
 
     @reject_verification.validator
     def _validate_reject_verification(self, data: RejectVerifyInput) -> None:
@@ -562,7 +559,7 @@ class TaskWorkflow:
             raise refusal(TaskRefusal.reason_required)
 
     @workflow.update(name="requeue")
-    async def requeue(self, data: RequeueInput) -> TaskSnapshot:
+    async def requeue(self, data: RequeueInput) -> TaskState:
         self._requeued = True
         workflow.logger.info("task_requeued", extra={"actor": data.actor})
         return self.snapshot()
@@ -573,7 +570,7 @@ class TaskWorkflow:
             raise refusal(TaskRefusal.not_parked)
 
     @workflow.update(name="cancel")
-    async def cancel(self, data: CancelInput) -> TaskSnapshot:
+    async def cancel(self, data: CancelInput) -> TaskState:
         self._cancel = data
         workflow.logger.info("task_cancel_requested", extra={"actor": data.actor})
         await workflow.wait_condition(lambda: self._status is TaskStatus.cancelled)
@@ -589,7 +586,7 @@ class TaskWorkflow:
             raise refusal(TaskRefusal.cannot_cancel)
 
     @workflow.query(name="snapshot")
-    def snapshot(self) -> TaskSnapshot:
-        return TaskSnapshot(status=self._status, level=self._level, wave=self._wave, filled=self._filled(),
+    def snapshot(self) -> TaskState:
+        return TaskState(status=self._status, level=self._level, wave=self._wave, filled=self._filled(),
                             open_offers=self._open_offers(), parked_reason=self._parked_reason,
                             shortfall=self._shortfall)

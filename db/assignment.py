@@ -143,3 +143,30 @@ async def select_served_members(conn: Conn, *, task_id: int) -> list[int]:
         task_id,
     )
     return [int(r["member_id"]) for r in rows]
+
+
+async def insert_served_assignments(
+    conn: Conn,
+    *,
+    task_ids: list[int],
+    member_ids: list[int],
+    accepted_ats: list[datetime],
+    checked_in_ats: list[datetime],
+    checked_out_ats: list[datetime],
+    hours: list[float],
+    reports: list[str | None],
+) -> None:
+    """Assignments from accepted offers, checked in and out, set-based, for history written after
+    the fact (the caller computed `hours` from the scans as domain.points.service_hours does)."""
+    await conn.execute(
+        """
+        INSERT INTO assignment (task_id, member_id, source, status, accepted_at, checked_in_at,
+                                checked_out_at, hours, report)
+        SELECT task_id, member_id, 'offer', 'checked_out', accepted_at, checked_in_at, checked_out_at,
+               hours, report
+        FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[],
+                    $6::numeric[], $7::text[])
+             AS s(task_id, member_id, accepted_at, checked_in_at, checked_out_at, hours, report)
+        """,
+        task_ids, member_ids, accepted_ats, checked_in_ats, checked_out_ats, hours, reports,
+    )

@@ -282,3 +282,10 @@ async def mobilised_at(conn: Conn, *, campaign_id: int, at: datetime) -> dict[st
         campaign_id, at,
     )
     return dict(row["detail"]) if row is not None else None
+
+
+async def select_campaign_id_by_name(conn: Conn, *, name: str) -> int | None:
+    """The oldest campaign of this name that was not cancelled (the demo finds its own)."""
+    found: int | None = await conn.fetchval(
+        "SELECT id FROM campaign WHERE name = $1 AND status <> 'cancelled' ORDER BY id LIMIT 1", name)
+    return found

@@ -75,3 +75,11 @@ async def select_waves(conn: Conn, *, campaign_id: int) -> list[dict[str, Any]]:
         campaign_id,
     )
     return [dict(r) for r in rows]
+
+
+async def any_wave_finished(conn: Conn, *, campaign_id: int) -> bool:
+    """Whether any reminder wave of the campaign has finished."""
+    done: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM campaign_wave WHERE campaign_id = $1 AND finished_at IS NOT NULL)",
+        campaign_id)
+    return done

@@ -191,3 +191,35 @@ async def count_awaiting_community(conn: Conn, *, scope: ScopeFilter) -> tuple[i
     )
     assert row is not None
     return int(row["submitted"]), int(row["confirmed"])
+
+
+async def set_submitted_at(conn: Conn, *, ids: Sequence[int], submitted_ats: Sequence[datetime]) -> int:
+    """Date still-submitted registrations back to when they were handed in (a roster standing for
+    submissions made over past months, as the demo's history does); their `submitted` history rows
+    move with them. Only registrations still `submitted` move; returns how many did."""
+    moved: int = await conn.fetchval(
+        """
+        WITH src AS (
+            SELECT * FROM unnest($1::bigint[], $2::timestamptz[]) AS s(id, at)
+        ), upd AS (
+            UPDATE member_registration mr SET submitted_at = src.at, updated_at = src.at
+            FROM src WHERE mr.id = src.id AND mr.status = 'submitted'
+            RETURNING mr.id, src.at
+        ), ev AS (
+            UPDATE registration_event e SET at = upd.at
+            FROM upd WHERE e.registration_kind = 'member' AND e.registration_id = upd.id
+              AND e.to_status = 'submitted'
+        )
+        SELECT count(*)::int FROM upd
+        """,
+        list(ids), list(submitted_ats),
+    )
+    return moved
+
+
+async def select_first_active(conn: Conn, *, limit: int) -> list[tuple[int, int]]:
+    """(member, community) of the first `limit` members with an active registration, by member id."""
+    rows = await conn.fetch(
+        "SELECT member_id, community_id FROM member_registration WHERE status = 'active'"
+        " ORDER BY member_id LIMIT $1", limit)
+    return [(int(r["member_id"]), int(r["community_id"])) for r in rows]

@@ -166,3 +166,47 @@ async def count_open_needs(conn: Conn, *, scope: ScopeFilter) -> tuple[int, int]
     )
     assert row is not None
     return int(row["submitted"]), int(row["verified"])
+
+
+async def insert_closed_needs(
+    conn: Conn,
+    *,
+    categories: list[str],
+    community_ids: list[int],
+    grid_ids: list[int],
+    urgencies: list[str],
+    deadline_ats: list[datetime],
+    descriptions: list[str],
+    resident_names: list[str | None],
+    resident_phones: list[str | None],
+    donor_names: list[str | None],
+    donor_anonymous: list[bool],
+    created_by: list[str],
+    created_ats: list[datetime],
+    decided_ats: list[datetime],
+    closed_ats: list[datetime],
+) -> list[int]:
+    """Needs after their whole life (placed, verified, turned into a task, struck off when the task
+    closed), set-based, for history written after the fact; their ids in the order given."""
+    rows = await conn.fetch(
+        """
+        INSERT INTO need (category, community_id, grid_id, urgency, deadline_at, description,
+                          resident_name, resident_phone, donor_name, donor_anonymous, status,
+                          created_by, created_at, decided_at, updated_at)
+        SELECT category, community_id, grid_id, urgency, deadline_at, description, resident_name,
+               resident_phone, donor_name, donor_anonymous, 'closed', created_by, created_at,
+               decided_at, closed_at
+        FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::text[],
+                    $7::text[], $8::text[], $9::text[], $10::boolean[], $11::text[],
+                    $12::timestamptz[], $13::timestamptz[], $14::timestamptz[])
+             WITH ORDINALITY AS s(category, community_id, grid_id, urgency, deadline_at, description,
+                                  resident_name, resident_phone, donor_name, donor_anonymous,
+                                  created_by, created_at, decided_at, closed_at, ord)
+        ORDER BY ord
+        RETURNING id
+        """,
+        categories, community_ids, grid_ids, urgencies, deadline_ats, descriptions, resident_names,
+        resident_phones, donor_names, donor_anonymous, created_by, created_ats, decided_ats, closed_ats,
+    )
+    # Identity values are drawn in insertion order, which ORDER BY ord fixes.
+    return sorted(int(r["id"]) for r in rows)

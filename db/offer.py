@@ -121,3 +121,39 @@ async def select_member_offers(conn: Conn, *, member_id: int, limit: int) -> lis
         member_id, limit,
     )
     return [dict(r) for r in rows]
+
+
+async def insert_answered_offers(
+    conn: Conn,
+    *,
+    task_ids: list[int],
+    member_ids: list[int],
+    waves: list[int],
+    levels: list[str],
+    statuses: list[str],
+    score_parts: list[dict[str, Any]],
+    reasons: list[str | None],
+    offered_ats: list[datetime],
+    expires_ats: list[datetime],
+    answered_ats: list[datetime | None],
+) -> list[int]:
+    """Offers with their answers, set-based, for history written after the fact; their ids in
+    the order given."""
+    rows = await conn.fetch(
+        """
+        INSERT INTO offer (task_id, member_id, wave, level, status, score_parts, reason, offered_at,
+                           expires_at, answered_at)
+        SELECT task_id, member_id, wave, level, status, parts::jsonb, reason, offered_at, expires_at,
+               answered_at
+        FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[],
+                    $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[])
+             WITH ORDINALITY AS s(task_id, member_id, wave, level, status, parts, reason, offered_at,
+                                  expires_at, answered_at, ord)
+        ORDER BY ord
+        RETURNING id
+        """,
+        task_ids, member_ids, waves, levels, statuses,
+        [json.dumps(p, ensure_ascii=False) for p in score_parts], reasons, offered_ats, expires_ats,
+        answered_ats,
+    )
+    return sorted(int(r["id"]) for r in rows)

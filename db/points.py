@@ -72,3 +72,32 @@ async def select_member_balance(conn: Conn, *, member_id: int) -> dict[str, floa
     )
     assert row is not None
     return {"evaluation": float(row["evaluation"]), "redeemable": float(row["redeemable"])}
+
+
+async def credit_services_of_tasks(
+    conn: Conn,
+    *,
+    task_ids: list[int],
+    member_ids: list[int],
+    service_keys: list[str],
+    points: list[float],
+    parts: list[dict[str, Any]],
+    ats: list[datetime],
+) -> int:
+    """`credit_services` for many tasks at once (history written after the fact; evaluation
+    ledger only): each key once, a key already there adds nothing; how many were written now."""
+    credited: int = await conn.fetchval(
+        """
+        WITH ev AS (
+            INSERT INTO evaluation_points (member_id, task_id, service_key, points, parts, awarded_at)
+            SELECT member_id, task_id, service_key, points::numeric, parts::jsonb, awarded_at
+            FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::float8[], $5::text[], $6::timestamptz[])
+                 AS s(task_id, member_id, service_key, points, parts, awarded_at)
+            ON CONFLICT (service_key) DO NOTHING
+            RETURNING 1
+        )
+        SELECT count(*)::int FROM ev
+        """,
+        task_ids, member_ids, service_keys, points, [json.dumps(p, ensure_ascii=False) for p in parts], ats,
+    )
+    return credited

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -29,3 +30,18 @@ async def connect(dsn: str) -> asyncpg.Connection[Any]:
     conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn)
     await _init_connection(conn)
     return conn
+
+
+# Tables a bulk write of history touches; ANALYZE names only these (never text from a caller).
+_ANALYZABLE = frozenset({"need", "task", "task_event", "offer", "assignment", "resident_rating",
+                         "evaluation_points", "member_registration", "registration_event"})
+
+
+async def analyze(conn: Conn, tables: Sequence[str]) -> None:
+    """Refresh the planner's statistics of `tables` right after a bulk write: until autovacuum
+    gets to them the planner still sees the tables as nearly empty and may pick nested loops
+    that take minutes on the new rows."""
+    unknown = set(tables) - _ANALYZABLE
+    if unknown:
+        raise ValueError(f"not analyzable here: {sorted(unknown)}")
+    await conn.execute("ANALYZE " + ", ".join(sorted(set(tables))))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from db.pool import Conn
@@ -17,17 +18,18 @@ async def insert_events(
     to_statuses: Sequence[str],
     actor: str,
     reasons: Sequence[str | None],
+    at: datetime | None = None,
 ) -> None:
-    """One history row per registration, set-based."""
+    """One history row per registration, set-based; at `at` (the use case's business time) or now."""
     await conn.execute(
         """
         INSERT INTO registration_event (registration_kind, registration_id, from_status, to_status,
-                                        actor, reason)
-        SELECT $1, e.id, e.from_status, e.to_status, $5, e.reason
+                                        actor, reason, at)
+        SELECT $1, e.id, e.from_status, e.to_status, $5, e.reason, coalesce($7::timestamptz, now())
         FROM unnest($2::bigint[], $3::text[], $4::text[], $6::text[])
              AS e(id, from_status, to_status, reason)
         """,
-        kind, list(registration_ids), list(from_statuses), list(to_statuses), actor, list(reasons),
+        kind, list(registration_ids), list(from_statuses), list(to_statuses), actor, list(reasons), at,
     )
 
 

@@ -80,3 +80,18 @@ async def mark_rating_token_used(conn: Conn, *, task_id: int, at: datetime) -> b
         task_id, at,
     )
     return used
+
+
+async def insert_ratings(
+    conn: Conn, *, task_ids: list[int], scores: list[int], comments: list[str | None],
+    defaulted: list[bool], rated_ats: list[datetime],
+) -> None:
+    """Many tasks' ratings at once (history written after the fact); a task's existing rating stands."""
+    await conn.execute(
+        """
+        INSERT INTO resident_rating (task_id, score, comment, defaulted, rated_at)
+        SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::boolean[], $5::timestamptz[])
+        ON CONFLICT (task_id) DO NOTHING
+        """,
+        task_ids, scores, comments, defaulted, rated_ats,
+    )

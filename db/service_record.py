@@ -269,3 +269,9 @@ async def count_pending(conn: Conn, *, scope: ScopeFilter) -> int:
         scope.district_id, scope.subdistrict_id, scope.community_id,
     )
     return count
+
+
+async def any_record(conn: Conn) -> bool:
+    """Whether any service record was ever logged."""
+    found: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM service_record)")
+    return found

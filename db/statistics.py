@@ -11,6 +11,9 @@ self-join.
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+
 import asyncpg
 
 from db.pool import Conn
@@ -75,4 +78,93 @@ async def select_registration_counts(
         """,
         scope.district_id, scope.subdistrict_id, scope.community_id, scope.unit_id, scope.member_id,
         level,
+    )
+
+
+async def select_group(conn: Conn, *, level: str, group_id: int | None) -> asyncpg.Record | None:
+    """The group's name and where it sits (district, subdistrict, community; a unit's location),
+    or None when there is no such group. The city is one group with no id."""
+    return await conn.fetchrow(
+        """
+        SELECT * FROM (
+            SELECT '全市'::text AS name, NULL::bigint AS district_id, NULL::bigint AS subdistrict_id,
+                   NULL::bigint AS community_id, NULL::bigint AS unit_id
+            WHERE $1 = 'city'
+            UNION ALL
+            SELECT d.name, d.id, NULL, NULL, NULL FROM district d WHERE $1 = 'district' AND d.id = $2
+            UNION ALL
+            SELECT s.name, s.district_id, s.id, NULL, NULL FROM subdistrict s
+            WHERE $1 = 'subdistrict' AND s.id = $2
+            UNION ALL
+            SELECT c.name, s.district_id, c.subdistrict_id, c.id, NULL FROM community c
+            JOIN subdistrict s ON s.id = c.subdistrict_id WHERE $1 = 'community' AND c.id = $2
+            UNION ALL
+            SELECT u.name, NULL, NULL, NULL, u.id FROM reporting_unit u WHERE $1 = 'unit' AND u.id = $2
+        ) g LIMIT 1
+        """,
+        level, group_id,
+    )
+
+
+async def select_registration_trend(
+    conn: Conn, *, scope: ScopeFilter, level: str, group_id: int | None,
+    starts: list[datetime], ends: list[datetime], quota_services: Decimal, quota_hours: Decimal,
+) -> list[asyncpg.Record]:
+    """Per month [starts[i], ends[i]): the group's members (inside `scope`), registered at the
+    month's end, newly registered, served and meeting the monthly quota, in the order given.
+
+    A registration counts from its confirmed_at; one that left the registered statuses (lapsed,
+    transferred, withdrawn) is taken to have left at its updated_at. Services are the evaluation
+    ledger's credits (tasks and approved service records) by awarded_at, hours from parts.hours.
+    """
+    return await conn.fetch(
+        """
+        WITH scoped AS (
+            SELECT m.id
+            FROM member m
+            LEFT JOIN community c ON c.id = m.home_community_id
+            LEFT JOIN subdistrict s ON s.id = c.subdistrict_id
+            WHERE ($1::bigint IS NULL OR s.district_id = $1)
+              AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
+              AND ($3::bigint IS NULL OR m.home_community_id = $3)
+              AND ($4::bigint IS NULL OR m.unit_id = $4)
+              AND ($5::bigint IS NULL OR m.id = $5)
+              AND CASE $6::text
+                      WHEN 'unit' THEN m.unit_id = $7
+                      WHEN 'community' THEN m.home_community_id = $7
+                      WHEN 'subdistrict' THEN c.subdistrict_id = $7
+                      WHEN 'district' THEN s.district_id = $7
+                      ELSE true
+                  END
+        ), months AS (
+            SELECT * FROM unnest($8::timestamptz[], $9::timestamptz[]) WITH ORDINALITY AS b(start_at, end_at, ord)
+        ), reg AS (
+            SELECT r.member_id, r.confirmed_at, r.status, r.updated_at
+            FROM member_registration r JOIN scoped ON scoped.id = r.member_id
+            WHERE r.confirmed_at IS NOT NULL
+        ), pts AS (
+            SELECT p.member_id, p.awarded_at, coalesce((p.parts->>'hours')::numeric, 0) AS hours
+            FROM evaluation_points p JOIN scoped ON scoped.id = p.member_id
+            WHERE p.awarded_at >= (SELECT min(start_at) FROM months)
+              AND p.awarded_at < (SELECT max(end_at) FROM months)
+        ), per_member AS (
+            SELECT b.ord, p.member_id, count(*) AS services, sum(p.hours) AS hours
+            FROM months b JOIN pts p ON p.awarded_at >= b.start_at AND p.awarded_at < b.end_at
+            GROUP BY b.ord, p.member_id
+        )
+        SELECT b.ord, b.start_at,
+               (SELECT count(*) FROM scoped)::int AS members,
+               (SELECT count(DISTINCT member_id) FROM reg
+                WHERE confirmed_at < b.end_at
+                  AND (status IN ('confirmed', 'active', 'paused') OR updated_at >= b.end_at))::int AS registered,
+               (SELECT count(*) FROM reg WHERE confirmed_at >= b.start_at AND confirmed_at < b.end_at)::int
+                   AS newly_registered,
+               (SELECT count(*) FROM per_member pm WHERE pm.ord = b.ord)::int AS served,
+               (SELECT count(*) FROM per_member pm WHERE pm.ord = b.ord
+                  AND pm.services >= $10::numeric AND pm.hours >= $11::numeric)::int AS met_standard
+        FROM months b
+        ORDER BY b.ord
+        """,
+        scope.district_id, scope.subdistrict_id, scope.community_id, scope.unit_id, scope.member_id,
+        level, group_id, starts, ends, quota_services, quota_hours,
     )

@@ -6,6 +6,7 @@ really changed, so a retried activity leaves one history line, not two.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -484,3 +485,89 @@ async def count_queues(conn: Conn, *, scope: ScopeFilter, as_of: datetime) -> di
     )
     assert row is not None
     return {"parked": int(row["parked"]), "overdue": int(row["overdue"]), "to_verify": int(row["to_verify"])}
+
+
+async def insert_closed_tasks(
+    conn: Conn,
+    *,
+    need_ids: list[int | None],
+    community_ids: list[int],
+    grid_ids: list[int],
+    titles: list[str],
+    categories: list[str],
+    headcounts: list[int],
+    window_starts: list[datetime],
+    window_ends: list[datetime],
+    places: list[str],
+    category_bonuses: list[float],
+    qr_token_hashes: list[str],
+    created_by: list[str],
+    created_ats: list[datetime],
+    level_deadline_ats: list[datetime],
+    closed_ats: list[datetime],
+    points_per_hour: float,
+    rating_bonus: float,
+    points_cap: float,
+) -> list[int]:
+    """Dispatched tasks after their whole life (staffed at the grid level, served, verified and
+    closed), set-based, for history written after the fact; their ids in the order given. Each
+    gets the workflow id its TaskWorkflow had (`task-{id}`); the caller writes the history."""
+    rows = await conn.fetch(
+        """
+        INSERT INTO task (need_id, community_id, grid_id, title, category, mode, headcount,
+                          window_start, window_end, place, points_per_hour, category_bonus,
+                          rating_bonus, points_cap, redeemable, status, escalation_level,
+                          level_deadline_at, qr_token_hash, created_by, created_at, updated_at,
+                          closed_at)
+        SELECT need_id, community_id, grid_id, title, category, 'dispatch', headcount, window_start,
+               window_end, place, $16, category_bonus, $17, $18, false, 'closed', 'grid',
+               level_deadline_at, qr_token_hash, created_by, created_at, closed_at, closed_at
+        FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::int[],
+                    $7::timestamptz[], $8::timestamptz[], $9::text[], $10::numeric[], $11::text[],
+                    $12::text[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[])
+             WITH ORDINALITY AS s(need_id, community_id, grid_id, title, category, headcount,
+                                  window_start, window_end, place, category_bonus, qr_token_hash,
+                                  created_by, created_at, level_deadline_at, closed_at, ord)
+        ORDER BY ord
+        RETURNING id
+        """,
+        need_ids, community_ids, grid_ids, titles, categories, headcounts, window_starts, window_ends,
+        places, category_bonuses, qr_token_hashes, created_by, created_ats, level_deadline_ats,
+        closed_ats, points_per_hour, rating_bonus, points_cap,
+    )
+    ids = sorted(int(r["id"]) for r in rows)
+    await conn.execute("UPDATE task SET workflow_id = 'task-' || id WHERE id = ANY($1::bigint[])", ids)
+    return ids
+
+
+async def insert_task_events(
+    conn: Conn,
+    *,
+    task_ids: list[int],
+    kinds: list[str],
+    from_statuses: list[str | None],
+    to_statuses: list[str | None],
+    member_ids: list[int | None],
+    actors: list[str],
+    details: list[dict[str, Any]],
+    ats: list[datetime],
+) -> None:
+    """Many history lines at once, in the order given (history written after the fact)."""
+    await conn.execute(
+        """
+        INSERT INTO task_event (task_id, kind, from_status, to_status, member_id, actor, detail, at)
+        SELECT task_id, kind, from_status, to_status, member_id, actor, detail::jsonb, at
+        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                    $7::text[], $8::timestamptz[])
+             WITH ORDINALITY AS s(task_id, kind, from_status, to_status, member_id, actor, detail, at, ord)
+        ORDER BY ord
+        """,
+        task_ids, kinds, from_statuses, to_statuses, member_ids, actors,
+        [json.dumps(d, ensure_ascii=False) for d in details], ats,
+    )
+
+
+async def exists_task_created_before(conn: Conn, *, at: datetime) -> bool:
+    """Whether any task was created before `at` (the demo's past is written once)."""
+    found: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM task WHERE created_at < $1)", at)
+    return found

@@ -79,3 +79,11 @@ async def set_unit_workflow_id(conn: Conn, *, registration_id: int, workflow_id:
     await conn.execute(
         "UPDATE unit_registration SET workflow_id = $2 WHERE id = $1", registration_id, workflow_id
     )
+
+
+async def select_community_with_most_units(conn: Conn) -> int | None:
+    """The community with the most units registered with it (active), lowest id on a tie."""
+    found: int | None = await conn.fetchval(
+        """SELECT community_id FROM unit_registration WHERE status = 'active'
+           GROUP BY community_id ORDER BY count(*) DESC, community_id LIMIT 1""")
+    return found

@@ -396,3 +396,9 @@ async def count_open(conn: Conn, *, scope: ScopeFilter) -> int:
         scope.district_id, scope.subdistrict_id, scope.community_id,
     )
     return count
+
+
+async def any_whistle(conn: Conn) -> bool:
+    """Whether any whistle was ever blown."""
+    found: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM whistle)")
+    return found

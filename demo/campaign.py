@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from temporalio.client import Client
 
+from db import campaign as campaign_db
+from db import campaign_wave as wave_db
 from db.pool import Pool
 from schemas.auth import SYSTEM_ACTOR
 from schemas.campaign import CampaignCreate, LadderStep, QuotaPeriod, Quotas, Recipient, ReminderPolicy
@@ -39,18 +41,14 @@ DEMO_LADDER = ReminderPolicy(
 
 async def _existing(pool: Pool) -> int | None:
     async with pool.acquire() as conn:
-        found: int | None = await conn.fetchval(
-            "SELECT id FROM campaign WHERE name = $1 AND status <> 'cancelled' ORDER BY id LIMIT 1", DEMO_CAMPAIGN)
-    return found
+        return await campaign_db.select_campaign_id_by_name(conn, name=DEMO_CAMPAIGN)
 
 
 async def _first_wave_done(pool: Pool, campaign_id: int, *, timeout: float) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         async with pool.acquire() as conn:
-            done = await conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM campaign_wave WHERE campaign_id = $1 AND finished_at IS NOT NULL)",
-                campaign_id)
+            done = await wave_db.any_wave_finished(conn, campaign_id=campaign_id)
         if done:
             return
         await asyncio.sleep(0.5)
@@ -73,8 +71,8 @@ async def run_demo_campaign(pool: Pool, client: Client, *, task_queue: str, wait
             ), now=now)
         campaign_id = view.id
     async with pool.acquire() as conn:
-        status = await conn.fetchval("SELECT status FROM campaign WHERE id = $1", campaign_id)
-    if status == "draft":
+        row = await campaign_db.select_campaign(conn, campaign_id=campaign_id)
+    if row is not None and row["status"] == "draft":
         await campaign_service.launch_campaign(pool, client, SYSTEM_ACTOR, campaign_id, now=datetime.now(UTC),
                                                task_queue=task_queue)
     else:

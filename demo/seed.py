@@ -33,6 +33,7 @@ from demo.campaign import run_demo_campaign
 from demo.city import SIZES, City, generate_city
 from demo.dispatch import StreamPlan, run_task_stream, stream_summary
 from demo.evaluation import run_demo_evaluation
+from demo.history import seed_past
 from demo.service_records import seed_service_records
 from demo.whistle import run_demo_whistle
 from domain.errors import DomainError
@@ -43,7 +44,7 @@ from schemas.directory import Community, Unit, UnitRegistration
 from schemas.roster import RosterKind
 from schemas.settings import Settings
 from schemas.statistics import StatisticsLevel
-from services import directory, registration, statistics, tokens, unit_registration
+from services import directory, statistics, tokens, unit_registration
 from services.roster_import import import_roster
 from stack.embedded import DemoSeeded, DemoStep
 
@@ -54,15 +55,6 @@ DEMO_ACTOR = Actor(role=Role.org_department, scope_kind=ScopeKind.city, label="�
 _DAYS = "一二三四五六日"
 _PARTS = ("上午", "下午", "晚上")
 _KIND_TITLES = {"agency": "机关", "institution": "事业单位", "enterprise": "企业"}
-REJECT_REASONS = (
-    "居住地址与本社区登记信息不符: 请核实住址后重新提交",
-    "已在其他社区报到: 请先办理转出手续",
-    "身份信息待核实: 请携带身份证到社区党群服务中心确认",
-)
-# Of a community's registrations, this share is rejected; the community's own confirm share
-# (between these bounds, fixed by its name) is confirmed; the rest stays pending.
-REJECT_SHARE = 0.03
-CONFIRM_SHARE_RANGE = (0.45, 0.95)
 PAGE = 1000
 # Of the units: this share registers, this share is confirmed, up to this share rejected.
 UNIT_SUBMIT_SHARE = 0.85
@@ -177,53 +169,6 @@ async def _import_once(pool: Pool, client: Client, path: Path, kind: RosterKind)
 def _community_actor(community_id: int, name: str) -> Actor:
     return Actor(role=Role.community_staff, scope_kind=ScopeKind.community, scope_id=community_id,
                  label=f"{name}工作人员")
-
-
-async def decide_member_registrations(pool: Pool, client: Client) -> tuple[int, int]:
-    """Each community confirms most pending registrations and rejects a few; returns counts."""
-    confirmed = rejected = 0
-    async with pool.acquire() as conn:
-        communities = (await directory.list_communities(conn, SYSTEM_ACTOR, limit=PAGE, offset=0)).items
-    for community in communities:
-        low, high = CONFIRM_SHARE_RANGE
-        confirm_share = low + (high - low) * _fraction(f"community:{community.name}")
-        pending: list[tuple[int, int]] = []
-        cohorts: set[int] = set()
-        async with pool.acquire() as conn:
-            offset = 0
-            while True:
-                page = await directory.list_member_registrations(
-                    conn, SYSTEM_ACTOR, community_id=community.id, status="submitted",
-                    limit=PAGE, offset=offset,
-                )
-                pending.extend((r.id, r.member_id) for r in page.items)
-                cohorts.update(r.cohort_id for r in page.items if r.cohort_id is not None)
-                offset += PAGE
-                if offset >= page.total:
-                    break
-        for cohort_id in sorted(cohorts):
-            # As for units: a stop right after the import's commit leaves the cohort unstarted.
-            await registration.start_cohort(client, cohort_id=cohort_id)
-        to_confirm: list[int] = []
-        to_reject: dict[str, list[int]] = {}
-        for registration_id, member_id in pending:
-            share = _fraction(f"member:{member_id}")
-            if share < REJECT_SHARE:
-                reason = REJECT_REASONS[member_id % len(REJECT_REASONS)]
-                to_reject.setdefault(reason, []).append(registration_id)
-            elif share < confirm_share:
-                to_confirm.append(registration_id)
-        actor = _community_actor(community.id, community.name)
-        async with pool.acquire() as conn:
-            if to_confirm:
-                confirmed += len(
-                    await registration.confirm_registrations(conn, actor, to_confirm, client=client)
-                )
-            for reason, ids in to_reject.items():
-                rejected += len(
-                    await registration.reject_registrations(conn, actor, ids, reason, client=client)
-                )
-    return confirmed, rejected
 
 
 async def _all_pages(fetch: Callable[[int], Awaitable[Page[T]]]) -> list[T]:
@@ -350,14 +295,22 @@ async def seed_demo(
     ):
         lines.append("  " + await _import_once(pool, client, path, kind))
     units, units_confirmed, units_rejected = await register_units(pool, client)
-    confirmed, rejected = await decide_member_registrations(pool, client)
     lines.append(
         f"  单位报到: 本次提交 {units}, 确认 {units_confirmed}, 退回 {units_rejected} "
         "(unit registrations submitted / confirmed / rejected now)"
     )
-    lines.append(
-        f"  个人报到: 本次确认 {confirmed}, 退回 {rejected} (member registrations confirmed / rejected now)"
-    )
+    past = await seed_past(pool, client)
+    if past is not None:
+        lines.append(
+            f"  个人报到 (过去几个月): 确认 {past.confirmed}, 退回 {past.rejected}, 待确认 {past.pending} "
+            "(member registrations confirmed / rejected / pending over the past months)"
+        )
+        lines.append(
+            f"  历史服务 past services: {past.tasks} 个已办结任务, {past.services} 人次积分 "
+            f"({past.quarter} 全季度及本季度至今 the last quarter and this one so far)"
+        )
+    else:
+        lines.append("  历史数据: 已生成过 (the past was written before)")
     async with pool.acquire() as conn:
         stats = await statistics.registration_statistics(conn, SYSTEM_ACTOR, level=StatisticsLevel.district)
     lines.append("  报到率 registration rate:")

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, time, timedelta
 import structlog
 from temporalio.client import Client
 
+from db import member_registration as registration_db
+from db import service_record as record_db
 from db.pool import Pool
 from domain.local_time import LOCAL_ZONE
 from schemas.auth import SYSTEM_ACTOR
@@ -44,10 +46,7 @@ class ServiceRecordsSeeded:
 async def _members(pool: Pool, count: int) -> list[tuple[int, int]]:
     """(member, community) of the first `count` members with an active registration."""
     async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            """SELECT r.member_id, r.community_id FROM member_registration r
-               WHERE r.status = 'active' ORDER BY r.member_id LIMIT $1""", count)
-    return [(int(r["member_id"]), int(r["community_id"])) for r in rows]
+        return await registration_db.select_first_active(conn, limit=count)
 
 
 async def seed_service_records(
@@ -56,7 +55,7 @@ async def seed_service_records(
     """Log `count` records (one per member), approve two thirds, reject one in eight; None if the
     demo logged them before."""
     async with pool.acquire() as conn:
-        if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM service_record)"):
+        if await record_db.any_record(conn):
             return None
     now = datetime.now(UTC)
     logged = []

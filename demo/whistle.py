@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from temporalio.client import Client
 
+from db import unit_registration as unit_registration_db
+from db import whistle as whistle_db
 from db.pool import Pool
 from domain.errors import DomainError
 from schemas.auth import SYSTEM_ACTOR
@@ -26,10 +28,7 @@ log = structlog.get_logger(__name__)
 async def _community(pool: Pool) -> int | None:
     """The community with the most units registered with it (active)."""
     async with pool.acquire() as conn:
-        found: int | None = await conn.fetchval(
-            """SELECT community_id FROM unit_registration WHERE status = 'active'
-               GROUP BY community_id ORDER BY count(*) DESC, community_id LIMIT 1""")
-    return found
+        return await unit_registration_db.select_community_with_most_units(conn)
 
 
 async def _summoned(pool: Pool, whistle_id: int, *, timeout: float) -> list[int]:
@@ -37,8 +36,7 @@ async def _summoned(pool: Pool, whistle_id: int, *, timeout: float) -> list[int]
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         async with pool.acquire() as conn:
-            units = [int(r["unit_id"]) for r in await conn.fetch(
-                "SELECT unit_id FROM whistle_summon WHERE whistle_id = $1 ORDER BY unit_id", whistle_id)]
+            units = await whistle_db.select_summoned_unit_ids(conn, whistle_id=whistle_id)
         if units or asyncio.get_running_loop().time() > deadline:
             return units
         await asyncio.sleep(0.3)
@@ -47,7 +45,7 @@ async def _summoned(pool: Pool, whistle_id: int, *, timeout: float) -> list[int]
 async def run_demo_whistle(pool: Pool, client: Client, *, task_queue: str) -> int | None:
     """Blow the demo whistle and answer it; its id, or None if the demo blew one before."""
     async with pool.acquire() as conn:
-        if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM whistle)"):
+        if await whistle_db.any_whistle(conn):
             return None
     community_id = await _community(pool)
     if community_id is None:

@@ -37,3 +37,32 @@ class RegistrationCounts(BaseModel):
 class RegistrationStatistics(BaseModel):
     level: StatisticsLevel
     items: list[RegistrationCounts]
+
+
+class TrendMonth(BaseModel):
+    """One calendar month (Beijing time) of a group's registration trend.
+
+    members: the group's members as the roster stands now (the same in every month);
+    registered: members whose registration was confirmed before the month ended and had not
+    ended by then; newly_registered: confirmations within the month; served: members with at
+    least one credited service in the month; met_standard: members who met the evaluation rule's
+    monthly quota in the month (services and hours, default 1 service and 2 hours);
+    rate 报到率 = registered / members (0 for an empty group).
+    """
+
+    month: str
+    members: int
+    registered: int
+    newly_registered: int
+    served: int
+    met_standard: int
+    rate: float
+
+
+class RegistrationTrend(BaseModel):
+    level: StatisticsLevel
+    id: int | None
+    name: str
+    quota_services: float
+    quota_hours: float
+    months: list[TrendMonth]

@@ -116,7 +116,7 @@ async def _write(
     await insert_events(
         conn, kind="member", registration_ids=ids, from_statuses=[b["status"] for b in befores],
         to_statuses=[a.status.value for a in afters], actor=actor.audit_name,
-        reasons=[a.reason for a in afters],
+        reasons=[a.reason for a in afters], at=now,
     )
     await insert_audit_entries(
         conn, actor=actor.audit_name, action=f"member_registration.{action.value}",

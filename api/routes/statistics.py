@@ -1,11 +1,14 @@
-"""Registration statistics 报到率 per unit, community, subdistrict, district or the city."""
+"""Registration statistics 报到率 per unit, community, subdistrict, district or the city, and
+one group's trend month by month."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from api.deps import ActorDep, PoolDep
-from schemas.statistics import RegistrationStatistics, StatisticsLevel
+from fastapi import APIRouter, Query
+
+from api.deps import ActorDep, IdQuery, PoolDep
+from schemas.statistics import RegistrationStatistics, RegistrationTrend, StatisticsLevel
 from services import statistics
 
 router = APIRouter(tags=["statistics 统计"])
@@ -17,3 +20,14 @@ async def registration_statistics(
 ) -> RegistrationStatistics:
     async with pool.acquire() as conn:
         return await statistics.registration_statistics(conn, actor, level=level)
+
+
+@router.get("/statistics/registration/trend", response_model=RegistrationTrend, summary="报到率及达标人数月度趋势")
+async def registration_trend(
+    pool: PoolDep, actor: ActorDep, level: StatisticsLevel = StatisticsLevel.city, id: IdQuery = None,
+    months: Annotated[int, Query(ge=1, le=36, description="最近几个月 (含本月)")] = 6,
+) -> RegistrationTrend:
+    """Per calendar month: members, registered at the month's end, newly registered, served, and
+    meeting the evaluation rule's monthly quota. `id` names the group (not for level=city)."""
+    async with pool.acquire() as conn:
+        return await statistics.registration_trend(conn, actor, level=level, group_id=id, months=months)

@@ -497,6 +497,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/statistics/registration/trend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 报到率及达标人数月度趋势
+         * @description Per calendar month: members, registered at the month's end, newly registered, served, and
+         *     meeting the evaluation rule's monthly quota. `id` names the group (not for level=city).
+         */
+        get: operations["registration_trend_statistics_registration_trend_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tokens": {
         parameters: {
             query?: never;
@@ -3571,6 +3592,20 @@ export interface components {
             /** Items */
             items: components["schemas"]["RegistrationCounts"][];
         };
+        /** RegistrationTrend */
+        RegistrationTrend: {
+            level: components["schemas"]["StatisticsLevel"];
+            /** Id */
+            id: number | null;
+            /** Name */
+            name: string;
+            /** Quota Services */
+            quota_services: number;
+            /** Quota Hours */
+            quota_hours: number;
+            /** Months */
+            months: components["schemas"]["TrendMonth"][];
+        };
         /** RejectRecords */
         RejectRecords: {
             /** Record Ids */
@@ -4258,6 +4293,33 @@ export interface components {
             name: string;
             /** Unit Party Org */
             unit_party_org: string;
+        };
+        /**
+         * TrendMonth
+         * @description One calendar month (Beijing time) of a group's registration trend.
+         *
+         *     members: the group's members as the roster stands now (the same in every month);
+         *     registered: members whose registration was confirmed before the month ended and had not
+         *     ended by then; newly_registered: confirmations within the month; served: members with at
+         *     least one credited service in the month; met_standard: members who met the evaluation rule's
+         *     monthly quota in the month (services and hours, default 1 service and 2 hours);
+         *     rate 报到率 = registered / members (0 for an empty group).
+         */
+        TrendMonth: {
+            /** Month */
+            month: string;
+            /** Members */
+            members: number;
+            /** Registered */
+            registered: number;
+            /** Newly Registered */
+            newly_registered: number;
+            /** Served */
+            served: number;
+            /** Met Standard */
+            met_standard: number;
+            /** Rate */
+            rate: number;
         };
         /** Unit */
         Unit: {
@@ -6412,6 +6474,58 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RegistrationStatistics"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    registration_trend_statistics_registration_trend_get: {
+        parameters: {
+            query?: {
+                level?: components["schemas"]["StatisticsLevel"];
+                id?: number | null;
+                /** @description 最近几个月 (含本月) */
+                months?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistrationTrend"];
                 };
             };
             /** @description 缺少或无效的访问令牌 */

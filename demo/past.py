@@ -37,18 +37,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
+from domain.dispatch_policy import DEFAULT_POLICY
 from domain.evaluation import Period, previous_period
 from domain.local_time import LOCAL_ZONE, window_slots
 from domain.matching import score
 from domain.points import compute_points, service_hours, service_key
 from domain.task_rules import FAIRNESS_WINDOW
-from schemas.dispatch import DispatchPolicy, PointsRule
+from schemas.dispatch import PointsRule
 from schemas.evaluation import PeriodKind
 from schemas.matching import CityMap, EscalationLevel, MatchWeights, MemberCandidate, TaskSpec
 
 PAST_SEED = 2024
 WORKFLOW_ACTOR = "system:workflow"
-POLICY = DispatchPolicy()
+POLICY = DEFAULT_POLICY
 # The roster came in this long before the evaluated quarter began.
 ROSTER_LEAD = timedelta(days=45)
 # Of the members who serve at their unit's pace, this share registered early in the quarter

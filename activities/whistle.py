@@ -29,7 +29,8 @@ from domain.channel_routing import channels_for, idempotency_key
 from domain.whistle import WhistleRefusal
 from schemas.delivery import Channel, DeliveryRow, OwnerKind
 from schemas.registration import ReminderStep
-from schemas.whistle import (
+from schemas.whistle import SummonStatus, WhistleLevel, WhistleStatus
+from schemas.whistle_contract import (
     CloseWhistleInput,
     CloseWhistleResult,
     RecordAnswerInput,
@@ -40,11 +41,8 @@ from schemas.whistle import (
     SetWhistleStatusResult,
     SummonLevelInput,
     SummonLevelResult,
-    SummonStatus,
     UrgeInput,
     UrgeResult,
-    WhistleLevel,
-    WhistleStatus,
 )
 
 log = structlog.get_logger(__name__)

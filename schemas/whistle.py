@@ -1,13 +1,14 @@
-"""Wire types of 吹哨报到: blowing a whistle, units' answers, the workflow's inputs, updates and
-activities, and the views the API and CLI show.
+"""The API's models of 吹哨报到: blowing a whistle, units' answers and arrivals, closing, and the
+views the API and CLI show.
 
-One input and one result model per workflow, activity and update, so fields can be added later
-without breaking histories. Chinese labels and the resource vocabulary live in domain/whistle.py.
+The whistle workflow's own payloads are schemas/whistle_contract.py; services/whistle.py maps
+between the two, so an API change never changes a workflow history. Chinese labels and the
+resource vocabulary live in domain/whistle.py.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -194,38 +195,7 @@ class WhistleDetail(BaseModel):
     history: list[WhistleEventView]
 
 
-# ------------------------------------------------------------------ the workflow
-
-
-class WhistlePolicy(BaseModel):
-    """Timing of one whistle's workflow; the defaults are the product's policy."""
-
-    model_config = ConfigDict(frozen=True)
-
-    # Each level above the community gets the community's window again, but never less than this.
-    min_level_window: timedelta = timedelta(minutes=30)
-
-
-class WhistleWorkflowInput(BaseModel):
-    whistle_id: int
-    people_needed: int
-    respond_by: datetime
-    policy: WhistlePolicy = WhistlePolicy()
-
-
-class WhistleWorkflowResult(BaseModel):
-    whistle_id: int
-    status: WhistleStatus
-    level: WhistleLevel
-    people_committed: int
-    units_answered: int
-
-
-class AnswerInput(BaseModel):
-    """Update `answer`: one unit's answer, with who gave it."""
-
-    answer: WhistleAnswer
-    actor: str
+# ------------------------------------------------------------------ what a running whistle answers
 
 
 class AnswerResult(BaseModel):
@@ -235,24 +205,10 @@ class AnswerResult(BaseModel):
     people_needed: int
 
 
-class ArriveInput(BaseModel):
-    """Update `arrive`."""
-
-    arrival: WhistleArrival
-    actor: str
-
-
 class ArriveResult(BaseModel):
     unit_id: int
     people: int
     status: WhistleStatus
-
-
-class CloseInput(BaseModel):
-    """Update `close`."""
-
-    summary: str
-    actor: str
 
 
 class WhistleSnapshot(BaseModel):
@@ -264,81 +220,3 @@ class WhistleSnapshot(BaseModel):
     urged: list[int]
     parked_reason: str | None = None
     shortfall: int = 0
-
-
-class SummonLevelInput(BaseModel):
-    whistle_id: int
-    level: WhistleLevel
-    level_deadline_at: datetime
-    as_of: datetime
-
-
-class SummonLevelResult(BaseModel):
-    # Every unit summoned at this level (also those a retried run had already summoned).
-    unit_ids: list[int]
-    notified: int
-    external_queued: int = 0
-
-
-class UrgeInput(BaseModel):
-    whistle_id: int
-    level: WhistleLevel
-    unit_ids: list[int]
-    as_of: datetime
-
-
-class UrgeResult(BaseModel):
-    urged: list[int]
-    external_queued: int = 0
-
-
-class RecordAnswerInput(BaseModel):
-    whistle_id: int
-    answer: WhistleAnswer
-    actor: str
-    as_of: datetime
-
-
-class RecordAnswerResult(BaseModel):
-    status: SummonStatus
-    people: int
-    external_queued: int = 0
-
-
-class RecordArrivalInput(BaseModel):
-    whistle_id: int
-    unit_id: int
-    people: int
-    actor: str
-    as_of: datetime
-
-
-class RecordArrivalResult(BaseModel):
-    people: int
-
-
-class SetWhistleStatusInput(BaseModel):
-    whistle_id: int
-    status: WhistleStatus
-    people_committed: int
-    shortfall: int = 0
-    reason: str | None = None
-    actor: str = "system:workflow"
-    as_of: datetime
-
-
-class SetWhistleStatusResult(BaseModel):
-    changed: bool
-    external_queued: int = 0
-
-
-class CloseWhistleInput(BaseModel):
-    whistle_id: int
-    summary: str
-    actor: str
-    as_of: datetime
-
-
-class CloseWhistleResult(BaseModel):
-    thanked: int
-    external_queued: int = 0

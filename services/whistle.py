@@ -30,11 +30,8 @@ from schemas.api import Page
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.settings import DEFAULT_TASK_QUEUE
 from schemas.whistle import (
-    AnswerInput,
     AnswerResult,
-    ArriveInput,
     ArriveResult,
-    CloseInput,
     SummonView,
     WhistleAnswer,
     WhistleArrival,
@@ -43,9 +40,18 @@ from schemas.whistle import (
     WhistleDetail,
     WhistleEventView,
     WhistleFilter,
-    WhistlePolicy,
     WhistleSnapshot,
     WhistleView,
+)
+from schemas.whistle_contract import (
+    AnswerInput,
+    ArriveInput,
+    CloseInput,
+    UnitAnswer,
+    UnitArrival,
+    UnitResource,
+    WhistlePolicy,
+    WhistleState,
     WhistleWorkflowInput,
 )
 from services.workflow_calls import execute_update, start_once
@@ -211,6 +217,20 @@ async def _whistle_of(pool: Pool, actor: Actor, whistle_id: int) -> dict[str, An
         return await _visible_whistle(conn, actor, whistle_id)
 
 
+def _unit_answer(data: WhistleAnswer) -> UnitAnswer:
+    return UnitAnswer(
+        unit_id=data.unit_id, accept=data.accept, people=data.people,
+        resources=[UnitResource(category=r.category, quantity=r.quantity, note=r.note) for r in data.resources],
+        eta=data.eta, contact_name=data.contact_name, contact_phone=data.contact_phone,
+        decline_reason=data.decline_reason)
+
+
+def _snapshot(state: WhistleState) -> WhistleSnapshot:
+    return WhistleSnapshot(status=state.status, level=state.level, people_needed=state.people_needed,
+                           people_committed=state.people_committed, units=state.units, urged=state.urged,
+                           parked_reason=state.parked_reason, shortfall=state.shortfall)
+
+
 async def answer(pool: Pool, client: Client, actor: Actor, whistle_id: int, data: WhistleAnswer) -> AnswerResult:
     """A unit's answer 报到响应 (or decline): its own admin, or staff in scope taking it by phone."""
     row = await _whistle_of(pool, actor, whistle_id)
@@ -219,19 +239,23 @@ async def answer(pool: Pool, client: Client, actor: Actor, whistle_id: int, data
             raise Forbidden("单位管理员只能为本单位报到响应")
     else:
         _require_staff(actor, row)
-    return await _update(client, whistle_id, WhistleWorkflow.answer,
-                         AnswerInput(answer=data, actor=actor.audit_name))
+    answered = await _update(client, whistle_id, WhistleWorkflow.answer,
+                             AnswerInput(answer=_unit_answer(data), actor=actor.audit_name))
+    return AnswerResult(unit_id=answered.unit_id, status=answered.status,
+                        people_committed=answered.people_committed, people_needed=answered.people_needed)
 
 
 async def arrive(pool: Pool, client: Client, actor: Actor, whistle_id: int, data: WhistleArrival) -> ArriveResult:
     """The community marks a unit's people on site 到岗."""
     _require_staff(actor, await _whistle_of(pool, actor, whistle_id))
-    return await _update(client, whistle_id, WhistleWorkflow.arrive,
-                         ArriveInput(arrival=data, actor=actor.audit_name))
+    arrived = await _update(client, whistle_id, WhistleWorkflow.arrive,
+                            ArriveInput(arrival=UnitArrival(unit_id=data.unit_id, people=data.people),
+                                        actor=actor.audit_name))
+    return ArriveResult(unit_id=arrived.unit_id, people=arrived.people, status=arrived.status)
 
 
 async def close(pool: Pool, client: Client, actor: Actor, whistle_id: int, data: WhistleClose) -> WhistleSnapshot:
     """办结 with a summary (parked whistles too)."""
     _require_staff(actor, await _whistle_of(pool, actor, whistle_id))
-    return await _update(client, whistle_id, WhistleWorkflow.close,
-                         CloseInput(summary=data.summary, actor=actor.audit_name))
+    return _snapshot(await _update(client, whistle_id, WhistleWorkflow.close,
+                                   CloseInput(summary=data.summary, actor=actor.audit_name)))

@@ -22,21 +22,25 @@ from db.pool import Pool
 from domain import whistle as rules
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.whistle import (
+    ResourceCategory,
+    ResourceItem,
+    SummonStatus,
+    WhistleAnswer,
+    WhistleBlow,
+    WhistleLevel,
+    WhistleStatus,
+)
+from schemas.whistle_contract import (
     AnswerInput,
     ArriveInput,
     CloseInput,
     RecordAnswerInput,
-    ResourceCategory,
-    ResourceItem,
     SummonLevelInput,
-    SummonStatus,
+    UnitAnswer,
+    UnitArrival,
+    UnitResource,
     UrgeInput,
-    WhistleAnswer,
-    WhistleArrival,
-    WhistleBlow,
-    WhistleLevel,
-    WhistleSnapshot,
-    WhistleStatus,
+    WhistleState,
     WhistleWorkflowResult,
 )
 from services import whistle as whistle_service
@@ -125,7 +129,7 @@ async def blow(env: WorkflowEnvironment, pool: Pool, task_queue: str, city: Whis
     return whistle_id, env.client.get_workflow_handle_for(WhistleWorkflow.run, f"whistle-{whistle_id}")
 
 
-def snapshot(handle: Handle) -> Callable[[], Awaitable[WhistleSnapshot]]:
+def snapshot(handle: Handle) -> Callable[[], Awaitable[WhistleState]]:
     """The workflow's snapshot query, for `until`."""
     return lambda: handle.query(WhistleWorkflow.snapshot)
 
@@ -139,9 +143,9 @@ async def refusal(call: Awaitable[object]) -> str:
 
 
 def accept(unit_id: int, people: int, *, eta_in: timedelta = timedelta(minutes=40)) -> AnswerInput:
-    return AnswerInput(answer=WhistleAnswer(
+    return AnswerInput(answer=UnitAnswer(
         unit_id=unit_id, accept=True, people=people, eta=datetime.now(UTC) + eta_in, contact_name="王队长",
-        contact_phone="13812345678", resources=[ResourceItem(category=ResourceCategory.pump, quantity=1)]),
+        contact_phone="13812345678", resources=[UnitResource(category=ResourceCategory.pump, quantity=1)]),
         actor="unit_admin:测试")
 
 
@@ -181,11 +185,11 @@ async def test_answered_in_time_then_arrived_and_closed(
     stranger = await refusal(run_update(handle, WhistleWorkflow.answer, accept(city.far, 1)))
     assert stranger == rules.REFUSAL_NOT_SUMMONED
     early = await refusal(run_update(handle, WhistleWorkflow.arrive, ArriveInput(
-        arrival=WhistleArrival(unit_id=city.paired), actor="staff")))
+        arrival=UnitArrival(unit_id=city.paired), actor="staff")))
     assert early == rules.REFUSAL_NOT_COMMITTED
 
     arrived = await run_update(handle, WhistleWorkflow.arrive, ArriveInput(
-        arrival=WhistleArrival(unit_id=city.located), actor="community_staff:甲社区书记"))
+        arrival=UnitArrival(unit_id=city.located), actor="community_staff:甲社区书记"))
     assert arrived.people == 3 and arrived.status is WhistleStatus.on_site
     await run_update(handle, WhistleWorkflow.close, CloseInput(summary="抽排完毕, 管道已抢修", actor="staff"))
     result = await handle.result()
@@ -242,7 +246,7 @@ async def test_too_few_answers_climb_to_the_subdistrict(
     whistle_id, handle = await blow(ts_env, pool, task_queue, city, people=4)
     await until(snapshot(handle), lambda s: len(s.units) == 2)
     await run_update(handle, WhistleWorkflow.answer, accept(city.located, 2))
-    decline = AnswerInput(answer=WhistleAnswer(unit_id=city.paired, accept=False, decline_reason="抢修队已派往他处"),
+    decline = AnswerInput(answer=UnitAnswer(unit_id=city.paired, accept=False, decline_reason="抢修队已派往他处"),
                           actor="unit_admin:供电公司")
     declined = await run_update(handle, WhistleWorkflow.answer, decline)
     assert declined.status is SummonStatus.declined

@@ -39,21 +39,20 @@ with workflow.unsafe.imports_passed_through():
     from domain import whistle as rules
     from domain.whistle import WhistleRefusal
     from schemas.delivery import DispatcherKick
-    from schemas.whistle import (
+    from schemas.whistle import SummonStatus, WhistleStatus
+    from schemas.whistle_contract import (
         AnswerInput,
-        AnswerResult,
         ArriveInput,
-        ArriveResult,
         CloseInput,
         CloseWhistleInput,
         RecordAnswerInput,
         RecordArrivalInput,
         SetWhistleStatusInput,
         SummonLevelInput,
-        SummonStatus,
+        UnitAnswered,
+        UnitArrived,
         UrgeInput,
-        WhistleSnapshot,
-        WhistleStatus,
+        WhistleState,
         WhistleWorkflowInput,
         WhistleWorkflowResult,
     )
@@ -217,7 +216,7 @@ class WhistleWorkflow:
     # ------------------------------------------------------------------ updates
 
     @workflow.update(name="answer")
-    async def answer(self, data: AnswerInput) -> AnswerResult:
+    async def answer(self, data: AnswerInput) -> UnitAnswered:
         unit_id = data.answer.unit_id
         self._answering.add(unit_id)
         try:
@@ -235,7 +234,7 @@ class WhistleWorkflow:
         self._people[unit_id] = res.people
         await self._kick_dispatcher(res.external_queued)
         workflow.logger.info("whistle_answer", extra={"unit_id": unit_id, "status": res.status.value})
-        return AnswerResult(unit_id=unit_id, status=res.status, people_committed=self._committed(),
+        return UnitAnswered(unit_id=unit_id, status=res.status, people_committed=self._committed(),
                             people_needed=self._in.people_needed)
 
     @answer.validator
@@ -252,7 +251,7 @@ class WhistleWorkflow:
             raise refusal(WhistleRefusal.already_answered)
 
     @workflow.update(name="arrive")
-    async def arrive(self, data: ArriveInput) -> ArriveResult:
+    async def arrive(self, data: ArriveInput) -> UnitArrived:
         unit_id = data.arrival.unit_id
         people = data.arrival.people if data.arrival.people is not None else self._people.get(unit_id, 0)
         self._answering.add(unit_id)   # holds the close until the arrival is recorded
@@ -269,7 +268,7 @@ class WhistleWorkflow:
             self._answering.discard(unit_id)
         self._units[unit_id] = SummonStatus.arrived
         self._status = WhistleStatus.on_site
-        return ArriveResult(unit_id=unit_id, people=res.people, status=self._status)
+        return UnitArrived(unit_id=unit_id, people=res.people, status=self._status)
 
     @arrive.validator
     def _validate_arrive(self, data: ArriveInput) -> None:
@@ -283,7 +282,7 @@ class WhistleWorkflow:
             raise refusal(WhistleRefusal.not_committed)
 
     @workflow.update(name="close")
-    async def close(self, data: CloseInput) -> WhistleSnapshot:
+    async def close(self, data: CloseInput) -> WhistleState:
         self._close = data
         workflow.logger.info("whistle_close_requested", extra={"actor": data.actor})
         await workflow.wait_condition(lambda: self._status is WhistleStatus.closed)
@@ -299,8 +298,8 @@ class WhistleWorkflow:
             raise refusal(WhistleRefusal.summary_required)
 
     @workflow.query(name="snapshot")
-    def snapshot(self) -> WhistleSnapshot:
-        return WhistleSnapshot(status=self._status, level=self._level, people_needed=self._in.people_needed,
+    def snapshot(self) -> WhistleState:
+        return WhistleState(status=self._status, level=self._level, people_needed=self._in.people_needed,
                                people_committed=self._committed(), units=dict(self._units),
                                urged=sorted(self._urged), parked_reason=self._parked_reason,
                                shortfall=self._shortfall)

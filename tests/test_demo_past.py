@@ -80,13 +80,16 @@ async def test_small_demo_has_a_past_with_a_spread(tmp_path: Path) -> None:
     proc, endpoints = await _start(data_dir, ports, log, "--demo", "--demo-size", "small")
     try:
         report = await _wait_for_report(proc, log)
-        token = next(line.split()[-1] for line in report.splitlines() if line.startswith("  org_department"))
+        token = next(line.split()[-1] for line in report.splitlines()
+                     if line.startswith("  org_department") and line.split()[-1].startswith("sbd_"))
         match = re.search(r"evaluation run (\d+)", report)
         assert match, report
         run_id = int(match.group(1))
         auth = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=endpoints["api_url"], timeout=30) as http:
-            run = (await http.get(f"/evaluations/{run_id}", headers=auth)).json()
+            answer = await http.get(f"/evaluations/{run_id}", headers=auth)
+            assert answer.status_code == 200, answer.text
+            run = answer.json()
             assert run["period_kind"] == "quarter" and run["status"] == "done", run
             units = (await http.get(f"/evaluations/{run_id}/results", params={"level": "unit", "limit": 500},
                                     headers=auth)).json()["items"]

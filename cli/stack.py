@@ -52,11 +52,14 @@ def register(app: typer.Typer) -> None:
         temporal_ui_port: Annotated[
             int | None, typer.Option("--temporal-ui-port", help="Temporal 界面端口 (8233)")
         ] = None,
+        worker_processes: Annotated[int | None, typer.Option(
+            "--worker-processes", min=0, max=16,
+            help="以 N 个独立进程运行 worker, 崩溃后自动重启 (default 0: in this process)")] = None,
     ) -> None:
         """启动全部服务: Postgres, Temporal, worker, API (start the whole embedded stack)."""
         settings = settings_from_options(
             data_dir=data_dir, api_port=api_port, temporal_port=temporal_port,
-            temporal_ui_port=temporal_ui_port,
+            temporal_ui_port=temporal_ui_port, worker_processes=worker_processes,
         )
         configure_logging(json=settings.log_json)
         try:

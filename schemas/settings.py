@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     metrics_port: int = 9464
     db_pool_min: int = 2
     db_pool_max: int = 10
+    # `up` runs the worker in its own process (0) or this many `shuangbaodao worker` child
+    # processes, each restarted if it dies.
+    worker_processes: int = Field(default=0, ge=0, le=16)
     max_concurrent_activities: int = 50
     max_concurrent_workflow_tasks: int = 50
     graceful_shutdown_seconds: float = 30.0

@@ -29,7 +29,18 @@ from api.app import create_app
 from db.migrate import migrate
 from db.pool import Pool, connect, open_pool
 from schemas.settings import Settings
-from stack.postgres import start_embedded_postgres
+from stack.children import (
+    Respawning,
+    postmaster_pid,
+    record_child,
+    start_guard,
+    start_worker_process,
+    stop_guard,
+    stop_leftovers,
+    wait_pid,
+    wait_process,
+)
+from stack.postgres import restart_embedded_postgres, start_embedded_postgres
 from stack.temporal import (
     StackStartError,
     TemporalDevServer,
@@ -158,7 +169,10 @@ async def run_stack(
     _install_stop_handlers(stop)
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(stop_leftovers, data_dir)   # servers of an `up` that was killed
     _check_ports(settings)
+    parts_stopping = asyncio.Event()   # set once the stack stops: nothing is restarted after
+    watchers: list[Respawning] = []
 
     async with contextlib.AsyncExitStack() as parts:
         # Postgres
@@ -166,9 +180,20 @@ async def run_stack(
             database_url = settings.database_url
         else:
             await asyncio.to_thread(prune_dead_postgres_handles, data_dir / "postgres")
-            pg_server = await asyncio.to_thread(start_embedded_postgres, data_dir / "postgres")
+            pgdata = data_dir / "postgres"
+            pg_server = await asyncio.to_thread(start_embedded_postgres, pgdata)
             parts.push_async_callback(asyncio.to_thread, pg_server.cleanup)
+            guard = await start_guard(pgdata)   # shuts Postgres down if `up` dies
+            parts.push_async_callback(stop_guard, guard)
             database_url = pg_server.get_uri()
+
+            async def restart_postgres() -> int | None:
+                await asyncio.to_thread(restart_embedded_postgres, pg_server)
+                return postmaster_pid(pgdata)
+
+            watchers.append(Respawning("postgres", restart_postgres, alive=wait_pid,
+                                       stopping=parts_stopping))
+            watchers[-1].current = postmaster_pid(pgdata)
         log.info("postgres_ready", database_url=redact_dsn(database_url))
         conn = await connect(database_url)
         try:
@@ -191,12 +216,27 @@ async def run_stack(
             )
             parts.push_async_callback(temporal.stop)
             temporal_address = temporal.address
+            record_child(data_dir, "temporal", temporal.process.pid)
+            server = temporal
+
+            async def restart_temporal() -> asyncio.subprocess.Process:
+                process = await server.respawn()
+                record_child(data_dir, "temporal", process.pid)
+                return process
+
+            watchers.append(Respawning("temporal", restart_temporal, alive=wait_process,
+                                       stopping=parts_stopping))
+            watchers[-1].current = temporal.process
 
         # Worker: stopped (drained) before Temporal and the pool, which the exit stack closes.
         worker_stop = asyncio.Event()
-        worker_task = asyncio.create_task(
-            run_worker(settings, pool=pool, client=client, stop=worker_stop), name="worker"
-        )
+        worker_task: asyncio.Task[Any]
+        if settings.worker_processes:
+            worker_task = asyncio.create_task(worker_stop.wait(), name="worker")   # they run apart
+        else:
+            worker_task = asyncio.create_task(
+                run_worker(settings, pool=pool, client=client, stop=worker_stop), name="worker"
+            )
 
         # API
         api_server = _ApiServer(
@@ -216,6 +256,10 @@ async def run_stack(
             pid=os.getpid(),
         )
         write_endpoints(data_dir, endpoints)
+        worker_processes = await _start_worker_processes(
+            settings, data_dir, database_url=database_url, temporal_address=temporal_address,
+            stopping=parts_stopping, watchers=watchers)
+        watching = [asyncio.create_task(w.run(), name=f"respawn-{w.name}") for w in watchers]
         for line in summary_lines(endpoints, data_dir=data_dir):
             print_line(line)
 
@@ -267,6 +311,9 @@ async def run_stack(
                 await demo_task
         api_server.should_exit = True
         await api_task
+        parts_stopping.set()   # from here a part that exits is not started again
+        await asyncio.gather(*watching)
+        await _stop_worker_processes(worker_processes, grace=settings.graceful_shutdown_seconds)
         worker_stop.set()
         await worker_task
         # The exit stack now closes the pool, stops Temporal, then stops Postgres.
@@ -274,6 +321,41 @@ async def run_stack(
     log.info("stack_stopped")
     if failure is not None:
         raise failure
+
+
+async def _start_worker_processes(
+    settings: Settings, data_dir: Path, *, database_url: str, temporal_address: str,
+    stopping: asyncio.Event, watchers: list[Respawning],
+) -> list[Respawning]:
+    """`settings.worker_processes` standalone workers on this stack, each restarted if it dies."""
+    started = []
+    for i in range(settings.worker_processes):
+        env = {"DATABASE_URL": database_url, "TEMPORAL_ADDRESS": temporal_address,
+               "SBD_METRICS_PORT": str(settings.metrics_port + i)}
+
+        async def start(env: dict[str, str] = env) -> asyncio.subprocess.Process:
+            return await start_worker_process(data_dir, env)
+
+        watcher = Respawning(f"worker-{i + 1}", start, alive=wait_process, stopping=stopping)
+        watcher.current = await start()
+        watchers.append(watcher)
+        started.append(watcher)
+    return started
+
+
+async def _stop_worker_processes(workers: list[Respawning], *, grace: float) -> None:
+    """SIGTERM each worker (it drains its in-flight tasks), SIGKILL after `grace` seconds."""
+    processes = [w.current for w in workers if w.current is not None and w.current.returncode is None]
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+    for process in processes:
+        try:
+            await asyncio.wait_for(process.wait(), timeout=grace)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
 
 
 def summary_lines(endpoints: StackEndpoints, *, data_dir: Path) -> list[str]:

@@ -28,3 +28,11 @@ ALTER SYSTEM SET max_wal_size = '4GB';
 ALTER SYSTEM SET checkpoint_timeout = '15min';
 SELECT pg_reload_conf();
 """
+
+
+def restart_embedded_postgres(server: Any) -> None:
+    """Start the server of `server`'s data directory again after it died under a running stack
+    (the library's own start path, under its lock; raises while the dead server's backends still
+    hold its shared memory, so the caller retries)."""
+    with server._lock:
+        server.ensure_postgres_running()

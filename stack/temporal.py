@@ -13,6 +13,7 @@ import errno
 import signal
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from stack.binaries import MissingBinary, temporal_cli
+from stack.children import die_with_parent
 from telemetry.tracing import temporal_interceptors
 
 log = structlog.get_logger(__name__)
@@ -37,6 +39,9 @@ class StackStartError(RuntimeError):
 def ensure_port_free(host: str, port: int, *, what: str, flag: str, env: str) -> None:
     """Refuse early, in one line, when `port` is taken, naming the flag that moves it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers themselves bind (Go and uvicorn set SO_REUSEADDR): a port whose last
+        # connections linger in TIME_WAIT after a crash is free, not "in use".
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
@@ -73,6 +78,12 @@ class TemporalDevServer:
     address: str
     ui_url: str
     log_file: Path
+    command: tuple[str, ...] = ()
+
+    async def respawn(self) -> asyncio.subprocess.Process:
+        """Start the server again on the same state and ports (it died under a running stack)."""
+        self.process = await _spawn(self.command, self.log_file)
+        return self.process
 
     async def stop(self, *, grace: float = STOP_GRACE_SECONDS) -> None:
         """SIGTERM, then SIGKILL if it has not exited after `grace` seconds."""
@@ -121,15 +132,11 @@ async def start_temporal_dev_server(
         # had just matched to one of them is not dropped (and left to its heartbeat timeout).
         "--dynamic-config-value", "frontend.enableCancelWorkerPollsOnShutdown=true",
     ]
-    with log_file.open("ab") as out:
-        # A session of its own: a Ctrl-C on the terminal reaches only `up`, which then stops the
-        # worker first and the server last, instead of the server dying under a draining worker.
-        process = await asyncio.create_subprocess_exec(
-            str(binary), *args, stdout=out, stderr=out, stdin=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    command = (str(binary), *args)
+    process = await _spawn(command, log_file)
     server = TemporalDevServer(
-        process=process, address=f"{host}:{port}", ui_url=f"http://{host}:{ui_port}", log_file=log_file
+        process=process, address=f"{host}:{port}", ui_url=f"http://{host}:{ui_port}", log_file=log_file,
+        command=command,
     )
     try:
         client = await _wait_until_ready(server, namespace=namespace)
@@ -140,6 +147,17 @@ async def start_temporal_dev_server(
         raise
     log.info("temporal_started", address=server.address, ui=server.ui_url)
     return server, client
+
+
+async def _spawn(command: Sequence[str], log_file: Path) -> asyncio.subprocess.Process:
+    with log_file.open("ab") as out:
+        # A session of its own: a Ctrl-C on the terminal reaches only `up`, which then stops the
+        # worker first and the server last, instead of the server dying under a draining worker.
+        # And it dies with `up` (PR_SET_PDEATHSIG), so an `up` killed -9 leaves no server behind.
+        return await asyncio.create_subprocess_exec(
+            *command, stdout=out, stderr=out, stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=die_with_parent,
+        )
 
 
 async def _wait_until_ready(server: TemporalDevServer, *, namespace: str, timeout: float = 30.0) -> Client:

@@ -337,3 +337,89 @@ async def test_embedded_postgres_is_tuned_for_bulk_loads(pool: Pool) -> None:
     async with pool.acquire() as conn:
         assert await conn.fetchval("SHOW max_wal_size") == "4GB"
         assert await conn.fetchval("SHOW checkpoint_timeout") == "15min"
+
+
+def _children(data_dir: Path) -> dict[str, int]:
+    """The pids `up` recorded for its servers, and the postmaster's."""
+    known = json.loads((data_dir / "children.json").read_text("utf-8"))
+    pids = {name: int(entry["pid"]) for name, entry in known.items()}
+    pids["postgres"] = int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
+    return pids
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] == "Z"   # a zombie is gone too
+    except FileNotFoundError:
+        return True
+
+
+async def _until(check: Any, what: str, log: Path, seconds: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not check():
+        assert loop.time() < deadline, f"{what} not seen in {seconds} s: {_tail(log)}"
+        await asyncio.sleep(0.25)
+
+
+async def test_up_killed_leaves_no_server_and_the_next_up_starts(tmp_path: Path) -> None:
+    """`up` killed -9 (an out-of-memory kill, a closed terminal): its Temporal server and Postgres
+    stop with it, and the next `up` on the same data directory and ports starts at once."""
+    data_dir = tmp_path / "state"
+    ports = {"api": _free_port(), "temporal": _free_port(), "ui": _free_port()}
+    log = tmp_path / "up.log"
+    proc, _ = await _start(data_dir, ports, log)
+    servers = _children(data_dir)
+    proc.kill()
+    await proc.wait()
+    for name, pid in servers.items():
+        await _until(lambda pid=pid: _gone(pid), f"{name} (pid {pid}) stopping after up died", log)
+    proc, endpoints = await _start(data_dir, ports, log)
+    try:
+        assert endpoints["api_url"]
+    finally:
+        assert await _stop(proc) == 0, _tail(log)
+
+
+async def test_up_restarts_a_killed_temporal_postgres_and_worker(tmp_path: Path) -> None:
+    """With its worker in a process of its own, `up` starts again whatever is killed under it:
+    the worker, the Temporal server, Postgres; and then still answers ready."""
+    data_dir = tmp_path / "state"
+    ports = {"api": _free_port(), "temporal": _free_port(), "ui": _free_port()}
+    log = tmp_path / "up.log"
+    proc, endpoints = await _start(data_dir, ports, log, "--worker-processes", "1")
+    try:
+        import psutil
+
+        def workers() -> list[int]:
+            return [p.pid for p in psutil.Process(proc.pid).children()
+                    if "worker" in " ".join(p.cmdline()) and p.status() != psutil.STATUS_ZOMBIE]
+
+        await _until(lambda: len(workers()) == 1, "the worker process", log)
+        for name in ("worker", "temporal", "postgres"):
+            old = workers()[0] if name == "worker" else _children(data_dir)[name]
+            os.kill(old, signal.SIGKILL)
+
+            def replaced(name: str = name, old: int = old) -> bool:
+                try:
+                    now = workers() if name == "worker" else [_children(data_dir)[name]]
+                except (OSError, ValueError, IndexError, KeyError):
+                    return False
+                return bool(now) and old not in now and not _gone(now[0])
+
+            await _until(replaced, f"{name} restarted", log, seconds=60)
+        async with httpx.AsyncClient() as http:
+            async def ready() -> bool:
+                try:
+                    return (await http.get(endpoints["api_url"] + "/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60
+            while not await ready():
+                assert loop.time() < deadline, _tail(log)
+                await asyncio.sleep(0.5)
+    finally:
+        assert await _stop(proc) == 0, _tail(log)
+    assert not (data_dir / "postgres" / "postmaster.pid").exists(), "Postgres still running"

@@ -144,7 +144,11 @@ class Respawning:
         backoff = 1.0
         while not self._stopping.is_set():
             began = time.monotonic()
-            await self._alive(self.current)   # returns when the child has gone
+            gone = asyncio.ensure_future(self._alive(self.current))   # done when the child has gone
+            stop = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait({gone, stop}, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in (gone, stop):
+                waiting.cancel()
             if self._stopping.is_set():
                 return
             lived = time.monotonic() - began

@@ -393,8 +393,14 @@ async def test_up_restarts_a_killed_temporal_postgres_and_worker(tmp_path: Path)
         import psutil
 
         def workers() -> list[int]:
-            return [p.pid for p in psutil.Process(proc.pid).children()
-                    if "worker" in " ".join(p.cmdline()) and p.status() != psutil.STATUS_ZOMBIE]
+            found = []
+            for child in psutil.Process(proc.pid).children():
+                try:
+                    if "worker" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                        found.append(child.pid)
+                except psutil.Error:
+                    continue   # gone (or a zombie) while we looked
+            return found
 
         await _until(lambda: len(workers()) == 1, "the worker process", log)
         for name in ("worker", "temporal", "postgres"):

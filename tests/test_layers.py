@@ -30,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"db", "domain", "schemas", "services", "telemetry"},
     "workers": {"activities", "db", "domain", "schemas", "services", "telemetry", "workflows"},
     "stack": {"api", "db", "domain", "schemas", "telemetry", "workers"},
-    "demo": {"db", "domain", "schemas", "services", "stack"},
+    "demo": {"db", "domain", "reports", "schemas", "services", "stack"},
     "cli": {"api", "db", "demo", "domain", "ingest", "reports", "schemas", "services", "stack", "telemetry",
             "workers"},
     "bench": {"activities", "api", "db", "demo", "domain", "schemas", "services", "stack", "telemetry",

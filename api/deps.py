@@ -23,6 +23,7 @@ from domain.sign_in import NOT_SIGNED_IN
 from schemas.api import MAX_PAGE_SIZE
 from schemas.auth import Actor
 from schemas.settings import DEFAULT_TASK_QUEUE
+from schemas.text import Text
 from services import sign_in
 
 
@@ -106,4 +107,4 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数 (
 Offset = Annotated[int, Query(ge=0, le=BIGINT_MAX, description="跳过的条数")]
 IdPath = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
 IdQuery = Annotated[int | None, Query(ge=1, le=BIGINT_MAX)]
-Text = Annotated[str | None, Query(min_length=1, max_length=100)]
+TextQuery = Annotated[Text | None, Query(min_length=1, max_length=100)]

@@ -9,7 +9,7 @@ so the workflow only sleeps and calls activities.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from domain.errors import Conflict, InvalidInput
 from domain.notification_texts import COUNT, Text, day_label
@@ -66,9 +66,22 @@ def resumed_status(*, now: datetime, window_start: datetime) -> CampaignStatus:
     return S.running if now >= window_start else S.launched
 
 
-def validate_create(data: CampaignCreate) -> None:
+# How far ahead a campaign's window may reach: a person typing 9999-12-31 meant something else
+# (and every deadline and period up to it would be planned).
+MAX_HORIZON = timedelta(days=2 * 366)
+
+
+def check_horizon(when: datetime, *, now: datetime, what: str) -> None:
+    """Refuses a time further ahead than MAX_HORIZON from now."""
+    latest = now + MAX_HORIZON
+    if when > latest:
+        raise InvalidInput(f"{what}最晚可设在两年之内 ({latest.date().isoformat()} 之前): 请核对后重新填写")
+
+
+def validate_create(data: CampaignCreate, *, now: datetime) -> None:
     if data.window_end <= data.window_start:
         raise InvalidInput("活动结束时间须晚于开始时间")
+    check_horizon(data.window_end, now=now, what="活动结束时间")
     if data.registration_deadline is not None and not (
         data.window_start <= data.registration_deadline <= data.window_end
     ):
@@ -93,6 +106,7 @@ def validate_extend(
         raise InvalidInput("延期不能提前报到截止时间")
     if end <= now:
         raise InvalidInput("新的结束时间须晚于当前时间")
+    check_horizon(end, now=now, what="新的结束时间")
     if deadline is not None and deadline > end:
         raise InvalidInput("报到截止时间须早于活动结束时间")
     return end, deadline

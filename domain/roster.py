@@ -38,6 +38,9 @@ def clean_text(value: object) -> str:
         value = str(value)
     if not value.isascii():
         value = value.translate(_FULLWIDTH)
+    if "\x00" in value:
+        # NUL: invisible in a cell (an .xlsx can spell it _x0000_) and not storable in Postgres
+        value = value.replace("\x00", "")
     return value.strip(_INVISIBLE)
 
 

@@ -14,19 +14,20 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from schemas.auth import Role, ScopeKind
+from schemas.text import Text
 
 PHONE_PATTERN = r"^1[3-9]\d{9}$"
 
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=PHONE_PATTERN, max_length=11),
+Phone = Annotated[Text, StringConstraints(strip_whitespace=True, pattern=PHONE_PATTERN, max_length=11),
                   Field(description="手机号 (11 位)", examples=["13800138000"])]
 # Sign-in answers the same for any phone, so a malformed one is not revealed either: checked only
 # for length here, then simply not found.
-LoginPhone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20),
+LoginPhone = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=20),
                        Field(description="手机号")]
-Password = Annotated[str, Field(min_length=1, max_length=128, description="密码")]
-Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4,10}$"),
+Password = Annotated[Text, Field(min_length=1, max_length=128, description="密码")]
+Code = Annotated[Text, StringConstraints(strip_whitespace=True, pattern=r"^\d{4,10}$", max_length=10),
                  Field(description="短信验证码或初始设置码")]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+Label = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
                   Field(description="姓名或说明")]
 
 
@@ -47,7 +48,7 @@ class CodeLoginRequest(BaseModel):
 class PasswordSetupRequest(BaseModel):
     phone: LoginPhone
     code: Code
-    new_password: str = Field(max_length=128, description="新密码: 至少 8 位, 须同时包含字母和数字")
+    new_password: Text = Field(max_length=128, description="新密码: 至少 8 位, 须同时包含字母和数字")
 
 
 class Me(BaseModel):

@@ -9,7 +9,15 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from schemas.delivery import ChannelPolicy
+from schemas.evaluation import MAX_SCOPE_IDS, EvaluationRule
 from schemas.registration import ReminderStep
+from schemas.text import Text
+
+MAX_LADDER_STEPS = 20
+# evaluation_rule: an EvaluationRule's fields by name (numbers, or star_bands' four numbers)
+MAX_RULE_ITEMS = len(EvaluationRule.model_fields)
+RuleKey = Annotated[Text, Field(min_length=1, max_length=64)]
+RuleValue = int | float | Annotated[list[float], Field(max_length=8)]
 
 CAMPAIGN_KINDS: tuple[str, ...] = (
     "在职党员进社区", "共产党员社区奉献日", "文明城市创建", "爱国卫生运动", "疫情防控动员",
@@ -78,7 +86,7 @@ class LadderStep(BaseModel):
 
     step: ReminderStep
     offset: SignedDuration = Field(description="after the deadline; negative means before it")
-    notify: tuple[Recipient, ...] = (Recipient.member,)
+    notify: tuple[Recipient, ...] = Field(default=(Recipient.member,), max_length=len(Recipient))
 
 
 def _default_ladder() -> tuple[LadderStep, ...]:
@@ -98,7 +106,7 @@ class ReminderPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    steps: tuple[LadderStep, ...] = Field(default_factory=_default_ladder)
+    steps: tuple[LadderStep, ...] = Field(default_factory=_default_ladder, max_length=MAX_LADDER_STEPS)
     # Which external channels (group robots, SMS) each recipient also hears on; inbox always.
     channels: ChannelPolicy = Field(default_factory=ChannelPolicy)
     partitions: int = Field(default=128, ge=1, le=1024)
@@ -119,23 +127,25 @@ class CampaignScope(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    district_ids: list[int] = Field(default_factory=list)
-    subdistrict_ids: list[int] = Field(default_factory=list)
-    community_ids: list[int] = Field(default_factory=list)
+    district_ids: list[int] = Field(default_factory=list, max_length=MAX_SCOPE_IDS)
+    subdistrict_ids: list[int] = Field(default_factory=list, max_length=MAX_SCOPE_IDS)
+    community_ids: list[int] = Field(default_factory=list, max_length=MAX_SCOPE_IDS)
 
 
 class CampaignCreate(BaseModel):
     """API/CLI body of a new campaign (a draft)."""
 
-    name: str = Field(min_length=1, max_length=200)
-    kind: str = Field(default=CAMPAIGN_KINDS[0], min_length=1, max_length=50)
+    name: Text = Field(min_length=1, max_length=200)
+    kind: Text = Field(default=CAMPAIGN_KINDS[0], min_length=1, max_length=50)
     scope: CampaignScope = CampaignScope()
     window_start: datetime
     window_end: datetime
     registration_deadline: datetime | None = None
     quotas: Quotas = Quotas()
     reminder_policy: ReminderPolicy = ReminderPolicy()
-    evaluation_rule: dict[str, Any] = Field(default_factory=dict)
+    evaluation_rule: dict[RuleKey, RuleValue] = Field(
+        default_factory=dict, max_length=MAX_RULE_ITEMS,
+        description="考核规则 (EvaluationRule 的字段), 空则按配额推定")
     redeemable: bool = False
     emergency: bool = False
 

@@ -77,12 +77,15 @@ class ChannelPolicy(BaseModel):
 
     # Group robots (WeCom / DingTalk) for these recipient kinds, when they have an endpoint.
     robot_recipient_kinds: list[OwnerKind] = Field(
-        default_factory=lambda: [OwnerKind.unit, OwnerKind.community, OwnerKind.subdistrict]
+        default_factory=lambda: [OwnerKind.unit, OwnerKind.community, OwnerKind.subdistrict],
+        max_length=len(OwnerKind),
     )
-    robot_channels: list[Channel] = Field(default_factory=lambda: [Channel.wecom, Channel.dingtalk])
+    robot_channels: list[Channel] = Field(
+        default_factory=lambda: [Channel.wecom, Channel.dingtalk], max_length=len(Channel))
     sms_enabled: bool = False
     sms_steps: list[ReminderStep] = Field(
-        default_factory=lambda: [ReminderStep.supervise, ReminderStep.public_notice]
+        default_factory=lambda: [ReminderStep.supervise, ReminderStep.public_notice],
+        max_length=len(ReminderStep),
     )
 
 

@@ -6,9 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from schemas.auth import Role, ScopeKind
+from schemas.text import Text
 
 
 class District(BaseModel):
@@ -152,7 +153,7 @@ class IssueTokenRequest(BaseModel):
     role: Role
     scope_kind: ScopeKind
     scope_id: int | None = None
-    label: str
+    label: Text = Field(min_length=1, max_length=100, description="令牌用途说明")
 
 
 class IssuedToken(BaseModel):

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.matching import EscalationLevel, ScoreParts
+from schemas.text import Text
 
 
 class Urgency(StrEnum):
@@ -74,13 +75,13 @@ Rating = Annotated[int, Field(ge=1, le=5)]
 
 
 class NeedCreate(BaseModel):
-    category: str = Field(min_length=1, max_length=40)
+    category: Text = Field(min_length=1, max_length=40)
     grid_id: int
     urgency: Urgency = Urgency.blue
-    description: str = Field(min_length=1, max_length=2000)
-    resident_name: str | None = Field(default=None, max_length=50)
-    resident_phone: str | None = Field(default=None, max_length=20)
-    donor_name: str | None = Field(default=None, max_length=100)
+    description: Text = Field(min_length=1, max_length=2000)
+    resident_name: Text | None = Field(default=None, max_length=50)
+    resident_phone: Text | None = Field(default=None, max_length=20)
+    donor_name: Text | None = Field(default=None, max_length=100)
     donor_anonymous: bool = False
 
 
@@ -96,7 +97,7 @@ class NeedCategory(BaseModel):
 
 class NeedDecision(BaseModel):
     approve: bool
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class NeedView(BaseModel):
@@ -150,14 +151,14 @@ class PointsBreakdown(BaseModel):
 class TaskCreate(BaseModel):
     need_id: int | None = None
     grid_id: int | None = Field(default=None, description="taken from the need when omitted")
-    title: str = Field(min_length=1, max_length=200)
-    category: str | None = Field(default=None, description="taken from the need when omitted")
+    title: Text = Field(min_length=1, max_length=200)
+    category: Text | None = Field(default=None, max_length=40, description="taken from the need when omitted")
     mode: TaskMode = TaskMode.dispatch
     headcount: int = Field(default=1, ge=1, le=1000)
-    required_skills: list[str] = []
+    required_skills: list[Annotated[Text, Field(max_length=40)]] = Field(default=[], max_length=20)
     window_start: datetime
     window_end: datetime
-    place: str = Field(default="", max_length=200)
+    place: Text = Field(default="", max_length=200)
     points_per_hour: float = Field(default=10.0, ge=0, le=1000)
     rating_bonus: float = Field(default=2.0, ge=0, le=1000)
     points_cap: float = Field(default=100.0, ge=0, le=100000)
@@ -270,7 +271,7 @@ class LedgerFilter(BaseModel):
 class AnswerOfferInput(BaseModel):
     member_id: int
     accept: bool
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class ClaimInput(BaseModel):
@@ -281,13 +282,13 @@ class ScanInput(BaseModel):
     """A member scanning the task's QR code on site: check-in, or check-out with a report."""
 
     member_id: int
-    token: str = Field(min_length=1, max_length=200)
-    report: str | None = Field(default=None, max_length=2000)
+    token: Text = Field(min_length=1, max_length=200)
+    report: Text | None = Field(default=None, max_length=2000)
 
 
 class RateInput(BaseModel):
     score: Rating
-    comment: str | None = Field(default=None, max_length=1000)
+    comment: Text | None = Field(default=None, max_length=1000)
 
 
 class AnswerOfferResult(BaseModel):
@@ -339,12 +340,12 @@ class TaskSnapshot(BaseModel):
 class ResidentNeedCreate(BaseModel):
     """A resident placing a need 居民点单 with their grid's public code 点单码 (no account)."""
 
-    code: str = Field(min_length=1, max_length=200)
-    category: str = Field(min_length=1, max_length=40)
+    code: Text = Field(min_length=1, max_length=200)
+    category: Text = Field(min_length=1, max_length=40)
     urgency: Urgency = Urgency.blue
-    description: str = Field(min_length=1, max_length=2000)
-    resident_name: str | None = Field(default=None, max_length=50)
-    resident_phone: str | None = Field(default=None, max_length=20)
+    description: Text = Field(min_length=1, max_length=2000)
+    resident_name: Text | None = Field(default=None, max_length=50)
+    resident_phone: Text | None = Field(default=None, max_length=20)
 
 
 class ResidentNeedReceipt(BaseModel):
@@ -360,9 +361,9 @@ class ResidentNeedReceipt(BaseModel):
 class ResidentRateInput(BaseModel):
     """A resident rating the service with the task's rating code 评价码 (no account)."""
 
-    code: str = Field(min_length=1, max_length=200)
+    code: Text = Field(min_length=1, max_length=200)
     score: Rating
-    comment: str | None = Field(default=None, max_length=1000)
+    comment: Text | None = Field(default=None, max_length=1000)
 
 
 class ResidentRateResult(BaseModel):

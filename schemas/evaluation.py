@@ -7,6 +7,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Most places one scope may list (a city has a few thousand communities).
+MAX_SCOPE_IDS = 5000
+
 
 class PeriodKind(StrEnum):
     campaign = "campaign"
@@ -62,9 +65,9 @@ class EvaluationScope(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    district_ids: list[int] = []
-    subdistrict_ids: list[int] = []
-    community_ids: list[int] = []
+    district_ids: list[int] = Field(default=[], max_length=MAX_SCOPE_IDS)
+    subdistrict_ids: list[int] = Field(default=[], max_length=MAX_SCOPE_IDS)
+    community_ids: list[int] = Field(default=[], max_length=MAX_SCOPE_IDS)
 
 
 class RunStatus(StrEnum):

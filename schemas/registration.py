@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.text import Text
 
 
 class MemberRegistrationStatus(StrEnum):
@@ -269,7 +272,7 @@ class ConfirmRegistrations(RegistrationIds):
 
 
 class RejectRegistrations(RegistrationIds):
-    reason: str = Field(description="退回原因 (必填)")
+    reason: Text = Field(max_length=500, description="退回原因 (必填)")
 
     @field_validator("reason")
     @classmethod
@@ -289,7 +292,7 @@ class TransferMember(BaseModel):
 
 
 class ActionReason(BaseModel):
-    reason: str | None = None
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class BulkResult(BaseModel):
@@ -302,8 +305,9 @@ class SubmitUnitRegistration(BaseModel):
 
 
 class DecideUnitRegistration(BaseModel):
-    reason: str | None = None
-    projects: list[str] = Field(default_factory=list, description="共建项目")
+    reason: Text | None = Field(default=None, max_length=500)
+    projects: list[Annotated[Text, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=50, description="共建项目")
 
 
 class CoBuildingAgreementOut(BaseModel):

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.registration import ReminderStep
+from schemas.text import Text
 
 
 class ServiceRecordStatus(StrEnum):
@@ -22,10 +23,10 @@ class ServiceRecordCreate(BaseModel):
     service_date: date
     start_time: time
     end_time: time
-    category: str = Field(min_length=1, max_length=50)
+    category: Text = Field(min_length=1, max_length=50)
     community_id: int = Field(ge=1)
     grid_id: int | None = Field(default=None, ge=1)
-    description: str = Field(default="", max_length=2000)
+    description: Text = Field(default="", max_length=2000)
     co_server_member_id: int | None = Field(default=None, ge=1)
     # Staff logging on a member's behalf name the member; a member logs for themselves.
     member_id: int | None = Field(default=None, ge=1)
@@ -61,7 +62,7 @@ class ApproveRecords(BaseModel):
 
 class RejectRecords(BaseModel):
     record_ids: list[int] = Field(min_length=1, max_length=1000)
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 class ServiceRecordPolicy(BaseModel):

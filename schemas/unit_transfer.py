@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.registration import ReminderStep
+from schemas.text import Text
 
 
 class UnitTransferStatus(StrEnum):
@@ -25,7 +26,7 @@ class StartUnitTransfer(BaseModel):
 
     member_id: int = Field(gt=0)
     to_unit_id: int = Field(gt=0)
-    note: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=500)
     decide_now: bool = False
 
 
@@ -34,7 +35,7 @@ class DecideUnitTransfer(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class UnitTransferOut(BaseModel):

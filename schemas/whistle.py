@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.dispatch import Urgency
+from schemas.text import Text
 
 # A mainland mobile or a landline with area code; what a unit leaves for the community to call.
 _PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
@@ -66,7 +67,7 @@ class ResourceItem(BaseModel):
 
     category: ResourceCategory
     quantity: int = Field(default=1, ge=1, le=100_000)
-    note: str = Field(default="", max_length=200)
+    note: Text = Field(default="", max_length=200)
 
 
 # ------------------------------------------------------------------ front doors
@@ -77,9 +78,9 @@ class WhistleBlow(BaseModel):
 
     community_id: int
     grid_id: int | None = None
-    place: str = Field(default="", max_length=200)
-    title: str = Field(min_length=1, max_length=100)
-    matter: str = Field(min_length=1, max_length=2000)
+    place: Text = Field(default="", max_length=200)
+    title: Text = Field(min_length=1, max_length=100)
+    matter: Text = Field(min_length=1, max_length=2000)
     urgency: Urgency = Urgency.red
     people_needed: int = Field(ge=1, le=10_000)
     resources_needed: list[ResourceItem] = Field(default_factory=list, max_length=30)
@@ -95,9 +96,9 @@ class WhistleAnswer(BaseModel):
     people: int = Field(default=0, ge=0, le=10_000)
     resources: list[ResourceItem] = Field(default_factory=list, max_length=30)
     eta: datetime | None = None
-    contact_name: str | None = Field(default=None, max_length=50)
-    contact_phone: str | None = Field(default=None, pattern=_PHONE_PATTERN)
-    decline_reason: str | None = Field(default=None, max_length=500)
+    contact_name: Text | None = Field(default=None, max_length=50)
+    contact_phone: Text | None = Field(default=None, max_length=11, pattern=_PHONE_PATTERN)
+    decline_reason: Text | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
     def _consistent(self) -> WhistleAnswer:
@@ -121,7 +122,7 @@ class WhistleArrival(BaseModel):
 
 
 class WhistleClose(BaseModel):
-    summary: str = Field(min_length=1, max_length=4000)
+    summary: Text = Field(min_length=1, max_length=4000)
 
 
 class WhistleFilter(BaseModel):

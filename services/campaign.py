@@ -109,7 +109,7 @@ async def create_campaign(conn: Conn, actor: Actor, data: CampaignCreate, *, now
     """A draft campaign; nothing runs until it is launched."""
     async with conn.transaction():
         _require_org(actor)
-        rules.validate_create(data)
+        rules.validate_create(data, now=now)
         try:
             # Kept opaque in the campaign row; the evaluation engineers' model says what is valid.
             EvaluationRule.model_validate(data.evaluation_rule)

@@ -85,10 +85,11 @@ def test_ladder_policy_must_be_ordered_and_create_needs_something_to_remind() ->
                               LadderStep(step=ReminderStep.remind, offset=timedelta(0))))
     now = datetime.now(UTC)
     with pytest.raises(InvalidInput, match="报到截止时间或服务指标"):
-        rules.validate_create(CampaignCreate(name="x", window_start=now, window_end=now + timedelta(days=1)))
+        rules.validate_create(CampaignCreate(name="x", window_start=now, window_end=now + timedelta(days=1)),
+                             now=now)
     with pytest.raises(InvalidInput, match="活动时间范围内"):
         rules.validate_create(CampaignCreate(name="x", window_start=now, window_end=now + timedelta(days=1),
-                                             registration_deadline=now + timedelta(days=2)))
+                                             registration_deadline=now + timedelta(days=2)), now=now)
 
 
 def test_extend_refuses_shortening() -> None:
@@ -101,6 +102,23 @@ def test_extend_refuses_shortening() -> None:
     with pytest.raises(InvalidInput, match="不能提前"):
         rules.validate_extend(window_end=now + timedelta(days=5), registration_deadline=None,
                               new_window_end=now + timedelta(days=4), new_registration_deadline=None, now=now)
+
+
+def test_dates_further_than_two_years_ahead_are_refused() -> None:
+    """A window end of 9999-12-31 (or anything beyond two years from now) is refused, in Chinese,
+    when a campaign is created and when it is extended."""
+    now = datetime.now(UTC)
+    far = datetime(9999, 12, 31, tzinfo=UTC)
+    with pytest.raises(InvalidInput, match="两年之内"):
+        rules.validate_create(CampaignCreate(name="x", window_start=now, window_end=far,
+                                             registration_deadline=now + timedelta(days=2)), now=now)
+    with pytest.raises(InvalidInput, match="新的结束时间最晚可设在两年之内"):
+        rules.validate_extend(window_end=now + timedelta(days=5), registration_deadline=None,
+                              new_window_end=far, new_registration_deadline=None, now=now)
+    end, _ = rules.validate_extend(window_end=now + timedelta(days=5), registration_deadline=None,
+                                   new_window_end=now + timedelta(days=700), new_registration_deadline=None,
+                                   now=now)
+    assert end == now + timedelta(days=700)
 
 
 def test_partitions_cover_the_id_range_exactly_once() -> None:

@@ -9,6 +9,7 @@ import pytest
 from domain.roster import (
     MemberRowParser,
     clean_name,
+    clean_text,
     detect_kind,
     id_check_digit,
     map_headers,
@@ -150,6 +151,7 @@ def test_names_lose_stray_spaces() -> None:
     """Names lose padding spaces, NBSP, zero-width and full-width spaces."""
     assert clean_name(" 张\u3000 三\u200b\u00a0") == "张三"
     assert clean_name("幸福社区 ") == "幸福社区"
+    assert clean_name("张\x00三") == "张三" and clean_text("\x00幸福社区\x00") == "幸福社区"   # NUL: invisible, unstorable
 
 
 def test_gender_words() -> None:

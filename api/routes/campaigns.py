@@ -23,13 +23,14 @@ from schemas.campaign import (
     MobiliseResult,
     ProgressLevel,
 )
+from schemas.text import Text
 from services import campaign as campaign_service
 
 router = APIRouter(tags=["campaigns 活动"])
 
 
 class ReasonBody(BaseModel):
-    reason: str = Field(default="", max_length=500)
+    reason: Text = Field(default="", max_length=500)
 
 
 class ExtendBody(BaseModel):
@@ -38,8 +39,8 @@ class ExtendBody(BaseModel):
 
 
 class MobiliseBody(BaseModel):
-    title: str = Field(default="应急动员", min_length=1, max_length=200)
-    category: str = "疫情防控"
+    title: Text = Field(default="应急动员", min_length=1, max_length=200)
+    category: Text = Field(default="疫情防控", min_length=1, max_length=40)
     headcount: int = Field(default=2, ge=1, le=50)
     hours: int = Field(default=24, ge=1, le=24 * 14)
 

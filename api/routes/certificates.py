@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from api.deps import ActorDep, IdPath, PoolDep
 from api.rate_limits import brake
 from schemas.certificate import CertificateCheck
+from schemas.text import Text
 from services import certificate as certificates
 
 router = APIRouter(tags=["certificates 报到证"])
@@ -33,7 +34,7 @@ async def member_certificate(request: Request, pool: PoolDep, actor: ActorDep, r
 @router.get("/units/{unit_id}/certificates", response_class=HTMLResponse, responses=_HTML,
             summary="批量打印本单位党员的报到证")
 async def unit_certificates(request: Request, pool: PoolDep, actor: ActorDep, unit_id: IdPath,
-                            status: Annotated[str, Query(max_length=20)] = "active") -> HTMLResponse:
+                            status: Annotated[Text, Query(max_length=20)] = "active") -> HTMLResponse:
     async with pool.acquire() as conn:
         views = await certificates.unit_certificates(conn, actor, unit_id, status=status)
     return HTMLResponse(certificates.render(views, title=f"报到证 (单位 {unit_id}, {len(views)} 份)",
@@ -44,8 +45,8 @@ async def unit_certificates(request: Request, pool: PoolDep, actor: ActorDep, un
 async def check_certificate(
     request: Request,
     pool: PoolDep,
-    number: Annotated[str, Path(min_length=1, max_length=40)],
-    code: Annotated[str, Query(min_length=1, max_length=40, description="报到证上的校验码")],
+    number: Annotated[Text, Path(min_length=1, max_length=40)],
+    code: Annotated[Text, Query(min_length=1, max_length=40, description="报到证上的校验码")],
 ) -> CertificateCheck:
     await brake(request, route="certificate_check", code=f"{number}/{code}")
     async with pool.acquire() as conn:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ActorDep, IdPath, IdQuery, Limit, Offset, PoolDep, Text
+from api.deps import ActorDep, IdPath, IdQuery, Limit, Offset, PoolDep, TextQuery
 from schemas.api import Page
 from schemas.directory import (
     AuditEntry,
@@ -27,6 +27,7 @@ from schemas.directory import (
     UnitRegistration,
     UnitRegistrationStatus,
 )
+from schemas.text import Text
 from services import directory
 
 router = APIRouter(tags=["directory 名录"])
@@ -34,7 +35,7 @@ router = APIRouter(tags=["directory 名录"])
 
 @router.get("/districts", response_model=Page[District], summary="区列表")
 async def list_districts(
-    pool: PoolDep, actor: ActorDep, name: Text = None, limit: Limit = 50, offset: Offset = 0
+    pool: PoolDep, actor: ActorDep, name: TextQuery = None, limit: Limit = 50, offset: Offset = 0
 ) -> Page[District]:
     async with pool.acquire() as conn:
         return await directory.list_districts(conn, actor, name=name, limit=limit, offset=offset)
@@ -42,7 +43,7 @@ async def list_districts(
 
 @router.get("/subdistricts", response_model=Page[Subdistrict], summary="街道列表")
 async def list_subdistricts(
-    pool: PoolDep, actor: ActorDep, name: Text = None, district_id: IdQuery = None,
+    pool: PoolDep, actor: ActorDep, name: TextQuery = None, district_id: IdQuery = None,
     limit: Limit = 50, offset: Offset = 0,
 ) -> Page[Subdistrict]:
     async with pool.acquire() as conn:
@@ -53,7 +54,7 @@ async def list_subdistricts(
 
 @router.get("/communities", response_model=Page[Community], summary="社区列表")
 async def list_communities(
-    pool: PoolDep, actor: ActorDep, name: Text = None, district_id: IdQuery = None,
+    pool: PoolDep, actor: ActorDep, name: TextQuery = None, district_id: IdQuery = None,
     subdistrict_id: IdQuery = None, limit: Limit = 50, offset: Offset = 0,
 ) -> Page[Community]:
     async with pool.acquire() as conn:
@@ -65,7 +66,7 @@ async def list_communities(
 
 @router.get("/grids", response_model=Page[Grid], summary="网格列表 (含相邻网格)")
 async def list_grids(
-    pool: PoolDep, actor: ActorDep, name: Text = None, district_id: IdQuery = None,
+    pool: PoolDep, actor: ActorDep, name: TextQuery = None, district_id: IdQuery = None,
     subdistrict_id: IdQuery = None, community_id: IdQuery = None, limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[Grid]:
@@ -78,7 +79,7 @@ async def list_grids(
 
 @router.get("/units", response_model=Page[Unit], summary="报到单位列表")
 async def list_units(
-    pool: PoolDep, actor: ActorDep, name: Text = None, district_id: IdQuery = None,
+    pool: PoolDep, actor: ActorDep, name: TextQuery = None, district_id: IdQuery = None,
     subdistrict_id: IdQuery = None, community_id: IdQuery = None,
     status: UnitRegistrationStatus | None = None, limit: Limit = 50, offset: Offset = 0,
 ) -> Page[Unit]:
@@ -99,8 +100,8 @@ async def get_unit(pool: PoolDep, actor: ActorDep, unit_id: IdPath) -> Unit:
 @router.get("/members", response_model=Page[Member], summary="党员列表 (姓名检索)")
 async def list_members(
     pool: PoolDep, actor: ActorDep,
-    name: Annotated[str | None, Query(min_length=1, max_length=100, description="姓名包含")] = None,
-    name_prefix: Annotated[str | None, Query(min_length=1, max_length=100, description="姓名开头")] = None,
+    name: Annotated[Text | None, Query(min_length=1, max_length=100, description="姓名包含")] = None,
+    name_prefix: Annotated[Text | None, Query(min_length=1, max_length=100, description="姓名开头")] = None,
     district_id: IdQuery = None, subdistrict_id: IdQuery = None, community_id: IdQuery = None,
     grid_id: IdQuery = None, unit_id: IdQuery = None,
     status: MemberRegistrationStatus | None = None, limit: Limit = 50, offset: Offset = 0,
@@ -121,7 +122,7 @@ async def get_member(pool: PoolDep, actor: ActorDep, member_id: IdPath) -> Membe
 
 @router.get("/registrations/members", response_model=Page[MemberRegistration], summary="个人报到列表")
 async def list_member_registrations(
-    pool: PoolDep, actor: ActorDep, name: Text = None, member_id: IdQuery = None,
+    pool: PoolDep, actor: ActorDep, name: TextQuery = None, member_id: IdQuery = None,
     district_id: IdQuery = None, subdistrict_id: IdQuery = None, community_id: IdQuery = None,
     grid_id: IdQuery = None, unit_id: IdQuery = None,
     status: MemberRegistrationStatus | None = None, limit: Limit = 50, offset: Offset = 0,
@@ -136,7 +137,7 @@ async def list_member_registrations(
 
 @router.get("/registrations/units", response_model=Page[UnitRegistration], summary="单位报到列表")
 async def list_unit_registrations(
-    pool: PoolDep, actor: ActorDep, name: Text = None, district_id: IdQuery = None,
+    pool: PoolDep, actor: ActorDep, name: TextQuery = None, district_id: IdQuery = None,
     subdistrict_id: IdQuery = None, community_id: IdQuery = None, unit_id: IdQuery = None,
     status: UnitRegistrationStatus | None = None, limit: Limit = 50, offset: Offset = 0,
 ) -> Page[UnitRegistration]:
@@ -164,9 +165,9 @@ async def member_registration_history(
 
 @router.get("/audit", response_model=Page[AuditEntry], summary="审计日志 (仅组织部, 限管辖范围)")
 async def list_audit(
-    pool: PoolDep, actor: ActorDep, subject_kind: Text = None, subject_id: IdQuery = None,
-    actor_name: Annotated[str | None, Query(alias="actor", min_length=1, max_length=200)] = None,
-    action: Text = None,
+    pool: PoolDep, actor: ActorDep, subject_kind: TextQuery = None, subject_id: IdQuery = None,
+    actor_name: Annotated[Text | None, Query(alias="actor", min_length=1, max_length=200)] = None,
+    action: TextQuery = None,
     since: Annotated[datetime | None, Query(description="起始时间 (含)")] = None,
     until: Annotated[datetime | None, Query(description="截止时间 (不含)")] = None,
     limit: Limit = 50, offset: Offset = 0,

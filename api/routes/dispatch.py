@@ -39,13 +39,14 @@ from schemas.dispatch import (
     TaskView,
     VerifyResult,
 )
+from schemas.text import Text
 from services import dispatch
 
 router = APIRouter(tags=["dispatch 派单"])
 
 
 class VerifyBody(BaseModel):
-    note: str | None = Field(default=None, max_length=1000)
+    note: Text | None = Field(default=None, max_length=1000)
 
 
 
@@ -148,7 +149,7 @@ async def verify(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: IdP
 
 
 class RejectVerifyBody(BaseModel):
-    reason: str = Field(min_length=1, max_length=1000, description="核查不通过的理由, 如: 签到不实、服务未完成")
+    reason: Text = Field(min_length=1, max_length=1000, description="核查不通过的理由, 如: 签到不实、服务未完成")
 
 
 @router.post("/tasks/{task_id}/verify/reject", response_model=RejectVerifyResult,
@@ -164,7 +165,7 @@ async def requeue(pool: PoolDep, client: ClientDep, actor: ActorDep, task_id: Id
 
 
 class CancelBody(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 @router.post("/tasks/{task_id}/cancel", response_model=TaskSnapshot, summary="取消任务 (服务开始前)")

@@ -19,6 +19,7 @@ from schemas.evaluation import (
     MemberExplanation,
     ResultPage,
 )
+from schemas.text import Text
 from services import evaluation, evaluation_explain
 
 router = APIRouter(prefix="/evaluations", tags=["evaluation 述职评议考核"])
@@ -28,7 +29,7 @@ LevelQuery = Annotated[EvaluationLevel, Query(description="member / unit / commu
 
 
 class StartEvaluation(BaseModel):
-    period: str | None = Field(default=None, description="考核期间: 2026-11 / 2026-Q4 / 2026", max_length=10)
+    period: Text | None = Field(default=None, description="考核期间: 2026-11 / 2026-Q4 / 2026", max_length=10)
     campaign_id: int | None = Field(default=None, ge=1)
     scope: EvaluationScope | None = None
     rule: EvaluationRule | None = None

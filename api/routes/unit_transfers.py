@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ActorDep, ClientDep, IdPath, IdQuery, Limit, Offset, PoolDep, TaskQueueDep, Text
+from api.deps import ActorDep, ClientDep, IdPath, IdQuery, Limit, Offset, PoolDep, TaskQueueDep, TextQuery
 from schemas.api import Page
 from schemas.unit_transfer import (
     DecideUnitTransfer,
@@ -44,7 +44,7 @@ async def list_transfers(pool: PoolDep, actor: ActorDep, status: UnitTransferSta
 
 
 @router.get("/target-units", response_model=list[TransferTargetUnit], summary="可转入的单位 (按名称查找)")
-async def target_units(pool: PoolDep, actor: ActorDep, name: Text = None,
+async def target_units(pool: PoolDep, actor: ActorDep, name: TextQuery = None,
                        limit: Annotated[int, Query(ge=1, le=50)] = 20) -> list[TransferTargetUnit]:
     async with pool.acquire() as conn:
         return await transfers.list_target_units(conn, actor, name=name, limit=limit)

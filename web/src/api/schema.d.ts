@@ -2119,9 +2119,12 @@ export interface components {
              *     }
              */
             reminder_policy: components["schemas"]["ReminderPolicy"];
-            /** Evaluation Rule */
+            /**
+             * Evaluation Rule
+             * @description 考核规则 (EvaluationRule 的字段), 空则按配额推定
+             */
             evaluation_rule?: {
-                [key: string]: unknown;
+                [key: string]: number | number[];
             };
             /**
              * Redeemable
@@ -2812,7 +2815,10 @@ export interface components {
             scope_kind: components["schemas"]["ScopeKind"];
             /** Scope Id */
             scope_id?: number | null;
-            /** Label */
+            /**
+             * Label
+             * @description 令牌用途说明
+             */
             label: string;
         };
         /**

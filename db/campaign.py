@@ -167,6 +167,27 @@ async def select_scope_grids(conn: Conn, *, campaign_id: int) -> list[dict[str, 
     return [dict(r) for r in rows]
 
 
+async def count_mobilise_scope(conn: Conn, *, campaign_id: int) -> dict[str, int]:
+    """What a mobilisation would reach: communities and grids in scope, serving members there (as
+    select_scope_candidates counts them) and the campaign's mobilised tasks still waiting."""
+    row = await conn.fetchrow(
+        """
+        SELECT
+          (SELECT count(*) FROM campaign_community WHERE campaign_id = $1)::int AS communities,
+          (SELECT count(*) FROM campaign_community cc JOIN grid g ON g.community_id = cc.community_id
+            WHERE cc.campaign_id = $1)::int AS grids,
+          (SELECT count(DISTINCT r.member_id) FROM campaign_community cc
+            JOIN member_registration r ON r.community_id = cc.community_id AND r.status IN ('active', 'paused')
+            WHERE cc.campaign_id = $1)::int AS candidates,
+          (SELECT count(*) FROM campaign_task ct JOIN task t ON t.id = ct.task_id
+            WHERE ct.campaign_id = $1 AND t.status IN ('open', 'offering'))::int AS open_tasks
+        """,
+        campaign_id,
+    )
+    assert row is not None
+    return dict(row)
+
+
 async def insert_campaign_tasks(conn: Conn, *, campaign_id: int, task_ids: list[int]) -> None:
     await conn.execute(
         """

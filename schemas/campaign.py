@@ -262,6 +262,19 @@ class MobiliseResult(BaseModel):
     unfilled_slots: int
 
 
+class MobilisePreview(BaseModel):
+    """What a 平急转换 would touch, shown before anyone confirms it (nothing is changed by asking)."""
+
+    campaign_id: int
+    status: CampaignStatus
+    communities: int = Field(description="范围内的社区数")
+    grids: int = Field(description="范围内的网格数")
+    tasks: int = Field(description="将创建的任务数 (每个网格一项)")
+    slots: int = Field(description="需要的人次 (任务数 × 每项人数)")
+    candidates: int = Field(description="范围内在岗 (已报到或暂停) 的党员数")
+    open_mobilised_tasks: int = Field(description="此前动员创建、仍在等待党员的任务数")
+
+
 # --- activities ---------------------------------------------------------------------------------
 
 

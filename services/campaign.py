@@ -41,6 +41,7 @@ from schemas.campaign import (
     CloseInput,
     ExtendInput,
     MobiliseInput,
+    MobilisePreview,
     MobiliseResult,
     PauseInput,
     ProgressLevel,
@@ -257,6 +258,20 @@ async def mobilise(pool: Pool, client: Client, actor: Actor, campaign_id: int, d
                            data.model_copy(update={"actor": actor.audit_name}))
     await start_mobilised_tasks(pool, client, campaign_id, task_queue=task_queue)
     return result
+
+
+async def mobilise_preview(conn: Conn, actor: Actor, campaign_id: int, *, headcount: int) -> MobilisePreview:
+    """How many grids and tasks a mobilisation would touch, for its confirmation; the same checks
+    as `mobilise` (the launcher, a status that allows it), and nothing changes."""
+    row = await _campaign(conn, campaign_id)
+    _require_launcher(actor, row)
+    status = CampaignStatus(row["status"])
+    rules.check("mobilise", status)
+    counts = await campaign_db.count_mobilise_scope(conn, campaign_id=campaign_id)
+    return MobilisePreview(
+        campaign_id=campaign_id, status=status, communities=counts["communities"], grids=counts["grids"],
+        tasks=counts["grids"], slots=counts["grids"] * headcount, candidates=counts["candidates"],
+        open_mobilised_tasks=counts["open_tasks"])
 
 
 async def start_mobilised_tasks(pool: Pool, client: Client, campaign_id: int, *,

@@ -7,8 +7,9 @@ come back from the campaign's workflow as 409 with a Chinese message.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, ClientDep, IdPath, Limit, PoolDep, TaskQueueDep
@@ -20,6 +21,7 @@ from schemas.campaign import (
     CampaignStatusResult,
     CampaignView,
     MobiliseInput,
+    MobilisePreview,
     MobiliseResult,
     ProgressLevel,
 )
@@ -109,6 +111,15 @@ async def cancel(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id:
 @router.post("/campaigns/{campaign_id}/close", response_model=CampaignStatusResult, summary="结束活动")
 async def close(pool: PoolDep, client: ClientDep, actor: ActorDep, campaign_id: IdPath) -> CampaignStatusResult:
     return await campaign_service.close(pool, client, actor, campaign_id)
+
+
+@router.get("/campaigns/{campaign_id}/mobilise/preview", response_model=MobilisePreview,
+            summary="平急转换预览: 将涉及的网格数与任务数 (不做任何改动)")
+async def mobilise_preview(pool: PoolDep, actor: ActorDep, campaign_id: IdPath,
+                           headcount: Annotated[int, Query(ge=1, le=50, description="每项任务人数")] = 2,
+                           ) -> MobilisePreview:
+    async with pool.acquire() as conn:
+        return await campaign_service.mobilise_preview(conn, actor, campaign_id, headcount=headcount)
 
 
 @router.post("/campaigns/{campaign_id}/mobilise", response_model=MobiliseResult, summary="平急转换: 向范围内每个网格派发任务")

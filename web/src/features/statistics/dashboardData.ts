@@ -1,0 +1,93 @@
+// What the dashboard shows, loaded in parallel; each part fails on its own with the API's message.
+import { api } from '@/api/client'
+import { unwrap } from '@/api/errors'
+import type { components } from '@/api/schema'
+import type { Me } from '@/api/session'
+
+export type Level = components['schemas']['StatisticsLevel']
+export type Counts = components['schemas']['RegistrationCounts']
+export type TrendPoint = components['schemas']['TrendPoint']
+export type Campaign = components['schemas']['CampaignView']
+export type Progress = components['schemas']['CampaignProgress']
+export type AreaResult = components['schemas']['AreaResult']
+export type LedgerRow = components['schemas']['LedgerRow']
+
+export const LEDGER_LIMIT = 200
+const LIVE: Campaign['status'][] = ['launched', 'running', 'paused']
+
+export async function registrationCounts(level: Level): Promise<Counts[]> {
+  const data = unwrap(await api.GET('/statistics/registration', { params: { query: { level } } }))
+  return data.items
+}
+
+export async function trend(months = 12): Promise<TrendPoint[]> {
+  return unwrap(await api.GET('/statistics/registration/trend', { params: { query: { months } } })).months
+}
+
+export interface CampaignProgress {
+  campaign: Campaign
+  members: number
+  registered: number
+  behindQuota: number
+  tasksOpen: number
+  tasksParked: number
+  unitsBehind: number
+  unitsWithQuota: number
+}
+
+/** The live campaigns (newest first, at most `max`) with their totals over the caller's area. */
+export async function liveCampaigns(max = 5): Promise<CampaignProgress[]> {
+  const all = unwrap(await api.GET('/campaigns', { params: { query: { limit: 100 } } }))
+  const live = all.filter((c) => LIVE.includes(c.status)).slice(0, max)
+  return Promise.all(
+    live.map(async (campaign) => {
+      const p = unwrap(
+        await api.GET('/campaigns/{campaign_id}/progress', {
+          params: { path: { campaign_id: campaign.id }, query: { level: 'district' } },
+        }),
+      )
+      const sum = (k: 'members' | 'registered' | 'behind_quota' | 'tasks_open' | 'tasks_parked') =>
+        p.rows.reduce((n, r) => n + r[k], 0)
+      return {
+        campaign,
+        members: sum('members'),
+        registered: sum('registered'),
+        behindQuota: sum('behind_quota'),
+        tasksOpen: sum('tasks_open'),
+        tasksParked: sum('tasks_parked'),
+        unitsBehind: p.unit_quota?.units_behind ?? 0,
+        unitsWithQuota: p.unit_quota?.units ?? 0,
+      }
+    }),
+  )
+}
+
+export interface Rates {
+  run: { id: number; period_label: string }
+  area: AreaResult | null
+}
+
+/** 三率 from the latest finished evaluation run, for the caller's own area. */
+export async function latestRates(me: Me): Promise<Rates | null> {
+  const runs = unwrap(await api.GET('/evaluations'))
+  const run = runs.filter((r) => r.status === 'done').sort((a, b) => b.id - a.id)[0]
+  if (!run) return null
+  const level = me.scope_kind === 'district' ? 'district' : me.scope_kind === 'subdistrict' ? 'subdistrict' : 'city'
+  const page = unwrap(
+    await api.GET('/evaluations/{run_id}/results', { params: { path: { run_id: run.id }, query: { level, limit: 1 } } }),
+  )
+  return { run: { id: run.id, period_label: run.period_label }, area: (page.items[0] as AreaResult | undefined) ?? null }
+}
+
+export interface LedgerAlerts {
+  parked: LedgerRow[]
+  overdue: LedgerRow[]
+}
+
+export async function ledgerAlerts(): Promise<LedgerAlerts> {
+  const [parked, overdue] = await Promise.all([
+    api.GET('/ledger', { params: { query: { parked: true, limit: LEDGER_LIMIT } } }),
+    api.GET('/ledger', { params: { query: { overdue: true, limit: LEDGER_LIMIT } } }),
+  ])
+  return { parked: unwrap(parked), overdue: unwrap(overdue) }
+}

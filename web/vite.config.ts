@@ -16,7 +16,9 @@ export default defineConfig({
     vue(),
     Components({
       resolvers: [ElementPlusResolver({ importStyle: 'css' }), VantResolver()],
-      dts: 'src/components.d.ts',
+      // No generated components.d.ts: vue-tsc must see the same sources on a fresh clone and after a
+      // build (Element Plus tags are checked as untyped components either way).
+      dts: false,
     }),
   ],
   resolve: {

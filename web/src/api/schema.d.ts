@@ -1406,6 +1406,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/campaigns/{campaign_id}/mobilise/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 平急转换预览: 将涉及的网格数与任务数 (不做任何改动) */
+        get: operations["mobilise_preview_campaigns__campaign_id__mobilise_preview_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/campaigns/{campaign_id}/mobilise": {
         parameters: {
             query?: never;
@@ -3122,6 +3139,45 @@ export interface components {
              * @default 24
              */
             hours: number;
+        };
+        /**
+         * MobilisePreview
+         * @description What a 平急转换 would touch, shown before anyone confirms it (nothing is changed by asking).
+         */
+        MobilisePreview: {
+            /** Campaign Id */
+            campaign_id: number;
+            status: components["schemas"]["CampaignStatus"];
+            /**
+             * Communities
+             * @description 范围内的社区数
+             */
+            communities: number;
+            /**
+             * Grids
+             * @description 范围内的网格数
+             */
+            grids: number;
+            /**
+             * Tasks
+             * @description 将创建的任务数 (每个网格一项)
+             */
+            tasks: number;
+            /**
+             * Slots
+             * @description 需要的人次 (任务数 × 每项人数)
+             */
+            slots: number;
+            /**
+             * Candidates
+             * @description 范围内在岗 (已报到或暂停) 的党员数
+             */
+            candidates: number;
+            /**
+             * Open Mobilised Tasks
+             * @description 此前动员创建、仍在等待党员的任务数
+             */
+            open_mobilised_tasks: number;
         };
         /** MobiliseResult */
         MobiliseResult: {
@@ -10139,6 +10195,67 @@ export interface operations {
             };
             /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    mobilise_preview_campaigns__campaign_id__mobilise_preview_get: {
+        parameters: {
+            query?: {
+                /** @description 每项任务人数 */
+                headcount?: number;
+            };
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MobilisePreview"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,7 +6,7 @@ import type { Me } from '@/api/session'
 
 export type Level = components['schemas']['StatisticsLevel']
 export type Counts = components['schemas']['RegistrationCounts']
-export type TrendPoint = components['schemas']['TrendPoint']
+export type TrendMonth = components['schemas']['TrendMonth']
 export type Campaign = components['schemas']['CampaignView']
 export type Progress = components['schemas']['CampaignProgress']
 export type AreaResult = components['schemas']['AreaResult']
@@ -20,8 +20,12 @@ export async function registrationCounts(level: Level): Promise<Counts[]> {
   return data.items
 }
 
-export async function trend(months = 12): Promise<TrendPoint[]> {
-  return unwrap(await api.GET('/statistics/registration/trend', { params: { query: { months } } })).months
+/** The caller's own area month by month (the city, or its district / subdistrict / community). */
+export async function trend(me: Me, months = 12): Promise<TrendMonth[]> {
+  const own = ['district', 'subdistrict', 'community'] as const
+  const kind = own.find((k) => k === me.scope_kind)
+  const query = kind && me.scope_id ? { level: kind, id: me.scope_id, months } : { level: 'city' as const, months }
+  return unwrap(await api.GET('/statistics/registration/trend', { params: { query } })).months
 }
 
 export interface CampaignProgress {

@@ -26,6 +26,7 @@ from db import task as task_db
 from db.audit_log import insert_audit_entries
 from db.notification import insert_notification
 from db.pool import Conn, Pool
+from domain import notification_texts as texts
 from domain import task_rules
 from domain.escalation import LEVEL_LABELS, LEVEL_RECIPIENT_KIND
 from domain.matching import hard_constraint_violations, rank_candidates
@@ -130,12 +131,10 @@ class DispatchActivities:
                 offered_at=data.as_of, expires_at=data.expires_at,
             )
             for r in inserted:
+                text = texts.offer_invitation(task["title"], task["place"], r["expires_at"])
                 await insert_notification(
-                    conn, recipient_kind="member", recipient_id=r["member_id"], category="dispatch_offer",
-                    title="【派单】有新的服务任务邀请",
-                    body=(f"「{task['title']}」({task['place'] or '地点见详情'}) 邀请您参加,"
-                          f"请在 {r['expires_at']:%m-%d %H:%M} 前接单或婉拒。"),
-                    dedupe_key=f"offer:{r['id']}",
+                    conn, recipient_kind="member", recipient_id=r["member_id"], category=text.category,
+                    title=text.title, body=text.body, dedupe_key=f"offer:{r['id']}",
                 )
             if inserted:
                 await task_db.insert_task_event(
@@ -244,18 +243,10 @@ class DispatchActivities:
             kind = LEVEL_RECIPIENT_KIND[data.level]
             recipient = {"community": place["community_id"], "subdistrict": place["subdistrict_id"],
                          "district": place["district_id"]}[kind]
-            label = LEVEL_LABELS[data.level]
-            title, body = {
-                "escalated": ("【分级响应】任务已上报至" + label,
-                              f"任务「{place['title']}」在下级无人接单, 已上报至{label}, 请协调党员响应。"),
-                "parked": ("【挂账】任务无人接单",
-                           f"任务「{place['title']}」逐级上报后仍无人接单, 已挂账, 请研究处置后重新派单。"),
-                "follow_up": ("【待跟进】居民评价较低",
-                              f"任务「{place['title']}」的居民评价低于满意线, 已转为待跟进, 请回访处置后再核查。"),
-            }[data.topic]
+            text = texts.task_level_notice(data.topic, place["title"], LEVEL_LABELS[data.level])
             sent = await insert_notification(
-                conn, recipient_kind=kind, recipient_id=recipient, category=f"dispatch_{data.topic}",
-                title=title, body=body,
+                conn, recipient_kind=kind, recipient_id=recipient, category=text.category,
+                title=text.title, body=text.body,
                 dedupe_key=f"task:{data.task_id}:{data.topic}:{data.level.value}:{data.cycle}",
             )
             if sent is not None:
@@ -322,19 +313,19 @@ class DispatchActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             place = await _existing_task_place(conn, data.task_id)
             if data.step == "member":
+                text = texts.task_overdue_for_member(place["title"])
                 for member_id in data.member_ids:
                     got = await insert_notification(
-                        conn, recipient_kind="member", recipient_id=member_id, category="dispatch_overdue",
-                        title="【提醒】服务已超时, 请签退",
-                        body=f"任务「{place['title']}」已过结束时间, 请完成服务后扫码签退并填写服务记录。",
+                        conn, recipient_kind="member", recipient_id=member_id, category=text.category,
+                        title=text.title, body=text.body,
                         dedupe_key=f"task:{data.task_id}:overdue:{data.cycle}:member:{member_id}",
                     )
                     sent += got is not None
             else:
+                text = texts.task_overdue_for_community(place["title"], len(data.member_ids))
                 got = await insert_notification(
                     conn, recipient_kind="community", recipient_id=place["community_id"],
-                    category="dispatch_overdue", title="【催办】任务超时未完成",
-                    body=f"任务「{place['title']}」已超时, 仍有 {len(data.member_ids)} 名党员未签退, 请跟进。",
+                    category=text.category, title=text.title, body=text.body,
                     dedupe_key=f"task:{data.task_id}:overdue:{data.cycle}:community",
                 )
                 sent += got is not None
@@ -396,10 +387,11 @@ class DispatchActivities:
             )
             place = await task_db.select_task_place(conn, task_id=data.task_id)
             title = place["title"] if place else str(data.task_id)
+            text = texts.task_cancelled(title, data.reason)
             for member_id in released:
                 await insert_notification(
-                    conn, recipient_kind="member", recipient_id=member_id, category="dispatch_cancelled",
-                    title="【通知】任务已取消", body=f"您承接的任务「{title}」已取消: {data.reason}。感谢您的响应。",
+                    conn, recipient_kind="member", recipient_id=member_id, category=text.category,
+                    title=text.title, body=text.body,
                     dedupe_key=f"task:{data.task_id}:cancelled:member:{member_id}",
                 )
             await task_db.insert_task_event(

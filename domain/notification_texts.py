@@ -1,4 +1,5 @@
-"""Chinese inbox texts for registration reminders, as pure templates.
+"""Chinese inbox texts, as pure templates: registration reminders and dispatch 派单 notices (times
+read on the Beijing clock).
 
 Templates whose numbers differ per recipient (how many are pending in a community) keep a
 `{count}` placeholder that the set-based SQL fills per row.
@@ -146,3 +147,46 @@ def whistle_closed(title: str, community_name: str) -> Text:
         title="【办结】吹哨事项已办结",
         body=f"「{community_name}」的吹哨事项「{title}」已办结, 感谢贵单位的报到响应。",
     )
+
+
+# --- dispatch 派单 ------------------------------------------------------------------------------
+
+def _clock(at: datetime) -> str:
+    return at.astimezone(LOCAL_ZONE).strftime("%m-%d %H:%M")
+
+
+def offer_invitation(task_title: str, place: str | None, expires_at: datetime) -> Text:
+    """To a member: an offer of a task, to answer before it expires (Beijing time)."""
+    return Text(
+        category="dispatch_offer",
+        title="【派单】有新的服务任务邀请",
+        body=f"「{task_title}」({place or '地点见详情'}) 邀请您参加,请在 {_clock(expires_at)} 前接单或婉拒。",
+    )
+
+
+def task_level_notice(topic: str, task_title: str, level_label: str) -> Text:
+    """To the staff of a level: the task climbed to it, was parked, or needs follow-up."""
+    title, body = {
+        "escalated": (f"【分级响应】任务已上报至{level_label}",
+                      f"任务「{task_title}」在下级无人接单, 已上报至{level_label}, 请协调党员响应。"),
+        "parked": ("【挂账】任务无人接单",
+                   f"任务「{task_title}」逐级上报后仍无人接单, 已挂账, 请研究处置后重新派单。"),
+        "follow_up": ("【待跟进】居民评价较低",
+                      f"任务「{task_title}」的居民评价低于满意线, 已转为待跟进, 请回访处置后再核查。"),
+    }[topic]
+    return Text(category=f"dispatch_{topic}", title=title, body=body)
+
+
+def task_overdue_for_member(task_title: str) -> Text:
+    return Text(category="dispatch_overdue", title="【提醒】服务已超时, 请签退",
+                body=f"任务「{task_title}」已过结束时间, 请完成服务后扫码签退并填写服务记录。")
+
+
+def task_overdue_for_community(task_title: str, still_on_site: int) -> Text:
+    return Text(category="dispatch_overdue", title="【催办】任务超时未完成",
+                body=f"任务「{task_title}」已超时, 仍有 {still_on_site} 名党员未签退, 请跟进。")
+
+
+def task_cancelled(task_title: str, reason: str) -> Text:
+    return Text(category="dispatch_cancelled", title="【通知】任务已取消",
+                body=f"您承接的任务「{task_title}」已取消: {reason}。感谢您的响应。")

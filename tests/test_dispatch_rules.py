@@ -118,3 +118,12 @@ async def test_ledger_filters_overdue_and_parked_within_scope(pool: Pool) -> Non
         overdue = await dispatch.ledger(conn, mine, grid.model_copy(update={"overdue": True}), now=now)
         assert [r.task_id for r in overdue] == [late_id] and end < now
         assert await dispatch.ledger(conn, other, grid, now=now) == []
+
+
+def test_offer_invitation_reads_the_deadline_on_the_beijing_clock() -> None:
+    """An offer expiring at 01:30 UTC tells the member 09:30, the time on their own clock."""
+    from domain.notification_texts import offer_invitation
+
+    text = offer_invitation("陪老人就医", None, datetime(2026, 12, 4, 1, 30, tzinfo=UTC))
+    assert "12-04 09:30 前接单或婉拒" in text.body and "地点见详情" in text.body
+    assert text.category == "dispatch_offer"

@@ -35,25 +35,21 @@ from domain.matching_flow import assign_batch
 from domain.matching_pairs import candidate_pairs
 from domain.notification_texts import COUNT
 from domain.reminder_ladder import STEP_LABELS
-from schemas.campaign import (
+from schemas.campaign import CampaignStatus, DeadlineKind, Quotas, Recipient, ReminderPolicy
+from schemas.campaign_contract import (
     CampaignPlan,
     CampaignPlanInput,
-    CampaignStatus,
-    DeadlineKind,
     FinishWaveInput,
     FinishWaveResult,
     MobiliseActivityInput,
-    MobiliseResult,
+    Mobilised,
     PartitionBounds,
     PartitionInput,
     PartitionResult,
     PlanWaveInput,
     PlanWaveResult,
-    Quotas,
-    Recipient,
     RecordStatusInput,
     RecordStatusResult,
-    ReminderPolicy,
     ReminderWaveInput,
     UnitQuotaGroupsInput,
     UnitQuotaGroupsResult,
@@ -383,7 +379,7 @@ class CampaignActivities:
         return UnitQuotaGroupsResult(groups_reminded=len(new), external_queued=queued)
 
     @activity.defn(name="campaign_mobilise")
-    async def mobilise(self, data: MobiliseActivityInput) -> MobiliseResult:
+    async def mobilise(self, data: MobiliseActivityInput) -> Mobilised:
         """平急转换: one task per grid in scope and offers from one batch matching, in one transaction.
 
         The tasks are recorded with their offers; their TaskWorkflows are not started here (an
@@ -394,7 +390,7 @@ class CampaignActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             done = await campaign_db.mobilised_at(conn, campaign_id=data.campaign_id, at=data.at)
             if done is not None:
-                return MobiliseResult.model_validate(done)
+                return Mobilised.model_validate(done)
             category = await need_db.select_category(conn, name=spec.category)
             if category is None:
                 raise ApplicationError(f"类别「{spec.category}」不在目录中", type="invalid_input",
@@ -450,7 +446,7 @@ class CampaignActivities:
                         conn, task_id=task_id, status="offering", level=None, level_deadline_at=None,
                         parked_reason=None, actor=spec.actor, at=data.at)
                 unfilled = sum(result.unfilled.values())
-            outcome = MobiliseResult(tasks_created=len(task_ids), offers=offers, unfilled_slots=unfilled)
+            outcome = Mobilised(tasks_created=len(task_ids), offers=offers, unfilled_slots=unfilled)
             await campaign_db.insert_campaign_event(
                 conn, campaign_id=data.campaign_id, kind="mobilise", from_status=campaign["status"],
                 to_status=campaign["status"], actor=spec.actor, detail=outcome.model_dump(), at=data.at)

@@ -41,7 +41,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from db.migrate import migrate
 from db.pool import Conn, Pool, connect, open_pool
-from schemas.campaign import DeadlineKind, Recipient, ReminderWaveInput, ReminderWaveResult
+from schemas.campaign import DeadlineKind, Recipient
+from schemas.campaign_contract import ReminderWaveInput, ReminderWaveResult
 from schemas.registration import ReminderStep
 
 TASK_QUEUE = "bench-reminder-wave"

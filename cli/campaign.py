@@ -31,7 +31,6 @@ from schemas.campaign import (
     CampaignProgress,
     CampaignScope,
     CampaignStatusResult,
-    MobiliseInput,
     ProgressLevel,
     QuotaPeriod,
     Quotas,
@@ -39,6 +38,7 @@ from schemas.campaign import (
     UnitQuotaProgress,
     WaveProgress,
 )
+from schemas.campaign_contract import MobiliseInput
 from schemas.registration import ReminderStep
 from schemas.settings import Settings
 from services import campaign as campaign_service

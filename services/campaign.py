@@ -36,21 +36,24 @@ from schemas.campaign import (
     CampaignStatus,
     CampaignStatusResult,
     CampaignView,
+    MobilisePreview,
+    MobiliseResult,
+    ProgressLevel,
+    ProgressRow,
+    Quotas,
+    UnitQuotaProgress,
+    UnitQuotaRow,
+    WaveProgress,
+)
+from schemas.campaign_contract import (
+    CampaignStatusChanged,
     CampaignWorkflowInput,
     CancelInput,
     CloseInput,
     ExtendInput,
     MobiliseInput,
-    MobilisePreview,
-    MobiliseResult,
     PauseInput,
-    ProgressLevel,
-    ProgressRow,
-    Quotas,
     ResumeInput,
-    UnitQuotaProgress,
-    UnitQuotaRow,
-    WaveProgress,
 )
 from schemas.dispatch import TaskMode
 from schemas.evaluation import EvaluationRule
@@ -190,12 +193,14 @@ async def _launched(pool: Pool, actor: Actor, campaign_id: int) -> dict[str, Any
 
 
 async def _steer(pool: Pool, client: Client, actor: Actor, campaign_id: int, action: str,
-                 update: UpdateMethodMultiParam[[Any, P], Awaitable[CampaignStatusResult]],
+                 update: UpdateMethodMultiParam[[Any, P], Awaitable[CampaignStatusChanged]],
                  arg: P) -> CampaignStatusResult:
     """Check `action` (domain.campaign_rules) against the stored status, then send `update`."""
     row = await _launched(pool, actor, campaign_id)
     rules.check(action, CampaignStatus(row["status"]))
-    return await _update(client, campaign_id, update, arg)
+    changed = await _update(client, campaign_id, update, arg)
+    return CampaignStatusResult(campaign_id=changed.campaign_id, status=changed.status,
+                                window_end=changed.window_end, registration_deadline=changed.registration_deadline)
 
 
 async def pause(pool: Pool, client: Client, actor: Actor, campaign_id: int, reason: str) -> CampaignStatusResult:
@@ -254,10 +259,10 @@ async def mobilise(pool: Pool, client: Client, actor: Actor, campaign_id: int, d
     """
     row = await _launched(pool, actor, campaign_id)
     rules.check("mobilise", CampaignStatus(row["status"]))
-    result = await _update(client, campaign_id, CampaignWorkflow.mobilise,
-                           data.model_copy(update={"actor": actor.audit_name}))
+    done = await _update(client, campaign_id, CampaignWorkflow.mobilise,
+                         data.model_copy(update={"actor": actor.audit_name}))
     await start_mobilised_tasks(pool, client, campaign_id, task_queue=task_queue)
-    return result
+    return MobiliseResult(tasks_created=done.tasks_created, offers=done.offers, unfilled_slots=done.unfilled_slots)
 
 
 async def mobilise_preview(conn: Conn, actor: Actor, campaign_id: int, *, headcount: int) -> MobilisePreview:

@@ -13,14 +13,11 @@ from activities.campaign import CampaignActivities
 from db import campaign as campaign_db
 from db.pool import Conn, Pool
 from schemas.auth import SYSTEM_ACTOR
-from schemas.campaign import (
-    CampaignCreate,
-    CampaignScope,
-    DeadlineKind,
+from schemas.campaign import CampaignCreate, CampaignScope, DeadlineKind, Recipient
+from schemas.campaign_contract import (
     FinishWaveInput,
     PartitionInput,
     PlanWaveInput,
-    Recipient,
     ReminderWaveInput,
     ReminderWaveResult,
 )

@@ -13,14 +13,8 @@ from temporalio.worker import Worker
 from db.pool import Pool
 from domain.errors import Conflict
 from schemas.auth import SYSTEM_ACTOR
-from schemas.campaign import (
-    CampaignCreate,
-    CampaignScope,
-    CampaignStatus,
-    CampaignWorkflowResult,
-    MobiliseInput,
-    ProgressLevel,
-)
+from schemas.campaign import CampaignCreate, CampaignScope, CampaignStatus, ProgressLevel
+from schemas.campaign_contract import CampaignWorkflowResult, MobiliseInput
 from schemas.dispatch import AnswerOfferInput
 from services import campaign as campaign_service
 from services import dispatch as dispatch_service

@@ -10,18 +10,8 @@ from activities.campaign import CampaignActivities
 from db import campaign as campaign_db
 from db.pool import Conn, Pool
 from schemas.auth import SYSTEM_ACTOR
-from schemas.campaign import (
-    CampaignCreate,
-    CampaignScope,
-    DeadlineKind,
-    FinishWaveInput,
-    PartitionInput,
-    PlanWaveInput,
-    QuotaPeriod,
-    Quotas,
-    Recipient,
-    ReminderWaveInput,
-)
+from schemas.campaign import CampaignCreate, CampaignScope, DeadlineKind, QuotaPeriod, Quotas, Recipient
+from schemas.campaign_contract import FinishWaveInput, PartitionInput, PlanWaveInput, ReminderWaveInput
 from schemas.registration import ReminderStep
 from services import campaign as campaign_service
 from tests.test_registration_seed import City, add_member, import_cohort, seed_city

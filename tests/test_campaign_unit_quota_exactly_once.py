@@ -17,12 +17,8 @@ from db import campaign as campaign_db
 from db.pool import Conn, Pool
 from domain import campaign_unit_quota as unit_quota
 from schemas.auth import SYSTEM_ACTOR
-from schemas.campaign import (
-    CampaignCreate,
-    CampaignScope,
-    DeadlineKind,
-    Quotas,
-    Recipient,
+from schemas.campaign import CampaignCreate, CampaignScope, DeadlineKind, Quotas, Recipient
+from schemas.campaign_contract import (
     ReminderWaveInput,
     ReminderWaveResult,
     UnitQuotaPageInput,

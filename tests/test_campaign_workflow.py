@@ -15,11 +15,11 @@ from schemas.campaign import (
     CampaignCreate,
     CampaignScope,
     CampaignStatus,
-    CampaignWorkflowResult,
     LadderStep,
     Recipient,
     ReminderPolicy,
 )
+from schemas.campaign_contract import CampaignWorkflowResult
 from schemas.registration import ReminderStep
 from services import campaign as campaign_service
 from tests.test_registration_seed import City, add_member, import_cohort, seed_city

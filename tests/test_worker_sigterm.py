@@ -37,14 +37,8 @@ from temporalio.worker import PollerBehaviorSimpleMaximum
 from db import campaign as campaign_db
 from db.pool import Pool
 from schemas.auth import SYSTEM_ACTOR
-from schemas.campaign import (
-    CampaignCreate,
-    CampaignScope,
-    DeadlineKind,
-    Recipient,
-    ReminderWaveInput,
-    ReminderWaveResult,
-)
+from schemas.campaign import CampaignCreate, CampaignScope, DeadlineKind, Recipient
+from schemas.campaign_contract import ReminderWaveInput, ReminderWaveResult
 from schemas.registration import ReminderStep
 from services import campaign as campaign_service
 from tests.conftest import unique

@@ -37,21 +37,19 @@ with workflow.unsafe.imports_passed_through():
     from domain import campaign_rules as rules
     from domain import campaign_unit_quota as unit_quota
     from domain.errors import DomainError
-    from schemas.campaign import (
+    from schemas.campaign import CampaignStatus, DeadlineKind, LadderStep
+    from schemas.campaign_contract import (
         CampaignPlan,
         CampaignPlanInput,
-        CampaignStatus,
-        CampaignStatusResult,
+        CampaignStatusChanged,
         CampaignWorkflowInput,
         CampaignWorkflowResult,
         CancelInput,
         CloseInput,
-        DeadlineKind,
         ExtendInput,
-        LadderStep,
         MobiliseActivityInput,
+        Mobilised,
         MobiliseInput,
-        MobiliseResult,
         PauseInput,
         RecordStatusInput,
         ReminderWaveInput,
@@ -101,7 +99,7 @@ class CampaignWorkflow:
             raise ValueError(err.message) from err
         return self._plan
 
-    async def _record(self, data: RecordStatusInput) -> CampaignStatusResult:
+    async def _record(self, data: RecordStatusInput) -> CampaignStatusChanged:
         result = await workflow.execute_activity_method(
             CampaignActivities.record_status, data, start_to_close_timeout=_SHORT, retry_policy=_RETRY)
         plan = self._plan
@@ -114,15 +112,15 @@ class CampaignWorkflow:
         self._changes += 1
         return self._status()
 
-    def _status(self) -> CampaignStatusResult:
+    def _status(self) -> CampaignStatusChanged:
         plan = self._plan
         assert plan is not None
-        return CampaignStatusResult(campaign_id=plan.campaign_id, status=plan.status,
+        return CampaignStatusChanged(campaign_id=plan.campaign_id, status=plan.status,
                                     window_end=plan.window_end,
                                     registration_deadline=plan.registration_deadline)
 
     @workflow.update(name="pause")
-    async def pause(self, data: PauseInput) -> CampaignStatusResult:
+    async def pause(self, data: PauseInput) -> CampaignStatusChanged:
         plan = self._check("pause")
         return await self._record(RecordStatusInput(
             campaign_id=plan.campaign_id, kind="pause", from_statuses=rules.allowed_from("pause"),
@@ -133,7 +131,7 @@ class CampaignWorkflow:
         self._check("pause")
 
     @workflow.update(name="resume")
-    async def resume(self, data: ResumeInput) -> CampaignStatusResult:
+    async def resume(self, data: ResumeInput) -> CampaignStatusChanged:
         plan = self._check("resume")
         to = rules.resumed_status(now=workflow.now(), window_start=plan.window_start)
         return await self._record(RecordStatusInput(
@@ -145,7 +143,7 @@ class CampaignWorkflow:
         self._check("resume")
 
     @workflow.update(name="extend")
-    async def extend(self, data: ExtendInput) -> CampaignStatusResult:
+    async def extend(self, data: ExtendInput) -> CampaignStatusChanged:
         plan = self._check("extend")
         end, deadline = self._extended(plan, data)
         return await self._record(RecordStatusInput(
@@ -166,7 +164,7 @@ class CampaignWorkflow:
         self._extended(self._check("extend"), data)
 
     @workflow.update(name="cancel")
-    async def cancel(self, data: CancelInput) -> CampaignStatusResult:
+    async def cancel(self, data: CancelInput) -> CampaignStatusChanged:
         plan = self._check("cancel")
         return await self._record(RecordStatusInput(
             campaign_id=plan.campaign_id, kind="cancel", from_statuses=rules.allowed_from("cancel"),
@@ -177,7 +175,7 @@ class CampaignWorkflow:
         self._check("cancel")
 
     @workflow.update(name="close")
-    async def close(self, data: CloseInput) -> CampaignStatusResult:
+    async def close(self, data: CloseInput) -> CampaignStatusChanged:
         plan = self._check("close")
         return await self._record(RecordStatusInput(
             campaign_id=plan.campaign_id, kind="close", from_statuses=rules.allowed_from("close"),
@@ -188,7 +186,7 @@ class CampaignWorkflow:
         self._check("close")
 
     @workflow.update(name="mobilise")
-    async def mobilise(self, data: MobiliseInput) -> MobiliseResult:
+    async def mobilise(self, data: MobiliseInput) -> Mobilised:
         plan = self._check("mobilise")
         return await workflow.execute_activity_method(
             CampaignActivities.mobilise,
@@ -201,7 +199,7 @@ class CampaignWorkflow:
         self._check("mobilise")
 
     @workflow.query(name="status")
-    def status(self) -> CampaignStatusResult | None:
+    def status(self) -> CampaignStatusChanged | None:
         return self._status() if self._plan is not None else None
 
     # --- timeline ------------------------------------------------------------------------------

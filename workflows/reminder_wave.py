@@ -28,7 +28,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.campaign import CampaignActivities
-    from schemas.campaign import (
+    from schemas.campaign_contract import (
         FinishWaveInput,
         PartitionBounds,
         PartitionInput,

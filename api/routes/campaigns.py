@@ -20,11 +20,11 @@ from schemas.campaign import (
     CampaignProgress,
     CampaignStatusResult,
     CampaignView,
-    MobiliseInput,
     MobilisePreview,
     MobiliseResult,
     ProgressLevel,
 )
+from schemas.campaign_contract import MobiliseInput
 from schemas.text import Text
 from services import campaign as campaign_service
 

@@ -10,9 +10,16 @@ export function isApiError(value: unknown): value is ApiErrorBody {
   return typeof value === 'object' && value !== null && 'code' in value && 'message' in value
 }
 
+/** The API's body behind a failure: as returned, or carried by an ApiFailure (what `unwrap` throws). */
+function bodyOf(error: unknown): ApiErrorBody | null {
+  if (error instanceof ApiFailure) return error.body
+  return isApiError(error) ? error : null
+}
+
 /** The Chinese message to show for a failed call (the API's own when it gave one). */
 export function errorMessage(error: unknown): string {
-  if (isApiError(error)) return error.message
+  const body = bodyOf(error)
+  if (body) return body.message
   if (error instanceof Error) return `请求失败: ${error.message}`
   return '请求失败, 请稍后重试'
 }
@@ -20,11 +27,12 @@ export function errorMessage(error: unknown): string {
 /** Field name -> message, from a 422's `errors` (the last part of each location names the field). */
 export function fieldErrors(error: unknown): Record<string, string> {
   const out: Record<string, string> = {}
-  if (!isApiError(error) || !error.errors) return out
-  for (const item of error.errors) {
+  const body = bodyOf(error)
+  if (!body || !body.errors) return out
+  for (const item of body.errors) {
     const loc = item.loc.filter((p) => p !== 'body' && p !== 'query' && p !== 'path')
     const field = loc.length ? String(loc[loc.length - 1]) : ''
-    if (field && !out[field]) out[field] = error.message
+    if (field && !out[field]) out[field] = body.message
   }
   return out
 }

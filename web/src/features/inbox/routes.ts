@@ -1,13 +1,12 @@
 import { defineScreens } from '../registry'
 
-// Placeholder entries: the feature's own screens replace ScreenPending.
 export const screens = defineScreens([
   {
     path: 'inbox',
     name: 'inbox',
     title: '消息',
     roles: ['community_staff', 'unit_admin', 'subdistrict', 'org_department'],
-    component: () => import('@/components/ScreenPending.vue'),
+    component: () => import('./InboxView.vue'),
     menu: { order: 90 },
   },
 ])

@@ -1,13 +1,12 @@
 import { defineScreens } from '../registry'
 
-// Placeholder entries: the feature's own screens replace ScreenPending.
 export const screens = defineScreens([
   {
     path: 'registrations',
     name: 'registrations',
-    title: '报到确认',
+    title: '报到审核',
     roles: ['community_staff'],
-    component: () => import('@/components/ScreenPending.vue'),
+    component: () => import('./RegistrationQueue.vue'),
     menu: { order: 10, group: '工作台' },
   },
 ])

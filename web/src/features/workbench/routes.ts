@@ -5,7 +5,7 @@ export const screens = defineScreens([
   {
     path: 'workbench',
     name: 'workbench',
-    title: '工作台',
+    title: '待办总览',
     roles: ['community_staff', 'subdistrict'],
     component: () => import('./WorkbenchView.vue'),
     menu: { order: 5, group: '工作台' },

@@ -4,7 +4,8 @@ starting it exactly once, and sending it a validated update with its refusals tr
 Starting: a second start for the same workflow id, running or closed, is a no-op (a retried
 request or launch must not fail, and a closed workflow is not started again).
 
-Updating: a validator's or handler's ApplicationError becomes a Conflict carrying the workflow's
+Updating: an `invalid_input` error (data the database refused) becomes InvalidInput (422); any
+other validator's or handler's ApplicationError becomes a Conflict carrying the workflow's
 Chinese message and its type as the code; a workflow that is not running (closed or never
 started) becomes the caller's own Conflict, which names the subject in words a person can act on.
 """
@@ -17,12 +18,12 @@ from typing import Any, TypeVar, cast
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.types import MethodAsyncSingleParam
 from temporalio.workflow import UpdateMethodMultiParam
 
-from domain.errors import Conflict
+from domain.errors import Conflict, InvalidInput
 
 R = TypeVar("R")
 P = TypeVar("P")
@@ -56,8 +57,12 @@ async def execute_update(client: Client, workflow_id: str,
     try:
         result = await run_update(client.get_workflow_handle(workflow_id), update, arg)
     except WorkflowUpdateFailedError as err:
-        cause = err.cause
+        cause: BaseException | None = err.cause
+        if isinstance(cause, ActivityError):   # a handler that let its activity's failure through
+            cause = cause.cause
         if isinstance(cause, ApplicationError):
+            if cause.type == InvalidInput.code:   # data the database refused (workers/permanent_errors)
+                raise InvalidInput(cause.message) from err
             raise Conflict(cause.message, code=cause.type or "refused") from err
         raise
     except RPCError as err:

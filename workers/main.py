@@ -20,6 +20,7 @@ from schemas.delivery import DispatcherInput
 from schemas.settings import Settings
 from services.delivery import ensure_dispatcher
 from telemetry.temporal_context import LogContextInterceptor
+from workers.permanent_errors import PermanentErrorInterceptor
 from workers.registry import all_activities, all_workflows
 from workflows.delivery import DISPATCHER_WORKFLOW_ID
 
@@ -38,7 +39,7 @@ def build_worker(settings: Settings, *, pool: Pool, client: Client) -> Worker:
         # In-flight activities get this long to finish before the worker cancels them; a
         # cancelled activity is retried by the server, so nothing is lost, only repeated.
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
-        interceptors=[LogContextInterceptor()],
+        interceptors=[LogContextInterceptor(), PermanentErrorInterceptor()],
     )
 
 

@@ -32,6 +32,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from workflows.retries import bounded_retry
+
 with workflow.unsafe.imports_passed_through():
     from activities.campaign import CampaignActivities
     from domain import campaign_rules as rules
@@ -63,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
 S = CampaignStatus
 _SHORT = timedelta(minutes=1)
 _MOBILISE = timedelta(minutes=30)
-_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+_RETRY = bounded_retry(maximum_interval=timedelta(minutes=1))
 _FINAL = (S.closed, S.evaluated, S.cancelled)
 
 

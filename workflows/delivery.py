@@ -13,7 +13,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows.retries import bounded_retry
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
@@ -23,7 +24,7 @@ DISPATCHER_WORKFLOW_ID = "delivery-dispatcher"
 
 _SEND_TIMEOUT = timedelta(minutes=10)
 _HEARTBEAT = timedelta(minutes=1)
-_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+_RETRY = bounded_retry(maximum_interval=timedelta(minutes=1))
 # When rows are due but another run holds their lease, do not spin: look again shortly.
 _BUSY_BACKOFF = timedelta(seconds=5)
 

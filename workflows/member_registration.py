@@ -24,9 +24,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 from workflows.change_watch import ChangeWatch
+from workflows.retries import bounded_retry
 
 with workflow.unsafe.imports_passed_through():
     from activities.registration import RegistrationActivities
@@ -47,7 +47,7 @@ _SHORT = timedelta(minutes=1)
 # A 1M-member reminder step runs a few dozen 50k-row statements; heartbeats show it is alive.
 _LONG = timedelta(minutes=30)
 _HEARTBEAT = timedelta(minutes=2)
-_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+_RETRY = bounded_retry(maximum_interval=timedelta(minutes=1))
 
 
 def cohort_workflow_id(cohort_id: int) -> str:

@@ -24,7 +24,8 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows.retries import bounded_retry
 
 with workflow.unsafe.imports_passed_through():
     from activities.campaign import CampaignActivities
@@ -45,7 +46,7 @@ _SHORT = timedelta(minutes=1)
 _PARTITION = timedelta(minutes=10)
 # A dead worker's partition is retried after this (the activity heartbeats every 10 s).
 _HEARTBEAT = timedelta(seconds=30)
-_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+_RETRY = bounded_retry(maximum_interval=timedelta(seconds=30))
 
 
 @workflow.defn(name="ReminderWaveWorkflow")

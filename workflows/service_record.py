@@ -18,7 +18,8 @@ import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows.retries import bounded_retry
 
 with workflow.unsafe.imports_passed_through():
     from activities.service_record import ServiceRecordActivities
@@ -32,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 _SHORT = timedelta(minutes=1)
-_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+_RETRY = bounded_retry(maximum_interval=timedelta(minutes=1))
 
 
 @workflow.defn(name="ServiceRecordWorkflow")

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 from workflows.refusal import activity_refusal, refusal
+from workflows.retries import bounded_retry
 
 with workflow.unsafe.imports_passed_through():
     from activities.dispatch import DispatchActivities
@@ -85,12 +85,14 @@ with workflow.unsafe.imports_passed_through():
     )
 
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
-_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+_RETRY = bounded_retry(maximum_interval=timedelta(seconds=30))
 
 _HOLDING = (AssignmentStatus.accepted, AssignmentStatus.checked_in, AssignmentStatus.checked_out)
 
 # Runs started before the understaffed flag went ahead short-handed without the flag activity.
 PATCH_UNDERSTAFFED = "task-understaffed-flag"
+# Runs started before this answered a cancel as soon as it was decided, before it was recorded.
+PATCH_CANCEL_RECORDED = "task-cancel-answers-when-recorded"
 
 
 @dataclass
@@ -130,6 +132,7 @@ class TaskWorkflow:
         self._requeued = False
         self._parked_reason: str | None = None
         self._cancel: CancelInput | None = None
+        self._cancel_recorded = False
         self._shortfall = 0
         self._understaffed_flags = 0
         self._rejections = 0
@@ -161,6 +164,7 @@ class TaskWorkflow:
                             reason=self._cancel.reason, actor=self._cancel.actor, as_of=workflow.now()),
             start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
         )
+        self._cancel_recorded = True
         return TaskWorkflowResult(task_id=self._in.task_id, status=TaskStatus.cancelled)
 
     async def _life(self, data: TaskWorkflowInput) -> TaskWorkflowResult:
@@ -573,7 +577,11 @@ class TaskWorkflow:
     async def cancel(self, data: CancelInput) -> TaskState:
         self._cancel = data
         workflow.logger.info("task_cancel_requested", extra={"actor": data.actor})
-        await workflow.wait_condition(lambda: self._status is TaskStatus.cancelled)
+        if workflow.patched(PATCH_CANCEL_RECORDED):
+            # answer once the task row says cancelled, never before (the caller is told a fact)
+            await workflow.wait_condition(lambda: self._cancel_recorded)
+        else:
+            await workflow.wait_condition(lambda: self._status is TaskStatus.cancelled)
         return self.snapshot()
 
     @cancel.validator

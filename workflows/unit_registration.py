@@ -18,9 +18,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 from workflows.change_watch import ChangeWatch
+from workflows.retries import bounded_retry
 
 with workflow.unsafe.imports_passed_through():
     from activities.registration import RegistrationActivities
@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 _SHORT = timedelta(minutes=1)
-_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+_RETRY = bounded_retry(maximum_interval=timedelta(minutes=1))
 
 
 def unit_workflow_id(unit_registration_id: int) -> str:

@@ -16,9 +16,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 from workflows.change_watch import ChangeWatch
+from workflows.retries import bounded_retry
 
 with workflow.unsafe.imports_passed_through():
     from activities.unit_transfer import UnitTransferActivities
@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 _SHORT = timedelta(minutes=1)
-_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+_RETRY = bounded_retry(maximum_interval=timedelta(minutes=1))
 
 
 def unit_transfer_workflow_id(transfer_id: int) -> str:

@@ -29,10 +29,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.refusal import activity_refusal, refusal
+from workflows.retries import bounded_retry
 
 with workflow.unsafe.imports_passed_through():
     from activities.whistle import WhistleActivities
@@ -59,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.delivery import DISPATCHER_WORKFLOW_ID
 
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
-_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+_RETRY = bounded_retry(maximum_interval=timedelta(seconds=30))
 
 _COMMITTED = (SummonStatus.answered, SummonStatus.arrived)
 

@@ -1,0 +1,25 @@
+"""The retry policy of every activity: retried through an outage, but not for ever.
+
+An activity that fails because of its input ends at once (workers/permanent_errors makes such
+errors non-retryable). Everything else, a database or server that is down, is retried with
+backoff up to `maximum_interval` for about a day, long enough to ride out a restart or a night's
+outage; past that the workflow sees the failure instead of an activity retried without end.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+RETRY_FOR = timedelta(days=1)
+
+
+def bounded_retry(*, maximum_interval: timedelta, initial_interval: timedelta = timedelta(seconds=1),
+                  maximum_attempts: int | None = None) -> RetryPolicy:
+    """Backoff from `initial_interval` to `maximum_interval`, for about RETRY_FOR at most (or fewer
+    `maximum_attempts`)."""
+    attempts = math.ceil(RETRY_FOR / maximum_interval) + 10
+    return RetryPolicy(initial_interval=initial_interval, maximum_interval=maximum_interval,
+                       maximum_attempts=min(attempts, maximum_attempts or attempts))

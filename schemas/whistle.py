@@ -97,7 +97,7 @@ class WhistleAnswer(BaseModel):
     resources: list[ResourceItem] = Field(default_factory=list, max_length=30)
     eta: datetime | None = None
     contact_name: Text | None = Field(default=None, max_length=50)
-    contact_phone: Text | None = Field(default=None, max_length=11, pattern=_PHONE_PATTERN)
+    contact_phone: Text | None = Field(default=None, max_length=13, pattern=_PHONE_PATTERN)
     decline_reason: Text | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")

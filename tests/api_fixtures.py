@@ -206,3 +206,11 @@ async def api_http_fixture(pool: Pool, client: Client) -> AsyncIterator[httpx.As
     app = create_app(pool=pool, temporal_client=client)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
         yield http
+
+
+async def bearer(pool: Pool, role: Role, kind: ScopeKind, scope_id: int | None, *,
+                 label: str = "测试") -> dict[str, str]:
+    """The Authorization header of a new token for `role` scoped to `kind`/`scope_id`."""
+    async with pool.acquire() as conn:
+        _, token = await issue_token(conn, role=role, scope_kind=kind, scope_id=scope_id, label=label)
+    return {"Authorization": f"Bearer {token}"}

@@ -4,114 +4,98 @@ scan → rate → verify → points, with role and scope refusals on the way."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.dispatch import DispatchActivities
-from api.app import create_app
 from db.pool import Pool
 from domain import task_rules
 from schemas.auth import Role, ScopeKind
 from schemas.settings import DEFAULT_TASK_QUEUE
-from services.tokens import issue_token
+from tests.api_fixtures import api_http_fixture, bearer  # noqa: F401 - the api_http fixture
 from tests.test_dispatch_workflow import add_member, make_city
 from workflows.task import TaskWorkflow
 
 
-@pytest.fixture
-async def http(pool: Pool, client: Client) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(pool=pool, temporal_client=client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
-        yield c
-
-
-async def _token(pool: Pool, role: Role, kind: ScopeKind, scope_id: int) -> dict[str, str]:
-    async with pool.acquire() as conn:
-        _, token = await issue_token(conn, role=role, scope_kind=kind, scope_id=scope_id, label="测试")
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def test_a_need_flows_to_points_through_the_api(pool: Pool, client: Client, http: httpx.AsyncClient) -> None:
+async def test_a_need_flows_to_points_through_the_api(pool: Pool, client: Client, api_http: httpx.AsyncClient) -> None:
     """A verified need becomes a task; the offered member accepts, scans in and out, the resident's
     rating and the community's verification credit points; refusals come back as 409/403 in Chinese."""
     city = await make_city(pool)
     member = await add_member(pool, city, grid_id=city.grid_id)
     outsider = await add_member(pool, city, grid_id=city.far_grid_id, community_id=city.other_community_id)
-    staff = await _token(pool, Role.community_staff, ScopeKind.community, city.community_id)
-    other_staff = await _token(pool, Role.community_staff, ScopeKind.community, city.other_community_id)
-    me = await _token(pool, Role.member, ScopeKind.member, member)
-    them = await _token(pool, Role.member, ScopeKind.member, outsider)
+    staff = await bearer(pool, Role.community_staff, ScopeKind.community, city.community_id)
+    other_staff = await bearer(pool, Role.community_staff, ScopeKind.community, city.other_community_id)
+    me = await bearer(pool, Role.member, ScopeKind.member, member)
+    them = await bearer(pool, Role.member, ScopeKind.member, outsider)
 
     need = {"category": "助老助残", "grid_id": city.grid_id, "urgency": "red", "description": "独居老人需陪同就医",
             "resident_name": "王大爷", "resident_phone": "13911112222"}
-    r = await http.post("/needs", json=need, headers=staff)
+    r = await api_http.post("/needs", json=need, headers=staff)
     assert r.status_code == 201, r.text
     need_id = r.json()["id"]
     assert r.json()["likely_duplicate"] is False
-    again = await http.post("/needs", json=need, headers=staff)
+    again = await api_http.post("/needs", json=need, headers=staff)
     assert again.json()["likely_duplicate"] is True and again.json()["duplicate_of"] == need_id
-    assert (await http.post("/needs", json=need, headers=other_staff)).status_code == 403
-    r = await http.post(f"/needs/{need_id}/decision", json={"approve": True}, headers=staff)
+    assert (await api_http.post("/needs", json=need, headers=other_staff)).status_code == 403
+    r = await api_http.post(f"/needs/{need_id}/decision", json={"approve": True}, headers=staff)
     assert r.json()["status"] == "verified"
 
     start = datetime.now(UTC) + timedelta(days=1)
     async with Worker(client, task_queue=DEFAULT_TASK_QUEUE, workflows=[TaskWorkflow],
                       activities=DispatchActivities(pool).all()):
-        r = await http.post("/tasks", headers=staff, json={
+        r = await api_http.post("/tasks", headers=staff, json={
             "need_id": need_id, "title": "陪同就医", "headcount": 1, "window_start": start.isoformat(),
             "window_end": (start + timedelta(hours=2)).isoformat(), "place": "3号楼"})
         assert r.status_code == 201, r.text
         task_id, token = r.json()["task"]["id"], r.json()["qr_token"]
         offers: list[dict[str, object]] = []
         for _ in range(100):
-            offers = (await http.get(f"/tasks/{task_id}/offers", headers=me)).json()
+            offers = (await api_http.get(f"/tasks/{task_id}/offers", headers=me)).json()
             if offers:
                 break
             await asyncio.sleep(0.1)
         assert offers and offers[0]["member_id"] == member and "proximity" in offers[0]["score_parts"]  # type: ignore[operator]
 
-        fit = (await http.get(f"/tasks/{task_id}/fit/{outsider}", headers=them)).json()
+        fit = (await api_http.get(f"/tasks/{task_id}/fit/{outsider}", headers=them)).json()
         assert fit["eligible"] is False and "未在本社区报到" in fit["reasons"] and fit["offers"] == []
-        fit = (await http.get(f"/tasks/{task_id}/fit/{member}", headers=me)).json()
+        fit = (await api_http.get(f"/tasks/{task_id}/fit/{member}", headers=me)).json()
         assert fit["eligible"] is True and fit["offers"][0]["wave"] == 1
-        assert (await http.get(f"/tasks/{task_id}/fit/{member}", headers=them)).status_code == 403
-        r = await http.post(f"/tasks/{task_id}/answer", json={"member_id": member, "accept": True}, headers=them)
+        assert (await api_http.get(f"/tasks/{task_id}/fit/{member}", headers=them)).status_code == 403
+        r = await api_http.post(f"/tasks/{task_id}/answer", json={"member_id": member, "accept": True}, headers=them)
         assert r.status_code == 403
-        r = await http.post(f"/tasks/{task_id}/answer", json={"member_id": outsider, "accept": True}, headers=them)
+        r = await api_http.post(f"/tasks/{task_id}/answer", json={"member_id": outsider, "accept": True}, headers=them)
         assert r.status_code == 409 and r.json()["message"] == task_rules.REFUSAL_NO_OFFER
-        r = await http.post(f"/tasks/{task_id}/answer", json={"member_id": member, "accept": True}, headers=me)
+        r = await api_http.post(f"/tasks/{task_id}/answer", json={"member_id": member, "accept": True}, headers=me)
         assert r.status_code == 200 and r.json()["status"] == "accepted", r.text
 
-        r = await http.post(f"/tasks/{task_id}/check-in", json={"member_id": member, "token": "wrong"}, headers=me)
+        r = await api_http.post(f"/tasks/{task_id}/check-in", json={"member_id": member, "token": "wrong"}, headers=me)
         assert r.status_code == 409 and r.json()["message"] == task_rules.REFUSAL_BAD_TOKEN
-        r = await http.post(f"/tasks/{task_id}/check-in", json={"member_id": member, "token": token}, headers=me)
+        r = await api_http.post(f"/tasks/{task_id}/check-in", json={"member_id": member, "token": token}, headers=me)
         assert r.json()["status"] == "checked_in", r.text
-        rows = (await http.get("/ledger", params={"grid_id": city.grid_id}, headers=staff)).json()
+        rows = (await api_http.get("/ledger", params={"grid_id": city.grid_id}, headers=staff)).json()
         assert [row["task_id"] for row in rows] == [task_id] and rows[0]["holders"] == [member]
-        assert (await http.get("/ledger", headers=me)).json()[0]["task_id"] == task_id
-        r = await http.post(f"/tasks/{task_id}/check-out", headers=me,
+        assert (await api_http.get("/ledger", headers=me)).json()[0]["task_id"] == task_id
+        r = await api_http.post(f"/tasks/{task_id}/check-out", headers=me,
                             json={"member_id": member, "token": token, "report": "已送回家"})
         assert r.json()["status"] == "checked_out", r.text
 
         for _ in range(100):
-            r = await http.post(f"/tasks/{task_id}/rating", json={"score": 5, "comment": "很满意"}, headers=staff)
+            r = await api_http.post(f"/tasks/{task_id}/rating", json={"score": 5, "comment": "很满意"}, headers=staff)
             if r.status_code == 200:
                 break
             await asyncio.sleep(0.1)
         assert r.status_code == 200 and r.json()["follow_up"] is False, r.text
-        r = await http.post(f"/tasks/{task_id}/verify", json={"note": "已核实"}, headers=staff)
+        r = await api_http.post(f"/tasks/{task_id}/verify", json={"note": "已核实"}, headers=staff)
         assert r.status_code == 200 and r.json()["points_credited"] == 1, r.text
         handle = client.get_workflow_handle(f"task-{task_id}")
         await handle.result()
 
-    rows = (await http.get("/ledger", params={"grid_id": city.grid_id, "status": "closed"}, headers=staff)).json()
+    rows = (await api_http.get("/ledger", params={"grid_id": city.grid_id, "status": "closed"}, headers=staff)).json()
     assert [row["task_id"] for row in rows] == [task_id]
-    history = (await http.get(f"/tasks/{task_id}/history", headers=staff)).json()
+    history = (await api_http.get(f"/tasks/{task_id}/history", headers=staff)).json()
     kinds = [h["kind"] for h in history]
     assert kinds[0] == "created" and "offer_accepted" in kinds and "checked_out" in kinds
     async with pool.acquire() as conn:
@@ -120,49 +104,49 @@ async def test_a_need_flows_to_points_through_the_api(pool: Pool, client: Client
 
 
 async def test_members_find_and_claim_open_tasks_and_needs_are_listed_by_scope(
-    pool: Pool, client: Client, http: httpx.AsyncClient
+    pool: Pool, client: Client, api_http: httpx.AsyncClient
 ) -> None:
     """A claim-mode task shows up for members registered in its community, a claim takes a slot,
     and the need list follows the staff member's scope with the phone masked above the community."""
     city = await make_city(pool)
     member = await add_member(pool, city, grid_id=city.grid_id)
     outsider = await add_member(pool, city, grid_id=city.far_grid_id, community_id=city.other_community_id)
-    staff = await _token(pool, Role.community_staff, ScopeKind.community, city.community_id)
-    street = await _token(pool, Role.subdistrict, ScopeKind.subdistrict, city.subdistrict_id)
-    other_staff = await _token(pool, Role.community_staff, ScopeKind.community, city.other_community_id)
-    me = await _token(pool, Role.member, ScopeKind.member, member)
-    them = await _token(pool, Role.member, ScopeKind.member, outsider)
+    staff = await bearer(pool, Role.community_staff, ScopeKind.community, city.community_id)
+    street = await bearer(pool, Role.subdistrict, ScopeKind.subdistrict, city.subdistrict_id)
+    other_staff = await bearer(pool, Role.community_staff, ScopeKind.community, city.other_community_id)
+    me = await bearer(pool, Role.member, ScopeKind.member, member)
+    them = await bearer(pool, Role.member, ScopeKind.member, outsider)
 
-    r = await http.post("/needs", headers=staff, json={
+    r = await api_http.post("/needs", headers=staff, json={
         "category": "物资微心愿", "grid_id": city.grid_id, "description": "想要一台收音机",
         "resident_phone": "13955556666", "donor_name": "张三", "donor_anonymous": True})
     need_id = r.json()["id"]
-    mine = (await http.get("/needs", headers=staff)).json()
+    mine = (await api_http.get("/needs", headers=staff)).json()
     assert need_id in [n["id"] for n in mine]
-    seen = [n for n in (await http.get("/needs", headers=street)).json() if n["id"] == need_id]
+    seen = [n for n in (await api_http.get("/needs", headers=street)).json() if n["id"] == need_id]
     assert seen and seen[0]["resident_phone"] == "139****6666" and seen[0]["donor_name"] == "匿名爱心人士"
-    assert need_id not in [n["id"] for n in (await http.get("/needs", headers=other_staff)).json()]
+    assert need_id not in [n["id"] for n in (await api_http.get("/needs", headers=other_staff)).json()]
 
     start = datetime.now(UTC) + timedelta(days=1)
     async with Worker(client, task_queue=DEFAULT_TASK_QUEUE, workflows=[TaskWorkflow],
                       activities=DispatchActivities(pool).all()):
-        r = await http.post("/tasks", headers=staff, json={
+        r = await api_http.post("/tasks", headers=staff, json={
             "grid_id": city.grid_id, "category": "文明创建", "title": "文明劝导岗", "mode": "post",
             "headcount": 2, "window_start": start.isoformat(),
             "window_end": (start + timedelta(hours=3)).isoformat()})
         assert r.status_code == 201, r.text
         task_id = r.json()["task"]["id"]
         for _ in range(100):
-            listed = (await http.get("/tasks/claimable", headers=me)).json()
+            listed = (await api_http.get("/tasks/claimable", headers=me)).json()
             if task_id in [t["id"] for t in listed]:
                 break
             await asyncio.sleep(0.1)
         assert task_id in [t["id"] for t in listed]
-        assert task_id not in [t["id"] for t in (await http.get("/tasks/claimable", headers=them)).json()]
-        r = await http.post(f"/tasks/{task_id}/claim", json={"member_id": member}, headers=me)
+        assert task_id not in [t["id"] for t in (await api_http.get("/tasks/claimable", headers=them)).json()]
+        r = await api_http.post(f"/tasks/{task_id}/claim", json={"member_id": member}, headers=me)
         assert r.status_code == 200 and r.json() == {"assignment_id": r.json()["assignment_id"], "filled": 1,
                                                       "headcount": 2}, r.text
-        r = await http.post(f"/tasks/{task_id}/claim", json={"member_id": member}, headers=me)
+        r = await api_http.post(f"/tasks/{task_id}/claim", json={"member_id": member}, headers=me)
         assert r.status_code == 409 and r.json()["message"] == task_rules.REFUSAL_ALREADY_ASSIGNED
-        r = await http.post(f"/tasks/{task_id}/cancel", json={"reason": "活动改期"}, headers=staff)
+        r = await api_http.post(f"/tasks/{task_id}/cancel", json={"reason": "活动改期"}, headers=staff)
         assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text

@@ -26,11 +26,11 @@ from tests.test_dispatch_workflow import (
     make_city,
     make_task,
     offer_task_starting_soon,
-    refusal,
     serve_through,
     snapshot,
     start,
 )
+from tests.updates import refusal
 from tests.waiting import fetch, rows_eventually, until
 from workflows.task import TaskWorkflow
 

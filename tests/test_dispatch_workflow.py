@@ -37,6 +37,7 @@ from schemas.task_contract import (
 )
 from services.workflow_calls import run_update
 from tests import places
+from tests.updates import refusal
 from tests.waiting import fetch, rows_eventually, until
 from workflows.task import TaskWorkflow
 
@@ -121,14 +122,6 @@ def snapshot(handle: Handle) -> Callable[[], Awaitable[TaskState]]:
     """The workflow's snapshot query, for `until`."""
     return lambda: handle.query(TaskWorkflow.snapshot)
 
-
-async def refusal(call: Awaitable[object]) -> str:
-    """The Chinese message of a refused update."""
-    with pytest.raises(WorkflowUpdateFailedError) as info:
-        await call
-    cause = info.value.cause
-    assert isinstance(cause, ApplicationError)
-    return cause.message
 
 
 async def assert_moves_allowed(pool: Pool, task_id: int) -> list[str]:

@@ -12,7 +12,7 @@ from temporalio.client import Client
 from api.app import create_app
 from db.pool import Pool
 from schemas.auth import Role, ScopeKind
-from services.tokens import issue_token
+from tests.api_fixtures import bearer
 from tests.test_registration_seed import City, add_member, import_cohort, seed_city
 
 
@@ -23,11 +23,6 @@ async def http(pool: Pool, client: Client, task_queue: str) -> AsyncIterator[htt
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
         yield http
 
-
-async def _token(pool: Pool, role: Role, kind: ScopeKind, scope_id: int) -> dict[str, str]:
-    async with pool.acquire() as conn:
-        _, token = await issue_token(conn, role=role, scope_kind=kind, scope_id=scope_id, label="测试")
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def _city(pool: Pool) -> tuple[City, list[int], list[int]]:
@@ -41,11 +36,11 @@ async def _city(pool: Pool) -> tuple[City, list[int], list[int]]:
 async def test_staff_bulk_confirm_and_member_withdraw_over_http(http: httpx.AsyncClient, pool: Pool) -> None:
     """Community staff confirm two registrations in one call; the member then withdraws their own."""
     city, members, ids = await _city(pool)
-    staff = await _token(pool, Role.community_staff, ScopeKind.community, city.communities[0])
+    staff = await bearer(pool, Role.community_staff, ScopeKind.community, city.communities[0])
     response = await http.post("/registrations/members/confirm", json={"ids": ids}, headers=staff)
     assert response.status_code == 200, response.text
     assert [r["status"] for r in response.json()["registrations"]] == ["active", "active"]
-    member = await _token(pool, Role.member, ScopeKind.member, members[0])
+    member = await bearer(pool, Role.member, ScopeKind.member, members[0])
     response = await http.post(f"/registrations/members/{ids[0]}/withdraw", json={"reason": "工作调动"},
                                headers=member)
     assert response.status_code == 200 and response.json()["status"] == "withdrawn"
@@ -54,10 +49,10 @@ async def test_staff_bulk_confirm_and_member_withdraw_over_http(http: httpx.Asyn
 async def test_refusals_are_chinese_json_with_codes(http: httpx.AsyncClient, pool: Pool) -> None:
     """Other-community staff get 403, a blank reject reason 422, and an invalid transition 409."""
     city, _, ids = await _city(pool)
-    other_staff = await _token(pool, Role.community_staff, ScopeKind.community, city.communities[1])
+    other_staff = await bearer(pool, Role.community_staff, ScopeKind.community, city.communities[1])
     response = await http.post("/registrations/members/confirm", json={"ids": ids}, headers=other_staff)
     assert response.status_code == 403 and response.json()["code"] == "forbidden"
-    staff = await _token(pool, Role.community_staff, ScopeKind.community, city.communities[0])
+    staff = await bearer(pool, Role.community_staff, ScopeKind.community, city.communities[0])
     response = await http.post("/registrations/members/reject", json={"ids": ids, "reason": " "}, headers=staff)
     assert response.status_code == 422 and "原因" in response.json()["message"]
     response = await http.post(f"/registrations/members/{ids[0]}/resume", headers=staff)
@@ -67,11 +62,11 @@ async def test_refusals_are_chinese_json_with_codes(http: httpx.AsyncClient, poo
 async def test_unit_submit_and_confirm_over_http(http: httpx.AsyncClient, pool: Pool) -> None:
     """A unit admin submits its unit; community staff confirm it and an agreement is signed."""
     city, _, _ = await _city(pool)
-    unit_admin = await _token(pool, Role.unit_admin, ScopeKind.unit, city.units[0])
+    unit_admin = await bearer(pool, Role.unit_admin, ScopeKind.unit, city.units[0])
     response = await http.post("/registrations/units", json={"unit_id": city.units[0]}, headers=unit_admin)
     assert response.status_code == 201, response.text
     registration_id = response.json()["id"]
-    staff = await _token(pool, Role.community_staff, ScopeKind.community, city.communities[0])
+    staff = await bearer(pool, Role.community_staff, ScopeKind.community, city.communities[0])
     response = await http.post(f"/registrations/units/{registration_id}/confirm",
                                json={"projects": ["助老服务"]}, headers=staff)
     assert response.status_code == 200, response.text

@@ -12,7 +12,7 @@ from bench.import_roster import hierarchy_csv, synthetic_city
 from db.pool import Pool
 from schemas.auth import SYSTEM_ACTOR, Role, ScopeKind
 from services.roster_import import import_roster
-from services.tokens import issue_token
+from tests.api_fixtures import bearer
 from tests.cli_runner import run_cli
 from tests.conftest import unique
 from tests.test_roster_import import _city, _csv, _rows
@@ -20,9 +20,7 @@ from workflows.member_registration import cohort_workflow_id
 
 
 async def _token(pool: Pool, role: Role, kind: ScopeKind, scope_id: int | None) -> dict[str, str]:
-    async with pool.acquire() as conn:
-        _, token = await issue_token(conn, role=role, scope_kind=kind, scope_id=scope_id, label=unique("导入"))
-    return {"Authorization": f"Bearer {token}"}
+    return await bearer(pool, role, kind, scope_id, label=unique("导入"))
 
 
 async def test_upload_in_scope_imports_and_starts_the_cohort(pool: Pool, client: Client) -> None:

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -48,6 +47,7 @@ from services.workflow_calls import run_update
 from tests import places
 from tests.conftest import unique
 from tests.record_histories import save_from_test
+from tests.updates import refusal
 from tests.waiting import fetch, rows_eventually, settled, until
 from workflows.whistle import WhistleWorkflow
 
@@ -133,13 +133,6 @@ def snapshot(handle: Handle) -> Callable[[], Awaitable[WhistleState]]:
     """The workflow's snapshot query, for `until`."""
     return lambda: handle.query(WhistleWorkflow.snapshot)
 
-
-async def refusal(call: Awaitable[object]) -> str:
-    with pytest.raises(WorkflowUpdateFailedError) as info:
-        await call
-    cause = info.value.cause
-    assert isinstance(cause, ApplicationError)
-    return cause.message
 
 
 def accept(unit_id: int, people: int, *, eta_in: timedelta = timedelta(minutes=40)) -> AnswerInput:

@@ -98,7 +98,8 @@ class EvaluationActivities:
     async def evaluation_open_run(self, data: OpenRunInput) -> OpenRunResult:
         async with self._pool.acquire() as conn:
             kind, label, start, end = data.period_kind, data.period_label, data.period_start, data.period_end
-            scope, rule = data.scope, data.rule
+            scope = EvaluationScope.model_validate(data.scope.model_dump())
+            rule = EvaluationRule.model_validate(data.rule.model_dump())
             if data.campaign_id is not None:
                 campaign = await evaluation_db.select_campaign_window(conn, campaign_id=data.campaign_id)
                 if campaign is None:

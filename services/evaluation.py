@@ -59,6 +59,7 @@ from schemas.evaluation import (
     MemberResult,
     PeriodKind,
     ResultPage,
+    RunScope,
     UnitResult,
 )
 from workflows.evaluation import EvaluationWorkflow
@@ -211,7 +212,8 @@ def _schedule(kind: PeriodKind, spec: ScheduleCalendarSpec, schedule_id: str, *,
               scope: EvaluationScope | None) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            EvaluationWorkflow.run, EvaluationInput(period_kind=kind, scope=scope or EvaluationScope()),
+            EvaluationWorkflow.run,
+            EvaluationInput(period_kind=kind, scope=RunScope.model_validate((scope or EvaluationScope()).model_dump())),
             id=schedule_id, task_queue=task_queue,
         ),
         spec=ScheduleSpec(calendars=[spec], time_zone_name="Asia/Shanghai"),

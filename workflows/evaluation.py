@@ -33,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         AggregateResult,
         EvaluationInput,
         EvaluationResult,
-        EvaluationRule,
         FinishRunResult,
         MemberPartitionInput,
         MemberPartitionResult,
@@ -42,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         PartitionsInput,
         PartitionsResult,
         ReportsResult,
+        RunRule,
         RunStepInput,
     )
 
@@ -65,7 +65,7 @@ class EvaluationWorkflow:
                 open_input = OpenRunInput(
                     workflow_id=workflow.info().workflow_id, period_kind=period.kind, period_label=period.label,
                     period_start=period.start, period_end=period.end, scope=data.scope,
-                    rule=data.rule or EvaluationRule())
+                    rule=data.rule or RunRule())
             opened: OpenRunResult = await workflow.execute_activity_method(
                 EvaluationActivities.evaluation_open_run, open_input,
                 start_to_close_timeout=_SHORT, retry_policy=_RETRY,

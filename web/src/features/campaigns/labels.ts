@@ -67,3 +67,23 @@ export function formatTime(value: string | null | undefined): string {
 export function percent(part: number, whole: number): string {
   return whole ? `${((part / whole) * 100).toFixed(1)}%` : '—'
 }
+
+export const EVENTS: Record<string, string> = {
+  create: '创建',
+  launch: '发布',
+  start: '开始',
+  pause: '暂停',
+  resume: '恢复',
+  extend: '延期',
+  cancel: '撤销',
+  close: '结束',
+  mobilise: '平急转换',
+  evaluate: '考核',
+}
+
+/** A ladder offset for people: "截止前 3 天", "截止当天", "截止后 2 天". */
+export function offsetLabel(iso: string): string {
+  const days = Math.round(durationDays(iso) * 10) / 10
+  if (days === 0) return '截止当天'
+  return days < 0 ? `截止前 ${-days} 天` : `截止后 ${days} 天`
+}

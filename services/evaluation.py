@@ -216,7 +216,7 @@ def _schedule(kind: PeriodKind, spec: ScheduleCalendarSpec, schedule_id: str, *,
             EvaluationInput(period_kind=kind, scope=RunScope.model_validate((scope or EvaluationScope()).model_dump())),
             id=schedule_id, task_queue=task_queue,
         ),
-        spec=ScheduleSpec(calendars=[spec], time_zone_name="Asia/Shanghai"),
+        spec=ScheduleSpec(calendars=[spec], time_zone_name=LOCAL_ZONE.key),
         # A run still going when the next fires (a slow year-end) is not doubled.
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from activities.campaign import partition_bounds
 from domain import campaign_rules as rules
 from domain.errors import Conflict, InvalidInput
+from domain.local_time import LOCAL_ZONE
 from domain.quota import periods, shortfall
 from schemas.campaign import (
     CampaignCreate,
@@ -21,7 +22,6 @@ from schemas.campaign import (
 )
 from schemas.registration import ReminderStep
 
-CST = timezone(timedelta(hours=8))
 S = CampaignStatus
 
 
@@ -43,17 +43,17 @@ def test_lifecycle_allows_the_documented_path_and_refuses_the_rest_in_chinese() 
 def test_monthly_periods_follow_the_beijing_calendar_and_are_clipped_to_the_window() -> None:
     """A window from 15 March to 10 May (Beijing time) has three monthly periods, the first and
     last partial; quarterly, it has two."""
-    start = datetime(2026, 3, 15, tzinfo=CST)
-    end = datetime(2026, 5, 10, tzinfo=CST)
+    start = datetime(2026, 3, 15, tzinfo=LOCAL_ZONE)
+    end = datetime(2026, 5, 10, tzinfo=LOCAL_ZONE)
     months = periods(start, end, QuotaPeriod.month)
     assert [(p.start, p.end) for p in months] == [
-        (start, datetime(2026, 4, 1, tzinfo=CST)),
-        (datetime(2026, 4, 1, tzinfo=CST), datetime(2026, 5, 1, tzinfo=CST)),
-        (datetime(2026, 5, 1, tzinfo=CST), end)]
+        (start, datetime(2026, 4, 1, tzinfo=LOCAL_ZONE)),
+        (datetime(2026, 4, 1, tzinfo=LOCAL_ZONE), datetime(2026, 5, 1, tzinfo=LOCAL_ZONE)),
+        (datetime(2026, 5, 1, tzinfo=LOCAL_ZONE), end)]
     quarters = periods(start, end, QuotaPeriod.quarter)
-    assert [p.end for p in quarters] == [datetime(2026, 4, 1, tzinfo=CST), end]
-    december = periods(datetime(2026, 12, 20, tzinfo=CST), datetime(2027, 1, 5, tzinfo=CST), QuotaPeriod.month)
-    assert december[0].end == datetime(2027, 1, 1, tzinfo=CST)
+    assert [p.end for p in quarters] == [datetime(2026, 4, 1, tzinfo=LOCAL_ZONE), end]
+    december = periods(datetime(2026, 12, 20, tzinfo=LOCAL_ZONE), datetime(2027, 1, 5, tzinfo=LOCAL_ZONE), QuotaPeriod.month)
+    assert december[0].end == datetime(2027, 1, 1, tzinfo=LOCAL_ZONE)
 
 
 def test_shortfall_counts_missing_services_and_hours() -> None:
@@ -69,9 +69,9 @@ def test_shortfall_counts_missing_services_and_hours() -> None:
 def test_deadlines_put_registration_and_quota_period_ends_in_time_order() -> None:
     """With a registration deadline and monthly quotas, the deadlines are the quota period ends
     and the registration deadline, sorted by time."""
-    start = datetime(2026, 3, 1, tzinfo=CST)
-    found = rules.deadlines(window_start=start, window_end=datetime(2026, 5, 1, tzinfo=CST),
-                            registration_deadline=datetime(2026, 3, 20, tzinfo=CST),
+    start = datetime(2026, 3, 1, tzinfo=LOCAL_ZONE)
+    found = rules.deadlines(window_start=start, window_end=datetime(2026, 5, 1, tzinfo=LOCAL_ZONE),
+                            registration_deadline=datetime(2026, 3, 20, tzinfo=LOCAL_ZONE),
                             quotas=Quotas(period=QuotaPeriod.month, min_services=1))
     assert [(d.kind, d.period) for d in found] == [
         (DeadlineKind.registration, 0), (DeadlineKind.quota, 0), (DeadlineKind.quota, 1)]

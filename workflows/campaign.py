@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.delivery import DispatcherKick
     from schemas.evaluation import EvaluationInput
     from workflows.delivery import DISPATCHER_WORKFLOW_ID
+    from workflows.evaluation import EvaluationWorkflow
     from workflows.reminder_wave import ReminderWaveWorkflow
 
 S = CampaignStatus
@@ -251,7 +252,7 @@ class CampaignWorkflow:
                 # Abandoned on purpose: the evaluation outlives this workflow and moves the
                 # campaign closed → evaluated when it finishes.
                 await workflow.start_child_workflow(
-                    "EvaluationWorkflow", EvaluationInput(campaign_id=plan.campaign_id),
+                    EvaluationWorkflow.run, EvaluationInput(campaign_id=plan.campaign_id),
                     id=f"evaluation-campaign-{plan.campaign_id}",
                     parent_close_policy=workflow.ParentClosePolicy.ABANDON)
             except WorkflowAlreadyStartedError:

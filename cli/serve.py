@@ -8,13 +8,10 @@ not a laptop to boot.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
-from collections.abc import Iterator
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from db.migrate import DatabaseAheadError, migrate
 from db.pool import connect
@@ -31,33 +28,19 @@ async def _migrate(database_url: str) -> list[str]:
         await conn.close()
 
 
-class _ApiServer(uvicorn.Server):
-    """uvicorn without its signal capture: uvicorn re-raises a captured SIGTERM after shutdown,
-    which would kill the process before the pool closes and make a clean stop exit with 143."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 async def _serve_api(settings: Settings, *, host: str, port: int) -> None:
     # Imported here: the app pulls in every route module, which `migrate` does not need.
     from api.app import create_app
+    from api.server import api_server
     from cli.context import open_runtime
 
     async with open_runtime(settings) as (pool, client):
-        config = uvicorn.Config(
-            create_app(pool=pool, temporal_client=client),
-            host=host,
-            port=port,
-            # Our stdlib handler (JSON, personal data masked) stays in charge of uvicorn's logs.
-            log_config=None,
-            proxy_headers=True,
-        )
-        server = _ApiServer(config)
+        server = api_server(create_app(pool=pool, temporal_client=client), settings, host=host, port=port,
+                            proxy_headers=True)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            # Stop accepting, let in-flight requests finish, then close the pool and exit 0.
+            # Stop accepting, let in-flight requests finish (within the grace period), then close
+            # the pool and exit 0.
             loop.add_signal_handler(sig, setattr, server, "should_exit", True)
         await server.serve()
 

@@ -15,17 +15,17 @@ import contextlib
 import json
 import os
 import signal
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import structlog
-import uvicorn
 from temporalio.client import Client
 
 from api.app import create_app
+from api.server import api_server
 from db.migrate import migrate
 from db.pool import Pool, connect, open_pool
 from schemas.settings import Settings
@@ -100,14 +100,6 @@ def redact_dsn(dsn: str) -> str:
     host = parts.hostname or ""
     netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-class _ApiServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        # The stack owns SIGINT/SIGTERM and stops every part in order; uvicorn's own handlers
-        # would re-raise the signal after serving and kill the process mid-shutdown.
-        yield
 
 
 def _check_ports(settings: Settings) -> None:
@@ -239,13 +231,11 @@ async def run_stack(
             )
 
         # API
-        api_server = _ApiServer(
-            uvicorn.Config(
-                create_app(pool=pool, temporal_client=client), host=settings.api_host,
-                port=settings.api_port, log_config=None, access_log=False, lifespan="on",
-            )
-        )
-        api_task = asyncio.create_task(api_server.serve(), name="api")
+        # The stack owns SIGINT/SIGTERM and stops every part in order; requests still running
+        # when the API stops get the grace period, then are cancelled.
+        api = api_server(create_app(pool=pool, temporal_client=client), settings, host=settings.api_host,
+                         port=settings.api_port, access_log=False, lifespan="on")
+        api_task = asyncio.create_task(api.serve(), name="api")
         api_url = f"http://{settings.api_host}:{settings.api_port}"
 
         endpoints = StackEndpoints(
@@ -309,7 +299,7 @@ async def run_stack(
             demo_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await demo_task
-        api_server.should_exit = True
+        api.should_exit = True
         await api_task
         parts_stopping.set()   # from here a part that exits is not started again
         await asyncio.gather(*watching)

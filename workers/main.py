@@ -9,6 +9,7 @@ is drained from boot on, not from the first kick.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 import structlog
@@ -68,6 +69,21 @@ async def run_worker(
         await run
         return
     log.info("worker_stopping", task_queue=settings.task_queue)
-    await worker.shutdown()
-    await run
+    await stop_worker(worker, run, bound=settings.graceful_shutdown_seconds + SHUTDOWN_SLACK_SECONDS)
     log.info("worker_stopped", task_queue=settings.task_queue)
+
+
+# Past the grace period activities are cancelled; this much more for them to wind up.
+SHUTDOWN_SLACK_SECONDS = 10.0
+
+
+async def stop_worker(worker: Worker, run: asyncio.Task[None], *, bound: float) -> None:
+    """Shut `worker` (running as `run`) down, within `bound` seconds whatever its activities do:
+    one that ignores its cancellation is abandoned (the server retries it after its timeout)."""
+    try:
+        await asyncio.wait_for(worker.shutdown(), timeout=bound)
+    except TimeoutError:
+        log.error("worker_shutdown_overran", seconds=bound)
+        run.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await run

@@ -1,0 +1,55 @@
+"""The API server stops within its grace period whatever requests are in flight.
+
+A request that never finishes (as one waiting on a wedged workflow update did) used to hold
+uvicorn's shutdown, and with it `up` and `serve`, until someone sent kill -9.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import httpx
+from fastapi import FastAPI
+
+from api.server import api_server
+from schemas.settings import Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_a_hanging_request_does_not_hold_the_stop() -> None:
+    app = FastAPI()
+    entered = asyncio.Event()
+
+    @app.get("/hang")
+    async def hang() -> None:
+        entered.set()
+        await asyncio.Event().wait()    # never set: the request would wait for ever
+
+    port = _free_port()
+    server = api_server(app, Settings(graceful_shutdown_seconds=2), host="127.0.0.1", port=port)
+    serving = asyncio.create_task(server.serve())
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        for _ in range(100):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        request = asyncio.create_task(http.get("/hang"))
+        await asyncio.wait_for(entered.wait(), timeout=10)
+        asked = time.monotonic()
+        server.should_exit = True
+        await asyncio.wait_for(serving, timeout=15)
+        took = time.monotonic() - asked
+        assert took < 2 + 3, f"the server took {took:.1f}s to stop with a 2s grace period"
+        assert took >= 1.5, "the request was not given its grace period"
+        outcome = (await asyncio.gather(request, return_exceptions=True))[0]
+        # the hanging request was cut off: an error answer or a closed connection, never a 200
+        assert isinstance(outcome, httpx.HTTPError) or (
+            isinstance(outcome, httpx.Response) and outcome.status_code >= 500), outcome

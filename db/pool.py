@@ -34,7 +34,8 @@ async def connect(dsn: str) -> asyncpg.Connection[Any]:
 
 # Tables a bulk write of history touches; ANALYZE names only these (never text from a caller).
 _ANALYZABLE = frozenset({"need", "task", "task_event", "offer", "assignment", "resident_rating",
-                         "evaluation_points", "member_registration", "registration_event"})
+                         "evaluation_points", "member_registration", "registration_event",
+                         "service_record"})
 
 
 async def analyze(conn: Conn, tables: Sequence[str]) -> None:

@@ -271,7 +271,43 @@ async def count_pending(conn: Conn, *, scope: ScopeFilter) -> int:
     return count
 
 
-async def any_record(conn: Conn) -> bool:
-    """Whether any service record was ever logged."""
-    found: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM service_record)")
+async def any_record_created_by(conn: Conn, *, created_by: str) -> bool:
+    """Whether `created_by` (an actor's audit name) ever logged a service record."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM service_record WHERE created_by = $1)", created_by)
     return found
+
+
+async def insert_logged_records(
+    conn: Conn,
+    *,
+    member_ids: list[int],
+    community_ids: list[int],
+    grid_ids: list[int | None],
+    categories: list[str],
+    started_ats: list[datetime],
+    ended_ats: list[datetime],
+    hours: list[float],
+    descriptions: list[str],
+    created_by: list[str],
+    created_ats: list[datetime],
+) -> list[int]:
+    """Many pending records at once, as members logged them (history written after the fact);
+    their ids in the order given."""
+    rows = await conn.fetch(
+        """
+        INSERT INTO service_record (member_id, community_id, grid_id, category, started_at, ended_at,
+                                    hours, description, created_by, created_at)
+        SELECT member_id, community_id, grid_id, category, started_at, ended_at, hours, description,
+               created_by, created_at
+        FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[],
+                    $6::timestamptz[], $7::numeric[], $8::text[], $9::text[], $10::timestamptz[])
+             WITH ORDINALITY AS s(member_id, community_id, grid_id, category, started_at, ended_at, hours,
+                                  description, created_by, created_at, ord)
+        ORDER BY ord
+        RETURNING id
+        """,
+        member_ids, community_ids, grid_ids, categories, started_ats, ended_ats, hours, descriptions,
+        created_by, created_ats,
+    )
+    return sorted(int(r["id"]) for r in rows)

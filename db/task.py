@@ -553,17 +553,19 @@ async def insert_task_events(
     ats: list[datetime],
 ) -> None:
     """Many history lines at once, in the order given (history written after the fact)."""
+    # The details go as one JSON array: one encoder call for all of them, not one per line.
     await conn.execute(
         """
         INSERT INTO task_event (task_id, kind, from_status, to_status, member_id, actor, detail, at)
-        SELECT task_id, kind, from_status, to_status, member_id, actor, detail::jsonb, at
+        SELECT s.task_id, s.kind, s.from_status, s.to_status, s.member_id, s.actor, d.detail, s.at
         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-                    $7::text[], $8::timestamptz[])
-             WITH ORDINALITY AS s(task_id, kind, from_status, to_status, member_id, actor, detail, at, ord)
-        ORDER BY ord
+                    $8::timestamptz[])
+             WITH ORDINALITY AS s(task_id, kind, from_status, to_status, member_id, actor, at, ord)
+        JOIN jsonb_array_elements($7::text::jsonb) WITH ORDINALITY AS d(detail, ord) ON d.ord = s.ord
+        ORDER BY s.ord
         """,
         task_ids, kinds, from_statuses, to_statuses, member_ids, actors,
-        [json.dumps(d, ensure_ascii=False) for d in details], ats,
+        json.dumps(details, ensure_ascii=False), ats,
     )
 
 

@@ -9,6 +9,7 @@ have left (see demo/past.py), through set-based writers in the db/ module of eac
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import defaultdict
@@ -25,6 +26,7 @@ from db import need as need_db
 from db import offer as offer_db
 from db import points as points_db
 from db import resident_rating as rating_db
+from db import service_record as record_db
 from db import task as task_db
 from db.pool import Pool, analyze
 from demo.past import (
@@ -43,7 +45,7 @@ from demo.past import (
 from domain.task_rules import hash_qr_token
 from schemas.auth import SYSTEM_ACTOR, Actor, Role, ScopeKind
 from schemas.matching import EscalationLevel
-from services import directory, registration
+from services import directory, registration, service_record
 
 log = structlog.get_logger(__name__)
 PAGE = 1000
@@ -57,6 +59,7 @@ class PastSeeded:
     pending: int
     tasks: int
     services: int
+    records: int
 
 
 def _community_actor(community_id: int, name: str) -> Actor:
@@ -251,6 +254,31 @@ async def _write_tasks(pool: Pool, plan: PastPlan) -> tuple[int, int]:
     return len(task_ids), credited
 
 
+async def _write_records(pool: Pool, plan: PastPlan, names: dict[int, str]) -> int:
+    """The members' own service records: logged, then approved through the use case in each
+    community's weekly batch (points by the record rule, once, under record:{id})."""
+    records = plan.records
+    if not records:
+        return 0
+    async with pool.acquire() as conn:
+        ids = await record_db.insert_logged_records(
+            conn, member_ids=[r.member_id for r in records], community_ids=[r.community_id for r in records],
+            grid_ids=[r.grid_id for r in records], categories=[r.category for r in records],
+            started_ats=[r.started_at for r in records], ended_ats=[r.ended_at for r in records],
+            hours=[r.hours for r in records], descriptions=[r.description for r in records],
+            created_by=[f"member:{r.member_id}" for r in records], created_ats=[r.created_at for r in records],
+        )
+        batches: dict[tuple[datetime, int], list[int]] = defaultdict(list)
+        for record_id, r in zip(ids, records, strict=True):
+            batches[(r.approved_at, r.community_id)].append(record_id)
+        approved = 0
+        for (at, community_id), batch in sorted(batches.items()):
+            async with conn.transaction():
+                actor = _community_actor(community_id, names.get(community_id, "社区"))
+                approved += len(await service_record.approve_records(conn, actor, batch, now=at))
+    return approved
+
+
 async def seed_past(pool: Pool, client: Client, *, now: datetime | None = None) -> PastSeeded | None:
     """Lay out and write the city's past; None when an earlier run wrote it."""
     now = now or datetime.now(UTC)
@@ -265,12 +293,14 @@ async def seed_past(pool: Pool, client: Client, *, now: datetime | None = None) 
     planned = time.monotonic()
     confirmed, rejected, pending = await _decide_registrations(pool, client, plan, names, submitted)
     decided = time.monotonic()
-    tasks, services = await _write_tasks(pool, plan)
+    # Two connections: the records' weekly approvals run while the big task statements do.
+    (tasks, services), records = await asyncio.gather(_write_tasks(pool, plan), _write_records(pool, plan, names))
     async with pool.acquire() as conn:
         await analyze(conn, ["need", "task", "task_event", "offer", "assignment", "resident_rating",
-                             "evaluation_points", "member_registration", "registration_event"])
+                             "evaluation_points", "member_registration", "registration_event",
+                             "service_record"])
     log.info("demo_past_seeded", quarter=plan.calendar.quarter_label, tasks=tasks, services=services,
-             confirmed=confirmed, rejected=rejected, pending=pending, plan_s=round(planned - clock, 2),
+             records=records, confirmed=confirmed, rejected=rejected, pending=pending, plan_s=round(planned - clock, 2),
              registrations_s=round(decided - planned, 2), tasks_s=round(time.monotonic() - decided, 2))
     return PastSeeded(quarter=plan.calendar.quarter_label, confirmed=confirmed, rejected=rejected,
-                      pending=pending, tasks=tasks, services=services)
+                      pending=pending, tasks=tasks, services=services, records=records)

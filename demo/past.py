@@ -82,6 +82,14 @@ COMMUNITY_TASKS = (
     ("助老助残", "走访慰问高龄独居老人"),
     ("文明创建", "垃圾分类桶边督导"),
 )
+# What members log themselves (a service outside any dispatched task), and how often.
+RECORD_SERVICES = (
+    ("助老助残", "作为党员中心户走访独居老人, 帮助购买生活用品"),
+    ("环境整治", "周末参加小区楼道清理和杂物清运"),
+    ("政策宣传", "在小区门口讲解医保缴费政策"),
+    ("文明创建", "劝导电动车规范停放"),
+)
+RECORD_SHARE = 0.08
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙"
 GIVEN = ("桂兰", "秀英", "建国", "玉珍", "德福", "淑芬", "长林", "凤英")
 PART_STARTS = (time(9, 0), time(14, 30), time(19, 0))
@@ -193,12 +201,30 @@ class PastTask:
         return max(self.checked_out_at)
 
 
+@dataclass(frozen=True)
+class PastRecord:
+    """A service the member logged themself 服务记录, approved in the community's weekly batch."""
+
+    member_id: int
+    community_id: int
+    grid_id: int
+    category: str
+    description: str
+    started_at: datetime
+    ended_at: datetime
+    hours: float
+    created_at: datetime
+    approved_at: datetime
+    approver_community: int
+
+
 @dataclass
 class PastPlan:
     calendar: PastCalendar
     profiles: dict[int, Profile]
     members: list[MemberPast]
     tasks: list[PastTask]
+    records: list[PastRecord] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,10 +410,44 @@ class CommunityPlace:
         return next((name for g, name in self.grids if g == grid_id), self.grids[0][1])
 
 
+def plan_records(members: Sequence[CityMember], services: dict[int, list[date]], cal: PastCalendar,
+                 rng: random.Random) -> list[PastRecord]:
+    """Take about one service in twelve out of the task plan as a record the member logged that
+    evening; the community approves it in its next weekly batch. Only services far enough from the
+    quarter's end (and from now) that the approval falls in the same quarter become records."""
+    member_of = {m.member_id: m for m in members}
+    out: list[PastRecord] = []
+    q_start, q_end = cal.quarter.start.date(), cal.quarter.end.date()
+    for member_id in sorted(services):
+        kept: list[date] = []
+        # A short visit (under the monthly 2 hours) only where it cannot cost the quarter's quota.
+        spare = sum(1 for d in services[member_id] if q_start <= d < q_end) >= 4
+        for day in services[member_id]:
+            start = datetime.combine(day, rng.choice(PART_STARTS), tzinfo=LOCAL_ZONE)
+            boundary = cal.quarter.end if start < cal.quarter.end else cal.now
+            if rng.random() >= RECORD_SHARE or start > boundary - timedelta(days=16):
+                kept.append(day)
+                continue
+            m = member_of[member_id]
+            category, description = rng.choice(RECORD_SERVICES)
+            hours = rng.choices((2.0, 2.5, 3.0), weights=(60, 32, 8))[0]
+            if (spare or day >= q_end) and rng.random() < 0.5:
+                hours = rng.choice((1.0, 1.5))
+            logged = start.replace(hour=21, minute=0) + timedelta(minutes=rng.uniform(0, 50))
+            out.append(PastRecord(
+                member_id=member_id, community_id=m.community_id, grid_id=m.grid_id, category=category,
+                description=description, started_at=start, ended_at=start + timedelta(hours=hours), hours=hours,
+                created_at=logged, approved_at=_batch_time(m.community_id, logged + timedelta(days=1), logged),
+                approver_community=m.community_id,
+            ))
+        services[member_id] = kept
+    return out
+
+
 def plan_tasks(members: Sequence[CityMember], services: dict[int, list[date]],
                communities: dict[int, CommunityPlace], category_bonus: dict[str, float],
                cal: PastCalendar, rng: random.Random) -> list[PastTask]:
-    """Group each community's services of a day into tasks of one to four members (a member
+    """Group each community's services of a day into tasks of one to six members (a member
     serves at most once a day), each with the life a finished TaskWorkflow records."""
     member_of = {m.member_id: m for m in members}
     by_day: dict[tuple[int, date], list[int]] = defaultdict(list)
@@ -500,8 +560,9 @@ def plan_past(members: Sequence[CityMember], units: Sequence[tuple[int, str]],
     pasts = plan_members(members, profiles, cal, rng)
     profile_of = {m.member_id: profiles[m.unit_id] for m in members}
     services = plan_services(pasts, profile_of, cal, rng)
+    records = plan_records(members, services, cal, rng)
     tasks = plan_tasks(members, services, communities, category_bonus, cal, rng)
-    return PastPlan(calendar=cal, profiles=profiles, members=pasts, tasks=tasks)
+    return PastPlan(calendar=cal, profiles=profiles, members=pasts, tasks=tasks, records=records)
 
 
 # ---------------------------------------------------------------------------------------------

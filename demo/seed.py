@@ -306,7 +306,8 @@ async def seed_demo(
             "(member registrations confirmed / rejected / pending over the past months)"
         )
         lines.append(
-            f"  历史服务 past services: {past.tasks} 个已办结任务, {past.services} 人次积分 "
+            f"  历史服务 past services: {past.tasks} 个已办结任务, {past.services} 人次积分, "
+            f"{past.records} 条已核实的自主服务记录 "
             f"({past.quarter} 全季度及本季度至今 the last quarter and this one so far)"
         )
     else:

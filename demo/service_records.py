@@ -3,8 +3,8 @@ any dispatched task; the community approves most (points credited once), rejects
 reason and leaves a few pending, so each pending one has its `ServiceRecordWorkflow` waiting to
 remind the community.
 
-Runs once per data directory (a second `up --demo` finds the records and logs none); before the
-campaign and the evaluation, so both count the approved records.
+Runs once per data directory (a second `up --demo` finds its records and logs none);
+before the campaign, so its progress counts the approved records.
 """
 
 from __future__ import annotations
@@ -54,10 +54,11 @@ async def seed_service_records(
 ) -> ServiceRecordsSeeded | None:
     """Log `count` records (one per member), approve two thirds, reject one in eight; None if the
     demo logged them before."""
-    async with pool.acquire() as conn:
-        if await record_db.any_record(conn):
-            return None
     now = datetime.now(UTC)
+    async with pool.acquire() as conn:
+        # The demo's past (demo/history.py) holds older records the members logged themselves.
+        if await record_db.any_record_created_by(conn, created_by=SYSTEM_ACTOR.audit_name):
+            return None
     logged = []
     for i, (member_id, community_id) in enumerate(await _members(pool, count)):
         category, description = _SERVICES[i % len(_SERVICES)]

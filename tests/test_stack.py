@@ -157,7 +157,9 @@ async def test_sigterm_stops_cleanly_and_restart_keeps_records_and_workflows(tmp
     proc, endpoints = await _start(data_dir, ports, log, *demo)
     try:
         report = await _wait_for_demo(proc, log)
-        token = next(line.split()[-1] for line in report.splitlines() if line.startswith("  org_department"))
+        # The bearer token (sbd_...), not the sign-in table's line for the same role.
+        token = next(line.split()[-1] for line in report.splitlines()
+                     if line.startswith("  org_department") and line.split()[-1].startswith("sbd_"))
         async with httpx.AsyncClient() as http:
             answer = await http.get(
                 f"{endpoints['api_url']}/statistics/registration", params={"level": "district"},

@@ -26,10 +26,9 @@ from domain.channel_routing import channels_for, idempotency_key
 from domain.evaluation import partition_bounds, thresholds
 from reports.evaluation_workbooks import UNIT_FEEDBACK_COLUMNS, write_workbook
 from schemas.delivery import DeliveryRow, OwnerKind
-from schemas.evaluation import (
+from schemas.evaluation import EvaluationRule, EvaluationScope, PeriodKind, RunStatus
+from schemas.evaluation_contract import (
     AggregateResult,
-    EvaluationRule,
-    EvaluationScope,
     FinishRunResult,
     MemberPartitionInput,
     MemberPartitionResult,
@@ -37,9 +36,7 @@ from schemas.evaluation import (
     OpenRunResult,
     PartitionsInput,
     PartitionsResult,
-    PeriodKind,
     ReportsResult,
-    RunStatus,
     RunStepInput,
 )
 from schemas.registration import ReminderStep

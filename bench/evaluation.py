@@ -196,7 +196,7 @@ async def unit_reports(pool: Pool, run_id: int, reports_dir: Path) -> tuple[floa
     from temporalio.testing import ActivityEnvironment
 
     from activities.evaluation import EvaluationActivities
-    from schemas.evaluation import RunStepInput
+    from schemas.evaluation_contract import RunStepInput
 
     step = EvaluationActivities(pool, reports_dir=reports_dir).evaluation_unit_reports
     t0 = time.perf_counter()

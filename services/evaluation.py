@@ -48,9 +48,7 @@ from schemas.auth import Actor, Role, ScopeKind
 from schemas.evaluation import (
     AreaResult,
     CommunityResult,
-    EvaluationInput,
     EvaluationLevel,
-    EvaluationResult,
     EvaluationRule,
     EvaluationRun,
     EvaluationScope,
@@ -59,9 +57,9 @@ from schemas.evaluation import (
     MemberResult,
     PeriodKind,
     ResultPage,
-    RunScope,
     UnitResult,
 )
+from schemas.evaluation_contract import EvaluationInput, EvaluationResult, RunScope
 from workflows.evaluation import EvaluationWorkflow
 
 log = structlog.get_logger(__name__)

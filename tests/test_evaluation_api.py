@@ -12,7 +12,8 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.evaluation import EvaluationActivities
 from db.pool import Pool
-from schemas.evaluation import EvaluationScope, RunStepInput
+from schemas.evaluation import EvaluationScope
+from schemas.evaluation_contract import RunStepInput
 from services import evaluation
 from tests.api_fixtures import ApiCity, api_city_fixture, api_http_fixture  # noqa: F401
 from tests.test_evaluation_figures import PERIOD

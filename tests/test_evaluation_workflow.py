@@ -18,7 +18,8 @@ from temporalio.worker import Worker
 from activities.evaluation import EvaluationActivities
 from db.pool import Pool
 from domain import evaluation as ev
-from schemas.evaluation import EvaluationInput, EvaluationResult, EvaluationRule, RunStepInput
+from schemas.evaluation import EvaluationRule
+from schemas.evaluation_contract import EvaluationInput, EvaluationResult, RunStepInput
 from services import evaluation
 from tests.record_histories import save_from_test
 from tests.test_evaluation_figures import PERIOD, build_city, raw_city

@@ -58,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
         ResumeInput,
     )
     from schemas.delivery import DispatcherKick
-    from schemas.evaluation import EvaluationInput
+    from schemas.evaluation_contract import EvaluationInput
     from workflows.delivery import DISPATCHER_WORKFLOW_ID
     from workflows.evaluation import EvaluationWorkflow
     from workflows.reminder_wave import ReminderWaveWorkflow

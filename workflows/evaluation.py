@@ -29,7 +29,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.evaluation import EvaluationActivities
     from domain.evaluation import previous_period
-    from schemas.evaluation import (
+    from schemas.evaluation_contract import (
         AggregateResult,
         EvaluationInput,
         EvaluationResult,

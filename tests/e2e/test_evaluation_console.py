@@ -16,7 +16,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.evaluation import EvaluationActivities
 from db.pool import Pool
 from schemas.auth import Role, ScopeKind
-from schemas.evaluation import EvaluationScope, RunStepInput
+from schemas.evaluation import EvaluationScope
+from schemas.evaluation_contract import RunStepInput
 from services import evaluation
 from tests.api_fixtures import ApiCity, api_city_fixture  # noqa: F401
 from tests.e2e.conftest import WebApp, sign_in

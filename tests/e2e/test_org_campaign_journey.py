@@ -28,8 +28,9 @@ async def test_org_department_creates_launches_and_follows_a_campaign(
     web_app: WebApp, page: Page, pool: Pool, api_city: ApiCity, shoot: Callable[[Page], Awaitable[Path]]
 ) -> None:
     """Create a draft over community A picked on the hierarchy tree (a service quota of 2 a quarter),
-    launch it, read its progress (A's 3 members), open 平急转换 and see how many grids and tasks it
-    would touch (A's grids), cancel, then find the campaign's progress on the dashboard."""
+    launch it, read its progress (A's 3 members), open 平急转换, see how many grids and tasks it
+    would touch (A's grids) and confirm it (one task per grid, in the history), then find the
+    campaign's progress on the dashboard."""
     district, subdistrict, community = await _names(pool, api_city)
     name = f"第四季度进社区{unique()}"
     await sign_in(page, web_app, pool, role=Role.org_department, scope_kind=ScopeKind.city, scope_id=None,
@@ -63,8 +64,15 @@ async def test_org_department_creates_launches_and_follows_a_campaign(
     preview = page.get_by_test_id("mobilise-preview")
     grids = len(api_city.grids["A"])
     await expect(preview).to_contain_text(f"1 个社区的 {grids} 个网格")
-    await expect(page.get_by_role("button", name=f"确认平急转换 ({grids} 项任务)")).to_be_enabled()
-    await page.get_by_role("button", name="取消").click()
+    confirm = page.get_by_role("button", name=f"确认平急转换 ({grids} 项任务)")
+    await expect(confirm).to_be_enabled()
+    await confirm.click()
+    await expect(page.get_by_text(f"已派发 {grids} 项任务")).to_be_visible()
+    async with pool.acquire() as conn:
+        campaign_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+        tasks = await conn.fetchval("SELECT count(*) FROM campaign_task WHERE campaign_id = $1", campaign_id)
+    assert tasks == grids
+    await expect(page.locator(".el-timeline")).to_contain_text("平急转换")
 
     await page.get_by_role("menubar").get_by_text("首页").click()
     await page.wait_for_url("**/admin/dashboard")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+
 import typer
 
 from cli import (
@@ -20,6 +23,7 @@ from cli import (
     whistle,
     worker,
 )
+from schemas.text import unstorable_character
 
 app = typer.Typer(
     name="shuangbaodao",
@@ -43,7 +47,27 @@ whistle.register(app)
 web.register(app)
 
 
+def argument_problem(argv: Sequence[str]) -> str | None:
+    """Why the command line cannot be used, naming the argument, or None.
+
+    Text the database cannot store is refused here, before any command runs, as the API refuses
+    it (schemas.text): a NUL cannot be passed in argv, but bytes that are not UTF-8 arrive as lone
+    surrogates.
+    """
+    for position, arg in enumerate(argv):
+        problem = unstorable_character(arg)
+        if problem is not None:
+            option = argv[position - 1] if position and argv[position - 1].startswith("-") else None
+            where = f"选项 {option} 的值" if option else f"第{position + 1}个参数"
+            return f"{where}含有无法保存的字符: {problem}; 请确认终端使用 UTF-8 编码后重新输入"
+    return None
+
+
 def main() -> None:
+    problem = argument_problem(sys.argv[1:])
+    if problem is not None:
+        typer.echo(problem, err=True)
+        raise SystemExit(2)
     app()
 
 

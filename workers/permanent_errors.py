@@ -25,12 +25,14 @@ from domain.errors import InvalidInput
 log = structlog.get_logger(__name__)
 
 # Server errors of class 22 (data exception) and the constraint checks on values; the client-side
-# DataError is a value asyncpg cannot encode for its parameter.
+# DataError is a value asyncpg cannot encode for its parameter, and UnicodeEncodeError text with a
+# lone surrogate, which no encoding to UTF-8 accepts.
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.DataError,
     asyncpg.exceptions.CheckViolationError,
     asyncpg.exceptions.NotNullViolationError,
     asyncpg_client_errors.DataError,
+    UnicodeEncodeError,
 )
 
 

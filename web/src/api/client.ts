@@ -24,6 +24,9 @@ export function signInLocation(path: string): string {
 }
 
 // Calls that answer 401 as part of their meaning (wrong password, not signed in yet).
+// Set once the page is on its way to sign-in.
+let leaving = false
+
 const NO_REDIRECT = ['/auth/login', '/auth/otp/', '/auth/password/', '/auth/me']
 
 const sessionMiddleware: Middleware = {
@@ -38,7 +41,12 @@ const sessionMiddleware: Middleware = {
     const path = new URL(request.url).pathname
     if (response.status === 401 && !NO_REDIRECT.some((p) => path.startsWith(p))) {
       const here = window.location.pathname
-      if (!here.startsWith('/admin/login')) window.location.assign(signInLocation(here))
+      // Several calls in flight may all answer 401: go to sign-in once, or the second
+      // navigation aborts the first.
+      if (!leaving && !here.startsWith('/admin/login')) {
+        leaving = true
+        window.location.assign(signInLocation(here))
+      }
     }
     return response
   },

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validat
 
 from schemas.delivery import ChannelPolicy
 from schemas.evaluation import MAX_SCOPE_IDS, EvaluationRule
+from schemas.moments import Moment
 from schemas.registration import ReminderStep
 from schemas.text import Text
 
@@ -142,9 +143,9 @@ class CampaignCreate(BaseModel):
     name: Text = Field(min_length=1, max_length=200)
     kind: Text = Field(default=CAMPAIGN_KINDS[0], min_length=1, max_length=50)
     scope: CampaignScope = CampaignScope()
-    window_start: datetime
-    window_end: datetime
-    registration_deadline: datetime | None = None
+    window_start: Moment
+    window_end: Moment
+    registration_deadline: Moment | None = None
     quotas: Quotas = Quotas()
     reminder_policy: ReminderPolicy = ReminderPolicy()
     evaluation_rule: dict[RuleKey, RuleValue] = Field(

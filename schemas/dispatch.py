@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.matching import EscalationLevel, ScoreParts
+from schemas.moments import Moment
 from schemas.text import Text
 
 
@@ -156,8 +157,8 @@ class TaskCreate(BaseModel):
     mode: TaskMode = TaskMode.dispatch
     headcount: int = Field(default=1, ge=1, le=1000)
     required_skills: list[Annotated[Text, Field(max_length=40)]] = Field(default=[], max_length=20)
-    window_start: datetime
-    window_end: datetime
+    window_start: Moment
+    window_end: Moment
     place: Text = Field(default="", max_length=200)
     points_per_hour: float = Field(default=10.0, ge=0, le=1000)
     rating_bonus: float = Field(default=2.0, ge=0, le=1000)

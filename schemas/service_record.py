@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.moments import Day
 from schemas.registration import ReminderStep
 from schemas.text import Text
 
@@ -20,7 +21,7 @@ class ServiceRecordStatus(StrEnum):
 class ServiceRecordCreate(BaseModel):
     """What a member logs: when (date, start and end on that day, China time), what, where."""
 
-    service_date: date
+    service_date: Day
     start_time: time
     end_time: time
     category: Text = Field(min_length=1, max_length=50)

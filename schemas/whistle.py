@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.dispatch import Urgency
+from schemas.moments import Moment
 from schemas.text import Text
 
 # A mainland mobile or a landline with area code; what a unit leaves for the community to call.
@@ -85,7 +86,7 @@ class WhistleBlow(BaseModel):
     people_needed: int = Field(ge=1, le=10_000)
     resources_needed: list[ResourceItem] = Field(default_factory=list, max_length=30)
     # Missing: from the urgency (red 2 h, yellow 24 h, blue 72 h).
-    respond_by: datetime | None = None
+    respond_by: Moment | None = None
 
 
 class WhistleAnswer(BaseModel):
@@ -95,7 +96,7 @@ class WhistleAnswer(BaseModel):
     accept: bool
     people: int = Field(default=0, ge=0, le=10_000)
     resources: list[ResourceItem] = Field(default_factory=list, max_length=30)
-    eta: datetime | None = None
+    eta: Moment | None = None
     contact_name: Text | None = Field(default=None, max_length=50)
     contact_phone: Text | None = Field(default=None, max_length=13, pattern=_PHONE_PATTERN)
     decline_reason: Text | None = Field(default=None, max_length=500)

@@ -2,7 +2,8 @@
 
 Walks the application's route table: each request body model (and every model reachable from it)
 and each query/path/header/form parameter. A text field must be `schemas.text.Text` (rejects what
-Postgres cannot store) with a `max_length`; a list, set or dict must have a `max_length`. A route
+Postgres cannot store) with a `max_length`; a list, set or dict must have a `max_length`; a
+datetime or date must be `schemas.moments.Moment`/`Day` (within two years from now). A route
 or field added without these fails here, naming itself.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Iterator
+from datetime import date, datetime
 from typing import Annotated, Any, Union, cast, get_args, get_origin
 
 import annotated_types
@@ -21,6 +23,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from db.pool import Pool
+from schemas.moments import DAY_WITHIN, WITHIN
 from schemas.text import STORABLE, Text
 
 _COLLECTIONS = (list, set, frozenset, tuple, dict)
@@ -52,6 +55,10 @@ def _problems(where: str, annotation: Any, metadata: list[Any], seen: set[type])
         for arg in get_args(annotation):
             if arg is not type(None):
                 yield from _problems(where, arg, metadata, seen)
+        return
+    if annotation in (date, datetime):
+        if not any(item is WITHIN or item is DAY_WITHIN for item in metadata):
+            yield f"{where}: {annotation.__name__}, not schemas.moments.Moment/Day"
         return
     if annotation is str:
         if not any(item is STORABLE for item in metadata):
@@ -121,6 +128,7 @@ class Inner(BaseModel):
 
 
 class Body(BaseModel):
+    when: datetime
     name: Text
     tags: list[Annotated[Text, Field(max_length=5)]]
     inner: Inner
@@ -137,6 +145,7 @@ def test_the_walker_sees_a_plain_str_and_an_unbounded_list() -> None:
     assert request_problems_of(app.routes) == [
         "POST /x body -> Body.name: text without max_length",
         "POST /x body -> Body.tags: list without max_length",
+        "POST /x body -> Body.when: datetime, not schemas.moments.Moment/Day",
         "POST /x body -> Inner.note: str, not schemas.text.Text",
         "POST /x q: str, not schemas.text.Text",
         "POST /x q: text without max_length",

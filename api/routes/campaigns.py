@@ -6,7 +6,6 @@ come back from the campaign's workflow as 409 with a Chinese message.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -25,6 +24,7 @@ from schemas.campaign import (
     ProgressLevel,
 )
 from schemas.campaign_contract import MobiliseInput
+from schemas.moments import Moment
 from schemas.text import Text
 from services import campaign as campaign_service
 
@@ -36,8 +36,8 @@ class ReasonBody(BaseModel):
 
 
 class ExtendBody(BaseModel):
-    window_end: datetime | None = None
-    registration_deadline: datetime | None = None
+    window_end: Moment | None = None
+    registration_deadline: Moment | None = None
 
 
 class MobiliseBody(BaseModel):

@@ -6,7 +6,6 @@ missing one), so ids elsewhere cannot be probed.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -27,6 +26,7 @@ from schemas.directory import (
     UnitRegistration,
     UnitRegistrationStatus,
 )
+from schemas.moments import Moment
 from schemas.text import Text
 from services import directory
 
@@ -168,8 +168,8 @@ async def list_audit(
     pool: PoolDep, actor: ActorDep, subject_kind: TextQuery = None, subject_id: IdQuery = None,
     actor_name: Annotated[Text | None, Query(alias="actor", min_length=1, max_length=200)] = None,
     action: TextQuery = None,
-    since: Annotated[datetime | None, Query(description="起始时间 (含)")] = None,
-    until: Annotated[datetime | None, Query(description="截止时间 (不含)")] = None,
+    since: Annotated[Moment | None, Query(description="起始时间 (含)")] = None,
+    until: Annotated[Moment | None, Query(description="截止时间 (不含)")] = None,
     limit: Limit = 50, offset: Offset = 0,
 ) -> Page[AuditEntry]:
     async with pool.acquire() as conn:

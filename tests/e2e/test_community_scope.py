@@ -3,6 +3,7 @@ typed into the address (another community's task or whistle) shows a refusal and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,3 +107,27 @@ async def test_community_sees_only_its_own_community(
         assert not [f for f in foreign if f in content], path
     await expect(page.get_by_text(tag_a).first).to_be_visible()  # the list behind is still A's own
     await shoot(page)
+
+
+async def test_subdistrict_follows_its_communities_read_only(page: Page, web_app: WebApp, pool: Pool) -> None:
+    """The subdistrict over A sees A's queues, needs, ledger and whistles, with no action buttons,
+    and nothing of B (another district)."""
+    tag_a, tag_b = f"甲{unique()}", f"乙{unique()}"
+    async with pool.acquire() as conn, conn.transaction():
+        city = await build_api_city(conn)
+        await _side(conn, city, "A", tag_a)
+        await _side(conn, city, "B", tag_b)
+    await sign_in(page, web_app, pool, role=Role.subdistrict, scope_kind=ScopeKind.subdistrict,
+                  scope_id=city.subdistrict["A"], label="街道")
+    await page.goto(web_app.url("/admin/workbench"))
+    await expect(page.locator("[data-queue=needs_to_verify] .count")).to_have_text("1")
+    # Cards open only the screens a subdistrict has: needs yes, the registration queue no.
+    await expect(page.locator("[data-queue=needs_to_verify]")).to_have_class(re.compile(r"\blink\b"))
+    await expect(page.locator("[data-queue=registrations_to_confirm]")).not_to_have_class(re.compile(r"\blink\b"))
+    for path, own in (("/admin/needs", "需求"), ("/admin/ledger", "派单任务"), ("/admin/whistles", "吹哨")):
+        await page.goto(web_app.url(path))
+        await expect(page.get_by_text(f"{own}{tag_a}").first).to_be_visible()
+        assert tag_b not in await page.content(), path
+    await page.goto(web_app.url("/admin/needs"))
+    await expect(page.get_by_text(f"需求{tag_a}")).to_be_visible()
+    await expect(page.get_by_test_id("publish")).to_have_count(0)

@@ -136,3 +136,32 @@ async def test_an_activity_refused_by_the_database_ends_the_update_not_the_workf
             answered = await run_update(offered.handle, TaskWorkflow.answer_offer,
                                         AnswerOfferUpdate(member_id=offered.member, accept=False, reason="不便"))
         assert answered.status.value == "declined"
+
+
+async def test_a_close_the_database_refuses_leaves_the_whistle_open(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str
+) -> None:
+    """A whistle's close summary with NUL sent straight to the workflow: refused as invalid input
+    within seconds, the whistle is not left 'closing' for ever (a later close with a storable
+    summary closes it)."""
+    from activities.whistle import WhistleActivities
+    from schemas.whistle import WhistleStatus
+    from schemas.whistle_contract import CloseInput
+    from tests.test_whistle_workflow import blow
+    from tests.test_whistle_workflow import make_city as make_whistle_city
+    from workflows.whistle import WhistleWorkflow
+
+    async with Worker(ts_env.client, task_queue=task_queue, workflows=[WhistleWorkflow],
+                      activities=WhistleActivities(pool).all(), interceptors=[PermanentErrorInterceptor()]):
+        city = await make_whistle_city(pool, with_units=False)
+        whistle_id, handle = await blow(ts_env, pool, task_queue, city, people=2, skipping=True)
+        await until(lambda: handle.query(WhistleWorkflow.snapshot), lambda s: s.status is WhistleStatus.parked)
+        with ts_env.with_time_skipping_disabled(), pytest.raises(InvalidInput):
+            await asyncio.wait_for(execute_update(
+                ts_env.client, f"whistle-{whistle_id}", WhistleWorkflow.close,
+                CloseInput(summary="处置\u0000完毕", actor="staff"), not_running=Conflict("x")), timeout=30)
+        assert (await handle.query(WhistleWorkflow.snapshot)).status is WhistleStatus.parked
+        assert await fetch(pool, "SELECT status FROM whistle WHERE id = $1", whistle_id) == [{"status": "parked"}]
+        with ts_env.with_time_skipping_disabled():
+            await run_update(handle, WhistleWorkflow.close, CloseInput(summary="处置完毕", actor="staff"))
+        assert (await handle.result()).status is WhistleStatus.closed

@@ -82,22 +82,31 @@ class WhistleWorkflow:
         self._parked_reason: str | None = None
         self._shortfall = 0
         self._close: CloseInput | None = None
+        self._close_refused: ApplicationError | None = None
 
     # ------------------------------------------------------------------ the process
 
     @workflow.run
     async def run(self, data: WhistleWorkflowInput) -> WhistleWorkflowResult:
         await self._summon_up_the_ladder(data)
-        await workflow.wait_condition(lambda: self._close is not None)
-        assert self._close is not None
-        # Answers still being recorded land first, so the thanks reach every unit that answered.
-        await workflow.wait_condition(lambda: not self._answering)
-        closed = await workflow.execute_activity_method(
-            WhistleActivities.close,
-            CloseWhistleInput(whistle_id=data.whistle_id, summary=self._close.summary, actor=self._close.actor,
-                              as_of=workflow.now()),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
-        )
+        while True:
+            await workflow.wait_condition(lambda: self._close is not None)
+            assert self._close is not None
+            # Answers still being recorded land first, so the thanks reach every unit that answered.
+            await workflow.wait_condition(lambda: not self._answering)
+            try:
+                closed = await workflow.execute_activity_method(
+                    WhistleActivities.close,
+                    CloseWhistleInput(whistle_id=data.whistle_id, summary=self._close.summary,
+                                      actor=self._close.actor, as_of=workflow.now()),
+                    start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                )
+                break
+            except ActivityError as err:
+                # The close could not be recorded (its retries ran out, or its input was refused):
+                # the caller is told, and the whistle stays open to a close that can be.
+                self._close_refused = activity_refusal(err)
+                self._close = None
         self._status = WhistleStatus.closed
         await self._kick_dispatcher(closed.external_queued)
         return WhistleWorkflowResult(whistle_id=data.whistle_id, status=self._status, level=self._level,
@@ -284,8 +293,12 @@ class WhistleWorkflow:
     @workflow.update(name="close")
     async def close(self, data: CloseInput) -> WhistleState:
         self._close = data
+        self._close_refused = None
         workflow.logger.info("whistle_close_requested", extra={"actor": data.actor})
-        await workflow.wait_condition(lambda: self._status is WhistleStatus.closed)
+        await workflow.wait_condition(lambda: self._status is WhistleStatus.closed or self._close_refused is not None)
+        if self._status is not WhistleStatus.closed:
+            assert self._close_refused is not None
+            raise self._close_refused
         return self.snapshot()
 
     @close.validator

@@ -455,3 +455,16 @@ async def test_total_rows_are_skipped_and_reported(pool: Pool) -> None:
     )
     result = await import_roster(pool, units, actor=SYSTEM_ACTOR, file_name="u.csv")
     assert (result.rows, result.inserted, result.skipped_total_rows) == (1, 1, [3, 4])
+
+
+async def test_nul_in_a_cell_is_dropped_like_other_invisible_characters(pool: Pool) -> None:
+    """A NUL inside a cell (an .xlsx can spell it _x0000_) never reaches Postgres, which cannot
+    store it: it is dropped like a zero-width space, and the row imports."""
+    city = await _city(pool, districts=1, subdistricts=1, communities=1, grids=1, units=1)
+    rows = _rows(city, 2)
+    rows[0][1] = f"{rows[0][1][:1]}\x00{rows[0][1][1:]}"
+    rows[1][6] = f"{rows[1][6]}\x00"
+    result = await import_roster(pool, _csv(rows), actor=SYSTEM_ACTOR, file_name="nul.csv")
+    assert (result.rows, result.inserted) == (2, 2)
+    name = await pool.fetchval("SELECT name FROM member WHERE id_number = $1", str(rows[0][4]))
+    assert name == str(rows[0][1]).replace("\x00", "")

@@ -251,50 +251,146 @@ async def _until_allowed(call: Callable[[], Awaitable[T]]) -> T:
         await asyncio.sleep(POLL)
 
 
-class RealDriver:
-    """A grid worker, a member and a resident taking one task through its whole life."""
+def refusal_code(exc: BaseException) -> str | None:
+    """The code of a refusal (the service's Conflict or the workflow's ApplicationError), else None."""
+    if isinstance(exc, Conflict):
+        return exc.code
+    if isinstance(exc, WorkflowUpdateFailedError) and isinstance(exc.cause, ApplicationError):
+        return exc.cause.type or "refused"
+    return None
 
-    def __init__(self, pool: Pool, client: Client, city: BenchCity, task_queue: str) -> None:
+
+class RealDriver:
+    """A grid worker, a member and a resident taking one task through its whole life.
+
+    Every step goes through `_call`, which asks again while the answer is only "too early";
+    a subclass can widen `_retry_after` (the chaos benchmark retries transient outages as a phone
+    app would) and every step says how to recognise that an earlier attempt already did it."""
+
+    def __init__(self, pool: Pool, client: Client, city: BenchCity, task_queue: str, *, seed: int = 7) -> None:
         self._pool, self._client, self._city, self._queue = pool, client, city, task_queue
-        self._rng = random.Random(7)
+        self._rng = random.Random(seed)
         self.workflow_ids: list[str] = []
         self.task_ids: list[int] = []
+
+    def _retry_after(self, exc: BaseException) -> float | None:
+        """Seconds to wait before asking again after `exc`, or None to give up (raise it)."""
+        return POLL if refusal_code(exc) in EARLY else None
+
+    async def _call(self, call: Callable[[], Awaitable[T]], *,
+                    done: Callable[[], Awaitable[bool]] | None = None) -> T | None:
+        """`call`'s result, asked again while `_retry_after` allows. After an attempt that failed
+        otherwise than "too early" (its answer lost), a refusal for which `done` holds means that
+        attempt did it: None."""
+        in_doubt = False
+        while True:
+            try:
+                return await call()
+            except Exception as exc:
+                code = refusal_code(exc)
+                if in_doubt and code is not None and done is not None and await self._call(done):
+                    return None
+                pause = self._retry_after(exc)
+                if pause is None:
+                    raise
+                in_doubt = in_doubt or code not in EARLY
+            await asyncio.sleep(pause)
+
+    async def _assignment_status(self, task_id: int, member_id: int) -> str | None:
+        async with self._pool.acquire() as conn:
+            status: str | None = await conn.fetchval(
+                "SELECT status FROM assignment WHERE task_id = $1 AND member_id = $2", task_id, member_id)
+            return status
+
+    async def _task_status(self, task_id: int) -> str | None:
+        async with self._pool.acquire() as conn:
+            status: str | None = await conn.fetchval("SELECT status FROM task WHERE id = $1", task_id)
+            return status
+
+    async def _place_need(self, i: int, grid_id: int, staff: Actor) -> int:
+        async def place() -> int:
+            now = datetime.now(UTC)
+            async with self._pool.acquire() as conn, conn.transaction():
+                need = await dispatch.place_need(conn, staff, NeedCreate(
+                    category="助老助残", grid_id=grid_id, description=f"基准需求 {i}"), now=now)
+                await dispatch.decide_need(conn, staff, need.id, NeedDecision(approve=True), now=now)
+                return need.id
+        need_id = await self._call(place)
+        assert need_id is not None
+        return need_id
+
+    async def _create(self, i: int, need_id: int, staff: Actor) -> tuple[int, str] | None:
+        """The task and its check-in token; None when an attempt whose answer was lost created it
+        (the token is then unknown: the task is left to its workflow)."""
+        async def create() -> tuple[int, str]:
+            now = datetime.now(UTC)
+            created = await dispatch.create_task(
+                self._pool, self._client, staff,
+                TaskCreate(need_id=need_id, title=f"基准任务 {i}", window_start=now + timedelta(hours=1),
+                           window_end=now + timedelta(hours=2)),
+                now=now, task_queue=self._queue,
+            )
+            return created.task.id, created.qr_token
+
+        async def converted() -> bool:
+            async with self._pool.acquire() as conn:
+                task_id = await conn.fetchval("SELECT id FROM task WHERE need_id = $1", need_id)
+            if task_id is not None:
+                self.task_ids.append(int(task_id))
+                self.workflow_ids.append(task_rules.task_workflow_id(int(task_id)))
+            return task_id is not None
+
+        created = await self._call(create, done=converted)
+        if created is not None:
+            self.task_ids.append(created[0])
+            self.workflow_ids.append(task_rules.task_workflow_id(created[0]))
+        return created
 
     async def one(self, i: int) -> None:
         grid_id, community_id = self._city.grids[self._rng.randrange(len(self._city.grids))]
         staff = _staff(community_id)
-        now = datetime.now(UTC)
-        async with self._pool.acquire() as conn, conn.transaction():
-            need = await dispatch.place_need(conn, staff, NeedCreate(
-                category="助老助残", grid_id=grid_id, description=f"基准需求 {i}"), now=now)
-            await dispatch.decide_need(conn, staff, need.id, NeedDecision(approve=True), now=now)
-        created = await dispatch.create_task(
-            self._pool, self._client, staff,
-            TaskCreate(need_id=need.id, title=f"基准任务 {i}", window_start=now + timedelta(hours=1),
-                       window_end=now + timedelta(hours=2)),
-            now=now, task_queue=self._queue,
-        )
-        task_id, token = created.task.id, created.qr_token
-        self.task_ids.append(task_id)
-        self.workflow_ids.append(task_rules.task_workflow_id(task_id))
-        while True:
+        need_id = await self._place_need(i, grid_id, staff)
+        created = await self._create(i, need_id, staff)
+        if created is None:
+            return
+        task_id, token = created
+        async def offered() -> list[int]:
             async with self._pool.acquire() as conn:
-                offers = await dispatch.list_offers(conn, staff, task_id)
+                return [o.member_id for o in await dispatch.list_offers(conn, staff, task_id)]
+
+        while True:
+            offers = await self._call(offered)
             if offers:
                 break
             await asyncio.sleep(POLL)
-        member_id = offers[0].member_id
+        member_id = offers[0]
         member = _member(member_id)
 
+        async def holds(*statuses: str) -> bool:
+            return await self._assignment_status(task_id, member_id) in statuses
+
+        async def task_in(*statuses: str) -> bool:
+            return await self._task_status(task_id) in statuses
+
         pool, client = self._pool, self._client
-        await _until_allowed(lambda: dispatch.answer_offer(pool, client, member, task_id,
-                                                           AnswerOfferInput(member_id=member_id, accept=True)))
+        await self._call(lambda: dispatch.answer_offer(pool, client, member, task_id,
+                                                       AnswerOfferInput(member_id=member_id, accept=True)),
+                         done=lambda: holds("accepted", "checked_in", "checked_out"))
         scan = ScanInput(member_id=member_id, token=token)
-        await _until_allowed(lambda: dispatch.check_in(pool, client, member, task_id, scan))
-        await _until_allowed(lambda: dispatch.check_out(pool, client, member, task_id, scan))
-        await _until_allowed(lambda: dispatch.rate(pool, client, staff, task_id, RateInput(score=5)))
-        await _until_allowed(lambda: dispatch.verify(pool, client, staff, task_id, None))
-        await self._client.get_workflow_handle(task_rules.task_workflow_id(task_id)).result()
+        await self._call(lambda: dispatch.check_in(pool, client, member, task_id, scan),
+                         done=lambda: holds("checked_in", "checked_out"))
+        await self._call(lambda: dispatch.check_out(pool, client, member, task_id, scan),
+                         done=lambda: holds("checked_out"))
+        await self._call(lambda: dispatch.rate(pool, client, staff, task_id, RateInput(score=5)),
+                         done=lambda: _rated(pool, task_id))
+        await self._call(lambda: dispatch.verify(pool, client, staff, task_id, None),
+                         done=lambda: task_in("verified", "closed"))
+        await self._call(lambda: self._client.get_workflow_handle(task_rules.task_workflow_id(task_id)).result())
+
+
+async def _rated(pool: Pool, task_id: int) -> bool:
+    async with pool.acquire() as conn:
+        return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM resident_rating WHERE task_id = $1)", task_id))
 
 
 class BareDriver:

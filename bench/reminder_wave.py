@@ -103,7 +103,8 @@ async def _seed(conn: Conn, members: int, *, communities: int, units: int, now: 
     return {"seed_s": round(time.perf_counter() - started, 1), "served_members": served}
 
 
-async def _campaign(conn: Conn, now: datetime) -> int:
+async def seed_campaign(conn: Conn, now: datetime) -> int:
+    """A running campaign over the whole city with a service quota of 1 per period (quarter)."""
     from db import campaign as campaign_db
     from schemas.campaign import QuotaPeriod, Quotas, ReminderPolicy
 
@@ -251,7 +252,7 @@ async def run(members: int, *, partitions: int, concurrency: int, communities: i
             try:
                 await migrate(conn)
                 figures.update(await _seed(conn, members, communities=communities, units=units, now=now))
-                campaign_id = await _campaign(conn, now)
+                campaign_id = await seed_campaign(conn, now)
             finally:
                 await conn.close()
             rss_file = Path(tmp) / "worker-rss.json"

@@ -389,12 +389,32 @@ async def audit(pool: Pool, client: Client, outages: Outages, workload: Workload
                GROUP BY ladder, subject_kind, subject_id, cycle, step, recipient_kind, recipient_id
                HAVING count(*) > 1) d""")
         reminders = await conn.fetchval("SELECT count(*) FROM reminder")
-        # By meaning: what a person sees (who, what kind, what it says), whatever the key says.
+        # By meaning, not by key: a notification tells one recipient of one event. Campaign
+        # notifications: one per reminder sent to that recipient (more means the same reminder
+        # was told twice). Offers: one per member and task (the offer rows say which task).
+        # Anything else: the same recipient, category, title and body twice.
         dup_notes = await conn.fetch(
-            """SELECT recipient_kind, recipient_id, category, title, count(*) AS n,
-                      array_agg(dedupe_key ORDER BY id) AS keys
-               FROM notification GROUP BY recipient_kind, recipient_id, category, title, body
-               HAVING count(*) > 1""")
+            """WITH told AS (
+                 SELECT recipient_kind, recipient_id, count(*) AS n FROM notification
+                 WHERE category LIKE 'campaign%' GROUP BY 1, 2),
+               reminded AS (
+                 SELECT recipient_kind, recipient_id, count(*) AS n FROM reminder
+                 WHERE ladder LIKE 'campaign:%' GROUP BY 1, 2)
+               SELECT 'campaign' AS what, t.recipient_kind || ' ' || t.recipient_id AS who,
+                      t.n - coalesce(r.n, 0) AS extra
+               FROM told t LEFT JOIN reminded r USING (recipient_kind, recipient_id)
+               WHERE t.n > coalesce(r.n, 0)
+               UNION ALL
+               SELECT 'offer of task ' || o.task_id, 'member ' || n.recipient_id, count(*) - 1
+               FROM notification n JOIN offer o ON n.dedupe_key = 'offer:' || o.id
+               WHERE n.category = 'dispatch_offer' GROUP BY o.task_id, n.recipient_id HAVING count(*) > 1
+               UNION ALL
+               SELECT category || ': ' || title, recipient_kind || ' ' || recipient_id, count(*) - 1
+               FROM notification WHERE category NOT LIKE 'campaign%' AND category <> 'dispatch_offer'
+               GROUP BY recipient_kind, recipient_id, category, title, body HAVING count(*) > 1""")
+        untied_offers = await conn.fetchval(
+            """SELECT count(*) FROM notification n WHERE n.category = 'dispatch_offer'
+               AND NOT EXISTS (SELECT 1 FROM offer o WHERE n.dedupe_key = 'offer:' || o.id)""")
         notes = await conn.fetchval("SELECT count(*) FROM notification")
     figures["tasks"] = len(tasks)
     figures["tasks_finished_by_people"] = workload.finished
@@ -413,10 +433,14 @@ async def audit(pool: Pool, client: Client, outages: Outages, workload: Workload
     figures["tasks_lost"] = lost
     figures["duplicate_points"] = dup_points
     figures["duplicate_reminders"] = dup_reminders
-    figures["duplicate_notifications"] = len(dup_notes)
+    figures["duplicate_notifications"] = sum(int(n["extra"]) for n in dup_notes)
     for note in dup_notes[:5]:
-        findings.append(f"notification x{note['n']} to {note['recipient_kind']} {note['recipient_id']} "
-                        f"({note['category']}: {note['title']}): keys {list(note['keys'])}")
+        findings.append(f"notification told {note['extra']} extra time(s): {note['what']} to {note['who']}")
+    if untied_offers:
+        # The offer check above relies on the offer's key; an offer notification it cannot tie
+        # to an offer row would escape it, so that alone fails the audit.
+        figures["duplicate_notifications"] += untied_offers
+        findings.append(f"{untied_offers} offer notification(s) tied to no offer row")
 
     stuck = 0
     ours = set(workload.driver.workflow_ids) | set(workload.wave_ids)

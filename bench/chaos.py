@@ -197,6 +197,11 @@ def transient(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | asyncpg.CannotConnectNowError
                   | asyncpg.AdminShutdownError | asyncpg.ConnectionFailureError):
         return True
+    if isinstance(exc, asyncpg.InternalClientError):
+        # asyncpg's protocol state after the server died mid-operation ("cannot switch to state
+        # 12; another operation is in progress", MagicStack/asyncpg#1069): the API answers 500,
+        # the connection is dropped from the pool, and the next attempt gets a fresh one.
+        return True
     if isinstance(exc, OSError | TimeoutError | ConnectionError):
         return True
     # The SDK's own wrappers of an RPC that did not get through (update polls, connect).

@@ -41,7 +41,7 @@ export interface CampaignProgress {
 
 /** The live campaigns (newest first, at most `max`) with their totals over the caller's area.
  * A campaign whose progress the caller may not read (one not covering its area) is left out. */
-export async function liveCampaigns(max = 5): Promise<CampaignProgress[]> {
+export async function liveCampaigns(max = 5): Promise<{ shown: CampaignProgress[]; total: number }> {
   const all = unwrap(await api.GET('/campaigns', { params: { query: { limit: 100 } } }))
   const live = all.filter((c) => LIVE.includes(c.status))
   const settled = await Promise.allSettled(
@@ -72,7 +72,8 @@ export async function liveCampaigns(max = 5): Promise<CampaignProgress[]> {
       throw first.reason
     }
   }
-  return readable.slice(0, max)
+  // Every live campaign was asked about: the readable ones are the count; otherwise the list's.
+  return { shown: readable.slice(0, max), total: settled.length === live.length ? readable.length : live.length }
 }
 
 export interface Rates {

@@ -81,6 +81,17 @@ async def select_task(conn: Conn, *, task_id: int) -> dict[str, Any] | None:
     return None if row is None else dict(row)
 
 
+async def select_task_id_of_need(conn: Conn, *, need_id: int) -> int | None:
+    """The task a need was converted into, if any."""
+    task_id: int | None = await conn.fetchval("SELECT id FROM task WHERE need_id = $1 ORDER BY id LIMIT 1", need_id)
+    return task_id
+
+
+async def update_qr_token_hash(conn: Conn, *, task_id: int, qr_token_hash: str, at: datetime) -> None:
+    """A new check-in code 签到码 for the task; the previous one stops working."""
+    await conn.execute("UPDATE task SET qr_token_hash = $2, updated_at = $3 WHERE id = $1", task_id, qr_token_hash, at)
+
+
 async def lock_task(conn: Conn, *, task_id: int) -> int | None:
     """Lock the task row for this transaction; its headcount, or None when there is no such task."""
     headcount: int | None = await conn.fetchval(

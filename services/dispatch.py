@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import structlog
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from db import need as need_db
@@ -233,9 +234,19 @@ async def create_task(
     task_queue: str = DEFAULT_TASK_QUEUE,
     policy: DispatchPolicy | None = None,
 ) -> TaskCreated:
-    """Create a task (from a verified need, or directly) and start its workflow after the commit."""
+    """Create a task (from a verified need, or directly) and start its workflow after the commit.
+
+    The workflow starts after the commit, so Temporal being unreachable then leaves the task
+    without its workflow and the need converted. Asked again for the same need (the grid worker
+    retrying), the task is taken up where it was left: new check-in and rating codes (the first
+    answer, with the old ones, never arrived) and its workflow started."""
     if data.window_end <= data.window_start:
         raise InvalidInput("结束时间须晚于开始时间")
+    if data.need_id is not None:
+        resumed = await _resume_unstarted_task(pool, client, actor, data.need_id, now=now,
+                                               task_queue=task_queue, policy=policy)
+        if resumed is not None:
+            return resumed
     token = secrets.token_urlsafe(16)
     rating_code: tuple[str, datetime] | None = None
     async with pool.acquire() as conn, conn.transaction():
@@ -286,6 +297,50 @@ async def create_task(
     return TaskCreated(task=TaskView.model_validate(row), qr_token=token,
                        resident_rating_code=rating_code[0] if rating_code else None,
                        resident_rating_expires_at=rating_code[1] if rating_code else None)
+
+
+async def _workflow_started(client: Client, workflow_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+async def _resume_unstarted_task(
+    pool: Pool, client: Client, actor: Actor, need_id: int, *, now: datetime, task_queue: str,
+    policy: DispatchPolicy | None,
+) -> TaskCreated | None:
+    """The need's task with fresh codes and its workflow started, when the need was converted but
+    the workflow never started; None otherwise (a need not converted yet, or a task under way)."""
+    async with pool.acquire() as conn:
+        need = await need_db.select_need(conn, need_id=need_id)
+        task_id = await task_db.select_task_id_of_need(conn, need_id=need_id) if (
+            need is not None and need["status"] == "converted") else None
+        row = await task_db.select_task(conn, task_id=task_id) if task_id is not None else None
+    if row is None or await _workflow_started(client, row["workflow_id"]):
+        return None
+    token = secrets.token_urlsafe(16)
+    async with pool.acquire() as conn, conn.transaction():
+        place = await need_db.select_grid_place(conn, grid_id=row["grid_id"])
+        if place is None:
+            raise NotFound(f"网格 {row['grid_id']} 不存在")
+        _require_staff(actor, place)
+        await task_db.update_qr_token_hash(conn, task_id=row["id"], qr_token_hash=task_rules.hash_qr_token(token),
+                                           at=now)
+        code, expires_at = await issue_rating_code(
+            conn, task_id=row["id"], window_end=row["window_end"], issued_by=actor.audit_name, now=now,
+            rating_window=(policy or DEFAULT_POLICY).rating_window)
+        await insert_audit_entries(conn, actor=actor.audit_name, action="task_workflow_resumed", subject_kind="task",
+                                   subject_ids=[row["id"]], befores=[None], afters=[{"need_id": need_id}])
+    await start_task_workflow(client, task_id=row["id"], mode=TaskMode(row["mode"]), headcount=row["headcount"],
+                              window_start=row["window_start"], window_end=row["window_end"],
+                              task_queue=task_queue, policy=policy)
+    log.warning("task_workflow_resumed", task_id=row["id"])
+    return TaskCreated(task=TaskView.model_validate(row), qr_token=token, resident_rating_code=code,
+                       resident_rating_expires_at=expires_at)
 
 
 async def issue_rating_code(

@@ -90,10 +90,16 @@ async def _start(
         )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + START_TIMEOUT
-    while not endpoints_file.exists():
-        assert proc.returncode is None, f"up exited early: {_tail(log)}"
-        assert loop.time() < deadline, f"up not ready in time: {_tail(log)}"
-        await asyncio.sleep(0.25)
+    try:
+        while not endpoints_file.exists():
+            assert proc.returncode is None, f"up exited early: {_tail(log)}"
+            assert loop.time() < deadline, f"up not ready in time: {_tail(log)}"
+            await asyncio.sleep(0.25)
+    except BaseException:
+        if proc.returncode is None:   # a test that gave up must not leave a stack behind
+            proc.kill()
+            await proc.wait()
+        raise
     endpoints: dict[str, Any] = json.loads(endpoints_file.read_text("utf-8"))
     if endpoints["api_url"]:
         async with httpx.AsyncClient() as http:

@@ -48,6 +48,16 @@ def shown_id_number(actor: Actor, path: HierarchyPath, id_number: str | None) ->
     return id_number if may_see_personal_data(actor, path) else mask_id_number(id_number)
 
 
+def evaluation_phone(phone: str | None) -> str | None:
+    """A member's phone on an evaluation result 考核结果, as every reader sees it everywhere.
+
+    Results are scores with names, read and passed on as workbooks (e-mail, USB sticks); nobody
+    contacts a member from them (the member record, under the rule above, is for that). So one
+    rule for every role and every representation, the JSON page and each .xlsx alike: masked.
+    """
+    return mask_phone(phone)
+
+
 def mask_nested(value: object) -> object:
     """Every phone or ID number inside a JSON-like value masked (audit before/after snapshots).
 

@@ -2,8 +2,8 @@
 city's million member rows stream to disk without holding a worksheet in memory).
 
 Every cell goes through reports.cells.cell_value (text that would be a formula stays text).
-Phone numbers are always masked here: a workbook travels (e-mail, USB sticks), so it carries only
-what an employer unit needs to recognise its member.
+Phone numbers are masked by the one rule for evaluation results (domain.privacy.evaluation_phone),
+the same as the JSON results: a workbook travels (e-mail, USB sticks).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from domain.pii import mask_phone
+from domain.privacy import evaluation_phone
 from domain.registration_rules import MEMBER_STATUS_LABELS
 from reports.cells import cell_value
 from schemas.registration import MemberRegistrationStatus
@@ -60,7 +60,7 @@ def _stars(value: Any) -> str:
 # The per-unit feedback workbook 单位反馈表: a unit's members' records.
 UNIT_FEEDBACK_COLUMNS: list[Column] = [
     ("姓名", lambda r: r["name"]),
-    ("手机号码", lambda r: mask_phone(r["phone"]) or ""),
+    ("手机号码", lambda r: evaluation_phone(r["phone"]) or ""),
     ("报到状态", lambda r: registration_label(r["registration_status"])),
     ("服务次数", lambda r: r["services"]),
     ("服务时长(小时)", lambda r: _num(r["hours"])),

@@ -33,7 +33,7 @@ from domain import campaign_unit_quota
 from domain.errors import Forbidden, InvalidInput, NotFound
 from domain.evaluation import Period, parse_period, partition_bounds, thresholds
 from domain.local_time import LOCAL_ZONE
-from domain.pii import mask_phone
+from domain.privacy import evaluation_phone
 from domain.scope import HierarchyPath, allows, scope_filter
 from reports.evaluation_workbooks import (
     AREA_COLUMNS,
@@ -263,19 +263,14 @@ async def list_runs(conn: Conn, *, limit: int = 50) -> list[EvaluationRun]:
     return [_run_model(r) for r in await evaluation_db.select_runs(conn, limit=limit)]
 
 
-def _may_see_phone(actor: Actor) -> bool:
-    # Unit admins manage their own members' rosters; everyone else sees masked numbers.
-    return actor.role == Role.unit_admin
-
-
 def _f(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _member(row: Any, actor: Actor) -> MemberResult:
+def _member(row: Any) -> MemberResult:
     return MemberResult(
         run_id=row["run_id"], member_id=row["member_id"], name=row["name"],
-        phone=row["phone"] if _may_see_phone(actor) else mask_phone(row["phone"]),
+        phone=evaluation_phone(row["phone"]),
         unit_id=row["unit_id"], community_id=row["community_id"], services=row["services"],
         hours=float(row["hours"]), evaluation_points=float(row["evaluation_points"]), ratings=row["ratings"],
         avg_rating=_f(row["avg_rating"]), score=float(row["score"]), quota_met=row["quota_met"],
@@ -334,7 +329,7 @@ async def results(
     total = int(rows[0]["total"]) if rows and "total" in rows[0] else len(rows)
     items: Sequence[Any]
     if level == EvaluationLevel.member:
-        items = [_member(r, actor) for r in rows]
+        items = [_member(r) for r in rows]
     elif level == EvaluationLevel.unit:
         items = [_unit(r) for r in rows]
     elif level == EvaluationLevel.community:

@@ -179,3 +179,24 @@ async def test_unit_and_community_figures_are_explained_within_scope(
     r = await api_http.get(f"/evaluations/{run_id}/communities/{community_a}/explain",
                            headers=api_city.auth("unit_a"))
     assert r.status_code == 403
+
+
+@pytest.mark.parametrize("actor", ["unit_a", "staff_a", "org_d1", "member_a1"])
+async def test_member_results_show_each_phone_the_same_in_json_and_workbook(
+    api_http: httpx.AsyncClient, api_city: ApiCity, run_id: int, actor: str
+) -> None:
+    """One masking rule for evaluation results: for every role, a member's phone on the JSON page is
+    exactly the one in the .xlsx export, and never the full number."""
+    page = await api_http.get(f"/evaluations/{run_id}/results", params={"level": "member", "limit": 500},
+                              headers=api_city.auth(actor))
+    assert page.status_code == 200, page.text
+    shown = {i["member_id"]: i["phone"] for i in page.json()["items"]}
+    assert shown, actor
+    export = await api_http.get(f"/evaluations/{run_id}/export.xlsx", params={"level": "member"},
+                                headers=api_city.auth(actor))
+    rows = _sheet_rows(export.content)
+    phone_at = rows[1].index("手机号码")
+    in_book = {row[0]: row[phone_at] for row in rows[2:]}
+    assert in_book == shown
+    full = {m.phone for m in api_city.members.values()}
+    assert not set(shown.values()) & full

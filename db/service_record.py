@@ -62,11 +62,6 @@ async def select_grid_community_id(conn: Conn, *, grid_id: int) -> int | None:
     return found
 
 
-async def member_exists(conn: Conn, *, member_id: int) -> bool:
-    found: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM member WHERE id = $1)", member_id)
-    return found
-
-
 async def select_category_bonus(conn: Conn, *, name: str) -> float | None:
     """The catalogue's bonus of an active category; None when it is not in the catalogue."""
     bonus: float | None = await conn.fetchval(

@@ -217,6 +217,23 @@ async def select_task_place(conn: Conn, *, task_id: int) -> dict[str, Any] | Non
     return None if row is None else dict(row)
 
 
+async def member_sees_task(conn: Conn, *, task_id: int, member_id: int) -> bool:
+    """True when the task concerns the member: offered to them, theirs (an assignment in any state),
+    or an open claim/post task of a community they are actively registered with."""
+    seen: bool = await conn.fetchval(
+        """
+        SELECT EXISTS (SELECT 1 FROM offer o WHERE o.task_id = $1 AND o.member_id = $2)
+            OR EXISTS (SELECT 1 FROM assignment a WHERE a.task_id = $1 AND a.member_id = $2)
+            OR EXISTS (
+                SELECT 1 FROM task t JOIN member_registration r ON r.community_id = t.community_id
+                WHERE t.id = $1 AND t.status = 'open' AND t.mode IN ('claim', 'post')
+                  AND r.member_id = $2 AND r.status = 'active')
+        """,
+        task_id, member_id,
+    )
+    return seen
+
+
 async def select_matching_task(
     conn: Conn, *, task: dict[str, Any], level: EscalationLevel
 ) -> tuple[TaskSpec, CityMap]:

@@ -85,9 +85,10 @@ def _require_org(actor: Actor) -> None:
 
 
 def _require_launcher(actor: Actor, row: dict[str, Any]) -> None:
+    """Another district's campaign is answered as a missing one (its id confirms nothing)."""
     _require_org(actor)
     if actor.scope_kind is ScopeKind.district and row["launched_by_id"] != actor.scope_id:
-        raise Forbidden("只能管理本区组织部发起的活动")
+        raise NotFound(f"活动 {row['id']} 不存在")
 
 
 async def _campaign(conn: Conn, campaign_id: int) -> dict[str, Any]:
@@ -150,6 +151,7 @@ async def launch_campaign(
     task_queue: str = DEFAULT_TASK_QUEUE,
 ) -> CampaignView:
     """Draft → launched: resolve the scope, record it, then start the campaign's workflow."""
+    _require_org(actor)   # other roles are refused before any lookup
     async with pool.acquire() as conn, conn.transaction():
         row = await _campaign(conn, campaign_id)
         _require_launcher(actor, row)
@@ -186,6 +188,7 @@ async def _update(client: Client, campaign_id: int, update: UpdateMethodMultiPar
 async def _launched(pool: Pool, actor: Actor, campaign_id: int) -> dict[str, Any]:
     """The campaign, checked to be the actor's to steer, read on a connection given back before
     the caller waits on the workflow."""
+    _require_org(actor)   # other roles are refused before any lookup
     async with pool.acquire() as conn:
         row = await _campaign(conn, campaign_id)
     _require_launcher(actor, row)
@@ -222,11 +225,12 @@ async def extend(pool: Pool, client: Client, actor: Actor, campaign_id: int, *, 
 
 async def cancel(pool: Pool, client: Client, actor: Actor, campaign_id: int, reason: str,
                  *, now: datetime) -> CampaignStatusResult:
+    _require_org(actor)   # other roles are refused before any lookup
     async with pool.acquire() as conn, conn.transaction():
         row = await _campaign(conn, campaign_id)
+        _require_launcher(actor, row)
         if row["status"] == "draft":
             # A draft has no workflow yet: cancel it in place.
-            _require_launcher(actor, row)
             changed = await campaign_db.update_campaign_status(
                 conn, campaign_id=campaign_id, from_statuses=["draft"], to_status="cancelled",
                 window_end=None, registration_deadline=None, at=now)

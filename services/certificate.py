@@ -78,13 +78,13 @@ async def _issued(conn: Conn, rows: list[dict[str, Any]]) -> list[dict[str, Any]
 async def member_certificate(conn: Conn, actor: Actor, registration_id: int, *,
                              now: datetime | None = None) -> CertificateView:
     """The certificate of one active registration, for the member, their unit or their community."""
+    if actor.role not in PRINTING_ROLES:   # refused before any lookup: the same for every id
+        raise Forbidden("报到证由党员本人、所在单位或报到社区打印")
     async with conn.transaction():
         rows = await certificate_db.select_certificate_rows(conn, registration_ids=[registration_id])
         if not rows or not allows(actor, _path(rows[0])):
             raise NotFound(f"报到记录 {registration_id} 不存在")
         row = rows[0]
-        if actor.role not in PRINTING_ROLES:
-            raise Forbidden("报到证由党员本人、所在单位或报到社区打印")
         if row["status"] != PRINTABLE_STATUS:
             word = _STATUS_WORDS.get(row["status"], row["status"])
             raise Conflict(f"报到记录 {registration_id} {word}, 只有已生效的报到才能打印报到证")

@@ -96,31 +96,62 @@ def _path(place: dict[str, Any]) -> HierarchyPath:
                          community_id=place["community_id"])
 
 
-def _require_staff(actor: Actor, place: dict[str, Any]) -> None:
-    if actor.role not in STAFF_ROLES or not allows(actor, _path(place)):
+def _require_staff_role(actor: Actor) -> None:
+    """Refuse a role that may never do this, whatever the object (the same answer whether or not
+    the object exists, so it reveals nothing)."""
+    if actor.role not in STAFF_ROLES:
         raise Forbidden("无权操作: 仅所在社区、街道或组织部的工作人员可以办理")
 
 
-def _require_member_or_staff(actor: Actor, place: dict[str, Any], member_id: int) -> None:
-    """A member acts for themselves; staff in scope may act on a member's behalf (e.g. by phone)."""
-    if actor.role is Role.member:
-        if actor.scope_kind is not ScopeKind.member or actor.scope_id != member_id:
-            raise Forbidden("党员只能为本人接单、认领或签到")
-        return
-    _require_staff(actor, place)
+def _require_staff(actor: Actor, place: dict[str, Any], missing: NotFound) -> None:
+    """Staff of the place's community, subdistrict or district. Staff elsewhere are answered as if
+    the object did not exist (`missing`): a foreign object and an absent one look the same."""
+    _require_staff_role(actor)
+    if not allows(actor, _path(place)):
+        raise missing
+
+
+def _task_missing(task_id: int) -> NotFound:
+    return NotFound(f"任务 {task_id} 不存在")
 
 
 async def _task_place(conn: Conn, task_id: int) -> dict[str, Any]:
     place = await task_db.select_task_place(conn, task_id=task_id)
     if place is None:
-        raise NotFound(f"任务 {task_id} 不存在")
+        raise _task_missing(task_id)
     return place
 
 
-async def _place_of(pool: Pool, task_id: int) -> dict[str, Any]:
-    """The task's place, read on a connection given back before the caller waits on the workflow."""
+async def _visible_task_place(conn: Conn, actor: Actor, task_id: int, *, staff_only: bool = False) -> dict[str, Any]:
+    """The task's place when the actor may see the task: staff within scope; a member only a task
+    offered to them, theirs, or claimable by them (unless `staff_only`). Unit admins never see
+    tasks (403). Anything else is answered exactly as a missing task (404)."""
+    if actor.role is Role.member and not staff_only:
+        if actor.scope_kind is not ScopeKind.member or actor.scope_id is None:
+            raise _task_missing(task_id)
+        place = await task_db.select_task_place(conn, task_id=task_id)
+        if place is None or not await task_db.member_sees_task(conn, task_id=task_id, member_id=actor.scope_id):
+            raise _task_missing(task_id)
+        return place
+    _require_staff_role(actor)
+    place = await _task_place(conn, task_id)
+    _require_staff(actor, place, _task_missing(task_id))
+    return place
+
+
+async def _place_of(pool: Pool, actor: Actor, task_id: int, *, staff_only: bool = False) -> dict[str, Any]:
+    """The task's place if the actor may see it, read on a connection given back before the caller
+    waits on the workflow."""
     async with pool.acquire() as conn:
-        return await _task_place(conn, task_id)
+        return await _visible_task_place(conn, actor, task_id, staff_only=staff_only)
+
+
+async def _for_member_or_staff(pool: Pool, actor: Actor, task_id: int, member_id: int) -> None:
+    """A member acts for themselves on a task that concerns them; staff in scope may act on a
+    member's behalf (e.g. by phone)."""
+    await _place_of(pool, actor, task_id)
+    if actor.role is Role.member and actor.scope_id != member_id:
+        raise Forbidden("党员只能为本人接单、认领或签到")
 
 
 def _need_view(row: dict[str, Any], actor: Actor) -> NeedView:
@@ -138,11 +169,13 @@ def _need_view(row: dict[str, Any], actor: Actor) -> NeedView:
 
 async def place_need(conn: Conn, actor: Actor, data: NeedCreate, *, now: datetime) -> NeedView:
     """A grid worker (community staff) places a resident's need; likely duplicates are flagged."""
+    _require_staff_role(actor)
     async with conn.transaction():
         place = await need_db.select_grid_place(conn, grid_id=data.grid_id)
+        missing = NotFound(f"网格 {data.grid_id} 不存在")
         if place is None:
-            raise NotFound(f"网格 {data.grid_id} 不存在")
-        _require_staff(actor, place)
+            raise missing
+        _require_staff(actor, place, missing)
         row = await record_need(conn, place=place, data=data, created_by=actor.audit_name, now=now)
         return _need_view(row, actor)
 
@@ -177,13 +210,15 @@ async def record_need(
 
 async def decide_need(conn: Conn, actor: Actor, need_id: int, data: NeedDecision, *, now: datetime) -> NeedView:
     """The community verifies 核查 a need before it is published, or rejects it with a reason."""
+    _require_staff_role(actor)
     async with conn.transaction():
         row = await need_db.select_need(conn, need_id=need_id)
+        missing = NotFound(f"需求 {need_id} 不存在")
         if row is None:
-            raise NotFound(f"需求 {need_id} 不存在")
+            raise missing
         place = await need_db.select_grid_place(conn, grid_id=row["grid_id"])
         assert place is not None  # a need's grid exists (foreign key)
-        _require_staff(actor, place)
+        _require_staff(actor, place, missing)
         if not data.approve and not (data.reason or "").strip():
             raise InvalidInput("驳回需求须填写理由")
         target = "verified" if data.approve else "rejected"
@@ -249,12 +284,17 @@ async def create_task(
             return resumed
     token = secrets.token_urlsafe(16)
     rating_code: tuple[str, datetime] | None = None
+    _require_staff_role(actor)
     async with pool.acquire() as conn, conn.transaction():
         grid_id, category = data.grid_id, data.category
         if data.need_id is not None:
             need = await need_db.select_need(conn, need_id=data.need_id)
+            need_missing = NotFound(f"需求 {data.need_id} 不存在")
             if need is None:
-                raise NotFound(f"需求 {data.need_id} 不存在")
+                raise need_missing
+            need_place = await need_db.select_grid_place(conn, grid_id=need["grid_id"])
+            assert need_place is not None  # a need's grid exists (foreign key)
+            _require_staff(actor, need_place, need_missing)
             if need["status"] != "verified":
                 raise Conflict("只有已核查的需求可以转为任务")
             grid_id = grid_id or need["grid_id"]
@@ -262,9 +302,10 @@ async def create_task(
         if grid_id is None or category is None:
             raise InvalidInput("请指定网格和类别 (或从已核查的需求创建)")
         place = await need_db.select_grid_place(conn, grid_id=grid_id)
+        grid_missing = NotFound(f"网格 {grid_id} 不存在")
         if place is None:
-            raise NotFound(f"网格 {grid_id} 不存在")
-        _require_staff(actor, place)
+            raise grid_missing
+        _require_staff(actor, place, grid_missing)
         cat = await need_db.select_category(conn, name=category)
         if cat is None:
             raise InvalidInput(f"类别「{category}」不在目录中")
@@ -406,7 +447,7 @@ async def _has_open_offer(pool: Pool, task_id: int, member_id: int) -> bool:
 
 async def answer_offer(pool: Pool, client: Client, actor: Actor, task_id: int,
                        data: AnswerOfferInput) -> AnswerOfferResult:
-    _require_member_or_staff(actor, await _place_of(pool, task_id), data.member_id)
+    await _for_member_or_staff(pool, actor, task_id, data.member_id)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + _HANDOVER_WAIT.total_seconds()
     while True:
@@ -422,24 +463,24 @@ async def answer_offer(pool: Pool, client: Client, actor: Actor, task_id: int,
 
 
 async def claim(pool: Pool, client: Client, actor: Actor, task_id: int, data: ClaimInput) -> ClaimResult:
-    _require_member_or_staff(actor, await _place_of(pool, task_id), data.member_id)
+    await _for_member_or_staff(pool, actor, task_id, data.member_id)
     claimed = await _update(client, task_id, TaskWorkflow.claim, ClaimUpdate(member_id=data.member_id))
     return ClaimResult(assignment_id=claimed.assignment_id, filled=claimed.filled, headcount=claimed.headcount)
 
 
 async def check_in(pool: Pool, client: Client, actor: Actor, task_id: int, data: ScanInput) -> ScanResult:
-    _require_member_or_staff(actor, await _place_of(pool, task_id), data.member_id)
+    await _for_member_or_staff(pool, actor, task_id, data.member_id)
     return _scan_result(await _update(client, task_id, TaskWorkflow.check_in, _scan(data)))
 
 
 async def check_out(pool: Pool, client: Client, actor: Actor, task_id: int, data: ScanInput) -> ScanResult:
-    _require_member_or_staff(actor, await _place_of(pool, task_id), data.member_id)
+    await _for_member_or_staff(pool, actor, task_id, data.member_id)
     return _scan_result(await _update(client, task_id, TaskWorkflow.check_out, _scan(data)))
 
 
 async def rate(pool: Pool, client: Client, actor: Actor, task_id: int, data: RateInput) -> RateResult:
     """The resident's rating, entered by the grid worker or community staff who visited."""
-    _require_staff(actor, await _place_of(pool, task_id))
+    await _place_of(pool, actor, task_id, staff_only=True)
     rated = await _update(client, task_id, TaskWorkflow.rate, RateUpdate(score=data.score, comment=data.comment))
     return RateResult(score=rated.score, follow_up=rated.follow_up)
 
@@ -452,7 +493,7 @@ async def send_rating(client: Client, task_id: int, data: RateInput) -> RateResu
 
 
 async def verify(pool: Pool, client: Client, actor: Actor, task_id: int, note: str | None) -> VerifyResult:
-    _require_staff(actor, await _place_of(pool, task_id))
+    await _place_of(pool, actor, task_id, staff_only=True)
     verified = await _update(client, task_id, TaskWorkflow.verify, VerifyInput(actor=actor.audit_name, note=note))
     return VerifyResult(points_credited=verified.points_credited)
 
@@ -461,7 +502,7 @@ async def reject_verification(pool: Pool, client: Client, actor: Actor, task_id:
                               reason: str) -> RejectVerifyResult:
     """核查未通过: no points; the task goes to follow-up 整改 and the members who served are told.
     A later `verify` passes it and credits the points then."""
-    _require_staff(actor, await _place_of(pool, task_id))
+    await _place_of(pool, actor, task_id, staff_only=True)
     if not reason.strip():
         raise InvalidInput(task_rules.REFUSAL_REJECT_NEEDS_REASON)
     rejected = await _update(client, task_id, TaskWorkflow.reject_verification,
@@ -470,13 +511,13 @@ async def reject_verification(pool: Pool, client: Client, actor: Actor, task_id:
 
 
 async def requeue(pool: Pool, client: Client, actor: Actor, task_id: int) -> TaskSnapshot:
-    _require_staff(actor, await _place_of(pool, task_id))
+    await _place_of(pool, actor, task_id, staff_only=True)
     return _snapshot(await _update(client, task_id, TaskWorkflow.requeue, RequeueInput(actor=actor.audit_name)))
 
 
 async def cancel(pool: Pool, client: Client, actor: Actor, task_id: int, reason: str) -> TaskSnapshot:
     """Cancel a task before anyone has checked in; members who accepted are released and told."""
-    _require_staff(actor, await _place_of(pool, task_id))
+    await _place_of(pool, actor, task_id, staff_only=True)
     return _snapshot(await _update(client, task_id, TaskWorkflow.cancel,
                                    CancelInput(actor=actor.audit_name, reason=reason)))
 
@@ -485,9 +526,8 @@ async def cancel(pool: Pool, client: Client, actor: Actor, task_id: int, reason:
 
 
 async def get_task(conn: Conn, actor: Actor, task_id: int) -> TaskView:
-    place = await _task_place(conn, task_id)
-    if actor.role is not Role.member:
-        _require_staff(actor, place)
+    """A task, for staff in scope and for a member it concerns (offered, theirs or claimable)."""
+    await _visible_task_place(conn, actor, task_id)
     row = await task_db.select_task(conn, task_id=task_id)
     assert row is not None
     return TaskView.model_validate(row)
@@ -495,12 +535,10 @@ async def get_task(conn: Conn, actor: Actor, task_id: int) -> TaskView:
 
 async def list_offers(conn: Conn, actor: Actor, task_id: int) -> list[OfferView]:
     """Every offer with the parts of its score: why was I (not) chosen. Members see their own."""
-    place = await _task_place(conn, task_id)
+    await _visible_task_place(conn, actor, task_id)
     rows = await offer_db.select_task_offers(conn, task_id=task_id)
     if actor.role is Role.member:
         rows = [r for r in rows if r["member_id"] == actor.scope_id]
-    else:
-        _require_staff(actor, place)
     return [OfferView.model_validate(r) for r in rows]
 
 
@@ -524,12 +562,9 @@ async def claimable_tasks(conn: Conn, actor: Actor, *, limit: int) -> list[TaskV
 async def explain_member(conn: Conn, actor: Actor, task_id: int, member_id: int, *, now: datetime) -> MemberFit:
     """Why was I (not) chosen: the hard rules the member fails at the task's current level, the
     score they would get, and the offers they had. Members may ask only about themselves."""
-    place = await _task_place(conn, task_id)
-    if actor.role is Role.member:
-        if actor.scope_id != member_id:
-            raise Forbidden("党员只能查询本人的派单情况")
-    else:
-        _require_staff(actor, place)
+    await _visible_task_place(conn, actor, task_id)
+    if actor.role is Role.member and actor.scope_id != member_id:
+        raise Forbidden("党员只能查询本人的派单情况")
     task = await task_db.select_task(conn, task_id=task_id)
     assert task is not None
     level = EscalationLevel(task["escalation_level"])
@@ -546,7 +581,7 @@ async def explain_member(conn: Conn, actor: Actor, task_id: int, member_id: int,
 
 
 async def task_history(conn: Conn, actor: Actor, task_id: int) -> list[TaskEventView]:
-    _require_staff(actor, await _task_place(conn, task_id))
+    await _visible_task_place(conn, actor, task_id, staff_only=True)
     return [TaskEventView.model_validate(r) for r in await task_db.select_task_events(conn, task_id=task_id)]
 
 

@@ -375,17 +375,19 @@ async def export_workbook(conn: Conn, actor: Actor, *, run_id: int, level: Evalu
 
 async def unit_report_path(conn: Conn, actor: Actor, *, run_id: int, unit_id: int) -> str:
     """Where the unit's feedback workbook lies, when the actor may have it."""
-    if actor.scope_kind == ScopeKind.unit and actor.scope_id != unit_id:
-        raise Forbidden("只能下载本单位的考核反馈表")
     if actor.scope_kind == ScopeKind.member:
         raise Forbidden("党员个人无权下载单位反馈表")
+    # Another unit's workbook, or one outside the scope, is answered as one not generated.
+    missing = NotFound(f"考核批次 {run_id} 尚未生成单位 {unit_id} 的反馈表")
+    if actor.scope_kind == ScopeKind.unit and actor.scope_id != unit_id:
+        raise missing
     visible = await evaluation_db.select_unit_results(
         conn, run_id=run_id, scope=scope_filter(actor), limit=None, offset=0)
     if actor.scope_kind != ScopeKind.unit and not any(r["unit_id"] == unit_id for r in visible):
-        raise Forbidden("该单位不在您的管辖范围内")
+        raise missing
     report = await evaluation_db.select_report(conn, run_id=run_id, unit_id=unit_id)
     if report is None:
-        raise NotFound(f"考核批次 {run_id} 尚未生成单位 {unit_id} 的反馈表")
+        raise missing
     path: str = report["path"]
     return path
 
@@ -394,12 +396,13 @@ async def explain_member(conn: Conn, actor: Actor, *, run_id: int, member_id: in
     """The line-by-line basis of a member's grade: each ledger row counted, each threshold."""
     run = await _run_row(conn, run_id)
     row = await evaluation_db.select_member_result(conn, run_id=run_id, member_id=member_id)
+    missing = NotFound(f"考核批次 {run_id} 中没有党员 {member_id} 的结果")   # also for one outside the scope
     if row is None:
-        raise NotFound(f"考核批次 {run_id} 中没有党员 {member_id} 的结果")
+        raise missing
     path = HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
                          community_id=row["community_id"], unit_id=row["unit_id"], member_id=member_id)
     if not allows(actor, path):
-        raise Forbidden("该党员不在您的管辖范围内")
+        raise missing
     t = thresholds(EvaluationRule.model_validate(run["rule"]), run["period_start"], run["period_end"])
     lines = [ExplainLine(
         kind="period", label="考核期间",

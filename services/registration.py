@@ -80,12 +80,24 @@ def _path(row: dict[str, Any]) -> HierarchyPath:
                          member_id=row["member_id"])
 
 
-def _check_scope(actor: Actor, rows: Iterable[dict[str, Any]], *, deciding: bool = False) -> None:
-    if deciding and actor.role not in DECIDING_ROLES:
+def _require_deciding(actor: Actor) -> None:
+    """A role that may never decide is refused before any lookup: the answer reveals no ids."""
+    if actor.role not in DECIDING_ROLES:
         raise Forbidden("只有社区党委(或上级组织)可以确认、退回报到或编入网格")
-    for row in rows:
-        if not allows(actor, _path(row)):
-            raise Forbidden(f"报到记录 {row['id']} 不在您的管理范围内")
+
+
+def _missing(ids: Iterable[int]) -> NotFound:
+    return NotFound(f"报到记录不存在: {', '.join(str(i) for i in sorted(set(ids)))}")
+
+
+def _check_scope(actor: Actor, rows: Iterable[dict[str, Any]], *, deciding: bool = False,
+                 missing: NotFound | None = None) -> None:
+    """Registrations outside the actor's scope are answered exactly as missing ones."""
+    if deciding:
+        _require_deciding(actor)
+    outside = [int(row["id"]) for row in rows if not allows(actor, _path(row))]
+    if outside:
+        raise missing or _missing(outside)
 
 
 
@@ -94,7 +106,7 @@ async def _load(conn: Conn, ids: Sequence[int]) -> list[dict[str, Any]]:
     rows = await member_db.select_registrations_for_update(conn, ids=unique_ids)
     missing = set(unique_ids) - {int(r["id"]) for r in rows}
     if missing:
-        raise NotFound(f"报到记录不存在: {', '.join(str(i) for i in sorted(missing))}")
+        raise _missing(missing)
     return rows
 
 
@@ -215,8 +227,9 @@ async def submit_member_registration(
     at = local_time.now_or(now)
     async with conn.transaction():
         home = await member_db.select_member_home(conn, member_id=member_id)
+        member_missing = NotFound(f"党员 {member_id} 不存在或不在您的管辖范围内")
         if home is None:
-            raise NotFound(f"党员 {member_id} 不存在")
+            raise member_missing
         target = community_id or home["home_community_id"]
         if target is None:
             raise InvalidInput("该党员没有登记居住社区, 请指定报到社区")
@@ -226,7 +239,7 @@ async def submit_member_registration(
         path = HierarchyPath(district_id=path_row["district_id"], subdistrict_id=path_row["subdistrict_id"],
                              community_id=target, unit_id=home["unit_id"], member_id=member_id)
         if not allows(actor, path):
-            raise Forbidden(f"党员 {member_id} 不在您的管理范围内")
+            raise member_missing
         if grid_id is not None:
             grid = await _grid_in_community(conn, grid_id, target)
         elif home["home_grid_community_id"] == target:
@@ -258,6 +271,7 @@ async def confirm_registrations(
     """
     at = local_time.now_or(now)
     async with conn.transaction():
+        _require_deciding(actor)
         rows = await _load(conn, ids)
         _check_scope(actor, rows, deciding=True)
         override_community: int | None = None
@@ -304,6 +318,7 @@ async def reject_registrations(
         raise InvalidInput("退回报到申请必须填写原因")
     at = local_time.now_or(now)
     async with conn.transaction():
+        _require_deciding(actor)
         rows = await _load(conn, ids)
         _check_scope(actor, rows, deciding=True)
         afters = []
@@ -329,6 +344,7 @@ async def place_in_grid(
     """Place a confirmed registration in a grid branch (or move an active one to another grid)."""
     at = local_time.now_or(now)
     async with conn.transaction():
+        _require_deciding(actor)
         rows = await _load(conn, [registration_id])
         _check_scope(actor, rows, deciding=True)
         row = rows[0]
@@ -421,9 +437,10 @@ async def transfer_member(
     at = local_time.now_or(now)
     async with conn.transaction():
         old = await member_db.select_open_registration_for_member(conn, member_id=member_id)
+        none_open = NotFound(f"党员 {member_id} 没有未结束的报到, 无法转移")
         if old is None:
-            raise NotFound(f"党员 {member_id} 没有未结束的报到, 无法转移")
-        _check_scope(actor, [old])
+            raise none_open
+        _check_scope(actor, [old], missing=none_open)
         if old["community_id"] == to_community_id:
             raise Conflict(f"党员 {member_id} 已在社区 {to_community_id} 报到, 无需转移")
         if await member_db.select_community_path(conn, community_id=to_community_id) is None:

@@ -47,20 +47,27 @@ log = structlog.get_logger(__name__)
 RESIDENT_ACTOR_PREFIX = "resident:grid_code:"
 
 
-def _require_staff_of(actor: Actor, place: dict[str, Any]) -> None:
+def _require_staff_role(actor: Actor) -> None:
+    if actor.role not in dispatch.STAFF_ROLES:
+        raise Forbidden("无权操作: 仅所在社区、街道或组织部的工作人员可以签发居民码")
+
+
+def _require_staff_of(actor: Actor, place: dict[str, Any] | None, missing: NotFound) -> None:
+    """Staff whose scope holds the place; a place elsewhere is answered as a missing one."""
+    if place is None:
+        raise missing
     path = HierarchyPath(district_id=place["district_id"], subdistrict_id=place["subdistrict_id"],
                          community_id=place["community_id"])
-    if actor.role not in dispatch.STAFF_ROLES or not allows(actor, path):
-        raise Forbidden("无权操作: 仅所在社区、街道或组织部的工作人员可以签发居民码")
+    if not allows(actor, path):
+        raise missing
 
 
 async def issue_grid_need_code(conn: Conn, actor: Actor, grid_id: int, *, now: datetime) -> GridNeedCodeIssued:
     """Issue the grid's need-placing code 点单码; the previous one stops working."""
+    _require_staff_role(actor)
     async with conn.transaction():
         place = await need_db.select_grid_place(conn, grid_id=grid_id)
-        if place is None:
-            raise NotFound(f"网格 {grid_id} 不存在")
-        _require_staff_of(actor, place)
+        _require_staff_of(actor, place, NotFound(f"网格 {grid_id} 不存在"))
         code = "sbd_need_" + secrets.token_urlsafe(18)
         code_id = await code_db.replace_code(conn, grid_id=grid_id, code_hash=hash_token(code),
                                              issued_by=actor.audit_name, at=now)
@@ -92,11 +99,10 @@ async def reissue_rating_code(
     conn: Conn, actor: Actor, task_id: int, *, now: datetime, rating_window: timedelta | None = None
 ) -> ResidentRatingCodeIssued:
     """Community staff (re)issue a task's resident rating code 评价码, e.g. when the resident lost it."""
+    _require_staff_role(actor)
     async with conn.transaction():
         place = await task_db.select_task_place(conn, task_id=task_id)
-        if place is None:
-            raise NotFound(f"任务 {task_id} 不存在")
-        _require_staff_of(actor, place)
+        _require_staff_of(actor, place, NotFound(f"任务 {task_id} 不存在"))
         task = await task_db.select_task(conn, task_id=task_id)
         assert task is not None
         code, expires_at = await dispatch.issue_rating_code(

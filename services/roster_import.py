@@ -116,9 +116,14 @@ def _reject(errors: list[CellError], titles: dict[str, str], columns: dict[str, 
     )
 
 
-def _check_role(actor: Actor, kind: RosterKind) -> None:
+def check_may_import(actor: Actor) -> None:
+    """Members never import: refused before the file is even read."""
     if actor.role is Role.member or actor.scope_kind is ScopeKind.member:
         raise Forbidden("党员个人不能导入名册: 请联系所在单位或社区")
+
+
+def _check_role(actor: Actor, kind: RosterKind) -> None:
+    check_may_import(actor)
     if kind is not RosterKind.members and actor.scope_kind is ScopeKind.unit:
         raise Forbidden("单位管理员只能导入本单位党员名册, 区划和单位名册由组织部门或街道、社区导入")
 
@@ -337,6 +342,13 @@ async def _finish(
 
 def _problem_errors(problem: member_db.StageProblem, scope_kind: str) -> list[CellError]:
     row = problem.row_no
+    if problem.out_of_scope:
+        # A row about someone outside the caller's scope says only that, the same whether or not
+        # that person is registered: no "already registered but different" (which would confirm
+        # a guessed ID number, phone or unit of anyone in the city), nor any other check.
+        if scope_kind == ScopeKind.unit.value:
+            return [CellError(row, "unit", "该党员的工作单位不是您管理的单位: 只能导入本单位的党员")]
+        return [CellError(row, "community", f"社区「{problem.community_name}」不在您的管辖范围内: 只能导入本辖区的党员")]
     errors: list[CellError] = []
     place = "".join(p for p in (problem.district_name, problem.subdistrict_name) if p)
     if problem.community_matches == 0:
@@ -363,13 +375,6 @@ def _problem_errors(problem: member_db.StageProblem, scope_kind: str) -> list[Ce
             "该身份证号的党员已经登记, 但本行的姓名/性别/手机/单位/社区/网格/特长/服务时间与登记信息不同: "
             "导入不会修改已登记的党员, 请核对本行, 或在系统中修改该党员的信息"
         )))
-    if problem.out_of_scope:
-        if scope_kind == ScopeKind.unit.value:
-            errors.append(CellError(row, "unit", "该党员的工作单位不是您管理的单位: 只能导入本单位的党员"))
-        else:
-            errors.append(CellError(row, "community", (
-                f"社区「{problem.community_name}」不在您的管辖范围内: 只能导入本辖区的党员"
-            )))
     return errors
 
 

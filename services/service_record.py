@@ -53,6 +53,8 @@ def _view(row: dict[str, Any]) -> ServiceRecordView:
     return ServiceRecordView.model_validate(row)
 
 
+CO_SERVER_REFUSAL = "共同服务人须是已在该社区报到并经社区确认的党员 (请核对编号)"
+
 async def log_record(
     pool: Pool, client: Client | None, actor: Actor, data: ServiceRecordCreate, *, now: datetime,
     task_queue: str = DEFAULT_TASK_QUEUE, policy: ServiceRecordPolicy | None = None,
@@ -68,12 +70,13 @@ async def log_record(
 
 async def log_record_in(conn: Conn, actor: Actor, data: ServiceRecordCreate, *, now: datetime) -> ServiceRecordView:
     """The database half of logging, inside the caller's transaction (no workflow started)."""
+    if actor.role is not Role.member and actor.role not in STAFF_ROLES:
+        raise Forbidden("无权代为登记: 仅该社区、街道或组织部的工作人员可以代党员登记")
     member_id = _member_of(actor, data)
     community = await record_db.select_record_place(conn, community_id=data.community_id)
-    if community is None:
+    # Staff logging elsewhere are answered as for a community that does not exist.
+    if community is None or (actor.role is not Role.member and not allows(actor, _path(community))):
         raise NotFound(f"社区 {data.community_id} 不存在")
-    if actor.role is not Role.member and not (actor.role in STAFF_ROLES and allows(actor, _path(community))):
-        raise Forbidden("无权代为登记: 仅该社区、街道或组织部的工作人员可以代党员登记")
     window = rules.record_window(data.service_date, data.start_time, data.end_time, now=now)
     if await record_db.select_category_bonus(conn, name=data.category) is None:
         raise InvalidInput(f"类别「{data.category}」不在服务类别目录中")
@@ -88,8 +91,12 @@ async def log_record_in(conn: Conn, actor: Actor, data: ServiceRecordCreate, *, 
     if data.co_server_member_id is not None:
         if data.co_server_member_id == member_id:
             raise InvalidInput("共同服务人不能是本人")
-        if not await record_db.member_exists(conn, member_id=data.co_server_member_id):
-            raise InvalidInput(f"共同服务人 (党员 {data.co_server_member_id}) 不存在")
+        # Only someone the community knows served there: a member with a confirmed registration
+        # in the record's community. One answer for every other id, existing or not, so the
+        # field cannot be used to learn which member ids exist.
+        if not await record_db.has_confirmed_registration(
+                conn, member_id=data.co_server_member_id, community_id=data.community_id):
+            raise InvalidInput(CO_SERVER_REFUSAL)
     overlaps = await record_db.select_overlaps(
         conn, member_id=member_id, started_at=window.started_at, ended_at=window.ended_at)
     if overlaps:
@@ -156,12 +163,10 @@ async def _locked_in_scope(conn: Conn, actor: Actor, record_ids: list[int]) -> l
         raise Forbidden("无权核实: 仅所在社区、街道或组织部的工作人员可以核实或驳回服务记录")
     ids = sorted(set(record_ids))
     rows = await record_db.lock_records(conn, record_ids=ids)
-    missing = sorted(set(ids) - {r["id"] for r in rows})
+    # Records outside the scope are answered exactly as missing ones.
+    missing = sorted((set(ids) - {r["id"] for r in rows}) | {r["id"] for r in rows if not allows(actor, _path(r))})
     if missing:
         raise NotFound(f"服务记录 {', '.join(map(str, missing))} 不存在")
-    outside = [r["id"] for r in rows if not allows(actor, _path(r))]
-    if outside:
-        raise Forbidden(f"服务记录 {', '.join(map(str, outside))} 不在您的管辖范围内")
     return rows
 
 

@@ -52,19 +52,35 @@ def _snapshot(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in ("status", "reason", "agreement_id", "decided_at", "valid_until")}
 
 
-def _check_scope(actor: Actor, row: dict[str, Any], *, deciding: bool) -> None:
-    if deciding and actor.role not in DECIDING_ROLES:
+def _refuse_members(actor: Actor) -> None:
+    """A unit's registration is the unit's, its community's or above: never a single member's."""
+    if actor.role is Role.member:
+        raise Forbidden("党员个人不能办理单位报到: 请联系所在单位")
+
+
+def _require_deciding(actor: Actor) -> None:
+    if actor.role not in DECIDING_ROLES:
         raise Forbidden("只有社区党委(或上级组织)可以确认或退回单位报到")
+
+
+def _check_scope(actor: Actor, row: dict[str, Any], *, deciding: bool) -> None:
+    """A registration outside the actor's scope is answered exactly as a missing one."""
+    if deciding:
+        _require_deciding(actor)
     path = HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
                          community_id=row["community_id"], unit_id=row["unit_id"])
     if not allows(actor, path):
-        raise Forbidden(f"单位报到记录 {row['id']} 不在您的管理范围内")
+        raise _missing(int(row["id"]))
+
+
+def _missing(registration_id: int) -> NotFound:
+    return NotFound(f"单位报到记录 {registration_id} 不存在")
 
 
 async def _load(conn: Conn, registration_id: int) -> dict[str, Any]:
     row = await unit_db.select_unit_registration(conn, registration_id=registration_id, for_update=True)
     if row is None:
-        raise NotFound(f"单位报到记录 {registration_id} 不存在")
+        raise _missing(registration_id)
     return row
 
 
@@ -128,11 +144,13 @@ async def submit_unit_registration(
     now: datetime | None = None,
 ) -> UnitRegistrationOut:
     """A unit registers with the community where it is located (default: its recorded community)."""
+    _refuse_members(actor)
     at = local_time.now_or(now)
     async with conn.transaction():
         unit = await unit_db.select_unit_location(conn, unit_id=unit_id)
+        unit_missing = NotFound(f"报到单位 {unit_id} 不存在或不在您的管辖范围内")
         if unit is None:
-            raise NotFound(f"报到单位 {unit_id} 不存在")
+            raise unit_missing
         target = community_id or unit["community_id"]
         if target is None:
             raise InvalidInput("该单位没有登记所在社区, 请指定报到社区")
@@ -142,7 +160,7 @@ async def submit_unit_registration(
         if not allows(actor, HierarchyPath(district_id=path["district_id"],
                                            subdistrict_id=path["subdistrict_id"],
                                            community_id=target, unit_id=unit_id)):
-            raise Forbidden(f"报到单位 {unit_id} 不在您的管理范围内")
+            raise unit_missing
         try:
             row = await unit_db.insert_unit_registration(conn, unit_id=unit_id, community_id=target,
                                                          submitted_at=at)
@@ -171,6 +189,7 @@ async def confirm_unit_registration(
     """Confirm the unit and sign a co-building agreement valid for `agreement_months`."""
     at = local_time.now_or(now)
     async with conn.transaction():
+        _require_deciding(actor)
         before = await _load(conn, registration_id)
         _check_scope(actor, before, deciding=True)
         target = unit_transition(UnitAction.confirm, UnitRegistrationStatus(before["status"]),
@@ -201,6 +220,7 @@ async def reject_unit_registration(
         raise InvalidInput("退回单位报到必须填写原因")
     at = local_time.now_or(now)
     async with conn.transaction():
+        _require_deciding(actor)
         before = await _load(conn, registration_id)
         _check_scope(actor, before, deciding=True)
         target = unit_transition(UnitAction.reject, UnitRegistrationStatus(before["status"]),
@@ -226,6 +246,7 @@ async def renew_unit_registration(
     now: datetime | None = None,
 ) -> UnitRegistrationOut:
     """Renew the co-building agreement for another term (续签), also after it lapsed."""
+    _refuse_members(actor)
     at = local_time.now_or(now)
     async with conn.transaction():
         before = await _load(conn, registration_id)

@@ -145,18 +145,20 @@ async def start_unit_transfer(
     rules_policy = policy or UnitTransferPolicy()
     if decide_now and actor.role is not Role.org_department:
         raise Forbidden("只有组织部门可以直接办理转单位, 其他人请提交申请由转入单位确认")
+    if actor.role not in (Role.unit_admin, Role.member, Role.org_department):
+        raise Forbidden("只有党员本人、所在单位或组织部门可以申请转单位")
     async with conn.transaction():
         member = await member_db.select_member_for_update(conn, member_id=member_id)
+        # A member outside the actor's reach reads as one that does not exist.
+        missing = NotFound(f"党员 {member_id} 不存在")
         if member is None:
-            raise NotFound(f"党员 {member_id} 不存在")
+            raise missing
         path = await _home_path(conn, member.home_community_id)
         sides = rules.TransferSides(member_id=member_id, district_id=path[0], subdistrict_id=path[1],
                                     community_id=member.home_community_id, from_unit_id=member.unit_id,
                                     to_unit_id=to_unit_id)
         if not rules.may_start(actor, sides):
-            if actor.role in (Role.unit_admin, Role.member, Role.org_department):
-                raise Forbidden(f"党员 {member_id} 不在您的管理范围内, 不能为其申请转单位")
-            raise Forbidden("只有党员本人、所在单位或组织部门可以申请转单位")
+            raise missing
         target = await select_unit(conn, unit_id=to_unit_id)
         if target is None:
             raise NotFound(f"单位 {to_unit_id} 不存在, 请核对转入单位")

@@ -77,6 +77,12 @@ def _is_staff(actor: Actor, row: dict[str, Any]) -> bool:
     return actor.role in STAFF_ROLES and allows(actor, _path(row))
 
 
+def _require_staff_role(actor: Actor) -> None:
+    """Refused before any lookup, so the answer is the same for every id."""
+    if actor.role not in STAFF_ROLES:
+        raise Forbidden("无权操作: 仅吹哨社区及其所属街道、区、市的工作人员可以办理")
+
+
 def _require_staff(actor: Actor, row: dict[str, Any]) -> None:
     if not _is_staff(actor, row):
         raise Forbidden("无权操作: 仅吹哨社区及其所属街道、区、市的工作人员可以办理")
@@ -91,7 +97,9 @@ async def _whistle(conn: Conn, whistle_id: int) -> dict[str, Any]:
 
 async def _visible_whistle(conn: Conn, actor: Actor, whistle_id: int) -> dict[str, Any]:
     """The whistle when the actor may see it: staff in scope, or the admin of a summoned unit.
-    Outside that it reads as missing, like every item outside a scope."""
+    Outside that it reads as missing, like every item outside a scope; members never see them."""
+    if actor.role is Role.member:
+        raise Forbidden("党员无权查看吹哨报到事项")
     row = await _whistle(conn, whistle_id)
     if _is_staff(actor, row):
         return row
@@ -133,11 +141,11 @@ async def blow(
     respond_by = data.respond_by or rules.default_respond_by(data.urgency, now)
     if respond_by - now < MIN_RESPOND_WINDOW:
         raise InvalidInput("响应时限须至少在 10 分钟之后")
+    _require_staff_role(actor)
     async with pool.acquire() as conn, conn.transaction():
         place = await whistle_db.select_community_place(conn, community_id=data.community_id)
-        if place is None:
+        if place is None or not _is_staff(actor, place):   # another area's community reads as missing
             raise NotFound(f"社区 {data.community_id} 不存在")
-        _require_staff(actor, place)
         if data.grid_id is not None:
             grid_community = await need_db.select_grid_community(conn, grid_id=data.grid_id)
             if grid_community != data.community_id:
@@ -247,6 +255,7 @@ async def answer(pool: Pool, client: Client, actor: Actor, whistle_id: int, data
 
 async def arrive(pool: Pool, client: Client, actor: Actor, whistle_id: int, data: WhistleArrival) -> ArriveResult:
     """The community marks a unit's people on site 到岗."""
+    _require_staff_role(actor)
     _require_staff(actor, await _whistle_of(pool, actor, whistle_id))
     arrived = await _update(client, whistle_id, WhistleWorkflow.arrive,
                             ArriveInput(arrival=UnitArrival(unit_id=data.unit_id, people=data.people),
@@ -256,6 +265,7 @@ async def arrive(pool: Pool, client: Client, actor: Actor, whistle_id: int, data
 
 async def close(pool: Pool, client: Client, actor: Actor, whistle_id: int, data: WhistleClose) -> WhistleSnapshot:
     """办结 with a summary (parked whistles too)."""
+    _require_staff_role(actor)
     _require_staff(actor, await _whistle_of(pool, actor, whistle_id))
     return _snapshot(await _update(client, whistle_id, WhistleWorkflow.close,
                                    CloseInput(summary=data.summary, actor=actor.audit_name)))

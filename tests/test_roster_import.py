@@ -469,3 +469,36 @@ async def test_nul_in_a_cell_is_dropped_like_other_invisible_characters(pool: Po
     assert (result.rows, result.inserted) == (2, 2)
     stored = await pool.fetchval("SELECT name FROM member WHERE id_number = $1", str(rows[0][4]))
     assert stored == name
+
+
+@pytest.mark.parametrize("scope", ["community", "unit"])
+async def test_a_row_outside_the_scope_says_only_that_whether_or_not_the_person_exists(
+        pool: Pool, scope: str) -> None:
+    """The dry run is no city-wide ID lookup: rows about a person of another community (or unit)
+    get the same single 'outside your scope' error whether the ID number is registered with the
+    same data, registered with other data (a guessed phone), or not registered at all."""
+    city = await _city(pool, districts=1, subdistricts=1, communities=2, grids=1, units=2)
+    rows = _rows(city, 8)
+    await import_roster(pool, _csv(rows[:4]), actor=SYSTEM_ACTOR, file_name="registered.csv")
+    if scope == "community":
+        own = await pool.fetchval("SELECT id FROM community WHERE name = $1", city.communities[0][2])
+        actor = Actor(role=Role.community_staff, scope_kind=ScopeKind.community, scope_id=own, label="社区书记")
+    else:
+        own = await pool.fetchval("SELECT id FROM reporting_unit WHERE name = $1", city.units[0])
+        actor = Actor(role=Role.unit_admin, scope_kind=ScopeKind.unit, scope_id=own, label="单位")
+    column = 5 if scope == "unit" else 7   # 工作单位 / 居住社区
+    outside = [r for r in rows if (r[column] != city.units[0] if scope == "unit" else r[column] != city.communities[0][2])]
+    registered_same = [r for r in outside if r in rows[:4]][0]
+    registered_guess = list(registered_same)
+    registered_guess[3] = "13999990000"
+    unknown = [r for r in outside if r in rows[4:]][0]
+
+    async def errors_for(row: list[object]) -> list[tuple[str, str]]:
+        with pytest.raises(RosterInvalid) as caught:
+            await import_roster(pool, _csv([row]), actor=actor, file_name="probe.csv", dry_run=True)
+        return [(e.column, e.message.replace(str(row[column]), "…")) for e in caught.value.errors]
+
+    answers = [await errors_for(r) for r in (registered_same, registered_guess, unknown)]
+    assert answers[0] == answers[1] == answers[2], answers
+    [(_, message)] = answers[0]
+    assert "已经登记" not in message and ("管辖范围" in message or "不是您管理的单位" in message)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from api.deps import ActorDep, ClientDep, PoolDep
 from domain.errors import InvalidInput
 from schemas.roster import ImportErrorReport, ImportResult, RosterKind
-from services.roster_import import RosterInvalid, import_roster
+from services.roster_import import RosterInvalid, check_may_import, import_roster
 
 router = APIRouter(tags=["roster 花名册导入"])
 
@@ -35,6 +35,7 @@ async def upload_roster(
     kind: Annotated[RosterKind | None, Form(description="名册类型; 不填则按表头判断")] = None,
     dry_run: Annotated[bool, Form(description="只检查, 不写入")] = False,
 ) -> ImportResult | JSONResponse:
+    check_may_import(actor)
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise InvalidInput("文件过大 (超过512MB): 请按区或街道拆分后分别导入")

@@ -383,6 +383,7 @@ async def http_fixture(pool: Pool, client: Client) -> AsyncIterator[httpx.AsyncC
 
 def _objects(world: World, run_id: int, side: str, role: str) -> Objects:
     """What a request names for this side: A's objects, B's, or ids no row has."""
+    base: Objects
     if side == "missing":
         base = {k: MISSING for k in world.ids["A"]}
         base["notification"] = MISSING

@@ -39,7 +39,7 @@ async def test_a_need_flows_to_points_through_the_api(pool: Pool, client: Client
     assert r.json()["likely_duplicate"] is False
     again = await api_http.post("/needs", json=need, headers=staff)
     assert again.json()["likely_duplicate"] is True and again.json()["duplicate_of"] == need_id
-    assert (await api_http.post("/needs", json=need, headers=other_staff)).status_code == 403
+    assert (await api_http.post("/needs", json=need, headers=other_staff)).status_code == 404   # as if absent
     r = await api_http.post(f"/needs/{need_id}/decision", json={"approve": True}, headers=staff)
     assert r.json()["status"] == "verified"
 
@@ -53,21 +53,31 @@ async def test_a_need_flows_to_points_through_the_api(pool: Pool, client: Client
         task_id, token = r.json()["task"]["id"], r.json()["qr_token"]
         offers: list[dict[str, object]] = []
         for _ in range(100):
-            offers = (await api_http.get(f"/tasks/{task_id}/offers", headers=me)).json()
+            # until the offer is made the task is not the member's: 404, like any task of others
+            seen = await api_http.get(f"/tasks/{task_id}/offers", headers=me)
+            assert seen.status_code in (200, 404), seen.text
+            offers = seen.json() if seen.status_code == 200 else []
             if offers:
                 break
             await asyncio.sleep(0.1)
         assert offers and offers[0]["member_id"] == member and "proximity" in offers[0]["score_parts"]  # type: ignore[operator]
 
-        fit = (await api_http.get(f"/tasks/{task_id}/fit/{outsider}", headers=them)).json()
+        fit = (await api_http.get(f"/tasks/{task_id}/fit/{outsider}", headers=staff)).json()
         assert fit["eligible"] is False and "未在本社区报到" in fit["reasons"] and fit["offers"] == []
         fit = (await api_http.get(f"/tasks/{task_id}/fit/{member}", headers=me)).json()
         assert fit["eligible"] is True and fit["offers"][0]["wave"] == 1
-        assert (await api_http.get(f"/tasks/{task_id}/fit/{member}", headers=them)).status_code == 403
-        r = await api_http.post(f"/tasks/{task_id}/answer", json={"member_id": member, "accept": True}, headers=them)
+        # a task not offered to a member, not theirs, not claimable by them: as if it did not exist
+        missing = await api_http.get(f"/tasks/{2**62}", headers=them)
+        for resp in (await api_http.get(f"/tasks/{task_id}", headers=them),
+                     await api_http.get(f"/tasks/{task_id}/fit/{outsider}", headers=them),
+                     await api_http.get(f"/tasks/{task_id}/fit/{member}", headers=them),
+                     await api_http.post(f"/tasks/{task_id}/answer", json={"member_id": outsider, "accept": True},
+                                     headers=them)):
+            assert resp.status_code == 404 and resp.json()["code"] == missing.json()["code"] == "not_found"
+            assert resp.json()["message"] == f"任务 {task_id} 不存在"
+        assert (await api_http.get(f"/tasks/{task_id}", headers=me)).status_code == 200
+        r = await api_http.post(f"/tasks/{task_id}/answer", json={"member_id": outsider, "accept": True}, headers=me)
         assert r.status_code == 403
-        r = await api_http.post(f"/tasks/{task_id}/answer", json={"member_id": outsider, "accept": True}, headers=them)
-        assert r.status_code == 409 and r.json()["message"] == task_rules.REFUSAL_NO_OFFER
         r = await api_http.post(f"/tasks/{task_id}/answer", json={"member_id": member, "accept": True}, headers=me)
         assert r.status_code == 200 and r.json()["status"] == "accepted", r.text
 

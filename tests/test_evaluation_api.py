@@ -52,7 +52,7 @@ async def test_community_staff_see_only_their_community(
     assert all("****" in i["phone"] for i in r.json()["items"])
     b1 = api_city.members["b1"].id
     r = await api_http.get(f"/evaluations/{run_id}/members/{b1}/explain", headers=api_city.auth("staff_a"))
-    assert r.status_code == 403
+    assert r.status_code == 404   # outside the scope reads as absent
     r = await api_http.get(f"/evaluations/{run_id}/results", params={"level": "community"},
                            headers=api_city.auth("org_city"))
     assert {i["community_id"] for i in r.json()["items"]} == set(api_city.community.values())
@@ -96,7 +96,7 @@ async def test_unit_admin_export_and_workbook_are_limited_to_the_unit(
     assert _sheet_rows(own.content)[1][0] == "姓名"
     other = await api_http.get(f"/evaluations/{run_id}/units/{api_city.unit['B']}/report.xlsx",
                                headers=api_city.auth("unit_a"))
-    assert other.status_code == 403
+    assert other.status_code == 404
     community = await api_http.get(f"/evaluations/{run_id}/results", params={"level": "community"},
                                    headers=api_city.auth("unit_a"))
     assert community.status_code == 403

@@ -47,11 +47,11 @@ async def test_staff_bulk_confirm_and_member_withdraw_over_http(http: httpx.Asyn
 
 
 async def test_refusals_are_chinese_json_with_codes(http: httpx.AsyncClient, pool: Pool) -> None:
-    """Other-community staff get 403, a blank reject reason 422, and an invalid transition 409."""
+    """Other-community staff get 404 (as for absent ids), a blank reject reason 422, and an invalid transition 409."""
     city, _, ids = await _city(pool)
     other_staff = await bearer(pool, Role.community_staff, ScopeKind.community, city.communities[1])
     response = await http.post("/registrations/members/confirm", json={"ids": ids}, headers=other_staff)
-    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+    assert response.status_code == 404 and response.json()["code"] == "not_found"   # as if absent
     staff = await bearer(pool, Role.community_staff, ScopeKind.community, city.communities[0])
     response = await http.post("/registrations/members/reject", json={"ids": ids, "reason": " "}, headers=staff)
     assert response.status_code == 422 and "原因" in response.json()["message"]

@@ -9,7 +9,7 @@ import pytest
 
 from db.pool import Conn, Pool
 from domain import service_record as rules
-from domain.errors import Forbidden, InvalidInput
+from domain.errors import Forbidden, InvalidInput, NotFound
 from schemas.auth import SYSTEM_ACTOR, Actor, Role, ScopeKind
 from schemas.service_record import ServiceRecordCreate, ServiceRecordStatus
 from services import service_record as svc
@@ -151,11 +151,11 @@ async def test_reject_needs_scope_and_an_approved_record_cannot_be_rejected(conn
     member = await registered_member(conn, city)
     a = await svc.log_record_in(conn, member_actor(member), entry(city), now=NOW)
     b = await svc.log_record_in(conn, member_actor(member), entry(city, start="14:00", end="15:00"), now=NOW)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):   # another community's record reads as absent
         await svc.approve_records(conn, staff_actor(city.communities[1]), [a.id], now=NOW)
     with pytest.raises(Forbidden):
         await svc.approve_records(conn, member_actor(member), [a.id], now=NOW)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):
         await svc.reject_records(conn, staff_actor(city.communities[1]), [a.id], reason="不是本社区", now=NOW)
     with pytest.raises(Forbidden):
         await svc.reject_records(conn, member_actor(member), [a.id], reason="自己驳回", now=NOW)

@@ -12,7 +12,7 @@ from domain import evaluation as ev
 from domain.local_time import LOCAL_ZONE
 from schemas.evaluation import EvaluationScope, PeriodKind
 from services import evaluation
-from tests.api_fixtures import ApiCity, api_city_fixture, api_http_fixture  # noqa: F401
+from tests.api_fixtures import ApiCity, _member, _registration, api_city_fixture, api_http_fixture  # noqa: F401
 
 
 def _body(api_city: ApiCity, start: str, end: str, *, days_ago: int, side: str = "A", **extra: object) -> dict[str, object]:
@@ -21,15 +21,42 @@ def _body(api_city: ApiCity, start: str, end: str, *, days_ago: int, side: str =
             "community_id": api_city.community[side], "description": "党员中心户走访独居老人", **extra}
 
 
+async def _registered_in_a(pool: Pool, api_city: ApiCity) -> int:
+    """A fresh member with an active registration in community A (a co-server the community knows)."""
+    async with pool.acquire() as conn:
+        member_id, _ = await _member(conn, name="共同服务党员", unit_id=api_city.unit["A"],
+                                     community_id=api_city.community["A"], grid_id=api_city.grids["A"][0],
+                                     phone="13700001111")
+        await _registration(conn, member_id=member_id, community_id=api_city.community["A"],
+                            grid_id=api_city.grids["A"][0], history=["submitted", "active"])
+    return member_id
+
+
+async def test_co_servers_are_members_the_community_confirmed_and_ids_are_not_revealed(
+    api_http: httpx.AsyncClient, api_city: ApiCity
+) -> None:
+    """A co-server without a confirmed registration in the record's community (a3, never
+    registered; b1, registered in B) and an id nobody has get the very same 422, naming no member."""
+    answers = []
+    for co_server in (api_city.members["a3"].id, api_city.members["b1"].id, 8_000_000_000):
+        r = await api_http.post("/service-records", headers=api_city.auth("member_a1"),
+                                json=_body(api_city, "16:00", "17:00", days_ago=6, co_server_member_id=co_server))
+        assert r.status_code == 422, r.text
+        answers.append(r.json())
+    assert answers[0] == answers[1] == answers[2] and "共同服务人" in answers[0]["message"]
+    assert str(api_city.members["a3"].id) not in answers[0]["message"]
+
+
 async def test_member_logs_staff_approves_once_and_explain_shows_it(
     api_http: httpx.AsyncClient, api_city: ApiCity, pool: Pool
 ) -> None:
     """a1 logs a 2 h visit (with a co-server); it is on a1's own list and A's pending list; A's staff
     approve it twice and it is credited once (22 points); the evaluation counts its hours and its
     explanation has a line for it."""
-    a1, a3 = api_city.members["a1"].id, api_city.members["a3"].id
+    a1 = api_city.members["a1"].id
+    partner = await _registered_in_a(pool, api_city)
     r = await api_http.post("/service-records", headers=api_city.auth("member_a1"),
-                            json=_body(api_city, "08:00", "10:00", days_ago=2, co_server_member_id=a3))
+                            json=_body(api_city, "08:00", "10:00", days_ago=2, co_server_member_id=partner))
     assert r.status_code == 201, r.text
     record = r.json()
     assert (record["member_id"], record["hours"], record["status"]) == (a1, 2.0, "pending")
@@ -87,7 +114,7 @@ async def test_refusals_are_chinese_and_scope_is_kept(api_http: httpx.AsyncClien
     assert (await api_http.get(f"/service-records/{record_id}", headers=api_city.auth("member_b1"))).status_code == 404
     assert (await api_http.get(f"/service-records/{record_id}", headers=api_city.auth("member_a1"))).status_code == 200
     r = await api_http.post("/service-records/approve", headers=api_city.auth("staff_b"), json={"record_ids": [record_id]})
-    assert r.status_code == 403
+    assert r.status_code == 404   # another community's record reads as absent
     r = await api_http.post("/service-records/approve", headers=api_city.auth("member_a1"), json={"record_ids": [record_id]})
     assert r.status_code == 403
     r = await api_http.post("/service-records/reject", headers=api_city.auth("staff_a"),

@@ -130,11 +130,12 @@ async def test_refusals_are_chinese_and_fitting(api_http: httpx.AsyncClient, poo
     unknown = await _start(api_http, world, "unit0", world.m0, 2**62)
     assert unknown.status_code == 404 and "不存在" in unknown.json()["message"]
     foreign = await _start(api_http, world, "unit2", world.m0, u1)
-    assert foreign.status_code == 403 and "管理范围" in foreign.json()["message"]
+    assert foreign.status_code == 404 and foreign.json() == {**unknown.json(), "message": foreign.json()["message"]}
+    assert foreign.json()["message"] == f"党员 {world.m0} 不存在"
     staff = await _start(api_http, world, "staff0", world.m0, u1)
     assert staff.status_code == 403 and "党员本人" in staff.json()["message"]
     other_district = await _start(api_http, world, "org_other", world.m0, u1)
-    assert other_district.status_code == 403
+    assert other_district.status_code == 404 and other_district.json() == foreign.json()
     first = await _start(api_http, world, "unit0", world.m0, u1)
     assert first.status_code == 201
     second = await _start(api_http, world, "member0", world.m0, u2)

@@ -88,7 +88,7 @@ async def test_a_whistle_is_blown_answered_arrived_and_closed_through_the_api(
             "respond_by": (datetime.now(UTC) + timedelta(hours=3)).isoformat(),
             "resources_needed": [{"category": "工具器械", "quantity": 3, "note": "油锯"},
                                  {"category": "车辆", "quantity": 1}]}
-    assert (await http.post("/whistles", json=body, headers=t["staff2"])).status_code == 403
+    assert (await http.post("/whistles", json=body, headers=t["staff2"])).status_code == 404
     assert (await http.post("/whistles", json=body, headers=t["located"])).status_code == 403
     bad = await http.post("/whistles", json={**body, "resources_needed": [{"category": "飞机"}]}, headers=t["staff"])
     assert bad.status_code == 422

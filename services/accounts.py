@@ -80,7 +80,11 @@ async def create_account(
 ) -> tuple[AccountCreated, str | None]:
     """The new account (its setup code shown when asked), and the code to send by SMS, if any."""
     check_role_scope(data.role, data.scope_kind, data.scope_id, what="账号")
-    path = await _target_path(conn, scope_kind=data.scope_kind, scope_id=data.scope_id)
+    refused = Forbidden("您无权在该范围创建此角色的账号: 组织部可在本辖区内创建, 社区只能创建本社区工作人员账号")
+    try:
+        path = await _target_path(conn, scope_kind=data.scope_kind, scope_id=data.scope_id)
+    except NotFound:   # a missing scope is answered as a foreign one: the ids confirm nothing
+        raise refused from None
     if not may_manage(actor, role=data.role, scope_kind=data.scope_kind, scope_id=data.scope_id, path=path):
         raise Forbidden("您无权在该范围创建此角色的账号: 组织部可在本辖区内创建, 社区只能创建本社区工作人员账号")
     async with conn.transaction():

@@ -53,7 +53,7 @@ async def explain_unit(conn: Conn, actor: Actor, *, run_id: int, unit_id: int) -
     path = HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
                          community_id=row["community_id"], unit_id=unit_id)
     if not allows(actor, path):
-        raise Forbidden("该单位不在您的管辖范围内")
+        raise NotFound(f"考核批次 {run_id} 中没有单位 {unit_id} 的结果")   # outside reads as absent
     t = thresholds(EvaluationRule.model_validate(run["rule"]), run["period_start"], run["period_end"])
     members, registered, met, services = row["members"], row["registered"], row["quota_met"], row["services"]
     basic_ok = registered >= t.unit_basic_rate * members and met >= t.unit_basic_rate * members
@@ -96,7 +96,7 @@ async def explain_community(conn: Conn, actor: Actor, *, run_id: int, community_
     path = HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
                          community_id=community_id)
     if not allows(actor, path):
-        raise Forbidden("该社区不在您的管辖范围内")
+        raise NotFound(f"考核批次 {run_id} 中没有社区 {community_id} 的结果")   # outside reads as absent
     t = thresholds(EvaluationRule.model_validate(run["rule"]), run["period_start"], run["period_end"])
     needs = row["needs"]
     no_needs = "本期无居民需求, 不计入综合值"

@@ -366,9 +366,10 @@ async def _resume_unstarted_task(
     token = secrets.token_urlsafe(16)
     async with pool.acquire() as conn, conn.transaction():
         place = await need_db.select_grid_place(conn, grid_id=row["grid_id"])
+        grid_missing = NotFound(f"网格 {row['grid_id']} 不存在")
         if place is None:
-            raise NotFound(f"网格 {row['grid_id']} 不存在")
-        _require_staff(actor, place)
+            raise grid_missing
+        _require_staff(actor, place, grid_missing)
         await task_db.update_qr_token_hash(conn, task_id=row["id"], qr_token_hash=task_rules.hash_qr_token(token),
                                            at=now)
         code, expires_at = await issue_rating_code(

@@ -394,7 +394,8 @@ async def runs_fixture(pool: Pool, world: World, tmp_path_factory: pytest.TempPa
     from temporalio.testing import ActivityEnvironment
 
     from activities.evaluation import EvaluationActivities
-    from schemas.evaluation import EvaluationScope, RunStepInput
+    from schemas.evaluation import EvaluationScope
+    from schemas.evaluation_contract import RunStepInput
     from services import evaluation
     from tests.test_evaluation_figures import PERIOD
 

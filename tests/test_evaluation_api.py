@@ -150,7 +150,7 @@ async def test_unit_and_community_figures_are_explained_within_scope(
     api_http: httpx.AsyncClient, api_city: ApiCity, run_id: int
 ) -> None:
     """A unit's explanation restates its counts and rates beside the run's thresholds and ends in the
-    grade the results show; a community's states its three rates; another unit or community is 403."""
+    grade the results show; a community's states its three rates; another unit or community is 404."""
     unit_a = api_city.unit["A"]
     results = (await api_http.get(f"/evaluations/{run_id}/results", params={"level": "unit"},
                                   headers=api_city.auth("unit_a"))).json()["items"]
@@ -166,7 +166,7 @@ async def test_unit_and_community_figures_are_explained_within_scope(
     assert reg["passed"] == (row["registered"] >= 0.95 * row["members"])
     other = await api_http.get(f"/evaluations/{run_id}/units/{api_city.unit['B']}/explain",
                                headers=api_city.auth("unit_a"))
-    assert other.status_code == 403
+    assert other.status_code == 404   # outside the scope reads as absent
 
     community_a = api_city.community["A"]
     r = await api_http.get(f"/evaluations/{run_id}/communities/{community_a}/explain",
@@ -175,7 +175,7 @@ async def test_unit_and_community_figures_are_explained_within_scope(
     assert {"响应率", "解决率", "满意率", "综合值", "排名"} <= {line["label"] for line in r.json()["lines"]}
     r = await api_http.get(f"/evaluations/{run_id}/communities/{api_city.community['B']}/explain",
                            headers=api_city.auth("staff_a"))
-    assert r.status_code == 403
+    assert r.status_code == 404
     r = await api_http.get(f"/evaluations/{run_id}/communities/{community_a}/explain",
                            headers=api_city.auth("unit_a"))
     assert r.status_code == 403

@@ -272,6 +272,7 @@ async def mobilise(pool: Pool, client: Client, actor: Actor, campaign_id: int, d
 async def mobilise_preview(conn: Conn, actor: Actor, campaign_id: int, *, headcount: int) -> MobilisePreview:
     """How many grids and tasks a mobilisation would touch, for its confirmation; the same checks
     as `mobilise` (the launcher, a status that allows it), and nothing changes."""
+    _require_org(actor)   # other roles are refused before any lookup
     row = await _campaign(conn, campaign_id)
     _require_launcher(actor, row)
     status = CampaignStatus(row["status"])

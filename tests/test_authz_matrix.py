@@ -217,6 +217,8 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/campaigns/{campaign_id}/cancel"): Case("/campaigns/{campaign}/cancel", frozenset({ORG}),
                                                       _j(lambda o: {"reason": "矩阵"})),
     ("POST", "/campaigns/{campaign_id}/close"): Case("/campaigns/{campaign}/close", frozenset({ORG})),
+    ("GET", "/campaigns/{campaign_id}/mobilise/preview"): Case("/campaigns/{campaign}/mobilise/preview",
+                                                               frozenset({ORG})),
     ("POST", "/campaigns/{campaign_id}/mobilise"): Case("/campaigns/{campaign}/mobilise", frozenset({ORG}),
                                                         _j(lambda o: {})),
     # service records

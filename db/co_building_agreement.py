@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from db.pool import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementRow:
+    id: int
+    unit_id: int
+    community_id: int
+    status: str
+    projects: list[str]
+    valid_from: datetime
+    valid_until: datetime
 
 
 async def insert_agreement(
@@ -16,7 +27,7 @@ async def insert_agreement(
     projects: list[str],
     valid_from: datetime,
     valid_until: datetime,
-) -> dict[str, Any]:
+) -> AgreementRow:
     row = await conn.fetchrow(
         """
         INSERT INTO co_building_agreement (unit_id, community_id, projects, valid_from, valid_until)
@@ -26,7 +37,7 @@ async def insert_agreement(
         unit_id, community_id, projects, valid_from, valid_until,
     )
     assert row is not None  # INSERT ... RETURNING always yields the row
-    return dict(row)
+    return AgreementRow(**row)
 
 
 async def update_agreement_validity(
@@ -44,7 +55,7 @@ async def update_agreement_status(conn: Conn, *, agreement_id: int, status: str)
     )
 
 
-async def select_agreement(conn: Conn, *, agreement_id: int) -> dict[str, Any] | None:
+async def select_agreement(conn: Conn, *, agreement_id: int) -> AgreementRow | None:
     row = await conn.fetchrow(
         """
         SELECT id, unit_id, community_id, status, projects, valid_from, valid_until
@@ -52,4 +63,4 @@ async def select_agreement(conn: Conn, *, agreement_id: int) -> dict[str, Any] |
         """,
         agreement_id,
     )
-    return None if row is None else dict(row)
+    return None if row is None else AgreementRow(**row)

@@ -6,10 +6,16 @@ transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from db.pool import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCodeRow:
+    id: int
+    grid_id: int
 
 
 async def replace_code(conn: Conn, *, grid_id: int, code_hash: str, issued_by: str, at: datetime) -> int:
@@ -27,9 +33,9 @@ async def replace_code(conn: Conn, *, grid_id: int, code_hash: str, issued_by: s
     return code_id
 
 
-async def select_live_code(conn: Conn, *, code_hash: str) -> dict[str, Any] | None:
+async def select_live_code(conn: Conn, *, code_hash: str) -> LiveCodeRow | None:
     """The live (not revoked) code with this hash and its grid, or None."""
     row = await conn.fetchrow(
         "SELECT id, grid_id FROM grid_need_code WHERE code_hash = $1 AND revoked_at IS NULL", code_hash
     )
-    return None if row is None else dict(row)
+    return None if row is None else LiveCodeRow(**row)

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from db.pool import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationEventRow:
+    id: int
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str | None
+    at: datetime
 
 
 async def insert_events(
@@ -33,7 +43,7 @@ async def insert_events(
     )
 
 
-async def select_events(conn: Conn, *, kind: str, registration_id: int) -> list[dict[str, Any]]:
+async def select_events(conn: Conn, *, kind: str, registration_id: int) -> list[RegistrationEventRow]:
     rows = await conn.fetch(
         """
         SELECT id, from_status, to_status, actor, reason, at FROM registration_event
@@ -41,4 +51,4 @@ async def select_events(conn: Conn, *, kind: str, registration_id: int) -> list[
         """,
         kind, registration_id,
     )
-    return [dict(r) for r in rows]
+    return [RegistrationEventRow(**r) for r in rows]

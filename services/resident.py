@@ -81,13 +81,13 @@ async def place_need_as_resident(conn: Conn, data: ResidentNeedCreate, *, now: d
         code = await code_db.select_live_code(conn, code_hash=hash_token(data.code))
         if code is None:
             raise NotFound(task_rules.REFUSAL_BAD_NEED_CODE, code="bad_need_code")
-        place = await need_db.select_grid_place(conn, grid_id=code["grid_id"])
+        place = await need_db.select_grid_place(conn, grid_id=code.grid_id)
         assert place is not None  # the code's grid exists (foreign key)
-        need = NeedCreate(category=data.category, grid_id=code["grid_id"], urgency=data.urgency,
+        need = NeedCreate(category=data.category, grid_id=code.grid_id, urgency=data.urgency,
                           description=data.description, resident_name=data.resident_name,
                           resident_phone=data.resident_phone)
         row = await dispatch.record_need(conn, place=place, data=need,
-                                         created_by=f"{RESIDENT_ACTOR_PREFIX}{code['id']}", now=now)
+                                         created_by=f"{RESIDENT_ACTOR_PREFIX}{code.id}", now=now)
         message = f"需求已提交 (编号 {row['id']}), 社区核查后将安排党员服务。"
         if row["likely_duplicate"]:
             message += f" 您近期已提交过相同需求 (编号 {row['duplicate_of']}), 社区将一并处理。"

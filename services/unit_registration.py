@@ -200,7 +200,7 @@ async def confirm_unit_registration(
                                            projects=projects or [], valid_from=at, valid_until=valid_until)
         after = await unit_db.update_unit_registration(
             conn, registration_id=registration_id, status=target.value, reason=None,
-            agreement_id=agreement["id"], decided_at=at, valid_until=valid_until,
+            agreement_id=agreement.id, decided_at=at, valid_until=valid_until,
         )
         await _record(conn, actor, "confirm", before, after, None)
     await _signal(client, registration_id, "confirmed")

@@ -60,7 +60,7 @@ async def test_submit_then_confirm_places_in_home_grid_with_history_and_audit(co
     assert confirmed.grid_id == city.grids[city.communities[0]]
     assert confirmed.valid_until == datetime(2026, 9, 1, tzinfo=UTC)
     events = await select_events(conn, kind="member", registration_id=submitted.id)
-    assert [(e["from_status"], e["to_status"]) for e in events] == [(None, "submitted"), ("submitted", "active")]
+    assert [(e.from_status, e.to_status) for e in events] == [(None, "submitted"), ("submitted", "active")]
     audits = await select_audit_entries(conn, subject_kind="member_registration", subject_id=submitted.id)
     assert [a["action"] for a in audits] == ["member_registration.submit", "member_registration.confirm"]
     assert audits[1]["before"]["status"] == "submitted" and audits[1]["after"]["status"] == "active"
@@ -180,7 +180,7 @@ async def test_unit_registration_reject_needs_reason_and_confirm_needs_staff(con
     with pytest.raises(Conflict, match="已退回"):
         await unit_svc.confirm_unit_registration(conn, staff(city.communities[0]), submitted.id)
     events = await select_events(conn, kind="unit", registration_id=submitted.id)
-    assert [e["to_status"] for e in events] == ["submitted", "rejected"]
+    assert [e.to_status for e in events] == ["submitted", "rejected"]
 
 
 async def test_grid_override_must_lie_in_the_registration_community(conn: Conn) -> None:

@@ -4,11 +4,13 @@ credentials: `to_view` masks them, and nothing here logs."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from db.pool import Conn
 from schemas.delivery import (
     DEFAULT_RATE_PER_MINUTE,
+    Channel,
     ChannelEndpointInput,
     ChannelEndpointView,
     OwnerKind,
@@ -16,6 +18,22 @@ from schemas.delivery import (
 
 # Query values (key=..., access_token=...) carry the robot's credential.
 _QUERY_VALUE_RE = re.compile(r"=([^&]{0,4})[^&]*")
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRow:
+    """One channel_endpoint row; url and secret are credentials (see `to_view`)."""
+
+    id: int
+    owner_kind: str
+    owner_id: int | None
+    channel: str
+    url: str
+    secret: str | None
+    mentioned_mobiles: list[str]
+    enabled: bool
+    rate_per_minute: int
+    created_at: datetime
 
 
 def mask_url(url: str) -> str:
@@ -26,7 +44,7 @@ def mask_url(url: str) -> str:
     return base + "?" + _QUERY_VALUE_RE.sub(lambda m: "=" + m.group(1) + "***", query)
 
 
-async def upsert_endpoint(conn: Conn, data: ChannelEndpointInput) -> dict[str, Any]:
+async def upsert_endpoint(conn: Conn, data: ChannelEndpointInput) -> EndpointRow:
     row = await conn.fetchrow(
         """
         INSERT INTO channel_endpoint (owner_kind, owner_id, channel, url, secret, mentioned_mobiles,
@@ -43,12 +61,12 @@ async def upsert_endpoint(conn: Conn, data: ChannelEndpointInput) -> dict[str, A
         data.rate_per_minute or DEFAULT_RATE_PER_MINUTE.get(data.channel, 20),
     )
     assert row is not None  # INSERT ... ON CONFLICT DO UPDATE always returns the row
-    return dict(row)
+    return EndpointRow(**row)
 
 
 async def select_endpoints(
     conn: Conn, *, owner_kind: OwnerKind | None = None, owner_id: int | None = None
-) -> list[dict[str, Any]]:
+) -> list[EndpointRow]:
     rows = await conn.fetch(
         """
         SELECT * FROM channel_endpoint
@@ -57,7 +75,7 @@ async def select_endpoints(
         """,
         None if owner_kind is None else owner_kind.value, owner_id,
     )
-    return [dict(r) for r in rows]
+    return [EndpointRow(**r) for r in rows]
 
 
 async def set_enabled(conn: Conn, *, endpoint_id: int, enabled: bool) -> bool:
@@ -67,10 +85,10 @@ async def set_enabled(conn: Conn, *, endpoint_id: int, enabled: bool) -> bool:
     return updated is not None
 
 
-def to_view(row: dict[str, Any]) -> ChannelEndpointView:
+def to_view(row: EndpointRow) -> ChannelEndpointView:
     return ChannelEndpointView(
-        id=row["id"], owner_kind=OwnerKind(row["owner_kind"]), owner_id=row["owner_id"],
-        channel=row["channel"], url_masked=mask_url(row["url"]), has_secret=bool(row["secret"]),
-        mentioned_count=len(row["mentioned_mobiles"] or []), enabled=row["enabled"],
-        rate_per_minute=row["rate_per_minute"], created_at=row["created_at"],
+        id=row.id, owner_kind=OwnerKind(row.owner_kind), owner_id=row.owner_id,
+        channel=Channel(row.channel), url_masked=mask_url(row.url), has_secret=bool(row.secret),
+        mentioned_count=len(row.mentioned_mobiles or []), enabled=row.enabled,
+        rate_per_minute=row.rate_per_minute, created_at=row.created_at,
     )

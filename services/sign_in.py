@@ -340,7 +340,7 @@ async def send_code_sms(conn: Conn, *, phone: str, code: str, purpose: rules.Cod
     (the person asks for a new code).
     """
     endpoints = await endpoint_db.select_endpoints(conn, owner_kind=OwnerKind.city)
-    gateway = next((e for e in endpoints if e["channel"] == Channel.sms.value and e["enabled"]), None)
+    gateway = next((e for e in endpoints if e.channel == Channel.sms.value and e.enabled), None)
     if gateway is None:
         log.warning("sign_in_code_not_sent", reason="no_sms_gateway")
         return False
@@ -353,7 +353,7 @@ async def send_code_sms(conn: Conn, *, phone: str, code: str, purpose: rules.Cod
     request = sms_gateway.render(phone=phone, template=f"sign_in_{purpose.value}", params={"code": code},
                                  text=sms_text(title, body))
     async with httpx.AsyncClient() as http:
-        result = await sms_gateway.send(http, url=gateway["url"], request=request,
+        result = await sms_gateway.send(http, url=gateway.url, request=request,
                                         idempotency_key=f"sign-in-code:{secrets.token_hex(16)}",
                                         timeout=SMS_TIMEOUT_SECONDS)
     if not result.ok:

@@ -244,8 +244,7 @@ def owner_id() -> int:
 async def add_endpoint(pool: Pool, **fields: Any) -> int:
     async with pool.acquire() as conn:
         row = await endpoint_db.upsert_endpoint(conn, ChannelEndpointInput(**fields))
-    endpoint_id: int = row["id"]
-    return endpoint_id
+    return row.id
 
 
 async def add_member(pool: Pool, phone: str | None) -> int:

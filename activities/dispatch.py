@@ -344,10 +344,10 @@ class DispatchActivities:
                                                 comment=data.comment, defaulted=data.defaulted, at=data.as_of)
             await task_db.insert_task_event(
                 conn, task_id=data.task_id, kind="rated", member_id=None,
-                actor="system:default" if row["defaulted"] else "resident",
-                detail={"score": row["score"], "defaulted": row["defaulted"]}, at=data.as_of,
+                actor="system:default" if row.defaulted else "resident",
+                detail={"score": row.score, "defaulted": row.defaulted}, at=data.as_of,
             )
-        return RecordRatingResult(score=row["score"], defaulted=row["defaulted"])
+        return RecordRatingResult(score=row.score, defaulted=row.defaulted)
 
     @activity.defn(name="dispatch_award_points")
     async def award_points(self, data: AwardPointsInput) -> AwardPointsResult:
@@ -359,7 +359,7 @@ class DispatchActivities:
                               category_bonus=float(task["category_bonus"]),
                               rating_bonus=float(task["rating_bonus"]), cap=float(task["points_cap"]))
             done = await assignment_db.select_completed(conn, task_id=data.task_id)
-            parts = [compute_points(rule, hours=float(r["hours"] or 0), rating=rating["score"] if rating else None)
+            parts = [compute_points(rule, hours=float(r["hours"] or 0), rating=rating.score if rating else None)
                      for r in done]
             credited = await points_db.credit_services(
                 conn, task_id=data.task_id,

@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from db.pool import Conn
 
 
+@dataclass(frozen=True, slots=True)
+class StandingRatingRow:
+    """The rating that stands after an insert (the first one wins)."""
+
+    score: int
+    defaulted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RatingRow:
+    score: int
+    comment: str | None
+    defaulted: bool
+    rated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RatingTokenRow:
+    task_id: int
+    expires_at: datetime
+    used_at: datetime | None
+
+
 async def insert_rating(
     conn: Conn, *, task_id: int, score: int, comment: str | None, defaulted: bool, at: datetime
-) -> dict[str, Any]:
+) -> StandingRatingRow:
     """Insert the task's rating unless one exists; return the rating that stands."""
     row = await conn.fetchrow(
         """
@@ -28,14 +51,14 @@ async def insert_rating(
         task_id, score, comment, defaulted, at,
     )
     assert row is not None  # either inserted now or already there
-    return dict(row)
+    return StandingRatingRow(**row)
 
 
-async def select_rating(conn: Conn, *, task_id: int) -> dict[str, Any] | None:
+async def select_rating(conn: Conn, *, task_id: int) -> RatingRow | None:
     row = await conn.fetchrow(
         "SELECT score, comment, defaulted, rated_at FROM resident_rating WHERE task_id = $1", task_id
     )
-    return None if row is None else dict(row)
+    return None if row is None else RatingRow(**row)
 
 
 # ---------------------------------------------------------------- the resident's rating code 评价码
@@ -57,7 +80,7 @@ async def upsert_rating_token(
     )
 
 
-async def select_rating_token(conn: Conn, *, token_hash: str) -> dict[str, Any] | None:
+async def select_rating_token(conn: Conn, *, token_hash: str) -> RatingTokenRow | None:
     """The code's task, expiry and use."""
     row = await conn.fetchrow(
         """
@@ -65,7 +88,7 @@ async def select_rating_token(conn: Conn, *, token_hash: str) -> dict[str, Any] 
         """,
         token_hash,
     )
-    return None if row is None else dict(row)
+    return None if row is None else RatingTokenRow(**row)
 
 
 async def mark_rating_token_used(conn: Conn, *, task_id: int, at: datetime) -> bool:

@@ -123,11 +123,11 @@ async def rate_as_resident(pool: Pool, client: Client, data: ResidentRateInput, 
         token = await rating_db.select_rating_token(conn, token_hash=hash_token(data.code))
     if token is None:
         raise NotFound(task_rules.REFUSAL_BAD_RATING_CODE, code="bad_rating_code")
-    if token["used_at"] is not None:
+    if token.used_at is not None:
         raise Conflict(task_rules.REFUSAL_RATING_CODE_USED, code="rating_code_used")
-    if token["expires_at"] <= now:
+    if token.expires_at <= now:
         raise Conflict(task_rules.REFUSAL_RATING_CODE_EXPIRED, code="rating_code_expired")
-    task_id = int(token["task_id"])
+    task_id = token.task_id
     rated = await dispatch.send_rating(client, task_id, RateInput(score=data.score, comment=data.comment))
     async with pool.acquire() as conn:
         await rating_db.mark_rating_token_used(conn, task_id=task_id, at=now)

@@ -201,9 +201,11 @@ async def api_city_fixture(pool: Pool) -> ApiCity:
 
 
 @pytest.fixture(name="api_http")
-async def api_http_fixture(pool: Pool, client: Client) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the app in-process."""
+async def api_http_fixture(pool: Pool, client: Client, task_queue: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process; workflows it starts go to this test's own
+    task queue (a worker on the shared default queue would clash with other tests' workers)."""
     app = create_app(pool=pool, temporal_client=client)
+    app.state.task_queue = task_queue
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
         yield http
 

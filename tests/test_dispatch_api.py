@@ -14,13 +14,13 @@ from activities.dispatch import DispatchActivities
 from db.pool import Pool
 from domain import task_rules
 from schemas.auth import Role, ScopeKind
-from schemas.settings import DEFAULT_TASK_QUEUE
 from tests.api_fixtures import api_http_fixture, bearer  # noqa: F401 - the api_http fixture
 from tests.test_dispatch_workflow import add_member, make_city
 from workflows.task import TaskWorkflow
 
 
-async def test_a_need_flows_to_points_through_the_api(pool: Pool, client: Client, api_http: httpx.AsyncClient) -> None:
+async def test_a_need_flows_to_points_through_the_api(pool: Pool, client: Client, api_http: httpx.AsyncClient,
+                                                      task_queue: str) -> None:
     """A verified need becomes a task; the offered member accepts, scans in and out, the resident's
     rating and the community's verification credit points; refusals come back as 409/403 in Chinese."""
     city = await make_city(pool)
@@ -44,7 +44,7 @@ async def test_a_need_flows_to_points_through_the_api(pool: Pool, client: Client
     assert r.json()["status"] == "verified"
 
     start = datetime.now(UTC) + timedelta(days=1)
-    async with Worker(client, task_queue=DEFAULT_TASK_QUEUE, workflows=[TaskWorkflow],
+    async with Worker(client, task_queue=task_queue, workflows=[TaskWorkflow],
                       activities=DispatchActivities(pool).all()):
         r = await api_http.post("/tasks", headers=staff, json={
             "need_id": need_id, "title": "陪同就医", "headcount": 1, "window_start": start.isoformat(),
@@ -114,7 +114,7 @@ async def test_a_need_flows_to_points_through_the_api(pool: Pool, client: Client
 
 
 async def test_members_find_and_claim_open_tasks_and_needs_are_listed_by_scope(
-    pool: Pool, client: Client, api_http: httpx.AsyncClient
+    pool: Pool, client: Client, api_http: httpx.AsyncClient, task_queue: str
 ) -> None:
     """A claim-mode task shows up for members registered in its community, a claim takes a slot,
     and the need list follows the staff member's scope with the phone masked above the community."""
@@ -138,7 +138,7 @@ async def test_members_find_and_claim_open_tasks_and_needs_are_listed_by_scope(
     assert need_id not in [n["id"] for n in (await api_http.get("/needs", headers=other_staff)).json()]
 
     start = datetime.now(UTC) + timedelta(days=1)
-    async with Worker(client, task_queue=DEFAULT_TASK_QUEUE, workflows=[TaskWorkflow],
+    async with Worker(client, task_queue=task_queue, workflows=[TaskWorkflow],
                       activities=DispatchActivities(pool).all()):
         r = await api_http.post("/tasks", headers=staff, json={
             "grid_id": city.grid_id, "category": "文明创建", "title": "文明劝导岗", "mode": "post",

@@ -15,7 +15,6 @@ from activities.dispatch import DispatchActivities
 from db.pool import Pool
 from domain import task_rules
 from schemas.auth import Role, ScopeKind
-from schemas.settings import DEFAULT_TASK_QUEUE
 from tests.api_fixtures import api_http_fixture, bearer  # noqa: F401 - the api_http fixture
 from tests.test_dispatch_workflow import add_member, make_city
 from workflows.task import TaskWorkflow
@@ -65,7 +64,7 @@ async def test_residents_place_needs_with_their_grids_code(pool: Pool, api_http:
 
 
 async def test_resident_rates_once_with_the_tasks_code_and_a_rejected_verification_pays_later(
-    pool: Pool, client: Client, api_http: httpx.AsyncClient
+    pool: Pool, client: Client, api_http: httpx.AsyncClient, task_queue: str
 ) -> None:
     """A task made from a need gives staff the resident's rating code (members never see it); the
     resident rates once with it and no token; wrong, replaced, expired and spent codes are refused
@@ -80,7 +79,7 @@ async def test_resident_rates_once_with_the_tasks_code_and_a_rejected_verificati
     await api_http.post(f"/needs/{need_id}/decision", json={"approve": True}, headers=staff)
 
     start = datetime.now(UTC) + timedelta(days=1)
-    async with Worker(client, task_queue=DEFAULT_TASK_QUEUE, workflows=[TaskWorkflow],
+    async with Worker(client, task_queue=task_queue, workflows=[TaskWorkflow],
                       activities=DispatchActivities(pool).all()):
         r = await api_http.post("/tasks", headers=staff, json={
             "need_id": need_id, "title": "陪同就医", "window_start": start.isoformat(),

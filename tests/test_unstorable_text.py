@@ -28,7 +28,6 @@ from api.app import create_app
 from db.pool import Pool
 from domain.errors import Conflict, InvalidInput
 from schemas.auth import Role, ScopeKind
-from schemas.settings import DEFAULT_TASK_QUEUE
 from schemas.task_contract import AnswerOfferUpdate, TaskWorkflowResult
 from services.tokens import issue_token
 from services.workflow_calls import execute_update, run_update
@@ -41,8 +40,9 @@ UNSTORABLE = ["不\u0000便", "\ud800", "a\udfffb"]
 
 
 @pytest.fixture
-async def http(pool: Pool, client: Client) -> AsyncIterator[httpx.AsyncClient]:
+async def http(pool: Pool, client: Client, task_queue: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(pool=pool, temporal_client=client)
+    app.state.task_queue = task_queue
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
         yield c
 
@@ -70,7 +70,7 @@ def _refused(r: httpx.Response, field: str) -> None:
 
 
 async def test_unstorable_text_through_every_workflow_update_is_refused_and_changes_nothing(
-    pool: Pool, client: Client, http: httpx.AsyncClient
+    pool: Pool, client: Client, http: httpx.AsyncClient, task_queue: str
 ) -> None:
     city = await make_city(pool)
     member = await add_member(pool, city, grid_id=city.grid_id)
@@ -78,7 +78,7 @@ async def test_unstorable_text_through_every_workflow_update_is_refused_and_chan
     me = await _token(pool, Role.member, ScopeKind.member, member)
     org = await _token(pool, Role.org_department, ScopeKind.city, None)
     start = datetime.now(UTC) + timedelta(days=1)
-    async with Worker(client, task_queue=DEFAULT_TASK_QUEUE, workflows=[TaskWorkflow],
+    async with Worker(client, task_queue=task_queue, workflows=[TaskWorkflow],
                       activities=DispatchActivities(pool).all(), interceptors=[PermanentErrorInterceptor()]):
         r = await http.post("/tasks", headers=staff, content=_body(
             grid_id=city.grid_id, category="助老助残", title="陪老人就医", headcount=1,

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 
-from api.deps import ActorDep, ClientDep, PoolDep
+from api.deps import ActorDep, ClientDep, PoolDep, TaskQueueDep
 from domain.errors import InvalidInput
 from schemas.roster import ImportErrorReport, ImportResult, RosterKind
 from services.roster_import import RosterInvalid, check_may_import, import_roster
@@ -31,6 +31,7 @@ async def upload_roster(
     pool: PoolDep,
     client: ClientDep,
     actor: ActorDep,
+    task_queue: TaskQueueDep,
     file: Annotated[UploadFile, File(description=".xlsx 或 .csv (UTF-8 或 GBK)")],
     kind: Annotated[RosterKind | None, Form(description="名册类型; 不填则按表头判断")] = None,
     dry_run: Annotated[bool, Form(description="只检查, 不写入")] = False,
@@ -44,7 +45,7 @@ async def upload_roster(
     try:
         return await import_roster(
             pool, data, kind=kind, actor=actor, client=client, file_name=file.filename or "upload",
-            dry_run=dry_run,
+            dry_run=dry_run, task_queue=task_queue,
         )
     except RosterInvalid as exc:
         report = ImportErrorReport(code=exc.code, message=exc.message, errors=exc.errors)

@@ -11407,6 +11407,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description 报到未生效 (已退出、已失效等), 不能打印报到证 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 输入无效, message 与 errors 指出字段 */
             422: {
                 headers: {

@@ -68,7 +68,8 @@ async def test_bad_account_input_names_the_field_and_changes_nothing(
     missing = await signin_http.post("/accounts", headers=api_city.auth("org_city"), json={
         "phone": new_phone(), "label": "x", "role": "community_staff", "scope_kind": "community",
         "scope_id": 2**62})
-    assert missing.status_code == 404
+    # answered as a scope outside the caller's would be: the ids confirm nothing
+    assert missing.status_code == 403 and "无权在该范围" in missing.json()["message"]
     phone = new_phone()
     first = await signin_http.post("/accounts", headers=api_city.auth("org_city"), json=_staff(api_city, "B", phone))
     assert first.status_code == 201

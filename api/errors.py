@@ -56,7 +56,8 @@ def document_error_responses(schema: dict[str, Any], *, rate_limited: set[tuple[
     """The generated OpenAPI document with the error answers every operation can really give.
 
     401/403 on operations that need a token (they carry a `security` requirement), 404 on those
-    naming an object (path parameters or a body), 409 on every state-changing POST, 422 on any
+    naming an object (path parameters or a body), 409 on every state-changing POST and on every
+    operation naming an object, 422 on any
     with input, 429 on the rate-limited public routes; all with the `ErrorBody` shape, replacing
     FastAPI's own 422 model, which this API never sends.
     """
@@ -74,8 +75,8 @@ def document_error_responses(schema: dict[str, Any], *, rate_limited: set[tuple[
             has_input = bool(op.get("parameters")) or "requestBody" in op
             if "{" in path or "requestBody" in op:
                 codes.append("404")
-            if method == "post":
-                codes.append("409")
+            if method == "post" or "{" in path:   # a write, or an object whose state may refuse (a
+                codes.append("409")                # certificate of an ended registration, a preview)
             if has_input:
                 codes.append("422")
             if (method.upper(), path) in rate_limited:

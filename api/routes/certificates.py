@@ -23,14 +23,8 @@ router = APIRouter(tags=["certificates 报到证"])
 _HTML: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}, "description": "可打印的报到证 (A5)"}}
 
 
-# A registration that is not active (withdrawn, lapsed ...) has no certificate to print: 409.
-_NOT_ACTIVE: dict[int | str, dict[str, Any]] = {
-    409: {"description": "报到未生效 (已退出、已失效等), 不能打印报到证",
-          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}}
-
-
 @router.get("/registrations/members/{registration_id}/certificate", response_class=HTMLResponse,
-            responses={**_HTML, **_NOT_ACTIVE}, summary="打印报到证 (本人、所在单位、报到社区)")
+            responses=_HTML, summary="打印报到证 (本人、所在单位、报到社区)")
 async def member_certificate(request: Request, pool: PoolDep, actor: ActorDep, registration_id: IdPath) -> HTMLResponse:
     async with pool.acquire() as conn:
         view = await certificates.member_certificate(conn, actor, registration_id)

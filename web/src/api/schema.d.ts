@@ -5893,6 +5893,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 输入无效, message 与 errors 指出字段 */
             422: {
                 headers: {
@@ -6006,6 +6015,15 @@ export interface operations {
             };
             /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6320,6 +6338,15 @@ export interface operations {
             };
             /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8033,6 +8060,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 输入无效, message 与 errors 指出字段 */
             422: {
                 headers: {
@@ -8084,6 +8120,15 @@ export interface operations {
             };
             /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8150,6 +8195,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 输入无效, message 与 errors 指出字段 */
             422: {
                 headers: {
@@ -8201,6 +8255,15 @@ export interface operations {
             };
             /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9133,6 +9196,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 输入无效, message 与 errors 指出字段 */
             422: {
                 headers: {
@@ -9200,6 +9272,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 输入无效, message 与 errors 指出字段 */
             422: {
                 headers: {
@@ -9252,6 +9333,15 @@ export interface operations {
             };
             /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9318,6 +9408,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 输入无效, message 与 errors 指出字段 */
             422: {
                 headers: {
@@ -9370,6 +9469,15 @@ export interface operations {
             };
             /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9436,6 +9544,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 输入无效, message 与 errors 指出字段 */
             422: {
                 headers: {
@@ -9486,6 +9603,15 @@ export interface operations {
             };
             /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9670,6 +9796,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 输入无效, message 与 errors 指出字段 */
             422: {
                 headers: {
@@ -9721,6 +9856,15 @@ export interface operations {
             };
             /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9781,6 +9925,15 @@ export interface operations {
             };
             /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10256,6 +10409,15 @@ export interface operations {
             };
             /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10770,6 +10932,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 输入无效, message 与 errors 指出字段 */
             422: {
                 headers: {
@@ -11140,6 +11311,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 输入无效, message 与 errors 指出字段 */
             422: {
                 headers: {
@@ -11407,7 +11587,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description 报到未生效 (已退出、已失效等), 不能打印报到证 */
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11476,6 +11656,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 输入无效, message 与 errors 指出字段 */
             422: {
                 headers: {
@@ -11512,6 +11701,15 @@ export interface operations {
             };
             /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11703,6 +11901,15 @@ export interface operations {
             };
             /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -17,8 +17,10 @@ export function readCookie(name: string): string | null {
   return null
 }
 
-/** Where to go to sign in, coming back to `path` afterwards (a console path only). */
-export function signInLocation(path: string): string {
+/** Where to go to sign in, coming back to `path` afterwards: the mobile sign-in for /m pages (the
+ * way back, hash included, rides in its hash), else the console's (a console path only). */
+export function signInLocation(path: string, hash = ''): string {
+  if (path === '/m' || path.startsWith('/m/')) return `/m/login#next=${encodeURIComponent(path + hash)}`
   const next = path.startsWith('/admin') && !path.startsWith('/admin/login') ? path : '/admin'
   return `/admin/login?next=${encodeURIComponent(next)}`
 }
@@ -43,9 +45,9 @@ const sessionMiddleware: Middleware = {
       const here = window.location.pathname
       // Several calls in flight may all answer 401: go to sign-in once, or the second
       // navigation aborts the first.
-      if (!leaving && !here.startsWith('/admin/login')) {
+      if (!leaving && !here.startsWith('/admin/login') && !here.startsWith('/m/login')) {
         leaving = true
-        window.location.assign(signInLocation(here))
+        window.location.assign(signInLocation(here, window.location.hash))
       }
     }
     return response

@@ -1,6 +1,11 @@
-// The mobile pages (/m) for members and residents: Vant 4. Part 2 of the front end fills them.
+// The mobile pages (/m) for members, residents and providers: Vant 4, components imported on demand.
+import 'vant/es/toast/style'
+import 'vant/es/dialog/style'
+import 'vant/es/notify/style'
+
 import { createApp } from 'vue'
 
 import MobileApp from './MobileApp.vue'
+import { router } from './router'
 
-createApp(MobileApp).mount('#app')
+createApp(MobileApp).use(router).mount('#app')

@@ -11,9 +11,7 @@ their scope; community staff the accounts inside their community; units and memb
 from __future__ import annotations
 
 from domain.scope import HierarchyPath, allows
-from schemas.auth import Actor, Role, ScopeKind
-
-LISTING_ROLES = frozenset({Role.org_department, Role.subdistrict, Role.community_staff})
+from schemas.auth import STAFF_ROLES, Actor, Role, ScopeKind
 
 
 def may_manage(actor: Actor, *, role: Role, scope_kind: ScopeKind, scope_id: int | None,
@@ -32,7 +30,7 @@ def may_manage(actor: Actor, *, role: Role, scope_kind: ScopeKind, scope_id: int
 
 
 def may_list(actor: Actor) -> bool:
-    return actor.role in LISTING_ROLES
+    return actor.role in STAFF_ROLES
 
 
 def may_create_from_roster(actor: Actor) -> bool:

@@ -15,6 +15,11 @@ class Role(StrEnum):
     member = "member"                     # 在职党员
 
 
+# The roles that administer an area (a community and up): they decide registrations, dispatch
+# and verify tasks, blow whistles; a unit admin or a member acts only for itself.
+STAFF_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
+
+
 class ScopeKind(StrEnum):
     city = "city"
     district = "district"

@@ -33,7 +33,7 @@ from domain.need_rules import duplicate_window_start, tier_deadline
 from domain.pii import mask_phone
 from domain.scope import HierarchyPath, allows
 from domain.task_rules import TaskRefusal
-from schemas.auth import Actor, Role, ScopeKind
+from schemas.auth import STAFF_ROLES, Actor, Role, ScopeKind
 from schemas.dispatch import (
     AnswerOfferInput,
     AnswerOfferResult,
@@ -82,8 +82,6 @@ from workflows.task import TaskWorkflow
 
 log = structlog.get_logger(__name__)
 
-# Matches schemas.settings.Settings.task_queue; entrypoints pass their configured queue.
-STAFF_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
 ANONYMOUS_DONOR = "匿名爱心人士"
 RECENT_WINDOW = task_rules.FAIRNESS_WINDOW
 

@@ -27,7 +27,7 @@ from domain import local_time
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.registration_rules import MemberAction, member_transition, renewed_until
 from domain.scope import HierarchyPath, allows
-from schemas.auth import Actor, Role
+from schemas.auth import STAFF_ROLES, Actor, Role
 from schemas.registration import (
     CohortWorkflowInput,
     MemberRegistrationOut,
@@ -41,10 +41,6 @@ from telemetry import metrics
 from workflows.member_registration import MemberRegistrationCohortWorkflow, cohort_workflow_id
 
 log = structlog.get_logger(__name__)
-
-# Matches schemas.settings.Settings.task_queue; entrypoints pass their configured queue.
-# Who may decide on registrations (confirm, reject, place): not the member or unit themselves.
-DECIDING_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
 
 
 @dataclass(frozen=True)
@@ -82,7 +78,7 @@ def _path(row: dict[str, Any]) -> HierarchyPath:
 
 def _require_deciding(actor: Actor) -> None:
     """A role that may never decide is refused before any lookup: the answer reveals no ids."""
-    if actor.role not in DECIDING_ROLES:
+    if actor.role not in STAFF_ROLES:
         raise Forbidden("只有社区党委(或上级组织)可以确认、退回报到或编入网格")
 
 
@@ -98,7 +94,6 @@ def _check_scope(actor: Actor, rows: Iterable[dict[str, Any]], *, deciding: bool
     outside = [int(row["id"]) for row in rows if not allows(actor, _path(row))]
     if outside:
         raise missing or _missing(outside)
-
 
 
 async def _load(conn: Conn, ids: Sequence[int]) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from domain import task_rules
 from domain.dispatch_policy import DEFAULT_POLICY
 from domain.errors import Conflict, Forbidden, NotFound
 from domain.scope import HierarchyPath, allows
-from schemas.auth import Actor
+from schemas.auth import STAFF_ROLES, Actor
 from schemas.dispatch import (
     GridNeedCodeIssued,
     NeedCreate,
@@ -48,7 +48,7 @@ RESIDENT_ACTOR_PREFIX = "resident:grid_code:"
 
 
 def _require_staff_role(actor: Actor) -> None:
-    if actor.role not in dispatch.STAFF_ROLES:
+    if actor.role not in STAFF_ROLES:
         raise Forbidden("无权操作: 仅所在社区、街道或组织部的工作人员可以签发居民码")
 
 

@@ -22,7 +22,7 @@ from db.pool import Conn, Pool
 from domain import service_record as rules
 from domain.errors import Forbidden, InvalidInput, NotFound
 from domain.scope import HierarchyPath, allows, scope_filter
-from schemas.auth import Actor, Role, ScopeKind
+from schemas.auth import STAFF_ROLES, Actor, Role, ScopeKind
 from schemas.service_record import (
     RecordDecided,
     ServiceRecordCreate,
@@ -36,8 +36,6 @@ from services.workflow_calls import start_once
 from workflows.service_record import ServiceRecordWorkflow
 
 log = structlog.get_logger(__name__)
-
-STAFF_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
 
 
 def record_workflow_id(record_id: int) -> str:

@@ -26,7 +26,7 @@ from domain import local_time
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.registration_rules import UnitAction, add_months, renewed_until, unit_transition
 from domain.scope import HierarchyPath, allows
-from schemas.auth import Actor, Role
+from schemas.auth import STAFF_ROLES, Actor, Role
 from schemas.registration import (
     RegistrationChanged,
     UnitPhase,
@@ -39,9 +39,6 @@ from schemas.settings import DEFAULT_TASK_QUEUE
 from workflows.unit_registration import UnitRegistrationWorkflow, unit_workflow_id
 
 log = structlog.get_logger(__name__)
-
-DECIDING_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
-
 
 
 def _out(row: dict[str, Any]) -> UnitRegistrationOut:
@@ -59,7 +56,7 @@ def _refuse_members(actor: Actor) -> None:
 
 
 def _require_deciding(actor: Actor) -> None:
-    if actor.role not in DECIDING_ROLES:
+    if actor.role not in STAFF_ROLES:
         raise Forbidden("只有社区党委(或上级组织)可以确认或退回单位报到")
 
 

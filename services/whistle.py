@@ -27,7 +27,7 @@ from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.pii import mask_phone
 from domain.scope import HierarchyPath, allows, scope_filter
 from schemas.api import Page
-from schemas.auth import Actor, Role, ScopeKind
+from schemas.auth import STAFF_ROLES, Actor, Role, ScopeKind
 from schemas.settings import DEFAULT_TASK_QUEUE
 from schemas.whistle import (
     AnswerResult,
@@ -59,8 +59,6 @@ from workflows.whistle import WhistleWorkflow, whistle_workflow_id
 
 log = structlog.get_logger(__name__)
 
-# Matches schemas.settings.Settings.task_queue; entrypoints pass their configured queue.
-STAFF_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
 # A respond-by closer than this leaves units no time to read the summons.
 MIN_RESPOND_WINDOW = timedelta(minutes=10)
 

@@ -9,10 +9,8 @@ from db import member_registration, need, service_record, task, whistle
 from db.pool import Conn
 from domain.errors import Forbidden
 from domain.scope import scope_filter
-from schemas.auth import Actor, Role
+from schemas.auth import STAFF_ROLES, Actor
 from schemas.work_queue import WorkQueues
-
-STAFF_ROLES = frozenset({Role.community_staff, Role.subdistrict, Role.org_department})
 
 
 async def work_queues(conn: Conn, actor: Actor, *, now: datetime) -> WorkQueues:

@@ -32,7 +32,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from workflows.retries import bounded_retry
+from workflows.retries import STEP_RETRY, STEP_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
     from activities.campaign import CampaignActivities
@@ -64,9 +64,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.reminder_wave import ReminderWaveWorkflow
 
 S = CampaignStatus
-_SHORT = timedelta(minutes=1)
 _MOBILISE = timedelta(minutes=30)
-_RETRY = bounded_retry(maximum_interval=timedelta(minutes=1))
 _FINAL = (S.closed, S.evaluated, S.cancelled)
 
 
@@ -104,7 +102,7 @@ class CampaignWorkflow:
 
     async def _record(self, data: RecordStatusInput) -> CampaignStatusChanged:
         result = await workflow.execute_activity_method(
-            CampaignActivities.record_status, data, start_to_close_timeout=_SHORT, retry_policy=_RETRY)
+            CampaignActivities.record_status, data, start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY)
         plan = self._plan
         assert plan is not None
         self._plan = plan.model_copy(update={
@@ -213,7 +211,7 @@ class CampaignWorkflow:
         self._steps_done = dict(data.steps_done)
         self._plan = await workflow.execute_activity_method(
             CampaignActivities.load_plan, CampaignPlanInput(campaign_id=data.campaign_id),
-            start_to_close_timeout=_SHORT, retry_policy=_RETRY)
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY)
         while True:
             if not await self._until_active():
                 return await self._finish()
@@ -247,7 +245,7 @@ class CampaignWorkflow:
                 CampaignActivities.record_status,
                 RecordStatusInput(campaign_id=plan.campaign_id, kind="handover_to_evaluation",
                                   from_statuses=[S.closed], actor="system:workflow", at=workflow.now()),
-                start_to_close_timeout=_SHORT, retry_policy=_RETRY)
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY)
             try:
                 # Abandoned on purpose: the evaluation outlives this workflow and moves the
                 # campaign closed → evaluated when it finishes.

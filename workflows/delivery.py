@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.retries import bounded_retry
+from workflows.retries import STEP_RETRY
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
@@ -24,7 +24,6 @@ DISPATCHER_WORKFLOW_ID = "delivery-dispatcher"
 
 _SEND_TIMEOUT = timedelta(minutes=10)
 _HEARTBEAT = timedelta(minutes=1)
-_RETRY = bounded_retry(maximum_interval=timedelta(minutes=1))
 # When rows are due but another run holds their lease, do not spin: look again shortly.
 _BUSY_BACKOFF = timedelta(seconds=5)
 
@@ -50,7 +49,7 @@ class DeliveryDispatcherWorkflow:
                 DeliverPendingInput(max_items=data.max_items, as_of=workflow.now(),
                                     endpoint_ids=data.endpoint_ids),
                 start_to_close_timeout=_SEND_TIMEOUT, heartbeat_timeout=_HEARTBEAT,
-                retry_policy=_RETRY,
+                retry_policy=STEP_RETRY,
             )
             sent += result.sent
             progressed = result.sent + result.failed + result.deferred > 0

@@ -23,3 +23,11 @@ def bounded_retry(*, maximum_interval: timedelta, initial_interval: timedelta = 
     attempts = math.ceil(RETRY_FOR / maximum_interval) + 10
     return RetryPolicy(initial_interval=initial_interval, maximum_interval=maximum_interval,
                        maximum_attempts=min(attempts, maximum_attempts or attempts))
+
+
+# The budget of a step that is a few queries: a minute to finish, retried with backoff up to a minute.
+STEP_TIMEOUT = timedelta(minutes=1)
+STEP_RETRY = bounded_retry(maximum_interval=STEP_TIMEOUT)
+# A step on the dispatch path a person is waiting on (a task, a whistle): half a minute.
+QUICK_STEP_TIMEOUT = timedelta(seconds=30)
+QUICK_STEP_RETRY = bounded_retry(maximum_interval=QUICK_STEP_TIMEOUT)

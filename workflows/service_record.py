@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.retries import bounded_retry
+from workflows.retries import STEP_RETRY, STEP_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
     from activities.service_record import ServiceRecordActivities
@@ -32,8 +32,6 @@ with workflow.unsafe.imports_passed_through():
         ServiceRecordWorkflowResult,
     )
 
-_SHORT = timedelta(minutes=1)
-_RETRY = bounded_retry(maximum_interval=timedelta(minutes=1))
 
 
 @workflow.defn(name="ServiceRecordWorkflow")
@@ -62,7 +60,7 @@ class ServiceRecordWorkflow:
             result = await workflow.execute_activity_method(
                 ServiceRecordActivities.remind_pending_record,
                 RecordReminderInput(record_id=data.record_id, step=due.step),
-                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
             )
             status = result.status
             sent += int(result.sent)

@@ -41,7 +41,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from workflows.refusal import activity_refusal, refusal
-from workflows.retries import bounded_retry
+from workflows.retries import QUICK_STEP_RETRY, QUICK_STEP_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
     from activities.dispatch import DispatchActivities
@@ -84,8 +84,6 @@ with workflow.unsafe.imports_passed_through():
         VerifyInput,
     )
 
-_ACTIVITY_TIMEOUT = timedelta(seconds=30)
-_RETRY = bounded_retry(maximum_interval=timedelta(seconds=30))
 
 _HOLDING = (AssignmentStatus.accepted, AssignmentStatus.checked_in, AssignmentStatus.checked_out)
 
@@ -162,7 +160,7 @@ class TaskWorkflow:
             DispatchActivities.cancel_task,
             CancelTaskInput(task_id=self._in.task_id, offer_ids=[o.offer_id for o in open_offers],
                             reason=self._cancel.reason, actor=self._cancel.actor, as_of=workflow.now()),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
         )
         self._cancel_recorded = True
         return TaskWorkflowResult(task_id=self._in.task_id, status=TaskStatus.cancelled)
@@ -182,7 +180,7 @@ class TaskWorkflow:
         award = await workflow.execute_activity_method(
             DispatchActivities.award_points,
             AwardPointsInput(task_id=data.task_id, actor=self._verify.actor, as_of=workflow.now()),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
         )
         self._awarded = award.credited + award.already_credited
         await self._set_status(TaskStatus.verified, actor=self._verify.actor)
@@ -224,8 +222,8 @@ class TaskWorkflow:
                     FindCandidatesInput(task_id=self._in.task_id, level=self._level, wave=wave,
                                         count=(headcount - self._filled()) * policy.offers_per_slot,
                                         expires_at=expires_at, as_of=workflow.now()),
-                    start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                    retry_policy=_RETRY,
+                    start_to_close_timeout=QUICK_STEP_TIMEOUT,
+                    retry_policy=QUICK_STEP_RETRY,
                 )
                 if not found.offers:
                     break   # this level has nobody left
@@ -260,7 +258,7 @@ class TaskWorkflow:
             DispatchActivities.flag_understaffed,
             FlagUnderstaffedInput(task_id=self._in.task_id, headcount=self._in.headcount,
                                   filled=self._filled(), flag=self._understaffed_flags, as_of=workflow.now()),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
         )
         self._shortfall = shortfall
 
@@ -283,7 +281,7 @@ class TaskWorkflow:
             DispatchActivities.expire_offers,
             ExpireOffersInput(task_id=self._in.task_id, wave=wave, offer_ids=[o.offer_id for o in closing],
                               status=status, as_of=workflow.now()),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
         )
 
     async def _park(self) -> None:
@@ -306,7 +304,7 @@ class TaskWorkflow:
             await workflow.execute_activity_method(
                 DispatchActivities.mark_no_show,
                 NoShowInput(task_id=self._in.task_id, member_ids=missing, as_of=workflow.now()),
-                start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
             )
             for member_id in missing:
                 self._assigned[member_id] = AssignmentStatus.no_show
@@ -348,7 +346,7 @@ class TaskWorkflow:
             SetStatusInput(task_id=self._in.task_id, status=status, level=level,
                            level_deadline_at=level_deadline_at, reason=reason, actor=actor,
                            as_of=workflow.now()),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
         )
 
     async def _notify(self, level: EscalationLevel, topic: str) -> None:
@@ -356,7 +354,7 @@ class TaskWorkflow:
             DispatchActivities.notify_level,
             NotifyLevelInput(task_id=self._in.task_id, level=level, cycle=self._cycle, topic=topic,
                              as_of=workflow.now()),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
         )
 
     async def _remind_overdue(self, step: str, member_ids: list[int]) -> None:
@@ -364,7 +362,7 @@ class TaskWorkflow:
             DispatchActivities.remind_overdue,
             OverdueReminderInput(task_id=self._in.task_id, step=step, member_ids=member_ids,
                                  cycle=self._cycle, as_of=workflow.now()),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
         )
 
     async def _record_rating(self, score: int, comment: str | None, *, defaulted: bool) -> int:
@@ -373,7 +371,7 @@ class TaskWorkflow:
             RecordRatingInput(task_id=self._in.task_id, score=score, comment=comment, defaulted=defaulted,
                               low_rating_threshold=self._in.policy.low_rating_threshold,
                               as_of=workflow.now()),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
         )
         # The first rating recorded stands, whichever of the resident and the default came first.
         self._rating = res.score
@@ -395,8 +393,8 @@ class TaskWorkflow:
                 DispatchActivities.record_answer,
                 RecordAnswerInput(task_id=self._in.task_id, offer_id=offer.offer_id, member_id=data.member_id,
                                   accept=data.accept, reason=data.reason, as_of=workflow.now()),
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                retry_policy=_RETRY,
+                start_to_close_timeout=QUICK_STEP_TIMEOUT,
+                retry_policy=QUICK_STEP_RETRY,
             )
         except ActivityError as err:
             offer.answering = False
@@ -441,7 +439,7 @@ class TaskWorkflow:
                 DispatchActivities.record_claim,
                 RecordClaimInput(task_id=self._in.task_id, member_id=data.member_id,
                                  source=self._in.mode.value, as_of=workflow.now()),
-                start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
             )
         except ActivityError as err:
             raise activity_refusal(err) from err
@@ -497,7 +495,7 @@ class TaskWorkflow:
                 DispatchActivities.scan,
                 ScanActivityInput(task_id=self._in.task_id, member_id=data.member_id, token=data.token,
                                   check_out=check_out, report=data.report, as_of=workflow.now()),
-                start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
             )
         except ActivityError as err:
             raise activity_refusal(err) from err
@@ -542,8 +540,8 @@ class TaskWorkflow:
                 DispatchActivities.record_verify_rejection,
                 RecordVerifyRejectionInput(task_id=self._in.task_id, actor=data.actor, reason=data.reason,
                                            rejection=self._rejections, as_of=workflow.now()),
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                retry_policy=_RETRY,
+                start_to_close_timeout=QUICK_STEP_TIMEOUT,
+                retry_policy=QUICK_STEP_RETRY,
             )
         finally:
             self._rejecting = False

@@ -15,12 +15,10 @@ Phases:
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
 
 from workflows.change_watch import ChangeWatch
-from workflows.retries import bounded_retry
+from workflows.retries import STEP_RETRY, STEP_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
     from activities.registration import RegistrationActivities
@@ -37,8 +35,6 @@ with workflow.unsafe.imports_passed_through():
         UnitStatusInput,
     )
 
-_SHORT = timedelta(minutes=1)
-_RETRY = bounded_retry(maximum_interval=timedelta(minutes=1))
 
 
 def unit_workflow_id(unit_registration_id: int) -> str:
@@ -81,7 +77,7 @@ class UnitRegistrationWorkflow:
                 UnitReminderInput(unit_registration_id=data.unit_registration_id,
                                   ladder="unit_confirmation", cycle=0, step=due.step,
                                   as_of=workflow.now()),
-                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
             )
         # The ladder is spent; the registration still waits for a decision.
         while status.status is UnitRegistrationStatus.submitted:
@@ -113,13 +109,13 @@ class UnitRegistrationWorkflow:
                 UnitReminderInput(unit_registration_id=data.unit_registration_id,
                                   ladder="unit_renewal", cycle=cycle, step=step, deadline=deadline,
                                   as_of=workflow.now()),
-                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
             )
         lapse = await workflow.execute_activity_method(
             RegistrationActivities.lapse_unit_registration,
             UnitLapseInput(unit_registration_id=data.unit_registration_id, deadline=deadline,
                            as_of=workflow.now()),
-            start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
         )
         if lapse.lapsed:
             return self._result(data, UnitRegistrationStatus.lapsed, cycle)
@@ -141,6 +137,6 @@ class UnitRegistrationWorkflow:
         return await workflow.execute_activity_method(
             RegistrationActivities.unit_registration_status,
             UnitStatusInput(unit_registration_id=unit_registration_id),
-            start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
         )
 

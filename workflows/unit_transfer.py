@@ -13,12 +13,10 @@ A `changed` signal wakes it early; once the request is no longer pending it ends
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
 
 from workflows.change_watch import ChangeWatch
-from workflows.retries import bounded_retry
+from workflows.retries import STEP_RETRY, STEP_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
     from activities.unit_transfer import UnitTransferActivities
@@ -33,8 +31,6 @@ with workflow.unsafe.imports_passed_through():
         UnitTransferWorkflowResult,
     )
 
-_SHORT = timedelta(minutes=1)
-_RETRY = bounded_retry(maximum_interval=timedelta(minutes=1))
 
 
 def unit_transfer_workflow_id(transfer_id: int) -> str:
@@ -67,7 +63,7 @@ class UnitTransferWorkflow:
             sent = await workflow.execute_activity_method(
                 UnitTransferActivities.remind_unit_transfer,
                 UnitTransferReminderInput(transfer_id=data.transfer_id, step=step),
-                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
             )
             reminders += int(sent.sent)
         while status is UnitTransferStatus.pending and await self._watch.wait_until(
@@ -78,7 +74,7 @@ class UnitTransferWorkflow:
             expiry = await workflow.execute_activity_method(
                 UnitTransferActivities.expire_unit_transfer,
                 ExpireUnitTransferInput(transfer_id=data.transfer_id, as_of=workflow.now()),
-                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
             )
             # Not expired: decided between the last look and the expiry; read what it became.
             status = UnitTransferStatus.expired if expiry.expired else await self._status(data.transfer_id)
@@ -90,7 +86,7 @@ class UnitTransferWorkflow:
         result = await workflow.execute_activity_method(
             UnitTransferActivities.unit_transfer_status,
             UnitTransferStatusInput(transfer_id=transfer_id),
-            start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY,
         )
         return result.status
 

@@ -32,7 +32,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.refusal import activity_refusal, refusal
-from workflows.retries import bounded_retry
+from workflows.retries import QUICK_STEP_RETRY, QUICK_STEP_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
     from activities.whistle import WhistleActivities
@@ -58,8 +58,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.delivery import DISPATCHER_WORKFLOW_ID
 
-_ACTIVITY_TIMEOUT = timedelta(seconds=30)
-_RETRY = bounded_retry(maximum_interval=timedelta(seconds=30))
 
 _COMMITTED = (SummonStatus.answered, SummonStatus.arrived)
 
@@ -99,7 +97,7 @@ class WhistleWorkflow:
                     WhistleActivities.close,
                     CloseWhistleInput(whistle_id=data.whistle_id, summary=self._close.summary,
                                       actor=self._close.actor, as_of=workflow.now()),
-                    start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                    start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
                 )
                 break
             except ActivityError as err:
@@ -125,7 +123,7 @@ class WhistleWorkflow:
                 WhistleActivities.summon_level,
                 SummonLevelInput(whistle_id=data.whistle_id, level=self._level, level_deadline_at=deadline,
                                  as_of=start),
-                start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
             )
             for unit_id in summoned.unit_ids:
                 self._units.setdefault(unit_id, SummonStatus.summoned)
@@ -138,7 +136,7 @@ class WhistleWorkflow:
                         WhistleActivities.urge,
                         UrgeInput(whistle_id=data.whistle_id, level=self._level, unit_ids=silent,
                                   as_of=workflow.now()),
-                        start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                        start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
                     )
                     self._urged.update(silent)
                     await self._kick_dispatcher(urged.external_queued)
@@ -207,7 +205,7 @@ class WhistleWorkflow:
             WhistleActivities.set_status,
             SetWhistleStatusInput(whistle_id=self._in.whistle_id, status=status, people_committed=self._committed(),
                                   shortfall=self._shortfall, reason=reason, as_of=workflow.now()),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+            start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
         )
         await self._kick_dispatcher(moved.external_queued)
 
@@ -233,7 +231,7 @@ class WhistleWorkflow:
                 WhistleActivities.record_answer,
                 RecordAnswerInput(whistle_id=self._in.whistle_id, answer=data.answer, actor=data.actor,
                                   as_of=workflow.now()),
-                start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
             )
         except ActivityError as err:
             raise activity_refusal(err) from err
@@ -269,7 +267,7 @@ class WhistleWorkflow:
                 WhistleActivities.record_arrival,
                 RecordArrivalInput(whistle_id=self._in.whistle_id, unit_id=unit_id, people=people,
                                    actor=data.actor, as_of=workflow.now()),
-                start_to_close_timeout=_ACTIVITY_TIMEOUT, retry_policy=_RETRY,
+                start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
             )
         except ActivityError as err:
             raise activity_refusal(err) from err

@@ -5,6 +5,10 @@ Playwright cannot download its own browser here, so it drives /usr/bin/chromium 
 installs it with fonts-noto-cjk when run as root). Every journey ends with `shoot(page)`, which
 saves a PNG of the last screen to tests/e2e/screenshots/<test>.png. `sign_in(page, ...)` makes an
 account (straight in the table, as the sign-in tests do) and signs in through the sign-in form.
+
+The mobile pages (/m) are driven by `phone`: a page in a phone's context (390x844, scale 2, touch,
+WeChat's user agent); `open_phone(browser, width=...)` makes another (a second person, or another
+width in 360-414). `sign_in_phone(page, ...)` signs in through /m/login.
 """
 
 from __future__ import annotations
@@ -113,6 +117,34 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
         await context.close()
 
 
+# WeChat's in-app browser on an iPhone (what a member scanning a poster opens the page in).
+WECHAT_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+             "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN")
+PHONE_WIDTH, PHONE_HEIGHT = 390, 844
+
+
+@contextlib.asynccontextmanager
+async def open_phone(browser: Browser, *, width: int = PHONE_WIDTH, height: int = PHONE_HEIGHT) -> AsyncIterator[Page]:
+    """A page in a fresh phone context (no cookies): `width` x `height` CSS pixels at scale 2,
+    touch, WeChat's user agent, Chinese locale."""
+    context = await browser.new_context(
+        locale="zh-CN", viewport={"width": width, "height": height}, device_scale_factor=2, is_mobile=True,
+        has_touch=True, user_agent=WECHAT_UA,
+    )
+    context.set_default_timeout(15_000)
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()
+
+
+@pytest.fixture
+async def phone(browser: Browser) -> AsyncIterator[Page]:
+    """A phone's page (390x844 in WeChat), fresh per test."""
+    async with open_phone(browser) as tab:
+        yield tab
+
+
 @pytest.fixture
 def shoot(request: pytest.FixtureRequest) -> Callable[[Page], Awaitable[Path]]:
     """Save the page's screen to tests/e2e/screenshots/<test name>.png."""
@@ -131,11 +163,31 @@ async def sign_in(page: Page, web_app: WebApp, pool: Pool, *, role: Role, scope_
                   scope_id: int | None, label: str = "测试账号", path: str = "/admin") -> str:
     """A fresh account with `role` and scope, signed in through the form; returns its phone.
     Waits until the console frame shows the account's label."""
+    phone = await _fill_sign_in(page, web_app, pool, role=role, scope_kind=scope_kind, scope_id=scope_id,
+                                label=label, path=path, form="**/admin/login**")
+    await page.get_by_test_id("who").filter(has_text=label).wait_for()
+    return phone
+
+
+async def _fill_sign_in(page: Page, web_app: WebApp, pool: Pool, *, role: Role, scope_kind: ScopeKind,
+                        scope_id: int | None, label: str, path: str, form: str) -> str:
+    """Make the account, open `path`, wait for the sign-in form at `form` and submit it; the phone."""
     _, phone = await make_account(pool, role=role, scope_kind=scope_kind, scope_id=scope_id, label=label)
     await page.goto(web_app.url(path))
-    await page.wait_for_url("**/admin/login**")
+    await page.wait_for_url(form)
     await page.get_by_placeholder("11 位手机号").fill(phone)
     await page.get_by_placeholder("密码", exact=True).fill(PASSWORD)
     await page.get_by_role("button", name="登 录").click()
-    await page.get_by_test_id("who").filter(has_text=label).wait_for()
+    return phone
+
+
+async def sign_in_phone(page: Page, web_app: WebApp, pool: Pool, *, scope_id: int | None,
+                        role: Role = Role.member, scope_kind: ScopeKind = ScopeKind.member,
+                        label: str = "测试党员", path: str = "/m") -> str:
+    """A fresh account (a member's by default: scope_id = the member's id) signed in through the
+    mobile sign-in page, opened by going to `path` (path and hash); returns its phone. Waits until
+    the page has left /m/login (it goes back to `path`, or to the first tab for /m)."""
+    phone = await _fill_sign_in(page, web_app, pool, role=role, scope_kind=scope_kind, scope_id=scope_id,
+                                label=label, path=path, form="**/m/login**")
+    await page.wait_for_url(lambda url: "/m/login" not in url)
     return phone

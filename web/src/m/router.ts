@@ -44,9 +44,19 @@ export function signInPath(fullPath: string): string {
   return `/m/login#next=${encodeURIComponent(fullPath)}`
 }
 
-/** The `next` carried in the sign-in page's hash. */
+/** The `next` carried in the sign-in page's hash: everything after "next=". The router hands the
+ * hash over decoded, so a way back that has its own hash and several fields (a check-in page's
+ * `#task=1&token=...`) is taken whole, not split at its '&'; a still-encoded one is decoded. */
 export function nextFromHash(hash: string): string | null {
-  return new URLSearchParams(hash.replace(/^#/, '')).get('next')
+  const match = /^#?next=(.*)$/s.exec(hash)
+  if (!match) return null
+  const value = match[1]
+  if (!value.startsWith('%2F')) return value
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return null
+  }
 }
 
 /** A `next` value when it is a mobile path (never an outside address). */

@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import Field
 from temporalio.client import Client
 
 from db.pool import Pool
@@ -107,4 +108,5 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数 (
 Offset = Annotated[int, Query(ge=0, le=BIGINT_MAX, description="跳过的条数")]
 IdPath = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
 IdQuery = Annotated[int | None, Query(ge=1, le=BIGINT_MAX)]
+IdField = Annotated[int | None, Field(ge=1, le=BIGINT_MAX)]   # the same, in a query-parameter model
 TextQuery = Annotated[Text | None, Query(min_length=1, max_length=100)]

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import open_runtime
+from domain.scope import PlaceFilter
 from schemas.api import MAX_PAGE_SIZE, Page
 from schemas.auth import SYSTEM_ACTOR
 from schemas.directory import Member, MemberRegistrationStatus, Unit, UnitRegistrationStatus
@@ -57,9 +58,9 @@ def list_members(
     async def run() -> Page[Member]:
         async with open_runtime(Settings()) as runtime, runtime.pool.acquire() as conn:
             return await directory.list_members(
-                conn, SYSTEM_ACTOR, name=name, name_prefix=name_prefix, district_id=district,
-                subdistrict_id=subdistrict, community_id=community, grid_id=grid, unit_id=unit,
-                status=status.value if status else None, limit=limit, offset=offset,
+                conn, SYSTEM_ACTOR, name=name, name_prefix=name_prefix, status=status, limit=limit,
+                offset=offset, place=PlaceFilter(district_id=district, subdistrict_id=subdistrict,
+                                                 community_id=community, grid_id=grid, unit_id=unit),
             )
 
     page = asyncio.run(run())
@@ -88,9 +89,8 @@ def list_units(
     async def run() -> Page[Unit]:
         async with open_runtime(Settings()) as runtime, runtime.pool.acquire() as conn:
             return await directory.list_units(
-                conn, SYSTEM_ACTOR, name=name, district_id=district, subdistrict_id=subdistrict,
-                community_id=community, status=status.value if status else None, limit=limit,
-                offset=offset,
+                conn, SYSTEM_ACTOR, name=name, status=status, limit=limit, offset=offset,
+                place=PlaceFilter(district_id=district, subdistrict_id=subdistrict, community_id=community),
             )
 
     page = asyncio.run(run())

@@ -36,6 +36,7 @@ from db.pool import Pool
 from domain.dispatch_policy import dispatch_policy
 from domain.errors import DomainError
 from domain.local_time import PART_STARTS, local, slot_of
+from domain.scope import PlaceFilter
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.directory import Grid, Member
 from schemas.dispatch import (
@@ -240,15 +241,17 @@ class TaskStream:
         async with self._pool.acquire() as conn:
             offset = 0
             while True:
-                page = await directory.list_grids(conn, STREAM_ACTOR, district_id=self._district_id,
-                                                  limit=PAGE, offset=offset)
+                page = await directory.list_grids(
+                    conn, STREAM_ACTOR, place=PlaceFilter(district_id=self._district_id), limit=PAGE,
+                    offset=offset)
                 self._grids.extend(page.items)
                 offset += PAGE
                 if offset >= page.total:
                     break
             for community_id in sorted({g.community_id for g in self._grids}):
-                members = await directory.list_members(conn, STREAM_ACTOR, community_id=community_id,
-                                                       status="active", limit=PAGE, offset=0)
+                members = await directory.list_members(
+                    conn, STREAM_ACTOR, place=PlaceFilter(community_id=community_id), status="active",
+                    limit=PAGE, offset=0)
                 self._members[community_id] = list(members.items)
         self._grids.sort(key=lambda g: g.id)
 

@@ -22,14 +22,19 @@ class HierarchyPath:
 
 
 @dataclass(frozen=True)
-class ScopeFilter:
+class ScopeFilter(HierarchyPath):
     """The SQL-side form of a scope: at most one id is set; None everywhere means the city."""
 
-    district_id: int | None = None
-    subdistrict_id: int | None = None
-    community_id: int | None = None
-    unit_id: int | None = None
-    member_id: int | None = None
+
+@dataclass(frozen=True)
+class PlaceFilter(HierarchyPath):
+    """The places a list is narrowed to on top of the caller's scope (None: anywhere); a list
+    reads the ids it can be narrowed by and ignores the others."""
+
+    grid_id: int | None = None
+
+
+ANYWHERE = PlaceFilter()
 
 
 def scope_filter(actor: Actor) -> ScopeFilter:

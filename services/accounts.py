@@ -69,10 +69,7 @@ async def _target_path(conn: Conn, *, scope_kind: ScopeKind, scope_id: int | Non
         return HierarchyPath()
     if not await directory.scope_subject_exists(conn, scope_kind=scope_kind.value, scope_id=scope_id):
         raise NotFound(f"范围编号 {scope_id} ({scope_kind.value}) 不存在")
-    row = await directory.select_scope_path(conn, scope_kind=scope_kind.value, scope_id=scope_id)
-    assert row is not None  # the query always answers one row
-    return HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
-                         community_id=row["community_id"], unit_id=row["unit_id"], member_id=row["member_id"])
+    return await directory.select_scope_path(conn, scope_kind=scope_kind.value, scope_id=scope_id)
 
 
 async def create_account(

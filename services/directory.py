@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
-
 from db import directory, inbox
 from db.pool import Conn
 from domain.errors import Forbidden, InvalidInput, NotFound
 from domain.privacy import mask_nested, shown_id_number, shown_phone
-from domain.scope import HierarchyPath, ScopeFilter, scope_filter
+from domain.scope import ANYWHERE, HierarchyPath, PlaceFilter, ScopeFilter, scope_filter
 from schemas.api import Page
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.directory import (
@@ -42,165 +40,132 @@ def hierarchy_scope(actor: Actor) -> ScopeFilter:
 async def list_districts(
     conn: Conn, actor: Actor, *, name: str | None = None, limit: int, offset: int
 ) -> Page[District]:
-    rows = await directory.select_districts(
+    return await directory.select_districts(
         conn, scope=hierarchy_scope(actor), name=name, limit=limit, offset=offset
     )
-    total, items = directory.split_page(rows)
-    return Page(items=[District.model_validate(dict(r)) for r in items], total=total, limit=limit,
-                offset=offset)
 
 
 async def list_subdistricts(
-    conn: Conn, actor: Actor, *, name: str | None = None, district_id: int | None = None,
+    conn: Conn, actor: Actor, *, place: PlaceFilter = ANYWHERE, name: str | None = None,
     limit: int, offset: int,
 ) -> Page[Subdistrict]:
-    rows = await directory.select_subdistricts(
-        conn, scope=hierarchy_scope(actor), name=name, district_id=district_id, limit=limit,
-        offset=offset,
+    """Narrowed by district only."""
+    return await directory.select_subdistricts(
+        conn, scope=hierarchy_scope(actor), place=place, name=name, limit=limit, offset=offset
     )
-    total, items = directory.split_page(rows)
-    return Page(items=[Subdistrict.model_validate(dict(r)) for r in items], total=total,
-                limit=limit, offset=offset)
 
 
 async def list_communities(
-    conn: Conn, actor: Actor, *, name: str | None = None, district_id: int | None = None,
-    subdistrict_id: int | None = None, limit: int, offset: int,
+    conn: Conn, actor: Actor, *, place: PlaceFilter = ANYWHERE, name: str | None = None,
+    limit: int, offset: int,
 ) -> Page[Community]:
-    rows = await directory.select_communities(
-        conn, scope=hierarchy_scope(actor), name=name, district_id=district_id,
-        subdistrict_id=subdistrict_id, limit=limit, offset=offset,
+    return await directory.select_communities(
+        conn, scope=hierarchy_scope(actor), place=place, name=name, limit=limit, offset=offset
     )
-    total, items = directory.split_page(rows)
-    return Page(items=[Community.model_validate(dict(r)) for r in items], total=total,
-                limit=limit, offset=offset)
 
 
 async def list_grids(
-    conn: Conn, actor: Actor, *, name: str | None = None, district_id: int | None = None,
-    subdistrict_id: int | None = None, community_id: int | None = None, limit: int, offset: int,
+    conn: Conn, actor: Actor, *, place: PlaceFilter = ANYWHERE, name: str | None = None,
+    limit: int, offset: int,
 ) -> Page[Grid]:
-    rows = await directory.select_grids(
-        conn, scope=hierarchy_scope(actor), name=name, district_id=district_id,
-        subdistrict_id=subdistrict_id, community_id=community_id, limit=limit, offset=offset,
+    return await directory.select_grids(
+        conn, scope=hierarchy_scope(actor), place=place, name=name, limit=limit, offset=offset
     )
-    total, items = directory.split_page(rows)
-    return Page(items=[Grid.model_validate(dict(r)) for r in items], total=total, limit=limit,
-                offset=offset)
 
 
-def _unit(actor: Actor, row: asyncpg.Record) -> Unit:
-    data = dict(row)
-    path = HierarchyPath(community_id=row["community_id"], unit_id=row["id"])
-    data["contact_phone"] = shown_phone(actor, path, row["contact_phone"])
-    return Unit.model_validate(data)
+def _unit(actor: Actor, unit: Unit) -> Unit:
+    path = HierarchyPath(community_id=unit.community_id, unit_id=unit.id)
+    return unit.model_copy(update={"contact_phone": shown_phone(actor, path, unit.contact_phone)})
 
 
 async def list_units(
-    conn: Conn, actor: Actor, *, name: str | None = None, district_id: int | None = None,
-    subdistrict_id: int | None = None, community_id: int | None = None, status: str | None = None,
-    limit: int, offset: int,
+    conn: Conn, actor: Actor, *, place: PlaceFilter = ANYWHERE, name: str | None = None,
+    status: str | None = None, limit: int, offset: int,
 ) -> Page[Unit]:
-    rows = await directory.select_units(
-        conn, scope=scope_filter(actor), name=name, district_id=district_id,
-        subdistrict_id=subdistrict_id, community_id=community_id, status=status, limit=limit,
+    """Narrowed by district, subdistrict, community."""
+    page = await directory.select_units(
+        conn, scope=scope_filter(actor), place=place, name=name, status=status, limit=limit,
         offset=offset,
     )
-    total, items = directory.split_page(rows)
-    return Page(items=[_unit(actor, r) for r in items], total=total, limit=limit, offset=offset)
+    return page.model_copy(update={"items": [_unit(actor, u) for u in page.items]})
 
 
 async def get_unit(conn: Conn, actor: Actor, *, unit_id: int) -> Unit:
-    rows = await directory.select_units(
-        conn, scope=scope_filter(actor), unit_id=unit_id, limit=1, offset=0
+    page = await directory.select_units(
+        conn, scope=scope_filter(actor), place=PlaceFilter(unit_id=unit_id), limit=1, offset=0
     )
-    _, items = directory.split_page(rows)
-    if not items:
+    if not page.items:
         raise NotFound(f"报到单位 {unit_id} 不存在或不在您的管辖范围内")
-    return _unit(actor, items[0])
+    return _unit(actor, page.items[0])
 
 
-def _member(actor: Actor, row: asyncpg.Record) -> Member:
-    data = dict(row)
+def _member(actor: Actor, member: Member) -> Member:
     path = HierarchyPath(
-        district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
-        community_id=row["home_community_id"], unit_id=row["unit_id"], member_id=row["id"],
+        district_id=member.district_id, subdistrict_id=member.subdistrict_id,
+        community_id=member.home_community_id, unit_id=member.unit_id, member_id=member.id,
     )
-    data["phone"] = shown_phone(actor, path, row["phone"])
-    data["id_number"] = shown_id_number(actor, path, row["id_number"])
-    return Member.model_validate(data)
+    return member.model_copy(update={
+        "phone": shown_phone(actor, path, member.phone),
+        "id_number": shown_id_number(actor, path, member.id_number),
+    })
 
 
 async def list_members(
-    conn: Conn, actor: Actor, *, name: str | None = None, name_prefix: str | None = None,
-    district_id: int | None = None, subdistrict_id: int | None = None,
-    community_id: int | None = None, grid_id: int | None = None, unit_id: int | None = None,
-    status: str | None = None, limit: int, offset: int,
+    conn: Conn, actor: Actor, *, place: PlaceFilter = ANYWHERE, name: str | None = None,
+    name_prefix: str | None = None, status: str | None = None, limit: int, offset: int,
 ) -> Page[Member]:
-    rows = await directory.select_members(
-        conn, scope=scope_filter(actor), name=name, name_prefix=name_prefix,
-        district_id=district_id, subdistrict_id=subdistrict_id, community_id=community_id,
-        grid_id=grid_id, unit_id=unit_id, status=status, limit=limit, offset=offset,
+    """Narrowed by district, subdistrict, community (of home), grid, unit."""
+    page = await directory.select_members(
+        conn, scope=scope_filter(actor), place=place, name=name, name_prefix=name_prefix,
+        status=status, limit=limit, offset=offset,
     )
-    total, items = directory.split_page(rows)
-    return Page(items=[_member(actor, r) for r in items], total=total, limit=limit, offset=offset)
+    return page.model_copy(update={"items": [_member(actor, m) for m in page.items]})
 
 
 async def get_member(conn: Conn, actor: Actor, *, member_id: int) -> Member:
-    rows = await directory.select_members(
-        conn, scope=scope_filter(actor), member_id=member_id, limit=1, offset=0
+    page = await directory.select_members(
+        conn, scope=scope_filter(actor), place=PlaceFilter(member_id=member_id), limit=1, offset=0
     )
-    _, items = directory.split_page(rows)
-    if not items:
+    if not page.items:
         raise NotFound(f"党员 {member_id} 不存在或不在您的管辖范围内")
-    return _member(actor, items[0])
+    return _member(actor, page.items[0])
 
 
 async def list_member_registrations(
-    conn: Conn, actor: Actor, *, member_id: int | None = None, name: str | None = None,
-    district_id: int | None = None, subdistrict_id: int | None = None,
-    community_id: int | None = None, grid_id: int | None = None, unit_id: int | None = None,
+    conn: Conn, actor: Actor, *, place: PlaceFilter = ANYWHERE, name: str | None = None,
     status: str | None = None, limit: int, offset: int,
 ) -> Page[MemberRegistration]:
-    rows = await directory.select_member_registrations(
-        conn, scope=scope_filter(actor), member_id=member_id, name=name, district_id=district_id,
-        subdistrict_id=subdistrict_id, community_id=community_id, grid_id=grid_id,
-        unit_id=unit_id, status=status, limit=limit, offset=offset,
+    """Narrowed by district, subdistrict, community (registered with), grid, unit, member."""
+    return await directory.select_member_registrations(
+        conn, scope=scope_filter(actor), place=place, name=name, status=status, limit=limit,
+        offset=offset,
     )
-    total, items = directory.split_page(rows)
-    return Page(items=[MemberRegistration.model_validate(dict(r)) for r in items], total=total,
-                limit=limit, offset=offset)
 
 
 async def list_unit_registrations(
-    conn: Conn, actor: Actor, *, name: str | None = None, district_id: int | None = None,
-    subdistrict_id: int | None = None, community_id: int | None = None,
-    unit_id: int | None = None, status: str | None = None, limit: int, offset: int,
+    conn: Conn, actor: Actor, *, place: PlaceFilter = ANYWHERE, name: str | None = None,
+    status: str | None = None, limit: int, offset: int,
 ) -> Page[UnitRegistration]:
-    rows = await directory.select_unit_registrations(
-        conn, scope=scope_filter(actor), name=name, district_id=district_id,
-        subdistrict_id=subdistrict_id, community_id=community_id, unit_id=unit_id, status=status,
-        limit=limit, offset=offset,
+    """Narrowed by district, subdistrict, community (registered with), unit."""
+    return await directory.select_unit_registrations(
+        conn, scope=scope_filter(actor), place=place, name=name, status=status, limit=limit,
+        offset=offset,
     )
-    total, items = directory.split_page(rows)
-    return Page(items=[UnitRegistration.model_validate(dict(r)) for r in items], total=total,
-                limit=limit, offset=offset)
 
 
 async def member_registration_history(
     conn: Conn, actor: Actor, *, registration_id: int
 ) -> list[RegistrationEvent]:
     """Status history of one member registration, oldest first; NotFound outside the scope."""
-    rows = await directory.select_member_registrations(
-        conn, scope=scope_filter(actor), registration_id=registration_id, limit=1, offset=0
+    page = await directory.select_member_registrations(
+        conn, scope=scope_filter(actor), place=ANYWHERE, registration_id=registration_id, limit=1,
+        offset=0,
     )
-    _, items = directory.split_page(rows)
-    if not items:
+    if not page.items:
         raise NotFound(f"报到记录 {registration_id} 不存在或不在您的管辖范围内")
-    events = await directory.select_registration_events(
+    return await directory.select_registration_events(
         conn, registration_kind="member", registration_id=registration_id
     )
-    return [RegistrationEvent.model_validate(dict(e)) for e in events]
 
 
 async def list_audit(
@@ -214,18 +179,13 @@ async def list_audit(
         raise Forbidden("只有组织部可以查看审计日志")
     if since is not None and until is not None and since >= until:
         raise InvalidInput("起始时间 since 必须早于截止时间 until")
-    rows = await directory.select_audit_log(
+    page = await directory.select_audit_log(
         conn, scope=scope_filter(actor), subject_kind=subject_kind, subject_id=subject_id,
         actor=actor_name, action=action, since=since, until=until, limit=limit, offset=offset,
     )
-    total, items = directory.split_page(rows)
-    entries = [
-        AuditEntry.model_validate(
-            {**dict(r), "before": mask_nested(r["before"]), "after": mask_nested(r["after"])}
-        )
-        for r in items
-    ]
-    return Page(items=entries, total=total, limit=limit, offset=offset)
+    entries = [e.model_copy(update={"before": mask_nested(e.before), "after": mask_nested(e.after)})
+               for e in page.items]
+    return page.model_copy(update={"items": entries})
 
 
 def _recipient(actor: Actor) -> tuple[str, int | None]:

@@ -59,6 +59,54 @@ async def test_community_filter_cannot_widen_scope(
     assert not seen & LIST_ROUTES[route](api_city, "B")
 
 
+# route → the place filters it takes. Narrowed to side B's district, subdistrict or community, the
+# whole city's organization department sees exactly side B's rows (every fixture city's places are
+# its own).
+AREA_FILTERS = {
+    "/subdistricts": ["district_id"],
+    "/communities": ["district_id", "subdistrict_id"],
+    "/grids": ["district_id", "subdistrict_id", "community_id"],
+    "/units": ["district_id", "subdistrict_id", "community_id"],
+    "/members": ["district_id", "subdistrict_id", "community_id"],
+    "/registrations/members": ["district_id", "subdistrict_id", "community_id"],
+    "/registrations/units": ["district_id", "subdistrict_id", "community_id"],
+}
+
+
+@pytest.mark.parametrize(
+    ("route", "param"), [(route, param) for route, params in AREA_FILTERS.items() for param in params]
+)
+async def test_area_filter_narrows_to_that_area(
+    api_http: httpx.AsyncClient, api_city: ApiCity, route: str, param: str
+) -> None:
+    """A district, subdistrict or community filter gives exactly that area's rows."""
+    area = {"district_id": api_city.district, "subdistrict_id": api_city.subdistrict,
+            "community_id": api_city.community}[param]["B"]
+    resp = await api_http.get(route, headers=api_city.auth("org_city"), params={param: area, "limit": 500})
+    assert resp.status_code == 200, resp.text
+    assert {int(str(item["id"])) for item in _items(resp.json())} == LIST_ROUTES[route](api_city, "B")
+
+
+async def test_grid_unit_and_member_filters_narrow_registrations_and_members(
+    api_http: httpx.AsyncClient, api_city: ApiCity
+) -> None:
+    """Grid, unit and member filters pick the rows of that grid, employer unit or member."""
+    m, regs = api_city.members, api_city.member_registrations
+    cases = [
+        ("/members", {"grid_id": api_city.grids["B"][0]}, {m["b1"].id, m["b2"].id}),
+        ("/members", {"unit_id": api_city.unit["B"]}, {m["a2"].id, m["b1"].id}),
+        ("/registrations/members", {"grid_id": api_city.grids["B"][0]}, set(regs["B"])),
+        ("/registrations/members", {"member_id": m["b2"].id}, set(regs["B"][1:])),
+        ("/registrations/members", {"unit_id": api_city.unit["A"], "community_id": api_city.community["B"]},
+         set(regs["B"][1:])),
+        ("/registrations/units", {"unit_id": api_city.unit["B"]}, set(api_city.unit_registrations["B"])),
+    ]
+    for route, params, expected in cases:
+        resp = await api_http.get(route, headers=api_city.auth("org_city"), params=params)
+        assert resp.status_code == 200, resp.text
+        assert {int(str(item["id"])) for item in _items(resp.json())} == expected, (route, params)
+
+
 ITEM_ROUTES: dict[str, Callable[[ApiCity, str], str]] = {
     "unit": lambda c, s: f"/units/{c.unit[s]}",
     "member": lambda c, s: f"/members/{c.members[s.lower() + '1'].id}",

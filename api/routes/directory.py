@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
-from api.deps import ActorDep, IdPath, IdQuery, Limit, Offset, PoolDep, TextQuery
+from api.deps import ActorDep, IdField, IdPath, IdQuery, Limit, Offset, PoolDep, TextQuery
+from domain.scope import PlaceFilter
 from schemas.api import Page
 from schemas.directory import (
     AuditEntry,
@@ -33,6 +35,33 @@ from services import directory
 router = APIRouter(tags=["directory 名录"])
 
 
+# The place filters of each list, as query parameters in this order (a list takes those it can be
+# narrowed by), handed on as one PlaceFilter.
+
+class InDistrict(BaseModel):
+    district_id: IdField = None
+
+    def place(self, *, member_id: int | None = None) -> PlaceFilter:
+        return PlaceFilter(**self.model_dump(), member_id=member_id)
+
+
+class InSubdistrict(InDistrict):
+    subdistrict_id: IdField = None
+
+
+class InCommunity(InSubdistrict):
+    community_id: IdField = None
+
+
+class InUnit(InCommunity):
+    unit_id: IdField = None
+
+
+class InGridAndUnit(InCommunity):
+    grid_id: IdField = None
+    unit_id: IdField = None
+
+
 @router.get("/districts", response_model=Page[District], summary="区列表")
 async def list_districts(
     pool: PoolDep, actor: ActorDep, name: TextQuery = None, limit: Limit = 50, offset: Offset = 0
@@ -43,51 +72,45 @@ async def list_districts(
 
 @router.get("/subdistricts", response_model=Page[Subdistrict], summary="街道列表")
 async def list_subdistricts(
-    pool: PoolDep, actor: ActorDep, name: TextQuery = None, district_id: IdQuery = None,
+    pool: PoolDep, actor: ActorDep, name: TextQuery = None, where: Annotated[InDistrict, Query()] = InDistrict(),
     limit: Limit = 50, offset: Offset = 0,
 ) -> Page[Subdistrict]:
     async with pool.acquire() as conn:
         return await directory.list_subdistricts(
-            conn, actor, name=name, district_id=district_id, limit=limit, offset=offset
+            conn, actor, place=where.place(), name=name, limit=limit, offset=offset
         )
 
 
 @router.get("/communities", response_model=Page[Community], summary="社区列表")
 async def list_communities(
-    pool: PoolDep, actor: ActorDep, name: TextQuery = None, district_id: IdQuery = None,
-    subdistrict_id: IdQuery = None, limit: Limit = 50, offset: Offset = 0,
+    pool: PoolDep, actor: ActorDep, name: TextQuery = None, where: Annotated[InSubdistrict, Query()] = InSubdistrict(),
+    limit: Limit = 50, offset: Offset = 0,
 ) -> Page[Community]:
     async with pool.acquire() as conn:
         return await directory.list_communities(
-            conn, actor, name=name, district_id=district_id, subdistrict_id=subdistrict_id,
-            limit=limit, offset=offset,
+            conn, actor, place=where.place(), name=name, limit=limit, offset=offset
         )
 
 
 @router.get("/grids", response_model=Page[Grid], summary="网格列表 (含相邻网格)")
 async def list_grids(
-    pool: PoolDep, actor: ActorDep, name: TextQuery = None, district_id: IdQuery = None,
-    subdistrict_id: IdQuery = None, community_id: IdQuery = None, limit: Limit = 50,
-    offset: Offset = 0,
+    pool: PoolDep, actor: ActorDep, name: TextQuery = None, where: Annotated[InCommunity, Query()] = InCommunity(),
+    limit: Limit = 50, offset: Offset = 0,
 ) -> Page[Grid]:
     async with pool.acquire() as conn:
         return await directory.list_grids(
-            conn, actor, name=name, district_id=district_id, subdistrict_id=subdistrict_id,
-            community_id=community_id, limit=limit, offset=offset,
+            conn, actor, place=where.place(), name=name, limit=limit, offset=offset
         )
 
 
 @router.get("/units", response_model=Page[Unit], summary="报到单位列表")
 async def list_units(
-    pool: PoolDep, actor: ActorDep, name: TextQuery = None, district_id: IdQuery = None,
-    subdistrict_id: IdQuery = None, community_id: IdQuery = None,
+    pool: PoolDep, actor: ActorDep, name: TextQuery = None, where: Annotated[InCommunity, Query()] = InCommunity(),
     status: UnitRegistrationStatus | None = None, limit: Limit = 50, offset: Offset = 0,
 ) -> Page[Unit]:
     async with pool.acquire() as conn:
         return await directory.list_units(
-            conn, actor, name=name, district_id=district_id, subdistrict_id=subdistrict_id,
-            community_id=community_id, status=status.value if status else None, limit=limit,
-            offset=offset,
+            conn, actor, place=where.place(), name=name, status=status, limit=limit, offset=offset
         )
 
 
@@ -102,15 +125,13 @@ async def list_members(
     pool: PoolDep, actor: ActorDep,
     name: Annotated[Text | None, Query(min_length=1, max_length=100, description="姓名包含")] = None,
     name_prefix: Annotated[Text | None, Query(min_length=1, max_length=100, description="姓名开头")] = None,
-    district_id: IdQuery = None, subdistrict_id: IdQuery = None, community_id: IdQuery = None,
-    grid_id: IdQuery = None, unit_id: IdQuery = None,
+    where: Annotated[InGridAndUnit, Query()] = InGridAndUnit(),
     status: MemberRegistrationStatus | None = None, limit: Limit = 50, offset: Offset = 0,
 ) -> Page[Member]:
     async with pool.acquire() as conn:
         return await directory.list_members(
-            conn, actor, name=name, name_prefix=name_prefix, district_id=district_id,
-            subdistrict_id=subdistrict_id, community_id=community_id, grid_id=grid_id,
-            unit_id=unit_id, status=status.value if status else None, limit=limit, offset=offset,
+            conn, actor, place=where.place(), name=name, name_prefix=name_prefix, status=status,
+            limit=limit, offset=offset,
         )
 
 
@@ -123,29 +144,24 @@ async def get_member(pool: PoolDep, actor: ActorDep, member_id: IdPath) -> Membe
 @router.get("/registrations/members", response_model=Page[MemberRegistration], summary="个人报到列表")
 async def list_member_registrations(
     pool: PoolDep, actor: ActorDep, name: TextQuery = None, member_id: IdQuery = None,
-    district_id: IdQuery = None, subdistrict_id: IdQuery = None, community_id: IdQuery = None,
-    grid_id: IdQuery = None, unit_id: IdQuery = None,
+    where: Annotated[InGridAndUnit, Query()] = InGridAndUnit(),
     status: MemberRegistrationStatus | None = None, limit: Limit = 50, offset: Offset = 0,
 ) -> Page[MemberRegistration]:
     async with pool.acquire() as conn:
         return await directory.list_member_registrations(
-            conn, actor, member_id=member_id, name=name, district_id=district_id,
-            subdistrict_id=subdistrict_id, community_id=community_id, grid_id=grid_id,
-            unit_id=unit_id, status=status.value if status else None, limit=limit, offset=offset,
+            conn, actor, place=where.place(member_id=member_id), name=name, status=status,
+            limit=limit, offset=offset,
         )
 
 
 @router.get("/registrations/units", response_model=Page[UnitRegistration], summary="单位报到列表")
 async def list_unit_registrations(
-    pool: PoolDep, actor: ActorDep, name: TextQuery = None, district_id: IdQuery = None,
-    subdistrict_id: IdQuery = None, community_id: IdQuery = None, unit_id: IdQuery = None,
+    pool: PoolDep, actor: ActorDep, name: TextQuery = None, where: Annotated[InUnit, Query()] = InUnit(),
     status: UnitRegistrationStatus | None = None, limit: Limit = 50, offset: Offset = 0,
 ) -> Page[UnitRegistration]:
     async with pool.acquire() as conn:
         return await directory.list_unit_registrations(
-            conn, actor, name=name, district_id=district_id, subdistrict_id=subdistrict_id,
-            community_id=community_id, unit_id=unit_id, status=status.value if status else None,
-            limit=limit, offset=offset,
+            conn, actor, place=where.place(), name=name, status=status, limit=limit, offset=offset
         )
 
 

@@ -27,11 +27,17 @@ from domain.errors import TooManyRequests
 
 PER_ADDRESS = "20/minute"
 PER_CODE = "10/minute"
+# Reads of the public board 晒单 (no code): per client address only, looser than the code routes.
+PER_ADDRESS_READS = "60/minute"
 
 # (method, path) of every braked route: /openapi.json documents their 429 answer.
 RATE_LIMITED_ROUTES: set[tuple[str, str]] = {
     ("POST", "/resident/needs"),
     ("POST", "/resident/rating"),
+    ("POST", "/resident/need-code/open"),
+    ("POST", "/resident/rating-code/open"),
+    ("POST", "/resident/need-follow"),
+    ("GET", "/resident/board/{community_id}"),
     ("GET", "/certificates/{number}"),
     # sign-in: per address and per phone (the "code" key), on top of the account lockout
     ("POST", "/auth/login"),
@@ -44,9 +50,11 @@ RATE_LIMITED_ROUTES: set[tuple[str, str]] = {
 class PublicBrakes:
     """The counters of one API process."""
 
-    def __init__(self, *, per_address: str = PER_ADDRESS, per_code: str = PER_CODE) -> None:
+    def __init__(self, *, per_address: str = PER_ADDRESS, per_code: str = PER_CODE,
+                 per_address_reads: str = PER_ADDRESS_READS) -> None:
         self.per_address: RateLimitItem = parse(per_address)
         self.per_code: RateLimitItem = parse(per_code)
+        self.per_address_reads: RateLimitItem = parse(per_address_reads)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
     async def _hit(self, item: RateLimitItem, *key: str) -> None:
@@ -64,9 +72,22 @@ class PublicBrakes:
         await self._hit(self.per_address, route, "address", address)
         await self._hit(self.per_code, route, "code", code.strip().upper())
 
+    async def check_read(self, *, route: str, address: str) -> None:
+        """Count one public read (no code); TooManyRequests when the address is over its limit."""
+        await self._hit(self.per_address_reads, route, "address", address)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
 
 async def brake(request: Request, *, route: str, code: str) -> None:
     """Apply the app's brakes to this request (the app factory put them on `app.state`)."""
     brakes: PublicBrakes = request.app.state.public_brakes
-    address = request.client.host if request.client is not None else "unknown"
-    await brakes.check(route=route, address=address, code=code)
+    await brakes.check(route=route, address=_address(request), code=code)
+
+
+async def brake_read(request: Request, *, route: str) -> None:
+    """Apply the app's brake on public reads (per address) to this request."""
+    brakes: PublicBrakes = request.app.state.public_brakes
+    await brakes.check_read(route=route, address=_address(request))

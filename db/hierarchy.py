@@ -183,3 +183,23 @@ async def select_neighbour_ids(conn: Conn, *, grid_id: int) -> list[int]:
         "SELECT neighbour_id FROM grid_adjacency WHERE grid_id = $1 ORDER BY neighbour_id", grid_id
     )
     return [r["neighbour_id"] for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class GridLabelRow:
+    """A grid's own and its community's names (what a resident sees after scanning a code)."""
+
+    grid_name: str
+    community_id: int
+    community_name: str
+
+
+async def select_grid_label(conn: Conn, *, grid_id: int) -> GridLabelRow | None:
+    row = await conn.fetchrow(
+        """
+        SELECT g.name AS grid_name, c.id AS community_id, c.name AS community_name
+        FROM grid g JOIN community c ON c.id = g.community_id WHERE g.id = $1
+        """,
+        grid_id,
+    )
+    return None if row is None else GridLabelRow(**row)

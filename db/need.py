@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -210,3 +211,40 @@ async def insert_closed_needs(
     )
     # Identity values are drawn in insertion order, which ORDER BY ord fixes.
     return sorted(int(r["id"]) for r in rows)
+
+
+# ---------------------------------------------------------------- the resident's follow link
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedNeedRow:
+    """What the follow link reads: states and dates, never the resident's name or phone."""
+
+    id: int
+    category: str
+    status: str
+    reject_reason: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    task_window_start: datetime | None
+    task_closed_at: datetime | None
+
+
+async def set_follow_token_hash(conn: Conn, *, need_id: int, token_hash: str) -> None:
+    await conn.execute("UPDATE need SET follow_token_hash = $2 WHERE id = $1", need_id, token_hash)
+
+
+async def select_followed_need(conn: Conn, *, token_hash: str) -> FollowedNeedRow | None:
+    """The need behind a follow token, with its task's time and close (the latest task made from it)."""
+    row = await conn.fetchrow(
+        """
+        SELECT n.id, n.category, n.status, n.reject_reason, n.created_at, n.decided_at,
+               t.window_start AS task_window_start, t.closed_at AS task_closed_at
+        FROM need n
+        LEFT JOIN LATERAL (SELECT window_start, closed_at FROM task WHERE need_id = n.id
+                           ORDER BY id DESC LIMIT 1) t ON true
+        WHERE n.follow_token_hash = $1
+        """,
+        token_hash,
+    )
+    return None if row is None else FollowedNeedRow(**row)

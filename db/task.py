@@ -7,6 +7,7 @@ really changed, so a retried activity leaves one history line, not two.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -601,3 +602,48 @@ async def exists_task_created_before(conn: Conn, *, at: datetime) -> bool:
     """Whether any task was created before `at` (the demo's past is written once)."""
     found: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM task WHERE created_at < $1)", at)
     return found
+
+
+# ---------------------------------------------------------------- the public board 晒单
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRow:
+    """One closed task as the public board shows it: no title, names or phones, only counts."""
+
+    task_id: int
+    category: str
+    grid_name: str
+    served_at: datetime
+    closed_at: datetime
+    members: int
+    hours: float
+    rating: int | None
+    rating_defaulted: bool
+
+
+async def select_board(conn: Conn, *, community_id: int, limit: int, offset: int) -> tuple[int, list[BoardRow]]:
+    """The community's closed tasks newest first (one page), and how many there are in all."""
+    total: int = await conn.fetchval(
+        "SELECT count(*) FROM task WHERE community_id = $1 AND status = 'closed'", community_id
+    )
+    rows = await conn.fetch(
+        """
+        SELECT t.id AS task_id, t.category, g.name AS grid_name,
+               coalesce(a.last_out, t.window_start) AS served_at, t.closed_at,
+               coalesce(a.members, 0)::int AS members, coalesce(a.hours, 0)::float AS hours,
+               r.score::int AS rating, coalesce(r.defaulted, false) AS rating_defaulted
+        FROM task t
+        JOIN grid g ON g.id = t.grid_id
+        LEFT JOIN LATERAL (
+            SELECT count(*) AS members, sum(hours) AS hours, max(checked_out_at) AS last_out
+            FROM assignment WHERE task_id = t.id AND status = 'checked_out'
+        ) a ON true
+        LEFT JOIN resident_rating r ON r.task_id = t.id
+        WHERE t.community_id = $1 AND t.status = 'closed'
+        ORDER BY t.closed_at DESC, t.id DESC
+        LIMIT $2 OFFSET $3
+        """,
+        community_id, limit, offset,
+    )
+    return total, [BoardRow(**r) for r in rows]

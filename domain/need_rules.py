@@ -36,3 +36,22 @@ def is_likely_duplicate(
     if phone is None or other_phone is None or phone != other_phone:
         return False
     return same_category and same_grid and abs(placed_at - other_placed_at) <= DUPLICATE_WINDOW
+
+
+# ---------------------------------------------------------------- what a resident is told
+
+# The micro-wish category 微心愿 (the catalogue's own name): only such a need names a donor, who may
+# stay anonymous.
+MICRO_WISH_CATEGORY = "物资微心愿"
+REFUSAL_DONOR_NOT_MICRO_WISH = "只有微心愿可以填写认捐人"
+REFUSAL_BAD_FOLLOW_TOKEN = "查询链接无效, 请使用提交需求后页面给出的链接"
+REFUSAL_COMMUNITY_MISSING = "该社区不存在或未开放晒单"
+
+# A need's state as the resident who placed it reads it: a label and what happens next.
+RESIDENT_STATUS_TEXT: dict[str, tuple[str, str]] = {
+    "submitted": ("待社区核查", "社区工作人员将核查您的需求, 核查通过后安排党员服务。"),
+    "verified": ("已核查, 待派单", "社区已核查通过, 正在安排党员服务。"),
+    "rejected": ("未通过核查", "社区未受理该需求, 原因见社区答复; 如有疑问请联系网格员。"),
+    "converted": ("已派单, 服务中", "已安排党员服务, 请留意上门时间。"),
+    "closed": ("已办结", "服务已完成并经社区核查。感谢您的信任!"),
+}

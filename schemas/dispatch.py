@@ -347,16 +347,20 @@ class ResidentNeedCreate(BaseModel):
     description: Text = Field(min_length=1, max_length=2000)
     resident_name: Text | None = Field(default=None, max_length=50)
     resident_phone: Text | None = Field(default=None, max_length=20)
+    donor_name: Text | None = Field(default=None, max_length=100, description="微心愿的认捐人 (可匿名)")
+    donor_anonymous: bool = False
 
 
 class ResidentNeedReceipt(BaseModel):
-    """What the resident gets back: no one else's data, only their need's number and state."""
+    """What the resident gets back: no one else's data, only their need's number and state, and the
+    token of the link to follow it (shown once; only its hash is kept)."""
 
     need_id: int
     status: NeedStatus
     deadline_at: datetime
     likely_duplicate: bool
     message: str
+    follow_token: str
 
 
 class ResidentRateInput(BaseModel):

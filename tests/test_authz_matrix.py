@@ -186,6 +186,13 @@ ROUTES: dict[tuple[str, str], Case] = {
         "code": "sbd_need_matrix", "category": "助老助残", "description": "矩阵"}), scoped=False),
     ("POST", "/resident/rating"): Case("/resident/rating", PUBLIC, _j(lambda o: {
         "code": "sbd_rate_matrix", "score": 5}), scoped=False),
+    ("POST", "/resident/need-code/open"): Case("/resident/need-code/open", PUBLIC, _j(lambda o: {
+        "code": "sbd_need_matrix"}), scoped=False),
+    ("POST", "/resident/need-follow"): Case("/resident/need-follow", PUBLIC, _j(lambda o: {
+        "code": "sbd_follow_matrix"}), scoped=False),
+    ("POST", "/resident/rating-code/open"): Case("/resident/rating-code/open", PUBLIC, _j(lambda o: {
+        "code": "sbd_rate_matrix"}), scoped=False),
+    ("GET", "/resident/board/{community_id}"): Case("/resident/board/{community}", PUBLIC, scoped=False),
     ("POST", "/grids/{grid_id}/need-code"): Case("/grids/{grid}/need-code", STAFF_ROLES),
     ("POST", "/tasks/{task_id}/rating-code"): Case("/tasks/{task}/rating-code", STAFF_ROLES),
     # evaluations (one run over both sides; its members and units are scoped)

@@ -42,7 +42,7 @@ async def test_residents_place_needs_with_their_grids_code(pool: Pool, api_http:
     assert r.status_code == 201, r.text
     first = r.json()
     assert first["status"] == "submitted" and first["likely_duplicate"] is False
-    assert set(first) == {"need_id", "status", "deadline_at", "likely_duplicate", "message"}
+    assert set(first) == {"need_id", "status", "deadline_at", "likely_duplicate", "message", "follow_token"}
     r = await api_http.post("/resident/needs", json=need)
     assert r.json()["likely_duplicate"] is True and str(first["need_id"]) in r.json()["message"]
     listed = {n["id"]: n for n in (await api_http.get("/needs", params={"status": "submitted"}, headers=staff)).json()}

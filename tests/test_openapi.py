@@ -15,6 +15,9 @@ from schemas.campaign import LadderStep, ReminderPolicy
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("POST", "/resident/needs"),
           ("POST", "/resident/rating"), ("GET", "/certificates/{number}"),
+          # the residents' pages: what a code opens, a need's follow link, a community's board
+          ("POST", "/resident/need-code/open"), ("POST", "/resident/rating-code/open"),
+          ("POST", "/resident/need-follow"), ("GET", "/resident/board/{community_id}"),
           # signing in and out: before a session exists, or ending one (the cookie is checked inside)
           ("POST", "/auth/login"), ("POST", "/auth/otp/request"), ("POST", "/auth/otp/login"),
           ("POST", "/auth/password/setup"), ("POST", "/auth/logout")}

@@ -1,16 +1,19 @@
 """The residents' doors 居民点单 / 居民评价, public (no bearer token): a resident holds only a code,
-a grid's need-placing code 点单码 or a task's rating code 评价码. Issuing those codes is for
-community staff and needs a token like every other route.
+a grid's need-placing code 点单码, a task's rating code 评价码 or a placed need's follow token, and
+anyone may read a community's public board 晒单. Codes travel in request bodies, never in a URL
+(server logs). Issuing codes is for community staff and needs a token like every other route.
 
 Thin: every route calls services/resident.py.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
 
-from api.deps import ActorDep, ClientDep, IdPath, PoolDep
-from api.rate_limits import brake
+from fastapi import APIRouter, Query, Request
+
+from api.deps import ActorDep, ClientDep, IdPath, Offset, PoolDep
+from api.rate_limits import brake, brake_read
 from domain import local_time
 from schemas.dispatch import (
     GridNeedCodeIssued,
@@ -20,12 +23,46 @@ from schemas.dispatch import (
     ResidentRateResult,
     ResidentRatingCodeIssued,
 )
+from schemas.resident import FollowedNeed, NeedCodeOpens, PublicBoard, RatingCodeOpens, ResidentCode
 from services import resident
 
 router = APIRouter(tags=["resident 居民"])
 
+BOARD_PAGE_MAX = 50
+BoardLimit = Annotated[int, Query(ge=1, le=BOARD_PAGE_MAX, description="每页条数 (1-50)")]
 
 
+@router.post("/resident/need-code/open", response_model=NeedCodeOpens,
+             summary="居民扫点单码: 所在网格、社区和可选的需求类别 (无需登录)")
+async def open_need_code(request: Request, pool: PoolDep, body: ResidentCode) -> NeedCodeOpens:
+    await brake(request, route="resident_need_code", code=body.code)
+    async with pool.acquire() as conn:
+        return await resident.open_need_code(conn, body.code)
+
+
+@router.post("/resident/need-follow", response_model=FollowedNeed,
+             summary="居民凭查询链接查看需求进度 (无需登录, 不含个人信息)")
+async def follow_need(request: Request, pool: PoolDep, body: ResidentCode) -> FollowedNeed:
+    await brake(request, route="resident_need_follow", code=body.code)
+    async with pool.acquire() as conn:
+        return await resident.follow_need(conn, body.code)
+
+
+@router.post("/resident/rating-code/open", response_model=RatingCodeOpens,
+             summary="居民扫评价码: 待评价的服务, 或评价码为何不能用 (无需登录)")
+async def open_rating_code(request: Request, pool: PoolDep, body: ResidentCode) -> RatingCodeOpens:
+    await brake(request, route="resident_rating_code", code=body.code)
+    async with pool.acquire() as conn:
+        return await resident.open_rating_code(conn, body.code, now=local_time.now())
+
+
+@router.get("/resident/board/{community_id}", response_model=PublicBoard,
+            summary="社区晒单: 已办结的服务、人数和居民评价 (公开, 不含个人信息)")
+async def public_board(request: Request, pool: PoolDep, community_id: IdPath,
+                       limit: BoardLimit = 20, offset: Offset = 0) -> PublicBoard:
+    await brake_read(request, route="resident_board")
+    async with pool.acquire() as conn:
+        return await resident.public_board(conn, community_id, limit=limit, offset=offset)
 @router.post("/resident/needs", response_model=ResidentNeedReceipt, status_code=201,
              summary="居民凭网格点单码提交需求 (无需登录)")
 async def place_need(request: Request, pool: PoolDep, body: ResidentNeedCreate) -> ResidentNeedReceipt:

@@ -1440,6 +1440,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/resident/need-code/open": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 居民扫点单码: 所在网格、社区和可选的需求类别 (无需登录) */
+        post: operations["open_need_code_resident_need_code_open_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/resident/need-follow": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 居民凭查询链接查看需求进度 (无需登录, 不含个人信息) */
+        post: operations["follow_need_resident_need_follow_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/resident/rating-code/open": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 居民扫评价码: 待评价的服务, 或评价码为何不能用 (无需登录) */
+        post: operations["open_rating_code_resident_rating_code_open_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/resident/board/{community_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 社区晒单: 已办结的服务、人数和居民评价 (公开, 不含个人信息) */
+        get: operations["public_board_resident_board__community_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/resident/needs": {
         parameters: {
             query?: never;
@@ -2018,6 +2086,36 @@ export interface components {
             before: unknown;
             /** After */
             after: unknown;
+        };
+        /**
+         * BoardItem
+         * @description One completed service: what, where (the grid), when, by how many members, the rating.
+         */
+        BoardItem: {
+            /** Task Id */
+            task_id: number;
+            /** Category */
+            category: string;
+            /** Grid Name */
+            grid_name: string;
+            /**
+             * Served At
+             * Format: date-time
+             */
+            served_at: string;
+            /**
+             * Closed At
+             * Format: date-time
+             */
+            closed_at: string;
+            /** Members */
+            members: number;
+            /** Hours */
+            hours: number;
+            /** Rating */
+            rating: number | null;
+            /** Rating Defaulted */
+            rating_defaulted: boolean;
         };
         /** Body_upload_roster_imports_post */
         Body_upload_roster_imports_post: {
@@ -2726,6 +2824,34 @@ export interface components {
             lines: components["schemas"]["ExplainLine"][];
         };
         /**
+         * FollowedNeed
+         * @description A need as its follow link shows it: the state, the category, dates and the community's answer.
+         */
+        FollowedNeed: {
+            /** Need Id */
+            need_id: number;
+            status: components["schemas"]["NeedStatus"];
+            /** Status Label */
+            status_label: string;
+            /** Next Step */
+            next_step: string;
+            /** Category */
+            category: string;
+            /**
+             * Placed At
+             * Format: date-time
+             */
+            placed_at: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Decision Text */
+            decision_text: string | null;
+            /** Service At */
+            service_at: string | null;
+            /** Closed At */
+            closed_at: string | null;
+        };
+        /**
          * Grade
          * @enum {string}
          */
@@ -3204,6 +3330,22 @@ export interface components {
             /** Category Bonus */
             category_bonus: number;
         };
+        /**
+         * NeedCodeOpens
+         * @description What a grid's need-placing code opens: where the need goes and the categories to pick from.
+         */
+        NeedCodeOpens: {
+            /** Grid Name */
+            grid_name: string;
+            /** Community Id */
+            community_id: number;
+            /** Community Name */
+            community_name: string;
+            /** Categories */
+            categories: string[];
+            /** Micro Wish Category */
+            micro_wish_category: string;
+        };
         /** NeedCreate */
         NeedCreate: {
             /** Category */
@@ -3550,6 +3692,19 @@ export interface components {
             /** Tasks Parked */
             tasks_parked: number;
         };
+        /** PublicBoard */
+        PublicBoard: {
+            /** Community Id */
+            community_id: number;
+            /** Community Name */
+            community_name: string;
+            /** Total */
+            total: number;
+            /** Offset */
+            offset: number;
+            /** Items */
+            items: components["schemas"]["BoardItem"][];
+        };
         /**
          * QuotaPeriod
          * @enum {string}
@@ -3582,6 +3737,30 @@ export interface components {
             score: number;
             /** Follow Up */
             follow_up: boolean;
+        };
+        /**
+         * RatingCodeOpens
+         * @description What a task's rating code opens: the service to rate, before the resident writes anything.
+         */
+        RatingCodeOpens: {
+            /** Task Id */
+            task_id: number;
+            /** Category */
+            category: string;
+            /** Community Name */
+            community_name: string;
+            /**
+             * Served On
+             * Format: date-time
+             */
+            served_on: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Ready */
+            ready: boolean;
         };
         /** ReasonBody */
         ReasonBody: {
@@ -3725,6 +3904,14 @@ export interface components {
          */
         ReminderStep: "remind" | "urge" | "supervise" | "public_notice";
         /**
+         * ResidentCode
+         * @description A code a resident holds (a grid's 点单码, a task's 评价码, a need's follow token).
+         */
+        ResidentCode: {
+            /** Code */
+            code: string;
+        };
+        /**
          * ResidentNeedCreate
          * @description A resident placing a need 居民点单 with their grid's public code 点单码 (no account).
          */
@@ -3741,10 +3928,21 @@ export interface components {
             resident_name?: string | null;
             /** Resident Phone */
             resident_phone?: string | null;
+            /**
+             * Donor Name
+             * @description 微心愿的认捐人 (可匿名)
+             */
+            donor_name?: string | null;
+            /**
+             * Donor Anonymous
+             * @default false
+             */
+            donor_anonymous: boolean;
         };
         /**
          * ResidentNeedReceipt
-         * @description What the resident gets back: no one else's data, only their need's number and state.
+         * @description What the resident gets back: no one else's data, only their need's number and state, and the
+         *     token of the link to follow it (shown once; only its hash is kept).
          */
         ResidentNeedReceipt: {
             /** Need Id */
@@ -3759,6 +3957,8 @@ export interface components {
             likely_duplicate: boolean;
             /** Message */
             message: string;
+            /** Follow Token */
+            follow_token: string;
         };
         /**
          * ResidentRateInput
@@ -10498,6 +10698,249 @@ export interface operations {
             };
             /** @description 输入无效, message 与 errors 指出字段 */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    open_need_code_resident_need_code_open_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResidentCode"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NeedCodeOpens"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 请求过于频繁, 请稍后再试 (Retry-After 给出秒数) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    follow_need_resident_need_follow_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResidentCode"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FollowedNeed"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 请求过于频繁, 请稍后再试 (Retry-After 给出秒数) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    open_rating_code_resident_rating_code_open_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResidentCode"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RatingCodeOpens"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 请求过于频繁, 请稍后再试 (Retry-After 给出秒数) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    public_board_resident_board__community_id__get: {
+        parameters: {
+            query?: {
+                /** @description 每页条数 (1-50) */
+                limit?: number;
+                /** @description 跳过的条数 */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                community_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicBoard"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 请求过于频繁, 请稍后再试 (Retry-After 给出秒数) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

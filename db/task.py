@@ -7,7 +7,6 @@ really changed, so a retried activity leaves one history line, not two.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from domain import task_rules
 from domain.local_time import window_slots
 from domain.scope import ScopeFilter
 from schemas.matching import CityMap, EscalationLevel, MemberCandidate, TaskSpec
+from schemas.resident import BoardItem
 
 
 async def insert_task(
@@ -607,23 +607,9 @@ async def exists_task_created_before(conn: Conn, *, at: datetime) -> bool:
 # ---------------------------------------------------------------- the public board 晒单
 
 
-@dataclass(frozen=True, slots=True)
-class BoardRow:
-    """One closed task as the public board shows it: no title, names or phones, only counts."""
-
-    task_id: int
-    category: str
-    grid_name: str
-    served_at: datetime
-    closed_at: datetime
-    members: int
-    hours: float
-    rating: int | None
-    rating_defaulted: bool
-
-
-async def select_board(conn: Conn, *, community_id: int, limit: int, offset: int) -> tuple[int, list[BoardRow]]:
-    """The community's closed tasks newest first (one page), and how many there are in all."""
+async def select_board(conn: Conn, *, community_id: int, limit: int, offset: int) -> tuple[int, list[BoardItem]]:
+    """The community's closed tasks newest first (one page), and how many there are in all: no
+    title, names or phones, only counts."""
     total: int = await conn.fetchval(
         "SELECT count(*) FROM task WHERE community_id = $1 AND status = 'closed'", community_id
     )
@@ -646,4 +632,4 @@ async def select_board(conn: Conn, *, community_id: int, limit: int, offset: int
         """,
         community_id, limit, offset,
     )
-    return total, [BoardRow(**r) for r in rows]
+    return total, [BoardItem(**r) for r in rows]

@@ -48,7 +48,7 @@ from schemas.dispatch import (
     ResidentRateResult,
     ResidentRatingCodeIssued,
 )
-from schemas.resident import BoardItem, FollowedNeed, NeedCodeOpens, PublicBoard, RatingCodeOpens
+from schemas.resident import FollowedNeed, NeedCodeOpens, PublicBoard, RatingCodeOpens
 from services import dispatch
 from services.tokens import hash_token
 
@@ -143,10 +143,7 @@ async def public_board(conn: Conn, community_id: int, *, limit: int, offset: int
     name = await directory_db.select_scope_name(conn, scope_kind="community", scope_id=community_id)
     if name is None:
         raise NotFound(need_rules.REFUSAL_COMMUNITY_MISSING, code="community_missing")
-    total, rows = await task_db.select_board(conn, community_id=community_id, limit=limit, offset=offset)
-    items = [BoardItem(task_id=r.task_id, category=r.category, grid_name=r.grid_name, served_at=r.served_at,
-                       closed_at=r.closed_at, members=r.members, hours=r.hours, rating=r.rating,
-                       rating_defaulted=r.rating_defaulted) for r in rows]
+    total, items = await task_db.select_board(conn, community_id=community_id, limit=limit, offset=offset)
     return PublicBoard(community_id=community_id, community_name=name, total=total, offset=offset, items=items)
 
 

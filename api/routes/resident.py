@@ -8,12 +8,14 @@ Thin: every route calls services/resident.py.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query, Request
 
 from api.deps import ActorDep, ClientDep, IdPath, Offset, PoolDep
 from api.rate_limits import brake, brake_read
+from db.pool import Conn, Pool
 from domain import local_time
 from schemas.dispatch import (
     GridNeedCodeIssued,
@@ -28,32 +30,39 @@ from services import resident
 
 router = APIRouter(tags=["resident 居民"])
 
+T = TypeVar("T")
+
 BOARD_PAGE_MAX = 50
 BoardLimit = Annotated[int, Query(ge=1, le=BOARD_PAGE_MAX, description="每页条数 (1-50)")]
+
+
+async def _read_with_code(request: Request, pool: Pool, *, route: str, code: str,
+                          read: Callable[[Conn], Awaitable[T]]) -> T:
+    """A public read keyed by a code: braked per address and per code, then read on one connection."""
+    await brake(request, route=route, code=code)
+    async with pool.acquire() as conn:
+        return await read(conn)
 
 
 @router.post("/resident/need-code/open", response_model=NeedCodeOpens,
              summary="居民扫点单码: 所在网格、社区和可选的需求类别 (无需登录)")
 async def open_need_code(request: Request, pool: PoolDep, body: ResidentCode) -> NeedCodeOpens:
-    await brake(request, route="resident_need_code", code=body.code)
-    async with pool.acquire() as conn:
-        return await resident.open_need_code(conn, body.code)
+    return await _read_with_code(request, pool, route="resident_need_code", code=body.code,
+                                 read=lambda conn: resident.open_need_code(conn, body.code))
 
 
 @router.post("/resident/need-follow", response_model=FollowedNeed,
              summary="居民凭查询链接查看需求进度 (无需登录, 不含个人信息)")
 async def follow_need(request: Request, pool: PoolDep, body: ResidentCode) -> FollowedNeed:
-    await brake(request, route="resident_need_follow", code=body.code)
-    async with pool.acquire() as conn:
-        return await resident.follow_need(conn, body.code)
+    return await _read_with_code(request, pool, route="resident_need_follow", code=body.code,
+                                 read=lambda conn: resident.follow_need(conn, body.code))
 
 
 @router.post("/resident/rating-code/open", response_model=RatingCodeOpens,
              summary="居民扫评价码: 待评价的服务, 或评价码为何不能用 (无需登录)")
 async def open_rating_code(request: Request, pool: PoolDep, body: ResidentCode) -> RatingCodeOpens:
-    await brake(request, route="resident_rating_code", code=body.code)
-    async with pool.acquire() as conn:
-        return await resident.open_rating_code(conn, body.code, now=local_time.now())
+    return await _read_with_code(request, pool, route="resident_rating_code", code=body.code,
+                                 read=lambda conn: resident.open_rating_code(conn, body.code, now=local_time.now()))
 
 
 @router.get("/resident/board/{community_id}", response_model=PublicBoard,

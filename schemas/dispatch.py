@@ -323,8 +323,9 @@ class RejectVerifyResult(BaseModel):
     rejections: int   # how many times this task's verification has been rejected so far
 
 
-class TaskSnapshot(BaseModel):
-    """The workflow's view of its task, for queries."""
+class TaskStateFields(BaseModel):
+    """What a running task answers, the one home of its fields: the API's TaskSnapshot and the
+    workflow query's TaskState (schemas/task_contract.py) take them and stay distinct types."""
 
     status: TaskStatus
     level: EscalationLevel
@@ -333,6 +334,10 @@ class TaskSnapshot(BaseModel):
     open_offers: list[int]
     parked_reason: str | None
     shortfall: int = 0   # 人手不足: going ahead this many short of the headcount
+
+
+class TaskSnapshot(TaskStateFields):
+    """The workflow's view of its task, for queries."""
 
 
 # ---------------------------------------------------------------- the residents' doors (no account)

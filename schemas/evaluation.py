@@ -35,9 +35,10 @@ class EvaluationLevel(StrEnum):
     city = "city"
 
 
-class EvaluationRule(BaseModel):
-    """Weights and thresholds. Per-month figures are scaled by the period's length in months
-    (a quarter needs three times a month's quota); rates are fractions (0.95 = 95 %)."""
+class RuleFields(BaseModel):
+    """The weights and thresholds of an evaluation, the one home of their fields and defaults.
+    Never used itself: the API's EvaluationRule and the workflow contract's RunRule
+    (schemas/evaluation_contract.py) each take them and stay distinct types."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -61,14 +62,24 @@ class EvaluationRule(BaseModel):
     star_bands: tuple[float, float, float, float] = (0.6, 0.8, 0.9, 0.95)
 
 
-class EvaluationScope(BaseModel):
-    """Which communities are evaluated; everything empty means the whole city."""
+class EvaluationRule(RuleFields):
+    """Weights and thresholds. Per-month figures are scaled by the period's length in months
+    (a quarter needs three times a month's quota); rates are fractions (0.95 = 95 %)."""
+
+
+class AreaIds(BaseModel):
+    """Which communities, by district, subdistrict and community ids; all empty means the whole
+    city. Never used itself: the API's EvaluationScope and the contract's RunScope take them."""
 
     model_config = ConfigDict(frozen=True)
 
     district_ids: list[int] = Field(default=[], max_length=MAX_SCOPE_IDS)
     subdistrict_ids: list[int] = Field(default=[], max_length=MAX_SCOPE_IDS)
     community_ids: list[int] = Field(default=[], max_length=MAX_SCOPE_IDS)
+
+
+class EvaluationScope(AreaIds):
+    """Which communities are evaluated; everything empty means the whole city."""
 
 
 class RunStatus(StrEnum):

@@ -7,45 +7,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from schemas.evaluation import MAX_SCOPE_IDS, PeriodKind, RunStatus
-
-
-class RunRule(BaseModel):
-    """The evaluation workflow's copy of an EvaluationRule (the API's and the rules' model): the
-    run's weights and thresholds as its history holds them, so an API change never changes it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    min_services_per_month: float = Field(default=1, ge=0)
-    min_hours_per_month: float = Field(default=2, ge=0)
-    # 优秀: quota met and score ≥ this × months (30 a month: 90 points a quarter).
-    excellent_score_per_month: float = Field(default=30, ge=0)
-    # 基本合格: at least this share of both quotas.
-    basic_share: float = Field(default=0.5, ge=0, le=1)
-    weight_points: float = 1
-    weight_hours: float = 0
-    weight_services: float = 0
-    # A unit below either rate loses eligibility 失去评优资格.
-    unit_min_registration_rate: float = Field(default=0.95, ge=0, le=1)
-    unit_min_completion_rate: float = Field(default=0.95, ge=0, le=1)
-    unit_basic_rate: float = Field(default=0.8, ge=0, le=1)
-    unit_excellent_services_per_month: float = Field(default=2, ge=0)
-    # A rating at or above this many stars counts as satisfied 满意.
-    satisfied_min_score: int = Field(default=4, ge=1, le=5)
-    # composite ≥ band[i] earns i + 2 stars; below the first band, one star.
-    star_bands: tuple[float, float, float, float] = (0.6, 0.8, 0.9, 0.95)
+from schemas.evaluation import AreaIds, PeriodKind, RuleFields, RunStatus
 
 
-class RunScope(BaseModel):
-    """The evaluation workflow's copy of an EvaluationScope: which communities a run evaluates."""
+class RunRule(RuleFields):
+    """The evaluation workflow's own rule type (the API's is EvaluationRule): the run's weights and
+    thresholds as its history holds them; the fields' one home is RuleFields."""
 
-    model_config = ConfigDict(frozen=True)
 
-    district_ids: list[int] = Field(default=[], max_length=MAX_SCOPE_IDS)
-    subdistrict_ids: list[int] = Field(default=[], max_length=MAX_SCOPE_IDS)
-    community_ids: list[int] = Field(default=[], max_length=MAX_SCOPE_IDS)
+class RunScope(AreaIds):
+    """The evaluation workflow's own scope type (the API's is EvaluationScope): which communities a
+    run evaluates."""
 
 
 class EvaluationInput(BaseModel):

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.dispatch import AssignmentStatus, OfferStatus, Rating, TaskMode, TaskStatus
+from schemas.dispatch import AssignmentStatus, OfferStatus, Rating, TaskMode, TaskStateFields, TaskStatus
 from schemas.matching import EscalationLevel
 
 # ---------------------------------------------------------------- the workflow, its updates and query
@@ -71,7 +71,8 @@ class Claimed(BaseModel):
 
 
 class ScanUpdate(BaseModel):
-    """A member scanning the task's QR code on site: check-in, or check-out with a report."""
+    """Updates `check_in` and `check_out`: the scan as the workflow records it (the API's body is
+    schemas.dispatch.ScanInput)."""
 
     member_id: int
     token: str = Field(min_length=1, max_length=200)
@@ -125,16 +126,8 @@ class CancelInput(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class TaskState(BaseModel):
-    """The workflow's view of its task, for queries."""
-
-    status: TaskStatus
-    level: EscalationLevel
-    wave: int
-    filled: int
-    open_offers: list[int]
-    parked_reason: str | None
-    shortfall: int = 0   # 人手不足: going ahead this many short of the headcount
+class TaskState(TaskStateFields):
+    """The workflow's `state` query: its view of its task."""
 
 
 # ---------------------------------------------------------------- activities

@@ -61,13 +61,32 @@ class ResourceCategory(StrEnum):
     venue = "场地"
 
 
-class ResourceItem(BaseModel):
-    """One line of a resource list: a category from the vocabulary, how many, a note."""
+# The fields the API's models and the workflow contract's (schemas/whistle_contract.py) share have
+# their one home in these bases, never used themselves: an API body and a history payload stay
+# distinct types.
 
+
+class ResourceFields(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     category: ResourceCategory
     quantity: int = Field(default=1, ge=1, le=100_000)
+
+
+class AnswerFields(BaseModel):
+    unit_id: int
+    accept: bool
+    people: int = Field(default=0, ge=0, le=10_000)
+
+
+class ArrivalFields(BaseModel):
+    unit_id: int
+    people: int | None = Field(default=None, ge=0, le=10_000)
+
+
+class ResourceItem(ResourceFields):
+    """One line of a resource list: a category from the vocabulary, how many, a note."""
+
     note: Text = Field(default="", max_length=200)
 
 
@@ -89,12 +108,9 @@ class WhistleBlow(BaseModel):
     respond_by: Moment | None = None
 
 
-class WhistleAnswer(BaseModel):
+class WhistleAnswer(AnswerFields):
     """A unit's answer 报到响应: who and what it sends and when they arrive, or a decline."""
 
-    unit_id: int
-    accept: bool
-    people: int = Field(default=0, ge=0, le=10_000)
     resources: list[ResourceItem] = Field(default_factory=list, max_length=30)
     eta: Moment | None = None
     contact_name: Text | None = Field(default=None, max_length=50)
@@ -115,11 +131,8 @@ class WhistleAnswer(BaseModel):
         return self
 
 
-class WhistleArrival(BaseModel):
+class WhistleArrival(ArrivalFields):
     """The community marks a unit on site 到岗; `people` defaults to what the unit committed."""
-
-    unit_id: int
-    people: int | None = Field(default=None, ge=0, le=10_000)
 
 
 class WhistleClose(BaseModel):
@@ -213,7 +226,10 @@ class ArriveResult(BaseModel):
     status: WhistleStatus
 
 
-class WhistleSnapshot(BaseModel):
+class StateFields(BaseModel):
+    """What a running whistle answers, the one home of its fields: the API's WhistleSnapshot and
+    the workflow query's WhistleState (schemas/whistle_contract.py) take them."""
+
     status: WhistleStatus
     level: WhistleLevel
     people_needed: int
@@ -222,3 +238,7 @@ class WhistleSnapshot(BaseModel):
     urged: list[int]
     parked_reason: str | None = None
     shortfall: int = 0
+
+
+class WhistleSnapshot(StateFields):
+    pass  # a running whistle's state, as the API shows it

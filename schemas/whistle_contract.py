@@ -10,27 +10,28 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.whistle import ResourceCategory, SummonStatus, WhistleLevel, WhistleStatus
+from schemas.whistle import (
+    AnswerFields,
+    ArrivalFields,
+    ResourceFields,
+    StateFields,
+    SummonStatus,
+    WhistleLevel,
+    WhistleStatus,
+)
 
 # ------------------------------------------------------------------ what units send (as the workflow records it)
 
 
-class UnitResource(BaseModel):
+class UnitResource(ResourceFields):
     """One line of a unit's resource list."""
 
-    model_config = ConfigDict(frozen=True)
-
-    category: ResourceCategory
-    quantity: int = Field(default=1, ge=1, le=100_000)
     note: str = Field(default="", max_length=200)
 
 
-class UnitAnswer(BaseModel):
+class UnitAnswer(AnswerFields):
     """A unit's answer 报到响应 or decline, as checked by the API (schemas.whistle.WhistleAnswer)."""
 
-    unit_id: int
-    accept: bool
-    people: int = Field(default=0, ge=0, le=10_000)
     resources: list[UnitResource] = Field(default_factory=list, max_length=30)
     eta: datetime | None = None
     contact_name: str | None = Field(default=None, max_length=50)
@@ -38,9 +39,8 @@ class UnitAnswer(BaseModel):
     decline_reason: str | None = Field(default=None, max_length=500)
 
 
-class UnitArrival(BaseModel):
-    unit_id: int
-    people: int | None = Field(default=None, ge=0, le=10_000)
+class UnitArrival(ArrivalFields):
+    """The community's 到岗 mark as the workflow records it."""
 
 
 # ------------------------------------------------------------------ the workflow
@@ -104,15 +104,8 @@ class CloseInput(BaseModel):
     actor: str
 
 
-class WhistleState(BaseModel):
-    status: WhistleStatus
-    level: WhistleLevel
-    people_needed: int
-    people_committed: int
-    units: dict[int, SummonStatus]
-    urged: list[int]
-    parked_reason: str | None = None
-    shortfall: int = 0
+class WhistleState(StateFields):
+    """The workflow's `state` query."""
 
 
 class SummonLevelInput(BaseModel):

@@ -18,21 +18,9 @@ from db.pool import Pool
 from schemas.delivery import Channel, DispatcherInput, OwnerKind
 from schemas.settings import Settings
 from services.delivery import ensure_dispatcher, kick_dispatcher
+from tests import receivers
 from tests.conftest import unique
-from tests.receivers import (
-    DINGTALK_PATH,
-    SMS_PATH,
-    WECOM_PATH,
-    Receiver,
-    add_endpoint,
-    add_member,
-    cleanup,
-    owner_id,
-    queue,
-    random_phone,
-    receiver,
-    row,
-)
+from tests.receivers import cleanup, receiver
 from workers.main import run_worker
 from workflows.delivery import DeliveryDispatcherWorkflow
 
@@ -55,24 +43,24 @@ async def _wait_all_sent(pool: Pool, prefix: str, expected: int, *, within: floa
         await asyncio.sleep(0.1)
 
 
-async def _endpoints(pool: Pool, receiver: Receiver) -> tuple[list[int], int, int, int]:
-    unit, community = owner_id(), owner_id() + 11
+async def _endpoints(pool: Pool, receiver: receivers.Receiver) -> tuple[list[int], int, int, int]:
+    unit, community = receivers.owner_id(), receivers.owner_id() + 11
     token = unique("tok")
     receiver.dingtalk_secrets[token] = "dispatch-secret"
     ids = [
-        await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
-                           url=receiver.url(WECOM_PATH, key="k"), rate_per_minute=1000),
-        await add_endpoint(pool, owner_kind=OwnerKind.community, owner_id=community,
+        await receivers.add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
+                           url=receiver.url(receivers.WECOM_PATH, key="k"), rate_per_minute=1000),
+        await receivers.add_endpoint(pool, owner_kind=OwnerKind.community, owner_id=community,
                            channel=Channel.dingtalk, secret="dispatch-secret", rate_per_minute=1000,
-                           url=receiver.url(DINGTALK_PATH, access_token=token)),
-        await add_endpoint(pool, owner_kind=OwnerKind.city, channel=Channel.sms,
-                           url=receiver.url(SMS_PATH), rate_per_minute=1000),
+                           url=receiver.url(receivers.DINGTALK_PATH, access_token=token)),
+        await receivers.add_endpoint(pool, owner_kind=OwnerKind.city, channel=Channel.sms,
+                           url=receiver.url(receivers.SMS_PATH), rate_per_minute=1000),
     ]
-    member = await add_member(pool, random_phone())
+    member = await receivers.add_member(pool, receivers.random_phone())
     return ids, unit, community, member
 
 
-def _keys_seen(receiver: Receiver, prefix: str) -> Counter[str]:
+def _keys_seen(receiver: receivers.Receiver, prefix: str) -> Counter[str]:
     """Each delivery's key as the receivers saw it (SMS by header; robots by the body's title marker)."""
     seen: Counter[str] = Counter()
     for r in receiver.received:
@@ -95,19 +83,19 @@ def _rows(prefix: str, unit: int, community: int, member: int, n: int, start: in
                               (Channel.sms, OwnerKind.member, member)][i % 3]
         base = f"{prefix}{i}"
         # The title carries the key so the robot receivers can tell deliveries apart.
-        r = row(channel, kind, rid, base)
+        r = receivers.row(channel, kind, rid, base)
         rows.append(r.model_copy(update={"title": r.idempotency_key}))
     return rows
 
 
 async def test_dispatcher_delivers_everything_and_wakes_on_kick(
-    pool: Pool, client: Client, task_queue: str, receiver: Receiver, cleanup: list[str]
+    pool: Pool, client: Client, task_queue: str, receiver: receivers.Receiver, cleanup: list[str]
 ) -> None:
     """Deliveries queued before and after the dispatcher starts are each sent exactly once, the later ones on a kick (well before the idle poll) and across a continue-as-new."""
     prefix = unique("disp:")
     cleanup.append(prefix)
     endpoint_ids, unit, community, member = await _endpoints(pool, receiver)
-    await queue(pool, _rows(prefix, unit, community, member, 9))
+    await receivers.queue(pool, _rows(prefix, unit, community, member, 9))
     workflow_id = unique("delivery-dispatcher-test-")
     # Two loop iterations per run: the kick below also exercises continue-as-new.
     settings = DispatcherInput(endpoint_ids=endpoint_ids, idle_poll=timedelta(minutes=5), max_items=5,
@@ -118,7 +106,7 @@ async def test_dispatcher_delivers_everything_and_wakes_on_kick(
         await kick_dispatcher(client, task_queue, workflow_id=workflow_id, dispatcher_input=settings)
         first_run = (await client.get_workflow_handle(workflow_id).describe()).run_id
         await _wait_all_sent(pool, prefix, 9)
-        await queue(pool, _rows(prefix, unit, community, member, 6, start=9))
+        await receivers.queue(pool, _rows(prefix, unit, community, member, 6, start=9))
         started = time.monotonic()
         await kick_dispatcher(client, task_queue, workflow_id=workflow_id, dispatcher_input=settings)
         await _wait_all_sent(pool, prefix, 15)
@@ -134,13 +122,13 @@ async def test_dispatcher_delivers_everything_and_wakes_on_kick(
 
 
 async def test_worker_stopped_mid_batch_loses_and_repeats_nothing(
-    pool: Pool, client: Client, task_queue: str, receiver: Receiver, cleanup: list[str]
+    pool: Pool, client: Client, task_queue: str, receiver: receivers.Receiver, cleanup: list[str]
 ) -> None:
     """A worker stopped while sending: it records the requests in flight and gives the rest back, a fresh worker sends the rest at once (not after the lease), every row ends sent once and no receiver sees a message twice."""
     prefix = unique("restart:")
     cleanup.append(prefix)
     endpoint_ids, unit, community, member = await _endpoints(pool, receiver)
-    await queue(pool, _rows(prefix, unit, community, member, 24))
+    await receivers.queue(pool, _rows(prefix, unit, community, member, 24))
     receiver.delay = 0.15   # slow answers, so the stop lands mid-batch
     workflow_id = unique("delivery-dispatcher-test-")
     settings = DispatcherInput(endpoint_ids=endpoint_ids, idle_poll=timedelta(seconds=2), max_items=8)
@@ -175,14 +163,14 @@ async def test_worker_stopped_mid_batch_loses_and_repeats_nothing(
 
 
 async def test_worker_start_up_runs_the_dispatcher_so_rows_queued_without_a_kick_go_out(
-    pool: Pool, client: Client, task_queue: str, receiver: Receiver, cleanup: list[str]
+    pool: Pool, client: Client, task_queue: str, receiver: receivers.Receiver, cleanup: list[str]
 ) -> None:
     """Rows queued while nobody kicked are sent once a worker starts (`run_worker`, as `up` and
     `worker` run it, starts the dispatcher at boot); starting it again finds the same run."""
     prefix = unique("boot:")
     cleanup.append(prefix)
     endpoint_ids, unit, community, member = await _endpoints(pool, receiver)
-    await queue(pool, _rows(prefix, unit, community, member, 6))   # queued; no kick, no dispatcher
+    await receivers.queue(pool, _rows(prefix, unit, community, member, 6))   # queued; no kick, no dispatcher
     workflow_id = unique("delivery-dispatcher-boot-")
     stop = asyncio.Event()
     running = asyncio.create_task(run_worker(

@@ -6,23 +6,9 @@ from __future__ import annotations
 from activities.delivery import DeliveryActivities
 from db.pool import Pool
 from schemas.delivery import Channel, OwnerKind
+from tests import receivers
 from tests.conftest import unique
-from tests.receivers import (
-    DINGTALK_PATH,
-    SMS_PATH,
-    WECOM_PATH,
-    Receiver,
-    add_endpoint,
-    add_member,
-    cleanup,
-    owner_id,
-    queue,
-    random_phone,
-    receiver,
-    row,
-    run_deliver,
-    status_of,
-)
+from tests.receivers import cleanup, receiver
 
 __all__ = ["cleanup", "receiver"]   # fixtures used by name
 
@@ -31,37 +17,37 @@ __all__ = ["cleanup", "receiver"]   # fixtures used by name
 
 
 async def test_each_channel_format_is_accepted_by_its_receiver(
-    pool: Pool, receiver: Receiver, cleanup: list[str]
+    pool: Pool, receiver: receivers.Receiver, cleanup: list[str]
 ) -> None:
     """One message per channel (WeCom markdown, WeCom text with @, signed DingTalk, SMS) passes its receiver's checks and is recorded sent."""
     base = unique("fmt:")
     cleanup.append(base)
-    unit, community, unit2 = owner_id(), owner_id() + 1, owner_id() + 2
+    unit, community, unit2 = receivers.owner_id(), receivers.owner_id() + 1, receivers.owner_id() + 2
     token, secret = unique("tok"), unique("SEC")
     receiver.dingtalk_secrets[token] = secret
-    mobile = random_phone()
+    mobile = receivers.random_phone()
     endpoints = [
-        await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
-                           url=receiver.url(WECOM_PATH, key=unique("k"))),
-        await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit2, channel=Channel.wecom,
-                           url=receiver.url(WECOM_PATH, key=unique("k")), mentioned_mobiles=[mobile]),
-        await add_endpoint(pool, owner_kind=OwnerKind.community, owner_id=community,
-                           channel=Channel.dingtalk, url=receiver.url(DINGTALK_PATH, access_token=token),
+        await receivers.add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
+                           url=receiver.url(receivers.WECOM_PATH, key=unique("k"))),
+        await receivers.add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit2, channel=Channel.wecom,
+                           url=receiver.url(receivers.WECOM_PATH, key=unique("k")), mentioned_mobiles=[mobile]),
+        await receivers.add_endpoint(pool, owner_kind=OwnerKind.community, owner_id=community,
+                           channel=Channel.dingtalk, url=receiver.url(receivers.DINGTALK_PATH, access_token=token),
                            secret=secret, mentioned_mobiles=[mobile]),
-        await add_endpoint(pool, owner_kind=OwnerKind.city, channel=Channel.sms,
-                           url=receiver.url(SMS_PATH)),
+        await receivers.add_endpoint(pool, owner_kind=OwnerKind.city, channel=Channel.sms,
+                           url=receiver.url(receivers.SMS_PATH)),
     ]
-    member = await add_member(pool, random_phone())
-    new = await queue(pool, [
-        row(Channel.wecom, OwnerKind.unit, unit, f"{base}:u"),
-        row(Channel.wecom, OwnerKind.unit, unit2, f"{base}:u2"),
-        row(Channel.dingtalk, OwnerKind.community, community, f"{base}:c"),
-        row(Channel.sms, OwnerKind.member, member, f"{base}:m", params={"count": "3"}),
+    member = await receivers.add_member(pool, receivers.random_phone())
+    new = await receivers.queue(pool, [
+        receivers.row(Channel.wecom, OwnerKind.unit, unit, f"{base}:u"),
+        receivers.row(Channel.wecom, OwnerKind.unit, unit2, f"{base}:u2"),
+        receivers.row(Channel.dingtalk, OwnerKind.community, community, f"{base}:c"),
+        receivers.row(Channel.sms, OwnerKind.member, member, f"{base}:m", params={"count": "3"}),
     ])
     assert new == 4
     # The city's SMS gateway is shared: rows other tests left behind may ride along, so this test
     # asserts on its own rows only.
-    result = await run_deliver(DeliveryActivities(pool), endpoints)
+    result = await receivers.run_deliver(DeliveryActivities(pool), endpoints)
     assert result.sent >= 4
     assert receiver.problems(base) == []
     wecom_bodies = [r.body for r in receiver.of("wecom")]
@@ -75,29 +61,29 @@ async def test_each_channel_format_is_accepted_by_its_receiver(
     sms = [r for r in receiver.of("sms") if r.headers["idempotency-key"] == f"{base}:m:sms"]
     assert len(sms) == 1 and sms[0].body["params"] == {"count": "3"}
     for suffix in ("u:wecom", "u2:wecom", "c:dingtalk", "m:sms"):
-        stored = await status_of(pool, f"{base}:{suffix}")
+        stored = await receivers.status_of(pool, f"{base}:{suffix}")
         assert stored["status"] == "sent" and stored["attempts"] == 1
     # The audit copy keeps the request but never a full phone number.
-    stored_sms = await status_of(pool, f"{base}:m:sms")
+    stored_sms = await receivers.status_of(pool, f"{base}:m:sms")
     assert stored_sms["payload"]["phone"].count("*") == 4
-    assert mobile not in str((await status_of(pool, f"{base}:c:dingtalk"))["payload"])
-    assert mobile not in str((await status_of(pool, f"{base}:u2:wecom"))["payload"])
+    assert mobile not in str((await receivers.status_of(pool, f"{base}:c:dingtalk"))["payload"])
+    assert mobile not in str((await receivers.status_of(pool, f"{base}:u2:wecom"))["payload"])
 
 
 async def test_a_wrong_dingtalk_secret_is_refused_and_recorded(
-    pool: Pool, receiver: Receiver, cleanup: list[str]
+    pool: Pool, receiver: receivers.Receiver, cleanup: list[str]
 ) -> None:
     """The DingTalk receiver really verifies the signature: a robot configured with the wrong secret fails permanently (dead)."""
     base = unique("badsign:")
     cleanup.append(base)
-    community, token = owner_id(), unique("tok")
+    community, token = receivers.owner_id(), unique("tok")
     receiver.dingtalk_secrets[token] = "the-right-secret"
-    endpoint = await add_endpoint(pool, owner_kind=OwnerKind.community, owner_id=community,
+    endpoint = await receivers.add_endpoint(pool, owner_kind=OwnerKind.community, owner_id=community,
                                   channel=Channel.dingtalk, secret="a-wrong-secret",
-                                  url=receiver.url(DINGTALK_PATH, access_token=token))
-    await queue(pool, [row(Channel.dingtalk, OwnerKind.community, community, base)])
-    result = await run_deliver(DeliveryActivities(pool), [endpoint])
+                                  url=receiver.url(receivers.DINGTALK_PATH, access_token=token))
+    await receivers.queue(pool, [receivers.row(Channel.dingtalk, OwnerKind.community, community, base)])
+    result = await receivers.run_deliver(DeliveryActivities(pool), [endpoint])
     assert result.dead == 1
     assert receiver.problems() == ["dingtalk: bad sign"]
-    stored = await status_of(pool, f"{base}:dingtalk")
+    stored = await receivers.status_of(pool, f"{base}:dingtalk")
     assert stored["status"] == "dead" and "HTTP 400" in stored["last_error"]

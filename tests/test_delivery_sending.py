@@ -21,22 +21,9 @@ from schemas.auth import Role, ScopeKind
 from schemas.delivery import Channel, ChannelEndpointInput, DeliveryRow, OwnerKind
 from services.tokens import issue_token
 from telemetry.metrics import NOTIFICATION_FAILURES
+from tests import receivers
 from tests.conftest import LOG_CAPTURE, unique
-from tests.receivers import (
-    SMS_PATH,
-    WECOM_PATH,
-    Receiver,
-    add_endpoint,
-    add_member,
-    cleanup,
-    owner_id,
-    queue,
-    random_phone,
-    receiver,
-    row,
-    run_deliver,
-    status_of,
-)
+from tests.receivers import cleanup, receiver
 
 __all__ = ["cleanup", "receiver"]   # fixtures used by name
 
@@ -46,14 +33,14 @@ def fast(pool: Pool, **overrides: Any) -> DeliveryActivities:
     return DeliveryActivities(pool, **settings)
 
 
-async def queue_one_wecom_row(pool: Pool, receiver: Receiver, cleanup: list[str], prefix: str) -> tuple[str, int]:
+async def queue_one_wecom_row(pool: Pool, receiver: receivers.Receiver, cleanup: list[str], prefix: str) -> tuple[str, int]:
     """One WeCom row queued for a fresh unit's robot on the receiver; (its idempotency base, the endpoint)."""
     base = unique(prefix)
     cleanup.append(base)
-    unit = owner_id()
-    endpoint = await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
-                                  url=receiver.url(WECOM_PATH, key="k"))
-    await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit, base)])
+    unit = receivers.owner_id()
+    endpoint = await receivers.add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
+                                  url=receiver.url(receivers.WECOM_PATH, key="k"))
+    await receivers.queue(pool, [receivers.row(Channel.wecom, OwnerKind.unit, unit, base)])
     return base, endpoint
 
 
@@ -63,94 +50,94 @@ def _failures(channel: str) -> float:
 
 
 async def test_sms_retried_after_a_timeout_carries_the_same_idempotency_key(
-    pool: Pool, receiver: Receiver, cleanup: list[str]
+    pool: Pool, receiver: receivers.Receiver, cleanup: list[str]
 ) -> None:
     """The gateway got the first request but answered too late: the retry carries the same Idempotency-Key, and our row ends sent once."""
     base = unique("smsto:")
     cleanup.append(base)
-    endpoint = await add_endpoint(pool, owner_kind=OwnerKind.city, channel=Channel.sms,
-                                  url=receiver.url(SMS_PATH))
-    phone = random_phone()
-    member = await add_member(pool, phone)
-    await queue(pool, [row(Channel.sms, OwnerKind.member, member, base)])
+    endpoint = await receivers.add_endpoint(pool, owner_kind=OwnerKind.city, channel=Channel.sms,
+                                  url=receiver.url(receivers.SMS_PATH))
+    phone = receivers.random_phone()
+    member = await receivers.add_member(pool, phone)
+    await receivers.queue(pool, [receivers.row(Channel.sms, OwnerKind.member, member, base)])
     acts = fast(pool)
     key = f"{base}:sms"
     receiver.fail("sms", "timeout")
     t0 = datetime.now(UTC)
-    await run_deliver(acts, [endpoint], as_of=t0)   # the city gateway is shared: check own rows only
-    stored = await status_of(pool, key)
+    await receivers.run_deliver(acts, [endpoint], as_of=t0)   # the city gateway is shared: check own rows only
+    stored = await receivers.status_of(pool, key)
     assert stored["status"] == "failed" and "超时" in stored["last_error"]
-    await run_deliver(acts, [endpoint], as_of=t0 + timedelta(seconds=2))
-    await run_deliver(acts, [endpoint], as_of=t0 + timedelta(hours=1))   # nothing left to send
+    await receivers.run_deliver(acts, [endpoint], as_of=t0 + timedelta(seconds=2))
+    await receivers.run_deliver(acts, [endpoint], as_of=t0 + timedelta(hours=1))   # nothing left to send
     seen = [r for r in receiver.of("sms") if r.headers["idempotency-key"] == key]
     assert [r.answered for r in seen] == ["timeout", "ok"]
     assert seen[0].body == seen[1].body
-    stored = await status_of(pool, key)
+    stored = await receivers.status_of(pool, key)
     assert stored["status"] == "sent" and stored["attempts"] == 2 and stored["last_error"] is None
     assert receiver.problems(base) == []
     assert seen[0].body["phone"] == phone and phone not in str(stored["payload"])
     assert phone[3:] not in LOG_CAPTURE.read_text(encoding="utf-8")   # not even unmasked in part
 
 
-async def test_5xx_is_retried_with_backoff_then_sent(pool: Pool, receiver: Receiver, cleanup: list[str]) -> None:
+async def test_5xx_is_retried_with_backoff_then_sent(pool: Pool, receiver: receivers.Receiver, cleanup: list[str]) -> None:
     """Two 500s: the row waits 1 s then 2 s (doubling) before each retry, and is sent on the third try."""
     base, endpoint = await queue_one_wecom_row(pool, receiver, cleanup, "5xx:")
     key = f"{base}:wecom"
     acts = fast(pool)
     receiver.fail("wecom", "500", "500")
     t0 = datetime.now(UTC)
-    await run_deliver(acts, [endpoint], as_of=t0)
-    assert (await status_of(pool, key))["next_attempt_at"] == t0 + timedelta(seconds=1)
-    not_yet = await run_deliver(acts, [endpoint], as_of=t0 + timedelta(milliseconds=500))
+    await receivers.run_deliver(acts, [endpoint], as_of=t0)
+    assert (await receivers.status_of(pool, key))["next_attempt_at"] == t0 + timedelta(seconds=1)
+    not_yet = await receivers.run_deliver(acts, [endpoint], as_of=t0 + timedelta(milliseconds=500))
     assert not_yet.sent == not_yet.failed == 0 and len(receiver.of("wecom")) == 1
     t1 = t0 + timedelta(seconds=1)
-    await run_deliver(acts, [endpoint], as_of=t1)
-    assert (await status_of(pool, key))["next_attempt_at"] == t1 + timedelta(seconds=2)
-    done = await run_deliver(acts, [endpoint], as_of=t1 + timedelta(seconds=2))
+    await receivers.run_deliver(acts, [endpoint], as_of=t1)
+    assert (await receivers.status_of(pool, key))["next_attempt_at"] == t1 + timedelta(seconds=2)
+    done = await receivers.run_deliver(acts, [endpoint], as_of=t1 + timedelta(seconds=2))
     assert done.sent == 1 and done.remaining == 0
     assert [r.answered for r in receiver.of("wecom")] == ["500", "500", "ok"]
-    stored = await status_of(pool, key)
+    stored = await receivers.status_of(pool, key)
     assert stored["status"] == "sent" and stored["attempts"] == 3
 
 
-async def test_rate_limited_errcode_is_retried_not_dead(pool: Pool, receiver: Receiver, cleanup: list[str]) -> None:
+async def test_rate_limited_errcode_is_retried_not_dead(pool: Pool, receiver: receivers.Receiver, cleanup: list[str]) -> None:
     """WeCom's errcode 45009 (over 20 a minute) is temporary: the row is failed and retried, not dead."""
     base, endpoint = await queue_one_wecom_row(pool, receiver, cleanup, "busy:")
     receiver.fail("wecom", "busy")
-    result = await run_deliver(fast(pool), [endpoint])
+    result = await receivers.run_deliver(fast(pool), [endpoint])
     assert result.failed == 1 and result.dead == 0
-    assert (await status_of(pool, f"{base}:wecom"))["status"] == "failed"
+    assert (await receivers.status_of(pool, f"{base}:wecom"))["status"] == "failed"
 
 
 async def test_permanent_failures_are_dead_visible_in_the_api_and_counted(
-    pool: Pool, client: Client, receiver: Receiver, cleanup: list[str]
+    pool: Pool, client: Client, receiver: receivers.Receiver, cleanup: list[str]
 ) -> None:
     """An errcode that will not get better is dead at once, 500s are dead after max attempts; both show in GET /deliveries?status=dead and in notification_failures."""
     base = unique("dead:")
     cleanup.append(base)
-    unit_a, unit_b = owner_id(), owner_id() + 7
+    unit_a, unit_b = receivers.owner_id(), receivers.owner_id() + 7
     endpoints = [
-        await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit_a, channel=Channel.wecom,
-                           url=receiver.url(WECOM_PATH, key="bad")),
-        await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit_b, channel=Channel.wecom,
-                           url=receiver.url(WECOM_PATH, key="flaky")),
+        await receivers.add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit_a, channel=Channel.wecom,
+                           url=receiver.url(receivers.WECOM_PATH, key="bad")),
+        await receivers.add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit_b, channel=Channel.wecom,
+                           url=receiver.url(receivers.WECOM_PATH, key="flaky")),
     ]
-    await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit_a, f"{base}:a"),
-                       row(Channel.wecom, OwnerKind.unit, unit_b, f"{base}:b")])
+    await receivers.queue(pool, [receivers.row(Channel.wecom, OwnerKind.unit, unit_a, f"{base}:a"),
+                       receivers.row(Channel.wecom, OwnerKind.unit, unit_b, f"{base}:b")])
     before = _failures("wecom")
     acts = fast(pool, max_attempts=2)
     receiver.fail("wecom", "errcode", robot="bad")
     receiver.fail("wecom", "500", "500", robot="flaky")
     t0 = datetime.now(UTC)
-    await run_deliver(acts, endpoints, as_of=t0)
-    await run_deliver(acts, endpoints, as_of=t0 + timedelta(seconds=5))
-    a, b = await status_of(pool, f"{base}:a:wecom"), await status_of(pool, f"{base}:b:wecom")
+    await receivers.run_deliver(acts, endpoints, as_of=t0)
+    await receivers.run_deliver(acts, endpoints, as_of=t0 + timedelta(seconds=5))
+    a, b = await receivers.status_of(pool, f"{base}:a:wecom"), await receivers.status_of(pool, f"{base}:b:wecom")
     assert (a["status"], a["attempts"]) == ("dead", 1) and "93000" in a["last_error"]
     assert (b["status"], b["attempts"]) == ("dead", 2) and b["last_error"] == "HTTP 500"
     assert _failures("wecom") == before + 3
-    assert (await run_deliver(acts, endpoints, as_of=t0 + timedelta(hours=2))).sent == 0
+    assert (await receivers.run_deliver(acts, endpoints, as_of=t0 + timedelta(hours=2))).sent == 0
 
-    member = await add_member(pool, None)
+    member = await receivers.add_member(pool, None)
     async with pool.acquire() as conn:
         _, city_token = await issue_token(conn, role=Role.org_department, scope_kind=ScopeKind.city,
                                           scope_id=None, label=unique("ops"))
@@ -169,43 +156,43 @@ async def test_permanent_failures_are_dead_visible_in_the_api_and_counted(
 
 
 async def test_member_without_phone_and_disabled_endpoint_are_dead_with_reasons(
-    pool: Pool, receiver: Receiver, cleanup: list[str]
+    pool: Pool, receiver: receivers.Receiver, cleanup: list[str]
 ) -> None:
     """Nothing to send to is a permanent failure with a Chinese reason, and no request goes out."""
     base = unique("nowhere:")
     cleanup.append(base)
-    unit = owner_id()
-    sms = await add_endpoint(pool, owner_kind=OwnerKind.city, channel=Channel.sms, url=receiver.url(SMS_PATH))
-    robot = await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
-                               url=receiver.url(WECOM_PATH, key="k"))
-    member = await add_member(pool, None)
-    await queue(pool, [row(Channel.sms, OwnerKind.member, member, f"{base}:m"),
-                       row(Channel.wecom, OwnerKind.unit, unit, f"{base}:u")])
+    unit = receivers.owner_id()
+    sms = await receivers.add_endpoint(pool, owner_kind=OwnerKind.city, channel=Channel.sms, url=receiver.url(receivers.SMS_PATH))
+    robot = await receivers.add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
+                               url=receiver.url(receivers.WECOM_PATH, key="k"))
+    member = await receivers.add_member(pool, None)
+    await receivers.queue(pool, [receivers.row(Channel.sms, OwnerKind.member, member, f"{base}:m"),
+                       receivers.row(Channel.wecom, OwnerKind.unit, unit, f"{base}:u")])
     async with pool.acquire() as conn:
         await endpoint_db.set_enabled(conn, endpoint_id=robot, enabled=False)
     try:
-        await run_deliver(fast(pool), [sms, robot])
+        await receivers.run_deliver(fast(pool), [sms, robot])
     finally:
         async with pool.acquire() as conn:
             await endpoint_db.set_enabled(conn, endpoint_id=robot, enabled=True)
-    m, u = await status_of(pool, f"{base}:m:sms"), await status_of(pool, f"{base}:u:wecom")
+    m, u = await receivers.status_of(pool, f"{base}:m:sms"), await receivers.status_of(pool, f"{base}:u:wecom")
     assert (m["status"], m["last_error"]) == ("dead", "党员未登记手机号")
     assert (u["status"], u["last_error"]) == ("dead", "渠道端点不存在或已停用")
     assert [r for r in receiver.of("sms") if r.headers["idempotency-key"].startswith(base)] == []
     assert receiver.of("wecom") == []
 
 
-async def test_endpoint_rate_limit_defers_the_rest(pool: Pool, receiver: Receiver, cleanup: list[str]) -> None:
+async def test_endpoint_rate_limit_defers_the_rest(pool: Pool, receiver: receivers.Receiver, cleanup: list[str]) -> None:
     """A robot limited to 3 a minute gets 3 of 5 messages now; the other 2 are given back for a minute later, not failed, also when another worker tries them within the minute."""
     base = unique("rate:")
     cleanup.append(base)
-    unit = owner_id()
-    endpoint = await add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
-                                  url=receiver.url(WECOM_PATH, key="k"), rate_per_minute=3)
-    await queue(pool, [row(Channel.wecom, OwnerKind.unit, unit, f"{base}:{i}") for i in range(5)])
+    unit = receivers.owner_id()
+    endpoint = await receivers.add_endpoint(pool, owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom,
+                                  url=receiver.url(receivers.WECOM_PATH, key="k"), rate_per_minute=3)
+    await receivers.queue(pool, [receivers.row(Channel.wecom, OwnerKind.unit, unit, f"{base}:{i}") for i in range(5)])
     acts = fast(pool, max_rate_wait=0.05)
     t0 = datetime.now(UTC)
-    result = await run_deliver(acts, [endpoint], as_of=t0)
+    result = await receivers.run_deliver(acts, [endpoint], as_of=t0)
     assert (result.sent, result.deferred, result.failed) == (3, 2, 0)
     assert len(receiver.of("wecom")) == 3
     assert result.next_attempt_at is not None
@@ -215,7 +202,7 @@ async def test_endpoint_rate_limit_defers_the_rest(pool: Pool, receiver: Receive
     async with pool.acquire() as conn:
         await conn.execute("UPDATE delivery SET next_attempt_at = $2 WHERE idempotency_key LIKE $1 "
                            "AND status = 'pending'", base + "%", t0)
-    again = await run_deliver(fast(pool, max_rate_wait=0.05), [endpoint], as_of=t0)
+    again = await receivers.run_deliver(fast(pool, max_rate_wait=0.05), [endpoint], as_of=t0)
     assert (again.sent, again.deferred) == (0, 2) and len(receiver.of("wecom")) == 3
     async with pool.acquire() as conn:
         statuses = await conn.fetch("SELECT status, attempts FROM delivery WHERE idempotency_key LIKE $1",
@@ -226,14 +213,14 @@ async def test_endpoint_rate_limit_defers_the_rest(pool: Pool, receiver: Receive
 
 async def test_inserting_twice_queues_once_and_skips_recipients_without_endpoint(conn: Conn) -> None:
     """insert_deliveries is idempotent on the key, queues external rows only where an endpoint exists, and writes inbox rows to the inbox."""
-    unit, other = owner_id(), owner_id() + 3
+    unit, other = receivers.owner_id(), receivers.owner_id() + 3
     await endpoint_db.upsert_endpoint(conn, ChannelEndpointInput(
         owner_kind=OwnerKind.unit, owner_id=unit, channel=Channel.wecom, url="http://127.0.0.1:9/x?key=k"))
     base = unique("ins:")
-    rows = [row(Channel.wecom, OwnerKind.unit, unit, f"{base}:1"),
-            row(Channel.dingtalk, OwnerKind.unit, unit, f"{base}:1"),   # no DingTalk robot
-            row(Channel.wecom, OwnerKind.unit, other, f"{base}:2"),     # no robot at all
-            row(Channel.inbox, OwnerKind.unit, unit, f"{base}:1")]
+    rows = [receivers.row(Channel.wecom, OwnerKind.unit, unit, f"{base}:1"),
+            receivers.row(Channel.dingtalk, OwnerKind.unit, unit, f"{base}:1"),   # no DingTalk robot
+            receivers.row(Channel.wecom, OwnerKind.unit, other, f"{base}:2"),     # no robot at all
+            receivers.row(Channel.inbox, OwnerKind.unit, unit, f"{base}:1")]
     assert await delivery_db.insert_deliveries(conn, rows) == 2
     assert await delivery_db.insert_deliveries(conn, rows) == 0
     inbox = await conn.fetchrow("SELECT category, title FROM notification WHERE dedupe_key = $1", f"{base}:1")
@@ -259,11 +246,11 @@ async def test_large_batches_go_through_copy_and_stay_idempotent(conn: Conn) -> 
 
 async def test_deliveries_for_recorded_reminders_are_set_based_and_idempotent(conn: Conn) -> None:
     """One statement queues a delivery per reminder of a step (keyed like the reminder's inbox row plus the channel); repeating it queues none."""
-    community = owner_id()
+    community = receivers.owner_id()
     await endpoint_db.upsert_endpoint(conn, ChannelEndpointInput(
         owner_kind=OwnerKind.community, owner_id=community, channel=Channel.dingtalk,
         url="http://127.0.0.1:9/robot/send?access_token=t"))
-    subject = int(owner_id())
+    subject = int(receivers.owner_id())
     for recipient in (community, community + 1):   # the second has no robot
         await conn.execute(
             """
@@ -287,7 +274,7 @@ async def test_deliveries_for_recorded_reminders_are_set_based_and_idempotent(co
 
 
 async def test_rows_claimed_by_a_crashed_worker_are_sent_after_the_lease(
-    pool: Pool, receiver: Receiver, cleanup: list[str]
+    pool: Pool, receiver: receivers.Receiver, cleanup: list[str]
 ) -> None:
     """A claim whose worker died (no mark_sent) blocks the row until its lease ends, then the row is sent: the documented at-least-once window."""
     base, endpoint = await queue_one_wecom_row(pool, receiver, cleanup, "lease:")
@@ -297,8 +284,8 @@ async def test_rows_claimed_by_a_crashed_worker_are_sent_after_the_lease(
                                                      lease_until=t0 + timedelta(minutes=2))
     assert claimed.idempotency_key == f"{base}:wecom"
     acts = fast(pool)
-    during = await run_deliver(acts, [endpoint], as_of=t0 + timedelta(minutes=1))
+    during = await receivers.run_deliver(acts, [endpoint], as_of=t0 + timedelta(minutes=1))
     assert during.sent == 0 and receiver.of("wecom") == []
-    after = await run_deliver(acts, [endpoint], as_of=t0 + timedelta(minutes=2))
+    after = await receivers.run_deliver(acts, [endpoint], as_of=t0 + timedelta(minutes=2))
     assert after.sent == 1 and len(receiver.of("wecom")) == 1
-    assert (await status_of(pool, f"{base}:wecom"))["attempts"] == 1
+    assert (await receivers.status_of(pool, f"{base}:wecom"))["attempts"] == 1

@@ -460,7 +460,8 @@ async def select_claimable(
     district_id: int | None, limit: int,
 ) -> list[dict[str, Any]]:
     """Open claim/post tasks with a free slot: for a member, in the community they are registered
-    with (active); otherwise within the given scope (all None: the city)."""
+    with (active), those in their home grid first, then its neighbours'; otherwise within the given
+    scope (all None: the city). Then soonest first."""
     rows = await conn.fetch(
         """
         SELECT * FROM (
@@ -479,10 +480,54 @@ async def select_claimable(
               AND ($4::bigint IS NULL OR s.district_id = $4)
         ) x
         WHERE x.filled < x.headcount
-        ORDER BY x.window_start, x.id
+        -- A member's nearest first: their home grid, its neighbours, then the rest of the community.
+        ORDER BY CASE WHEN $1::bigint IS NULL THEN 0
+                      WHEN x.grid_id = (SELECT m.home_grid_id FROM member m WHERE m.id = $1) THEN 0
+                      WHEN x.grid_id IN (SELECT ga.neighbour_id FROM grid_adjacency ga JOIN member m
+                                         ON m.home_grid_id = ga.grid_id WHERE m.id = $1) THEN 1
+                      ELSE 2 END,
+                 x.window_start, x.id
         LIMIT $5
         """,
         member_id, community_id, subdistrict_id, district_id, limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def select_member_tasks(conn: Conn, *, member_id: int, task_id: int | None, limit: int) -> list[dict[str, Any]]:
+    """The tasks that concern a member (offered to them or theirs), with their latest offer (o_*),
+    their assignment (a_*) and the evaluation points credited to them for each (`points`, None until
+    verified). Open offers first, soonest to expire; then tasks under way, soonest first; then the
+    rest, newest first. `task_id` narrows to one task."""
+    rows = await conn.fetch(
+        """
+        SELECT t.id, t.need_id, t.community_id, t.grid_id, t.title, t.category, t.mode, t.headcount,
+               t.required_skills, t.window_start, t.window_end, t.place, t.status,
+               t.escalation_level, t.level_deadline_at, t.parked_reason, t.workflow_id, t.understaffed_shortfall,
+               (SELECT count(*) FROM assignment f WHERE f.task_id = t.id
+                  AND f.status IN ('accepted', 'checked_in', 'checked_out'))::int AS filled,
+               o.id AS o_id, o.status AS o_status, o.offered_at AS o_offered_at, o.expires_at AS o_expires_at,
+               o.answered_at AS o_answered_at,
+               a.source AS a_source, a.status AS a_status, a.accepted_at AS a_accepted_at,
+               a.checked_in_at AS a_checked_in_at, a.checked_out_at AS a_checked_out_at,
+               a.hours::float AS a_hours, a.report AS a_report,
+               (SELECT sum(p.points)::float FROM evaluation_points p
+                 WHERE p.task_id = t.id AND p.member_id = $1) AS points
+        FROM task t
+        LEFT JOIN LATERAL (SELECT * FROM offer WHERE offer.task_id = t.id AND offer.member_id = $1
+                           ORDER BY offer.wave DESC, offer.id DESC LIMIT 1) o ON true
+        LEFT JOIN assignment a ON a.task_id = t.id AND a.member_id = $1
+        WHERE t.id IN (SELECT task_id FROM offer WHERE member_id = $1
+                       UNION SELECT task_id FROM assignment WHERE member_id = $1)
+          AND ($2::bigint IS NULL OR t.id = $2)
+        ORDER BY CASE WHEN o.status = 'offered' THEN 0
+                      WHEN a.status IN ('accepted', 'checked_in') THEN 1 ELSE 2 END,
+                 CASE WHEN o.status = 'offered' THEN o.expires_at END,
+                 CASE WHEN a.status IN ('accepted', 'checked_in') THEN t.window_start END,
+                 t.id DESC
+        LIMIT $3
+        """,
+        member_id, task_id, limit,
     )
     return [dict(r) for r in rows]
 

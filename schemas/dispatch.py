@@ -256,6 +256,38 @@ class LedgerRow(BaseModel):
     understaffed_shortfall: int = 0
 
 
+class MyOffer(BaseModel):
+    """The member's latest offer on a task: answer it before `expires_at`."""
+
+    id: int
+    status: OfferStatus
+    offered_at: datetime
+    expires_at: datetime
+    answered_at: datetime | None
+
+
+class MyAssignment(BaseModel):
+    """The member's place on a task (from an accepted offer, a claim or a post), its scans and report."""
+
+    source: str
+    status: AssignmentStatus
+    accepted_at: datetime
+    checked_in_at: datetime | None
+    checked_out_at: datetime | None
+    hours: float | None
+    report: str | None
+
+
+class MyTask(BaseModel):
+    """A task as the member sees it on the phone: the task, my offer and my place on it, and the
+    evaluation points credited to me for it (None until the community verifies)."""
+
+    task: TaskView
+    offer: MyOffer | None
+    assignment: MyAssignment | None
+    points: float | None
+
+
 class LedgerFilter(BaseModel):
     grid_id: int | None = None
     community_id: int | None = None

@@ -42,6 +42,9 @@ from schemas.dispatch import (
     LedgerFilter,
     LedgerRow,
     MemberFit,
+    MyAssignment,
+    MyOffer,
+    MyTask,
     NeedCategory,
     NeedCreate,
     NeedDecision,
@@ -556,6 +559,38 @@ async def claimable_tasks(conn: Conn, actor: Actor, *, limit: int) -> list[TaskV
         limit=limit,
     )
     return [TaskView.model_validate(r) for r in rows]
+
+
+def _own_member_id(actor: Actor) -> int:
+    """The member's own id; every other role is refused (whatever the object)."""
+    if actor.role is not Role.member or actor.scope_kind is not ScopeKind.member or actor.scope_id is None:
+        raise Forbidden("仅党员本人可以查看自己的任务")
+    return actor.scope_id
+
+
+def _my_task(row: dict[str, Any]) -> MyTask:
+    def part(prefix: str) -> dict[str, Any]:
+        return {k[len(prefix):]: v for k, v in row.items() if k.startswith(prefix)}
+
+    offer, assignment = part("o_"), part("a_")
+    return MyTask(task=TaskView.model_validate(row),
+                  offer=MyOffer.model_validate(offer) if offer["id"] is not None else None,
+                  assignment=MyAssignment.model_validate(assignment) if assignment["status"] is not None else None,
+                  points=row["points"])
+
+
+async def my_tasks(conn: Conn, actor: Actor, *, limit: int) -> list[MyTask]:
+    """我的任务: what was offered to the member and what they hold, open offers first."""
+    rows = await task_db.select_member_tasks(conn, member_id=_own_member_id(actor), task_id=None, limit=limit)
+    return [_my_task(r) for r in rows]
+
+
+async def my_task(conn: Conn, actor: Actor, task_id: int) -> MyTask:
+    """One task as the member sees it; a task never offered to them nor theirs reads as missing."""
+    rows = await task_db.select_member_tasks(conn, member_id=_own_member_id(actor), task_id=task_id, limit=1)
+    if not rows:
+        raise _task_missing(task_id)
+    return _my_task(rows[0])
 
 
 async def explain_member(conn: Conn, actor: Actor, task_id: int, member_id: int, *, now: datetime) -> MemberFit:

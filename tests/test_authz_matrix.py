@@ -160,6 +160,8 @@ ROUTES: dict[tuple[str, str], Case] = {
         "title": "矩阵", "grid_id": o["grid"], "category": "助老助残",
         "window_start": _soon(1), "window_end": _soon(2)})),
     ("GET", "/tasks/claimable"): Case("/tasks/claimable", frozenset({ORG, SUB, STAFF, MEMBER}), scoped=False),
+    ("GET", "/me/tasks"): Case("/me/tasks", frozenset({MEMBER}), scoped=False),
+    ("GET", "/me/tasks/{task_id}"): Case("/me/tasks/{task}", frozenset({MEMBER})),
     ("GET", "/tasks/{task_id}"): Case("/tasks/{task}", frozenset({ORG, SUB, STAFF, MEMBER})),
     ("GET", "/tasks/{task_id}/offers"): Case("/tasks/{task}/offers", frozenset({ORG, SUB, STAFF, MEMBER})),
     ("GET", "/tasks/{task_id}/fit/{member_id}"): Case("/tasks/{task}/fit/{member}",

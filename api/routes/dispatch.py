@@ -20,6 +20,7 @@ from schemas.dispatch import (
     LedgerFilter,
     LedgerRow,
     MemberFit,
+    MyTask,
     NeedCategory,
     NeedCreate,
     NeedDecision,
@@ -86,6 +87,18 @@ async def create_task(pool: PoolDep, client: ClientDep, actor: ActorDep, task_qu
 async def claimable_tasks(pool: PoolDep, actor: ActorDep, limit: Limit = 100) -> list[TaskView]:
     async with pool.acquire() as conn:
         return await dispatch.claimable_tasks(conn, actor, limit=limit)
+
+
+@router.get("/me/tasks", response_model=list[MyTask], summary="我的任务 (党员本人: 派单邀请与已接任务)")
+async def my_tasks(pool: PoolDep, actor: ActorDep, limit: Limit = 100) -> list[MyTask]:
+    async with pool.acquire() as conn:
+        return await dispatch.my_tasks(conn, actor, limit=limit)
+
+
+@router.get("/me/tasks/{task_id}", response_model=MyTask, summary="我的任务详情 (党员本人)")
+async def my_task(pool: PoolDep, actor: ActorDep, task_id: IdPath) -> MyTask:
+    async with pool.acquire() as conn:
+        return await dispatch.my_task(conn, actor, task_id)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskView, summary="任务详情")

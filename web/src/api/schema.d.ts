@@ -843,6 +843,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/me/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 我的任务 (党员本人: 派单邀请与已接任务) */
+        get: operations["my_tasks_me_tasks_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/tasks/{task_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 我的任务详情 (党员本人) */
+        get: operations["my_task_me_tasks__task_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tasks/{task_id}": {
         parameters: {
             query?: never;
@@ -3313,6 +3347,61 @@ export interface components {
             offers: number;
             /** Unfilled Slots */
             unfilled_slots: number;
+        };
+        /**
+         * MyAssignment
+         * @description The member's place on a task (from an accepted offer, a claim or a post), its scans and report.
+         */
+        MyAssignment: {
+            /** Source */
+            source: string;
+            status: components["schemas"]["AssignmentStatus"];
+            /**
+             * Accepted At
+             * Format: date-time
+             */
+            accepted_at: string;
+            /** Checked In At */
+            checked_in_at: string | null;
+            /** Checked Out At */
+            checked_out_at: string | null;
+            /** Hours */
+            hours: number | null;
+            /** Report */
+            report: string | null;
+        };
+        /**
+         * MyOffer
+         * @description The member's latest offer on a task: answer it before `expires_at`.
+         */
+        MyOffer: {
+            /** Id */
+            id: number;
+            status: components["schemas"]["OfferStatus"];
+            /**
+             * Offered At
+             * Format: date-time
+             */
+            offered_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Answered At */
+            answered_at: string | null;
+        };
+        /**
+         * MyTask
+         * @description A task as the member sees it on the phone: the task, my offer and my place on it, and the
+         *     evaluation points credited to me for it (None until the community verifies).
+         */
+        MyTask: {
+            task: components["schemas"]["TaskView"];
+            offer: components["schemas"]["MyOffer"] | null;
+            assignment: components["schemas"]["MyAssignment"] | null;
+            /** Points */
+            points: number | null;
         };
         /**
          * NeedCategory
@@ -8195,6 +8284,123 @@ export interface operations {
             };
             /** @description 当前角色无权进行此操作 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    my_tasks_me_tasks_get: {
+        parameters: {
+            query?: {
+                /** @description 每页条数 (1-500) */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyTask"][];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    my_task_me_tasks__task_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyTask"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

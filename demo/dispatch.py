@@ -33,6 +33,7 @@ import structlog
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 
 from db.pool import Pool
+from demo.needs import NEEDS
 from domain.dispatch_policy import dispatch_policy
 from domain.errors import DomainError
 from domain.local_time import PART_STARTS, local, slot_of
@@ -67,29 +68,13 @@ FINISHED = frozenset({TaskStatus.closed, TaskStatus.cancelled, TaskStatus.verifi
 # newcomer is still looking at the ledger.
 DEMO_POLICY = dispatch_policy(
     offer_timeout=timedelta(seconds=20),
-    level_deadlines={
-        EscalationLevel.grid: timedelta(seconds=45),
-        EscalationLevel.adjacent: timedelta(seconds=30),
-        EscalationLevel.community: timedelta(seconds=30),
-        EscalationLevel.subdistrict: timedelta(seconds=30),
-        EscalationLevel.district: timedelta(seconds=30),
-    },
+    level_deadlines=dict.fromkeys(EscalationLevel, timedelta(seconds=30))
+    | {EscalationLevel.grid: timedelta(seconds=45)},
     no_show_grace=timedelta(seconds=30),
     overdue_community_after=timedelta(minutes=1),
     rating_window=timedelta(seconds=60),
 )
 
-NEEDS = (
-    ("助老助残", "独居老人{name}行动不便, 需要陪同去社区医院复查", "陪同独居老人就医"),
-    ("助老助残", "高龄老人{name}家中需要代买米面油等生活用品", "为高龄老人代购生活用品"),
-    ("环境整治", "{grid}楼道堆放杂物, 存在消防隐患, 需要清理", "楼道杂物清理"),
-    ("环境整治", "{grid}绿化带垃圾较多, 居民希望组织一次清扫", "绿化带垃圾清扫"),
-    ("政策宣传", "{grid}老年居民希望了解医保线上缴费办法", "医保缴费政策讲解"),
-    ("矛盾调解", "{grid}两户邻居因漏水问题发生纠纷, 需要上门调解", "邻里漏水纠纷调解"),
-    ("文明创建", "{grid}需要志愿者协助开展垃圾分类宣传", "垃圾分类宣传值守"),
-    ("物资微心愿", "困难家庭学生{name}希望得到一套学习用品", "微心愿: 学习用品"),
-    ("物资微心愿", "残疾居民{name}希望得到一台电暖器过冬", "微心愿: 电暖器"),
-)
 REJECT_REASON = "经核实该需求已由物业处理, 无需派单"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙"
 GIVEN = ("桂兰", "秀英", "建国", "玉珍", "德福", "淑芬", "长林", "凤英")

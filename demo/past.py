@@ -37,6 +37,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
+from demo.needs import NEEDS
 from domain.dispatch_policy import DEFAULT_POLICY
 from domain.evaluation import Period, previous_period
 from domain.local_time import LOCAL_ZONE, window_slots
@@ -64,17 +65,8 @@ REJECT_REASONS = (
     "已在其他社区报到: 请先办理转出手续",
     "身份信息待核实: 请携带身份证到社区党群服务中心确认",
 )
-# (category, need text, task title); {name} a resident, {grid} the compound.
-NEED_TASKS = (
-    ("助老助残", "独居老人{name}行动不便, 需要陪同去社区医院复查", "陪同独居老人就医"),
-    ("助老助残", "高龄老人{name}家中需要代买米面油等生活用品", "为高龄老人代购生活用品"),
-    ("环境整治", "{grid}楼道堆放杂物, 存在消防隐患, 需要清理", "楼道杂物清理"),
-    ("环境整治", "{grid}绿化带垃圾较多, 居民希望组织一次清扫", "绿化带垃圾清扫"),
-    ("政策宣传", "{grid}老年居民希望了解医保线上缴费办法", "医保缴费政策讲解"),
-    ("矛盾调解", "{grid}两户邻居因漏水问题发生纠纷, 需要上门调解", "邻里漏水纠纷调解"),
-    ("文明创建", "{grid}需要志愿者协助开展垃圾分类宣传", "垃圾分类宣传值守"),
-    ("物资微心愿", "困难家庭学生{name}希望得到一套学习用品", "微心愿: 学习用品"),
-)
+# The needs the live stream draws from (demo/dispatch.py) but its last, as the past was first drawn.
+NEED_TASKS = NEEDS[:-1]
 COMMUNITY_TASKS = (
     ("环境整治", "周末小区环境卫生大扫除"),
     ("政策宣传", "防范电信诈骗宣传进小区"),

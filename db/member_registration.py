@@ -223,3 +223,39 @@ async def select_first_active(conn: Conn, *, limit: int) -> list[tuple[int, int]
         "SELECT member_id, community_id FROM member_registration WHERE status = 'active'"
         " ORDER BY member_id LIMIT $1", limit)
     return [(int(r["member_id"]), int(r["community_id"])) for r in rows]
+
+
+async def select_own_registrations(conn: Conn, *, member_id: int) -> list[dict[str, Any]]:
+    """A member's registrations, newest first, with the community's and grid's names and the
+    certificate number once one was issued."""
+    rows = await conn.fetch(
+        """
+        SELECT mr.id, mr.community_id, c.name AS community_name, mr.grid_id, g.name AS grid_name,
+               mr.status, mr.reason, mr.submitted_at, mr.confirmed_at, mr.valid_until,
+               rc.number AS certificate_number
+        FROM member_registration mr
+        JOIN community c ON c.id = mr.community_id
+        LEFT JOIN grid g ON g.id = mr.grid_id
+        LEFT JOIN registration_certificate rc ON rc.registration_id = mr.id
+        WHERE mr.member_id = $1
+        ORDER BY mr.submitted_at DESC, mr.id DESC
+        LIMIT 50
+        """,
+        member_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def select_member_home_names(conn: Conn, *, member_id: int) -> dict[str, Any] | None:
+    """Where a member lives, by id and name: what 我要报到 proposes."""
+    row = await conn.fetchrow(
+        """
+        SELECT m.home_community_id, hc.name AS home_community_name, m.home_grid_id, hg.name AS home_grid_name
+        FROM member m
+        LEFT JOIN community hc ON hc.id = m.home_community_id
+        LEFT JOIN grid hg ON hg.id = m.home_grid_id
+        WHERE m.id = $1
+        """,
+        member_id,
+    )
+    return None if row is None else dict(row)

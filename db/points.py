@@ -101,3 +101,59 @@ async def credit_services_of_tasks(
         task_ids, member_ids, service_keys, points, [json.dumps(p, ensure_ascii=False) for p in parts], ats,
     )
     return credited
+
+
+async def select_member_service_totals(conn: Conn, *, member_id: int) -> tuple[int, float]:
+    """How many services the evaluation ledger credits the member with, and their hours."""
+    row = await conn.fetchrow(
+        """
+        SELECT count(*)::int AS services,
+               coalesce(sum(CASE WHEN jsonb_typeof(parts->'hours') = 'number'
+                                 THEN (parts->>'hours')::float END), 0)::float AS hours
+        FROM evaluation_points WHERE member_id = $1
+        """,
+        member_id,
+    )
+    assert row is not None
+    return int(row["services"]), float(row["hours"])
+
+
+async def select_member_lines(
+    conn: Conn, *, member_id: int, ledger: str | None, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """The member's lines of both ledgers (or one), newest first, each with what it was for: the
+    task (and the campaign that dispatched it) or the service record (and the redeemable
+    campaign over its community and time that made it count there). (total, one page)."""
+    rows = await conn.fetch(
+        """
+        WITH lines AS MATERIALIZED (
+            SELECT 'evaluation' AS ledger, id, task_id, service_record_id, points, parts, awarded_at
+            FROM evaluation_points WHERE member_id = $1 AND ($2::text IS NULL OR $2 = 'evaluation')
+            UNION ALL
+            SELECT 'redeemable', id, task_id, service_record_id, points, parts, awarded_at
+            FROM redeemable_points WHERE member_id = $1 AND ($2::text IS NULL OR $2 = 'redeemable')
+        ), total AS (SELECT count(*) AS total FROM lines)
+        SELECT total.total, p.* FROM total LEFT JOIN LATERAL (
+            SELECT l.ledger, l.points::float AS points, l.awarded_at, l.task_id, l.service_record_id,
+                   t.title AS task_title, coalesce(t.category, sr.category) AS category,
+                   sr.category AS record_category,
+                   CASE WHEN jsonb_typeof(l.parts->'hours') = 'number' THEN (l.parts->>'hours')::float END AS hours,
+                   coalesce(
+                       (SELECT ca.name FROM campaign_task ct JOIN campaign ca ON ca.id = ct.campaign_id
+                        WHERE ct.task_id = l.task_id ORDER BY ca.id LIMIT 1),
+                       (SELECT ca.name FROM campaign ca JOIN campaign_community cc ON cc.campaign_id = ca.id
+                        WHERE sr.id IS NOT NULL AND cc.community_id = sr.community_id AND ca.redeemable
+                          AND ca.status NOT IN ('draft', 'cancelled')
+                          AND sr.started_at >= ca.window_start AND sr.started_at < ca.window_end
+                        ORDER BY ca.id LIMIT 1)) AS campaign_name
+            FROM lines l
+            LEFT JOIN task t ON t.id = l.task_id
+            LEFT JOIN service_record sr ON sr.id = l.service_record_id
+            ORDER BY l.awarded_at DESC, l.ledger, l.id DESC
+            LIMIT $3 OFFSET $4
+        ) p ON true
+        """,
+        member_id, ledger, limit, offset,
+    )
+    total = int(rows[0]["total"]) if rows else 0
+    return total, [dict(r) for r in rows if r["ledger"] is not None]

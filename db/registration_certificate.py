@@ -44,6 +44,13 @@ async def select_unit_registration_ids(conn: Conn, *, unit_id: int, status: str)
     return [int(r["id"]) for r in rows]
 
 
+async def select_active_registration_id(conn: Conn, *, member_id: int) -> int | None:
+    """The member's active registration (at most one is open), if any."""
+    registration_id: int | None = await conn.fetchval(
+        "SELECT id FROM member_registration WHERE member_id = $1 AND status = 'active'", member_id)
+    return registration_id
+
+
 async def insert_certificates(
     conn: Conn, *, registration_ids: Sequence[int], numbers: Sequence[str], codes: Sequence[str]
 ) -> None:

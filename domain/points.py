@@ -39,3 +39,20 @@ def compute_points(rule: PointsRule, *, hours: float, rating: int | None) -> Poi
 def service_key(task_id: int, member_id: int) -> str:
     """The ledger's uniqueness key: one credit per member per task, ever."""
     return f"task:{task_id}:member:{member_id}"
+
+
+def line_reason(*, task_title: str | None, record_category: str | None, hours: float | None,
+                campaign_name: str | None, points: float) -> str:
+    """What a ledger line was for, in the member's words: the task, or the service record, and
+    the campaign it counted in."""
+    if task_title is not None:
+        reason = f"任务「{task_title}」"
+    elif record_category is not None:
+        reason = f"服务记录: {record_category}"
+    else:
+        reason = "积分兑换" if points < 0 else "其他"
+    if hours is not None and points >= 0:
+        reason += f" ({hours:g} 小时)"
+    if campaign_name is not None:
+        reason += f" · 活动「{campaign_name}」"
+    return reason

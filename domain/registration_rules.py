@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain.errors import Conflict
@@ -132,3 +132,11 @@ def renewed_until(current_valid_until: datetime | None, now: datetime, months: i
     """A renewal extends from the later of the old expiry and now, so early renewal loses nothing."""
     base = now if current_valid_until is None or current_valid_until < now else current_valid_until
     return add_months(base, months)
+
+
+def renewal_due(status: S, valid_until: datetime | None, now: datetime, *, lead: timedelta) -> bool:
+    """May the member re-register 重新报到 now: lapsed, or active and within `lead` of expiry
+    (when the renewal reminders start)."""
+    if status is S.lapsed:
+        return True
+    return status is S.active and valid_until is not None and valid_until - lead <= now

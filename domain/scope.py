@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.auth import Actor, ScopeKind
+from domain.errors import Forbidden
+from schemas.auth import Actor, Role, ScopeKind
 
 
 @dataclass(frozen=True)
@@ -68,3 +69,11 @@ def allows(actor: Actor, path: HierarchyPath) -> bool:
             return path.unit_id is not None and path.unit_id == actor.scope_id
         case ScopeKind.member:
             return path.member_id is not None and path.member_id == actor.scope_id
+
+
+def own_member_id(actor: Actor, refusal: str = "只有党员本人可以查看「我的」页面的信息") -> int:
+    """The member a member's own reads (我的) are about; every other role is refused with
+    `refusal` before any lookup, the same answer for everyone."""
+    if actor.role is not Role.member or actor.scope_kind is not ScopeKind.member or actor.scope_id is None:
+        raise Forbidden(refusal)
+    return actor.scope_id

@@ -27,6 +27,12 @@ def qr_svg(number: str, code: str, base_url: str = "") -> str:
     return svg
 
 
+def qr_data_uri(number: str, code: str, base_url: str = "") -> str:
+    """The same QR code as an SVG data URI, for an <img> on the phone."""
+    uri: str = segno.make(check_path(number, code, base_url), error="m").svg_data_uri(scale=4, border=2)
+    return uri
+
+
 def _day(at: datetime | None) -> str:
     return "—" if at is None else at.astimezone(LOCAL_ZONE).strftime("%Y年%m月%d日")
 

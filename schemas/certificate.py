@@ -37,3 +37,11 @@ class CertificateCheck(BaseModel):
     member_name: str | None = None   # masked (张*明)
     valid_until: datetime | None = None
     message: str
+
+
+class MyCertificate(CertificateView):
+    """The member's own certificate for the phone: the printed fields, the public check's
+    address and its QR code as an SVG data URI."""
+
+    check_url: str
+    qr_data_uri: str

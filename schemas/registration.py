@@ -318,3 +318,31 @@ class CoBuildingAgreementOut(BaseModel):
     projects: list[str]
     valid_from: datetime
     valid_until: datetime
+
+
+class MyRegistration(BaseModel):
+    """One of the member's own registrations, with the names the phone shows."""
+
+    id: int
+    community_id: int
+    community_name: str
+    grid_id: int | None
+    grid_name: str | None
+    status: MemberRegistrationStatus
+    status_label: str
+    reason: str | None = Field(description="退回、暂停或退出的原因")
+    submitted_at: datetime
+    confirmed_at: datetime | None
+    valid_until: datetime | None
+    renewal_due: bool = Field(description="到期前 30 天起或已过期时可重新报到")
+    certificate_number: str | None
+
+
+class MyRegistrations(BaseModel):
+    """Where the member lives (the defaults of 我要报到) and their registrations, newest first."""
+
+    home_community_id: int | None
+    home_community_name: str | None
+    home_grid_id: int | None
+    home_grid_name: str | None
+    items: list[MyRegistration]

@@ -20,10 +20,10 @@ from domain import certificate as rules
 from domain import local_time
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.pii import mask_phone
-from domain.scope import HierarchyPath, allows
+from domain.scope import HierarchyPath, allows, own_member_id
 from reports import certificate as certificate_page
 from schemas.auth import Actor, Role, ScopeKind
-from schemas.certificate import CertificateCheck, CertificateView
+from schemas.certificate import CertificateCheck, CertificateView, MyCertificate
 
 PRINTABLE_STATUS = "active"
 # Who prints a certificate: the member, their unit admin, their community. Organization
@@ -131,6 +131,21 @@ async def check_certificate(conn: Conn, number: str, code: str, *, now: datetime
                                 valid_until=valid_until, message="该报到证已过有效期, 请提醒党员重新报到")
     return CertificateCheck(number=clean_number, valid=True, community_name=community, member_name=name,
                             valid_until=valid_until, message="报到证有效")
+
+
+async def my_certificate(conn: Conn, actor: Actor, *, base_url: str = "",
+                         now: datetime | None = None) -> MyCertificate:
+    """The member's own certificate (issued on first view) of their active registration, with the
+    public check's address and its QR code, for the phone."""
+    member_id = own_member_id(actor)
+    registration_id = await certificate_db.select_active_registration_id(conn, member_id=member_id)
+    if registration_id is None:
+        raise Conflict("您还没有已生效的报到: 报到经社区确认并编入网格后才有报到证")
+    view = await member_certificate(conn, actor, registration_id, now=now)
+    return MyCertificate(
+        **view.model_dump(), check_url=certificate_page.check_path(view.number, view.code, base_url),
+        qr_data_uri=certificate_page.qr_data_uri(view.number, view.code, base_url),
+    )
 
 
 def render(views: Sequence[CertificateView], *, title: str = "报到证", base_url: str = "") -> str:

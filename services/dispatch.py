@@ -31,7 +31,7 @@ from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.matching import hard_constraint_violations, score
 from domain.need_rules import duplicate_window_start, tier_deadline
 from domain.pii import mask_phone
-from domain.scope import HierarchyPath, allows
+from domain.scope import HierarchyPath, allows, own_member_id
 from domain.task_rules import TaskRefusal
 from schemas.auth import STAFF_ROLES, Actor, Role, ScopeKind
 from schemas.dispatch import (
@@ -561,11 +561,7 @@ async def claimable_tasks(conn: Conn, actor: Actor, *, limit: int) -> list[TaskV
     return [TaskView.model_validate(r) for r in rows]
 
 
-def _own_member_id(actor: Actor) -> int:
-    """The member's own id; every other role is refused (whatever the object)."""
-    if actor.role is not Role.member or actor.scope_kind is not ScopeKind.member or actor.scope_id is None:
-        raise Forbidden("仅党员本人可以查看自己的任务")
-    return actor.scope_id
+_NOT_A_MEMBER = "仅党员本人可以查看自己的任务"
 
 
 def _my_task(row: dict[str, Any]) -> MyTask:
@@ -581,13 +577,13 @@ def _my_task(row: dict[str, Any]) -> MyTask:
 
 async def my_tasks(conn: Conn, actor: Actor, *, limit: int) -> list[MyTask]:
     """我的任务: what was offered to the member and what they hold, open offers first."""
-    rows = await task_db.select_member_tasks(conn, member_id=_own_member_id(actor), task_id=None, limit=limit)
+    rows = await task_db.select_member_tasks(conn, member_id=own_member_id(actor, _NOT_A_MEMBER), task_id=None, limit=limit)
     return [_my_task(r) for r in rows]
 
 
 async def my_task(conn: Conn, actor: Actor, task_id: int) -> MyTask:
     """One task as the member sees it; a task never offered to them nor theirs reads as missing."""
-    rows = await task_db.select_member_tasks(conn, member_id=_own_member_id(actor), task_id=task_id, limit=1)
+    rows = await task_db.select_member_tasks(conn, member_id=own_member_id(actor, _NOT_A_MEMBER), task_id=task_id, limit=1)
     if not rows:
         raise _task_missing(task_id)
     return _my_task(rows[0])

@@ -25,13 +25,21 @@ from db.registration_cohort import create_cohort, set_cohort_workflow_id
 from db.registration_event import insert_events
 from domain import local_time
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from domain.registration_rules import MemberAction, member_transition, renewed_until
-from domain.scope import HierarchyPath, allows
+from domain.registration_rules import (
+    MEMBER_STATUS_LABELS,
+    MemberAction,
+    member_transition,
+    renewal_due,
+    renewed_until,
+)
+from domain.scope import HierarchyPath, allows, own_member_id
 from schemas.auth import STAFF_ROLES, Actor, Role
 from schemas.registration import (
     CohortWorkflowInput,
     MemberRegistrationOut,
     MemberRegistrationStatus,
+    MyRegistration,
+    MyRegistrations,
     RegistrationChanged,
     RegistrationPolicy,
 )
@@ -452,3 +460,23 @@ async def transfer_member(
     if client is not None and out.cohort_id is not None:
         await start_cohort(client, cohort_id=out.cohort_id, policy=policy, task_queue=task_queue)
     return out
+
+
+async def my_registrations(conn: Conn, actor: Actor, *, now: datetime | None = None,
+                           policy: RegistrationPolicy = RegistrationPolicy()) -> MyRegistrations:
+    """The member's own registrations with names, status words, why one was returned and whether
+    it is due for re-registration; where they live, for a new one. The member only."""
+    member_id = own_member_id(actor)
+    at = local_time.now_or(now)
+    home = await member_db.select_member_home_names(conn, member_id=member_id) or {}
+    items = []
+    for row in await member_db.select_own_registrations(conn, member_id=member_id):
+        status = MemberRegistrationStatus(row["status"])
+        items.append(MyRegistration.model_validate({
+            **row, "status": status, "status_label": MEMBER_STATUS_LABELS[status],
+            "renewal_due": renewal_due(status, row["valid_until"], at, lead=policy.renewal.remind),
+        }))
+    return MyRegistrations(
+        home_community_id=home.get("home_community_id"), home_community_name=home.get("home_community_name"),
+        home_grid_id=home.get("home_grid_id"), home_grid_name=home.get("home_grid_name"), items=items,
+    )

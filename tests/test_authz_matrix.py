@@ -278,6 +278,10 @@ ROUTES: dict[tuple[str, str], Case] = {
         "/evaluations/{run}/units/{unit}/explain", frozenset({ORG, SUB, STAFF, UNIT})),
     ("GET", "/evaluations/{run_id}/communities/{community_id}/explain"): Case(
         "/evaluations/{run}/communities/{community}/explain", frozenset({ORG, SUB, STAFF})),
+    # the member's own reads 我的: whose is decided by the token, so nothing to name
+    ("GET", "/me/registrations"): Case("/me/registrations", frozenset({MEMBER}), scoped=False),
+    ("GET", "/me/points"): Case("/me/points", frozenset({MEMBER}), scoped=False),
+    ("GET", "/me/certificate"): Case("/me/certificate", frozenset({MEMBER}), scoped=False),
     # whistles
     ("POST", "/whistles"): Case("/whistles", STAFF_ROLES, _j(lambda o: {
         "community_id": o["community"], "title": "矩阵", "matter": "矩阵", "people_needed": 1})),

@@ -1936,6 +1936,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/me/registrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 我的报到 (状态、退回原因、是否可重新报到) */
+        get: operations["my_registrations_me_registrations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/points": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 我的积分 (考评积分与可兑换积分, 每条的来由) */
+        get: operations["my_points_me_points_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/certificate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 我的报到证 (编号与核验二维码) */
+        get: operations["my_certificate_me_certificate_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3371,6 +3422,51 @@ export interface components {
             report: string | null;
         };
         /**
+         * MyCertificate
+         * @description The member's own certificate for the phone: the printed fields, the public check's
+         *     address and its QR code as an SVG data URI.
+         */
+        MyCertificate: {
+            /** Registration Id */
+            registration_id: number;
+            /** Number */
+            number: string;
+            /** Code */
+            code: string;
+            /** Member Name */
+            member_name: string;
+            /** Phone Masked */
+            phone_masked: string | null;
+            /** Unit Name */
+            unit_name: string | null;
+            /** Community Name */
+            community_name: string;
+            /** Subdistrict Name */
+            subdistrict_name: string;
+            /** District Name */
+            district_name: string;
+            /** Grid Name */
+            grid_name: string | null;
+            /** Branch Name */
+            branch_name: string | null;
+            /**
+             * Registered At
+             * Format: date-time
+             */
+            registered_at: string;
+            /** Valid Until */
+            valid_until: string | null;
+            /**
+             * Printed At
+             * Format: date-time
+             */
+            printed_at: string;
+            /** Check Url */
+            check_url: string;
+            /** Qr Data Uri */
+            qr_data_uri: string;
+        };
+        /**
          * MyOffer
          * @description The member's latest offer on a task: answer it before `expires_at`.
          */
@@ -3390,6 +3486,78 @@ export interface components {
             expires_at: string;
             /** Answered At */
             answered_at: string | null;
+        };
+        /**
+         * MyPoints
+         * @description The member's balances in both ledgers, their credited services, and one page of lines
+         *     (newest first).
+         */
+        MyPoints: {
+            /** Evaluation Balance */
+            evaluation_balance: number;
+            /** Redeemable Balance */
+            redeemable_balance: number;
+            /** Service Count */
+            service_count: number;
+            /** Service Hours */
+            service_hours: number;
+            lines: components["schemas"]["Page_PointsLine_"];
+        };
+        /**
+         * MyRegistration
+         * @description One of the member's own registrations, with the names the phone shows.
+         */
+        MyRegistration: {
+            /** Id */
+            id: number;
+            /** Community Id */
+            community_id: number;
+            /** Community Name */
+            community_name: string;
+            /** Grid Id */
+            grid_id: number | null;
+            /** Grid Name */
+            grid_name: string | null;
+            status: components["schemas"]["MemberRegistrationStatus"];
+            /** Status Label */
+            status_label: string;
+            /**
+             * Reason
+             * @description 退回、暂停或退出的原因
+             */
+            reason: string | null;
+            /**
+             * Submitted At
+             * Format: date-time
+             */
+            submitted_at: string;
+            /** Confirmed At */
+            confirmed_at: string | null;
+            /** Valid Until */
+            valid_until: string | null;
+            /**
+             * Renewal Due
+             * @description 到期前 30 天起或已过期时可重新报到
+             */
+            renewal_due: boolean;
+            /** Certificate Number */
+            certificate_number: string | null;
+        };
+        /**
+         * MyRegistrations
+         * @description Where the member lives (the defaults of 我要报到) and their registrations, newest first.
+         */
+        MyRegistrations: {
+            /** Home Community Id */
+            home_community_id: number | null;
+            /** Home Community Name */
+            home_community_name: string | null;
+            /** Home Grid Id */
+            home_grid_id: number | null;
+            /** Home Grid Name */
+            home_grid_name: string | null;
+            /** Items */
+            items: components["schemas"]["MyRegistration"][];
         };
         /**
          * MyTask
@@ -3668,6 +3836,17 @@ export interface components {
             /** Offset */
             offset: number;
         };
+        /** Page[PointsLine] */
+        Page_PointsLine_: {
+            /** Items */
+            items: components["schemas"]["PointsLine"][];
+            /** Total */
+            total: number;
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
         /** Page[Subdistrict] */
         Page_Subdistrict_: {
             /** Items */
@@ -3751,6 +3930,43 @@ export interface components {
             /** Grid Id */
             grid_id: number;
         };
+        /**
+         * PointsLedger
+         * @enum {string}
+         */
+        PointsLedger: "evaluation" | "redeemable";
+        /**
+         * PointsLine
+         * @description One ledger line as its owner sees it: what it was for, in words and by id.
+         */
+        PointsLine: {
+            ledger: components["schemas"]["PointsLedger"];
+            /** Points */
+            points: number;
+            /**
+             * Awarded At
+             * Format: date-time
+             */
+            awarded_at: string;
+            source: components["schemas"]["PointsSource"];
+            /** Reason */
+            reason: string;
+            /** Task Id */
+            task_id: number | null;
+            /** Service Record Id */
+            service_record_id: number | null;
+            /** Campaign Name */
+            campaign_name: string | null;
+            /** Category */
+            category: string | null;
+            /** Hours */
+            hours: number | null;
+        };
+        /**
+         * PointsSource
+         * @enum {string}
+         */
+        PointsSource: "task" | "service_record" | "other";
         /**
          * ProgressLevel
          * @enum {string}
@@ -12819,6 +13035,144 @@ export interface operations {
             };
             /** @description 当前角色无权进行此操作 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    my_registrations_me_registrations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyRegistrations"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    my_points_me_points_get: {
+        parameters: {
+            query?: {
+                ledger?: components["schemas"]["PointsLedger"] | null;
+                /** @description 每页条数 (1-500) */
+                limit?: number;
+                /** @description 跳过的条数 */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyPoints"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    my_certificate_me_certificate_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyCertificate"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 还没有已生效的报到 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -9,8 +9,8 @@ Temporal server.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, NamedTuple, TypeVar
 
 import typer
@@ -23,9 +23,25 @@ from db.pool import Pool, connect, open_pool
 from domain.errors import DomainError
 from schemas.settings import Settings
 from stack.postgres import start_embedded_postgres
-from telemetry.tracing import temporal_interceptors
+from telemetry.tracing import TracingUnavailable, configure_tracing, temporal_interceptors
 
 T = TypeVar("T")
+
+
+@contextmanager
+def process_tracing(settings: Settings, *, role: str) -> Iterator[None]:
+    """Tracing for a long-running command (`up`, `worker`, `api`), shut down when it ends so the
+    last spans leave before the process does; exit 1 when it is asked for but cannot start."""
+    try:
+        tracing = configure_tracing(settings, role=role)
+    except TracingUnavailable as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    try:
+        yield
+    finally:
+        if tracing is not None:
+            tracing.shutdown()
 
 
 class Runtime(NamedTuple):

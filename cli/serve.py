@@ -13,11 +13,11 @@ from typing import Annotated
 
 import typer
 
+from cli.context import process_tracing
 from db.migrate import DatabaseAheadError, migrate
 from db.pool import connect
 from schemas.settings import Settings
 from telemetry.logging import configure_logging
-from telemetry.tracing import TracingUnavailable, configure_tracing
 
 
 async def _migrate(database_url: str) -> list[str]:
@@ -74,15 +74,7 @@ def register(app: typer.Typer) -> None:
         if not settings.database_url or not settings.temporal_address:
             typer.echo("未设置 DATABASE_URL 或 TEMPORAL_ADDRESS: API 需要外部数据库和 Temporal", err=True)
             raise typer.Exit(2)
-        try:
-            tracing = configure_tracing(settings, role="api")
-        except TracingUnavailable as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(1) from None
-        try:
+        with process_tracing(settings, role="api"):
             asyncio.run(
                 _serve_api(settings, host=host or settings.api_host, port=port or settings.api_port)
             )
-        finally:
-            if tracing is not None:
-                tracing.shutdown()  # the spans of the last requests leave before the process does

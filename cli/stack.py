@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.context import process_tracing
 from schemas.settings import Settings
 from stack.embedded import run_stack
 from stack.temporal import StackStartError
 from stack.web_build import WebBuildError, build
 from telemetry.logging import configure_logging
-from telemetry.tracing import TracingUnavailable, configure_tracing
 
 
 class DemoSizeOption(StrEnum):
@@ -62,26 +62,20 @@ def register(app: typer.Typer) -> None:
             temporal_ui_port=temporal_ui_port, worker_processes=worker_processes,
         )
         configure_logging(json=settings.log_json)
-        try:
-            tracing = configure_tracing(settings, role="up")
-        except TracingUnavailable as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(1) from None
-        try:
-            build(say=typer.echo)  # the console pages, when their sources changed since the last build
-        except WebBuildError as exc:
-            # The API still starts; /admin then says how to build.
-            typer.echo(f"{exc}\n控制台页面未构建, 接口照常启动 (console not built; the API starts anyway)", err=True)
-        demo_step = None
-        if demo:
-            from demo.seed import demo_step_for  # the demo pulls in the services; only when asked
+        with process_tracing(settings, role="up"):
+            try:
+                build(say=typer.echo)  # the console pages, when their sources changed since the last build
+            except WebBuildError as exc:
+                # The API still starts; /admin then says how to build.
+                typer.echo(f"{exc}\n控制台页面未构建, 接口照常启动 (console not built; the API starts anyway)",
+                           err=True)
+            demo_step = None
+            if demo:
+                from demo.seed import demo_step_for  # the demo pulls in the services; only when asked
 
-            demo_step = demo_step_for(demo_size.value)
-        try:
-            asyncio.run(run_stack(settings, demo=demo_step, print_line=typer.echo))
-        except StackStartError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(1) from None
-        finally:
-            if tracing is not None:
-                tracing.shutdown()
+                demo_step = demo_step_for(demo_size.value)
+            try:
+                asyncio.run(run_stack(settings, demo=demo_step, print_line=typer.echo))
+            except StackStartError as exc:
+                typer.echo(str(exc), err=True)
+                raise typer.Exit(1) from None

@@ -11,13 +11,13 @@ from typing import Annotated
 import typer
 from temporalio.client import Client
 
+from cli.context import process_tracing
 from db.pool import Pool, open_pool
 from schemas.settings import Settings
 from stack.embedded import read_endpoints
 from stack.temporal import StackStartError, connect_client
 from telemetry.health_server import database_ready, serve_worker_health, temporal_ready
 from telemetry.logging import configure_logging
-from telemetry.tracing import TracingUnavailable, configure_tracing
 from workers.main import run_worker
 
 
@@ -76,16 +76,9 @@ def register(app: typer.Typer) -> None:
         """运行一个 worker 进程 (run a standalone worker; SIGTERM drains it gracefully)."""
         settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
         configure_logging(json=settings.log_json)
-        try:
-            tracing = configure_tracing(settings, role="worker")
-        except TracingUnavailable as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(1) from None
-        try:
-            asyncio.run(_serve(settings))
-        except StackStartError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(1) from None
-        finally:
-            if tracing is not None:
-                tracing.shutdown()  # the spans of the last tasks leave before the process does
+        with process_tracing(settings, role="worker"):
+            try:
+                asyncio.run(_serve(settings))
+            except StackStartError as exc:
+                typer.echo(str(exc), err=True)
+                raise typer.Exit(1) from None

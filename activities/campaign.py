@@ -57,7 +57,7 @@ from schemas.campaign_contract import (
     UnitQuotaPageResult,
 )
 from schemas.delivery import Channel, DeliveryRow, OwnerKind
-from schemas.matching import CityMap, MatchWeights, MemberCandidate, TaskSpec
+from schemas.matching import MatchWeights, TaskSpec
 from telemetry import metrics
 
 log = structlog.get_logger(__name__)
@@ -117,12 +117,12 @@ class CampaignActivities:
         if row is None:
             raise _missing(data.campaign_id)
         return CampaignPlan(
-            campaign_id=row["id"], status=CampaignStatus(row["status"]),
-            window_start=row["window_start"], window_end=row["window_end"],
-            registration_deadline=row["registration_deadline"],
-            quotas=Quotas.model_validate(row["quotas"]),
-            reminder_policy=ReminderPolicy.model_validate(row["reminder_policy"]),
-            emergency=row["emergency"],
+            campaign_id=row.id, status=CampaignStatus(row.status),
+            window_start=row.window_start, window_end=row.window_end,
+            registration_deadline=row.registration_deadline,
+            quotas=Quotas.model_validate(row.quotas),
+            reminder_policy=ReminderPolicy.model_validate(row.reminder_policy),
+            emergency=row.emergency,
         )
 
     @activity.defn(name="campaign_record_status")
@@ -143,23 +143,23 @@ class CampaignActivities:
                 registration_deadline=data.registration_deadline, at=data.at,
             )
             if changed is None:
-                status = CampaignStatus(current["status"])
+                status = CampaignStatus(current.status)
                 if data.to_status is not None and status is data.to_status:
                     return RecordStatusResult(changed=False, status=status)
                 raise ApplicationError(
                     f"活动当前状态为「{rules.STATUS_LABELS[status]}」, 不能执行此操作",
                     type="conflict", non_retryable=True)
             await campaign_db.insert_campaign_event(
-                conn, campaign_id=data.campaign_id, kind=data.kind, from_status=current["status"],
-                to_status=changed["status"], actor=data.actor,
+                conn, campaign_id=data.campaign_id, kind=data.kind, from_status=current.status,
+                to_status=changed.status.value, actor=data.actor,
                 detail={**data.detail, **({"window_end": data.window_end} if data.window_end else {}),
                         **({"registration_deadline": data.registration_deadline}
                            if data.registration_deadline else {})},
                 at=data.at,
             )
         log.info("campaign_status", campaign_id=data.campaign_id, kind=data.kind,
-                 status=changed["status"])
-        return RecordStatusResult(changed=True, status=CampaignStatus(changed["status"]))
+                 status=changed.status.value)
+        return RecordStatusResult(changed=True, status=changed.status)
 
     @activity.defn(name="campaign_plan_wave")
     async def plan_wave(self, data: PlanWaveInput) -> PlanWaveResult:
@@ -212,11 +212,11 @@ class CampaignActivities:
             campaign = await campaign_db.select_campaign(conn, campaign_id=wave.campaign_id)
             if campaign is None:
                 raise _missing(wave.campaign_id)
-            text = rules.member_text(wave.deadline_kind, wave.step, campaign["name"], wave.period_end)
+            text = rules.member_text(wave.deadline_kind, wave.step, campaign.name, wave.period_end)
             message = reminder_db.MemberMessage(
                 text.category, text.title, text.body,
                 reason=f"{STEP_LABELS[wave.step]}: {'未报到' if wave.deadline_kind is DeadlineKind.registration else '服务指标未完成'}")
-            policy = ReminderPolicy.model_validate(campaign["reminder_policy"])
+            policy = ReminderPolicy.model_validate(campaign.reminder_policy)
             external = [c for c in channels_for(OwnerKind.member, wave.step, policy.channels)
                         if c is not Channel.inbox]
             spec = reminder_db.PartitionSpec(
@@ -228,7 +228,7 @@ class CampaignActivities:
                     conn, key=_key(wave), spec=spec, message=message, at=data.as_of,
                     want_ids=bool(external))
             else:
-                quotas = Quotas.model_validate(campaign["quotas"])
+                quotas = Quotas.model_validate(campaign.quotas)
                 outcome = await reminder_db.remind_under_quota_partition(
                     conn, key=_key(wave), spec=spec, message=message, at=data.as_of,
                     period_start=wave.period_start, as_of=data.as_of,
@@ -256,7 +256,7 @@ class CampaignActivities:
             messages = []
             for kind in _GROUP_KINDS:
                 if kind in wave.notify:
-                    text = rules.group_text(kind, wave.deadline_kind, wave.step, campaign["name"],
+                    text = rules.group_text(kind, wave.deadline_kind, wave.step, campaign.name,
                                             wave.period_end)
                     messages.append(reminder_db.GroupMessage(kind.value, text.category, text.title, text.body))
             sent: list[tuple[str, int, int]] = []
@@ -264,7 +264,7 @@ class CampaignActivities:
                 sent = await reminder_db.remind_groups(
                     conn, key=_key(wave), wave_id=data.wave_id, messages=messages,
                     reason=f"{STEP_LABELS[wave.step]}: 所属党员未完成", at=data.at)
-            policy = ReminderPolicy.model_validate(campaign["reminder_policy"])
+            policy = ReminderPolicy.model_validate(campaign.reminder_policy)
             by_kind = {m.recipient_kind: m for m in messages}
             rows: list[DeliveryRow] = []
             for group_kind, recipient_id, count in sent:
@@ -313,13 +313,13 @@ class CampaignActivities:
                 step=wave.step.value, at=data.wave.as_of,
                 rows=[unit_quota_db.ReminderRow("unit", u.unit_id, unit_quota.reason(
                     members=u.members, registered=u.registered, rate=rate, short=short)) for u, short in behind])
-            policy = ReminderPolicy.model_validate(campaign["reminder_policy"])
+            policy = ReminderPolicy.model_validate(campaign.reminder_policy)
             channels = channels_for(OwnerKind.unit, wave.step, policy.channels)
             rows: list[DeliveryRow] = []
             for u, short in behind:
                 if ("unit", u.unit_id) not in new:
                     continue
-                text = unit_quota.unit_text(wave.step, campaign["name"], wave.period_end, rate=rate,
+                text = unit_quota.unit_text(wave.step, campaign.name, wave.period_end, rate=rate,
                                             members=u.members, registered=u.registered, short=short)
                 base = unit_quota.dedupe_base(wave.campaign_id, wave.step, "unit", u.unit_id)
                 rows.extend(DeliveryRow(channel=channel, recipient_kind=OwnerKind.unit, recipient_id=u.unit_id,
@@ -360,12 +360,12 @@ class CampaignActivities:
                 step=wave.step.value, at=wave.as_of,
                 rows=[unit_quota_db.ReminderRow(kind, rid, f"{len(units)} 个单位报到率低于 {unit_quota.percent_label(rate)}")
                       for (kind, rid), units in names.items()])
-            policy = ReminderPolicy.model_validate(campaign["reminder_policy"])
+            policy = ReminderPolicy.model_validate(campaign.reminder_policy)
             rows: list[DeliveryRow] = []
             for (kind, rid), units in names.items():
                 if (kind, rid) not in new:
                     continue
-                text = unit_quota.group_text(Recipient(kind), wave.step, campaign["name"], wave.period_end,
+                text = unit_quota.group_text(Recipient(kind), wave.step, campaign.name, wave.period_end,
                                              rate=rate, unit_names=units)
                 base = unit_quota.dedupe_base(wave.campaign_id, wave.step, kind, rid)
                 rows.extend(DeliveryRow(channel=channel, recipient_kind=OwnerKind(kind), recipient_id=rid,
@@ -403,31 +403,20 @@ class CampaignActivities:
             tasks: list[TaskSpec] = []
             for grid in grids:
                 task_id = await task_db.insert_task(
-                    conn, need_id=None, community_id=grid["community_id"], grid_id=grid["grid_id"],
+                    conn, need_id=None, community_id=grid.community_id, grid_id=grid.grid_id,
                     title=spec.title, category=spec.category, mode="dispatch", headcount=spec.headcount,
                     required_skills=[], window_start=data.at,
                     window_end=data.at + timedelta(hours=spec.hours), place="",
                     points_per_hour=10, category_bonus=category["category_bonus"], rating_bonus=2,
-                    points_cap=100, redeemable=bool(campaign["redeemable"]),
+                    points_cap=100, redeemable=campaign.redeemable,
                     qr_token_hash=task_rules.hash_qr_token(secrets.token_urlsafe(16)),
                     created_by=spec.actor, at=data.at)
                 task_ids.append(task_id)
-                tasks.append(TaskSpec(task_id=task_id, community_id=grid["community_id"],
-                                      grid_id=grid["grid_id"], headcount=spec.headcount))
+                tasks.append(TaskSpec(task_id=task_id, community_id=grid.community_id,
+                                      grid_id=grid.grid_id, headcount=spec.headcount))
             await campaign_db.insert_campaign_tasks(conn, campaign_id=data.campaign_id, task_ids=task_ids)
-            members = [MemberCandidate.model_validate({
-                **row, "skills": frozenset(row["skills"] or ()), "free_slots": frozenset(row["free_slots"] or ())})
-                for row in await campaign_db.select_scope_candidates(conn, campaign_id=data.campaign_id)]
-            city_rows = await campaign_db.select_scope_city_map(conn, campaign_id=data.campaign_id)
-            neighbours: dict[int, set[int]] = {}
-            for adj in city_rows["adjacency"]:
-                neighbours.setdefault(adj["grid_id"], set()).add(adj["neighbour_id"])
-            city = CityMap(
-                neighbours={g: frozenset(n) for g, n in neighbours.items()},
-                grid_community={r["grid_id"]: r["community_id"] for r in city_rows["grids"]},
-                community_subdistrict={r["community_id"]: r["subdistrict_id"] for r in city_rows["chain"]},
-                subdistrict_district={r["subdistrict_id"]: r["district_id"] for r in city_rows["chain"]},
-            )
+            members = await campaign_db.select_scope_candidates(conn, campaign_id=data.campaign_id)
+            city = await campaign_db.select_scope_city_map(conn, campaign_id=data.campaign_id)
             weights = MatchWeights()
             offers = 0
             unfilled = spec.headcount * len(tasks)
@@ -448,8 +437,8 @@ class CampaignActivities:
                 unfilled = sum(result.unfilled.values())
             outcome = Mobilised(tasks_created=len(task_ids), offers=offers, unfilled_slots=unfilled)
             await campaign_db.insert_campaign_event(
-                conn, campaign_id=data.campaign_id, kind="mobilise", from_status=campaign["status"],
-                to_status=campaign["status"], actor=spec.actor, detail=outcome.model_dump(), at=data.at)
+                conn, campaign_id=data.campaign_id, kind="mobilise", from_status=campaign.status,
+                to_status=campaign.status, actor=spec.actor, detail=outcome.model_dump(), at=data.at)
         log.info("campaign_mobilised", campaign_id=data.campaign_id, tasks=outcome.tasks_created,
                  offers=outcome.offers, unfilled=outcome.unfilled_slots)
         return outcome

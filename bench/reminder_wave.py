@@ -115,7 +115,7 @@ async def seed_campaign(conn: Conn, now: datetime) -> int:
         quotas=Quotas(period=QuotaPeriod.quarter, min_services=1).model_dump(mode="json"),
         reminder_policy=ReminderPolicy().model_dump(mode="json"), evaluation_rule={},
         redeemable=False, emergency=False, created_by="bench", at=now)
-    campaign_id = int(row["id"])
+    campaign_id = row.id
     await campaign_db.resolve_scope(conn, campaign_id=campaign_id)
     await conn.execute("UPDATE campaign SET status = 'running' WHERE id = $1", campaign_id)
     return campaign_id

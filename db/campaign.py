@@ -3,15 +3,43 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from db.pool import Conn
+from schemas.campaign import CampaignEventView, CampaignStatusResult
+from schemas.matching import CityMap, MemberCandidate
 
 _COLUMNS = """id, name, kind, launched_by_kind, launched_by_id, scope_district_ids,
     scope_subdistrict_ids, scope_community_ids, window_start, window_end, registration_deadline,
     quotas, reminder_policy, evaluation_rule, redeemable, emergency, status, workflow_id,
     created_by, created_at, updated_at"""
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRow:
+    id: int
+    name: str
+    kind: str
+    launched_by_kind: str
+    launched_by_id: int | None
+    scope_district_ids: list[int]
+    scope_subdistrict_ids: list[int]
+    scope_community_ids: list[int]
+    window_start: datetime
+    window_end: datetime
+    registration_deadline: datetime | None
+    quotas: dict[str, Any]
+    reminder_policy: dict[str, Any]
+    evaluation_rule: dict[str, Any]
+    redeemable: bool
+    emergency: bool
+    status: str
+    workflow_id: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
 
 
 async def insert_campaign(
@@ -20,7 +48,7 @@ async def insert_campaign(
     window_start: datetime, window_end: datetime, registration_deadline: datetime | None,
     quotas: dict[str, Any], reminder_policy: dict[str, Any], evaluation_rule: dict[str, Any],
     redeemable: bool, emergency: bool, created_by: str, at: datetime,
-) -> dict[str, Any]:
+) -> CampaignRow:
     row = await conn.fetchrow(
         f"""
         INSERT INTO campaign (name, kind, launched_by_kind, launched_by_id, scope_district_ids,
@@ -35,18 +63,18 @@ async def insert_campaign(
         redeemable, emergency, created_by, at,
     )
     assert row is not None
-    return dict(row)
+    return CampaignRow(**row)
 
 
-async def select_campaign(conn: Conn, *, campaign_id: int) -> dict[str, Any] | None:
+async def select_campaign(conn: Conn, *, campaign_id: int) -> CampaignRow | None:
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM campaign WHERE id = $1",  # noqa: S608 - constant column list
         campaign_id,
     )
-    return dict(row) if row is not None else None
+    return CampaignRow(**row) if row is not None else None
 
 
-async def select_campaigns(conn: Conn, *, district_id: int | None, limit: int) -> list[dict[str, Any]]:
+async def select_campaigns(conn: Conn, *, district_id: int | None, limit: int) -> list[CampaignRow]:
     """Campaigns launched by the city, or (with district_id) those touching that district."""
     rows = await conn.fetch(
         f"""
@@ -57,13 +85,13 @@ async def select_campaigns(conn: Conn, *, district_id: int | None, limit: int) -
         """,  # noqa: S608 - constant column list
         district_id, limit,
     )
-    return [dict(r) for r in rows]
+    return [CampaignRow(**r) for r in rows]
 
 
 async def update_campaign_status(
     conn: Conn, *, campaign_id: int, from_statuses: list[str], to_status: str | None,
     window_end: datetime | None, registration_deadline: datetime | None, at: datetime,
-) -> dict[str, Any] | None:
+) -> CampaignStatusResult | None:
     """Move the campaign (and/or its dates) only if it is in one of `from_statuses`.
 
     None when it was not: the caller decides whether that is a refusal or a retried no-op.
@@ -75,11 +103,11 @@ async def update_campaign_status(
                             registration_deadline = coalesce($5, registration_deadline),
                             updated_at = $6
         WHERE id = $1 AND status = ANY($2::text[])
-        RETURNING id, status, window_end, registration_deadline
+        RETURNING id AS campaign_id, status, window_end, registration_deadline
         """,
         campaign_id, from_statuses, to_status, window_end, registration_deadline, at,
     )
-    return dict(row) if row is not None else None
+    return CampaignStatusResult(**row) if row is not None else None
 
 
 async def set_workflow_id(conn: Conn, *, campaign_id: int, workflow_id: str) -> None:
@@ -143,7 +171,7 @@ async def insert_campaign_event(
     )
 
 
-async def select_campaign_events(conn: Conn, *, campaign_id: int) -> list[dict[str, Any]]:
+async def select_campaign_events(conn: Conn, *, campaign_id: int) -> list[CampaignEventView]:
     rows = await conn.fetch(
         """
         SELECT kind, from_status, to_status, actor, detail, at FROM campaign_event
@@ -151,10 +179,18 @@ async def select_campaign_events(conn: Conn, *, campaign_id: int) -> list[dict[s
         """,
         campaign_id,
     )
-    return [dict(r) for r in rows]
+    return [CampaignEventView(**r) for r in rows]
 
 
-async def select_scope_grids(conn: Conn, *, campaign_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class ScopeGridRow:
+    """A grid in the campaign's communities: a mobilisation sends it one task."""
+
+    grid_id: int
+    community_id: int
+
+
+async def select_scope_grids(conn: Conn, *, campaign_id: int) -> list[ScopeGridRow]:
     """Every grid in the campaign's communities (a mobilisation sends one task to each)."""
     rows = await conn.fetch(
         """
@@ -164,10 +200,20 @@ async def select_scope_grids(conn: Conn, *, campaign_id: int) -> list[dict[str, 
         """,
         campaign_id,
     )
-    return [dict(r) for r in rows]
+    return [ScopeGridRow(**r) for r in rows]
 
 
-async def count_mobilise_scope(conn: Conn, *, campaign_id: int) -> dict[str, int]:
+@dataclass(frozen=True, slots=True)
+class MobiliseScopeCounts:
+    """What a mobilisation would reach (count_mobilise_scope)."""
+
+    communities: int
+    grids: int
+    candidates: int
+    open_tasks: int
+
+
+async def count_mobilise_scope(conn: Conn, *, campaign_id: int) -> MobiliseScopeCounts:
     """What a mobilisation would reach: communities and grids in scope, serving members there (as
     select_scope_candidates counts them) and the campaign's mobilised tasks still waiting."""
     row = await conn.fetchrow(
@@ -185,7 +231,7 @@ async def count_mobilise_scope(conn: Conn, *, campaign_id: int) -> dict[str, int
         campaign_id,
     )
     assert row is not None
-    return dict(row)
+    return MobiliseScopeCounts(**row)
 
 
 async def insert_campaign_tasks(conn: Conn, *, campaign_id: int, task_ids: list[int]) -> None:
@@ -198,7 +244,16 @@ async def insert_campaign_tasks(conn: Conn, *, campaign_id: int, task_ids: list[
     )
 
 
-async def select_open_campaign_tasks(conn: Conn, *, campaign_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class OpenCampaignTaskRow:
+    id: int
+    mode: str
+    headcount: int
+    window_start: datetime
+    window_end: datetime
+
+
+async def select_open_campaign_tasks(conn: Conn, *, campaign_id: int) -> list[OpenCampaignTaskRow]:
     """The campaign's mobilised tasks still waiting for members (open or offering)."""
     rows = await conn.fetch(
         """
@@ -209,7 +264,7 @@ async def select_open_campaign_tasks(conn: Conn, *, campaign_id: int) -> list[di
         """,
         campaign_id,
     )
-    return [dict(r) for r in rows]
+    return [OpenCampaignTaskRow(**r) for r in rows]
 
 
 async def campaign_covers(conn: Conn, *, campaign_id: int, scope_kind: str, scope_id: int | None) -> bool:
@@ -238,9 +293,9 @@ async def campaign_covers(conn: Conn, *, campaign_id: int, scope_kind: str, scop
     return covered
 
 
-async def select_scope_candidates(conn: Conn, *, campaign_id: int) -> list[dict[str, Any]]:
-    """Members serving (active or paused registration) in the campaign's communities, in the
-    shape of schemas.matching.MemberCandidate, for a mobilisation's batch matching."""
+async def select_scope_candidates(conn: Conn, *, campaign_id: int) -> list[MemberCandidate]:
+    """Members serving (active or paused registration) in the campaign's communities, as the
+    matcher sees them, for a mobilisation's batch matching."""
     rows = await conn.fetch(
         """
         SELECT m.id AS member_id, m.unit_id, coalesce(r.grid_id, m.home_grid_id) AS home_grid_id,
@@ -258,12 +313,14 @@ async def select_scope_candidates(conn: Conn, *, campaign_id: int) -> list[dict[
         """,
         campaign_id,
     )
-    return [dict(r) for r in rows]
+    return [MemberCandidate.model_validate({
+        **r, "skills": frozenset(r["skills"] or ()), "free_slots": frozenset(r["free_slots"] or ())})
+        for r in rows]
 
 
-async def select_scope_city_map(conn: Conn, *, campaign_id: int) -> dict[str, list[dict[str, Any]]]:
-    """Grids with their communities, adjacency, and the community→subdistrict→district chain of
-    every community in the districts the campaign touches."""
+async def select_scope_city_map(conn: Conn, *, campaign_id: int) -> CityMap:
+    """The map of the districts the campaign touches: grids with their communities, the adjacency
+    of the campaign's grids, and the community→subdistrict→district chain of every community."""
     grids = await conn.fetch(
         """
         SELECT g.id AS grid_id, g.community_id FROM grid g
@@ -292,8 +349,15 @@ async def select_scope_city_map(conn: Conn, *, campaign_id: int) -> dict[str, li
         """,
         campaign_id,
     )
-    return {"grids": [dict(r) for r in grids], "adjacency": [dict(r) for r in adjacency],
-            "chain": [dict(r) for r in chain]}
+    neighbours: dict[int, set[int]] = {}
+    for adj in adjacency:
+        neighbours.setdefault(adj["grid_id"], set()).add(adj["neighbour_id"])
+    return CityMap(
+        neighbours={g: frozenset(n) for g, n in neighbours.items()},
+        grid_community={r["grid_id"]: r["community_id"] for r in grids},
+        community_subdistrict={r["community_id"]: r["subdistrict_id"] for r in chain},
+        subdistrict_district={r["subdistrict_id"]: r["district_id"] for r in chain},
+    )
 
 
 async def mobilised_at(conn: Conn, *, campaign_id: int, at: datetime) -> dict[str, Any] | None:

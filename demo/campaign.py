@@ -72,7 +72,7 @@ async def run_demo_campaign(pool: Pool, client: Client, *, task_queue: str, wait
         campaign_id = view.id
     async with pool.acquire() as conn:
         row = await campaign_db.select_campaign(conn, campaign_id=campaign_id)
-    if row is not None and row["status"] == "draft":
+    if row is not None and row.status == "draft":
         await campaign_service.launch_campaign(pool, client, SYSTEM_ACTOR, campaign_id, now=datetime.now(UTC),
                                                task_queue=task_queue)
     else:

@@ -10,6 +10,7 @@ workflow, validated there against the lifecycle rules.
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from db import campaign as campaign_db
 from db import campaign_progress as progress_db
 from db import campaign_unit_quota as unit_quota_db
 from db import campaign_wave as wave_db
+from db.campaign import CampaignRow
 from db.pool import Conn, Pool
 from domain import campaign_rules as rules
 from domain import campaign_unit_quota as unit_quota
@@ -70,12 +72,12 @@ P = TypeVar("P")
 R = TypeVar("R")
 
 
-def _view(row: dict[str, Any]) -> CampaignView:
+def _view(row: CampaignRow) -> CampaignView:
     return CampaignView.model_validate({
-        **row,
-        "scope": CampaignScope(district_ids=row["scope_district_ids"],
-                               subdistrict_ids=row["scope_subdistrict_ids"],
-                               community_ids=row["scope_community_ids"]),
+        **asdict(row),
+        "scope": CampaignScope(district_ids=row.scope_district_ids,
+                               subdistrict_ids=row.scope_subdistrict_ids,
+                               community_ids=row.scope_community_ids),
     })
 
 
@@ -84,25 +86,25 @@ def _require_org(actor: Actor) -> None:
         raise Forbidden("只有市、区组织部可以发起和管理活动")
 
 
-def _require_launcher(actor: Actor, row: dict[str, Any]) -> None:
+def _require_launcher(actor: Actor, row: CampaignRow) -> None:
     """Another district's campaign is answered as a missing one (its id confirms nothing)."""
     _require_org(actor)
-    if actor.scope_kind is ScopeKind.district and row["launched_by_id"] != actor.scope_id:
-        raise NotFound(f"活动 {row['id']} 不存在")
+    if actor.scope_kind is ScopeKind.district and row.launched_by_id != actor.scope_id:
+        raise NotFound(f"活动 {row.id} 不存在")
 
 
-async def _campaign(conn: Conn, campaign_id: int) -> dict[str, Any]:
+async def _campaign(conn: Conn, campaign_id: int) -> CampaignRow:
     row = await campaign_db.select_campaign(conn, campaign_id=campaign_id)
     if row is None:
         raise NotFound(f"活动 {campaign_id} 不存在")
     return row
 
 
-async def _readable(conn: Conn, actor: Actor, campaign_id: int) -> dict[str, Any]:
+async def _readable(conn: Conn, actor: Actor, campaign_id: int) -> CampaignRow:
     row = await _campaign(conn, campaign_id)
     if actor.scope_kind is ScopeKind.city:
         return row
-    if actor.role is Role.org_department and row["launched_by_id"] == actor.scope_id:
+    if actor.role is Role.org_department and row.launched_by_id == actor.scope_id:
         return row
     if not await campaign_db.campaign_covers(conn, campaign_id=campaign_id, scope_kind=actor.scope_kind.value,
                                              scope_id=actor.scope_id):
@@ -140,9 +142,9 @@ async def create_campaign(conn: Conn, actor: Actor, data: CampaignCreate, *, now
             evaluation_rule=data.evaluation_rule, redeemable=data.redeemable, emergency=data.emergency,
             created_by=actor.audit_name, at=now,
         )
-        await campaign_db.insert_campaign_event(conn, campaign_id=row["id"], kind="create", from_status=None,
+        await campaign_db.insert_campaign_event(conn, campaign_id=row.id, kind="create", from_status=None,
                                                 to_status="draft", actor=actor.audit_name, detail={}, at=now)
-        log.info("campaign_created", campaign_id=row["id"])
+        log.info("campaign_created", campaign_id=row.id)
         return _view(row)
 
 
@@ -155,7 +157,7 @@ async def launch_campaign(
     async with pool.acquire() as conn, conn.transaction():
         row = await _campaign(conn, campaign_id)
         _require_launcher(actor, row)
-        rules.check("launch", CampaignStatus(row["status"]))
+        rules.check("launch", CampaignStatus(row.status))
         communities = await campaign_db.resolve_scope(conn, campaign_id=campaign_id)
         await campaign_db.update_campaign_status(
             conn, campaign_id=campaign_id, from_statuses=["draft"], to_status="launched",
@@ -185,7 +187,7 @@ async def _update(client: Client, campaign_id: int, update: UpdateMethodMultiPar
         not_running=Conflict("该活动的流程已结束或尚未发布", code="campaign_not_running"))
 
 
-async def _launched(pool: Pool, actor: Actor, campaign_id: int) -> dict[str, Any]:
+async def _launched(pool: Pool, actor: Actor, campaign_id: int) -> CampaignRow:
     """The campaign, checked to be the actor's to steer, read on a connection given back before
     the caller waits on the workflow."""
     _require_org(actor)   # other roles are refused before any lookup
@@ -200,7 +202,7 @@ async def _steer(pool: Pool, client: Client, actor: Actor, campaign_id: int, act
                  arg: P) -> CampaignStatusResult:
     """Check `action` (domain.campaign_rules) against the stored status, then send `update`."""
     row = await _launched(pool, actor, campaign_id)
-    rules.check(action, CampaignStatus(row["status"]))
+    rules.check(action, CampaignStatus(row.status))
     changed = await _update(client, campaign_id, update, arg)
     return CampaignStatusResult(campaign_id=changed.campaign_id, status=changed.status,
                                 window_end=changed.window_end, registration_deadline=changed.registration_deadline)
@@ -229,7 +231,7 @@ async def cancel(pool: Pool, client: Client, actor: Actor, campaign_id: int, rea
     async with pool.acquire() as conn, conn.transaction():
         row = await _campaign(conn, campaign_id)
         _require_launcher(actor, row)
-        if row["status"] == "draft":
+        if row.status == "draft":
             # A draft has no workflow yet: cancel it in place.
             changed = await campaign_db.update_campaign_status(
                 conn, campaign_id=campaign_id, from_statuses=["draft"], to_status="cancelled",
@@ -240,8 +242,8 @@ async def cancel(pool: Pool, client: Client, actor: Actor, campaign_id: int, rea
                                                     from_status="draft", to_status="cancelled",
                                                     actor=actor.audit_name, detail={"reason": reason}, at=now)
             return CampaignStatusResult(campaign_id=campaign_id, status=CampaignStatus.cancelled,
-                                        window_end=row["window_end"],
-                                        registration_deadline=row["registration_deadline"])
+                                        window_end=row.window_end,
+                                        registration_deadline=row.registration_deadline)
     return await _steer(pool, client, actor, campaign_id, "cancel", CampaignWorkflow.cancel,
                         CancelInput(actor=actor.audit_name, reason=reason))
 
@@ -262,7 +264,7 @@ async def mobilise(pool: Pool, client: Client, actor: Actor, campaign_id: int, d
     `start_mobilised_tasks` again after a crash between the two steps loses nothing.
     """
     row = await _launched(pool, actor, campaign_id)
-    rules.check("mobilise", CampaignStatus(row["status"]))
+    rules.check("mobilise", CampaignStatus(row.status))
     done = await _update(client, campaign_id, CampaignWorkflow.mobilise,
                          data.model_copy(update={"actor": actor.audit_name}))
     await start_mobilised_tasks(pool, client, campaign_id, task_queue=task_queue)
@@ -275,13 +277,13 @@ async def mobilise_preview(conn: Conn, actor: Actor, campaign_id: int, *, headco
     _require_org(actor)   # other roles are refused before any lookup
     row = await _campaign(conn, campaign_id)
     _require_launcher(actor, row)
-    status = CampaignStatus(row["status"])
+    status = CampaignStatus(row.status)
     rules.check("mobilise", status)
     counts = await campaign_db.count_mobilise_scope(conn, campaign_id=campaign_id)
     return MobilisePreview(
-        campaign_id=campaign_id, status=status, communities=counts["communities"], grids=counts["grids"],
-        tasks=counts["grids"], slots=counts["grids"] * headcount, candidates=counts["candidates"],
-        open_mobilised_tasks=counts["open_tasks"])
+        campaign_id=campaign_id, status=status, communities=counts.communities, grids=counts.grids,
+        tasks=counts.grids, slots=counts.grids * headcount, candidates=counts.candidates,
+        open_mobilised_tasks=counts.open_tasks)
 
 
 async def start_mobilised_tasks(pool: Pool, client: Client, campaign_id: int, *,
@@ -295,8 +297,8 @@ async def start_mobilised_tasks(pool: Pool, client: Client, campaign_id: int, *,
         tasks = await campaign_db.select_open_campaign_tasks(conn, campaign_id=campaign_id)
     for task in tasks:
         await dispatch_service.start_task_workflow(
-            client, task_id=task["id"], mode=TaskMode(task["mode"]), headcount=task["headcount"],
-            window_start=task["window_start"], window_end=task["window_end"], task_queue=task_queue)
+            client, task_id=task.id, mode=TaskMode(task.mode), headcount=task.headcount,
+            window_start=task.window_start, window_end=task.window_end, task_queue=task_queue)
     return len(tasks)
 
 
@@ -311,7 +313,7 @@ async def list_campaigns(conn: Conn, actor: Actor, *, limit: int) -> list[Campai
         return [_view(r) for r in rows]
     found = []
     for row in rows:
-        if await campaign_db.campaign_covers(conn, campaign_id=row["id"], scope_kind=actor.scope_kind.value,
+        if await campaign_db.campaign_covers(conn, campaign_id=row.id, scope_kind=actor.scope_kind.value,
                                              scope_id=actor.scope_id):
             found.append(_view(row))
     return found
@@ -319,8 +321,7 @@ async def list_campaigns(conn: Conn, actor: Actor, *, limit: int) -> list[Campai
 
 async def campaign_events(conn: Conn, actor: Actor, campaign_id: int) -> list[CampaignEventView]:
     await _readable(conn, actor, campaign_id)
-    return [CampaignEventView.model_validate(r)
-            for r in await campaign_db.select_campaign_events(conn, campaign_id=campaign_id)]
+    return await campaign_db.select_campaign_events(conn, campaign_id=campaign_id)
 
 
 async def waves(conn: Conn, campaign_id: int) -> list[WaveProgress]:
@@ -335,10 +336,10 @@ async def progress(conn: Conn, actor: Actor, campaign_id: int, level: ProgressLe
     if actor.scope_kind in (ScopeKind.unit, ScopeKind.member):
         raise Forbidden("活动进度仅向组织部、街道和社区开放")
     row = await _readable(conn, actor, campaign_id)
-    quotas = Quotas.model_validate(row["quotas"])
+    quotas = Quotas.model_validate(row.quotas)
     period_start: datetime | None = None
     if quotas.has_service_quota:
-        found = [p for p in periods(row["window_start"], row["window_end"], quotas.period) if p.start <= now]
+        found = [p for p in periods(row.window_start, row.window_end, quotas.period) if p.start <= now]
         period_start = found[-1].start if found else None
     area = {
         "district_id": actor.scope_id if actor.scope_kind is ScopeKind.district else None,
@@ -353,7 +354,7 @@ async def progress(conn: Conn, actor: Actor, campaign_id: int, level: ProgressLe
     units = None
     if quotas.min_unit_registration_rate is not None:
         units = await unit_quota_progress(conn, campaign_id, quotas.min_unit_registration_rate, **area)
-    return CampaignProgress(campaign_id=campaign_id, status=CampaignStatus(row["status"]), level=level,
+    return CampaignProgress(campaign_id=campaign_id, status=CampaignStatus(row.status), level=level,
                             rows=[ProgressRow.model_validate(r) for r in rows],
                             waves=await waves(conn, campaign_id), unit_quota=units)
 

@@ -26,6 +26,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.retries import STEP_TIMEOUT
+
 with workflow.unsafe.imports_passed_through():
     from activities.evaluation import EvaluationActivities
     from domain.evaluation import previous_period
@@ -45,7 +47,6 @@ with workflow.unsafe.imports_passed_through():
         RunStepInput,
     )
 
-_SHORT = timedelta(minutes=1)
 _LONG = timedelta(minutes=30)
 _HEARTBEAT = timedelta(minutes=3)
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
@@ -68,7 +69,7 @@ class EvaluationWorkflow:
                     rule=data.rule or RunRule())
             opened: OpenRunResult = await workflow.execute_activity_method(
                 EvaluationActivities.evaluation_open_run, open_input,
-                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=_RETRY,
             )
             run_id = opened.run_id
         workflow.logger.info("evaluation started", extra={"run_id": run_id})
@@ -76,7 +77,7 @@ class EvaluationWorkflow:
             parts: PartitionsResult = await workflow.execute_activity_method(
                 EvaluationActivities.evaluation_partitions,
                 PartitionsInput(run_id=run_id, partition_size=data.partition_size),
-                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=_RETRY,
             )
             members = 0
             # A window of `concurrency` partitions at a time: each is one statement on its own
@@ -105,14 +106,14 @@ class EvaluationWorkflow:
                 )
             finished: FinishRunResult = await workflow.execute_activity_method(
                 EvaluationActivities.evaluation_finish, RunStepInput(run_id=run_id),
-                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=_RETRY,
             )
         except ActivityError as err:
             # A step gave up (retries exhausted or refused): the run is marked failed so nobody
             # reads half-written results as final, then the workflow fails with the cause.
             await workflow.execute_activity_method(
                 EvaluationActivities.evaluation_fail, RunStepInput(run_id=run_id),
-                start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+                start_to_close_timeout=STEP_TIMEOUT, retry_policy=_RETRY,
             )
             raise ApplicationError(f"考核批次 {run_id} 计算失败", type="evaluation_failed") from err
         workflow.logger.info("evaluation finished", extra={"run_id": run_id, "status": finished.status.value})

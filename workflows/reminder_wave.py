@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.retries import bounded_retry
+from workflows.retries import QUICK_STEP_RETRY, STEP_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
     from activities.campaign import CampaignActivities
@@ -41,12 +41,10 @@ with workflow.unsafe.imports_passed_through():
         UnitQuotaPageInput,
     )
 
-_SHORT = timedelta(minutes=1)
 # One partition of ~8k members is a few seconds of SQL; generous for a loaded database.
 _PARTITION = timedelta(minutes=10)
 # A dead worker's partition is retried after this (the activity heartbeats every 10 s).
 _HEARTBEAT = timedelta(seconds=30)
-_RETRY = bounded_retry(maximum_interval=timedelta(seconds=30))
 
 
 @workflow.defn(name="ReminderWaveWorkflow")
@@ -55,7 +53,7 @@ class ReminderWaveWorkflow:
     async def run(self, data: ReminderWaveInput) -> ReminderWaveResult:
         plan = await workflow.execute_activity_method(
             CampaignActivities.plan_wave, PlanWaveInput(wave=data, at=data.as_of),
-            start_to_close_timeout=_SHORT, retry_policy=_RETRY,
+            start_to_close_timeout=STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
         )
         pending = list(plan.pending)
         in_flight: set[asyncio.Task[PartitionResult]] = set()
@@ -70,7 +68,7 @@ class ReminderWaveWorkflow:
         totals = await workflow.execute_activity_method(
             CampaignActivities.finish_wave,
             FinishWaveInput(wave_id=plan.wave_id, wave=data, at=data.as_of),
-            start_to_close_timeout=_PARTITION, retry_policy=_RETRY,
+            start_to_close_timeout=_PARTITION, retry_policy=QUICK_STEP_RETRY,
         )
         queued += totals.external_queued
         units_behind = units_reminded = 0
@@ -81,7 +79,7 @@ class ReminderWaveWorkflow:
                 page = await workflow.execute_activity_method(
                     CampaignActivities.remind_unit_quota_page,
                     UnitQuotaPageInput(wave=data, after_unit_id=after),
-                    start_to_close_timeout=_PARTITION, retry_policy=_RETRY,
+                    start_to_close_timeout=_PARTITION, retry_policy=QUICK_STEP_RETRY,
                 )
                 units_behind += page.behind
                 units_reminded += page.reminded
@@ -91,7 +89,7 @@ class ReminderWaveWorkflow:
                 after = page.last_unit_id
             groups = await workflow.execute_activity_method(
                 CampaignActivities.remind_unit_quota_groups, UnitQuotaGroupsInput(wave=data),
-                start_to_close_timeout=_PARTITION, retry_policy=_RETRY,
+                start_to_close_timeout=_PARTITION, retry_policy=QUICK_STEP_RETRY,
             )
             queued += groups.external_queued
         return ReminderWaveResult(wave_id=plan.wave_id, behind=totals.behind, reminded=totals.reminded,
@@ -103,5 +101,5 @@ class ReminderWaveWorkflow:
         return await workflow.execute_activity_method(
             CampaignActivities.remind_partition,
             PartitionInput(wave_id=wave_id, wave=data, bounds=bounds, as_of=data.as_of),
-            start_to_close_timeout=_PARTITION, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
+            start_to_close_timeout=_PARTITION, heartbeat_timeout=_HEARTBEAT, retry_policy=QUICK_STEP_RETRY,
         )

@@ -7,6 +7,7 @@ resident may well need the same help twice.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from schemas.dispatch import Urgency
@@ -55,3 +56,11 @@ RESIDENT_STATUS_TEXT: dict[str, tuple[str, str]] = {
     "converted": ("已派单, 服务中", "已安排党员服务, 请留意上门时间。"),
     "closed": ("已办结", "服务已完成并经社区核查。感谢您的信任!"),
 }
+
+_PHONE_RE = re.compile(r"1\d{10}|0\d{2,3}-?\d{7,8}")
+REFUSAL_BAD_PHONE = "联系电话格式不正确: 请填写 11 位手机号或带区号的固定电话, 也可以不填"
+
+
+def resident_phone_ok(phone: str | None) -> bool:
+    """A resident's contact phone is optional; given, it is a mobile or a landline with area code."""
+    return phone is None or phone == "" or _PHONE_RE.fullmatch(phone) is not None

@@ -103,6 +103,8 @@ async def place_need_as_resident(conn: Conn, data: ResidentNeedCreate, *, now: d
     micro-wish names a donor (who may stay anonymous). The receipt carries the follow link's token."""
     if (data.donor_name or data.donor_anonymous) and data.category != need_rules.MICRO_WISH_CATEGORY:
         raise InvalidInput(need_rules.REFUSAL_DONOR_NOT_MICRO_WISH)
+    if not need_rules.resident_phone_ok(data.resident_phone):
+        raise InvalidInput(need_rules.REFUSAL_BAD_PHONE)
     async with conn.transaction():
         code = await code_db.select_live_code(conn, code_hash=hash_token(data.code))
         if code is None:

@@ -148,6 +148,9 @@ async def test_codes_that_do_not_work_are_refused_in_chinese(pool: Pool, api_htt
     r = await api_http.post("/resident/needs", json={"code": code, "category": "助老助残", "description": "买菜",
                                                      "donor_anonymous": True})
     assert r.status_code == 422 and r.json()["message"] == need_rules.REFUSAL_DONOR_NOT_MICRO_WISH
+    r = await api_http.post("/resident/needs", json={"code": code, "category": "助老助残", "description": "买菜",
+                                                     "resident_phone": "12345"})
+    assert r.status_code == 422 and r.json()["message"] == need_rules.REFUSAL_BAD_PHONE
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM need WHERE grid_id = $1", city.grid_id) == before
     r = await api_http.post("/resident/needs", json={

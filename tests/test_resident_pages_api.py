@@ -21,6 +21,7 @@ from schemas.auth import Role, ScopeKind
 from services.tokens import hash_token
 from tests import places
 from tests.api_fixtures import api_http_fixture, bearer  # noqa: F401 - the api_http fixture
+from tests.serving import serve_task
 from tests.test_dispatch_workflow import ALL_SLOTS, add_member, make_city
 from tests.waiting import until
 from workflows.task import TaskWorkflow
@@ -92,13 +93,7 @@ async def test_a_need_followed_from_the_code_to_the_board(pool: Pool, client: Cl
         assert early.status_code == 200 and early.json()["ready"] is False, early.text
         assert early.json()["community_name"] == "甲社区" and early.json()["category"] == "助老助残"
 
-        await until(lambda: api_http.get(f"/tasks/{task_id}/offers", headers=me),
-                    lambda resp: resp.status_code == 200 and bool(resp.json()))
-        for path, body in (("answer", {"member_id": member, "accept": True}),
-                           ("check-in", {"member_id": member, "token": qr}),
-                           ("check-out", {"member_id": member, "token": qr, "report": "已更换"})):
-            resp = await api_http.post(f"/tasks/{task_id}/{path}", json=body, headers=me)
-            assert resp.status_code == 200, (path, resp.text)
+        await serve_task(api_http, me, member_id=member, task_id=task_id, qr_token=qr)
         ready = await until(lambda: api_http.post("/resident/rating-code/open", json={"code": rating_code}),
                             lambda resp: resp.status_code == 200 and resp.json()["ready"] is True)
         assert ready.json()["task_id"] == task_id

@@ -19,6 +19,7 @@ from schemas.auth import Role, ScopeKind
 from tests import places
 from tests.api_fixtures import bearer
 from tests.e2e.conftest import WebApp
+from tests.serving import serve_task
 from tests.test_dispatch_workflow import ALL_SLOTS, City, make_city
 from tests.waiting import until
 
@@ -111,13 +112,7 @@ async def _served_task(http: httpx.AsyncClient, pool: Pool, city: City, staff: d
         "window_end": (start + timedelta(hours=2)).isoformat()})
     assert r.status_code == 201, r.text
     task_id, qr, rating_code = r.json()["task"]["id"], r.json()["qr_token"], r.json()["resident_rating_code"]
-    await until(lambda: http.get(f"/tasks/{task_id}/offers", headers=me),
-                lambda resp: resp.status_code == 200 and bool(resp.json()))
-    for path, body in (("answer", {"member_id": member, "accept": True}),
-                       ("check-in", {"member_id": member, "token": qr}),
-                       ("check-out", {"member_id": member, "token": qr, "report": "已清理"})):
-        resp = await http.post(f"/tasks/{task_id}/{path}", json=body, headers=me)
-        assert resp.status_code == 200, (path, resp.text)
+    await serve_task(http, me, member_id=member, task_id=task_id, qr_token=qr)
     return task_id, rating_code
 
 

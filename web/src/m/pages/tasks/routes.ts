@@ -1,5 +1,6 @@
 // The member's tasks on the phone: the "任务" tab (offers, my tasks, what I can claim near me), a
-// task's detail, and the on-site page the task's QR poster opens (/m/checkin#task=<id>&token=<qr>).
+// task's detail, and the on-site page the task's QR poster opens (/m/checkin#task=<id>&token=<qr>),
+// which checks in on arrival and out, with a short service record, at the end.
 import type { MobileScreen } from '../../screens'
 
 export const mobileScreens: MobileScreen[] = [
@@ -10,5 +11,21 @@ export const mobileScreens: MobileScreen[] = [
     component: () => import('./TasksHome.vue'),
     roles: ['member'],
     tab: { icon: 'todo-list-o', order: 10 },
+  },
+  {
+    path: 'tasks/:id(\\d+)',
+    name: 'm-task',
+    title: '任务详情',
+    component: () => import('./TaskDetail.vue'),
+    roles: ['member'],
+    back: true,
+  },
+  {
+    path: 'checkin',
+    name: 'm-checkin',
+    title: '扫码签到',
+    component: () => import('./CheckinPage.vue'),
+    roles: ['member'],
+    back: true,
   },
 ]

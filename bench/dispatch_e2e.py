@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker
 
     from activities.dispatch import DispatchActivities
+    from db import hierarchy as hierarchy_db
     from db.migrate import migrate
     from db.pool import Pool, connect, open_pool
     from domain import task_rules
@@ -200,18 +201,21 @@ class BenchCity:
 async def seed_city(pool: Pool, *, communities: int, grids_per_community: int, members_per_grid: int) -> BenchCity:
     """A district of communities, grids in a chain of neighbours, members free all week (COPY)."""
     async with pool.acquire() as conn, conn.transaction():
-        d = await conn.fetchval("INSERT INTO district (name) VALUES ('基准区') RETURNING id")
-        s = await conn.fetchval("INSERT INTO subdistrict (district_id, name) VALUES ($1, '基准街道') RETURNING id", d)
-        grids: list[tuple[int, int]] = []
-        for c in range(communities):
-            cid = await conn.fetchval("INSERT INTO community (subdistrict_id, name) VALUES ($1, $2) RETURNING id",
-                                      s, f"基准社区{c}")
-            for g in range(grids_per_community):
-                gid = await conn.fetchval("INSERT INTO grid (community_id, name) VALUES ($1, $2) RETURNING id",
-                                          cid, f"网格{c}-{g}")
-                grids.append((gid, cid))
-        for (a, _), (b, _) in zip(grids, grids[1:], strict=False):
-            await conn.execute("INSERT INTO grid_adjacency VALUES ($1, $2), ($2, $1)", a, b)
+        # The hierarchy through the product's own bulk path (db/hierarchy.py, as a roster import).
+        districts, _ = await hierarchy_db.upsert_districts(conn, names=["基准区"])
+        d = districts["基准区"]
+        subdistricts, _ = await hierarchy_db.upsert_subdistricts(conn, district_ids=[d], names=["基准街道"])
+        s = subdistricts[(d, "基准街道")]
+        names = [f"基准社区{c}" for c in range(communities)]
+        by_name, _ = await hierarchy_db.upsert_communities(conn, subdistrict_ids=[s] * communities, names=names)
+        community_ids = [by_name[(s, name)] for name in names]
+        pairs = [(cid, f"网格{c}-{g}") for c, cid in enumerate(community_ids) for g in range(grids_per_community)]
+        grid_ids, _ = await hierarchy_db.upsert_grids(
+            conn, community_ids=[cid for cid, _ in pairs], names=[name for _, name in pairs],
+            branch_names=[None] * len(pairs))
+        grids: list[tuple[int, int]] = [(grid_ids[pair], pair[0]) for pair in pairs]
+        await hierarchy_db.insert_grid_adjacency(  # a chain of neighbours
+            conn, grid_ids=[a for a, _ in grids[:-1]], neighbour_ids=[b for b, _ in grids[1:]])
         everything = list(range(21))
         await conn.copy_records_to_table(
             "member", columns=["name", "home_community_id", "home_grid_id", "free_slots", "max_concurrent_tasks"],

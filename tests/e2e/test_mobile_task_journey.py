@@ -1,8 +1,8 @@
 """Journey on a phone (390x844, WeChat): a member is offered a task, answers it with the time left
 showing, checks in and out through the poster's QR URL (the second scan with a phone that was
 signed out: sign-in brings it back to the same check-in page), writes the short service record;
-the resident rates with the rating code and the community verifies; the member sees the points
-on the task. Staff and the resident act through the API, with the codes the console prints.
+the resident rates on the rating-code page (/m/rate#code=...) and the community verifies; the
+member sees the points on the task. Staff act through the API, with the codes the console prints.
 """
 
 from __future__ import annotations
@@ -97,10 +97,14 @@ async def test_member_takes_an_offer_serves_on_site_and_sees_the_points(
             assert await small.evaluate("document.documentElement.scrollWidth") <= 360
             assert await small.evaluate("localStorage.length + sessionStorage.length") == 0
 
-        # The resident rates with the rating code; the community verifies.
-        rated = await _until_ok(lambda: http.post("/resident/rating", json={
-            "code": rating_code, "score": 5, "comment": "很贴心"}))
-        assert rated.status_code == 200, rated.text
+        # The resident scans the rating code 评价码 (no account) and rates 5 stars on the rating page.
+        async with open_phone(browser, width=414) as resident:
+            await resident.goto(web_app.url(f"/m/rate#code={rating_code}"))
+            await resident.get_by_test_id("stars").locator(".van-rate__item").nth(4).click()
+            await resident.get_by_placeholder("说说服务怎么样").fill("很贴心")
+            await resident.get_by_role("button", name="提交评价").click()
+            await expect(resident.get_by_test_id("rated")).to_contain_text("感谢您的评价")
+        # The community verifies.
         verified = await _until_ok(lambda: http.post(f"/tasks/{task_id}/verify", json={"note": "已回访"},
                                                      headers=staff))
         assert verified.status_code == 200 and verified.json()["points_credited"] == 1, verified.text

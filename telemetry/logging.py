@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import structlog
 import temporalio.activity
 import temporalio.workflow
 
 from domain.pii import mask_text
+
+# A file every process that configures logging also appends its rendered lines to, when set. The
+# environment carries it to every subprocess: the test session sets it so that it can scan what
+# `up`, `worker` and `api` processes logged as well as its own lines.
+LOG_ALSO_TO_ENV = "SBD_LOG_ALSO_TO"
 
 
 def _mask_value(value: Any) -> Any:
@@ -60,19 +67,26 @@ class _MaskingFilter(logging.Filter):
 
 
 class _Tee:
-    """A file-like that writes every line to stderr and to a capture file (used by the tests,
-    which scan everything the run logged for personal data)."""
+    """A file-like that writes every line to stderr and appends it to a capture file.
+
+    Several processes append to the same file at once, so each line reaches it whole, in one
+    write to an O_APPEND descriptor, however the logger handed it over."""
 
     def __init__(self, path: Path) -> None:
-        self._file: TextIO = path.open("a", encoding="utf-8")  # lives as long as the process
+        # lives as long as the process
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._pending = ""
+        self._lock = threading.Lock()
 
     def write(self, text: str) -> int:
-        self._file.write(text)
-        self._file.flush()
+        with self._lock:
+            self._pending += text
+            whole, newline, self._pending = self._pending.rpartition("\n")
+            if newline:
+                os.write(self._fd, (whole + newline).encode("utf-8", errors="replace"))
         return sys.stderr.write(text)
 
     def flush(self) -> None:
-        self._file.flush()
         sys.stderr.flush()
 
 
@@ -81,8 +95,11 @@ def configure_logging(
 ) -> None:
     """Configure structlog and stdlib logging for this process.
 
-    `also_to` appends every rendered line to that file as well (the test run uses it).
+    Every rendered line is also appended to `also_to`, by default to the file named by the
+    environment variable SBD_LOG_ALSO_TO (unset: stderr only).
     """
+    if also_to is None and os.environ.get(LOG_ALSO_TO_ENV):
+        also_to = Path(os.environ[LOG_ALSO_TO_ENV])
     use_json = (not sys.stderr.isatty()) if json is None else json
     sink: Any = _Tee(also_to) if also_to is not None else sys.stderr
     renderer: Any = (
@@ -99,7 +116,7 @@ def configure_logging(
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sink),
+        logger_factory=structlog.WriteLoggerFactory(file=sink),   # a line in one write
         cache_logger_on_first_use=True,
     )
     # Records from the standard library (Temporal's workflow.logger and activity.logger,

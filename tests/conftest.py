@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,8 @@ from db.migrate import migrate
 from db.pool import Conn, Pool, connect, open_pool
 from stack.binaries import temporal_cli
 from stack.postgres import start_embedded_postgres
-from telemetry.logging import configure_logging
+from telemetry.logging import LOG_ALSO_TO_ENV, configure_logging
+from tests.log_scan import leak_report, lines_with_personal_data
 
 # As `up` runs it (stack/temporal.py): a worker's shutdown cancels its polls on the server side.
 POLL_SHUTDOWN_ARGS = ["--dynamic-config-value", "frontend.enableCancelWorkerPollsOnShutdown=true"]
@@ -32,13 +33,39 @@ TIME_SKIPPING_ARGS = [
 ]
 
 
-# Everything any test logs is also written here; tests/test_zz_log_scan.py scans it at the end.
+# Everything any test logs is also written here, and so is everything the processes the tests
+# start log (`up`, `worker`, `api`: they inherit SBD_LOG_ALSO_TO). The session ends with a scan of
+# it for personal data (`_no_personal_data_in_the_sessions_logs`).
 LOG_CAPTURE = Path(tempfile.gettempdir()) / f"shuangbaodao-test-logs-{os.getpid()}.jsonl"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     LOG_CAPTURE.unlink(missing_ok=True)
-    configure_logging(json=True, also_to=LOG_CAPTURE)
+    os.environ[LOG_ALSO_TO_ENV] = str(LOG_CAPTURE)
+    configure_logging(json=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_personal_data_in_the_sessions_logs() -> Iterator[None]:
+    """After the last test (whichever it is) and every session fixture's teardown: not one raw
+    phone or ID number in any line that this process or any process it started logged."""
+    yield
+    assert LOG_CAPTURE.exists() and LOG_CAPTURE.stat().st_size > 0, (
+        "the log capture is empty: logging is not wired to the capture file")
+    leaks = lines_with_personal_data(LOG_CAPTURE)
+    if leaks:   # not an assert: its diff would print the raw lines
+        pytest.fail(leak_report(LOG_CAPTURE, leaks), pytrace=False)
+
+
+def env_without_settings(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment for a subprocess, without any setting that would point it at
+    other servers (SBD_*, DATABASE_URL, TEMPORAL_ADDRESS), but still logging into the session's
+    capture (SBD_LOG_ALSO_TO); then `extra`."""
+    base = {
+        k: v for k, v in os.environ.items()
+        if (not k.startswith("SBD_") or k == LOG_ALSO_TO_ENV) and k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")
+    }
+    return {**base, **(extra or {})}
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,7 @@ import cli.main
 from db.migrate import available_migrations
 from db.pool import Pool, connect
 from schemas.settings import Settings
+from tests.conftest import env_without_settings
 
 REPO = Path(__file__).parents[1]
 # The Compose Specification's JSON schema, kept in the repository (tests/data/README.md says where
@@ -408,9 +409,7 @@ CLI = Path(sys.executable).parent / "shuangbaodao"
 
 def _deployment_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The process environment a container gets: only what compose would set."""
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith("SBD_") and k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
-    return {**base, "SBD_DATA_DIR": str(tmp_path / "unused"), "SBD_LOG_JSON": "true", **extra}
+    return env_without_settings({"SBD_DATA_DIR": str(tmp_path / "unused"), "SBD_LOG_JSON": "true", **extra})
 
 
 def _free_port() -> int:

@@ -57,3 +57,8 @@ async def test_workflow_and_activity_lines_carry_workflow_id_and_activity(
     assert workflow_line["workflow_id"] == marker and workflow_line["workflow_type"] == "LogContextProbe"
     assert activity_line["workflow_id"] == marker and activity_line["run_id"]
     assert activity_line["activity"] == "log_context_probe_activity" and activity_line["attempt"] == 1
+    # the attempt's start and its end in this process, around the activity's own line
+    events = [line["event"] for line in lines if line.get("activity") == "log_context_probe_activity"]
+    assert events == ["activity_started", "probe_activity_ran", "activity_finished"], events
+    finished = next(line for line in lines if line["event"] == "activity_finished")
+    assert finished["outcome"] == "completed" and finished["attempt"] == 1 and finished["activity_id"]

@@ -21,6 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from db.pool import Pool
 from schemas.settings import Settings
+from tests.conftest import env_without_settings
 from workers.main import run_worker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,10 +38,7 @@ def _free_port() -> int:
 
 def _clean_env() -> dict[str, str]:
     """The environment without any setting that would point `up` at other servers."""
-    return {
-        k: v for k, v in os.environ.items()
-        if not k.startswith("SBD_") and k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")
-    }
+    return env_without_settings()
 
 
 def _dead_pid() -> int:

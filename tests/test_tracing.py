@@ -33,7 +33,7 @@ from temporalio.service import RPCError
 
 from db.pool import Pool
 from schemas.delivery import Channel, OwnerKind
-from tests.conftest import unique
+from tests.conftest import env_without_settings, unique
 from tests.receivers import (
     WECOM_PATH,
     Receiver,
@@ -156,8 +156,7 @@ def _free_port() -> int:
 
 def _traced_env(tmp_path: Path, otlp: OtlpReceiver, **extra: str) -> dict[str, str]:
     """A deployment-like environment with tracing pointed at the receiver."""
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("SBD_", "OTEL_")) and k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
+    base = {k: v for k, v in env_without_settings().items() if not k.startswith("OTEL_")}
     return {
         **base,
         "SBD_DATA_DIR": str(tmp_path / "unused"),

@@ -6,28 +6,36 @@ flight at a time (several seconds of work). SIGTERM lands mid-wave: the worker s
 lets its in-flight partitions finish within SBD_GRACEFUL_SHUTDOWN_SECONDS and exits 0; a second
 worker process finishes the wave. Every member behind is reminded and notified exactly once.
 
-No in-flight activity is cancelled: a partition running at SIGTERM is drained (completed by
-the first worker after it began stopping), never cut short and retried. Retries are tolerated of
-one kind only: a task the server handed to one of the worker's activity polls in the very instant
-of shutdown. With `frontend.enableCancelWorkerPollsOnShutdown` on (as `up`, compose and the test
-server run Temporal) that is rare, but the SDK can still cut such polls (temporalio/sdk-rust#1080;
-CI hit it once with one task, a fresh-clone run here once with two); each such task waits out its
-heartbeat timeout and the second worker runs it. At most one task per open poll can be lost that
-way, so the bound is the worker's activity pollers (the SDK's default maximum, 5). That delays a
-partition, it loses nothing: the exactly-once checks below hold either way.
+No in-flight activity is cancelled or abandoned: a partition running at SIGTERM is drained
+(completed by the first worker after it began stopping), never cut short and retried. Retries are
+tolerated of one kind only: a task the server handed to one of the worker's activity polls in the
+very instant of shutdown. With `frontend.enableCancelWorkerPollsOnShutdown` on (as `up`, compose
+and the test server run Temporal) that is rare, but the SDK can still cut such polls
+(temporalio/sdk-rust#1080; CI hit it once with one task, a fresh-clone run here once with two);
+each such task waits out its heartbeat timeout and the second worker runs it. At most one task per
+open poll can be lost that way, so the bound is the worker's activity pollers (the SDK's default
+maximum, 5). That delays a partition, it loses nothing: the exactly-once checks below hold either
+way.
+
+The server cannot tell such a task from an activity abandoned midway: for both it recorded the
+first worker as the one the attempt went to, and both end in a heartbeat timeout. The worker
+process can: it logs each attempt its activity code begins and how it ended there
+(`activity_started` / `activity_finished`, telemetry/temporal_context.py). So every attempt the
+first worker's log says it began must be one the history says that worker completed; a lost poll
+leaves no such line, an abandoned or cancelled attempt does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from temporalio.api.enums.v1 import EventType
@@ -41,7 +49,7 @@ from schemas.campaign import CampaignCreate, CampaignScope, DeadlineKind, Recipi
 from schemas.campaign_contract import ReminderWaveInput, ReminderWaveResult
 from schemas.registration import ReminderStep
 from services import campaign as campaign_service
-from tests.conftest import unique
+from tests.conftest import env_without_settings, unique
 from tests.test_registration_seed import seed_city
 from workflows.reminder_wave import ReminderWaveWorkflow
 
@@ -83,8 +91,7 @@ class WorkerProcess:
 async def _start_worker(dsn: str, client: Client, task_queue: str, log: Path) -> WorkerProcess:
     """Start a worker process configured only through its environment; wait until /readyz answers."""
     port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("SBD_")},
+    env = env_without_settings({
         "DATABASE_URL": dsn,
         "TEMPORAL_ADDRESS": client.service_client.config.target_host,
         "SBD_TASK_QUEUE": task_queue,
@@ -94,7 +101,7 @@ async def _start_worker(dsn: str, client: Client, task_queue: str, log: Path) ->
         "SBD_DELIVERY_DISPATCHER": "false",
         "SBD_LOG_JSON": "true",
         "SBD_DATA_DIR": str(log.parent / "unused"),
-    }
+    })
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(str(CLI), "worker", stdout=out, stderr=out, env=env)
     worker = WorkerProcess(proc, log)
@@ -147,8 +154,9 @@ async def _progress(pool: Pool, campaign_id: int) -> tuple[int, int]:
 
 @dataclass
 class ActivityRun:
-    """One activity of the wave as its history tells it."""
+    """One activity of the wave as its history tells it (the history keeps only the last attempt)."""
 
+    activity_id: str
     attempt: int
     last_failure: str          # why the previous attempt ended ("" on the first attempt)
     completed_by: str          # identity of the worker that completed it
@@ -158,17 +166,37 @@ class ActivityRun:
 async def _activity_runs(handle: WorkflowHandle[ReminderWaveWorkflow, ReminderWaveResult]) -> list[ActivityRun]:
     """Every activity the wave completed, with its attempt, completing worker and completion time."""
     history = await handle.fetch_history()
+    scheduled: dict[int, str] = {}
     started: dict[int, tuple[int, str]] = {}
     runs = []
     for event in history.events:
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            scheduled[event.event_id] = event.activity_task_scheduled_event_attributes.activity_id
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes
             started[attrs.scheduled_event_id] = (attrs.attempt, attrs.last_failure.message)
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             done = event.activity_task_completed_event_attributes
             attempt, last_failure = started[done.scheduled_event_id]
-            runs.append(ActivityRun(attempt, last_failure, done.identity, event.event_time.ToDatetime(tzinfo=UTC)))
+            runs.append(ActivityRun(scheduled[done.scheduled_event_id], attempt, last_failure, done.identity,
+                                    event.event_time.ToDatetime(tzinfo=UTC)))
     return runs
+
+
+def _attempts_begun(worker: WorkerProcess, workflow_id: str) -> dict[tuple[str, int], str]:
+    """Every attempt (activity id, attempt) of the workflow's activities that the worker process
+    began, with how it ended there by its own log: completed, failed, cancelled, or "never
+    finished" (the process exited in the middle)."""
+    begun: dict[tuple[str, int], str] = {}
+    for line in _json_lines(worker):
+        if line.get("workflow_id") != workflow_id:
+            continue
+        key = (str(line["activity_id"]), int(line["attempt"]))
+        if line["event"] == "activity_started":
+            begun[key] = "never finished"
+        elif line["event"] == "activity_finished":
+            begun[key] = str(line["outcome"])
+    return begun
 
 
 async def test_sigterm_mid_wave_drains_and_a_second_worker_finishes_without_loss_or_duplicates(
@@ -236,6 +264,16 @@ async def test_sigterm_mid_wave_drains_and_a_second_worker_finishes_without_loss
 
     assert first is not None and second is not None
     runs = await _activity_runs(handle)
+    # Every attempt the first worker began, it completed, and the server recorded that: the
+    # shutdown neither cancelled nor abandoned an activity that was running (a poll cut before the
+    # activity began leaves no line in the worker's log and is checked below).
+    begun = _attempts_begun(first, handle.id)
+    assert begun, f"the first worker's log shows no activity: {first.tail()}"
+    completed_by_first = {(run.activity_id, run.attempt) for run in runs if run.completed_by == first.identity}
+    abandoned = sorted((key, ended) for key, ended in begun.items() if key not in completed_by_first)
+    assert abandoned == [], (
+        f"{len(abandoned)} attempts began in the SIGTERMed worker and were not completed there "
+        f"((activity id, attempt), how it ended there): {abandoned[:10]}")
     retried = [(run.attempt, run.last_failure, run.completed_by) for run in runs if run.attempt != 1]
     # Only tasks lost in the instant of shutdown may be retried (see the module docstring), one per
     # activity poll at most, and the second worker runs them; a cancelled in-flight activity would
@@ -254,11 +292,17 @@ async def test_sigterm_mid_wave_drains_and_a_second_worker_finishes_without_loss
         "the first worker should have completed its in-flight partitions after it began stopping")
 
 
+def _json_lines(worker: WorkerProcess) -> list[dict[str, Any]]:
+    """The worker process's JSON log lines."""
+    text = worker.log.read_text("utf-8", errors="replace")
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
 def _logged_at(worker: WorkerProcess, event: str) -> datetime:
     """When the worker process logged `event` (its JSON log lines carry a UTC timestamp)."""
-    for line in worker.log.read_text("utf-8", errors="replace").splitlines():
-        if line.startswith("{") and json.loads(line).get("event") == event:
-            return datetime.fromisoformat(json.loads(line)["timestamp"])
+    for line in _json_lines(worker):
+        if line.get("event") == event:
+            return datetime.fromisoformat(str(line["timestamp"]))
     raise AssertionError(f"{event} not logged: {worker.tail()}")
 
 

@@ -39,6 +39,8 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from db import hierarchy as hierarchy_db
+from db import reporting_unit as unit_db
 from db.migrate import migrate
 from db.pool import Conn, Pool, connect, open_pool
 from schemas.campaign import DeadlineKind, Recipient
@@ -53,23 +55,34 @@ async def _seed(conn: Conn, members: int, *, communities: int, units: int, now: 
     """A city by COPY: 2 districts, 10 subdistricts, `communities` communities (one grid each),
     `units` units, `members` members each with an active registration, 2 % with a service."""
     started = time.perf_counter()
-    await conn.execute("INSERT INTO district (name) VALUES ('基准一区'), ('基准二区')")
-    await conn.execute(
-        """INSERT INTO subdistrict (district_id, name)
-           SELECT 1 + (i % 2), '街道' || i FROM generate_series(1, 10) i""")
-    await conn.execute(
-        """INSERT INTO community (subdistrict_id, name)
-           SELECT 1 + (i % 10), '社区' || i FROM generate_series(1, $1) i""", communities)
-    await conn.execute("INSERT INTO grid (community_id, name) SELECT id, '网格' || id FROM community")
-    await conn.execute(
-        """INSERT INTO reporting_unit (name, unit_party_org, community_id)
-           SELECT '单位' || i, '单位党组织' || i, 1 + (i % $2) FROM generate_series(1, $1) i""",
-        units, communities)
+    # The hierarchy and the units through the product's own bulk paths (db/hierarchy.py and
+    # db/reporting_unit.py, as a roster import writes them); members and registrations by COPY.
+    districts, _ = await hierarchy_db.upsert_districts(conn, names=["基准一区", "基准二区"])
+    district_ids = [districts["基准一区"], districts["基准二区"]]
+    sub_keys = [(district_ids[i % 2], f"街道{i}") for i in range(1, 11)]
+    subdistricts, _ = await hierarchy_db.upsert_subdistricts(
+        conn, district_ids=[d for d, _ in sub_keys], names=[n for _, n in sub_keys])
+    community_keys = [(subdistricts[sub_keys[i % 10]], f"社区{i}") for i in range(1, communities + 1)]
+    by_key, _ = await hierarchy_db.upsert_communities(
+        conn, subdistrict_ids=[s for s, _ in community_keys], names=[n for _, n in community_keys])
+    community_ids = [by_key[key] for key in community_keys]
+    grid_keys = [(c, f"网格{c}") for c in community_ids]   # one grid a community
+    grids, _ = await hierarchy_db.upsert_grids(
+        conn, community_ids=community_ids, names=[n for _, n in grid_keys],
+        branch_names=[None] * len(grid_keys))
+    grid_ids = [grids[key] for key in grid_keys]
+    unit_names = [f"单位{i}" for i in range(1, units + 1)]
+    await unit_db.insert_units(
+        conn, names=unit_names, party_orgs=[f"单位党组织{i}" for i in range(1, units + 1)],
+        kinds=["agency"] * units, community_ids=[community_ids[i % communities] for i in range(1, units + 1)],
+        contact_names=[None] * units, contact_phones=[None] * units)
+    by_name = await unit_db.select_units_by_name(conn, names=unit_names)
+    unit_ids = [by_name[name].id for name in unit_names]
 
     def member_rows(lo: int, hi: int) -> Iterator[tuple[Any, ...]]:
         for i in range(lo, hi):
-            c = 1 + i % communities
-            yield (f"党员{i}", 1 + i % units, c, c)
+            c = i % communities
+            yield (f"党员{i}", unit_ids[i % units], community_ids[c], grid_ids[c])
 
     for lo in range(0, members, CHUNK):
         await conn.copy_records_to_table(
@@ -79,8 +92,9 @@ async def _seed(conn: Conn, members: int, *, communities: int, units: int, now: 
 
     def registration_rows(lo: int, hi: int) -> Iterator[tuple[Any, ...]]:
         for i in range(lo, hi):
-            c = 1 + i % communities
-            yield (first + i, c, c, "active", now - timedelta(days=60), now - timedelta(days=59))
+            c = i % communities
+            yield (first + i, community_ids[c], grid_ids[c], "active", now - timedelta(days=60),
+                   now - timedelta(days=59))
 
     for lo in range(0, members, CHUNK):
         await conn.copy_records_to_table(

@@ -29,7 +29,7 @@ from domain.channel_routing import channels_for, idempotency_key
 from domain.whistle import WhistleRefusal
 from schemas.delivery import Channel, DeliveryRow, OwnerKind
 from schemas.registration import ReminderStep
-from schemas.whistle import SummonStatus, WhistleLevel, WhistleStatus
+from schemas.whistle import SummonStatus, WhistleLevel, WhistleStatus, WhistleView
 from schemas.whistle_contract import (
     CloseWhistleInput,
     CloseWhistleResult,
@@ -54,7 +54,7 @@ def _refuse(message: str, code: str) -> ApplicationError:
     return ApplicationError(message, type=code, non_retryable=True)
 
 
-async def _existing(conn: Conn, whistle_id: int) -> dict[str, Any]:
+async def _existing(conn: Conn, whistle_id: int) -> WhistleView:
     whistle = await whistle_db.select_whistle(conn, whistle_id=whistle_id)
     if whistle is None:
         raise _refuse("吹哨事项不存在", "not_found")
@@ -99,15 +99,11 @@ class WhistleActivities:
         level = data.level
         async with self._pool.acquire() as conn, conn.transaction():
             w = await _existing(conn, data.whistle_id)
-            place = rules.Place(community_id=w["community_id"], subdistrict_id=w["subdistrict_id"])
+            place = rules.Place(community_id=w.community_id, subdistrict_id=w.subdistrict_id)
             already = set(await whistle_db.select_summoned_unit_ids(conn, whistle_id=data.whistle_id))
-            candidates = [
-                rules.Candidate(unit_id=r["unit_id"], basis=r["basis"], community_id=r["community_id"],
-                                subdistrict_id=r["subdistrict_id"])
-                for r in await whistle_db.select_summon_candidates(
-                    conn, level=level.value, community_id=w["community_id"], subdistrict_id=w["subdistrict_id"],
-                    district_id=w["district_id"], as_of=data.as_of)
-            ]
+            candidates = await whistle_db.select_summon_candidates(
+                conn, level=level.value, community_id=w.community_id, subdistrict_id=w.subdistrict_id,
+                district_id=w.district_id, as_of=data.as_of)
             chosen = rules.choose_units(level, place, candidates, already)
             new = await whistle_db.insert_summons(
                 conn, whistle_id=data.whistle_id, level=level.value, unit_ids=[u for u, _ in chosen],
@@ -117,20 +113,20 @@ class WhistleActivities:
             at_level = await whistle_db.select_summoned_unit_ids(conn, whistle_id=data.whistle_id, level=level.value)
             label = rules.LEVEL_LABELS[level]
             rows: list[DeliveryRow] = []
-            summons = texts.whistle_summoned(w["title"], w["community_name"], people_needed=w["people_needed"],
+            summons = texts.whistle_summoned(w.title, w.community_name, people_needed=w.people_needed,
                                              respond_by=data.level_deadline_at, level_label=label)
             for unit_id in at_level:
                 rows += _rows(OwnerKind.unit, unit_id, summons, f"whistle:{data.whistle_id}:summon:unit:{unit_id}")
             if level is not WhistleLevel.community:
                 kind = OwnerKind(level.value)
-                recipient = w["subdistrict_id"] if level is WhistleLevel.subdistrict else w["district_id"]
+                recipient = w.subdistrict_id if level is WhistleLevel.subdistrict else w.district_id
                 escalated = await whistle_db.insert_event(
                     conn, whistle_id=data.whistle_id, kind="escalated", unit_id=None, actor=WORKFLOW_ACTOR,
-                    detail={"level": level.value, "units": len(at_level), "people_committed": w["people_committed"]},
+                    detail={"level": level.value, "units": len(at_level), "people_committed": w.people_committed},
                     at=data.as_of, dedupe=f"escalated:{level.value}")
                 if escalated:
-                    text = texts.whistle_escalated(w["title"], w["community_name"], level_label=label,
-                                                   committed=w["people_committed"], needed=w["people_needed"])
+                    text = texts.whistle_escalated(w.title, w.community_name, level_label=label,
+                                                   committed=w.people_committed, needed=w.people_needed)
                     rows += _rows(kind, recipient, text, f"whistle:{data.whistle_id}:escalated:{level.value}")
             await whistle_db.insert_events(conn, whistle_id=data.whistle_id, kind="summoned", unit_ids=new,
                                            actor=WORKFLOW_ACTOR, detail={"level": level.value}, at=data.as_of)
@@ -146,8 +142,8 @@ class WhistleActivities:
             w = await _existing(conn, data.whistle_id)
             now, ever = await whistle_db.mark_urged(conn, whistle_id=data.whistle_id, unit_ids=data.unit_ids,
                                                     at=data.as_of)
-            text = texts.whistle_urged(w["title"], w["community_name"],
-                                       respond_by=w["level_deadline_at"] or w["respond_by"])
+            text = texts.whistle_urged(w.title, w.community_name,
+                                       respond_by=w.level_deadline_at or w.respond_by)
             rows: list[DeliveryRow] = []
             for unit_id in ever:
                 rows += _rows(OwnerKind.unit, unit_id, text, f"whistle:{data.whistle_id}:urge:unit:{unit_id}",
@@ -166,7 +162,7 @@ class WhistleActivities:
         external = 0
         async with self._pool.acquire() as conn, conn.transaction():
             w = await _existing(conn, data.whistle_id)
-            if w["status"] == WhistleStatus.closed.value:
+            if w.status is WhistleStatus.closed:
                 raise _refuse(WhistleRefusal.whistle_closed.message, WhistleRefusal.whistle_closed)
             recorded = await whistle_db.record_answer(
                 conn, whistle_id=data.whistle_id, unit_id=a.unit_id, accept=a.accept, people=a.people,
@@ -190,13 +186,13 @@ class WhistleActivities:
                                            subject_ids=[data.whistle_id], befores=[None],
                                            afters=[{"unit_id": a.unit_id, **detail}])
                 names = await whistle_db.select_unit_names(conn, unit_ids=[a.unit_id])
-                text = texts.whistle_answered(w["title"], names.get(a.unit_id, str(a.unit_id)), accept=a.accept,
+                text = texts.whistle_answered(w.title, names.get(a.unit_id, str(a.unit_id)), accept=a.accept,
                                               people=a.people, eta=a.eta)
-                _, external = await _deliver(conn, _rows(OwnerKind.community, w["community_id"], text,
+                _, external = await _deliver(conn, _rows(OwnerKind.community, w.community_id, text,
                                                          f"whistle:{data.whistle_id}:answer:unit:{a.unit_id}"))
-        status = SummonStatus(summon["status"])
+        status = SummonStatus(summon.status)
         log.info("whistle_answered", whistle_id=data.whistle_id, unit_id=a.unit_id, status=status.value)
-        return RecordAnswerResult(status=status, people=int(summon["people"] or 0), external_queued=external)
+        return RecordAnswerResult(status=status, people=summon.people or 0, external_queued=external)
 
     @activity.defn(name="whistle_record_arrival")
     async def record_arrival(self, data: RecordArrivalInput) -> RecordArrivalResult:
@@ -206,7 +202,7 @@ class WhistleActivities:
             recorded = await whistle_db.record_arrival(conn, whistle_id=data.whistle_id, unit_id=data.unit_id,
                                                        people=data.people, at=data.as_of)
             summon = await whistle_db.select_summon(conn, whistle_id=data.whistle_id, unit_id=data.unit_id)
-            if summon is None or summon["status"] != SummonStatus.arrived.value:
+            if summon is None or summon.status != SummonStatus.arrived.value:
                 raise _refuse(WhistleRefusal.not_committed.message, WhistleRefusal.not_committed)
             if recorded:
                 await whistle_db.insert_event(conn, whistle_id=data.whistle_id, kind="arrived", unit_id=data.unit_id,
@@ -216,7 +212,7 @@ class WhistleActivities:
                     conn, whistle_id=data.whistle_id, status=WhistleStatus.on_site.value,
                     from_statuses=[s.value for s in rules.from_statuses(WhistleStatus.on_site)],
                     shortfall=0, parked_reason=None, at=data.as_of)
-        return RecordArrivalResult(people=int(summon["arrived_people"] or 0))
+        return RecordArrivalResult(people=summon.arrived_people or 0)
 
     @activity.defn(name="whistle_set_status")
     async def set_status(self, data: SetWhistleStatusInput) -> SetWhistleStatusResult:
@@ -236,12 +232,12 @@ class WhistleActivities:
                     at=data.as_of, dedupe=f"status:{data.status.value}")
                 text: texts.Text | None = None
                 if data.status is WhistleStatus.parked:
-                    text = texts.whistle_parked(w["title"], data.reason or "")
+                    text = texts.whistle_parked(w.title, data.reason or "")
                 elif data.status is WhistleStatus.responded and data.shortfall > 0:
-                    text = texts.whistle_short_handed(w["title"], committed=data.people_committed,
-                                                      needed=w["people_needed"])
+                    text = texts.whistle_short_handed(w.title, committed=data.people_committed,
+                                                      needed=w.people_needed)
                 if text is not None:
-                    _, external = await _deliver(conn, _rows(OwnerKind.community, w["community_id"], text,
+                    _, external = await _deliver(conn, _rows(OwnerKind.community, w.community_id, text,
                                                              f"whistle:{data.whistle_id}:{text.category}"))
         log.info("whistle_status", whistle_id=data.whistle_id, status=data.status.value, changed=previous is not None)
         return SetWhistleStatusResult(changed=previous is not None, external_queued=external)
@@ -261,7 +257,7 @@ class WhistleActivities:
                 await insert_audit_entries(conn, actor=data.actor, action="whistle_closed", subject_kind="whistle",
                                            subject_ids=[data.whistle_id], befores=[{"status": previous}],
                                            afters=[{"status": "closed", "summary": data.summary}])
-            text = texts.whistle_closed(w["title"], w["community_name"])
+            text = texts.whistle_closed(w.title, w.community_name)
             rows: list[DeliveryRow] = []
             for unit_id in answered:
                 rows += _rows(OwnerKind.unit, unit_id, text, f"whistle:{data.whistle_id}:closed:unit:{unit_id}")

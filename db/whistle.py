@@ -8,12 +8,15 @@ write them twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from db.directory import split_page
 from db.pool import Conn
-from domain.scope import ScopeFilter
+from domain.scope import HierarchyPath, ScopeFilter
+from domain.whistle import Candidate
+from schemas.whistle import SummonView, WhistleEventView, WhistleView
 
 _WHISTLE_COLUMNS = """
     w.id, w.community_id, c.name AS community_name, c.subdistrict_id, s.district_id, w.grid_id,
@@ -28,16 +31,16 @@ _WHISTLE_COLUMNS = """
 """
 
 
-async def select_community_place(conn: Conn, *, community_id: int) -> dict[str, Any] | None:
-    """Where the community a whistle is blown in sits (scope checks, whom to summon)."""
+async def select_community_place(conn: Conn, *, community_id: int) -> HierarchyPath | None:
+    """Where the community a whistle is blown in sits (scope checks)."""
     row = await conn.fetchrow(
         """
-        SELECT c.id AS community_id, c.name AS community_name, c.subdistrict_id, s.district_id
+        SELECT c.id AS community_id, c.subdistrict_id, s.district_id
         FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id WHERE c.id = $1
         """,
         community_id,
     )
-    return None if row is None else dict(row)
+    return None if row is None else HierarchyPath(**row)
 
 
 async def insert_whistle(
@@ -73,7 +76,7 @@ async def set_workflow_id(conn: Conn, *, whistle_id: int, workflow_id: str) -> N
     await conn.execute("UPDATE whistle SET workflow_id = $2 WHERE id = $1", whistle_id, workflow_id)
 
 
-async def select_whistle(conn: Conn, *, whistle_id: int) -> dict[str, Any] | None:
+async def select_whistle(conn: Conn, *, whistle_id: int) -> WhistleView | None:
     row = await conn.fetchrow(
         f"""
         SELECT {_WHISTLE_COLUMNS}
@@ -82,7 +85,7 @@ async def select_whistle(conn: Conn, *, whistle_id: int) -> dict[str, Any] | Non
         """,  # noqa: S608 - a constant column list, no input in the SQL text
         whistle_id,
     )
-    return None if row is None else dict(row)
+    return None if row is None else WhistleView(**row)
 
 
 async def select_whistles(
@@ -94,7 +97,7 @@ async def select_whistles(
     unit_id: int | None,
     limit: int,
     offset: int,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[WhistleView], int]:
     """Whistles in `scope` (a unit's scope: those summoning the unit), newest first, and the total."""
     rows = await conn.fetch(
         f"""
@@ -122,12 +125,12 @@ async def select_whistles(
         status, unit_id, limit, offset,
     )
     total, items = split_page(rows)
-    return [{k: v for k, v in dict(r).items() if k != "total"} for r in items], total
+    return [WhistleView.model_validate({k: v for k, v in r.items() if k != "total"}) for r in items], total
 
 
 async def select_summon_candidates(
     conn: Conn, *, level: str, community_id: int, subdistrict_id: int, district_id: int, as_of: datetime
-) -> list[dict[str, Any]]:
+) -> list[Candidate]:
     """Every tie of a unit to the level's area: located in the community, an active registration
     (单位报到) or an active co-building agreement 共建协议; `domain.whistle.choose_units` decides."""
     rows = await conn.fetch(
@@ -154,7 +157,7 @@ async def select_summon_candidates(
         """,
         level, community_id, subdistrict_id, district_id, as_of,
     )
-    return [dict(r) for r in rows]
+    return [Candidate(**r) for r in rows]
 
 
 async def select_summoned_unit_ids(conn: Conn, *, whistle_id: int, level: str | None = None) -> list[int]:
@@ -299,15 +302,24 @@ async def record_arrival(
     return done is not None
 
 
-async def select_summon(conn: Conn, *, whistle_id: int, unit_id: int) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class SummonStateRow:
+    """Where a unit's summons stands after an answer or an arrival."""
+
+    status: str
+    people: int | None
+    arrived_people: int | None
+
+
+async def select_summon(conn: Conn, *, whistle_id: int, unit_id: int) -> SummonStateRow | None:
     row = await conn.fetchrow(
         "SELECT status, people, arrived_people FROM whistle_summon WHERE whistle_id = $1 AND unit_id = $2",
         whistle_id, unit_id,
     )
-    return None if row is None else dict(row)
+    return None if row is None else SummonStateRow(**row)
 
 
-async def select_summons(conn: Conn, *, whistle_id: int) -> list[dict[str, Any]]:
+async def select_summons(conn: Conn, *, whistle_id: int) -> list[SummonView]:
     rows = await conn.fetch(
         """
         SELECT ws.unit_id, u.name AS unit_name, ws.level, ws.basis, ws.status, ws.summoned_at,
@@ -318,7 +330,7 @@ async def select_summons(conn: Conn, *, whistle_id: int) -> list[dict[str, Any]]
         """,
         whistle_id,
     )
-    return [dict(r) for r in rows]
+    return [SummonView(**r) for r in rows]
 
 
 async def select_answered_unit_ids(conn: Conn, *, whistle_id: int) -> list[int]:
@@ -375,12 +387,12 @@ async def insert_events(
     )
 
 
-async def select_events(conn: Conn, *, whistle_id: int) -> list[dict[str, Any]]:
+async def select_events(conn: Conn, *, whistle_id: int) -> list[WhistleEventView]:
     rows = await conn.fetch(
         "SELECT kind, unit_id, actor, detail, at FROM whistle_event WHERE whistle_id = $1 ORDER BY id",
         whistle_id,
     )
-    return [dict(r) for r in rows]
+    return [WhistleEventView(**r) for r in rows]
 
 
 async def count_open(conn: Conn, *, scope: ScopeFilter) -> int:

@@ -38,7 +38,6 @@ from schemas.whistle import (
     WhistleBlow,
     WhistleClose,
     WhistleDetail,
-    WhistleEventView,
     WhistleFilter,
     WhistleSnapshot,
     WhistleView,
@@ -66,13 +65,13 @@ P = TypeVar("P")
 R = TypeVar("R")
 
 
-def _path(row: dict[str, Any]) -> HierarchyPath:
-    return HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
-                         community_id=row["community_id"])
+def _path(whistle: WhistleView) -> HierarchyPath:
+    return HierarchyPath(district_id=whistle.district_id, subdistrict_id=whistle.subdistrict_id,
+                         community_id=whistle.community_id)
 
 
-def _is_staff(actor: Actor, row: dict[str, Any]) -> bool:
-    return actor.role in STAFF_ROLES and allows(actor, _path(row))
+def _is_staff(actor: Actor, place: HierarchyPath) -> bool:
+    return actor.role in STAFF_ROLES and allows(actor, place)
 
 
 def _require_staff_role(actor: Actor) -> None:
@@ -81,25 +80,25 @@ def _require_staff_role(actor: Actor) -> None:
         raise Forbidden("无权操作: 仅吹哨社区及其所属街道、区、市的工作人员可以办理")
 
 
-def _require_staff(actor: Actor, row: dict[str, Any]) -> None:
-    if not _is_staff(actor, row):
+def _require_staff(actor: Actor, whistle: WhistleView) -> None:
+    if not _is_staff(actor, _path(whistle)):
         raise Forbidden("无权操作: 仅吹哨社区及其所属街道、区、市的工作人员可以办理")
 
 
-async def _whistle(conn: Conn, whistle_id: int) -> dict[str, Any]:
+async def _whistle(conn: Conn, whistle_id: int) -> WhistleView:
     row = await whistle_db.select_whistle(conn, whistle_id=whistle_id)
     if row is None:
         raise NotFound(f"吹哨事项 {whistle_id} 不存在")
     return row
 
 
-async def _visible_whistle(conn: Conn, actor: Actor, whistle_id: int) -> dict[str, Any]:
+async def _visible_whistle(conn: Conn, actor: Actor, whistle_id: int) -> WhistleView:
     """The whistle when the actor may see it: staff in scope, or the admin of a summoned unit.
     Outside that it reads as missing, like every item outside a scope; members never see them."""
     if actor.role is Role.member:
         raise Forbidden("党员无权查看吹哨报到事项")
     row = await _whistle(conn, whistle_id)
-    if _is_staff(actor, row):
+    if _is_staff(actor, _path(row)):
         return row
     if actor.role is Role.unit_admin and actor.scope_kind is ScopeKind.unit and actor.scope_id in (
         await whistle_db.select_summoned_unit_ids(conn, whistle_id=whistle_id)
@@ -108,14 +107,9 @@ async def _visible_whistle(conn: Conn, actor: Actor, whistle_id: int) -> dict[st
     raise NotFound(f"吹哨事项 {whistle_id} 不存在")
 
 
-def _view(row: dict[str, Any]) -> WhistleView:
-    return WhistleView.model_validate(row)
-
-
-def _summon_view(row: dict[str, Any], actor: Actor, whistle: dict[str, Any]) -> SummonView:
-    view = SummonView.model_validate(row)
+def _summon_view(view: SummonView, actor: Actor, whistle: WhistleView) -> SummonView:
     # The community coordinating on site calls the contact; a unit sees its own. Others: masked.
-    coordinates = actor.role is Role.community_staff and actor.scope_id == whistle["community_id"]
+    coordinates = actor.role is Role.community_staff and actor.scope_id == whistle.community_id
     own = actor.role is Role.unit_admin and actor.scope_id == view.unit_id
     if not (coordinates or own):
         view = view.model_copy(update={"contact_phone": mask_phone(view.contact_phone)})
@@ -168,7 +162,7 @@ async def blow(
                                  respond_by=respond_by, task_queue=task_queue, policy=policy)
     log.info("whistle_blown", whistle_id=whistle_id, community_id=data.community_id,
              people_needed=data.people_needed)
-    return _view(row)
+    return row
 
 
 async def start_whistle_workflow(
@@ -194,7 +188,7 @@ async def list_whistles(conn: Conn, actor: Actor, filters: WhistleFilter) -> Pag
         conn, scope=scope_filter(actor), community_id=filters.community_id,
         status=filters.status.value if filters.status else None, unit_id=filters.unit_id,
         limit=filters.limit, offset=filters.offset)
-    return Page[WhistleView](items=[_view(r) for r in rows], total=total, limit=filters.limit,
+    return Page[WhistleView](items=rows, total=total, limit=filters.limit,
                              offset=filters.offset)
 
 
@@ -203,8 +197,8 @@ async def get_whistle(conn: Conn, actor: Actor, whistle_id: int) -> WhistleDetai
     row = await _visible_whistle(conn, actor, whistle_id)
     summons = await whistle_db.select_summons(conn, whistle_id=whistle_id)
     events = await whistle_db.select_events(conn, whistle_id=whistle_id)
-    return WhistleDetail(whistle=_view(row), responses=[_summon_view(s, actor, row) for s in summons],
-                         history=[WhistleEventView.model_validate(e) for e in events])
+    return WhistleDetail(whistle=row, responses=[_summon_view(s, actor, row) for s in summons],
+                         history=events)
 
 
 # ---------------------------------------------------------------- updates
@@ -217,7 +211,7 @@ async def _update(client: Client, whistle_id: int, update: UpdateMethodMultiPara
         not_running=Conflict("该吹哨事项的流程已结束或不存在", code="whistle_not_running"))
 
 
-async def _whistle_of(pool: Pool, actor: Actor, whistle_id: int) -> dict[str, Any]:
+async def _whistle_of(pool: Pool, actor: Actor, whistle_id: int) -> WhistleView:
     """The whistle, read on a connection given back before the caller waits on the workflow."""
     async with pool.acquire() as conn:
         return await _visible_whistle(conn, actor, whistle_id)

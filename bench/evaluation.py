@@ -36,6 +36,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from db import evaluation as evaluation_db
+from db import hierarchy as hierarchy_db
+from db import reporting_unit as unit_db
 from db.migrate import migrate
 from db.pool import Conn, Pool, connect, open_pool
 from domain.evaluation import period_of
@@ -73,29 +75,37 @@ async def seed(pool: Pool, members: int, rng: random.Random) -> None:
     async with pool.acquire() as conn:
         # Seeding only: skip FK triggers (ids are generated consistent) to keep the load short.
         await conn.execute("SET session_replication_role = replica")
-        await conn.execute(
-            """
-            INSERT INTO district (id, name) SELECT d, '区' || d FROM generate_series(1, $1) d;
-            """.replace("$1", str(DISTRICTS))
-        )
-        await conn.execute(
-            "INSERT INTO subdistrict (id, district_id, name) SELECT s, (s - 1) / $1 + 1, '街道' || s "
-            "FROM generate_series(1, $2) s", SUBDISTRICTS_PER_DISTRICT, DISTRICTS * SUBDISTRICTS_PER_DISTRICT)
-        await conn.execute(
-            "INSERT INTO community (id, subdistrict_id, name) SELECT c, (c - 1) / $1 + 1, '社区' || c "
-            "FROM generate_series(1, $2) c", COMMUNITIES_PER_SUBDISTRICT, communities)
-        await conn.execute(
-            "INSERT INTO grid (id, community_id, name, branch_name) SELECT g, (g - 1) / $1 + 1, '网格' || g, "
-            "CASE WHEN g % 7 = 0 THEN NULL ELSE '支部' || g END FROM generate_series(1, $2) g",
-            GRIDS_PER_COMMUNITY, grids)
-        await conn.execute(
-            "INSERT INTO reporting_unit (id, name, unit_party_org, community_id) "
-            "SELECT u, '单位' || u, '党支部', (u - 1) % $2 + 1 FROM generate_series(1, $1) u", units, communities)
+        # The hierarchy and the units through the product's own bulk paths (db/hierarchy.py and
+        # db/reporting_unit.py, as a roster import writes them); the rest by COPY with the ids they return.
+        district_names = [f"区{d}" for d in range(1, DISTRICTS + 1)]
+        by_district, _ = await hierarchy_db.upsert_districts(conn, names=district_names)
+        sub_keys = [(by_district[district_names[(s - 1) // SUBDISTRICTS_PER_DISTRICT]], f"街道{s}")
+                    for s in range(1, DISTRICTS * SUBDISTRICTS_PER_DISTRICT + 1)]
+        by_sub, _ = await hierarchy_db.upsert_subdistricts(
+            conn, district_ids=[d for d, _ in sub_keys], names=[n for _, n in sub_keys])
+        community_keys = [(by_sub[sub_keys[(c - 1) // COMMUNITIES_PER_SUBDISTRICT]], f"社区{c}")
+                          for c in range(1, communities + 1)]
+        by_community, _ = await hierarchy_db.upsert_communities(
+            conn, subdistrict_ids=[s for s, _ in community_keys], names=[n for _, n in community_keys])
+        community_ids = [by_community[key] for key in community_keys]
+        grid_keys = [(community_ids[(g - 1) // GRIDS_PER_COMMUNITY], f"网格{g}") for g in range(1, grids + 1)]
+        by_grid, _ = await hierarchy_db.upsert_grids(
+            conn, community_ids=[c for c, _ in grid_keys], names=[n for _, n in grid_keys],
+            branch_names=[None if g % 7 == 0 else f"支部{g}" for g in range(1, grids + 1)])
+        # grid index (0-based) → (grid id, its community's id)
+        grid_at = [(by_grid[key], key[0]) for key in grid_keys]
+        unit_names = [f"单位{u}" for u in range(1, units + 1)]
+        await unit_db.insert_units(
+            conn, names=unit_names, party_orgs=["党支部"] * units, kinds=["agency"] * units,
+            community_ids=[community_ids[(u - 1) % communities] for u in range(1, units + 1)],
+            contact_names=[None] * units, contact_phones=[None] * units)
+        by_unit = await unit_db.select_units_by_name(conn, names=unit_names)
+        unit_ids = [by_unit[name].id for name in unit_names]
         t0 = time.perf_counter()
-        member_grid = [rng.randrange(grids) + 1 for _ in range(members)]
+        member_grid = [grid_at[rng.randrange(grids)] for _ in range(members)]   # (grid id, community id)
         await _copy(conn, "member", ["id", "name", "phone", "unit_id", "home_community_id", "home_grid_id"], (
-            f"{m},党员{m},139{m:08d},{rng.randrange(units) + 1},{(member_grid[m - 1] - 1) // GRIDS_PER_COMMUNITY + 1},"
-            f"{member_grid[m - 1]}\n"
+            f"{m},党员{m},139{m:08d},{unit_ids[rng.randrange(units)]},{member_grid[m - 1][1]},"
+            f"{member_grid[m - 1][0]}\n"
             for m in range(1, members + 1)))
         statuses = ("active",) * 7 + ("confirmed", "submitted", "paused")
         reg_rows = []
@@ -104,8 +114,7 @@ async def seed(pool: Pool, members: int, rng: random.Random) -> None:
             r = rng.random()
             if r < 0.1:
                 continue   # never registered
-            g = member_grid[m - 1]
-            c = (g - 1) // GRIDS_PER_COMMUNITY + 1
+            g, c = member_grid[m - 1]
             if r < 0.15:
                 reg_id += 1
                 reg_rows.append(f"{reg_id},{m},{c},{g},rejected\n")
@@ -119,19 +128,19 @@ async def seed(pool: Pool, members: int, rng: random.Random) -> None:
         needs = tasks // 2
         await _copy(conn, "need", ["id", "category", "community_id", "grid_id", "urgency", "deadline_at",
                                    "description", "status", "created_by", "created_at"], (
-            f"{n},助老助残,{(g - 1) // GRIDS_PER_COMMUNITY + 1},{g},blue,{_ts(s + 86400)},代购,"
+            f"{n},助老助残,{c},{g},blue,{_ts(s + 86400)},代购,"
             f"{'rejected' if n % 20 == 0 else 'converted'},bench,{_ts(s)}\n"
             for n in range(1, needs + 1)
-            for g, s in [(rng.randrange(grids) + 1, rng.random() * span)]))
+            for (g, c), s in [(grid_at[rng.randrange(grids)], rng.random() * span)]))
         task_status = ("closed",) * 6 + ("verified", "done", "open", "parked")
         # Tasks 1..needs come from need n (same grid via a fresh draw is fine for the bench).
         await _copy(conn, "task", ["id", "need_id", "community_id", "grid_id", "title", "category", "mode",
                                    "headcount", "window_start", "window_end", "qr_token_hash", "created_by",
                                    "status"], (
-            f"{t},{t if t <= needs else ''},{(g - 1) // GRIDS_PER_COMMUNITY + 1},{g},服务,助老助残,claim,3,"
+            f"{t},{t if t <= needs else ''},{c},{g},服务,助老助残,claim,3,"
             f"{_ts(s)},{_ts(s + 7200)},x,bench,{rng.choice(task_status)}\n"
             for t in range(1, tasks + 1)
-            for g, s in [(rng.randrange(grids) + 1, rng.random() * span)]))
+            for (g, c), s in [(grid_at[rng.randrange(grids)], rng.random() * span)]))
         await _copy(conn, "assignment", ["task_id", "member_id", "source", "accepted_at"], (
             f"{t},{rng.randrange(members) + 1},claim,{_ts(rng.random() * span)}\n"
             for t in range(1, needs + 1) if t % 5 != 0))
@@ -147,7 +156,7 @@ async def seed(pool: Pool, members: int, rng: random.Random) -> None:
             for i in range(1, ledger + 1)
             for m, t, h in [(rng.randrange(members) + 1, (i - 1) // 3 + 1, rng.randint(1, 12) / 4)]))
         print(f"seed: {ledger} ledger rows in {time.perf_counter() - t0:.1f} s")
-        for table in ("district", "subdistrict", "community", "grid", "reporting_unit", "member",
+        for table in ("member",
                       "member_registration", "need", "task", "assignment", "resident_rating",
                       "evaluation_points"):
             await conn.execute(

@@ -13,21 +13,9 @@ from db.pool import Conn
 from domain.errors import Forbidden, InvalidInput, NotFound
 from domain.privacy import mask_nested, shown_id_number, shown_phone
 from domain.scope import ANYWHERE, HierarchyPath, PlaceFilter, ScopeFilter, scope_filter
+from schemas import directory as read_models
 from schemas.api import Page
 from schemas.auth import Actor, Role, ScopeKind
-from schemas.directory import (
-    AuditEntry,
-    Community,
-    District,
-    Grid,
-    Member,
-    MemberRegistration,
-    Notification,
-    RegistrationEvent,
-    Subdistrict,
-    Unit,
-    UnitRegistration,
-)
 
 
 def hierarchy_scope(actor: Actor) -> ScopeFilter:
@@ -39,7 +27,7 @@ def hierarchy_scope(actor: Actor) -> ScopeFilter:
 
 async def list_districts(
     conn: Conn, actor: Actor, *, name: str | None = None, limit: int, offset: int
-) -> Page[District]:
+) -> Page[read_models.District]:
     return await directory.select_districts(
         conn, scope=hierarchy_scope(actor), name=name, limit=limit, offset=offset
     )
@@ -48,7 +36,7 @@ async def list_districts(
 async def list_subdistricts(
     conn: Conn, actor: Actor, *, place: PlaceFilter = ANYWHERE, name: str | None = None,
     limit: int, offset: int,
-) -> Page[Subdistrict]:
+) -> Page[read_models.Subdistrict]:
     """Narrowed by district only."""
     return await directory.select_subdistricts(
         conn, scope=hierarchy_scope(actor), place=place, name=name, limit=limit, offset=offset
@@ -58,7 +46,7 @@ async def list_subdistricts(
 async def list_communities(
     conn: Conn, actor: Actor, *, place: PlaceFilter = ANYWHERE, name: str | None = None,
     limit: int, offset: int,
-) -> Page[Community]:
+) -> Page[read_models.Community]:
     return await directory.select_communities(
         conn, scope=hierarchy_scope(actor), place=place, name=name, limit=limit, offset=offset
     )
@@ -67,13 +55,13 @@ async def list_communities(
 async def list_grids(
     conn: Conn, actor: Actor, *, place: PlaceFilter = ANYWHERE, name: str | None = None,
     limit: int, offset: int,
-) -> Page[Grid]:
+) -> Page[read_models.Grid]:
     return await directory.select_grids(
         conn, scope=hierarchy_scope(actor), place=place, name=name, limit=limit, offset=offset
     )
 
 
-def _unit(actor: Actor, unit: Unit) -> Unit:
+def _unit(actor: Actor, unit: read_models.Unit) -> read_models.Unit:
     path = HierarchyPath(community_id=unit.community_id, unit_id=unit.id)
     return unit.model_copy(update={"contact_phone": shown_phone(actor, path, unit.contact_phone)})
 
@@ -81,7 +69,7 @@ def _unit(actor: Actor, unit: Unit) -> Unit:
 async def list_units(
     conn: Conn, actor: Actor, *, place: PlaceFilter = ANYWHERE, name: str | None = None,
     status: str | None = None, limit: int, offset: int,
-) -> Page[Unit]:
+) -> Page[read_models.Unit]:
     """Narrowed by district, subdistrict, community."""
     page = await directory.select_units(
         conn, scope=scope_filter(actor), place=place, name=name, status=status, limit=limit,
@@ -90,7 +78,7 @@ async def list_units(
     return page.model_copy(update={"items": [_unit(actor, u) for u in page.items]})
 
 
-async def get_unit(conn: Conn, actor: Actor, *, unit_id: int) -> Unit:
+async def get_unit(conn: Conn, actor: Actor, *, unit_id: int) -> read_models.Unit:
     page = await directory.select_units(
         conn, scope=scope_filter(actor), place=PlaceFilter(unit_id=unit_id), limit=1, offset=0
     )
@@ -99,7 +87,7 @@ async def get_unit(conn: Conn, actor: Actor, *, unit_id: int) -> Unit:
     return _unit(actor, page.items[0])
 
 
-def _member(actor: Actor, member: Member) -> Member:
+def _member(actor: Actor, member: read_models.Member) -> read_models.Member:
     path = HierarchyPath(
         district_id=member.district_id, subdistrict_id=member.subdistrict_id,
         community_id=member.home_community_id, unit_id=member.unit_id, member_id=member.id,
@@ -113,7 +101,7 @@ def _member(actor: Actor, member: Member) -> Member:
 async def list_members(
     conn: Conn, actor: Actor, *, place: PlaceFilter = ANYWHERE, name: str | None = None,
     name_prefix: str | None = None, status: str | None = None, limit: int, offset: int,
-) -> Page[Member]:
+) -> Page[read_models.Member]:
     """Narrowed by district, subdistrict, community (of home), grid, unit."""
     page = await directory.select_members(
         conn, scope=scope_filter(actor), place=place, name=name, name_prefix=name_prefix,
@@ -122,7 +110,7 @@ async def list_members(
     return page.model_copy(update={"items": [_member(actor, m) for m in page.items]})
 
 
-async def get_member(conn: Conn, actor: Actor, *, member_id: int) -> Member:
+async def get_member(conn: Conn, actor: Actor, *, member_id: int) -> read_models.Member:
     page = await directory.select_members(
         conn, scope=scope_filter(actor), place=PlaceFilter(member_id=member_id), limit=1, offset=0
     )
@@ -134,7 +122,7 @@ async def get_member(conn: Conn, actor: Actor, *, member_id: int) -> Member:
 async def list_member_registrations(
     conn: Conn, actor: Actor, *, place: PlaceFilter = ANYWHERE, name: str | None = None,
     status: str | None = None, limit: int, offset: int,
-) -> Page[MemberRegistration]:
+) -> Page[read_models.MemberRegistration]:
     """Narrowed by district, subdistrict, community (registered with), grid, unit, member."""
     return await directory.select_member_registrations(
         conn, scope=scope_filter(actor), place=place, name=name, status=status, limit=limit,
@@ -145,7 +133,7 @@ async def list_member_registrations(
 async def list_unit_registrations(
     conn: Conn, actor: Actor, *, place: PlaceFilter = ANYWHERE, name: str | None = None,
     status: str | None = None, limit: int, offset: int,
-) -> Page[UnitRegistration]:
+) -> Page[read_models.UnitRegistration]:
     """Narrowed by district, subdistrict, community (registered with), unit."""
     return await directory.select_unit_registrations(
         conn, scope=scope_filter(actor), place=place, name=name, status=status, limit=limit,
@@ -155,7 +143,7 @@ async def list_unit_registrations(
 
 async def member_registration_history(
     conn: Conn, actor: Actor, *, registration_id: int
-) -> list[RegistrationEvent]:
+) -> list[read_models.RegistrationEvent]:
     """Status history of one member registration, oldest first; NotFound outside the scope."""
     page = await directory.select_member_registrations(
         conn, scope=scope_filter(actor), place=ANYWHERE, registration_id=registration_id, limit=1,
@@ -172,7 +160,7 @@ async def list_audit(
     conn: Conn, actor: Actor, *, subject_kind: str | None = None, subject_id: int | None = None,
     actor_name: str | None = None, action: str | None = None, since: datetime | None = None,
     until: datetime | None = None, limit: int, offset: int,
-) -> Page[AuditEntry]:
+) -> Page[read_models.AuditEntry]:
     """The audit log, for organization departments only: a city's sees every entry, a district's
     those whose subject lies in its district (see db.directory.select_audit_log)."""
     if actor.role is not Role.org_department:
@@ -195,22 +183,22 @@ def _recipient(actor: Actor) -> tuple[str, int | None]:
 
 async def list_inbox(
     conn: Conn, actor: Actor, *, unread_only: bool = False, limit: int, offset: int
-) -> Page[Notification]:
+) -> Page[read_models.Notification]:
     kind, rid = _recipient(actor)
     rows = await inbox.select_inbox(
         conn, recipient_kind=kind, recipient_id=rid, unread_only=unread_only, limit=limit,
         offset=offset,
     )
     total, items = directory.split_page(rows)
-    return Page(items=[Notification.model_validate(dict(r)) for r in items], total=total,
+    return Page(items=[read_models.Notification.model_validate(dict(r)) for r in items], total=total,
                 limit=limit, offset=offset)
 
 
-async def mark_read(conn: Conn, actor: Actor, *, notification_id: int) -> Notification:
+async def mark_read(conn: Conn, actor: Actor, *, notification_id: int) -> read_models.Notification:
     kind, rid = _recipient(actor)
     row = await inbox.mark_notification_read(
         conn, notification_id=notification_id, recipient_kind=kind, recipient_id=rid
     )
     if row is None:
         raise NotFound(f"通知 {notification_id} 不存在")
-    return Notification.model_validate(dict(row))
+    return read_models.Notification.model_validate(dict(row))

@@ -38,6 +38,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.dispatch_policy import dispatch_policy
+from schemas import task_contract
 from schemas.dispatch import AssignmentStatus, OfferStatus, TaskMode, TaskStatus
 from schemas.registration import (
     CohortStatus,
@@ -58,37 +59,6 @@ from schemas.registration import (
     UnitReminderResult,
     UnitStatus,
     UnitStatusInput,
-)
-from schemas.task_contract import (
-    AnswerOfferUpdate,
-    AwardPointsInput,
-    AwardPointsResult,
-    ExpireOffersInput,
-    ExpireOffersResult,
-    FindCandidatesInput,
-    FindCandidatesResult,
-    NoShowInput,
-    NoShowResult,
-    NotifyLevelInput,
-    NotifyLevelResult,
-    OfferSent,
-    OverdueReminderInput,
-    OverdueReminderResult,
-    RateUpdate,
-    RecordAnswerInput,
-    RecordAnswerResult,
-    RecordClaimInput,
-    RecordClaimResult,
-    RecordRatingInput,
-    RecordRatingResult,
-    RequeueInput,
-    ScanActivityInput,
-    ScanRecorded,
-    ScanUpdate,
-    SetStatusInput,
-    SetStatusResult,
-    TaskWorkflowInput,
-    VerifyInput,
 )
 from stack.binaries import temporal_cli
 from workers.registry import all_workflows
@@ -199,60 +169,60 @@ class ScriptedDispatch:
     next_offer_id: int = 1
 
     @activity.defn(name="dispatch_find_candidates")
-    async def find_candidates(self, data: FindCandidatesInput) -> FindCandidatesResult:
+    async def find_candidates(self, data: task_contract.FindCandidatesInput) -> task_contract.FindCandidatesResult:
         if not self.requeued:
-            return FindCandidatesResult(offers=[])
-        offer = OfferSent(offer_id=self.next_offer_id, member_id=7, expires_at=data.expires_at)
+            return task_contract.FindCandidatesResult(offers=[])
+        offer = task_contract.OfferSent(offer_id=self.next_offer_id, member_id=7, expires_at=data.expires_at)
         self.next_offer_id += 1
-        return FindCandidatesResult(offers=[offer])
+        return task_contract.FindCandidatesResult(offers=[offer])
 
     @activity.defn(name="dispatch_expire_offers")
-    async def expire_offers(self, data: ExpireOffersInput) -> ExpireOffersResult:
+    async def expire_offers(self, data: task_contract.ExpireOffersInput) -> task_contract.ExpireOffersResult:
         del data
-        return ExpireOffersResult(expired_member_ids=[])
+        return task_contract.ExpireOffersResult(expired_member_ids=[])
 
     @activity.defn(name="dispatch_record_answer")
-    async def record_answer(self, data: RecordAnswerInput) -> RecordAnswerResult:
+    async def record_answer(self, data: task_contract.RecordAnswerInput) -> task_contract.RecordAnswerResult:
         status = OfferStatus.accepted if data.accept else OfferStatus.declined
-        return RecordAnswerResult(status=status, assignment_id=11 if data.accept else None)
+        return task_contract.RecordAnswerResult(status=status, assignment_id=11 if data.accept else None)
 
     @activity.defn(name="dispatch_record_claim")
-    async def record_claim(self, data: RecordClaimInput) -> RecordClaimResult:
+    async def record_claim(self, data: task_contract.RecordClaimInput) -> task_contract.RecordClaimResult:
         del data
-        return RecordClaimResult(assignment_id=12)
+        return task_contract.RecordClaimResult(assignment_id=12)
 
     @activity.defn(name="dispatch_set_task_status")
-    async def set_task_status(self, data: SetStatusInput) -> SetStatusResult:
+    async def set_task_status(self, data: task_contract.SetStatusInput) -> task_contract.SetStatusResult:
         del data
-        return SetStatusResult(changed=True)
+        return task_contract.SetStatusResult(changed=True)
 
     @activity.defn(name="dispatch_notify_level")
-    async def notify_level(self, data: NotifyLevelInput) -> NotifyLevelResult:
+    async def notify_level(self, data: task_contract.NotifyLevelInput) -> task_contract.NotifyLevelResult:
         del data
-        return NotifyLevelResult(notified=2)
+        return task_contract.NotifyLevelResult(notified=2)
 
     @activity.defn(name="dispatch_scan")
-    async def scan(self, data: ScanActivityInput) -> ScanRecorded:
+    async def scan(self, data: task_contract.ScanActivityInput) -> task_contract.ScanRecorded:
         if data.check_out:
-            return ScanRecorded(member_id=data.member_id, status=AssignmentStatus.checked_out, hours=2.0)
-        return ScanRecorded(member_id=data.member_id, status=AssignmentStatus.checked_in)
+            return task_contract.ScanRecorded(member_id=data.member_id, status=AssignmentStatus.checked_out, hours=2.0)
+        return task_contract.ScanRecorded(member_id=data.member_id, status=AssignmentStatus.checked_in)
 
     @activity.defn(name="dispatch_mark_no_show")
-    async def mark_no_show(self, data: NoShowInput) -> NoShowResult:
-        return NoShowResult(marked=len(data.member_ids))
+    async def mark_no_show(self, data: task_contract.NoShowInput) -> task_contract.NoShowResult:
+        return task_contract.NoShowResult(marked=len(data.member_ids))
 
     @activity.defn(name="dispatch_remind_overdue")
-    async def remind_overdue(self, data: OverdueReminderInput) -> OverdueReminderResult:
-        return OverdueReminderResult(notified=len(data.member_ids))
+    async def remind_overdue(self, data: task_contract.OverdueReminderInput) -> task_contract.OverdueReminderResult:
+        return task_contract.OverdueReminderResult(notified=len(data.member_ids))
 
     @activity.defn(name="dispatch_record_rating")
-    async def record_rating(self, data: RecordRatingInput) -> RecordRatingResult:
-        return RecordRatingResult(score=data.score, defaulted=data.defaulted)
+    async def record_rating(self, data: task_contract.RecordRatingInput) -> task_contract.RecordRatingResult:
+        return task_contract.RecordRatingResult(score=data.score, defaulted=data.defaulted)
 
     @activity.defn(name="dispatch_award_points")
-    async def award_points(self, data: AwardPointsInput) -> AwardPointsResult:
+    async def award_points(self, data: task_contract.AwardPointsInput) -> task_contract.AwardPointsResult:
         del data
-        return AwardPointsResult(credited=1, already_credited=0, total_points=2.0)
+        return task_contract.AwardPointsResult(credited=1, already_credited=0, total_points=2.0)
 
     def activities(self) -> list[Callable[..., Awaitable[object]]]:
         return [
@@ -329,7 +299,7 @@ async def record_task(client: Client, task_queue: str) -> Recorded:
     """
     script = ScriptedDispatch()
     now = datetime.now(UTC)
-    data = TaskWorkflowInput(
+    data = task_contract.TaskWorkflowInput(
         task_id=9_000_003, mode=TaskMode.dispatch, headcount=1,
         window_start=now + timedelta(minutes=5), window_end=now + timedelta(hours=2),
         policy=dispatch_policy(offer_timeout=timedelta(minutes=10), no_show_grace=timedelta(minutes=30)),
@@ -348,15 +318,15 @@ async def record_task(client: Client, task_queue: str) -> Recorded:
         # (mypy types an update method with a validator as returning a coroutine, hence the `_ =`)
         await _until(lambda: status_is(TaskStatus.parked), "parked")
         script.requeued = True
-        _ = await handle.execute_update(TaskWorkflow.requeue, RequeueInput(actor="staff:1"))
+        _ = await handle.execute_update(TaskWorkflow.requeue, task_contract.RequeueInput(actor="staff:1"))
         await _until(offer_open, "an offer")
-        _ = await handle.execute_update(TaskWorkflow.answer_offer, AnswerOfferUpdate(member_id=7, accept=True))
+        _ = await handle.execute_update(TaskWorkflow.answer_offer, task_contract.AnswerOfferUpdate(member_id=7, accept=True))
         await _until(lambda: status_is(TaskStatus.staffed), "staffed")
-        _ = await handle.execute_update(TaskWorkflow.check_in, ScanUpdate(member_id=7, token="qr"))
-        _ = await handle.execute_update(TaskWorkflow.check_out, ScanUpdate(member_id=7, token="qr", report="已完成"))
+        _ = await handle.execute_update(TaskWorkflow.check_in, task_contract.ScanUpdate(member_id=7, token="qr"))
+        _ = await handle.execute_update(TaskWorkflow.check_out, task_contract.ScanUpdate(member_id=7, token="qr", report="已完成"))
         await _until(lambda: status_is(TaskStatus.done), "done")
-        _ = await handle.execute_update(TaskWorkflow.rate, RateUpdate(score=5))
-        _ = await handle.execute_update(TaskWorkflow.verify, VerifyInput(actor="staff:1"))
+        _ = await handle.execute_update(TaskWorkflow.rate, task_contract.RateUpdate(score=5))
+        _ = await handle.execute_update(TaskWorkflow.verify, task_contract.VerifyInput(actor="staff:1"))
         await asyncio.wait_for(handle.result(), RESULT_TIMEOUT.total_seconds())
         return [("parked_requeued_served_verified", await _history(handle))]
 

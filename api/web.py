@@ -5,16 +5,22 @@ answer dist/m.html, so a reload or a bookmarked deep link opens the right screen
 under /assets/ are cached for a year (their names change with their content); the two HTML pages are
 never cached, so a new build is picked up on the next load. `/` redirects to /admin.
 
+Scripts, styles and other text assets go gzip-compressed to a browser that accepts it (each file
+compressed once per process; a phone on a slow network gets a third of the bytes), so the pages
+load fast also where no reverse proxy compresses them.
+
 Only these prefixes are served here; every other unknown path keeps the API's JSON 404.
 When the pages were never built, /admin and /m answer a short page saying how to build them.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
+from functools import lru_cache
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from api.errors import not_found_response
@@ -28,6 +34,10 @@ def default_dist() -> Path:
 
 _ASSET_CACHE = "public, max-age=31536000, immutable"
 _PAGE_CACHE = "no-cache"
+_COMPRESSED = {".js", ".mjs", ".css", ".svg", ".json", ".map", ".txt"}
+_MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
+                ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".json": "application/json",
+                ".map": "application/json", ".txt": "text/plain; charset=utf-8"}
 
 _NOT_BUILT = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>控制台尚未构建</title></head>
 <body style="font-family:sans-serif;max-width:40em;margin:4em auto">
@@ -43,6 +53,20 @@ def _page(dist: Path, name: str) -> Response:
     if not page.is_file():
         return HTMLResponse(_NOT_BUILT, status_code=503, headers={"Cache-Control": _PAGE_CACHE})
     return FileResponse(page, media_type="text/html", headers={"Cache-Control": _PAGE_CACHE})
+
+
+@lru_cache(maxsize=512)
+def _gzipped(path: Path, mtime_ns: int) -> bytes:
+    """The file gzip-compressed (level 6), once per file version."""
+    return gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+
+
+def _asset_response(request: Request, path: Path) -> Response:
+    headers = {"Cache-Control": _ASSET_CACHE, "Vary": "Accept-Encoding"}
+    if path.suffix in _COMPRESSED and "gzip" in request.headers.get("accept-encoding", ""):
+        body = _gzipped(path, path.stat().st_mtime_ns)
+        return Response(body, media_type=_MEDIA_TYPES[path.suffix], headers=headers | {"Content-Encoding": "gzip"})
+    return FileResponse(path, headers=headers)
 
 
 def web_router(dist: Path) -> APIRouter:
@@ -66,12 +90,12 @@ def web_router(dist: Path) -> APIRouter:
         return _page(dist, "m.html")
 
     @router.get("/assets/{name:path}")
-    def asset(name: str) -> Response:
+    def asset(name: str, request: Request) -> Response:
         path = (assets_root / name).resolve()
         # Never outside dist/assets (no ../ escapes), and only files that exist.
         if not path.is_relative_to(assets_root) or not path.is_file():
             return not_found_response()
-        return FileResponse(path, headers={"Cache-Control": _ASSET_CACHE})
+        return _asset_response(request, path)
 
     return router
 

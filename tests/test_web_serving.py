@@ -51,6 +51,25 @@ async def test_history_fallback_and_cache_headers(tmp_path: Path) -> None:
         assert other.status_code == 404 and other.json()["code"] == "not_found"
 
 
+async def test_text_assets_go_gzipped_to_browsers_that_accept_it(tmp_path: Path) -> None:
+    """A script is sent gzip-compressed when the browser accepts gzip (the same bytes once
+    decompressed), plain otherwise; an image is never recompressed."""
+    dist = _dist(tmp_path)
+    script = "export const words = '居民点单';\n" * 200
+    (dist / "assets" / "m-abc123.js").write_text(script)
+    (dist / "assets" / "logo-abc123.png").write_bytes(b"\x89PNG" + bytes(500))
+    async with _http(dist) as http:
+        packed = await http.get("/assets/m-abc123.js", headers={"Accept-Encoding": "gzip, deflate, br"})
+        assert packed.headers["content-encoding"] == "gzip" and packed.text == script   # httpx decompresses
+        assert int(packed.headers["content-length"]) < len(script.encode()) / 10
+        assert packed.headers["content-type"].startswith("text/javascript")
+        assert "immutable" in packed.headers["cache-control"] and packed.headers["vary"] == "Accept-Encoding"
+        plain = await http.get("/assets/m-abc123.js", headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers and plain.text == script
+        image = await http.get("/assets/logo-abc123.png", headers={"Accept-Encoding": "gzip"})
+        assert "content-encoding" not in image.headers and image.content.startswith(b"\x89PNG")
+
+
 async def test_unbuilt_console_says_how_to_build(tmp_path: Path) -> None:
     """Without a build, /admin answers 503 with a page naming the build command."""
     async with _http(tmp_path / "nowhere") as http:

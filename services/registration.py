@@ -16,7 +16,6 @@ from typing import Any
 import asyncpg
 import structlog
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from db import member_registration as member_db
 from db.audit_log import insert_audit_entries
@@ -44,7 +43,7 @@ from schemas.registration import (
     RegistrationPolicy,
 )
 from schemas.settings import DEFAULT_TASK_QUEUE
-from services.workflow_calls import start_once
+from services.workflow_calls import signal_if_running, start_once
 from telemetry import metrics
 from workflows.member_registration import MemberRegistrationCohortWorkflow, cohort_workflow_id
 
@@ -155,14 +154,9 @@ async def _grid_in_community(conn: Conn, grid_id: int, community_id: int) -> int
 
 async def signal_cohorts(client: Client | None, cohort_ids: Iterable[int | None], reason: str) -> None:
     """Tell the cohort workflows to look again; a finished or absent workflow needs no telling."""
-    if client is None:
-        return
     for cohort_id in sorted({c for c in cohort_ids if c is not None}):
-        handle = client.get_workflow_handle(cohort_workflow_id(cohort_id))
-        try:
-            await handle.signal(MemberRegistrationCohortWorkflow.changed, RegistrationChanged(reason=reason))
-        except RPCError as error:
-            log.info("cohort_signal_skipped", cohort_id=cohort_id, error=str(error))
+        await signal_if_running(client, cohort_workflow_id(cohort_id), MemberRegistrationCohortWorkflow.changed,
+                                RegistrationChanged(reason=reason))
 
 
 async def start_cohort(

@@ -14,7 +14,6 @@ from typing import Any
 
 import structlog
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from db import service_record as record_db
 from db.audit_log import insert_audit_entries
@@ -32,7 +31,7 @@ from schemas.service_record import (
     ServiceRecordWorkflowInput,
 )
 from schemas.settings import DEFAULT_TASK_QUEUE
-from services.workflow_calls import start_once
+from services.workflow_calls import signal_if_running, start_once
 from workflows.service_record import ServiceRecordWorkflow
 
 log = structlog.get_logger(__name__)
@@ -231,11 +230,6 @@ async def decide(
 
 async def signal_decided(client: Client | None, views: list[ServiceRecordView]) -> None:
     """Tell the records' workflows they were answered; a finished or absent one needs no telling."""
-    if client is None:
-        return
     for view in views:
-        handle = client.get_workflow_handle(record_workflow_id(view.id))
-        try:
-            await handle.signal(ServiceRecordWorkflow.decided, RecordDecided(status=view.status))
-        except RPCError as error:
-            log.info("service_record_signal_skipped", record_id=view.id, error=str(error))
+        await signal_if_running(client, record_workflow_id(view.id), ServiceRecordWorkflow.decided,
+                                RecordDecided(status=view.status))

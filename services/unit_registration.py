@@ -14,7 +14,6 @@ import structlog
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from db import unit_registration as unit_db
 from db.audit_log import insert_audit_entries
@@ -36,6 +35,7 @@ from schemas.registration import (
     UnitRegistrationWorkflowInput,
 )
 from schemas.settings import DEFAULT_TASK_QUEUE
+from services.workflow_calls import signal_if_running
 from workflows.unit_registration import UnitRegistrationWorkflow, unit_workflow_id
 
 log = structlog.get_logger(__name__)
@@ -120,13 +120,8 @@ async def start_unit_workflow(
 
 
 async def _signal(client: Client | None, registration_id: int, reason: str) -> None:
-    if client is None:
-        return
-    handle = client.get_workflow_handle(unit_workflow_id(registration_id))
-    try:
-        await handle.signal(UnitRegistrationWorkflow.changed, RegistrationChanged(reason=reason))
-    except RPCError as error:
-        log.info("unit_signal_skipped", unit_registration_id=registration_id, error=str(error))
+    await signal_if_running(client, unit_workflow_id(registration_id), UnitRegistrationWorkflow.changed,
+                            RegistrationChanged(reason=reason))
 
 
 async def submit_unit_registration(

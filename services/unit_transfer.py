@@ -15,7 +15,6 @@ from typing import Any
 import asyncpg
 import structlog
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from db import member as member_db
 from db import unit_transfer as transfer_db
@@ -39,7 +38,7 @@ from schemas.unit_transfer import (
     UnitTransferStatus,
     UnitTransferWorkflowInput,
 )
-from services.workflow_calls import start_once
+from services.workflow_calls import signal_if_running, start_once
 from workflows.unit_transfer import UnitTransferWorkflow, unit_transfer_workflow_id
 
 log = structlog.get_logger(__name__)
@@ -74,13 +73,8 @@ async def _notify(conn: Conn, row: dict[str, Any], event: str, text: Text,
 
 async def _signal(client: Client | None, transfer_id: int, reason: str) -> None:
     """Wake the request's workflow so it ends now; a finished or absent one needs no telling."""
-    if client is None:
-        return
-    handle = client.get_workflow_handle(unit_transfer_workflow_id(transfer_id))
-    try:
-        await handle.signal(UnitTransferWorkflow.changed, UnitTransferChanged(reason=reason))
-    except RPCError as error:
-        log.info("unit_transfer_signal_skipped", transfer_id=transfer_id, error=str(error))
+    await signal_if_running(client, unit_transfer_workflow_id(transfer_id), UnitTransferWorkflow.changed,
+                            UnitTransferChanged(reason=reason))
 
 
 async def _load_pending(conn: Conn, actor: Actor, transfer_id: int) -> dict[str, Any]:

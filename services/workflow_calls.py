@@ -1,6 +1,9 @@
 """Calls into the long-running workflow that owns a subject (a campaign, a task, a cohort):
 starting it exactly once, and sending it a validated update with its refusals translated.
 
+Signalling: a finished or absent workflow needs no telling (nor does anything without a
+Temporal client); the skip is logged.
+
 Starting: a second start for the same workflow id, running or closed, is a no-op (a retried
 request or launch must not fail, and a closed workflow is not started again).
 
@@ -16,14 +19,17 @@ import contextlib
 from collections.abc import Awaitable
 from typing import Any, TypeVar, cast
 
+import structlog
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.types import MethodAsyncSingleParam
+from temporalio.types import MethodAsyncSingleParam, MethodSyncOrAsyncSingleParam
 from temporalio.workflow import UpdateMethodMultiParam
 
 from domain.errors import Conflict, InvalidInput
+
+log = structlog.get_logger(__name__)
 
 R = TypeVar("R")
 P = TypeVar("P")
@@ -70,3 +76,14 @@ async def execute_update(client: Client, workflow_id: str,
             raise not_running from err
         raise
     return result
+
+
+async def signal_if_running(client: Client | None, workflow_id: str,
+                            signal: MethodSyncOrAsyncSingleParam[Any, P, None], arg: P) -> None:
+    """Send `signal` (a workflow's signal method) to the workflow if it is running."""
+    if client is None:
+        return
+    try:
+        await client.get_workflow_handle(workflow_id).signal(signal, arg)
+    except RPCError as error:
+        log.info("workflow_signal_skipped", workflow_id=workflow_id, error=str(error))

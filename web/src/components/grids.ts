@@ -3,7 +3,7 @@
 import { computed, ref, type ComputedRef, type Ref } from 'vue'
 
 import { api } from '@/api/client'
-import { unwrap } from '@/api/errors'
+import { errorMessage, unwrap } from '@/api/errors'
 
 export interface GridOption {
   id: number
@@ -16,6 +16,7 @@ export function useGrids(): {
   byId: ComputedRef<Map<number, GridOption>>
   gridName: (id: number | null | undefined) => string
   loadGrids: () => Promise<void>
+  gridsThen: (load: () => Promise<void>, failure: Ref<string>) => () => Promise<void>
 } {
   const grids = ref<GridOption[]>([])
   const byId = computed(() => new Map(grids.value.map((g) => [g.id, g])))
@@ -27,5 +28,16 @@ export function useGrids(): {
     if (id == null) return '未编入'
     return byId.value.get(id)?.name ?? `网格 ${id}`
   }
-  return { grids, byId, gridName, loadGrids }
+  /** For onMounted: the grids, then the screen's list (a grid failure shows in `failure`; the list still loads). */
+  function gridsThen(load: () => Promise<void>, failure: Ref<string>): () => Promise<void> {
+    return async () => {
+      try {
+        await loadGrids()
+      } catch (error) {
+        failure.value = errorMessage(error)
+      }
+      await load()
+    }
+  }
+  return { grids, byId, gridName, loadGrids, gridsThen }
 }

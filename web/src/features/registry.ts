@@ -28,3 +28,22 @@ export interface Screen {
 export function defineScreens(screens: Screen[]): Screen[] {
   return screens
 }
+
+type Load = Screen['component']
+
+/** A screen listed in the menu; its route name is its path with '-' for '/'. */
+export function menuScreen(path: string, title: string, roles: Role[], component: Load, menu: MenuEntry): Screen {
+  return { path, name: path.replace(/\//g, '-'), title, roles, component, menu }
+}
+
+/** A screen opened from another (not in the menu); the menu highlights `activeMenu` meanwhile. */
+export function innerScreen(
+  path: string,
+  name: string,
+  title: string,
+  roles: Role[],
+  component: Load,
+  activeMenu: string,
+): Screen {
+  return { path, name, title, roles, component, activeMenu }
+}

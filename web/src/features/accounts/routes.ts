@@ -1,12 +1,3 @@
-import { defineScreens } from '../registry'
+import { menuScreen } from '../registry'
 
-export const screens = defineScreens([
-  {
-    path: 'accounts',
-    name: 'accounts',
-    title: '账号与令牌',
-    roles: ['org_department'],
-    component: () => import('./AccountsPage.vue'),
-    menu: { order: 60 },
-  },
-])
+export const screens = [menuScreen('accounts', '账号与令牌', ['org_department'], () => import('./AccountsPage.vue'), { order: 60 })]

@@ -1,12 +1,3 @@
-import { defineScreens } from '../registry'
+import { menuScreen } from '../registry'
 
-export const screens = defineScreens([
-  {
-    path: 'audit',
-    name: 'audit',
-    title: '审计日志',
-    roles: ['org_department'],
-    component: () => import('./AuditPage.vue'),
-    menu: { order: 70 },
-  },
-])
+export const screens = [menuScreen('audit', '审计日志', ['org_department'], () => import('./AuditPage.vue'), { order: 70 })]

@@ -1,28 +1,11 @@
-import { defineScreens } from '../registry'
+import type { Role } from '@/api/session'
 
-export const screens = defineScreens([
-  {
-    path: 'campaigns',
-    name: 'campaigns',
-    title: '活动管理',
-    roles: ['org_department', 'subdistrict'],
-    component: () => import('./CampaignListPage.vue'),
-    menu: { order: 20 },
-  },
-  {
-    path: 'campaigns/new',
-    name: 'campaign-new',
-    title: '新建活动',
-    roles: ['org_department'],
-    component: () => import('./CampaignFormPage.vue'),
-    activeMenu: 'campaigns',
-  },
-  {
-    path: 'campaigns/:id(\\d+)',
-    name: 'campaign',
-    title: '活动详情与进度',
-    roles: ['org_department', 'subdistrict'],
-    component: () => import('./CampaignDetailPage.vue'),
-    activeMenu: 'campaigns',
-  },
-])
+import { innerScreen, menuScreen } from '../registry'
+
+const readers: Role[] = ['org_department', 'subdistrict']
+
+export const screens = [
+  menuScreen('campaigns', '活动管理', readers, () => import('./CampaignListPage.vue'), { order: 20 }),
+  innerScreen('campaigns/new', 'campaign-new', '新建活动', ['org_department'], () => import('./CampaignFormPage.vue'), 'campaigns'),
+  innerScreen('campaigns/:id(\\d+)', 'campaign', '活动详情与进度', readers, () => import('./CampaignDetailPage.vue'), 'campaigns'),
+]

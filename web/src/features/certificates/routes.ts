@@ -1,12 +1,3 @@
-import { defineScreens } from '../registry'
+import { menuScreen } from '../registry'
 
-export const screens = defineScreens([
-  {
-    path: 'certificates',
-    name: 'certificates',
-    title: '报到证',
-    roles: ['unit_admin'],
-    component: () => import('./CertificatesPage.vue'),
-    menu: { order: 20 },
-  },
-])
+export const screens = [menuScreen('certificates', '报到证', ['unit_admin'], () => import('./CertificatesPage.vue'), { order: 20 })]

@@ -1,28 +1,11 @@
-import { defineScreens } from '../registry'
+import type { Role } from '@/api/session'
 
-export const screens = defineScreens([
-  {
-    path: 'directory/units',
-    name: 'directory-units',
-    title: '单位名录',
-    roles: ['org_department', 'subdistrict', 'community_staff'],
-    component: () => import('./UnitsPage.vue'),
-    menu: { order: 40, group: '名录' },
-  },
-  {
-    path: 'directory/members',
-    name: 'directory-members',
-    title: '党员名录',
-    roles: ['org_department', 'subdistrict', 'community_staff'],
-    component: () => import('./MembersPage.vue'),
-    menu: { order: 41, group: '名录' },
-  },
-  {
-    path: 'unit-members',
-    name: 'unit-members',
-    title: '本单位党员',
-    roles: ['unit_admin'],
-    component: () => import('./UnitMembersPage.vue'),
-    menu: { order: 10 },
-  },
-])
+import { menuScreen } from '../registry'
+
+const readers: Role[] = ['org_department', 'subdistrict', 'community_staff']
+
+export const screens = [
+  menuScreen('directory/units', '单位名录', readers, () => import('./UnitsPage.vue'), { order: 40, group: '名录' }),
+  menuScreen('directory/members', '党员名录', readers, () => import('./MembersPage.vue'), { order: 41, group: '名录' }),
+  menuScreen('unit-members', '本单位党员', ['unit_admin'], () => import('./UnitMembersPage.vue'), { order: 10 }),
+]

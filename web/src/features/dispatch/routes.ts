@@ -1,73 +1,22 @@
-import { defineScreens } from '../registry'
+import type { Role } from '@/api/session'
+
+import { innerScreen, menuScreen } from '../registry'
 
 // Needs, tasks, completions, the ledger and the residents' codes. A task's drawer has its own
 // address (the task number only; the API decides whether this account may see it).
 const ledger = () => import('./LedgerView.vue')
 const completions = () => import('./CompletionsView.vue')
+const staff: Role[] = ['community_staff']
+const staffAndSubdistrict: Role[] = ['community_staff', 'subdistrict']
+const desk = (order: number) => ({ order, group: '工作台' })
 
-export const screens = defineScreens([
-  {
-    path: 'needs',
-    name: 'needs',
-    title: '需求核查',
-    roles: ['community_staff', 'subdistrict'],
-    component: () => import('./NeedsView.vue'),
-    menu: { order: 11, group: '工作台' },
-  },
-  {
-    path: 'tasks',
-    name: 'tasks',
-    title: '任务派单',
-    roles: ['community_staff'],
-    component: () => import('./TasksView.vue'),
-    menu: { order: 12, group: '工作台' },
-  },
-  {
-    path: 'completions',
-    name: 'completions',
-    title: '完成核验',
-    roles: ['community_staff'],
-    component: completions,
-    menu: { order: 13, group: '工作台' },
-  },
-  {
-    path: 'completions/:taskId(\\d+)',
-    name: 'completions-task',
-    title: '完成核验',
-    roles: ['community_staff'],
-    component: completions,
-    activeMenu: 'completions',
-  },
-  {
-    path: 'ledger',
-    name: 'ledger',
-    title: '挂账销号台账',
-    roles: ['community_staff', 'subdistrict'],
-    component: ledger,
-    menu: { order: 20 },
-  },
-  {
-    path: 'ledger/:taskId(\\d+)',
-    name: 'ledger-task',
-    title: '挂账销号台账',
-    roles: ['community_staff', 'subdistrict'],
-    component: ledger,
-    activeMenu: 'ledger',
-  },
-  {
-    path: 'codes',
-    name: 'codes',
-    title: '点单码与评价码',
-    roles: ['community_staff'],
-    component: () => import('./CodesView.vue'),
-    menu: { order: 21 },
-  },
-  {
-    path: 'escalations',
-    name: 'escalations',
-    title: '上报事项',
-    roles: ['subdistrict'],
-    component: () => import('@/components/ScreenPending.vue'),
-    menu: { order: 25 },
-  },
-])
+export const screens = [
+  menuScreen('needs', '需求核查', staffAndSubdistrict, () => import('./NeedsView.vue'), desk(11)),
+  menuScreen('tasks', '任务派单', staff, () => import('./TasksView.vue'), desk(12)),
+  menuScreen('completions', '完成核验', staff, completions, desk(13)),
+  innerScreen('completions/:taskId(\\d+)', 'completions-task', '完成核验', staff, completions, 'completions'),
+  menuScreen('ledger', '挂账销号台账', staffAndSubdistrict, ledger, { order: 20 }),
+  innerScreen('ledger/:taskId(\\d+)', 'ledger-task', '挂账销号台账', staffAndSubdistrict, ledger, 'ledger'),
+  menuScreen('codes', '点单码与评价码', staff, () => import('./CodesView.vue'), { order: 21 }),
+  menuScreen('escalations', '上报事项', ['subdistrict'], () => import('@/components/ScreenPending.vue'), { order: 25 }),
+]

@@ -1,20 +1,6 @@
-import { defineScreens } from '../registry'
+import { menuScreen } from '../registry'
 
-export const screens = defineScreens([
-  {
-    path: 'evaluation',
-    name: 'evaluation',
-    title: '考核评价',
-    roles: ['org_department', 'subdistrict'],
-    component: () => import('./EvaluationPage.vue'),
-    menu: { order: 30 },
-  },
-  {
-    path: 'evaluation-feedback',
-    name: 'evaluation-feedback',
-    title: '考核反馈表',
-    roles: ['unit_admin'],
-    component: () => import('./FeedbackPage.vue'),
-    menu: { order: 40 },
-  },
-])
+export const screens = [
+  menuScreen('evaluation', '考核评价', ['org_department', 'subdistrict'], () => import('./EvaluationPage.vue'), { order: 30 }),
+  menuScreen('evaluation-feedback', '考核反馈表', ['unit_admin'], () => import('./FeedbackPage.vue'), { order: 40 }),
+]

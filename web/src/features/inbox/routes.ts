@@ -1,12 +1,11 @@
-import { defineScreens } from '../registry'
+import { menuScreen } from '../registry'
 
-export const screens = defineScreens([
-  {
-    path: 'inbox',
-    name: 'inbox',
-    title: '消息',
-    roles: ['community_staff', 'unit_admin', 'subdistrict', 'org_department'],
-    component: () => import('./InboxView.vue'),
-    menu: { order: 90 },
-  },
-])
+export const screens = [
+  menuScreen(
+    'inbox',
+    '消息',
+    ['community_staff', 'unit_admin', 'subdistrict', 'org_department'],
+    () => import('./InboxView.vue'),
+    { order: 90 },
+  ),
+]

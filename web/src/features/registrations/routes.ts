@@ -1,12 +1,5 @@
-import { defineScreens } from '../registry'
+import { menuScreen } from '../registry'
 
-export const screens = defineScreens([
-  {
-    path: 'registrations',
-    name: 'registrations',
-    title: '报到审核',
-    roles: ['community_staff'],
-    component: () => import('./RegistrationQueue.vue'),
-    menu: { order: 10, group: '工作台' },
-  },
-])
+export const screens = [
+  menuScreen('registrations', '报到审核', ['community_staff'], () => import('./RegistrationQueue.vue'), { order: 10, group: '工作台' }),
+]

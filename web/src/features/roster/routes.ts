@@ -1,12 +1,3 @@
-import { defineScreens } from '../registry'
+import { menuScreen } from '../registry'
 
-export const screens = defineScreens([
-  {
-    path: 'roster',
-    name: 'roster',
-    title: '名册导入',
-    roles: ['org_department', 'subdistrict'],
-    component: () => import('./RosterImportPage.vue'),
-    menu: { order: 50 },
-  },
-])
+export const screens = [menuScreen('roster', '名册导入', ['org_department', 'subdistrict'], () => import('./RosterImportPage.vue'), { order: 50 })]

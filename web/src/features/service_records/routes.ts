@@ -1,12 +1,5 @@
-import { defineScreens } from '../registry'
+import { menuScreen } from '../registry'
 
-export const screens = defineScreens([
-  {
-    path: 'service-records',
-    name: 'service-records',
-    title: '服务记录审核',
-    roles: ['community_staff'],
-    component: () => import('./ServiceRecordsView.vue'),
-    menu: { order: 14, group: '工作台' },
-  },
-])
+export const screens = [
+  menuScreen('service-records', '服务记录审核', ['community_staff'], () => import('./ServiceRecordsView.vue'), { order: 14, group: '工作台' }),
+]

@@ -1,12 +1,3 @@
-import { defineScreens } from '../registry'
+import { menuScreen } from '../registry'
 
-export const screens = defineScreens([
-  {
-    path: 'dashboard',
-    name: 'dashboard',
-    title: '首页',
-    roles: ['org_department', 'subdistrict'],
-    component: () => import('./DashboardPage.vue'),
-    menu: { order: 1 },
-  },
-])
+export const screens = [menuScreen('dashboard', '首页', ['org_department', 'subdistrict'], () => import('./DashboardPage.vue'), { order: 1 })]

@@ -1,12 +1,3 @@
-import { defineScreens } from '../registry'
+import { menuScreen } from '../registry'
 
-export const screens = defineScreens([
-  {
-    path: 'unit-transfers',
-    name: 'unit-transfers',
-    title: '转单位',
-    roles: ['unit_admin'],
-    component: () => import('./UnitTransfersPage.vue'),
-    menu: { order: 30 },
-  },
-])
+export const screens = [menuScreen('unit-transfers', '转单位', ['unit_admin'], () => import('./UnitTransfersPage.vue'), { order: 30 })]

@@ -1,13 +1,4 @@
-import { defineScreens } from '../registry'
+import { menuScreen } from '../registry'
 
 // The unit admin's side of 吹哨报到 (answering a summons); the community's side is features/whistles.
-export const screens = defineScreens([
-  {
-    path: 'whistle-answers',
-    name: 'whistle-answers',
-    title: '吹哨响应',
-    roles: ['unit_admin'],
-    component: () => import('./WhistleAnswersPage.vue'),
-    menu: { order: 25 },
-  },
-])
+export const screens = [menuScreen('whistle-answers', '吹哨响应', ['unit_admin'], () => import('./WhistleAnswersPage.vue'), { order: 25 })]

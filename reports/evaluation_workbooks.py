@@ -79,50 +79,59 @@ MEMBER_COLUMNS: list[Column] = [
     ("综合得分", lambda r: _num(r["score"])),
 ]
 
+# Columns more than one level's table shows, each defined once.
+_RANK: Column = ("排名", lambda r: r["rank"])
+_MEMBERS: Column = ("党员人数", lambda r: r["members"])
+_REGISTERED: Column = ("已报到人数", lambda r: r["registered"])
+_REGISTRATION_RATE: Column = ("报到率", lambda r: _pct(r["registration_rate"]))
+_NEEDS: Column = ("需求数", lambda r: r["needs"])
+_STARS: Column = ("星级", lambda r: _stars(r["stars"]))
+_NEED_RATES: list[Column] = [
+    ("响应率", lambda r: _pct(r["response_rate"])),
+    ("解决率", lambda r: _pct(r["resolution_rate"])),
+    ("满意率", lambda r: _pct(r["satisfaction_rate"])),
+]
+_COVERAGE: list[Column] = [
+    ("网格数", lambda r: r["grids"]),
+    ("支部覆盖率", lambda r: _pct(r["branch_coverage"])),
+    ("党员覆盖率", lambda r: _pct(r["member_coverage"])),
+    _STARS,
+]
+
 UNIT_COLUMNS: list[Column] = [
-    ("排名", lambda r: r["rank"]),
+    _RANK,
     ("单位名称", lambda r: r["name"]),
-    ("党员人数", lambda r: r["members"]),
-    ("已报到人数", lambda r: r["registered"]),
-    ("报到率", lambda r: _pct(r["registration_rate"])),
+    _MEMBERS,
+    _REGISTERED,
+    _REGISTRATION_RATE,
     ("达标人数", lambda r: r["quota_met"]),
     ("完成率", lambda r: _pct(r["completion_rate"])),
     ("人均服务次数", lambda r: _num(r["services_per_member"])),
     ("评优资格", lambda r: "有" if r["eligible"] else "无(报到率或完成率低于标准)"),
     ("等次", lambda r: r["grade"]),
-    ("星级", lambda r: _stars(r["stars"])),
+    _STARS,
 ]
 
 COMMUNITY_COLUMNS: list[Column] = [
-    ("排名", lambda r: r["rank"]),
+    _RANK,
     ("社区", lambda r: r["name"]),
-    ("党员人数", lambda r: r["members"]),
-    ("已报到人数", lambda r: r["registered"]),
-    ("需求数", lambda r: r["needs"]),
-    ("响应率", lambda r: _pct(r["response_rate"])),
-    ("解决率", lambda r: _pct(r["resolution_rate"])),
-    ("满意率", lambda r: _pct(r["satisfaction_rate"])),
+    _MEMBERS,
+    _REGISTERED,
+    _NEEDS,
+    *_NEED_RATES,
     ("平均响应时长(小时)", lambda r: _num(r["avg_hours_to_respond"]) if r["avg_hours_to_respond"] is not None else ""),
-    ("网格数", lambda r: r["grids"]),
-    ("支部覆盖率", lambda r: _pct(r["branch_coverage"])),
-    ("党员覆盖率", lambda r: _pct(r["member_coverage"])),
-    ("星级", lambda r: _stars(r["stars"])),
+    *_COVERAGE,
 ]
 
 AREA_COLUMNS: list[Column] = [
-    ("排名", lambda r: r["rank"]),
+    _RANK,
     ("区域", lambda r: r["name"]),
     ("社区数", lambda r: r["communities"]),
-    ("党员人数", lambda r: r["members"]),
-    ("报到率", lambda r: _pct(r["registration_rate"])),
-    ("需求数", lambda r: r["needs"]),
-    ("响应率", lambda r: _pct(r["response_rate"])),
-    ("解决率", lambda r: _pct(r["resolution_rate"])),
-    ("满意率", lambda r: _pct(r["satisfaction_rate"])),
-    ("网格数", lambda r: r["grids"]),
-    ("支部覆盖率", lambda r: _pct(r["branch_coverage"])),
-    ("党员覆盖率", lambda r: _pct(r["member_coverage"])),
-    ("星级", lambda r: _stars(r["stars"])),
+    _MEMBERS,
+    _REGISTRATION_RATE,
+    _NEEDS,
+    *_NEED_RATES,
+    *_COVERAGE,
 ]
 
 

@@ -21,6 +21,7 @@ from api.routes import (
     directory,
     dispatch,
     evaluations,
+    exchange,
     health,
     inbox,
     me,
@@ -59,7 +60,7 @@ def create_app(
     install_error_handlers(app)
     for module in (health, auth, accounts, directory, inbox, statistics, tokens, registrations, roster, dispatch, deliveries,
                    evaluations, campaigns, resident, service_records, unit_transfers, certificates, whistles,
-                   work_queues, me):
+                   work_queues, me, exchange):
         app.include_router(module.router)
     _document_errors(app)
     install_web(app)  # the built console and mobile pages, after every API route

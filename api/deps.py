@@ -19,10 +19,11 @@ from pydantic import Field
 from temporalio.client import Client
 
 from db.pool import Pool
-from domain.errors import Unauthenticated
+from domain.errors import Forbidden, Unauthenticated
+from domain.scope import PROVIDER_CONFINED
 from domain.sign_in import NOT_SIGNED_IN
 from schemas.api import MAX_PAGE_SIZE
-from schemas.auth import Actor
+from schemas.auth import Actor, Role
 from schemas.settings import DEFAULT_TASK_QUEUE
 from schemas.text import Text
 from services import sign_in
@@ -55,7 +56,7 @@ _session_cookie = APIKeyCookie(name=sign_in.SESSION_COOKIE, auto_error=False,
                                description="登录会话 (POST /auth/login 设置); 修改数据时须带 X-CSRF-Token")
 
 
-async def current_actor(
+async def any_actor(
     request: Request,
     pool: Annotated[Pool, Depends(get_pool)],
     now: Annotated[datetime, Depends(get_now)],
@@ -85,6 +86,18 @@ async def current_actor(
                            header=request.headers.get(sign_in.CSRF_HEADER))
     request.state.session = session
     return session.actor
+
+
+# Paths a merchant's account (role provider) may call: the points exchange and its own sign-in.
+PROVIDER_PATHS = ("/exchange/", "/auth/")
+
+
+async def current_actor(request: Request, actor: Annotated[Actor, Depends(any_actor)]) -> Actor:
+    """`any_actor`, confined: a merchant's account (role provider) is refused everywhere but
+    the points exchange and sign-in, before any lookup, so no other route needs to know the role."""
+    if actor.role is Role.provider and not request.url.path.startswith(PROVIDER_PATHS):
+        raise Forbidden(PROVIDER_CONFINED)
+    return actor
 
 
 PoolDep = Annotated[Pool, Depends(get_pool)]

@@ -44,6 +44,8 @@ RATE_LIMITED_ROUTES: set[tuple[str, str]] = {
     ("POST", "/auth/otp/request"),
     ("POST", "/auth/otp/login"),
     ("POST", "/auth/password/setup"),
+    # a provider confirming one-time codes: per address and per provider, so codes cannot be guessed
+    ("POST", "/exchange/confirm"),
 }
 
 

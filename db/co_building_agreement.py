@@ -64,3 +64,13 @@ async def select_agreement(conn: Conn, *, agreement_id: int) -> AgreementRow | N
         agreement_id,
     )
     return None if row is None else AgreementRow(**row)
+
+
+async def select_active_community(conn: Conn, *, unit_id: int, now: datetime) -> int | None:
+    """The community a unit builds with under an agreement in force now (the latest), or None."""
+    found: int | None = await conn.fetchval(
+        "SELECT community_id FROM co_building_agreement WHERE unit_id = $1 AND status = 'active'"
+        " AND valid_from <= $2 AND valid_until > $2 ORDER BY valid_from DESC, id DESC LIMIT 1",
+        unit_id, now,
+    )
+    return found

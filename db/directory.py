@@ -63,6 +63,7 @@ async def scope_subject_exists(conn: Conn, *, scope_kind: str, scope_id: int) ->
             WHEN 'community' THEN EXISTS (SELECT 1 FROM community WHERE id = $2)
             WHEN 'unit' THEN EXISTS (SELECT 1 FROM reporting_unit WHERE id = $2)
             WHEN 'member' THEN EXISTS (SELECT 1 FROM member WHERE id = $2)
+            WHEN 'provider' THEN EXISTS (SELECT 1 FROM exchange_provider WHERE id = $2)
             ELSE false
         END
         """,
@@ -81,6 +82,7 @@ async def select_scope_name(conn: Conn, *, scope_kind: str, scope_id: int) -> st
             WHEN 'community' THEN (SELECT name FROM community WHERE id = $2)
             WHEN 'unit' THEN (SELECT name FROM reporting_unit WHERE id = $2)
             WHEN 'member' THEN (SELECT name FROM member WHERE id = $2)
+            WHEN 'provider' THEN (SELECT name FROM exchange_provider WHERE id = $2)
         END
         """,
         scope_kind, scope_id,
@@ -99,12 +101,14 @@ async def select_scope_path(conn: Conn, *, scope_kind: str, scope_id: int) -> Hi
             SELECT CASE $1::text WHEN 'member' THEN $2 END AS member_id,
                    CASE $1::text WHEN 'unit' THEN $2 WHEN 'member' THEN m.unit_id END AS unit_id,
                    CASE $1::text WHEN 'community' THEN $2 WHEN 'unit' THEN u.community_id
-                                 WHEN 'member' THEN m.home_community_id END AS community_id,
+                                 WHEN 'member' THEN m.home_community_id
+                                 WHEN 'provider' THEN p.community_id END AS community_id,
                    CASE $1::text WHEN 'subdistrict' THEN $2 END AS subdistrict_id,
                    CASE $1::text WHEN 'district' THEN $2 END AS district_id
             FROM (SELECT 1) one
             LEFT JOIN member m ON $1::text = 'member' AND m.id = $2
             LEFT JOIN reporting_unit u ON $1::text = 'unit' AND u.id = $2
+            LEFT JOIN exchange_provider p ON $1::text = 'provider' AND p.id = $2
         )
         SELECT n.member_id, n.unit_id, c.id AS community_id,
                coalesce(s.id, n.subdistrict_id) AS subdistrict_id,

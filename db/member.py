@@ -378,3 +378,13 @@ async def update_member_unit(conn: Conn, *, member_id: int, unit_id: int) -> Mem
         member_id, unit_id,
     )
     return MemberRow(**dict(row)) if row else None
+
+
+async def select_home_place(conn: Conn, *, member_id: int) -> tuple[int, int] | None:
+    """(community, district) where a member lives, or None for an unknown member."""
+    row = await conn.fetchrow(
+        "SELECT m.home_community_id, s.district_id FROM member m JOIN community c ON c.id = m.home_community_id"
+        " JOIN subdistrict s ON s.id = c.subdistrict_id WHERE m.id = $1",
+        member_id,
+    )
+    return None if row is None else (int(row["home_community_id"]), int(row["district_id"]))

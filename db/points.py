@@ -157,3 +157,48 @@ async def select_member_lines(
     )
     total = int(rows[0]["total"]) if rows else 0
     return total, [dict(r) for r in rows if r["ledger"] is not None]
+
+
+async def debit_redemption(conn: Conn, *, member_id: int, redemption_id: int, points: float,
+                           item_name: str, at: datetime) -> None:
+    """The redemption's one debit line (negative). The balance trigger applies it to
+    redeemable_balance in this transaction; CHECK (balance >= 0) refuses an overdraft."""
+    await conn.execute(
+        """
+        INSERT INTO redeemable_points (member_id, redemption_id, service_key, points, parts, awarded_at)
+        VALUES ($1, $2, 'exchange:' || $2::bigint::text || ':debit', -$3::numeric, $4::jsonb, $5)
+        """,
+        member_id, redemption_id, points,
+        json.dumps({"reason": "积分兑换", "item": item_name}, ensure_ascii=False), at,
+    )
+
+
+async def refund_redemption(conn: Conn, *, member_id: int, redemption_id: int, points: float,
+                            item_name: str, at: datetime) -> bool:
+    """The redemption's one refund line (positive) when it lapsed uncollected; False if there was one."""
+    written = await conn.fetchval(
+        """
+        INSERT INTO redeemable_points (member_id, redemption_id, service_key, points, parts, awarded_at)
+        VALUES ($1, $2, 'exchange:' || $2::bigint::text || ':refund', $3::numeric, $4::jsonb, $5)
+        ON CONFLICT DO NOTHING RETURNING id
+        """,
+        member_id, redemption_id, points,
+        json.dumps({"reason": "兑换过期退回", "item": item_name}, ensure_ascii=False), at,
+    )
+    return written is not None
+
+
+async def select_redeemable(conn: Conn, *, member_id: int, lock: bool = False) -> tuple[float, float]:
+    """(balance row, sum of the ledger's lines) of a member's redeemable points; with `lock`, the
+    balance row is locked for this transaction (redemptions of one member serialize on it)."""
+    if lock:
+        await conn.execute("SELECT 1 FROM redeemable_balance WHERE member_id = $1 FOR UPDATE", member_id)
+    row = await conn.fetchrow(
+        """
+        SELECT (SELECT coalesce(max(balance), 0)::float FROM redeemable_balance WHERE member_id = $1) AS balance,
+               (SELECT coalesce(sum(points), 0)::float FROM redeemable_points WHERE member_id = $1) AS ledger
+        """,
+        member_id,
+    )
+    assert row is not None
+    return float(row["balance"]), float(row["ledger"])

@@ -22,6 +22,7 @@ DEMO_PHONES: dict[Role, str] = {
     Role.community_staff: "19900000003",
     Role.unit_admin: "19900000004",
     Role.member: "19900000005",
+    Role.provider: "19900000006",
 }
 
 

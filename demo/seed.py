@@ -20,6 +20,7 @@ import json
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +34,7 @@ from demo.campaign import run_demo_campaign
 from demo.city import SIZES, City, generate_city
 from demo.dispatch import StreamPlan, run_task_stream, stream_summary
 from demo.evaluation import run_demo_evaluation
+from demo.exchange import DEMO_MERCHANT, ensure_demo_merchant
 from demo.history import seed_past
 from demo.service_records import seed_service_records
 from demo.whistle import run_demo_whistle
@@ -274,6 +276,8 @@ async def _token_scopes(conn: Any) -> list[tuple[Role, ScopeKind, int | None, st
         (Role.community_staff, ScopeKind.community, community.id, community.name),
         (Role.unit_admin, ScopeKind.unit, unit.id, unit.name),
         (Role.member, ScopeKind.member, member.id, member.name),
+        (Role.provider, ScopeKind.provider,
+         await ensure_demo_merchant(conn, community_id=community.id, now=datetime.now(UTC)), DEMO_MERCHANT),
     ]
 
 

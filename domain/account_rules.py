@@ -2,7 +2,8 @@
 
 - An organization department (city or district) manages accounts of any role whose scope lies
   inside its own (a district cannot make a city-wide account).
-- A community's staff manage their own community's staff accounts, nobody else's.
+- A community's staff manage their own community's staff accounts, and the accounts of the
+  exchange's merchants located in their community (道德联盟), nobody else's.
 - Everyone else manages no accounts.
 Listing follows the same scope: organization departments and subdistricts see the accounts inside
 their scope; community staff the accounts inside their community; units and members none.
@@ -23,6 +24,8 @@ def may_manage(actor: Actor, *, role: Role, scope_kind: ScopeKind, scope_id: int
                 return actor.scope_kind is ScopeKind.city
             return allows(actor, path)
         case Role.community_staff:
+            if role is Role.provider and scope_kind is ScopeKind.provider:
+                return path.community_id is not None and path.community_id == actor.scope_id
             return (role is Role.community_staff and scope_kind is ScopeKind.community
                     and actor.scope_kind is ScopeKind.community and scope_id == actor.scope_id)
         case _:

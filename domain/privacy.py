@@ -34,7 +34,7 @@ def may_see_personal_data(actor: Actor, path: HierarchyPath) -> bool:
                 and path.member_id is not None
                 and path.member_id == actor.scope_id
             )
-        case Role.org_department | Role.subdistrict:
+        case Role.org_department | Role.subdistrict | Role.provider:   # a merchant never sees them
             return False
 
 

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from domain.errors import Forbidden
 from schemas.auth import Actor, Role, ScopeKind
 
+# A merchant's account (role provider) works in the points exchange only.
+PROVIDER_CONFINED = "兑换商户账号只能使用积分兑换功能"
+
 
 @dataclass(frozen=True)
 class HierarchyPath:
@@ -52,6 +55,8 @@ def scope_filter(actor: Actor) -> ScopeFilter:
             return ScopeFilter(unit_id=actor.scope_id)
         case ScopeKind.member:
             return ScopeFilter(member_id=actor.scope_id)
+        case ScopeKind.provider:   # a merchant sees no part of the hierarchy (api/deps.py confines it)
+            raise Forbidden(PROVIDER_CONFINED)
 
 
 def allows(actor: Actor, path: HierarchyPath) -> bool:
@@ -69,6 +74,8 @@ def allows(actor: Actor, path: HierarchyPath) -> bool:
             return path.unit_id is not None and path.unit_id == actor.scope_id
         case ScopeKind.member:
             return path.member_id is not None and path.member_id == actor.scope_id
+        case ScopeKind.provider:
+            return False
 
 
 def own_member_id(actor: Actor, refusal: str = "只有党员本人可以查看「我的」页面的信息") -> int:

@@ -13,6 +13,7 @@ class Role(StrEnum):
     community_staff = "community_staff"   # 社区党委 / 社区工作者
     unit_admin = "unit_admin"             # 报到单位管理员
     member = "member"                     # 在职党员
+    provider = "provider"                 # 道德联盟商户 (积分兑换的提供方)
 
 
 # The roles that administer an area (a community and up): they decide registrations, dispatch
@@ -27,6 +28,7 @@ class ScopeKind(StrEnum):
     community = "community"
     unit = "unit"
     member = "member"
+    provider = "provider"   # an exchange provider (a merchant admitted to 道德联盟)
 
 
 class Actor(BaseModel):

@@ -4,7 +4,7 @@ Layout (names carry a unique suffix so sessions and other tests never collide):
 
     district D1 ─ subdistrict S1 ─ community A ─ grids A1, A2 (adjacent)
     district D2 ─ subdistrict S2 ─ community B ─ grid B1
-    unit uA located in A, unit uB located in B
+    unit uA located in A, unit uB located in B; a merchant of the points exchange in each of A, B
     members living in A: a1 (unit uA, active), a2 (unit uB, submitted), a3 (unit uA, none)
     members living in B: b1 (unit uB, active), b2 (unit uA, rejected then paused)
 
@@ -50,6 +50,7 @@ class ApiCity:
     community: dict[str, int] = field(default_factory=dict)
     grids: dict[str, list[int]] = field(default_factory=dict)
     unit: dict[str, int] = field(default_factory=dict)
+    provider: dict[str, int] = field(default_factory=dict)      # a merchant of the points exchange per side
     members: dict[str, MemberRow] = field(default_factory=dict)  # "a1".. → row
     member_registrations: dict[str, list[int]] = field(default_factory=dict)  # side → ids
     unit_registrations: dict[str, list[int]] = field(default_factory=dict)
@@ -120,6 +121,9 @@ async def build_api_city(conn: Conn) -> ApiCity:
         city.unit[side] = await places.add_unit(conn, f"单位{side}{tag}", party_org=f"单位{side}党支部",
                                                 community_id=c, contact_name="联系人",
                                                 contact_phone="13900001111")
+        city.provider[side] = await conn.fetchval(
+            "INSERT INTO exchange_provider (kind, name, community_id, admitted_by, admitted_at)"
+            " VALUES ('merchant', $1, $2, 'test', now()) RETURNING id", f"商户{side}{tag}", c)
         city.unit_registrations[side] = [
             await conn.fetchval(
                 "INSERT INTO unit_registration (unit_id, community_id, status) VALUES ($1, $2, $3)"
@@ -180,6 +184,8 @@ async def build_api_city(conn: Conn) -> ApiCity:
         "unit_b": (Role.unit_admin, ScopeKind.unit, city.unit["B"]),
         "member_a1": (Role.member, ScopeKind.member, city.members["a1"].id),
         "member_b1": (Role.member, ScopeKind.member, city.members["b1"].id),
+        "provider_a": (Role.provider, ScopeKind.provider, city.provider["A"]),
+        "provider_b": (Role.provider, ScopeKind.provider, city.provider["B"]),
     }
     for name, (role, kind, scope_id) in actors.items():
         _, city.tokens[name] = await issue_token(

@@ -26,6 +26,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from db.pool import Pool
+from domain.exchange import code_hash
 from tests.api_fixtures import ApiCity, build_api_city
 
 MISSING = 8_000_000_000_000  # an id no row has (inside bigint)
@@ -36,9 +37,11 @@ ROLES: dict[str, str | None] = {   # role → the ApiCity actor playing it (scop
     "community_staff": "staff_a",
     "unit_admin": "unit_a",
     "member": "member_a1",
+    "provider": "provider_a",   # a merchant of the points exchange: refused everywhere else (api/deps.py)
     "anonymous": None,
 }
 ORG, SUB, STAFF, UNIT, MEMBER = "org_department", "subdistrict", "community_staff", "unit_admin", "member"
+PROVIDER = "provider"
 STAFF_ROLES = frozenset({ORG, SUB, STAFF})
 ALL = frozenset({ORG, SUB, STAFF, UNIT, MEMBER})
 NOBODY: frozenset[str] = frozenset()
@@ -259,17 +262,17 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/auth/password/setup"): Case("/auth/password/setup", PUBLIC, _j(lambda o: {
         "phone": "13000000000", "code": "123456", "new_password": "abc12345"}), scoped=False),
     ("POST", "/auth/logout"): Case("/auth/logout", PUBLIC, scoped=False),   # ends a session if there is one
-    ("GET", "/auth/me"): Case("/auth/me", ALL, scoped=False),
+    ("GET", "/auth/me"): Case("/auth/me", ALL | {PROVIDER}, scoped=False),
     ("GET", "/accounts"): Case("/accounts", frozenset({ORG, SUB, STAFF}), scoped=False),
     ("POST", "/accounts"): Case("/accounts", frozenset({ORG, STAFF}), _j(lambda o: {
         "phone": f"135{o['community'] % 10**8:08d}", "label": "矩阵", "role": "community_staff",
         "scope_kind": "community", "scope_id": o["community"]}), foreign=403),   # "not yours to manage"
     ("POST", "/accounts/{account_id}/disable"): Case("/accounts/{account}/disable", frozenset({ORG, STAFF}),
-                                                        refused=404, refused_for=((SUB, 403),)),   # sees, cannot manage
+                                                        refused=404, refused_for=((SUB, 403), (PROVIDER, 403))),   # sees, cannot manage
     ("POST", "/accounts/from-roster"): Case("/accounts/from-roster", frozenset({ORG}),
                                             _j(lambda o: {"kind": "unit_contacts"}), scoped=False),
     # the newer read models
-    ("GET", "/need-categories"): Case("/need-categories", STAFF_ROLES | {MEMBER}, scoped=False),
+    ("GET", "/need-categories"): Case("/need-categories", STAFF_ROLES, scoped=False),
     ("GET", "/statistics/registration/trend"): Case("/statistics/registration/trend", NOBODY, scoped=False),
     ("GET", "/unit-transfers/target-units"): Case("/unit-transfers/target-units", frozenset({ORG, UNIT, MEMBER}), lambda o: {
         "params": {"name": "矩阵"}}, scoped=False),
@@ -294,6 +297,30 @@ ROUTES: dict[tuple[str, str], Case] = {
                                                      _j(lambda o: {"unit_id": o["unit"]})),
     ("POST", "/whistles/{whistle_id}/close"): Case("/whistles/{whistle}/close", STAFF_ROLES,
                                                   _j(lambda o: {"summary": "矩阵"})),
+    # the points exchange (side A's merchant, item and redemptions; a unit admin is a provider too,
+    # so another provider's item reads to it as missing)
+    ("POST", "/exchange/providers"): Case("/exchange/providers", frozenset({ORG, STAFF}), _j(lambda o: {
+        "name": "矩阵商户", "community_id": o["community"], "contact_name": "矩阵",
+        "phone": f"134{o['community'] % 10**8:08d}"})),
+    ("GET", "/exchange/providers"): Case("/exchange/providers", STAFF_ROLES, scoped=False),
+    ("GET", "/exchange/items"): Case("/exchange/items", ALL | {PROVIDER}, scoped=False),
+    ("POST", "/exchange/items"): Case("/exchange/items", frozenset({UNIT, PROVIDER}), _j(lambda o: {
+        "name": "矩阵", "points": 1, "stock": 1, "valid_from": _soon(-1), "valid_until": _soon(9),
+        "collect_at": "矩阵", "community_id": o["community"], "resource_item_id": o["resource"]}), scoped=False),
+    ("GET", "/exchange/items/{item_id}"): Case("/exchange/items/{item}", frozenset({ORG, SUB, STAFF, MEMBER, PROVIDER}),
+                                               refused_for=((UNIT, 404),)),
+    ("POST", "/exchange/items/{item_id}/stock"): Case("/exchange/items/{item}/stock", frozenset({PROVIDER}),
+                                                      _j(lambda o: {"stock": 5}), refused_for=((UNIT, 404),)),
+    ("POST", "/exchange/items/{item_id}/withdraw"): Case("/exchange/items/{item}/withdraw", frozenset({PROVIDER}),
+                                                         refused_for=((UNIT, 404),)),
+    ("POST", "/exchange/items/{item_id}/redeem"): Case("/exchange/items/{item}/redeem", frozenset({MEMBER}),
+                                                       _j(lambda o: {"request_id": "matrix-request"})),
+    ("GET", "/exchange/redemptions"): Case("/exchange/redemptions", ALL | {PROVIDER}, scoped=False),
+    ("POST", "/exchange/redemptions/{redemption_id}/code"): Case("/exchange/redemptions/{redemption}/code",
+                                                                 frozenset({MEMBER})),
+    ("POST", "/exchange/confirm"): Case("/exchange/confirm", frozenset({PROVIDER}), _j(lambda o: {
+        "code": o["exchange_code"]}), scoped=False, refused_for=((UNIT, 404),)),
+    ("GET", "/exchange/balance"): Case("/exchange/balance", frozenset({MEMBER}), scoped=False),
 }
 
 
@@ -310,6 +337,11 @@ def test_every_route_has_a_case() -> None:
 
 
 # ---------------------------------------------------------------- the world
+
+
+def _exchange_code(side: str, n: int) -> str:
+    """The one-time code of a side's n-th redemption (8 digits, distinct per side and n)."""
+    return str(70_000_000 + ord(side) * 100 + n)
 
 
 async def _build_world(pool: Pool) -> World:
@@ -365,7 +397,23 @@ async def _build_world(pool: Pool) -> World:
                 "INSERT INTO account (phone, label, role, scope_kind, scope_id, source, created_by)"
                 " VALUES ($1, '矩阵社区账号', 'community_staff', 'community', $2, 'admin', 'matrix') RETURNING id",
                 f"136{community % 10**8:08d}", community)
+            item = await conn.fetchval(
+                "INSERT INTO exchange_item (provider_id, name, points, stock, valid_from, valid_until, collect_at,"
+                " collect_hours, community_id, created_by, created_at, updated_at) VALUES ($1, '矩阵物品', 1, 5,"
+                " $2, $3, '矩阵', 24, $4, 'matrix', $2, $2) RETURNING id", city.provider[side],
+                now - timedelta(days=1), now + timedelta(days=9), community)
+            redemption, to_confirm = [await conn.fetchval(
+                "INSERT INTO exchange_redemption (item_id, member_id, request_id, points, code_hash, created_at,"
+                " expires_at) VALUES ($1, $2, $3, 1, $4, $5, $6) RETURNING id", item, member.id,
+                f"matrix-{side}-{n}", code_hash(_exchange_code(side, n)), now,
+                now + timedelta(days=1)) for n in range(2)]
+            await conn.execute("INSERT INTO co_building_agreement (unit_id, community_id, valid_from, valid_until)"
+                               " VALUES ($1, $2, $3, $4)", city.unit[side], community, now - timedelta(days=1),
+                               now + timedelta(days=300))
+            resource = await conn.fetchval("INSERT INTO resource_item (unit_id, category, description)"
+                                           " VALUES ($1, '生活物资', '矩阵') RETURNING id", city.unit[side])
             world.ids[side] = {
+                "item": item, "redemption": redemption, "to_confirm": to_confirm, "resource": resource,
                 "district": city.district[side], "community": community, "grid": grid,
                 "unit": city.unit[side], "other_unit": extra_unit[side], "member": member.id,
                 "registration": city.member_registrations[side][0],
@@ -444,6 +492,7 @@ def _objects(world: World, run_id: int, side: str, role: str) -> Objects:
     base["run"] = run_id
     base["token"] = world.revocable_tokens[0]
     base["certificate"], base["certificate_code"] = world.certificate
+    base["exchange_code"] = _exchange_code("A", 1)   # side A's redemption to confirm
     return base
 
 

@@ -10,6 +10,7 @@ from activities.campaign import CampaignActivities
 from activities.delivery import DeliveryActivities
 from activities.dispatch import DispatchActivities
 from activities.evaluation import EvaluationActivities
+from activities.exchange import ExchangeActivities
 from activities.registration import RegistrationActivities
 from activities.service_record import ServiceRecordActivities
 from activities.unit_transfer import UnitTransferActivities
@@ -19,6 +20,7 @@ from schemas.settings import Settings
 from workflows.campaign import CampaignWorkflow
 from workflows.delivery import DeliveryDispatcherWorkflow
 from workflows.evaluation import EvaluationWorkflow
+from workflows.exchange import RedemptionWorkflow
 from workflows.member_registration import MemberRegistrationCohortWorkflow
 from workflows.reminder_wave import ReminderWaveWorkflow
 from workflows.service_record import ServiceRecordWorkflow
@@ -32,7 +34,8 @@ def all_workflows() -> Sequence[type]:
     """Workflow classes registered on the main task queue."""
     return [MemberRegistrationCohortWorkflow, UnitRegistrationWorkflow, TaskWorkflow,
             DeliveryDispatcherWorkflow, CampaignWorkflow, ReminderWaveWorkflow,
-            EvaluationWorkflow, UnitTransferWorkflow, ServiceRecordWorkflow, WhistleWorkflow]
+            EvaluationWorkflow, UnitTransferWorkflow, ServiceRecordWorkflow, WhistleWorkflow,
+            RedemptionWorkflow]
 
 
 def all_activities(pool: Pool, *, reports_dir: Path | None = None) -> Sequence[Callable[..., Any]]:
@@ -54,4 +57,5 @@ def all_activities(pool: Pool, *, reports_dir: Path | None = None) -> Sequence[C
         *WhistleActivities(pool).all(),
         *ServiceRecordActivities(pool).all(),
         *UnitTransferActivities(pool).all(),
+        *ExchangeActivities(pool).all(),
     ]

@@ -1987,6 +1987,178 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/exchange/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 辖区内的兑换提供方 */
+        get: operations["list_providers_exchange_providers_get"];
+        put?: never;
+        /** 吸纳道德联盟商户, 并为其开通账号 */
+        post: operations["admit_provider_exchange_providers_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/exchange/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 兑换物品: 党员看可兑换的, 提供方看自己的, 工作人员看辖区内的 */
+        get: operations["list_items_exchange_items_get"];
+        put?: never;
+        /** 上架兑换物品 */
+        post: operations["create_item_exchange_items_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/exchange/items/{item_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 兑换物品详情 */
+        get: operations["get_item_exchange_items__item_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/exchange/items/{item_id}/stock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 修改库存 */
+        post: operations["set_stock_exchange_items__item_id__stock_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/exchange/items/{item_id}/withdraw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 下架兑换物品 */
+        post: operations["withdraw_item_exchange_items__item_id__withdraw_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/exchange/items/{item_id}/redeem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 党员兑换物品 (扣减可兑换积分, 得到一次性兑换码; 同一请求编号重试得到同一兑换) */
+        post: operations["redeem_exchange_items__item_id__redeem_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/exchange/redemptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 兑换记录: 党员看自己的, 提供方看自己物品的, 工作人员看辖区内的 */
+        get: operations["list_redemptions_exchange_redemptions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/exchange/redemptions/{redemption_id}/code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 重新生成兑换码 (原兑换码作废) */
+        post: operations["reissue_code_exchange_redemptions__redemption_id__code_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/exchange/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 提供方核销兑换码 (领取时) */
+        post: operations["confirm_exchange_confirm_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/exchange/balance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 我的可兑换积分 */
+        get: operations["my_balance_exchange_balance_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2520,6 +2692,12 @@ export interface components {
              */
             code: string;
         };
+        /** CodeReissued */
+        CodeReissued: {
+            redemption: components["schemas"]["RedemptionView"];
+            /** Code */
+            code: string;
+        };
         /** CodeRequest */
         CodeRequest: {
             /**
@@ -2585,6 +2763,14 @@ export interface components {
             stars: number | null;
             /** Rank */
             rank: number;
+        };
+        /** ConfirmInput */
+        ConfirmInput: {
+            /**
+             * Code
+             * @description 兑换码
+             */
+            code: string;
         };
         /** ConfirmRegistrations */
         ConfirmRegistrations: {
@@ -2845,6 +3031,19 @@ export interface components {
              */
             community_ids: number[];
         };
+        /** ExchangeBalance */
+        ExchangeBalance: {
+            /**
+             * Balance
+             * @description 可兑换积分余额
+             */
+            balance: number;
+            /**
+             * Ledger Sum
+             * @description 可兑换积分流水合计 (应与余额相等)
+             */
+            ledger_sum: number;
+        };
         /**
          * ExplainLine
          * @description One line of the basis: a ledger row counted, or a threshold checked.
@@ -3058,6 +3257,124 @@ export interface components {
             id: number;
             /** Token */
             token: string;
+        };
+        /**
+         * ItemCreate
+         * @description A provider lists an item. A co-building unit names the line of its resource list 资源清单
+         *     the item comes from; a merchant does not. Exactly one of community_id / district_id says whose
+         *     members may redeem.
+         */
+        ItemCreate: {
+            /**
+             * Name
+             * @description 物品名称
+             */
+            name: string;
+            /**
+             * Description
+             * @description 说明
+             * @default
+             */
+            description: string;
+            /**
+             * Points
+             * @description 所需积分
+             */
+            points: number;
+            /**
+             * Stock
+             * @description 库存
+             */
+            stock: number;
+            /**
+             * Valid From
+             * Format: date-time
+             * @description 可兑换起始时间
+             */
+            valid_from: string;
+            /**
+             * Valid Until
+             * Format: date-time
+             * @description 可兑换截止时间
+             */
+            valid_until: string;
+            /**
+             * Collect At
+             * @description 领取地点
+             */
+            collect_at: string;
+            /**
+             * Collect Hours
+             * @description 兑换后须在多少小时内领取
+             * @default 72
+             */
+            collect_hours: number;
+            /**
+             * Community Id
+             * @description 可兑换的社区
+             */
+            community_id?: number | null;
+            /**
+             * District Id
+             * @description 可兑换的区
+             */
+            district_id?: number | null;
+            /**
+             * Resource Item Id
+             * @description 共建单位资源清单条目
+             */
+            resource_item_id?: number | null;
+        };
+        /**
+         * ItemStatus
+         * @enum {string}
+         */
+        ItemStatus: "listed" | "withdrawn";
+        /** ItemView */
+        ItemView: {
+            /** Id */
+            id: number;
+            /** Provider Id */
+            provider_id: number;
+            /** Provider Name */
+            provider_name: string;
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /** Points */
+            points: number;
+            /** Stock */
+            stock: number;
+            /**
+             * Valid From
+             * Format: date-time
+             */
+            valid_from: string;
+            /**
+             * Valid Until
+             * Format: date-time
+             */
+            valid_until: string;
+            /** Collect At */
+            collect_at: string;
+            /** Collect Hours */
+            collect_hours: number;
+            /** Community Id */
+            community_id: number | null;
+            /** District Id */
+            district_id: number | null;
+            status: components["schemas"]["ItemStatus"];
+            /**
+             * Issued
+             * @description 待领取的兑换数
+             */
+            issued: number;
+            /**
+             * Collected
+             * @description 已领取的兑换数
+             */
+            collected: number;
         };
         /**
          * LadderStep
@@ -3803,6 +4120,17 @@ export interface components {
             /** Offset */
             offset: number;
         };
+        /** Page[ItemView] */
+        Page_ItemView_: {
+            /** Items */
+            items: components["schemas"]["ItemView"][];
+            /** Total */
+            total: number;
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
         /** Page[MemberRegistration] */
         Page_MemberRegistration_: {
             /** Items */
@@ -3840,6 +4168,28 @@ export interface components {
         Page_PointsLine_: {
             /** Items */
             items: components["schemas"]["PointsLine"][];
+            /** Total */
+            total: number;
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
+        /** Page[ProviderView] */
+        Page_ProviderView_: {
+            /** Items */
+            items: components["schemas"]["ProviderView"][];
+            /** Total */
+            total: number;
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
+        /** Page[RedemptionView] */
+        Page_RedemptionView_: {
+            /** Items */
+            items: components["schemas"]["RedemptionView"][];
             /** Total */
             total: number;
             /** Limit */
@@ -3997,6 +4347,78 @@ export interface components {
             /** Tasks Parked */
             tasks_parked: number;
         };
+        /**
+         * ProviderAdmit
+         * @description Admitting a merchant to 道德联盟: the provider and the account its keeper signs in with.
+         */
+        ProviderAdmit: {
+            /**
+             * Name
+             * @description 商户名称
+             */
+            name: string;
+            /**
+             * Community Id
+             * @description 商户所在社区
+             */
+            community_id: number;
+            /**
+             * Address
+             * @description 地址
+             * @default
+             */
+            address: string;
+            /**
+             * Contact Name
+             * @description 联系人 (账号名称)
+             */
+            contact_name: string;
+            /**
+             * Phone
+             * @description 手机号 (11 位)
+             * @example 13800138000
+             */
+            phone: string;
+        };
+        /** ProviderAdmitted */
+        ProviderAdmitted: {
+            provider: components["schemas"]["ProviderView"];
+            /** Account Id */
+            account_id: number;
+            /**
+             * Setup Code
+             * @description 首次登录设置码 (仅显示一次)
+             */
+            setup_code: string | null;
+        };
+        /**
+         * ProviderKind
+         * @enum {string}
+         */
+        ProviderKind: "unit" | "merchant";
+        /** ProviderView */
+        ProviderView: {
+            /** Id */
+            id: number;
+            kind: components["schemas"]["ProviderKind"];
+            /** Name */
+            name: string;
+            /** Community Id */
+            community_id: number;
+            /** Community Name */
+            community_name: string;
+            /** Unit Id */
+            unit_id: number | null;
+            /** Address */
+            address: string | null;
+            /**
+             * Admitted At
+             * Format: date-time
+             */
+            admitted_at: string;
+            /** Items */
+            items: number;
+        };
         /** PublicBoard */
         PublicBoard: {
             /** Community Id */
@@ -4081,6 +4503,71 @@ export interface components {
          * @enum {string}
          */
         Recipient: "member" | "unit" | "community" | "subdistrict";
+        /** RedeemInput */
+        RedeemInput: {
+            /**
+             * Request Id
+             * @description 客户端生成的请求编号 (重试时不变)
+             */
+            request_id: string;
+        };
+        /**
+         * Redeemed
+         * @description A redemption and its one-time code (shown once; only a hash is kept).
+         */
+        Redeemed: {
+            redemption: components["schemas"]["RedemptionView"];
+            /** Code */
+            code: string;
+            /**
+             * Balance
+             * @description 兑换后的可兑换积分余额
+             */
+            balance: number;
+        };
+        /**
+         * RedemptionState
+         * @enum {string}
+         */
+        RedemptionState: "issued" | "collected" | "expired";
+        /** RedemptionView */
+        RedemptionView: {
+            /** Id */
+            id: number;
+            /** Item Id */
+            item_id: number;
+            /** Item Name */
+            item_name: string;
+            /** Provider Name */
+            provider_name: string;
+            /** Collect At */
+            collect_at: string;
+            /**
+             * Member Id
+             * @description 仅党员本人与工作人员可见
+             */
+            member_id: number | null;
+            /**
+             * Member Name
+             * @description 兑换的党员 (兑换方看到的是遮蔽后的姓名)
+             */
+            member_name: string;
+            /** Points */
+            points: number;
+            state: components["schemas"]["RedemptionState"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Collected At */
+            collected_at: string | null;
+        };
         /**
          * RegistrationCounts
          * @description One row: the members of a group and the status of each member's latest registration.
@@ -4337,7 +4824,7 @@ export interface components {
          * Role
          * @enum {string}
          */
-        Role: "org_department" | "subdistrict" | "community_staff" | "unit_admin" | "member";
+        Role: "org_department" | "subdistrict" | "community_staff" | "unit_admin" | "member" | "provider";
         /**
          * RosterAccountKind
          * @enum {string}
@@ -4412,7 +4899,7 @@ export interface components {
          * ScopeKind
          * @enum {string}
          */
-        ScopeKind: "city" | "district" | "subdistrict" | "community" | "unit" | "member";
+        ScopeKind: "city" | "district" | "subdistrict" | "community" | "unit" | "member" | "provider";
         /**
          * ScoreParts
          * @description Why a member scored what they did for a task; stored with every offer.
@@ -4556,6 +5043,14 @@ export interface components {
          * @enum {string}
          */
         StatisticsLevel: "unit" | "community" | "subdistrict" | "district" | "city";
+        /** StockUpdate */
+        StockUpdate: {
+            /**
+             * Stock
+             * @description 库存
+             */
+            stock: number;
+        };
         /** Subdistrict */
         Subdistrict: {
             /** Id */
@@ -13173,6 +13668,761 @@ export interface operations {
             };
             /** @description 还没有已生效的报到 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_providers_exchange_providers_get: {
+        parameters: {
+            query?: {
+                /** @description 每页条数 (1-500) */
+                limit?: number;
+                /** @description 跳过的条数 */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ProviderView_"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    admit_provider_exchange_providers_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProviderAdmit"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderAdmitted"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_items_exchange_items_get: {
+        parameters: {
+            query?: {
+                /** @description 每页条数 (1-500) */
+                limit?: number;
+                /** @description 跳过的条数 */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ItemView_"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_item_exchange_items_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ItemCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemView"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_item_exchange_items__item_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemView"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_stock_exchange_items__item_id__stock_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StockUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemView"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    withdraw_item_exchange_items__item_id__withdraw_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemView"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    redeem_exchange_items__item_id__redeem_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedeemInput"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Redeemed"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_redemptions_exchange_redemptions_get: {
+        parameters: {
+            query?: {
+                item_id?: number | null;
+                state?: components["schemas"]["RedemptionState"] | null;
+                /** @description 每页条数 (1-500) */
+                limit?: number;
+                /** @description 跳过的条数 */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_RedemptionView_"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reissue_code_exchange_redemptions__redemption_id__code_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                redemption_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodeReissued"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    confirm_exchange_confirm_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmInput"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedemptionView"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 请求过于频繁, 请稍后再试 (Retry-After 给出秒数) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    my_balance_exchange_balance_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExchangeBalance"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -11,9 +11,9 @@ its mobilisation.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from db.pool import Conn
+from schemas.campaign import ProgressRow
 
 
 async def select_progress(
@@ -21,7 +21,7 @@ async def select_progress(
     subdistrict_id: int | None = None, community_id: int | None = None,
     period_start: datetime | None = None, as_of: datetime | None = None,
     min_services: int = 0, min_hours: float = 0.0,
-) -> list[dict[str, Any]]:
+) -> list[ProgressRow]:
     """One row per unit of `level` (district/subdistrict/community) inside the optional filter.
 
     Behind quota is only counted when `period_start` is given (the campaign has service quotas).
@@ -122,4 +122,4 @@ async def select_progress(
         campaign_id, level, district_id, subdistrict_id, community_id, period_start, as_of,
         min_services, min_hours,
     )
-    return [dict(r) for r in rows]
+    return [ProgressRow.model_validate(dict(r)) for r in rows]

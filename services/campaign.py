@@ -41,7 +41,6 @@ from schemas.campaign import (
     MobilisePreview,
     MobiliseResult,
     ProgressLevel,
-    ProgressRow,
     Quotas,
     UnitQuotaProgress,
     UnitQuotaRow,
@@ -355,7 +354,7 @@ async def progress(conn: Conn, actor: Actor, campaign_id: int, level: ProgressLe
     if quotas.min_unit_registration_rate is not None:
         units = await unit_quota_progress(conn, campaign_id, quotas.min_unit_registration_rate, **area)
     return CampaignProgress(campaign_id=campaign_id, status=CampaignStatus(row.status), level=level,
-                            rows=[ProgressRow.model_validate(r) for r in rows],
+                            rows=rows,
                             waves=await waves(conn, campaign_id), unit_quota=units)
 
 

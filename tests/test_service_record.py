@@ -238,7 +238,7 @@ async def test_approved_records_count_as_served_and_towards_the_quota_in_campaig
         [row] = await select_progress(conn, campaign_id=campaign_id, level="community",
                                       period_start=datetime(2026, 10, 1, tzinfo=UTC), as_of=NOW,
                                       min_services=1, min_hours=2.0)
-        return int(row["served"]), int(row["behind_quota"])
+        return row.served, row.behind_quota
 
     kept = await svc.log_record_in(conn, member_actor(member), entry(category="环境整治", city=city), now=NOW)
     dropped = await svc.log_record_in(conn, member_actor(member), entry(city, start="14:00", end="18:00"), now=NOW)

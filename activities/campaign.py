@@ -208,7 +208,7 @@ class CampaignActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             done = await wave_db.select_partition(conn, wave_id=data.wave_id, partition=data.bounds.partition)
             if done is not None:
-                return PartitionResult(behind=done["behind"], reminded=done["reminded"], already_done=True)
+                return PartitionResult(behind=done.behind, reminded=done.reminded, already_done=True)
             campaign = await campaign_db.select_campaign(conn, campaign_id=wave.campaign_id)
             if campaign is None:
                 raise _missing(wave.campaign_id)
@@ -282,10 +282,10 @@ class CampaignActivities:
             queued = await delivery_db.insert_deliveries(conn, rows) if rows else 0
             totals = await wave_db.finish_wave(conn, wave_id=data.wave_id, groups_reminded=len(sent), at=data.at)
         log.info("campaign_wave_finished", campaign_id=wave.campaign_id, wave_id=data.wave_id,
-                 step=wave.step.value, behind=totals["behind"], reminded=totals["reminded"],
+                 step=wave.step.value, behind=totals.behind, reminded=totals.reminded,
                  groups_reminded=len(sent), external_queued=queued)
-        return FinishWaveResult(behind=int(totals["behind"]), reminded=int(totals["reminded"]),
-                                groups_reminded=int(totals["groups_reminded"]), external_queued=queued)
+        return FinishWaveResult(behind=totals.behind, reminded=totals.reminded,
+                                groups_reminded=totals.groups_reminded, external_queued=queued)
 
     @activity.defn(name="campaign_remind_unit_quota_page")
     async def remind_unit_quota_page(self, data: UnitQuotaPageInput) -> UnitQuotaPageResult:

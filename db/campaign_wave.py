@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from db.pool import Conn
+from schemas.campaign import WaveProgress
 
 
 async def upsert_wave(
@@ -26,11 +27,6 @@ async def upsert_wave(
     return wave_id
 
 
-async def select_wave(conn: Conn, *, wave_id: int) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM campaign_wave WHERE id = $1", wave_id)
-    return dict(row) if row is not None else None
-
-
 async def select_member_id_bounds(conn: Conn) -> tuple[int, int] | None:
     """The member id range a wave partitions (None when there are no members)."""
     row = await conn.fetchrow("SELECT min(id) AS lo, max(id) AS hi FROM member")
@@ -44,15 +40,32 @@ async def select_done_partitions(conn: Conn, *, wave_id: int) -> set[int]:
     return {int(r["partition"]) for r in rows}
 
 
-async def select_partition(conn: Conn, *, wave_id: int, partition: int) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class PartitionTally:
+    """A partition already done: its members behind and reminded."""
+
+    behind: int
+    reminded: int
+
+
+async def select_partition(conn: Conn, *, wave_id: int, partition: int) -> PartitionTally | None:
     row = await conn.fetchrow(
         "SELECT behind, reminded FROM campaign_wave_partition WHERE wave_id = $1 AND partition = $2",
         wave_id, partition,
     )
-    return dict(row) if row is not None else None
+    return PartitionTally(**row) if row is not None else None
 
 
-async def finish_wave(conn: Conn, *, wave_id: int, groups_reminded: int, at: datetime) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class WaveTotals:
+    """A finished wave's members behind and reminded, and the groups told."""
+
+    behind: int
+    reminded: int
+    groups_reminded: int
+
+
+async def finish_wave(conn: Conn, *, wave_id: int, groups_reminded: int, at: datetime) -> WaveTotals:
     row = await conn.fetchrow(
         """
         UPDATE campaign_wave SET finished_at = coalesce(finished_at, $3),
@@ -62,10 +75,10 @@ async def finish_wave(conn: Conn, *, wave_id: int, groups_reminded: int, at: dat
         wave_id, groups_reminded, at,
     )
     assert row is not None
-    return dict(row)
+    return WaveTotals(**row)
 
 
-async def select_waves(conn: Conn, *, campaign_id: int) -> list[dict[str, Any]]:
+async def select_waves(conn: Conn, *, campaign_id: int) -> list[WaveProgress]:
     rows = await conn.fetch(
         """
         SELECT id AS wave_id, deadline_kind, period, step, partitions_total, partitions_done,
@@ -74,7 +87,7 @@ async def select_waves(conn: Conn, *, campaign_id: int) -> list[dict[str, Any]]:
         """,
         campaign_id,
     )
-    return [dict(r) for r in rows]
+    return [WaveProgress.model_validate(dict(r)) for r in rows]
 
 
 async def any_wave_finished(conn: Conn, *, campaign_id: int) -> bool:

@@ -325,7 +325,7 @@ async def campaign_events(conn: Conn, actor: Actor, campaign_id: int) -> list[Ca
 
 async def waves(conn: Conn, campaign_id: int) -> list[WaveProgress]:
     """The campaign's waves with partitions done/total (what a progress display polls)."""
-    return [WaveProgress.model_validate(r) for r in await wave_db.select_waves(conn, campaign_id=campaign_id)]
+    return await wave_db.select_waves(conn, campaign_id=campaign_id)
 
 
 async def progress(conn: Conn, actor: Actor, campaign_id: int, level: ProgressLevel, *,

@@ -17,7 +17,8 @@ from cli.context import open_runtime
 from domain.scope import PlaceFilter
 from schemas.api import MAX_PAGE_SIZE, Page
 from schemas.auth import SYSTEM_ACTOR
-from schemas.directory import Member, MemberRegistrationStatus, Unit, UnitRegistrationStatus
+from schemas.directory import Member, Unit
+from schemas.registration import MemberRegistrationStatus, UnitRegistrationStatus
 from schemas.settings import Settings
 from schemas.statistics import RegistrationStatistics, StatisticsLevel
 from services import directory, statistics

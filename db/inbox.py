@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from db.directory import split_page
+import asyncpg
+
 from db.pool import Conn
-from schemas.api import Page
-from schemas.directory import Notification
 
 # City-level notifications have no meaningful recipient_id: a city-scoped reader passes NULL and
 # matches every row addressed to the city.
@@ -19,9 +18,9 @@ async def select_inbox(
     unread_only: bool,
     limit: int,
     offset: int,
-) -> Page[Notification]:
-    """One page, newest first, with the total (the page query of db.directory)."""
-    rows = await conn.fetch(
+) -> list[asyncpg.Record]:
+    """Newest first, with the total; see db.directory.split_page."""
+    return await conn.fetch(
         """
         WITH matched AS MATERIALIZED (
             SELECT n.id, n.created_at FROM notification n
@@ -38,16 +37,13 @@ async def select_inbox(
         """,
         recipient_kind, recipient_id, unread_only, limit, offset,
     )
-    total, items = split_page(rows)
-    return Page(items=[Notification.model_validate(dict(r)) for r in items], total=total, limit=limit,
-                offset=offset)
 
 
 async def mark_notification_read(
     conn: Conn, *, notification_id: int, recipient_kind: str, recipient_id: int | None
-) -> Notification | None:
+) -> asyncpg.Record | None:
     """Set read_at once (a second read keeps the first time); None when not this reader's."""
-    row = await conn.fetchrow(
+    row: asyncpg.Record | None = await conn.fetchrow(
         """
         UPDATE notification SET read_at = coalesce(read_at, now())
         WHERE id = $1 AND recipient_kind = $2 AND ($3::bigint IS NULL OR recipient_id = $3)
@@ -55,4 +51,4 @@ async def mark_notification_read(
         """,
         notification_id, recipient_kind, recipient_id,
     )
-    return Notification.model_validate(dict(row)) if row is not None else None
+    return row

@@ -4,29 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from db.pool import Conn
-from domain.scope import HierarchyPath, ScopeFilter
-from schemas.dispatch import NeedCategory, NeedView
+from domain.scope import ScopeFilter
 
 
-@dataclass(frozen=True, slots=True)
-class GridPlaceRow:
-    """Where a grid sits: its community, subdistrict and district."""
-
-    grid_id: int
-    community_id: int
-    subdistrict_id: int
-    district_id: int
-
-    @property
-    def path(self) -> HierarchyPath:
-        """The place as scope checks read it."""
-        return HierarchyPath(district_id=self.district_id, subdistrict_id=self.subdistrict_id,
-                             community_id=self.community_id)
-
-
-async def select_category(conn: Conn, *, name: str) -> NeedCategory | None:
+async def select_category(conn: Conn, *, name: str) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         """
         SELECT name, red_hours, yellow_hours, blue_hours, category_bonus::float AS category_bonus
@@ -34,17 +18,17 @@ async def select_category(conn: Conn, *, name: str) -> NeedCategory | None:
         """,
         name,
     )
-    return None if row is None else NeedCategory(**row)
+    return None if row is None else dict(row)
 
 
-async def select_categories(conn: Conn) -> list[NeedCategory]:
+async def select_categories(conn: Conn) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         """
         SELECT name, red_hours, yellow_hours, blue_hours, category_bonus::float AS category_bonus
         FROM need_category WHERE active ORDER BY name
         """
     )
-    return [NeedCategory(**r) for r in rows]
+    return [dict(r) for r in rows]
 
 
 async def select_grid_community(conn: Conn, *, grid_id: int) -> int | None:
@@ -84,7 +68,7 @@ async def insert_need(
     duplicate_of: int | None,
     created_by: str,
     at: datetime,
-) -> NeedView:
+) -> dict[str, Any]:
     row = await conn.fetchrow(
         """
         INSERT INTO need (category, community_id, grid_id, urgency, deadline_at, description,
@@ -99,10 +83,10 @@ async def insert_need(
         resident_phone, donor_name, donor_anonymous, duplicate_of, created_by, at,
     )
     assert row is not None
-    return NeedView(**row)
+    return dict(row)
 
 
-async def select_need(conn: Conn, *, need_id: int) -> NeedView | None:
+async def select_need(conn: Conn, *, need_id: int) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         """
         SELECT id, category, community_id, grid_id, urgency, deadline_at, description,
@@ -112,7 +96,7 @@ async def select_need(conn: Conn, *, need_id: int) -> NeedView | None:
         """,
         need_id,
     )
-    return None if row is None else NeedView(**row)
+    return None if row is None else dict(row)
 
 
 async def update_need_status(
@@ -138,7 +122,7 @@ async def update_need_status(
 async def select_needs(
     conn: Conn, *, community_id: int | None, subdistrict_id: int | None, district_id: int | None,
     status: str | None, limit: int,
-) -> list[NeedView]:
+) -> list[dict[str, Any]]:
     """Needs within a scope (all three None: the city), newest first."""
     rows = await conn.fetch(
         """
@@ -152,10 +136,10 @@ async def select_needs(
         """,
         community_id, subdistrict_id, district_id, status, limit,
     )
-    return [NeedView(**r) for r in rows]
+    return [dict(r) for r in rows]
 
 
-async def select_grid_place(conn: Conn, *, grid_id: int) -> GridPlaceRow | None:
+async def select_grid_place(conn: Conn, *, grid_id: int) -> dict[str, Any] | None:
     """The grid's community, subdistrict and district (scope checks for needs and tasks)."""
     row = await conn.fetchrow(
         """
@@ -165,7 +149,7 @@ async def select_grid_place(conn: Conn, *, grid_id: int) -> GridPlaceRow | None:
         """,
         grid_id,
     )
-    return None if row is None else GridPlaceRow(**row)
+    return None if row is None else dict(row)
 
 
 async def count_open_needs(conn: Conn, *, scope: ScopeFilter) -> tuple[int, int]:

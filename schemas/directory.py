@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -161,22 +160,3 @@ class IssuedToken(BaseModel):
 
     id: int
     token: str
-
-
-class MemberRegistrationStatus(StrEnum):
-    submitted = "submitted"
-    confirmed = "confirmed"
-    active = "active"
-    paused = "paused"
-    rejected = "rejected"
-    withdrawn = "withdrawn"
-    transferred = "transferred"
-    lapsed = "lapsed"
-
-
-class UnitRegistrationStatus(StrEnum):
-    submitted = "submitted"
-    active = "active"
-    rejected = "rejected"
-    lapsed = "lapsed"
-    withdrawn = "withdrawn"

@@ -272,7 +272,7 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/accounts/from-roster"): Case("/accounts/from-roster", frozenset({ORG}),
                                             _j(lambda o: {"kind": "unit_contacts"}), scoped=False),
     # the newer read models
-    ("GET", "/need-categories"): Case("/need-categories", STAFF_ROLES, scoped=False),
+    ("GET", "/need-categories"): Case("/need-categories", STAFF_ROLES | {MEMBER}, scoped=False),
     ("GET", "/statistics/registration/trend"): Case("/statistics/registration/trend", NOBODY, scoped=False),
     ("GET", "/unit-transfers/target-units"): Case("/unit-transfers/target-units", frozenset({ORG, UNIT, MEMBER}), lambda o: {
         "params": {"name": "矩阵"}}, scoped=False),

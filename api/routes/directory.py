@@ -21,14 +21,13 @@ from schemas.directory import (
     Grid,
     Member,
     MemberRegistration,
-    MemberRegistrationStatus,
     RegistrationEvent,
     Subdistrict,
     Unit,
     UnitRegistration,
-    UnitRegistrationStatus,
 )
 from schemas.moments import Moment
+from schemas.registration import MemberRegistrationStatus, UnitRegistrationStatus
 from schemas.text import Text
 from services import directory
 

@@ -23,7 +23,7 @@ from typing import Any
 from db.pool import Conn
 
 # jsonb parameters are passed as Python objects: the pool's connections (db/pool.py) encode them.
-from schemas.delivery import Channel, DeliveryRow, DeliveryStatus
+from schemas.delivery import Channel, DeliveryRow, DeliveryStatus, DeliveryView
 
 # Above this many rows an insert goes through COPY into a temp table, cheaper than huge arrays.
 COPY_THRESHOLD = 1000
@@ -357,7 +357,7 @@ async def select_deliveries(
     campaign_id: int | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[DeliveryView], int]:
     """A page of deliveries (newest first) and the total matching the filters."""
     rows = await conn.fetch(
         """
@@ -374,13 +374,7 @@ async def select_deliveries(
         campaign_id, limit, offset,
     )
     total = int(rows[0]["total"]) if rows else 0
-    items = []
-    for r in rows:
-        item = dict(r)
-        del item["total"]
-        if isinstance(item["payload"], str):
-            item["payload"] = json.loads(item["payload"])
-        items.append(item)
+    items = [_view({k: v for k, v in r.items() if k != "total"}) for r in rows]
     if not rows and offset > 0:
         total = await conn.fetchval(
             """
@@ -394,7 +388,12 @@ async def select_deliveries(
     return items, total
 
 
-async def select_delivery(conn: Conn, *, idempotency_key: str) -> dict[str, Any] | None:
+def _view(row: dict[str, Any]) -> DeliveryView:
+    payload = row["payload"]
+    return DeliveryView.model_validate({**row, "payload": json.loads(payload) if isinstance(payload, str) else payload})
+
+
+async def select_delivery(conn: Conn, *, idempotency_key: str) -> DeliveryView | None:
     row = await conn.fetchrow(
         """
         SELECT id, channel, recipient_kind, recipient_id, endpoint_id, title, template,
@@ -404,4 +403,4 @@ async def select_delivery(conn: Conn, *, idempotency_key: str) -> dict[str, Any]
         """,
         idempotency_key,
     )
-    return None if row is None else dict(row)
+    return None if row is None else _view(dict(row))

@@ -124,5 +124,5 @@ async def list_deliveries(
     rows, total = await delivery_db.select_deliveries(
         conn, status=status, channel=channel, campaign_id=campaign_id, limit=limit, offset=offset
     )
-    return Page[DeliveryView](items=[DeliveryView.model_validate(r) for r in rows], total=total,
+    return Page[DeliveryView](items=rows, total=total,
                               limit=limit, offset=offset)

@@ -41,6 +41,7 @@ from schemas.delivery import (
     DeliverPendingInput,
     DeliverPendingResult,
     DeliveryRow,
+    DeliveryView,
     OwnerKind,
 )
 from tests.conftest import unique
@@ -279,7 +280,7 @@ async def run_deliver(acts: DeliveryActivities, endpoint_ids: list[int], *, as_o
     return result
 
 
-async def status_of(pool: Pool, key: str) -> dict[str, Any]:
+async def status_of(pool: Pool, key: str) -> DeliveryView:
     async with pool.acquire() as conn:
         found = await delivery_db.select_delivery(conn, idempotency_key=key)
     assert found is not None, key

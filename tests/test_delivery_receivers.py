@@ -62,12 +62,12 @@ async def test_each_channel_format_is_accepted_by_its_receiver(
     assert len(sms) == 1 and sms[0].body["params"] == {"count": "3"}
     for suffix in ("u:wecom", "u2:wecom", "c:dingtalk", "m:sms"):
         stored = await receivers.status_of(pool, f"{base}:{suffix}")
-        assert stored["status"] == "sent" and stored["attempts"] == 1
+        assert stored.status == "sent" and stored.attempts == 1
     # The audit copy keeps the request but never a full phone number.
     stored_sms = await receivers.status_of(pool, f"{base}:m:sms")
-    assert stored_sms["payload"]["phone"].count("*") == 4
-    assert mobile not in str((await receivers.status_of(pool, f"{base}:c:dingtalk"))["payload"])
-    assert mobile not in str((await receivers.status_of(pool, f"{base}:u2:wecom"))["payload"])
+    assert stored_sms.payload is not None and stored_sms.payload["phone"].count("*") == 4
+    assert mobile not in str((await receivers.status_of(pool, f"{base}:c:dingtalk")).payload)
+    assert mobile not in str((await receivers.status_of(pool, f"{base}:u2:wecom")).payload)
 
 
 async def test_a_wrong_dingtalk_secret_is_refused_and_recorded(
@@ -86,4 +86,4 @@ async def test_a_wrong_dingtalk_secret_is_refused_and_recorded(
     assert result.dead == 1
     assert receiver.problems() == ["dingtalk: bad sign"]
     stored = await receivers.status_of(pool, f"{base}:dingtalk")
-    assert stored["status"] == "dead" and "HTTP 400" in stored["last_error"]
+    assert stored.status == "dead" and "HTTP 400" in str(stored.last_error)

@@ -66,16 +66,16 @@ async def test_sms_retried_after_a_timeout_carries_the_same_idempotency_key(
     t0 = datetime.now(UTC)
     await receivers.run_deliver(acts, [endpoint], as_of=t0)   # the city gateway is shared: check own rows only
     stored = await receivers.status_of(pool, key)
-    assert stored["status"] == "failed" and "超时" in stored["last_error"]
+    assert stored.status == "failed" and "超时" in str(stored.last_error)
     await receivers.run_deliver(acts, [endpoint], as_of=t0 + timedelta(seconds=2))
     await receivers.run_deliver(acts, [endpoint], as_of=t0 + timedelta(hours=1))   # nothing left to send
     seen = [r for r in receiver.of("sms") if r.headers["idempotency-key"] == key]
     assert [r.answered for r in seen] == ["timeout", "ok"]
     assert seen[0].body == seen[1].body
     stored = await receivers.status_of(pool, key)
-    assert stored["status"] == "sent" and stored["attempts"] == 2 and stored["last_error"] is None
+    assert stored.status == "sent" and stored.attempts == 2 and stored.last_error is None
     assert receiver.problems(base) == []
-    assert seen[0].body["phone"] == phone and phone not in str(stored["payload"])
+    assert seen[0].body["phone"] == phone and phone not in str(stored.payload)
     assert phone[3:] not in LOG_CAPTURE.read_text(encoding="utf-8")   # not even unmasked in part
 
 
@@ -87,17 +87,17 @@ async def test_5xx_is_retried_with_backoff_then_sent(pool: Pool, receiver: recei
     receiver.fail("wecom", "500", "500")
     t0 = datetime.now(UTC)
     await receivers.run_deliver(acts, [endpoint], as_of=t0)
-    assert (await receivers.status_of(pool, key))["next_attempt_at"] == t0 + timedelta(seconds=1)
+    assert (await receivers.status_of(pool, key)).next_attempt_at == t0 + timedelta(seconds=1)
     not_yet = await receivers.run_deliver(acts, [endpoint], as_of=t0 + timedelta(milliseconds=500))
     assert not_yet.sent == not_yet.failed == 0 and len(receiver.of("wecom")) == 1
     t1 = t0 + timedelta(seconds=1)
     await receivers.run_deliver(acts, [endpoint], as_of=t1)
-    assert (await receivers.status_of(pool, key))["next_attempt_at"] == t1 + timedelta(seconds=2)
+    assert (await receivers.status_of(pool, key)).next_attempt_at == t1 + timedelta(seconds=2)
     done = await receivers.run_deliver(acts, [endpoint], as_of=t1 + timedelta(seconds=2))
     assert done.sent == 1 and done.remaining == 0
     assert [r.answered for r in receiver.of("wecom")] == ["500", "500", "ok"]
     stored = await receivers.status_of(pool, key)
-    assert stored["status"] == "sent" and stored["attempts"] == 3
+    assert stored.status == "sent" and stored.attempts == 3
 
 
 async def test_rate_limited_errcode_is_retried_not_dead(pool: Pool, receiver: receivers.Receiver, cleanup: list[str]) -> None:
@@ -106,7 +106,7 @@ async def test_rate_limited_errcode_is_retried_not_dead(pool: Pool, receiver: re
     receiver.fail("wecom", "busy")
     result = await receivers.run_deliver(fast(pool), [endpoint])
     assert result.failed == 1 and result.dead == 0
-    assert (await receivers.status_of(pool, f"{base}:wecom"))["status"] == "failed"
+    assert (await receivers.status_of(pool, f"{base}:wecom")).status == "failed"
 
 
 async def test_permanent_failures_are_dead_visible_in_the_api_and_counted(
@@ -132,8 +132,8 @@ async def test_permanent_failures_are_dead_visible_in_the_api_and_counted(
     await receivers.run_deliver(acts, endpoints, as_of=t0)
     await receivers.run_deliver(acts, endpoints, as_of=t0 + timedelta(seconds=5))
     a, b = await receivers.status_of(pool, f"{base}:a:wecom"), await receivers.status_of(pool, f"{base}:b:wecom")
-    assert (a["status"], a["attempts"]) == ("dead", 1) and "93000" in a["last_error"]
-    assert (b["status"], b["attempts"]) == ("dead", 2) and b["last_error"] == "HTTP 500"
+    assert (a.status, a.attempts) == ("dead", 1) and "93000" in str(a.last_error)
+    assert (b.status, b.attempts) == ("dead", 2) and b.last_error == "HTTP 500"
     assert _failures("wecom") == before + 3
     assert (await receivers.run_deliver(acts, endpoints, as_of=t0 + timedelta(hours=2))).sent == 0
 
@@ -176,8 +176,8 @@ async def test_member_without_phone_and_disabled_endpoint_are_dead_with_reasons(
         async with pool.acquire() as conn:
             await endpoint_db.set_enabled(conn, endpoint_id=robot, enabled=True)
     m, u = await receivers.status_of(pool, f"{base}:m:sms"), await receivers.status_of(pool, f"{base}:u:wecom")
-    assert (m["status"], m["last_error"]) == ("dead", "党员未登记手机号")
-    assert (u["status"], u["last_error"]) == ("dead", "渠道端点不存在或已停用")
+    assert (m.status, m.last_error) == ("dead", "党员未登记手机号")
+    assert (u.status, u.last_error) == ("dead", "渠道端点不存在或已停用")
     assert [r for r in receiver.of("sms") if r.headers["idempotency-key"].startswith(base)] == []
     assert receiver.of("wecom") == []
 
@@ -270,7 +270,7 @@ async def test_deliveries_for_recorded_reminders_are_set_based_and_idempotent(co
     assert await queue_step() == 0
     key = f"reminder:campaign:campaign:{subject}:0:urge:community:{community}:dingtalk"
     found = await delivery_db.select_delivery(conn, idempotency_key=key)
-    assert found is not None and found["campaign_id"] == 5 and found["status"] == "pending"
+    assert found is not None and found.campaign_id == 5 and found.status == "pending"
 
 
 async def test_rows_claimed_by_a_crashed_worker_are_sent_after_the_lease(
@@ -288,4 +288,4 @@ async def test_rows_claimed_by_a_crashed_worker_are_sent_after_the_lease(
     assert during.sent == 0 and receiver.of("wecom") == []
     after = await receivers.run_deliver(acts, [endpoint], as_of=t0 + timedelta(minutes=2))
     assert after.sent == 1 and len(receiver.of("wecom")) == 1
-    assert (await receivers.status_of(pool, f"{base}:wecom"))["attempts"] == 1
+    assert (await receivers.status_of(pool, f"{base}:wecom")).attempts == 1

@@ -2,7 +2,8 @@
 showing, checks in and out through the poster's QR URL (the second scan with a phone that was
 signed out: sign-in brings it back to the same check-in page), writes the short service record;
 the resident rates on the rating-code page (/m/rate#code=...) and the community verifies; the
-member sees the points on the task. Staff act through the API, with the codes the console prints.
+member sees the points on the task and on 我的积分. Staff act through the API, with the codes the
+console prints.
 """
 
 from __future__ import annotations
@@ -116,4 +117,12 @@ async def test_member_takes_an_offer_serves_on_site_and_sees_the_points(
     await expect(phone.get_by_test_id("points")).to_contain_text(f"+{points:g} 分")
     await expect(phone.get_by_test_id("my-service")).to_contain_text("陪同王大爷挂号、取药并送回家")
     assert await phone.title() == "任务详情 - 双报到"
+    # 我的 → 我的积分: the balance (a new member: this task's points) and the line with its reason.
+    await phone.locator(".van-tabbar").get_by_text("我的").click()
+    await phone.get_by_text("我的积分").click()
+    await phone.wait_for_url("**/m/me/points")
+    await expect(phone.get_by_test_id("points-evaluation")).to_contain_text(f"{points:g}")
+    line = phone.get_by_test_id("points-line").filter(has_text="任务「陪同王大爷就医」")
+    await expect(line.first).to_contain_text(f"+{points:g}")
+    assert await phone.evaluate("localStorage.length + sessionStorage.length") == 0
     await shoot(phone)

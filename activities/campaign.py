@@ -407,7 +407,7 @@ class CampaignActivities:
                     title=spec.title, category=spec.category, mode="dispatch", headcount=spec.headcount,
                     required_skills=[], window_start=data.at,
                     window_end=data.at + timedelta(hours=spec.hours), place="",
-                    points_per_hour=10, category_bonus=category["category_bonus"], rating_bonus=2,
+                    points_per_hour=10, category_bonus=category.category_bonus, rating_bonus=2,
                     points_cap=100, redeemable=campaign.redeemable,
                     qr_token_hash=task_rules.hash_qr_token(secrets.token_urlsafe(16)),
                     created_by=spec.actor, at=data.at)

@@ -32,7 +32,7 @@ from domain.escalation import LEVEL_LABELS, LEVEL_RECIPIENT_KIND
 from domain.matching import hard_constraint_violations, rank_candidates
 from domain.points import compute_points, service_hours, service_key
 from domain.task_rules import TaskRefusal
-from schemas.dispatch import AssignmentStatus, OfferStatus, PointsRule, TaskStatus
+from schemas.dispatch import AssignmentStatus, OfferStatus, TaskStatus
 from schemas.matching import EscalationLevel, MatchWeights
 from schemas.task_contract import (
     AwardPointsInput,
@@ -77,7 +77,7 @@ def _refuse(message: str, code: str) -> ApplicationError:
     return ApplicationError(message, type=code, non_retryable=True)
 
 
-async def _existing_task(conn: Conn, task_id: int) -> dict[str, Any]:
+async def _existing_task(conn: Conn, task_id: int) -> task_db.TaskRow:
     """The task's row; a task that does not exist is refused, not retried."""
     task = await task_db.select_task(conn, task_id=task_id)
     if task is None:
@@ -85,7 +85,7 @@ async def _existing_task(conn: Conn, task_id: int) -> dict[str, Any]:
     return task
 
 
-async def _existing_task_place(conn: Conn, task_id: int) -> dict[str, Any]:
+async def _existing_task_place(conn: Conn, task_id: int) -> task_db.TaskPlaceRow:
     """Where the task sits (title, community, subdistrict, district); a missing task is refused."""
     place = await task_db.select_task_place(conn, task_id=task_id)
     if place is None:
@@ -117,7 +117,7 @@ class DispatchActivities:
                 return FindCandidatesResult(offers=[OfferSent(offer_id=r["id"], member_id=r["member_id"],
                                                               expires_at=r["expires_at"]) for r in existing])
             task = await _existing_task(conn, data.task_id)
-            spec, city = await task_db.select_matching_task(conn, task=task, level=data.level)
+            spec, city = await task_db.select_matching_task(conn, task=task.view, level=data.level)
             members = await task_db.select_task_candidates(
                 conn, task_id=data.task_id, level=data.level.value,
                 recent_since=data.as_of - RECENT_WINDOW,
@@ -131,7 +131,7 @@ class DispatchActivities:
                 offered_at=data.as_of, expires_at=data.expires_at,
             )
             for r in inserted:
-                text = texts.offer_invitation(task["title"], task["place"], r["expires_at"])
+                text = texts.offer_invitation(task.view.title, task.view.place, r["expires_at"])
                 await insert_notification(
                     conn, recipient_kind="member", recipient_id=r["member_id"], category=text.category,
                     title=text.title, body=text.body, dedupe_key=f"offer:{r['id']}",
@@ -201,7 +201,7 @@ class DispatchActivities:
             )
             if member is None:
                 raise _refuse("党员不存在", "not_found")
-            spec, city = await task_db.select_matching_task(conn, task=task, level=EscalationLevel.community)
+            spec, city = await task_db.select_matching_task(conn, task=task.view, level=EscalationLevel.community)
             reasons = hard_constraint_violations(spec, member, EscalationLevel.community, city)
             if reasons:
                 raise _refuse("不符合认领条件: " + "、".join(reasons), "not_eligible")
@@ -228,8 +228,8 @@ class DispatchActivities:
             if changed and data.status is TaskStatus.closed:
                 # 销号: the need behind a closed task is struck off the need list too.
                 task = await task_db.select_task(conn, task_id=data.task_id)
-                if task is not None and task["need_id"] is not None:
-                    await need_db.update_need_status(conn, need_id=task["need_id"], from_statuses=["converted"],
+                if task is not None and task.view.need_id is not None:
+                    await need_db.update_need_status(conn, need_id=task.view.need_id, from_statuses=["converted"],
                                                      status="closed", reason=None, at=data.as_of)
         log.info("task_status", task_id=data.task_id, status=data.status.value,
                  level=data.level.value if data.level else None, changed=changed)
@@ -241,9 +241,9 @@ class DispatchActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             place = await _existing_task_place(conn, data.task_id)
             kind = LEVEL_RECIPIENT_KIND[data.level]
-            recipient = {"community": place["community_id"], "subdistrict": place["subdistrict_id"],
-                         "district": place["district_id"]}[kind]
-            text = texts.task_level_notice(data.topic, place["title"], LEVEL_LABELS[data.level])
+            recipient = {"community": place.community_id, "subdistrict": place.subdistrict_id,
+                         "district": place.district_id}[kind]
+            text = texts.task_level_notice(data.topic, place.title, LEVEL_LABELS[data.level])
             sent = await insert_notification(
                 conn, recipient_kind=kind, recipient_id=recipient, category=text.category,
                 title=text.title, body=text.body,
@@ -264,7 +264,7 @@ class DispatchActivities:
         """Check in or out with the task's QR token; hours come from the two scans."""
         async with self._pool.acquire() as conn, conn.transaction():
             task = await _existing_task(conn, data.task_id)
-            if not hmac.compare_digest(task["qr_token_hash"], task_rules.hash_qr_token(data.token)):
+            if not hmac.compare_digest(task.qr_token_hash, task_rules.hash_qr_token(data.token)):
                 raise _refuse(TaskRefusal.bad_token.message, TaskRefusal.bad_token)
             current = await assignment_db.select_assignment(conn, task_id=data.task_id, member_id=data.member_id)
             if current is None:
@@ -313,7 +313,7 @@ class DispatchActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             place = await _existing_task_place(conn, data.task_id)
             if data.step == "member":
-                text = texts.task_overdue_for_member(place["title"])
+                text = texts.task_overdue_for_member(place.title)
                 for member_id in data.member_ids:
                     got = await insert_notification(
                         conn, recipient_kind="member", recipient_id=member_id, category=text.category,
@@ -322,9 +322,9 @@ class DispatchActivities:
                     )
                     sent += got is not None
             else:
-                text = texts.task_overdue_for_community(place["title"], len(data.member_ids))
+                text = texts.task_overdue_for_community(place.title, len(data.member_ids))
                 got = await insert_notification(
-                    conn, recipient_kind="community", recipient_id=place["community_id"],
+                    conn, recipient_kind="community", recipient_id=place.community_id,
                     category=text.category, title=text.title, body=text.body,
                     dedupe_key=f"task:{data.task_id}:overdue:{data.cycle}:community",
                 )
@@ -355,9 +355,7 @@ class DispatchActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             task = await _existing_task(conn, data.task_id)
             rating = await rating_db.select_rating(conn, task_id=data.task_id)
-            rule = PointsRule(points_per_hour=float(task["points_per_hour"]),
-                              category_bonus=float(task["category_bonus"]),
-                              rating_bonus=float(task["rating_bonus"]), cap=float(task["points_cap"]))
+            rule = task.points
             done = await assignment_db.select_completed(conn, task_id=data.task_id)
             parts = [compute_points(rule, hours=float(r["hours"] or 0), rating=rating.score if rating else None)
                      for r in done]
@@ -367,7 +365,7 @@ class DispatchActivities:
                 service_keys=[service_key(data.task_id, r["member_id"]) for r in done],
                 points=[p.total for p in parts],
                 parts=[p.model_dump() for p in parts],
-                redeemable=bool(task["redeemable"]), at=data.as_of,
+                redeemable=task.redeemable, at=data.as_of,
             )
         log.info("points_awarded", task_id=data.task_id, credited=credited, services=len(done))
         return AwardPointsResult(credited=credited, already_credited=len(done) - credited,
@@ -386,7 +384,7 @@ class DispatchActivities:
                 parked_reason=None, actor=data.actor, at=data.as_of,
             )
             place = await task_db.select_task_place(conn, task_id=data.task_id)
-            title = place["title"] if place else str(data.task_id)
+            title = place.title if place else str(data.task_id)
             text = texts.task_cancelled(title, data.reason)
             for member_id in released:
                 await insert_notification(
@@ -417,9 +415,9 @@ class DispatchActivities:
             )
             if shortfall and inserted:
                 sent = await insert_notification(
-                    conn, recipient_kind="community", recipient_id=place["community_id"],
+                    conn, recipient_kind="community", recipient_id=place.community_id,
                     category="dispatch_understaffed", title="【人手不足】任务未能满员",
-                    body=task_rules.understaffed_text(place["title"], headcount=data.headcount,
+                    body=task_rules.understaffed_text(place.title, headcount=data.headcount,
                                                       filled=data.filled),
                     dedupe_key=f"task:{data.task_id}:understaffed:{data.flag}",
                 )
@@ -448,7 +446,7 @@ class DispatchActivities:
             if inserted:
                 await insert_audit_entries(
                     conn, actor=data.actor, action="task_verification_rejected", subject_kind="task",
-                    subject_ids=[data.task_id], befores=[{"status": before["status"]}],
+                    subject_ids=[data.task_id], befores=[{"status": before.view.status.value}],
                     afters=[{"status": TaskStatus.follow_up.value, "reason": data.reason,
                              "rejection": data.rejection}],
                 )
@@ -456,7 +454,7 @@ class DispatchActivities:
                 await insert_notification(
                     conn, recipient_kind="member", recipient_id=member_id, category="dispatch_verify_rejected",
                     title="【核查未通过】服务需整改",
-                    body=task_rules.verify_rejected_text(place["title"], data.reason),
+                    body=task_rules.verify_rejected_text(place.title, data.reason),
                     dedupe_key=f"task:{data.task_id}:verify_rejected:{data.rejection}:member:{member_id}",
                 )
         log.info("verification_rejected", task_id=data.task_id, rejection=data.rejection, members=len(members))

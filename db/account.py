@@ -7,19 +7,56 @@ scope rules and masking work on it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import asyncpg
 
 from db.pool import Conn
-from domain.scope import ScopeFilter
+from domain.scope import HierarchyPath, ScopeFilter
+
+_COLUMNS = """id, phone, label, role, scope_kind, scope_id, source, password_hash, password_set_at,
+    failed_attempts, first_failed_at, locked_until, disabled_at, created_by, created_at"""
+_PLACED_COLUMNS = f"{_COLUMNS}, member_id, unit_id, community_id, subdistrict_id, district_id"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: int
+    phone: str
+    label: str
+    role: str
+    scope_kind: str
+    scope_id: int | None
+    source: str
+    password_hash: str | None
+    password_set_at: datetime | None
+    failed_attempts: int
+    first_failed_at: datetime | None
+    locked_until: datetime | None
+    disabled_at: datetime | None
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedAccountRow(AccountRow):
+    """An account with where its scope sits in the hierarchy (the account_placed view)."""
+
+    member_id: int | None
+    unit_id: int | None
+    community_id: int | None
+    subdistrict_id: int | None
+    district_id: int | None
+
+    @property
+    def path(self) -> HierarchyPath:
+        return HierarchyPath(district_id=self.district_id, subdistrict_id=self.subdistrict_id,
+                             community_id=self.community_id, unit_id=self.unit_id, member_id=self.member_id)
 
 
 async def insert_account(
     conn: Conn, *, phone: str, label: str, role: str, scope_kind: str, scope_id: int | None,
     source: str, created_by: str, password_hash: str | None, now: datetime,
-) -> dict[str, Any] | None:
+) -> PlacedAccountRow | None:
     """The new account; None when the phone already has one."""
     row = await conn.fetchrow(
         """
@@ -36,28 +73,32 @@ async def insert_account(
     return await select_account(conn, account_id=row["id"])
 
 
-async def select_account(conn: Conn, *, account_id: int) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM account_placed WHERE id = $1", account_id)
-    return None if row is None else dict(row)
+async def select_account(conn: Conn, *, account_id: int) -> PlacedAccountRow | None:
+    row = await conn.fetchrow(
+        f"SELECT {_PLACED_COLUMNS} FROM account_placed WHERE id = $1",  # noqa: S608 - constant column list
+        account_id,
+    )
+    return None if row is None else PlacedAccountRow(**row)
 
 
 async def select_account_by_phone(
     conn: Conn, *, phone: str, for_update: bool = False
-) -> dict[str, Any] | None:
-    if for_update:
-        row = await conn.fetchrow("SELECT * FROM account WHERE phone = $1 FOR UPDATE", phone)
-    else:
-        row = await conn.fetchrow("SELECT * FROM account WHERE phone = $1", phone)
-    return None if row is None else dict(row)
+) -> AccountRow | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM account WHERE phone = $1{lock}",  # noqa: S608 - constant column list
+        phone,
+    )
+    return None if row is None else AccountRow(**row)
 
 
 async def select_accounts(
     conn: Conn, *, scope: ScopeFilter, role: str | None, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[PlacedAccountRow], int]:
     """A page of accounts whose scope lies inside `scope` (newest first) and the total."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """
-        SELECT *, count(*) OVER () AS total FROM account_placed
+    rows = await conn.fetch(
+        f"""
+        SELECT {_PLACED_COLUMNS}, count(*) OVER () AS total FROM account_placed
         WHERE ($1::bigint IS NULL OR district_id = $1)
           AND ($2::bigint IS NULL OR subdistrict_id = $2)
           AND ($3::bigint IS NULL OR community_id = $3)
@@ -66,7 +107,7 @@ async def select_accounts(
           AND ($6::text IS NULL OR role = $6)
         ORDER BY id DESC
         LIMIT $7 OFFSET $8
-        """,
+        """,  # noqa: S608 - constant column list
         scope.district_id, scope.subdistrict_id, scope.community_id, scope.unit_id,
         scope.member_id, role, limit, offset,
     )
@@ -85,7 +126,7 @@ async def select_accounts(
             scope.district_id, scope.subdistrict_id, scope.community_id, scope.unit_id,
             scope.member_id, role,
         )
-    return [{k: v for k, v in dict(r).items() if k != "total"} for r in rows], total
+    return [PlacedAccountRow(**{k: v for k, v in r.items() if k != "total"}) for r in rows], total
 
 
 async def update_failures(

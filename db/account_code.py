@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from db.pool import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCodeRow:
+    id: int
+    purpose: str
+    code_hash: str
+    attempts: int
+    expires_at: datetime
 
 
 async def insert_code(
@@ -33,7 +42,7 @@ async def select_last_sent_at(conn: Conn, *, account_id: int, purpose: str) -> d
 
 async def select_live_code(
     conn: Conn, *, account_id: int, purposes: Sequence[str], now: datetime, max_attempts: int
-) -> dict[str, Any] | None:
+) -> LiveCodeRow | None:
     """The newest unused, unexpired code of these purposes with tries left (locked for update)."""
     row = await conn.fetchrow(
         """
@@ -46,7 +55,7 @@ async def select_live_code(
         """,
         account_id, list(purposes), now, max_attempts,
     )
-    return None if row is None else dict(row)
+    return None if row is None else LiveCodeRow(**row)
 
 
 async def count_wrong_try(conn: Conn, *, code_id: int) -> None:

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from db.pool import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """A session with its account's role, scope and state."""
+
+    id: int
+    account_id: int
+    csrf_hash: str
+    created_at: datetime
+    last_seen_at: datetime
+    revoked_at: datetime | None
+    label: str
+    role: str
+    scope_kind: str
+    scope_id: int | None
+    disabled_at: datetime | None
 
 
 async def insert_session(
@@ -22,7 +39,7 @@ async def insert_session(
     return session_id
 
 
-async def select_session_by_hash(conn: Conn, *, token_hash: str) -> dict[str, Any] | None:
+async def select_session_by_hash(conn: Conn, *, token_hash: str) -> SessionRow | None:
     """The session with its account's role, scope and state."""
     row = await conn.fetchrow(
         """
@@ -33,7 +50,7 @@ async def select_session_by_hash(conn: Conn, *, token_hash: str) -> dict[str, An
         """,
         token_hash,
     )
-    return None if row is None else dict(row)
+    return None if row is None else SessionRow(**row)
 
 
 async def touch_session(conn: Conn, *, session_id: int, now: datetime) -> None:

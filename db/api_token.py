@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import asyncpg
+from datetime import datetime
 
 from db.pool import Conn
+from schemas.directory import TokenInfo
 
 
 async def insert_api_token(
@@ -21,32 +22,33 @@ async def insert_api_token(
     return token_id
 
 
-async def select_api_token_by_hash(conn: Conn, *, token_hash: str) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
+async def select_api_token_by_hash(conn: Conn, *, token_hash: str) -> TokenInfo | None:
+    row = await conn.fetchrow(
         """
         SELECT id, label, role, scope_kind, scope_id, created_at, revoked_at
         FROM api_token WHERE token_hash = $1
         """,
         token_hash,
     )
-    return row
+    return TokenInfo.model_validate(dict(row)) if row is not None else None
 
 
-async def revoke_api_token(conn: Conn, *, token_id: int) -> asyncpg.Record | None:
-    """Mark revoked (idempotent: a second revoke keeps the first time); None when no such token."""
-    row: asyncpg.Record | None = await conn.fetchrow(
+async def revoke_api_token(conn: Conn, *, token_id: int) -> datetime | None:
+    """Mark revoked (idempotent: a second revoke keeps the first time) and return when it was
+    revoked; None when no such token."""
+    revoked_at: datetime | None = await conn.fetchval(
         """
         UPDATE api_token SET revoked_at = coalesce(revoked_at, now())
         WHERE id = $1
-        RETURNING id, revoked_at
+        RETURNING revoked_at
         """,
         token_id,
     )
-    return row
+    return revoked_at
 
 
-async def select_api_tokens(conn: Conn, *, include_revoked: bool) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
+async def select_api_tokens(conn: Conn, *, include_revoked: bool) -> list[TokenInfo]:
+    rows = await conn.fetch(
         """
         SELECT id, label, role, scope_kind, scope_id, created_at, revoked_at
         FROM api_token
@@ -55,4 +57,4 @@ async def select_api_tokens(conn: Conn, *, include_revoked: bool) -> list[asyncp
         """,
         include_revoked,
     )
-    return rows
+    return [TokenInfo.model_validate(dict(r)) for r in rows]

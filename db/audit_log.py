@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from db.pool import Conn
+from schemas.directory import AuditEntry
 
 
 async def insert_audit_entries(
@@ -36,12 +37,13 @@ async def insert_audit_entries(
 
 async def select_audit_entries(
     conn: Conn, *, subject_kind: str, subject_id: int
-) -> list[dict[str, Any]]:
+) -> list[AuditEntry]:
+    """The subject's audit entries, oldest first, unmasked (the service masks by role)."""
     rows = await conn.fetch(
         """
-        SELECT id, at, actor, action, before, after FROM audit_log
+        SELECT id, at, actor, action, subject_kind, subject_id, before, after FROM audit_log
         WHERE subject_kind = $1 AND subject_id = $2 ORDER BY id
         """,
         subject_kind, subject_id,
     )
-    return [dict(r) for r in rows]
+    return [AuditEntry.model_validate(dict(r)) for r in rows]

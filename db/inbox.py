@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import asyncpg
-
+from db.directory import split_page
 from db.pool import Conn
+from schemas.api import Page
+from schemas.directory import Notification
 
 # City-level notifications have no meaningful recipient_id: a city-scoped reader passes NULL and
 # matches every row addressed to the city.
@@ -18,9 +19,9 @@ async def select_inbox(
     unread_only: bool,
     limit: int,
     offset: int,
-) -> list[asyncpg.Record]:
-    """Newest first, with the total; see db.directory.split_page."""
-    return await conn.fetch(
+) -> Page[Notification]:
+    """One page, newest first, with the total (the page query of db.directory)."""
+    rows = await conn.fetch(
         """
         WITH matched AS MATERIALIZED (
             SELECT n.id, n.created_at FROM notification n
@@ -37,13 +38,16 @@ async def select_inbox(
         """,
         recipient_kind, recipient_id, unread_only, limit, offset,
     )
+    total, items = split_page(rows)
+    return Page(items=[Notification.model_validate(dict(r)) for r in items], total=total, limit=limit,
+                offset=offset)
 
 
 async def mark_notification_read(
     conn: Conn, *, notification_id: int, recipient_kind: str, recipient_id: int | None
-) -> asyncpg.Record | None:
+) -> Notification | None:
     """Set read_at once (a second read keeps the first time); None when not this reader's."""
-    row: asyncpg.Record | None = await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         UPDATE notification SET read_at = coalesce(read_at, now())
         WHERE id = $1 AND recipient_kind = $2 AND ($3::bigint IS NULL OR recipient_id = $3)
@@ -51,4 +55,4 @@ async def mark_notification_read(
         """,
         notification_id, recipient_kind, recipient_id,
     )
-    return row
+    return Notification.model_validate(dict(row)) if row is not None else None

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from db.pool import Conn
-from domain.scope import ScopeFilter
+from domain.scope import HierarchyPath, ScopeFilter
+from schemas.dispatch import NeedCategory, NeedView
 
 
-async def select_category(conn: Conn, *, name: str) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class GridPlaceRow:
+    """Where a grid sits: its community, subdistrict and district."""
+
+    grid_id: int
+    community_id: int
+    subdistrict_id: int
+    district_id: int
+
+    @property
+    def path(self) -> HierarchyPath:
+        """The place as scope checks read it."""
+        return HierarchyPath(district_id=self.district_id, subdistrict_id=self.subdistrict_id,
+                             community_id=self.community_id)
+
+
+async def select_category(conn: Conn, *, name: str) -> NeedCategory | None:
     row = await conn.fetchrow(
         """
         SELECT name, red_hours, yellow_hours, blue_hours, category_bonus::float AS category_bonus
@@ -18,17 +34,17 @@ async def select_category(conn: Conn, *, name: str) -> dict[str, Any] | None:
         """,
         name,
     )
-    return None if row is None else dict(row)
+    return None if row is None else NeedCategory(**row)
 
 
-async def select_categories(conn: Conn) -> list[dict[str, Any]]:
+async def select_categories(conn: Conn) -> list[NeedCategory]:
     rows = await conn.fetch(
         """
         SELECT name, red_hours, yellow_hours, blue_hours, category_bonus::float AS category_bonus
         FROM need_category WHERE active ORDER BY name
         """
     )
-    return [dict(r) for r in rows]
+    return [NeedCategory(**r) for r in rows]
 
 
 async def select_grid_community(conn: Conn, *, grid_id: int) -> int | None:
@@ -68,7 +84,7 @@ async def insert_need(
     duplicate_of: int | None,
     created_by: str,
     at: datetime,
-) -> dict[str, Any]:
+) -> NeedView:
     row = await conn.fetchrow(
         """
         INSERT INTO need (category, community_id, grid_id, urgency, deadline_at, description,
@@ -83,10 +99,10 @@ async def insert_need(
         resident_phone, donor_name, donor_anonymous, duplicate_of, created_by, at,
     )
     assert row is not None
-    return dict(row)
+    return NeedView(**row)
 
 
-async def select_need(conn: Conn, *, need_id: int) -> dict[str, Any] | None:
+async def select_need(conn: Conn, *, need_id: int) -> NeedView | None:
     row = await conn.fetchrow(
         """
         SELECT id, category, community_id, grid_id, urgency, deadline_at, description,
@@ -96,7 +112,7 @@ async def select_need(conn: Conn, *, need_id: int) -> dict[str, Any] | None:
         """,
         need_id,
     )
-    return None if row is None else dict(row)
+    return None if row is None else NeedView(**row)
 
 
 async def update_need_status(
@@ -122,7 +138,7 @@ async def update_need_status(
 async def select_needs(
     conn: Conn, *, community_id: int | None, subdistrict_id: int | None, district_id: int | None,
     status: str | None, limit: int,
-) -> list[dict[str, Any]]:
+) -> list[NeedView]:
     """Needs within a scope (all three None: the city), newest first."""
     rows = await conn.fetch(
         """
@@ -136,10 +152,10 @@ async def select_needs(
         """,
         community_id, subdistrict_id, district_id, status, limit,
     )
-    return [dict(r) for r in rows]
+    return [NeedView(**r) for r in rows]
 
 
-async def select_grid_place(conn: Conn, *, grid_id: int) -> dict[str, Any] | None:
+async def select_grid_place(conn: Conn, *, grid_id: int) -> GridPlaceRow | None:
     """The grid's community, subdistrict and district (scope checks for needs and tasks)."""
     row = await conn.fetchrow(
         """
@@ -149,7 +165,7 @@ async def select_grid_place(conn: Conn, *, grid_id: int) -> dict[str, Any] | Non
         """,
         grid_id,
     )
-    return None if row is None else dict(row)
+    return None if row is None else GridPlaceRow(**row)
 
 
 async def count_open_needs(conn: Conn, *, scope: ScopeFilter) -> tuple[int, int]:

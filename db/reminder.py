@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from db.pool import Conn
 
@@ -180,15 +179,3 @@ async def remind_one(
     )
     return sent > 0
 
-
-async def select_reminders(
-    conn: Conn, *, ladder: str, subject_kind: str, subject_id: int
-) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        """
-        SELECT cycle, step, recipient_kind, recipient_id, reason, sent_at FROM reminder
-        WHERE ladder = $1 AND subject_kind = $2 AND subject_id = $3 ORDER BY id
-        """,
-        ladder, subject_kind, subject_id,
-    )
-    return [dict(r) for r in rows]

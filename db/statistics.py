@@ -11,24 +11,26 @@ self-join.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-import asyncpg
-
 from db.pool import Conn
+from domain.registration_rules import registration_rate
 from domain.scope import ScopeFilter
+from schemas.statistics import RegistrationCounts, StatisticsLevel
 
 
 async def select_registration_counts(
     conn: Conn, *, scope: ScopeFilter, level: str
-) -> list[asyncpg.Record]:
-    """One row per group at `level` (unit / community / subdistrict / district / city).
+) -> list[RegistrationCounts]:
+    """One row per group at `level` (unit / community / subdistrict / district / city), with its
+    报到率 (active over members).
 
     Members without a unit (level unit) or without a home community (levels below city) fall
     outside every group of that level.
     """
-    return await conn.fetch(
+    rows = await conn.fetch(
         """
         WITH latest AS (
             SELECT DISTINCT ON (member_id) member_id, status
@@ -79,12 +81,25 @@ async def select_registration_counts(
         scope.district_id, scope.subdistrict_id, scope.community_id, scope.unit_id, scope.member_id,
         level,
     )
+    return [RegistrationCounts(**{**r, "name": r["name"] or ""}, level=StatisticsLevel(level),
+                               rate=registration_rate(r["active"], r["members"])) for r in rows]
 
 
-async def select_group(conn: Conn, *, level: str, group_id: int | None) -> asyncpg.Record | None:
+@dataclass(frozen=True, slots=True)
+class StatisticsGroup:
+    """A group's name and where it sits: an area's chain, or the unit's id; all None for the city."""
+
+    name: str
+    district_id: int | None
+    subdistrict_id: int | None
+    community_id: int | None
+    unit_id: int | None
+
+
+async def select_group(conn: Conn, *, level: str, group_id: int | None) -> StatisticsGroup | None:
     """The group's name and where it sits (district, subdistrict, community; a unit's location),
     or None when there is no such group. The city is one group with no id."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         SELECT * FROM (
             SELECT '全市'::text AS name, NULL::bigint AS district_id, NULL::bigint AS subdistrict_id,
@@ -104,12 +119,26 @@ async def select_group(conn: Conn, *, level: str, group_id: int | None) -> async
         """,
         level, group_id,
     )
+    return StatisticsGroup(**row) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class TrendMonthRow:
+    """One month of select_registration_trend (ord counts the months from 1, in the order given)."""
+
+    ord: int
+    start_at: datetime
+    members: int
+    registered: int
+    newly_registered: int
+    served: int
+    met_standard: int
 
 
 async def select_registration_trend(
     conn: Conn, *, scope: ScopeFilter, level: str, group_id: int | None,
     starts: list[datetime], ends: list[datetime], quota_services: Decimal, quota_hours: Decimal,
-) -> list[asyncpg.Record]:
+) -> list[TrendMonthRow]:
     """Per month [starts[i], ends[i]): the group's members (inside `scope`), registered at the
     month's end, newly registered, served and meeting the monthly quota, in the order given.
 
@@ -117,7 +146,7 @@ async def select_registration_trend(
     transferred, withdrawn) is taken to have left at its updated_at. Services are the evaluation
     ledger's credits (tasks and approved service records) by awarded_at, hours from parts.hours.
     """
-    return await conn.fetch(
+    rows = await conn.fetch(
         """
         WITH scoped AS (
             SELECT m.id
@@ -168,3 +197,4 @@ async def select_registration_trend(
         scope.district_id, scope.subdistrict_id, scope.community_id, scope.unit_id, scope.member_id,
         level, group_id, starts, ends, quota_services, quota_hours,
     )
+    return [TrendMonthRow(**r) for r in rows]

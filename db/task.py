@@ -7,13 +7,24 @@ really changed, so a retried activity leaves one history line, not two.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from db.need import GridPlaceRow
 from db.pool import Conn
 from domain import task_rules
 from domain.local_time import window_slots
 from domain.scope import ScopeFilter
+from schemas.dispatch import (
+    LedgerRow,
+    MyAssignment,
+    MyOffer,
+    MyTask,
+    PointsRule,
+    TaskEventView,
+    TaskView,
+)
 from schemas.matching import CityMap, EscalationLevel, MemberCandidate, TaskSpec
 from schemas.resident import BoardItem
 
@@ -65,7 +76,18 @@ async def insert_task(
     return task_id
 
 
-async def select_task(conn: Conn, *, task_id: int) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """A task: what the API shows of it, and what only the server reads (how its service earns
+    points, whether those are redeemable, the hash of its check-in token)."""
+
+    view: TaskView
+    points: PointsRule
+    redeemable: bool
+    qr_token_hash: str
+
+
+async def select_task(conn: Conn, *, task_id: int) -> TaskRow | None:
     row = await conn.fetchrow(
         """
         SELECT t.id, t.need_id, t.community_id, t.grid_id, t.title, t.category, t.mode, t.headcount,
@@ -73,13 +95,17 @@ async def select_task(conn: Conn, *, task_id: int) -> dict[str, Any] | None:
                t.escalation_level, t.level_deadline_at, t.parked_reason, t.workflow_id,
                (SELECT count(*) FROM assignment a WHERE a.task_id = t.id
                   AND a.status IN ('accepted', 'checked_in', 'checked_out'))::int AS filled,
-               t.points_per_hour, t.category_bonus, t.rating_bonus, t.points_cap, t.redeemable,
-               t.qr_token_hash, t.understaffed_shortfall
+               t.points_per_hour::float AS points_per_hour, t.category_bonus::float AS category_bonus,
+               t.rating_bonus::float AS rating_bonus,
+               t.points_cap::float AS cap, t.redeemable, t.qr_token_hash, t.understaffed_shortfall
         FROM task t WHERE t.id = $1
         """,
         task_id,
     )
-    return None if row is None else dict(row)
+    if row is None:
+        return None
+    return TaskRow(view=TaskView.model_validate(dict(row)), points=PointsRule.model_validate(dict(row)),
+                   redeemable=row["redeemable"], qr_token_hash=row["qr_token_hash"])
 
 
 async def select_task_id_of_need(conn: Conn, *, need_id: int) -> int | None:
@@ -193,7 +219,7 @@ async def update_understaffed(conn: Conn, *, task_id: int, shortfall: int, at: d
     return changed
 
 
-async def select_task_events(conn: Conn, *, task_id: int) -> list[dict[str, Any]]:
+async def select_task_events(conn: Conn, *, task_id: int) -> list[TaskEventView]:
     rows = await conn.fetch(
         """
         SELECT kind, from_status, to_status, member_id, actor, detail, at FROM task_event
@@ -201,10 +227,18 @@ async def select_task_events(conn: Conn, *, task_id: int) -> list[dict[str, Any]
         """,
         task_id,
     )
-    return [dict(r) for r in rows]
+    return [TaskEventView(**r) for r in rows]
 
 
-async def select_task_place(conn: Conn, *, task_id: int) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class TaskPlaceRow(GridPlaceRow):
+    """Where a task sits (its grid's place), with its title for the messages about it."""
+
+    id: int
+    title: str
+
+
+async def select_task_place(conn: Conn, *, task_id: int) -> TaskPlaceRow | None:
     """Where the task sits in the hierarchy (scope checks and whom to notify)."""
     row = await conn.fetchrow(
         """
@@ -215,7 +249,7 @@ async def select_task_place(conn: Conn, *, task_id: int) -> dict[str, Any] | Non
         """,
         task_id,
     )
-    return None if row is None else dict(row)
+    return None if row is None else TaskPlaceRow(**row)
 
 
 async def member_sees_task(conn: Conn, *, task_id: int, member_id: int) -> bool:
@@ -236,25 +270,45 @@ async def member_sees_task(conn: Conn, *, task_id: int, member_id: int) -> bool:
 
 
 async def select_matching_task(
-    conn: Conn, *, task: dict[str, Any], level: EscalationLevel
+    conn: Conn, *, task: TaskView, level: EscalationLevel
 ) -> tuple[TaskSpec, CityMap]:
-    """The task (a row of select_task) as the matcher sees it, with the map around it."""
-    rows = await _select_city_map_rows(conn, task_id=task["id"])
-    neighbours = frozenset(int(r["neighbour_id"]) for r in rows["neighbours"])
+    """The task as the matcher sees it, with the map around it: the task's neighbour grids with
+    their communities, and the community→subdistrict→district chain of every community in the
+    task's district (what matching needs up to the top level)."""
+    neighbours = await conn.fetch(
+        """
+        SELECT ga.neighbour_id, g.community_id FROM task t
+        JOIN grid_adjacency ga ON ga.grid_id = t.grid_id
+        JOIN grid g ON g.id = ga.neighbour_id
+        WHERE t.id = $1
+        """,
+        task.id,
+    )
+    chain = await conn.fetch(
+        """
+        SELECT c.id AS community_id, c.subdistrict_id, s.district_id
+        FROM task t JOIN community tc ON tc.id = t.community_id
+        JOIN subdistrict ts ON ts.id = tc.subdistrict_id
+        JOIN subdistrict s ON s.district_id = ts.district_id
+        JOIN community c ON c.subdistrict_id = s.id
+        WHERE t.id = $1
+        """,
+        task.id,
+    )
     city = CityMap(
-        neighbours={task["grid_id"]: neighbours},
-        grid_community={int(r["neighbour_id"]): int(r["community_id"]) for r in rows["neighbours"]}
-        | {task["grid_id"]: task["community_id"]},
-        community_subdistrict={int(r["community_id"]): int(r["subdistrict_id"]) for r in rows["chain"]},
-        subdistrict_district={int(r["subdistrict_id"]): int(r["district_id"]) for r in rows["chain"]},
+        neighbours={task.grid_id: frozenset(int(r["neighbour_id"]) for r in neighbours)},
+        grid_community={int(r["neighbour_id"]): int(r["community_id"]) for r in neighbours}
+        | {task.grid_id: task.community_id},
+        community_subdistrict={int(r["community_id"]): int(r["subdistrict_id"]) for r in chain},
+        subdistrict_district={int(r["subdistrict_id"]): int(r["district_id"]) for r in chain},
     )
     spec = TaskSpec(
-        task_id=task["id"],
-        community_id=task["community_id"],
-        grid_id=task["grid_id"],
-        headcount=task["headcount"],
-        required_skills=frozenset(task["required_skills"] or ()),
-        window_slots=window_slots(task["window_start"], task["window_end"]),
+        task_id=task.id,
+        community_id=task.community_id,
+        grid_id=task.grid_id,
+        headcount=task.headcount,
+        required_skills=frozenset(task.required_skills),
+        window_slots=window_slots(task.window_start, task.window_end),
         level=level,
     )
     return spec, city
@@ -280,32 +334,6 @@ def _candidate(row: Any, *, task_id: int) -> MemberCandidate:
         rating_count=row["rating_count"] if row["avg_rating"] is not None else 0,
         declined_or_no_show_task_ids=frozenset({task_id}) if declined else frozenset(),
     )
-
-
-async def _select_city_map_rows(conn: Conn, *, task_id: int) -> dict[str, Any]:
-    """The task's neighbour grids with their communities, and the community→subdistrict→district
-    chain of every community in the task's district (what matching needs up to the top level)."""
-    neighbours = await conn.fetch(
-        """
-        SELECT ga.neighbour_id, g.community_id FROM task t
-        JOIN grid_adjacency ga ON ga.grid_id = t.grid_id
-        JOIN grid g ON g.id = ga.neighbour_id
-        WHERE t.id = $1
-        """,
-        task_id,
-    )
-    chain = await conn.fetch(
-        """
-        SELECT c.id AS community_id, c.subdistrict_id, s.district_id
-        FROM task t JOIN community tc ON tc.id = t.community_id
-        JOIN subdistrict ts ON ts.id = tc.subdistrict_id
-        JOIN subdistrict s ON s.district_id = ts.district_id
-        JOIN community c ON c.subdistrict_id = s.id
-        WHERE t.id = $1
-        """,
-        task_id,
-    )
-    return {"neighbours": [dict(r) for r in neighbours], "chain": [dict(r) for r in chain]}
 
 
 async def select_task_candidates(
@@ -411,7 +439,7 @@ async def select_ledger(
     parked: bool | None,
     limit: int,
     understaffed: bool | None = None,
-) -> list[dict[str, Any]]:
+) -> list[LedgerRow]:
     """The ledger 挂账销号: tasks with state, holders and deadlines, filtered and scoped.
 
     Overdue = not yet done past the window's end, or a need's tier deadline passed unstaffed.
@@ -451,14 +479,14 @@ async def select_ledger(
         as_of, community_ids, subdistrict_id, district_id, member_id, grid_id, community_id,
         status, overdue, parked, limit, understaffed,
     )
-    return [dict(r) for r in rows]
+    return [LedgerRow.model_validate(dict(r)) for r in rows]
 
 
 
 async def select_claimable(
     conn: Conn, *, member_id: int | None, community_id: int | None, subdistrict_id: int | None,
     district_id: int | None, limit: int,
-) -> list[dict[str, Any]]:
+) -> list[TaskView]:
     """Open claim/post tasks with a free slot: for a member, in the community they are registered
     with (active), those in their home grid first, then its neighbours'; otherwise within the given
     scope (all None: the city). Then soonest first."""
@@ -491,12 +519,24 @@ async def select_claimable(
         """,
         member_id, community_id, subdistrict_id, district_id, limit,
     )
-    return [dict(r) for r in rows]
+    return [TaskView.model_validate(dict(r)) for r in rows]
 
 
-async def select_member_tasks(conn: Conn, *, member_id: int, task_id: int | None, limit: int) -> list[dict[str, Any]]:
-    """The tasks that concern a member (offered to them or theirs), with their latest offer (o_*),
-    their assignment (a_*) and the evaluation points credited to them for each (`points`, None until
+def _my_task(row: Any) -> MyTask:
+    """A row of select_member_tasks: the task, its o_* (offer) and a_* (assignment) columns."""
+    def part(prefix: str) -> dict[str, Any]:
+        return {k[len(prefix):]: v for k, v in row.items() if k.startswith(prefix)}
+
+    offer, assignment = part("o_"), part("a_")
+    return MyTask(task=TaskView.model_validate(dict(row)),
+                  offer=MyOffer.model_validate(offer) if offer["id"] is not None else None,
+                  assignment=MyAssignment.model_validate(assignment) if assignment["status"] is not None else None,
+                  points=row["points"])
+
+
+async def select_member_tasks(conn: Conn, *, member_id: int, task_id: int | None, limit: int) -> list[MyTask]:
+    """The tasks that concern a member (offered to them or theirs), with their latest offer,
+    their assignment and the evaluation points credited to them for each (`points`, None until
     verified). Open offers first, soonest to expire; then tasks under way, soonest first; then the
     rest, newest first. `task_id` narrows to one task."""
     rows = await conn.fetch(
@@ -529,7 +569,7 @@ async def select_member_tasks(conn: Conn, *, member_id: int, task_id: int | None
         """,
         member_id, task_id, limit,
     )
-    return [dict(r) for r in rows]
+    return [_my_task(r) for r in rows]
 
 
 async def count_queues(conn: Conn, *, scope: ScopeFilter, as_of: datetime) -> dict[str, int]:

@@ -107,7 +107,7 @@ async def _read_city(pool: Pool) -> tuple[list[CityMember], list[tuple[int, str]
                 break
         cpage = await directory.list_communities(conn, SYSTEM_ACTOR, limit=PAGE, offset=0)
         names = {c.id: c.name for c in cpage.items}
-        bonus = {c["name"]: float(c["category_bonus"]) for c in await need_db.select_categories(conn)}
+        bonus = {c.name: c.category_bonus for c in await need_db.select_categories(conn)}
     places = {cid: CommunityPlace(cid, _community_actor(cid, names.get(cid, "社区")).audit_name, sorted(gs))
               for cid, gs in grids.items()}
     return members, units, places, bonus, names, submitted

@@ -140,3 +140,8 @@ def renewal_due(status: S, valid_until: datetime | None, now: datetime, *, lead:
     if status is S.lapsed:
         return True
     return status is S.active and valid_until is not None and valid_until - lead <= now
+
+
+def registration_rate(registered: int, members: int) -> float:
+    """报到率: registered members over all members, to four places (0 for an empty group)."""
+    return round(registered / members, 4) if members else 0.0

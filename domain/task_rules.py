@@ -132,7 +132,7 @@ _TASK_REFUSAL_MESSAGES: dict[TaskRefusal, str] = {
 }
 
 # The residents' doors (no account): refusals a resident sees when a code does not work.
-REFUSAL_BAD_RATING_CODE = "评价码无效, 请核对链接或二维码, 或联系社区工作人员"
+REFUSAL_BAD_RATING_CODE = "评价码无效或已作废 (社区重新签发后旧码停用), 请核对链接或二维码, 或联系社区工作人员"
 REFUSAL_RATING_CODE_EXPIRED = "评价码已过期, 如需评价请联系社区工作人员"
 REFUSAL_RATING_CODE_USED = "该评价码已使用, 每项服务只能评价一次"
 REFUSAL_BAD_NEED_CODE = "点单码无效或已停用, 请扫描小区公示的最新二维码, 或联系网格员"

@@ -19,6 +19,7 @@ from db import account as account_db
 from db import account_code as code_db
 from db import account_session as session_db
 from db import audit_log, directory
+from db.account import AccountRow, PlacedAccountRow
 from db.pool import Conn
 from domain.account_rules import may_create_from_roster, may_list, may_manage
 from domain.errors import Conflict, Forbidden, NotFound
@@ -43,25 +44,20 @@ from services.tokens import check_role_scope
 log = structlog.get_logger(__name__)
 
 
-def _path(row: dict[str, Any]) -> HierarchyPath:
-    return HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
-                         community_id=row["community_id"], unit_id=row["unit_id"], member_id=row["member_id"])
-
-
-def _view(actor: Actor, row: dict[str, Any]) -> AccountView:
+def _view(actor: Actor, row: PlacedAccountRow) -> AccountView:
     return AccountView(
-        id=row["id"], phone=shown_phone(actor, _path(row), row["phone"]), label=row["label"],
-        role=Role(row["role"]), scope_kind=ScopeKind(row["scope_kind"]), scope_id=row["scope_id"],
-        source=AccountSource(row["source"]), password_set=row["password_hash"] is not None,
-        locked_until=row["locked_until"], disabled_at=row["disabled_at"], created_by=row["created_by"],
-        created_at=row["created_at"],
+        id=row.id, phone=shown_phone(actor, row.path, row.phone), label=row.label,
+        role=Role(row.role), scope_kind=ScopeKind(row.scope_kind), scope_id=row.scope_id,
+        source=AccountSource(row.source), password_set=row.password_hash is not None,
+        locked_until=row.locked_until, disabled_at=row.disabled_at, created_by=row.created_by,
+        created_at=row.created_at,
     )
 
 
-def _snapshot(row: dict[str, Any]) -> dict[str, Any]:
-    return {"label": row["label"], "role": row["role"], "scope_kind": row["scope_kind"],
-            "scope_id": row["scope_id"], "source": row["source"], "phone": mask_phone(row["phone"]),
-            "disabled_at": row["disabled_at"]}
+def _snapshot(row: AccountRow) -> dict[str, Any]:
+    return {"label": row.label, "role": row.role, "scope_kind": row.scope_kind,
+            "scope_id": row.scope_id, "source": row.source, "phone": mask_phone(row.phone),
+            "disabled_at": row.disabled_at}
 
 
 async def _target_path(conn: Conn, *, scope_kind: ScopeKind, scope_id: int | None) -> HierarchyPath:
@@ -92,12 +88,12 @@ async def create_account(
         )
         if row is None:
             raise Conflict("该手机号已开通账号 (phone)")
-        code, expires_at = await sign_in.issue_setup_code(conn, account_id=row["id"], now=now)
+        code, expires_at = await sign_in.issue_setup_code(conn, account_id=row.id, now=now)
         await audit_log.insert_audit_entries(
             conn, actor=actor.audit_name, action="account_created", subject_kind="account",
-            subject_ids=[row["id"]], befores=[None], afters=[_snapshot(row)],
+            subject_ids=[row.id], befores=[None], afters=[_snapshot(row)],
         )
-    log.info("account_created", account_id=row["id"], role=data.role.value, scope_kind=data.scope_kind.value,
+    log.info("account_created", account_id=row.id, role=data.role.value, scope_kind=data.scope_kind.value,
              scope_id=data.scope_id, setup_code_delivery=data.setup_code_delivery.value)
     by_sms = data.setup_code_delivery is CodeDelivery.sms
     created = AccountCreated(account=_view(actor, row), setup_code=None if by_sms else code,
@@ -120,14 +116,14 @@ async def disable_account(conn: Conn, actor: Actor, *, account_id: int, now: dat
     """Disable an account: its sessions end now and its open codes are void. Idempotent."""
     async with conn.transaction():
         row = await account_db.select_account(conn, account_id=account_id)
-        if row is None or not may_list(actor) or not allows(actor, _path(row)):
+        if row is None or not may_list(actor) or not allows(actor, row.path):
             raise NotFound(f"账号 {account_id} 不存在")
-        if not may_manage(actor, role=Role(row["role"]), scope_kind=ScopeKind(row["scope_kind"]),
-                          scope_id=row["scope_id"], path=_path(row)):
+        if not may_manage(actor, role=Role(row.role), scope_kind=ScopeKind(row.scope_kind),
+                          scope_id=row.scope_id, path=row.path):
             raise Forbidden("您无权停用该账号")
         if actor.account_id == account_id:
             raise Conflict("不能停用自己正在使用的账号")
-        if row["disabled_at"] is None:
+        if row.disabled_at is None:
             await account_db.disable_account(conn, account_id=account_id, now=now)
             ended = await session_db.revoke_account_sessions(conn, account_id=account_id, now=now,
                                                              reason="account_disabled")
@@ -187,10 +183,9 @@ async def ensure_account_with_password(
             assert row is not None  # the phone had no account just above (one demo seeder runs at a time)
             await audit_log.insert_audit_entries(
                 conn, actor=SYSTEM_ACTOR.audit_name, action="account_created", subject_kind="account",
-                subject_ids=[row["id"]], befores=[None], afters=[_snapshot(row)],
+                subject_ids=[row.id], befores=[None], afters=[_snapshot(row)],
             )
-        elif not await sign_in.password_matches(row["password_hash"], password):
-            await account_db.update_password(conn, account_id=row["id"],
+        elif not await sign_in.password_matches(row.password_hash, password):
+            await account_db.update_password(conn, account_id=row.id,
                                              password_hash=await sign_in.hash_password(password), now=now)
-    account_id: int = row["id"]
-    return account_id
+    return row.id

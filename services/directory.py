@@ -185,13 +185,10 @@ async def list_inbox(
     conn: Conn, actor: Actor, *, unread_only: bool = False, limit: int, offset: int
 ) -> Page[read_models.Notification]:
     kind, rid = _recipient(actor)
-    rows = await inbox.select_inbox(
+    return await inbox.select_inbox(
         conn, recipient_kind=kind, recipient_id=rid, unread_only=unread_only, limit=limit,
         offset=offset,
     )
-    total, items = directory.split_page(rows)
-    return Page(items=[read_models.Notification.model_validate(dict(r)) for r in items], total=total,
-                limit=limit, offset=offset)
 
 
 async def mark_read(conn: Conn, actor: Actor, *, notification_id: int) -> read_models.Notification:
@@ -201,4 +198,4 @@ async def mark_read(conn: Conn, actor: Actor, *, notification_id: int) -> read_m
     )
     if row is None:
         raise NotFound(f"通知 {notification_id} 不存在")
-    return read_models.Notification.model_validate(dict(row))
+    return row

@@ -24,14 +24,16 @@ from db import offer as offer_db
 from db import resident_rating as rating_db
 from db import task as task_db
 from db.audit_log import insert_audit_entries
+from db.need import GridPlaceRow
 from db.pool import Conn, Pool
+from db.task import TaskPlaceRow
 from domain import task_rules
 from domain.dispatch_policy import DEFAULT_POLICY
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.matching import hard_constraint_violations, score
 from domain.need_rules import duplicate_window_start, tier_deadline
 from domain.pii import mask_phone
-from domain.scope import HierarchyPath, allows, own_member_id
+from domain.scope import allows, own_member_id
 from domain.task_rules import TaskRefusal
 from schemas.auth import STAFF_ROLES, Actor, Role, ScopeKind
 from schemas.dispatch import (
@@ -42,12 +44,11 @@ from schemas.dispatch import (
     LedgerFilter,
     LedgerRow,
     MemberFit,
-    MyAssignment,
-    MyOffer,
     MyTask,
     NeedCategory,
     NeedCreate,
     NeedDecision,
+    NeedStatus,
     NeedView,
     OfferView,
     RateInput,
@@ -63,7 +64,7 @@ from schemas.dispatch import (
     TaskView,
     VerifyResult,
 )
-from schemas.matching import EscalationLevel, MatchWeights
+from schemas.matching import MatchWeights
 from schemas.settings import DEFAULT_TASK_QUEUE
 from schemas.task_contract import (
     AnswerOfferUpdate,
@@ -92,11 +93,6 @@ P = TypeVar("P")
 R = TypeVar("R")
 
 
-def _path(place: dict[str, Any]) -> HierarchyPath:
-    return HierarchyPath(district_id=place["district_id"], subdistrict_id=place["subdistrict_id"],
-                         community_id=place["community_id"])
-
-
 def _require_staff_role(actor: Actor) -> None:
     """Refuse a role that may never do this, whatever the object (the same answer whether or not
     the object exists, so it reveals nothing)."""
@@ -104,11 +100,11 @@ def _require_staff_role(actor: Actor) -> None:
         raise Forbidden("无权操作: 仅所在社区、街道或组织部的工作人员可以办理")
 
 
-def _require_staff(actor: Actor, place: dict[str, Any], missing: NotFound) -> None:
+def _require_staff(actor: Actor, place: GridPlaceRow, missing: NotFound) -> None:
     """Staff of the place's community, subdistrict or district. Staff elsewhere are answered as if
     the object did not exist (`missing`): a foreign object and an absent one look the same."""
     _require_staff_role(actor)
-    if not allows(actor, _path(place)):
+    if not allows(actor, place.path):
         raise missing
 
 
@@ -116,14 +112,14 @@ def _task_missing(task_id: int) -> NotFound:
     return NotFound(f"任务 {task_id} 不存在")
 
 
-async def _task_place(conn: Conn, task_id: int) -> dict[str, Any]:
+async def _task_place(conn: Conn, task_id: int) -> TaskPlaceRow:
     place = await task_db.select_task_place(conn, task_id=task_id)
     if place is None:
         raise _task_missing(task_id)
     return place
 
 
-async def _visible_task_place(conn: Conn, actor: Actor, task_id: int, *, staff_only: bool = False) -> dict[str, Any]:
+async def _visible_task_place(conn: Conn, actor: Actor, task_id: int, *, staff_only: bool = False) -> TaskPlaceRow:
     """The task's place when the actor may see the task: staff within scope; a member only a task
     offered to them, theirs, or claimable by them (unless `staff_only`). Unit admins never see
     tasks (403). Anything else is answered exactly as a missing task (404)."""
@@ -140,7 +136,7 @@ async def _visible_task_place(conn: Conn, actor: Actor, task_id: int, *, staff_o
     return place
 
 
-async def _place_of(pool: Pool, actor: Actor, task_id: int, *, staff_only: bool = False) -> dict[str, Any]:
+async def _place_of(pool: Pool, actor: Actor, task_id: int, *, staff_only: bool = False) -> TaskPlaceRow:
     """The task's place if the actor may see it, read on a connection given back before the caller
     waits on the workflow."""
     async with pool.acquire() as conn:
@@ -155,8 +151,7 @@ async def _for_member_or_staff(pool: Pool, actor: Actor, task_id: int, member_id
         raise Forbidden("党员只能为本人接单、认领或签到")
 
 
-def _need_view(row: dict[str, Any], actor: Actor) -> NeedView:
-    view = NeedView.model_validate(row)
+def _need_view(view: NeedView, actor: Actor) -> NeedView:
     # Community staff work with the resident; everyone else sees the phone masked.
     if actor.role is not Role.community_staff:
         view = view.model_copy(update={"resident_phone": mask_phone(view.resident_phone)})
@@ -182,8 +177,8 @@ async def place_need(conn: Conn, actor: Actor, data: NeedCreate, *, now: datetim
 
 
 async def record_need(
-    conn: Conn, *, place: dict[str, Any], data: NeedCreate, created_by: str, now: datetime
-) -> dict[str, Any]:
+    conn: Conn, *, place: GridPlaceRow, data: NeedCreate, created_by: str, now: datetime
+) -> NeedView:
     """Insert a need in `place` (a row of need_db.select_grid_place) after the caller's own access
     check: the category must be in the catalogue, likely duplicates are flagged."""
     category = await need_db.select_category(conn, name=data.category)
@@ -196,16 +191,16 @@ async def record_need(
             since=duplicate_window_start(now),
         )
     row = await need_db.insert_need(
-        conn, category=data.category, community_id=place["community_id"], grid_id=data.grid_id,
+        conn, category=data.category, community_id=place.community_id, grid_id=data.grid_id,
         urgency=data.urgency.value,
-        deadline_at=tier_deadline(data.urgency, placed_at=now, red_hours=category["red_hours"],
-                                  yellow_hours=category["yellow_hours"], blue_hours=category["blue_hours"]),
+        deadline_at=tier_deadline(data.urgency, placed_at=now, red_hours=category.red_hours,
+                                  yellow_hours=category.yellow_hours, blue_hours=category.blue_hours),
         description=data.description, resident_name=data.resident_name,
         resident_phone=data.resident_phone, donor_name=data.donor_name,
         donor_anonymous=data.donor_anonymous, duplicate_of=duplicate_of, created_by=created_by,
         at=now,
     )
-    log.info("need_placed", need_id=row["id"], grid_id=data.grid_id, likely_duplicate=duplicate_of is not None)
+    log.info("need_placed", need_id=row.id, grid_id=data.grid_id, likely_duplicate=duplicate_of is not None)
     return row
 
 
@@ -217,7 +212,7 @@ async def decide_need(conn: Conn, actor: Actor, need_id: int, data: NeedDecision
         missing = NotFound(f"需求 {need_id} 不存在")
         if row is None:
             raise missing
-        place = await need_db.select_grid_place(conn, grid_id=row["grid_id"])
+        place = await need_db.select_grid_place(conn, grid_id=row.grid_id)
         assert place is not None  # a need's grid exists (foreign key)
         _require_staff(actor, place, missing)
         if not data.approve and not (data.reason or "").strip():
@@ -226,9 +221,9 @@ async def decide_need(conn: Conn, actor: Actor, need_id: int, data: NeedDecision
         moved = await need_db.update_need_status(conn, need_id=need_id, from_statuses=["submitted"],
                                                  status=target, reason=data.reason, at=now)
         if not moved:
-            raise Conflict(f"需求当前状态为 {row['status']}, 只有待核查的需求可以核查或驳回")
+            raise Conflict(f"需求当前状态为 {row.status.value}, 只有待核查的需求可以核查或驳回")
         await insert_audit_entries(conn, actor=actor.audit_name, action=f"need_{target}", subject_kind="need",
-                                   subject_ids=[need_id], befores=[{"status": row["status"]}],
+                                   subject_ids=[need_id], befores=[{"status": row.status.value}],
                                    afters=[{"status": target, "reason": data.reason}])
         after = await need_db.select_need(conn, need_id=need_id)
         assert after is not None
@@ -255,7 +250,7 @@ async def need_categories(conn: Conn, actor: Actor) -> list[NeedCategory]:
     staff forms and a member logging a service record (a catalogue: nothing personal)."""
     if actor.role not in STAFF_ROLES and actor.role is not Role.member:
         raise Forbidden("无权查看需求类别")
-    return [NeedCategory.model_validate(r) for r in await need_db.select_categories(conn)]
+    return await need_db.select_categories(conn)
 
 
 # ---------------------------------------------------------------- tasks
@@ -294,13 +289,13 @@ async def create_task(
             need_missing = NotFound(f"需求 {data.need_id} 不存在")
             if need is None:
                 raise need_missing
-            need_place = await need_db.select_grid_place(conn, grid_id=need["grid_id"])
+            need_place = await need_db.select_grid_place(conn, grid_id=need.grid_id)
             assert need_place is not None  # a need's grid exists (foreign key)
             _require_staff(actor, need_place, need_missing)
-            if need["status"] != "verified":
+            if need.status is not NeedStatus.verified:
                 raise Conflict("只有已核查的需求可以转为任务")
-            grid_id = grid_id or need["grid_id"]
-            category = category or need["category"]
+            grid_id = grid_id or need.grid_id
+            category = category or need.category
         if grid_id is None or category is None:
             raise InvalidInput("请指定网格和类别 (或从已核查的需求创建)")
         place = await need_db.select_grid_place(conn, grid_id=grid_id)
@@ -312,11 +307,11 @@ async def create_task(
         if cat is None:
             raise InvalidInput(f"类别「{category}」不在目录中")
         task_id = await task_db.insert_task(
-            conn, need_id=data.need_id, community_id=place["community_id"], grid_id=grid_id,
+            conn, need_id=data.need_id, community_id=place.community_id, grid_id=grid_id,
             title=data.title, category=category, mode=data.mode.value, headcount=data.headcount,
             required_skills=data.required_skills, window_start=data.window_start,
             window_end=data.window_end, place=data.place, points_per_hour=data.points_per_hour,
-            category_bonus=cat["category_bonus"], rating_bonus=data.rating_bonus,
+            category_bonus=cat.category_bonus, rating_bonus=data.rating_bonus,
             points_cap=data.points_cap, redeemable=data.redeemable,
             qr_token_hash=task_rules.hash_qr_token(token), created_by=actor.audit_name, at=now,
         )
@@ -337,7 +332,7 @@ async def create_task(
                               window_start=data.window_start, window_end=data.window_end,
                               task_queue=task_queue, policy=policy)
     log.info("task_created", task_id=task_id, mode=data.mode.value, headcount=data.headcount)
-    return TaskCreated(task=TaskView.model_validate(row), qr_token=token,
+    return TaskCreated(task=row.view, qr_token=token,
                        resident_rating_code=rating_code[0] if rating_code else None,
                        resident_rating_expires_at=rating_code[1] if rating_code else None)
 
@@ -361,29 +356,33 @@ async def _resume_unstarted_task(
     async with pool.acquire() as conn:
         need = await need_db.select_need(conn, need_id=need_id)
         task_id = await task_db.select_task_id_of_need(conn, need_id=need_id) if (
-            need is not None and need["status"] == "converted") else None
-        row = await task_db.select_task(conn, task_id=task_id) if task_id is not None else None
-    if row is None or await _workflow_started(client, row["workflow_id"]):
+            need is not None and need.status is NeedStatus.converted) else None
+        task = await task_db.select_task(conn, task_id=task_id) if task_id is not None else None
+    if task is None:
+        return None
+    row = task.view
+    assert row.workflow_id is not None  # insert_task writes it with the row
+    if await _workflow_started(client, row.workflow_id):
         return None
     token = secrets.token_urlsafe(16)
     async with pool.acquire() as conn, conn.transaction():
-        place = await need_db.select_grid_place(conn, grid_id=row["grid_id"])
-        grid_missing = NotFound(f"网格 {row['grid_id']} 不存在")
+        place = await need_db.select_grid_place(conn, grid_id=row.grid_id)
+        grid_missing = NotFound(f"网格 {row.grid_id} 不存在")
         if place is None:
             raise grid_missing
         _require_staff(actor, place, grid_missing)
-        await task_db.update_qr_token_hash(conn, task_id=row["id"], qr_token_hash=task_rules.hash_qr_token(token),
+        await task_db.update_qr_token_hash(conn, task_id=row.id, qr_token_hash=task_rules.hash_qr_token(token),
                                            at=now)
         code, expires_at = await issue_rating_code(
-            conn, task_id=row["id"], window_end=row["window_end"], issued_by=actor.audit_name, now=now,
+            conn, task_id=row.id, window_end=row.window_end, issued_by=actor.audit_name, now=now,
             rating_window=(policy or DEFAULT_POLICY).rating_window)
         await insert_audit_entries(conn, actor=actor.audit_name, action="task_workflow_resumed", subject_kind="task",
-                                   subject_ids=[row["id"]], befores=[None], afters=[{"need_id": need_id}])
-    await start_task_workflow(client, task_id=row["id"], mode=TaskMode(row["mode"]), headcount=row["headcount"],
-                              window_start=row["window_start"], window_end=row["window_end"],
+                                   subject_ids=[row.id], befores=[None], afters=[{"need_id": need_id}])
+    await start_task_workflow(client, task_id=row.id, mode=row.mode, headcount=row.headcount,
+                              window_start=row.window_start, window_end=row.window_end,
                               task_queue=task_queue, policy=policy)
-    log.warning("task_workflow_resumed", task_id=row["id"])
-    return TaskCreated(task=TaskView.model_validate(row), qr_token=token, resident_rating_code=code,
+    log.warning("task_workflow_resumed", task_id=row.id)
+    return TaskCreated(task=row, qr_token=token, resident_rating_code=code,
                        resident_rating_expires_at=expires_at)
 
 
@@ -533,7 +532,7 @@ async def get_task(conn: Conn, actor: Actor, task_id: int) -> TaskView:
     await _visible_task_place(conn, actor, task_id)
     row = await task_db.select_task(conn, task_id=task_id)
     assert row is not None
-    return TaskView.model_validate(row)
+    return row.view
 
 
 async def list_offers(conn: Conn, actor: Actor, task_id: int) -> list[OfferView]:
@@ -551,7 +550,7 @@ async def claimable_tasks(conn: Conn, actor: Actor, *, limit: int) -> list[TaskV
     kind, scope_id = actor.scope_kind, actor.scope_id
     if kind is ScopeKind.unit:
         raise Forbidden("报到单位无权认领任务")
-    rows = await task_db.select_claimable(
+    return await task_db.select_claimable(
         conn,
         member_id=scope_id if kind is ScopeKind.member else None,
         community_id=scope_id if kind is ScopeKind.community else None,
@@ -559,27 +558,15 @@ async def claimable_tasks(conn: Conn, actor: Actor, *, limit: int) -> list[TaskV
         district_id=scope_id if kind is ScopeKind.district else None,
         limit=limit,
     )
-    return [TaskView.model_validate(r) for r in rows]
 
 
 _NOT_A_MEMBER = "仅党员本人可以查看自己的任务"
 
 
-def _my_task(row: dict[str, Any]) -> MyTask:
-    def part(prefix: str) -> dict[str, Any]:
-        return {k[len(prefix):]: v for k, v in row.items() if k.startswith(prefix)}
-
-    offer, assignment = part("o_"), part("a_")
-    return MyTask(task=TaskView.model_validate(row),
-                  offer=MyOffer.model_validate(offer) if offer["id"] is not None else None,
-                  assignment=MyAssignment.model_validate(assignment) if assignment["status"] is not None else None,
-                  points=row["points"])
-
-
 async def my_tasks(conn: Conn, actor: Actor, *, limit: int) -> list[MyTask]:
     """我的任务: what was offered to the member and what they hold, open offers first."""
-    rows = await task_db.select_member_tasks(conn, member_id=own_member_id(actor, _NOT_A_MEMBER), task_id=None, limit=limit)
-    return [_my_task(r) for r in rows]
+    return await task_db.select_member_tasks(conn, member_id=own_member_id(actor, _NOT_A_MEMBER), task_id=None,
+                                             limit=limit)
 
 
 async def my_task(conn: Conn, actor: Actor, task_id: int) -> MyTask:
@@ -587,7 +574,7 @@ async def my_task(conn: Conn, actor: Actor, task_id: int) -> MyTask:
     rows = await task_db.select_member_tasks(conn, member_id=own_member_id(actor, _NOT_A_MEMBER), task_id=task_id, limit=1)
     if not rows:
         raise _task_missing(task_id)
-    return _my_task(rows[0])
+    return rows[0]
 
 
 async def explain_member(conn: Conn, actor: Actor, task_id: int, member_id: int, *, now: datetime) -> MemberFit:
@@ -596,9 +583,10 @@ async def explain_member(conn: Conn, actor: Actor, task_id: int, member_id: int,
     await _visible_task_place(conn, actor, task_id)
     if actor.role is Role.member and actor.scope_id != member_id:
         raise Forbidden("党员只能查询本人的派单情况")
-    task = await task_db.select_task(conn, task_id=task_id)
-    assert task is not None
-    level = EscalationLevel(task["escalation_level"])
+    row = await task_db.select_task(conn, task_id=task_id)
+    assert row is not None
+    task = row.view
+    level = task.escalation_level
     member = await task_db.select_member_candidate(conn, task_id=task_id, member_id=member_id,
                                                    recent_since=now - RECENT_WINDOW)
     if member is None:
@@ -613,7 +601,7 @@ async def explain_member(conn: Conn, actor: Actor, task_id: int, member_id: int,
 
 async def task_history(conn: Conn, actor: Actor, task_id: int) -> list[TaskEventView]:
     await _visible_task_place(conn, actor, task_id, staff_only=True)
-    return [TaskEventView.model_validate(r) for r in await task_db.select_task_events(conn, task_id=task_id)]
+    return await task_db.select_task_events(conn, task_id=task_id)
 
 
 async def ledger(conn: Conn, actor: Actor, filters: LedgerFilter, *, now: datetime) -> list[LedgerRow]:
@@ -621,7 +609,7 @@ async def ledger(conn: Conn, actor: Actor, filters: LedgerFilter, *, now: dateti
     kind, scope_id = actor.scope_kind, actor.scope_id
     if kind is ScopeKind.unit:
         raise Forbidden("报到单位无权查看任务台账")
-    rows = await task_db.select_ledger(
+    return await task_db.select_ledger(
         conn, as_of=now,
         community_ids=[scope_id] if kind is ScopeKind.community and scope_id is not None else None,
         subdistrict_id=scope_id if kind is ScopeKind.subdistrict else None,
@@ -632,4 +620,3 @@ async def ledger(conn: Conn, actor: Actor, filters: LedgerFilter, *, now: dateti
         overdue=filters.overdue, parked=filters.parked, limit=filters.limit,
         understaffed=filters.understaffed,
     )
-    return [LedgerRow.model_validate(r) for r in rows]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -30,12 +29,13 @@ from db import hierarchy as hierarchy_db
 from db import need as need_db
 from db import resident_rating as rating_db
 from db import task as task_db
+from db.need import GridPlaceRow
 from db.pool import Conn, Pool
 from domain import need_rules, task_rules
 from domain.dispatch_policy import DEFAULT_POLICY
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.pii import mask_text
-from domain.scope import HierarchyPath, allows
+from domain.scope import allows
 from schemas.auth import STAFF_ROLES, Actor
 from schemas.dispatch import (
     GridNeedCodeIssued,
@@ -62,13 +62,11 @@ def _require_staff_role(actor: Actor) -> None:
         raise Forbidden("无权操作: 仅所在社区、街道或组织部的工作人员可以签发居民码")
 
 
-def _require_staff_of(actor: Actor, place: dict[str, Any] | None, missing: NotFound) -> None:
+def _require_staff_of(actor: Actor, place: GridPlaceRow | None, missing: NotFound) -> None:
     """Staff whose scope holds the place; a place elsewhere is answered as a missing one."""
     if place is None:
         raise missing
-    path = HierarchyPath(district_id=place["district_id"], subdistrict_id=place["subdistrict_id"],
-                         community_id=place["community_id"])
-    if not allows(actor, path):
+    if not allows(actor, place.path):
         raise missing
 
 
@@ -92,7 +90,7 @@ async def open_need_code(conn: Conn, code: str) -> NeedCodeOpens:
         raise NotFound(task_rules.REFUSAL_BAD_NEED_CODE, code="bad_need_code")
     label = await hierarchy_db.select_grid_label(conn, grid_id=live.grid_id)
     assert label is not None  # the code's grid exists (foreign key)
-    categories = [c["name"] for c in await need_db.select_categories(conn)]
+    categories = [c.name for c in await need_db.select_categories(conn)]
     return NeedCodeOpens(grid_name=label.grid_name, community_id=label.community_id,
                          community_name=label.community_name, categories=categories,
                          micro_wish_category=need_rules.MICRO_WISH_CATEGORY)
@@ -118,12 +116,12 @@ async def place_need_as_resident(conn: Conn, data: ResidentNeedCreate, *, now: d
         row = await dispatch.record_need(conn, place=place, data=need,
                                          created_by=f"{RESIDENT_ACTOR_PREFIX}{code.id}", now=now)
         follow = "sbd_follow_" + secrets.token_urlsafe(24)
-        await need_db.set_follow_token_hash(conn, need_id=row["id"], token_hash=hash_token(follow))
-        message = f"需求已提交 (编号 {row['id']}), 社区核查后将安排党员服务。"
-        if row["likely_duplicate"]:
-            message += f" 您近期已提交过相同需求 (编号 {row['duplicate_of']}), 社区将一并处理。"
-        return ResidentNeedReceipt(need_id=row["id"], status=NeedStatus(row["status"]), deadline_at=row["deadline_at"],
-                                   likely_duplicate=row["likely_duplicate"], message=message,
+        await need_db.set_follow_token_hash(conn, need_id=row.id, token_hash=hash_token(follow))
+        message = f"需求已提交 (编号 {row.id}), 社区核查后将安排党员服务。"
+        if row.likely_duplicate:
+            message += f" 您近期已提交过相同需求 (编号 {row.duplicate_of}), 社区将一并处理。"
+        return ResidentNeedReceipt(need_id=row.id, status=row.status, deadline_at=row.deadline_at,
+                                   likely_duplicate=row.likely_duplicate, message=message,
                                    follow_token=follow)
 
 
@@ -160,7 +158,7 @@ async def reissue_rating_code(
         task = await task_db.select_task(conn, task_id=task_id)
         assert task is not None
         code, expires_at = await dispatch.issue_rating_code(
-            conn, task_id=task_id, window_end=task["window_end"], issued_by=actor.audit_name, now=now,
+            conn, task_id=task_id, window_end=task.view.window_end, issued_by=actor.audit_name, now=now,
             rating_window=rating_window or DEFAULT_POLICY.rating_window)
         log.info("rating_code_issued", task_id=task_id)
         return ResidentRatingCodeIssued(task_id=task_id, code=code, expires_at=expires_at)
@@ -181,12 +179,13 @@ async def _usable_rating_token(conn: Conn, code: str, *, now: datetime) -> ratin
 async def open_rating_code(conn: Conn, code: str, *, now: datetime) -> RatingCodeOpens:
     """The service a rating code rates, or why the code cannot be used."""
     token = await _usable_rating_token(conn, code, now=now)
-    task = await task_db.select_task(conn, task_id=token.task_id)
-    assert task is not None  # the code's task exists (foreign key)
-    name = await directory_db.select_scope_name(conn, scope_kind="community", scope_id=task["community_id"])
-    return RatingCodeOpens(task_id=token.task_id, category=task["category"], community_name=name or "",
-                           served_on=task["window_start"], expires_at=token.expires_at,
-                           ready=task["status"] in task_rules.RATEABLE_STATUSES)
+    row = await task_db.select_task(conn, task_id=token.task_id)
+    assert row is not None  # the code's task exists (foreign key)
+    task = row.view
+    name = await directory_db.select_scope_name(conn, scope_kind="community", scope_id=task.community_id)
+    return RatingCodeOpens(task_id=token.task_id, category=task.category, community_name=name or "",
+                           served_on=task.window_start, expires_at=token.expires_at,
+                           ready=task.status.value in task_rules.RATEABLE_STATUSES)
 
 
 async def rate_as_resident(pool: Pool, client: Client, data: ResidentRateInput, *, now: datetime) -> ResidentRateResult:

@@ -33,6 +33,8 @@ from db import account_code as code_db
 from db import account_session as session_db
 from db import audit_log, directory
 from db import channel_endpoint as endpoint_db
+from db.account import AccountRow
+from db.account_session import SessionRow
 from db.pool import Conn
 from domain import sign_in as rules
 from domain.channel_templates import sms_text
@@ -105,14 +107,14 @@ class SessionActor:
     expires_at: datetime
 
 
-def _failure_state(row: dict[str, Any]) -> rules.FailureState:
-    return rules.FailureState(failed_attempts=row["failed_attempts"], first_failed_at=row["first_failed_at"],
-                              locked_until=row["locked_until"])
+def _failure_state(row: AccountRow) -> rules.FailureState:
+    return rules.FailureState(failed_attempts=row.failed_attempts, first_failed_at=row.first_failed_at,
+                              locked_until=row.locked_until)
 
 
-def _actor(row: dict[str, Any], account_id: int) -> Actor:
-    return Actor(role=Role(row["role"]), scope_kind=ScopeKind(row["scope_kind"]), scope_id=row["scope_id"],
-                 label=row["label"], account_id=account_id)
+def _actor(row: AccountRow | SessionRow, account_id: int) -> Actor:
+    return Actor(role=Role(row.role), scope_kind=ScopeKind(row.scope_kind), scope_id=row.scope_id,
+                 label=row.label, account_id=account_id)
 
 
 async def _audit(conn: Conn, *, actor: str, action: str, account_id: int | None,
@@ -137,9 +139,9 @@ async def me(conn: Conn, actor: Actor, *, expires_at: datetime | None) -> Me:
               scope_name=await scope_name(conn, actor), account_id=actor.account_id, expires_at=expires_at)
 
 
-async def _start_session(conn: Conn, row: dict[str, Any], *, method: str, now: datetime) -> SignedIn:
+async def _start_session(conn: Conn, row: AccountRow, *, method: str, now: datetime) -> SignedIn:
     """Clear the failure count, open a session, audit the sign-in (inside the caller's transaction)."""
-    account_id: int = row["id"]
+    account_id: int = row.id
     await account_db.update_failures(conn, account_id=account_id, failed_attempts=0, first_failed_at=None,
                                      locked_until=None)
     session_token = secrets.token_urlsafe(32)
@@ -154,7 +156,7 @@ async def _start_session(conn: Conn, row: dict[str, Any], *, method: str, now: d
     return SignedIn(me=signed, session_token=session_token, csrf_token=csrf_token)
 
 
-async def _record_failure(conn: Conn, row: dict[str, Any] | None, *, phone: str, method: str, reason: str,
+async def _record_failure(conn: Conn, row: AccountRow | None, *, phone: str, method: str, reason: str,
                           now: datetime) -> bool:
     """Audit a failed sign-in and count it on the account; True when this failure locked it."""
     if row is None:
@@ -162,14 +164,14 @@ async def _record_failure(conn: Conn, row: dict[str, Any] | None, *, phone: str,
                      after={"method": method, "reason": reason, "phone": mask_phone(phone)})
         log.info("sign_in_failed", method=method, reason=reason)
         return False
-    account_id: int = row["id"]
+    account_id: int = row.id
     state = rules.after_failure(_failure_state(row), now)
     await account_db.update_failures(conn, account_id=account_id, failed_attempts=state.failed_attempts,
                                      first_failed_at=state.first_failed_at, locked_until=state.locked_until)
     await _audit(conn, actor=ANONYMOUS, action="sign_in_failed", account_id=account_id,
                  after={"method": method, "reason": reason})
     log.info("sign_in_failed", account_id=account_id, method=method, reason=reason)
-    locked_now = state.locked_until is not None and state.locked_until != row["locked_until"]
+    locked_now = state.locked_until is not None and state.locked_until != row.locked_until
     if locked_now:
         await _audit(conn, actor=ANONYMOUS, action="account_locked", account_id=account_id,
                      after={"locked_until": state.locked_until})
@@ -177,11 +179,12 @@ async def _record_failure(conn: Conn, row: dict[str, Any] | None, *, phone: str,
     return locked_now
 
 
-async def _refuse_locked(conn: Conn, row: dict[str, Any], *, method: str) -> Locked:
-    await _audit(conn, actor=ANONYMOUS, action="sign_in_refused_locked", account_id=row["id"],
-                 after={"method": method, "locked_until": row["locked_until"]})
-    log.info("sign_in_refused_locked", account_id=row["id"], method=method)
-    return Locked(rules.locked_message(row["locked_until"]))
+async def _refuse_locked(conn: Conn, row: AccountRow, *, method: str) -> Locked:
+    assert row.locked_until is not None   # called only for an account rules.is_locked found locked
+    await _audit(conn, actor=ANONYMOUS, action="sign_in_refused_locked", account_id=row.id,
+                 after={"method": method, "locked_until": row.locked_until})
+    log.info("sign_in_refused_locked", account_id=row.id, method=method)
+    return Locked(rules.locked_message(row.locked_until))
 
 
 async def login_with_password(conn: Conn, *, phone: str, password: str, now: datetime) -> SignedIn:
@@ -189,15 +192,15 @@ async def login_with_password(conn: Conn, *, phone: str, password: str, now: dat
     error: Exception
     async with conn.transaction():
         row = await account_db.select_account_by_phone(conn, phone=phone, for_update=True)
-        if row is not None and row["disabled_at"] is None and rules.is_locked(_failure_state(row), now):
+        if row is not None and row.disabled_at is None and rules.is_locked(_failure_state(row), now):
             error = await _refuse_locked(conn, row, method="password")
         else:
-            usable = row is not None and row["disabled_at"] is None
-            ok = await password_matches(row["password_hash"] if usable and row is not None else None, password)
+            usable = row is not None and row.disabled_at is None
+            ok = await password_matches(row.password_hash if usable and row is not None else None, password)
             if ok and row is not None:
                 return await _start_session(conn, row, method="password", now=now)
-            reason = ("unknown_phone" if row is None else "disabled" if row["disabled_at"] is not None
-                      else "no_password" if row["password_hash"] is None else "wrong_password")
+            reason = ("unknown_phone" if row is None else "disabled" if row.disabled_at is not None
+                      else "no_password" if row.password_hash is None else "wrong_password")
             if await _record_failure(conn, row if usable else None, phone=phone, method="password",
                                      reason=reason, now=now):
                 error = Locked(rules.locked_message(now + rules.LOCK_DURATION))
@@ -214,19 +217,19 @@ async def request_code(conn: Conn, *, phone: str, now: datetime) -> str | None:
     """
     async with conn.transaction():
         row = await account_db.select_account_by_phone(conn, phone=phone, for_update=True)
-        if row is None or row["disabled_at"] is not None:
+        if row is None or row.disabled_at is not None:
             log.info("sign_in_code_not_sent", reason="no_account")
             return None
-        last = await code_db.select_last_sent_at(conn, account_id=row["id"], purpose=rules.CodePurpose.login)
+        last = await code_db.select_last_sent_at(conn, account_id=row.id, purpose=rules.CodePurpose.login)
         if not rules.may_send_code(last, now):
-            log.info("sign_in_code_not_sent", account_id=row["id"], reason="too_soon")
+            log.info("sign_in_code_not_sent", account_id=row.id, reason="too_soon")
             return None
         code = rules.new_code(rules.CodePurpose.login)
         code_id = await code_db.insert_code(
-            conn, account_id=row["id"], purpose=rules.CodePurpose.login, code_hash=code_hash(row["id"], code),
+            conn, account_id=row.id, purpose=rules.CodePurpose.login, code_hash=code_hash(row.id, code),
             now=now, expires_at=now + rules.LOGIN_CODE_TTL,
         )
-        await _audit(conn, actor=ANONYMOUS, action="sign_in_code_sent", account_id=row["id"],
+        await _audit(conn, actor=ANONYMOUS, action="sign_in_code_sent", account_id=row.id,
                      after={"code_id": code_id, "expires_at": now + rules.LOGIN_CODE_TTL})
     return code
 
@@ -242,26 +245,26 @@ async def issue_setup_code(conn: Conn, *, account_id: int, now: datetime) -> tup
 
 async def _check_code(
     conn: Conn, *, phone: str, code: str, purposes: Sequence[rules.CodePurpose], method: str, now: datetime
-) -> dict[str, Any] | Exception:
+) -> AccountRow | Exception:
     """The account row when the code is right (the code is used up), else the error to raise.
 
     Runs inside the caller's transaction; failures are recorded in it, so the caller must commit
     before raising.
     """
     row = await account_db.select_account_by_phone(conn, phone=phone, for_update=True)
-    if row is None or row["disabled_at"] is not None:
+    if row is None or row.disabled_at is not None:
         await _record_failure(conn, None, phone=phone, method=method,
                               reason="unknown_phone" if row is None else "disabled", now=now)
         return Unauthenticated(rules.BAD_CODE)
     if rules.is_locked(_failure_state(row), now):
         return await _refuse_locked(conn, row, method=method)
-    live = await code_db.select_live_code(conn, account_id=row["id"], purposes=[p.value for p in purposes],
+    live = await code_db.select_live_code(conn, account_id=row.id, purposes=[p.value for p in purposes],
                                           now=now, max_attempts=rules.CODE_MAX_ATTEMPTS)
-    if live is not None and hmac.compare_digest(live["code_hash"], code_hash(row["id"], code)):
-        await code_db.mark_used(conn, code_id=live["id"], now=now)
+    if live is not None and hmac.compare_digest(live.code_hash, code_hash(row.id, code)):
+        await code_db.mark_used(conn, code_id=live.id, now=now)
         return row
     if live is not None:
-        await code_db.count_wrong_try(conn, code_id=live["id"])
+        await code_db.count_wrong_try(conn, code_id=live.id)
     reason = "wrong_code" if live is not None else "no_live_code"
     if await _record_failure(conn, row, phone=phone, method=method, reason=reason, now=now):
         return Locked(rules.locked_message(now + rules.LOCK_DURATION))
@@ -272,7 +275,7 @@ async def login_with_code(conn: Conn, *, phone: str, code: str, now: datetime) -
     async with conn.transaction():
         found = await _check_code(conn, phone=phone, code=code, purposes=[rules.CodePurpose.login],
                                   method="code", now=now)
-        if isinstance(found, dict):
+        if isinstance(found, AccountRow):
             return await _start_session(conn, found, method="code", now=now)
     raise found
 
@@ -289,14 +292,14 @@ async def setup_password(conn: Conn, *, phone: str, code: str, new_password: str
         found = await _check_code(conn, phone=phone, code=code,
                                   purposes=[rules.CodePurpose.setup, rules.CodePurpose.login],
                                   method="password_setup", now=now)
-        if isinstance(found, dict):
-            account_id: int = found["id"]
+        if isinstance(found, AccountRow):
+            account_id: int = found.id
             await account_db.update_password(conn, account_id=account_id,
                                              password_hash=await hash_password(new_password), now=now)
             await session_db.revoke_account_sessions(conn, account_id=account_id, now=now, reason="password_set")
             await code_db.void_codes(conn, account_id=account_id, now=now)
             await _audit(conn, actor=_actor(found, account_id).audit_name, action="password_set",
-                         account_id=account_id, after={"first": found["password_hash"] is None})
+                         account_id=account_id, after={"first": found.password_hash is None})
             return await _start_session(conn, found, method="password_setup", now=now)
     raise found
 
@@ -304,16 +307,16 @@ async def setup_password(conn: Conn, *, phone: str, code: str, new_password: str
 async def authenticate_session(conn: Conn, session_token: str, *, now: datetime) -> SessionActor:
     """The actor behind a session cookie; Unauthenticated when unknown, revoked, expired or disabled."""
     row = await session_db.select_session_by_hash(conn, token_hash=_sha256(session_token))
-    if row is None or row["revoked_at"] is not None or row["disabled_at"] is not None:
+    if row is None or row.revoked_at is not None or row.disabled_at is not None:
         raise Unauthenticated(rules.SESSION_EXPIRED)
-    if rules.session_expired(row["created_at"], row["last_seen_at"], now):
+    if rules.session_expired(row.created_at, row.last_seen_at, now):
         raise Unauthenticated(rules.SESSION_EXPIRED)
-    last_seen = row["last_seen_at"]
+    last_seen = row.last_seen_at
     if rules.session_needs_touch(last_seen, now):
-        await session_db.touch_session(conn, session_id=row["id"], now=now)
+        await session_db.touch_session(conn, session_id=row.id, now=now)
         last_seen = now
-    return SessionActor(actor=_actor(row, row["account_id"]), session_id=row["id"], csrf_hash=row["csrf_hash"],
-                        expires_at=rules.session_expires_at(row["created_at"], last_seen))
+    return SessionActor(actor=_actor(row, row.account_id), session_id=row.id, csrf_hash=row.csrf_hash,
+                        expires_at=rules.session_expires_at(row.created_at, last_seen))
 
 
 def check_csrf(session: SessionActor, *, cookie: str | None, header: str | None) -> None:

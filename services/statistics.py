@@ -4,28 +4,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from db import statistics
 from db.pool import Conn
+from db.statistics import StatisticsGroup
 from domain.errors import Forbidden, InvalidInput, NotFound
 from domain.evaluation import Period, period_of
 from domain.local_time import LOCAL_ZONE
+from domain.registration_rules import registration_rate
 from domain.scope import HierarchyPath, allows, scope_filter
 from schemas.auth import Actor, ScopeKind
 from schemas.evaluation import EvaluationRule, PeriodKind
 from schemas.statistics import (
-    RegistrationCounts,
     RegistrationStatistics,
     RegistrationTrend,
     StatisticsLevel,
     TrendMonth,
 )
-
-
-def registration_rate(active: int, members: int) -> float:
-    """报到率: members with an active registration over all members (0 for an empty group)."""
-    return round(active / members, 4) if members else 0.0
 
 
 async def registration_statistics(
@@ -34,23 +29,7 @@ async def registration_statistics(
     rows = await statistics.select_registration_counts(
         conn, scope=scope_filter(actor), level=level.value
     )
-    items = [
-        RegistrationCounts(
-            level=level,
-            id=r["id"],
-            name=r["name"] or "",
-            members=r["members"],
-            submitted=r["submitted"],
-            confirmed=r["confirmed"],
-            active=r["active"],
-            paused=r["paused"],
-            rejected=r["rejected"],
-            lapsed=r["lapsed"],
-            rate=registration_rate(r["active"], r["members"]),
-        )
-        for r in rows
-    ]
-    return RegistrationStatistics(level=level, items=items)
+    return RegistrationStatistics(level=level, items=rows)
 
 
 def trend_months(now: datetime, months: int) -> list[Period]:
@@ -63,17 +42,17 @@ def trend_months(now: datetime, months: int) -> list[Period]:
     return out
 
 
-def _may_see(actor: Actor, level: StatisticsLevel, group: Any) -> bool:
+def _may_see(actor: Actor, level: StatisticsLevel, group: StatisticsGroup) -> bool:
     """The city's figures for city-wide staff; an area's for staff of it or above; a unit's for
     city-wide staff and its own admin."""
     if actor.scope_kind is ScopeKind.city:
         return True
     if level is StatisticsLevel.unit:
-        return actor.scope_kind is ScopeKind.unit and actor.scope_id == group["unit_id"]
+        return actor.scope_kind is ScopeKind.unit and actor.scope_id == group.unit_id
     if level is StatisticsLevel.city:
         return False
-    return allows(actor, HierarchyPath(district_id=group["district_id"], subdistrict_id=group["subdistrict_id"],
-                                       community_id=group["community_id"]))
+    return allows(actor, HierarchyPath(district_id=group.district_id, subdistrict_id=group.subdistrict_id,
+                                       community_id=group.community_id))
 
 
 async def registration_trend(
@@ -101,11 +80,11 @@ async def registration_trend(
         quota_services=quota_services, quota_hours=quota_hours,
     )
     return RegistrationTrend(
-        level=level, id=group_id, name=group["name"], quota_services=float(quota_services),
+        level=level, id=group_id, name=group.name, quota_services=float(quota_services),
         quota_hours=float(quota_hours),
-        months=[TrendMonth(month=p.label, members=r["members"], registered=r["registered"],
-                           newly_registered=r["newly_registered"], served=r["served"],
-                           met_standard=r["met_standard"], rate=registration_rate(r["registered"], r["members"]))
+        months=[TrendMonth(month=p.label, members=r.members, registered=r.registered,
+                           newly_registered=r.newly_registered, served=r.served,
+                           met_standard=r.met_standard, rate=registration_rate(r.registered, r.members))
                 for p, r in zip(periods, rows, strict=True)],
     )
 

@@ -87,15 +87,14 @@ async def issue_token(
 
 async def revoke_token(conn: Conn, *, token_id: int) -> None:
     """Revoke; revoking an already revoked token is a no-op. Unknown id → NotFound."""
-    row = await api_token.revoke_api_token(conn, token_id=token_id)
-    if row is None:
+    revoked_at = await api_token.revoke_api_token(conn, token_id=token_id)
+    if revoked_at is None:
         raise NotFound(f"令牌 {token_id} 不存在")
     log.info("token_revoked", token_id=token_id)
 
 
 async def list_tokens(conn: Conn, *, include_revoked: bool = False) -> list[TokenInfo]:
-    rows = await api_token.select_api_tokens(conn, include_revoked=include_revoked)
-    return [TokenInfo.model_validate(dict(r)) for r in rows]
+    return await api_token.select_api_tokens(conn, include_revoked=include_revoked)
 
 
 async def authenticate(conn: Conn, token: str) -> Actor:
@@ -103,12 +102,7 @@ async def authenticate(conn: Conn, token: str) -> Actor:
     row = await api_token.select_api_token_by_hash(conn, token_hash=hash_token(token))
     if row is None:
         raise Unauthenticated("访问令牌无效: 请检查令牌是否完整, 或联系管理员重新签发")
-    if row["revoked_at"] is not None:
+    if row.revoked_at is not None:
         raise Unauthenticated("访问令牌已被吊销: 请联系管理员重新签发")
-    return Actor(
-        role=Role(row["role"]),
-        scope_kind=ScopeKind(row["scope_kind"]),
-        scope_id=row["scope_id"],
-        label=row["label"],
-        token_id=row["id"],
-    )
+    return Actor(role=row.role, scope_kind=row.scope_kind, scope_id=row.scope_id, label=row.label,
+                 token_id=row.id)

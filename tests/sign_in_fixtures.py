@@ -66,7 +66,7 @@ async def make_account(
             now=datetime.now(UTC),
         )
     assert row is not None
-    return row["id"], phone
+    return row.id, phone
 
 
 def session_cookies(resp: httpx.Response) -> dict[str, str]:

@@ -7,7 +7,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from services.statistics import registration_rate
+from domain.registration_rules import registration_rate
 from tests.api_fixtures import ApiCity, MemberRow, api_city_fixture, api_http_fixture  # noqa: F401
 
 STATUSES = ("submitted", "confirmed", "active", "paused", "rejected", "lapsed")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -18,7 +17,7 @@ from schemas.campaign_contract import CampaignWorkflowResult, MobiliseInput
 from schemas.dispatch import AnswerOfferInput
 from services import campaign as campaign_service
 from services import dispatch as dispatch_service
-from tests.test_campaign_workflow import campaign_reminders, create_campaign, short_ladder, status
+from tests.test_campaign_workflow import campaign_reminders, create_campaign, launch, short_ladder, status
 from tests.test_registration_seed import add_member, import_cohort, seed_city
 from tests.waiting import eventually
 from workers.registry import all_activities, all_workflows
@@ -37,10 +36,7 @@ async def test_paused_campaign_sends_nothing_extension_moves_the_ladder_and_canc
         campaign_id = await create_campaign(conn, city, start=start, policy=short_ladder())
     async with Worker(ts_env.client, task_queue=task_queue, workflows=all_workflows(),
                       activities=all_activities(pool)):
-        with ts_env.with_time_skipping_disabled():
-            await campaign_service.launch_campaign(pool, ts_env.client, SYSTEM_ACTOR, campaign_id,
-                                                   now=start, task_queue=task_queue)
-        handle: WorkflowHandle[Any, Any] = ts_env.client.get_workflow_handle(f"campaign-{campaign_id}")
+        _, handle = await launch(ts_env, pool, task_queue, campaign_id, start=start)
         async with pool.acquire() as conn:
             await ts_env.fast_forward(handle, timedelta(days=1, hours=1))
 

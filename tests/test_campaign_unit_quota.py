@@ -4,10 +4,8 @@ along the ladder on the time-skipping server, progress and the evaluation thresh
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -30,6 +28,7 @@ from services import campaign as campaign_service
 from services import evaluation as evaluation_service
 from telemetry import metrics
 from tests import record_histories
+from tests.test_campaign_workflow import launch
 from tests.test_registration_seed import City, add_member, import_cohort, seed_city
 from tests.waiting import eventually
 from workers.registry import all_activities, all_workflows
@@ -115,10 +114,7 @@ async def test_units_below_the_rate_are_reminded_at_each_later_step_until_they_c
     counted = {step: _unit_quota_reminders_counted(step) for step in ("urge", "supervise")}
     async with Worker(ts_env.client, task_queue=task_queue, workflows=all_workflows(),
                       activities=all_activities(pool)):
-        with ts_env.with_time_skipping_disabled():
-            await campaign_service.launch_campaign(pool, ts_env.client, SYSTEM_ACTOR, campaign_id,
-                                                   now=start, task_queue=task_queue)
-        handle: WorkflowHandle[Any, Any] = ts_env.client.get_workflow_handle(f"campaign-{campaign_id}")
+        _, handle = await launch(ts_env, pool, task_queue, campaign_id, start=start)
         async with pool.acquire() as conn:
             await ts_env.fast_forward(handle, timedelta(days=8, hours=1))   # the remind step (deadline-2d)
 

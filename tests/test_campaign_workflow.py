@@ -15,6 +15,7 @@ from schemas.campaign import (
     CampaignCreate,
     CampaignScope,
     CampaignStatus,
+    CampaignView,
     LadderStep,
     Recipient,
     ReminderPolicy,
@@ -62,6 +63,16 @@ async def status(conn: Conn, campaign_id: int) -> str:
     return value
 
 
+async def launch(ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, campaign_id: int, *,
+                 start: datetime) -> tuple[CampaignView, WorkflowHandle[Any, Any]]:
+    """Launch the campaign (time skipping off: the launch must not race the workflow's first timer)
+    and the handle of its workflow."""
+    with ts_env.with_time_skipping_disabled():
+        launched = await campaign_service.launch_campaign(pool, ts_env.client, SYSTEM_ACTOR, campaign_id,
+                                                          now=start, task_queue=task_queue)
+    return launched, ts_env.client.get_workflow_handle(f"campaign-{campaign_id}")
+
+
 async def test_campaign_reminds_along_the_ladder_skips_members_who_registered_and_closes(
     ts_env: WorkflowEnvironment, pool: Pool, task_queue: str
 ) -> None:
@@ -94,11 +105,8 @@ async def _run_ladder(ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, 
                       start: datetime, lagging: int, catching_up: int, registered: int) -> None:
     async with Worker(ts_env.client, task_queue=task_queue, workflows=all_workflows(),
                       activities=all_activities(pool)):
-        with ts_env.with_time_skipping_disabled():
-            launched = await campaign_service.launch_campaign(pool, ts_env.client, SYSTEM_ACTOR, campaign_id,
-                                                              now=start, task_queue=task_queue)
+        launched, handle = await launch(ts_env, pool, task_queue, campaign_id, start=start)
         assert launched.status is CampaignStatus.launched
-        handle: WorkflowHandle[Any, Any] = ts_env.client.get_workflow_handle(f"campaign-{campaign_id}")
         async with pool.acquire() as conn:
             await ts_env.fast_forward(handle, timedelta(days=1, hours=1))
 

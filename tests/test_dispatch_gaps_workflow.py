@@ -126,8 +126,8 @@ async def test_partly_staffed_at_the_top_goes_ahead_flagged_understaffed(
             conn, as_of=datetime.now(UTC), community_ids=[city.community_id], subdistrict_id=None,
             district_id=None, member_id=None, grid_id=None, community_id=None, status=None, overdue=None,
             parked=None, limit=10, understaffed=False)
-    assert [(r["task_id"], r["understaffed_shortfall"], r["holders"]) for r in flagged] == [(task_id, 2, [keen])]
-    assert task_id not in [r["task_id"] for r in full]
+    assert [(r.task_id, r.understaffed_shortfall, r.holders) for r in flagged] == [(task_id, 2, [keen])]
+    assert task_id not in [r.task_id for r in full]
     assert "parked" not in await assert_moves_allowed(pool, task_id)
     await save_from_test(handle, "understaffed_at_the_top")
     await handle.terminate()

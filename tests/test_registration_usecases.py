@@ -62,9 +62,9 @@ async def test_submit_then_confirm_places_in_home_grid_with_history_and_audit(co
     events = await select_events(conn, kind="member", registration_id=submitted.id)
     assert [(e.from_status, e.to_status) for e in events] == [(None, "submitted"), ("submitted", "active")]
     audits = await select_audit_entries(conn, subject_kind="member_registration", subject_id=submitted.id)
-    assert [a["action"] for a in audits] == ["member_registration.submit", "member_registration.confirm"]
-    assert audits[1]["before"]["status"] == "submitted" and audits[1]["after"]["status"] == "active"
-    assert audits[1]["actor"] == "community_staff:社区书记"
+    assert [a.action for a in audits] == ["member_registration.submit", "member_registration.confirm"]
+    assert audits[1].before["status"] == "submitted" and audits[1].after["status"] == "active"
+    assert audits[1].actor == "community_staff:社区书记"
 
 
 async def test_confirm_without_grid_awaits_placement(conn: Conn) -> None:

@@ -14,6 +14,7 @@ from services import registration as member_service
 from services.tokens import issue_token
 from tests.api_fixtures import api_http_fixture  # noqa: F401
 from tests.test_registration_seed import City, add_member, import_cohort, seed_city
+from tests.test_unit_transfer_workflow import transfer_titles
 
 
 @dataclass
@@ -69,13 +70,6 @@ async def _start(http: httpx.AsyncClient, world: World, actor: str, member_id: i
                            json={"member_id": member_id, "to_unit_id": to_unit, **extra})
 
 
-async def _inbox_titles(pool: Pool, kind: str, recipient_id: int) -> list[str]:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch("SELECT title FROM notification WHERE recipient_kind = $1 AND recipient_id = $2"
-                                " AND category = 'unit_transfer' ORDER BY id", kind, recipient_id)
-    return [r["title"] for r in rows]
-
-
 async def test_unit_admin_asks_target_accepts_member_moves_registration_stays(
     api_http: httpx.AsyncClient, pool: Pool
 ) -> None:
@@ -87,7 +81,7 @@ async def test_unit_admin_asks_target_accepts_member_moves_registration_stays(
     assert resp.status_code == 201, resp.text
     transfer = resp.json()
     assert (transfer["status"], transfer["from_unit_id"], transfer["to_unit_id"]) == ("pending", u0, u1)
-    assert await _inbox_titles(pool, "unit", u1) == ["转单位申请待确认"]
+    assert await transfer_titles(pool, "unit", u1) == ["转单位申请待确认"]
 
     resp = await api_http.post(f"/unit-transfers/{transfer['id']}/accept", headers=world.auth("unit0"))
     assert resp.status_code == 403 and "转入单位" in resp.json()["message"]
@@ -108,9 +102,9 @@ async def test_unit_admin_asks_target_accepts_member_moves_registration_stays(
     assert audit is not None
     assert (audit["before"]["unit_id"], audit["after"]["unit_id"]) == (u0, u1)
     assert audit["after"]["employer_name"] == unit1_name
-    assert await _inbox_titles(pool, "unit", u0) == ["转单位已完成"]
-    assert await _inbox_titles(pool, "unit", u1) == ["转单位申请待确认", "转单位已完成"]
-    assert await _inbox_titles(pool, "member", world.m0) == ["转单位已完成"]
+    assert await transfer_titles(pool, "unit", u0) == ["转单位已完成"]
+    assert await transfer_titles(pool, "unit", u1) == ["转单位申请待确认", "转单位已完成"]
+    assert await transfer_titles(pool, "member", world.m0) == ["转单位已完成"]
 
     stats = await api_http.get("/statistics/registration", params={"level": "unit"}, headers=world.auth("unit1"))
     assert stats.status_code == 200
@@ -147,7 +141,7 @@ async def test_refusals_are_chinese_and_fitting(api_http: httpx.AsyncClient, poo
                                   json={"reason": "编制已满"})
     assert refused.status_code == 200 and refused.json()["status"] == "refused"
     assert refused.json()["decision_reason"] == "编制已满"
-    assert await _inbox_titles(pool, "member", world.m0) == ["转单位申请被拒绝"]
+    assert await transfer_titles(pool, "member", world.m0) == ["转单位申请被拒绝"]
     late = await api_http.post(f"/unit-transfers/{tid}/accept", headers=world.auth("unit1"))
     assert late.status_code == 409 and "已被拒绝" in late.json()["message"]
     async with pool.acquire() as conn:
@@ -166,7 +160,7 @@ async def test_org_department_decides_in_one_step_others_may_not(api_http: httpx
     assert done.json()["status"] == "accepted"
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT unit_id FROM member WHERE id = $1", world.m1) == u2
-    assert await _inbox_titles(pool, "unit", u1) == ["转单位已完成"]
+    assert await transfer_titles(pool, "unit", u1) == ["转单位已完成"]
 
 
 async def test_member_asks_and_withdraws(api_http: httpx.AsyncClient, pool: Pool) -> None:
@@ -180,7 +174,7 @@ async def test_member_asks_and_withdraws(api_http: httpx.AsyncClient, pool: Pool
     assert (await api_http.post(f"/unit-transfers/{tid}/cancel", headers=world.auth("unit2"))).status_code == 403
     resp = await api_http.post(f"/unit-transfers/{tid}/cancel", headers=world.auth("member0"), json={"reason": "不去了"})
     assert resp.status_code == 200 and resp.json()["status"] == "cancelled"
-    assert await _inbox_titles(pool, "unit", u2) == ["转单位申请待确认", "转单位申请已撤回"]
+    assert await transfer_titles(pool, "unit", u2) == ["转单位申请待确认", "转单位申请已撤回"]
 
 
 async def test_scope_of_reads_and_actions(api_http: httpx.AsyncClient, pool: Pool) -> None:

@@ -44,7 +44,7 @@ class UnitTransferActivities:
         """The request's status; a missing row reads as expired (nothing left to wait for)."""
         async with self._pool.acquire() as conn:
             row = await transfer_db.select_transfer(conn, transfer_id=data.transfer_id)
-        status = UnitTransferStatus.expired if row is None else UnitTransferStatus(row["status"])
+        status = UnitTransferStatus.expired if row is None else row.status
         return UnitTransferStatusResult(status=status)
 
     @activity.defn(name="remind_unit_transfer")
@@ -53,13 +53,13 @@ class UnitTransferActivities:
         retried activity (or a replayed step) send nothing twice."""
         async with self._pool.acquire() as conn:
             row = await transfer_db.select_transfer(conn, transfer_id=data.transfer_id)
-            if row is None or row["status"] != UnitTransferStatus.pending.value:
+            if row is None or row.status != UnitTransferStatus.pending.value:
                 return UnitTransferReminderResult(sent=False)
-            text = rules.reminder_to_target(data.step, row["member_name"], data.transfer_id, row["expires_at"])
+            text = rules.reminder_to_target(data.step, row.member_name, data.transfer_id, row.expires_at)
             sent = await reminder_db.remind_one(
                 conn, key=reminder_db.ReminderKey(REMINDER_LADDER, "unit_transfer", data.transfer_id, 0,
                                                   data.step.value),
-                recipient_kind="unit", recipient_id=int(row["to_unit_id"]),
+                recipient_kind="unit", recipient_id=int(row.to_unit_id),
                 reason=f"{STEP_LABELS[data.step]}: 转单位申请待确认",
                 message=reminder_db.Message(text.category, text.title, text.body),
             )
@@ -73,14 +73,14 @@ class UnitTransferActivities:
         decided meanwhile (the row lock orders this against a late accept)."""
         async with self._pool.acquire() as conn, conn.transaction():
             row = await transfer_db.select_transfer(conn, transfer_id=data.transfer_id, for_update=True)
-            if row is None or row["status"] != UnitTransferStatus.pending.value:
+            if row is None or row.status != UnitTransferStatus.pending.value:
                 return ExpireUnitTransferResult(expired=False)
             await transfer_db.close_transfer(
                 conn, transfer_id=data.transfer_id, status=UnitTransferStatus.expired.value,
                 decided_by=WORKFLOW_ACTOR, decision_reason="逾期无人处理, 自动失效", decided_at=data.as_of,
             )
-            text = rules.expired(row["member_name"], row["to_unit_name"])
-            recipients = [("unit", row["from_unit_id"]), ("unit", row["to_unit_id"]), ("member", row["member_id"])]
+            text = rules.expired(row.member_name, row.to_unit_name)
+            recipients = [("unit", row.from_unit_id), ("unit", row.to_unit_id), ("member", row.member_id)]
             await transfer_db.insert_transfer_notifications(
                 conn, transfer_id=data.transfer_id, event="expired", category=text.category,
                 title=text.title, body=text.body,

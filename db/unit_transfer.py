@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from db.pool import Conn
 from domain.scope import ScopeFilter
+from schemas.unit_transfer import UnitTransferOut
+
+
+class UnitTransferRow(UnitTransferOut):
+    """A request as the API shows it, plus the member's employer now and place where they live
+    (which community, subdistrict and district actors are scoped by)."""
+
+    current_unit_id: int | None
+    community_id: int | None
+    subdistrict_id: int | None
+    district_id: int | None
+
+    def out(self) -> UnitTransferOut:
+        return UnitTransferOut.model_validate(self.model_dump(include=set(UnitTransferOut.model_fields)))
 
 # The request with the names people read and the member's place in the hierarchy (where they
 # live), which community, subdistrict and district actors are scoped by.
@@ -50,11 +63,11 @@ async def insert_transfer(
     return transfer_id
 
 
-async def select_transfer(conn: Conn, *, transfer_id: int, for_update: bool = False) -> dict[str, Any] | None:
+async def select_transfer(conn: Conn, *, transfer_id: int, for_update: bool = False) -> UnitTransferRow | None:
     """The request with names and path; locked for the caller's transaction when `for_update`."""
     query = _SELECT + " WHERE t.id = $1" + (" FOR UPDATE OF t" if for_update else "")
     row = await conn.fetchrow(query, transfer_id)
-    return None if row is None else dict(row)
+    return None if row is None else UnitTransferRow.model_validate(dict(row))
 
 
 async def select_pending_for_member(conn: Conn, *, member_id: int) -> int | None:
@@ -73,7 +86,7 @@ async def select_transfers(
     unit_id: int | None,
     limit: int,
     offset: int,
-) -> tuple[int, list[dict[str, Any]]]:
+) -> tuple[int, list[UnitTransferRow]]:
     """(total, one page) of requests inside `scope`, newest first.
 
     A unit scope sees the requests leaving the unit and those addressed to it, nothing else.
@@ -106,7 +119,7 @@ async def select_transfers(
     if not ids:
         return total, []
     items = await conn.fetch(_SELECT + " WHERE t.id = ANY($1::bigint[]) ORDER BY t.id DESC", ids)
-    return total, [dict(r) for r in items]
+    return total, [UnitTransferRow.model_validate(dict(r)) for r in items]
 
 
 async def close_transfer(

@@ -10,7 +10,6 @@ unit and expires the request when nobody answers; deciding signals it so it ends
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 import structlog
@@ -22,6 +21,7 @@ from db.audit_log import insert_audit_entries
 from db.member_registration import select_community_path
 from db.pool import Conn
 from db.reporting_unit import select_unit, select_unit_names
+from db.unit_transfer import UnitTransferRow
 from domain import local_time
 from domain import unit_transfer as rules
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -52,21 +52,17 @@ _STATUS_WORDS = {
 
 
 
-def _out(row: dict[str, Any]) -> UnitTransferOut:
-    return UnitTransferOut.model_validate({k: row[k] for k in UnitTransferOut.model_fields})
+def _sides(row: UnitTransferRow) -> rules.TransferSides:
+    return rules.TransferSides(member_id=row.member_id, district_id=row.district_id,
+                               subdistrict_id=row.subdistrict_id, community_id=row.community_id,
+                               from_unit_id=row.from_unit_id, to_unit_id=row.to_unit_id)
 
 
-def _sides(row: dict[str, Any]) -> rules.TransferSides:
-    return rules.TransferSides(member_id=row["member_id"], district_id=row["district_id"],
-                               subdistrict_id=row["subdistrict_id"], community_id=row["community_id"],
-                               from_unit_id=row["from_unit_id"], to_unit_id=row["to_unit_id"])
-
-
-async def _notify(conn: Conn, row: dict[str, Any], event: str, text: Text,
+async def _notify(conn: Conn, row: UnitTransferRow, event: str, text: Text,
                   recipients: list[tuple[str, int | None]]) -> None:
     """One inbox message per recipient (a member without a unit has no from side to tell)."""
     await transfer_db.insert_transfer_notifications(
-        conn, transfer_id=row["id"], event=event, category=text.category, title=text.title, body=text.body,
+        conn, transfer_id=row.id, event=event, category=text.category, title=text.title, body=text.body,
         recipients=[(kind, rid) for kind, rid in recipients if rid is not None],
     )
 
@@ -77,44 +73,44 @@ async def _signal(client: Client | None, transfer_id: int, reason: str) -> None:
                             UnitTransferChanged(reason=reason))
 
 
-async def _load_pending(conn: Conn, actor: Actor, transfer_id: int) -> dict[str, Any]:
+async def _load_pending(conn: Conn, actor: Actor, transfer_id: int) -> UnitTransferRow:
     """The request, locked; unknown or invisible → 404, no longer pending → 409."""
     row = await transfer_db.select_transfer(conn, transfer_id=transfer_id, for_update=True)
     if row is None or not rules.may_see(actor, _sides(row)):
         raise NotFound(f"转单位申请 {transfer_id} 不存在")
-    status = UnitTransferStatus(row["status"])
+    status = UnitTransferStatus(row.status)
     if status is not UnitTransferStatus.pending:
         raise Conflict(f"转单位申请 {transfer_id} {_STATUS_WORDS[status]}, 不能再处理")
     return row
 
 
-async def _close(conn: Conn, actor_name: str, row: dict[str, Any], status: UnitTransferStatus,
-                 reason: str | None, at: datetime) -> dict[str, Any]:
-    await transfer_db.close_transfer(conn, transfer_id=row["id"], status=status.value, decided_by=actor_name,
+async def _close(conn: Conn, actor_name: str, row: UnitTransferRow, status: UnitTransferStatus,
+                 reason: str | None, at: datetime) -> UnitTransferRow:
+    await transfer_db.close_transfer(conn, transfer_id=row.id, status=status.value, decided_by=actor_name,
                                      decision_reason=reason, decided_at=at)
-    closed = await transfer_db.select_transfer(conn, transfer_id=row["id"])
+    closed = await transfer_db.select_transfer(conn, transfer_id=row.id)
     assert closed is not None
     return closed
 
 
-async def _accept_locked(conn: Conn, actor_name: str, row: dict[str, Any], at: datetime) -> dict[str, Any]:
+async def _accept_locked(conn: Conn, actor_name: str, row: UnitTransferRow, at: datetime) -> UnitTransferRow:
     """Move the member and close the request as accepted (the request row is locked)."""
-    before = await member_db.select_member_for_update(conn, member_id=row["member_id"])
+    before = await member_db.select_member_for_update(conn, member_id=row.member_id)
     assert before is not None  # member rows are never deleted
-    after = await member_db.update_member_unit(conn, member_id=row["member_id"], unit_id=row["to_unit_id"])
+    after = await member_db.update_member_unit(conn, member_id=row.member_id, unit_id=row.to_unit_id)
     assert after is not None
     await insert_audit_entries(
         conn, actor=actor_name, action="member.unit_transfer", subject_kind="member",
-        subject_ids=[row["member_id"]],
+        subject_ids=[row.member_id],
         befores=[{"unit_id": before.unit_id, "employer_name": before.employer_name,
-                  "unit_transfer_id": row["id"]}],
+                  "unit_transfer_id": row.id}],
         afters=[{"unit_id": after.unit_id, "employer_name": after.employer_name,
-                 "unit_transfer_id": row["id"]}],
+                 "unit_transfer_id": row.id}],
     )
     closed = await _close(conn, actor_name, row, UnitTransferStatus.accepted, None, at)
-    text = rules.accepted(row["member_name"], row["from_unit_name"], row["to_unit_name"])
-    await _notify(conn, row, "accepted", text, [("unit", row["from_unit_id"]), ("unit", row["to_unit_id"]),
-                                                ("member", row["member_id"])])
+    text = rules.accepted(row.member_name, row.from_unit_name, row.to_unit_name)
+    await _notify(conn, row, "accepted", text, [("unit", row.from_unit_id), ("unit", row.to_unit_id),
+                                                ("member", row.member_id)])
     return closed
 
 
@@ -182,8 +178,8 @@ async def start_unit_transfer(
         if decide_now:
             row = await _accept_locked(conn, actor.audit_name, row, at)
         else:
-            text = rules.request_to_target(row["member_name"], row["from_unit_name"], transfer_id,
-                                           row["expires_at"])
+            text = rules.request_to_target(row.member_name, row.from_unit_name, transfer_id,
+                                           row.expires_at)
             await _notify(conn, row, "requested", text, [("unit", to_unit_id)])
     log.info("unit_transfer_started", transfer_id=transfer_id, member_id=member_id,
              to_unit_id=to_unit_id, decided=decide_now)
@@ -193,7 +189,7 @@ async def start_unit_transfer(
             UnitTransferWorkflowInput(transfer_id=transfer_id, requested_at=at, policy=rules_policy),
             workflow_id=unit_transfer_workflow_id(transfer_id), task_queue=task_queue,
         )
-    return _out(row)
+    return row.out()
 
 
 async def _home_path(conn: Conn, community_id: int | None) -> tuple[int | None, int | None]:
@@ -215,9 +211,9 @@ async def accept_unit_transfer(conn: Conn, actor: Actor, transfer_id: int, *, cl
         if not rules.may_decide(actor, _sides(row)):
             raise Forbidden("只有转入单位或组织部门可以确认接收")
         closed = await _accept_locked(conn, actor.audit_name, row, at)
-    log.info("unit_transfer_accepted", transfer_id=transfer_id, member_id=row["member_id"])
+    log.info("unit_transfer_accepted", transfer_id=transfer_id, member_id=row.member_id)
     await _signal(client, transfer_id, "accepted")
-    return _out(closed)
+    return closed.out()
 
 
 async def refuse_unit_transfer(conn: Conn, actor: Actor, transfer_id: int, reason: str, *,
@@ -231,11 +227,11 @@ async def refuse_unit_transfer(conn: Conn, actor: Actor, transfer_id: int, reaso
         if not rules.may_decide(actor, _sides(row)):
             raise Forbidden("只有转入单位或组织部门可以拒绝接收")
         closed = await _close(conn, actor.audit_name, row, UnitTransferStatus.refused, reason.strip(), at)
-        text = rules.refused(row["member_name"], row["to_unit_name"], reason.strip())
-        await _notify(conn, row, "refused", text, [("unit", row["from_unit_id"]), ("member", row["member_id"])])
-    log.info("unit_transfer_refused", transfer_id=transfer_id, member_id=row["member_id"])
+        text = rules.refused(row.member_name, row.to_unit_name, reason.strip())
+        await _notify(conn, row, "refused", text, [("unit", row.from_unit_id), ("member", row.member_id)])
+    log.info("unit_transfer_refused", transfer_id=transfer_id, member_id=row.member_id)
     await _signal(client, transfer_id, "refused")
-    return _out(closed)
+    return closed.out()
 
 
 async def cancel_unit_transfer(conn: Conn, actor: Actor, transfer_id: int, reason: str | None = None, *,
@@ -248,17 +244,17 @@ async def cancel_unit_transfer(conn: Conn, actor: Actor, transfer_id: int, reaso
             raise Forbidden("只有申请方(原单位、党员本人或组织部门)可以撤回转单位申请")
         clean = reason.strip() if reason and reason.strip() else None
         closed = await _close(conn, actor.audit_name, row, UnitTransferStatus.cancelled, clean, at)
-        text = rules.cancelled(row["member_name"], row["to_unit_name"])
-        await _notify(conn, row, "cancelled", text, [("unit", row["to_unit_id"])])
+        text = rules.cancelled(row.member_name, row.to_unit_name)
+        await _notify(conn, row, "cancelled", text, [("unit", row.to_unit_id)])
     await _signal(client, transfer_id, "cancelled")
-    return _out(closed)
+    return closed.out()
 
 
 async def get_unit_transfer(conn: Conn, actor: Actor, transfer_id: int) -> UnitTransferOut:
     row = await transfer_db.select_transfer(conn, transfer_id=transfer_id)
     if row is None or not rules.may_see(actor, _sides(row)):
         raise NotFound(f"转单位申请 {transfer_id} 不存在")
-    return _out(row)
+    return row.out()
 
 
 async def list_unit_transfers(
@@ -276,7 +272,7 @@ async def list_unit_transfers(
         conn, scope=scope_filter(actor), status=None if status is None else status.value,
         member_id=member_id, unit_id=unit_id, limit=limit, offset=offset,
     )
-    return Page[UnitTransferOut](items=[_out(r) for r in rows], total=total, limit=limit, offset=offset)
+    return Page[UnitTransferOut](items=[r.out() for r in rows], total=total, limit=limit, offset=offset)
 
 
 REQUESTING_ROLES = frozenset({Role.unit_admin, Role.member, Role.org_department})

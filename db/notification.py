@@ -31,6 +31,33 @@ async def insert_notification(
     return notification_id
 
 
+async def insert_member_notifications(
+    conn: Conn,
+    *,
+    member_ids: list[int],
+    dedupe_keys: list[str],
+    category: str,
+    titles: list[str],
+    bodies: list[str],
+) -> int:
+    """One message per member (set-based, for bulk decisions); one already sent under its key is
+    not sent again. How many were new."""
+    sent: int = await conn.fetchval(
+        """
+        WITH ins AS (
+            INSERT INTO notification (recipient_kind, recipient_id, category, title, body, dedupe_key)
+            SELECT 'member', m.id, $3, m.title, m.body, m.key
+            FROM unnest($1::bigint[], $2::text[], $4::text[], $5::text[]) AS m(id, key, title, body)
+            ON CONFLICT (dedupe_key) DO NOTHING
+            RETURNING 1
+        )
+        SELECT count(*)::int FROM ins
+        """,
+        member_ids, dedupe_keys, category, titles, bodies,
+    )
+    return sent
+
+
 async def count_notifications(conn: Conn, *, recipient_kind: str, recipient_id: int) -> int:
     count: int = await conn.fetchval(
         "SELECT count(*) FROM notification WHERE recipient_kind = $1 AND recipient_id = $2",

@@ -48,6 +48,19 @@ def renewal_due_for_member(step: ReminderStep, deadline: datetime) -> Text:
     )
 
 
+def registration_confirmed(*, placed: bool) -> Text:
+    """To a member: the community confirmed their registration (placed in a grid branch or not yet)."""
+    body = ("社区已确认您的报到并编入网格支部, 可在「我的 - 报到证」查看报到证。" if placed
+            else "社区已确认您的报到, 编入网格支部后即可查看报到证。")
+    return Text(category="registration_decision", title="报到已确认", body=body)
+
+
+def registration_returned(reason: str) -> Text:
+    """To a member: the community sent their registration back, and why."""
+    return Text(category="registration_decision", title="报到被退回",
+                body=f"社区退回了您的报到, 原因: {reason}。请在「我的 - 我要报到」修改后重新提交。")
+
+
 def renewal_due_for_unit(step: ReminderStep, deadline: datetime) -> Text:
     """To an employer unit: how many of its members must re-register (body keeps {count})."""
     label = STEP_LABELS[step]

@@ -19,10 +19,12 @@ from temporalio.client import Client
 
 from db import member_registration as member_db
 from db.audit_log import insert_audit_entries
+from db.notification import insert_member_notifications
 from db.pool import Conn
 from db.registration_cohort import create_cohort, set_cohort_workflow_id
 from db.registration_event import insert_events
 from domain import local_time
+from domain import notification_texts as texts
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.registration_rules import (
     MEMBER_STATUS_LABELS,
@@ -141,6 +143,18 @@ async def _write(
     for after in afters:
         metrics.REGISTRATIONS.labels(status=after.status.value).inc()
     return [_out(r) for r in rows]
+
+
+async def _tell_members(conn: Conn, rows: list[dict[str, Any]], action: MemberAction,
+                        messages: list[texts.Text]) -> None:
+    """Each member's inbox gets the community's decision on their registration (once per
+    registration and decision), in the decision's transaction."""
+    await insert_member_notifications(
+        conn, member_ids=[int(r["member_id"]) for r in rows],
+        dedupe_keys=[f"member_registration:{r['id']}:{action.value}" for r in rows],
+        category=messages[0].category if messages else "", titles=[m.title for m in messages],
+        bodies=[m.body for m in messages],
+    )
 
 
 async def _grid_in_community(conn: Conn, grid_id: int, community_id: int) -> int:
@@ -297,6 +311,8 @@ async def confirm_registrations(
                 afters.append(_State(MemberRegistrationStatus.active, grid, at,
                                      renewed_until(None, at, validity_months), None))
         result = await _write(conn, actor, MemberAction.confirm, rows, afters, at)
+        await _tell_members(conn, rows, MemberAction.confirm,
+                            [texts.registration_confirmed(placed=a.grid_id is not None) for a in afters])
     await signal_cohorts(client, (r["cohort_id"] for r in rows), "confirmed")
     return result
 
@@ -324,6 +340,7 @@ async def reject_registrations(
                                        registration_id=row["id"])
             afters.append(replace(_state(row), status=target, reason=reason.strip()))
         result = await _write(conn, actor, MemberAction.reject, rows, afters, at)
+        await _tell_members(conn, rows, MemberAction.reject, [texts.registration_returned(reason.strip())] * len(rows))
     await signal_cohorts(client, (r["cohort_id"] for r in rows), "rejected")
     return result
 

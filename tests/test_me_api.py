@@ -52,11 +52,19 @@ async def test_register_see_why_returned_and_register_again(
     assert r.status_code == 200, r.text
     [item] = (await api_http.get("/me/registrations", headers=me)).json()["items"]
     assert (item["status"], item["status_label"], item["reason"]) == ("rejected", "已退回", "请填写居住楼栋后再报到")
+    [note] = (await api_http.get("/inbox", headers=me)).json()["items"]
+    assert note["title"] == "报到被退回" and "请填写居住楼栋后再报到" in note["body"]
 
     r = await api_http.post("/registrations/members", headers=me, json={"member_id": member_id})
     assert r.status_code == 201, r.text
     items = (await api_http.get("/me/registrations", headers=me)).json()["items"]
     assert [i["status"] for i in items] == ["submitted", "rejected"]   # newest first
+    r = await api_http.post("/registrations/members/confirm", headers=api_city.auth("staff_a"),
+                            json={"ids": [items[0]["id"]]})
+    assert r.status_code == 200, r.text
+    inbox = (await api_http.get("/inbox", headers=me)).json()["items"]
+    assert [n["title"] for n in inbox] == ["报到已确认", "报到被退回"]
+    assert "报到证" in inbox[0]["body"]
 
 
 async def test_renewal_due_within_thirty_days_or_lapsed(

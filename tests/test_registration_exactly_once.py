@@ -17,11 +17,11 @@ from tests.test_registration_seed import add_member, import_cohort, reminders, s
 from workers.registry import all_activities, all_workflows
 
 
-async def _notifications(pool: Pool, kind: str, ids: list[int]) -> int:
+async def _notifications(pool: Pool, kind: str, ids: list[int], category: str | None = None) -> int:
     async with pool.acquire() as conn:
         count: int = await conn.fetchval(
-            "SELECT count(*) FROM notification WHERE recipient_kind = $1 AND recipient_id = ANY($2::bigint[])",
-            kind, ids)
+            "SELECT count(*) FROM notification WHERE recipient_kind = $1 AND recipient_id = ANY($2::bigint[])"
+            " AND ($3::text IS NULL OR category = $3)", kind, ids, category)
         return count
 
 
@@ -60,7 +60,9 @@ async def test_retried_renewal_reminder_sends_once(pool: Pool) -> None:
     second = await ActivityEnvironment().run(activities.remind_due_renewals, data)
     assert (first.due, first.members_reminded, first.units_reminded) == (3, 3, 1)
     assert (second.due, second.members_reminded, second.units_reminded) == (3, 0, 0)
-    assert await _notifications(pool, "member", members) == 3
+    # (each member also has the message that their registration was confirmed)
+    assert await _notifications(pool, "member", members, "registration_renewal") == 3
+    assert await _notifications(pool, "member", members, "registration_decision") == 3
     assert await _notifications(pool, "unit", city.units) == 1
 
 

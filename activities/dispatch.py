@@ -114,8 +114,8 @@ class DispatchActivities:
             # (ranking again would skip the members already offered and pick others).
             existing = await offer_db.select_wave_offers(conn, task_id=data.task_id, wave=data.wave)
             if existing:
-                return FindCandidatesResult(offers=[OfferSent(offer_id=r["id"], member_id=r["member_id"],
-                                                              expires_at=r["expires_at"]) for r in existing])
+                return FindCandidatesResult(offers=[OfferSent(offer_id=r.id, member_id=r.member_id,
+                                                              expires_at=r.expires_at) for r in existing])
             task = await _existing_task(conn, data.task_id)
             spec, city = await task_db.select_matching_task(conn, task=task.view, level=data.level)
             members = await task_db.select_task_candidates(
@@ -131,23 +131,23 @@ class DispatchActivities:
                 offered_at=data.as_of, expires_at=data.expires_at,
             )
             for r in inserted:
-                text = texts.offer_invitation(task.view.title, task.view.place, r["expires_at"])
+                text = texts.offer_invitation(task.view.title, task.view.place, r.expires_at)
                 await insert_notification(
-                    conn, recipient_kind="member", recipient_id=r["member_id"], category=text.category,
-                    title=text.title, body=text.body, dedupe_key=f"offer:{r['id']}",
+                    conn, recipient_kind="member", recipient_id=r.member_id, category=text.category,
+                    title=text.title, body=text.body, dedupe_key=f"offer:{r.id}",
                 )
             if inserted:
                 await task_db.insert_task_event(
                     conn, task_id=data.task_id, kind="offers_sent", member_id=None, actor=WORKFLOW_ACTOR,
                     detail={"wave": data.wave, "level": data.level.value,
-                            "member_ids": [r["member_id"] for r in inserted]},
+                            "member_ids": [r.member_id for r in inserted]},
                     at=data.as_of,
                 )
         metrics.OFFERS_SENT.inc(len(inserted))
         log.info("offers_sent", task_id=data.task_id, wave=data.wave, level=data.level.value,
                  offers=len(inserted), eligible=len(ranked))
-        return FindCandidatesResult(offers=[OfferSent(offer_id=r["id"], member_id=r["member_id"],
-                                                      expires_at=r["expires_at"]) for r in inserted])
+        return FindCandidatesResult(offers=[OfferSent(offer_id=r.id, member_id=r.member_id,
+                                                      expires_at=r.expires_at) for r in inserted])
 
     @activity.defn(name="dispatch_expire_offers")
     async def expire_offers(self, data: ExpireOffersInput) -> ExpireOffersResult:

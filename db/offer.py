@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from db.pool import Conn
+from schemas.dispatch import OfferView
+
+_OFFER_COLUMNS = "id, task_id, member_id, wave, level, status, score_parts, offered_at, expires_at, answered_at"
 
 
-async def select_wave_offers(conn: Conn, *, task_id: int, wave: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class WaveOfferRow:
+    """An offer of a wave: whom it went to and until when it stands."""
+
+    id: int
+    member_id: int
+    expires_at: datetime
+
+
+async def select_wave_offers(conn: Conn, *, task_id: int, wave: int) -> list[WaveOfferRow]:
     rows = await conn.fetch(
         "SELECT id, member_id, expires_at FROM offer WHERE task_id = $1 AND wave = $2 ORDER BY id",
         task_id, wave,
     )
-    return [dict(r) for r in rows]
+    return [WaveOfferRow(**r) for r in rows]
 
 
 async def insert_offers(
@@ -27,7 +40,7 @@ async def insert_offers(
     score_parts: list[dict[str, Any]],
     offered_at: datetime,
     expires_at: datetime,
-) -> list[dict[str, Any]]:
+) -> list[WaveOfferRow]:
     """Insert a wave set-based; a row already there (a retried activity) is left as it was."""
     rows = await conn.fetch(
         """
@@ -40,7 +53,7 @@ async def insert_offers(
         task_id, wave, level, member_ids, offered_at, expires_at,
         [json.dumps(p, ensure_ascii=False) for p in score_parts],
     )
-    return [dict(r) for r in rows]
+    return [WaveOfferRow(**r) for r in rows]
 
 
 async def member_has_open_offer(conn: Conn, *, task_id: int, member_id: int) -> bool:
@@ -51,12 +64,12 @@ async def member_has_open_offer(conn: Conn, *, task_id: int, member_id: int) -> 
     return found
 
 
-async def select_offer(conn: Conn, *, offer_id: int) -> dict[str, Any] | None:
+async def select_offer(conn: Conn, *, offer_id: int) -> OfferView | None:
     row = await conn.fetchrow(
-        "SELECT id, task_id, member_id, wave, status, expires_at FROM offer WHERE id = $1 FOR UPDATE",
+        f"SELECT {_OFFER_COLUMNS} FROM offer WHERE id = $1 FOR UPDATE",  # noqa: S608 - constant column list
         offer_id,
     )
-    return None if row is None else dict(row)
+    return None if row is None else OfferView(**row)
 
 
 async def answer_offer(
@@ -99,28 +112,20 @@ async def mark_offer_no_show(conn: Conn, *, task_id: int, member_id: int) -> Non
     )
 
 
-async def select_task_offers(conn: Conn, *, task_id: int) -> list[dict[str, Any]]:
+async def select_task_offers(conn: Conn, *, task_id: int) -> list[OfferView]:
     rows = await conn.fetch(
-        """
-        SELECT id, task_id, member_id, wave, level, status, score_parts, offered_at, expires_at,
-               answered_at
-        FROM offer WHERE task_id = $1 ORDER BY wave, id
-        """,
+        f"SELECT {_OFFER_COLUMNS} FROM offer WHERE task_id = $1 ORDER BY wave, id",  # noqa: S608 - constant column list
         task_id,
     )
-    return [dict(r) for r in rows]
+    return [OfferView(**r) for r in rows]
 
 
-async def select_member_offers(conn: Conn, *, member_id: int, limit: int) -> list[dict[str, Any]]:
+async def select_member_offers(conn: Conn, *, member_id: int, limit: int) -> list[OfferView]:
     rows = await conn.fetch(
-        """
-        SELECT id, task_id, member_id, wave, level, status, score_parts, offered_at, expires_at,
-               answered_at
-        FROM offer WHERE member_id = $1 ORDER BY id DESC LIMIT $2
-        """,
+        f"SELECT {_OFFER_COLUMNS} FROM offer WHERE member_id = $1 ORDER BY id DESC LIMIT $2",  # noqa: S608 - constant column list
         member_id, limit,
     )
-    return [dict(r) for r in rows]
+    return [OfferView(**r) for r in rows]
 
 
 async def insert_answered_offers(

@@ -540,8 +540,8 @@ async def list_offers(conn: Conn, actor: Actor, task_id: int) -> list[OfferView]
     await _visible_task_place(conn, actor, task_id)
     rows = await offer_db.select_task_offers(conn, task_id=task_id)
     if actor.role is Role.member:
-        rows = [r for r in rows if r["member_id"] == actor.scope_id]
-    return [OfferView.model_validate(r) for r in rows]
+        rows = [r for r in rows if r.member_id == actor.scope_id]
+    return rows
 
 
 async def claimable_tasks(conn: Conn, actor: Actor, *, limit: int) -> list[TaskView]:
@@ -593,8 +593,7 @@ async def explain_member(conn: Conn, actor: Actor, task_id: int, member_id: int,
         raise NotFound(f"党员 {member_id} 不存在")
     spec, city = await task_db.select_matching_task(conn, task=task, level=level)
     reasons = hard_constraint_violations(spec, member, level, city)
-    offers = [OfferView.model_validate(r) for r in await offer_db.select_task_offers(conn, task_id=task_id)
-              if r["member_id"] == member_id]
+    offers = [r for r in await offer_db.select_task_offers(conn, task_id=task_id) if r.member_id == member_id]
     return MemberFit(task_id=task_id, member_id=member_id, level=level, eligible=not reasons, reasons=reasons,
                      score=score(spec, member, city, MatchWeights()), offers=offers)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from db.pool import Conn
-from domain.scope import HierarchyPath, ScopeFilter
+from domain.scope import ScopeFilter
 
 _COLUMNS = """id, phone, label, role, scope_kind, scope_id, source, password_hash, password_set_at,
     failed_attempts, first_failed_at, locked_until, disabled_at, created_by, created_at"""
@@ -46,11 +46,6 @@ class PlacedAccountRow(AccountRow):
     community_id: int | None
     subdistrict_id: int | None
     district_id: int | None
-
-    @property
-    def path(self) -> HierarchyPath:
-        return HierarchyPath(district_id=self.district_id, subdistrict_id=self.subdistrict_id,
-                             community_id=self.community_id, unit_id=self.unit_id, member_id=self.member_id)
 
 
 async def insert_account(

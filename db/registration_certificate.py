@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from db.pool import Conn
 
@@ -26,10 +27,37 @@ _SELECT = """
 """
 
 
-async def select_certificate_rows(conn: Conn, *, registration_ids: Sequence[int]) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class CertificateRow:
+    """A member registration with what its certificate prints (number and code None until
+    issued) and where it sits, for the scope check."""
+
+    registration_id: int
+    status: str
+    member_id: int
+    community_id: int
+    grid_id: int | None
+    registered_at: datetime
+    valid_until: datetime | None
+    member_name: str
+    phone: str | None
+    unit_id: int | None
+    unit_name: str | None
+    community_name: str
+    subdistrict_id: int
+    subdistrict_name: str
+    district_id: int
+    district_name: str
+    grid_name: str | None
+    branch_name: str | None
+    number: str | None
+    code: str | None
+
+
+async def select_certificate_rows(conn: Conn, *, registration_ids: Sequence[int]) -> list[CertificateRow]:
     """The registrations (with their certificate, when issued), in id order."""
     rows = await conn.fetch(_SELECT + " WHERE mr.id = ANY($1::bigint[]) ORDER BY mr.id", list(registration_ids))
-    return [dict(r) for r in rows]
+    return [CertificateRow(**r) for r in rows]
 
 
 async def select_unit_registration_ids(conn: Conn, *, unit_id: int, status: str) -> list[int]:
@@ -65,6 +93,6 @@ async def insert_certificates(
     )
 
 
-async def select_by_number(conn: Conn, *, number: str) -> dict[str, Any] | None:
+async def select_by_number(conn: Conn, *, number: str) -> CertificateRow | None:
     row = await conn.fetchrow(_SELECT + " WHERE rc.number = $1", number)
-    return None if row is None else dict(row)
+    return None if row is None else CertificateRow(**row)

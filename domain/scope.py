@@ -6,6 +6,7 @@ Every API read filters by `ScopeFilter`; every action on one subject checks `all
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from domain.errors import Forbidden
 from schemas.auth import Actor, Role, ScopeKind
@@ -23,6 +24,27 @@ class HierarchyPath:
     community_id: int | None = None
     unit_id: int | None = None
     member_id: int | None = None
+
+
+class Placed(Protocol):
+    """A row that knows its whole place: its district, subdistrict, community, unit and member."""
+
+    @property
+    def district_id(self) -> int | None: ...
+    @property
+    def subdistrict_id(self) -> int | None: ...
+    @property
+    def community_id(self) -> int | None: ...
+    @property
+    def unit_id(self) -> int | None: ...
+    @property
+    def member_id(self) -> int | None: ...
+
+
+def path_of(row: Placed) -> HierarchyPath:
+    """Where a placed row sits, as scope checks read it."""
+    return HierarchyPath(district_id=row.district_id, subdistrict_id=row.subdistrict_id,
+                         community_id=row.community_id, unit_id=row.unit_id, member_id=row.member_id)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from domain.account_rules import may_create_from_roster, may_list, may_manage
 from domain.errors import Conflict, Forbidden, NotFound
 from domain.pii import mask_phone
 from domain.privacy import shown_phone
-from domain.scope import HierarchyPath, allows, scope_filter
+from domain.scope import HierarchyPath, allows, path_of, scope_filter
 from schemas.account import (
     PHONE_PATTERN,
     AccountCreate,
@@ -46,7 +46,7 @@ log = structlog.get_logger(__name__)
 
 def _view(actor: Actor, row: PlacedAccountRow) -> AccountView:
     return AccountView(
-        id=row.id, phone=shown_phone(actor, row.path, row.phone), label=row.label,
+        id=row.id, phone=shown_phone(actor, path_of(row), row.phone), label=row.label,
         role=Role(row.role), scope_kind=ScopeKind(row.scope_kind), scope_id=row.scope_id,
         source=AccountSource(row.source), password_set=row.password_hash is not None,
         locked_until=row.locked_until, disabled_at=row.disabled_at, created_by=row.created_by,
@@ -116,10 +116,10 @@ async def disable_account(conn: Conn, actor: Actor, *, account_id: int, now: dat
     """Disable an account: its sessions end now and its open codes are void. Idempotent."""
     async with conn.transaction():
         row = await account_db.select_account(conn, account_id=account_id)
-        if row is None or not may_list(actor) or not allows(actor, row.path):
+        if row is None or not may_list(actor) or not allows(actor, path_of(row)):
             raise NotFound(f"账号 {account_id} 不存在")
         if not may_manage(actor, role=Role(row.role), scope_kind=ScopeKind(row.scope_kind),
-                          scope_id=row.scope_id, path=row.path):
+                          scope_id=row.scope_id, path=path_of(row)):
             raise Forbidden("您无权停用该账号")
         if actor.account_id == account_id:
             raise Conflict("不能停用自己正在使用的账号")

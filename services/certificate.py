@@ -12,15 +12,15 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from db import registration_certificate as certificate_db
 from db.pool import Conn
+from db.registration_certificate import CertificateRow
 from domain import certificate as rules
 from domain import local_time
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.pii import mask_phone
-from domain.scope import HierarchyPath, allows, own_member_id
+from domain.scope import allows, own_member_id, path_of
 from reports import certificate as certificate_page
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.certificate import CertificateCheck, CertificateView, MyCertificate
@@ -37,11 +37,6 @@ _STATUS_WORDS = {
 
 
 
-def _path(row: dict[str, Any]) -> HierarchyPath:
-    return HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
-                         community_id=row["community_id"], unit_id=row["unit_id"], member_id=row["member_id"])
-
-
 def _new_number() -> str:
     return rules.NUMBER_PREFIX + "".join(secrets.choice(rules.CODE_ALPHABET) for _ in range(rules.NUMBER_LENGTH))
 
@@ -50,28 +45,29 @@ def _new_code() -> str:
     return "".join(secrets.choice(rules.CODE_ALPHABET) for _ in range(rules.CODE_LENGTH))
 
 
-def _view(row: dict[str, Any], printed_at: datetime) -> CertificateView:
+def _view(row: CertificateRow, printed_at: datetime) -> CertificateView:
+    assert row.number is not None and row.code is not None   # issued by _issued
     return CertificateView(
-        registration_id=row["registration_id"], number=row["number"], code=row["code"],
-        member_name=row["member_name"], phone_masked=mask_phone(row["phone"]), unit_name=row["unit_name"],
-        community_name=row["community_name"], subdistrict_name=row["subdistrict_name"],
-        district_name=row["district_name"], grid_name=row["grid_name"], branch_name=row["branch_name"],
-        registered_at=row["registered_at"], valid_until=row["valid_until"], printed_at=printed_at,
+        registration_id=row.registration_id, number=row.number, code=row.code,
+        member_name=row.member_name, phone_masked=mask_phone(row.phone), unit_name=row.unit_name,
+        community_name=row.community_name, subdistrict_name=row.subdistrict_name,
+        district_name=row.district_name, grid_name=row.grid_name, branch_name=row.branch_name,
+        registered_at=row.registered_at, valid_until=row.valid_until, printed_at=printed_at,
     )
 
 
-async def _issued(conn: Conn, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def _issued(conn: Conn, rows: list[CertificateRow]) -> list[CertificateRow]:
     """The rows again, each with its certificate (issuing the missing ones first)."""
-    new = [r for r in rows if r["number"] is None]
+    new = [r for r in rows if r.number is None]
     if new:
         await certificate_db.insert_certificates(
-            conn, registration_ids=[r["registration_id"] for r in new],
+            conn, registration_ids=[r.registration_id for r in new],
             numbers=[_new_number() for _ in new],
             codes=[_new_code() for _ in new],
         )
         # Re-read: a concurrent first print may have won the insert, and its code is the one kept.
         rows = await certificate_db.select_certificate_rows(
-            conn, registration_ids=[r["registration_id"] for r in rows])
+            conn, registration_ids=[r.registration_id for r in rows])
     return rows
 
 
@@ -82,11 +78,11 @@ async def member_certificate(conn: Conn, actor: Actor, registration_id: int, *,
         raise Forbidden("报到证由党员本人、所在单位或报到社区打印")
     async with conn.transaction():
         rows = await certificate_db.select_certificate_rows(conn, registration_ids=[registration_id])
-        if not rows or not allows(actor, _path(rows[0])):
+        if not rows or not allows(actor, path_of(rows[0])):
             raise NotFound(f"报到记录 {registration_id} 不存在")
         row = rows[0]
-        if row["status"] != PRINTABLE_STATUS:
-            word = _STATUS_WORDS.get(row["status"], row["status"])
+        if row.status != PRINTABLE_STATUS:
+            word = _STATUS_WORDS.get(row.status, row.status)
             raise Conflict(f"报到记录 {registration_id} {word}, 只有已生效的报到才能打印报到证")
         issued = await _issued(conn, rows)
     return _view(issued[0], local_time.now_or(now))
@@ -105,7 +101,7 @@ async def unit_certificates(conn: Conn, actor: Actor, unit_id: int, *, status: s
         ids = await certificate_db.select_unit_registration_ids(conn, unit_id=unit_id, status=status)
         rows = await certificate_db.select_certificate_rows(conn, registration_ids=ids) if ids else []
         issued = await _issued(conn, rows)
-    by_id = {r["registration_id"]: r for r in issued}
+    by_id = {r.registration_id: r for r in issued}
     at = local_time.now_or(now)
     return [_view(by_id[i], at) for i in ids]
 
@@ -118,12 +114,12 @@ async def check_certificate(conn: Conn, number: str, code: str, *, now: datetime
     if not rules.code_shaped(clean_code):
         return invalid
     row = await certificate_db.select_by_number(conn, number=clean_number)
-    if row is None or not hmac.compare_digest(str(row["code"]), clean_code):
+    if row is None or not hmac.compare_digest(str(row.code), clean_code):
         return invalid
-    community, name = row["community_name"], rules.mask_name(row["member_name"])
-    valid_until = row["valid_until"]
-    if row["status"] != PRINTABLE_STATUS:
-        word = _STATUS_WORDS.get(row["status"], row["status"])
+    community, name = row.community_name, rules.mask_name(row.member_name)
+    valid_until = row.valid_until
+    if row.status != PRINTABLE_STATUS:
+        word = _STATUS_WORDS.get(row.status, row.status)
         return CertificateCheck(number=clean_number, valid=False, community_name=community, member_name=name,
                                 valid_until=valid_until, message=f"该报到证已失效: 报到{word}")
     if valid_until is not None and valid_until <= local_time.now_or(now):

@@ -277,13 +277,14 @@ class DispatchActivities:
                     conn, task_id=data.task_id, kind="checked_in", member_id=data.member_id,
                     actor=f"member:{data.member_id}", detail={}, at=data.as_of,
                 )
-                return ScanRecorded(member_id=data.member_id, status=AssignmentStatus(after["status"]))
-            if current["status"] == "checked_out":   # a retried check-out: report what was recorded
+                return ScanRecorded(member_id=data.member_id, status=AssignmentStatus(after.status))
+            if current.status == "checked_out":   # a retried check-out: report what was recorded
+                assert current.hours is not None   # check_out sets the hours with the status
                 return ScanRecorded(member_id=data.member_id, status=AssignmentStatus.checked_out,
-                                  hours=float(current["hours"]))
-            if current["checked_in_at"] is None:
+                                  hours=float(current.hours))
+            if current.checked_in_at is None:
                 raise _refuse(TaskRefusal.not_checked_in.message, TaskRefusal.not_checked_in)
-            hours = service_hours(current["checked_in_at"], data.as_of)
+            hours = service_hours(current.checked_in_at, data.as_of)
             await assignment_db.check_out(conn, task_id=data.task_id, member_id=data.member_id,
                                           at=data.as_of, hours=hours, report=data.report)
             await task_db.insert_task_event(
@@ -357,12 +358,12 @@ class DispatchActivities:
             rating = await rating_db.select_rating(conn, task_id=data.task_id)
             rule = task.points
             done = await assignment_db.select_completed(conn, task_id=data.task_id)
-            parts = [compute_points(rule, hours=float(r["hours"] or 0), rating=rating.score if rating else None)
+            parts = [compute_points(rule, hours=float(r.hours or 0), rating=rating.score if rating else None)
                      for r in done]
             credited = await points_db.credit_services(
                 conn, task_id=data.task_id,
-                member_ids=[r["member_id"] for r in done],
-                service_keys=[service_key(data.task_id, r["member_id"]) for r in done],
+                member_ids=[r.member_id for r in done],
+                service_keys=[service_key(data.task_id, r.member_id) for r in done],
                 points=[p.total for p in parts],
                 parts=[p.model_dump() for p in parts],
                 redeemable=task.redeemable, at=data.as_of,

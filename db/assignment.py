@@ -6,8 +6,9 @@ over-filled even if two claims race past the workflow.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
 
 from db.pool import Conn
 
@@ -42,7 +43,20 @@ async def insert_assignment(
     return assignment_id
 
 
-async def select_assignment(conn: Conn, *, task_id: int, member_id: int) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class AssignmentRow:
+    """A member's place on a task: accepted, checked in and out (with hours and report)."""
+
+    id: int
+    status: str
+    accepted_at: datetime
+    checked_in_at: datetime | None
+    checked_out_at: datetime | None
+    hours: Decimal | None
+    report: str | None
+
+
+async def select_assignment(conn: Conn, *, task_id: int, member_id: int) -> AssignmentRow | None:
     row = await conn.fetchrow(
         """
         SELECT id, status, accepted_at, checked_in_at, checked_out_at, hours, report
@@ -50,7 +64,7 @@ async def select_assignment(conn: Conn, *, task_id: int, member_id: int) -> dict
         """,
         task_id, member_id,
     )
-    return None if row is None else dict(row)
+    return None if row is None else AssignmentRow(**row)
 
 
 async def check_in(conn: Conn, *, task_id: int, member_id: int, at: datetime) -> bool:
@@ -97,7 +111,15 @@ async def mark_no_show(conn: Conn, *, task_id: int, member_ids: list[int]) -> li
     return [int(r["member_id"]) for r in rows]
 
 
-async def select_completed(conn: Conn, *, task_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class CompletedService:
+    """A member who checked out of the task, with the hours to credit."""
+
+    member_id: int
+    hours: Decimal | None
+
+
+async def select_completed(conn: Conn, *, task_id: int) -> list[CompletedService]:
     """The services to credit: members who checked out, with their hours."""
     rows = await conn.fetch(
         """
@@ -106,18 +128,7 @@ async def select_completed(conn: Conn, *, task_id: int) -> list[dict[str, Any]]:
         """,
         task_id,
     )
-    return [dict(r) for r in rows]
-
-
-async def select_task_assignments(conn: Conn, *, task_id: int) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        """
-        SELECT id, member_id, source, status, accepted_at, checked_in_at, checked_out_at, hours, report
-        FROM assignment WHERE task_id = $1 ORDER BY id
-        """,
-        task_id,
-    )
-    return [dict(r) for r in rows]
+    return [CompletedService(**r) for r in rows]
 
 
 async def withdraw_open(conn: Conn, *, task_id: int) -> list[int]:

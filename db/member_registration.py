@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from db.pool import Conn
-from domain.scope import ScopeFilter
+from domain.scope import HierarchyPath, ScopeFilter
+from schemas.registration import MemberRegistrationOut
 
 # Registration plus what scope checks and placement need: the community's place in the
 # hierarchy, the member's employer unit and home grid (and the home grid's community).
@@ -23,6 +25,26 @@ _SELECT_WITH_PATH = """
 """
 
 
+@dataclass(frozen=True, slots=True)
+class PlacedRegistrationRow:
+    """A registration (as the API shows it) with where it sits (its community's place in the
+    hierarchy, the member and their employer unit, as scope checks read it) and the member's home
+    grid (with the home grid's community)."""
+
+    registration: MemberRegistrationOut
+    path: HierarchyPath
+    home_grid_id: int | None
+    home_grid_community_id: int | None
+
+
+def _placed(row: Any) -> PlacedRegistrationRow:
+    return PlacedRegistrationRow(
+        registration=MemberRegistrationOut.model_validate(dict(row)),
+        path=HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
+                           community_id=row["community_id"], unit_id=row["unit_id"], member_id=row["member_id"]),
+        home_grid_id=row["home_grid_id"], home_grid_community_id=row["home_grid_community_id"])
+
+
 async def insert_member_registration(
     conn: Conn,
     *,
@@ -31,7 +53,7 @@ async def insert_member_registration(
     grid_id: int | None,
     cohort_id: int,
     submitted_at: datetime,
-) -> dict[str, Any]:
+) -> MemberRegistrationOut:
     row = await conn.fetchrow(
         """
         INSERT INTO member_registration (member_id, community_id, grid_id, cohort_id, status,
@@ -43,34 +65,45 @@ async def insert_member_registration(
         member_id, community_id, grid_id, cohort_id, submitted_at,
     )
     assert row is not None
-    return dict(row)
+    return MemberRegistrationOut(**row)
 
 
-async def select_registrations_for_update(conn: Conn, *, ids: Sequence[int]) -> list[dict[str, Any]]:
+async def select_registrations_for_update(conn: Conn, *, ids: Sequence[int]) -> list[PlacedRegistrationRow]:
     """The registrations with their hierarchy path, locked for the caller's transaction."""
     rows = await conn.fetch(
         _SELECT_WITH_PATH + " WHERE mr.id = ANY($1::bigint[]) ORDER BY mr.id FOR UPDATE OF mr",
         list(ids),
     )
-    return [dict(r) for r in rows]
+    return [_placed(r) for r in rows]
 
 
-async def select_open_registration_for_member(conn: Conn, *, member_id: int) -> dict[str, Any] | None:
+async def select_open_registration_for_member(conn: Conn, *, member_id: int) -> PlacedRegistrationRow | None:
     row = await conn.fetchrow(
         _SELECT_WITH_PATH
         + " WHERE mr.member_id = $1 AND mr.status IN ('submitted', 'confirmed', 'active', 'paused')"
         + " FOR UPDATE OF mr",
         member_id,
     )
-    return None if row is None else dict(row)
+    return None if row is None else _placed(row)
 
 
-async def select_registration(conn: Conn, *, registration_id: int) -> dict[str, Any] | None:
+async def select_registration(conn: Conn, *, registration_id: int) -> PlacedRegistrationRow | None:
     row = await conn.fetchrow(_SELECT_WITH_PATH + " WHERE mr.id = $1", registration_id)
-    return None if row is None else dict(row)
+    return None if row is None else _placed(row)
 
 
-async def select_member_home(conn: Conn, *, member_id: int) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class MemberHomeRow:
+    """Where a member lives (community, grid and the grid's community) and works."""
+
+    id: int
+    unit_id: int | None
+    home_community_id: int | None
+    home_grid_id: int | None
+    home_grid_community_id: int | None
+
+
+async def select_member_home(conn: Conn, *, member_id: int) -> MemberHomeRow | None:
     """Where a member lives and works: the defaults of a self-submitted registration."""
     row = await conn.fetchrow(
         """
@@ -81,10 +114,10 @@ async def select_member_home(conn: Conn, *, member_id: int) -> dict[str, Any] | 
         """,
         member_id,
     )
-    return None if row is None else dict(row)
+    return None if row is None else MemberHomeRow(**row)
 
 
-async def select_community_path(conn: Conn, *, community_id: int) -> dict[str, Any] | None:
+async def select_community_path(conn: Conn, *, community_id: int) -> HierarchyPath | None:
     row = await conn.fetchrow(
         """
         SELECT c.id AS community_id, s.id AS subdistrict_id, s.district_id
@@ -92,7 +125,7 @@ async def select_community_path(conn: Conn, *, community_id: int) -> dict[str, A
         """,
         community_id,
     )
-    return None if row is None else dict(row)
+    return None if row is None else HierarchyPath(**row)
 
 
 async def select_grid_community_id(conn: Conn, *, grid_id: int) -> int | None:
@@ -112,7 +145,7 @@ async def update_registrations(
     valid_untils: Sequence[datetime | None],
     reasons: Sequence[str | None],
     updated_at: datetime,
-) -> list[dict[str, Any]]:
+) -> list[MemberRegistrationOut]:
     """Write new state for many registrations in one statement."""
     rows = await conn.fetch(
         """
@@ -128,7 +161,7 @@ async def update_registrations(
         list(ids), list(statuses), list(grid_ids), list(confirmed_ats), list(valid_untils),
         list(reasons), updated_at,
     )
-    return sorted((dict(r) for r in rows), key=lambda r: int(r["id"]))
+    return sorted((MemberRegistrationOut(**r) for r in rows), key=lambda r: r.id)
 
 
 async def select_cohort_status(conn: Conn, *, cohort_id: int) -> tuple[int, int, datetime | None]:
@@ -225,7 +258,24 @@ async def select_first_active(conn: Conn, *, limit: int) -> list[tuple[int, int]
     return [(int(r["member_id"]), int(r["community_id"])) for r in rows]
 
 
-async def select_own_registrations(conn: Conn, *, member_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class OwnRegistrationRow:
+    """One of a member's registrations with the names the phone shows."""
+
+    id: int
+    community_id: int
+    community_name: str
+    grid_id: int | None
+    grid_name: str | None
+    status: str
+    reason: str | None
+    submitted_at: datetime
+    confirmed_at: datetime | None
+    valid_until: datetime | None
+    certificate_number: str | None
+
+
+async def select_own_registrations(conn: Conn, *, member_id: int) -> list[OwnRegistrationRow]:
     """A member's registrations, newest first, with the community's and grid's names and the
     certificate number once one was issued."""
     rows = await conn.fetch(
@@ -243,10 +293,20 @@ async def select_own_registrations(conn: Conn, *, member_id: int) -> list[dict[s
         """,
         member_id,
     )
-    return [dict(r) for r in rows]
+    return [OwnRegistrationRow(**r) for r in rows]
 
 
-async def select_member_home_names(conn: Conn, *, member_id: int) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class MemberHomeNamesRow:
+    """Where a member lives, by id and name (all None when the member is not known)."""
+
+    home_community_id: int | None = None
+    home_community_name: str | None = None
+    home_grid_id: int | None = None
+    home_grid_name: str | None = None
+
+
+async def select_member_home_names(conn: Conn, *, member_id: int) -> MemberHomeNamesRow | None:
     """Where a member lives, by id and name: what 我要报到 proposes."""
     row = await conn.fetchrow(
         """
@@ -258,4 +318,4 @@ async def select_member_home_names(conn: Conn, *, member_id: int) -> dict[str, A
         """,
         member_id,
     )
-    return None if row is None else dict(row)
+    return None if row is None else MemberHomeNamesRow(**row)

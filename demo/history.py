@@ -148,7 +148,7 @@ async def _decide_registrations(pool: Pool, client: Client, plan: PastPlan, name
         for m in todo[:1]:
             reg = await registration_db.select_registration(conn, registration_id=m.registration_id)
             if reg is not None:
-                cohorts.add(reg["cohort_id"])
+                cohorts.add(reg.registration.cohort_id)
     for cohort_id in sorted(c for c in cohorts if c is not None):
         # A stop right after the import's commit leaves the cohort unstarted; starting is idempotent.
         await registration.start_cohort(client, cohort_id=cohort_id)

@@ -9,7 +9,7 @@ only after the commit, so they never see uncommitted rows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from temporalio.client import Client
 
 from db import member_registration as member_db
 from db.audit_log import insert_audit_entries
+from db.member_registration import PlacedRegistrationRow
 from db.notification import insert_member_notifications
 from db.pool import Conn
 from db.registration_cohort import create_cohort, set_cohort_workflow_id
@@ -33,7 +34,7 @@ from domain.registration_rules import (
     renewal_due,
     renewed_until,
 )
-from domain.scope import HierarchyPath, allows, own_member_id
+from domain.scope import allows, own_member_id
 from schemas.auth import STAFF_ROLES, Actor, Role
 from schemas.registration import (
     CohortWorkflowInput,
@@ -61,28 +62,15 @@ class _State:
     reason: str | None
 
 
-def _state(row: dict[str, Any]) -> _State:
-    return _State(MemberRegistrationStatus(row["status"]), row["grid_id"], row["confirmed_at"],
-                  row["valid_until"], row["reason"])
+def _state(row: MemberRegistrationOut) -> _State:
+    return _State(row.status, row.grid_id, row.confirmed_at, row.valid_until, row.reason)
 
 
-def _snapshot(row: dict[str, Any] | _State, community_id: int) -> dict[str, Any]:
-    state = _state(row) if isinstance(row, dict) else row
+def _snapshot(row: MemberRegistrationOut | _State, community_id: int) -> dict[str, Any]:
+    state = _state(row) if isinstance(row, MemberRegistrationOut) else row
     return {"status": state.status.value, "community_id": community_id, "grid_id": state.grid_id,
             "confirmed_at": state.confirmed_at, "valid_until": state.valid_until,
             "reason": state.reason}
-
-
-def _out(row: dict[str, Any]) -> MemberRegistrationOut:
-    return MemberRegistrationOut.model_validate(
-        {k: row[k] for k in MemberRegistrationOut.model_fields}
-    )
-
-
-def _path(row: dict[str, Any]) -> HierarchyPath:
-    return HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
-                         community_id=row["community_id"], unit_id=row["unit_id"],
-                         member_id=row["member_id"])
 
 
 def _require_deciding(actor: Actor) -> None:
@@ -95,20 +83,20 @@ def _missing(ids: Iterable[int]) -> NotFound:
     return NotFound(f"报到记录不存在: {', '.join(str(i) for i in sorted(set(ids)))}")
 
 
-def _check_scope(actor: Actor, rows: Iterable[dict[str, Any]], *, deciding: bool = False,
+def _check_scope(actor: Actor, rows: Iterable[PlacedRegistrationRow], *, deciding: bool = False,
                  missing: NotFound | None = None) -> None:
     """Registrations outside the actor's scope are answered exactly as missing ones."""
     if deciding:
         _require_deciding(actor)
-    outside = [int(row["id"]) for row in rows if not allows(actor, _path(row))]
+    outside = [row.registration.id for row in rows if not allows(actor, row.path)]
     if outside:
         raise missing or _missing(outside)
 
 
-async def _load(conn: Conn, ids: Sequence[int]) -> list[dict[str, Any]]:
+async def _load(conn: Conn, ids: Sequence[int]) -> list[PlacedRegistrationRow]:
     unique_ids = sorted(set(ids))
     rows = await member_db.select_registrations_for_update(conn, ids=unique_ids)
-    missing = set(unique_ids) - {int(r["id"]) for r in rows}
+    missing = set(unique_ids) - {r.registration.id for r in rows}
     if missing:
         raise _missing(missing)
     return rows
@@ -118,40 +106,40 @@ async def _write(
     conn: Conn,
     actor: Actor,
     action: MemberAction,
-    befores: list[dict[str, Any]],
+    befores: list[PlacedRegistrationRow],
     afters: list[_State],
     now: datetime,
 ) -> list[MemberRegistrationOut]:
     """Apply new states, then append history and audit, all set-based."""
-    ids = [int(b["id"]) for b in befores]
+    ids = [b.registration.id for b in befores]
     rows = await member_db.update_registrations(
         conn, ids=ids, statuses=[a.status.value for a in afters], grid_ids=[a.grid_id for a in afters],
         confirmed_ats=[a.confirmed_at for a in afters], valid_untils=[a.valid_until for a in afters],
         reasons=[a.reason for a in afters], updated_at=now,
     )
     await insert_events(
-        conn, kind="member", registration_ids=ids, from_statuses=[b["status"] for b in befores],
+        conn, kind="member", registration_ids=ids, from_statuses=[b.registration.status.value for b in befores],
         to_statuses=[a.status.value for a in afters], actor=actor.audit_name,
         reasons=[a.reason for a in afters], at=now,
     )
     await insert_audit_entries(
         conn, actor=actor.audit_name, action=f"member_registration.{action.value}",
         subject_kind="member_registration", subject_ids=ids,
-        befores=[_snapshot(b, b["community_id"]) for b in befores],
-        afters=[_snapshot(a, b["community_id"]) for a, b in zip(afters, befores, strict=True)],
+        befores=[_snapshot(b.registration, b.registration.community_id) for b in befores],
+        afters=[_snapshot(a, b.registration.community_id) for a, b in zip(afters, befores, strict=True)],
     )
     for after in afters:
         metrics.REGISTRATIONS.labels(status=after.status.value).inc()
-    return [_out(r) for r in rows]
+    return rows
 
 
-async def _tell_members(conn: Conn, rows: list[dict[str, Any]], action: MemberAction,
+async def _tell_members(conn: Conn, rows: list[PlacedRegistrationRow], action: MemberAction,
                         messages: list[texts.Text]) -> None:
     """Each member's inbox gets the community's decision on their registration (once per
     registration and decision), in the decision's transaction."""
     await insert_member_notifications(
-        conn, member_ids=[int(r["member_id"]) for r in rows],
-        dedupe_keys=[f"member_registration:{r['id']}:{action.value}" for r in rows],
+        conn, member_ids=[r.registration.member_id for r in rows],
+        dedupe_keys=[f"member_registration:{r.registration.id}:{action.value}" for r in rows],
         category=messages[0].category if messages else "", titles=[m.title for m in messages],
         bodies=[m.body for m in messages],
     )
@@ -208,15 +196,15 @@ async def _open_new(
         )
     except asyncpg.UniqueViolationError as error:
         raise Conflict(f"党员 {member_id} 已有未结束的报到, 不能重复报到") from error
-    await insert_events(conn, kind="member", registration_ids=[row["id"]], from_statuses=[from_status],
+    await insert_events(conn, kind="member", registration_ids=[row.id], from_statuses=[from_status],
                         to_statuses=["submitted"], actor=actor.audit_name, reasons=[None])
     await insert_audit_entries(
         conn, actor=actor.audit_name, action="member_registration.submit",
-        subject_kind="member_registration", subject_ids=[row["id"]], befores=[None],
+        subject_kind="member_registration", subject_ids=[row.id], befores=[None],
         afters=[_snapshot(row, community_id)],
     )
     metrics.REGISTRATIONS.labels(status="submitted").inc()
-    return _out(row)
+    return row
 
 
 async def submit_member_registration(
@@ -241,20 +229,20 @@ async def submit_member_registration(
         member_missing = NotFound(f"党员 {member_id} 不存在或不在您的管辖范围内")
         if home is None:
             raise member_missing
-        target = community_id or home["home_community_id"]
+        target = community_id or home.home_community_id
         if target is None:
             raise InvalidInput("该党员没有登记居住社区, 请指定报到社区")
         path_row = await member_db.select_community_path(conn, community_id=target)
         if path_row is None:
             raise NotFound(f"社区 {target} 不存在")
-        path = HierarchyPath(district_id=path_row["district_id"], subdistrict_id=path_row["subdistrict_id"],
-                             community_id=target, unit_id=home["unit_id"], member_id=member_id)
+        path = replace(path_row, unit_id=home.unit_id, member_id=member_id)
         if not allows(actor, path):
             raise member_missing
+        grid: int | None
         if grid_id is not None:
             grid = await _grid_in_community(conn, grid_id, target)
-        elif home["home_grid_community_id"] == target:
-            grid = home["home_grid_id"]
+        elif home.home_grid_community_id == target:
+            grid = home.home_grid_id
         else:
             grid = None
         source = {Role.member: "self", Role.unit_admin: "unit_admin"}.get(actor.role, "community")
@@ -293,16 +281,17 @@ async def confirm_registrations(
                 raise NotFound(f"网格 {grid_override} 不存在")
         afters: list[_State] = []
         for row in rows:
-            member_transition(MemberAction.confirm, MemberRegistrationStatus(row["status"]),
-                              registration_id=row["id"])
+            reg = row.registration
+            member_transition(MemberAction.confirm, reg.status, registration_id=reg.id)
+            grid: int | None
             if grid_override is not None:
-                if override_community != row["community_id"]:
-                    raise InvalidInput(f"网格 {grid_override} 不属于报到记录 {row['id']} 的社区, 不能编入")
+                if override_community != reg.community_id:
+                    raise InvalidInput(f"网格 {grid_override} 不属于报到记录 {reg.id} 的社区, 不能编入")
                 grid = grid_override
-            elif row["grid_id"] is not None:
-                grid = row["grid_id"]
-            elif row["home_grid_community_id"] == row["community_id"]:
-                grid = row["home_grid_id"]
+            elif reg.grid_id is not None:
+                grid = reg.grid_id
+            elif row.home_grid_community_id == reg.community_id:
+                grid = row.home_grid_id
             else:
                 grid = None
             if grid is None:
@@ -313,7 +302,7 @@ async def confirm_registrations(
         result = await _write(conn, actor, MemberAction.confirm, rows, afters, at)
         await _tell_members(conn, rows, MemberAction.confirm,
                             [texts.registration_confirmed(placed=a.grid_id is not None) for a in afters])
-    await signal_cohorts(client, (r["cohort_id"] for r in rows), "confirmed")
+    await signal_cohorts(client, (r.registration.cohort_id for r in rows), "confirmed")
     return result
 
 
@@ -336,12 +325,12 @@ async def reject_registrations(
         _check_scope(actor, rows, deciding=True)
         afters = []
         for row in rows:
-            target = member_transition(MemberAction.reject, MemberRegistrationStatus(row["status"]),
-                                       registration_id=row["id"])
-            afters.append(replace(_state(row), status=target, reason=reason.strip()))
+            target = member_transition(MemberAction.reject, row.registration.status,
+                                       registration_id=row.registration.id)
+            afters.append(replace(_state(row.registration), status=target, reason=reason.strip()))
         result = await _write(conn, actor, MemberAction.reject, rows, afters, at)
         await _tell_members(conn, rows, MemberAction.reject, [texts.registration_returned(reason.strip())] * len(rows))
-    await signal_cohorts(client, (r["cohort_id"] for r in rows), "rejected")
+    await signal_cohorts(client, (r.registration.cohort_id for r in rows), "rejected")
     return result
 
 
@@ -361,14 +350,13 @@ async def place_in_grid(
         _require_deciding(actor)
         rows = await _load(conn, [registration_id])
         _check_scope(actor, rows, deciding=True)
-        row = rows[0]
-        target = member_transition(MemberAction.place, MemberRegistrationStatus(row["status"]),
-                                   registration_id=registration_id)
-        grid = await _grid_in_community(conn, grid_id, row["community_id"])
-        valid_until = row["valid_until"] or renewed_until(None, at, validity_months)
+        row = rows[0].registration
+        target = member_transition(MemberAction.place, row.status, registration_id=registration_id)
+        grid = await _grid_in_community(conn, grid_id, row.community_id)
+        valid_until = row.valid_until or renewed_until(None, at, validity_months)
         after = replace(_state(row), status=target, grid_id=grid, valid_until=valid_until)
         result = await _write(conn, actor, MemberAction.place, rows, [after], at)
-    await signal_cohorts(client, [row["cohort_id"]], "placed")
+    await signal_cohorts(client, [row.cohort_id], "placed")
     return result[0]
 
 
@@ -387,14 +375,13 @@ async def _simple(
     async with conn.transaction():
         rows = await _load(conn, [registration_id])
         _check_scope(actor, rows)
-        row = rows[0]
-        target = member_transition(action, MemberRegistrationStatus(row["status"]),
-                                   registration_id=registration_id)
+        row = rows[0].registration
+        target = member_transition(action, row.status, registration_id=registration_id)
         after = replace(_state(row), status=target, reason=reason)
         if valid_until is not None:
             after = replace(after, valid_until=valid_until(row, at))
         result = await _write(conn, actor, action, rows, [after], at)
-    await signal_cohorts(client, [row["cohort_id"]], action.value)
+    await signal_cohorts(client, [row.cohort_id], action.value)
     return result[0]
 
 
@@ -428,8 +415,8 @@ async def renew(
 ) -> MemberRegistrationOut:
     """Re-register (重新报到): valid for another term from the later of the old expiry and now."""
 
-    def extended(row: dict[str, Any], at: datetime) -> datetime:
-        return renewed_until(row["valid_until"], at, validity_months)
+    def extended(row: MemberRegistrationOut, at: datetime) -> datetime:
+        return renewed_until(row.valid_until, at, validity_months)
 
     return await _simple(conn, actor, MemberAction.renew, registration_id, reason=None,
                          client=client, now=now, valid_until=extended)
@@ -455,19 +442,19 @@ async def transfer_member(
         if old is None:
             raise none_open
         _check_scope(actor, [old], missing=none_open)
-        if old["community_id"] == to_community_id:
+        if old.registration.community_id == to_community_id:
             raise Conflict(f"党员 {member_id} 已在社区 {to_community_id} 报到, 无需转移")
         if await member_db.select_community_path(conn, community_id=to_community_id) is None:
             raise NotFound(f"社区 {to_community_id} 不存在")
-        target = member_transition(MemberAction.transfer, MemberRegistrationStatus(old["status"]),
-                                   registration_id=old["id"])
+        target = member_transition(MemberAction.transfer, old.registration.status,
+                                   registration_id=old.registration.id)
         reason = f"转至社区 {to_community_id}"
         await _write(conn, actor, MemberAction.transfer, [old],
-                     [replace(_state(old), status=target, reason=reason)], at)
+                     [replace(_state(old.registration), status=target, reason=reason)], at)
         grid = None if to_grid_id is None else await _grid_in_community(conn, to_grid_id, to_community_id)
         out = await _open_new(conn, actor, member_id=member_id, community_id=to_community_id,
                               grid_id=grid, source="transfer", now=at)
-    await signal_cohorts(client, [old["cohort_id"]], "transferred")
+    await signal_cohorts(client, [old.registration.cohort_id], "transferred")
     if client is not None and out.cohort_id is not None:
         await start_cohort(client, cohort_id=out.cohort_id, policy=policy, task_queue=task_queue)
     return out
@@ -479,15 +466,12 @@ async def my_registrations(conn: Conn, actor: Actor, *, now: datetime | None = N
     it is due for re-registration; where they live, for a new one. The member only."""
     member_id = own_member_id(actor)
     at = local_time.now_or(now)
-    home = await member_db.select_member_home_names(conn, member_id=member_id) or {}
+    home = await member_db.select_member_home_names(conn, member_id=member_id)
     items = []
     for row in await member_db.select_own_registrations(conn, member_id=member_id):
-        status = MemberRegistrationStatus(row["status"])
+        status = MemberRegistrationStatus(row.status)
         items.append(MyRegistration.model_validate({
-            **row, "status": status, "status_label": MEMBER_STATUS_LABELS[status],
-            "renewal_due": renewal_due(status, row["valid_until"], at, lead=policy.renewal.remind),
+            **asdict(row), "status": status, "status_label": MEMBER_STATUS_LABELS[status],
+            "renewal_due": renewal_due(status, row.valid_until, at, lead=policy.renewal.remind),
         }))
-    return MyRegistrations(
-        home_community_id=home.get("home_community_id"), home_community_name=home.get("home_community_name"),
-        home_grid_id=home.get("home_grid_id"), home_grid_name=home.get("home_grid_name"), items=items,
-    )
+    return MyRegistrations(**asdict(home or member_db.MemberHomeNamesRow()), items=items)

@@ -6,6 +6,7 @@ signalled after the commit and re-reads Postgres, the system of record.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -149,9 +150,7 @@ async def submit_unit_registration(
         path = await select_community_path(conn, community_id=target)
         if path is None:
             raise NotFound(f"社区 {target} 不存在")
-        if not allows(actor, HierarchyPath(district_id=path["district_id"],
-                                           subdistrict_id=path["subdistrict_id"],
-                                           community_id=target, unit_id=unit_id)):
+        if not allows(actor, replace(path, unit_id=unit_id)):
             raise unit_missing
         try:
             row = await unit_db.insert_unit_registration(conn, unit_id=unit_id, community_id=target,

@@ -199,7 +199,7 @@ async def _home_path(conn: Conn, community_id: int | None) -> tuple[int | None, 
     path = await select_community_path(conn, community_id=community_id)
     if path is None:
         return None, None
-    return path["district_id"], path["subdistrict_id"]
+    return path.district_id, path.subdistrict_id
 
 
 async def accept_unit_transfer(conn: Conn, actor: Actor, transfer_id: int, *, client: Client | None = None,

@@ -63,7 +63,7 @@ async def import_cohort(conn: Conn, city: City, member_ids: list[int], *, at: da
             conn, member_id=member_id, community_id=home["home_community_id"], grid_id=home["home_grid_id"],
             cohort_id=cohort_id, submitted_at=at,
         )
-        ids.append(int(row["id"]))
+        ids.append(row.id)
     return cohort_id, ids
 
 

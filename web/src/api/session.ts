@@ -33,5 +33,6 @@ export const ROLE_NAMES: Record<Role, string> = {
   subdistrict: '街道',
   community_staff: '社区',
   unit_admin: '单位管理员',
+  provider: '兑换商户',
   member: '党员',
 }

@@ -35,7 +35,8 @@ export default defineConfig({
       },
       // A phone pays a round trip (on 3G over half a second) per file, and HTTP/1.1 fetches six at a
       // time: Vant (only on /m) and the small shared modules of src/ each go in one chunk instead of
-      // some twenty (bench/mobile_load.py: the check-in page on Fast 3G went from 7.2 s to 4.9 s).
+      // some twenty (bench/mobile_load.py: with the router change, the check-in page on Fast 3G went
+      // from 7.2 s to 4.5 s).
       output: {
         codeSplitting: {
           // Only the modules named: Vue itself stays where both pages share it.

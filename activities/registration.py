@@ -7,8 +7,6 @@ retried or replayed activity sends no reminder twice and lapses nothing twice.
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -20,6 +18,7 @@ from db.audit_log import insert_audit_entries
 from db.co_building_agreement import update_agreement_status
 from db.pool import Conn, Pool
 from db.registration_event import insert_events
+from db.unit_registration import UnitRegistrationRow
 from domain import notification_texts as texts
 from domain.reminder_ladder import STEP_LABELS
 from schemas.registration import (
@@ -51,7 +50,7 @@ WORKFLOW_ACTOR = "system:workflow"
 RENEWAL_CHUNK = 50_000
 
 
-async def _existing_unit_registration(conn: Conn, registration_id: int) -> dict[str, Any]:
+async def _existing_unit_registration(conn: Conn, registration_id: int) -> UnitRegistrationRow:
     """The unit registration's row; a missing one is refused (not_found), not retried."""
     row = await unit_db.select_unit_registration(conn, registration_id=registration_id)
     if row is None:
@@ -141,8 +140,8 @@ class RegistrationActivities:
     async def unit_registration_status(self, data: UnitStatusInput) -> UnitStatus:
         async with self._pool.acquire() as conn:
             row = await _existing_unit_registration(conn, data.unit_registration_id)
-        return UnitStatus(status=UnitRegistrationStatus(row["status"]), community_id=row["community_id"],
-                          unit_id=row["unit_id"], agreement_valid_until=row["agreement_valid_until"])
+        return UnitStatus(status=row.status, community_id=row.community_id,
+                          unit_id=row.unit_id, agreement_valid_until=row.agreement_valid_until)
 
     @activity.defn(name="remind_unit_registration")
     async def remind_unit_registration(self, data: UnitReminderInput) -> UnitReminderResult:
@@ -151,15 +150,15 @@ class RegistrationActivities:
             key = reminder_db.ReminderKey(data.ladder, "unit_registration", data.unit_registration_id,
                                           data.cycle, data.step.value)
             if data.ladder == "unit_confirmation":
-                text = texts.unit_confirmation_pending(data.step, row["unit_name"])
-                recipient_kind, recipient_id = "community", int(row["community_id"])
+                text = texts.unit_confirmation_pending(data.step, row.unit_name)
+                recipient_kind, recipient_id = "community", int(row.community_id)
                 reason = f"{STEP_LABELS[data.step]}: 单位报到待确认"
             else:
                 if data.deadline is None:
                     raise ApplicationError("续签提醒缺少到期时间", type="invalid_input",
                                            non_retryable=True)
-                text = texts.agreement_renewal_due(data.step, data.deadline, row["community_name"])
-                recipient_kind, recipient_id = "unit", int(row["unit_id"])
+                text = texts.agreement_renewal_due(data.step, data.deadline, row.community_name)
+                recipient_kind, recipient_id = "unit", int(row.unit_id)
                 reason = f"{STEP_LABELS[data.step]}: 共建协议即将到期"
             sent = await reminder_db.remind_one(
                 conn, key=key, recipient_kind=recipient_kind, recipient_id=recipient_id,
@@ -177,25 +176,25 @@ class RegistrationActivities:
             row = await unit_db.select_unit_registration(
                 conn, registration_id=data.unit_registration_id, for_update=True
             )
-            if row is None or row["status"] != UnitRegistrationStatus.active.value:
+            if row is None or row.status != UnitRegistrationStatus.active.value:
                 return UnitLapseResult(lapsed=False)
-            valid_until = row["agreement_valid_until"]
+            valid_until = row.agreement_valid_until
             if valid_until is not None and valid_until > data.deadline:
                 return UnitLapseResult(lapsed=False)
             await unit_db.update_unit_registration(
-                conn, registration_id=row["id"], status=UnitRegistrationStatus.lapsed.value,
-                reason="共建协议到期未续签", agreement_id=row["agreement_id"],
-                decided_at=row["decided_at"], valid_until=row["valid_until"],
+                conn, registration_id=row.id, status=UnitRegistrationStatus.lapsed.value,
+                reason="共建协议到期未续签", agreement_id=row.agreement_id,
+                decided_at=row.decided_at, valid_until=row.valid_until,
             )
-            if row["agreement_id"] is not None:
-                await update_agreement_status(conn, agreement_id=row["agreement_id"], status="lapsed")
+            if row.agreement_id is not None:
+                await update_agreement_status(conn, agreement_id=row.agreement_id, status="lapsed")
             await insert_events(
-                conn, kind="unit", registration_ids=[row["id"]], from_statuses=["active"],
+                conn, kind="unit", registration_ids=[row.id], from_statuses=["active"],
                 to_statuses=["lapsed"], actor=WORKFLOW_ACTOR, reasons=["共建协议到期未续签"],
             )
             await insert_audit_entries(
                 conn, actor=WORKFLOW_ACTOR, action="lapse", subject_kind="unit_registration",
-                subject_ids=[row["id"]],
+                subject_ids=[row.id],
                 befores=[{"status": "active", "valid_until": valid_until}],
                 afters=[{"status": "lapsed", "valid_until": valid_until}],
             )

@@ -3,29 +3,42 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from db.pool import Conn
+from schemas.registration import UnitRegistrationOut
+
+_RETURNING = """RETURNING id, unit_id, community_id, status, reason, agreement_id, workflow_id, submitted_at,
+                  decided_at, valid_until"""
+
+
+class UnitRegistrationRow(UnitRegistrationOut):
+    """A unit registration as the API shows it, with where it sits, the names people read and
+    its agreement's expiry."""
+
+    subdistrict_id: int
+    district_id: int
+    unit_name: str
+    community_name: str
+    agreement_valid_until: datetime | None
 
 
 async def insert_unit_registration(
     conn: Conn, *, unit_id: int, community_id: int, submitted_at: datetime
-) -> dict[str, Any]:
+) -> UnitRegistrationOut:
     row = await conn.fetchrow(
-        """
+        f"""
         INSERT INTO unit_registration (unit_id, community_id, status, submitted_at)
-        VALUES ($1, $2, 'submitted', $3) RETURNING id, unit_id, community_id, status, reason, agreement_id, workflow_id, submitted_at,
-                  decided_at, valid_until
-        """,
+        VALUES ($1, $2, 'submitted', $3) {_RETURNING}
+        """,  # noqa: S608 - constant column list
         unit_id, community_id, submitted_at,
     )
     assert row is not None
-    return dict(row)
+    return UnitRegistrationOut.model_validate(dict(row))
 
 
 async def select_unit_registration(
     conn: Conn, *, registration_id: int, for_update: bool = False
-) -> dict[str, Any] | None:
+) -> UnitRegistrationRow | None:
     """The registration with its hierarchy path and names (unit, community)."""
     query = """
         SELECT ur.id, ur.unit_id, ur.community_id, ur.status, ur.reason, ur.agreement_id,
@@ -42,14 +55,7 @@ async def select_unit_registration(
     if for_update:
         query += " FOR UPDATE OF ur"
     row = await conn.fetchrow(query, registration_id)
-    return None if row is None else dict(row)
-
-
-async def select_unit_location(conn: Conn, *, unit_id: int) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT id, community_id, name FROM reporting_unit WHERE id = $1", unit_id
-    )
-    return None if row is None else dict(row)
+    return None if row is None else UnitRegistrationRow.model_validate(dict(row))
 
 
 async def update_unit_registration(
@@ -61,18 +67,17 @@ async def update_unit_registration(
     agreement_id: int | None,
     decided_at: datetime | None,
     valid_until: datetime | None,
-) -> dict[str, Any]:
+) -> UnitRegistrationOut:
     row = await conn.fetchrow(
-        """
+        f"""
         UPDATE unit_registration
         SET status = $2, reason = $3, agreement_id = $4, decided_at = $5, valid_until = $6
-        WHERE id = $1 RETURNING id, unit_id, community_id, status, reason, agreement_id, workflow_id, submitted_at,
-                  decided_at, valid_until
-        """,
+        WHERE id = $1 {_RETURNING}
+        """,  # noqa: S608 - constant column list
         registration_id, status, reason, agreement_id, decided_at, valid_until,
     )
     assert row is not None
-    return dict(row)
+    return UnitRegistrationOut.model_validate(dict(row))
 
 
 async def set_unit_workflow_id(conn: Conn, *, registration_id: int, workflow_id: str) -> None:

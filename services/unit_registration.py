@@ -22,6 +22,8 @@ from db.co_building_agreement import insert_agreement, update_agreement_validity
 from db.member_registration import select_community_path
 from db.pool import Conn
 from db.registration_event import insert_events
+from db.reporting_unit import select_unit
+from db.unit_registration import UnitRegistrationRow
 from domain import local_time
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.registration_rules import UnitAction, add_months, renewed_until, unit_transition
@@ -42,12 +44,8 @@ from workflows.unit_registration import UnitRegistrationWorkflow, unit_workflow_
 log = structlog.get_logger(__name__)
 
 
-def _out(row: dict[str, Any]) -> UnitRegistrationOut:
-    return UnitRegistrationOut.model_validate({k: row[k] for k in UnitRegistrationOut.model_fields})
-
-
-def _snapshot(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in ("status", "reason", "agreement_id", "decided_at", "valid_until")}
+def _snapshot(row: UnitRegistrationOut) -> dict[str, Any]:
+    return row.model_dump(include={"status", "reason", "agreement_id", "decided_at", "valid_until"})
 
 
 def _refuse_members(actor: Actor) -> None:
@@ -61,37 +59,37 @@ def _require_deciding(actor: Actor) -> None:
         raise Forbidden("只有社区党委(或上级组织)可以确认或退回单位报到")
 
 
-def _check_scope(actor: Actor, row: dict[str, Any], *, deciding: bool) -> None:
+def _check_scope(actor: Actor, row: UnitRegistrationRow, *, deciding: bool) -> None:
     """A registration outside the actor's scope is answered exactly as a missing one."""
     if deciding:
         _require_deciding(actor)
-    path = HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
-                         community_id=row["community_id"], unit_id=row["unit_id"])
+    path = HierarchyPath(district_id=row.district_id, subdistrict_id=row.subdistrict_id,
+                         community_id=row.community_id, unit_id=row.unit_id)
     if not allows(actor, path):
-        raise _missing(int(row["id"]))
+        raise _missing(row.id)
 
 
 def _missing(registration_id: int) -> NotFound:
     return NotFound(f"单位报到记录 {registration_id} 不存在")
 
 
-async def _load(conn: Conn, registration_id: int) -> dict[str, Any]:
+async def _load(conn: Conn, registration_id: int) -> UnitRegistrationRow:
     row = await unit_db.select_unit_registration(conn, registration_id=registration_id, for_update=True)
     if row is None:
         raise _missing(registration_id)
     return row
 
 
-async def _record(conn: Conn, actor: Actor, action: str, before: dict[str, Any] | None,
-                  after: dict[str, Any], reason: str | None) -> None:
+async def _record(conn: Conn, actor: Actor, action: str, before: UnitRegistrationOut | None,
+                  after: UnitRegistrationOut, reason: str | None) -> None:
     await insert_events(
-        conn, kind="unit", registration_ids=[after["id"]],
-        from_statuses=[None if before is None else before["status"]], to_statuses=[after["status"]],
+        conn, kind="unit", registration_ids=[after.id],
+        from_statuses=[None if before is None else before.status], to_statuses=[after.status],
         actor=actor.audit_name, reasons=[reason],
     )
     await insert_audit_entries(
         conn, actor=actor.audit_name, action=f"unit_registration.{action}",
-        subject_kind="unit_registration", subject_ids=[after["id"]],
+        subject_kind="unit_registration", subject_ids=[after.id],
         befores=[None if before is None else _snapshot(before)], afters=[_snapshot(after)],
     )
 
@@ -140,11 +138,11 @@ async def submit_unit_registration(
     _refuse_members(actor)
     at = local_time.now_or(now)
     async with conn.transaction():
-        unit = await unit_db.select_unit_location(conn, unit_id=unit_id)
+        unit = await select_unit(conn, unit_id=unit_id)
         unit_missing = NotFound(f"报到单位 {unit_id} 不存在或不在您的管辖范围内")
         if unit is None:
             raise unit_missing
-        target = community_id or unit["community_id"]
+        target = community_id or unit.community_id
         if target is None:
             raise InvalidInput("该单位没有登记所在社区, 请指定报到社区")
         path = await select_community_path(conn, community_id=target)
@@ -156,15 +154,14 @@ async def submit_unit_registration(
             row = await unit_db.insert_unit_registration(conn, unit_id=unit_id, community_id=target,
                                                          submitted_at=at)
         except asyncpg.UniqueViolationError as error:
-            raise Conflict(f"单位 {unit['name']} 已向该社区报到, 不能重复报到") from error
-        await unit_db.set_unit_workflow_id(conn, registration_id=row["id"],
-                                           workflow_id=unit_workflow_id(row["id"]))
-        row["workflow_id"] = unit_workflow_id(row["id"])
+            raise Conflict(f"单位 {unit.name} 已向该社区报到, 不能重复报到") from error
+        await unit_db.set_unit_workflow_id(conn, registration_id=row.id, workflow_id=unit_workflow_id(row.id))
+        row = row.model_copy(update={"workflow_id": unit_workflow_id(row.id)})
         await _record(conn, actor, "submit", None, row, None)
     if client is not None:
-        await start_unit_workflow(client, unit_registration_id=row["id"], policy=policy,
+        await start_unit_workflow(client, unit_registration_id=row.id, policy=policy,
                                   task_queue=task_queue)
-    return _out(row)
+    return row
 
 
 async def confirm_unit_registration(
@@ -183,11 +180,11 @@ async def confirm_unit_registration(
         _require_deciding(actor)
         before = await _load(conn, registration_id)
         _check_scope(actor, before, deciding=True)
-        target = unit_transition(UnitAction.confirm, UnitRegistrationStatus(before["status"]),
+        target = unit_transition(UnitAction.confirm, before.status,
                                  registration_id=registration_id)
         valid_until = add_months(at, agreement_months)
-        agreement = await insert_agreement(conn, unit_id=before["unit_id"],
-                                           community_id=before["community_id"],
+        agreement = await insert_agreement(conn, unit_id=before.unit_id,
+                                           community_id=before.community_id,
                                            projects=projects or [], valid_from=at, valid_until=valid_until)
         after = await unit_db.update_unit_registration(
             conn, registration_id=registration_id, status=target.value, reason=None,
@@ -195,7 +192,7 @@ async def confirm_unit_registration(
         )
         await _record(conn, actor, "confirm", before, after, None)
     await _signal(client, registration_id, "confirmed")
-    return _out(after)
+    return after
 
 
 async def reject_unit_registration(
@@ -214,7 +211,7 @@ async def reject_unit_registration(
         _require_deciding(actor)
         before = await _load(conn, registration_id)
         _check_scope(actor, before, deciding=True)
-        target = unit_transition(UnitAction.reject, UnitRegistrationStatus(before["status"]),
+        target = unit_transition(UnitAction.reject, before.status,
                                  registration_id=registration_id)
         after = await unit_db.update_unit_registration(
             conn, registration_id=registration_id, status=target.value, reason=reason.strip(),
@@ -222,7 +219,7 @@ async def reject_unit_registration(
         )
         await _record(conn, actor, "reject", before, after, reason.strip())
     await _signal(client, registration_id, "rejected")
-    return _out(after)
+    return after
 
 
 async def renew_unit_registration(
@@ -242,16 +239,16 @@ async def renew_unit_registration(
     async with conn.transaction():
         before = await _load(conn, registration_id)
         _check_scope(actor, before, deciding=False)
-        was = UnitRegistrationStatus(before["status"])
+        was = before.status
         target = unit_transition(UnitAction.renew, was, registration_id=registration_id)
-        if before["agreement_id"] is None:
+        if before.agreement_id is None:
             raise Conflict(f"单位报到记录 {registration_id} 没有共建协议, 不能续签")
-        valid_until = renewed_until(before["agreement_valid_until"], at, agreement_months)
-        await update_agreement_validity(conn, agreement_id=before["agreement_id"], status="active",
+        valid_until = renewed_until(before.agreement_valid_until, at, agreement_months)
+        await update_agreement_validity(conn, agreement_id=before.agreement_id, status="active",
                                         valid_until=valid_until)
         after = await unit_db.update_unit_registration(
             conn, registration_id=registration_id, status=target.value, reason=None,
-            agreement_id=before["agreement_id"], decided_at=before["decided_at"], valid_until=valid_until,
+            agreement_id=before.agreement_id, decided_at=before.decided_at, valid_until=valid_until,
         )
         await _record(conn, actor, "renew", before, after, None)
     if client is not None and was is UnitRegistrationStatus.lapsed:
@@ -260,4 +257,4 @@ async def renew_unit_registration(
                                   policy=policy, task_queue=task_queue)
     else:
         await _signal(client, registration_id, "renewed")
-    return _out(after)
+    return after

@@ -47,12 +47,13 @@ class ServiceRecordActivities:
             row = await record_db.select_record(conn, record_id=data.record_id)
             if row is None:
                 raise ApplicationError(f"服务记录 {data.record_id} 不存在", type="not_found", non_retryable=True)
-            status = ServiceRecordStatus(row["status"])
+            status = row.view.status
             if status is not ServiceRecordStatus.pending:
                 return RecordReminderResult(status=status, sent=False)
             recipient_kind = _RECIPIENT_OF_STEP[data.step]
-            recipient_id = int(row["community_id"] if recipient_kind == "community" else row["subdistrict_id"])
-            text = pending_reminder_text(data.step, data.record_id, row["hours"], service_day(row["started_at"]))
+            recipient_id = row.view.community_id if recipient_kind == "community" else row.path.subdistrict_id
+            assert recipient_id is not None  # a record's community always has its subdistrict
+            text = pending_reminder_text(data.step, data.record_id, row.view.hours, service_day(row.view.started_at))
             sent = await reminder_db.remind_one(
                 conn, key=reminder_db.ReminderKey(LADDER, "service_record", data.record_id, 0, data.step.value),
                 recipient_kind=recipient_kind, recipient_id=recipient_id,

@@ -8,11 +8,13 @@ credits nothing twice, whatever the caller's locking did.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from db.pool import Conn
-from domain.scope import ScopeFilter
+from domain.scope import HierarchyPath, ScopeFilter
+from schemas.service_record import ServiceRecordView
 
 # The community's record joined with where it sits (scope checks) and the member's name.
 _SELECT = """
@@ -27,6 +29,22 @@ _SELECT = """
 """
 
 
+@dataclass(frozen=True, slots=True)
+class PlacedRecordRow:
+    """A record as the API shows it, and where it sits (its community's place, the member and
+    their unit) as scope checks read it."""
+
+    view: ServiceRecordView
+    path: HierarchyPath
+
+
+def _placed(row: Any) -> PlacedRecordRow:
+    return PlacedRecordRow(
+        view=ServiceRecordView.model_validate(dict(row)),
+        path=HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
+                           community_id=row["community_id"], unit_id=row["unit_id"], member_id=row["member_id"]))
+
+
 async def has_confirmed_registration(conn: Conn, *, member_id: int, community_id: int) -> bool:
     """True when the member's open registration is in this community and confirmed by it."""
     found: bool = await conn.fetchval(
@@ -39,7 +57,7 @@ async def has_confirmed_registration(conn: Conn, *, member_id: int, community_id
     return found
 
 
-async def select_record_place(conn: Conn, *, community_id: int) -> dict[str, Any] | None:
+async def select_record_place(conn: Conn, *, community_id: int) -> HierarchyPath | None:
     """The community's subdistrict and district (the scope check of staff logging for a member)."""
     row = await conn.fetchrow(
         """
@@ -48,7 +66,7 @@ async def select_record_place(conn: Conn, *, community_id: int) -> dict[str, Any
         """,
         community_id,
     )
-    return None if row is None else dict(row)
+    return None if row is None else HierarchyPath(**row)
 
 
 async def lock_member(conn: Conn, *, member_id: int) -> bool:
@@ -70,9 +88,19 @@ async def select_category_bonus(conn: Conn, *, name: str) -> float | None:
     return bonus
 
 
+@dataclass(frozen=True, slots=True)
+class OverlapRow:
+    """Another record (`ref` its id) or a task's check-in/out span (`ref` the task id)."""
+
+    kind: str
+    ref: int
+    started_at: datetime
+    ended_at: datetime
+
+
 async def select_overlaps(
     conn: Conn, *, member_id: int, started_at: datetime, ended_at: datetime
-) -> list[dict[str, Any]]:
+) -> list[OverlapRow]:
     """The member's other records (not rejected) and task check-in/out spans overlapping the span.
 
     A task still checked in (no check-out yet) overlaps from its check-in onwards.
@@ -90,7 +118,7 @@ async def select_overlaps(
         """,
         member_id, started_at, ended_at,
     )
-    return [dict(r) for r in rows]
+    return [OverlapRow(**r) for r in rows]
 
 
 async def insert_record(
@@ -121,15 +149,15 @@ async def insert_record(
     return record_id
 
 
-async def select_record(conn: Conn, *, record_id: int) -> dict[str, Any] | None:
+async def select_record(conn: Conn, *, record_id: int) -> PlacedRecordRow | None:
     row = await conn.fetchrow(_SELECT + " WHERE sr.id = $1", record_id)
-    return None if row is None else dict(row)
+    return None if row is None else _placed(row)
 
 
 async def select_records(
     conn: Conn, *, scope: ScopeFilter, member_id: int | None, community_id: int | None,
     status: str | None, limit: int, offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[ServiceRecordView]:
     """Records inside the scope (a member: their own; a unit: its members'), newest service first."""
     rows = await conn.fetch(
         _SELECT + """
@@ -143,10 +171,25 @@ async def select_records(
         scope.district_id, scope.subdistrict_id, scope.community_id, scope.unit_id, scope.member_id,
         member_id, community_id, status, limit, offset,
     )
-    return [dict(r) for r in rows]
+    return [ServiceRecordView.model_validate(dict(r)) for r in rows]
 
 
-async def lock_records(conn: Conn, *, record_ids: list[int]) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class LockedRecordRow:
+    """A record locked for a decision, with what crediting it needs and where it sits."""
+
+    id: int
+    member_id: int
+    status: str
+    category: str
+    started_at: datetime
+    hours: float
+    category_bonus: float
+    redeemable: bool
+    path: HierarchyPath
+
+
+async def lock_records(conn: Conn, *, record_ids: list[int]) -> list[LockedRecordRow]:
     """The records, locked for a decision, with the category bonus and whether the service falls
     in a redeemable campaign 道德银行 over its community (then the redeemable ledger is credited too)."""
     rows = await conn.fetch(
@@ -168,7 +211,11 @@ async def lock_records(conn: Conn, *, record_ids: list[int]) -> list[dict[str, A
         """,
         record_ids,
     )
-    return [dict(r) for r in rows]
+    return [LockedRecordRow(
+        id=r["id"], member_id=r["member_id"], status=r["status"], category=r["category"],
+        started_at=r["started_at"], hours=r["hours"], category_bonus=r["category_bonus"], redeemable=r["redeemable"],
+        path=HierarchyPath(district_id=r["district_id"], subdistrict_id=r["subdistrict_id"],
+                           community_id=r["community_id"])) for r in rows]
 
 
 async def approve_and_credit(
@@ -237,7 +284,18 @@ async def reject_records(
     return [int(r["id"]) for r in rows]
 
 
-async def select_record_credits(conn: Conn, *, record_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class RecordCreditRow:
+    """One ledger line a record credited (`ledger`: evaluation or redeemable)."""
+
+    ledger: str
+    member_id: int
+    service_key: str
+    points: float
+    awarded_at: datetime
+
+
+async def select_record_credits(conn: Conn, *, record_id: int) -> list[RecordCreditRow]:
     rows = await conn.fetch(
         """
         SELECT 'evaluation' AS ledger, member_id, service_key, points::float AS points, awarded_at
@@ -248,7 +306,7 @@ async def select_record_credits(conn: Conn, *, record_id: int) -> list[dict[str,
         """,
         record_id,
     )
-    return [dict(r) for r in rows]
+    return [RecordCreditRow(**r) for r in rows]
 
 
 async def count_pending(conn: Conn, *, scope: ScopeFilter) -> int:

@@ -10,7 +10,6 @@ means the workflow finds the record decided at its next step and ends).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -20,7 +19,7 @@ from db.audit_log import insert_audit_entries
 from db.pool import Conn, Pool
 from domain import service_record as rules
 from domain.errors import Forbidden, InvalidInput, NotFound
-from domain.scope import HierarchyPath, allows, scope_filter
+from domain.scope import allows, scope_filter
 from schemas.auth import STAFF_ROLES, Actor, Role, ScopeKind
 from schemas.service_record import (
     RecordDecided,
@@ -39,15 +38,6 @@ log = structlog.get_logger(__name__)
 
 def record_workflow_id(record_id: int) -> str:
     return f"service-record-{record_id}"
-
-
-def _path(row: dict[str, Any]) -> HierarchyPath:
-    return HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
-                         community_id=row["community_id"])
-
-
-def _view(row: dict[str, Any]) -> ServiceRecordView:
-    return ServiceRecordView.model_validate(row)
 
 
 CO_SERVER_REFUSAL = "共同服务人须是已在该社区报到并经社区确认的党员 (请核对编号)"
@@ -72,7 +62,7 @@ async def log_record_in(conn: Conn, actor: Actor, data: ServiceRecordCreate, *, 
     member_id = _member_of(actor, data)
     community = await record_db.select_record_place(conn, community_id=data.community_id)
     # Staff logging elsewhere are answered as for a community that does not exist.
-    if community is None or (actor.role is not Role.member and not allows(actor, _path(community))):
+    if community is None or (actor.role is not Role.member and not allows(actor, community)):
         raise NotFound(f"社区 {data.community_id} 不存在")
     window = rules.record_window(data.service_date, data.start_time, data.end_time, now=now)
     if await record_db.select_category_bonus(conn, name=data.category) is None:
@@ -98,7 +88,7 @@ async def log_record_in(conn: Conn, actor: Actor, data: ServiceRecordCreate, *, 
         conn, member_id=member_id, started_at=window.started_at, ended_at=window.ended_at)
     if overlaps:
         first = overlaps[0]
-        raise InvalidInput(rules.overlap_message(first["kind"], first["ref"], first["started_at"], first["ended_at"]))
+        raise InvalidInput(rules.overlap_message(first.kind, first.ref, first.started_at, first.ended_at))
     record_id = await record_db.insert_record(
         conn, member_id=member_id, community_id=data.community_id, grid_id=data.grid_id,
         category=data.category, started_at=window.started_at, ended_at=window.ended_at,
@@ -110,7 +100,7 @@ async def log_record_in(conn: Conn, actor: Actor, data: ServiceRecordCreate, *, 
                                         "category": data.category}])
     row = await record_db.select_record(conn, record_id=record_id)
     assert row is not None
-    return _view(row)
+    return row.view
 
 
 def _member_of(actor: Actor, data: ServiceRecordCreate) -> int:
@@ -139,29 +129,26 @@ async def list_records(
     community_id: int | None = None, limit: int = 100, offset: int = 0,
 ) -> list[ServiceRecordView]:
     """Records in the actor's scope: a member sees their own history, staff their area's."""
-    rows = await record_db.select_records(
+    return await record_db.select_records(
         conn, scope=scope_filter(actor), member_id=member_id, community_id=community_id,
         status=status.value if status else None, limit=limit, offset=offset)
-    return [_view(r) for r in rows]
 
 
 async def get_record(conn: Conn, actor: Actor, record_id: int) -> ServiceRecordView:
     row = await record_db.select_record(conn, record_id=record_id)
-    if row is None or not allows(actor, HierarchyPath(
-            district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
-            community_id=row["community_id"], unit_id=row["unit_id"], member_id=row["member_id"])):
+    if row is None or not allows(actor, row.path):
         # Out of scope reads as absent: ids of other communities are not confirmed to exist.
         raise NotFound(f"服务记录 {record_id} 不存在")
-    return _view(row)
+    return row.view
 
 
-async def _locked_in_scope(conn: Conn, actor: Actor, record_ids: list[int]) -> list[dict[str, Any]]:
+async def _locked_in_scope(conn: Conn, actor: Actor, record_ids: list[int]) -> list[record_db.LockedRecordRow]:
     if actor.role not in STAFF_ROLES:
         raise Forbidden("无权核实: 仅所在社区、街道或组织部的工作人员可以核实或驳回服务记录")
     ids = sorted(set(record_ids))
     rows = await record_db.lock_records(conn, record_ids=ids)
     # Records outside the scope are answered exactly as missing ones.
-    missing = sorted((set(ids) - {r["id"] for r in rows}) | {r["id"] for r in rows if not allows(actor, _path(r))})
+    missing = sorted((set(ids) - {r.id for r in rows}) | {r.id for r in rows if not allows(actor, r.path)})
     if missing:
         raise NotFound(f"服务记录 {', '.join(map(str, missing))} 不存在")
     return rows
@@ -171,47 +158,47 @@ async def approve_records(conn: Conn, actor: Actor, record_ids: list[int], *, no
     """Approve 核实 the records (all or nothing for scope); pending ones are credited by rule once,
     already-approved ones are returned unchanged (a retried approval), rejected ones are refused."""
     rows = await _locked_in_scope(conn, actor, record_ids)
-    rejected = [r["id"] for r in rows if r["status"] == ServiceRecordStatus.rejected.value]
+    rejected = [r.id for r in rows if r.status == ServiceRecordStatus.rejected.value]
     if rejected:
         raise InvalidInput(f"服务记录 {', '.join(map(str, rejected))} 已驳回, 不能再核实")
-    pending = [r for r in rows if r["status"] == ServiceRecordStatus.pending.value]
+    pending = [r for r in rows if r.status == ServiceRecordStatus.pending.value]
     if pending:
-        parts = [rules.record_points(r["category_bonus"], hours=r["hours"]) for r in pending]
+        parts = [rules.record_points(r.category_bonus, hours=r.hours) for r in pending]
         approved, credited = await record_db.approve_and_credit(
-            conn, record_ids=[r["id"] for r in pending], member_ids=[r["member_id"] for r in pending],
-            service_keys=[rules.service_key(r["id"]) for r in pending], points=[p.total for p in parts],
-            parts=[{**p.model_dump(), "service_record_id": r["id"]} for p, r in zip(parts, pending, strict=True)],
-            redeemable=[r["redeemable"] for r in pending], decided_by=actor.audit_name, at=now)
+            conn, record_ids=[r.id for r in pending], member_ids=[r.member_id for r in pending],
+            service_keys=[rules.service_key(r.id) for r in pending], points=[p.total for p in parts],
+            parts=[{**p.model_dump(), "service_record_id": r.id} for p, r in zip(parts, pending, strict=True)],
+            redeemable=[r.redeemable for r in pending], decided_by=actor.audit_name, at=now)
         await insert_audit_entries(
             conn, actor=actor.audit_name, action="service_record_approved", subject_kind="service_record",
-            subject_ids=[r["id"] for r in pending], befores=[{"status": "pending"} for _ in pending],
+            subject_ids=[r.id for r in pending], befores=[{"status": "pending"} for _ in pending],
             afters=[{"status": "approved", "points": p.total} for p in parts])
         log.info("service_records_approved", approved=approved, credited=credited)
-    return [_view(r) for r in await _reread(conn, [r["id"] for r in rows])]
+    return await _reread(conn, [r.id for r in rows])
 
 
 async def reject_records(conn: Conn, actor: Actor, record_ids: list[int], *, reason: str,
                          now: datetime) -> list[ServiceRecordView]:
     """Reject the records with a reason; an approved one (already credited) cannot be rejected."""
     rows = await _locked_in_scope(conn, actor, record_ids)
-    approved = [r["id"] for r in rows if r["status"] == ServiceRecordStatus.approved.value]
+    approved = [r.id for r in rows if r.status == ServiceRecordStatus.approved.value]
     if approved:
         raise InvalidInput(f"服务记录 {', '.join(map(str, approved))} 已核实并计分, 不能驳回")
     if not reason.strip():
         raise InvalidInput("驳回须填写理由")
-    done = await record_db.reject_records(conn, record_ids=[r["id"] for r in rows], reason=reason.strip(),
+    done = await record_db.reject_records(conn, record_ids=[r.id for r in rows], reason=reason.strip(),
                                           decided_by=actor.audit_name, at=now)
     if done:
         await insert_audit_entries(
             conn, actor=actor.audit_name, action="service_record_rejected", subject_kind="service_record",
             subject_ids=done, befores=[{"status": "pending"} for _ in done],
             afters=[{"status": "rejected", "reason": reason.strip()} for _ in done])
-    return [_view(r) for r in await _reread(conn, [r["id"] for r in rows])]
+    return await _reread(conn, [r.id for r in rows])
 
 
-async def _reread(conn: Conn, ids: list[int]) -> list[dict[str, Any]]:
+async def _reread(conn: Conn, ids: list[int]) -> list[ServiceRecordView]:
     rows = [await record_db.select_record(conn, record_id=i) for i in ids]
-    return [r for r in rows if r is not None]
+    return [r.view for r in rows if r is not None]
 
 
 async def decide(

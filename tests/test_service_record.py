@@ -204,7 +204,7 @@ async def test_the_ledger_refuses_a_second_credit_under_the_same_key(conn: Conn)
     assert await record_db.approve_and_credit(conn, **args) == (1, 1)   # type: ignore[arg-type]
     assert await record_db.approve_and_credit(conn, **args) == (0, 0)   # type: ignore[arg-type]
     credits = await record_db.select_record_credits(conn, record_id=record.id)
-    assert sorted(c["ledger"] for c in credits) == ["evaluation", "redeemable"]
+    assert sorted(c.ledger for c in credits) == ["evaluation", "redeemable"]
 
 
 async def test_member_lists_own_history_and_staff_their_pending(conn: Conn) -> None:

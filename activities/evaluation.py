@@ -54,10 +54,10 @@ async def write_members(pool: Pool, *, run_id: int, lo: int, hi: int) -> int:
         run = await evaluation_db.select_run(conn, run_id=run_id)
         if run is None:
             raise ApplicationError(f"考核批次 {run_id} 不存在", type="not_found", non_retryable=True)
-        t = thresholds(EvaluationRule.model_validate(run["rule"]), run["period_start"], run["period_end"])
+        t = thresholds(run.rule, run.period_start, run.period_end)
         return await evaluation_db.write_member_partition(
-            conn, run_id=run_id, lo=lo, hi=hi, scope=EvaluationScope.model_validate(run["scope"]), t=t,
-            period_start=run["period_start"], period_end=run["period_end"],
+            conn, run_id=run_id, lo=lo, hi=hi, scope=run.scope, t=t,
+            period_start=run.period_start, period_end=run.period_end,
         )
 
 
@@ -67,11 +67,11 @@ async def write_aggregates(pool: Pool, *, run_id: int) -> tuple[int, int, int]:
         run = await evaluation_db.select_run(conn, run_id=run_id)
         if run is None:
             raise ApplicationError(f"考核批次 {run_id} 不存在", type="not_found", non_retryable=True)
-        t = thresholds(EvaluationRule.model_validate(run["rule"]), run["period_start"], run["period_end"])
+        t = thresholds(run.rule, run.period_start, run.period_end)
         units = await evaluation_db.write_unit_results(conn, run_id=run_id, t=t)
         communities = await evaluation_db.write_community_results(
-            conn, run_id=run_id, scope=EvaluationScope.model_validate(run["scope"]), t=t,
-            period_start=run["period_start"], period_end=run["period_end"],
+            conn, run_id=run_id, scope=run.scope, t=t,
+            period_start=run.period_start, period_end=run.period_end,
         )
         areas = await evaluation_db.write_area_results(conn, run_id=run_id, t=t)
     return units, communities, areas
@@ -102,11 +102,11 @@ class EvaluationActivities:
                 if campaign is None:
                     raise ApplicationError(f"活动 {data.campaign_id} 不存在", type="not_found", non_retryable=True)
                 kind, label = PeriodKind.campaign, f"campaign:{data.campaign_id}"
-                start, end = campaign["window_start"], campaign["window_end"]
-                scope = EvaluationScope(district_ids=list(campaign["scope_district_ids"]),
-                                        subdistrict_ids=list(campaign["scope_subdistrict_ids"]),
-                                        community_ids=list(campaign["scope_community_ids"]))
-                rule = campaign_unit_quota.evaluation_rule(campaign["evaluation_rule"], campaign["quotas"])
+                start, end = campaign.window_start, campaign.window_end
+                scope = EvaluationScope(district_ids=list(campaign.scope_district_ids),
+                                        subdistrict_ids=list(campaign.scope_subdistrict_ids),
+                                        community_ids=list(campaign.scope_community_ids))
+                rule = campaign_unit_quota.evaluation_rule(campaign.evaluation_rule, campaign.quotas)
             assert start is not None and end is not None, "a period run carries its bounds"
             run_id = await evaluation_db.insert_run(
                 conn, campaign_id=data.campaign_id, period_kind=kind.value, period_label=label,
@@ -157,11 +157,11 @@ class EvaluationActivities:
                 rows = await evaluation_db.select_unit_members(conn, run_id=data.run_id, unit_id=unit["unit_id"])
                 count = write_workbook(
                     path, title="单位党员考核反馈",
-                    caption=f"{unit['name']} · 述职评议考核 {run['period_label']} · 党员 {len(rows)} 人",
+                    caption=f"{unit['name']} · 述职评议考核 {run.period_label} · 党员 {len(rows)} 人",
                     columns=UNIT_FEEDBACK_COLUMNS, rows=rows,
                 )
                 base = f"evaluation:{data.run_id}:unit:{unit['unit_id']}"
-                title = f"述职评议考核结果反馈 ({run['period_label']})"
+                title = f"述职评议考核结果反馈 ({run.period_label})"
                 body = (f"贵单位在职党员 {count} 人的考核结果已生成 (单位等次: {unit['grade']})。"
                         f"反馈表编号 {data.run_id}-{unit['unit_id']}, 文件: {path}")
                 deliveries = [
@@ -187,16 +187,16 @@ class EvaluationActivities:
                 report_dir=str(self._reports_dir / f"evaluation-{data.run_id}"),
             )
             run = await evaluation_db.select_run(conn, run_id=data.run_id)
-            if run is not None and run["campaign_id"] is not None:
+            if run is not None and run.campaign_id is not None:
                 # The campaign's lifecycle ends here: closed → evaluated, once (a retry finds it
                 # already evaluated and records nothing more).
                 now = datetime.now(UTC)
                 moved = await campaign_db.update_campaign_status(
-                    conn, campaign_id=run["campaign_id"], from_statuses=["closed"], to_status="evaluated",
+                    conn, campaign_id=run.campaign_id, from_statuses=["closed"], to_status="evaluated",
                     window_end=None, registration_deadline=None, at=now)
                 if moved is not None:
                     await campaign_db.insert_campaign_event(
-                        conn, campaign_id=run["campaign_id"], kind="evaluated", from_status="closed",
+                        conn, campaign_id=run.campaign_id, kind="evaluated", from_status="closed",
                         to_status="evaluated", actor="system:evaluation", detail={"run_id": data.run_id}, at=now)
         return FinishRunResult(status=RunStatus.done)
 

@@ -12,6 +12,7 @@ query; two connections do use two cores).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,22 @@ import asyncpg
 from db.pool import Conn
 from domain.evaluation import REGISTERED_STATUSES, RESOLVED_TASK_STATUSES, Thresholds
 from domain.scope import ScopeFilter
-from schemas.evaluation import EvaluationScope
+from schemas.evaluation import EvaluationRun, EvaluationScope
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignWindowRow:
+    """What a campaign's evaluation takes from it: its window, scope, rule and quotas."""
+
+    id: int
+    name: str
+    window_start: datetime
+    window_end: datetime
+    scope_district_ids: list[int]
+    scope_subdistrict_ids: list[int]
+    scope_community_ids: list[int]
+    evaluation_rule: dict[str, Any]
+    quotas: dict[str, Any]
 
 
 def _scope_args(scope: EvaluationScope) -> tuple[list[int], list[int], list[int]]:
@@ -68,21 +84,22 @@ async def finish_run(conn: Conn, *, run_id: int, status: str, report_dir: str | 
     )
 
 
-async def select_run(conn: Conn, *, run_id: int) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow("SELECT * FROM evaluation_run WHERE id = $1", run_id)
-    return row
+async def select_run(conn: Conn, *, run_id: int) -> EvaluationRun | None:
+    row = await conn.fetchrow("SELECT * FROM evaluation_run WHERE id = $1", run_id)
+    return None if row is None else EvaluationRun.model_validate(dict(row))
 
 
-async def select_runs(conn: Conn, *, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT * FROM evaluation_run ORDER BY id DESC LIMIT $1", limit)
+async def select_runs(conn: Conn, *, limit: int) -> list[EvaluationRun]:
+    rows = await conn.fetch("SELECT * FROM evaluation_run ORDER BY id DESC LIMIT $1", limit)
+    return [EvaluationRun.model_validate(dict(r)) for r in rows]
 
 
-async def select_campaign_window(conn: Conn, *, campaign_id: int) -> asyncpg.Record | None:
+async def select_campaign_window(conn: Conn, *, campaign_id: int) -> CampaignWindowRow | None:
     """The campaign's window, scope, rule and quotas, when the campaign tables (0007) exist."""
     exists = await conn.fetchval("SELECT to_regclass('campaign') IS NOT NULL")
     if not exists:
         return None
-    row: asyncpg.Record | None = await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         SELECT id, name, window_start, window_end, scope_district_ids, scope_subdistrict_ids,
                scope_community_ids, evaluation_rule, quotas
@@ -90,7 +107,7 @@ async def select_campaign_window(conn: Conn, *, campaign_id: int) -> asyncpg.Rec
         """,
         campaign_id,
     )
-    return row
+    return None if row is None else CampaignWindowRow(**row)
 
 
 async def select_member_id_bounds(conn: Conn) -> tuple[int, int] | None:

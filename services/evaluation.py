@@ -99,14 +99,14 @@ async def create_run(
         campaign = await evaluation_db.select_campaign_window(conn, campaign_id=campaign_id)
         if campaign is None:
             raise NotFound(f"活动 {campaign_id} 不存在")
-        period = Period(PeriodKind.campaign, f"campaign:{campaign_id}", campaign["window_start"],
-                        campaign["window_end"])
+        period = Period(PeriodKind.campaign, f"campaign:{campaign_id}", campaign.window_start,
+                        campaign.window_end)
         scope = scope or EvaluationScope(
-            district_ids=list(campaign["scope_district_ids"]),
-            subdistrict_ids=list(campaign["scope_subdistrict_ids"]),
-            community_ids=list(campaign["scope_community_ids"]),
+            district_ids=list(campaign.scope_district_ids),
+            subdistrict_ids=list(campaign.scope_subdistrict_ids),
+            community_ids=list(campaign.scope_community_ids),
         )
-        rule = rule or campaign_unit_quota.evaluation_rule(campaign["evaluation_rule"], campaign["quotas"])
+        rule = rule or campaign_unit_quota.evaluation_rule(campaign.evaluation_rule, campaign.quotas)
     if period is None:
         raise InvalidInput("请指定考核期间 (如 2026-Q4) 或活动编号")
     scope = scope or EvaluationScope()
@@ -244,23 +244,19 @@ async def ensure_schedules(
 # --- reads --------------------------------------------------------------------------------------
 
 
-async def _run_row(conn: Conn, run_id: int) -> Any:
+async def _run_row(conn: Conn, run_id: int) -> EvaluationRun:
     run = await evaluation_db.select_run(conn, run_id=run_id)
     if run is None:
         raise NotFound(f"考核批次 {run_id} 不存在")
     return run
 
 
-def _run_model(row: Any) -> EvaluationRun:
-    return EvaluationRun.model_validate(dict(row))
-
-
 async def get_run(conn: Conn, *, run_id: int) -> EvaluationRun:
-    return _run_model(await _run_row(conn, run_id))
+    return await _run_row(conn, run_id)
 
 
 async def list_runs(conn: Conn, *, limit: int = 50) -> list[EvaluationRun]:
-    return [_run_model(r) for r in await evaluation_db.select_runs(conn, limit=limit)]
+    return await evaluation_db.select_runs(conn, limit=limit)
 
 
 def _f(value: Decimal | None) -> float | None:
@@ -357,7 +353,7 @@ async def export_workbook(conn: Conn, actor: Actor, *, run_id: int, level: Evalu
     a million) are read page by page and written off the event loop, so memory stays at a page."""
     run = await _run_row(conn, run_id)
     title, columns = _EXPORT[level]
-    stream = WorkbookStream(title=title, caption=f"述职评议考核 {run['period_label']} · {title}", columns=columns)
+    stream = WorkbookStream(title=title, caption=f"述职评议考核 {run.period_label} · {title}", columns=columns)
     if level == EvaluationLevel.member:
         _check_level(actor, level)
         after = 0
@@ -403,10 +399,10 @@ async def explain_member(conn: Conn, actor: Actor, *, run_id: int, member_id: in
                          community_id=row["community_id"], unit_id=row["unit_id"], member_id=member_id)
     if not allows(actor, path):
         raise missing
-    t = thresholds(EvaluationRule.model_validate(run["rule"]), run["period_start"], run["period_end"])
+    t = thresholds(run.rule, run.period_start, run.period_end)
     lines = [ExplainLine(
         kind="period", label="考核期间",
-        value=f"{run['period_label']}: {_day(run['period_start'])} 至 {_day(run['period_end'])} (不含), 计 {t.months} 个月",
+        value=f"{run.period_label}: {_day(run.period_start)} 至 {_day(run.period_end)} (不含), 计 {t.months} 个月",
     )]
     for ledger in await evaluation_db.select_ledger_rows(conn, ids=list(row["ledger_ids"])):
         hours = ledger["parts"].get("hours", 0)

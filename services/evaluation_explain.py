@@ -18,7 +18,7 @@ from domain.evaluation import thresholds
 from domain.local_time import LOCAL_ZONE
 from domain.scope import HierarchyPath, allows
 from schemas.auth import Actor, ScopeKind
-from schemas.evaluation import EvaluationRule, ExplainLine, FigureExplanation
+from schemas.evaluation import EvaluationRun, ExplainLine, FigureExplanation
 
 
 def _pct(value: Any) -> str:
@@ -29,16 +29,16 @@ def _day(at: datetime) -> str:
     return at.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d")
 
 
-async def _run(conn: Conn, run_id: int) -> Any:
+async def _run(conn: Conn, run_id: int) -> EvaluationRun:
     run = await evaluation_db.select_run(conn, run_id=run_id)
     if run is None:
         raise NotFound(f"考核批次 {run_id} 不存在")
     return run
 
 
-def _period_line(run: Any, months: int) -> ExplainLine:
+def _period_line(run: EvaluationRun, months: int) -> ExplainLine:
     return ExplainLine(kind="period", label="考核期间",
-                       value=f"{run['period_label']}: {_day(run['period_start'])} 至 {_day(run['period_end'])}"
+                       value=f"{run.period_label}: {_day(run.period_start)} 至 {_day(run.period_end)}"
                              f" (不含), 计 {months} 个月")
 
 
@@ -54,7 +54,7 @@ async def explain_unit(conn: Conn, actor: Actor, *, run_id: int, unit_id: int) -
                          community_id=row["community_id"], unit_id=unit_id)
     if not allows(actor, path):
         raise NotFound(f"考核批次 {run_id} 中没有单位 {unit_id} 的结果")   # outside reads as absent
-    t = thresholds(EvaluationRule.model_validate(run["rule"]), run["period_start"], run["period_end"])
+    t = thresholds(run.rule, run.period_start, run.period_end)
     members, registered, met, services = row["members"], row["registered"], row["quota_met"], row["services"]
     basic_ok = registered >= t.unit_basic_rate * members and met >= t.unit_basic_rate * members
     excellent_ok = services >= t.unit_excellent_services * members
@@ -97,7 +97,7 @@ async def explain_community(conn: Conn, actor: Actor, *, run_id: int, community_
                          community_id=community_id)
     if not allows(actor, path):
         raise NotFound(f"考核批次 {run_id} 中没有社区 {community_id} 的结果")   # outside reads as absent
-    t = thresholds(EvaluationRule.model_validate(run["rule"]), run["period_start"], run["period_end"])
+    t = thresholds(run.rule, run.period_start, run.period_end)
     needs = row["needs"]
     no_needs = "本期无居民需求, 不计入综合值"
     rates = [r for r in (row["response_rate"], row["resolution_rate"], row["satisfaction_rate"]) if r is not None]

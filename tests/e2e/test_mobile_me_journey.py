@@ -128,6 +128,10 @@ async def test_member_sees_why_the_registration_was_returned_and_registers_again
     await expect(phone.get_by_test_id("registration-form")).to_contain_text("没有名称含")
     await phone.get_by_test_id("registration-submit").click()
     await expect(card).to_contain_text("待确认")
+    # The returned one stays in view with its reason.
+    earlier = phone.get_by_test_id("registration-earlier")
+    await expect(earlier).to_contain_text("已退回")
+    await expect(earlier).to_contain_text("住址不在本社区")
     await _no_personal_data_kept(phone)
     await shoot(phone)
 
@@ -193,5 +197,43 @@ async def test_member_logs_a_service_and_sees_points_in_both_ledgers(
     await expect(lines).to_contain_text("可兑换积分")
     await phone.get_by_role("tab", name="全部").click()
     await expect(lines).to_have_count(2)
+    await _no_personal_data_kept(phone)
+    await shoot(phone)
+
+
+async def test_member_asks_to_move_to_another_unit_and_sees_it_accepted(
+    web_app: WebApp, phone: Page, pool: Pool, shoot: Callable[[Page], Awaitable[Path]]
+) -> None:
+    """转单位 on the phone: the new unit found by name, the request pending, the receiving unit
+    accepts (through the API, as its console does), the phone shows 已转入 and a message."""
+    city, member_id = await _newcomer(pool)
+    async with pool.acquire() as conn:
+        target = await conn.fetchval("SELECT name FROM reporting_unit WHERE id = $1", city.unit["B"])
+    await sign_in_phone(phone, web_app, pool, scope_id=member_id, path="/m/me/transfer")
+    await phone.get_by_test_id("transfer-submit").click()
+    await expect(phone.get_by_role("alert")).to_contain_text("请先查找并选择转入单位")
+    search = phone.get_by_test_id("unit-search").locator("input")
+    await search.fill(target)
+    await search.press("Enter")
+    await phone.get_by_test_id("unit-option").filter(has_text=target).click()
+    await phone.get_by_placeholder("说明 (选填), 如: 工作调动").fill("工作调动")
+    await phone.get_by_test_id("transfer-submit").click()
+    request = phone.get_by_test_id("transfer")
+    await expect(request).to_contain_text(f"→ {target}")
+    await expect(request).to_contain_text("待确认")
+
+    async with pool.acquire() as conn:
+        transfer_id = await conn.fetchval("SELECT id FROM unit_transfer WHERE member_id = $1", member_id)
+    async with httpx.AsyncClient(base_url=web_app.base_url, timeout=30) as http:
+        r = await http.post(f"/unit-transfers/{transfer_id}/accept", headers=city.auth("unit_b"))
+        assert r.status_code == 200, r.text
+
+    await phone.reload()
+    await expect(request).to_contain_text("已转入")
+    await expect(phone.get_by_role("button", name="撤回")).to_have_count(0)
+    await phone.goto(web_app.url("/m/me"))
+    await expect(phone.get_by_test_id("me-inbox").locator(".van-badge")).to_have_text("1")
+    await phone.get_by_test_id("me-inbox").click()
+    await expect(phone.get_by_test_id("inbox-note")).to_have_count(1)
     await _no_personal_data_kept(phone)
     await shoot(phone)

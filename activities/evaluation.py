@@ -25,20 +25,9 @@ from domain import campaign_unit_quota
 from domain.channel_routing import channels_for, idempotency_key
 from domain.evaluation import partition_bounds, thresholds
 from reports.evaluation_workbooks import UNIT_FEEDBACK_COLUMNS, write_workbook
+from schemas import evaluation_contract as contract
 from schemas.delivery import DeliveryRow, OwnerKind
 from schemas.evaluation import EvaluationRule, EvaluationScope, PeriodKind, RunStatus
-from schemas.evaluation_contract import (
-    AggregateResult,
-    FinishRunResult,
-    MemberPartitionInput,
-    MemberPartitionResult,
-    OpenRunInput,
-    OpenRunResult,
-    PartitionsInput,
-    PartitionsResult,
-    ReportsResult,
-    RunStepInput,
-)
 from schemas.registration import ReminderStep
 
 log = structlog.get_logger(__name__)
@@ -92,7 +81,7 @@ class EvaluationActivities:
         ]
 
     @activity.defn
-    async def evaluation_open_run(self, data: OpenRunInput) -> OpenRunResult:
+    async def evaluation_open_run(self, data: contract.OpenRunInput) -> contract.OpenRunResult:
         async with self._pool.acquire() as conn:
             kind, label, start, end = data.period_kind, data.period_label, data.period_start, data.period_end
             scope = EvaluationScope.model_validate(data.scope.model_dump())
@@ -114,30 +103,30 @@ class EvaluationActivities:
                 workflow_id=data.workflow_id,
             )
         log.info("evaluation_run_opened", run_id=run_id, period=label)
-        return OpenRunResult(run_id=run_id)
+        return contract.OpenRunResult(run_id=run_id)
 
     @activity.defn
-    async def evaluation_partitions(self, data: PartitionsInput) -> PartitionsResult:
+    async def evaluation_partitions(self, data: contract.PartitionsInput) -> contract.PartitionsResult:
         async with self._pool.acquire() as conn:
             bounds = await evaluation_db.select_member_id_bounds(conn)
         if bounds is None:
-            return PartitionsResult(bounds=[])
-        return PartitionsResult(bounds=partition_bounds(bounds[0], bounds[1], data.partition_size))
+            return contract.PartitionsResult(bounds=[])
+        return contract.PartitionsResult(bounds=partition_bounds(bounds[0], bounds[1], data.partition_size))
 
     @activity.defn
-    async def evaluation_members(self, data: MemberPartitionInput) -> MemberPartitionResult:
+    async def evaluation_members(self, data: contract.MemberPartitionInput) -> contract.MemberPartitionResult:
         activity.heartbeat(data.lo)
         written = await write_members(self._pool, run_id=data.run_id, lo=data.lo, hi=data.hi)
         activity.heartbeat(data.hi)
-        return MemberPartitionResult(members=written)
+        return contract.MemberPartitionResult(members=written)
 
     @activity.defn
-    async def evaluation_aggregate(self, data: RunStepInput) -> AggregateResult:
+    async def evaluation_aggregate(self, data: contract.RunStepInput) -> contract.AggregateResult:
         units, communities, areas = await write_aggregates(self._pool, run_id=data.run_id)
-        return AggregateResult(units=units, communities=communities, areas=areas)
+        return contract.AggregateResult(units=units, communities=communities, areas=areas)
 
     @activity.defn
-    async def evaluation_unit_reports(self, data: RunStepInput) -> ReportsResult:
+    async def evaluation_unit_reports(self, data: contract.RunStepInput) -> contract.ReportsResult:
         """One feedback workbook per unit, then an inbox notice (and group-robot deliveries where
         the unit has an endpoint) naming the workbook."""
         async with self._pool.acquire() as conn:
@@ -177,10 +166,10 @@ class EvaluationActivities:
                     notification_id=notification_id,
                 )
         log.info("evaluation_reports_written", run_id=data.run_id, units=len(units), notified=notified)
-        return ReportsResult(reports=len(units), notified=notified)
+        return contract.ReportsResult(reports=len(units), notified=notified)
 
     @activity.defn
-    async def evaluation_finish(self, data: RunStepInput) -> FinishRunResult:
+    async def evaluation_finish(self, data: contract.RunStepInput) -> contract.FinishRunResult:
         async with self._pool.acquire() as conn, conn.transaction():
             await evaluation_db.finish_run(
                 conn, run_id=data.run_id, status=RunStatus.done.value,
@@ -198,11 +187,11 @@ class EvaluationActivities:
                     await campaign_db.insert_campaign_event(
                         conn, campaign_id=run.campaign_id, kind="evaluated", from_status="closed",
                         to_status="evaluated", actor="system:evaluation", detail={"run_id": data.run_id}, at=now)
-        return FinishRunResult(status=RunStatus.done)
+        return contract.FinishRunResult(status=RunStatus.done)
 
     @activity.defn
-    async def evaluation_fail(self, data: RunStepInput) -> FinishRunResult:
+    async def evaluation_fail(self, data: contract.RunStepInput) -> contract.FinishRunResult:
         async with self._pool.acquire() as conn:
             await evaluation_db.finish_run(conn, run_id=data.run_id, status=RunStatus.failed.value, report_dir=None)
         log.warning("evaluation_run_failed", run_id=data.run_id)
-        return FinishRunResult(status=RunStatus.failed)
+        return contract.FinishRunResult(status=RunStatus.failed)

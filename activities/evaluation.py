@@ -135,26 +135,26 @@ class EvaluationActivities:
             units = await evaluation_db.select_report_units(conn, run_id=data.run_id)
         notified = 0
         for unit in units:
-            activity.heartbeat(unit["unit_id"])
-            path = unit_report_path(self._reports_dir, data.run_id, unit["unit_id"])
-            if unit["written"] == str(path) and path.exists():
+            activity.heartbeat(unit.unit_id)
+            path = unit_report_path(self._reports_dir, data.run_id, unit.unit_id)
+            if unit.written == str(path) and path.exists():
                 # Written and announced by an earlier attempt (its transaction committed): a retry
                 # after a crash at unit 4,000 of 5,000 resumes there instead of starting over.
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             async with self._pool.acquire() as conn, conn.transaction():
-                rows = await evaluation_db.select_unit_members(conn, run_id=data.run_id, unit_id=unit["unit_id"])
+                rows = await evaluation_db.select_unit_members(conn, run_id=data.run_id, unit_id=unit.unit_id)
                 count = write_workbook(
                     path, title="单位党员考核反馈",
-                    caption=f"{unit['name']} · 述职评议考核 {run.period_label} · 党员 {len(rows)} 人",
+                    caption=f"{unit.name} · 述职评议考核 {run.period_label} · 党员 {len(rows)} 人",
                     columns=UNIT_FEEDBACK_COLUMNS, rows=rows,
                 )
-                base = f"evaluation:{data.run_id}:unit:{unit['unit_id']}"
+                base = f"evaluation:{data.run_id}:unit:{unit.unit_id}"
                 title = f"述职评议考核结果反馈 ({run.period_label})"
-                body = (f"贵单位在职党员 {count} 人的考核结果已生成 (单位等次: {unit['grade']})。"
-                        f"反馈表编号 {data.run_id}-{unit['unit_id']}, 文件: {path}")
+                body = (f"贵单位在职党员 {count} 人的考核结果已生成 (单位等次: {unit.grade})。"
+                        f"反馈表编号 {data.run_id}-{unit.unit_id}, 文件: {path}")
                 deliveries = [
-                    DeliveryRow(channel=channel, recipient_kind=OwnerKind.unit, recipient_id=unit["unit_id"],
+                    DeliveryRow(channel=channel, recipient_kind=OwnerKind.unit, recipient_id=unit.unit_id,
                                 title=title, body=body, template="evaluation_feedback",
                                 idempotency_key=idempotency_key(base, channel))
                     for channel in channels_for(OwnerKind.unit, ReminderStep.remind)
@@ -162,7 +162,7 @@ class EvaluationActivities:
                 notified += await insert_deliveries(conn, deliveries)
                 notification_id = await evaluation_db.select_notification_id(conn, dedupe_key=base)
                 await evaluation_db.upsert_report(
-                    conn, run_id=data.run_id, unit_id=unit["unit_id"], path=str(path), rows=count,
+                    conn, run_id=data.run_id, unit_id=unit.unit_id, path=str(path), rows=count,
                     notification_id=notification_id,
                 )
         log.info("evaluation_reports_written", run_id=data.run_id, units=len(units), notified=notified)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -455,8 +456,26 @@ async def select_member_result(conn: Conn, *, run_id: int, member_id: int) -> as
     return row
 
 
-async def select_ledger_rows(conn: Conn, *, ids: list[int]) -> list[asyncpg.Record]:
-    return await conn.fetch(
+@dataclass(frozen=True, slots=True)
+class LedgerLineRow:
+    """A credit counted in a member's result: a task's service (title, the resident's rating) or
+    a self-logged service record (its start and description), with its points and parts."""
+
+    id: int
+    task_id: int | None
+    service_record_id: int | None
+    points: Decimal
+    parts: dict[str, Any]
+    awarded_at: datetime
+    title: str | None
+    category: str | None
+    score: int | None
+    record_started_at: datetime | None
+    record_description: str | None
+
+
+async def select_ledger_rows(conn: Conn, *, ids: list[int]) -> list[LedgerLineRow]:
+    rows = await conn.fetch(
         """
         SELECT ep.id, ep.task_id, ep.service_record_id, ep.points, ep.parts, ep.awarded_at,
                t.title, coalesce(t.category, sr.category) AS category, r.score,
@@ -470,6 +489,7 @@ async def select_ledger_rows(conn: Conn, *, ids: list[int]) -> list[asyncpg.Reco
         """,
         ids,
     )
+    return [LedgerLineRow(**r) for r in rows]
 
 
 async def select_unit_results(
@@ -530,10 +550,21 @@ async def select_area_results(
     )
 
 
-async def select_report_units(conn: Conn, *, run_id: int) -> list[asyncpg.Record]:
-    """Units with members in the run, with their name: one feedback workbook each. `written`:
-    the path of the workbook an earlier attempt recorded for the unit (NULL: none yet)."""
-    return await conn.fetch(
+@dataclass(frozen=True, slots=True)
+class ReportUnitRow:
+    """A unit with members in a run: one feedback workbook each. `written`: the path of the
+    workbook an earlier attempt recorded for the unit (None: none yet)."""
+
+    unit_id: int
+    name: str
+    members: int
+    grade: str
+    written: str | None
+
+
+async def select_report_units(conn: Conn, *, run_id: int) -> list[ReportUnitRow]:
+    """Units with members in the run, with their name and the workbook written before if any."""
+    rows = await conn.fetch(
         """
         SELECT ue.unit_id, u.name, ue.members, ue.grade, r.path AS written
         FROM unit_evaluation ue JOIN reporting_unit u ON u.id = ue.unit_id
@@ -542,6 +573,7 @@ async def select_report_units(conn: Conn, *, run_id: int) -> list[asyncpg.Record
         """,
         run_id,
     )
+    return [ReportUnitRow(**r) for r in rows]
 
 
 async def upsert_report(
@@ -559,11 +591,12 @@ async def upsert_report(
     )
 
 
-async def select_report(conn: Conn, *, run_id: int, unit_id: int) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT * FROM evaluation_report WHERE run_id = $1 AND unit_id = $2", run_id, unit_id
+async def select_report_path(conn: Conn, *, run_id: int, unit_id: int) -> str | None:
+    """Where the unit's feedback workbook of the run was written (None: not yet)."""
+    path: str | None = await conn.fetchval(
+        "SELECT path FROM evaluation_report WHERE run_id = $1 AND unit_id = $2", run_id, unit_id
     )
-    return row
+    return path
 
 
 async def count_reports(conn: Conn, *, run_id: int) -> int:

@@ -381,10 +381,9 @@ async def unit_report_path(conn: Conn, actor: Actor, *, run_id: int, unit_id: in
         conn, run_id=run_id, scope=scope_filter(actor), limit=None, offset=0)
     if actor.scope_kind != ScopeKind.unit and not any(r["unit_id"] == unit_id for r in visible):
         raise missing
-    report = await evaluation_db.select_report(conn, run_id=run_id, unit_id=unit_id)
-    if report is None:
+    path = await evaluation_db.select_report_path(conn, run_id=run_id, unit_id=unit_id)
+    if path is None:
         raise missing
-    path: str = report["path"]
     return path
 
 
@@ -405,18 +404,18 @@ async def explain_member(conn: Conn, actor: Actor, *, run_id: int, member_id: in
         value=f"{run.period_label}: {_day(run.period_start)} 至 {_day(run.period_end)} (不含), 计 {t.months} 个月",
     )]
     for ledger in await evaluation_db.select_ledger_rows(conn, ids=list(row["ledger_ids"])):
-        hours = ledger["parts"].get("hours", 0)
-        rating = f", 居民评价 {ledger['score']} 星" if ledger["score"] is not None else ""
-        if ledger["service_record_id"] is not None:
+        hours = ledger.parts.get("hours", 0)
+        rating = f", 居民评价 {ledger.score} 星" if ledger.score is not None else ""
+        if ledger.record_started_at is not None:
             # A member's self-logged record approved by the community: no task, no rating.
-            label = (f"自主服务记录 #{ledger['service_record_id']}: {_day(ledger['record_started_at'])} "
-                     f"{ledger['record_description'] or ''} ({ledger['category']}, 社区核实)")
+            label = (f"自主服务记录 #{ledger.service_record_id}: {_day(ledger.record_started_at)} "
+                     f"{ledger.record_description or ''} ({ledger.category}, 社区核实)")
         else:
-            label = f"服务记录: {ledger['title']} ({ledger['category']})"
+            label = f"服务记录: {ledger.title} ({ledger.category})"
         lines.append(ExplainLine(
             kind="ledger", label=label,
-            value=f"{_day(ledger['awarded_at'])} 计 {hours} 小时, 积分 {ledger['points']}{rating}",
-            ledger_id=ledger["id"], task_id=ledger["task_id"],
+            value=f"{_day(ledger.awarded_at)} 计 {hours} 小时, 积分 {ledger.points}{rating}",
+            ledger_id=ledger.id, task_id=ledger.task_id,
         ))
     lines += [
         ExplainLine(kind="registration", label="报到状态",

@@ -372,6 +372,26 @@ async def test_claim_mode_first_come_capped_at_headcount(
     await handle.terminate()
 
 
+async def test_a_refused_claim_on_the_last_slot_leaves_the_task_open(
+    ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
+) -> None:
+    """A claim holds the last slot while its check runs; when the check refuses it (a member not
+    registered here), the task is still open for claims, not staffed with nobody (it used to go
+    staffed → done at once, then wait for a rating of a service nobody gave)."""
+    city = await make_city(pool)
+    member = await add_member(pool, city, grid_id=city.grid_id)
+    elsewhere = await add_member(pool, city, grid_id=city.far_grid_id, community_id=city.other_community_id)
+    task_id, s, e = await make_task(pool, city, headcount=1, mode=TaskMode.post)
+    handle = await start(ts_env, task_queue, task_id, s, e, mode=TaskMode.post, headcount=1)
+    await until(snapshot(handle), lambda x: x.status is TaskStatus.open)
+    assert "未在本社区报到" in await refusal(run_update(handle, TaskWorkflow.claim, ClaimUpdate(member_id=elsewhere)))
+    await run_update(handle, TaskWorkflow.claim, ClaimUpdate(member_id=member))
+    await until(snapshot(handle), lambda x: x.status is TaskStatus.staffed and x.filled == 1)
+    rows = await fetch(pool, "SELECT member_id, status FROM assignment WHERE task_id = $1", task_id)
+    assert rows == [{"member_id": member, "status": "accepted"}]
+    await handle.terminate()
+
+
 async def test_worker_restarted_after_the_award_credits_once(
     ts_env: WorkflowEnvironment, pool: Pool, task_queue: str
 ) -> None:

@@ -91,6 +91,8 @@ _HOLDING = (AssignmentStatus.accepted, AssignmentStatus.checked_in, AssignmentSt
 PATCH_UNDERSTAFFED = "task-understaffed-flag"
 # Runs started before this answered a cancel as soon as it was decided, before it was recorded.
 PATCH_CANCEL_RECORDED = "task-cancel-answers-when-recorded"
+# A claim in flight holds the last slot; claim/post staffing waits for it to land or be refused.
+PATCH_CLAIM_SETTLES = "task-claim-settles-before-staffed"
 
 
 @dataclass
@@ -202,6 +204,13 @@ class TaskWorkflow:
             await self._set_status(TaskStatus.open)
             wait = self._in.window_start - workflow.now()
             await _wait(lambda: self._filled() >= headcount, wait)
+            # A refused claim's reservation filled the last slot only while its check ran: wait
+            # for it to settle, and keep taking claims if it was refused before the window opens.
+            while workflow.patched(PATCH_CLAIM_SETTLES):
+                await workflow.wait_condition(lambda: self._reserved == 0)
+                if self._filled() >= headcount or workflow.now() >= self._in.window_start:
+                    break
+                await _wait(lambda: self._filled() >= headcount, self._in.window_start - workflow.now())
             if self._filled() == 0:
                 self._parked_reason = "截至开始时间无人认领"
                 return False

@@ -71,8 +71,8 @@ class ProviderAdmitted(BaseModel):
 
 class ItemCreate(BaseModel):
     """A provider lists an item. A co-building unit names the line of its resource list 资源清单
-    the item comes from; a merchant does not. Exactly one of community_id / district_id says whose
-    members may redeem."""
+    the item comes from; a merchant does not. At most one of community_id / district_id says whose
+    members may redeem; with neither, the members of the provider's own community."""
 
     name: ShortText = Field(description="物品名称")
     description: Annotated[Text, Field(max_length=500, description="说明")] = ""
@@ -88,8 +88,8 @@ class ItemCreate(BaseModel):
 
     @model_validator(mode="after")
     def _one_place(self) -> ItemCreate:
-        if (self.community_id is None) == (self.district_id is None):
-            raise ValueError("community_id 与 district_id 须且只须填写一项 (可兑换的社区或区)")
+        if self.community_id is not None and self.district_id is not None:
+            raise ValueError("community_id 与 district_id 只能填写一项 (可兑换的社区或区)")
         if self.valid_until <= self.valid_from:
             raise ValueError("valid_until 须晚于 valid_from (可兑换截止时间须晚于起始时间)")
         return self

@@ -166,7 +166,12 @@ async def create_item(conn: Conn, actor: Actor, data: ItemCreate, *, now: dateti
         if data.district_id is not None and not await directory.scope_subject_exists(
                 conn, scope_kind="district", scope_id=data.district_id):
             raise InvalidInput(f"区 {data.district_id} 不存在 (district_id)")
-        item_id = await item_db.insert_item(conn, provider_id=provider_id, data=data.model_dump(),
+        fields = data.model_dump()
+        if data.community_id is None and data.district_id is None:   # the provider's own community
+            provider = await provider_db.select_provider(conn, provider_id=provider_id)
+            assert provider is not None
+            fields["community_id"] = provider["community_id"]
+        item_id = await item_db.insert_item(conn, provider_id=provider_id, data=fields,
                                             created_by=actor.audit_name, at=now)
         row = await item_db.select_item(conn, item_id=item_id)
     assert row is not None

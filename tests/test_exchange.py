@@ -306,6 +306,12 @@ async def test_merchant_account_is_confined_to_the_exchange(http: httpx.AsyncCli
         resp = await http.get(path, headers=shop.headers)
         assert resp.status_code == 403 and "积分兑换" in resp.json()["message"], (path, resp.text)
     assert (await http.get("/auth/me", headers=shop.headers)).json()["role"] == "provider"
+    # an item naming no community or district is for the members of the merchant's own community
+    now = datetime.now(UTC)
+    own = await http.post("/exchange/items", headers=shop.headers, json={
+        "name": "毛巾", "points": 1, "stock": 1, "valid_from": now.isoformat(),
+        "valid_until": (now + timedelta(days=1)).isoformat(), "collect_at": "前台"})
+    assert own.status_code == 201 and own.json()["community_id"] == api_city.community["A"], own.text
     # a community's staff admit merchants only in their own community
     resp = await http.post("/exchange/providers", headers=api_city.auth("staff_a"), json={
         "name": "外社区商户", "community_id": api_city.community["B"], "contact_name": "李", "phone": "13700000001"})

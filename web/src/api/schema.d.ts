@@ -3261,8 +3261,8 @@ export interface components {
         /**
          * ItemCreate
          * @description A provider lists an item. A co-building unit names the line of its resource list 资源清单
-         *     the item comes from; a merchant does not. Exactly one of community_id / district_id says whose
-         *     members may redeem.
+         *     the item comes from; a merchant does not. At most one of community_id / district_id says whose
+         *     members may redeem; with neither, the members of the provider's own community.
          */
         ItemCreate: {
             /**

@@ -353,8 +353,8 @@ class CampaignActivities:
             names: dict[tuple[str, int], list[str]] = {}
             for place in places:
                 for recipient in kinds:
-                    column = "community_id" if recipient is Recipient.community else "subdistrict_id"
-                    names.setdefault((recipient.value, int(place[column])), []).append(place["name"])
+                    place_id = place.community_id if recipient is Recipient.community else place.subdistrict_id
+                    names.setdefault((recipient.value, place_id), []).append(place.name)
             new = await unit_quota_db.insert_reminders(
                 conn, ladder=ladder, subject_kind="campaign", subject_id=wave.campaign_id, cycle=unit_quota.CYCLE,
                 step=wave.step.value, at=wave.as_of,

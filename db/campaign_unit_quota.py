@@ -124,9 +124,19 @@ async def insert_reminders(
     return {(r["recipient_kind"], int(r["recipient_id"])) for r in inserted}
 
 
+@dataclass(frozen=True)
+class RemindedUnitPlaceRow:
+    """A unit reminded at a step, where it is located (community) and who oversees that."""
+
+    unit_id: int
+    name: str
+    community_id: int
+    subdistrict_id: int
+
+
 async def select_reminded_unit_places(
     conn: Conn, *, campaign_id: int, ladder: str, cycle: int, step: str
-) -> list[dict[str, Any]]:
+) -> list[RemindedUnitPlaceRow]:
     """Units reminded at this step that are located in one of the campaign's communities, with
     that community and its subdistrict (who oversees them)."""
     rows = await conn.fetch(
@@ -142,7 +152,7 @@ async def select_reminded_unit_places(
         """,
         campaign_id, ladder, cycle, step,
     )
-    return [dict(r) for r in rows]
+    return [RemindedUnitPlaceRow(**r) for r in rows]
 
 
 async def count_unit_reminders_by_step(

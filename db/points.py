@@ -7,10 +7,39 @@ same service again (an activity retry, a restarted worker, a replayed workflow) 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from db.pool import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCreditRow:
+    """A task's credit to one member in the evaluation ledger."""
+
+    member_id: int
+    service_key: str
+    points: float
+    parts: dict[str, Any]
+    awarded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLineRow:
+    """One line of a member's ledgers with what it was for: the task (its title, the campaign that
+    dispatched it) or the service record (its category, the redeemable campaign that counted it)."""
+
+    ledger: str
+    points: float
+    awarded_at: datetime
+    task_id: int | None
+    service_record_id: int | None
+    task_title: str | None
+    category: str | None
+    record_category: str | None
+    hours: float | None
+    campaign_name: str | None
 
 
 async def credit_services(
@@ -51,7 +80,7 @@ async def credit_services(
     return credited
 
 
-async def select_task_credits(conn: Conn, *, task_id: int) -> list[dict[str, Any]]:
+async def select_task_credits(conn: Conn, *, task_id: int) -> list[TaskCreditRow]:
     rows = await conn.fetch(
         """
         SELECT member_id, service_key, points::float AS points, parts, awarded_at
@@ -59,7 +88,7 @@ async def select_task_credits(conn: Conn, *, task_id: int) -> list[dict[str, Any
         """,
         task_id,
     )
-    return [dict(r) for r in rows]
+    return [TaskCreditRow(**r) for r in rows]
 
 
 async def select_member_balance(conn: Conn, *, member_id: int) -> dict[str, float]:
@@ -120,7 +149,7 @@ async def select_member_service_totals(conn: Conn, *, member_id: int) -> tuple[i
 
 async def select_member_lines(
     conn: Conn, *, member_id: int, ledger: str | None, limit: int, offset: int
-) -> tuple[int, list[dict[str, Any]]]:
+) -> tuple[int, list[MemberLineRow]]:
     """The member's lines of both ledgers (or one), newest first, each with what it was for: the
     task (and the campaign that dispatched it) or the service record (and the redeemable
     campaign over its community and time that made it count there). (total, one page)."""
@@ -156,7 +185,8 @@ async def select_member_lines(
         member_id, ledger, limit, offset,
     )
     total = int(rows[0]["total"]) if rows else 0
-    return total, [dict(r) for r in rows if r["ledger"] is not None]
+    return total, [MemberLineRow(**{k: v for k, v in r.items() if k != "total"}) for r in rows
+                   if r["ledger"] is not None]
 
 
 async def debit_redemption(conn: Conn, *, member_id: int, redemption_id: int, points: float,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
 from db import points as points_db
+from db.points import MemberLineRow
 from db.pool import Conn
 from domain.points import line_reason
 from domain.scope import own_member_id
@@ -13,13 +14,13 @@ from schemas.auth import Actor
 from schemas.points import MyPoints, PointsLedger, PointsLine, PointsSource
 
 
-def _line(row: dict[str, Any]) -> PointsLine:
-    source = (PointsSource.task if row["task_id"] is not None
-              else PointsSource.service_record if row["service_record_id"] is not None
+def _line(row: MemberLineRow) -> PointsLine:
+    source = (PointsSource.task if row.task_id is not None
+              else PointsSource.service_record if row.service_record_id is not None
               else PointsSource.other)
-    reason = line_reason(task_title=row["task_title"], record_category=row["record_category"],
-                         hours=row["hours"], campaign_name=row["campaign_name"], points=row["points"])
-    return PointsLine.model_validate({**row, "source": source, "reason": reason})
+    reason = line_reason(task_title=row.task_title, record_category=row.record_category,
+                         hours=row.hours, campaign_name=row.campaign_name, points=row.points)
+    return PointsLine.model_validate({**asdict(row), "source": source, "reason": reason})
 
 
 async def my_points(conn: Conn, actor: Actor, *, ledger: PointsLedger | None, limit: int,

@@ -12,17 +12,23 @@ query; two connections do use two cores).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 
 from db.pool import Conn
-from domain.evaluation import REGISTERED_STATUSES, RESOLVED_TASK_STATUSES, Thresholds
-from domain.scope import ScopeFilter
-from schemas.evaluation import EvaluationRun, EvaluationScope
+from domain.evaluation import (
+    REGISTERED_STATUSES,
+    RESOLVED_TASK_STATUSES,
+    CommunityFigures,
+    Thresholds,
+    UnitFigures,
+)
+from domain.scope import HierarchyPath, ScopeFilter
+from schemas.evaluation import EvaluationRun, EvaluationScope, Grade
 
 
 @dataclass(frozen=True, slots=True)
@@ -610,9 +616,27 @@ async def select_notification_id(conn: Conn, *, dedupe_key: str) -> int | None:
     return found
 
 
-async def select_unit_result(conn: Conn, *, run_id: int, unit_id: int) -> asyncpg.Record | None:
+F = TypeVar("F", UnitFigures, CommunityFigures)
+
+
+@dataclass(frozen=True, slots=True)
+class FiguresRow(Generic[F]):
+    """A unit's or community's stored result: its figures as written (rates stay Decimal), its
+    name and where it sits (for the scope check)."""
+
+    figures: F
+    name: str
+    path: HierarchyPath
+
+
+def _figures_row(row: Any, figures: type[F], path: HierarchyPath) -> FiguresRow[F]:
+    values: dict[str, Any] = {f.name: Grade(row[f.name]) if f.name == "grade" else row[f.name] for f in fields(figures)}
+    return FiguresRow(figures=figures(**values), name=row["name"], path=path)
+
+
+async def select_unit_result(conn: Conn, *, run_id: int, unit_id: int) -> FiguresRow[UnitFigures] | None:
     """One unit's row with its name and where it is located (for the scope check)."""
-    row: asyncpg.Record | None = await conn.fetchrow(
+    row = await conn.fetchrow(
         """
         SELECT ue.*, u.name, u.community_id, c.subdistrict_id, s.district_id
         FROM unit_evaluation ue JOIN reporting_unit u ON u.id = ue.unit_id
@@ -622,15 +646,24 @@ async def select_unit_result(conn: Conn, *, run_id: int, unit_id: int) -> asyncp
         """,
         run_id, unit_id,
     )
-    return row
+    if row is None:
+        return None
+    return _figures_row(row, UnitFigures, HierarchyPath(
+        district_id=row["district_id"], subdistrict_id=row["subdistrict_id"], community_id=row["community_id"],
+        unit_id=unit_id))
 
 
-async def select_community_result(conn: Conn, *, run_id: int, community_id: int) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
+async def select_community_result(
+    conn: Conn, *, run_id: int, community_id: int
+) -> FiguresRow[CommunityFigures] | None:
+    row = await conn.fetchrow(
         """
         SELECT ce.*, c.name FROM community_evaluation ce JOIN community c ON c.id = ce.community_id
         WHERE ce.run_id = $1 AND ce.community_id = $2
         """,
         run_id, community_id,
     )
-    return row
+    if row is None:
+        return None
+    return _figures_row(row, CommunityFigures, HierarchyPath(
+        district_id=row["district_id"], subdistrict_id=row["subdistrict_id"], community_id=community_id))

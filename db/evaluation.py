@@ -24,6 +24,7 @@ from domain.evaluation import (
     REGISTERED_STATUSES,
     RESOLVED_TASK_STATUSES,
     CommunityFigures,
+    MemberFigures,
     Thresholds,
     UnitFigures,
 )
@@ -449,8 +450,26 @@ async def select_member_page(
     )
 
 
-async def select_member_result(conn: Conn, *, run_id: int, member_id: int) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
+F = TypeVar("F", MemberFigures, UnitFigures, CommunityFigures)
+
+
+@dataclass(frozen=True, slots=True)
+class FiguresRow(Generic[F]):
+    """A member's, unit's or community's stored result: its figures as written (rates stay
+    Decimal), its name and where it sits (for the scope check)."""
+
+    figures: F
+    name: str
+    path: HierarchyPath
+
+
+def _figures_row(row: Any, figures: type[F], path: HierarchyPath) -> FiguresRow[F]:
+    values: dict[str, Any] = {f.name: Grade(row[f.name]) if f.name == "grade" else row[f.name] for f in fields(figures)}
+    return FiguresRow(figures=figures(**values), name=row["name"], path=path)
+
+
+async def select_member_result(conn: Conn, *, run_id: int, member_id: int) -> FiguresRow[MemberFigures] | None:
+    row = await conn.fetchrow(
         """
         SELECT me.*, m.name, m.phone, ce.district_id, ce.subdistrict_id
         FROM member_evaluation me JOIN member m ON m.id = me.member_id
@@ -459,7 +478,16 @@ async def select_member_result(conn: Conn, *, run_id: int, member_id: int) -> as
         """,
         run_id, member_id,
     )
-    return row
+    if row is None:
+        return None
+    figures = MemberFigures(
+        services=row["services"], hours=row["hours"], points=row["evaluation_points"], ratings=row["ratings"],
+        avg_rating=row["avg_rating"], score=row["score"], quota_met=row["quota_met"],
+        registration_status=row["registration_status"], registered=row["registered"], grade=Grade(row["grade"]),
+        ledger_ids=tuple(row["ledger_ids"]))
+    return FiguresRow(figures=figures, name=row["name"], path=HierarchyPath(
+        district_id=row["district_id"], subdistrict_id=row["subdistrict_id"], community_id=row["community_id"],
+        unit_id=row["unit_id"], member_id=member_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -614,24 +642,6 @@ async def select_notification_id(conn: Conn, *, dedupe_key: str) -> int | None:
     """The inbox notice a report was announced with (notification.dedupe_key is unique)."""
     found: int | None = await conn.fetchval("SELECT id FROM notification WHERE dedupe_key = $1", dedupe_key)
     return found
-
-
-F = TypeVar("F", UnitFigures, CommunityFigures)
-
-
-@dataclass(frozen=True, slots=True)
-class FiguresRow(Generic[F]):
-    """A unit's or community's stored result: its figures as written (rates stay Decimal), its
-    name and where it sits (for the scope check)."""
-
-    figures: F
-    name: str
-    path: HierarchyPath
-
-
-def _figures_row(row: Any, figures: type[F], path: HierarchyPath) -> FiguresRow[F]:
-    values: dict[str, Any] = {f.name: Grade(row[f.name]) if f.name == "grade" else row[f.name] for f in fields(figures)}
-    return FiguresRow(figures=figures(**values), name=row["name"], path=path)
 
 
 async def select_unit_result(conn: Conn, *, run_id: int, unit_id: int) -> FiguresRow[UnitFigures] | None:

@@ -34,7 +34,7 @@ from domain.errors import Forbidden, InvalidInput, NotFound
 from domain.evaluation import Period, parse_period, partition_bounds, thresholds
 from domain.local_time import LOCAL_ZONE
 from domain.privacy import evaluation_phone
-from domain.scope import HierarchyPath, allows, scope_filter
+from domain.scope import allows, scope_filter
 from reports.evaluation_workbooks import (
     AREA_COLUMNS,
     COMMUNITY_COLUMNS,
@@ -394,16 +394,15 @@ async def explain_member(conn: Conn, actor: Actor, *, run_id: int, member_id: in
     missing = NotFound(f"考核批次 {run_id} 中没有党员 {member_id} 的结果")   # also for one outside the scope
     if row is None:
         raise missing
-    path = HierarchyPath(district_id=row["district_id"], subdistrict_id=row["subdistrict_id"],
-                         community_id=row["community_id"], unit_id=row["unit_id"], member_id=member_id)
-    if not allows(actor, path):
+    if not allows(actor, row.path):
         raise missing
+    f = row.figures
     t = thresholds(run.rule, run.period_start, run.period_end)
     lines = [ExplainLine(
         kind="period", label="考核期间",
         value=f"{run.period_label}: {_day(run.period_start)} 至 {_day(run.period_end)} (不含), 计 {t.months} 个月",
     )]
-    for ledger in await evaluation_db.select_ledger_rows(conn, ids=list(row["ledger_ids"])):
+    for ledger in await evaluation_db.select_ledger_rows(conn, ids=list(f.ledger_ids)):
         hours = ledger.parts.get("hours", 0)
         rating = f", 居民评价 {ledger.score} 星" if ledger.score is not None else ""
         if ledger.record_started_at is not None:
@@ -419,22 +418,22 @@ async def explain_member(conn: Conn, actor: Actor, *, run_id: int, member_id: in
         ))
     lines += [
         ExplainLine(kind="registration", label="报到状态",
-                    value=f"{registration_label(row['registration_status'])}"
-                          + ("" if row["registered"] else ": 未报到(或未经社区确认)者不能评为合格"),
-                    passed=row["registered"]),
-        ExplainLine(kind="threshold", label="服务次数", passed=row["services"] >= t.quota_services,
-                    value=f"{row['services']} 次, 达标线 {t.quota_services} 次"),
-        ExplainLine(kind="threshold", label="服务时长", passed=row["hours"] >= t.quota_hours,
-                    value=f"{row['hours']} 小时, 达标线 {t.quota_hours} 小时"),
-        ExplainLine(kind="threshold", label="综合得分", passed=row["score"] >= t.excellent_score,
-                    value=(f"{row['score']} = {t.weight_points}×积分 {row['evaluation_points']}"
+                    value=f"{registration_label(f.registration_status)}"
+                          + ("" if f.registered else ": 未报到(或未经社区确认)者不能评为合格"),
+                    passed=f.registered),
+        ExplainLine(kind="threshold", label="服务次数", passed=f.services >= t.quota_services,
+                    value=f"{f.services} 次, 达标线 {t.quota_services} 次"),
+        ExplainLine(kind="threshold", label="服务时长", passed=f.hours >= t.quota_hours,
+                    value=f"{f.hours} 小时, 达标线 {t.quota_hours} 小时"),
+        ExplainLine(kind="threshold", label="综合得分", passed=f.score >= t.excellent_score,
+                    value=(f"{f.score} = {t.weight_points}×积分 {f.points}"
                            f" + {t.weight_hours}×时长 + {t.weight_services}×次数; 优秀线 {t.excellent_score}")),
         ExplainLine(kind="threshold", label="基本合格线",
-                    passed=row["services"] >= t.basic_services and row["hours"] >= t.basic_hours,
+                    passed=f.services >= t.basic_services and f.hours >= t.basic_hours,
                     value=f"至少 {t.basic_services} 次且 {t.basic_hours} 小时"),
-        ExplainLine(kind="grade", label="等次", value=row["grade"]),
+        ExplainLine(kind="grade", label="等次", value=f.grade.value),
     ]
-    return MemberExplanation(run_id=run_id, member_id=member_id, grade=row["grade"], lines=lines)
+    return MemberExplanation(run_id=run_id, member_id=member_id, grade=f.grade, lines=lines)
 
 
 def _day(at: datetime) -> str:

@@ -33,6 +33,14 @@ async def _newcomer(pool: Pool) -> tuple[ApiCity, int]:
     return city, member_id
 
 
+async def _shown_day(phone: Page, at: datetime) -> str:
+    """The day the phone shows for `at` (its own clock's zone, as the page formats it)."""
+    day: str = await phone.evaluate(
+        "iso => { const d = new Date(iso); const p = n => String(n).padStart(2, '0');"
+        " return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}` }", at.isoformat())
+    return day
+
+
 async def _no_personal_data_kept(phone: Page) -> None:
     assert await phone.evaluate("localStorage.length + sessionStorage.length") == 0
     assert "13500008888" not in phone.url and "新党员" not in await phone.title()
@@ -235,5 +243,34 @@ async def test_member_asks_to_move_to_another_unit_and_sees_it_accepted(
     await expect(phone.get_by_test_id("me-inbox").locator(".van-badge")).to_have_text("1")
     await phone.get_by_test_id("me-inbox").click()
     await expect(phone.get_by_test_id("inbox-note")).to_have_count(1)
+    await _no_personal_data_kept(phone)
+    await shoot(phone)
+
+
+async def test_member_re_registers_when_due(
+    web_app: WebApp, phone: Page, pool: Pool, shoot: Callable[[Page], Awaitable[Path]]
+) -> None:
+    """Ten days before the registration runs out the phone says so and offers 重新报到; after it,
+    the new expiry shows and the offer is gone."""
+    city, member_id = await _newcomer(pool)
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn:
+        registration_id = await places.register_member(conn, member_id, community_id=city.community["A"],
+                                                       grid_id=city.grids["A"][0], confirmed_at=now)
+        await conn.execute("UPDATE member_registration SET valid_until = $2 WHERE id = $1",
+                           registration_id, now + timedelta(days=10))
+    await sign_in_phone(phone, web_app, pool, scope_id=member_id, path="/m/me")
+    await expect(phone.get_by_test_id("me-registration")).to_contain_text("请重新报到")
+    await phone.get_by_test_id("me-registration").click()
+    old_day = await _shown_day(phone, now + timedelta(days=10))
+    card = phone.get_by_test_id("registration-card")
+    await expect(card).to_contain_text(old_day)
+    await phone.get_by_test_id("registration-renew").click()
+    await expect(phone.get_by_test_id("registration-renew")).to_have_count(0)
+    async with pool.acquire() as conn:
+        valid_until = await conn.fetchval("SELECT valid_until FROM member_registration WHERE id = $1",
+                                          registration_id)
+    assert valid_until > now + timedelta(days=150)
+    await expect(card).to_contain_text(await _shown_day(phone, valid_until))
     await _no_personal_data_kept(phone)
     await shoot(phone)

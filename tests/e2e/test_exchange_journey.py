@@ -90,3 +90,38 @@ async def test_member_redeems_and_the_merchant_confirms_the_code(
         stock = await conn.fetchval("SELECT stock FROM exchange_item WHERE id = $1", item_id)
     assert (balance, ledger, stock) == (6.0, 6.0, 1)
     await shoot(phone)
+
+
+async def test_merchant_lists_an_item_and_changes_its_stock(web_app: WebApp, phone: Page, pool: Pool) -> None:
+    """我的物品 on the merchant's phone: 上架物品 through the form (a refusal beside its field first),
+    then the stock changed and the item withdrawn."""
+    async with pool.acquire() as conn, conn.transaction():
+        city = await build_api_city(conn)
+        provider_id = await provider_db.insert_merchant(conn, name="便民理发店", community_id=city.community["A"],
+                                                        address="", admitted_by="e2e", at=datetime.now(UTC))
+    await sign_in_phone(phone, web_app, pool, scope_id=provider_id, role=Role.provider,
+                        scope_kind=ScopeKind.provider, label="理发店店主", path="/m/exchange/provider")
+    await expect(phone.get_by_test_id("provider-items")).to_contain_text("还没有上架的物品")
+    await phone.get_by_role("button", name="上架物品").click()
+    await phone.wait_for_url("**/m/exchange/provider/new")
+    await phone.get_by_label("物品名称").fill("免费理发一次")
+    await phone.get_by_label("所需积分").fill("0")
+    await phone.get_by_label("库存").fill("3")
+    await phone.get_by_label("领取地点").fill("理发店")
+    await phone.get_by_role("button", name="上架").click()
+    await expect(phone.get_by_role("alert").first).to_contain_text("points")   # 0 points: refused, field named
+    await phone.get_by_label("所需积分").fill("5")
+    await phone.get_by_role("button", name="上架").click()
+    await phone.wait_for_url("**/m/exchange/provider")
+    async with pool.acquire() as conn:
+        item_id = await conn.fetchval("SELECT id FROM exchange_item WHERE provider_id = $1", provider_id)
+    row = phone.locator(f"[data-item='{item_id}']")
+    await expect(row.get_by_test_id("stock")).to_have_text("3")
+    await row.locator(".van-stepper__plus").click()
+    await row.get_by_role("button", name="保存库存").click()
+    await expect(row.get_by_test_id("stock")).to_have_text("4")
+    await row.get_by_role("button", name="下架").click()
+    await expect(row).to_contain_text("已下架")
+    async with pool.acquire() as conn:
+        stock, status = await conn.fetchrow("SELECT stock, status FROM exchange_item WHERE id = $1", item_id) or (0, "")
+    assert (stock, status) == (4, "withdrawn")

@@ -22,7 +22,7 @@ const routes: RouteRecordRaw[] = mobileScreens.map((s) => ({
   path: `/m/${s.path}`,
   name: s.name,
   component: s.component,
-  meta: { title: s.title, public: s.public === true, roles: s.roles, back: s.back === true },
+  meta: { title: s.title, public: s.public === true, roles: s.roles, back: s.back === true, onSite: s.onSite === true },
 }))
 
 routes.push(
@@ -75,6 +75,12 @@ function prefetch(to: RouteLocationNormalized): void {
 
 router.beforeEach(async (to) => {
   if (to.meta.public && to.name !== 'm-login') return true
+  // A poster's page shows at once (a round trip less on a phone network); the session is asked for
+  // meanwhile, and the page's own calls send a signed-out phone to sign-in and back.
+  if (to.meta.onSite) {
+    if (!session.checked) void loadMe()
+    return true
+  }
   // The screen's code loads while the session is asked for, not after (a round trip less on a phone).
   if (!session.checked) prefetch(to)
   if (!session.checked) await loadMe()

@@ -19,4 +19,7 @@ export interface MobileScreen {
   tab?: { icon: string; order: number }
   /** Show the nav bar's back arrow (pages reached from another page). */
   back?: boolean
+  /** Opened on site from a poster's QR code: shown at once, without waiting for the session check
+   * (its own calls answer 401 when nobody is signed in, and the client then goes to sign-in and back). */
+  onSite?: boolean
 }

@@ -3,6 +3,10 @@
 // which checks in on arrival and out, with a short service record, at the end.
 import type { MobileScreen } from '../../screens'
 
+// The on-site page is in the first load itself: on a phone network a lazy chunk after the entry
+// costs a round trip before the member can press 签到.
+import CheckinPage from './CheckinPage.vue'
+
 export const mobileScreens: MobileScreen[] = [
   {
     path: 'tasks',
@@ -24,8 +28,9 @@ export const mobileScreens: MobileScreen[] = [
     path: 'checkin',
     name: 'm-checkin',
     title: '扫码签到',
-    component: () => import('./CheckinPage.vue'),
+    component: () => Promise.resolve(CheckinPage),
     roles: ['member'],
     back: true,
+    onSite: true,
   },
 ]

@@ -34,17 +34,22 @@ export default defineConfig({
         m: here('m.html'),
       },
       // A phone pays a round trip (on 3G over half a second) per file, and HTTP/1.1 fetches six at a
-      // time: Vant (only on /m) and the small shared modules of src/ each go in one chunk instead of
-      // some twenty (bench/mobile_load.py: with the router change, the check-in page on Fast 3G went
-      // from 7.2 s to 4.5 s).
+      // time: Vant (only on /m) and what both pages share each go in one chunk instead of some twenty,
+      // and the mobile pages' own components ride in /m's entry, so the check-in page needs five files
+      // after its HTML (bench/mobile_load.py: on Fast 3G it went from 7.2 s to 4.5 s with the router
+      // change, and lower again with the page in the first load; docs/benchmarks.md).
       output: {
         codeSplitting: {
           // Only the modules named: Vue itself stays where both pages share it.
           includeDependenciesRecursively: false,
           groups: [
             { name: 'm-vant', test: /node_modules[\\/](vant|@vant)[\\/]/ },
-            { name: 'm-shared', test: /src[\\/]m[\\/]components[\\/]/ },
-            { name: 'app-shared', test: /src[\\/](api|components[\\/](apiForm|datetime))[\\/.]/ },
+            // What both pages load first, in one file: Vue, its router, the API client, the small
+            // shared modules of src/ and the bundler's own helpers.
+            {
+              name: 'app-shared',
+              test: /node_modules[\\/](@vue|vue|vue-router|openapi-fetch)[\\/]|preload-helper|modulepreload-polyfill|export-helper|src[\\/](api|components[\\/](apiForm|datetime)|features[\\/][a-z_]+[\\/]labels)[\\/.]/,
+            },
           ],
         },
       },

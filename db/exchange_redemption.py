@@ -109,9 +109,3 @@ async def select_redemptions(conn: Conn, *, member_id: int | None, provider_id: 
     total, items = split_page(rows)
     return total, [dict(r) for r in items]
 
-
-async def select_due(conn: Conn, *, now: datetime) -> list[int]:
-    """Issued redemptions past their time (what a missed expiry would leave behind)."""
-    rows = await conn.fetch("SELECT id FROM exchange_redemption WHERE state = 'issued' AND expires_at <= $1"
-                            " ORDER BY expires_at LIMIT 1000", now)
-    return [int(r["id"]) for r in rows]

@@ -353,6 +353,7 @@ def summary_lines(endpoints: StackEndpoints, *, data_dir: Path) -> list[str]:
     lines = ["", "双报到 已启动 / shuangbaodao is up"]
     if endpoints.api_url:
         lines.append(f"  控制台 console:         {endpoints.api_url}/admin")
+        lines.append(f"  手机端 phone pages:     {endpoints.api_url}/m")
         lines.append(f"  接口文档 API docs:      {endpoints.api_url}/docs")
     if endpoints.temporal_ui_url:
         lines.append(f"  Temporal 界面 UI:       {endpoints.temporal_ui_url}")

@@ -88,14 +88,22 @@ def _rows(prefix: str, unit: int, community: int, member: int, n: int, start: in
     return rows
 
 
+async def _queue_fresh(
+    pool: Pool, receiver: receivers.Receiver, cleanup: list[str], label: str, n: int
+) -> tuple[str, list[int], tuple[int, int, int]]:
+    """A fresh prefix (cleaned up after the test) with `n` deliveries to the receiver's endpoints queued under it:
+    (prefix, endpoint ids, (unit, community, member))."""
+    prefix = unique(label)
+    cleanup.append(prefix)
+    endpoint_ids, unit, community, member = await _endpoints(pool, receiver)
+    await receivers.queue(pool, _rows(prefix, unit, community, member, n))
+    return prefix, endpoint_ids, (unit, community, member)
+
 async def test_dispatcher_delivers_everything_and_wakes_on_kick(
     pool: Pool, client: Client, task_queue: str, receiver: receivers.Receiver, cleanup: list[str]
 ) -> None:
     """Deliveries queued before and after the dispatcher starts are each sent exactly once, the later ones on a kick (well before the idle poll) and across a continue-as-new."""
-    prefix = unique("disp:")
-    cleanup.append(prefix)
-    endpoint_ids, unit, community, member = await _endpoints(pool, receiver)
-    await receivers.queue(pool, _rows(prefix, unit, community, member, 9))
+    prefix, endpoint_ids, owners = await _queue_fresh(pool, receiver, cleanup, "disp:", 9)
     workflow_id = unique("delivery-dispatcher-test-")
     # Two loop iterations per run: the kick below also exercises continue-as-new.
     settings = DispatcherInput(endpoint_ids=endpoint_ids, idle_poll=timedelta(minutes=5), max_items=5,
@@ -106,7 +114,7 @@ async def test_dispatcher_delivers_everything_and_wakes_on_kick(
         await kick_dispatcher(client, task_queue, workflow_id=workflow_id, dispatcher_input=settings)
         first_run = (await client.get_workflow_handle(workflow_id).describe()).run_id
         await _wait_all_sent(pool, prefix, 9)
-        await receivers.queue(pool, _rows(prefix, unit, community, member, 6, start=9))
+        await receivers.queue(pool, _rows(prefix, *owners, 6, start=9))
         started = time.monotonic()
         await kick_dispatcher(client, task_queue, workflow_id=workflow_id, dispatcher_input=settings)
         await _wait_all_sent(pool, prefix, 15)
@@ -125,10 +133,7 @@ async def test_worker_stopped_mid_batch_loses_and_repeats_nothing(
     pool: Pool, client: Client, task_queue: str, receiver: receivers.Receiver, cleanup: list[str]
 ) -> None:
     """A worker stopped while sending: it records the requests in flight and gives the rest back, a fresh worker sends the rest at once (not after the lease), every row ends sent once and no receiver sees a message twice."""
-    prefix = unique("restart:")
-    cleanup.append(prefix)
-    endpoint_ids, unit, community, member = await _endpoints(pool, receiver)
-    await receivers.queue(pool, _rows(prefix, unit, community, member, 24))
+    prefix, endpoint_ids, owners = await _queue_fresh(pool, receiver, cleanup, "restart:", 24)
     receiver.delay = 0.15   # slow answers, so the stop lands mid-batch
     workflow_id = unique("delivery-dispatcher-test-")
     settings = DispatcherInput(endpoint_ids=endpoint_ids, idle_poll=timedelta(seconds=2), max_items=8)
@@ -167,10 +172,7 @@ async def test_worker_start_up_runs_the_dispatcher_so_rows_queued_without_a_kick
 ) -> None:
     """Rows queued while nobody kicked are sent once a worker starts (`run_worker`, as `up` and
     `worker` run it, starts the dispatcher at boot); starting it again finds the same run."""
-    prefix = unique("boot:")
-    cleanup.append(prefix)
-    endpoint_ids, unit, community, member = await _endpoints(pool, receiver)
-    await receivers.queue(pool, _rows(prefix, unit, community, member, 6))   # queued; no kick, no dispatcher
+    prefix, endpoint_ids, owners = await _queue_fresh(pool, receiver, cleanup, "boot:", 6)   # queued; no kick, no dispatcher
     workflow_id = unique("delivery-dispatcher-boot-")
     stop = asyncio.Event()
     running = asyncio.create_task(run_worker(

@@ -93,15 +93,19 @@ async def greet(name: str) -> str:
     return f"你好, {name}"
 
 
+async def _greet_twice(name: str) -> str:
+    """Greet, then greet the greeting: the two activities every ReplaySample version runs."""
+    first = await workflow.execute_activity(greet, name, start_to_close_timeout=timedelta(seconds=10))
+    return await workflow.execute_activity(greet, first, start_to_close_timeout=timedelta(seconds=10))
+
+
 @workflow.defn(name="ReplaySample", sandboxed=False)
 class SampleV1:
     """The deployed version: greet, then greet again."""
 
     @workflow.run
     async def run(self, name: str) -> str:
-        first = await workflow.execute_activity(greet, name, start_to_close_timeout=timedelta(seconds=10))
-        second = await workflow.execute_activity(greet, first, start_to_close_timeout=timedelta(seconds=10))
-        return second
+        return await _greet_twice(name)
 
 
 @workflow.defn(name="ReplaySample", sandboxed=False)
@@ -111,9 +115,7 @@ class SampleV2Unpatched:
     @workflow.run
     async def run(self, name: str) -> str:
         await workflow.sleep(timedelta(minutes=5))
-        first = await workflow.execute_activity(greet, name, start_to_close_timeout=timedelta(seconds=10))
-        second = await workflow.execute_activity(greet, first, start_to_close_timeout=timedelta(seconds=10))
-        return second
+        return await _greet_twice(name)
 
 
 @workflow.defn(name="ReplaySample", sandboxed=False)
@@ -124,9 +126,7 @@ class SampleV2Patched:
     async def run(self, name: str) -> str:
         if workflow.patched("replay-sample-wait-first"):
             await workflow.sleep(timedelta(minutes=5))
-        first = await workflow.execute_activity(greet, name, start_to_close_timeout=timedelta(seconds=10))
-        second = await workflow.execute_activity(greet, first, start_to_close_timeout=timedelta(seconds=10))
-        return second
+        return await _greet_twice(name)
 
 
 @pytest.fixture

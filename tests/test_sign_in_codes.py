@@ -48,6 +48,17 @@ def _codes_to(gateway: Receiver, phone: str) -> list[str]:
     return [r.body["params"]["code"] for r in gateway.of("sms") if r.body["phone"] == phone]
 
 
+async def _unit_admin_with_code(
+    signin_http: httpx.AsyncClient, pool: Pool, sms_gateway: Receiver, unit_id: int
+) -> tuple[int, str, str]:
+    """(account id, phone, code) of a new passwordless unit admin of `unit_id` who has just asked for a code."""
+    account_id, phone = await make_account(pool, role=Role.unit_admin, scope_kind=ScopeKind.unit,
+                                           scope_id=unit_id, password=None)
+    await signin_http.post("/auth/otp/request", json={"phone": phone})
+    (code,) = _codes_to(sms_gateway, phone)
+    return account_id, phone, code
+
+
 async def test_code_request_answers_the_same_for_any_phone_and_sends_only_to_an_account(
     signin_http: httpx.AsyncClient, pool: Pool, sms_gateway: Receiver, clock: Clock, api_city: ApiCity
 ) -> None:
@@ -100,10 +111,7 @@ async def test_a_code_expires_after_five_minutes(
     signin_http: httpx.AsyncClient, pool: Pool, sms_gateway: Receiver, clock: Clock, api_city: ApiCity
 ) -> None:
     """A sign-in code is refused once its 5 minutes are over."""
-    _, phone = await make_account(pool, role=Role.unit_admin, scope_kind=ScopeKind.unit,
-                                  scope_id=api_city.unit["B"], password=None)
-    await signin_http.post("/auth/otp/request", json={"phone": phone})
-    (code,) = _codes_to(sms_gateway, phone)
+    _, phone, code = await _unit_admin_with_code(signin_http, pool, sms_gateway, api_city.unit["B"])
     clock.advance(rules.LOGIN_CODE_TTL)
     late = await signin_http.post("/auth/otp/login", json={"phone": phone, "code": code})
     assert late.status_code == 401
@@ -113,10 +121,7 @@ async def test_a_code_takes_at_most_five_wrong_tries(
     signin_http: httpx.AsyncClient, pool: Pool, sms_gateway: Receiver, clock: Clock, api_city: ApiCity
 ) -> None:
     """Five wrong codes use the code up (and lock the account): the right code is refused afterwards."""
-    account_id, phone = await make_account(pool, role=Role.unit_admin, scope_kind=ScopeKind.unit,
-                                           scope_id=api_city.unit["A"], password=None)
-    await signin_http.post("/auth/otp/request", json={"phone": phone})
-    (code,) = _codes_to(sms_gateway, phone)
+    account_id, phone, code = await _unit_admin_with_code(signin_http, pool, sms_gateway, api_city.unit["A"])
     wrong_code = "000000" if code != "000000" else "111111"
     statuses = [(await signin_http.post("/auth/otp/login", json={"phone": phone, "code": wrong_code})).status_code
                 for _ in range(rules.CODE_MAX_ATTEMPTS)]

@@ -29,6 +29,7 @@ from tests.test_dispatch_workflow import (
     serve_through,
     snapshot,
     start,
+    two_members_task,
 )
 from tests.updates import refusal
 from tests.waiting import fetch, rows_eventually, until
@@ -97,11 +98,7 @@ async def test_partly_staffed_at_the_top_goes_ahead_flagged_understaffed(
     """Headcount 3, one member accepts and one lets the offer time out, nobody else anywhere: the
     task climbs to the top and goes ahead staffed with one, flagged 2 short, the community told,
     and the ledger's understaffed filter finds it."""
-    city = await make_city(pool)
-    keen = await add_member(pool, city, grid_id=city.grid_id)
-    silent = await add_member(pool, city, grid_id=city.grid_id)
-    task_id, s, e = await make_task(pool, city, headcount=3)
-    handle = await start(ts_env, task_queue, task_id, s, e, headcount=3)
+    city, keen, silent, task_id, handle = await two_members_task(ts_env, pool, task_queue, headcount=3)
     await until(snapshot(handle), lambda x: sorted(x.open_offers) == sorted([keen, silent]))
     await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferUpdate(member_id=keen, accept=True))
     await ts_env.fast_forward(handle, timedelta(minutes=31))

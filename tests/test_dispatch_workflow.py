@@ -141,6 +141,25 @@ async def serve_through(handle: Handle, member_id: int) -> None:
                                                                   report="陪同就医并送回家"))
 
 
+class TwoMembersTask(NamedTuple):
+    city: City
+    first: int
+    second: int
+    task_id: int
+    handle: Handle
+
+
+async def two_members_task(env: WorkflowEnvironment, pool: Pool, task_queue: str, *,
+                           headcount: int = 1) -> TwoMembersTask:
+    """A new city with two members in its grid and a started dispatch task for `headcount` there."""
+    city = await make_city(pool)
+    first = await add_member(pool, city, grid_id=city.grid_id)
+    second = await add_member(pool, city, grid_id=city.grid_id)
+    task_id, s, e = await make_task(pool, city, headcount=headcount)
+    handle = await start(env, task_queue, task_id, s, e, headcount=headcount)
+    return TwoMembersTask(city, first, second, task_id, handle)
+
+
 class OfferedTask(NamedTuple):
     city: City
     member: int
@@ -162,11 +181,7 @@ async def test_unanswered_wave_times_out_and_next_wave_goes_out(
     ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
 ) -> None:
     """An offer nobody answers expires after the offer timeout and the next-best member is offered."""
-    city = await make_city(pool)
-    first = await add_member(pool, city, grid_id=city.grid_id)
-    second = await add_member(pool, city, grid_id=city.grid_id)
-    task_id, s, e = await make_task(pool, city)
-    handle = await start(ts_env, task_queue, task_id, s, e)
+    city, first, second, task_id, handle = await two_members_task(ts_env, pool, task_queue)
     snap = await until(snapshot(handle), lambda x: x.wave == 1 and bool(x.open_offers))
     assert snap.open_offers == [first]
     await ts_env.fast_forward(handle, timedelta(minutes=31))
@@ -217,11 +232,7 @@ async def test_no_show_frees_the_slot_and_redispatches(
     ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
 ) -> None:
     """A member who accepted but never checked in is marked no-show and the task is offered again."""
-    city = await make_city(pool)
-    first = await add_member(pool, city, grid_id=city.grid_id)
-    second = await add_member(pool, city, grid_id=city.grid_id)
-    task_id, s, e = await make_task(pool, city)
-    handle = await start(ts_env, task_queue, task_id, s, e)
+    city, first, second, task_id, handle = await two_members_task(ts_env, pool, task_queue)
     await until(snapshot(handle), lambda x: x.open_offers == [first])
     await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferUpdate(member_id=first, accept=True))
     await until(snapshot(handle), lambda x: x.status is TaskStatus.staffed)
@@ -422,11 +433,7 @@ async def test_cancel_before_service_withdraws_offers_and_releases_members(
 ) -> None:
     """Cancelling a task before anyone checked in withdraws open offers, releases and tells the
     member who accepted, and ends the workflow as cancelled; after a check-in it is refused."""
-    city = await make_city(pool)
-    a = await add_member(pool, city, grid_id=city.grid_id)
-    b = await add_member(pool, city, grid_id=city.grid_id)
-    task_id, s, e = await make_task(pool, city, headcount=2)
-    handle = await start(ts_env, task_queue, task_id, s, e, headcount=2)
+    city, a, b, task_id, handle = await two_members_task(ts_env, pool, task_queue, headcount=2)
     await until(snapshot(handle), lambda x: sorted(x.open_offers) == sorted([a, b]))
     await run_update(handle, TaskWorkflow.answer_offer, AnswerOfferUpdate(member_id=a, accept=True))
     await run_update(handle, TaskWorkflow.cancel, CancelInput(actor="community_staff:甲", reason="居民已自行解决"))

@@ -25,8 +25,7 @@ from tests.test_dispatch_workflow import (
     assert_moves_allowed,
     make_city,
     make_task,
-    offer_task_starting_soon,
-    serve_through,
+    served_task,
     snapshot,
     start,
     two_members_task,
@@ -51,9 +50,7 @@ async def test_rejected_verification_follows_up_then_a_pass_credits_points_once(
     """A rejected verification (with its reason) credits nothing, moves the task to follow-up, is
     written to the history and the audit log and told to the member; the pass after the
     rectification credits the service exactly once and closes the task."""
-    _, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
-    await serve_through(handle, member)
-    await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
+    _, member, task_id, handle = await served_task(ts_env, pool, task_queue)
     early = await refusal(run_update(handle, TaskWorkflow.reject_verification,
                                      RejectVerifyInput(actor=STAFF, reason="x")))
     assert early == task_rules.REFUSAL_NOT_RATED

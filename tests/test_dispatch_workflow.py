@@ -177,6 +177,14 @@ async def offer_task_starting_soon(ts_env: WorkflowEnvironment, pool: Pool, task
     return OfferedTask(city, member, task_id, handle)
 
 
+async def served_task(env: WorkflowEnvironment, pool: Pool, task_queue: str) -> OfferedTask:
+    """A task starting soon that its one member has accepted, checked in to and out of: it is done."""
+    offered = await offer_task_starting_soon(env, pool, task_queue)
+    await serve_through(offered.handle, offered.member)
+    await until(snapshot(offered.handle), lambda x: x.status is TaskStatus.done)
+    return offered
+
+
 async def test_unanswered_wave_times_out_and_next_wave_goes_out(
     ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
 ) -> None:
@@ -271,9 +279,7 @@ async def test_rating_defaults_after_the_window_and_points_are_credited_on_verif
     ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
 ) -> None:
     """Without a rating in 72 h a default 5 is recorded (defaulted); verification credits points once."""
-    _, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
-    await serve_through(handle, member)
-    await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
+    _, member, task_id, handle = await served_task(ts_env, pool, task_queue)
     await ts_env.fast_forward(handle, timedelta(hours=73))
     rating = await rows_eventually(pool, "SELECT score, defaulted FROM resident_rating WHERE task_id = $1", task_id)
     assert rating == [{"score": 5, "defaulted": True}]
@@ -296,9 +302,7 @@ async def test_low_rating_reopens_for_follow_up(
     ts_env: WorkflowEnvironment, pool: Pool, task_queue: str, worker: Worker
 ) -> None:
     """A rating at or below the threshold puts the task into follow-up and tells the community."""
-    city, member, task_id, handle = await offer_task_starting_soon(ts_env, pool, task_queue)
-    await serve_through(handle, member)
-    await until(snapshot(handle), lambda x: x.status is TaskStatus.done)
+    city, member, task_id, handle = await served_task(ts_env, pool, task_queue)
     rated = await run_update(handle, TaskWorkflow.rate, RateUpdate(score=2, comment="态度一般"))
     assert rated.follow_up
     await until(snapshot(handle), lambda x: x.status is TaskStatus.follow_up)

@@ -42,6 +42,12 @@ async def virtual_now(env: WorkflowEnvironment, handle: WorkflowHandle[object, o
     return await env.get_current_time(handle)
 
 
+async def _start_cohort(ts_env: WorkflowEnvironment, cohort_id: int, task_queue: str) -> WorkflowHandle[Any, Any]:
+    """Start the cohort's workflow (in real time, as the service does) and return its handle."""
+    with ts_env.with_time_skipping_disabled():
+        workflow_id = await member_service.start_cohort(ts_env.client, cohort_id=cohort_id, task_queue=task_queue)
+    return ts_env.client.get_workflow_handle(workflow_id)
+
 async def test_confirmation_ladder_reminds_pending_communities_and_stops_when_confirmed(
     ts_env: WorkflowEnvironment, pool: Pool, task_queue: str
 ) -> None:
@@ -54,10 +60,7 @@ async def test_confirmation_ladder_reminds_pending_communities_and_stops_when_co
         cohort_id, ids = await import_cohort(conn, city, [a1, a2, b1], at=datetime.now(UTC))
     key = ("member_confirmation", "registration_cohort", cohort_id)
     async with running_worker(ts_env, pool, task_queue):
-        with ts_env.with_time_skipping_disabled():
-            workflow_id = await member_service.start_cohort(ts_env.client, cohort_id=cohort_id,
-                                                            task_queue=task_queue)
-        handle = ts_env.client.get_workflow_handle(workflow_id)
+        handle = await _start_cohort(ts_env, cohort_id, task_queue)
         await ts_env.fast_forward(handle, timedelta(days=1))
         async with pool.acquire() as conn:
             assert await reminders(conn, key) == []
@@ -102,10 +105,7 @@ async def test_renewal_ladder_reminds_members_and_units_skips_renewed_and_lapses
     assert deadline is not None
     key = ("member_renewal", "registration_cohort", cohort_id)
     async with running_worker(ts_env, pool, task_queue):
-        with ts_env.with_time_skipping_disabled():
-            workflow_id = await member_service.start_cohort(ts_env.client, cohort_id=cohort_id,
-                                                            task_queue=task_queue)
-        handle = ts_env.client.get_workflow_handle(workflow_id)
+        handle = await _start_cohort(ts_env, cohort_id, task_queue)
         start = await virtual_now(ts_env, handle)
         await ts_env.fast_forward(handle, deadline - timedelta(days=30) - start + timedelta(hours=1))
         async with pool.acquire() as conn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 
 
@@ -24,3 +25,14 @@ async def run_cli(
     out, err = await process.communicate()
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+async def run_cli_created(
+    args: list[str], noun: str, *, dsn: str, temporal: str | None = None, task_queue: str | None = None
+) -> int:
+    """Run a create command that must succeed; the id it prints as "NOUN <id> 已创建"."""
+    code, out, err = await run_cli(args, dsn=dsn, temporal=temporal, task_queue=task_queue)
+    assert code == 0, err
+    match = re.search(rf"{noun} (\d+) 已创建", out)
+    assert match, out
+    return int(match.group(1))

@@ -8,7 +8,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from db.pool import Pool
-from tests.cli_runner import run_cli
+from tests.cli_runner import run_cli, run_cli_created
 from tests.test_registration_seed import add_member, seed_city
 from tests.waiting import eventually
 from workers.registry import all_activities, all_workflows
@@ -26,12 +26,8 @@ async def test_cli_launches_shows_progress_and_steers(
             await add_member(conn, city)
     kw = {"dsn": _migrated, "temporal": temporal_env.client.service_client.config.target_host,
           "task_queue": task_queue}
-    code, out, err = await run_cli(["campaign", "create", "--name", "CLI 活动", "--registration-days", "0",
-                                    "--communities", str(city.communities[0])], **kw)
-    assert code == 0, err
-    match = re.search(r"活动 (\d+) 已创建", out)
-    assert match, out
-    campaign_id = int(match.group(1))
+    campaign_id = await run_cli_created(["campaign", "create", "--name", "CLI 活动", "--registration-days", "0",
+                                        "--communities", str(city.communities[0])], "活动", **kw)
     async with Worker(temporal_env.client, task_queue=task_queue, workflows=all_workflows(),
                       activities=all_activities(pool)):
         code, out, err = await run_cli(["campaign", "launch", str(campaign_id)], **kw)

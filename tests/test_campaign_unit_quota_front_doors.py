@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from db import campaign as campaign_db
 from db.pool import Pool
 from tests.api_fixtures import ApiCity, api_city_fixture, api_http_fixture  # noqa: F401
-from tests.cli_runner import run_cli
+from tests.cli_runner import run_cli, run_cli_created
 from tests.test_registration_seed import add_member, import_cohort, seed_city
 
 
@@ -62,12 +62,8 @@ async def test_cli_creates_a_unit_quota_and_progress_prints_the_units_behind(
         half = [await add_member(conn, city, unit_index=1) for _ in range(2)]
         await import_cohort(conn, city, half[:1], at=datetime.now(UTC))
     kw = {"dsn": _migrated, "temporal": temporal_env.client.service_client.config.target_host}
-    code, out, err = await run_cli(["campaign", "create", "--name", "CLI 单位报到率", "--min-unit-rate", "0.5",
-                                    "--communities", str(city.communities[0])], **kw)
-    assert code == 0, err
-    match = re.search(r"活动 (\d+) 已创建", out)
-    assert match, out
-    campaign_id = int(match.group(1))
+    campaign_id = await run_cli_created(["campaign", "create", "--name", "CLI 单位报到率", "--min-unit-rate", "0.5",
+                                        "--communities", str(city.communities[0])], "活动", **kw)
     async with pool.acquire() as conn:
         quotas = await conn.fetchval("SELECT quotas FROM campaign WHERE id = $1", campaign_id)
         assert quotas["min_unit_registration_rate"] == 0.5

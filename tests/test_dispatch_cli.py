@@ -4,7 +4,6 @@ its offer, read the ledger; a refusal prints the Chinese message and exits 1."""
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import UTC, datetime, timedelta
 
 from temporalio.testing import WorkflowEnvironment
@@ -13,7 +12,7 @@ from temporalio.worker import Worker
 from activities.dispatch import DispatchActivities
 from db.pool import Pool
 from domain import task_rules
-from tests.cli_runner import run_cli
+from tests.cli_runner import run_cli, run_cli_created
 from tests.test_dispatch_workflow import add_member, make_city
 from workflows.task import TaskWorkflow
 
@@ -37,12 +36,8 @@ async def test_cli_places_a_need_dispatches_and_answers(
     start = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     async with Worker(temporal_env.client, task_queue=task_queue, workflows=[TaskWorkflow],
                       activities=DispatchActivities(pool).all()):
-        code, out, err = await run_cli(["tasks", "create", "--title", "清理楼道", "--start", start,
-                                        "--grid", str(city.grid_id), "--category", "环境整治"], **kw)
-        assert code == 0, err
-        match = re.search(r"任务 (\d+) 已创建", out)
-        assert match, out
-        task_id = int(match.group(1))
+        task_id = await run_cli_created(["tasks", "create", "--title", "清理楼道", "--start", start,
+                                         "--grid", str(city.grid_id), "--category", "环境整治"], "任务", **kw)
         for _ in range(100):
             if await pool.fetchval("SELECT count(*) FROM offer WHERE task_id = $1", task_id):
                 break

@@ -31,15 +31,13 @@ import random
 import resource
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+from bench.city import copy_csv, reset_sequences, seed_places
 from db import evaluation as evaluation_db
-from db import hierarchy as hierarchy_db
-from db import reporting_unit as unit_db
 from db.migrate import migrate
-from db.pool import Conn, Pool, connect, open_pool
+from db.pool import Pool, connect, open_pool
 from domain.evaluation import period_of
 from schemas.auth import SYSTEM_ACTOR
 from schemas.evaluation import EvaluationLevel, EvaluationRule, EvaluationScope, PeriodKind
@@ -54,16 +52,8 @@ DISTRICTS = 10
 GRIDS_PER_COMMUNITY = 5
 
 
-def _csv(rows: Iterator[str]) -> io.BytesIO:
-    return io.BytesIO("".join(rows).encode("utf-8"))
-
-
 def _ts(seconds: float) -> str:
     return (PERIOD.start + timedelta(seconds=seconds)).isoformat()
-
-
-async def _copy(conn: Conn, table: str, columns: list[str], rows: Iterator[str]) -> None:
-    await conn.copy_to_table(table, source=_csv(rows), columns=columns, format="csv")
 
 
 async def seed(pool: Pool, members: int, rng: random.Random) -> None:
@@ -75,35 +65,14 @@ async def seed(pool: Pool, members: int, rng: random.Random) -> None:
     async with pool.acquire() as conn:
         # Seeding only: skip FK triggers (ids are generated consistent) to keep the load short.
         await conn.execute("SET session_replication_role = replica")
-        # The hierarchy and the units through the product's own bulk paths (db/hierarchy.py and
-        # db/reporting_unit.py, as a roster import writes them); the rest by COPY with the ids they return.
-        district_names = [f"区{d}" for d in range(1, DISTRICTS + 1)]
-        by_district, _ = await hierarchy_db.upsert_districts(conn, names=district_names)
-        sub_keys = [(by_district[district_names[(s - 1) // SUBDISTRICTS_PER_DISTRICT]], f"街道{s}")
-                    for s in range(1, DISTRICTS * SUBDISTRICTS_PER_DISTRICT + 1)]
-        by_sub, _ = await hierarchy_db.upsert_subdistricts(
-            conn, district_ids=[d for d, _ in sub_keys], names=[n for _, n in sub_keys])
-        community_keys = [(by_sub[sub_keys[(c - 1) // COMMUNITIES_PER_SUBDISTRICT]], f"社区{c}")
-                          for c in range(1, communities + 1)]
-        by_community, _ = await hierarchy_db.upsert_communities(
-            conn, subdistrict_ids=[s for s, _ in community_keys], names=[n for _, n in community_keys])
-        community_ids = [by_community[key] for key in community_keys]
-        grid_keys = [(community_ids[(g - 1) // GRIDS_PER_COMMUNITY], f"网格{g}") for g in range(1, grids + 1)]
-        by_grid, _ = await hierarchy_db.upsert_grids(
-            conn, community_ids=[c for c, _ in grid_keys], names=[n for _, n in grid_keys],
-            branch_names=[None if g % 7 == 0 else f"支部{g}" for g in range(1, grids + 1)])
-        # grid index (0-based) → (grid id, its community's id)
-        grid_at = [(by_grid[key], key[0]) for key in grid_keys]
-        unit_names = [f"单位{u}" for u in range(1, units + 1)]
-        await unit_db.insert_units(
-            conn, names=unit_names, party_orgs=["党支部"] * units, kinds=["agency"] * units,
-            community_ids=[community_ids[(u - 1) % communities] for u in range(1, units + 1)],
-            contact_names=[None] * units, contact_phones=[None] * units)
-        by_unit = await unit_db.select_units_by_name(conn, names=unit_names)
-        unit_ids = [by_unit[name].id for name in unit_names]
+        city = await seed_places(
+            conn, districts=DISTRICTS, subdistricts_per_district=SUBDISTRICTS_PER_DISTRICT,
+            communities_per_subdistrict=COMMUNITIES_PER_SUBDISTRICT, grids_per_community=GRIDS_PER_COMMUNITY,
+            units=units)
+        grid_at, unit_ids = city.grids, city.unit_ids   # grid index (0-based) → (grid id, community id)
         t0 = time.perf_counter()
         member_grid = [grid_at[rng.randrange(grids)] for _ in range(members)]   # (grid id, community id)
-        await _copy(conn, "member", ["id", "name", "phone", "unit_id", "home_community_id", "home_grid_id"], (
+        await copy_csv(conn, "member", ["id", "name", "phone", "unit_id", "home_community_id", "home_grid_id"], (
             f"{m},党员{m},139{m:08d},{unit_ids[rng.randrange(units)]},{member_grid[m - 1][1]},"
             f"{member_grid[m - 1][0]}\n"
             for m in range(1, members + 1)))
@@ -120,13 +89,13 @@ async def seed(pool: Pool, members: int, rng: random.Random) -> None:
                 reg_rows.append(f"{reg_id},{m},{c},{g},rejected\n")
             reg_id += 1
             reg_rows.append(f"{reg_id},{m},{c},{g},{rng.choice(statuses)}\n")
-        await _copy(conn, "member_registration", ["id", "member_id", "community_id", "grid_id", "status"],
+        await copy_csv(conn, "member_registration", ["id", "member_id", "community_id", "grid_id", "status"],
                     iter(reg_rows))
         del reg_rows
         print(f"seed: members + {reg_id} registrations in {time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
         needs = tasks // 2
-        await _copy(conn, "need", ["id", "category", "community_id", "grid_id", "urgency", "deadline_at",
+        await copy_csv(conn, "need", ["id", "category", "community_id", "grid_id", "urgency", "deadline_at",
                                    "description", "status", "created_by", "created_at"], (
             f"{n},助老助残,{c},{g},blue,{_ts(s + 86400)},代购,"
             f"{'rejected' if n % 20 == 0 else 'converted'},bench,{_ts(s)}\n"
@@ -134,34 +103,29 @@ async def seed(pool: Pool, members: int, rng: random.Random) -> None:
             for (g, c), s in [(grid_at[rng.randrange(grids)], rng.random() * span)]))
         task_status = ("closed",) * 6 + ("verified", "done", "open", "parked")
         # Tasks 1..needs come from need n (same grid via a fresh draw is fine for the bench).
-        await _copy(conn, "task", ["id", "need_id", "community_id", "grid_id", "title", "category", "mode",
+        await copy_csv(conn, "task", ["id", "need_id", "community_id", "grid_id", "title", "category", "mode",
                                    "headcount", "window_start", "window_end", "qr_token_hash", "created_by",
                                    "status"], (
             f"{t},{t if t <= needs else ''},{c},{g},服务,助老助残,claim,3,"
             f"{_ts(s)},{_ts(s + 7200)},x,bench,{rng.choice(task_status)}\n"
             for t in range(1, tasks + 1)
             for (g, c), s in [(grid_at[rng.randrange(grids)], rng.random() * span)]))
-        await _copy(conn, "assignment", ["task_id", "member_id", "source", "accepted_at"], (
+        await copy_csv(conn, "assignment", ["task_id", "member_id", "source", "accepted_at"], (
             f"{t},{rng.randrange(members) + 1},claim,{_ts(rng.random() * span)}\n"
             for t in range(1, needs + 1) if t % 5 != 0))
-        await _copy(conn, "resident_rating", ["task_id", "score", "rated_at"], (
+        await copy_csv(conn, "resident_rating", ["task_id", "score", "rated_at"], (
             f"{t},{rng.choice((5, 5, 5, 4, 4, 3, 2, 1))},{_ts(rng.random() * span)}\n"
             for t in range(1, tasks + 1) if t % 10 < 7))
         print(f"seed: needs, tasks, assignments, ratings in {time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
         ledger = 3 * members
-        await _copy(conn, "evaluation_points", ["id", "member_id", "task_id", "service_key", "points", "parts",
+        await copy_csv(conn, "evaluation_points", ["id", "member_id", "task_id", "service_key", "points", "parts",
                                                 "awarded_at"], (
             f'{i},{m},{t},t{t}m{m}i{i},{h * 10 + 2},"{{""hours"": {h}}}",{_ts(rng.random() * span * 1.1)}\n'
             for i in range(1, ledger + 1)
             for m, t, h in [(rng.randrange(members) + 1, (i - 1) // 3 + 1, rng.randint(1, 12) / 4)]))
         print(f"seed: {ledger} ledger rows in {time.perf_counter() - t0:.1f} s")
-        for table in ("member",
-                      "member_registration", "need", "task", "assignment", "resident_rating",
-                      "evaluation_points"):
-            await conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"  # noqa: S608
-                if table not in ("assignment", "resident_rating") else "SELECT 1")
+        await reset_sequences(conn, ["member", "member_registration", "need", "task", "evaluation_points"])
         t0 = time.perf_counter()
         await conn.execute("VACUUM ANALYZE")
         print(f"seed: VACUUM ANALYZE in {time.perf_counter() - t0:.1f} s")
@@ -174,10 +138,10 @@ async def baseline_copy(pool: Pool, members: int) -> float:
                services int, hours numeric, evaluation_points numeric, ratings int, avg_rating numeric,
                score numeric, quota_met boolean, registration_status text, registered boolean, grade text,
                ledger_ids bigint[], explanation jsonb)""")
-        rows = _csv(
+        rows = io.BytesIO("".join(
             f'1,{m},{m % 5000},{m % 1000},3,4.5,47.5,2,4.5,47.5,t,active,t,合格,"{{{m},{m + 1},{m + 2}}}",'
             f'"{{""registered"": true, ""services_ok"": true}}"\n'
-            for m in range(1, members + 1))
+            for m in range(1, members + 1)).encode("utf-8"))
         t0 = time.perf_counter()
         await conn.copy_to_table("bench_copy", source=rows, format="csv")
         return time.perf_counter() - t0

@@ -39,8 +39,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from db import hierarchy as hierarchy_db
-from db import reporting_unit as unit_db
+from bench.city import seed_places
 from db.migrate import migrate
 from db.pool import Conn, Pool, connect, open_pool
 from schemas.campaign import DeadlineKind, Recipient
@@ -52,32 +51,16 @@ CHUNK = 100_000
 
 
 async def _seed(conn: Conn, members: int, *, communities: int, units: int, now: datetime) -> dict[str, Any]:
-    """A city by COPY: 2 districts, 10 subdistricts, `communities` communities (one grid each),
+    """A city by COPY: 2 districts, 10 subdistricts, ~`communities` communities (one grid each),
     `units` units, `members` members each with an active registration, 2 % with a service."""
     started = time.perf_counter()
-    # The hierarchy and the units through the product's own bulk paths (db/hierarchy.py and
-    # db/reporting_unit.py, as a roster import writes them); members and registrations by COPY.
-    districts, _ = await hierarchy_db.upsert_districts(conn, names=["基准一区", "基准二区"])
-    district_ids = [districts["基准一区"], districts["基准二区"]]
-    sub_keys = [(district_ids[i % 2], f"街道{i}") for i in range(1, 11)]
-    subdistricts, _ = await hierarchy_db.upsert_subdistricts(
-        conn, district_ids=[d for d, _ in sub_keys], names=[n for _, n in sub_keys])
-    community_keys = [(subdistricts[sub_keys[i % 10]], f"社区{i}") for i in range(1, communities + 1)]
-    by_key, _ = await hierarchy_db.upsert_communities(
-        conn, subdistrict_ids=[s for s, _ in community_keys], names=[n for _, n in community_keys])
-    community_ids = [by_key[key] for key in community_keys]
-    grid_keys = [(c, f"网格{c}") for c in community_ids]   # one grid a community
-    grids, _ = await hierarchy_db.upsert_grids(
-        conn, community_ids=community_ids, names=[n for _, n in grid_keys],
-        branch_names=[None] * len(grid_keys))
-    grid_ids = [grids[key] for key in grid_keys]
-    unit_names = [f"单位{i}" for i in range(1, units + 1)]
-    await unit_db.insert_units(
-        conn, names=unit_names, party_orgs=[f"单位党组织{i}" for i in range(1, units + 1)],
-        kinds=["agency"] * units, community_ids=[community_ids[i % communities] for i in range(1, units + 1)],
-        contact_names=[None] * units, contact_phones=[None] * units)
-    by_name = await unit_db.select_units_by_name(conn, names=unit_names)
-    unit_ids = [by_name[name].id for name in unit_names]
+    # Places and units through bench.city (the product's bulk paths); members and registrations by COPY.
+    city = await seed_places(conn, districts=2, subdistricts_per_district=5,
+                             communities_per_subdistrict=max(1, communities // 10), grids_per_community=1,
+                             units=units, district_names=["基准一区", "基准二区"])
+    community_ids, unit_ids = city.community_ids, city.unit_ids
+    grid_ids = [grid for grid, _ in city.grids]   # one grid a community
+    communities = len(community_ids)
 
     def member_rows(lo: int, hi: int) -> Iterator[tuple[Any, ...]]:
         for i in range(lo, hi):

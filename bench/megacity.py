@@ -14,7 +14,8 @@ community (checked out once the task is done), members / 2 self-logged service r
 unregistered (registration ladder) and the registered without a service this quarter (quota
 ladder: remind, then urge for a third of them).
 
-The seeding runs with session_replication_role = replica (no FK or other triggers). CLI: starts an embedded Postgres in
+The seeding runs with session_replication_role = replica (no FK or other triggers) and ends with
+the maintained aggregates' rebuild (db/aggregates.py), as every bulk path must. CLI: starts an embedded Postgres in
 a temp dir, seeds, prints the row counts and the time, and removes it.
 """
 
@@ -32,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.city import City, copy_csv, reset_sequences, seed_places
+from db import aggregates as aggregates_db
 from db import campaign as campaign_db
 from db.migrate import migrate
 from db.pool import Conn, connect
@@ -82,6 +84,7 @@ async def seed(conn: Conn, members: int, *, now: datetime | None = None, seed_va
         campaign_id = await _seed_facts(conn, city, members, rng, now, year_ago)
     finally:
         await conn.execute("SET session_replication_role = origin")
+    await aggregates_db.rebuild(conn)
     await conn.execute("VACUUM ANALYZE")
     counts = {t: int(await conn.fetchval(f"SELECT count(*) FROM {t}"))  # noqa: S608
               for t in ("community", "grid", "reporting_unit", "member", "member_registration", "task",

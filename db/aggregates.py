@@ -1,0 +1,65 @@
+"""The maintained aggregates as a whole: their one rebuild, and each beside its recomputation.
+
+The tables are kept by triggers in the same transaction as the facts (migration 0021 for 报到率
+and campaign progress). A bulk path that writes with triggers off (session_replication_role =
+replica: the benches' seeders, the roster import's superuser path) calls `rebuild` afterwards.
+Each aggregate has a view `<table>_recomputed` grouping the same figures from the raw tables;
+`differences` compares the two (what tests/test_aggregates.py asserts empty).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from db.pool import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """A maintained table, its key columns and its counter columns."""
+
+    table: str
+    keys: tuple[str, ...]
+    counters: tuple[str, ...]
+
+
+_STATUS_COUNTERS = ("members", "submitted", "confirmed", "active", "paused", "rejected", "lapsed", "registered")
+
+AGGREGATES: tuple[Aggregate, ...] = (
+    Aggregate("registration_tally", ("grouping", "group_id", "district_id"), _STATUS_COUNTERS),
+    Aggregate("registration_quota_tally", ("community_id",), ("counted",)),
+    Aggregate("campaign_member_service", ("campaign_id", "member_id", "period_start"), ("services", "hours")),
+    Aggregate("campaign_tally", ("campaign_id", "community_id"),
+              ("served", "tasks_open", "tasks_done", "tasks_parked")),
+    Aggregate("campaign_quota_met", ("campaign_id", "period_start", "community_id"), ("met",)),
+    Aggregate("campaign_reminded", ("campaign_id", "community_id", "step"), ("reminded",)),
+)
+
+# Takes out every writer of the maintained tables while the rebuild reads and rewrites them, so no
+# trigger's addition lands between the recomputation's snapshot and its write.
+_LOCK = "LOCK TABLE " + ", ".join(a.table for a in AGGREGATES) + " IN EXCLUSIVE MODE"
+
+
+async def rebuild(conn: Conn) -> None:
+    """Recompute every maintained aggregate from the raw tables, set-based, in one transaction."""
+    async with conn.transaction():
+        await conn.execute(_LOCK)
+        await conn.execute("SELECT registration_campaign_tallies_rebuild()")
+
+
+async def differences(conn: Conn, aggregate: Aggregate, *, limit: int = 20) -> list[dict[str, object]]:
+    """Rows where the maintained table and its recomputation disagree (a row whose counters are
+    all 0 is the same as no row): each with `side` 'maintained' or 'recomputed'."""
+    columns = ", ".join(aggregate.keys + aggregate.counters)
+    nonzero = " OR ".join(f"{c} <> 0" for c in aggregate.counters)
+    rows = await conn.fetch(
+        f"""
+        WITH maintained AS (SELECT {columns} FROM {aggregate.table} WHERE {nonzero}),
+             recomputed AS (SELECT {columns} FROM {aggregate.table}_recomputed WHERE {nonzero})
+        (SELECT 'maintained' AS side, * FROM (SELECT * FROM maintained EXCEPT ALL SELECT * FROM recomputed) a
+         UNION ALL
+         SELECT 'recomputed', * FROM (SELECT * FROM recomputed EXCEPT ALL SELECT * FROM maintained) b)
+        LIMIT {int(limit)}
+        """  # noqa: S608 - table and column names come from AGGREGATES above
+    )
+    return [dict(r) for r in rows]

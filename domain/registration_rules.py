@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from domain.errors import Conflict
 from schemas.registration import MemberRegistrationStatus as S
 from schemas.registration import UnitRegistrationStatus as U
+
+A = TypeVar("A", bound=StrEnum)
+T = TypeVar("T", bound=StrEnum)
 
 
 class MemberAction(StrEnum):
@@ -97,26 +102,25 @@ UNIT_TRANSITIONS: dict[UnitAction, dict[U, U]] = {
 OPEN_MEMBER_STATUSES: frozenset[S] = frozenset({S.submitted, S.confirmed, S.active, S.paused})
 
 
+def _transition(transitions: Mapping[A, Mapping[T, T]], status_labels: Mapping[T, str],
+                action_labels: Mapping[A, str], action: A, current: T, *, record: str) -> T:
+    """The status `action` leads to from `current`, or a Conflict naming `record`'s current status."""
+    target = transitions[action].get(current)
+    if target is None:
+        raise Conflict(f"{record} 当前状态为「{status_labels[current]}」({current.value}), 不能{action_labels[action]}")
+    return target
+
+
 def member_transition(action: MemberAction, current: S, *, registration_id: int) -> S:
     """The status `action` leads to from `current`, or a Conflict naming the current status."""
-    target = MEMBER_TRANSITIONS[action].get(current)
-    if target is None:
-        raise Conflict(
-            f"报到记录 {registration_id} 当前状态为「{MEMBER_STATUS_LABELS[current]}」({current.value}),"
-            f" 不能{MEMBER_ACTION_LABELS[action]}"
-        )
-    return target
+    return _transition(MEMBER_TRANSITIONS, MEMBER_STATUS_LABELS, MEMBER_ACTION_LABELS, action, current,
+                       record=f"报到记录 {registration_id}")
 
 
 def unit_transition(action: UnitAction, current: U, *, registration_id: int) -> U:
     """The status `action` leads to from `current`, or a Conflict naming the current status."""
-    target = UNIT_TRANSITIONS[action].get(current)
-    if target is None:
-        raise Conflict(
-            f"单位报到记录 {registration_id} 当前状态为「{UNIT_STATUS_LABELS[current]}」({current.value}),"
-            f" 不能{UNIT_ACTION_LABELS[action]}"
-        )
-    return target
+    return _transition(UNIT_TRANSITIONS, UNIT_STATUS_LABELS, UNIT_ACTION_LABELS, action, current,
+                       record=f"单位报到记录 {registration_id}")
 
 
 def add_months(at: datetime, months: int) -> datetime:

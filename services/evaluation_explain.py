@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from db import evaluation as evaluation_db
+from db.evaluation import F, FiguresRow
 from db.pool import Conn
 from domain.errors import Forbidden, NotFound
 from domain.evaluation import thresholds
@@ -36,6 +37,14 @@ async def _run(conn: Conn, run_id: int) -> EvaluationRun:
     return run
 
 
+def _visible(actor: Actor, row: FiguresRow[F] | None, *, absent: str) -> FiguresRow[F]:
+    """The stored result, or NotFound when there is none or it lies outside the actor's scope
+    (outside reads as absent)."""
+    if row is None or not allows(actor, row.path):
+        raise NotFound(absent)
+    return row
+
+
 def _period_line(run: EvaluationRun, months: int) -> ExplainLine:
     return ExplainLine(kind="period", label="考核期间",
                        value=f"{run.period_label}: {_day(run.period_start)} 至 {_day(run.period_end)}"
@@ -47,11 +56,8 @@ async def explain_unit(conn: Conn, actor: Actor, *, run_id: int, unit_id: int) -
     run = await _run(conn, run_id)
     if actor.scope_kind == ScopeKind.member:
         raise Forbidden("党员个人无权查看单位的考核依据")
-    row = await evaluation_db.select_unit_result(conn, run_id=run_id, unit_id=unit_id)
-    if row is None:
-        raise NotFound(f"考核批次 {run_id} 中没有单位 {unit_id} 的结果")
-    if not allows(actor, row.path):
-        raise NotFound(f"考核批次 {run_id} 中没有单位 {unit_id} 的结果")   # outside reads as absent
+    row = _visible(actor, await evaluation_db.select_unit_result(conn, run_id=run_id, unit_id=unit_id),
+                   absent=f"考核批次 {run_id} 中没有单位 {unit_id} 的结果")
     f = row.figures
     t = thresholds(run.rule, run.period_start, run.period_end)
     members, registered, met, services = f.members, f.registered, f.quota_met, f.services
@@ -89,11 +95,8 @@ async def explain_community(conn: Conn, actor: Actor, *, run_id: int, community_
     run = await _run(conn, run_id)
     if actor.scope_kind in (ScopeKind.unit, ScopeKind.member):
         raise Forbidden("无权查看社区及以上的考核结果")
-    row = await evaluation_db.select_community_result(conn, run_id=run_id, community_id=community_id)
-    if row is None:
-        raise NotFound(f"考核批次 {run_id} 中没有社区 {community_id} 的结果")
-    if not allows(actor, row.path):
-        raise NotFound(f"考核批次 {run_id} 中没有社区 {community_id} 的结果")   # outside reads as absent
+    row = _visible(actor, await evaluation_db.select_community_result(conn, run_id=run_id, community_id=community_id),
+                   absent=f"考核批次 {run_id} 中没有社区 {community_id} 的结果")
     f = row.figures
     t = thresholds(run.rule, run.period_start, run.period_end)
     needs = f.needs

@@ -478,11 +478,7 @@ class TaskWorkflow:
 
     @check_in.validator
     def _validate_check_in(self, data: ScanUpdate) -> None:
-        status = self._assigned.get(data.member_id)
-        if status is None or status not in _HOLDING:
-            raise refusal(TaskRefusal.not_assigned)
-        if status is not AssignmentStatus.accepted:
-            raise refusal(TaskRefusal.already_checked_in)
+        self._check_scan(data, expected=AssignmentStatus.accepted, otherwise=TaskRefusal.already_checked_in)
 
     @workflow.update(name="check_out")
     async def check_out(self, data: ScanUpdate) -> ScanRecorded:
@@ -492,11 +488,15 @@ class TaskWorkflow:
 
     @check_out.validator
     def _validate_check_out(self, data: ScanUpdate) -> None:
+        self._check_scan(data, expected=AssignmentStatus.checked_in, otherwise=TaskRefusal.not_checked_in)
+
+    def _check_scan(self, data: ScanUpdate, *, expected: AssignmentStatus, otherwise: TaskRefusal) -> None:
+        """A scan needs a member holding a place on the task, at the step the scan moves on from."""
         status = self._assigned.get(data.member_id)
         if status is None or status not in _HOLDING:
             raise refusal(TaskRefusal.not_assigned)
-        if status is not AssignmentStatus.checked_in:
-            raise refusal(TaskRefusal.not_checked_in)
+        if status is not expected:
+            raise refusal(otherwise)
 
     async def _scan(self, data: ScanUpdate, *, check_out: bool) -> ScanRecorded:
         try:
@@ -531,6 +531,10 @@ class TaskWorkflow:
 
     @verify.validator
     def _validate_verify(self, data: VerifyInput) -> None:
+        self._check_verifiable()
+
+    def _check_verifiable(self) -> None:
+        """Verification (passing or not) needs a rated task not verified yet, and none under way."""
         if self._verify is not None:
             raise refusal(TaskRefusal.already_verified)
         if self._rating is None or self._status not in (TaskStatus.done, TaskStatus.follow_up):
@@ -560,12 +564,7 @@ class TaskWorkflow:
 
     @reject_verification.validator
     def _validate_reject_verification(self, data: RejectVerifyInput) -> None:
-        if self._verify is not None:
-            raise refusal(TaskRefusal.already_verified)
-        if self._rating is None or self._status not in (TaskStatus.done, TaskStatus.follow_up):
-            raise refusal(TaskRefusal.not_rated)
-        if self._rejecting:
-            raise refusal(TaskRefusal.verify_in_progress)
+        self._check_verifiable()
         if not data.reason.strip():
             raise refusal(TaskRefusal.reason_required)
 

@@ -99,7 +99,7 @@ def _maintained_grouping(scope: ScopeFilter, level: str) -> str | None:
 
 
 async def select_registration_counts(
-    conn: Conn, *, scope: ScopeFilter, level: str
+    conn: Conn, *, scope: ScopeFilter, level: str, live: bool = False
 ) -> list[RegistrationCounts]:
     """One row per group at `level` (unit / community / subdistrict / district / city), with its
     报到率 (active over members).
@@ -111,8 +111,9 @@ async def select_registration_counts(
     Read from the counts migration 0021 maintains per community and per unit x district (at most
     ~10,000 and ~80,000 rows at megacity scale) wherever they answer the question
     (_maintained_grouping); the few combinations they cannot answer are small scopes, counted live.
+    `live`: counted live whatever the scope (what the benches measure the maintained read against).
     """
-    grouping = _maintained_grouping(scope, level)
+    grouping = None if live else _maintained_grouping(scope, level)
     if grouping is not None:
         rows = await conn.fetch(_MAINTAINED, level, grouping, scope.district_id, scope.subdistrict_id,
                                 scope.community_id, scope.unit_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import structlog
 from pydantic import ValidationError
@@ -328,6 +328,14 @@ async def waves(conn: Conn, campaign_id: int) -> list[WaveProgress]:
     return await wave_db.select_waves(conn, campaign_id=campaign_id)
 
 
+class _Area(TypedDict):
+    """The part of the hierarchy a progress reader sees (at most one id set; none: the city)."""
+
+    district_id: int | None
+    subdistrict_id: int | None
+    community_id: int | None
+
+
 async def progress(conn: Conn, actor: Actor, campaign_id: int, level: ProgressLevel, *,
                    now: datetime) -> CampaignProgress:
     """Registered, served, behind quota (current period), reminded per step, tasks — per
@@ -340,7 +348,7 @@ async def progress(conn: Conn, actor: Actor, campaign_id: int, level: ProgressLe
     if quotas.has_service_quota:
         found = [p for p in periods(row.window_start, row.window_end, quotas.period) if p.start <= now]
         period_start = found[-1].start if found else None
-    area = {
+    area: _Area = {
         "district_id": actor.scope_id if actor.scope_kind is ScopeKind.district else None,
         "subdistrict_id": actor.scope_id if actor.scope_kind is ScopeKind.subdistrict else None,
         "community_id": actor.scope_id if actor.scope_kind is ScopeKind.community else None,

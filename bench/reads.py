@@ -1,0 +1,150 @@
+"""Reads people wait for, at megacity scale (issue 12 point 1): each read as its route's service
+function computes it from the maintained aggregates, beside the same figures grouped live from
+the raw tables (the baseline, a plain GROUP BY) in the same run.
+
+    .venv/bin/python -m bench.reads --members 1000000 [--calls 50 --baseline-calls 5]
+
+Starts its own embedded Postgres in a temp dir, seeds bench.megacity once, then for each read
+prints p50/p95 over --calls calls of the maintained read (city-wide staff, the largest answer),
+p50/p95 over --baseline-calls calls of the baseline, whether the maintained p95 is within 100 ms,
+and whether both returned the same rows. Other reads join by adding to `reads`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bench.megacity import Megacity, seed
+from db import campaign as campaign_db
+from db.campaign_progress import select_progress
+from db.migrate import migrate
+from db.pool import Conn, connect
+from db.statistics import select_registration_counts
+from domain.quota import periods
+from domain.scope import ScopeFilter
+from schemas.auth import SYSTEM_ACTOR
+from schemas.campaign import ProgressLevel, Quotas
+from schemas.statistics import StatisticsLevel
+from services import campaign as campaign_service
+from services import statistics as statistics_service
+from telemetry.logging import configure_logging
+
+GOAL_MS = 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """A read as a person waits for it (`maintained`) and the same figures grouped live (`baseline`);
+    each returns what the comparison of their answers looks at."""
+
+    name: str
+    maintained: Callable[[Conn], Awaitable[object]]
+    baseline: Callable[[Conn], Awaitable[object]]
+
+
+async def _current_period(conn: Conn, campaign_id: int, now: datetime) -> tuple[datetime | None, Quotas]:
+    """The campaign's current quota period start, as the progress service finds it."""
+    row = await campaign_db.select_campaign(conn, campaign_id=campaign_id)
+    assert row is not None
+    quotas = Quotas.model_validate(row.quotas)
+    started = [p for p in periods(row.window_start, row.window_end, quotas.period) if p.start <= now]
+    return (started[-1].start if started and quotas.has_service_quota else None), quotas
+
+
+def reads(city: Megacity) -> list[Read]:
+    found: list[Read] = []
+    for level in (StatisticsLevel.district, StatisticsLevel.subdistrict, StatisticsLevel.community,
+                  StatisticsLevel.unit):
+        async def rates(conn: Conn, level: StatisticsLevel = level) -> object:
+            return (await statistics_service.registration_statistics(conn, SYSTEM_ACTOR, level=level)).items
+
+        async def rates_live(conn: Conn, level: StatisticsLevel = level) -> object:
+            return await select_registration_counts(conn, scope=ScopeFilter(), level=level.value, live=True)
+
+        found.append(Read(f"报到率 per {level.value}", rates, rates_live))
+    for progress_level in (ProgressLevel.district, ProgressLevel.subdistrict, ProgressLevel.community):
+        async def progress(conn: Conn, level: ProgressLevel = progress_level) -> object:
+            view = await campaign_service.progress(conn, SYSTEM_ACTOR, city.campaign_id, level, now=city.now)
+            return view.rows
+
+        async def progress_live(conn: Conn, level: ProgressLevel = progress_level) -> object:
+            period_start, quotas = await _current_period(conn, city.campaign_id, city.now)
+            return await select_progress(
+                conn, campaign_id=city.campaign_id, level=level.value, period_start=period_start, as_of=city.now,
+                min_services=quotas.min_services or 0, min_hours=quotas.min_hours or 0.0, live=True)
+
+        found.append(Read(f"campaign progress per {progress_level.value}", progress, progress_live))
+    return found
+
+
+async def _timed(conn: Conn, call: Callable[[Conn], Awaitable[object]], times: int) -> tuple[list[float], object]:
+    spent: list[float] = []
+    answer: object = None
+    for _ in range(times):
+        started = time.perf_counter()
+        answer = await call(conn)
+        spent.append((time.perf_counter() - started) * 1000)
+    return sorted(spent), answer
+
+
+def _pct(sorted_ms: list[float], q: float) -> float:
+    return sorted_ms[min(len(sorted_ms) - 1, round(q * (len(sorted_ms) - 1)))]
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f} ms" if value < 1000 else f"{value / 1000:.2f} s"
+
+
+async def run(members: int, calls: int, baseline_calls: int) -> None:
+    from stack.postgres import start_embedded_postgres
+
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    with tempfile.TemporaryDirectory(prefix="sbd-bench-reads-") as tmp:
+        pg = await asyncio.to_thread(start_embedded_postgres, Path(tmp) / "postgres")
+        try:
+            conn = await connect(pg.get_uri())
+            try:
+                await migrate(conn)
+                started = time.perf_counter()
+                city = await seed(conn, members)
+                print(f"seeded {members} members ({city.counts['community']} communities, {city.counts['grid']} "
+                      f"grids, {city.counts['task']} tasks, {city.counts['assignment']} assignments, "
+                      f"{city.counts['service_record']} service records, {city.counts['reminder']} reminders) "
+                      f"in {time.perf_counter() - started:.0f} s")
+                for read in reads(city):
+                    await read.maintained(conn)   # warm: plans and caches, as a running server has them
+                    fast, answer = await _timed(conn, read.maintained, calls)
+                    slow, expected = await _timed(conn, read.baseline, baseline_calls)
+                    print(f"{read.name:32} maintained p50 {_ms(_pct(fast, 0.5)):>9} p95 {_ms(_pct(fast, 0.95)):>9} "
+                          f"({calls} calls) | baseline GROUP BY p50 {_ms(_pct(slow, 0.5)):>8} "
+                          f"p95 {_ms(_pct(slow, 0.95)):>8} ({baseline_calls} calls) | "
+                          f"p95 <= {GOAL_MS:.0f} ms: {'yes' if _pct(fast, 0.95) <= GOAL_MS else 'NO'} | "
+                          f"same rows: {'yes' if answer == expected else 'NO'}")
+            finally:
+                await conn.close()
+        finally:
+            await asyncio.to_thread(pg.cleanup)
+    print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument("--baseline-calls", type=int, default=5)
+    args = parser.parse_args()
+    configure_logging(json=True, level=logging.WARNING)
+    asyncio.run(run(args.members, args.calls, args.baseline_calls))
+
+
+if __name__ == "__main__":
+    main()

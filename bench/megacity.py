@@ -28,6 +28,8 @@ import math
 import random
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -230,24 +232,32 @@ async def _seed_campaign(conn: Conn, now: datetime) -> int:
     return row.id
 
 
-async def run(members: int) -> None:
+@asynccontextmanager
+async def seeded(members: int, *, prefix: str = "sbd-bench-megacity-") -> AsyncIterator[tuple[Conn, Megacity]]:
+    """An embedded Postgres in a temp dir, migrated and seeded with the megacity; a connection to
+    it and what was seeded. Everything is removed on the way out."""
     from stack.postgres import start_embedded_postgres
 
-    with tempfile.TemporaryDirectory(prefix="sbd-bench-megacity-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         pg = await asyncio.to_thread(start_embedded_postgres, Path(tmp) / "postgres")
         try:
             conn = await connect(pg.get_uri())
             try:
                 await migrate(conn)
-                t0 = time.perf_counter()
+                started = time.perf_counter()
                 city = await seed(conn, members)
-                print(f"seeded {members} members in {time.perf_counter() - t0:.1f} s; campaign {city.campaign_id}")
-                for table, n in city.counts.items():
-                    print(f"  {table:22} {n}")
+                print(f"seeded {members} members in {time.perf_counter() - started:.0f} s: "
+                      + ", ".join(f"{table} {n}" for table, n in city.counts.items()))
+                yield conn, city
             finally:
                 await conn.close()
         finally:
             await asyncio.to_thread(pg.cleanup)
+
+
+async def run(members: int) -> None:
+    async with seeded(members) as (_, city):
+        print(f"campaign {city.campaign_id}")
 
 
 def main() -> None:

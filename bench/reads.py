@@ -16,18 +16,15 @@ import argparse
 import asyncio
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
-from bench.megacity import Megacity, seed
+from bench.megacity import Megacity, seeded
 from db import campaign as campaign_db
 from db.campaign_progress import select_progress
-from db.migrate import migrate
-from db.pool import Conn, connect
+from db.pool import Conn
 from db.statistics import select_registration_counts
 from domain.quota import periods
 from domain.scope import ScopeFilter
@@ -105,34 +102,17 @@ def _ms(value: float) -> str:
 
 
 async def run(members: int, calls: int, baseline_calls: int) -> None:
-    from stack.postgres import start_embedded_postgres
-
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    with tempfile.TemporaryDirectory(prefix="sbd-bench-reads-") as tmp:
-        pg = await asyncio.to_thread(start_embedded_postgres, Path(tmp) / "postgres")
-        try:
-            conn = await connect(pg.get_uri())
-            try:
-                await migrate(conn)
-                started = time.perf_counter()
-                city = await seed(conn, members)
-                print(f"seeded {members} members ({city.counts['community']} communities, {city.counts['grid']} "
-                      f"grids, {city.counts['task']} tasks, {city.counts['assignment']} assignments, "
-                      f"{city.counts['service_record']} service records, {city.counts['reminder']} reminders) "
-                      f"in {time.perf_counter() - started:.0f} s")
-                for read in reads(city):
-                    await read.maintained(conn)   # warm: plans and caches, as a running server has them
-                    fast, answer = await _timed(conn, read.maintained, calls)
-                    slow, expected = await _timed(conn, read.baseline, baseline_calls)
-                    print(f"{read.name:32} maintained p50 {_ms(_pct(fast, 0.5)):>9} p95 {_ms(_pct(fast, 0.95)):>9} "
-                          f"({calls} calls) | baseline GROUP BY p50 {_ms(_pct(slow, 0.5)):>8} "
-                          f"p95 {_ms(_pct(slow, 0.95)):>8} ({baseline_calls} calls) | "
-                          f"p95 <= {GOAL_MS:.0f} ms: {'yes' if _pct(fast, 0.95) <= GOAL_MS else 'NO'} | "
-                          f"same rows: {'yes' if answer == expected else 'NO'}")
-            finally:
-                await conn.close()
-        finally:
-            await asyncio.to_thread(pg.cleanup)
+    async with seeded(members, prefix="sbd-bench-reads-") as (conn, city):
+        for read in reads(city):
+            await read.maintained(conn)   # warm: plans and caches, as a running server has them
+            fast, answer = await _timed(conn, read.maintained, calls)
+            slow, expected = await _timed(conn, read.baseline, baseline_calls)
+            print(f"{read.name:33} maintained p50 {_ms(_pct(fast, 0.5)):>8} p95 {_ms(_pct(fast, 0.95)):>8} "
+                  f"({calls} calls) | baseline GROUP BY p50 {_ms(_pct(slow, 0.5)):>8} "
+                  f"p95 {_ms(_pct(slow, 0.95)):>8} ({baseline_calls} calls) | "
+                  f"p95 <= {GOAL_MS:.0f} ms: {'yes' if _pct(fast, 0.95) <= GOAL_MS else 'NO'} | "
+                  f"same rows: {'yes' if answer == expected else 'NO'}")
     print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

@@ -18,8 +18,8 @@ from rich.console import Console
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from db.migrate import migrate
-from db.pool import Pool, connect, open_pool
+from db.migrate import migrate_database
+from db.pool import Pool, open_pool
 from domain.errors import DomainError
 from schemas.settings import Settings
 from stack.postgres import start_embedded_postgres
@@ -57,11 +57,7 @@ async def _migrated_embedded_dsn(server: Any) -> str:
     dsn: str = server.get_uri()
     # The embedded database may be fresh (no `up` yet): bring its schema current first.
     # A configured DATABASE_URL is migrated by the `migrate` command instead.
-    conn = await connect(dsn)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
+    await migrate_database(dsn)
     return dsn
 
 

@@ -14,18 +14,9 @@ from typing import Annotated
 import typer
 
 from cli.context import process_tracing
-from db.migrate import DatabaseAheadError, migrate
-from db.pool import connect
+from db.migrate import DatabaseAheadError, migrate_database
 from schemas.settings import Settings
 from telemetry.logging import configure_logging
-
-
-async def _migrate(database_url: str) -> list[str]:
-    conn = await connect(database_url)
-    try:
-        return await migrate(conn)
-    finally:
-        await conn.close()
 
 
 async def _serve_api(settings: Settings, *, host: str, port: int) -> None:
@@ -57,7 +48,7 @@ def register(app: typer.Typer) -> None:
             typer.echo("未设置 DATABASE_URL: 请提供要迁移的数据库地址", err=True)
             raise typer.Exit(2)
         try:
-            applied = asyncio.run(_migrate(settings.database_url))
+            applied = asyncio.run(migrate_database(settings.database_url))
         except DatabaseAheadError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from None

@@ -13,7 +13,7 @@ from importlib import resources
 
 import structlog
 
-from db.pool import Conn
+from db.pool import Conn, connect
 
 log = structlog.get_logger(__name__)
 
@@ -83,3 +83,12 @@ async def migrate(conn: Conn) -> list[str]:
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     return applied_now
+
+
+async def migrate_database(dsn: str) -> list[str]:
+    """`migrate` on a connection of its own to the database at `dsn`; return the names applied."""
+    conn = await connect(dsn)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()

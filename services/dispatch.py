@@ -108,6 +108,18 @@ def _require_staff(actor: Actor, place: GridPlaceRow, missing: NotFound) -> None
         raise missing
 
 
+async def _staff_need(conn: Conn, actor: Actor, need_id: int) -> NeedView:
+    """The need, for staff of its grid's community, subdistrict or district; else as if absent."""
+    need = await need_db.select_need(conn, need_id=need_id)
+    missing = NotFound(f"需求 {need_id} 不存在")
+    if need is None:
+        raise missing
+    place = await need_db.select_grid_place(conn, grid_id=need.grid_id)
+    assert place is not None  # a need's grid exists (foreign key)
+    _require_staff(actor, place, missing)
+    return need
+
+
 def _task_missing(task_id: int) -> NotFound:
     return NotFound(f"任务 {task_id} 不存在")
 
@@ -208,13 +220,7 @@ async def decide_need(conn: Conn, actor: Actor, need_id: int, data: NeedDecision
     """The community verifies 核查 a need before it is published, or rejects it with a reason."""
     _require_staff_role(actor)
     async with conn.transaction():
-        row = await need_db.select_need(conn, need_id=need_id)
-        missing = NotFound(f"需求 {need_id} 不存在")
-        if row is None:
-            raise missing
-        place = await need_db.select_grid_place(conn, grid_id=row.grid_id)
-        assert place is not None  # a need's grid exists (foreign key)
-        _require_staff(actor, place, missing)
+        row = await _staff_need(conn, actor, need_id)
         if not data.approve and not (data.reason or "").strip():
             raise InvalidInput("驳回需求须填写理由")
         target = "verified" if data.approve else "rejected"
@@ -285,13 +291,7 @@ async def create_task(
     async with pool.acquire() as conn, conn.transaction():
         grid_id, category = data.grid_id, data.category
         if data.need_id is not None:
-            need = await need_db.select_need(conn, need_id=data.need_id)
-            need_missing = NotFound(f"需求 {data.need_id} 不存在")
-            if need is None:
-                raise need_missing
-            need_place = await need_db.select_grid_place(conn, grid_id=need.grid_id)
-            assert need_place is not None  # a need's grid exists (foreign key)
-            _require_staff(actor, need_place, need_missing)
+            need = await _staff_need(conn, actor, data.need_id)
             if need.status is not NeedStatus.verified:
                 raise Conflict("只有已核查的需求可以转为任务")
             grid_id = grid_id or need.grid_id

@@ -26,8 +26,8 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.server import api_server
-from db.migrate import migrate
-from db.pool import Pool, connect, open_pool
+from db.migrate import migrate_database
+from db.pool import Pool, open_pool
 from schemas.settings import Settings
 from stack.children import (
     Respawning,
@@ -187,11 +187,7 @@ async def run_stack(
                                        stopping=parts_stopping))
             watchers[-1].current = postmaster_pid(pgdata)
         log.info("postgres_ready", database_url=redact_dsn(database_url))
-        conn = await connect(database_url)
-        try:
-            applied = await migrate(conn)
-        finally:
-            await conn.close()
+        applied = await migrate_database(database_url)
         log.info("migrations_applied", count=len(applied))
         pool = await open_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         parts.push_async_callback(pool.close)

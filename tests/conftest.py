@@ -19,8 +19,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from db.migrate import migrate
-from db.pool import Conn, Pool, connect, open_pool
+from db.migrate import migrate_database
+from db.pool import Conn, Pool, open_pool
 from stack.binaries import temporal_cli
 from stack.postgres import start_embedded_postgres
 from telemetry.logging import LOG_ALSO_TO_ENV, configure_logging
@@ -82,11 +82,7 @@ def pg_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def _migrated(pg_dsn: str) -> str:
-    conn = await connect(pg_dsn)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
+    await migrate_database(pg_dsn)
     return pg_dsn
 
 

@@ -25,8 +25,9 @@ untouched.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -57,6 +58,9 @@ with workflow.unsafe.imports_passed_through():
         WhistleWorkflowResult,
     )
     from workflows.delivery import DISPATCHER_WORKFLOW_ID
+
+StepIn = TypeVar("StepIn")
+StepOut = TypeVar("StepOut")
 
 
 _COMMITTED = (SummonStatus.answered, SummonStatus.arrived)
@@ -222,21 +226,32 @@ class WhistleWorkflow:
 
     # ------------------------------------------------------------------ updates
 
-    @workflow.update(name="answer")
-    async def answer(self, data: AnswerInput) -> UnitAnswered:
-        unit_id = data.answer.unit_id
+    async def _record_for_unit(self, unit_id: int, step: Callable[[WhistleActivities, StepIn], Awaitable[StepOut]],
+                               arg: StepIn) -> StepOut:
+        """Run a unit's answer or arrival step with the unit held in `_answering` (a close, the
+        silent-units check and a second answer wait for it); the activity's refusal is the update's."""
         self._answering.add(unit_id)
         try:
-            res = await workflow.execute_activity_method(
-                WhistleActivities.record_answer,
-                RecordAnswerInput(whistle_id=self._in.whistle_id, answer=data.answer, actor=data.actor,
-                                  as_of=workflow.now()),
-                start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
-            )
+            return await workflow.execute_activity_method(
+                step, arg, start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY)
         except ActivityError as err:
             raise activity_refusal(err) from err
         finally:
             self._answering.discard(unit_id)
+
+    def _open_status_of(self, unit_id: int) -> SummonStatus | None:
+        """The unit's summons status, refusing once the whistle is closing or closed."""
+        if self._close is not None or self._status is WhistleStatus.closed:
+            raise refusal(WhistleRefusal.whistle_closed)
+        return self._units.get(unit_id)
+
+    @workflow.update(name="answer")
+    async def answer(self, data: AnswerInput) -> UnitAnswered:
+        unit_id = data.answer.unit_id
+        res = await self._record_for_unit(
+            unit_id, WhistleActivities.record_answer,
+            RecordAnswerInput(whistle_id=self._in.whistle_id, answer=data.answer, actor=data.actor,
+                              as_of=workflow.now()))
         self._units[unit_id] = res.status
         self._people[unit_id] = res.people
         await self._kick_dispatcher(res.external_queued)
@@ -247,9 +262,7 @@ class WhistleWorkflow:
     @answer.validator
     def _validate_answer(self, data: AnswerInput) -> None:
         unit_id = data.answer.unit_id
-        if self._close is not None or self._status is WhistleStatus.closed:
-            raise refusal(WhistleRefusal.whistle_closed)
-        status = self._units.get(unit_id)
+        status = self._open_status_of(unit_id)
         if status is None:
             raise refusal(WhistleRefusal.not_summoned)
         if unit_id in self._answering:
@@ -261,18 +274,10 @@ class WhistleWorkflow:
     async def arrive(self, data: ArriveInput) -> UnitArrived:
         unit_id = data.arrival.unit_id
         people = data.arrival.people if data.arrival.people is not None else self._people.get(unit_id, 0)
-        self._answering.add(unit_id)   # holds the close until the arrival is recorded
-        try:
-            res = await workflow.execute_activity_method(
-                WhistleActivities.record_arrival,
-                RecordArrivalInput(whistle_id=self._in.whistle_id, unit_id=unit_id, people=people,
-                                   actor=data.actor, as_of=workflow.now()),
-                start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
-            )
-        except ActivityError as err:
-            raise activity_refusal(err) from err
-        finally:
-            self._answering.discard(unit_id)
+        res = await self._record_for_unit(
+            unit_id, WhistleActivities.record_arrival,
+            RecordArrivalInput(whistle_id=self._in.whistle_id, unit_id=unit_id, people=people,
+                               actor=data.actor, as_of=workflow.now()))
         self._units[unit_id] = SummonStatus.arrived
         self._status = WhistleStatus.on_site
         return UnitArrived(unit_id=unit_id, people=res.people, status=self._status)
@@ -280,9 +285,7 @@ class WhistleWorkflow:
     @arrive.validator
     def _validate_arrive(self, data: ArriveInput) -> None:
         unit_id = data.arrival.unit_id
-        if self._close is not None or self._status is WhistleStatus.closed:
-            raise refusal(WhistleRefusal.whistle_closed)
-        status = self._units.get(unit_id)
+        status = self._open_status_of(unit_id)
         if status is SummonStatus.arrived:
             raise refusal(WhistleRefusal.already_arrived)
         if status is not SummonStatus.answered or unit_id in self._answering:

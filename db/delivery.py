@@ -30,34 +30,27 @@ COPY_THRESHOLD = 1000
 
 # An external row gets the endpoint of its recipient (group robots) or the city's SMS gateway
 # (members only); a row whose recipient has no enabled endpoint is not queued (nothing to send to).
-# The two statements differ only in their source: bound arrays, or the COPY temp table.
-_INSERT_UNNEST = """
+# The two statements differ only in their source `r`: bound arrays, or the COPY temp table.
+_INSERT_SELECT = """
     INSERT INTO delivery (channel, recipient_kind, recipient_id, endpoint_id, title, body, template,
                           params, idempotency_key, campaign_id)
     SELECT r.channel, r.recipient_kind, r.recipient_id, e.id, r.title, r.body, r.template,
            r.params::jsonb, r.idempotency_key, r.campaign_id
+"""
+_ENDPOINT_JOIN = """
+    JOIN channel_endpoint e ON e.enabled AND e.channel = r.channel AND (
+        (r.channel = 'sms' AND r.recipient_kind = 'member' AND e.owner_kind = 'city'
+         AND e.owner_id IS NULL)
+        OR (r.channel <> 'sms' AND e.owner_kind = r.recipient_kind AND e.owner_id = r.recipient_id))
+    ON CONFLICT (idempotency_key) DO NOTHING
+"""
+_INSERT_UNNEST = _INSERT_SELECT + """
     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
                 $7::text[], $8::text[], $9::bigint[])
          AS r(channel, recipient_kind, recipient_id, title, body, template, params,
               idempotency_key, campaign_id)
-    JOIN channel_endpoint e ON e.enabled AND e.channel = r.channel AND (
-        (r.channel = 'sms' AND r.recipient_kind = 'member' AND e.owner_kind = 'city'
-         AND e.owner_id IS NULL)
-        OR (r.channel <> 'sms' AND e.owner_kind = r.recipient_kind AND e.owner_id = r.recipient_id))
-    ON CONFLICT (idempotency_key) DO NOTHING
-"""
-_INSERT_COPIED = """
-    INSERT INTO delivery (channel, recipient_kind, recipient_id, endpoint_id, title, body, template,
-                          params, idempotency_key, campaign_id)
-    SELECT r.channel, r.recipient_kind, r.recipient_id, e.id, r.title, r.body, r.template,
-           r.params::jsonb, r.idempotency_key, r.campaign_id
-    FROM _delivery_in r
-    JOIN channel_endpoint e ON e.enabled AND e.channel = r.channel AND (
-        (r.channel = 'sms' AND r.recipient_kind = 'member' AND e.owner_kind = 'city'
-         AND e.owner_id IS NULL)
-        OR (r.channel <> 'sms' AND e.owner_kind = r.recipient_kind AND e.owner_id = r.recipient_id))
-    ON CONFLICT (idempotency_key) DO NOTHING
-"""
+""" + _ENDPOINT_JOIN
+_INSERT_COPIED = _INSERT_SELECT + "    FROM _delivery_in r" + _ENDPOINT_JOIN
 
 _INBOX_UNNEST = """
     INSERT INTO notification (recipient_kind, recipient_id, category, title, body, dedupe_key)

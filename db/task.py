@@ -336,6 +336,20 @@ def _candidate(row: Any, *, task_id: int) -> MemberCandidate:
     )
 
 
+# A candidate's load, recent load and ratings, the score's inputs (`m` the member, $3 the start of
+# the recent-load window): one list for the ladder's candidates and for a single claimant.
+_CANDIDATE_LOAD = """
+               (SELECT count(*) FROM assignment a WHERE a.member_id = m.id
+                  AND a.status IN ('accepted', 'checked_in'))::int AS current_load,
+               (SELECT count(*) FROM assignment a WHERE a.member_id = m.id
+                  AND a.status = 'checked_out' AND a.checked_out_at >= $3)::int AS recent_load,
+               (SELECT avg(rr.score)::float FROM assignment a JOIN resident_rating rr ON rr.task_id = a.task_id
+                  WHERE a.member_id = m.id AND a.status = 'checked_out') AS avg_rating,
+               (SELECT count(*) FROM assignment a JOIN resident_rating rr ON rr.task_id = a.task_id
+                  WHERE a.member_id = m.id AND a.status = 'checked_out')::int AS rating_count
+"""
+
+
 async def select_task_candidates(
     conn: Conn, *, task_id: int, level: str, recent_since: datetime
 ) -> list[MemberCandidate]:
@@ -366,14 +380,7 @@ async def select_task_candidates(
                hc.subdistrict_id, hs.district_id,
                m.skills, m.free_slots, m.max_concurrent_tasks,
                r.status = 'paused' AS paused, r.community_id AS registration_community_id,
-               (SELECT count(*) FROM assignment a WHERE a.member_id = m.id
-                  AND a.status IN ('accepted', 'checked_in'))::int AS current_load,
-               (SELECT count(*) FROM assignment a WHERE a.member_id = m.id
-                  AND a.status = 'checked_out' AND a.checked_out_at >= $3)::int AS recent_load,
-               (SELECT avg(rr.score)::float FROM assignment a JOIN resident_rating rr ON rr.task_id = a.task_id
-                  WHERE a.member_id = m.id AND a.status = 'checked_out') AS avg_rating,
-               (SELECT count(*) FROM assignment a JOIN resident_rating rr ON rr.task_id = a.task_id
-                  WHERE a.member_id = m.id AND a.status = 'checked_out')::int AS rating_count
+        """ + _CANDIDATE_LOAD + """
         FROM member_registration r
         JOIN member m ON m.id = r.member_id
         LEFT JOIN community hc ON hc.id = coalesce(m.home_community_id, r.community_id)
@@ -382,7 +389,7 @@ async def select_task_candidates(
           AND r.community_id IN (SELECT id FROM reach)
           AND NOT EXISTS (SELECT 1 FROM offer o WHERE o.task_id = $1 AND o.member_id = m.id)
           AND NOT EXISTS (SELECT 1 FROM assignment a WHERE a.task_id = $1 AND a.member_id = m.id)
-        """,
+        """,  # noqa: S608 - a constant column list
         task_id, level, recent_since,
     )
     return [_candidate(r, task_id=task_id) for r in rows]
@@ -401,14 +408,7 @@ async def select_member_candidate(
                m.skills, m.free_slots, m.max_concurrent_tasks,
                coalesce(r.status = 'paused', false) AS paused,
                r.community_id AS registration_community_id,
-               (SELECT count(*) FROM assignment a WHERE a.member_id = m.id
-                  AND a.status IN ('accepted', 'checked_in'))::int AS current_load,
-               (SELECT count(*) FROM assignment a WHERE a.member_id = m.id
-                  AND a.status = 'checked_out' AND a.checked_out_at >= $3)::int AS recent_load,
-               (SELECT avg(rr.score)::float FROM assignment a JOIN resident_rating rr ON rr.task_id = a.task_id
-                  WHERE a.member_id = m.id AND a.status = 'checked_out') AS avg_rating,
-               (SELECT count(*) FROM assignment a JOIN resident_rating rr ON rr.task_id = a.task_id
-                  WHERE a.member_id = m.id AND a.status = 'checked_out')::int AS rating_count,
+        """ + _CANDIDATE_LOAD + """,
                EXISTS (SELECT 1 FROM offer o WHERE o.task_id = $1 AND o.member_id = m.id
                          AND o.status IN ('declined', 'no_show'))
                OR EXISTS (SELECT 1 FROM assignment a WHERE a.task_id = $1 AND a.member_id = m.id
@@ -418,7 +418,7 @@ async def select_member_candidate(
         LEFT JOIN community hc ON hc.id = coalesce(m.home_community_id, r.community_id)
         LEFT JOIN subdistrict hs ON hs.id = hc.subdistrict_id
         WHERE m.id = $2
-        """,
+        """,  # noqa: S608 - a constant column list
         task_id, member_id, recent_since,
     )
     return None if row is None else _candidate(row, task_id=task_id)

@@ -13,9 +13,10 @@ import asyncio
 import secrets
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from temporalio.client import Client
@@ -43,6 +44,7 @@ from demo.past import (
     task_points,
 )
 from domain.task_rules import hash_qr_token
+from schemas.api import Page
 from schemas.auth import SYSTEM_ACTOR, Actor, Role, ScopeKind
 from schemas.matching import EscalationLevel
 from services import directory, registration, service_record
@@ -67,6 +69,21 @@ def _community_actor(community_id: int, name: str) -> Actor:
                  label=f"{name}工作人员")
 
 
+Item = TypeVar("Item")
+
+
+async def _every(read: Callable[[int], Awaitable[Page[Item]]]) -> AsyncIterator[Item]:
+    """Every item of a paged read (`read(offset)`), PAGE at a time."""
+    offset = 0
+    while True:
+        page = await read(offset)
+        for item in page.items:
+            yield item
+        offset += PAGE
+        if offset >= page.total:
+            return
+
+
 async def _read_city(pool: Pool) -> tuple[list[CityMember], list[tuple[int, str]], dict[int, CommunityPlace],
                                            dict[str, float], dict[int, str], set[int]]:
     """Members with their registration, units, communities with grids, category bonuses, each
@@ -77,34 +94,17 @@ async def _read_city(pool: Pool) -> tuple[list[CityMember], list[tuple[int, str]
     grids: dict[int, list[tuple[int, str]]] = defaultdict(list)
     names: dict[int, str] = {}
     async with pool.acquire() as conn:
-        offset = 0
-        while True:
-            page = await directory.list_members(conn, SYSTEM_ACTOR, limit=PAGE, offset=offset)
-            for m in page.items:
-                if (m.unit_id is None or m.home_community_id is None or m.home_grid_id is None
-                        or m.registration_id is None):
-                    continue
-                members.append(CityMember(m.id, m.unit_id, m.home_community_id, m.home_grid_id, m.registration_id))
-                if m.registration_status == "submitted":
-                    submitted.add(m.registration_id)
-            offset += PAGE
-            if offset >= page.total:
-                break
-        offset = 0
-        while True:
-            upage = await directory.list_units(conn, SYSTEM_ACTOR, limit=PAGE, offset=offset)
-            units.extend((u.id, u.name) for u in upage.items)
-            offset += PAGE
-            if offset >= upage.total:
-                break
-        offset = 0
-        while True:
-            gpage = await directory.list_grids(conn, SYSTEM_ACTOR, limit=PAGE, offset=offset)
-            for g in gpage.items:
-                grids[g.community_id].append((g.id, g.name))
-            offset += PAGE
-            if offset >= gpage.total:
-                break
+        async for m in _every(lambda offset: directory.list_members(conn, SYSTEM_ACTOR, limit=PAGE, offset=offset)):
+            if (m.unit_id is None or m.home_community_id is None or m.home_grid_id is None
+                    or m.registration_id is None):
+                continue
+            members.append(CityMember(m.id, m.unit_id, m.home_community_id, m.home_grid_id, m.registration_id))
+            if m.registration_status == "submitted":
+                submitted.add(m.registration_id)
+        async for u in _every(lambda offset: directory.list_units(conn, SYSTEM_ACTOR, limit=PAGE, offset=offset)):
+            units.append((u.id, u.name))
+        async for g in _every(lambda offset: directory.list_grids(conn, SYSTEM_ACTOR, limit=PAGE, offset=offset)):
+            grids[g.community_id].append((g.id, g.name))
         cpage = await directory.list_communities(conn, SYSTEM_ACTOR, limit=PAGE, offset=0)
         names = {c.id: c.name for c in cpage.items}
         bonus = {c.name: c.category_bonus for c in await need_db.select_categories(conn)}

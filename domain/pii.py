@@ -13,22 +13,24 @@ _ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])"
 _PHONE_RE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 
 
+def _mask(value: str | None, *, head: int) -> str | None:
+    """The first `head` and last four characters kept, the rest starred; a value too short to keep
+    any of it (fewer than head + 4 characters) fully starred."""
+    if value is None:
+        return None
+    if len(value) >= head + 4:
+        return value[:head] + "*" * (len(value) - head - 4) + value[-4:]
+    return "*" * len(value)
+
+
 def mask_phone(phone: str | None) -> str | None:
     """138****5678 for a mobile number; anything shorter is fully starred."""
-    if phone is None:
-        return None
-    if len(phone) >= 7:
-        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-    return "*" * len(phone)
+    return _mask(phone, head=3)
 
 
 def mask_id_number(id_number: str | None) -> str | None:
     """110105********123X: region code and last four kept, birth date hidden."""
-    if id_number is None:
-        return None
-    if len(id_number) >= 10:
-        return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
-    return "*" * len(id_number)
+    return _mask(id_number, head=6)
 
 
 def mask_text(text: str) -> str:

@@ -310,16 +310,6 @@ class DecideUnitRegistration(BaseModel):
         default_factory=list, max_length=50, description="共建项目")
 
 
-class CoBuildingAgreementOut(BaseModel):
-    id: int
-    unit_id: int
-    community_id: int
-    status: str
-    projects: list[str]
-    valid_from: datetime
-    valid_until: datetime
-
-
 class MyRegistration(BaseModel):
     """One of the member's own registrations, with the names the phone shows."""
 

@@ -125,6 +125,8 @@ async def update_need_status(
         WITH upd AS (
             UPDATE need SET status = $3, reject_reason = coalesce($4, reject_reason),
                             decided_at = CASE WHEN $3 IN ('verified', 'rejected') THEN $5 ELSE decided_at END,
+                            verified_committed_at = CASE WHEN $3 = 'verified' THEN clock_timestamp()
+                                                         ELSE verified_committed_at END,
                             updated_at = $5
             WHERE id = $1 AND status = ANY($2::text[]) RETURNING 1
         )

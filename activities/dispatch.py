@@ -24,7 +24,7 @@ from db import points as points_db
 from db import resident_rating as rating_db
 from db import task as task_db
 from db.audit_log import insert_audit_entries
-from db.notification import insert_notification
+from db.notification import insert_member_notifications, insert_notification
 from db.pool import Conn, Pool
 from domain import notification_texts as texts
 from domain import task_rules
@@ -130,13 +130,16 @@ class DispatchActivities:
                 score_parts=[parts.model_dump() for _, parts in ranked],
                 offered_at=data.as_of, expires_at=data.expires_at,
             )
-            for r in inserted:
-                text = texts.offer_invitation(task.view.title, task.view.place, r.expires_at)
-                await insert_notification(
-                    conn, recipient_kind="member", recipient_id=r.member_id, category=text.category,
-                    title=text.title, body=text.body, dedupe_key=f"offer:{r.id}",
-                )
             if inserted:
+                # One statement for the wave's invitations: the offers' commit (what the members
+                # wait for) comes two statements after their insert, not one per offer.
+                invitations = [texts.offer_invitation(task.view.title, task.view.place, r.expires_at)
+                               for r in inserted]
+                await insert_member_notifications(
+                    conn, member_ids=[r.member_id for r in inserted],
+                    dedupe_keys=[f"offer:{r.id}" for r in inserted], category=invitations[0].category,
+                    titles=[t.title for t in invitations], bodies=[t.body for t in invitations],
+                )
                 await task_db.insert_task_event(
                     conn, task_id=data.task_id, kind="offers_sent", member_id=None, actor=WORKFLOW_ACTOR,
                     detail={"wave": data.wave, "level": data.level.value,

@@ -408,7 +408,7 @@ async def start_task_workflow(
         client, TaskWorkflow.run,
         TaskWorkflowInput(task_id=task_id, mode=mode, headcount=headcount, window_start=window_start,
                           window_end=window_end, policy=policy or DEFAULT_POLICY),
-        workflow_id=task_rules.task_workflow_id(task_id), task_queue=task_queue)
+        workflow_id=task_rules.task_workflow_id(task_id), task_queue=task_queue, eager=True)
 
 
 async def _update(client: Client, task_id: int, update: UpdateMethodMultiParam[[Any, P], Awaitable[R]],

@@ -36,13 +36,18 @@ P = TypeVar("P")
 
 
 async def start_once(client: Client, workflow: MethodAsyncSingleParam[Any, P, Any], arg: P, *,
-                     workflow_id: str, task_queue: str) -> str:
-    """Start the workflow unless one with this id is running or has run; its id either way."""
+                     workflow_id: str, task_queue: str, eager: bool = False) -> str:
+    """Start the workflow unless one with this id is running or has run; its id either way.
+
+    `eager`: ask the server to hand the first workflow task straight back to a worker of this
+    client in this process (a worker polling `task_queue` with a free slot), skipping the task
+    queue's dispatch; without such a worker the SDK does not ask, and the start is an ordinary one."""
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(
             workflow, arg, id=workflow_id, task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            request_eager_start=eager,
         )
     return workflow_id
 

@@ -93,6 +93,10 @@ PATCH_UNDERSTAFFED = "task-understaffed-flag"
 PATCH_CANCEL_RECORDED = "task-cancel-answers-when-recorded"
 # A claim in flight holds the last slot; claim/post staffing waits for it to land or be refused.
 PATCH_CLAIM_SETTLES = "task-claim-settles-before-staffed"
+# A wave's two short steps (the status "offering", then finding and offering) run as local
+# activities, inside the workflow task that decided them: the offers are committed without a
+# round trip through the server's activity queue for each (need -> first offer, issue 12).
+PATCH_LOCAL_OFFER_STEPS = "task-offer-steps-local"
 
 
 @dataclass
@@ -219,21 +223,26 @@ class TaskWorkflow:
         policy = self._in.policy
         while True:
             level_ends = workflow.now() + level_deadline(self._level, policy.level_deadlines)
-            await self._set_status(TaskStatus.offering, level=self._level, level_deadline_at=level_ends)
+            local = workflow.patched(PATCH_LOCAL_OFFER_STEPS)
+            await self._set_status(TaskStatus.offering, level=self._level, level_deadline_at=level_ends,
+                                   local=local)
             if self._level != LADDER[0]:
                 await self._notify(self._level, "escalated")
             while self._filled() < headcount and workflow.now() < level_ends:
                 self._wave += 1
                 wave = self._wave
                 expires_at = min(workflow.now() + policy.offer_timeout, level_ends)
-                found = await workflow.execute_activity_method(
-                    DispatchActivities.find_candidates,
-                    FindCandidatesInput(task_id=self._in.task_id, level=self._level, wave=wave,
-                                        count=(headcount - self._filled()) * policy.offers_per_slot,
-                                        expires_at=expires_at, as_of=workflow.now()),
-                    start_to_close_timeout=QUICK_STEP_TIMEOUT,
-                    retry_policy=QUICK_STEP_RETRY,
-                )
+                find = FindCandidatesInput(task_id=self._in.task_id, level=self._level, wave=wave,
+                                           count=(headcount - self._filled()) * policy.offers_per_slot,
+                                           expires_at=expires_at, as_of=workflow.now())
+                if local:
+                    found = await workflow.execute_local_activity_method(
+                        DispatchActivities.find_candidates, find,
+                        start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY)
+                else:
+                    found = await workflow.execute_activity_method(
+                        DispatchActivities.find_candidates, find,
+                        start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY)
                 if not found.offers:
                     break   # this level has nobody left
                 for sent in found.offers:
@@ -347,16 +356,20 @@ class TaskWorkflow:
     async def _set_status(
         self, status: TaskStatus, *, level: EscalationLevel | None = None,
         level_deadline_at: datetime | None = None, reason: str | None = None,
-        actor: str = "system:workflow",
+        actor: str = "system:workflow", local: bool = False,
     ) -> None:
         self._status = status
-        await workflow.execute_activity_method(
-            DispatchActivities.set_task_status,
-            SetStatusInput(task_id=self._in.task_id, status=status, level=level,
-                           level_deadline_at=level_deadline_at, reason=reason, actor=actor,
-                           as_of=workflow.now()),
-            start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
-        )
+        data = SetStatusInput(task_id=self._in.task_id, status=status, level=level,
+                              level_deadline_at=level_deadline_at, reason=reason, actor=actor,
+                              as_of=workflow.now())
+        if local:
+            await workflow.execute_local_activity_method(
+                DispatchActivities.set_task_status, data,
+                start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY)
+        else:
+            await workflow.execute_activity_method(
+                DispatchActivities.set_task_status, data,
+                start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY)
 
     async def _notify(self, level: EscalationLevel, topic: str) -> None:
         await workflow.execute_activity_method(

@@ -93,6 +93,25 @@ async def _existing_task_place(conn: Conn, task_id: int) -> task_db.TaskPlaceRow
     return place
 
 
+async def _apply_status(conn: Conn, data: SetStatusInput) -> bool:
+    """Move the task to `data.status` (a repeat changes nothing); True when it moved."""
+    changed = await task_db.update_task_status(
+        conn, task_id=data.task_id, status=data.status.value,
+        level=data.level.value if data.level else None,
+        level_deadline_at=data.level_deadline_at, parked_reason=data.reason,
+        actor=data.actor, at=data.as_of,
+    )
+    if changed and data.status is TaskStatus.closed:
+        # 销号: the need behind a closed task is struck off the need list too.
+        task = await task_db.select_task(conn, task_id=data.task_id)
+        if task is not None and task.view.need_id is not None:
+            await need_db.update_need_status(conn, need_id=task.view.need_id, from_statuses=["converted"],
+                                             status="closed", reason=None, at=data.as_of)
+    log.info("task_status", task_id=data.task_id, status=data.status.value,
+             level=data.level.value if data.level else None, changed=changed)
+    return changed
+
+
 class DispatchActivities:
     """Built once per worker with the pool; each method is one activity."""
 
@@ -110,6 +129,8 @@ class DispatchActivities:
     async def find_candidates(self, data: FindCandidatesInput) -> FindCandidatesResult:
         """Rank the eligible members at the task's level and offer the best `count` this wave."""
         async with self._pool.acquire() as conn, conn.transaction():
+            if data.status is not None:   # the status this wave opens, in the same transaction
+                await _apply_status(conn, data.status)
             # A retry after the wave was written returns that wave instead of ranking again
             # (ranking again would skip the members already offered and pick others).
             existing = await offer_db.select_wave_offers(conn, task_id=data.task_id, wave=data.wave)
@@ -222,20 +243,7 @@ class DispatchActivities:
     @activity.defn(name="dispatch_set_task_status")
     async def set_task_status(self, data: SetStatusInput) -> SetStatusResult:
         async with self._pool.acquire() as conn, conn.transaction():
-            changed = await task_db.update_task_status(
-                conn, task_id=data.task_id, status=data.status.value,
-                level=data.level.value if data.level else None,
-                level_deadline_at=data.level_deadline_at, parked_reason=data.reason,
-                actor=data.actor, at=data.as_of,
-            )
-            if changed and data.status is TaskStatus.closed:
-                # 销号: the need behind a closed task is struck off the need list too.
-                task = await task_db.select_task(conn, task_id=data.task_id)
-                if task is not None and task.view.need_id is not None:
-                    await need_db.update_need_status(conn, need_id=task.view.need_id, from_statuses=["converted"],
-                                                     status="closed", reason=None, at=data.as_of)
-        log.info("task_status", task_id=data.task_id, status=data.status.value,
-                 level=data.level.value if data.level else None, changed=changed)
+            changed = await _apply_status(conn, data)
         return SetStatusResult(changed=changed)
 
     @activity.defn(name="dispatch_notify_level")

@@ -448,6 +448,17 @@ async def _drive(one: Callable[[int], Awaitable[None]], start: int, n: int, conc
     return time.perf_counter() - began
 
 
+async def _pace(one: Callable[[int], Awaitable[None]], start: int, n: int, rate: float) -> None:
+    """Start `n` lifecycles at a steady `rate` per second (open loop: a slow one does not hold
+    back the next), and wait for all of them."""
+    began = time.perf_counter()
+    runs: list[asyncio.Future[None]] = []
+    for i in range(n):
+        await asyncio.sleep(max(0.0, began + i / rate - time.perf_counter()))
+        runs.append(asyncio.ensure_future(one(start + i)))
+    await asyncio.gather(*runs)
+
+
 async def _events_per_task(client: Client, workflow_ids: list[str], sample: int) -> float:
     counts = []
     for workflow_id in workflow_ids[:sample]:
@@ -498,7 +509,30 @@ def _free_port() -> int:
         return port
 
 
-async def run(tasks: int, concurrency: int, warmup: int, sample: int) -> None:
+@dataclass(frozen=True)
+class Latencies:
+    """Need -> first offer of one phase's tasks, and the bare workflows' baseline beside it."""
+    first_offer: FirstOffer
+    bare_first: list[float]    # bare: start requested -> its first activity running
+    bare_second: list[float]   # bare: start requested -> its second activity (the old offer step) running
+
+
+async def _latencies(pool: Pool, real: RealDriver, bare: BareDriver) -> Latencies:
+    return Latencies(first_offer=await _first_offer_latencies(pool, real.task_ids),
+                     bare_first=_bare_latencies(bare.workflow_ids, "status:offering"),
+                     bare_second=_bare_latencies(bare.workflow_ids, "find_candidates"))
+
+
+def _print_latencies(label: str, lat: Latencies) -> None:
+    committed, scheduled = lat.first_offer.committed, lat.first_offer.scheduled
+    print(f"need -> first offer, commit to commit, {label}: {_ms(committed, 0.5, 0.95, 0.99)} "
+          f"({len(committed)} tasks; goal p50 <= 300 ms, p99 <= 1000 ms)")
+    print(f"  old figure (need placed -> offer activity scheduled): {_ms(scheduled, 0.5, 0.95, 0.99)}")
+    print(f"  baseline, bare workflow: start -> 1st activity running {_ms(lat.bare_first, 0.5, 0.95, 0.99)}; "
+          f"-> 2nd {_ms(lat.bare_second, 0.5, 0.95, 0.99)} ({len(lat.bare_first)} workflows)")
+
+
+async def run(tasks: int, concurrency: int, warmup: int, sample: int, rate: float, paced: int) -> None:
     with tempfile.TemporaryDirectory(prefix="sbd-bench-") as tmp:
         root = Path(tmp)
         pg = await asyncio.to_thread(start_embedded_postgres, root / "postgres")
@@ -532,11 +566,19 @@ async def run(tasks: int, concurrency: int, warmup: int, sample: int) -> None:
                 for start, n in ((warmup, half), (warmup + half, tasks - half)):
                     real_seconds += await _drive(real.one, start, n, concurrency)
                     bare_seconds += await _drive(bare.one, start, n, concurrency)
-            latencies = await _first_offer_latencies(pool, real.task_ids)
-            bare_first = _bare_latencies(bare.workflow_ids, "status:offering")
-            bare_second = _bare_latencies(bare.workflow_ids, "find_candidates")
-            real_events = await _events_per_task(client, real.workflow_ids, sample)
-            bare_events = await _events_per_task(client, bare.workflow_ids, sample)
+                saturated = await _latencies(pool, real, bare)
+                real_events = await _events_per_task(client, real.workflow_ids, sample)
+                bare_events = await _events_per_task(client, bare.workflow_ids, sample)
+                # The latency phase: lifecycles arriving at a steady rate the stack keeps up with,
+                # real and bare in alternating halves again.
+                real.task_ids.clear()
+                real.workflow_ids.clear()
+                bare.workflow_ids.clear()
+                first = warmup + tasks
+                for start, n in ((first, paced // 2), (first + paced // 2, paced - paced // 2)):
+                    await _pace(real.one, start, n, rate)
+                    await _pace(bare.one, start, n, rate)
+                steady = await _latencies(pool, real, bare)
             await pool.close()
         finally:
             if temporal is not None:
@@ -546,13 +588,9 @@ async def run(tasks: int, concurrency: int, warmup: int, sample: int) -> None:
     print(f"real  : {tasks} tasks in {real_seconds:.1f} s = {real_rate:.1f} tasks/s sustained")
     print(f"bare  : {tasks} workflows in {bare_seconds:.1f} s = {bare_rate:.1f} workflows/s (same shape, empty)")
     print(f"ratio : {real_rate / bare_rate:.2f} of the bare workflow's throughput (goal >= 0.7)")
-    committed, scheduled = latencies.committed, latencies.scheduled
-    print(f"need -> first offer, commit to commit: {_ms(committed, 0.5, 0.95, 0.99)} ({len(committed)} tasks; "
-          f"goal p50 <= 300 ms, p99 <= 1000 ms)")
-    print(f"  old figure (need placed -> offer activity scheduled): {_ms(scheduled, 0.5, 0.95, 0.99)}")
-    print(f"  baseline, bare workflow: start -> 1st activity running {_ms(bare_first, 0.5, 0.95, 0.99)}; "
-          f"-> 2nd {_ms(bare_second, 0.5, 0.95, 0.99)} ({len(bare_first)} workflows)")
     print(f"history events per completed task: {real_events:.1f} (bare {bare_events:.1f}, sample of {sample})")
+    _print_latencies(f"at saturation ({concurrency} lifecycles in flight, the phase above)", saturated)
+    _print_latencies(f"at a steady {rate:g} tasks/s ({rate / real_rate:.0%} of the sustained rate above)", steady)
 
 
 def main() -> None:
@@ -561,9 +599,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=40, help="lifecycles in flight at once")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--sample", type=int, default=20, help="histories fetched to count events")
+    parser.add_argument("--rate", type=float, default=2.0,
+                        help="latency phase: lifecycles started per second (open loop)")
+    parser.add_argument("--paced", type=int, default=100, help="latency phase: lifecycles (real and bare each)")
     args = parser.parse_args()
     configure_logging(json=True, level=logging.WARNING)
-    asyncio.run(run(args.tasks, args.concurrency, args.warmup, args.sample))
+    asyncio.run(run(args.tasks, args.concurrency, args.warmup, args.sample, args.rate, args.paced))
 
 
 if __name__ == "__main__":

@@ -139,6 +139,16 @@ class OfferSent(BaseModel):
     expires_at: datetime
 
 
+class SetStatusInput(BaseModel):
+    task_id: int
+    status: TaskStatus
+    level: EscalationLevel | None = None
+    level_deadline_at: datetime | None = None
+    reason: str | None = None
+    actor: str = "system:workflow"
+    as_of: datetime
+
+
 class FindCandidatesInput(BaseModel):
     task_id: int
     level: EscalationLevel
@@ -146,6 +156,8 @@ class FindCandidatesInput(BaseModel):
     count: int
     expires_at: datetime
     as_of: datetime
+    # The status the wave opens (the first level's "offering"), written in the wave's own transaction.
+    status: SetStatusInput | None = None
 
 
 class FindCandidatesResult(BaseModel):
@@ -187,16 +199,6 @@ class RecordClaimInput(BaseModel):
 
 class RecordClaimResult(BaseModel):
     assignment_id: int
-
-
-class SetStatusInput(BaseModel):
-    task_id: int
-    status: TaskStatus
-    level: EscalationLevel | None = None
-    level_deadline_at: datetime | None = None
-    reason: str | None = None
-    actor: str = "system:workflow"
-    as_of: datetime
 
 
 class SetStatusResult(BaseModel):

@@ -224,17 +224,24 @@ class TaskWorkflow:
         while True:
             level_ends = workflow.now() + level_deadline(self._level, policy.level_deadlines)
             local = workflow.patched(PATCH_LOCAL_OFFER_STEPS)
-            await self._set_status(TaskStatus.offering, level=self._level, level_deadline_at=level_ends,
-                                   local=local)
+            self._status = TaskStatus.offering
+            status = self._status_input(TaskStatus.offering, level=self._level, level_deadline_at=level_ends)
+            opening: SetStatusInput | None = status
+            if not local or self._level != LADDER[0]:
+                # An escalation's notice goes out after the task row shows the level it names.
+                await self._write_status(status, local=local)
+                opening = None
             if self._level != LADDER[0]:
                 await self._notify(self._level, "escalated")
             while self._filled() < headcount and workflow.now() < level_ends:
                 self._wave += 1
                 wave = self._wave
                 expires_at = min(workflow.now() + policy.offer_timeout, level_ends)
+                # The first level's status goes with its first wave, in one transaction.
                 find = FindCandidatesInput(task_id=self._in.task_id, level=self._level, wave=wave,
                                            count=(headcount - self._filled()) * policy.offers_per_slot,
-                                           expires_at=expires_at, as_of=workflow.now())
+                                           expires_at=expires_at, as_of=workflow.now(), status=opening)
+                opening = None
                 if local:
                     found = await workflow.execute_local_activity_method(
                         DispatchActivities.find_candidates, find,
@@ -251,6 +258,8 @@ class TaskWorkflow:
                 # A reserved slot is not a filled one until its accept has landed (or failed).
                 await workflow.wait_condition(lambda: self._reserved == 0)
                 await self._close_wave(wave, filled=self._filled() >= headcount)
+            if opening is not None:   # no wave ran at this level: its status alone
+                await self._write_status(opening, local=True)
             if self._filled() >= headcount:
                 await self._flag_understaffed()
                 return True
@@ -356,12 +365,22 @@ class TaskWorkflow:
     async def _set_status(
         self, status: TaskStatus, *, level: EscalationLevel | None = None,
         level_deadline_at: datetime | None = None, reason: str | None = None,
-        actor: str = "system:workflow", local: bool = False,
+        actor: str = "system:workflow",
     ) -> None:
         self._status = status
-        data = SetStatusInput(task_id=self._in.task_id, status=status, level=level,
+        await self._write_status(self._status_input(status, level=level, level_deadline_at=level_deadline_at,
+                                                    reason=reason, actor=actor), local=False)
+
+    def _status_input(
+        self, status: TaskStatus, *, level: EscalationLevel | None = None,
+        level_deadline_at: datetime | None = None, reason: str | None = None,
+        actor: str = "system:workflow",
+    ) -> SetStatusInput:
+        return SetStatusInput(task_id=self._in.task_id, status=status, level=level,
                               level_deadline_at=level_deadline_at, reason=reason, actor=actor,
                               as_of=workflow.now())
+
+    async def _write_status(self, data: SetStatusInput, *, local: bool) -> None:
         if local:
             await workflow.execute_local_activity_method(
                 DispatchActivities.set_task_status, data,

@@ -25,6 +25,7 @@ from api.routes import (
     health,
     inbox,
     me,
+    rates,
     registrations,
     resident,
     roster,
@@ -60,7 +61,7 @@ def create_app(
     install_error_handlers(app)
     for module in (health, auth, accounts, directory, inbox, statistics, tokens, registrations, roster, dispatch, deliveries,
                    evaluations, campaigns, resident, service_records, unit_transfers, certificates, whistles,
-                   work_queues, me, exchange):
+                   work_queues, me, exchange, rates):
         app.include_router(module.router)
     _document_errors(app)
     install_web(app)  # the built console and mobile pages, after every API route

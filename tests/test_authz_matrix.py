@@ -109,6 +109,7 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/inbox"): Case("/inbox", ALL, scoped=False),
     ("POST", "/inbox/{notification_id}/read"): Case("/inbox/{notification}/read", ALL),
     ("GET", "/statistics/registration"): Case("/statistics/registration", ALL, scoped=False),
+    ("GET", "/statistics/rates"): Case("/statistics/rates", STAFF_ROLES, scoped=False),
     # tokens: the city's organization department only (ORG here is a district's: refused)
     ("POST", "/tokens"): Case("/tokens", NOBODY, _j(lambda o: {
         "role": "member", "scope_kind": "member", "scope_id": o["member"], "label": "矩阵"}), scoped=False),

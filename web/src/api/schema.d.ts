@@ -2159,6 +2159,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/statistics/rates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 三率 (响应率、解决率、满意率) 实时统计
+         * @description Each group at `level` inside the caller's scope, counted as of now from counters kept in
+         *     the same transaction as the needs, tasks and ratings they count.
+         */
+        get: operations["live_rates_statistics_rates_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3438,6 +3459,30 @@ export interface components {
              */
             understaffed_shortfall: number;
         };
+        /**
+         * LiveRates
+         * @description 三率 of every group at `level` inside the caller's scope, counted as of now. Unlike an
+         *     evaluation run of a finished period, a response counts here whenever it came.
+         */
+        LiveRates: {
+            level: components["schemas"]["RatesLevel"];
+            /** Period Label */
+            period_label: string;
+            /**
+             * Period Start
+             * Format: date-time
+             */
+            period_start: string;
+            /**
+             * Period End
+             * Format: date-time
+             */
+            period_end: string;
+            /** Satisfied Min Score */
+            satisfied_min_score: number;
+            /** Items */
+            items: components["schemas"]["RatesRow"][];
+        };
         /** LoginRequest */
         LoginRequest: {
             /**
@@ -4464,6 +4509,51 @@ export interface components {
             score: number;
             /** Follow Up */
             follow_up: boolean;
+        };
+        /**
+         * RatesLevel
+         * @enum {string}
+         */
+        RatesLevel: "community" | "subdistrict" | "district" | "city";
+        /**
+         * RatesRow
+         * @description One group's 三率 over the period, as domain/evaluation.py defines them.
+         *
+         *     needs: needs placed in the period (not rejected, not a duplicate); responded: of those, the
+         *     ones a member took a task of; resolved: the ones with a task verified or closed; ratings:
+         *     residents' ratings given in the period; satisfied: those at or above `satisfied_min_score`.
+         *     A rate is None when its denominator is 0; rounded to 4 decimals.
+         */
+        RatesRow: {
+            /** Id */
+            id: number | null;
+            /** Name */
+            name: string;
+            /** Needs */
+            needs: number;
+            /** Responded */
+            responded: number;
+            /** Resolved */
+            resolved: number;
+            /** Ratings */
+            ratings: number;
+            /** Satisfied */
+            satisfied: number;
+            /**
+             * Response Rate
+             * @description 响应率 = responded / needs
+             */
+            response_rate: number | null;
+            /**
+             * Resolution Rate
+             * @description 解决率 = resolved / needs
+             */
+            resolution_rate: number | null;
+            /**
+             * Satisfaction Rate
+             * @description 满意率 = satisfied / ratings
+             */
+            satisfaction_rate: number | null;
         };
         /**
          * RatingCodeOpens
@@ -14423,6 +14513,57 @@ export interface operations {
             };
             /** @description 当前角色无权进行此操作 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    live_rates_statistics_rates_get: {
+        parameters: {
+            query?: {
+                level?: components["schemas"]["RatesLevel"];
+                /** @description 2026-11 (月)、2026-Q4 (季度) 或 2026 (年); 默认本月 */
+                period?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveRates"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

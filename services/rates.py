@@ -1,0 +1,52 @@
+"""The three rates 三率 live for the console's dashboard: 响应率, 解决率 and 满意率 per level over a
+period, from the counters migration 0022 keeps in step with needs, tasks, assignments and ratings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from db import community_rate
+from db.pool import Conn
+from domain.errors import Forbidden, InvalidInput
+from domain.evaluation import Period, parse_period, period_of, rate
+from domain.local_time import LOCAL_ZONE
+from domain.scope import scope_filter
+from schemas.auth import STAFF_ROLES, Actor
+from schemas.evaluation import EvaluationRule, PeriodKind
+from schemas.rates import LiveRates, RatesLevel, RatesRow
+
+
+def _period(label: str | None, now: datetime) -> Period:
+    if label is None:
+        local = now.astimezone(LOCAL_ZONE)
+        return period_of(PeriodKind.month, f"{local.year}-{local.month:02d}")
+    try:
+        return parse_period(label)
+    except ValueError:
+        raise InvalidInput(f"period 格式应为 2026-11 (月)、2026-Q4 (季度) 或 2026 (年): {label}") from None
+
+
+def _fraction(numerator: int, denominator: int) -> float | None:
+    value = rate(numerator, denominator)
+    return None if value is None else float(value)
+
+
+async def live_rates(
+    conn: Conn, actor: Actor, *, level: RatesLevel, period: str | None, now: datetime,
+    rule: EvaluationRule | None = None,
+) -> LiveRates:
+    """三率 of each group at `level` inside the caller's scope over `period` (default: this month)."""
+    if actor.role not in STAFF_ROLES:
+        raise Forbidden("无权查看三率: 仅社区、街道或组织部的工作人员可以查看")
+    p = _period(period, now)
+    min_score = (rule or EvaluationRule()).satisfied_min_score
+    counts = await community_rate.select_rate_counts(
+        conn, scope=scope_filter(actor), level=level.value, month_from=p.start.date(), month_to=p.end.date(),
+        satisfied_min_score=min_score)
+    return LiveRates(
+        level=level, period_label=p.label, period_start=p.start, period_end=p.end, satisfied_min_score=min_score,
+        items=[RatesRow(id=c.id, name=c.name, needs=c.needs, responded=c.responded, resolved=c.resolved,
+                        ratings=c.ratings, satisfied=c.satisfied,
+                        response_rate=_fraction(c.responded, c.needs),
+                        resolution_rate=_fraction(c.resolved, c.needs),
+                        satisfaction_rate=_fraction(c.satisfied, c.ratings)) for c in counts])

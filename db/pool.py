@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -30,6 +31,16 @@ async def connect(dsn: str) -> asyncpg.Connection[Any]:
     conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn)
     await _init_connection(conn)
     return conn
+
+
+@asynccontextmanager
+async def custom_plans(conn: Conn) -> AsyncIterator[None]:
+    """Plan the statements inside for each call's own parameters. A read with optional filters
+    (`$1 IS NULL OR ...`) is a prepared statement; after five calls Postgres may switch it to one
+    generic plan, which cannot drop the filters not given nor use the index of the ones given."""
+    async with conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield
 
 
 # Tables a bulk write of history touches; ANALYZE names only these (never text from a caller).

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from db.need import GridPlaceRow
-from db.pool import Conn
+from db.pool import Conn, custom_plans
 from domain import task_rules
 from domain.local_time import window_slots
 from domain.scope import ScopeFilter
@@ -444,41 +444,42 @@ async def select_ledger(
 
     Overdue = not yet done past the window's end, or a need's tier deadline passed unstaffed.
     """
-    rows = await conn.fetch(
-        """
-        SELECT * FROM (
-            SELECT t.id AS task_id, t.need_id, t.community_id, t.grid_id, t.title, t.category,
-                   t.status, t.escalation_level, t.level_deadline_at, n.deadline_at AS need_deadline_at,
-                   t.window_end, t.parked_reason, t.understaffed_shortfall,
-                   coalesce((SELECT array_agg(a.member_id ORDER BY a.member_id) FROM assignment a
-                             WHERE a.task_id = t.id AND a.status IN ('accepted', 'checked_in', 'checked_out')),
-                            '{}') AS holders,
-                   (t.status IN ('open', 'offering', 'staffed', 'in_progress', 'parked')
-                    AND (t.window_end < $1 OR (n.deadline_at IS NOT NULL AND n.deadline_at < $1
-                                               AND t.status IN ('open', 'offering', 'parked'))))
-                       AS overdue,
-                   c.subdistrict_id, s.district_id
-            FROM task t
-            JOIN community c ON c.id = t.community_id
-            JOIN subdistrict s ON s.id = c.subdistrict_id
-            LEFT JOIN need n ON n.id = t.need_id
-        ) x
-        WHERE ($2::bigint[] IS NULL OR x.community_id = ANY($2))
-          AND ($3::bigint IS NULL OR x.subdistrict_id = $3)
-          AND ($4::bigint IS NULL OR x.district_id = $4)
-          AND ($5::bigint IS NULL OR $5 = ANY(x.holders))
-          AND ($6::bigint IS NULL OR x.grid_id = $6)
-          AND ($7::bigint IS NULL OR x.community_id = $7)
-          AND ($8::text IS NULL OR x.status = $8)
-          AND ($9::boolean IS NULL OR x.overdue = $9)
-          AND ($10::boolean IS NULL OR (x.status = 'parked') = $10)
-          AND ($12::boolean IS NULL OR (x.understaffed_shortfall > 0) = $12)
-        ORDER BY x.task_id DESC
-        LIMIT $11
-        """,
-        as_of, community_ids, subdistrict_id, district_id, member_id, grid_id, community_id,
-        status, overdue, parked, limit, understaffed,
-    )
+    async with custom_plans(conn):
+        rows = await conn.fetch(
+            """
+            SELECT * FROM (
+                SELECT t.id AS task_id, t.need_id, t.community_id, t.grid_id, t.title, t.category,
+                       t.status, t.escalation_level, t.level_deadline_at, n.deadline_at AS need_deadline_at,
+                       t.window_end, t.parked_reason, t.understaffed_shortfall,
+                       coalesce((SELECT array_agg(a.member_id ORDER BY a.member_id) FROM assignment a
+                                 WHERE a.task_id = t.id AND a.status IN ('accepted', 'checked_in', 'checked_out')),
+                                '{}') AS holders,
+                       (t.status IN ('open', 'offering', 'staffed', 'in_progress', 'parked')
+                        AND (t.window_end < $1 OR (n.deadline_at IS NOT NULL AND n.deadline_at < $1
+                                                   AND t.status IN ('open', 'offering', 'parked'))))
+                           AS overdue,
+                       c.subdistrict_id, s.district_id
+                FROM task t
+                JOIN community c ON c.id = t.community_id
+                JOIN subdistrict s ON s.id = c.subdistrict_id
+                LEFT JOIN need n ON n.id = t.need_id
+            ) x
+            WHERE ($2::bigint[] IS NULL OR x.community_id = ANY($2))
+              AND ($3::bigint IS NULL OR x.subdistrict_id = $3)
+              AND ($4::bigint IS NULL OR x.district_id = $4)
+              AND ($5::bigint IS NULL OR $5 = ANY(x.holders))
+              AND ($6::bigint IS NULL OR x.grid_id = $6)
+              AND ($7::bigint IS NULL OR x.community_id = $7)
+              AND ($8::text IS NULL OR x.status = $8)
+              AND ($9::boolean IS NULL OR x.overdue = $9)
+              AND ($10::boolean IS NULL OR (x.status = 'parked') = $10)
+              AND ($12::boolean IS NULL OR (x.understaffed_shortfall > 0) = $12)
+            ORDER BY x.task_id DESC
+            LIMIT $11
+            """,
+            as_of, community_ids, subdistrict_id, district_id, member_id, grid_id, community_id,
+            status, overdue, parked, limit, understaffed,
+        )
     return [LedgerRow.model_validate(dict(r)) for r in rows]
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from db.pool import Conn
-from domain.scope import HierarchyPath, ScopeFilter
+from domain.scope import HierarchyPath
 from schemas.dispatch import NeedCategory, NeedView
 
 
@@ -168,23 +168,6 @@ async def select_grid_place(conn: Conn, *, grid_id: int) -> GridPlaceRow | None:
         grid_id,
     )
     return None if row is None else GridPlaceRow(**row)
-
-
-async def count_open_needs(conn: Conn, *, scope: ScopeFilter) -> tuple[int, int]:
-    """(submitted, verified) needs with communities in `scope`: to verify, to turn into tasks."""
-    row = await conn.fetchrow(
-        """
-        SELECT count(*) FILTER (WHERE n.status = 'submitted') AS submitted,
-               count(*) FILTER (WHERE n.status = 'verified') AS verified
-        FROM need n JOIN community c ON c.id = n.community_id JOIN subdistrict s ON s.id = c.subdistrict_id
-        WHERE n.status IN ('submitted', 'verified')
-          AND ($1::bigint IS NULL OR s.district_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
-          AND ($3::bigint IS NULL OR n.community_id = $3)
-        """,
-        scope.district_id, scope.subdistrict_id, scope.community_id,
-    )
-    assert row is not None
-    return int(row["submitted"]), int(row["verified"])
 
 
 async def insert_closed_needs(

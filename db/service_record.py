@@ -309,21 +309,6 @@ async def select_record_credits(conn: Conn, *, record_id: int) -> list[RecordCre
     return [RecordCreditRow(**r) for r in rows]
 
 
-async def count_pending(conn: Conn, *, scope: ScopeFilter) -> int:
-    """Records awaiting the community's decision with communities in `scope`."""
-    count: int = await conn.fetchval(
-        """
-        SELECT count(*) FROM service_record sr
-        JOIN community c ON c.id = sr.community_id JOIN subdistrict s ON s.id = c.subdistrict_id
-        WHERE sr.status = 'pending'
-          AND ($1::bigint IS NULL OR s.district_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
-          AND ($3::bigint IS NULL OR sr.community_id = $3)
-        """,
-        scope.district_id, scope.subdistrict_id, scope.community_id,
-    )
-    return count
-
-
 async def any_record_created_by(conn: Conn, *, created_by: str) -> bool:
     """Whether `created_by` (an actor's audit name) ever logged a service record."""
     found: bool = await conn.fetchval(

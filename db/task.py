@@ -443,7 +443,15 @@ async def select_ledger(
     """The ledger 挂账销号: tasks with state, holders and deadlines, filtered and scoped.
 
     Overdue = not yet done past the window's end, or a need's tier deadline passed unstaffed.
+    A subdistrict's or district's scope is read as its communities' ids, so the plan (made for
+    each call's values) sees how many tasks they hold: a few communities' tasks through their
+    index, a district's newest first along the task ids.
     """
+    if community_ids is None and (subdistrict_id is not None or district_id is not None):
+        community_ids = [int(r["id"]) for r in await conn.fetch(
+            """SELECT c.id FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id
+               WHERE ($1::bigint IS NULL OR c.subdistrict_id = $1) AND ($2::bigint IS NULL OR s.district_id = $2)""",
+            subdistrict_id, district_id)]
     async with custom_plans(conn):
         rows = await conn.fetch(
             """
@@ -573,33 +581,25 @@ async def select_member_tasks(conn: Conn, *, member_id: int, task_id: int | None
     return [_my_task(r) for r in rows]
 
 
-async def count_queues(conn: Conn, *, scope: ScopeFilter, as_of: datetime) -> dict[str, int]:
-    """Tasks with communities in `scope`: parked, overdue (as the ledger says) and rated but not yet
-    verified (done or follow-up with a resident rating: ready for the community's verification)."""
-    row = await conn.fetchrow(
+async def count_overdue(conn: Conn, *, scope: ScopeFilter, as_of: datetime) -> int:
+    """Tasks with communities in `scope` overdue as the ledger says: not yet done past the
+    window's end, or a need's tier deadline passed unstaffed (read over the live tasks' index)."""
+    count: int = await conn.fetchval(
         """
-        SELECT count(*) FILTER (WHERE t.status = 'parked') AS parked,
-               count(*) FILTER (
-                   WHERE t.status IN ('open', 'offering', 'staffed', 'in_progress', 'parked')
-                     AND (t.window_end < $4 OR (n.deadline_at IS NOT NULL AND n.deadline_at < $4
-                                                AND t.status IN ('open', 'offering', 'parked')))
-               ) AS overdue,
-               count(*) FILTER (
-                   WHERE t.status IN ('done', 'follow_up')
-                     AND EXISTS (SELECT 1 FROM resident_rating rr WHERE rr.task_id = t.id)
-               ) AS to_verify
+        SELECT count(*)
         FROM task t
         JOIN community c ON c.id = t.community_id
         JOIN subdistrict s ON s.id = c.subdistrict_id
         LEFT JOIN need n ON n.id = t.need_id
-        WHERE t.status IN ('open', 'offering', 'staffed', 'in_progress', 'parked', 'done', 'follow_up')
+        WHERE t.status IN ('open', 'offering', 'staffed', 'in_progress', 'parked')
+          AND (t.window_end < $4 OR (n.deadline_at IS NOT NULL AND n.deadline_at < $4
+                                     AND t.status IN ('open', 'offering', 'parked')))
           AND ($1::bigint IS NULL OR s.district_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
           AND ($3::bigint IS NULL OR t.community_id = $3)
         """,
         scope.district_id, scope.subdistrict_id, scope.community_id, as_of,
     )
-    assert row is not None
-    return {"parked": int(row["parked"]), "overdue": int(row["overdue"]), "to_verify": int(row["to_verify"])}
+    return count
 
 
 async def insert_closed_tasks(

@@ -395,21 +395,6 @@ async def select_events(conn: Conn, *, whistle_id: int) -> list[WhistleEventView
     return [WhistleEventView(**r) for r in rows]
 
 
-async def count_open(conn: Conn, *, scope: ScopeFilter) -> int:
-    """Whistles not yet closed with communities in `scope`."""
-    count: int = await conn.fetchval(
-        """
-        SELECT count(*) FROM whistle w
-        JOIN community c ON c.id = w.community_id JOIN subdistrict s ON s.id = c.subdistrict_id
-        WHERE w.status <> 'closed'
-          AND ($1::bigint IS NULL OR s.district_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
-          AND ($3::bigint IS NULL OR w.community_id = $3)
-        """,
-        scope.district_id, scope.subdistrict_id, scope.community_id,
-    )
-    return count
-
-
 async def any_whistle(conn: Conn) -> bool:
     """Whether any whistle was ever blown."""
     found: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM whistle)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from db import community_rate
+from db import rate_month
 from db.pool import Conn
 from domain.errors import Forbidden, InvalidInput
 from domain.evaluation import Period, parse_period, period_of, rate
@@ -40,7 +40,7 @@ async def live_rates(
         raise Forbidden("无权查看三率: 仅社区、街道或组织部的工作人员可以查看")
     p = _period(period, now)
     min_score = (rule or EvaluationRule()).satisfied_min_score
-    counts = await community_rate.select_rate_counts(
+    counts = await rate_month.select_rate_counts(
         conn, scope=scope_filter(actor), level=level.value, month_from=p.start.date(), month_to=p.end.date(),
         satisfied_min_score=min_score)
     return LiveRates(

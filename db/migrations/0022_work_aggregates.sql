@@ -1,15 +1,17 @@
 -- Reads people wait for at city scale (issue 12, point 1): the three rates 三率 live, the
--- workbench's queue counts, the ledger's first page.
+-- workbench's queue counts, the ledger's live rows.
 --
--- 三率 (the definitions of domain/evaluation.py, counted per community and Beijing-time month)
--- are kept by statement-level triggers in the same transaction as the facts, never by a job:
---   need_rate_state       one row per need: its community, month, and whether it counts (not
---                         rejected, not a duplicate), was responded to (a member took a task of it)
---                         and resolved (a task of it verified or closed);
---   community_rate_month  per (community, month of the need): needs, responded, resolved;
---   community_rating_month per (community, month of the rating, score): ratings.
--- A month's figures are the sums; rates are taken from the sums when read. Bulk loads that skip
--- triggers (session_replication_role = replica) call work_rates_rebuild() afterwards.
+-- 三率 (the definitions of domain/evaluation.py, per Beijing-time month) are kept by
+-- statement-level triggers in the same transaction as the facts, never by a job:
+--   need_rate_state  one row per need: its community, month, and whether it counts (not
+--                    rejected, not a duplicate), was responded to (a member took a task of it)
+--                    and resolved (a task of it verified or closed);
+--   rate_month       per area (a community, and rolled up its subdistrict and its district) and
+--                    month of the need: needs, responded, resolved;
+--   rating_month     per area, month of the rating and score: ratings.
+-- A period's figures are sums over its months, the rates are taken from the sums when read; a
+-- district's row is what a city-wide dashboard reads, not its 650 communities'. Bulk loads that
+-- skip triggers (session_replication_role = replica) call work_aggregates_rebuild() afterwards.
 
 CREATE TABLE need_rate_state (
     need_id       bigint PRIMARY KEY,
@@ -20,26 +22,34 @@ CREATE TABLE need_rate_state (
     resolved      boolean NOT NULL
 );
 
-CREATE TABLE community_rate_month (
-    community_id  bigint NOT NULL,
-    month         date NOT NULL,
-    needs         integer NOT NULL,
-    responded     integer NOT NULL,
-    resolved      integer NOT NULL,
-    PRIMARY KEY (community_id, month)
+CREATE TABLE rate_month (
+    level      text NOT NULL CHECK (level IN ('community', 'subdistrict', 'district')),
+    area_id    bigint NOT NULL,
+    month      date NOT NULL,
+    needs      integer NOT NULL,
+    responded  integer NOT NULL,
+    resolved   integer NOT NULL,
+    PRIMARY KEY (level, area_id, month)
 );
-CREATE INDEX community_rate_month_month_idx ON community_rate_month (month, community_id)
-    INCLUDE (needs, responded, resolved);
 
-CREATE TABLE community_rating_month (
-    community_id  bigint NOT NULL,
-    month         date NOT NULL,
-    score         smallint NOT NULL,
-    ratings       integer NOT NULL,
-    PRIMARY KEY (community_id, month, score)
+CREATE TABLE rating_month (
+    level    text NOT NULL CHECK (level IN ('community', 'subdistrict', 'district')),
+    area_id  bigint NOT NULL,
+    month    date NOT NULL,
+    score    smallint NOT NULL,
+    ratings  integer NOT NULL,
+    PRIMARY KEY (level, area_id, month, score)
 );
-CREATE INDEX community_rating_month_month_idx ON community_rating_month (month, community_id)
-    INCLUDE (score, ratings);
+
+-- A community and the areas above it: what a counter of the community's also moves.
+CREATE FUNCTION area_levels(community bigint) RETURNS TABLE (level text, area_id bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT l.level, l.area_id
+    FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id,
+         LATERAL (VALUES ('community', c.id), ('subdistrict', c.subdistrict_id), ('district', s.district_id))
+             AS l(level, area_id)
+    WHERE c.id = community
+$$;
 
 CREATE FUNCTION local_month(at timestamptz) RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT date_trunc('month', at AT TIME ZONE 'Asia/Shanghai')::date
@@ -81,11 +91,12 @@ BEGIN
               SELECT community_id, month, 1, responded, resolved FROM fresh WHERE counted) d
         GROUP BY community_id, month
     )
-    INSERT INTO community_rate_month AS m (community_id, month, needs, responded, resolved)
-    SELECT community_id, month, needs, responded, resolved FROM delta
-    WHERE needs <> 0 OR responded <> 0 OR resolved <> 0
-    ORDER BY community_id, month
-    ON CONFLICT (community_id, month) DO UPDATE
+    INSERT INTO rate_month AS m (level, area_id, month, needs, responded, resolved)
+    SELECT a.level, a.area_id, d.month, sum(d.needs), sum(d.responded), sum(d.resolved)
+    FROM delta d CROSS JOIN LATERAL area_levels(d.community_id) a
+    WHERE d.needs <> 0 OR d.responded <> 0 OR d.resolved <> 0
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (level, area_id, month) DO UPDATE
         SET needs = m.needs + EXCLUDED.needs, responded = m.responded + EXCLUDED.responded,
             resolved = m.resolved + EXCLUDED.resolved;
 END
@@ -106,11 +117,11 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER need_rate_ins AFTER INSERT ON need REFERENCING NEW TABLE AS new_rows
+CREATE TRIGGER aggregate_need_rate_ins AFTER INSERT ON need REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_need();
-CREATE TRIGGER need_rate_upd AFTER UPDATE ON need REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+CREATE TRIGGER aggregate_need_rate_upd AFTER UPDATE ON need REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_need();
-CREATE TRIGGER need_rate_del AFTER DELETE ON need REFERENCING OLD TABLE AS old_rows
+CREATE TRIGGER aggregate_need_rate_del AFTER DELETE ON need REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_need();
 
 CREATE FUNCTION need_rate_on_task() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -130,11 +141,11 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER need_rate_task_ins AFTER INSERT ON task REFERENCING NEW TABLE AS new_rows
+CREATE TRIGGER aggregate_need_rate_task_ins AFTER INSERT ON task REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_task();
-CREATE TRIGGER need_rate_task_upd AFTER UPDATE ON task REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+CREATE TRIGGER aggregate_need_rate_task_upd AFTER UPDATE ON task REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_task();
-CREATE TRIGGER need_rate_task_del AFTER DELETE ON task REFERENCING OLD TABLE AS old_rows
+CREATE TRIGGER aggregate_need_rate_task_del AFTER DELETE ON task REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_task();
 
 CREATE FUNCTION need_rate_on_assignment() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -157,23 +168,24 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER need_rate_assignment_ins AFTER INSERT ON assignment REFERENCING NEW TABLE AS new_rows
+CREATE TRIGGER aggregate_need_rate_assignment_ins AFTER INSERT ON assignment REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_assignment();
-CREATE TRIGGER need_rate_assignment_upd AFTER UPDATE ON assignment
+CREATE TRIGGER aggregate_need_rate_assignment_upd AFTER UPDATE ON assignment
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_assignment();
-CREATE TRIGGER need_rate_assignment_del AFTER DELETE ON assignment REFERENCING OLD TABLE AS old_rows
+CREATE TRIGGER aggregate_need_rate_assignment_del AFTER DELETE ON assignment REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_assignment();
 
 -- Ratings move their counter directly: each row's (community, month, score) loses one for the old
 -- row and gains one for the new; additions commute, so concurrent writers need no lock.
 CREATE FUNCTION rating_month_add(task_ids bigint[], rated_ats timestamptz[], scores smallint[], sign integer)
 RETURNS void LANGUAGE sql AS $$
-    INSERT INTO community_rating_month AS m (community_id, month, score, ratings)
-    SELECT t.community_id, local_month(x.rated_at), x.score, sign * count(*)::int
+    INSERT INTO rating_month AS m (level, area_id, month, score, ratings)
+    SELECT a.level, a.area_id, local_month(x.rated_at), x.score, sign * count(*)::int
     FROM unnest(task_ids, rated_ats, scores) AS x(task_id, rated_at, score) JOIN task t ON t.id = x.task_id
-    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (community_id, month, score) DO UPDATE SET ratings = m.ratings + EXCLUDED.ratings
+    CROSS JOIN LATERAL area_levels(t.community_id) a
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (level, area_id, month, score) DO UPDATE SET ratings = m.ratings + EXCLUDED.ratings
 $$;
 
 CREATE FUNCTION rating_month_on_rating() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -187,22 +199,43 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER rating_month_ins AFTER INSERT ON resident_rating REFERENCING NEW TABLE AS new_rows
+CREATE TRIGGER aggregate_rating_month_ins AFTER INSERT ON resident_rating REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION rating_month_on_rating();
-CREATE TRIGGER rating_month_upd AFTER UPDATE ON resident_rating
+CREATE TRIGGER aggregate_rating_month_upd AFTER UPDATE ON resident_rating
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION rating_month_on_rating();
-CREATE TRIGGER rating_month_del AFTER DELETE ON resident_rating REFERENCING OLD TABLE AS old_rows
+CREATE TRIGGER aggregate_rating_month_del AFTER DELETE ON resident_rating REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION rating_month_on_rating();
 
 -- Every counter above recomputed from the raw tables, set-based: what a bulk load that skipped
 -- the triggers calls afterwards. Takes the counters' tables exclusively while it runs.
+-- The same figures grouped from the raw tables (what tests/test_aggregates.py compares with).
+CREATE VIEW community_area AS
+    SELECT c.id AS community_id, l.level, l.area_id
+    FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id,
+         LATERAL (VALUES ('community', c.id), ('subdistrict', c.subdistrict_id), ('district', s.district_id))
+             AS l(level, area_id);
+CREATE VIEW rate_month_recomputed AS
+    SELECT a.level, a.area_id, local_month(n.created_at) AS month, count(*)::int AS needs,
+           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM task t JOIN assignment x ON x.task_id = t.id
+                                          WHERE t.need_id = n.id))::int AS responded,
+           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM task t WHERE t.need_id = n.id
+                                          AND t.status IN ('verified', 'closed')))::int AS resolved
+    FROM need n JOIN community_area a ON a.community_id = n.community_id
+    WHERE n.status <> 'rejected' AND n.duplicate_of IS NULL
+    GROUP BY 1, 2, 3;
+CREATE VIEW rating_month_recomputed AS
+    SELECT a.level, a.area_id, local_month(r.rated_at) AS month, r.score, count(*)::int AS ratings
+    FROM resident_rating r JOIN task t ON t.id = r.task_id JOIN community_area a ON a.community_id = t.community_id
+    GROUP BY 1, 2, 3, 4;
+
+-- Every 三率 counter recomputed from the raw tables, set-based.
 CREATE FUNCTION work_rates_rebuild() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    LOCK TABLE need_rate_state, community_rate_month, community_rating_month IN EXCLUSIVE MODE;
+    LOCK TABLE need_rate_state, rate_month, rating_month IN EXCLUSIVE MODE;
     DELETE FROM need_rate_state;
-    DELETE FROM community_rate_month;
-    DELETE FROM community_rating_month;
+    DELETE FROM rate_month;
+    DELETE FROM rating_month;
     INSERT INTO need_rate_state (need_id, community_id, month, counted, responded, resolved)
     SELECT n.id, n.community_id, local_month(n.created_at), n.status <> 'rejected' AND n.duplicate_of IS NULL,
            coalesce(r.responded, false), coalesce(r.resolved, false)
@@ -212,23 +245,218 @@ BEGIN
         FROM task t LEFT JOIN (SELECT DISTINCT task_id FROM assignment) a ON a.task_id = t.id
         WHERE t.need_id IS NOT NULL GROUP BY t.need_id
     ) r ON r.need_id = n.id;
-    INSERT INTO community_rate_month (community_id, month, needs, responded, resolved)
-    SELECT community_id, month, count(*), count(*) FILTER (WHERE responded), count(*) FILTER (WHERE resolved)
-    FROM need_rate_state WHERE counted GROUP BY community_id, month;
-    INSERT INTO community_rating_month (community_id, month, score, ratings)
-    SELECT t.community_id, local_month(r.rated_at), r.score, count(*)
-    FROM resident_rating r JOIN task t ON t.id = r.task_id GROUP BY 1, 2, 3;
+    INSERT INTO rate_month (level, area_id, month, needs, responded, resolved)
+    SELECT a.level, a.area_id, x.month, sum(x.needs), sum(x.responded), sum(x.resolved)
+    FROM (SELECT community_id, month, count(*) AS needs, count(*) FILTER (WHERE responded) AS responded,
+                 count(*) FILTER (WHERE resolved) AS resolved
+          FROM need_rate_state WHERE counted GROUP BY 1, 2) x
+    JOIN community_area a ON a.community_id = x.community_id
+    GROUP BY 1, 2, 3;
+    INSERT INTO rating_month (level, area_id, month, score, ratings)
+    SELECT a.level, a.area_id, x.month, x.score, sum(x.ratings)
+    FROM (SELECT t.community_id, local_month(r.rated_at) AS month, r.score, count(*) AS ratings
+          FROM resident_rating r JOIN task t ON t.id = r.task_id GROUP BY 1, 2, 3) x
+    JOIN community_area a ON a.community_id = x.community_id
+    GROUP BY 1, 2, 3, 4;
 END
 $$;
 
--- The workbench's counts and the ledger's filtered first pages read only what is waiting, not
--- the year behind it: partial indexes over the live rows, so a count costs the queue's length.
+-- The workbench 工作台: how many items wait in each queue, per community, moved by the same
+-- triggers' transition tables (each old row -1 in its queue, each new row +1 in its). Overdue
+-- tasks depend on the clock and are counted when read, from task_live_idx below.
+CREATE TABLE work_queue_tally (
+    community_id                bigint PRIMARY KEY,
+    registrations_to_confirm    bigint NOT NULL DEFAULT 0,
+    registrations_to_place      bigint NOT NULL DEFAULT 0,
+    needs_to_verify             bigint NOT NULL DEFAULT 0,
+    needs_to_dispatch           bigint NOT NULL DEFAULT 0,
+    tasks_parked                bigint NOT NULL DEFAULT 0,
+    completions_to_verify       bigint NOT NULL DEFAULT 0,
+    service_records_to_approve  bigint NOT NULL DEFAULT 0,
+    whistles_open               bigint NOT NULL DEFAULT 0
+);
+
+-- Rows (community, queue, +1/-1) added to the tally, in community order.
+CREATE FUNCTION work_queue_apply(community_ids bigint[], queues text[], deltas integer[]) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO work_queue_tally AS w (community_id, registrations_to_confirm, registrations_to_place,
+        needs_to_verify, needs_to_dispatch, tasks_parked, completions_to_verify, service_records_to_approve,
+        whistles_open)
+    SELECT c, coalesce(sum(d) FILTER (WHERE q = 'registrations_to_confirm'), 0),
+           coalesce(sum(d) FILTER (WHERE q = 'registrations_to_place'), 0),
+           coalesce(sum(d) FILTER (WHERE q = 'needs_to_verify'), 0),
+           coalesce(sum(d) FILTER (WHERE q = 'needs_to_dispatch'), 0),
+           coalesce(sum(d) FILTER (WHERE q = 'tasks_parked'), 0),
+           coalesce(sum(d) FILTER (WHERE q = 'completions_to_verify'), 0),
+           coalesce(sum(d) FILTER (WHERE q = 'service_records_to_approve'), 0),
+           coalesce(sum(d) FILTER (WHERE q = 'whistles_open'), 0)
+    FROM unnest(community_ids, queues, deltas) AS x(c, q, d) WHERE q IS NOT NULL AND c IS NOT NULL
+    GROUP BY c ORDER BY c
+    ON CONFLICT (community_id) DO UPDATE SET
+        registrations_to_confirm = w.registrations_to_confirm + EXCLUDED.registrations_to_confirm,
+        registrations_to_place = w.registrations_to_place + EXCLUDED.registrations_to_place,
+        needs_to_verify = w.needs_to_verify + EXCLUDED.needs_to_verify,
+        needs_to_dispatch = w.needs_to_dispatch + EXCLUDED.needs_to_dispatch,
+        tasks_parked = w.tasks_parked + EXCLUDED.tasks_parked,
+        completions_to_verify = w.completions_to_verify + EXCLUDED.completions_to_verify,
+        service_records_to_approve = w.service_records_to_approve + EXCLUDED.service_records_to_approve,
+        whistles_open = w.whistles_open + EXCLUDED.whistles_open
+$$;
+
+-- Which queue a row of each table waits in (NULL: none).
+CREATE FUNCTION work_queue_of_registration(status text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE status WHEN 'submitted' THEN 'registrations_to_confirm'
+                       WHEN 'confirmed' THEN 'registrations_to_place' END
+$$;
+CREATE FUNCTION work_queue_of_need(status text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE status WHEN 'submitted' THEN 'needs_to_verify' WHEN 'verified' THEN 'needs_to_dispatch' END
+$$;
+CREATE FUNCTION work_queue_of_record(status text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN status = 'pending' THEN 'service_records_to_approve' END
+$$;
+CREATE FUNCTION work_queue_of_whistle(status text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN status <> 'closed' THEN 'whistles_open' END
+$$;
+
+-- One trigger function for the four tables whose rows wait by their own status and community.
+CREATE FUNCTION work_queue_on_status() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    queue_of text := 'work_queue_of_' || TG_ARGV[0];
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        EXECUTE format('SELECT work_queue_apply(array_agg(community_id), array_agg(%I(status)),
+                               array_agg(-1)) FROM old_rows', queue_of);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        EXECUTE format('SELECT work_queue_apply(array_agg(community_id), array_agg(%I(status)),
+                               array_agg(1)) FROM new_rows', queue_of);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Tasks: parked moves with the row; a completion waits for verification while the task is done
+-- or in follow-up and has a rating, two tables: the task's side counts its rated rows here, the
+-- rating's side (below) its tasks in those states. Each side first locks the task rows, so of a
+-- task changed and rated at once, the second writer reads the first's committed row.
+CREATE FUNCTION work_queue_task_rows(ids bigint[], community_ids bigint[], statuses text[], sign integer)
+RETURNS void LANGUAGE sql AS $$
+    SELECT work_queue_apply(array_agg(x.c), array_agg(q.queue), array_agg(sign))
+    FROM unnest(ids, community_ids, statuses) AS x(id, c, status)
+    CROSS JOIN LATERAL (VALUES
+        (CASE WHEN x.status = 'parked' THEN 'tasks_parked' END),
+        (CASE WHEN x.status IN ('done', 'follow_up')
+                   AND EXISTS (SELECT 1 FROM resident_rating r WHERE r.task_id = x.id)
+              THEN 'completions_to_verify' END)) AS q(queue)
+$$;
+
+CREATE FUNCTION work_queue_on_task() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM work_queue_task_rows(array_agg(id), array_agg(community_id), array_agg(status), -1) FROM old_rows;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        PERFORM work_queue_task_rows(array_agg(id), array_agg(community_id), array_agg(status), 1) FROM new_rows;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION work_queue_on_rating() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    ids bigint[];
+    sign integer := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        ids := ARRAY(SELECT DISTINCT task_id FROM new_rows ORDER BY 1);
+    ELSE
+        ids := ARRAY(SELECT DISTINCT task_id FROM old_rows ORDER BY 1);
+    END IF;
+    PERFORM 1 FROM task WHERE id = ANY(ids) ORDER BY id FOR NO KEY UPDATE;
+    PERFORM work_queue_apply(array_agg(t.community_id), array_agg('completions_to_verify'::text), array_agg(sign))
+    FROM task t WHERE t.id = ANY(ids) AND t.status IN ('done', 'follow_up');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER aggregate_work_queue_registration_ins AFTER INSERT ON member_registration
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('registration');
+CREATE TRIGGER aggregate_work_queue_registration_upd AFTER UPDATE ON member_registration
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('registration');
+CREATE TRIGGER aggregate_work_queue_registration_del AFTER DELETE ON member_registration
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('registration');
+CREATE TRIGGER aggregate_work_queue_need_ins AFTER INSERT ON need
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('need');
+CREATE TRIGGER aggregate_work_queue_need_upd AFTER UPDATE ON need
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('need');
+CREATE TRIGGER aggregate_work_queue_need_del AFTER DELETE ON need
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('need');
+CREATE TRIGGER aggregate_work_queue_record_ins AFTER INSERT ON service_record
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('record');
+CREATE TRIGGER aggregate_work_queue_record_upd AFTER UPDATE ON service_record
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('record');
+CREATE TRIGGER aggregate_work_queue_record_del AFTER DELETE ON service_record
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('record');
+CREATE TRIGGER aggregate_work_queue_whistle_ins AFTER INSERT ON whistle
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('whistle');
+CREATE TRIGGER aggregate_work_queue_whistle_upd AFTER UPDATE ON whistle
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('whistle');
+CREATE TRIGGER aggregate_work_queue_whistle_del AFTER DELETE ON whistle
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('whistle');
+CREATE TRIGGER aggregate_work_queue_task_ins AFTER INSERT ON task
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_task();
+CREATE TRIGGER aggregate_work_queue_task_upd AFTER UPDATE ON task
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_task();
+CREATE TRIGGER aggregate_work_queue_task_del AFTER DELETE ON task
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_task();
+CREATE TRIGGER aggregate_work_queue_rating_ins AFTER INSERT ON resident_rating
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_rating();
+CREATE TRIGGER aggregate_work_queue_rating_del AFTER DELETE ON resident_rating
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_rating();
+
+CREATE VIEW work_queue_tally_recomputed AS
+    SELECT community_id, sum(n) FILTER (WHERE q = 'registrations_to_confirm') AS registrations_to_confirm,
+           sum(n) FILTER (WHERE q = 'registrations_to_place') AS registrations_to_place,
+           sum(n) FILTER (WHERE q = 'needs_to_verify') AS needs_to_verify,
+           sum(n) FILTER (WHERE q = 'needs_to_dispatch') AS needs_to_dispatch,
+           sum(n) FILTER (WHERE q = 'tasks_parked') AS tasks_parked,
+           sum(n) FILTER (WHERE q = 'completions_to_verify') AS completions_to_verify,
+           sum(n) FILTER (WHERE q = 'service_records_to_approve') AS service_records_to_approve,
+           sum(n) FILTER (WHERE q = 'whistles_open') AS whistles_open
+    FROM (
+        SELECT community_id, work_queue_of_registration(status) AS q, count(*) AS n
+        FROM member_registration GROUP BY 1, 2
+        UNION ALL SELECT community_id, work_queue_of_need(status), count(*) FROM need GROUP BY 1, 2
+        UNION ALL SELECT community_id, work_queue_of_record(status), count(*) FROM service_record GROUP BY 1, 2
+        UNION ALL SELECT community_id, work_queue_of_whistle(status), count(*) FROM whistle GROUP BY 1, 2
+        UNION ALL SELECT community_id, 'tasks_parked', count(*) FROM task WHERE status = 'parked' GROUP BY 1
+        UNION ALL SELECT t.community_id, 'completions_to_verify', count(*) FROM task t
+                  WHERE t.status IN ('done', 'follow_up')
+                    AND EXISTS (SELECT 1 FROM resident_rating r WHERE r.task_id = t.id) GROUP BY 1
+    ) x WHERE q IS NOT NULL
+    GROUP BY community_id;
+
+-- Bulk loads that skipped the triggers: every counter of this migration from the raw tables.
+CREATE FUNCTION work_aggregates_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM work_rates_rebuild();
+    LOCK TABLE work_queue_tally IN EXCLUSIVE MODE;
+    DELETE FROM work_queue_tally;
+    INSERT INTO work_queue_tally
+    SELECT community_id, coalesce(registrations_to_confirm, 0), coalesce(registrations_to_place, 0),
+           coalesce(needs_to_verify, 0), coalesce(needs_to_dispatch, 0), coalesce(tasks_parked, 0),
+           coalesce(completions_to_verify, 0), coalesce(service_records_to_approve, 0), coalesce(whistles_open, 0)
+    FROM work_queue_tally_recomputed;
+END
+$$;
+
+-- Overdue tasks depend on the clock: counted when read, over the live tasks only.
 CREATE INDEX task_live_idx ON task (community_id, id)
     INCLUDE (status, window_end, need_id, understaffed_shortfall)
-    WHERE status IN ('open', 'offering', 'staffed', 'in_progress', 'parked', 'done', 'follow_up');
-CREATE INDEX need_open_idx ON need (community_id, status) WHERE status IN ('submitted', 'verified');
-CREATE INDEX member_registration_awaiting_idx ON member_registration (community_id, status)
-    WHERE status IN ('submitted', 'confirmed');
-CREATE INDEX whistle_open_idx ON whistle (community_id) WHERE status <> 'closed';
+    WHERE status IN ('open', 'offering', 'staffed', 'in_progress', 'parked');
 
-SELECT work_rates_rebuild();
+SELECT work_aggregates_rebuild();

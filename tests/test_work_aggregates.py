@@ -1,7 +1,7 @@
-"""The three rates' counters 三率 (migration 0022) against the raw tables: after a mixed workload
-of needs, tasks, assignments and ratings (inserted, moved forward, moved back, deleted), and under
-concurrent writers of the same need, every maintained row equals the same figure recomputed by a
-plain GROUP BY; and the live read agrees with an evaluation run's community figures."""
+"""The counters of migration 0022 (三率, the workbench's queues) against the raw tables: after a
+mixed workload (rows inserted, moved forward, moved back, deleted), and under concurrent writers
+of the same need or task, every maintained row equals the same figure recomputed by a plain
+GROUP BY; and GET /statistics/rates reads them per level inside the caller's scope."""
 
 from __future__ import annotations
 
@@ -10,41 +10,34 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from db import community_rate
+from db import rate_month
 from db.pool import Conn, Pool
 from domain.local_time import LOCAL_ZONE
 from tests.api_fixtures import ApiCity, api_city_fixture, api_http_fixture  # noqa: F401
-from tests.places import add_community, add_district, add_grid, add_member, add_subdistrict
+from tests.places import add_community, add_district, add_grid, add_member, add_subdistrict, register_member
 
-# The maintained counters and the same figures by GROUP BY over need, task, assignment and rating.
-_RAW_RATE_MONTHS = """
-    SELECT n.community_id, local_month(n.created_at) AS month, count(*)::int AS needs,
-           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM task t JOIN assignment a ON a.task_id = t.id
-                                          WHERE t.need_id = n.id))::int AS responded,
-           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM task t WHERE t.need_id = n.id
-                                          AND t.status IN ('verified', 'closed')))::int AS resolved
-    FROM need n WHERE n.status <> 'rejected' AND n.duplicate_of IS NULL
-    GROUP BY 1, 2
-"""
-_KEPT_RATE_MONTHS = """
-    SELECT community_id, month, needs, responded, resolved FROM community_rate_month
-    WHERE needs <> 0 OR responded <> 0 OR resolved <> 0
-"""
-_RAW_RATING_MONTHS = """
-    SELECT t.community_id, local_month(r.rated_at) AS month, r.score, count(*)::int AS ratings
-    FROM resident_rating r JOIN task t ON t.id = r.task_id GROUP BY 1, 2, 3
-"""
-_KEPT_RATING_MONTHS = "SELECT community_id, month, score, ratings FROM community_rating_month WHERE ratings <> 0"
+# Each maintained table of migration 0022: its keys and counters (its view <table>_recomputed
+# groups the same figures from the raw tables).
+WORK_AGGREGATES = (
+    ("rate_month", ("level", "area_id", "month"), ("needs", "responded", "resolved")),
+    ("rating_month", ("level", "area_id", "month", "score"), ("ratings",)),
+    ("work_queue_tally", ("community_id",),
+     ("registrations_to_confirm", "registrations_to_place", "needs_to_verify", "needs_to_dispatch",
+      "tasks_parked", "completions_to_verify", "service_records_to_approve", "whistles_open")),
+)
 
 
-async def rates_counter_differences(conn: Conn) -> list[str]:
-    """Rows where a 三率 counter and its recomputation from the raw tables differ (none: equal)."""
+async def work_counter_differences(conn: Conn) -> list[str]:
+    """Rows where a maintained counter and its recomputation differ (none: equal; a row whose
+    counters are all 0 is the same as no row)."""
     out = []
-    for name, kept, raw in (("community_rate_month", _KEPT_RATE_MONTHS, _RAW_RATE_MONTHS),
-                            ("community_rating_month", _KEPT_RATING_MONTHS, _RAW_RATING_MONTHS)):
-        rows = await conn.fetch(
-            f"(({kept}) EXCEPT ALL ({raw})) UNION ALL (({raw}) EXCEPT ALL ({kept}))")
-        out += [f"{name}: {dict(r)}" for r in rows]
+    for table, keys, counters in WORK_AGGREGATES:
+        columns = ", ".join(keys + tuple(f"coalesce({c}, 0) AS {c}" for c in counters))
+        nonzero = " OR ".join(f"coalesce({c}, 0) <> 0" for c in counters)
+        kept = f"SELECT {columns} FROM {table} WHERE {nonzero}"  # noqa: S608 - names from WORK_AGGREGATES
+        raw = f"SELECT {columns} FROM {table}_recomputed WHERE {nonzero}"  # noqa: S608 - the same
+        rows = await conn.fetch(f"(({kept}) EXCEPT ALL ({raw})) UNION ALL (({raw}) EXCEPT ALL ({kept}))")
+        out += [f"{table}: {dict(r)}" for r in rows]
     return out
 
 
@@ -115,19 +108,21 @@ async def test_counters_equal_the_raw_tables_after_a_mixed_workload(conn: Conn) 
     [gone] = await _needs(conn, community, grid, [april])
     await conn.execute("DELETE FROM need WHERE id = $1", gone)
 
-    assert await rates_counter_differences(conn) == []
+    assert await work_counter_differences(conn) == []
     kept = {(r["month"].month, r["needs"], r["responded"], r["resolved"]) for r in await conn.fetch(
-        "SELECT month, needs, responded, resolved FROM community_rate_month WHERE community_id = $1 AND needs > 0",
+        "SELECT month, needs, responded, resolved FROM rate_month"
+        " WHERE level = 'community' AND area_id = $1 AND needs > 0",
         community)}
     # March: needs 0 (responded, resolved by its closed task) counted; 1 rejected, 4 a duplicate.
     # April: needs 2 (its only response deleted) and 3 (its moved-in task verified).
     assert kept == {(3, 1, 1, 1), (4, 2, 1, 1)}
 
     # The rebuild (what bulk loads call after skipping triggers) reaches the same rows.
-    before = await conn.fetch(f"{_KEPT_RATE_MONTHS} ORDER BY 1, 2")
-    await community_rate.rebuild(conn)
-    assert await conn.fetch(f"{_KEPT_RATE_MONTHS} ORDER BY 1, 2") == before
-    assert await rates_counter_differences(conn) == []
+    kept_sql = "SELECT * FROM rate_month WHERE needs > 0 ORDER BY 1, 2, 3"
+    before = await conn.fetch(kept_sql)
+    await rate_month.rebuild(conn)
+    assert await conn.fetch(kept_sql) == before
+    assert await work_counter_differences(conn) == []
 
 
 async def test_concurrent_responses_to_one_need_count_it_once(pool: Pool) -> None:
@@ -164,9 +159,9 @@ async def test_concurrent_responses_to_one_need_count_it_once(pool: Pool) -> Non
     await asyncio.gather(first, second)
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT needs, responded FROM community_rate_month WHERE community_id = $1", community)
+            "SELECT needs, responded FROM rate_month WHERE level = 'community' AND area_id = $1", community)
         assert row is not None and (row["needs"], row["responded"]) == (1, 1)
-        assert await rates_counter_differences(conn) == []
+        assert await work_counter_differences(conn) == []
 
 
 async def test_live_rates_per_level_inside_the_callers_scope(
@@ -212,3 +207,87 @@ async def test_live_rates_per_level_inside_the_callers_scope(
         assert (await read(refused)).status_code == 403
     bad = await read("staff_a", period="2026-13")
     assert bad.status_code == 422 and "period" in bad.text
+
+
+async def test_workbench_tally_equals_the_raw_tables_after_a_mixed_workload(conn: Conn) -> None:
+    _, community, grid, members = await _city(conn)
+    other = await add_community(conn, await add_subdistrict(conn, await add_district(conn)))
+    regs = [await register_member(conn, m, community_id=community, grid_id=None, status="submitted")
+            for m in members]
+    await conn.execute("UPDATE member_registration SET status = 'confirmed' WHERE id = ANY($1::bigint[])", regs[:2])
+    await conn.execute("UPDATE member_registration SET status = 'active', grid_id = $2 WHERE id = $1", regs[0], grid)
+    await conn.execute("UPDATE member_registration SET community_id = $2 WHERE id = $1", regs[2], other)
+    needs = await _needs(conn, community, grid, [_AT] * 3)
+    await conn.execute("UPDATE need SET status = 'verified' WHERE id = ANY($1::bigint[])", needs[:2])
+    await conn.execute("UPDATE need SET status = 'converted' WHERE id = $1", needs[0])
+    tasks = await _tasks(conn, community, grid, [needs[0], None, None, None])
+    await conn.execute("UPDATE task SET status = 'parked' WHERE id = ANY($1::bigint[])", tasks[:2])
+    await conn.execute("UPDATE task SET status = 'open' WHERE id = $1", tasks[1])
+    await conn.execute("UPDATE task SET status = 'done' WHERE id = ANY($1::bigint[])", tasks[2:])
+    await conn.execute("INSERT INTO resident_rating (task_id, score, rated_at) "
+                       "SELECT unnest($1::bigint[]), 4, $2", tasks[2:], _AT)
+    await conn.execute("UPDATE task SET status = 'follow_up' WHERE id = $1", tasks[2])
+    await conn.execute("UPDATE task SET status = 'verified' WHERE id = $1", tasks[3])
+    await conn.execute("DELETE FROM resident_rating WHERE task_id = $1", tasks[3])
+    records = await conn.fetch(
+        "INSERT INTO service_record (member_id, community_id, category, started_at, ended_at, hours, created_by,"
+        " created_at) SELECT m, $2, '助老助残', $3::timestamptz, $3::timestamptz + interval '1 hour', 1, 'test', $3"
+        " FROM unnest($1::bigint[]) m RETURNING id", members, community, _AT)
+    await conn.execute("UPDATE service_record SET status = 'approved', decided_at = $2 WHERE id = $1",
+                       records[0]["id"], _AT)
+    await conn.execute("DELETE FROM service_record WHERE id = $1", records[1]["id"])
+    whistles = await conn.fetch(
+        "INSERT INTO whistle (community_id, title, matter, urgency, people_needed, respond_by, created_by,"
+        " created_at, updated_at) SELECT $1, '吹哨', '积水', 'red', 2, $2, 'test', $2, $2"
+        " FROM generate_series(1, 2) RETURNING id", community, _AT)
+    await conn.execute("UPDATE whistle SET status = 'closed' WHERE id = $1", whistles[0]["id"])
+
+    assert await work_counter_differences(conn) == []
+    row = await conn.fetchrow("SELECT * FROM work_queue_tally WHERE community_id = $1", community)
+    assert row is not None and dict(row) == {
+        "community_id": community, "registrations_to_confirm": 0, "registrations_to_place": 1,
+        "needs_to_verify": 1, "needs_to_dispatch": 1, "tasks_parked": 1, "completions_to_verify": 1,
+        "service_records_to_approve": 1, "whistles_open": 1}
+    other_row = await conn.fetchrow("SELECT registrations_to_confirm FROM work_queue_tally WHERE community_id = $1",
+                                    other)
+    assert other_row is not None and other_row["registrations_to_confirm"] == 1
+
+
+async def test_a_rating_and_a_verification_at_once_leave_the_queue_right(pool: Pool) -> None:
+    """A resident rates a done task while staff verify it: whichever commits second reads the
+    other's row, so the task is not left counted as waiting for verification."""
+    async with pool.acquire() as conn:
+        _, community, grid, _ = await _city(conn)
+        [task] = await _tasks(conn, community, grid, [None])
+        await conn.execute("UPDATE task SET status = 'done' WHERE id = $1", task)
+    verified, release = asyncio.Event(), asyncio.Event()
+    pids: list[int] = []
+
+    async def verify() -> None:
+        async with pool.acquire() as c, c.transaction():
+            await c.execute("UPDATE task SET status = 'verified' WHERE id = $1", task)
+            verified.set()
+            await release.wait()
+
+    async def rate() -> None:
+        async with pool.acquire() as c, c.transaction():
+            pids.append(await c.fetchval("SELECT pg_backend_pid()"))
+            await c.execute("INSERT INTO resident_rating (task_id, score, rated_at) VALUES ($1, 5, $2)", task, _AT)
+
+    first = asyncio.create_task(verify())
+    await verified.wait()
+    second = asyncio.create_task(rate())
+    async with pool.acquire() as watcher:
+        for _ in range(500):   # until the rating's trigger is seen waiting on the task row
+            if pids and await watcher.fetchval(
+                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pids[0]):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the rating never waited on the task being verified")
+    release.set()
+    await asyncio.gather(first, second)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT coalesce(sum(completions_to_verify), 0) FROM work_queue_tally"
+                                   " WHERE community_id = $1", community) == 0
+        assert await work_counter_differences(conn) == []

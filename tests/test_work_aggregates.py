@@ -14,7 +14,7 @@ from db import rate_month
 from db.pool import Conn, Pool
 from domain.local_time import LOCAL_ZONE
 from tests.api_fixtures import ApiCity, api_city_fixture, api_http_fixture  # noqa: F401
-from tests.places import add_community, add_district, add_grid, add_member, add_subdistrict, register_member
+from tests.places import add_community, add_district, add_grid, add_member, add_subdistrict
 
 # Each maintained table of migration 0022: its keys and counters (its view <table>_recomputed
 # groups the same figures from the raw tables).
@@ -22,8 +22,8 @@ WORK_AGGREGATES = (
     ("rate_month", ("level", "area_id", "month"), ("needs", "responded", "resolved")),
     ("rating_month", ("level", "area_id", "month", "score"), ("ratings",)),
     ("work_queue_tally", ("community_id",),
-     ("registrations_to_confirm", "registrations_to_place", "needs_to_verify", "needs_to_dispatch",
-      "tasks_parked", "completions_to_verify", "service_records_to_approve", "whistles_open")),
+     ("needs_to_verify", "needs_to_dispatch", "tasks_parked", "completions_to_verify",
+      "service_records_to_approve", "whistles_open")),
 )
 
 
@@ -211,12 +211,6 @@ async def test_live_rates_per_level_inside_the_callers_scope(
 
 async def test_workbench_tally_equals_the_raw_tables_after_a_mixed_workload(conn: Conn) -> None:
     _, community, grid, members = await _city(conn)
-    other = await add_community(conn, await add_subdistrict(conn, await add_district(conn)))
-    regs = [await register_member(conn, m, community_id=community, grid_id=None, status="submitted")
-            for m in members]
-    await conn.execute("UPDATE member_registration SET status = 'confirmed' WHERE id = ANY($1::bigint[])", regs[:2])
-    await conn.execute("UPDATE member_registration SET status = 'active', grid_id = $2 WHERE id = $1", regs[0], grid)
-    await conn.execute("UPDATE member_registration SET community_id = $2 WHERE id = $1", regs[2], other)
     needs = await _needs(conn, community, grid, [_AT] * 3)
     await conn.execute("UPDATE need SET status = 'verified' WHERE id = ANY($1::bigint[])", needs[:2])
     await conn.execute("UPDATE need SET status = 'converted' WHERE id = $1", needs[0])
@@ -245,12 +239,8 @@ async def test_workbench_tally_equals_the_raw_tables_after_a_mixed_workload(conn
     assert await work_counter_differences(conn) == []
     row = await conn.fetchrow("SELECT * FROM work_queue_tally WHERE community_id = $1", community)
     assert row is not None and dict(row) == {
-        "community_id": community, "registrations_to_confirm": 0, "registrations_to_place": 1,
-        "needs_to_verify": 1, "needs_to_dispatch": 1, "tasks_parked": 1, "completions_to_verify": 1,
+        "community_id": community, "needs_to_verify": 1, "needs_to_dispatch": 1, "tasks_parked": 1, "completions_to_verify": 1,
         "service_records_to_approve": 1, "whistles_open": 1}
-    other_row = await conn.fetchrow("SELECT registrations_to_confirm FROM work_queue_tally WHERE community_id = $1",
-                                    other)
-    assert other_row is not None and other_row["registrations_to_confirm"] == 1
 
 
 async def test_a_rating_and_a_verification_at_once_leave_the_queue_right(pool: Pool) -> None:

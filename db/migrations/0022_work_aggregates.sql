@@ -266,8 +266,6 @@ $$;
 -- tasks depend on the clock and are counted when read, from task_live_idx below.
 CREATE TABLE work_queue_tally (
     community_id                bigint PRIMARY KEY,
-    registrations_to_confirm    bigint NOT NULL DEFAULT 0,
-    registrations_to_place      bigint NOT NULL DEFAULT 0,
     needs_to_verify             bigint NOT NULL DEFAULT 0,
     needs_to_dispatch           bigint NOT NULL DEFAULT 0,
     tasks_parked                bigint NOT NULL DEFAULT 0,
@@ -279,12 +277,9 @@ CREATE TABLE work_queue_tally (
 -- Rows (community, queue, +1/-1) added to the tally, in community order.
 CREATE FUNCTION work_queue_apply(community_ids bigint[], queues text[], deltas integer[]) RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO work_queue_tally AS w (community_id, registrations_to_confirm, registrations_to_place,
-        needs_to_verify, needs_to_dispatch, tasks_parked, completions_to_verify, service_records_to_approve,
+    INSERT INTO work_queue_tally AS w (community_id, needs_to_verify, needs_to_dispatch, tasks_parked, completions_to_verify, service_records_to_approve,
         whistles_open)
-    SELECT c, coalesce(sum(d) FILTER (WHERE q = 'registrations_to_confirm'), 0),
-           coalesce(sum(d) FILTER (WHERE q = 'registrations_to_place'), 0),
-           coalesce(sum(d) FILTER (WHERE q = 'needs_to_verify'), 0),
+    SELECT c, coalesce(sum(d) FILTER (WHERE q = 'needs_to_verify'), 0),
            coalesce(sum(d) FILTER (WHERE q = 'needs_to_dispatch'), 0),
            coalesce(sum(d) FILTER (WHERE q = 'tasks_parked'), 0),
            coalesce(sum(d) FILTER (WHERE q = 'completions_to_verify'), 0),
@@ -293,8 +288,6 @@ LANGUAGE sql AS $$
     FROM unnest(community_ids, queues, deltas) AS x(c, q, d) WHERE q IS NOT NULL AND c IS NOT NULL
     GROUP BY c ORDER BY c
     ON CONFLICT (community_id) DO UPDATE SET
-        registrations_to_confirm = w.registrations_to_confirm + EXCLUDED.registrations_to_confirm,
-        registrations_to_place = w.registrations_to_place + EXCLUDED.registrations_to_place,
         needs_to_verify = w.needs_to_verify + EXCLUDED.needs_to_verify,
         needs_to_dispatch = w.needs_to_dispatch + EXCLUDED.needs_to_dispatch,
         tasks_parked = w.tasks_parked + EXCLUDED.tasks_parked,
@@ -304,10 +297,6 @@ LANGUAGE sql AS $$
 $$;
 
 -- Which queue a row of each table waits in (NULL: none).
-CREATE FUNCTION work_queue_of_registration(status text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE status WHEN 'submitted' THEN 'registrations_to_confirm'
-                       WHEN 'confirmed' THEN 'registrations_to_place' END
-$$;
 CREATE FUNCTION work_queue_of_need(status text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE status WHEN 'submitted' THEN 'needs_to_verify' WHEN 'verified' THEN 'needs_to_dispatch' END
 $$;
@@ -318,7 +307,7 @@ CREATE FUNCTION work_queue_of_whistle(status text) RETURNS text LANGUAGE sql IMM
     SELECT CASE WHEN status <> 'closed' THEN 'whistles_open' END
 $$;
 
--- One trigger function for the four tables whose rows wait by their own status and community.
+-- One trigger function for the three tables whose rows wait by their own status and community.
 CREATE FUNCTION work_queue_on_status() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     queue_of text := 'work_queue_of_' || TG_ARGV[0];
@@ -379,13 +368,6 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER aggregate_work_queue_registration_ins AFTER INSERT ON member_registration
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('registration');
-CREATE TRIGGER aggregate_work_queue_registration_upd AFTER UPDATE ON member_registration
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('registration');
-CREATE TRIGGER aggregate_work_queue_registration_del AFTER DELETE ON member_registration
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('registration');
 CREATE TRIGGER aggregate_work_queue_need_ins AFTER INSERT ON need
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('need');
 CREATE TRIGGER aggregate_work_queue_need_upd AFTER UPDATE ON need
@@ -419,18 +401,14 @@ CREATE TRIGGER aggregate_work_queue_rating_del AFTER DELETE ON resident_rating
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_rating();
 
 CREATE VIEW work_queue_tally_recomputed AS
-    SELECT community_id, sum(n) FILTER (WHERE q = 'registrations_to_confirm') AS registrations_to_confirm,
-           sum(n) FILTER (WHERE q = 'registrations_to_place') AS registrations_to_place,
-           sum(n) FILTER (WHERE q = 'needs_to_verify') AS needs_to_verify,
+    SELECT community_id, sum(n) FILTER (WHERE q = 'needs_to_verify') AS needs_to_verify,
            sum(n) FILTER (WHERE q = 'needs_to_dispatch') AS needs_to_dispatch,
            sum(n) FILTER (WHERE q = 'tasks_parked') AS tasks_parked,
            sum(n) FILTER (WHERE q = 'completions_to_verify') AS completions_to_verify,
            sum(n) FILTER (WHERE q = 'service_records_to_approve') AS service_records_to_approve,
            sum(n) FILTER (WHERE q = 'whistles_open') AS whistles_open
     FROM (
-        SELECT community_id, work_queue_of_registration(status) AS q, count(*) AS n
-        FROM member_registration GROUP BY 1, 2
-        UNION ALL SELECT community_id, work_queue_of_need(status), count(*) FROM need GROUP BY 1, 2
+        SELECT community_id, work_queue_of_need(status) AS q, count(*) AS n FROM need GROUP BY 1, 2
         UNION ALL SELECT community_id, work_queue_of_record(status), count(*) FROM service_record GROUP BY 1, 2
         UNION ALL SELECT community_id, work_queue_of_whistle(status), count(*) FROM whistle GROUP BY 1, 2
         UNION ALL SELECT community_id, 'tasks_parked', count(*) FROM task WHERE status = 'parked' GROUP BY 1
@@ -447,14 +425,17 @@ BEGIN
     LOCK TABLE work_queue_tally IN EXCLUSIVE MODE;
     DELETE FROM work_queue_tally;
     INSERT INTO work_queue_tally
-    SELECT community_id, coalesce(registrations_to_confirm, 0), coalesce(registrations_to_place, 0),
-           coalesce(needs_to_verify, 0), coalesce(needs_to_dispatch, 0), coalesce(tasks_parked, 0),
+    SELECT community_id, coalesce(needs_to_verify, 0), coalesce(needs_to_dispatch, 0), coalesce(tasks_parked, 0),
            coalesce(completions_to_verify, 0), coalesce(service_records_to_approve, 0), coalesce(whistles_open, 0)
     FROM work_queue_tally_recomputed;
 END
 $$;
 
--- Overdue tasks depend on the clock: counted when read, over the live tasks only.
+-- Registrations waiting for their community are counted when read, from the index of those
+-- waiting (the roster import's fast path writes them with triggers off). Overdue tasks depend
+-- on the clock: counted when read, over the live tasks only.
+CREATE INDEX member_registration_awaiting_idx ON member_registration (community_id, status)
+    WHERE status IN ('submitted', 'confirmed');
 CREATE INDEX task_live_idx ON task (community_id, id)
     INCLUDE (status, window_end, need_id, understaffed_shortfall)
     WHERE status IN ('open', 'offering', 'staffed', 'in_progress', 'parked');

@@ -178,11 +178,11 @@ def cases(city: Megacity) -> list[Case]:
 
     raw = "GROUP BY over need/task/assignment/rating"
     return [
-        Case("三率 per district, city-wide, this year", rates_read(RatesLevel.district, lambda rng: org_city),
+        Case("三率 per district, city-wide, this year", rates_read("district", lambda rng: org_city),
              rates_raw("district", False), raw),
-        Case("三率 per community, one district, this year", rates_read(RatesLevel.community, org_district),
+        Case("三率 per community, one district, this year", rates_read("community", org_district),
              rates_raw("community", True), raw),
-        Case("三率 the city, this year", rates_read(RatesLevel.city, lambda rng: org_city),
+        Case("三率 the city, this year", rates_read("city", lambda rng: org_city),
              rates_raw("city", False), raw),
         plain("ledger first page, community staff", ledger(staff)),
         plain("ledger first page, subdistrict, status=closed", ledger(sub, status=TaskStatus.closed)),

@@ -5,23 +5,11 @@ transaction that changes a need, a task, an assignment or a rating."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 from db.pool import Conn, custom_plans
 from domain.scope import ScopeFilter
-
-
-@dataclass(frozen=True, slots=True)
-class RateCounts:
-    id: int | None
-    name: str
-    needs: int
-    responded: int
-    resolved: int
-    ratings: int
-    satisfied: int
-
+from schemas.rates import RatesRow
 
 # From fine to coarse: the rows read are the finer of the level asked and the caller's scope's,
 # so a community's staff asking per district sum their own community's rows only.
@@ -30,9 +18,10 @@ _FINENESS = ("community", "subdistrict", "district", "city")
 
 async def select_rate_counts(
     conn: Conn, *, scope: ScopeFilter, level: str, month_from: date, month_to: date, satisfied_min_score: int
-) -> list[RateCounts]:
+) -> list[RatesRow]:
     """One row per group at `level` (community / subdistrict / district / city) with communities in
-    `scope`: the counters summed over the months month_from <= month < month_to."""
+    `scope`: the counters summed over the months month_from <= month < month_to, and the rates
+    (rounded as numeric(6,4) rounds, as the evaluation's are)."""
     scope_level = ("community" if scope.community_id is not None else "subdistrict"
                    if scope.subdistrict_id is not None else "district" if scope.district_id is not None else "city")
     source = min(level, scope_level, key=_FINENESS.index)
@@ -72,14 +61,17 @@ async def select_rate_counts(
                    END AS name,
                    coalesce(nd.needs, 0) AS needs, coalesce(nd.responded, 0) AS responded,
                    coalesce(nd.resolved, 0) AS resolved, coalesce(rt.ratings, 0) AS ratings,
-                   coalesce(rt.satisfied, 0) AS satisfied
+                   coalesce(rt.satisfied, 0) AS satisfied,
+                   round(nd.responded::numeric / nullif(nd.needs, 0), 4)::float AS response_rate,
+                   round(nd.resolved::numeric / nullif(nd.needs, 0), 4)::float AS resolution_rate,
+                   round(rt.satisfied::numeric / nullif(rt.ratings, 0), 4)::float AS satisfaction_rate
             FROM keys k LEFT JOIN nd ON nd.key = k.key LEFT JOIN rt ON rt.key = k.key
             ORDER BY k.key
             """,
             scope.district_id, scope.subdistrict_id, scope.community_id, source, level, month_from, month_to,
             satisfied_min_score,
         )
-    return [RateCounts(**{**r, "name": r["name"] or ""}) for r in rows]
+    return [RatesRow(**{**r, "name": r["name"] or ""}) for r in rows]
 
 
 async def rebuild(conn: Conn) -> None:

@@ -8,12 +8,12 @@ from datetime import datetime
 from db import rate_month
 from db.pool import Conn
 from domain.errors import Forbidden, InvalidInput
-from domain.evaluation import Period, parse_period, period_of, rate
+from domain.evaluation import Period, parse_period, period_of
 from domain.local_time import LOCAL_ZONE
 from domain.scope import scope_filter
 from schemas.auth import STAFF_ROLES, Actor
 from schemas.evaluation import EvaluationRule, PeriodKind
-from schemas.rates import LiveRates, RatesLevel, RatesRow
+from schemas.rates import LiveRates, RatesLevel
 
 
 def _period(label: str | None, now: datetime) -> Period:
@@ -26,11 +26,6 @@ def _period(label: str | None, now: datetime) -> Period:
         raise InvalidInput(f"period 格式应为 2026-11 (月)、2026-Q4 (季度) 或 2026 (年): {label}") from None
 
 
-def _fraction(numerator: int, denominator: int) -> float | None:
-    value = rate(numerator, denominator)
-    return None if value is None else float(value)
-
-
 async def live_rates(
     conn: Conn, actor: Actor, *, level: RatesLevel, period: str | None, now: datetime,
     rule: EvaluationRule | None = None,
@@ -40,13 +35,8 @@ async def live_rates(
         raise Forbidden("无权查看三率: 仅社区、街道或组织部的工作人员可以查看")
     p = _period(period, now)
     min_score = (rule or EvaluationRule()).satisfied_min_score
-    counts = await rate_month.select_rate_counts(
-        conn, scope=scope_filter(actor), level=level.value, month_from=p.start.date(), month_to=p.end.date(),
+    items = await rate_month.select_rate_counts(
+        conn, scope=scope_filter(actor), level=level, month_from=p.start.date(), month_to=p.end.date(),
         satisfied_min_score=min_score)
-    return LiveRates(
-        level=level, period_label=p.label, period_start=p.start, period_end=p.end, satisfied_min_score=min_score,
-        items=[RatesRow(id=c.id, name=c.name, needs=c.needs, responded=c.responded, resolved=c.resolved,
-                        ratings=c.ratings, satisfied=c.satisfied,
-                        response_rate=_fraction(c.responded, c.needs),
-                        resolution_rate=_fraction(c.resolved, c.needs),
-                        satisfaction_rate=_fraction(c.satisfied, c.ratings)) for c in counts])
+    return LiveRates(level=level, period_label=p.label, period_start=p.start, period_end=p.end,
+                     satisfied_min_score=min_score, items=items)

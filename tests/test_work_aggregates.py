@@ -125,6 +125,17 @@ async def test_counters_equal_the_raw_tables_after_a_mixed_workload(conn: Conn) 
     assert await work_counter_differences(conn) == []
 
 
+async def _until_waiting_on_a_lock(pool: Pool, pids: list[int], index: int, failure: str) -> None:
+    """Until the backend pids[index] (appended by the writer once connected) waits on a lock."""
+    async with pool.acquire() as watcher:
+        for _ in range(500):
+            if len(pids) > index and await watcher.fetchval(
+                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pids[index]):
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError(failure)
+
+
 async def test_concurrent_responses_to_one_need_count_it_once(pool: Pool) -> None:
     """Two members take two tasks of one need at once: the second writer waits on the need's
     state row, then reads the first's committed answer, so the need counts as responded once."""
@@ -147,14 +158,7 @@ async def test_concurrent_responses_to_one_need_count_it_once(pool: Pool) -> Non
     first = asyncio.create_task(take(tasks[0], members[0], hold=True))
     await first_done.wait()
     second = asyncio.create_task(take(tasks[1], members[1], hold=False))
-    async with pool.acquire() as watcher:
-        for _ in range(500):   # until the second writer is seen waiting on the first's lock
-            if len(pids) == 2 and await watcher.fetchval(
-                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pids[1]):
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError("the second writer never waited on the need's state row")
+    await _until_waiting_on_a_lock(pool, pids, 1, "the second writer never waited on the need's state row")
     release.set()
     await asyncio.gather(first, second)
     async with pool.acquire() as conn:
@@ -267,14 +271,7 @@ async def test_a_rating_and_a_verification_at_once_leave_the_queue_right(pool: P
     first = asyncio.create_task(verify())
     await verified.wait()
     second = asyncio.create_task(rate())
-    async with pool.acquire() as watcher:
-        for _ in range(500):   # until the rating's trigger is seen waiting on the task row
-            if pids and await watcher.fetchval(
-                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pids[0]):
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError("the rating never waited on the task being verified")
+    await _until_waiting_on_a_lock(pool, pids, 0, "the rating never waited on the task being verified")
     release.set()
     await asyncio.gather(first, second)
     async with pool.acquire() as conn:

@@ -16,7 +16,7 @@ router = APIRouter(tags=["statistics 统计"])
 
 @router.get("/statistics/rates", response_model=LiveRates, summary="三率 (响应率、解决率、满意率) 实时统计")
 async def live_rates(
-    pool: PoolDep, actor: ActorDep, level: RatesLevel = RatesLevel.community,
+    pool: PoolDep, actor: ActorDep, level: RatesLevel = "community",
     period: Annotated[str | None, Query(min_length=4, max_length=7, pattern=r"^\d{4}(-\d{2}|-[Qq][1-4])?$",
                                         description="2026-11 (月)、2026-Q4 (季度) 或 2026 (年); 默认本月")] = None,
 ) -> LiveRates:

@@ -117,12 +117,6 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER aggregate_need_rate_ins AFTER INSERT ON need REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_need();
-CREATE TRIGGER aggregate_need_rate_upd AFTER UPDATE ON need REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_need();
-CREATE TRIGGER aggregate_need_rate_del AFTER DELETE ON need REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_need();
 
 CREATE FUNCTION need_rate_on_task() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -141,12 +135,6 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER aggregate_need_rate_task_ins AFTER INSERT ON task REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_task();
-CREATE TRIGGER aggregate_need_rate_task_upd AFTER UPDATE ON task REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_task();
-CREATE TRIGGER aggregate_need_rate_task_del AFTER DELETE ON task REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_task();
 
 CREATE FUNCTION need_rate_on_assignment() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -168,13 +156,6 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER aggregate_need_rate_assignment_ins AFTER INSERT ON assignment REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_assignment();
-CREATE TRIGGER aggregate_need_rate_assignment_upd AFTER UPDATE ON assignment
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_assignment();
-CREATE TRIGGER aggregate_need_rate_assignment_del AFTER DELETE ON assignment REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION need_rate_on_assignment();
 
 -- Ratings move their counter directly: each row's (community, month, score) loses one for the old
 -- row and gains one for the new; additions commute, so concurrent writers need no lock.
@@ -199,13 +180,6 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER aggregate_rating_month_ins AFTER INSERT ON resident_rating REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rating_month_on_rating();
-CREATE TRIGGER aggregate_rating_month_upd AFTER UPDATE ON resident_rating
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rating_month_on_rating();
-CREATE TRIGGER aggregate_rating_month_del AFTER DELETE ON resident_rating REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rating_month_on_rating();
 
 -- Every counter above recomputed from the raw tables, set-based: what a bulk load that skipped
 -- the triggers calls afterwards. Takes the counters' tables exclusively while it runs.
@@ -296,56 +270,37 @@ LANGUAGE sql AS $$
         whistles_open = w.whistles_open + EXCLUDED.whistles_open
 $$;
 
--- Which queue a row of each table waits in (NULL: none).
-CREATE FUNCTION work_queue_of_need(status text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE status WHEN 'submitted' THEN 'needs_to_verify' WHEN 'verified' THEN 'needs_to_dispatch' END
+-- Which queue a row of each table waits in (NULL: none). A task waits as parked, or as a
+-- completion to verify while done or in follow-up with a resident's rating.
+CREATE FUNCTION work_queue_of(n need) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE n.status WHEN 'submitted' THEN 'needs_to_verify' WHEN 'verified' THEN 'needs_to_dispatch' END
 $$;
-CREATE FUNCTION work_queue_of_record(status text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN status = 'pending' THEN 'service_records_to_approve' END
+CREATE FUNCTION work_queue_of(r service_record) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN r.status = 'pending' THEN 'service_records_to_approve' END
 $$;
-CREATE FUNCTION work_queue_of_whistle(status text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN status <> 'closed' THEN 'whistles_open' END
+CREATE FUNCTION work_queue_of(w whistle) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN w.status <> 'closed' THEN 'whistles_open' END
 $$;
-
--- One trigger function for the three tables whose rows wait by their own status and community.
-CREATE FUNCTION work_queue_on_status() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    queue_of text := 'work_queue_of_' || TG_ARGV[0];
-BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        EXECUTE format('SELECT work_queue_apply(array_agg(community_id), array_agg(%I(status)),
-                               array_agg(-1)) FROM old_rows', queue_of);
-    END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') THEN
-        EXECUTE format('SELECT work_queue_apply(array_agg(community_id), array_agg(%I(status)),
-                               array_agg(1)) FROM new_rows', queue_of);
-    END IF;
-    RETURN NULL;
-END
+CREATE FUNCTION work_queue_of(t task) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN t.status = 'parked' THEN 'tasks_parked'
+                WHEN t.status IN ('done', 'follow_up')
+                     AND EXISTS (SELECT 1 FROM resident_rating r WHERE r.task_id = t.id)
+                THEN 'completions_to_verify' END
 $$;
 
--- Tasks: parked moves with the row; a completion waits for verification while the task is done
--- or in follow-up and has a rating, two tables: the task's side counts its rated rows here, the
--- rating's side (below) its tasks in those states. Each side first locks the task rows, so of a
+-- One trigger function for the four tables: each old row leaves its queue, each new row joins
+-- its. A task's side reads ratings; the rating's side (below) first locks the task rows, so of a
 -- task changed and rated at once, the second writer reads the first's committed row.
-CREATE FUNCTION work_queue_task_rows(ids bigint[], community_ids bigint[], statuses text[], sign integer)
-RETURNS void LANGUAGE sql AS $$
-    SELECT work_queue_apply(array_agg(x.c), array_agg(q.queue), array_agg(sign))
-    FROM unnest(ids, community_ids, statuses) AS x(id, c, status)
-    CROSS JOIN LATERAL (VALUES
-        (CASE WHEN x.status = 'parked' THEN 'tasks_parked' END),
-        (CASE WHEN x.status IN ('done', 'follow_up')
-                   AND EXISTS (SELECT 1 FROM resident_rating r WHERE r.task_id = x.id)
-              THEN 'completions_to_verify' END)) AS q(queue)
-$$;
-
-CREATE FUNCTION work_queue_on_task() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION work_queue_on_row() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    apply text := 'SELECT work_queue_apply(array_agg(r.community_id), array_agg(work_queue_of(r::%I)),'
+                  ' array_agg(%s)) FROM %I r';
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM work_queue_task_rows(array_agg(id), array_agg(community_id), array_agg(status), -1) FROM old_rows;
+        EXECUTE format(apply, TG_TABLE_NAME, -1, 'old_rows');
     END IF;
     IF TG_OP IN ('UPDATE', 'INSERT') THEN
-        PERFORM work_queue_task_rows(array_agg(id), array_agg(community_id), array_agg(status), 1) FROM new_rows;
+        EXECUTE format(apply, TG_TABLE_NAME, 1, 'new_rows');
     END IF;
     RETURN NULL;
 END
@@ -356,7 +311,9 @@ DECLARE
     ids bigint[];
     sign integer := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
+    IF TG_OP = 'UPDATE' THEN
+        RETURN NULL;   -- a rating stays on its task: the queue does not move
+    ELSIF TG_OP = 'INSERT' THEN
         ids := ARRAY(SELECT DISTINCT task_id FROM new_rows ORDER BY 1);
     ELSE
         ids := ARRAY(SELECT DISTINCT task_id FROM old_rows ORDER BY 1);
@@ -368,54 +325,46 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER aggregate_work_queue_need_ins AFTER INSERT ON need
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('need');
-CREATE TRIGGER aggregate_work_queue_need_upd AFTER UPDATE ON need
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('need');
-CREATE TRIGGER aggregate_work_queue_need_del AFTER DELETE ON need
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('need');
-CREATE TRIGGER aggregate_work_queue_record_ins AFTER INSERT ON service_record
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('record');
-CREATE TRIGGER aggregate_work_queue_record_upd AFTER UPDATE ON service_record
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('record');
-CREATE TRIGGER aggregate_work_queue_record_del AFTER DELETE ON service_record
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('record');
-CREATE TRIGGER aggregate_work_queue_whistle_ins AFTER INSERT ON whistle
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('whistle');
-CREATE TRIGGER aggregate_work_queue_whistle_upd AFTER UPDATE ON whistle
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('whistle');
-CREATE TRIGGER aggregate_work_queue_whistle_del AFTER DELETE ON whistle
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_status('whistle');
-CREATE TRIGGER aggregate_work_queue_task_ins AFTER INSERT ON task
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_task();
-CREATE TRIGGER aggregate_work_queue_task_upd AFTER UPDATE ON task
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_task();
-CREATE TRIGGER aggregate_work_queue_task_del AFTER DELETE ON task
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_task();
-CREATE TRIGGER aggregate_work_queue_rating_ins AFTER INSERT ON resident_rating
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_rating();
-CREATE TRIGGER aggregate_work_queue_rating_del AFTER DELETE ON resident_rating
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION work_queue_on_rating();
+-- Every trigger above, on insert, update and delete, one statement each, with its transition
+-- tables (named aggregate_* : the roster import's fast path knows them as the aggregates').
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES
+        ('aggregate_need_rate', 'need', 'need_rate_on_need()'),
+        ('aggregate_need_rate_task', 'task', 'need_rate_on_task()'),
+        ('aggregate_need_rate_assignment', 'assignment', 'need_rate_on_assignment()'),
+        ('aggregate_rating_month', 'resident_rating', 'rating_month_on_rating()'),
+        ('aggregate_work_queue_need', 'need', 'work_queue_on_row()'),
+        ('aggregate_work_queue_record', 'service_record', 'work_queue_on_row()'),
+        ('aggregate_work_queue_whistle', 'whistle', 'work_queue_on_row()'),
+        ('aggregate_work_queue_task', 'task', 'work_queue_on_row()'),
+        ('aggregate_work_queue_rating', 'resident_rating', 'work_queue_on_rating()')
+    ) AS x(name, tbl, fn) LOOP
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION %s', t.name || '_ins', t.tbl, t.fn);
+        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION %s', t.name || '_upd', t.tbl, t.fn);
+        EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %I REFERENCING OLD TABLE AS old_rows'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION %s', t.name || '_del', t.tbl, t.fn);
+    END LOOP;
+END
+$$;
 
 CREATE VIEW work_queue_tally_recomputed AS
-    SELECT community_id, sum(n) FILTER (WHERE q = 'needs_to_verify') AS needs_to_verify,
-           sum(n) FILTER (WHERE q = 'needs_to_dispatch') AS needs_to_dispatch,
-           sum(n) FILTER (WHERE q = 'tasks_parked') AS tasks_parked,
-           sum(n) FILTER (WHERE q = 'completions_to_verify') AS completions_to_verify,
-           sum(n) FILTER (WHERE q = 'service_records_to_approve') AS service_records_to_approve,
-           sum(n) FILTER (WHERE q = 'whistles_open') AS whistles_open
-    FROM (
-        SELECT community_id, work_queue_of_need(status) AS q, count(*) AS n FROM need GROUP BY 1, 2
-        UNION ALL SELECT community_id, work_queue_of_record(status), count(*) FROM service_record GROUP BY 1, 2
-        UNION ALL SELECT community_id, work_queue_of_whistle(status), count(*) FROM whistle GROUP BY 1, 2
-        UNION ALL SELECT community_id, 'tasks_parked', count(*) FROM task WHERE status = 'parked' GROUP BY 1
-        UNION ALL SELECT t.community_id, 'completions_to_verify', count(*) FROM task t
-                  WHERE t.status IN ('done', 'follow_up')
-                    AND EXISTS (SELECT 1 FROM resident_rating r WHERE r.task_id = t.id) GROUP BY 1
-    ) x WHERE q IS NOT NULL
+    SELECT community_id, count(*) FILTER (WHERE q = 'needs_to_verify') AS needs_to_verify,
+           count(*) FILTER (WHERE q = 'needs_to_dispatch') AS needs_to_dispatch,
+           count(*) FILTER (WHERE q = 'tasks_parked') AS tasks_parked,
+           count(*) FILTER (WHERE q = 'completions_to_verify') AS completions_to_verify,
+           count(*) FILTER (WHERE q = 'service_records_to_approve') AS service_records_to_approve,
+           count(*) FILTER (WHERE q = 'whistles_open') AS whistles_open
+    FROM (SELECT n.community_id, work_queue_of(n) AS q FROM need n
+          UNION ALL SELECT r.community_id, work_queue_of(r) FROM service_record r
+          UNION ALL SELECT w.community_id, work_queue_of(w) FROM whistle w
+          UNION ALL SELECT t.community_id, work_queue_of(t) FROM task t
+                    WHERE t.status IN ('parked', 'done', 'follow_up')) x
+    WHERE q IS NOT NULL
     GROUP BY community_id;
 
 -- Bulk loads that skipped the triggers: every counter of this migration from the raw tables.

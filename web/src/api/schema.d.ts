@@ -3465,7 +3465,11 @@ export interface components {
          *     evaluation run of a finished period, a response counts here whenever it came.
          */
         LiveRates: {
-            level: components["schemas"]["RatesLevel"];
+            /**
+             * Level
+             * @enum {string}
+             */
+            level: "community" | "subdistrict" | "district" | "city";
             /** Period Label */
             period_label: string;
             /**
@@ -4511,33 +4515,42 @@ export interface components {
             follow_up: boolean;
         };
         /**
-         * RatesLevel
-         * @enum {string}
-         */
-        RatesLevel: "community" | "subdistrict" | "district" | "city";
-        /**
          * RatesRow
-         * @description One group's 三率 over the period, as domain/evaluation.py defines them.
-         *
-         *     needs: needs placed in the period (not rejected, not a duplicate); responded: of those, the
-         *     ones a member took a task of; resolved: the ones with a task verified or closed; ratings:
-         *     residents' ratings given in the period; satisfied: those at or above `satisfied_min_score`.
-         *     A rate is None when its denominator is 0; rounded to 4 decimals.
+         * @description One group's 三率 over the period, as domain/evaluation.py defines them; a rate is None when
+         *     its denominator is 0, rounded half-up to 4 decimals.
          */
         RatesRow: {
-            /** Id */
+            /**
+             * Id
+             * @description 社区、街道或区的编号 (全市为空)
+             */
             id: number | null;
             /** Name */
             name: string;
-            /** Needs */
+            /**
+             * Needs
+             * @description 期间内登记的需求 (不含退回、重复)
+             */
             needs: number;
-            /** Responded */
+            /**
+             * Responded
+             * @description 其中有党员接单的
+             */
             responded: number;
-            /** Resolved */
+            /**
+             * Resolved
+             * @description 其中有任务已核查或办结的
+             */
             resolved: number;
-            /** Ratings */
+            /**
+             * Ratings
+             * @description 期间内居民的评价
+             */
             ratings: number;
-            /** Satisfied */
+            /**
+             * Satisfied
+             * @description 其中达到满意星级的
+             */
             satisfied: number;
             /**
              * Response Rate
@@ -14525,7 +14538,7 @@ export interface operations {
     live_rates_statistics_rates_get: {
         parameters: {
             query?: {
-                level?: components["schemas"]["RatesLevel"];
+                level?: "community" | "subdistrict" | "district" | "city";
                 /** @description 2026-11 (月)、2026-Q4 (季度) 或 2026 (年); 默认本月 */
                 period?: string | null;
             };

@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.megacity import Megacity, seed
-from db import rate_month
+from db import aggregates
 from db.migrate import migrate
 from db.pool import Conn, Pool, connect, open_pool
 from domain.evaluation import parse_period
@@ -73,7 +73,7 @@ async def seed_extension(conn: Conn, city: Megacity) -> dict[str, int]:
                FROM community c WHERE c.id % 10 = 0""", city.now)
     finally:
         await conn.execute("SET session_replication_role = origin")
-    await rate_month.rebuild(conn)
+    await aggregates.rebuild(conn)
     await conn.execute("VACUUM ANALYZE")
     return {t: int(await conn.fetchval(f"SELECT count(*) FROM {t}"))  # noqa: S608 - constant names
             for t in ("need", "resident_rating", "offer", "whistle", "rate_month")}

@@ -1,7 +1,7 @@
 """The maintained aggregates as a whole: their one rebuild, and each beside its recomputation.
 
 The tables are kept by triggers in the same transaction as the facts (migration 0021 for 报到率
-and campaign progress). A bulk path that writes with triggers off (session_replication_role =
+and campaign progress, 0022 for 三率 and the workbench's queues). A bulk path that writes with triggers off (session_replication_role =
 replica: the benches' seeders, the roster import's superuser path) calls `rebuild` afterwards.
 Each aggregate has a view `<table>_recomputed` grouping the same figures from the raw tables;
 `differences` compares the two (what tests/test_aggregates.py asserts empty).
@@ -23,6 +23,9 @@ class Aggregate:
     counters: tuple[str, ...]
 
 
+# work_queue_tally's counters, in its columns' order (db/work_queue_tally.py reads them).
+WORK_QUEUES = ("registrations_to_confirm", "registrations_to_place", "needs_to_verify", "needs_to_dispatch",
+               "tasks_parked", "completions_to_verify", "service_records_to_approve", "whistles_open")
 _STATUS_COUNTERS = ("members", "submitted", "confirmed", "active", "paused", "rejected", "lapsed", "registered")
 
 AGGREGATES: tuple[Aggregate, ...] = (
@@ -33,6 +36,10 @@ AGGREGATES: tuple[Aggregate, ...] = (
               ("served", "tasks_open", "tasks_done", "tasks_parked")),
     Aggregate("campaign_quota_met", ("campaign_id", "period_start", "community_id"), ("met",)),
     Aggregate("campaign_reminded", ("campaign_id", "community_id", "step"), ("reminded",)),
+    # migration 0022: 三率 per area and month, the workbench's queues per community
+    Aggregate("rate_month", ("level", "area_id", "month"), ("needs", "responded", "resolved")),
+    Aggregate("rating_month", ("level", "area_id", "month", "score"), ("ratings",)),
+    Aggregate("work_queue_tally", ("community_id",), WORK_QUEUES),
 )
 
 # Takes out every writer of the maintained tables while the rebuild reads and rewrites them, so no
@@ -45,6 +52,7 @@ async def rebuild(conn: Conn) -> None:
     async with conn.transaction():
         await conn.execute(_LOCK)
         await conn.execute("SELECT registration_campaign_tallies_rebuild()")
+        await conn.execute("SELECT work_aggregates_rebuild()")
 
 
 async def differences(conn: Conn, aggregate: Aggregate, *, limit: int = 20) -> list[dict[str, object]]:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from db.pool import Conn
-from domain.scope import HierarchyPath, ScopeFilter
+from domain.scope import HierarchyPath
 from schemas.registration import MemberRegistrationOut
 
 # Registration plus what scope checks and placement need: the community's place in the
@@ -205,25 +205,6 @@ async def lapse_due(
         cohort_id, deadline, at, actor, reason,
     )
     return lapsed
-
-
-async def count_awaiting_community(conn: Conn, *, scope: ScopeFilter) -> tuple[int, int]:
-    """(submitted, confirmed but not yet placed in a grid) registrations with communities in `scope`."""
-    row = await conn.fetchrow(
-        """
-        SELECT count(*) FILTER (WHERE mr.status = 'submitted') AS submitted,
-               count(*) FILTER (WHERE mr.status = 'confirmed') AS confirmed
-        FROM member_registration mr
-        JOIN community c ON c.id = mr.community_id
-        JOIN subdistrict s ON s.id = c.subdistrict_id
-        WHERE mr.status IN ('submitted', 'confirmed')
-          AND ($1::bigint IS NULL OR s.district_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
-          AND ($3::bigint IS NULL OR mr.community_id = $3)
-        """,
-        scope.district_id, scope.subdistrict_id, scope.community_id,
-    )
-    assert row is not None
-    return int(row["submitted"]), int(row["confirmed"])
 
 
 async def set_submitted_at(conn: Conn, *, ids: Sequence[int], submitted_ats: Sequence[datetime]) -> int:

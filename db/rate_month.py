@@ -72,10 +72,3 @@ async def select_rate_counts(
             satisfied_min_score,
         )
     return [RatesRow(**{**r, "name": r["name"] or ""}) for r in rows]
-
-
-async def rebuild(conn: Conn) -> None:
-    """Recompute every counter of migration 0022 (these and work_queue_tally) from the raw tables,
-    set-based: for bulk loads that ran with session_replication_role = replica (no triggers)."""
-    async with conn.transaction():
-        await conn.execute("SELECT work_aggregates_rebuild()")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from db import member_registration, task, work_queue_tally
+from db import task, work_queue_tally
 from db.pool import Conn, custom_plans
 from domain.errors import Forbidden
 from domain.scope import scope_filter
@@ -19,7 +19,5 @@ async def work_queues(conn: Conn, actor: Actor, *, now: datetime) -> WorkQueues:
     scope = scope_filter(actor)
     async with custom_plans(conn):   # each read skips the scope filters it is not given
         tally = await work_queue_tally.select_tally(conn, scope=scope)
-        to_confirm, to_place = await member_registration.count_awaiting_community(conn, scope=scope)
         overdue = await task.count_overdue(conn, scope=scope, as_of=now)
-    return WorkQueues(**tally, registrations_to_confirm=to_confirm, registrations_to_place=to_place,
-                      tasks_overdue=overdue)
+    return WorkQueues(**tally, tasks_overdue=overdue)

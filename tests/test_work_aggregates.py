@@ -10,35 +10,18 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from db import rate_month
+from db import aggregates
 from db.pool import Conn, Pool
 from domain.local_time import LOCAL_ZONE
 from tests.api_fixtures import ApiCity, api_city_fixture, api_http_fixture  # noqa: F401
-from tests.places import add_community, add_district, add_grid, add_member, add_subdistrict
+from tests.places import add_community, add_district, add_grid, add_member, add_subdistrict, register_member
 
-# Each maintained table of migration 0022: its keys and counters (its view <table>_recomputed
-# groups the same figures from the raw tables).
-WORK_AGGREGATES = (
-    ("rate_month", ("level", "area_id", "month"), ("needs", "responded", "resolved")),
-    ("rating_month", ("level", "area_id", "month", "score"), ("ratings",)),
-    ("work_queue_tally", ("community_id",),
-     ("needs_to_verify", "needs_to_dispatch", "tasks_parked", "completions_to_verify",
-      "service_records_to_approve", "whistles_open")),
-)
+_MINE = ("rate_month", "rating_month", "work_queue_tally")   # migration 0022's, in db.aggregates
 
 
-async def work_counter_differences(conn: Conn) -> list[str]:
-    """Rows where a maintained counter and its recomputation differ (none: equal; a row whose
-    counters are all 0 is the same as no row)."""
-    out = []
-    for table, keys, counters in WORK_AGGREGATES:
-        columns = ", ".join(keys + tuple(f"coalesce({c}, 0) AS {c}" for c in counters))
-        nonzero = " OR ".join(f"coalesce({c}, 0) <> 0" for c in counters)
-        kept = f"SELECT {columns} FROM {table} WHERE {nonzero}"  # noqa: S608 - names from WORK_AGGREGATES
-        raw = f"SELECT {columns} FROM {table}_recomputed WHERE {nonzero}"  # noqa: S608 - the same
-        rows = await conn.fetch(f"(({kept}) EXCEPT ALL ({raw})) UNION ALL (({raw}) EXCEPT ALL ({kept}))")
-        out += [f"{table}: {dict(r)}" for r in rows]
-    return out
+async def work_counter_differences(conn: Conn) -> list[dict[str, object]]:
+    """Rows where one of this migration's counters and its recomputation differ (none: equal)."""
+    return [row for a in aggregates.AGGREGATES if a.table in _MINE for row in await aggregates.differences(conn, a)]
 
 
 _AT = datetime(2026, 3, 31, 15, 30, tzinfo=UTC)   # 23:30 in Beijing: still March there
@@ -120,7 +103,7 @@ async def test_counters_equal_the_raw_tables_after_a_mixed_workload(conn: Conn) 
     # The rebuild (what bulk loads call after skipping triggers) reaches the same rows.
     kept_sql = "SELECT * FROM rate_month WHERE needs > 0 ORDER BY 1, 2, 3"
     before = await conn.fetch(kept_sql)
-    await rate_month.rebuild(conn)
+    await aggregates.rebuild(conn)
     assert await conn.fetch(kept_sql) == before
     assert await work_counter_differences(conn) == []
 
@@ -215,6 +198,12 @@ async def test_live_rates_per_level_inside_the_callers_scope(
 
 async def test_workbench_tally_equals_the_raw_tables_after_a_mixed_workload(conn: Conn) -> None:
     _, community, grid, members = await _city(conn)
+    other = await add_community(conn, await add_subdistrict(conn, await add_district(conn)))
+    regs = [await register_member(conn, m, community_id=community, grid_id=None, status="submitted")
+            for m in members]
+    await conn.execute("UPDATE member_registration SET status = 'confirmed' WHERE id = ANY($1::bigint[])", regs[:2])
+    await conn.execute("UPDATE member_registration SET status = 'active', grid_id = $2 WHERE id = $1", regs[0], grid)
+    await conn.execute("UPDATE member_registration SET community_id = $2 WHERE id = $1", regs[2], other)
     needs = await _needs(conn, community, grid, [_AT] * 3)
     await conn.execute("UPDATE need SET status = 'verified' WHERE id = ANY($1::bigint[])", needs[:2])
     await conn.execute("UPDATE need SET status = 'converted' WHERE id = $1", needs[0])
@@ -243,8 +232,11 @@ async def test_workbench_tally_equals_the_raw_tables_after_a_mixed_workload(conn
     assert await work_counter_differences(conn) == []
     row = await conn.fetchrow("SELECT * FROM work_queue_tally WHERE community_id = $1", community)
     assert row is not None and dict(row) == {
-        "community_id": community, "needs_to_verify": 1, "needs_to_dispatch": 1, "tasks_parked": 1, "completions_to_verify": 1,
+        "community_id": community, "registrations_to_confirm": 0, "registrations_to_place": 1,
+        "needs_to_verify": 1, "needs_to_dispatch": 1, "tasks_parked": 1, "completions_to_verify": 1,
         "service_records_to_approve": 1, "whistles_open": 1}
+    assert await conn.fetchval("SELECT registrations_to_confirm FROM work_queue_tally WHERE community_id = $1",
+                               other) == 1
 
 
 async def test_a_rating_and_a_verification_at_once_leave_the_queue_right(pool: Pool) -> None:

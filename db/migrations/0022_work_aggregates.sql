@@ -240,6 +240,8 @@ $$;
 -- tasks depend on the clock and are counted when read, from task_live_idx below.
 CREATE TABLE work_queue_tally (
     community_id                bigint PRIMARY KEY,
+    registrations_to_confirm    bigint NOT NULL DEFAULT 0,
+    registrations_to_place      bigint NOT NULL DEFAULT 0,
     needs_to_verify             bigint NOT NULL DEFAULT 0,
     needs_to_dispatch           bigint NOT NULL DEFAULT 0,
     tasks_parked                bigint NOT NULL DEFAULT 0,
@@ -251,9 +253,12 @@ CREATE TABLE work_queue_tally (
 -- Rows (community, queue, +1/-1) added to the tally, in community order.
 CREATE FUNCTION work_queue_apply(community_ids bigint[], queues text[], deltas integer[]) RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO work_queue_tally AS w (community_id, needs_to_verify, needs_to_dispatch, tasks_parked, completions_to_verify, service_records_to_approve,
+    INSERT INTO work_queue_tally AS w (community_id, registrations_to_confirm, registrations_to_place,
+        needs_to_verify, needs_to_dispatch, tasks_parked, completions_to_verify, service_records_to_approve,
         whistles_open)
-    SELECT c, coalesce(sum(d) FILTER (WHERE q = 'needs_to_verify'), 0),
+    SELECT c, coalesce(sum(d) FILTER (WHERE q = 'registrations_to_confirm'), 0),
+           coalesce(sum(d) FILTER (WHERE q = 'registrations_to_place'), 0),
+           coalesce(sum(d) FILTER (WHERE q = 'needs_to_verify'), 0),
            coalesce(sum(d) FILTER (WHERE q = 'needs_to_dispatch'), 0),
            coalesce(sum(d) FILTER (WHERE q = 'tasks_parked'), 0),
            coalesce(sum(d) FILTER (WHERE q = 'completions_to_verify'), 0),
@@ -262,6 +267,8 @@ LANGUAGE sql AS $$
     FROM unnest(community_ids, queues, deltas) AS x(c, q, d) WHERE q IS NOT NULL AND c IS NOT NULL
     GROUP BY c ORDER BY c
     ON CONFLICT (community_id) DO UPDATE SET
+        registrations_to_confirm = w.registrations_to_confirm + EXCLUDED.registrations_to_confirm,
+        registrations_to_place = w.registrations_to_place + EXCLUDED.registrations_to_place,
         needs_to_verify = w.needs_to_verify + EXCLUDED.needs_to_verify,
         needs_to_dispatch = w.needs_to_dispatch + EXCLUDED.needs_to_dispatch,
         tasks_parked = w.tasks_parked + EXCLUDED.tasks_parked,
@@ -272,6 +279,10 @@ $$;
 
 -- Which queue a row of each table waits in (NULL: none). A task waits as parked, or as a
 -- completion to verify while done or in follow-up with a resident's rating.
+CREATE FUNCTION work_queue_of(m member_registration) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE m.status WHEN 'submitted' THEN 'registrations_to_confirm'
+                         WHEN 'confirmed' THEN 'registrations_to_place' END
+$$;
 CREATE FUNCTION work_queue_of(n need) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE n.status WHEN 'submitted' THEN 'needs_to_verify' WHEN 'verified' THEN 'needs_to_dispatch' END
 $$;
@@ -288,7 +299,7 @@ CREATE FUNCTION work_queue_of(t task) RETURNS text LANGUAGE sql STABLE AS $$
                 THEN 'completions_to_verify' END
 $$;
 
--- One trigger function for the four tables: each old row leaves its queue, each new row joins
+-- One trigger function for the five tables: each old row leaves its queue, each new row joins
 -- its. A task's side reads ratings; the rating's side (below) first locks the task rows, so of a
 -- task changed and rated at once, the second writer reads the first's committed row.
 CREATE FUNCTION work_queue_on_row() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -326,7 +337,7 @@ END
 $$;
 
 -- Every trigger above, on insert, update and delete, one statement each, with its transition
--- tables (named aggregate_* : the roster import's fast path knows them as the aggregates').
+-- tables (named aggregate_*: the roster import's fast path rebuilds them with db/aggregates.py).
 DO $$
 DECLARE
     t record;
@@ -336,6 +347,7 @@ BEGIN
         ('aggregate_need_rate_task', 'task', 'need_rate_on_task()'),
         ('aggregate_need_rate_assignment', 'assignment', 'need_rate_on_assignment()'),
         ('aggregate_rating_month', 'resident_rating', 'rating_month_on_rating()'),
+        ('aggregate_work_queue_registration', 'member_registration', 'work_queue_on_row()'),
         ('aggregate_work_queue_need', 'need', 'work_queue_on_row()'),
         ('aggregate_work_queue_record', 'service_record', 'work_queue_on_row()'),
         ('aggregate_work_queue_whistle', 'whistle', 'work_queue_on_row()'),
@@ -353,13 +365,17 @@ END
 $$;
 
 CREATE VIEW work_queue_tally_recomputed AS
-    SELECT community_id, count(*) FILTER (WHERE q = 'needs_to_verify') AS needs_to_verify,
+    SELECT community_id, count(*) FILTER (WHERE q = 'registrations_to_confirm') AS registrations_to_confirm,
+           count(*) FILTER (WHERE q = 'registrations_to_place') AS registrations_to_place,
+           count(*) FILTER (WHERE q = 'needs_to_verify') AS needs_to_verify,
            count(*) FILTER (WHERE q = 'needs_to_dispatch') AS needs_to_dispatch,
            count(*) FILTER (WHERE q = 'tasks_parked') AS tasks_parked,
            count(*) FILTER (WHERE q = 'completions_to_verify') AS completions_to_verify,
            count(*) FILTER (WHERE q = 'service_records_to_approve') AS service_records_to_approve,
            count(*) FILTER (WHERE q = 'whistles_open') AS whistles_open
-    FROM (SELECT n.community_id, work_queue_of(n) AS q FROM need n
+    FROM (SELECT m.community_id, work_queue_of(m) AS q FROM member_registration m
+                    WHERE m.status IN ('submitted', 'confirmed')
+          UNION ALL SELECT n.community_id, work_queue_of(n) FROM need n
           UNION ALL SELECT r.community_id, work_queue_of(r) FROM service_record r
           UNION ALL SELECT w.community_id, work_queue_of(w) FROM whistle w
           UNION ALL SELECT t.community_id, work_queue_of(t) FROM task t
@@ -374,17 +390,14 @@ BEGIN
     LOCK TABLE work_queue_tally IN EXCLUSIVE MODE;
     DELETE FROM work_queue_tally;
     INSERT INTO work_queue_tally
-    SELECT community_id, coalesce(needs_to_verify, 0), coalesce(needs_to_dispatch, 0), coalesce(tasks_parked, 0),
+    SELECT community_id, coalesce(registrations_to_confirm, 0), coalesce(registrations_to_place, 0),
+           coalesce(needs_to_verify, 0), coalesce(needs_to_dispatch, 0), coalesce(tasks_parked, 0),
            coalesce(completions_to_verify, 0), coalesce(service_records_to_approve, 0), coalesce(whistles_open, 0)
     FROM work_queue_tally_recomputed;
 END
 $$;
 
--- Registrations waiting for their community are counted when read, from the index of those
--- waiting (the roster import's fast path writes them with triggers off). Overdue tasks depend
--- on the clock: counted when read, over the live tasks only.
-CREATE INDEX member_registration_awaiting_idx ON member_registration (community_id, status)
-    WHERE status IN ('submitted', 'confirmed');
+-- Overdue tasks depend on the clock: counted when read, over the live tasks only.
 CREATE INDEX task_live_idx ON task (community_id, id)
     INCLUDE (status, window_end, need_id, understaffed_shortfall)
     WHERE status IN ('open', 'offering', 'staffed', 'in_progress', 'parked');

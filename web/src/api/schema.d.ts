@@ -4516,8 +4516,8 @@ export interface components {
         };
         /**
          * RatesRow
-         * @description One group's 三率 over the period, as domain/evaluation.py defines them; a rate is None when
-         *     its denominator is 0, rounded half-up to 4 decimals.
+         * @description One group's 三率 over the period, as domain/evaluation.py defines them, each rate beside its
+         *     counts; a rate is None when its denominator is 0, rounded half-up to 4 decimals.
          */
         RatesRow: {
             /**
@@ -4538,10 +4538,20 @@ export interface components {
              */
             responded: number;
             /**
+             * Response Rate
+             * @description 响应率 = responded / needs
+             */
+            response_rate: number | null;
+            /**
              * Resolved
              * @description 其中有任务已核查或办结的
              */
             resolved: number;
+            /**
+             * Resolution Rate
+             * @description 解决率 = resolved / needs
+             */
+            resolution_rate: number | null;
             /**
              * Ratings
              * @description 期间内居民的评价
@@ -4552,16 +4562,6 @@ export interface components {
              * @description 其中达到满意星级的
              */
             satisfied: number;
-            /**
-             * Response Rate
-             * @description 响应率 = responded / needs
-             */
-            response_rate: number | null;
-            /**
-             * Resolution Rate
-             * @description 解决率 = resolved / needs
-             */
-            resolution_rate: number | null;
             /**
              * Satisfaction Rate
              * @description 满意率 = satisfied / ratings

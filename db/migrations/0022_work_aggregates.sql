@@ -102,57 +102,36 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION need_rate_on_need() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM need_rate_refresh(ARRAY(SELECT id FROM new_rows));
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM need_rate_refresh(ARRAY(SELECT id FROM old_rows));
-    ELSE
-        PERFORM need_rate_refresh(ARRAY(
-            SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
-            WHERE (n.status = 'rejected', n.duplicate_of IS NULL, n.created_at, n.community_id)
-                  IS DISTINCT FROM (o.status = 'rejected', o.duplicate_of IS NULL, o.created_at, o.community_id)));
-    END IF;
-    RETURN NULL;
-END
+-- Which need a row of need, task or assignment bears on, and what of it the need's state reads:
+-- an update that leaves that alone (a check-in, a task's wave) refreshes nothing.
+CREATE FUNCTION need_rate_of(n need) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT n.id $$;
+CREATE FUNCTION need_rate_of(t task) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT t.need_id $$;
+CREATE FUNCTION need_rate_of(a assignment) RETURNS bigint LANGUAGE sql STABLE AS $$
+    SELECT need_id FROM task WHERE id = a.task_id
 $$;
-
-CREATE FUNCTION need_rate_on_task() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM need_rate_refresh(ARRAY(SELECT DISTINCT need_id FROM new_rows WHERE need_id IS NOT NULL));
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM need_rate_refresh(ARRAY(SELECT DISTINCT need_id FROM old_rows WHERE need_id IS NOT NULL));
-    ELSE
-        PERFORM need_rate_refresh(ARRAY(
-            SELECT DISTINCT x.need_id FROM new_rows n JOIN old_rows o ON o.id = n.id,
-                   LATERAL (VALUES (n.need_id), (o.need_id)) x(need_id)
-            WHERE x.need_id IS NOT NULL
-              AND (n.need_id IS DISTINCT FROM o.need_id
-                   OR (n.status IN ('verified', 'closed')) <> (o.status IN ('verified', 'closed')))));
-    END IF;
-    RETURN NULL;
-END
+CREATE FUNCTION need_rate_basis(n need) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT concat_ws('|', n.status = 'rejected', n.duplicate_of IS NULL, n.created_at, n.community_id)
 $$;
+CREATE FUNCTION need_rate_basis(t task) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT concat_ws('|', t.need_id, t.status IN ('verified', 'closed'))
+$$;
+CREATE FUNCTION need_rate_basis(a assignment) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT a.task_id::text $$;
 
-CREATE FUNCTION need_rate_on_assignment() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One trigger function for the three tables: the needs their changed rows bear on, refreshed.
+CREATE FUNCTION need_rate_on_row() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    ids bigint[];
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM need_rate_refresh(ARRAY(
-            SELECT DISTINCT t.need_id FROM task t WHERE t.need_id IS NOT NULL
-              AND t.id IN (SELECT task_id FROM new_rows)));
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM need_rate_refresh(ARRAY(
-            SELECT DISTINCT t.need_id FROM task t WHERE t.need_id IS NOT NULL
-              AND t.id IN (SELECT task_id FROM old_rows)));
+    IF TG_OP = 'UPDATE' THEN
+        EXECUTE format('SELECT array_agg(DISTINCT v.x) FROM new_rows n JOIN old_rows o ON o.id = n.id,'
+                       ' LATERAL (VALUES (need_rate_of(n::%1$I)), (need_rate_of(o::%1$I))) AS v(x)'
+                       ' WHERE need_rate_basis(n::%1$I) IS DISTINCT FROM need_rate_basis(o::%1$I)',
+                       TG_TABLE_NAME) INTO ids;
     ELSE
-        PERFORM need_rate_refresh(ARRAY(
-            SELECT DISTINCT t.need_id FROM task t WHERE t.need_id IS NOT NULL AND t.id IN (
-                SELECT x.task_id FROM new_rows n JOIN old_rows o ON o.id = n.id,
-                       LATERAL (VALUES (n.task_id), (o.task_id)) x(task_id)
-                WHERE n.task_id <> o.task_id)));
+        EXECUTE format('SELECT array_agg(DISTINCT need_rate_of(r::%I)) FROM %I r', TG_TABLE_NAME,
+                       CASE TG_OP WHEN 'INSERT' THEN 'new_rows' ELSE 'old_rows' END) INTO ids;
     END IF;
+    PERFORM need_rate_refresh(array_remove(ids, NULL));
     RETURN NULL;
 END
 $$;
@@ -250,31 +229,29 @@ CREATE TABLE work_queue_tally (
     whistles_open               bigint NOT NULL DEFAULT 0
 );
 
--- Rows (community, queue, +1/-1) added to the tally, in community order.
+-- The queues' zeros, a queue a key: what a community with nothing waiting in a queue shows.
+CREATE FUNCTION work_queue_zeros() RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_object_agg(attname, 0) FROM pg_attribute
+    WHERE attrelid = 'work_queue_tally'::regclass AND attnum > 1 AND NOT attisdropped
+$$;
+
+-- Rows (community, queue, +1/-1) added to the tally, in community order. The queues are the
+-- table's columns after community_id, so a queue added to the table needs nothing here.
 CREATE FUNCTION work_queue_apply(community_ids bigint[], queues text[], deltas integer[]) RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO work_queue_tally AS w (community_id, registrations_to_confirm, registrations_to_place,
-        needs_to_verify, needs_to_dispatch, tasks_parked, completions_to_verify, service_records_to_approve,
-        whistles_open)
-    SELECT c, coalesce(sum(d) FILTER (WHERE q = 'registrations_to_confirm'), 0),
-           coalesce(sum(d) FILTER (WHERE q = 'registrations_to_place'), 0),
-           coalesce(sum(d) FILTER (WHERE q = 'needs_to_verify'), 0),
-           coalesce(sum(d) FILTER (WHERE q = 'needs_to_dispatch'), 0),
-           coalesce(sum(d) FILTER (WHERE q = 'tasks_parked'), 0),
-           coalesce(sum(d) FILTER (WHERE q = 'completions_to_verify'), 0),
-           coalesce(sum(d) FILTER (WHERE q = 'service_records_to_approve'), 0),
-           coalesce(sum(d) FILTER (WHERE q = 'whistles_open'), 0)
-    FROM unnest(community_ids, queues, deltas) AS x(c, q, d) WHERE q IS NOT NULL AND c IS NOT NULL
-    GROUP BY c ORDER BY c
-    ON CONFLICT (community_id) DO UPDATE SET
-        registrations_to_confirm = w.registrations_to_confirm + EXCLUDED.registrations_to_confirm,
-        registrations_to_place = w.registrations_to_place + EXCLUDED.registrations_to_place,
-        needs_to_verify = w.needs_to_verify + EXCLUDED.needs_to_verify,
-        needs_to_dispatch = w.needs_to_dispatch + EXCLUDED.needs_to_dispatch,
-        tasks_parked = w.tasks_parked + EXCLUDED.tasks_parked,
-        completions_to_verify = w.completions_to_verify + EXCLUDED.completions_to_verify,
-        service_records_to_approve = w.service_records_to_approve + EXCLUDED.service_records_to_approve,
-        whistles_open = w.whistles_open + EXCLUDED.whistles_open
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format(
+        'INSERT INTO work_queue_tally AS w'
+        ' SELECT (jsonb_populate_record(NULL::work_queue_tally, work_queue_zeros() || jsonb_object_agg(q, n)'
+        '                               || jsonb_build_object(''community_id'', c))).*'
+        ' FROM (SELECT c, q, sum(d) AS n FROM unnest($1, $2, $3) AS x(c, q, d)'
+        '       WHERE q IS NOT NULL AND c IS NOT NULL GROUP BY c, q) x'
+        ' GROUP BY c ORDER BY c'
+        ' ON CONFLICT (community_id) DO UPDATE SET %s',
+        (SELECT string_agg(format('%1$I = w.%1$I + EXCLUDED.%1$I', col), ', ')
+         FROM jsonb_object_keys(work_queue_zeros()) col))
+    USING community_ids, queues, deltas;
+END
 $$;
 
 -- Which queue a row of each table waits in (NULL: none). A task waits as parked, or as a
@@ -343,9 +320,9 @@ DECLARE
     t record;
 BEGIN
     FOR t IN SELECT * FROM (VALUES
-        ('aggregate_need_rate', 'need', 'need_rate_on_need()'),
-        ('aggregate_need_rate_task', 'task', 'need_rate_on_task()'),
-        ('aggregate_need_rate_assignment', 'assignment', 'need_rate_on_assignment()'),
+        ('aggregate_need_rate', 'need', 'need_rate_on_row()'),
+        ('aggregate_need_rate_task', 'task', 'need_rate_on_row()'),
+        ('aggregate_need_rate_assignment', 'assignment', 'need_rate_on_row()'),
         ('aggregate_rating_month', 'resident_rating', 'rating_month_on_rating()'),
         ('aggregate_work_queue_registration', 'member_registration', 'work_queue_on_row()'),
         ('aggregate_work_queue_need', 'need', 'work_queue_on_row()'),
@@ -365,22 +342,18 @@ END
 $$;
 
 CREATE VIEW work_queue_tally_recomputed AS
-    SELECT community_id, count(*) FILTER (WHERE q = 'registrations_to_confirm') AS registrations_to_confirm,
-           count(*) FILTER (WHERE q = 'registrations_to_place') AS registrations_to_place,
-           count(*) FILTER (WHERE q = 'needs_to_verify') AS needs_to_verify,
-           count(*) FILTER (WHERE q = 'needs_to_dispatch') AS needs_to_dispatch,
-           count(*) FILTER (WHERE q = 'tasks_parked') AS tasks_parked,
-           count(*) FILTER (WHERE q = 'completions_to_verify') AS completions_to_verify,
-           count(*) FILTER (WHERE q = 'service_records_to_approve') AS service_records_to_approve,
-           count(*) FILTER (WHERE q = 'whistles_open') AS whistles_open
-    FROM (SELECT m.community_id, work_queue_of(m) AS q FROM member_registration m
-                    WHERE m.status IN ('submitted', 'confirmed')
-          UNION ALL SELECT n.community_id, work_queue_of(n) FROM need n
-          UNION ALL SELECT r.community_id, work_queue_of(r) FROM service_record r
-          UNION ALL SELECT w.community_id, work_queue_of(w) FROM whistle w
-          UNION ALL SELECT t.community_id, work_queue_of(t) FROM task t
-                    WHERE t.status IN ('parked', 'done', 'follow_up')) x
-    WHERE q IS NOT NULL
+    SELECT (jsonb_populate_record(NULL::work_queue_tally, work_queue_zeros() || jsonb_object_agg(q, n)
+                                  || jsonb_build_object('community_id', community_id))).*
+    FROM (SELECT community_id, q, count(*) AS n
+          FROM (SELECT m.community_id, work_queue_of(m) AS q FROM member_registration m
+                WHERE m.status IN ('submitted', 'confirmed')
+                UNION ALL SELECT n.community_id, work_queue_of(n) FROM need n
+                UNION ALL SELECT r.community_id, work_queue_of(r) FROM service_record r
+                UNION ALL SELECT w.community_id, work_queue_of(w) FROM whistle w
+                UNION ALL SELECT t.community_id, work_queue_of(t) FROM task t
+                          WHERE t.status IN ('parked', 'done', 'follow_up')) x
+          WHERE q IS NOT NULL
+          GROUP BY community_id, q) y
     GROUP BY community_id;
 
 -- Bulk loads that skipped the triggers: every counter of this migration from the raw tables.
@@ -389,11 +362,7 @@ BEGIN
     PERFORM work_rates_rebuild();
     LOCK TABLE work_queue_tally IN EXCLUSIVE MODE;
     DELETE FROM work_queue_tally;
-    INSERT INTO work_queue_tally
-    SELECT community_id, coalesce(registrations_to_confirm, 0), coalesce(registrations_to_place, 0),
-           coalesce(needs_to_verify, 0), coalesce(needs_to_dispatch, 0), coalesce(tasks_parked, 0),
-           coalesce(completions_to_verify, 0), coalesce(service_records_to_approve, 0), coalesce(whistles_open, 0)
-    FROM work_queue_tally_recomputed;
+    INSERT INTO work_queue_tally SELECT * FROM work_queue_tally_recomputed;
 END
 $$;
 

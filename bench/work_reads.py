@@ -1,51 +1,39 @@
-"""The work reads of issue 12 point 1 at megacity scale, each beside a baseline in the same run:
-the three rates 三率 live, the ledger's first page with its filters, the workbench's counts (the
-ledger's counts among them), and a member's own points, tasks and service records.
+"""The work reads of issue 12 point 1, for bench.reads: the three rates 三率 live, the ledger's
+first page with its filters, the workbench's counts (the ledger's counts among them), and a
+member's own points, tasks and service records.
 
-    .venv/bin/python -m bench.work_reads --members 1000000
-
-Seeds bench.megacity's city, then this module's extension (`seed_extension`: residents' ratings,
-the offers behind the assignments, needs waiting for verification, whistles), rebuilds the maintained
-aggregates (the seed skips triggers), and times each read through the product's services, the code
-the routes run, over varied callers (p50 / p95 of `--samples` calls). Baselines:
-  三率: the same figures by a plain GROUP BY over need, task, assignment and resident_rating;
-  the workbench: the same counts by a plain GROUP BY over the raw tables of its queues;
-  the ledger and a member's reads: the same SQL with index scans off (straight from the tables).
+`seed_extension` adds what bench.megacity leaves out that these reads count (residents' ratings,
+the offers behind the assignments, needs waiting for verification, whistles), with triggers off,
+and rebuilds the maintained aggregates. `work_reads` are the reads, each through the service its
+route runs, for one caller of each kind (a district, a subdistrict, a community, a member), beside
+its baseline in the same run:
+  三率 and the workbench: the same figures by a plain GROUP BY over the raw tables;
+  the ledger and a member's reads (index reads, nothing maintained): the same SQL with index
+  scans off, i.e. read straight from the tables.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import logging
-import random
-import statistics
-import tempfile
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 
-from bench.megacity import Megacity, seed
-from db import aggregates
-from db.migrate import migrate
-from db.pool import Conn, Pool, connect, open_pool
+from bench.megacity import Megacity
+from db import aggregates, task
+from db.pool import Conn
 from domain.evaluation import parse_period
 from domain.local_time import LOCAL_ZONE
 from domain.scope import scope_filter
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.dispatch import LedgerFilter, TaskStatus
-from schemas.rates import RatesLevel
+from schemas.rates import RatesLevel, RatesRow
+from schemas.work_queue import WorkQueues
 from services import dispatch, points, rates, service_record, work_queue
-from telemetry.logging import configure_logging
 
-Read = Callable[[Conn, random.Random], Awaitable[object]]
+Call = Callable[[Conn], Awaitable[object]]
 
 
 async def seed_extension(conn: Conn, city: Megacity) -> dict[str, int]:
     """The facts bench.megacity leaves out that these reads count (see the module doc), then the
-    三率 counters rebuilt from the raw tables."""
+    maintained aggregates rebuilt from the raw tables."""
     await conn.execute("SET session_replication_role = replica")
     try:
         await conn.execute(
@@ -78,51 +66,54 @@ async def seed_extension(conn: Conn, city: Megacity) -> dict[str, int]:
     await aggregates.rebuild(conn)
     await conn.execute("VACUUM ANALYZE")
     return {t: int(await conn.fetchval(f"SELECT count(*) FROM {t}"))  # noqa: S608 - constant names
-            for t in ("need", "resident_rating", "offer", "whistle", "rate_month")}
+            for t in ("need", "resident_rating", "offer", "whistle", "rate_month", "work_queue_tally")}
 
 
-def _actor(role: Role, kind: ScopeKind, scope_id: int | None) -> Actor:
-    return Actor(role=role, scope_kind=kind, scope_id=scope_id, label="bench")
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    read: Read
-    baseline: Read
-    baseline_note: str
-
-
-# 三率 by a plain GROUP BY over the raw tables: the evaluation's definitions (db/evaluation.py).
+# 三率 by a plain GROUP BY over need, task, assignment and resident_rating (the evaluation's
+# definitions, db/evaluation.py), grouped like the maintained read.
 _RAW_RATES = """
     WITH scoped AS (
         SELECT c.id, CASE $2::text WHEN 'community' THEN c.id WHEN 'district' THEN s.district_id ELSE 0 END AS key
         FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id
         WHERE $1::bigint IS NULL OR s.district_id = $1
     ), nd AS (
-        SELECT sc.key, count(*) AS needs,
+        SELECT sc.key, count(*)::int AS needs,
                count(*) FILTER (WHERE EXISTS (SELECT 1 FROM task t JOIN assignment a ON a.task_id = t.id
-                                              WHERE t.need_id = n.id)) AS responded,
+                                              WHERE t.need_id = n.id))::int AS responded,
                count(*) FILTER (WHERE EXISTS (SELECT 1 FROM task t WHERE t.need_id = n.id
-                                              AND t.status IN ('verified', 'closed'))) AS resolved
+                                              AND t.status IN ('verified', 'closed')))::int AS resolved
         FROM need n JOIN scoped sc ON sc.id = n.community_id
         WHERE n.created_at >= $3 AND n.created_at < $4 AND n.status <> 'rejected' AND n.duplicate_of IS NULL
         GROUP BY sc.key
     ), rt AS (
-        SELECT sc.key, count(*) AS ratings, count(*) FILTER (WHERE r.score >= 4) AS satisfied
+        SELECT sc.key, count(*)::int AS ratings, count(*) FILTER (WHERE r.score >= 4)::int AS satisfied
         FROM resident_rating r JOIN task t ON t.id = r.task_id JOIN scoped sc ON sc.id = t.community_id
         WHERE r.rated_at >= $3 AND r.rated_at < $4 GROUP BY sc.key
-    )
-    SELECT * FROM nd FULL JOIN rt USING (key)
+    ), keys AS (SELECT DISTINCT key FROM scoped)
+    SELECT CASE WHEN $2::text = 'city' THEN NULL ELSE k.key END AS id,
+           CASE $2::text WHEN 'community' THEN (SELECT name FROM community WHERE id = k.key)
+                         WHEN 'district' THEN (SELECT name FROM district WHERE id = k.key) ELSE '全市' END AS name,
+           coalesce(nd.needs, 0) AS needs, coalesce(nd.responded, 0) AS responded,
+           coalesce(nd.resolved, 0) AS resolved, coalesce(rt.ratings, 0) AS ratings,
+           coalesce(rt.satisfied, 0) AS satisfied,
+           round(nd.responded::numeric / nullif(nd.needs, 0), 4)::float AS response_rate,
+           round(nd.resolved::numeric / nullif(nd.needs, 0), 4)::float AS resolution_rate,
+           round(rt.satisfied::numeric / nullif(rt.ratings, 0), 4)::float AS satisfaction_rate
+    FROM keys k LEFT JOIN nd ON nd.key = k.key LEFT JOIN rt ON rt.key = k.key
+    ORDER BY k.key
 """
 
-
 # The workbench's queues by a plain GROUP BY over member_registration, need, task, rating,
-# service_record and whistle (the view behind the maintained tally's test), in the scope.
+# service_record and whistle (the view the aggregates' test compares the tally with), in scope.
 _RAW_QUEUES = """
-    SELECT sum(q.registrations_to_confirm), sum(q.registrations_to_place), sum(q.needs_to_verify),
-           sum(q.needs_to_dispatch), sum(q.tasks_parked), sum(q.completions_to_verify),
-           sum(q.service_records_to_approve), sum(q.whistles_open)
+    SELECT coalesce(sum(q.registrations_to_confirm), 0) AS registrations_to_confirm,
+           coalesce(sum(q.registrations_to_place), 0) AS registrations_to_place,
+           coalesce(sum(q.needs_to_verify), 0) AS needs_to_verify,
+           coalesce(sum(q.needs_to_dispatch), 0) AS needs_to_dispatch,
+           coalesce(sum(q.tasks_parked), 0) AS tasks_parked,
+           coalesce(sum(q.completions_to_verify), 0) AS completions_to_verify,
+           coalesce(sum(q.service_records_to_approve), 0) AS service_records_to_approve,
+           coalesce(sum(q.whistles_open), 0) AS whistles_open
     FROM work_queue_tally_recomputed q
     JOIN community c ON c.id = q.community_id JOIN subdistrict s ON s.id = c.subdistrict_id
     WHERE ($1::bigint IS NULL OR s.district_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
@@ -130,157 +121,75 @@ _RAW_QUEUES = """
 """
 
 
-async def _no_index_scans(conn: Conn, read: Read, rng: random.Random) -> object:
-    async with conn.transaction():
-        await conn.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off;"
-                           " SET LOCAL enable_indexonlyscan = off")
-        return await read(conn, rng)
+def _no_index_scans(call: Call) -> Call:
+    async def read(conn: Conn) -> object:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off;"
+                               " SET LOCAL enable_indexonlyscan = off")
+            return await call(conn)
+    return read
 
 
-def cases(city: Megacity) -> list[Case]:
-    c = city.city
-    now = city.now
-    local = now.astimezone(LOCAL_ZONE)
-    year = parse_period(str(local.year))
-    org_city = _actor(Role.org_department, ScopeKind.city, None)
-    members = city.members
+def work_reads(city: Megacity) -> list[tuple[str, Call, Call, str]]:
+    """(name, the read as a person waits for it, its baseline, what the baseline is), the two
+    returning the same rows."""
+    c, now = city.city, city.now
+    year = parse_period(str(now.astimezone(LOCAL_ZONE).year))
+    district, subdistrict = c.district_ids[len(c.district_ids) // 2], c.subdistrict_ids[len(c.subdistrict_ids) // 2]
+    org_city = Actor(role=Role.org_department, scope_kind=ScopeKind.city, label="bench")
+    org_district = Actor(role=Role.org_department, scope_kind=ScopeKind.district, scope_id=district, label="bench")
+    sub = Actor(role=Role.subdistrict, scope_kind=ScopeKind.subdistrict, scope_id=subdistrict, label="bench")
+    staff = Actor(role=Role.community_staff, scope_kind=ScopeKind.community,
+                  scope_id=c.community_ids[len(c.community_ids) // 2], label="bench")
+    member = Actor(role=Role.member, scope_kind=ScopeKind.member, scope_id=city.members // 2, label="bench")
 
-    def org_district(rng: random.Random) -> Actor:
-        return _actor(Role.org_department, ScopeKind.district, rng.choice(c.district_ids))
+    def three_rates(level: RatesLevel, who: Actor) -> tuple[Call, Call]:
+        async def read(conn: Conn) -> object:
+            return (await rates.live_rates(conn, who, level=level, period=year.label, now=now)).items
 
-    def sub(rng: random.Random) -> Actor:
-        return _actor(Role.subdistrict, ScopeKind.subdistrict, rng.choice(c.subdistrict_ids))
+        async def raw(conn: Conn) -> object:
+            rows = await conn.fetch(_RAW_RATES, scope_filter(who).district_id, level, year.start, year.end)
+            return [RatesRow(**r) for r in rows]
+        return read, raw
 
-    def staff(rng: random.Random) -> Actor:
-        return _actor(Role.community_staff, ScopeKind.community, rng.choice(c.community_ids))
-
-    def member(rng: random.Random) -> Actor:
-        return _actor(Role.member, ScopeKind.member, rng.randrange(members) + 1)
-
-    def rates_read(level: RatesLevel, who: Callable[[random.Random], Actor]) -> Read:
-        async def read(conn: Conn, rng: random.Random) -> object:
-            return await rates.live_rates(conn, who(rng), level=level, period=str(local.year), now=now)
+    def ledger(who: Actor, **filters: bool | TaskStatus) -> Call:
+        async def read(conn: Conn) -> object:
+            return await dispatch.ledger(conn, who, LedgerFilter.model_validate(filters), now=now)
         return read
 
-    def rates_raw(level: str, district: bool) -> Read:
-        async def read(conn: Conn, rng: random.Random) -> object:
-            return await conn.fetch(_RAW_RATES, rng.choice(c.district_ids) if district else None, level,
-                                    year.start, year.end)
-        return read
+    def queues(who: Actor) -> tuple[Call, Call]:
+        async def read(conn: Conn) -> object:
+            return await work_queue.work_queues(conn, who, now=now)
 
-    def ledger(who: Callable[[random.Random], Actor], **filters: object) -> Read:
-        async def read(conn: Conn, rng: random.Random) -> object:
-            return await dispatch.ledger(conn, who(rng), LedgerFilter(limit=100, **filters),  # type: ignore[arg-type]
-                                         now=now)
-        return read
+        async def raw(conn: Conn) -> object:
+            scope = scope_filter(who)
+            row = await conn.fetchrow(_RAW_QUEUES, scope.district_id, scope.subdistrict_id, scope.community_id)
+            assert row is not None
+            return WorkQueues(**row, tasks_overdue=await task.count_overdue(conn, scope=scope, as_of=now))
+        return read, raw
 
-    def queues(who: Callable[[random.Random], Actor]) -> Read:
-        async def read(conn: Conn, rng: random.Random) -> object:
-            return await work_queue.work_queues(conn, who(rng), now=now)
-        return read
+    async def my_points(conn: Conn) -> object:
+        return await points.my_points(conn, member, ledger=None, limit=50, offset=0)
 
-    async def my_points(conn: Conn, rng: random.Random) -> object:
-        return await points.my_points(conn, member(rng), ledger=None, limit=50, offset=0)
+    async def my_tasks(conn: Conn) -> object:
+        return await dispatch.my_tasks(conn, member, limit=50)
 
-    async def my_tasks(conn: Conn, rng: random.Random) -> object:
-        return await dispatch.my_tasks(conn, member(rng), limit=50)
+    async def my_records(conn: Conn) -> object:
+        return await service_record.list_records(conn, member, limit=50)
 
-    async def my_records(conn: Conn, rng: random.Random) -> object:
-        return await service_record.list_records(conn, member(rng), limit=50)
-
-    def queues_raw(who: Callable[[random.Random], Actor]) -> Read:
-        async def read(conn: Conn, rng: random.Random) -> object:
-            scope = scope_filter(who(rng))
-            return await conn.fetch(_RAW_QUEUES, scope.district_id, scope.subdistrict_id, scope.community_id)
-        return read
-
-    def plain(name: str, read: Read) -> Case:
-        return Case(name, read, lambda conn, rng: _no_index_scans(conn, read, rng), "same SQL, index scans off")
-
-    raw = "GROUP BY over need/task/assignment/rating"
-    raw_queues = "GROUP BY over the raw queues' tables"
-    return [
-        Case("三率 per district, city-wide, this year", rates_read("district", lambda rng: org_city),
-             rates_raw("district", False), raw),
-        Case("三率 per community, one district, this year", rates_read("community", org_district),
-             rates_raw("community", True), raw),
-        Case("三率 the city, this year", rates_read("city", lambda rng: org_city),
-             rates_raw("city", False), raw),
-        plain("ledger first page, community staff", ledger(staff)),
-        plain("ledger first page, subdistrict, status=closed", ledger(sub, status=TaskStatus.closed)),
-        plain("ledger first page, district, parked", ledger(org_district, parked=True)),
-        plain("ledger first page, city, overdue", ledger(lambda rng: org_city, overdue=True)),
-        Case("workbench counts, community staff", queues(staff), queues_raw(staff), raw_queues),
-        Case("workbench counts, district", queues(org_district), queues_raw(org_district), raw_queues),
-        Case("workbench counts, city", queues(lambda rng: org_city), queues_raw(lambda rng: org_city), raw_queues),
-        plain("GET /me/points", my_points),
-        plain("GET /me/tasks", my_tasks),
-        plain("member's service records", my_records),
+    indexed = [
+        ("ledger, community staff", ledger(staff)),
+        ("ledger, subdistrict, closed", ledger(sub, status=TaskStatus.closed)),
+        ("ledger, district, parked", ledger(org_district, parked=True)),
+        ("ledger, city, overdue", ledger(org_city, overdue=True)),
+        ("GET /me/points", my_points), ("GET /me/tasks", my_tasks), ("member's service records", my_records),
     ]
-
-
-async def _time(pool: Pool, read: Read, samples: int, rng: random.Random) -> tuple[float, float]:
-    """(p50, p95) in ms of `samples` calls, each on a pooled connection like a request's."""
-    took = []
-    for _ in range(samples):
-        async with pool.acquire() as conn:
-            t0 = time.perf_counter()
-            await read(conn, rng)
-            took.append((time.perf_counter() - t0) * 1000)
-    took.sort()
-    return statistics.median(took), took[min(len(took) - 1, round(0.95 * (len(took) - 1)))]
-
-
-async def measure(pool: Pool, city: Megacity, *, samples: int, baseline_samples: int) -> list[str]:
-    lines = []
-    for case in cases(city):
-        rng = random.Random(case.name)
-        await _time(pool, case.read, 3, rng)   # warm the caches and the prepared statements
-        p50, p95 = await _time(pool, case.read, samples, rng)
-        b50, b95 = await _time(pool, case.baseline, baseline_samples, random.Random(case.name))
-        line = (f"{case.name:48} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms   baseline ({case.baseline_note}) "
-                f"p50 {b50:8.1f} ms  p95 {b95:8.1f} ms")
-        print(line, flush=True)
-        lines.append(line)
-    return lines
-
-
-async def run(members: int, samples: int, baseline_samples: int) -> None:
-    from stack.postgres import start_embedded_postgres
-
-    with tempfile.TemporaryDirectory(prefix="sbd-bench-work-reads-") as tmp:
-        pg = await asyncio.to_thread(start_embedded_postgres, Path(tmp) / "postgres")
-        try:
-            conn = await connect(pg.get_uri())
-            try:
-                await migrate(conn)
-                t0 = time.perf_counter()
-                city = await seed(conn, members)
-                extra = await seed_extension(conn, city)
-                print(f"seeded {members} members in {time.perf_counter() - t0:.1f} s "
-                      f"({', '.join(f'{k} {v}' for k, v in {**city.counts, **extra}.items())})", flush=True)
-            finally:
-                await conn.close()
-            pool = await open_pool(pg.get_uri(), min_size=1, max_size=2)
-            try:
-                print(f"reads at {datetime.now(LOCAL_ZONE):%Y-%m-%d %H:%M}: {samples} calls each, "
-                      f"baselines {baseline_samples}", flush=True)
-                await measure(pool, city, samples=samples, baseline_samples=baseline_samples)
-            finally:
-                await pool.close()
-        finally:
-            await asyncio.to_thread(pg.cleanup)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--members", type=int, default=1_000_000)
-    parser.add_argument("--samples", type=int, default=60)
-    parser.add_argument("--baseline-samples", type=int, default=2)
-    args = parser.parse_args()
-    configure_logging(json=True, level=logging.WARNING)
-    asyncio.run(run(args.members, args.samples, args.baseline_samples))
-
-
-if __name__ == "__main__":
-    main()
+    return [
+        ("三率 per district, city, year", *three_rates("district", org_city), "GROUP BY"),
+        ("三率 per community, district, year", *three_rates("community", org_district), "GROUP BY"),
+        ("三率 the city, year", *three_rates("city", org_city), "GROUP BY"),
+        ("workbench counts, community", *queues(staff), "GROUP BY"),
+        ("workbench counts, district", *queues(org_district), "GROUP BY"),
+        ("workbench counts, city", *queues(org_city), "GROUP BY"),
+        *[(name, call, _no_index_scans(call), "no index") for name, call in indexed],
+    ]

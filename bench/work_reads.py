@@ -7,7 +7,8 @@ the offers behind the assignments, needs waiting for verification, whistles), wi
 and rebuilds the maintained aggregates. `work_reads` are the reads, each through the service its
 route runs, for one caller of each kind (a district, a subdistrict, a community, a member), beside
 its baseline in the same run:
-  三率 and the workbench: the same figures by a plain GROUP BY over the raw tables;
+  三率 and the workbench: the same figures by a plain GROUP BY over the raw tables (the
+  aggregates' *_recomputed views, read with `live=True`);
   the ledger and a member's reads (index reads, nothing maintained): the same SQL with index
   scans off, i.e. read straight from the tables.
 """
@@ -17,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bench.megacity import Megacity
-from db import aggregates, task
+from db import aggregates, task, work_queue_tally
 from db.pool import Conn
 from domain.evaluation import parse_period
 from domain.local_time import LOCAL_ZONE
 from domain.scope import scope_filter
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.dispatch import LedgerFilter, TaskStatus
-from schemas.rates import RatesLevel, RatesRow
+from schemas.rates import RatesLevel
 from schemas.work_queue import WorkQueues
 from services import dispatch, points, rates, service_record, work_queue
 
@@ -69,58 +70,6 @@ async def seed_extension(conn: Conn, city: Megacity) -> dict[str, int]:
             for t in ("need", "resident_rating", "offer", "whistle", "rate_month", "work_queue_tally")}
 
 
-# 三率 by a plain GROUP BY over need, task, assignment and resident_rating (the evaluation's
-# definitions, db/evaluation.py), grouped like the maintained read.
-_RAW_RATES = """
-    WITH scoped AS (
-        SELECT c.id, CASE $2::text WHEN 'community' THEN c.id WHEN 'district' THEN s.district_id ELSE 0 END AS key
-        FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id
-        WHERE $1::bigint IS NULL OR s.district_id = $1
-    ), nd AS (
-        SELECT sc.key, count(*)::int AS needs,
-               count(*) FILTER (WHERE EXISTS (SELECT 1 FROM task t JOIN assignment a ON a.task_id = t.id
-                                              WHERE t.need_id = n.id))::int AS responded,
-               count(*) FILTER (WHERE EXISTS (SELECT 1 FROM task t WHERE t.need_id = n.id
-                                              AND t.status IN ('verified', 'closed')))::int AS resolved
-        FROM need n JOIN scoped sc ON sc.id = n.community_id
-        WHERE n.created_at >= $3 AND n.created_at < $4 AND n.status <> 'rejected' AND n.duplicate_of IS NULL
-        GROUP BY sc.key
-    ), rt AS (
-        SELECT sc.key, count(*)::int AS ratings, count(*) FILTER (WHERE r.score >= 4)::int AS satisfied
-        FROM resident_rating r JOIN task t ON t.id = r.task_id JOIN scoped sc ON sc.id = t.community_id
-        WHERE r.rated_at >= $3 AND r.rated_at < $4 GROUP BY sc.key
-    ), keys AS (SELECT DISTINCT key FROM scoped)
-    SELECT CASE WHEN $2::text = 'city' THEN NULL ELSE k.key END AS id,
-           CASE $2::text WHEN 'community' THEN (SELECT name FROM community WHERE id = k.key)
-                         WHEN 'district' THEN (SELECT name FROM district WHERE id = k.key) ELSE '全市' END AS name,
-           coalesce(nd.needs, 0) AS needs, coalesce(nd.responded, 0) AS responded,
-           coalesce(nd.resolved, 0) AS resolved, coalesce(rt.ratings, 0) AS ratings,
-           coalesce(rt.satisfied, 0) AS satisfied,
-           round(nd.responded::numeric / nullif(nd.needs, 0), 4)::float AS response_rate,
-           round(nd.resolved::numeric / nullif(nd.needs, 0), 4)::float AS resolution_rate,
-           round(rt.satisfied::numeric / nullif(rt.ratings, 0), 4)::float AS satisfaction_rate
-    FROM keys k LEFT JOIN nd ON nd.key = k.key LEFT JOIN rt ON rt.key = k.key
-    ORDER BY k.key
-"""
-
-# The workbench's queues by a plain GROUP BY over member_registration, need, task, rating,
-# service_record and whistle (the view the aggregates' test compares the tally with), in scope.
-_RAW_QUEUES = """
-    SELECT coalesce(sum(q.registrations_to_confirm), 0) AS registrations_to_confirm,
-           coalesce(sum(q.registrations_to_place), 0) AS registrations_to_place,
-           coalesce(sum(q.needs_to_verify), 0) AS needs_to_verify,
-           coalesce(sum(q.needs_to_dispatch), 0) AS needs_to_dispatch,
-           coalesce(sum(q.tasks_parked), 0) AS tasks_parked,
-           coalesce(sum(q.completions_to_verify), 0) AS completions_to_verify,
-           coalesce(sum(q.service_records_to_approve), 0) AS service_records_to_approve,
-           coalesce(sum(q.whistles_open), 0) AS whistles_open
-    FROM work_queue_tally_recomputed q
-    JOIN community c ON c.id = q.community_id JOIN subdistrict s ON s.id = c.subdistrict_id
-    WHERE ($1::bigint IS NULL OR s.district_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
-      AND ($3::bigint IS NULL OR q.community_id = $3)
-"""
-
-
 def _no_index_scans(call: Call) -> Call:
     async def read(conn: Conn) -> object:
         async with conn.transaction():
@@ -148,8 +97,7 @@ def work_reads(city: Megacity) -> list[tuple[str, Call, Call, str]]:
             return (await rates.live_rates(conn, who, level=level, period=year.label, now=now)).items
 
         async def raw(conn: Conn) -> object:
-            rows = await conn.fetch(_RAW_RATES, scope_filter(who).district_id, level, year.start, year.end)
-            return [RatesRow(**r) for r in rows]
+            return (await rates.live_rates(conn, who, level=level, period=year.label, now=now, live=True)).items
         return read, raw
 
     def ledger(who: Actor, **filters: bool | TaskStatus) -> Call:
@@ -163,9 +111,8 @@ def work_reads(city: Megacity) -> list[tuple[str, Call, Call, str]]:
 
         async def raw(conn: Conn) -> object:
             scope = scope_filter(who)
-            row = await conn.fetchrow(_RAW_QUEUES, scope.district_id, scope.subdistrict_id, scope.community_id)
-            assert row is not None
-            return WorkQueues(**row, tasks_overdue=await task.count_overdue(conn, scope=scope, as_of=now))
+            return WorkQueues(**await work_queue_tally.select_tally(conn, scope=scope, live=True),
+                              tasks_overdue=await task.count_overdue(conn, scope=scope, as_of=now))
         return read, raw
 
     async def my_points(conn: Conn) -> object:

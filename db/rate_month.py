@@ -17,11 +17,14 @@ _FINENESS = ("community", "subdistrict", "district", "city")
 
 
 async def select_rate_counts(
-    conn: Conn, *, scope: ScopeFilter, level: str, month_from: date, month_to: date, satisfied_min_score: int
+    conn: Conn, *, scope: ScopeFilter, level: str, month_from: date, month_to: date, satisfied_min_score: int,
+    live: bool = False,
 ) -> list[RatesRow]:
     """One row per group at `level` (community / subdistrict / district / city) with communities in
     `scope`: the counters summed over the months month_from <= month < month_to, and the rates
-    (rounded as numeric(6,4) rounds, as the evaluation's are)."""
+    (rounded as numeric(6,4) rounds, as the evaluation's are). `live`: the same counts grouped from
+    the raw tables (the *_recomputed views: what the benches measure the counters against)."""
+    suffix = "_recomputed" if live else ""
     scope_level = ("community" if scope.community_id is not None else "subdistrict"
                    if scope.subdistrict_id is not None else "district" if scope.district_id is not None else "city")
     source = min(level, scope_level, key=_FINENESS.index)
@@ -29,7 +32,7 @@ async def select_rate_counts(
         source = "district"
     async with custom_plans(conn):
         rows = await conn.fetch(
-            """
+            f"""
             WITH areas AS (
                 SELECT DISTINCT
                        CASE $4::text WHEN 'community' THEN c.id WHEN 'subdistrict' THEN c.subdistrict_id
@@ -42,13 +45,13 @@ async def select_rate_counts(
             ), nd AS (
                 SELECT a.key, sum(m.needs)::int AS needs, sum(m.responded)::int AS responded,
                        sum(m.resolved)::int AS resolved
-                FROM areas a JOIN rate_month m ON m.level = $4 AND m.area_id = a.area_id
+                FROM areas a JOIN rate_month{suffix} m ON m.level = $4 AND m.area_id = a.area_id
                                               AND m.month >= $6 AND m.month < $7
                 GROUP BY a.key
             ), rt AS (
                 SELECT a.key, sum(r.ratings)::int AS ratings,
                        coalesce(sum(r.ratings) FILTER (WHERE r.score >= $8), 0)::int AS satisfied
-                FROM areas a JOIN rating_month r ON r.level = $4 AND r.area_id = a.area_id
+                FROM areas a JOIN rating_month{suffix} r ON r.level = $4 AND r.area_id = a.area_id
                                                 AND r.month >= $6 AND r.month < $7
                 GROUP BY a.key
             ), keys AS (SELECT DISTINCT key FROM areas)
@@ -67,7 +70,7 @@ async def select_rate_counts(
                    round(rt.satisfied::numeric / nullif(rt.ratings, 0), 4)::float AS satisfaction_rate
             FROM keys k LEFT JOIN nd ON nd.key = k.key LEFT JOIN rt ON rt.key = k.key
             ORDER BY k.key
-            """,
+            """,  # noqa: S608 - one of two fixed table name suffixes, no input
             scope.district_id, scope.subdistrict_id, scope.community_id, source, level, month_from, month_to,
             satisfied_min_score,
         )

@@ -8,24 +8,21 @@ from db.aggregates import WORK_QUEUES
 from db.pool import Conn
 from domain.scope import ScopeFilter
 
+_SUMS = ", ".join(f"coalesce(sum(w.{queue}), 0) AS {queue}" for queue in WORK_QUEUES)
 
-async def select_tally(conn: Conn, *, scope: ScopeFilter) -> dict[str, int]:
-    """Each queue's count summed over the communities in `scope`."""
+
+async def select_tally(conn: Conn, *, scope: ScopeFilter, live: bool = False) -> dict[str, int]:
+    """Each queue's count summed over the communities in `scope`; `live`: counted from the raw
+    tables instead (work_queue_tally_recomputed: what the benches measure the tally against)."""
+    source = "work_queue_tally_recomputed" if live else "work_queue_tally"
     row = await conn.fetchrow(
-        """
-        SELECT coalesce(sum(w.registrations_to_confirm), 0) AS registrations_to_confirm,
-               coalesce(sum(w.registrations_to_place), 0) AS registrations_to_place,
-               coalesce(sum(w.needs_to_verify), 0) AS needs_to_verify,
-               coalesce(sum(w.needs_to_dispatch), 0) AS needs_to_dispatch,
-               coalesce(sum(w.tasks_parked), 0) AS tasks_parked,
-               coalesce(sum(w.completions_to_verify), 0) AS completions_to_verify,
-               coalesce(sum(w.service_records_to_approve), 0) AS service_records_to_approve,
-               coalesce(sum(w.whistles_open), 0) AS whistles_open
-        FROM work_queue_tally w
+        f"""
+        SELECT {_SUMS}
+        FROM {source} w
         JOIN community c ON c.id = w.community_id JOIN subdistrict s ON s.id = c.subdistrict_id
         WHERE ($1::bigint IS NULL OR s.district_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
           AND ($3::bigint IS NULL OR w.community_id = $3)
-        """,
+        """,  # noqa: S608 - the queue columns and one of two table names, no input
         scope.district_id, scope.subdistrict_id, scope.community_id,
     )
     assert row is not None

@@ -28,15 +28,16 @@ def _period(label: str | None, now: datetime) -> Period:
 
 async def live_rates(
     conn: Conn, actor: Actor, *, level: RatesLevel, period: str | None, now: datetime,
-    rule: EvaluationRule | None = None,
+    rule: EvaluationRule | None = None, live: bool = False,
 ) -> LiveRates:
-    """三率 of each group at `level` inside the caller's scope over `period` (default: this month)."""
+    """三率 of each group at `level` inside the caller's scope over `period` (default: this month);
+    `live`: grouped from the raw tables, not the counters (the benches' baseline)."""
     if actor.role not in STAFF_ROLES:
         raise Forbidden("无权查看三率: 仅社区、街道或组织部的工作人员可以查看")
     p = _period(period, now)
     min_score = (rule or EvaluationRule()).satisfied_min_score
     items = await rate_month.select_rate_counts(
         conn, scope=scope_filter(actor), level=level, month_from=p.start.date(), month_to=p.end.date(),
-        satisfied_min_score=min_score)
+        satisfied_min_score=min_score, live=live)
     return LiveRates(level=level, period_label=p.label, period_start=p.start, period_end=p.end,
                      satisfied_min_score=min_score, items=items)

@@ -14,6 +14,7 @@ from db.pool import Conn
 from db.registration_cohort import create_cohort
 from tests import places
 from tests.conftest import unique
+from tests.waiting import until
 
 
 @dataclass
@@ -76,3 +77,9 @@ async def reminders(conn: Conn, subject: tuple[str, str, int]) -> list[dict[str,
         ladder, subject_kind, subject_id,
     )
     return [dict(r) for r in rows]
+
+
+async def reminders_sent(conn: Conn, subject: tuple[str, str, int], count: int) -> list[dict[str, Any]]:
+    """The reminder rows of `subject` once there are `count` of them (the workflow sends them a
+    moment after its timer fires)."""
+    return await until(lambda: reminders(conn, subject), lambda rows: len(rows) == count)

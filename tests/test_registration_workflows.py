@@ -16,8 +16,8 @@ from schemas.auth import SYSTEM_ACTOR
 from schemas.registration import CohortWorkflowResult
 from services import registration as member_service
 from services import unit_registration as unit_service
-from tests.test_registration_seed import add_member, import_cohort, reminders, seed_city
-from tests.waiting import eventually, settled
+from tests.test_registration_seed import add_member, import_cohort, reminders, reminders_sent, seed_city
+from tests.waiting import settled
 from workers.registry import all_activities, all_workflows
 
 
@@ -66,10 +66,7 @@ async def test_confirmation_ladder_reminds_pending_communities_and_stops_when_co
             assert await reminders(conn, key) == []
             await ts_env.fast_forward(handle, timedelta(days=1, hours=1))
 
-            async def two_sent() -> bool:
-                return len(await reminders(conn, key)) == 2
-            await eventually(two_sent)
-            rows = await reminders(conn, key)
+            rows = await reminders_sent(conn, key, 2)
             assert {(r["step"], r["recipient_id"]) for r in rows} == {
                 ("remind", city.communities[0]), ("remind", city.communities[1])}
             body = await conn.fetchval(
@@ -79,9 +76,7 @@ async def test_confirmation_ladder_reminds_pending_communities_and_stops_when_co
 
             await ts_env.fast_forward(handle, timedelta(days=3))
 
-            async def four_sent() -> bool:
-                return len(await reminders(conn, key)) == 4
-            await eventually(four_sent)
+            await reminders_sent(conn, key, 4)
             await member_service.confirm_registrations(conn, SYSTEM_ACTOR, ids, client=ts_env.client)
             await ts_env.fast_forward(handle, timedelta(days=12))
             await settled(handle)   # the steps due in those 12 days have run (or been skipped)
@@ -109,10 +104,8 @@ async def test_renewal_ladder_reminds_members_and_units_skips_renewed_and_lapses
         start = await virtual_now(ts_env, handle)
         await ts_env.fast_forward(handle, deadline - timedelta(days=30) - start + timedelta(hours=1))
         async with pool.acquire() as conn:
-            async def first_step_sent() -> bool:
-                return len(await reminders(conn, key)) == 3
-            await eventually(first_step_sent)
-            assert {(r["step"], r["recipient_kind"], r["recipient_id"]) for r in await reminders(conn, key)} == {
+            rows = await reminders_sent(conn, key, 3)
+            assert {(r["step"], r["recipient_kind"], r["recipient_id"]) for r in rows} == {
                 ("remind", "member", renewing), ("remind", "member", lagging), ("remind", "unit", city.units[0])}
             # No confirmation reminders: everyone was confirmed before the first step.
             assert await reminders(conn, ("member_confirmation", "registration_cohort", cohort_id)) == []
@@ -164,10 +157,7 @@ async def test_unit_registration_confirm_signs_agreement_and_reminds_renewal_yea
         handle = ts_env.client.get_workflow_handle(submitted.workflow_id)
         await ts_env.fast_forward(handle, timedelta(days=2, hours=1))
 
-        async def community_reminded() -> bool:
-            return len(await reminders(conn, confirm_key)) == 1
-        await eventually(community_reminded)
-        assert (await reminders(conn, confirm_key))[0]["recipient_id"] == community_id
+        assert (await reminders_sent(conn, confirm_key, 1))[0]["recipient_id"] == community_id
 
         confirmed = await unit_service.confirm_unit_registration(
             conn, SYSTEM_ACTOR, registration_id, projects=["助老服务"], client=ts_env.client,
@@ -177,10 +167,7 @@ async def test_unit_registration_confirm_signs_agreement_and_reminds_renewal_yea
         start = await virtual_now(ts_env, handle)
         await ts_env.fast_forward(handle, confirmed.valid_until - timedelta(days=60) - start + timedelta(hours=1))
 
-        async def unit_reminded() -> bool:
-            return len(await reminders(conn, renew_key)) == 1
-        await eventually(unit_reminded)
-        row = (await reminders(conn, renew_key))[0]
+        row = (await reminders_sent(conn, renew_key, 1))[0]
         assert (row["cycle"], row["step"], row["recipient_kind"], row["recipient_id"]) == (1, "remind", "unit", unit_id)
 
         renewed = await unit_service.renew_unit_registration(

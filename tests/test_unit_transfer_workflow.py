@@ -14,9 +14,8 @@ from schemas.auth import SYSTEM_ACTOR
 from schemas.unit_transfer import UnitTransferOut, UnitTransferStatus, UnitTransferWorkflowResult
 from services import unit_transfer as transfers
 from tests.record_histories import save_from_test
-from tests.test_registration_seed import add_member, reminders, seed_city
+from tests.test_registration_seed import add_member, reminders, reminders_sent, seed_city
 from tests.test_registration_workflows import run_to_completion, running_worker
-from tests.waiting import eventually
 from workflows.unit_transfer import unit_transfer_workflow_id
 
 
@@ -59,9 +58,7 @@ async def test_unanswered_request_is_reminded_urged_and_expires(
             assert await reminders(conn, key) == []
             await ts_env.fast_forward(handle, timedelta(days=1, hours=1))
 
-            async def reminded() -> bool:
-                return len(await reminders(conn, key)) == 1
-            await eventually(reminded)
+            await reminders_sent(conn, key, 1)
             result = UnitTransferWorkflowResult.model_validate(await run_to_completion(ts_env, handle))
             assert [(r["step"], r["recipient_kind"], r["recipient_id"]) for r in await reminders(conn, key)] == [
                 ("remind", "unit", u1), ("urge", "unit", u1)]
@@ -87,9 +84,7 @@ async def test_accepted_request_ends_the_workflow_without_more_reminders(
         key = ("unit_transfer", "unit_transfer", transfer.id)
         await ts_env.fast_forward(handle, timedelta(days=3, hours=1))
         async with pool.acquire() as conn:
-            async def reminded() -> bool:
-                return len(await reminders(conn, key)) == 1
-            await eventually(reminded)
+            await reminders_sent(conn, key, 1)
             await transfers.accept_unit_transfer(conn, SYSTEM_ACTOR, transfer.id, client=ts_env.client)
             result = UnitTransferWorkflowResult.model_validate(await run_to_completion(ts_env, handle))
             assert (result.final_status, result.reminders) == (UnitTransferStatus.accepted, 1)

@@ -9,7 +9,7 @@ export type Counts = components['schemas']['RegistrationCounts']
 export type TrendMonth = components['schemas']['TrendMonth']
 export type Campaign = components['schemas']['CampaignView']
 export type Progress = components['schemas']['CampaignProgress']
-export type AreaResult = components['schemas']['AreaResult']
+export type RatesRow = components['schemas']['RatesRow']
 export type LedgerRow = components['schemas']['LedgerRow']
 
 export const LEDGER_LIMIT = 200
@@ -77,20 +77,18 @@ export async function liveCampaigns(max = 5): Promise<{ shown: CampaignProgress[
 }
 
 export interface Rates {
-  run: { id: number; period_label: string }
-  area: AreaResult | null
+  period_label: string
+  area: RatesRow | null
 }
 
-/** 三率 from the latest finished evaluation run, for the caller's own area. */
-export async function latestRates(me: Me): Promise<Rates | null> {
-  const runs = unwrap(await api.GET('/evaluations'))
-  const run = runs.filter((r) => r.status === 'done').sort((a, b) => b.id - a.id)[0]
-  if (!run) return null
-  const level = me.scope_kind === 'district' ? 'district' : me.scope_kind === 'subdistrict' ? 'subdistrict' : 'city'
-  const page = unwrap(
-    await api.GET('/evaluations/{run_id}/results', { params: { path: { run_id: run.id }, query: { level, limit: 1 } } }),
-  )
-  return { run: { id: run.id, period_label: run.period_label }, area: (page.items[0] as AreaResult | undefined) ?? null }
+/** 三率 this month for the caller's own area, live from the counters kept with the facts. */
+export async function liveRates(me: Me): Promise<Rates> {
+  const level =
+    me.scope_kind === 'district' || me.scope_kind === 'subdistrict' || me.scope_kind === 'community'
+      ? me.scope_kind
+      : 'city'
+  const data = unwrap(await api.GET('/statistics/rates', { params: { query: { level } } }))
+  return { period_label: data.period_label, area: data.items[0] ?? null }
 }
 
 export interface LedgerAlerts {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, NamedTuple, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,13 +19,18 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from db.migrate import migrate_database
-from db.pool import Pool, open_pool
+from db.pool import Conn, Pool, open_pool
 from domain.errors import DomainError
+from schemas.auth import SYSTEM_ACTOR, Actor
 from schemas.settings import Settings
+from services.tokens import authenticate
 from stack.postgres import start_embedded_postgres
 from telemetry.tracing import TracingUnavailable, configure_tracing, temporal_interceptors
 
 T = TypeVar("T")
+
+# A command that takes `--token` acts as the token's actor, so the API's scope rules apply.
+TokenOption = Annotated[str | None, typer.Option("--token", help="以该令牌的身份操作 (默认: 系统)")]
 
 
 @contextmanager
@@ -100,3 +105,8 @@ def run_job(job: Callable[[Runtime], Awaitable[T]]) -> T:
     except DomainError as err:
         Console(stderr=True).print(f"[red]{err.message}[/red]")
         raise typer.Exit(1) from err
+
+
+async def acting_actor(conn: Conn, token: str | None) -> Actor:
+    """The actor behind `--token`, else the system actor (city organization department)."""
+    return await authenticate(conn, token) if token else SYSTEM_ACTOR

@@ -16,19 +16,17 @@ from rich.console import Console
 from temporalio.client import Client
 
 from cli import units
-from cli.context import open_runtime
+from cli.context import TokenOption, acting_actor, open_runtime
 from db.pool import Conn
 from domain.errors import DomainError
-from schemas.auth import SYSTEM_ACTOR, Actor
+from schemas.auth import Actor
 from schemas.registration import MemberRegistrationOut
 from schemas.settings import Settings
 from services import registration as members
-from services.tokens import authenticate
 
 registration_app = typer.Typer(help="个人报到: 确认、退回、转移、暂停、退出 (member registrations)",
                                no_args_is_help=True)
 
-TokenOption = Annotated[str | None, typer.Option("--token", help="以该令牌的身份操作 (默认: 系统)")]
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="原因")]
 
 Action = Callable[[Conn, Actor, Client, str], Awaitable[list[MemberRegistrationOut]]]
@@ -38,7 +36,7 @@ def _run(action: Action, token: str | None) -> None:
     async def go() -> list[MemberRegistrationOut]:
         settings = Settings()
         async with open_runtime(settings) as runtime, runtime.pool.acquire() as conn:
-            actor = await authenticate(conn, token) if token else SYSTEM_ACTOR
+            actor = await acting_actor(conn, token)
             return await action(conn, actor, runtime.client, settings.task_queue)
 
     console = Console()
@@ -50,6 +48,17 @@ def _run(action: Action, token: str | None) -> None:
     for row in rows:
         grid = f" 网格 {row.grid_id}" if row.grid_id else ""
         console.print(f"报到 {row.id}: 党员 {row.member_id} 社区 {row.community_id}{grid} 状态 {row.status.value}")
+
+
+def _change(step: Callable[..., Awaitable[MemberRegistrationOut]], registration_id: int, reason: str | None,
+            token: str | None) -> None:
+    """Pause or withdraw one registration (`step`: the service's members.pause or members.withdraw)."""
+
+    async def action(conn: Conn, actor: Actor, client: Client, task_queue: str) -> list[MemberRegistrationOut]:
+        del task_queue
+        return [await step(conn, actor, registration_id, reason=reason, client=client)]
+
+    _run(action, token)
 
 
 @registration_app.command("confirm")
@@ -92,23 +101,13 @@ def transfer(member_id: int, to_community: Annotated[int, typer.Option(help="转
 @registration_app.command("pause")
 def pause(registration_id: int, reason: ReasonOption = None, token: TokenOption = None) -> None:
     """暂停报到 (如外派、病休)."""
-
-    async def action(conn: Conn, actor: Actor, client: Client, task_queue: str) -> list[MemberRegistrationOut]:
-        del task_queue
-        return [await members.pause(conn, actor, registration_id, reason=reason, client=client)]
-
-    _run(action, token)
+    _change(members.pause, registration_id, reason, token)
 
 
 @registration_app.command("withdraw")
 def withdraw(registration_id: int, reason: ReasonOption = None, token: TokenOption = None) -> None:
     """退出报到."""
-
-    async def action(conn: Conn, actor: Actor, client: Client, task_queue: str) -> list[MemberRegistrationOut]:
-        del task_queue
-        return [await members.withdraw(conn, actor, registration_id, reason=reason, client=client)]
-
-    _run(action, token)
+    _change(members.withdraw, registration_id, reason, token)
 
 
 def register(app: typer.Typer) -> None:

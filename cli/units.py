@@ -8,6 +8,7 @@ exits 1.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -15,28 +16,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.context import Runtime, run_job
-from db.pool import Conn
-from schemas.auth import SYSTEM_ACTOR, Actor
+from cli.context import Runtime, TokenOption, acting_actor, run_job
 from schemas.settings import Settings
 from schemas.unit_transfer import UnitTransferOut, UnitTransferStatus
 from services import certificate as certificates
 from services import unit_transfer as transfers
-from services.tokens import authenticate
 
 unit_app = typer.Typer(help="报到单位管理: 转单位 (unit admin tools)", no_args_is_help=True)
-
-TokenOption = Annotated[str | None, typer.Option("--token", help="以该令牌的身份操作 (默认: 系统)")]
 
 _STATUS_LABELS = {
     UnitTransferStatus.pending: "待确认", UnitTransferStatus.accepted: "已转入",
     UnitTransferStatus.refused: "已拒绝", UnitTransferStatus.cancelled: "已撤回",
     UnitTransferStatus.expired: "已失效",
 }
-
-
-async def _actor(conn: Conn, token: str | None) -> Actor:
-    return await authenticate(conn, token) if token else SYSTEM_ACTOR
 
 
 def _print(transfer: UnitTransferOut) -> None:
@@ -46,6 +38,17 @@ def _print(transfer: UnitTransferOut) -> None:
         f"状态 {transfer.status.value} {_STATUS_LABELS[transfer.status]}"
         + (f" 原因: {transfer.decision_reason}" if transfer.decision_reason else "")
     )
+
+
+def _answer(step: Callable[..., Awaitable[UnitTransferOut]], transfer_id: int, token: str | None,
+            *reason: str | None) -> None:
+    """Accept, refuse or cancel a transfer (`step`: the service's; refusing and cancelling take a reason)."""
+
+    async def job(runtime: Runtime) -> UnitTransferOut:
+        async with runtime.pool.acquire() as conn:
+            return await step(conn, await acting_actor(conn, token), transfer_id, *reason, client=runtime.client)
+
+    _print(run_job(job))
 
 
 @unit_app.command("transfer")
@@ -58,7 +61,7 @@ def start(member_id: int, to_unit: Annotated[int, typer.Option("--to-unit", help
     async def job(runtime: Runtime) -> UnitTransferOut:
         async with runtime.pool.acquire() as conn:
             return await transfers.start_unit_transfer(
-                conn, await _actor(conn, token), member_id=member_id, to_unit_id=to_unit, note=note,
+                conn, await acting_actor(conn, token), member_id=member_id, to_unit_id=to_unit, note=note,
                 decide_now=now, client=runtime.client, task_queue=Settings().task_queue,
             )
 
@@ -68,39 +71,21 @@ def start(member_id: int, to_unit: Annotated[int, typer.Option("--to-unit", help
 @unit_app.command("accept")
 def accept(transfer_id: int, token: TokenOption = None) -> None:
     """转入单位确认接收."""
-
-    async def job(runtime: Runtime) -> UnitTransferOut:
-        async with runtime.pool.acquire() as conn:
-            return await transfers.accept_unit_transfer(conn, await _actor(conn, token), transfer_id,
-                                                        client=runtime.client)
-
-    _print(run_job(job))
+    _answer(transfers.accept_unit_transfer, transfer_id, token)
 
 
 @unit_app.command("refuse")
 def refuse(transfer_id: int, reason: Annotated[str, typer.Option("--reason", help="拒绝原因 (必填)")],
            token: TokenOption = None) -> None:
     """转入单位拒绝接收 (须填原因)."""
-
-    async def job(runtime: Runtime) -> UnitTransferOut:
-        async with runtime.pool.acquire() as conn:
-            return await transfers.refuse_unit_transfer(conn, await _actor(conn, token), transfer_id, reason,
-                                                        client=runtime.client)
-
-    _print(run_job(job))
+    _answer(transfers.refuse_unit_transfer, transfer_id, token, reason)
 
 
 @unit_app.command("cancel")
 def cancel(transfer_id: int, reason: Annotated[str | None, typer.Option("--reason", help="撤回原因")] = None,
            token: TokenOption = None) -> None:
     """申请方撤回尚未处理的转单位申请."""
-
-    async def job(runtime: Runtime) -> UnitTransferOut:
-        async with runtime.pool.acquire() as conn:
-            return await transfers.cancel_unit_transfer(conn, await _actor(conn, token), transfer_id, reason,
-                                                        client=runtime.client)
-
-    _print(run_job(job))
+    _answer(transfers.cancel_unit_transfer, transfer_id, token, reason)
 
 
 @unit_app.command("transfers")
@@ -114,7 +99,7 @@ def list_transfers(
 
     async def job(runtime: Runtime) -> tuple[int, list[UnitTransferOut]]:
         async with runtime.pool.acquire() as conn:
-            page = await transfers.list_unit_transfers(conn, await _actor(conn, token), status=status,
+            page = await transfers.list_unit_transfers(conn, await acting_actor(conn, token), status=status,
                                                        unit_id=unit, limit=limit)
         return page.total, page.items
 
@@ -137,7 +122,7 @@ def certificate(
 
     async def job(runtime: Runtime) -> str:
         async with runtime.pool.acquire() as conn:
-            view = await certificates.member_certificate(conn, await _actor(conn, token), registration_id)
+            view = await certificates.member_certificate(conn, await acting_actor(conn, token), registration_id)
         out.write_text(certificates.render([view], title=f"报到证 {view.number}", base_url=base_url),
                        encoding="utf-8")
         return view.number

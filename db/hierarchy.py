@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from db.pool import Conn
+from domain.scope import HierarchyPath
 
 
 @dataclass(frozen=True)
@@ -203,3 +204,15 @@ async def select_grid_label(conn: Conn, *, grid_id: int) -> GridLabelRow | None:
         grid_id,
     )
     return None if row is None else GridLabelRow(**row)
+
+
+async def select_community_path(conn: Conn, *, community_id: int) -> HierarchyPath | None:
+    """Where a community sits (its subdistrict and district), for scope checks; None if there is none."""
+    row = await conn.fetchrow(
+        """
+        SELECT c.id AS community_id, c.subdistrict_id, s.district_id
+        FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id WHERE c.id = $1
+        """,
+        community_id,
+    )
+    return None if row is None else HierarchyPath(**row)

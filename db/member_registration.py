@@ -117,17 +117,6 @@ async def select_member_home(conn: Conn, *, member_id: int) -> MemberHomeRow | N
     return None if row is None else MemberHomeRow(**row)
 
 
-async def select_community_path(conn: Conn, *, community_id: int) -> HierarchyPath | None:
-    row = await conn.fetchrow(
-        """
-        SELECT c.id AS community_id, s.id AS subdistrict_id, s.district_id
-        FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id WHERE c.id = $1
-        """,
-        community_id,
-    )
-    return None if row is None else HierarchyPath(**row)
-
-
 async def select_grid_community_id(conn: Conn, *, grid_id: int) -> int | None:
     community_id: int | None = await conn.fetchval(
         "SELECT community_id FROM grid WHERE id = $1", grid_id

@@ -57,18 +57,6 @@ async def has_confirmed_registration(conn: Conn, *, member_id: int, community_id
     return found
 
 
-async def select_record_place(conn: Conn, *, community_id: int) -> HierarchyPath | None:
-    """The community's subdistrict and district (the scope check of staff logging for a member)."""
-    row = await conn.fetchrow(
-        """
-        SELECT c.id AS community_id, c.subdistrict_id, s.district_id
-        FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id WHERE c.id = $1
-        """,
-        community_id,
-    )
-    return None if row is None else HierarchyPath(**row)
-
-
 async def lock_member(conn: Conn, *, member_id: int) -> bool:
     """Lock the member's row for this transaction (False when there is no such member)."""
     found: int | None = await conn.fetchval("SELECT id FROM member WHERE id = $1 FOR NO KEY UPDATE", member_id)

@@ -14,7 +14,7 @@ from typing import Any
 
 from db.directory import split_page
 from db.pool import Conn
-from domain.scope import HierarchyPath, ScopeFilter
+from domain.scope import ScopeFilter
 from domain.whistle import Candidate
 from schemas.whistle import SummonView, WhistleEventView, WhistleView
 
@@ -29,18 +29,6 @@ _WHISTLE_COLUMNS = """
     (SELECT coalesce(sum(ws.people), 0) FROM whistle_summon ws
       WHERE ws.whistle_id = w.id AND ws.status IN ('answered', 'arrived')) AS people_committed
 """
-
-
-async def select_community_place(conn: Conn, *, community_id: int) -> HierarchyPath | None:
-    """Where the community a whistle is blown in sits (scope checks)."""
-    row = await conn.fetchrow(
-        """
-        SELECT c.id AS community_id, c.subdistrict_id, s.district_id
-        FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id WHERE c.id = $1
-        """,
-        community_id,
-    )
-    return None if row is None else HierarchyPath(**row)
 
 
 async def insert_whistle(

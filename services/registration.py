@@ -17,6 +17,7 @@ import asyncpg
 import structlog
 from temporalio.client import Client
 
+from db import hierarchy as hierarchy_db
 from db import member_registration as member_db
 from db.audit_log import insert_audit_entries
 from db.member_registration import PlacedRegistrationRow
@@ -232,7 +233,7 @@ async def submit_member_registration(
         target = community_id or home.home_community_id
         if target is None:
             raise InvalidInput("该党员没有登记居住社区, 请指定报到社区")
-        path_row = await member_db.select_community_path(conn, community_id=target)
+        path_row = await hierarchy_db.select_community_path(conn, community_id=target)
         if path_row is None:
             raise NotFound(f"社区 {target} 不存在")
         path = replace(path_row, unit_id=home.unit_id, member_id=member_id)
@@ -444,7 +445,7 @@ async def transfer_member(
         _check_scope(actor, [old], missing=none_open)
         if old.registration.community_id == to_community_id:
             raise Conflict(f"党员 {member_id} 已在社区 {to_community_id} 报到, 无需转移")
-        if await member_db.select_community_path(conn, community_id=to_community_id) is None:
+        if await hierarchy_db.select_community_path(conn, community_id=to_community_id) is None:
             raise NotFound(f"社区 {to_community_id} 不存在")
         target = member_transition(MemberAction.transfer, old.registration.status,
                                    registration_id=old.registration.id)

@@ -14,6 +14,7 @@ from datetime import datetime
 import structlog
 from temporalio.client import Client
 
+from db import hierarchy as hierarchy_db
 from db import service_record as record_db
 from db.audit_log import insert_audit_entries
 from db.pool import Conn, Pool
@@ -60,7 +61,7 @@ async def log_record_in(conn: Conn, actor: Actor, data: ServiceRecordCreate, *, 
     if actor.role is not Role.member and actor.role not in STAFF_ROLES:
         raise Forbidden("无权代为登记: 仅该社区、街道或组织部的工作人员可以代党员登记")
     member_id = _member_of(actor, data)
-    community = await record_db.select_record_place(conn, community_id=data.community_id)
+    community = await hierarchy_db.select_community_path(conn, community_id=data.community_id)
     # Staff logging elsewhere are answered as for a community that does not exist.
     if community is None or (actor.role is not Role.member and not allows(actor, community)):
         raise NotFound(f"社区 {data.community_id} 不存在")

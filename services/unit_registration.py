@@ -19,7 +19,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from db import unit_registration as unit_db
 from db.audit_log import insert_audit_entries
 from db.co_building_agreement import insert_agreement, update_agreement_validity
-from db.member_registration import select_community_path
+from db.hierarchy import select_community_path
 from db.pool import Conn
 from db.registration_event import insert_events
 from db.reporting_unit import select_unit

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from db import member as member_db
 from db import unit_transfer as transfer_db
 from db.audit_log import insert_audit_entries
-from db.member_registration import select_community_path
+from db.hierarchy import select_community_path
 from db.pool import Conn
 from db.reporting_unit import select_unit, select_unit_names
 from db.unit_transfer import UnitTransferRow

@@ -18,6 +18,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.workflow import UpdateMethodMultiParam
 
+from db import hierarchy as hierarchy_db
 from db import need as need_db
 from db import whistle as whistle_db
 from db.audit_log import insert_audit_entries
@@ -135,7 +136,7 @@ async def blow(
         raise InvalidInput("响应时限须至少在 10 分钟之后")
     _require_staff_role(actor)
     async with pool.acquire() as conn, conn.transaction():
-        place = await whistle_db.select_community_place(conn, community_id=data.community_id)
+        place = await hierarchy_db.select_community_path(conn, community_id=data.community_id)
         if place is None or not _is_staff(actor, place):   # another area's community reads as missing
             raise NotFound(f"社区 {data.community_id} 不存在")
         if data.grid_id is not None:

@@ -11,21 +11,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from db.pool import Conn
+from pydantic import TypeAdapter
+
+from db.pool import Conn, fetch_custom_plan
 from domain.registration_rules import registration_rate
 from domain.scope import ScopeFilter
-from schemas.statistics import RegistrationCounts, StatisticsLevel
+from schemas.statistics import RegistrationCounts
 
 # The groups' sums, named; `grouped` is the CTE each source below defines (key + the counters).
 _NAMED_GROUPS = """
         SELECT CASE WHEN $1::text = 'city' THEN NULL ELSE g.key END AS id,
-               CASE $1::text
+               CASE WHEN g.own_name IS NOT NULL THEN g.own_name ELSE CASE $1::text
                    WHEN 'unit' THEN (SELECT name FROM reporting_unit WHERE id = g.key)
                    WHEN 'community' THEN (SELECT name FROM community WHERE id = g.key)
                    WHEN 'subdistrict' THEN (SELECT name FROM subdistrict WHERE id = g.key)
                    WHEN 'district' THEN (SELECT name FROM district WHERE id = g.key)
                    ELSE '全市'
-               END AS name,
+               END END AS name,
                g.members, g.submitted, g.confirmed, g.active, g.paused, g.rejected, g.lapsed
         FROM grouped g
         WHERE g.key IS NOT NULL AND g.members > 0
@@ -42,9 +44,12 @@ _MAINTAINED = """
                    sum(t.members)::bigint AS members, sum(t.submitted)::bigint AS submitted,
                    sum(t.confirmed)::bigint AS confirmed, sum(t.active)::bigint AS active,
                    sum(t.paused)::bigint AS paused, sum(t.rejected)::bigint AS rejected,
-                   sum(t.lapsed)::bigint AS lapsed
+                   sum(t.lapsed)::bigint AS lapsed,
+                   -- a community's or unit's own name from the join (no lookup per group)
+                   CASE $1::text WHEN 'community' THEN max(c.name) WHEN 'unit' THEN max(u.name) END AS own_name
             FROM registration_tally t
             LEFT JOIN community c ON t.grouping = 'community' AND c.id = t.group_id
+            LEFT JOIN reporting_unit u ON t.grouping = 'unit' AND u.id = t.group_id
             WHERE t.grouping = $2
               AND in_place(t.district_id, c.subdistrict_id, c.id,
                            CASE WHEN t.grouping = 'unit' THEN t.group_id END, NULL,
@@ -69,7 +74,8 @@ _LIVE = """
                    count(*) FILTER (WHERE l.status = 'active') AS active,
                    count(*) FILTER (WHERE l.status = 'paused') AS paused,
                    count(*) FILTER (WHERE l.status = 'rejected') AS rejected,
-                   count(*) FILTER (WHERE l.status = 'lapsed') AS lapsed
+                   count(*) FILTER (WHERE l.status = 'lapsed') AS lapsed,
+                   NULL::text AS own_name
             FROM member m
             LEFT JOIN community c ON c.id = m.home_community_id
             LEFT JOIN subdistrict s ON s.id = c.subdistrict_id
@@ -81,6 +87,8 @@ _LIVE = """
         )""" + _NAMED_GROUPS  # noqa: S608 - constants composed, no input
 
 _AREA_LEVELS = ("community", "subdistrict", "district", "city")
+# Up to ~10,000 groups at a time (every community of a megacity): validated in one call.
+_COUNTS = TypeAdapter(list[RegistrationCounts])
 
 
 def _maintained_grouping(scope: ScopeFilter, level: str) -> str | None:
@@ -115,13 +123,13 @@ async def select_registration_counts(
     """
     grouping = None if live else _maintained_grouping(scope, level)
     if grouping is not None:
-        rows = await conn.fetch(_MAINTAINED, level, grouping, scope.district_id, scope.subdistrict_id,
-                                scope.community_id, scope.unit_id)
+        rows = await fetch_custom_plan(conn, _MAINTAINED, level, grouping, scope.district_id,
+                                       scope.subdistrict_id, scope.community_id, scope.unit_id)
     else:
         rows = await conn.fetch(_LIVE, level, scope.district_id, scope.subdistrict_id, scope.community_id,
                                 scope.unit_id, scope.member_id)
-    return [RegistrationCounts(**{**r, "name": r["name"] or ""}, level=StatisticsLevel(level),
-                               rate=registration_rate(r["active"], r["members"])) for r in rows]
+    return _COUNTS.validate_python([{**r, "name": r["name"] or "", "level": level,
+                                      "rate": registration_rate(r["active"], r["members"])} for r in rows])
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,24 +28,21 @@ def day_label(at: datetime) -> str:
     return at.astimezone(LOCAL_ZONE).strftime("%Y年%m月%d日")
 
 
+def _nudge(step: ReminderStep, category: str, title: str, body: str) -> Text:
+    """A reminder ladder's text: the title led by the step's label (【提醒】, 【催办】, ...)."""
+    return Text(category=category, title=f"【{STEP_LABELS[step]}】{title}", body=body)
+
+
 def confirmation_pending_for_community(step: ReminderStep, cohort_id: int) -> Text:
     """To a community's staff: members of a cohort await confirmation (body keeps {count})."""
-    label = STEP_LABELS[step]
-    return Text(
-        category="registration_confirmation",
-        title=f"【{label}】党员报到待确认",
-        body=(f"您社区尚有 {COUNT} 名在职党员的报到申请(批次 {cohort_id})未确认,"
-              f"请尽快审核确认并编入网格支部。"),
-    )
+    return _nudge(step, "registration_confirmation", "党员报到待确认",
+                  f"您社区尚有 {COUNT} 名在职党员的报到申请(批次 {cohort_id})未确认,"
+                  f"请尽快审核确认并编入网格支部。")
 
 
 def renewal_due_for_member(step: ReminderStep, deadline: datetime) -> Text:
-    label = STEP_LABELS[step]
-    return Text(
-        category="registration_renewal",
-        title=f"【{label}】请按期重新报到",
-        body=f"您在居住社区的报到将于 {day_label(deadline)} 到期,请在到期前完成重新报到,逾期将视为报到失效。",
-    )
+    return _nudge(step, "registration_renewal", "请按期重新报到",
+                  f"您在居住社区的报到将于 {day_label(deadline)} 到期,请在到期前完成重新报到,逾期将视为报到失效。")
 
 
 def registration_confirmed(*, placed: bool) -> Text:
@@ -63,30 +60,18 @@ def registration_returned(reason: str) -> Text:
 
 def renewal_due_for_unit(step: ReminderStep, deadline: datetime) -> Text:
     """To an employer unit: how many of its members must re-register (body keeps {count})."""
-    label = STEP_LABELS[step]
-    return Text(
-        category="registration_renewal",
-        title=f"【{label}】本单位党员重新报到",
-        body=f"本单位有 {COUNT} 名在职党员的社区报到将于 {day_label(deadline)} 到期尚未重新报到,请督促其按期完成。",
-    )
+    return _nudge(step, "registration_renewal", "本单位党员重新报到",
+                  f"本单位有 {COUNT} 名在职党员的社区报到将于 {day_label(deadline)} 到期尚未重新报到,请督促其按期完成。")
 
 
 def unit_confirmation_pending(step: ReminderStep, unit_name: str) -> Text:
-    label = STEP_LABELS[step]
-    return Text(
-        category="unit_registration_confirmation",
-        title=f"【{label}】单位报到待确认",
-        body=f"报到单位「{unit_name}」已向您社区报到,尚未确认,请尽快审核并签订共建协议。",
-    )
+    return _nudge(step, "unit_registration_confirmation", "单位报到待确认",
+                  f"报到单位「{unit_name}」已向您社区报到,尚未确认,请尽快审核并签订共建协议。")
 
 
 def agreement_renewal_due(step: ReminderStep, deadline: datetime, community_name: str) -> Text:
-    label = STEP_LABELS[step]
-    return Text(
-        category="agreement_renewal",
-        title=f"【{label}】共建协议即将到期",
-        body=f"贵单位与「{community_name}」的共建协议将于 {day_label(deadline)} 到期,请及时续签。",
-    )
+    return _nudge(step, "agreement_renewal", "共建协议即将到期",
+                  f"贵单位与「{community_name}」的共建协议将于 {day_label(deadline)} 到期,请及时续签。")
 
 
 # ------------------------------------------------------------------ 吹哨报到 (whistle)

@@ -58,30 +58,6 @@ class StageProblem:
     unit_name: str
 
 
-async def select_member(conn: Conn, *, member_id: int) -> MemberRow | None:
-    row = await conn.fetchrow(
-        """
-        SELECT id, name, gender, phone, id_number, unit_id, employer_name, home_community_id,
-               home_grid_id, skills, free_slots
-        FROM member WHERE id = $1
-        """,
-        member_id,
-    )
-    return MemberRow(**dict(row)) if row else None
-
-
-async def select_member_by_id_number(conn: Conn, *, id_number: str) -> MemberRow | None:
-    row = await conn.fetchrow(
-        """
-        SELECT id, name, gender, phone, id_number, unit_id, employer_name, home_community_id,
-               home_grid_id, skills, free_slots
-        FROM member WHERE id_number = $1
-        """,
-        id_number,
-    )
-    return MemberRow(**dict(row)) if row else None
-
-
 async def create_member_stage(conn: Conn) -> None:
     """The TEMP staging table of one import; it disappears at commit or rollback."""
     await conn.execute(

@@ -26,7 +26,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.retries import STEP_TIMEOUT
+from workflows.retries import LONG_STEP_TIMEOUT, STEP_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
     from activities.evaluation import EvaluationActivities
@@ -47,7 +47,6 @@ with workflow.unsafe.imports_passed_through():
         RunStepInput,
     )
 
-_LONG = timedelta(minutes=30)
 _HEARTBEAT = timedelta(minutes=3)
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
                      maximum_attempts=10)
@@ -88,7 +87,7 @@ class EvaluationWorkflow:
                     workflow.execute_activity_method(
                         EvaluationActivities.evaluation_members,
                         MemberPartitionInput(run_id=run_id, lo=lo, hi=hi),
-                        start_to_close_timeout=_LONG, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
+                        start_to_close_timeout=LONG_STEP_TIMEOUT, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
                     )
                     for lo, hi in window
                 ))
@@ -96,13 +95,13 @@ class EvaluationWorkflow:
 
             agg: AggregateResult = await workflow.execute_activity_method(
                 EvaluationActivities.evaluation_aggregate, RunStepInput(run_id=run_id),
-                start_to_close_timeout=_LONG, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
+                start_to_close_timeout=LONG_STEP_TIMEOUT, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
             )
             reports = ReportsResult(reports=0, notified=0)
             if data.unit_reports:
                 reports = await workflow.execute_activity_method(
                     EvaluationActivities.evaluation_unit_reports, RunStepInput(run_id=run_id),
-                    start_to_close_timeout=_LONG, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
+                    start_to_close_timeout=LONG_STEP_TIMEOUT, heartbeat_timeout=_HEARTBEAT, retry_policy=_RETRY,
                 )
             finished: FinishRunResult = await workflow.execute_activity_method(
                 EvaluationActivities.evaluation_finish, RunStepInput(run_id=run_id),

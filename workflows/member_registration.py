@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 from workflows.change_watch import ChangeWatch
-from workflows.retries import STEP_RETRY, STEP_TIMEOUT
+from workflows.retries import LONG_STEP_TIMEOUT, STEP_RETRY, STEP_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
     from activities.registration import RegistrationActivities
@@ -43,8 +43,7 @@ with workflow.unsafe.imports_passed_through():
         RenewalReminderInput,
     )
 
-# A 1M-member reminder step runs a few dozen 50k-row statements; heartbeats show it is alive.
-_LONG = timedelta(minutes=30)
+# A 1M-member reminder step heartbeats to show it is alive.
 _HEARTBEAT = timedelta(minutes=2)
 
 
@@ -91,7 +90,7 @@ class MemberRegistrationCohortWorkflow:
             result = await workflow.execute_activity_method(
                 RegistrationActivities.remind_pending_confirmations,
                 ConfirmationReminderInput(cohort_id=data.cohort_id, step=due.step, as_of=workflow.now()),
-                start_to_close_timeout=_LONG, retry_policy=STEP_RETRY,
+                start_to_close_timeout=LONG_STEP_TIMEOUT, retry_policy=STEP_RETRY,
             )
             self._reminders_sent += result.communities_reminded
             if result.pending == 0:
@@ -114,7 +113,7 @@ class MemberRegistrationCohortWorkflow:
                 RegistrationActivities.remind_due_renewals,
                 RenewalReminderInput(cohort_id=data.cohort_id, cycle=cycle, step=due.step,
                                      deadline=deadline, as_of=workflow.now()),
-                start_to_close_timeout=_LONG, heartbeat_timeout=_HEARTBEAT, retry_policy=STEP_RETRY,
+                start_to_close_timeout=LONG_STEP_TIMEOUT, heartbeat_timeout=_HEARTBEAT, retry_policy=STEP_RETRY,
             )
             self._reminders_sent += result.members_reminded + result.units_reminded
             if result.due == 0:
@@ -124,7 +123,7 @@ class MemberRegistrationCohortWorkflow:
         lapsed = await workflow.execute_activity_method(
             RegistrationActivities.lapse_unrenewed,
             LapseInput(cohort_id=data.cohort_id, deadline=deadline, as_of=workflow.now()),
-            start_to_close_timeout=_LONG, retry_policy=STEP_RETRY,
+            start_to_close_timeout=LONG_STEP_TIMEOUT, retry_policy=STEP_RETRY,
         )
         workflow.logger.info("cohort cycle %s done, %s lapsed", cycle, lapsed.lapsed)
         workflow.continue_as_new(self._next(data, cycle + 1))

@@ -31,3 +31,6 @@ STEP_RETRY = bounded_retry(maximum_interval=STEP_TIMEOUT)
 # A step on the dispatch path a person is waiting on (a task, a whistle): half a minute.
 QUICK_STEP_TIMEOUT = timedelta(seconds=30)
 QUICK_STEP_RETRY = bounded_retry(maximum_interval=QUICK_STEP_TIMEOUT)
+# A set-based step over the whole city (for a million members, a few dozen 50k-row statements):
+# half an hour; such a step heartbeats, so a dead worker is noticed long before.
+LONG_STEP_TIMEOUT = timedelta(minutes=30)

@@ -98,11 +98,14 @@ _COVERAGE: list[Column] = [
     _STARS,
 ]
 
-UNIT_COLUMNS: list[Column] = [
-    _RANK,
-    ("单位名称", lambda r: r["name"]),
-    _MEMBERS,
-    _REGISTERED,
+
+def _by_rank(name_label: str, *columns: Column) -> list[Column]:
+    """A unit's or a community's table: rank, name, members and registered lead, then `columns`."""
+    return [_RANK, (name_label, lambda r: r["name"]), _MEMBERS, _REGISTERED, *columns]
+
+
+UNIT_COLUMNS: list[Column] = _by_rank(
+    "单位名称",
     _REGISTRATION_RATE,
     ("达标人数", lambda r: r["quota_met"]),
     ("完成率", lambda r: _pct(r["completion_rate"])),
@@ -110,18 +113,15 @@ UNIT_COLUMNS: list[Column] = [
     ("评优资格", lambda r: "有" if r["eligible"] else "无(报到率或完成率低于标准)"),
     ("等次", lambda r: r["grade"]),
     _STARS,
-]
+)
 
-COMMUNITY_COLUMNS: list[Column] = [
-    _RANK,
-    ("社区", lambda r: r["name"]),
-    _MEMBERS,
-    _REGISTERED,
+COMMUNITY_COLUMNS: list[Column] = _by_rank(
+    "社区",
     _NEEDS,
     *_NEED_RATES,
     ("平均响应时长(小时)", lambda r: _num(r["avg_hours_to_respond"]) if r["avg_hours_to_respond"] is not None else ""),
     *_COVERAGE,
-]
+)
 
 AREA_COLUMNS: list[Column] = [
     _RANK,

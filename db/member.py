@@ -28,17 +28,13 @@ STAGE_COLUMNS = (
 
 @dataclass(frozen=True)
 class MemberRow:
+    """A member's employer and home, as a unit transfer reads and changes them (no personal data)."""
+
     id: int
     name: str
-    gender: str | None
-    phone: str | None
-    id_number: str | None
     unit_id: int | None
     employer_name: str | None
     home_community_id: int | None
-    home_grid_id: int | None
-    skills: list[str]
-    free_slots: list[int]
 
 
 @dataclass(frozen=True)
@@ -336,9 +332,7 @@ async def select_member_for_update(conn: Conn, *, member_id: int) -> MemberRow |
     """The member, locked for the caller's transaction (a unit transfer changes the employer)."""
     row = await conn.fetchrow(
         """
-        SELECT id, name, gender, phone, id_number, unit_id, employer_name, home_community_id,
-               home_grid_id, skills, free_slots
-        FROM member WHERE id = $1 FOR UPDATE
+        SELECT id, name, unit_id, employer_name, home_community_id FROM member WHERE id = $1 FOR UPDATE
         """,
         member_id,
     )
@@ -351,8 +345,7 @@ async def update_member_unit(conn: Conn, *, member_id: int, unit_id: int) -> Mem
         """
         UPDATE member m SET unit_id = u.id, employer_name = u.name
         FROM reporting_unit u WHERE m.id = $1 AND u.id = $2
-        RETURNING m.id, m.name, m.gender, m.phone, m.id_number, m.unit_id, m.employer_name,
-                  m.home_community_id, m.home_grid_id, m.skills, m.free_slots
+        RETURNING m.id, m.name, m.unit_id, m.employer_name, m.home_community_id
         """,
         member_id, unit_id,
     )

@@ -23,7 +23,7 @@ from typing import Any
 from db.pool import Conn
 
 # jsonb parameters are passed as Python objects: the pool's connections (db/pool.py) encode them.
-from schemas.delivery import Channel, DeliveryRow, DeliveryStatus, DeliveryView
+from schemas.delivery import Channel, DeliveryFilter, DeliveryRow, DeliveryStatus, DeliveryView
 
 # Above this many rows an insert goes through COPY into a temp table, cheaper than huge arrays.
 COPY_THRESHOLD = 1000
@@ -342,16 +342,10 @@ async def next_due_at(conn: Conn, *, endpoint_ids: Sequence[int] | None = None) 
     return at
 
 
-async def select_deliveries(
-    conn: Conn,
-    *,
-    status: DeliveryStatus | None = None,
-    channel: Channel | None = None,
-    campaign_id: int | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[DeliveryView], int]:
+async def select_deliveries(conn: Conn, *, filters: DeliveryFilter) -> tuple[list[DeliveryView], int]:
     """A page of deliveries (newest first) and the total matching the filters."""
+    status = None if filters.status is None else filters.status.value
+    channel = None if filters.channel is None else filters.channel.value
     rows = await conn.fetch(
         """
         SELECT id, channel, recipient_kind, recipient_id, endpoint_id, title, template,
@@ -363,20 +357,18 @@ async def select_deliveries(
         ORDER BY created_at DESC, id DESC
         LIMIT $4 OFFSET $5
         """,
-        None if status is None else status.value, None if channel is None else channel.value,
-        campaign_id, limit, offset,
+        status, channel, filters.campaign_id, filters.limit, filters.offset,
     )
     total = int(rows[0]["total"]) if rows else 0
     items = [_view({k: v for k, v in r.items() if k != "total"}) for r in rows]
-    if not rows and offset > 0:
+    if not rows and filters.offset > 0:
         total = await conn.fetchval(
             """
             SELECT count(*) FROM delivery
             WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR channel = $2)
               AND ($3::bigint IS NULL OR campaign_id = $3)
             """,
-            None if status is None else status.value, None if channel is None else channel.value,
-            campaign_id,
+            status, channel, filters.campaign_id,
         )
     return items, total
 

@@ -20,6 +20,13 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
+class PageRequest(BaseModel):
+    """Which page of a list to read: a list's filter model extends this with what it narrows by."""
+
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
+    offset: int = Field(default=0, ge=0)
+
+
 class ErrorBody(BaseModel):
     """What every failed call returns: a stable code and a Chinese message a person can act on."""
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.api import PageRequest
 from schemas.registration import ReminderStep
 
 
@@ -144,6 +145,14 @@ class DeliveryView(BaseModel):
     next_attempt_at: datetime
     campaign_id: int | None
     payload: dict[str, Any] | None
+
+
+class DeliveryFilter(PageRequest):
+    """What the deliveries list is narrowed to (GET /deliveries), and the page."""
+
+    status: DeliveryStatus | None = None
+    channel: Channel | None = None
+    campaign_id: int | None = None
 
 
 class ChannelEndpointInput(BaseModel):

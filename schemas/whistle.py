@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.api import PageRequest
 from schemas.dispatch import Urgency
 from schemas.moments import Moment
 from schemas.text import Text
@@ -139,12 +140,10 @@ class WhistleClose(BaseModel):
     summary: Text = Field(min_length=1, max_length=4000)
 
 
-class WhistleFilter(BaseModel):
+class WhistleFilter(PageRequest):
     community_id: int | None = None
     status: WhistleStatus | None = None
     unit_id: int | None = None   # whistles summoning this unit
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
 
 
 class SummonView(BaseModel):

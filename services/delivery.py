@@ -18,8 +18,8 @@ from schemas.delivery import (
     Channel,
     ChannelEndpointInput,
     ChannelEndpointView,
+    DeliveryFilter,
     DeliveryRow,
-    DeliveryStatus,
     DeliveryView,
     DispatcherInput,
     DispatcherKick,
@@ -108,21 +108,9 @@ async def list_endpoints(conn: Conn, *, owner_kind: OwnerKind | None = None,
     return [endpoint_db.to_view(r) for r in rows]
 
 
-async def list_deliveries(
-    conn: Conn,
-    actor: Actor,
-    *,
-    status: DeliveryStatus | None = None,
-    channel: Channel | None = None,
-    campaign_id: int | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> Page[DeliveryView]:
+async def list_deliveries(conn: Conn, actor: Actor, filters: DeliveryFilter) -> Page[DeliveryView]:
     """Deliveries, newest first: for the city's organization department (operations view)."""
     if actor.role is not Role.org_department or actor.scope_kind is not ScopeKind.city:
         raise Forbidden("只有市委组织部可以查看消息发送记录")
-    rows, total = await delivery_db.select_deliveries(
-        conn, status=status, channel=channel, campaign_id=campaign_id, limit=limit, offset=offset
-    )
-    return Page[DeliveryView](items=rows, total=total,
-                              limit=limit, offset=offset)
+    rows, total = await delivery_db.select_deliveries(conn, filters=filters)
+    return Page[DeliveryView](items=rows, total=total, limit=filters.limit, offset=filters.offset)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import ActorDep, Limit, Offset, PoolDep
 from schemas.api import Page
-from schemas.delivery import Channel, DeliveryStatus, DeliveryView
+from schemas.delivery import Channel, DeliveryFilter, DeliveryStatus, DeliveryView
 from services import delivery
 
 router = APIRouter(tags=["deliveries 消息发送"])
@@ -24,8 +24,6 @@ async def list_deliveries(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[DeliveryView]:
+    filters = DeliveryFilter(status=status, channel=channel, campaign_id=campaign_id, limit=limit, offset=offset)
     async with pool.acquire() as conn:
-        return await delivery.list_deliveries(
-            conn, actor, status=status, channel=channel, campaign_id=campaign_id, limit=limit,
-            offset=offset,
-        )
+        return await delivery.list_deliveries(conn, actor, filters)

@@ -15,6 +15,12 @@ through the roster import, then measures on the same member rows:
   --breakdown: the same exported rows COPYed into scratch copies of the three tables, unlogged
       without indexes, logged without indexes, logged with the same indexes (no FK triggers):
       where the time of (b2) goes, each step measured.
+  (d) the same file imported again into emptied tables as `sbd_app`, a non-superuser role with
+      the grants a city's production role has (APP_ROLE_GRANTS: connect and TEMP on the database,
+      DML on the schema's tables, their sequences; it owns nothing and may not set
+      session_replication_role): the import's ordinary path, each row's foreign keys checked by
+      Postgres' per-row triggers. `path` and `app_path` print which path each import took;
+      `ratio_nonsuperuser` = (d) / (b) (goal <= 2).
   (c) with --with-temporal: a second roster of N new people imported with a local Temporal dev
       server and a worker running: wall time from the start of the import until the cohort
       workflow has scheduled its first reminder timer (reminders are durable timers of that
@@ -39,6 +45,8 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from db import aggregates as aggregates_db
+from db import member as member_db
 from db.migrate import migrate
 from db.pool import Pool, connect, open_pool
 from domain.roster import id_check_digit
@@ -242,6 +250,60 @@ async def _baseline_copy_into_tables(
     return elapsed
 
 
+APP_ROLE = "sbd_app"
+# What a city's production role is granted (documented in docs/benchmarks.md): no superuser, no
+# ownership, no CREATE; DML on the application's tables and TEMP for the import's staging tables.
+APP_ROLE_GRANTS = (
+    f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE",
+    f"GRANT CONNECT, TEMPORARY ON DATABASE {{database}} TO {APP_ROLE}",
+    f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}",
+    f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}",
+    f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}",
+)
+
+
+def _path(superuser_replaceable: bool) -> str:
+    if superuser_replaceable:
+        return "set-based (superuser: per-row FK triggers replaced by one locking check)"
+    return "ordinary (per-row FK triggers on)"
+
+
+async def _import_path(pool: Pool) -> str:
+    """Which write path the import takes on this pool's connections (the import's own test)."""
+    async with pool.acquire() as conn:
+        return _path(await member_db.fk_triggers_replaceable(conn))
+
+
+async def _import_as_app_role(pool: Pool, dsn: str, data: bytes, figures: dict[str, Any]) -> None:
+    """(d): the three tables emptied, the same file imported again as the non-superuser role."""
+    from services.roster_import import import_roster
+
+    async with pool.acquire() as conn:
+        # CASCADE reaches only the (empty) tables that reference member in this fresh database
+        await conn.execute("TRUNCATE member, member_registration, registration_event CASCADE")
+        await aggregates_db.rebuild(conn)
+        await conn.execute("VACUUM ANALYZE member, member_registration, registration_event")
+        database = await conn.fetchval("SELECT current_database()")
+        for statement in APP_ROLE_GRANTS:
+            await conn.execute(statement.format(database=database))
+    app_dsn = dsn.replace("//postgres:@", f"//{APP_ROLE}:@", 1)   # trust auth on the local socket
+    assert app_dsn != dsn, "the embedded server's URI names its superuser postgres"
+    app_pool = await open_pool(app_dsn, min_size=1, max_size=4)
+    try:
+        figures["app_role_superuser"] = await app_pool.fetchval("SELECT current_setting('is_superuser')")
+        figures["app_path"] = await _import_path(app_pool)
+        started = time.perf_counter()
+        result = await import_roster(app_pool, data, actor=SYSTEM_ACTOR, file_name="members.csv")
+        elapsed = time.perf_counter() - started
+    finally:
+        await app_pool.close()
+    figures["app_import_s"] = round(elapsed, 2)
+    figures["app_import_rows_per_s"] = round(figures["rows"] / elapsed)
+    figures["app_inserted"] = result.inserted
+    figures["app_registrations"] = result.registrations
+    figures["ratio_nonsuperuser"] = round(elapsed / figures["import_s"], 3)
+
+
 async def _timer_started(client: Client, workflow_id: str) -> None:
     """Wait until the workflow has scheduled its first durable timer (its first reminder)."""
     handle = client.get_workflow_handle(workflow_id)
@@ -283,7 +345,10 @@ async def _import_with_temporal(pool: Pool, data: bytes, figures: dict[str, Any]
         await env.shutdown()
 
 
-async def run(rows: int, *, with_temporal: bool, keep: Path | None, breakdown: bool = False) -> dict[str, Any]:
+async def run(
+    rows: int, *, with_temporal: bool, keep: Path | None, breakdown: bool = False, app_role: bool = True,
+    paths_only: bool = False,
+) -> dict[str, Any]:
     from services.roster_import import import_roster
     from stack.postgres import start_embedded_postgres
 
@@ -310,6 +375,7 @@ async def run(rows: int, *, with_temporal: bool, keep: Path | None, breakdown: b
                 copy_s = await _baseline_copy(pool, data)
                 figures["copy_s"] = round(copy_s, 2)
                 figures["copy_rows_per_s"] = round(rows / copy_s)
+                figures["path"] = await _import_path(pool)
                 started = time.perf_counter()
                 result = await import_roster(pool, data, actor=SYSTEM_ACTOR, file_name="members.csv")
                 import_s = time.perf_counter() - started
@@ -318,15 +384,18 @@ async def run(rows: int, *, with_temporal: bool, keep: Path | None, breakdown: b
                 figures["ratio_to_raw_copy"] = round(copy_s / import_s, 3)
                 figures["inserted"] = result.inserted
                 figures["registrations"] = result.registrations
-                tables_s = await _baseline_copy_into_tables(pool, figures, rows=rows, breakdown=breakdown)
-                figures["copy_into_tables_s"] = round(tables_s, 2)
-                figures["copy_into_tables_rows_per_s"] = round(rows / tables_s)
-                figures["ratio_to_copy_into_tables"] = round(tables_s / import_s, 3)
-                started = time.perf_counter()
-                again = await import_roster(pool, data, actor=SYSTEM_ACTOR, file_name="members.csv")
-                figures["reimport_s"] = round(time.perf_counter() - started, 2)
-                figures["reimport_inserted"] = again.inserted
-                figures["reimport_registrations"] = again.registrations
+                if not paths_only:
+                    tables_s = await _baseline_copy_into_tables(pool, figures, rows=rows, breakdown=breakdown)
+                    figures["copy_into_tables_s"] = round(tables_s, 2)
+                    figures["copy_into_tables_rows_per_s"] = round(rows / tables_s)
+                    figures["ratio_to_copy_into_tables"] = round(tables_s / import_s, 3)
+                    started = time.perf_counter()
+                    again = await import_roster(pool, data, actor=SYSTEM_ACTOR, file_name="members.csv")
+                    figures["reimport_s"] = round(time.perf_counter() - started, 2)
+                    figures["reimport_inserted"] = again.inserted
+                    figures["reimport_registrations"] = again.registrations
+                if app_role:
+                    await _import_as_app_role(pool, dsn, data, figures)
                 if with_temporal:
                     # a second roster of new people (another seed), so the cohort is fresh
                     await _import_with_temporal(pool, members_csv(city, rows, seed=8), figures)
@@ -345,10 +414,20 @@ def main() -> None:
         "--breakdown", action="store_true",
         help="also COPY the import's result into unlogged / logged / indexed scratch tables",
     )
+    parser.add_argument(
+        "--no-app-role", action="store_true", help="skip (d), the import as a non-superuser role"
+    )
+    parser.add_argument(
+        "--paths-only", action="store_true",
+        help="only (a), (b) and (d): the two write paths beside the raw COPY, without (b2) and the re-import",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="data directory to use instead of a temp dir")
     args = parser.parse_args()
     figures = asyncio.run(
-        run(args.rows, with_temporal=args.with_temporal, keep=args.keep, breakdown=args.breakdown)
+        run(
+            args.rows, with_temporal=args.with_temporal, keep=args.keep, breakdown=args.breakdown,
+            app_role=not args.no_app_role, paths_only=args.paths_only,
+        )
     )
     for key, value in figures.items():
         print(f"{key:>24}: {value}")

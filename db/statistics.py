@@ -193,7 +193,8 @@ async def select_registration_trend(
     transferred, withdrawn) is taken to have left at its updated_at. Services are the evaluation
     ledger's credits (tasks and approved service records) by awarded_at, hours from parts.hours.
     """
-    rows = await conn.fetch(
+    rows = await fetch_custom_plan(
+        conn,
         """
         WITH scoped AS (
             SELECT m.id

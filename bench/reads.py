@@ -31,7 +31,7 @@ from db.pool import Conn
 from db.statistics import select_registration_counts
 from domain.quota import periods
 from domain.scope import ScopeFilter
-from schemas.auth import SYSTEM_ACTOR
+from schemas.auth import SYSTEM_ACTOR, Actor, Role, ScopeKind
 from schemas.campaign import ProgressLevel, Quotas
 from schemas.statistics import StatisticsLevel
 from services import campaign as campaign_service
@@ -62,28 +62,41 @@ async def _current_period(conn: Conn, campaign_id: int, now: datetime) -> tuple[
 
 
 def reads(city: Megacity) -> list[Read]:
+    """City-wide staff at every level, and one district's staff at the community level (the
+    district's ~650 communities rather than all 10,416)."""
+    district = city.city.district_ids[0]
+    district_staff = Actor(role=Role.org_department, scope_kind=ScopeKind.district, scope_id=district,
+                           label="区委组织部")
+    city_wide = [(level, SYSTEM_ACTOR, None, "") for level in ("district", "subdistrict", "community")]
     found: list[Read] = []
-    for level in (StatisticsLevel.district, StatisticsLevel.subdistrict, StatisticsLevel.community,
-                  StatisticsLevel.unit):
-        async def rates(conn: Conn, level: StatisticsLevel = level) -> object:
-            return (await statistics_service.registration_statistics(conn, SYSTEM_ACTOR, level=level)).items
+    for level_name, actor, district_id, who in [*city_wide, ("unit", SYSTEM_ACTOR, None, ""),
+                                                 ("community", district_staff, district, ", one district")]:
+        level = StatisticsLevel(level_name)
 
-        async def rates_live(conn: Conn, level: StatisticsLevel = level) -> object:
-            return await select_registration_counts(conn, scope=ScopeFilter(), level=level.value, live=True)
+        async def rates(conn: Conn, level: StatisticsLevel = level, actor: Actor = actor) -> object:
+            return (await statistics_service.registration_statistics(conn, actor, level=level)).items
 
-        found.append(Read(f"报到率 per {level.value}", rates, rates_live))
-    for progress_level in (ProgressLevel.district, ProgressLevel.subdistrict, ProgressLevel.community):
-        async def progress(conn: Conn, level: ProgressLevel = progress_level) -> object:
-            view = await campaign_service.progress(conn, SYSTEM_ACTOR, city.campaign_id, level, now=city.now)
+        async def rates_live(conn: Conn, level: StatisticsLevel = level, district_id: int | None = district_id) -> object:
+            return await select_registration_counts(conn, scope=ScopeFilter(district_id=district_id),
+                                                    level=level.value, live=True)
+
+        found.append(Read(f"报到率 per {level.value}{who}", rates, rates_live))
+    for level_name, actor, district_id, who in [*city_wide, ("community", district_staff, district, ", one district")]:
+        progress_level = ProgressLevel(level_name)
+
+        async def progress(conn: Conn, level: ProgressLevel = progress_level, actor: Actor = actor) -> object:
+            view = await campaign_service.progress(conn, actor, city.campaign_id, level, now=city.now)
             return view.rows
 
-        async def progress_live(conn: Conn, level: ProgressLevel = progress_level) -> object:
+        async def progress_live(conn: Conn, level: ProgressLevel = progress_level,
+                                district_id: int | None = district_id) -> object:
             period_start, quotas = await _current_period(conn, city.campaign_id, city.now)
             return await select_progress(
-                conn, campaign_id=city.campaign_id, level=level.value, period_start=period_start, as_of=city.now,
-                min_services=quotas.min_services or 0, min_hours=quotas.min_hours or 0.0, live=True)
+                conn, campaign_id=city.campaign_id, level=level.value, district_id=district_id,
+                period_start=period_start, as_of=city.now, min_services=quotas.min_services or 0,
+                min_hours=quotas.min_hours or 0.0, live=True)
 
-        found.append(Read(f"campaign progress per {progress_level.value}", progress, progress_live))
+        found.append(Read(f"campaign progress per {progress_level.value}{who}", progress, progress_live))
     return found + [Read(*read) for read in work_reads(city)]
 
 

@@ -16,6 +16,7 @@ from db.pool import Pool, open_pool
 from schemas.settings import Settings
 from stack.embedded import read_endpoints
 from stack.temporal import StackStartError, connect_client
+from telemetry import metrics
 from telemetry.health_server import database_ready, serve_worker_health, temporal_ready
 from telemetry.logging import configure_logging
 from workers.main import run_worker
@@ -35,7 +36,8 @@ async def _serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     client = await connect_client(temporal_address, namespace=settings.temporal_namespace)
-    pool = await open_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+    pool = await open_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+                       on_wait=metrics.observe_pool_wait)
     try:
         health = await _serve_health(settings, pool=pool, client=client)
         try:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -20,9 +22,45 @@ async def _init_connection(conn: asyncpg.Connection[Any]) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def open_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
-    pool: Pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+# How many pooled connections the running task holds right now (acquired, not yet released).
+_held: ContextVar[int] = ContextVar("pool_connections_held", default=0)
+
+
+def connections_held() -> int:
+    """Pooled connections the calling task holds: anything that waits on another service (Temporal)
+    should see 0 here, or it keeps a connection idle that others may be queueing for."""
+    return _held.get()
+
+
+class _MeasuredPool(asyncpg.Pool):
+    """asyncpg's pool, which also reports how long each acquire waited for a connection (queueing
+    behind a full pool, or opening a new connection) and keeps count of the connections a task holds."""
+
+    def __init__(self, *args: Any, on_wait: Callable[[float], None] | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_wait = on_wait
+
+    async def _acquire(self, timeout: float | None) -> PoolConnectionProxy[Any]:
+        began = time.perf_counter()
+        conn: PoolConnectionProxy[Any] = await super()._acquire(timeout)  # type: ignore[misc]
+        if self._on_wait is not None:
+            self._on_wait(time.perf_counter() - began)
+        _held.set(_held.get() + 1)
+        return conn
+
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:
+        _held.set(max(0, _held.get() - 1))
+        await super().release(connection, timeout=timeout)
+
+
+async def open_pool(dsn: str, *, min_size: int = 2, max_size: int = 10,
+                    on_wait: Callable[[float], None] | None = None) -> Pool:
+    """A pool of `min_size`..`max_size` connections; `on_wait(seconds)` hears every acquire's wait
+    (entrypoints pass telemetry's histogram)."""
+    pool: Pool = await _MeasuredPool(
+        dsn, min_size=min_size, max_size=max_size, max_queries=50000, max_inactive_connection_lifetime=300.0,
+        connect=None, setup=None, init=_init_connection, reset=None, loop=None,
+        connection_class=asyncpg.Connection, record_class=asyncpg.Record, on_wait=on_wait,
     )
     return pool
 

@@ -48,6 +48,7 @@ from stack.temporal import (
     ensure_port_free,
     start_temporal_dev_server,
 )
+from telemetry import metrics
 from workers.main import run_worker
 
 log = structlog.get_logger(__name__)
@@ -189,7 +190,8 @@ async def run_stack(
         log.info("postgres_ready", database_url=redact_dsn(database_url))
         applied = await migrate_database(database_url)
         log.info("migrations_applied", count=len(applied))
-        pool = await open_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        pool = await open_pool(database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+                           on_wait=metrics.observe_pool_wait)
         parts.push_async_callback(pool.close)
 
         # Temporal

@@ -18,11 +18,17 @@ does not count twice):
 - `NOTIFICATION_FAILURES.labels(channel=...).inc()`: the notifier, on a failed send.
 - `IMPORT_ROWS.labels(kind=...).inc(n)`: the roster import, n = rows committed.
 - `REGISTRATIONS.labels(status=...).inc(n)`: the registration use cases, per status reached.
+
+Waits, observed where they happen (so a load test can read them back from /metrics):
+
+- `DB_POOL_WAIT_SECONDS`: each acquire from the database pool (db.pool's `on_wait`, passed by
+  the entrypoints that open the pool).
+- `TEMPORAL_CALL_SECONDS`, `TEMPORAL_CALLS_HOLDING_CONNECTION`: telemetry/temporal_calls.py.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 _NAMESPACE = "shuangbaodao"
@@ -80,6 +86,36 @@ REGISTRATIONS = Counter(
     namespace=_NAMESPACE,
     registry=REGISTRY,
 )
+
+# Waits: from 0.5 ms (a free pooled connection) to 10 s (a starved pool, a stuck workflow).
+_WAIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+DB_POOL_WAIT_SECONDS = Histogram(
+    "db_pool_wait_seconds",
+    "Time spent acquiring a connection from the database pool (queueing for one, or opening one)",
+    namespace=_NAMESPACE,
+    registry=REGISTRY,
+    buckets=_WAIT_BUCKETS,
+)
+TEMPORAL_CALL_SECONDS = Histogram(
+    "temporal_call_seconds",
+    "Time the app waited on a call to Temporal, by call (an update includes its handler's activity)",
+    ["call"],
+    namespace=_NAMESPACE,
+    registry=REGISTRY,
+    buckets=_WAIT_BUCKETS,
+)
+TEMPORAL_CALLS_HOLDING_CONNECTION = Counter(
+    "temporal_calls_holding_connection",
+    "Calls to Temporal made while the caller held a pooled database connection (should stay 0)",
+    ["call"],
+    namespace=_NAMESPACE,
+    registry=REGISTRY,
+)
+
+
+def observe_pool_wait(seconds: float) -> None:
+    """db.pool's `on_wait`: one acquire's wait."""
+    DB_POOL_WAIT_SECONDS.observe(seconds)
 
 
 def render() -> tuple[bytes, str]:

@@ -99,17 +99,21 @@ def configure_tracing(settings: Settings, *, role: str) -> Tracing | None:
 
 
 def temporal_interceptors() -> list[Interceptor]:
-    """Interceptors for `Client.connect`: the tracing one when tracing is on, else none.
+    """Interceptors for `Client.connect`: the timing of every call (telemetry/temporal_calls.py),
+    and the tracing one when tracing is on.
 
-    On the client it traces starts, signals, updates and queries and puts the span context in
-    the Temporal headers; a `Worker` built on that client takes it over and continues the trace
-    in workflows and activities.
+    On the client the tracing one traces starts, signals, updates and queries and puts the span
+    context in the Temporal headers; a `Worker` built on that client takes it over and continues
+    the trace in workflows and activities.
     """
+    from telemetry.temporal_calls import TemporalCallTiming
+
+    timing: list[Interceptor] = [TemporalCallTiming()]
     if _active is None:
-        return []
+        return timing
     from temporalio.contrib.opentelemetry import TracingInterceptor
 
-    return [TracingInterceptor()]
+    return [*timing, TracingInterceptor()]
 
 
 def instrument_asgi(app: FastAPI) -> None:

@@ -1,6 +1,8 @@
 """No connection is held while waiting on Temporal: more concurrent verifications than the pool
 has connections all complete, though each waits for the award activity, which needs a connection
-from the same pool (as under `up`, where the API and the worker share one pool)."""
+from the same pool (as under `up`, where the API and the worker share one pool); and the client's
+timing interceptor (telemetry/temporal_calls.py) counts no call made while holding a connection,
+which it does count when one is."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -15,13 +18,18 @@ from activities.dispatch import DispatchActivities
 from db.pool import Pool, open_pool
 from schemas.auth import SYSTEM_ACTOR
 from schemas.dispatch import RateInput, TaskStatus
+from schemas.registration import RegistrationChanged
 from services import dispatch
+from services.workflow_calls import signal_if_running
+from telemetry.metrics import TEMPORAL_CALL_SECONDS, TEMPORAL_CALLS_HOLDING_CONNECTION
+from telemetry.temporal_calls import TemporalCallTiming
 from tests.test_dispatch_workflow import add_member, make_city, make_task, serve_through, snapshot, start
 from tests.waiting import until
+from workflows.member_registration import MemberRegistrationCohortWorkflow
 from workflows.task import TaskWorkflow
 
 POOL_MAX = 2
-VERIFIES = 3 * POOL_MAX
+VERIFIES = 12
 
 
 @pytest.fixture
@@ -45,14 +53,49 @@ async def _rated_task(env: WorkflowEnvironment, pool: Pool, task_queue: str) -> 
     return task_id
 
 
+def _timed(client: Client) -> Client:
+    """`client` with the API's timing interceptor, as `up` and `serve` connect it."""
+    config = client.config()
+    config["interceptors"] = [TemporalCallTiming()]
+    return Client(**config)
+
+
+def _holding() -> float:
+    return sum(s.value for m in TEMPORAL_CALLS_HOLDING_CONNECTION.collect() for s in m.samples
+               if s.name.endswith("_total"))
+
+
+def _updates() -> float:
+    return sum(s.value for m in TEMPORAL_CALL_SECONDS.collect() for s in m.samples
+               if s.name.endswith("_count") and s.labels.get("call") == "update_workflow")
+
+
 async def test_more_concurrent_verifies_than_connections_all_complete(
     temporal_env: WorkflowEnvironment, small_pool: Pool, task_queue: str
 ) -> None:
-    """VERIFIES verifications at once on a pool of POOL_MAX: each credits its points and closes."""
+    """VERIFIES verifications at once on a pool of POOL_MAX: each credits its points and closes,
+    and none of their calls to Temporal was made holding a connection."""
+    client = _timed(temporal_env.client)
     async with Worker(temporal_env.client, task_queue=task_queue, workflows=[TaskWorkflow],
                       activities=DispatchActivities(small_pool).all()):
         tasks = await asyncio.gather(*(_rated_task(temporal_env, small_pool, task_queue) for _ in range(VERIFIES)))
+        holding, updates = _holding(), _updates()
         verified = await asyncio.wait_for(asyncio.gather(*(
-            dispatch.verify(small_pool, temporal_env.client, SYSTEM_ACTOR, task_id, None) for task_id in tasks
+            dispatch.verify(small_pool, client, SYSTEM_ACTOR, task_id, None) for task_id in tasks
         )), timeout=60)
     assert [v.points_credited for v in verified] == [1] * VERIFIES
+    assert _updates() == updates + VERIFIES   # every verify went through the timed client
+    assert _holding() == holding
+
+
+async def test_a_call_made_holding_a_connection_is_counted(
+    temporal_env: WorkflowEnvironment, small_pool: Pool
+) -> None:
+    """The detector itself: a signal sent inside `pool.acquire()` is counted, one sent after is not."""
+    client = _timed(temporal_env.client)
+    before = _holding()
+    async with small_pool.acquire():
+        await signal_if_running(client, "no-such-workflow", MemberRegistrationCohortWorkflow.changed, RegistrationChanged())
+    assert _holding() == before + 1
+    await signal_if_running(client, "no-such-workflow", MemberRegistrationCohortWorkflow.changed, RegistrationChanged())
+    assert _holding() == before + 1

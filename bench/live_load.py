@@ -59,6 +59,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.api_session import ok, signed_in
 from demo.accounts import DEMO_PASSWORD, DEMO_PHONES
 from demo.city import FULL, SMALL, generate_city
 from demo.seed import write_roster_files
@@ -115,7 +116,7 @@ def own_stack(api_port: int, temporal_port: int, ui_port: int) -> Iterator[str]:
 def _demo_ready(url: str) -> bool:
     """The demo city is seeded: its staff accounts sign in and the demo campaign exists."""
     try:
-        staff = _signed_in(url, DEMO_PHONES[Role.community_staff], DEMO_PASSWORD, address="10.255.0.1")
+        staff = signed_in(url, DEMO_PHONES[Role.community_staff], DEMO_PASSWORD, who="demo staff", address="10.255.0.1")
         try:
             return bool(staff.get("/campaigns", params={"limit": 1}).json())
         finally:
@@ -125,23 +126,6 @@ def _demo_ready(url: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------- preparing
-
-
-def _signed_in(url: str, phone: str, password: str, *, address: str) -> httpx.Client:
-    """A client signed in by phone and password from `address` (sign-in is braked per address)."""
-    http = httpx.Client(base_url=url, timeout=120, headers={"X-Forwarded-For": address})
-    r = http.post("/auth/login", json={"phone": phone, "password": password})
-    if r.status_code != 200:
-        http.close()
-        raise SystemExit(f"{phone[:3]}****{phone[-4:]} cannot sign in ({r.status_code}): {r.text[:200]}")
-    http.headers["X-CSRF-Token"] = http.cookies["sbd_csrf"]
-    return http
-
-
-def _ok(r: httpx.Response) -> Any:
-    if r.status_code >= 300:
-        raise SystemExit(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text[:300]}")
-    return r.json()
 
 
 def _session(http: httpx.Client) -> dict[str, str]:
@@ -157,15 +141,15 @@ def _member_session(url: str, org: httpx.Client, member: dict[str, Any], n: int)
                                     "scope_kind": "member", "scope_id": member["id"]})
     if r.status_code == 201:
         with httpx.Client(base_url=url, timeout=120, headers={"X-Forwarded-For": address}) as http:
-            _ok(http.post("/auth/password/setup", json={"phone": phone, "code": r.json()["setup_code"],
+            ok(http.post("/auth/password/setup", json={"phone": phone, "code": r.json()["setup_code"],
                                                           "new_password": MEMBER_PASSWORD}))
             session = _session(http)
     elif r.status_code == 409:
-        http = _signed_in(url, phone, MEMBER_PASSWORD, address=address)
+        http = signed_in(url, phone, MEMBER_PASSWORD, who=f"member {member['id']}", address=address)
         session = _session(http)
         http.close()
     else:
-        _ok(r)
+        ok(r)
     return {"id": member["id"], "grid_id": member["home_grid_id"], "free_slots": member["free_slots"], **session}
 
 
@@ -174,13 +158,13 @@ def _wave_campaign(org: httpx.Client, community_id: int, wave_at: datetime) -> i
     every member behind) falls at `wave_at`: the quota period ends 2 days after it starts."""
     start = datetime.now(UTC) + timedelta(seconds=5)
     end = start + timedelta(days=2)
-    created = _ok(org.post("/campaigns", json={
+    created = ok(org.post("/campaigns", json={
         "name": "压测: 应急动员", "scope": {"community_ids": [community_id]},
         "window_start": start.isoformat(), "window_end": end.isoformat(),
         "quotas": {"period": "month", "min_services": 1},
         "reminder_policy": {"steps": [{"step": "remind", "offset": _iso_duration(wave_at - end),
                                         "notify": ["member"]}]}}))
-    _ok(org.post(f"/campaigns/{created['id']}/launch"))
+    ok(org.post(f"/campaigns/{created['id']}/launch"))
     return int(created["id"])
 
 
@@ -198,15 +182,15 @@ class Prepared:
 
 
 def prepare(url: str, work: Path, *, max_members: int, wave_at: datetime) -> Prepared:
-    org = _signed_in(url, DEMO_PHONES[Role.org_department], DEMO_PASSWORD, address="10.255.0.2")
-    staff = _signed_in(url, DEMO_PHONES[Role.community_staff], DEMO_PASSWORD, address="10.255.0.3")
-    community_id = int(_ok(staff.get("/auth/me"))["scope_id"])
-    members = _ok(org.get("/members", params={"community_id": community_id, "status": "active",
+    org = signed_in(url, DEMO_PHONES[Role.org_department], DEMO_PASSWORD, who="demo org", address="10.255.0.2")
+    staff = signed_in(url, DEMO_PHONES[Role.community_staff], DEMO_PASSWORD, who="demo staff", address="10.255.0.3")
+    community_id = int(ok(staff.get("/auth/me"))["scope_id"])
+    members = ok(org.get("/members", params={"community_id": community_id, "status": "active",
                                               "limit": max_members}))["items"]
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         sessions = list(pool.map(lambda nm: _member_session(url, org, nm[1], nm[0]), enumerate(members)))
-    grids = _ok(org.get("/grids", params={"community_id": community_id, "limit": 500}))["items"]
-    codes = {g["id"]: _ok(staff.post(f"/grids/{g['id']}/need-code"))["code"] for g in grids}
+    grids = ok(org.get("/grids", params={"community_id": community_id, "limit": 500}))["items"]
+    codes = {g["id"]: ok(staff.post(f"/grids/{g['id']}/need-code"))["code"] for g in grids}
     campaign_id = _wave_campaign(org, community_id, wave_at)
     plan = {"members": sessions, "community_id": community_id, "need_codes": codes, "campaign_id": campaign_id,
             "staff": {"community_staff": _session(staff), "org_department": _session(org)},

@@ -44,6 +44,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from bench.api_session import ok, signed_in
 from bench.console_load import CHROMIUM, CHROMIUM_ARGS, Scripts
 from demo.accounts import DEMO_PASSWORD, DEMO_PHONES
 from domain.local_time import window_slots
@@ -75,18 +76,7 @@ LOGIN = Target("/m/login", "登 录", "/m/login (the mobile sign-in page)")
 
 def _signed_in(base: str, role: Role) -> httpx.Client:
     """An HTTP client signed in as the demo account of `role` (session cookie, CSRF header)."""
-    http = httpx.Client(base_url=base, timeout=60)
-    r = http.post("/auth/login", json={"phone": DEMO_PHONES[role], "password": DEMO_PASSWORD})
-    if r.status_code != 200:
-        raise SystemExit(f"demo {role.value} cannot sign in ({r.status_code}): is this a `up --demo` stack? {r.text}")
-    http.headers["X-CSRF-Token"] = http.cookies["sbd_csrf"]
-    return http
-
-
-def _ok(r: httpx.Response) -> Any:
-    if r.status_code >= 300:
-        raise SystemExit(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text}")
-    return r.json()
+    return signed_in(base, DEMO_PHONES[role], DEMO_PASSWORD, who=f"demo {role.value}")
 
 
 def _free_hour(free_slots: set[int]) -> datetime:
@@ -106,10 +96,10 @@ def checkin_target(base: str) -> Iterator[Target]:
     the member's session. The task is cancelled afterwards."""
     member, org = _signed_in(base, Role.member), _signed_in(base, Role.org_department)
     try:
-        member_id = _ok(member.get("/auth/me"))["scope_id"]
-        row = _ok(member.get(f"/members/{member_id}"))
+        member_id = ok(member.get("/auth/me"))["scope_id"]
+        row = ok(member.get(f"/members/{member_id}"))
         start = _free_hour(set(row["free_slots"]))
-        created = _ok(org.post("/tasks", json={
+        created = ok(org.post("/tasks", json={
             "title": "基准测试: 签到页", "grid_id": row["home_grid_id"], "category": "环境整治", "mode": "claim",
             "headcount": 1, "window_start": start.isoformat(), "window_end": (start + timedelta(hours=1)).isoformat(),
             "place": "基准测试"}))
@@ -120,7 +110,7 @@ def checkin_target(base: str) -> Iterator[Target]:
                 if r.status_code != 409:
                     break
                 time.sleep(0.2)
-            _ok(r)
+            ok(r)
             cookies = [{"name": c.name, "value": c.value or "", "url": base} for c in member.cookies.jar]
             yield Target(f"/m/checkin#task={task_id}&token={created['qr_token']}", "签 到",
                          "/m/checkin#task=..&token=.. (the demo member, signed in, a claimed task)", cookies)

@@ -42,7 +42,6 @@ import csv
 import io
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -52,7 +51,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +59,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.api_session import ok, signed_in
+from bench.import_roster import id_number
 from demo.accounts import DEMO_PASSWORD, DEMO_PHONES
 from demo.city import FULL, SMALL, generate_city
 from demo.seed import write_roster_files
@@ -153,13 +153,13 @@ def _member_session(url: str, org: httpx.Client, member: dict[str, Any], n: int)
     return {"id": member["id"], "grid_id": member["home_grid_id"], "free_slots": member["free_slots"], **session}
 
 
-def _wave_campaign(org: httpx.Client, community_id: int, wave_at: datetime) -> int:
-    """A launched campaign over the community with a service quota, whose one ladder step (remind
+def _wave_campaign(org: httpx.Client, wave_at: datetime) -> int:
+    """A launched campaign over the whole city with a service quota, whose one ladder step (remind
     every member behind) falls at `wave_at`: the quota period ends 2 days after it starts."""
     start = datetime.now(UTC) + timedelta(seconds=5)
     end = start + timedelta(days=2)
     created = ok(org.post("/campaigns", json={
-        "name": "压测: 应急动员", "scope": {"community_ids": [community_id]},
+        "name": "压测: 应急动员",
         "window_start": start.isoformat(), "window_end": end.isoformat(),
         "quotas": {"period": "month", "min_services": 1},
         "reminder_policy": {"steps": [{"step": "remind", "offset": _iso_duration(wave_at - end),
@@ -176,12 +176,13 @@ def _iso_duration(span: timedelta) -> str:
 @dataclass
 class Prepared:
     plan: dict[str, Any]
+    org: httpx.Client   # the organization department, signed in
     org_session: dict[str, str]
     members: int
     grids: int
 
 
-def prepare(url: str, work: Path, *, max_members: int, wave_at: datetime) -> Prepared:
+def prepare(url: str, work: Path, *, max_members: int) -> Prepared:
     org = signed_in(url, DEMO_PHONES[Role.org_department], DEMO_PASSWORD, who="demo org", address="10.255.0.2")
     staff = signed_in(url, DEMO_PHONES[Role.community_staff], DEMO_PASSWORD, who="demo staff", address="10.255.0.3")
     community_id = int(ok(staff.get("/auth/me"))["scope_id"])
@@ -191,13 +192,12 @@ def prepare(url: str, work: Path, *, max_members: int, wave_at: datetime) -> Pre
         sessions = list(pool.map(lambda nm: _member_session(url, org, nm[1], nm[0]), enumerate(members)))
     grids = ok(org.get("/grids", params={"community_id": community_id, "limit": 500}))["items"]
     codes = {g["id"]: ok(staff.post(f"/grids/{g['id']}/need-code"))["code"] for g in grids}
-    campaign_id = _wave_campaign(org, community_id, wave_at)
+    campaign_id = ok(org.get("/campaigns", params={"limit": 1}))[0]["id"]   # the demo's, for its progress page
     plan = {"members": sessions, "community_id": community_id, "need_codes": codes, "campaign_id": campaign_id,
             "staff": {"community_staff": _session(staff), "org_department": _session(org)},
             "state_file": str(work / "state.json"), "samples_file": str(work / "samples.json"),
             "one_of_each": False}
-    prepared = Prepared(plan, _session(org), len(sessions), len(grids))
-    org.close()
+    prepared = Prepared(plan, org, _session(org), len(sessions), len(grids))
     staff.close()
     return prepared
 
@@ -212,6 +212,7 @@ class Waits:
     pool: tuple[int, float, float, float] = (0, 0.0, 0.0, 0.0)   # count, mean s, p95 s, p99 s
     temporal: dict[str, tuple[int, float, float, float]] = field(default_factory=dict)
     holding: int = 0
+    reminders: int = 0   # reminders the campaign waves sent
 
 
 def _scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -250,12 +251,14 @@ def _histogram(before: dict[Any, float], after: dict[Any, float], name: str,
 def waits(url: str, before: dict[Any, float]) -> Waits:
     after = _scrape(url)
     calls = sorted({dict(k[1])["call"] for k in after if k[0] == "shuangbaodao_temporal_call_seconds_count"})
-    holding = sum(v - before.get(k, 0.0) for k, v in after.items()
-                  if k[0] == "shuangbaodao_temporal_calls_holding_connection_total")
+    def total(name: str) -> int:
+        return int(sum(v - before.get(k, 0.0) for k, v in after.items() if k[0] == name))
+
     return Waits(
         pool=_histogram(before, after, "shuangbaodao_db_pool_wait_seconds", {}),
         temporal={c: _histogram(before, after, "shuangbaodao_temporal_call_seconds", {"call": c}) for c in calls},
-        holding=int(holding))
+        holding=total("shuangbaodao_temporal_calls_holding_connection_total"),
+        reminders=total("shuangbaodao_reminders_sent_total"))
 
 
 @dataclass
@@ -336,8 +339,14 @@ def print_run(run: Run) -> None:
     if run.refusals:
         print("  409 refusals of lost races (counted as successes): "
               + ", ".join(f"{k} {v}" for k, v in sorted(run.refusals.items())))
+    bad: dict[tuple[str, int], int] = {}
+    for name, _, _, status in run.samples:
+        if status < 200 or status >= 400:
+            bad[(name, status)] = bad.get((name, status), 0) + 1
+    for (name, status), n in sorted(bad.items()):
+        print(f"  failed: {n} x {name} (status {status}{', no answer' if status <= 0 else ''})")
     for line in run.failures[:10]:
-        print(f"  failure: {line}")
+        print(f"  locust failure: {line}")
     count, mean, p95, p99 = run.waits.pool
     print(f"  db pool acquire: {count} acquires, mean {mean * 1000:.2f} ms, p95 <= {p95 * 1000:g} ms, "
           f"p99 <= {p99 * 1000:g} ms")
@@ -362,14 +371,26 @@ def verdict(run: Run) -> bool:
 
 
 class RosterUpload(threading.Thread):
-    """The demo city's member roster uploaded once (POST /imports) after `delay` seconds."""
+    """A roster of `rows` new members (the demo city's rows with new names, phones and ID numbers,
+    so each is inserted and submits its registration) uploaded once (POST /imports) after `delay` s."""
 
-    def __init__(self, url: str, session: dict[str, str], demo_size: str, delay: float) -> None:
+    def __init__(self, url: str, session: dict[str, str], demo_size: str, *, rows: int, delay: float) -> None:
         super().__init__(daemon=True)
         self.url, self.session, self.delay = url, session, delay
         city = generate_city(size=FULL if demo_size == "full" else SMALL)
         with tempfile.TemporaryDirectory() as tmp:
-            self.data = write_roster_files(city, Path(tmp)).members.read_bytes()
+            text = write_roster_files(city, Path(tmp)).members.read_text("utf-8-sig")
+        header, *demo_rows = list(csv.reader(io.StringIO(text)))
+        region, run = 370100 + int(time.time()) % 99, int(time.time()) % 1000
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(header)
+        for i in range(rows):
+            row = list(demo_rows[i % len(demo_rows)])
+            row[0], row[2] = f"{row[0]}{i % 10}", f"197{run:03d}{i:05d}"
+            row[3] = id_number(region, date(1970, 1, 1) + timedelta(days=run + i // 1000), i % 1000)
+            writer.writerow(row)
+        self.data, self.rows = out.getvalue().encode("utf-8"), rows
         self.outcome = "not run"
 
     def run(self) -> None:
@@ -379,17 +400,13 @@ class RosterUpload(threading.Thread):
                           cookies={"sbd_session": self.session["session"], "sbd_csrf": self.session["csrf"]}) as http:
             r = http.post("/imports", files={"file": ("members.csv", io.BytesIO(self.data), "text/csv")},
                           data={"kind": "members"})
-        rows = len(self.data.splitlines()) - 1
-        self.outcome = f"{rows} member rows, {r.status_code} in {time.monotonic() - began:.1f} s"
-        if r.status_code >= 300:
-            self.outcome += f": {r.text[:200]}"
-
-
-def _wave_outcome(url: str, session: dict[str, str], campaign_id: int) -> str:
-    with httpx.Client(base_url=url, timeout=60, cookies={"sbd_session": session["session"]}) as http:
-        events = http.get(f"/campaigns/{campaign_id}/events").json()
-    waves = [e for e in events if re.search("wave|remind", json.dumps(e, ensure_ascii=False))]
-    return json.dumps(waves[-1], ensure_ascii=False)[:300] if waves else "no wave recorded yet"
+        took = time.monotonic() - began
+        if r.status_code == 200:
+            body = r.json()
+            self.outcome = (f"{self.rows} new member rows in {took:.1f} s: inserted {body['inserted']}, "
+                            f"registrations {body['registrations']}")
+        else:
+            self.outcome = f"{self.rows} rows: {r.status_code} in {took:.1f} s: {r.text[:300]}"
 
 
 # ---------------------------------------------------------------------------------------- main
@@ -408,6 +425,7 @@ def main() -> None:
     parser.add_argument("--baseline-seconds", type=int, default=60)
     parser.add_argument("--steps", default="20,40,80,120,160", help="user counts of the steps")
     parser.add_argument("--step-seconds", type=int, default=60)
+    parser.add_argument("--import-rows", type=int, default=3000, help="new members in the roster uploaded")
     parser.add_argument("--members", type=int, default=250, help="member accounts to prepare (at most)")
     args = parser.parse_args()
 
@@ -416,28 +434,27 @@ def main() -> None:
             own_stack(args.api_port, args.temporal_port, args.temporal_ui_port))
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sbd-live-load-")))
         began = time.monotonic()
-        wave_at = datetime.now(UTC) + timedelta(seconds=args.baseline_seconds + 300)
-        prepared = prepare(url, work, max_members=args.members, wave_at=wave_at)
+        prepared = prepare(url, work, max_members=args.members)
+        stack.callback(prepared.org.close)
         print(f"prepared in {time.monotonic() - began:.0f} s: {prepared.members} member accounts signed in, "
-              f"{prepared.grids} grid need codes, campaign {prepared.plan['campaign_id']} "
-              f"(its reminder wave due at {wave_at:%H:%M:%S} UTC)")
-        upload = RosterUpload(url, prepared.org_session, "full" if not args.url else args.demo_size, delay=60)
+              f"{prepared.grids} grid need codes")
+        upload = RosterUpload(url, prepared.org_session, "full" if not args.url else args.demo_size,
+                              rows=args.import_rows, delay=60)
 
         baseline = run_locust(url, work, prepared.plan, label="baseline (one user of each kind)", users=4,
                               seconds=args.baseline_seconds, one_of_each=True)
         print_run(baseline)
 
-        # The wave is due 90 s into the sustained run, whenever the preparing and baseline ended.
-        remaining = (wave_at - datetime.now(UTC)).total_seconds() - 90
-        if remaining > 0:
-            time.sleep(remaining)
+        # Meanwhile: a campaign's reminder wave due 90 s into the sustained run, an import at 60 s.
+        wave_at = datetime.now(UTC) + timedelta(seconds=90)
+        wave_campaign = _wave_campaign(prepared.org, wave_at)
         upload.start()
         sustained = run_locust(url, work, prepared.plan, label="sustained", users=args.users,
                                seconds=round(args.minutes * 60))
         upload.join(timeout=600)
         print_run(sustained)
         print(f"  meanwhile: roster import {upload.outcome}; reminder wave: "
-              f"{_wave_outcome(url, prepared.org_session, prepared.plan['campaign_id'])}")
+              f"campaign {wave_campaign}, {sustained.waits.reminders} reminders sent (due {wave_at:%H:%M:%S} UTC)")
         ok = verdict(sustained)
 
         steps: list[Run] = []
@@ -457,7 +474,7 @@ def main() -> None:
             print(f"p99 crosses its line at {crossing.rps:.1f} req/s ({crossing.users} users); "
                   f"held at {below[-1].rps if below else baseline.rps:.1f} req/s "
                   f"({below[-1].users if below else baseline.users} users)")
-        else:
+        elif steps:
             print(f"p99 stayed under both lines up to {max(r.rps for r in steps):.1f} req/s "
                   f"({steps[-1].users} users, the last step)")
         print(f"sustained run {'PASS' if ok else 'FAIL'}; statistics of the sustained run's member actions: "

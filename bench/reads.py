@@ -22,6 +22,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
+from typing import TypeVar
 
 from bench.megacity import Megacity, seeded
 from bench.work_reads import seed_extension, work_reads
@@ -31,14 +33,17 @@ from db.pool import Conn
 from db.statistics import select_registration_counts
 from domain.quota import periods
 from domain.scope import ScopeFilter
+from schemas.api import GroupOrder, GroupPageRequest
 from schemas.auth import SYSTEM_ACTOR, Actor, Role, ScopeKind
-from schemas.campaign import ProgressLevel, Quotas
+from schemas.campaign import ProgressLevel, ProgressRow, Quotas
 from schemas.statistics import StatisticsLevel
 from services import campaign as campaign_service
 from services import statistics as statistics_service
 from telemetry.logging import configure_logging
 
 GOAL_MS = 100.0
+PAGE = 50   # the console's page of a city-wide list
+_Row = TypeVar("_Row")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +82,8 @@ def reads(city: Megacity) -> list[Read]:
             return (await statistics_service.registration_statistics(conn, actor, level=level)).items
 
         async def rates_live(conn: Conn, level: StatisticsLevel = level, district_id: int | None = district_id) -> object:
-            return await select_registration_counts(conn, scope=ScopeFilter(district_id=district_id),
-                                                    level=level.value, live=True)
+            return (await select_registration_counts(conn, scope=ScopeFilter(district_id=district_id),
+                                                     level=level.value, live=True))[1]
 
         found.append(Read(f"报到率 per {level.value}{who}", rates, rates_live))
     for level_name, actor, district_id, who in [*city_wide, ("community", district_staff, district, ", one district")]:
@@ -90,14 +95,56 @@ def reads(city: Megacity) -> list[Read]:
 
         async def progress_live(conn: Conn, level: ProgressLevel = progress_level,
                                 district_id: int | None = district_id) -> object:
-            period_start, quotas = await _current_period(conn, city.campaign_id, city.now)
-            return await select_progress(
-                conn, campaign_id=city.campaign_id, level=level.value, district_id=district_id,
-                period_start=period_start, as_of=city.now, min_services=quotas.min_services or 0,
-                min_hours=quotas.min_hours or 0.0, live=True)
+            return (await _progress_live(conn, city, level, district_id))[1]
 
         found.append(Read(f"campaign progress per {progress_level.value}{who}", progress, progress_live))
-    return found + [Read(*read) for read in work_reads(city)]
+    return found + paged_reads(city) + [Read(*read) for read in work_reads(city)]
+
+
+async def _progress_live(conn: Conn, city: Megacity, level: ProgressLevel,
+                         district_id: int | None = None) -> tuple[int, list[ProgressRow]]:
+    period_start, quotas = await _current_period(conn, city.campaign_id, city.now)
+    return await select_progress(
+        conn, campaign_id=city.campaign_id, level=level.value, district_id=district_id,
+        period_start=period_start, as_of=city.now, min_services=quotas.min_services or 0,
+        min_hours=quotas.min_hours or 0.0, live=True)
+
+
+def _worst_first(rows: list[_Row], share: Callable[[_Row], tuple[int, int, int]]) -> list[_Row]:
+    """The baseline's rows sorted as a page asks (order=rate_asc): lowest share first, ties by id."""
+    def key(row: _Row) -> tuple[Fraction, int]:
+        part, members, row_id = share(row)
+        return (Fraction(part, members) if members else Fraction(0)), row_id
+    return sorted(rows, key=key)[:PAGE]
+
+
+def paged_reads(city: Megacity) -> list[Read]:
+    """What the console's first load asks of the city-wide lists: the first page of 50, the lowest
+    报到率 (registered share) first, with the total; the baseline groups everything live and sorts."""
+    page = GroupPageRequest(order=GroupOrder.rate_asc, limit=PAGE)
+    found: list[Read] = []
+    for level in (StatisticsLevel.community, StatisticsLevel.unit):
+        async def rates(conn: Conn, level: StatisticsLevel = level) -> object:
+            view = await statistics_service.registration_statistics(conn, SYSTEM_ACTOR, level=level, page=page)
+            return view.total, view.items
+
+        async def rates_live(conn: Conn, level: StatisticsLevel = level) -> object:
+            total, rows = await select_registration_counts(conn, scope=ScopeFilter(), level=level.value, live=True)
+            return total, _worst_first(rows, lambda r: (r.active, r.members, r.id or 0))
+
+        found.append(Read(f"报到率 per {level.value}, page of {PAGE} worst first", rates, rates_live))
+
+    async def progress(conn: Conn) -> object:
+        view = await campaign_service.progress(conn, SYSTEM_ACTOR, city.campaign_id, ProgressLevel.community,
+                                               now=city.now, page=page)
+        return view.total, view.rows
+
+    async def progress_live(conn: Conn) -> object:
+        total, rows = await _progress_live(conn, city, ProgressLevel.community)
+        return total, _worst_first(rows, lambda r: (r.registered, r.members, r.level_id))
+
+    found.append(Read(f"campaign progress per community, page of {PAGE} worst first", progress, progress_live))
+    return found
 
 
 async def _timed(conn: Conn, call: Callable[[Conn], Awaitable[object]], times: int) -> tuple[list[float], object]:

@@ -158,7 +158,7 @@ async def _progress(conn: Conn, campaign_id: int, now: datetime) -> dict[str, An
     figures: dict[str, Any] = {}
     for level in ("district", "community"):
         started = time.perf_counter()
-        rows = await select_progress(conn, campaign_id=campaign_id, level=level,
+        _, rows = await select_progress(conn, campaign_id=campaign_id, level=level,
                                      period_start=now - timedelta(days=30), as_of=now, min_services=1)
         figures[f"progress_{level}_s"] = round(time.perf_counter() - started, 1)
         figures[f"progress_{level}_rows"] = len(rows)

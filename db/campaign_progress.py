@@ -23,7 +23,9 @@ from datetime import datetime
 
 from pydantic import TypeAdapter
 
+from db.group_page import page_args, paged, split
 from db.pool import Conn, fetch_custom_plan
+from schemas.api import GroupPageRequest
 from schemas.campaign import ProgressRow
 from schemas.registration import ReminderStep
 
@@ -50,15 +52,18 @@ async def select_progress(
     conn: Conn, *, campaign_id: int, level: str, district_id: int | None = None,
     subdistrict_id: int | None = None, community_id: int | None = None,
     period_start: datetime | None = None, as_of: datetime | None = None,
-    min_services: int = 0, min_hours: float = 0.0, live: bool = False,
-) -> list[ProgressRow]:
-    """One row per unit of `level` (district/subdistrict/community) inside the optional filter.
+    min_services: int = 0, min_hours: float = 0.0, page: GroupPageRequest | None = None, live: bool = False,
+) -> tuple[int, list[ProgressRow]]:
+    """One row per unit of `level` (district/subdistrict/community) inside the optional filter:
+    how many there are and `page` of them (all by id when None; the rate sorted by is registered
+    over members), sorted and cut in SQL.
 
     Behind quota is only counted when `period_start` is given (the campaign has service quotas).
     Read from the maintained counts when the period and quota are the campaign's own (what
     GET /campaigns/{id}/progress asks); any other question, or `live`, is grouped live from the
     raw tables (what the benches measure the maintained read against).
     """
+    paging = page_args(page or GroupPageRequest())
     own: bool = not live and await conn.fetchval(
         """
         SELECT $2::timestamptz IS NULL
@@ -71,9 +76,17 @@ async def select_progress(
     )
     if not own:
         return await _select_progress_live(conn, campaign_id, level, district_id, subdistrict_id, community_id,
-                                           period_start, as_of, min_services, min_hours)
-    rows = await fetch_custom_plan(
-        conn,
+                                           period_start, as_of, min_services, min_hours, *paging)
+    rows = await fetch_custom_plan(conn, _MAINTAINED_PAGE, campaign_id, level, district_id, subdistrict_id,
+                                   community_id, period_start, *paging)
+    total, found = split(rows)
+    # the per-step counts as the dict of the steps that have any (built here: decoding 10,000
+    # jsonb values costs more than the read)
+    return total, _ROWS.validate_python([
+        {**r, "reminded": {step: r[step] for step in _STEPS if r[step]}} for r in found])
+
+
+_MAINTAINED_PAGE = paged(
         """
         WITH """ + _CAMPAIGN_COMMUNITIES + """,
         -- every counter row of the campaign's communities as one stream (one scan of each table,
@@ -117,21 +130,19 @@ async def select_progress(
                g.remind::bigint, g.urge::bigint, g.supervise::bigint, g.public_notice::bigint,
                g.tasks_open::bigint, g.tasks_done::bigint, g.tasks_parked::bigint
         FROM grouped g
-        ORDER BY g.level_id
         """,  # noqa: S608 - the CTE composed in is a constant
-        campaign_id, level, district_id, subdistrict_id, community_id, period_start,
-    )
-    # the per-step counts as the dict of the steps that have any (built here: decoding 10,000
-    # jsonb values costs more than the read)
-    return _ROWS.validate_python([
-        {**r, "reminded": {step: r[step] for step in _STEPS if r[step]}} for r in rows])
+    key="level_id", numerator="registered", first_param=7)
 
 
-async def _select_progress_live(conn: Conn, *args: object) -> list[ProgressRow]:
+async def _select_progress_live(conn: Conn, *args: object) -> tuple[int, list[ProgressRow]]:
     """The same rows grouped live from the raw tables, for any period and quota: members, their
     registrations, services and reminders of the campaign's communities (behind quota counts the
     services in [period_start, as_of)). ~7-10 s for a city-wide campaign at 1,000,000 members."""
-    rows = await conn.fetch(
+    total, rows = split(await conn.fetch(_LIVE_PAGE, *args))
+    return total, _ROWS.validate_python([dict(r) for r in rows])
+
+
+_LIVE_PAGE = paged(
         """
         WITH c AS (SELECT * FROM campaign WHERE id = $1),
         """ + _CAMPAIGN_COMMUNITIES + """,
@@ -211,8 +222,5 @@ async def _select_progress_live(conn: Conn, *args: object) -> list[ProgressRow]:
         LEFT JOIN behind USING (level_id)
         LEFT JOIN reminded USING (level_id)
         LEFT JOIN tasks USING (level_id)
-        ORDER BY l.level_id
         """,  # noqa: S608 - the CTE composed in is a constant
-        *args,
-    )
-    return _ROWS.validate_python([dict(r) for r in rows])
+    key="level_id", numerator="registered", first_param=10)

@@ -13,9 +13,11 @@ from decimal import Decimal
 
 from pydantic import TypeAdapter
 
+from db.group_page import page_args, paged, split
 from db.pool import Conn, fetch_custom_plan
 from domain.registration_rules import registration_rate
 from domain.scope import ScopeFilter
+from schemas.api import GroupPageRequest
 from schemas.statistics import RegistrationCounts
 
 # The groups' sums, named; `grouped` is the CTE each source below defines (key + the counters).
@@ -31,7 +33,6 @@ _NAMED_GROUPS = """
                g.members, g.submitted, g.confirmed, g.active, g.paused, g.rejected, g.lapsed
         FROM grouped g
         WHERE g.key IS NOT NULL AND g.members > 0
-        ORDER BY g.key
 """
 
 # Read from the maintained registration_tally (migration 0021): `grouping` $2 'community' for the
@@ -56,6 +57,7 @@ _MAINTAINED = """
                            $3, $4, $5, $6, NULL)
             GROUP BY 1
         )""" + _NAMED_GROUPS  # noqa: S608 - constants composed, no input
+_MAINTAINED_PAGE = paged(_MAINTAINED, key="id", numerator="active", first_param=7)
 
 # Anything else (a member's own figures, units seen from a subdistrict or community, a unit's
 # members per community): a small scope, counted live member by member.
@@ -85,6 +87,7 @@ _LIVE = """
                            $2, $3, $4, $5, $6)
             GROUP BY 1
         )""" + _NAMED_GROUPS  # noqa: S608 - constants composed, no input
+_LIVE_PAGE = paged(_LIVE, key="id", numerator="active", first_param=7)
 
 _AREA_LEVELS = ("community", "subdistrict", "district", "city")
 # Up to ~10,000 groups at a time (every community of a megacity): validated in one call.
@@ -107,8 +110,8 @@ def _maintained_grouping(scope: ScopeFilter, level: str) -> str | None:
 
 
 async def select_registration_counts(
-    conn: Conn, *, scope: ScopeFilter, level: str, live: bool = False
-) -> list[RegistrationCounts]:
+    conn: Conn, *, scope: ScopeFilter, level: str, page: GroupPageRequest | None = None, live: bool = False
+) -> tuple[int, list[RegistrationCounts]]:
     """One row per group at `level` (unit / community / subdistrict / district / city), with its
     报到率 (active over members).
 
@@ -120,16 +123,20 @@ async def select_registration_counts(
     ~10,000 and ~80,000 rows at megacity scale) wherever they answer the question
     (_maintained_grouping); the few combinations they cannot answer are small scopes, counted live.
     `live`: counted live whatever the scope (what the benches measure the maintained read against).
+    Returns how many groups there are and `page` of them (all of them by id when None), sorted
+    and cut in SQL.
     """
     grouping = None if live else _maintained_grouping(scope, level)
+    paging = page_args(page or GroupPageRequest())
     if grouping is not None:
-        rows = await fetch_custom_plan(conn, _MAINTAINED, level, grouping, scope.district_id,
-                                       scope.subdistrict_id, scope.community_id, scope.unit_id)
+        rows = await fetch_custom_plan(conn, _MAINTAINED_PAGE, level, grouping, scope.district_id,
+                                       scope.subdistrict_id, scope.community_id, scope.unit_id, *paging)
     else:
-        rows = await conn.fetch(_LIVE, level, scope.district_id, scope.subdistrict_id, scope.community_id,
-                                scope.unit_id, scope.member_id)
-    return _COUNTS.validate_python([{**r, "name": r["name"] or "", "level": level,
-                                      "rate": registration_rate(r["active"], r["members"])} for r in rows])
+        rows = await conn.fetch(_LIVE_PAGE, level, scope.district_id, scope.subdistrict_id, scope.community_id,
+                                scope.unit_id, scope.member_id, *paging)
+    total, found = split(rows)
+    return total, _COUNTS.validate_python([{**r, "name": r["name"] or "", "level": level,
+                                            "rate": registration_rate(r["active"], r["members"])} for r in found])
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
@@ -25,6 +26,24 @@ class PageRequest(BaseModel):
 
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
     offset: int = Field(default=0, ge=0)
+
+
+class GroupOrder(StrEnum):
+    """How a list of groups with a rate (communities, units, areas) is sorted: by id, the lowest
+    rate first (the worst first), the highest rate first, or by name; ties by id."""
+
+    id = "id"
+    rate_asc = "rate_asc"
+    rate_desc = "rate_desc"
+    name = "name"
+
+
+class GroupPageRequest(BaseModel):
+    """Which page of a list of groups to read, sorted how: every group when `limit` is None."""
+
+    order: GroupOrder = GroupOrder.id
+    limit: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE, description="每页条数 (1-500)，不填为全部")
+    offset: int = Field(default=0, ge=0, le=2**63 - 1, description="跳过的条数")
 
 
 class ErrorBody(BaseModel):

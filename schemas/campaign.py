@@ -276,6 +276,8 @@ class CampaignProgress(BaseModel):
     campaign_id: int
     status: CampaignStatus
     level: ProgressLevel
+    # How many groups of `level` there are; `rows` is all of them, or the page asked for.
+    total: int
     rows: list[ProgressRow]
     waves: list[WaveProgress]
     # Only when the campaign sets `quotas.min_unit_registration_rate`.

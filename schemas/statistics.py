@@ -35,7 +35,10 @@ class RegistrationCounts(BaseModel):
 
 
 class RegistrationStatistics(BaseModel):
+    """The groups of `level` (one page of them when a limit was asked) and how many there are."""
+
     level: StatisticsLevel
+    total: int
     items: list[RegistrationCounts]
 
 

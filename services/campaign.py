@@ -29,6 +29,7 @@ from domain import campaign_rules as rules
 from domain import campaign_unit_quota as unit_quota
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.quota import periods
+from schemas.api import GroupPageRequest
 from schemas.auth import Actor, Role, ScopeKind
 from schemas.campaign import (
     CampaignCreate,
@@ -337,9 +338,10 @@ class _Area(TypedDict):
 
 
 async def progress(conn: Conn, actor: Actor, campaign_id: int, level: ProgressLevel, *,
-                   now: datetime) -> CampaignProgress:
+                   now: datetime, page: GroupPageRequest | None = None) -> CampaignProgress:
     """Registered, served, behind quota (current period), reminded per step, tasks — per
-    district/subdistrict/community, limited to the actor's part of the hierarchy."""
+    district/subdistrict/community, limited to the actor's part of the hierarchy (every group,
+    or `page` of them sorted as it asks)."""
     if actor.scope_kind in (ScopeKind.unit, ScopeKind.member):
         raise Forbidden("活动进度仅向组织部、街道和社区开放")
     row = await _readable(conn, actor, campaign_id)
@@ -353,16 +355,16 @@ async def progress(conn: Conn, actor: Actor, campaign_id: int, level: ProgressLe
         "subdistrict_id": actor.scope_id if actor.scope_kind is ScopeKind.subdistrict else None,
         "community_id": actor.scope_id if actor.scope_kind is ScopeKind.community else None,
     }
-    rows = await progress_db.select_progress(
+    total, rows = await progress_db.select_progress(
         conn, campaign_id=campaign_id, level=level.value, **area,
         period_start=period_start, as_of=now,
-        min_services=quotas.min_services or 0, min_hours=quotas.min_hours or 0.0,
+        min_services=quotas.min_services or 0, min_hours=quotas.min_hours or 0.0, page=page,
     )
     units = None
     if quotas.min_unit_registration_rate is not None:
         units = await unit_quota_progress(conn, campaign_id, quotas.min_unit_registration_rate, **area)
     return CampaignProgress(campaign_id=campaign_id, status=CampaignStatus(row.status), level=level,
-                            rows=rows,
+                            total=total, rows=rows,
                             waves=await waves(conn, campaign_id), unit_quota=units)
 
 

@@ -13,6 +13,7 @@ from domain.evaluation import Period, period_of
 from domain.local_time import LOCAL_ZONE
 from domain.registration_rules import registration_rate
 from domain.scope import HierarchyPath, allows, scope_filter
+from schemas.api import GroupPageRequest
 from schemas.auth import Actor, ScopeKind
 from schemas.evaluation import EvaluationRule, PeriodKind
 from schemas.statistics import (
@@ -24,12 +25,13 @@ from schemas.statistics import (
 
 
 async def registration_statistics(
-    conn: Conn, actor: Actor, *, level: StatisticsLevel
+    conn: Conn, actor: Actor, *, level: StatisticsLevel, page: GroupPageRequest | None = None
 ) -> RegistrationStatistics:
-    rows = await statistics.select_registration_counts(
-        conn, scope=scope_filter(actor), level=level.value
+    """Every group of `level` inside the actor's scope, or `page` of them sorted as it asks."""
+    total, rows = await statistics.select_registration_counts(
+        conn, scope=scope_filter(actor), level=level.value, page=page
     )
-    return RegistrationStatistics(level=level, items=rows)
+    return RegistrationStatistics(level=level, total=total, items=rows)
 
 
 def trend_months(now: datetime, months: int) -> list[Period]:

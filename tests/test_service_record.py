@@ -235,7 +235,7 @@ async def test_approved_records_count_as_served_and_towards_the_quota_in_campaig
                        campaign_id, city.communities[0])
 
     async def progress() -> tuple[int, int]:
-        [row] = await select_progress(conn, campaign_id=campaign_id, level="community",
+        _, [row] = await select_progress(conn, campaign_id=campaign_id, level="community",
                                       period_start=datetime(2026, 10, 1, tzinfo=UTC), as_of=NOW,
                                       min_services=1, min_hours=2.0)
         return row.served, row.behind_quota

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, ClientDep, IdPath, Limit, PoolDep, TaskQueueDep
+from api.deps import ActorDep, ClientDep, GroupPageQuery, IdPath, Limit, PoolDep, TaskQueueDep
 from domain import local_time
 from schemas.campaign import (
     CampaignCreate,
@@ -73,10 +73,12 @@ async def campaign_events(pool: PoolDep, actor: ActorDep, campaign_id: IdPath) -
 
 
 @router.get("/campaigns/{campaign_id}/progress", response_model=CampaignProgress, summary="活动进度")
-async def campaign_progress(pool: PoolDep, actor: ActorDep, campaign_id: IdPath,
+async def campaign_progress(pool: PoolDep, actor: ActorDep, campaign_id: IdPath, page: GroupPageQuery,
                             level: ProgressLevel = ProgressLevel.community) -> CampaignProgress:
+    """Per district/subdistrict/community: every one by id, or one page (`limit`, `offset`) sorted
+    by `order` (rate_asc: the lowest registered share first); `total` counts them all."""
     async with pool.acquire() as conn:
-        return await campaign_service.progress(conn, actor, campaign_id, level, now=local_time.now())
+        return await campaign_service.progress(conn, actor, campaign_id, level, now=local_time.now(), page=page)
 
 
 @router.post("/campaigns/{campaign_id}/launch", response_model=CampaignView, summary="发布活动")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ActorDep, IdQuery, PoolDep
+from api.deps import ActorDep, GroupPageQuery, IdQuery, PoolDep
 from schemas.statistics import RegistrationStatistics, RegistrationTrend, StatisticsLevel
 from services import statistics
 
@@ -16,10 +16,12 @@ router = APIRouter(tags=["statistics 统计"])
 
 @router.get("/statistics/registration", response_model=RegistrationStatistics, summary="报到率统计")
 async def registration_statistics(
-    pool: PoolDep, actor: ActorDep, level: StatisticsLevel = StatisticsLevel.community
+    pool: PoolDep, actor: ActorDep, page: GroupPageQuery, level: StatisticsLevel = StatisticsLevel.community,
 ) -> RegistrationStatistics:
+    """Every group of `level` in the caller's scope by id, or one page of them (`limit`, `offset`)
+    sorted by `order` (rate_asc: the lowest 报到率 first); `total` counts them all."""
     async with pool.acquire() as conn:
-        return await statistics.registration_statistics(conn, actor, level=level)
+        return await statistics.registration_statistics(conn, actor, level=level, page=page)
 
 
 @router.get("/statistics/registration/trend", response_model=RegistrationTrend, summary="报到率及达标人数月度趋势")

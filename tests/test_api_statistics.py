@@ -70,6 +70,49 @@ async def test_scoped_statistics_count_only_members_in_scope(
     )
 
 
+@pytest.mark.parametrize("level", ["unit", "community"])
+async def test_a_page_of_groups_sorted_in_sql_with_the_total(
+    api_http: httpx.AsyncClient, api_city: ApiCity, level: str
+) -> None:
+    """limit/offset cut the list sorted by `order` (rate_asc: lowest 报到率 first, ties by id;
+    rate_desc; name), pages of one put together are the whole sorted list, `total` counts every
+    group on each page, and a page past the end is empty with the same total."""
+    auth = api_city.auth("org_city")
+    everything = (await api_http.get("/statistics/registration", params={"level": level}, headers=auth)).json()
+    assert everything["total"] == len(everything["items"]) == 2
+    assert [r["id"] for r in everything["items"]] == sorted(r["id"] for r in everything["items"])
+    expected = {
+        "rate_asc": [r["id"] for r in sorted(everything["items"], key=lambda r: (r["active"] / r["members"], r["id"]))],
+        "rate_desc": [r["id"] for r in sorted(everything["items"], key=lambda r: (-r["active"] / r["members"], r["id"]))],
+        "name": [r["id"] for r in sorted(everything["items"], key=lambda r: (r["name"], r["id"]))],
+    }
+    assert expected["rate_asc"] != expected["rate_desc"]   # the fixture's two groups differ in rate
+    for order, ids in expected.items():
+        pages = []
+        for offset in (0, 1):
+            resp = await api_http.get("/statistics/registration", headers=auth,
+                                      params={"level": level, "order": order, "limit": 1, "offset": offset})
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["total"] == 2
+            pages += resp.json()["items"]
+        assert [r["id"] for r in pages] == ids, order
+        assert sorted(pages, key=lambda r: r["id"]) == everything["items"]
+    past = await api_http.get("/statistics/registration", headers=auth,
+                              params={"level": level, "limit": 10, "offset": 5})
+    assert past.json() == {"level": level, "total": 2, "items": []}
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 501}, {"offset": -1}, {"order": "worst"}])
+async def test_bad_paging_is_refused(
+    api_http: httpx.AsyncClient, api_city: ApiCity, params: dict[str, object]
+) -> None:
+    """A limit outside 1-500, a negative offset or an unknown order is a 422 naming the field."""
+    resp = await api_http.get("/statistics/registration", params={"level": "community", **params},
+                              headers=api_city.auth("org_city"))
+    assert resp.status_code == 422, resp.text
+    assert next(iter(params)) in resp.text
+
+
 def test_rate_of_empty_group_is_zero() -> None:
     """A group without members has rate 0, not a division error."""
     assert registration_rate(0, 0) == 0.0

@@ -61,3 +61,32 @@ async def test_progress_is_read_within_scope_with_registered_counts(
                                headers=api_city.auth("unit_a"))).status_code == 403
     events = await api_http.get(f"/campaigns/{campaign_id}/events", headers=api_city.auth("staff_a"))
     assert [e["kind"] for e in events.json()] == ["create", "launch"]
+
+
+async def test_progress_pages_worst_first_with_the_total(api_http: httpx.AsyncClient, api_city: ApiCity) -> None:
+    """A campaign over communities A and B read a page at a time: limit=1 pages sorted by the
+    registered share (rate_asc lowest first, rate_desc highest first) add up to the full list,
+    each page says total 2, and a bad limit is a 422."""
+    auth = api_city.auth("org_city")
+    created = await api_http.post("/campaigns", json=body([api_city.community["A"], api_city.community["B"]]),
+                                  headers=auth)
+    campaign_id = created.json()["id"]
+    assert (await api_http.post(f"/campaigns/{campaign_id}/launch", headers=auth)).status_code == 200
+    url = f"/campaigns/{campaign_id}/progress"
+    everything = (await api_http.get(url, params={"level": "community"}, headers=auth)).json()
+    assert everything["total"] == 2 and [r["level_id"] for r in everything["rows"]] == sorted(
+        [api_city.community["A"], api_city.community["B"]])
+    share = {r["level_id"]: r["registered"] / r["members"] for r in everything["rows"]}
+    assert len(set(share.values())) == 2, share   # the fixture's communities differ
+    for order, reverse in (("rate_asc", False), ("rate_desc", True)):
+        pages = []
+        for offset in (0, 1):
+            resp = await api_http.get(url, headers=auth,
+                                      params={"level": "community", "order": order, "limit": 1, "offset": offset})
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["total"] == 2
+            pages += resp.json()["rows"]
+        assert [r["level_id"] for r in pages] == sorted(share, key=share.__getitem__, reverse=reverse)
+        assert sorted(pages, key=lambda r: r["level_id"]) == everything["rows"]
+    refused = await api_http.get(url, params={"level": "community", "limit": 501}, headers=auth)
+    assert refused.status_code == 422 and "limit" in refused.text

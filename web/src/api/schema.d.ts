@@ -487,7 +487,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 报到率统计 */
+        /**
+         * 报到率统计
+         * @description Every group of `level` in the caller's scope by id, or one page of them (`limit`, `offset`)
+         *     sorted by `order` (rate_asc: the lowest 报到率 first); `total` counts them all.
+         */
         get: operations["registration_statistics_statistics_registration_get"];
         put?: never;
         post?: never;
@@ -1328,7 +1332,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 活动进度 */
+        /**
+         * 活动进度
+         * @description Per district/subdistrict/community: every one by id, or one page (`limit`, `offset`) sorted
+         *     by `order` (rate_asc: the lowest registered share first); `total` counts them all.
+         */
         get: operations["campaign_progress_campaigns__campaign_id__progress_get"];
         put?: never;
         post?: never;
@@ -2556,6 +2564,8 @@ export interface components {
             campaign_id: number;
             status: components["schemas"]["CampaignStatus"];
             level: components["schemas"]["ProgressLevel"];
+            /** Total */
+            total: number;
             /** Rows */
             rows: components["schemas"]["ProgressRow"][];
             /** Waves */
@@ -3190,6 +3200,13 @@ export interface components {
              */
             issued_at: string;
         };
+        /**
+         * GroupOrder
+         * @description How a list of groups with a rate (communities, units, areas) is sorted: by id, the lowest
+         *     rate first (the worst first), the highest rate first, or by name; ties by id.
+         * @enum {string}
+         */
+        GroupOrder: "id" | "rate_asc" | "rate_desc" | "name";
         /**
          * ImportErrorReport
          * @description The 422 body of a rejected file: nothing was imported.
@@ -4722,9 +4739,14 @@ export interface components {
              */
             at: string;
         };
-        /** RegistrationStatistics */
+        /**
+         * RegistrationStatistics
+         * @description The groups of `level` (one page of them when a limit was asked) and how many there are.
+         */
         RegistrationStatistics: {
             level: components["schemas"]["StatisticsLevel"];
+            /** Total */
+            total: number;
             /** Items */
             items: components["schemas"]["RegistrationCounts"][];
         };
@@ -7651,6 +7673,11 @@ export interface operations {
     registration_statistics_statistics_registration_get: {
         parameters: {
             query?: {
+                order?: components["schemas"]["GroupOrder"];
+                /** @description 每页条数 (1-500)，不填为全部 */
+                limit?: number | null;
+                /** @description 跳过的条数 */
+                offset?: number;
                 level?: components["schemas"]["StatisticsLevel"];
             };
             header?: never;
@@ -11106,6 +11133,11 @@ export interface operations {
     campaign_progress_campaigns__campaign_id__progress_get: {
         parameters: {
             query?: {
+                order?: components["schemas"]["GroupOrder"];
+                /** @description 每页条数 (1-500)，不填为全部 */
+                limit?: number | null;
+                /** @description 跳过的条数 */
+                offset?: number;
                 level?: components["schemas"]["ProgressLevel"];
             };
             header?: never;

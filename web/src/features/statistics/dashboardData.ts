@@ -15,9 +15,14 @@ export type LedgerRow = components['schemas']['LedgerRow']
 export const LEDGER_LIMIT = 200
 const LIVE: Campaign['status'][] = ['launched', 'running', 'paused']
 
-export async function registrationCounts(level: Level): Promise<Counts[]> {
-  const data = unwrap(await api.GET('/statistics/registration', { params: { query: { level } } }))
-  return data.items
+/** The groups of `level` (every one), or the first `limit` of them by 报到率 (highest or lowest first). */
+export async function registrationCounts(
+  level: Level,
+  first?: { order: 'rate_asc' | 'rate_desc'; limit: number },
+): Promise<{ items: Counts[]; total: number }> {
+  const query = first ? { level, ...first } : { level }
+  const data = unwrap(await api.GET('/statistics/registration', { params: { query } }))
+  return { items: data.items, total: data.total }
 }
 
 /** The caller's own area month by month (the city, or its district / subdistrict / community). */

@@ -104,7 +104,7 @@ async def test_a_page_of_groups_sorted_in_sql_with_the_total(
 
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 501}, {"offset": -1}, {"order": "worst"}])
 async def test_bad_paging_is_refused(
-    api_http: httpx.AsyncClient, api_city: ApiCity, params: dict[str, object]
+    api_http: httpx.AsyncClient, api_city: ApiCity, params: dict[str, int | str]
 ) -> None:
     """A limit outside 1-500, a negative offset or an unknown order is a 422 naming the field."""
     resp = await api_http.get("/statistics/registration", params={"level": "community", **params},

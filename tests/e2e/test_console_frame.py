@@ -73,4 +73,9 @@ async def test_subdistrict_dashboard_shows_only_its_communities(
     seen = await page.evaluate(
         "async () => (await (await fetch('/statistics/registration?level=community')).json()).items.map(i => i.name)")
     assert seen == [names[api_city.community["A"]]]
+    # The communities' full list, a page at a time from the server: only A here too.
+    listed = dashboard.get_by_test_id("rate-list").locator(".el-table__body tr")
+    await listed.first.wait_for()
+    assert [await listed.nth(i).locator("td").first.inner_text() for i in range(await listed.count())] == [
+        names[api_city.community["A"]]]
     await shoot(page)

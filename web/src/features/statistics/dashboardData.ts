@@ -15,10 +15,10 @@ export type LedgerRow = components['schemas']['LedgerRow']
 export const LEDGER_LIMIT = 200
 const LIVE: Campaign['status'][] = ['launched', 'running', 'paused']
 
-/** The groups of `level` (every one), or the first `limit` of them by 报到率 (highest or lowest first). */
+/** The groups of `level` (every one), or a page of them by 报到率 (highest or lowest first). */
 export async function registrationCounts(
   level: Level,
-  first?: { order: 'rate_asc' | 'rate_desc'; limit: number },
+  first?: { order: 'rate_asc' | 'rate_desc'; limit: number; offset?: number },
 ): Promise<{ items: Counts[]; total: number }> {
   const query = first ? { level, ...first } : { level }
   const data = unwrap(await api.GET('/statistics/registration', { params: { query } }))

@@ -3,21 +3,14 @@
 // Codes ride in the URL's hash (#code=..., #follow=...), never its path or query.
 import type { MobileScreen } from '../../screens'
 
+/** One public resident screen, named m-resident-<name>. */
+function screen(path: string, name: string, title: string, component: MobileScreen['component']): MobileScreen {
+  return { path, name: `m-resident-${name}`, title, component, public: true }
+}
+
 export const mobileScreens: MobileScreen[] = [
-  { path: 'need', name: 'm-resident-need', title: '居民点单', component: () => import('./NeedPage.vue'), public: true },
-  {
-    path: 'need/status',
-    name: 'm-resident-need-status',
-    title: '需求进度',
-    component: () => import('./NeedStatusPage.vue'),
-    public: true,
-  },
-  { path: 'rate', name: 'm-resident-rate', title: '服务评价', component: () => import('./RatePage.vue'), public: true },
-  {
-    path: 'board/:communityId(\\d+)',
-    name: 'm-resident-board',
-    title: '社区晒单',
-    component: () => import('./BoardPage.vue'),
-    public: true,
-  },
+  screen('need', 'need', '居民点单', () => import('./NeedPage.vue')),
+  screen('need/status', 'need-status', '需求进度', () => import('./NeedStatusPage.vue')),
+  screen('rate', 'rate', '服务评价', () => import('./RatePage.vue')),
+  screen('board/:communityId(\\d+)', 'board', '社区晒单', () => import('./BoardPage.vue')),
 ]

@@ -165,11 +165,13 @@ def _ms(value: float) -> str:
     return f"{value:.1f} ms" if value < 1000 else f"{value / 1000:.2f} s"
 
 
-async def run(members: int, calls: int, baseline_calls: int) -> None:
+async def run(members: int, calls: int, baseline_calls: int, only: list[str] | None = None) -> None:
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     async with seeded(members, prefix="sbd-bench-reads-") as (conn, city):
         await seed_extension(conn, city)   # the facts the work reads count that the megacity leaves out
         for read in reads(city):
+            if only and not any(part in read.name for part in only):
+                continue
             await read.maintained(conn)   # warm: plans and caches, as a running server has them
             fast, answer = await _timed(conn, read.maintained, calls)
             slow, expected = await _timed(conn, read.baseline, baseline_calls)
@@ -186,9 +188,10 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--baseline-calls", type=int, default=5)
+    parser.add_argument("--only", action="append", help="only the reads whose name contains this (repeatable)")
     args = parser.parse_args()
     configure_logging(json=True, level=logging.WARNING)
-    asyncio.run(run(args.members, args.calls, args.baseline_calls))
+    asyncio.run(run(args.members, args.calls, args.baseline_calls, args.only))
 
 
 if __name__ == "__main__":

@@ -387,7 +387,7 @@ class RosterUpload(threading.Thread):
         writer.writerow(header)
         for i in range(rows):
             row = list(demo_rows[i % len(demo_rows)])
-            row[0], row[2] = f"{row[0]}{i % 10}", f"197{run:03d}{i:05d}"
+            row[0], row[1], row[2] = f"{row[0]}{i % 10}", "男" if i % 2 else "女", f"197{run:03d}{i:05d}"
             row[3] = id_number(region, date(1970, 1, 1) + timedelta(days=run + i // 1000), i % 1000)
             writer.writerow(row)
         self.data, self.rows = out.getvalue().encode("utf-8"), rows
@@ -439,7 +439,7 @@ def main() -> None:
         print(f"prepared in {time.monotonic() - began:.0f} s: {prepared.members} member accounts signed in, "
               f"{prepared.grids} grid need codes")
         upload = RosterUpload(url, prepared.org_session, "full" if not args.url else args.demo_size,
-                              rows=args.import_rows, delay=60)
+                              rows=args.import_rows, delay=min(60.0, args.minutes * 15))
 
         baseline = run_locust(url, work, prepared.plan, label="baseline (one user of each kind)", users=4,
                               seconds=args.baseline_seconds, one_of_each=True)

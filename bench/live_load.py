@@ -9,14 +9,18 @@ uses a running `up --demo` stack (full or small).
 
 Prepared through the API (as the demo organization department and community staff, phones
 19900000001 and 19900000003): an account with a password for every active member of the demo
-staff's community (each signs in from its own address), a need code 点单码 for each of its grids,
-and a campaign whose quota reminder wave 督促 falls a minute and a half into the sustained run.
+staff's community (each signs in from its own address: the API trusts the forwarded address from
+loopback, as from its reverse proxy, and sign-in and the residents' routes are braked per address),
+and a need code 点单码 for each of its grids.
 
 Then Locust (bench/live_load_users.py, headless, its own process) runs the mix: members answering
 offers, claiming, checking in and out; residents placing needs with the grid's code and rating with
 the task's code; community staff and the organization department loading dashboards and the ledger,
 approving needs, dispatching and publishing tasks, verifying. While the sustained run goes on, the
-bench uploads the demo city's member roster (6,000 rows, POST /imports) and the wave runs.
+bench uploads a roster of --import-rows new members (default 3,000: the demo city's rows with new
+names, phones and ID numbers, so each is inserted and submits a registration; POST /imports) and the
+campaign's reminder wave runs (a city-wide campaign with a service quota, made just before the run,
+its one ladder step due 90 s in: every member behind is reminded).
 
 Runs, each printed as a table (requests/s, p50/p95/p99 in ms per route and per group, failures,
 5xx) with the API's own waits read back from /metrics (time to acquire a pooled database connection,

@@ -57,6 +57,7 @@ class Board:
         self.to_rate: deque[int] = deque(state.get("to_rate", []))
         self.to_verify: deque[int] = deque(state.get("to_verify", []))
         self.active: set[int] = set()   # members with a user in this run
+        self.needs_taken: set[int] = set()   # needs a staff user is approving (two must not race)
         self.samples: list[tuple[str, float, float, int]] = []
         self.refusals: dict[str, int] = {}
 
@@ -261,10 +262,12 @@ class CommunityStaff(SignedIn):
 
     @task(3)
     def dispatch_a_need(self) -> None:
-        waiting = self.get("/needs", "staff page: needs", {"status": "submitted", "limit": 20}) or []
+        waiting = [n for n in self.get("/needs", "staff page: needs", {"status": "submitted", "limit": 20}) or []
+                   if n["id"] not in BOARD.needs_taken]
         if not waiting:
             return
         need = random.choice(waiting)
+        BOARD.needs_taken.add(need["id"])
         if self.post(f"/needs/{need['id']}/decision", "staff: approve need", {"approve": True}) is None:
             return
         start = (datetime.now(UTC) + timedelta(days=random.randint(1, 6), hours=random.randint(0, 23))).replace(

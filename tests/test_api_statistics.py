@@ -79,27 +79,34 @@ async def test_a_page_of_groups_sorted_in_sql_with_the_total(
     group on each page, and a page past the end is empty with the same total."""
     auth = api_city.auth("org_city")
     everything = (await api_http.get("/statistics/registration", params={"level": level}, headers=auth)).json()
-    assert everything["total"] == len(everything["items"]) == 2
+    total = everything["total"]
+    # the city-wide list holds this test's two groups and whatever other tests made in the same database
+    assert total == len(everything["items"]) >= 2
     assert [r["id"] for r in everything["items"]] == sorted(r["id"] for r in everything["items"])
+
+    def rate(r: dict[str, int]) -> float:
+        return r["active"] / r["members"] if r["members"] else 0.0
+
     expected = {
-        "rate_asc": [r["id"] for r in sorted(everything["items"], key=lambda r: (r["active"] / r["members"], r["id"]))],
-        "rate_desc": [r["id"] for r in sorted(everything["items"], key=lambda r: (-r["active"] / r["members"], r["id"]))],
+        "rate_asc": [r["id"] for r in sorted(everything["items"], key=lambda r: (rate(r), r["id"]))],
+        "rate_desc": [r["id"] for r in sorted(everything["items"], key=lambda r: (-rate(r), r["id"]))],
         "name": [r["id"] for r in sorted(everything["items"], key=lambda r: (r["name"], r["id"]))],
     }
     assert expected["rate_asc"] != expected["rate_desc"]   # the fixture's two groups differ in rate
+    size = 3
     for order, ids in expected.items():
         pages = []
-        for offset in (0, 1):
+        for offset in range(0, total, size):
             resp = await api_http.get("/statistics/registration", headers=auth,
-                                      params={"level": level, "order": order, "limit": 1, "offset": offset})
+                                      params={"level": level, "order": order, "limit": size, "offset": offset})
             assert resp.status_code == 200, resp.text
-            assert resp.json()["total"] == 2
+            assert resp.json()["total"] == total
             pages += resp.json()["items"]
         assert [r["id"] for r in pages] == ids, order
         assert sorted(pages, key=lambda r: r["id"]) == everything["items"]
     past = await api_http.get("/statistics/registration", headers=auth,
-                              params={"level": level, "limit": 10, "offset": 5})
-    assert past.json() == {"level": level, "total": 2, "items": []}
+                              params={"level": level, "limit": 10, "offset": total})
+    assert past.json() == {"level": level, "total": total, "items": []}
 
 
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 501}, {"offset": -1}, {"order": "worst"}])

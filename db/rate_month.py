@@ -6,8 +6,11 @@ transaction that changes a need, a task, an assignment or a rating."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from db.pool import Conn, custom_plans
+from domain.evaluation import rate
 from domain.scope import ScopeFilter
 from schemas.rates import RatesRow
 
@@ -30,48 +33,69 @@ async def select_rate_counts(
     source = min(level, scope_level, key=_FINENESS.index)
     if source == "city":
         source = "district"
+    # The groups and the areas each sums, first: the counts' plan then sees how many areas it reads
+    # (a district's 650 communities through the index, not every community's rows of the year).
+    groups = await conn.fetch(
+        """
+        SELECT DISTINCT
+               CASE $4::text WHEN 'community' THEN c.id WHEN 'subdistrict' THEN c.subdistrict_id
+                             ELSE s.district_id END AS area_id,
+               CASE $5::text WHEN 'community' THEN c.id WHEN 'subdistrict' THEN c.subdistrict_id
+                             WHEN 'district' THEN s.district_id END AS id,
+               CASE $5::text WHEN 'community' THEN c.name WHEN 'subdistrict' THEN s.name
+                             WHEN 'district' THEN d.name ELSE '全市' END AS name
+        FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id JOIN district d ON d.id = s.district_id
+        WHERE ($1::bigint IS NULL OR s.district_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
+          AND ($3::bigint IS NULL OR c.id = $3)
+        """,
+        scope.district_id, scope.subdistrict_id, scope.community_id, source, level,
+    )
+    area_ids = sorted({int(g["area_id"]) for g in groups})
     async with custom_plans(conn):
-        rows = await conn.fetch(
+        needs = await conn.fetch(
             f"""
-            WITH areas AS (
-                SELECT DISTINCT
-                       CASE $4::text WHEN 'community' THEN c.id WHEN 'subdistrict' THEN c.subdistrict_id
-                                     ELSE s.district_id END AS area_id,
-                       CASE $5::text WHEN 'community' THEN c.id WHEN 'subdistrict' THEN c.subdistrict_id
-                                     WHEN 'district' THEN s.district_id ELSE 0 END AS key
-                FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id
-                WHERE ($1::bigint IS NULL OR s.district_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
-                  AND ($3::bigint IS NULL OR c.id = $3)
-            ), nd AS (
-                SELECT a.key, sum(m.needs)::int AS needs, sum(m.responded)::int AS responded,
-                       sum(m.resolved)::int AS resolved
-                FROM areas a JOIN rate_month{suffix} m ON m.level = $4 AND m.area_id = a.area_id
-                                              AND m.month >= $6 AND m.month < $7
-                GROUP BY a.key
-            ), rt AS (
-                SELECT a.key, sum(r.ratings)::int AS ratings,
-                       coalesce(sum(r.ratings) FILTER (WHERE r.score >= $8), 0)::int AS satisfied
-                FROM areas a JOIN rating_month{suffix} r ON r.level = $4 AND r.area_id = a.area_id
-                                                AND r.month >= $6 AND r.month < $7
-                GROUP BY a.key
-            ), keys AS (SELECT DISTINCT key FROM areas)
-            SELECT CASE WHEN $5::text = 'city' THEN NULL ELSE k.key END AS id,
-                   CASE $5::text
-                       WHEN 'community' THEN (SELECT name FROM community WHERE id = k.key)
-                       WHEN 'subdistrict' THEN (SELECT name FROM subdistrict WHERE id = k.key)
-                       WHEN 'district' THEN (SELECT name FROM district WHERE id = k.key)
-                       ELSE '全市'
-                   END AS name,
-                   coalesce(nd.needs, 0) AS needs, coalesce(nd.responded, 0) AS responded,
-                   coalesce(nd.resolved, 0) AS resolved, coalesce(rt.ratings, 0) AS ratings,
-                   coalesce(rt.satisfied, 0) AS satisfied,
-                   round(nd.responded::numeric / nullif(nd.needs, 0), 4)::float AS response_rate,
-                   round(nd.resolved::numeric / nullif(nd.needs, 0), 4)::float AS resolution_rate,
-                   round(rt.satisfied::numeric / nullif(rt.ratings, 0), 4)::float AS satisfaction_rate
-            FROM keys k LEFT JOIN nd ON nd.key = k.key LEFT JOIN rt ON rt.key = k.key
-            ORDER BY k.key
+            SELECT area_id, sum(needs)::int AS needs, sum(responded)::int AS responded,
+                   sum(resolved)::int AS resolved
+            FROM rate_month{suffix}
+            WHERE level = $1 AND area_id = ANY($2::bigint[]) AND month >= $3 AND month < $4
+            GROUP BY area_id
             """,  # noqa: S608 - one of two fixed table name suffixes, no input
-            scope.district_id, scope.subdistrict_id, scope.community_id, source, level, month_from, month_to,
-            satisfied_min_score,
+            source, area_ids, month_from, month_to,
         )
-    return [RatesRow(**{**r, "name": r["name"] or ""}) for r in rows]
+        ratings = await conn.fetch(
+            f"""
+            SELECT area_id, sum(ratings)::int AS ratings,
+                   coalesce(sum(ratings) FILTER (WHERE score >= $5), 0)::int AS satisfied
+            FROM rating_month{suffix}
+            WHERE level = $1 AND area_id = ANY($2::bigint[]) AND month >= $3 AND month < $4
+            GROUP BY area_id
+            """,  # noqa: S608 - one of two fixed table name suffixes, no input
+            source, area_ids, month_from, month_to, satisfied_min_score,
+        )
+    return _rows(groups, needs, ratings)
+
+
+def _rows(groups: list[Any], needs: list[Any], ratings: list[Any]) -> list[RatesRow]:
+    """Each group's areas' counts summed, the rates taken from the sums (domain.evaluation.rate)."""
+    of_area = {int(r["area_id"]): r for r in needs}
+    rated = {int(r["area_id"]): r for r in ratings}
+    sums: dict[int | None, list[int]] = {}
+    names: dict[int | None, str] = {}
+    for g in groups:
+        key, area = g["id"], int(g["area_id"])
+        names[key] = g["name"] or ""
+        n, r = of_area.get(area), rated.get(area)
+        counts = ((n["needs"], n["responded"], n["resolved"]) if n else (0, 0, 0)) + (
+            (r["ratings"], r["satisfied"]) if r else (0, 0))
+        sums[key] = [a + b for a, b in zip(sums.get(key, [0] * 5), counts, strict=True)]
+    out = []
+    for key in sorted(sums, key=lambda k: k or 0):
+        n, responded, resolved, r, satisfied = sums[key]
+        out.append(RatesRow(id=key, name=names[key], needs=n, responded=responded, resolved=resolved, ratings=r,
+                            satisfied=satisfied, response_rate=_float(rate(responded, n)),
+                            resolution_rate=_float(rate(resolved, n)), satisfaction_rate=_float(rate(satisfied, r))))
+    return out
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)

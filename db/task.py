@@ -583,19 +583,19 @@ async def select_member_tasks(conn: Conn, *, member_id: int, task_id: int | None
 
 async def count_overdue(conn: Conn, *, scope: ScopeFilter, as_of: datetime) -> int:
     """Tasks with communities in `scope` overdue as the ledger says: not yet done past the
-    window's end, or a need's tier deadline passed unstaffed (read over the live tasks' index)."""
+    window's end, or a need's tier deadline passed unstaffed (read over the live tasks' index; a
+    need is looked up only for a task whose window has not ended)."""
     count: int = await conn.fetchval(
         """
         SELECT count(*)
         FROM task t
-        JOIN community c ON c.id = t.community_id
-        JOIN subdistrict s ON s.id = c.subdistrict_id
-        LEFT JOIN need n ON n.id = t.need_id
         WHERE t.status IN ('open', 'offering', 'staffed', 'in_progress', 'parked')
-          AND (t.window_end < $4 OR (n.deadline_at IS NOT NULL AND n.deadline_at < $4
-                                     AND t.status IN ('open', 'offering', 'parked')))
-          AND ($1::bigint IS NULL OR s.district_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
-          AND ($3::bigint IS NULL OR t.community_id = $3)
+          AND (t.window_end < $4 OR (t.status IN ('open', 'offering', 'parked') AND EXISTS (
+                   SELECT 1 FROM need n WHERE n.id = t.need_id AND n.deadline_at < $4)))
+          AND (($1::bigint IS NULL AND $2::bigint IS NULL AND $3::bigint IS NULL) OR t.community_id IN (
+                   SELECT c.id FROM community c JOIN subdistrict s ON s.id = c.subdistrict_id
+                   WHERE ($1::bigint IS NULL OR s.district_id = $1) AND ($2::bigint IS NULL OR c.subdistrict_id = $2)
+                     AND ($3::bigint IS NULL OR c.id = $3)))
         """,
         scope.district_id, scope.subdistrict_id, scope.community_id, as_of,
     )

@@ -1,4 +1,4 @@
-"""The megacity of ../shared/domain.md's largest scale, seeded by COPY for the benches of issue 12.
+"""The megacity (the largest city the product is built for), seeded by COPY for the benches of issue 12.
 
     .venv/bin/python -m bench.megacity --members 1000000
 

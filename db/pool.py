@@ -102,7 +102,6 @@ async def fetch_custom_plan(conn: Conn, query: str, *args: object) -> list[async
     force_custom_plan), never with the cached statement's generic plan: for the dashboard reads
     whose filters are optional parameters and whose level picks the grouping, where a generic
     plan guesses the sizes and nests per-row lookups (measured 3x slower over 10,000 communities)."""
-    async with conn.transaction():
-        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+    async with custom_plans(conn):
         rows: list[asyncpg.Record] = await conn.fetch(query, *args)
     return rows

@@ -329,7 +329,7 @@ async def record_task(client: Client, task_queue: str) -> Recorded:
         _ = await handle.execute_update(TaskWorkflow.verify, task_contract.VerifyInput(actor="staff:1"))
         await asyncio.wait_for(handle.result(), RESULT_TIMEOUT.total_seconds())
         # Recorded again under a new name when the command sequence changes (the older files stay).
-        return [("parked_requeued_served_verified_local_offer_steps", await _history(handle))]
+        return [("parked_requeued_served_verified_local_update_steps", await _history(handle))]
 
 
 SCENARIOS: dict[str, Callable[[Client, str], Awaitable[Recorded]]] = {

@@ -36,9 +36,11 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
+from temporalio.types import MethodAsyncSingleParam
 
 from workflows.refusal import activity_refusal, refusal
 from workflows.retries import QUICK_STEP_RETRY, QUICK_STEP_TIMEOUT
@@ -85,6 +87,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+P = TypeVar("P")
+R = TypeVar("R")
+
 _HOLDING = (AssignmentStatus.accepted, AssignmentStatus.checked_in, AssignmentStatus.checked_out)
 
 # Runs started before the understaffed flag went ahead short-handed without the flag activity.
@@ -97,6 +102,10 @@ PATCH_CLAIM_SETTLES = "task-claim-settles-before-staffed"
 # activities, inside the workflow task that decided them: the offers are committed without a
 # round trip through the server's activity queue for each (need -> first offer, issue 12).
 PATCH_LOCAL_OFFER_STEPS = "task-offer-steps-local"
+# A person's update (an answer, a claim, a scan, a rating) records itself in a local activity, inside
+# the workflow task that accepted it: one round trip through the server instead of a workflow
+# task, an activity task and a second workflow task (member actions' p99 under load, issue 12).
+PATCH_LOCAL_UPDATE_STEPS = "task-update-steps-local"
 
 
 @dataclass
@@ -116,6 +125,20 @@ async def _wait(condition: Callable[[], bool], timeout: timedelta) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def _quick_step(activity: MethodAsyncSingleParam[DispatchActivities, P, R], arg: P, *, local: bool) -> R:
+    """A quick dispatch step as a local activity (run by this worker inside the current workflow
+    task) or as an ordinary one (scheduled through the server's activity queue)."""
+    if local:
+        return await workflow.execute_local_activity_method(
+            activity, arg, start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY)
+    return await workflow.execute_activity_method(
+        activity, arg, start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY)
+
+
+def _local_update_steps() -> bool:
+    return workflow.patched(PATCH_LOCAL_UPDATE_STEPS)
 
 
 @workflow.defn(name="TaskWorkflow")
@@ -406,13 +429,14 @@ class TaskWorkflow:
             start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
         )
 
-    async def _record_rating(self, score: int, comment: str | None, *, defaulted: bool) -> int:
-        res: RecordRatingResult = await workflow.execute_activity_method(
+    async def _record_rating(self, score: int, comment: str | None, *, defaulted: bool,
+                             local: bool = False) -> int:
+        res: RecordRatingResult = await _quick_step(
             DispatchActivities.record_rating,
             RecordRatingInput(task_id=self._in.task_id, score=score, comment=comment, defaulted=defaulted,
                               low_rating_threshold=self._in.policy.low_rating_threshold,
                               as_of=workflow.now()),
-            start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
+            local=local,
         )
         # The first rating recorded stands, whichever of the resident and the default came first.
         self._rating = res.score
@@ -430,12 +454,11 @@ class TaskWorkflow:
         if data.accept:
             self._reserved += 1
         try:
-            res = await workflow.execute_activity_method(
+            res = await _quick_step(
                 DispatchActivities.record_answer,
                 RecordAnswerInput(task_id=self._in.task_id, offer_id=offer.offer_id, member_id=data.member_id,
                                   accept=data.accept, reason=data.reason, as_of=workflow.now()),
-                start_to_close_timeout=QUICK_STEP_TIMEOUT,
-                retry_policy=QUICK_STEP_RETRY,
+                local=_local_update_steps(),
             )
         except ActivityError as err:
             offer.answering = False
@@ -476,11 +499,11 @@ class TaskWorkflow:
             raise refusal(TaskRefusal.task_full)
         self._reserved += 1
         try:
-            res = await workflow.execute_activity_method(
+            res = await _quick_step(
                 DispatchActivities.record_claim,
                 RecordClaimInput(task_id=self._in.task_id, member_id=data.member_id,
                                  source=self._in.mode.value, as_of=workflow.now()),
-                start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
+                local=_local_update_steps(),
             )
         except ActivityError as err:
             raise activity_refusal(err) from err
@@ -502,10 +525,12 @@ class TaskWorkflow:
 
     @workflow.update(name="check_in")
     async def check_in(self, data: ScanUpdate) -> ScanRecorded:
-        res = await self._scan(data, check_out=False)
+        local = _local_update_steps()
+        res = await self._scan(data, check_out=False, local=local)
         self._assigned[data.member_id] = res.status
         if self._status in (TaskStatus.staffed, TaskStatus.offering, TaskStatus.open):
-            await self._set_status(TaskStatus.in_progress)
+            self._status = TaskStatus.in_progress
+            await self._write_status(self._status_input(TaskStatus.in_progress), local=local)
         return res
 
     @check_in.validator
@@ -514,7 +539,7 @@ class TaskWorkflow:
 
     @workflow.update(name="check_out")
     async def check_out(self, data: ScanUpdate) -> ScanRecorded:
-        res = await self._scan(data, check_out=True)
+        res = await self._scan(data, check_out=True, local=_local_update_steps())
         self._assigned[data.member_id] = res.status
         return res
 
@@ -530,13 +555,13 @@ class TaskWorkflow:
         if status is not expected:
             raise refusal(otherwise)
 
-    async def _scan(self, data: ScanUpdate, *, check_out: bool) -> ScanRecorded:
+    async def _scan(self, data: ScanUpdate, *, check_out: bool, local: bool) -> ScanRecorded:
         try:
-            result: ScanRecorded = await workflow.execute_activity_method(
+            result: ScanRecorded = await _quick_step(
                 DispatchActivities.scan,
                 ScanActivityInput(task_id=self._in.task_id, member_id=data.member_id, token=data.token,
                                   check_out=check_out, report=data.report, as_of=workflow.now()),
-                start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY,
+                local=local,
             )
         except ActivityError as err:
             raise activity_refusal(err) from err
@@ -544,7 +569,8 @@ class TaskWorkflow:
 
     @workflow.update(name="rate")
     async def rate(self, data: RateUpdate) -> Rated:
-        score = await self._record_rating(data.score, data.comment, defaulted=False)
+        score = await self._record_rating(data.score, data.comment, defaulted=False,
+                                          local=_local_update_steps())
         return Rated(score=score, follow_up=score <= self._in.policy.low_rating_threshold)
 
     @rate.validator

@@ -5,10 +5,17 @@ and campaign progress, 0022 for 三率 and the workbench's queues). A bulk path 
 replica: the benches' seeders, the roster import's superuser path) calls `rebuild` afterwards.
 Each aggregate has a view `<table>_recomputed` grouping the same figures from the raw tables;
 `differences` compares the two (what tests/test_aggregates.py asserts empty).
+
+A bulk path that cannot switch triggers off (the roster import as a role that owns no table) runs
+its statements on member and member_registration inside `bulk_statements`: their aggregate
+triggers skip, and `settle` rebuilds what they feed before the caller commits (migration 0028;
+a transaction that commits without settling is settled by a deferred trigger at COMMIT).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from db.pool import Conn
@@ -53,6 +60,28 @@ async def rebuild(conn: Conn) -> None:
         await conn.execute(_LOCK)
         await conn.execute("SELECT registration_campaign_tallies_rebuild()")
         await conn.execute("SELECT work_aggregates_rebuild()")
+
+
+@asynccontextmanager
+async def bulk_statements(conn: Conn) -> AsyncIterator[None]:
+    """Statements on member and member_registration run inside skip their aggregate triggers.
+
+    The caller must be inside a transaction: the setting is transaction-local (set_config(...,
+    true)), so an error rolls it back with the statements, and it never outlives the transaction.
+    Call `settle` before committing (the deferred trigger would, at COMMIT, if nobody did).
+    """
+    assert conn.is_in_transaction(), "shuangbaodao.bulk is transaction-local: open a transaction first"
+    await conn.execute("SELECT set_config('shuangbaodao.bulk', 'on', true)")
+    try:
+        yield
+    finally:
+        if conn.is_in_transaction():
+            await conn.execute("SELECT set_config('shuangbaodao.bulk', '', true)")
+
+
+async def settle(conn: Conn) -> None:
+    """Rebuild set-based the aggregates this transaction's bulk statements skipped (none: no-op)."""
+    await conn.execute("SELECT aggregate_bulk_settle()")
 
 
 async def differences(conn: Conn, aggregate: Aggregate, *, limit: int = 20) -> list[dict[str, object]]:

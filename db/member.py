@@ -11,6 +11,7 @@ transaction.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -276,51 +277,75 @@ async def insert_members_and_registrations_from_stage(
     per-row FK triggers are switched off for this one statement. They would only re-check, one
     row at a time, references just resolved and locked; on a 1,000,000-row import they are more
     than half the time of the writes. Constraints, unique indexes and NOT NULLs stay on.
+    Otherwise (any role) the FK triggers run, and the maintained aggregates' statement triggers
+    skip this statement (db.aggregates.bulk_statements); the tables they feed are rebuilt once
+    after it, in this transaction (db.aggregates.settle). The caller owns the transaction.
     """
     # set_config(..., true) is transaction-local: an error rolls it back with the statement.
     if references_locked:
         await conn.execute("SELECT set_config('session_replication_role', 'replica', true)")
-    row = await conn.fetchrow(
-        """
-        WITH new_member AS (
-            INSERT INTO member (name, gender, phone, id_number, unit_id, employer_name,
-                                home_community_id, home_grid_id, skills, free_slots)
-            SELECT name, gender, phone, id_number, unit_id, unit_name, community_id, grid_id,
-                   skills, free_slots
-            FROM roster_member_resolved
-            WHERE member_id IS NULL
-            -- in ID-number order the unique index grows at its right edge (and member ids
-            -- follow, so do the registration indexes on member_id): ~10% less index work
-            ORDER BY id_number
-            ON CONFLICT (id_number) DO NOTHING
-            RETURNING id, home_community_id, home_grid_id
-        ), registered AS (
-            INSERT INTO member_registration (member_id, community_id, grid_id, cohort_id, status)
-            SELECT id, home_community_id, home_grid_id, $1::bigint, 'submitted' FROM new_member
-            UNION ALL
-            SELECT r.member_id, r.community_id, r.grid_id, $1::bigint, 'submitted'
-            FROM roster_member_resolved r
-            WHERE r.member_id IS NOT NULL AND NOT EXISTS (
-                SELECT 1 FROM member_registration mr
-                WHERE mr.member_id = r.member_id
-                  AND mr.status IN ('submitted', 'confirmed', 'active', 'paused')
-            )
-            ON CONFLICT (member_id) WHERE status IN ('submitted', 'confirmed', 'active', 'paused')
-            DO NOTHING
-            RETURNING id
-        ), history AS (
-            INSERT INTO registration_event (registration_kind, registration_id, from_status,
-                                            to_status, actor, reason)
-            SELECT 'member', id, NULL, 'submitted', $2, $3 FROM registered
+    else:
+        # The ordinary path (any role): FK triggers on, the aggregates' statement triggers skipped
+        # and their tables rebuilt once below, before this transaction commits. What the skipped
+        # registration trigger would have locked first, locked here: the existing members about to
+        # be registered (a concurrent writer of their registrations then waits for this commit
+        # before it reads their state); new members are nobody else's until then.
+        await conn.execute(
+            """
+            SELECT count(*) FROM (
+                SELECT 1 FROM member WHERE id IN (
+                    SELECT r.member_id FROM roster_member_resolved r
+                    WHERE r.member_id IS NOT NULL AND NOT EXISTS (
+                        SELECT 1 FROM member_registration mr
+                        WHERE mr.member_id = r.member_id
+                          AND mr.status IN ('submitted', 'confirmed', 'active', 'paused')))
+                ORDER BY id FOR NO KEY UPDATE) locked
+            """
         )
-        SELECT (SELECT count(*) FROM new_member) AS members,
-               (SELECT count(*) FROM registered) AS registrations
-        """,
-        cohort_id, actor, reason,
-    )
+    async with contextlib.nullcontext() if references_locked else aggregates_db.bulk_statements(conn):
+        row = await conn.fetchrow(
+            """
+            WITH new_member AS (
+                INSERT INTO member (name, gender, phone, id_number, unit_id, employer_name,
+                                    home_community_id, home_grid_id, skills, free_slots)
+                SELECT name, gender, phone, id_number, unit_id, unit_name, community_id, grid_id,
+                       skills, free_slots
+                FROM roster_member_resolved
+                WHERE member_id IS NULL
+                -- in ID-number order the unique index grows at its right edge (and member ids
+                -- follow, so do the registration indexes on member_id): ~10% less index work
+                ORDER BY id_number
+                ON CONFLICT (id_number) DO NOTHING
+                RETURNING id, home_community_id, home_grid_id
+            ), registered AS (
+                INSERT INTO member_registration (member_id, community_id, grid_id, cohort_id, status)
+                SELECT id, home_community_id, home_grid_id, $1::bigint, 'submitted' FROM new_member
+                UNION ALL
+                SELECT r.member_id, r.community_id, r.grid_id, $1::bigint, 'submitted'
+                FROM roster_member_resolved r
+                WHERE r.member_id IS NOT NULL AND NOT EXISTS (
+                    SELECT 1 FROM member_registration mr
+                    WHERE mr.member_id = r.member_id
+                      AND mr.status IN ('submitted', 'confirmed', 'active', 'paused')
+                )
+                ON CONFLICT (member_id) WHERE status IN ('submitted', 'confirmed', 'active', 'paused')
+                DO NOTHING
+                RETURNING id
+            ), history AS (
+                INSERT INTO registration_event (registration_kind, registration_id, from_status,
+                                                to_status, actor, reason)
+                SELECT 'member', id, NULL, 'submitted', $2, $3 FROM registered
+            )
+            SELECT (SELECT count(*) FROM new_member) AS members,
+                   (SELECT count(*) FROM registered) AS registrations
+            """,
+            cohort_id, actor, reason,
+        )
     if references_locked:
         await conn.execute("SELECT set_config('session_replication_role', 'origin', true)")
         await aggregates_db.rebuild(conn)   # the aggregates' triggers were off with the FK checks
+    else:
+        await aggregates_db.settle(conn)    # only the tables the skipped triggers feed
     assert row is not None
     members, submitted = int(row["members"]), int(row["registrations"])
     if submitted:

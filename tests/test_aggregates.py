@@ -10,15 +10,29 @@ Other maintained aggregates join the comparison by adding themselves to db.aggre
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.campaign import CampaignActivities
+from bench.import_roster import (
+    APP_ROLE,
+    APP_ROLE_GRANTS,
+    MEMBER_HEADER,
+    hierarchy_csv,
+    member_rows,
+    synthetic_city,
+    units_csv,
+)
 from db import aggregates
 from db import campaign as campaign_db
-from db.pool import Pool
+from db import member as member_db
+from db.pool import Pool, open_pool
+from db.registration_cohort import create_cohort
 from domain.local_time import LOCAL_ZONE
 from schemas.auth import SYSTEM_ACTOR
 from schemas.campaign import CampaignCreate, CampaignScope, DeadlineKind, QuotaPeriod, Quotas, Recipient
@@ -33,7 +47,9 @@ from schemas.registration import ReminderStep
 from schemas.service_record import ServiceRecordCreate
 from services import campaign as campaign_service
 from services import registration, service_record, unit_transfer
+from services.roster_import import import_roster
 from tests import test_dispatch_workflow as dispatch
+from tests.conftest import unique
 from tests.test_registration_seed import add_member, import_cohort, seed_city
 from workers.registry import all_activities, all_workflows
 from workflows.reminder_wave import ReminderWaveWorkflow
@@ -128,4 +144,88 @@ async def test_a_rebuild_restores_aggregates_a_bulk_write_left_behind(pool: Pool
         assert "registration_tally" in {
             a.table for a in aggregates.AGGREGATES if await aggregates.differences(conn, a)}
         await aggregates.rebuild(conn)
+    assert await differences(pool) == {}
+
+
+# A role like a city's production one (bench.import_roster.APP_ROLE_GRANTS): owns no table, so the
+# import takes its ordinary path (per-row FK triggers, aggregate triggers skipped and settled).
+_APP_ROLE = "sbd_test_ordinary"
+
+
+async def _app_role_pool(pool: Pool, dsn: str) -> Pool:
+    async with pool.acquire() as conn:
+        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", _APP_ROLE):
+            database = await conn.fetchval("SELECT current_database()")
+            for statement in APP_ROLE_GRANTS:
+                await conn.execute(statement.replace(APP_ROLE, _APP_ROLE).format(database=database))
+    parts = urlsplit(dsn)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return await open_pool(urlunsplit(parts._replace(netloc=f"{_APP_ROLE}@{host}")), min_size=1, max_size=2)
+
+
+async def test_an_ordinary_role_import_leaves_every_aggregate_equal_to_its_recomputation(
+    pool: Pool, pg_dsn: str
+) -> None:
+    """A roster imported by a role that owns no table (its aggregate triggers skipped, the tables
+    they feed rebuilt once before its commit), beside members already registered in the city."""
+    city = synthetic_city(unique("聚"), districts=1, subdistricts=1, communities=3, grids=2, units=2)
+    await import_roster(pool, hierarchy_csv(city), actor=SYSTEM_ACTOR, file_name="hierarchy.csv")
+    await import_roster(pool, units_csv(city), actor=SYSTEM_ACTOR, file_name="units.csv")
+    rows = list(member_rows(city, 60, seed=5))
+    first = io.StringIO()
+    csv.writer(first).writerows([MEMBER_HEADER, *rows[:20]])
+    await import_roster(pool, first.getvalue().encode(), actor=SYSTEM_ACTOR, file_name="first.csv")
+    async with pool.acquire() as conn:   # one of them withdrawn: the next import registers them again
+        withdrawn = await conn.fetchval(
+            "SELECT r.id FROM member_registration r JOIN member m ON m.id = r.member_id WHERE m.id_number = $1",
+            rows[0][4])
+        assert withdrawn is not None
+        await registration.withdraw(conn, SYSTEM_ACTOR, withdrawn, reason="退出", now=datetime.now(UTC))
+    app_pool = await _app_role_pool(pool, pg_dsn)
+    try:
+        async with app_pool.acquire() as conn:
+            assert not await member_db.fk_triggers_replaceable(conn)
+        second = io.StringIO()
+        csv.writer(second).writerows([MEMBER_HEADER, *rows])
+        result = await import_roster(app_pool, second.getvalue().encode(), actor=SYSTEM_ACTOR, file_name="all.csv")
+    finally:
+        await app_pool.close()
+    assert (result.inserted, result.registrations) == (40, 41)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM aggregate_bulk_pending") == 0
+        submitted = await conn.fetchval(
+            "SELECT sum(submitted) FROM registration_tally t JOIN community c ON c.id = t.group_id"
+            " WHERE t.grouping = 'community' AND c.name = ANY($1::text[])", [c[2] for c in city.communities])
+    assert submitted == 60
+    assert await differences(pool) == {}
+
+
+async def test_the_bulk_setting_set_by_hand_cannot_leave_aggregates_behind(pool: Pool, pg_dsn: str) -> None:
+    """A session of the ordinary role that sets shuangbaodao.bulk itself (for the session, not a
+    transaction) and writes without settling: each commit settles what its statements skipped."""
+    async with pool.acquire() as conn:
+        city = await seed_city(conn, communities=2)
+    app_pool = await _app_role_pool(pool, pg_dsn)
+    try:
+        async with app_pool.acquire() as conn:
+            await conn.execute("SET shuangbaodao.bulk = 'on'")
+            member_id = await conn.fetchval(   # autocommit: its own transaction
+                "INSERT INTO member (name, home_community_id, unit_id) VALUES ('手设', $1, $2) RETURNING id",
+                city.communities[0], city.units[0])
+            async with conn.transaction():
+                cohort_id = await create_cohort(conn, source="import", size=1)
+                await conn.execute(
+                    "INSERT INTO member_registration (member_id, community_id, cohort_id, status)"
+                    " VALUES ($1, $2, $3, 'submitted')", member_id, city.communities[0], cohort_id)
+                assert await conn.fetchval("SELECT count(*) FROM aggregate_bulk_pending") > 0
+                await conn.execute("UPDATE member SET home_community_id = $2 WHERE id = $1",
+                                   member_id, city.communities[1])
+            assert await conn.fetchval("SELECT count(*) FROM aggregate_bulk_pending") == 0
+    finally:
+        await app_pool.close()
+    async with pool.acquire() as conn:
+        moved = await conn.fetchval(
+            "SELECT members FROM registration_tally WHERE grouping = 'community' AND group_id = $1",
+            city.communities[1])
+    assert moved == 1
     assert await differences(pool) == {}

@@ -38,7 +38,7 @@ from schemas.registration import (
     UnitRegistrationWorkflowInput,
 )
 from schemas.settings import DEFAULT_TASK_QUEUE
-from services.workflow_calls import signal_if_running
+from services.workflow_calls import after_commit, signal_if_running
 from workflows.unit_registration import UnitRegistrationWorkflow, unit_workflow_id
 
 log = structlog.get_logger(__name__)
@@ -105,16 +105,19 @@ async def start_unit_workflow(
     """Start the registration's workflow unless one is running (idempotent)."""
     workflow_id = unit_workflow_id(unit_registration_id)
     # ALLOW_DUPLICATE: a lapsed registration renewed later gets a fresh run for its new year.
-    with contextlib.suppress(WorkflowAlreadyStartedError):
-        await client.start_workflow(
-            UnitRegistrationWorkflow.run,
-            UnitRegistrationWorkflowInput(unit_registration_id=unit_registration_id,
-                                          policy=policy or UnitRegistrationPolicy(), phase=phase,
-                                          cycle=0 if phase is UnitPhase.confirmation else 1),
-            id=workflow_id, task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        )
+    async def start() -> None:
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await client.start_workflow(
+                UnitRegistrationWorkflow.run,
+                UnitRegistrationWorkflowInput(unit_registration_id=unit_registration_id,
+                                              policy=policy or UnitRegistrationPolicy(), phase=phase,
+                                              cycle=0 if phase is UnitPhase.confirmation else 1),
+                id=workflow_id, task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            )
+
+    await after_commit(start)   # after the caller's connection is released, in a route
     return workflow_id
 
 

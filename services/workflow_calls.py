@@ -7,6 +7,11 @@ Temporal client); the skip is logged.
 Starting: a second start for the same workflow id, running or closed, is a no-op (a retried
 request or launch must not fail, and a closed workflow is not started again).
 
+After release: a use case that takes a connection from its caller (registrations, unit transfers)
+commits, then tells or starts its workflow. Inside `connection_then_calls(pool)` those calls wait
+until the connection is back in the pool and then run in the order they were made, so nobody holds
+a pooled connection while Temporal answers (the commit still comes first, as before).
+
 Updating: an `invalid_input` error (data the database refused) becomes InvalidInput (422); any
 other validator's or handler's ApplicationError becomes a Conflict carrying the workflow's
 Chinese message and its type as the code; a workflow that is not running (closed or never
@@ -16,7 +21,8 @@ started) becomes the caller's own Conflict, which names the subject in words a p
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 
 import structlog
@@ -27,12 +33,43 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.types import MethodAsyncSingleParam, MethodSyncOrAsyncSingleParam
 from temporalio.workflow import UpdateMethodMultiParam
 
+from db.pool import Conn, Pool
 from domain.errors import Conflict, InvalidInput
 
 log = structlog.get_logger(__name__)
 
 R = TypeVar("R")
 P = TypeVar("P")
+
+# The calls to Temporal waiting for the connection of the current `connection_then_calls` block.
+_after_release: ContextVar[list[Callable[[], Awaitable[None]]] | None] = ContextVar(
+    "temporal_calls_after_release", default=None)
+
+
+@contextlib.asynccontextmanager
+async def connection_then_calls(pool: Pool) -> AsyncIterator[Conn]:
+    """A pooled connection for one use case; the calls it makes to Temporal through `after_commit`
+    (signal_if_running, start_once, ...) run once the connection is released, in their order.
+    They run also when the block raises after having queued them: those followed a commit."""
+    calls: list[Callable[[], Awaitable[None]]] = []
+    token = _after_release.set(calls)
+    try:
+        async with pool.acquire() as conn:
+            yield conn
+    finally:
+        _after_release.reset(token)
+        for call in calls:
+            await call()
+
+
+async def after_commit(call: Callable[[], Awaitable[None]]) -> None:
+    """Make `call` (a call to Temporal following a commit) now, or, inside `connection_then_calls`,
+    once its connection is back in the pool."""
+    pending = _after_release.get()
+    if pending is None:
+        await call()
+    else:
+        pending.append(call)
 
 
 async def start_once(client: Client, workflow: MethodAsyncSingleParam[Any, P, Any], arg: P, *,
@@ -42,13 +79,16 @@ async def start_once(client: Client, workflow: MethodAsyncSingleParam[Any, P, An
     `eager`: ask the server to hand the first workflow task straight back to a worker of this
     client in this process (a worker polling `task_queue` with a free slot), skipping the task
     queue's dispatch; without such a worker the SDK does not ask, and the start is an ordinary one."""
-    with contextlib.suppress(WorkflowAlreadyStartedError):
-        await client.start_workflow(
-            workflow, arg, id=workflow_id, task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            request_eager_start=eager,
-        )
+    async def start() -> None:
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await client.start_workflow(
+                workflow, arg, id=workflow_id, task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                request_eager_start=eager,
+            )
+
+    await after_commit(start)
     return workflow_id
 
 
@@ -88,7 +128,11 @@ async def signal_if_running(client: Client | None, workflow_id: str,
     """Send `signal` (a workflow's signal method) to the workflow if it is running."""
     if client is None:
         return
-    try:
-        await client.get_workflow_handle(workflow_id).signal(signal, arg)
-    except RPCError as error:
-        log.info("workflow_signal_skipped", workflow_id=workflow_id, error=str(error))
+
+    async def send() -> None:
+        try:
+            await client.get_workflow_handle(workflow_id).signal(signal, arg)
+        except RPCError as error:
+            log.info("workflow_signal_skipped", workflow_id=workflow_id, error=str(error))
+
+    await after_commit(send)

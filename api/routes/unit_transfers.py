@@ -20,6 +20,7 @@ from schemas.unit_transfer import (
     UnitTransferStatus,
 )
 from services import unit_transfer as transfers
+from services.workflow_calls import connection_then_calls
 
 router = APIRouter(prefix="/unit-transfers", tags=["unit transfers 转单位"])
 
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/unit-transfers", tags=["unit transfers 转单位"])
 @router.post("", response_model=UnitTransferOut, status_code=201, summary="申请转单位 (组织部门可直接办理)")
 async def start_transfer(pool: PoolDep, client: ClientDep, actor: ActorDep, task_queue: TaskQueueDep,
                          body: StartUnitTransfer) -> UnitTransferOut:
-    async with pool.acquire() as conn:
+    async with connection_then_calls(pool) as conn:
         return await transfers.start_unit_transfer(
             conn, actor, member_id=body.member_id, to_unit_id=body.to_unit_id, note=body.note,
             decide_now=body.decide_now, client=client, task_queue=task_queue,
@@ -59,20 +60,20 @@ async def get_transfer(pool: PoolDep, actor: ActorDep, transfer_id: IdPath) -> U
 @router.post("/{transfer_id}/accept", response_model=UnitTransferOut, summary="转入单位确认接收")
 async def accept_transfer(pool: PoolDep, client: ClientDep, actor: ActorDep,
                           transfer_id: IdPath) -> UnitTransferOut:
-    async with pool.acquire() as conn:
+    async with connection_then_calls(pool) as conn:
         return await transfers.accept_unit_transfer(conn, actor, transfer_id, client=client)
 
 
 @router.post("/{transfer_id}/refuse", response_model=UnitTransferOut, summary="转入单位拒绝 (须填原因)")
 async def refuse_transfer(pool: PoolDep, client: ClientDep, actor: ActorDep, transfer_id: IdPath,
                           body: DecideUnitTransfer) -> UnitTransferOut:
-    async with pool.acquire() as conn:
+    async with connection_then_calls(pool) as conn:
         return await transfers.refuse_unit_transfer(conn, actor, transfer_id, body.reason or "", client=client)
 
 
 @router.post("/{transfer_id}/cancel", response_model=UnitTransferOut, summary="申请方撤回")
 async def cancel_transfer(pool: PoolDep, client: ClientDep, actor: ActorDep, transfer_id: IdPath,
                           body: DecideUnitTransfer | None = None) -> UnitTransferOut:
-    async with pool.acquire() as conn:
+    async with connection_then_calls(pool) as conn:
         return await transfers.cancel_unit_transfer(conn, actor, transfer_id, body.reason if body else None,
                                                     client=client)

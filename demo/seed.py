@@ -34,7 +34,7 @@ from demo.campaign import run_demo_campaign
 from demo.city import SIZES, City, generate_city
 from demo.dispatch import StreamPlan, run_task_stream, stream_summary
 from demo.evaluation import run_demo_evaluation
-from demo.exchange import DEMO_MERCHANT, ensure_demo_merchant
+from demo.exchange import DEMO_MERCHANT, ensure_demo_merchant, seed_demo_exchange
 from demo.history import seed_past
 from demo.service_records import seed_service_records
 from demo.whistle import run_demo_whistle
@@ -276,8 +276,9 @@ async def _token_scopes(conn: Any) -> list[tuple[Role, ScopeKind, int | None, st
         (Role.community_staff, ScopeKind.community, community.id, community.name),
         (Role.unit_admin, ScopeKind.unit, unit.id, unit.name),
         (Role.member, ScopeKind.member, member.id, member.name),
-        (Role.provider, ScopeKind.provider,
-         await ensure_demo_merchant(conn, community_id=community.id, now=datetime.now(UTC)), DEMO_MERCHANT),
+        # The merchant serves the demo member's community, so the member sees its items.
+        (Role.provider, ScopeKind.provider, await ensure_demo_merchant(
+            conn, community_id=member.home_community_id or community.id, now=datetime.now(UTC)), DEMO_MERCHANT),
     ]
 
 
@@ -360,6 +361,16 @@ def demo_step_for(size: str) -> DemoStep:
         if whistle_id is not None:
             lines[-1:-1] = [f"吹哨报到 whistle {whistle_id} (单位已响应 units answered): "
                             f"shuangbaodao whistle show {whistle_id}; GET {api_url}/whistles/{whistle_id}"]
+        async with pool.acquire() as conn:
+            scopes = {role: scope_id for role, _, scope_id, _ in await _token_scopes(conn)}
+        member_id, provider_id = scopes[Role.member], scopes[Role.provider]
+        assert member_id is not None and provider_id is not None
+        exchange = await seed_demo_exchange(pool, client, member_id=member_id, provider_id=provider_id,
+                                            task_queue=settings.task_queue)
+        if exchange is not None:
+            lines[-1:-1] = [f"积分兑换 points exchange: 活动 campaign {exchange.campaign_id} 使服务积分可兑换; "
+                            f"演示党员可兑换积分 {exchange.balance:g} 分 (redeemable balance); "
+                            f"手机端 {api_url}/m/exchange"]
         lines[-1:-1] = [f"述职评议考核 evaluation run {run_id}: shuangbaodao evaluation show {run_id}; "
                         f"GET {api_url}/evaluations/{run_id}/export.xlsx?level=unit"]
         # Then residents' needs keep flowing through dispatch until the stack stops.

@@ -86,6 +86,17 @@ async def mark_expired(conn: Conn, *, redemption_id: int, now: datetime) -> dict
     return None if row is None else dict(row)
 
 
+async def select_lapsed_ids(conn: Conn, *, expired_before: datetime, limit: int) -> list[int]:
+    """Redemptions still issued whose code expired before `expired_before`, oldest first (the
+    partial index of migration 0027)."""
+    rows = await conn.fetch(
+        "SELECT id FROM exchange_redemption WHERE state = 'issued' AND expires_at <= $1"
+        " ORDER BY expires_at, id LIMIT $2",
+        expired_before, limit,
+    )
+    return [int(r["id"]) for r in rows]
+
+
 async def select_redemptions(conn: Conn, *, member_id: int | None, provider_id: int | None, scope: ScopeFilter,
                              item_id: int | None, state: str | None, limit: int,
                              offset: int) -> tuple[int, list[dict[str, Any]]]:

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # queue at start; off for a worker that must not drain the whole outbox (tests, a worker
     # pool on a side queue).
     delivery_dispatcher: bool = True
+    # Each worker makes sure the Temporal Schedule `exchange-redemption-sweep` (the backstop that
+    # returns the points of redemptions whose expiry timer was lost) starts its runs on its task
+    # queue; off for a worker on a side queue (and tests), like the dispatcher.
+    exchange_sweep: bool = True
     log_json: bool | None = None
     # OpenTelemetry tracing (telemetry/tracing.py): off while unset or empty. An OTLP/HTTP traces
     # URL, e.g. http://otel-collector:4318/v1/traces; needs the `tracing` extra installed.

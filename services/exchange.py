@@ -11,18 +11,32 @@ CHECK (balance >= 0) kept by the ledger's trigger, one debit and one refund line
 CHECK (stock >= 0) with a conditional take, state moves `WHERE state = 'issued'`, and the member's
 request id UNIQUE per member (a retried redeem answers the same redemption). Expiry is a durable
 timer: one RedemptionWorkflow per redemption (workflows/exchange.py; its activity,
-activities/exchange.py, lapses the redemption and writes the refund line). The evaluation ledger is
-never read or written here.
+activities/exchange.py, lapses the redemption and writes the refund line), with a backstop for the
+timers that were lost: the Schedule `exchange-redemption-sweep` (`ensure_sweep_schedule`, made
+sure of by every worker at start) runs RedemptionSweepWorkflow every 10 minutes over the
+redemptions still waiting after their code expired. The evaluation ledger is never read or written
+here.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import structlog
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 
 from db import co_building_agreement as agreement_db
 from db import directory
@@ -52,14 +66,15 @@ from schemas.exchange import (
     RedemptionState,
     RedemptionView,
 )
-from schemas.exchange_contract import RedemptionCollected, RedemptionWorkflowInput
+from schemas.exchange_contract import RedemptionCollected, RedemptionWorkflowInput, SweepInput
 from services import accounts
 from services.workflow_calls import signal_if_running, start_once
-from workflows.exchange import RedemptionWorkflow
+from workflows.exchange import SWEEP_SCHEDULE_ID, RedemptionSweepWorkflow, RedemptionWorkflow
 
 log = structlog.get_logger(__name__)
 
 _CODE_ATTEMPTS = 5
+SWEEP_EVERY = timedelta(minutes=10)
 
 
 def workflow_id(redemption_id: int) -> str:
@@ -414,3 +429,34 @@ async def list_redemptions(conn: Conn, actor: Actor, *, item_id: int | None, sta
 async def my_balance(conn: Conn, actor: Actor) -> ExchangeBalance:
     balance, ledger = await points_db.select_redeemable(conn, member_id=_member_id(actor))
     return ExchangeBalance(balance=balance, ledger_sum=ledger)
+
+
+# ------------------------------------------------------------------ the expiry backstop
+
+
+def sweep_schedule(*, task_queue: str, every: timedelta = SWEEP_EVERY, sweep: SweepInput | None = None,
+                   schedule_id: str = SWEEP_SCHEDULE_ID) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(RedemptionSweepWorkflow.run, sweep or SweepInput(),
+                                           id=schedule_id, task_queue=task_queue),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        # A sweep still going when the next is due (a long outage's backlog) is not doubled.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_sweep_schedule(client: Client, *, task_queue: str, every: timedelta = SWEEP_EVERY,
+                                sweep: SweepInput | None = None, schedule_id: str = SWEEP_SCHEDULE_ID) -> str:
+    """Create the sweep's Schedule, or update it in place (a changed task queue or interval takes
+    effect); its id. Every worker calls this at start, so N workers still make one schedule."""
+    schedule = sweep_schedule(task_queue=task_queue, every=every, sweep=sweep, schedule_id=schedule_id)
+    try:
+        await client.create_schedule(schedule_id, schedule)
+        log.info("exchange_sweep_schedule_created", schedule_id=schedule_id)
+    except ScheduleAlreadyRunningError:
+        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(schedule_id).update(replace)
+        log.info("exchange_sweep_schedule_updated", schedule_id=schedule_id)
+    return schedule_id

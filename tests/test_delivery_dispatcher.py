@@ -176,7 +176,8 @@ async def test_worker_start_up_runs_the_dispatcher_so_rows_queued_without_a_kick
     workflow_id = unique("delivery-dispatcher-boot-")
     stop = asyncio.Event()
     running = asyncio.create_task(run_worker(
-        Settings(task_queue=task_queue, graceful_shutdown_seconds=2), pool=pool, client=client, stop=stop,
+        Settings(task_queue=task_queue, graceful_shutdown_seconds=2, exchange_sweep=False), pool=pool,
+        client=client, stop=stop,
         dispatcher_id=workflow_id, dispatcher_input=DispatcherInput(endpoint_ids=endpoint_ids)))
     try:
         await _wait_all_sent(pool, prefix, 6)

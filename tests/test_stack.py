@@ -265,7 +265,8 @@ async def test_busy_port_is_a_one_line_error(tmp_path: Path) -> None:
 async def test_run_worker_polls_until_stopped_then_drains(pool: Pool, client: Client, task_queue: str) -> None:
     """`run_worker` polls its task queue with the registered workflows, and returns promptly once
     its stop event is set (graceful shutdown, no hang)."""
-    settings = Settings(task_queue=task_queue, graceful_shutdown_seconds=2, delivery_dispatcher=False)
+    settings = Settings(task_queue=task_queue, graceful_shutdown_seconds=2, delivery_dispatcher=False,
+                        exchange_sweep=False)
     stop = asyncio.Event()
     running = asyncio.create_task(run_worker(settings, pool=pool, client=client, stop=stop))
     try:

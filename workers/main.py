@@ -3,7 +3,8 @@
 Used by `shuangbaodao worker` (a process of its own) and by `shuangbaodao up` (a task inside the
 embedded stack). Both own the pool and the client; this module only runs the worker, and makes
 sure the delivery dispatcher runs (started once, whichever worker comes up first), so the outbox
-is drained from boot on, not from the first kick.
+is drained from boot on, not from the first kick, and that the exchange's expiry sweep is
+scheduled on this task queue.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from db.pool import Pool
 from schemas.delivery import DispatcherInput
 from schemas.settings import Settings
 from services.delivery import ensure_dispatcher
+from services.exchange import ensure_sweep_schedule
 from telemetry.temporal_context import LogContextInterceptor
 from workers.permanent_errors import PermanentErrorInterceptor
 from workers.registry import all_activities, all_workflows
@@ -58,6 +60,8 @@ async def run_worker(
         run_id = await ensure_dispatcher(client, settings.task_queue, workflow_id=dispatcher_id,
                                          dispatcher_input=dispatcher_input)
         log.info("delivery_dispatcher_running", workflow_id=dispatcher_id, run_id=run_id)
+    if settings.exchange_sweep:
+        await ensure_sweep_schedule(client, task_queue=settings.task_queue)
     worker = build_worker(settings, pool=pool, client=client)
     run = asyncio.create_task(worker.run(), name="temporal-worker")
     stopping = asyncio.create_task(stop.wait(), name="worker-stop")

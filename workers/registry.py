@@ -20,7 +20,7 @@ from schemas.settings import Settings
 from workflows.campaign import CampaignWorkflow
 from workflows.delivery import DeliveryDispatcherWorkflow
 from workflows.evaluation import EvaluationWorkflow
-from workflows.exchange import RedemptionWorkflow
+from workflows.exchange import RedemptionSweepWorkflow, RedemptionWorkflow
 from workflows.member_registration import MemberRegistrationCohortWorkflow
 from workflows.reminder_wave import ReminderWaveWorkflow
 from workflows.service_record import ServiceRecordWorkflow
@@ -35,7 +35,7 @@ def all_workflows() -> Sequence[type]:
     return [MemberRegistrationCohortWorkflow, UnitRegistrationWorkflow, TaskWorkflow,
             DeliveryDispatcherWorkflow, CampaignWorkflow, ReminderWaveWorkflow,
             EvaluationWorkflow, UnitTransferWorkflow, ServiceRecordWorkflow, WhistleWorkflow,
-            RedemptionWorkflow]
+            RedemptionWorkflow, RedemptionSweepWorkflow]
 
 
 def all_activities(pool: Pool, *, reports_dir: Path | None = None) -> Sequence[Callable[..., Any]]:

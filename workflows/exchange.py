@@ -1,4 +1,5 @@
-"""One member's redemption in the points exchange: `RedemptionWorkflow`, owning its expiry.
+"""The points exchange's workflows: `RedemptionWorkflow`, one member's redemption, owning its
+expiry; and `RedemptionSweepWorkflow`, the backstop run by a Temporal Schedule.
 
 Started after the redemption is committed (id `exchange-redemption-{id}`); the row lives in
 Postgres, this workflow owns only time. It waits until the code lapses, or for the signal
@@ -6,6 +7,12 @@ Postgres, this workflow owns only time. It waits until the code lapses, or for t
 lapse it runs `expire_redemption`, which expires an uncollected redemption and returns its points
 with a refund line (and the item to stock); for a collected one it changes nothing, so a lost
 signal is harmless.
+
+The sweep (Schedule `exchange-redemption-sweep`, every 10 minutes; services/exchange.py keeps it in
+place) lapses what a timer missed: redemptions whose code expired more than a grace period ago and
+that still wait, because their workflow was never started (the process died between the commit
+and the start), was terminated, or its worker was down. It runs the same idempotent step, so a
+redemption the timer and the sweep both reach is expired and refunded once.
 """
 
 from __future__ import annotations
@@ -24,7 +31,12 @@ with workflow.unsafe.imports_passed_through():
         RedemptionCollected,
         RedemptionWorkflowInput,
         RedemptionWorkflowResult,
+        SweepBatchInput,
+        SweepInput,
+        SweepResult,
     )
+
+SWEEP_SCHEDULE_ID = "exchange-redemption-sweep"
 
 
 @workflow.defn(name="RedemptionWorkflow")
@@ -51,3 +63,23 @@ class RedemptionWorkflow:
         )
         workflow.logger.info("redemption %s: %s", data.redemption_id, result.state)
         return RedemptionWorkflowResult(redemption_id=data.redemption_id, state=result.state)
+
+
+@workflow.defn(name="RedemptionSweepWorkflow")
+class RedemptionSweepWorkflow:
+    @workflow.run
+    async def run(self, data: SweepInput) -> SweepResult:
+        total = SweepResult()
+        for _ in range(data.max_batches):
+            batch = await workflow.execute_activity_method(
+                ExchangeActivities.sweep_lapsed_redemptions,
+                SweepBatchInput(grace_seconds=data.grace_seconds, limit=data.batch),
+                start_to_close_timeout=STEP_TIMEOUT * 5, retry_policy=STEP_RETRY,
+            )
+            total = SweepResult(looked_at=total.looked_at + batch.looked_at, expired=total.expired + batch.expired,
+                                refunded=total.refunded + batch.refunded)
+            if batch.looked_at < data.batch:
+                break
+        if total.looked_at:
+            workflow.logger.info("redemption sweep: %s expired, %s refunded", total.expired, total.refunded)
+        return total

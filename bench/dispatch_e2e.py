@@ -17,7 +17,13 @@ first offer's, `offer.committed_at`: both the database's clock_timestamp()) p50/
 the old figure (need placed → the find activity's scheduled time `offered_at`) and the bare
 workflow's baseline (start requested → its first activity running, and → its second, the step
 that wrote the offers when a task began with a status activity), all from the same run; and
-Temporal history events per completed task (a sample of histories).
+Temporal history events per completed task (a sample of histories). The commit-to-commit span is
+also printed in its parts: verification committed → the driver's create call → the workflow task
+that wrote the first wave started (the server's time) → the find activity running (this worker)
+→ the offers' insert.
+
+`--rates 2,3,4` runs the latency phase once per rate (each with its bare baseline) and prints the
+highest rate, counting up from the lowest, at which the goal still held.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     import argparse
     import asyncio
     import contextlib
+    import itertools
     import logging
     import random
     import socket
@@ -41,13 +48,18 @@ with workflow.unsafe.imports_passed_through():
     from dataclasses import dataclass
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
-    from typing import TypeVar
+    from typing import Any, TypeVar
 
     from temporalio import activity
     from temporalio.client import Client, WorkflowUpdateFailedError
     from temporalio.common import RetryPolicy
     from temporalio.exceptions import ApplicationError
-    from temporalio.worker import Worker
+    from temporalio.worker import (
+        ActivityInboundInterceptor,
+        ExecuteActivityInput,
+        Interceptor,
+        Worker,
+    )
 
     from activities.dispatch import DispatchActivities
     from db import hierarchy as hierarchy_db
@@ -73,6 +85,7 @@ with workflow.unsafe.imports_passed_through():
 
 T = TypeVar("T")
 
+GOAL_P50, GOAL_P99 = 0.3, 1.0   # need -> first offer, commit to commit (seconds)
 POLL = 0.02          # seconds between a simulated person's retries (offer not out yet, not done yet)
 _ACT = timedelta(seconds=30)
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -102,6 +115,30 @@ async def bare_step(step: str) -> str:
     if step == "find_candidates" and workflow_id is not None:
         _OFFERED.setdefault(workflow_id, asyncio.Event()).set()
     return step
+
+
+# Where the real first offer's time goes: when each task's first find activity (a local activity
+# since PATCH_LOCAL_OFFER_STEPS) began and ended running in this process (wall clock), by workflow id.
+# Its start splits the span at the worker; the database's and the server's stamps do the rest.
+_FIND_AT: dict[str, tuple[float, float]] = {}
+
+
+class _FindTimes(Interceptor):
+    """Stamps the first run of dispatch_find_candidates of each workflow (the first wave)."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _FindTimesInbound(next)
+
+
+class _FindTimesInbound(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        if info.activity_type != "dispatch_find_candidates" or info.workflow_id in _FIND_AT:
+            return await self.next.execute_activity(input)
+        began = time.time()
+        result = await self.next.execute_activity(input)
+        _FIND_AT.setdefault(info.workflow_id or "", (began, time.time()))
+        return result
 
 
 async def _step(name: str) -> None:
@@ -472,21 +509,44 @@ class FirstOffer:
     """Seconds from need to first offer per task, sorted: commit to commit, and the old figure."""
     committed: list[float]   # need.verified_committed_at -> min(offer.committed_at)
     scheduled: list[float]   # need.created_at -> min(offer.offered_at) (the activity's scheduled time)
+    # the commit-to-commit span in its parts (each sorted on its own): verification committed ->
+    # the driver's create call (task.created_at) -> the workflow task that wrote the first wave
+    # started (offer.offered_at, workflow.now()) -> the find activity running (this process) ->
+    # the offers' insert (offer.committed_at, two statements before the activity's commit)
+    parts: dict[str, list[float]]
 
 
 async def _first_offer_latencies(pool: Pool, task_ids: list[int]) -> FirstOffer:
     async with pool.acquire() as conn:
         rows = await conn.fetch(
             """
-            SELECT extract(epoch FROM min(o.committed_at) - n.verified_committed_at)::float AS committed,
-                   extract(epoch FROM min(o.offered_at) - n.created_at)::float AS scheduled
+            SELECT t.id,
+                   extract(epoch FROM min(o.committed_at) - n.verified_committed_at)::float AS committed,
+                   extract(epoch FROM min(o.offered_at) - n.created_at)::float AS scheduled,
+                   extract(epoch FROM n.verified_committed_at)::float AS verified,
+                   extract(epoch FROM t.created_at)::float AS create_called,
+                   extract(epoch FROM min(o.offered_at))::float AS task_started,
+                   extract(epoch FROM min(o.committed_at))::float AS offer_committed
             FROM task t JOIN need n ON n.id = t.need_id JOIN offer o ON o.task_id = t.id
             WHERE t.id = ANY($1::bigint[]) GROUP BY t.id, n.verified_committed_at, n.created_at
             """,
             task_ids,
         )
+    parts: dict[str, list[float]] = {name: [] for name in _PARTS}
+    for r in rows:
+        found = _FIND_AT.get(task_rules.task_workflow_id(int(r["id"])))
+        if found is None:
+            continue
+        stamps = (r["verified"], r["create_called"], r["task_started"], found[0], r["offer_committed"])
+        for name, a, b in zip(_PARTS, stamps, stamps[1:], strict=False):
+            parts[name].append(b - a)
     return FirstOffer(committed=sorted(float(r["committed"]) for r in rows),
-                      scheduled=sorted(float(r["scheduled"]) for r in rows))
+                      scheduled=sorted(float(r["scheduled"]) for r in rows),
+                      parts={name: sorted(v) for name, v in parts.items()})
+
+
+_PARTS = ("verify commit -> create called", "-> workflow task started", "-> find running",
+          "-> offers stamped")
 
 
 def _bare_latencies(workflow_ids: list[str], step: str) -> list[float]:
@@ -528,11 +588,20 @@ def _print_latencies(label: str, lat: Latencies) -> None:
     print(f"need -> first offer, commit to commit, {label}: {_ms(committed, 0.5, 0.95, 0.99)} "
           f"({len(committed)} tasks; goal p50 <= 300 ms, p99 <= 1000 ms)")
     print(f"  old figure (need placed -> offer activity scheduled): {_ms(scheduled, 0.5, 0.95, 0.99)}")
+    parts = lat.first_offer.parts
+    if all(parts.values()):
+        print("  where it goes (p50 / p99 of each part): " + "; ".join(
+            f"{name} {_pct(v, 0.5) * 1000:.0f} / {_pct(v, 0.99) * 1000:.0f} ms" for name, v in parts.items()))
     print(f"  baseline, bare workflow: start -> 1st activity running {_ms(lat.bare_first, 0.5, 0.95, 0.99)}; "
           f"-> 2nd {_ms(lat.bare_second, 0.5, 0.95, 0.99)} ({len(lat.bare_first)} workflows)")
 
 
-async def run(tasks: int, concurrency: int, warmup: int, sample: int, rate: float, paced: int) -> None:
+def _goal_met(lat: Latencies) -> bool:
+    committed = lat.first_offer.committed
+    return bool(committed) and _pct(committed, 0.5) <= GOAL_P50 and _pct(committed, 0.99) <= GOAL_P99
+
+
+async def run(tasks: int, concurrency: int, warmup: int, sample: int, rates: list[float], paced: int) -> None:
     with tempfile.TemporaryDirectory(prefix="sbd-bench-") as tmp:
         root = Path(tmp)
         pg = await asyncio.to_thread(start_embedded_postgres, root / "postgres")
@@ -554,7 +623,7 @@ async def run(tasks: int, concurrency: int, warmup: int, sample: int, rate: floa
             bare = BareDriver(client, "bench-bare", run_id=str(int(time.time())))
             real_seconds = bare_seconds = 0.0
             async with Worker(client, task_queue="bench-real", workflows=[TaskWorkflow],
-                              activities=DispatchActivities(pool).all()), \
+                              activities=DispatchActivities(pool).all(), interceptors=[_FindTimes()]), \
                     Worker(client, task_queue="bench-bare", workflows=[BareTaskWorkflow], activities=[bare_step]):
                 await _drive(real.one, 0, warmup, concurrency)
                 await _drive(bare.one, 0, warmup, concurrency)
@@ -569,16 +638,19 @@ async def run(tasks: int, concurrency: int, warmup: int, sample: int, rate: floa
                 saturated = await _latencies(pool, real, bare)
                 real_events = await _events_per_task(client, real.workflow_ids, sample)
                 bare_events = await _events_per_task(client, bare.workflow_ids, sample)
-                # The latency phase: lifecycles arriving at a steady rate the stack keeps up with,
-                # real and bare in alternating halves again.
-                real.task_ids.clear()
-                real.workflow_ids.clear()
-                bare.workflow_ids.clear()
+                # The latency phase: lifecycles arriving at a steady rate, real and bare in
+                # alternating halves again; one such phase per rate of the sweep.
                 first = warmup + tasks
-                for start, n in ((first, paced // 2), (first + paced // 2, paced - paced // 2)):
-                    await _pace(real.one, start, n, rate)
-                    await _pace(bare.one, start, n, rate)
-                steady = await _latencies(pool, real, bare)
+                steady: list[tuple[float, Latencies]] = []
+                for rate in rates:
+                    real.task_ids.clear()
+                    real.workflow_ids.clear()
+                    bare.workflow_ids.clear()
+                    for start, n in ((first, paced // 2), (first + paced // 2, paced - paced // 2)):
+                        await _pace(real.one, start, n, rate)
+                        await _pace(bare.one, start, n, rate)
+                    steady.append((rate, await _latencies(pool, real, bare)))
+                    first += paced
             await pool.close()
         finally:
             if temporal is not None:
@@ -590,7 +662,19 @@ async def run(tasks: int, concurrency: int, warmup: int, sample: int, rate: floa
     print(f"ratio : {real_rate / bare_rate:.2f} of the bare workflow's throughput (goal >= 0.7)")
     print(f"history events per completed task: {real_events:.1f} (bare {bare_events:.1f}, sample of {sample})")
     _print_latencies(f"at saturation ({concurrency} lifecycles in flight, the phase above)", saturated)
-    _print_latencies(f"at a steady {rate:g} tasks/s ({rate / real_rate:.0%} of the sustained rate above)", steady)
+    for rate, lat in steady:
+        _print_latencies(f"at a steady {rate:g} tasks/s ({rate / real_rate:.0%} of the sustained rate above)", lat)
+    # the rates from the lowest up to the first at which the goal failed
+    held = list(itertools.takewhile(lambda rl: _goal_met(rl[1]), sorted(steady, key=lambda rl: rl[0])))
+    tried = ", ".join(f"{rate:g}" for rate, _ in steady)
+    if held:
+        best, lat = held[-1]
+        print(f"highest paced rate with the goal held: {best:g} tasks/s "
+              f"(p50 {_pct(lat.first_offer.committed, 0.5) * 1000:.0f} ms, "
+              f"p99 {_pct(lat.first_offer.committed, 0.99) * 1000:.0f} ms; rates tried {tried} tasks/s; "
+              f"sustained at saturation {real_rate:.1f} tasks/s)")
+    else:
+        print(f"highest paced rate with the goal held: none of {tried} tasks/s")
 
 
 def main() -> None:
@@ -601,10 +685,14 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=20, help="histories fetched to count events")
     parser.add_argument("--rate", type=float, default=2.0,
                         help="latency phase: lifecycles started per second (open loop)")
+    parser.add_argument("--rates", type=str, default=None,
+                        help="latency phase swept over these rates, comma-separated (e.g. 2,3,4); "
+                             "prints the highest at which the goal holds. Overrides --rate")
     parser.add_argument("--paced", type=int, default=100, help="latency phase: lifecycles (real and bare each)")
     args = parser.parse_args()
     configure_logging(json=True, level=logging.WARNING)
-    asyncio.run(run(args.tasks, args.concurrency, args.warmup, args.sample, args.rate, args.paced))
+    rates = [float(r) for r in args.rates.split(",")] if args.rates else [args.rate]
+    asyncio.run(run(args.tasks, args.concurrency, args.warmup, args.sample, rates, args.paced))
 
 
 if __name__ == "__main__":

@@ -469,11 +469,12 @@ def main() -> None:
             if steps[-1].crossed():
                 break
         print("\nsteps: users, req/s, member actions p99 ms, staff pages p99 ms")
-        for run in [baseline, *steps]:
+        for run in [baseline, sustained, *steps]:
             print(f"  {run.users:>4} {run.rps:>7.1f} {run.p99('member actions'):>7.0f} {run.p99('staff pages'):>7.0f}"
                   f"{'   <- crossed' if run.crossed() else ''}")
         crossing = next((r for r in steps if r.crossed()), None)
-        below = [r for r in steps if not r.crossed()]
+        # The last run under both lines before the crossing: a step, else the sustained run, else the baseline.
+        below = [r for r in [baseline, sustained, *steps] if not r.crossed()]
         if crossing is not None:
             print(f"p99 crosses its line at {crossing.rps:.1f} req/s ({crossing.users} users); "
                   f"held at {below[-1].rps if below else baseline.rps:.1f} req/s "

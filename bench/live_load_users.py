@@ -107,10 +107,14 @@ def _code(r: ResponseContextManager) -> str:
 
 def _settle(r: ResponseContextManager, *, refusals: set[str] = frozenset()) -> Any:   # type: ignore[assignment]
     """Mark the response: 2xx is a success (its JSON returned); a 409 whose code is in `refusals`
-    is the product refusing a lost race (a success, counted apart); anything else is a failure."""
-    if r.status_code < 300:
+    is the product refusing a lost race (a success, counted apart); anything else is a failure,
+    no answer at all (status 0, a failed connection) with the exception that ended it."""
+    if 200 <= r.status_code < 300:
         r.success()  # type: ignore[no-untyped-call]
         return r.json()
+    if r.status_code == 0:   # no answer: the connection failed (Locust keeps the exception)
+        r.failure(f"no answer: {getattr(r, 'error', None)!r}"[:300])  # type: ignore[no-untyped-call]
+        return None
     code = _code(r)
     if r.status_code == 409 and code in refusals:
         r.success()  # type: ignore[no-untyped-call]

@@ -1,4 +1,5 @@
-"""The API server stops within its grace period whatever requests are in flight.
+"""The API server stops within its grace period whatever requests are in flight, and keeps an
+idle keep-alive connection open longer than clients and proxies do without that holding its stop.
 
 A request that never finishes (as one waiting on a wedged workflow update did) used to hold
 uvicorn's shutdown, and with it `up` and `serve`, until someone sent kill -9.
@@ -13,7 +14,7 @@ import time
 import httpx
 from fastapi import FastAPI
 
-from api.server import api_server
+from api.server import KEEP_ALIVE_SECONDS, api_server
 from schemas.settings import Settings
 
 
@@ -53,3 +54,30 @@ async def test_a_hanging_request_does_not_hold_the_stop() -> None:
         # the hanging request was cut off: an error answer or a closed connection, never a 200
         assert isinstance(outcome, httpx.HTTPError) or (
             isinstance(outcome, httpx.Response) and outcome.status_code >= 500), outcome
+
+
+async def test_an_idle_keep_alive_connection_stays_open_and_does_not_hold_the_stop() -> None:
+    """A client that waits a few seconds between requests reuses its connection (the server does not
+    close it at uvicorn's 5 s default, racing the client's next request); at the stop, idle
+    connections are closed at once."""
+    app = FastAPI()
+
+    @app.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    port = _free_port()
+    server = api_server(app, Settings(graceful_shutdown_seconds=10), host="127.0.0.1", port=port)
+    assert server.config.timeout_keep_alive == KEEP_ALIVE_SECONDS >= 60
+    serving = asyncio.create_task(server.serve())
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        for _ in range(100):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        assert (await http.get("/ping")).status_code == 200   # the connection is now idle, kept alive
+        asked = time.monotonic()
+        server.should_exit = True
+        await asyncio.wait_for(serving, timeout=15)
+        took = time.monotonic() - asked
+        assert took < 5, f"an idle keep-alive connection held the stop {took:.1f}s"

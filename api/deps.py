@@ -22,7 +22,7 @@ from db.pool import Pool
 from domain.errors import Forbidden, Unauthenticated
 from domain.scope import PROVIDER_CONFINED
 from domain.sign_in import NOT_SIGNED_IN
-from schemas.api import MAX_PAGE_SIZE, GroupPageRequest
+from schemas.api import MAX_PAGE_SIZE, GroupPageParams
 from schemas.auth import Actor, Role
 from schemas.settings import DEFAULT_TASK_QUEUE
 from schemas.text import Text
@@ -120,7 +120,7 @@ BIGINT_MAX = 2**63 - 1
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数 (1-500)")]
 Offset = Annotated[int, Query(ge=0, le=BIGINT_MAX, description="跳过的条数")]
 # A list of groups with a rate: order, and limit (none: every group) and offset.
-GroupPageQuery = Annotated[GroupPageRequest, Query()]
+GroupPageQuery = Annotated[GroupPageParams, Query()]
 IdPath = Annotated[int, Path(ge=1, le=BIGINT_MAX)]
 IdQuery = Annotated[int | None, Query(ge=1, le=BIGINT_MAX)]
 IdField = Annotated[int | None, Field(ge=1, le=BIGINT_MAX)]   # the same, in a query-parameter model

@@ -33,7 +33,7 @@ from db.pool import Conn
 from db.statistics import select_registration_counts
 from domain.quota import periods
 from domain.scope import ScopeFilter
-from schemas.api import GroupOrder, GroupPageRequest
+from schemas.api import GroupOrder, GroupPageParams, GroupPageRequest
 from schemas.auth import SYSTEM_ACTOR, Actor, Role, ScopeKind
 from schemas.campaign import ProgressLevel, ProgressRow, Quotas
 from schemas.statistics import StatisticsLevel
@@ -68,10 +68,13 @@ async def _current_period(conn: Conn, campaign_id: int, now: datetime) -> tuple[
 
 def reads(city: Megacity) -> list[Read]:
     """City-wide staff at every level, and one district's staff at the community level (the
-    district's ~650 communities rather than all 10,416)."""
+    district's ~650 communities rather than all 10,416), each as the route serves it when no page
+    is asked for: the first page of MAX_PAGE_SIZE (500) by id, with the total. The baseline groups
+    every group live and cuts the same page in SQL."""
     district = city.city.district_ids[0]
     district_staff = Actor(role=Role.org_department, scope_kind=ScopeKind.district, scope_id=district,
                            label="区委组织部")
+    page = GroupPageParams()
     city_wide = [(level, SYSTEM_ACTOR, None, "") for level in ("district", "subdistrict", "community")]
     found: list[Read] = []
     for level_name, actor, district_id, who in [*city_wide, ("unit", SYSTEM_ACTOR, None, ""),
@@ -79,35 +82,36 @@ def reads(city: Megacity) -> list[Read]:
         level = StatisticsLevel(level_name)
 
         async def rates(conn: Conn, level: StatisticsLevel = level, actor: Actor = actor) -> object:
-            return (await statistics_service.registration_statistics(conn, actor, level=level)).items
+            view = await statistics_service.registration_statistics(conn, actor, level=level, page=page)
+            return view.total, view.items
 
         async def rates_live(conn: Conn, level: StatisticsLevel = level, district_id: int | None = district_id) -> object:
-            return (await select_registration_counts(conn, scope=ScopeFilter(district_id=district_id),
-                                                     level=level.value, live=True))[1]
+            return await select_registration_counts(conn, scope=ScopeFilter(district_id=district_id),
+                                                    level=level.value, page=page, live=True)
 
         found.append(Read(f"报到率 per {level.value}{who}", rates, rates_live))
     for level_name, actor, district_id, who in [*city_wide, ("community", district_staff, district, ", one district")]:
         progress_level = ProgressLevel(level_name)
 
         async def progress(conn: Conn, level: ProgressLevel = progress_level, actor: Actor = actor) -> object:
-            view = await campaign_service.progress(conn, actor, city.campaign_id, level, now=city.now)
-            return view.rows
+            view = await campaign_service.progress(conn, actor, city.campaign_id, level, now=city.now, page=page)
+            return view.total, view.rows
 
         async def progress_live(conn: Conn, level: ProgressLevel = progress_level,
                                 district_id: int | None = district_id) -> object:
-            return (await _progress_live(conn, city, level, district_id))[1]
+            return await _progress_live(conn, city, level, district_id, page=page)
 
         found.append(Read(f"campaign progress per {progress_level.value}{who}", progress, progress_live))
-    return found + paged_reads(city) + [Read(*read) for read in work_reads(city)]
+    return found + paged_reads(city) + trend_reads(city) + [Read(*read) for read in work_reads(city)]
 
 
-async def _progress_live(conn: Conn, city: Megacity, level: ProgressLevel,
-                         district_id: int | None = None) -> tuple[int, list[ProgressRow]]:
+async def _progress_live(conn: Conn, city: Megacity, level: ProgressLevel, district_id: int | None = None,
+                         page: GroupPageRequest | None = None) -> tuple[int, list[ProgressRow]]:
     period_start, quotas = await _current_period(conn, city.campaign_id, city.now)
     return await select_progress(
         conn, campaign_id=city.campaign_id, level=level.value, district_id=district_id,
         period_start=period_start, as_of=city.now, min_services=quotas.min_services or 0,
-        min_hours=quotas.min_hours or 0.0, live=True)
+        min_hours=quotas.min_hours or 0.0, page=page, live=True)
 
 
 def _worst_first(rows: list[_Row], share: Callable[[_Row], tuple[int, int, int]]) -> list[_Row]:
@@ -144,6 +148,30 @@ def paged_reads(city: Megacity) -> list[Read]:
         return total, _worst_first(rows, lambda r: (r.registered, r.members, r.level_id))
 
     found.append(Read(f"campaign progress per community, page of {PAGE} worst first", progress, progress_live))
+    return found
+
+
+def trend_reads(city: Megacity) -> list[Read]:
+    """The dashboard's trend (GET /statistics/registration/trend, the last 12 months) for the
+    caller's own area: the city, a district, a community. Its read is grouped live from the raw
+    tables (nothing maintained): read and baseline are the same query."""
+    c = city.city
+    callers = [
+        ("the city", StatisticsLevel.city, None, SYSTEM_ACTOR),
+        ("a district", StatisticsLevel.district, c.district_ids[0],
+         Actor(role=Role.org_department, scope_kind=ScopeKind.district, scope_id=c.district_ids[0], label="bench")),
+        ("a community", StatisticsLevel.community, c.community_ids[0],
+         Actor(role=Role.community_staff, scope_kind=ScopeKind.community, scope_id=c.community_ids[0],
+               label="bench")),
+    ]
+    found: list[Read] = []
+    for who, level, group_id, actor in callers:
+        async def trend(conn: Conn, level: StatisticsLevel = level, group_id: int | None = group_id,
+                        actor: Actor = actor) -> object:
+            return (await statistics_service.registration_trend(conn, actor, level=level, group_id=group_id,
+                                                                months=12, now=city.now)).months
+
+        found.append(Read(f"报到率 trend 12 months, {who} (live)", trend, trend))
     return found
 
 

@@ -73,8 +73,11 @@ async def seed_extension(conn: Conn, city: Megacity) -> dict[str, int]:
 def _no_index_scans(call: Call) -> Call:
     async def read(conn: Conn) -> object:
         async with conn.transaction():
+            # planned anew under these settings: a statement the read already ran has a cached
+            # generic plan (asyncpg keeps it prepared) that SET does not invalidate, so without
+            # force_custom_plan the "baseline" ran the read's own index plan
             await conn.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off;"
-                               " SET LOCAL enable_indexonlyscan = off")
+                               " SET LOCAL enable_indexonlyscan = off; SET LOCAL plan_cache_mode = force_custom_plan")
             return await call(conn)
     return read
 

@@ -77,61 +77,79 @@ async def select_progress(
     if not own:
         return await _select_progress_live(conn, campaign_id, level, district_id, subdistrict_id, community_id,
                                            period_start, as_of, min_services, min_hours, *paging)
-    rows = await fetch_custom_plan(conn, _MAINTAINED_PAGE, campaign_id, level, district_id, subdistrict_id,
-                                   community_id, period_start, *paging)
-    total, found = split(rows)
-    # the per-step counts as the dict of the steps that have any (built here: decoding 10,000
-    # jsonb values costs more than the read)
+    keys = await fetch_custom_plan(conn, _MAINTAINED_KEYS, campaign_id, level, district_id, subdistrict_id,
+                                   community_id, *paging)
+    total, found = split(keys)
+    if not found:
+        return total, []
+    level_ids = [r["level_id"] for r in found]
+    counts = {r["level_id"]: r for r in await fetch_custom_plan(
+        conn, _MAINTAINED_COUNTS, campaign_id, level, district_id, subdistrict_id, community_id, period_start,
+        level_ids, level_ids if level == "community" else None)}
+    # the per-step counts as the dict of the steps that have any (built here: decoding jsonb
+    # values costs more than the read)
     return total, _ROWS.validate_python([
-        {**r, "reminded": {step: r[step] for step in _STEPS if r[step]}} for r in found])
+        {**k, **(c := counts[k["level_id"]]), "reminded": {step: c[step] for step in _STEPS if c[step]}}
+        for k in found])
 
 
-_MAINTAINED_PAGE = paged(
+# The page first: the groups' members and registered (the rate sorted by), one registration_tally
+# row per community (~10,400 for a city-wide campaign), sorted and cut in SQL ...
+_MAINTAINED_KEYS = paged(
         """
         WITH """ + _CAMPAIGN_COMMUNITIES + """,
-        -- every counter row of the campaign's communities as one stream (one scan of each table,
-        -- one hash join to the communities, one aggregate: no nested lookups per community)
-        facts AS (
-            SELECT group_id AS community_id, members, registered, 0::bigint AS served, 0::bigint AS behind,
-                   NULL::text AS step, 0::bigint AS reminded, 0::bigint AS tasks_open, 0::bigint AS tasks_done,
-                   0::bigint AS tasks_parked
-            FROM registration_tally WHERE grouping = 'community'
-            UNION ALL
-            SELECT community_id, 0, 0, served, 0, NULL, 0, tasks_open, tasks_done, tasks_parked
-            FROM campaign_tally WHERE campaign_id = $1
-            UNION ALL
-            SELECT community_id, 0, 0, 0, counted, NULL, 0, 0, 0, 0
-            FROM registration_quota_tally WHERE $6::timestamptz IS NOT NULL
-            UNION ALL
-            SELECT community_id, 0, 0, 0, -met, NULL, 0, 0, 0, 0
-            FROM campaign_quota_met WHERE campaign_id = $1 AND period_start = $6
-            UNION ALL
-            SELECT community_id, 0, 0, 0, 0, step, reminded, 0, 0, 0
-            FROM campaign_reminded WHERE campaign_id = $1
-        ),
         grouped AS (
             SELECT cc.level_id, max(cc.name) AS community_name,
-                   coalesce(sum(f.members), 0) AS members, coalesce(sum(f.registered), 0) AS registered,
-                   coalesce(sum(f.served), 0) AS served, coalesce(sum(f.behind), 0) AS behind_quota,
-                   sum(f.reminded) FILTER (WHERE f.step = 'remind') AS remind,
-                   sum(f.reminded) FILTER (WHERE f.step = 'urge') AS urge,
-                   sum(f.reminded) FILTER (WHERE f.step = 'supervise') AS supervise,
-                   sum(f.reminded) FILTER (WHERE f.step = 'public_notice') AS public_notice,
-                   coalesce(sum(f.tasks_open), 0) AS tasks_open, coalesce(sum(f.tasks_done), 0) AS tasks_done,
-                   coalesce(sum(f.tasks_parked), 0) AS tasks_parked
-            FROM cc LEFT JOIN facts f ON f.community_id = cc.community_id
+                   coalesce(sum(t.members), 0) AS members, coalesce(sum(t.registered), 0) AS registered
+            FROM cc LEFT JOIN registration_tally t ON t.grouping = 'community' AND t.group_id = cc.community_id
             GROUP BY cc.level_id
         )
         SELECT g.level_id,
                CASE $2 WHEN 'district' THEN (SELECT name FROM district WHERE id = g.level_id)
                        WHEN 'subdistrict' THEN (SELECT name FROM subdistrict WHERE id = g.level_id)
                        ELSE g.community_name END AS name,
-               g.members::bigint, g.registered::bigint, g.served::bigint, g.behind_quota::bigint,
-               g.remind::bigint, g.urge::bigint, g.supervise::bigint, g.public_notice::bigint,
-               g.tasks_open::bigint, g.tasks_done::bigint, g.tasks_parked::bigint
+               g.members::bigint, g.registered::bigint
         FROM grouped g
         """,  # noqa: S608 - the CTE composed in is a constant
-    key="level_id", numerator="registered", first_param=7)
+    key="level_id", numerator="registered", first_param=6)
+
+# ... then the page's other counts, read for its groups only ($7; $8: the page's communities at
+# the community level, read by key): at most 50 communities' rows for a page of progress per
+# community instead of summing every counter row of the campaign (~62,000) before sorting.
+_MAINTAINED_COUNTS = """
+        WITH """ + _CAMPAIGN_COMMUNITIES + """,
+        paged AS (
+            SELECT * FROM cc
+            WHERE level_id = ANY($7::bigint[]) AND ($8::bigint[] IS NULL OR community_id = ANY($8::bigint[]))
+        ),
+        facts AS (
+            SELECT community_id, served, 0::bigint AS behind, NULL::text AS step, 0::bigint AS reminded,
+                   tasks_open, tasks_done, tasks_parked
+            FROM campaign_tally WHERE campaign_id = $1 AND community_id IN (SELECT community_id FROM paged)
+            UNION ALL
+            SELECT community_id, 0, counted, NULL, 0, 0, 0, 0
+            FROM registration_quota_tally
+            WHERE $6::timestamptz IS NOT NULL AND community_id IN (SELECT community_id FROM paged)
+            UNION ALL
+            SELECT community_id, 0, -met, NULL, 0, 0, 0, 0
+            FROM campaign_quota_met
+            WHERE campaign_id = $1 AND period_start = $6 AND community_id IN (SELECT community_id FROM paged)
+            UNION ALL
+            SELECT community_id, 0, 0, step, reminded, 0, 0, 0
+            FROM campaign_reminded WHERE campaign_id = $1 AND community_id IN (SELECT community_id FROM paged)
+        )
+        SELECT p.level_id,
+               coalesce(sum(f.served), 0)::bigint AS served, coalesce(sum(f.behind), 0)::bigint AS behind_quota,
+               (sum(f.reminded) FILTER (WHERE f.step = 'remind'))::bigint AS remind,
+               (sum(f.reminded) FILTER (WHERE f.step = 'urge'))::bigint AS urge,
+               (sum(f.reminded) FILTER (WHERE f.step = 'supervise'))::bigint AS supervise,
+               (sum(f.reminded) FILTER (WHERE f.step = 'public_notice'))::bigint AS public_notice,
+               coalesce(sum(f.tasks_open), 0)::bigint AS tasks_open,
+               coalesce(sum(f.tasks_done), 0)::bigint AS tasks_done,
+               coalesce(sum(f.tasks_parked), 0)::bigint AS tasks_parked
+        FROM paged p LEFT JOIN facts f ON f.community_id = p.community_id
+        GROUP BY p.level_id
+        """  # noqa: S608 - the CTE composed in is a constant
 
 
 async def _select_progress_live(conn: Conn, *args: object) -> tuple[int, list[ProgressRow]]:

@@ -46,6 +46,14 @@ class GroupPageRequest(BaseModel):
     offset: int = Field(default=0, ge=0, le=2**63 - 1, description="跳过的条数")
 
 
+class GroupPageParams(GroupPageRequest):
+    """A page of a list of groups as the API serves it: never more than MAX_PAGE_SIZE rows (a
+    megacity's 10,416 communities or 5,000 units are read a page at a time; `total` counts them
+    all). The default page holds every district and subdistrict of the megacity (16, 336)."""
+
+    limit: int = Field(default=MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="每页条数 (1-500)，默认 500")
+
+
 class ErrorBody(BaseModel):
     """What every failed call returns: a stable code and a Chinese message a person can act on."""
 

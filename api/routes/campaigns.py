@@ -75,8 +75,9 @@ async def campaign_events(pool: PoolDep, actor: ActorDep, campaign_id: IdPath) -
 @router.get("/campaigns/{campaign_id}/progress", response_model=CampaignProgress, summary="活动进度")
 async def campaign_progress(pool: PoolDep, actor: ActorDep, campaign_id: IdPath, page: GroupPageQuery,
                             level: ProgressLevel = ProgressLevel.community) -> CampaignProgress:
-    """Per district/subdistrict/community: every one by id, or one page (`limit`, `offset`) sorted
-    by `order` (rate_asc: the lowest registered share first); `total` counts them all."""
+    """Per district/subdistrict/community: one page (`limit` up to 500, 500 when not given;
+    `offset`) sorted by `order` (id; rate_asc: the lowest registered share first); `total` counts
+    them all."""
     async with pool.acquire() as conn:
         return await campaign_service.progress(conn, actor, campaign_id, level, now=local_time.now(), page=page)
 

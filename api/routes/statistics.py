@@ -18,8 +18,9 @@ router = APIRouter(tags=["statistics 统计"])
 async def registration_statistics(
     pool: PoolDep, actor: ActorDep, page: GroupPageQuery, level: StatisticsLevel = StatisticsLevel.community,
 ) -> RegistrationStatistics:
-    """Every group of `level` in the caller's scope by id, or one page of them (`limit`, `offset`)
-    sorted by `order` (rate_asc: the lowest 报到率 first); `total` counts them all."""
+    """The groups of `level` in the caller's scope, one page (`limit` up to 500, 500 when not
+    given; `offset`) sorted by `order` (id; rate_asc: the lowest 报到率 first); `total` counts
+    them all."""
     async with pool.acquire() as conn:
         return await statistics.registration_statistics(conn, actor, level=level, page=page)
 

@@ -489,8 +489,9 @@ export interface paths {
         };
         /**
          * 报到率统计
-         * @description Every group of `level` in the caller's scope by id, or one page of them (`limit`, `offset`)
-         *     sorted by `order` (rate_asc: the lowest 报到率 first); `total` counts them all.
+         * @description The groups of `level` in the caller's scope, one page (`limit` up to 500, 500 when not
+         *     given; `offset`) sorted by `order` (id; rate_asc: the lowest 报到率 first); `total` counts
+         *     them all.
          */
         get: operations["registration_statistics_statistics_registration_get"];
         put?: never;
@@ -1334,8 +1335,9 @@ export interface paths {
         };
         /**
          * 活动进度
-         * @description Per district/subdistrict/community: every one by id, or one page (`limit`, `offset`) sorted
-         *     by `order` (rate_asc: the lowest registered share first); `total` counts them all.
+         * @description Per district/subdistrict/community: one page (`limit` up to 500, 500 when not given;
+         *     `offset`) sorted by `order` (id; rate_asc: the lowest registered share first); `total` counts
+         *     them all.
          */
         get: operations["campaign_progress_campaigns__campaign_id__progress_get"];
         put?: never;
@@ -7674,8 +7676,8 @@ export interface operations {
         parameters: {
             query?: {
                 order?: components["schemas"]["GroupOrder"];
-                /** @description 每页条数 (1-500)，不填为全部 */
-                limit?: number | null;
+                /** @description 每页条数 (1-500)，默认 500 */
+                limit?: number;
                 /** @description 跳过的条数 */
                 offset?: number;
                 level?: components["schemas"]["StatisticsLevel"];
@@ -11134,8 +11136,8 @@ export interface operations {
         parameters: {
             query?: {
                 order?: components["schemas"]["GroupOrder"];
-                /** @description 每页条数 (1-500)，不填为全部 */
-                limit?: number | null;
+                /** @description 每页条数 (1-500)，默认 500 */
+                limit?: number;
                 /** @description 跳过的条数 */
                 offset?: number;
                 level?: components["schemas"]["ProgressLevel"];

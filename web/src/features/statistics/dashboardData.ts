@@ -15,7 +15,7 @@ export type LedgerRow = components['schemas']['LedgerRow']
 export const LEDGER_LIMIT = 200
 const LIVE: Campaign['status'][] = ['launched', 'running', 'paused']
 
-/** The groups of `level` (every one), or a page of them by 报到率 (highest or lowest first). */
+/** The groups of `level` (the API serves at most 500: every district and subdistrict), or a page of them by 报到率 (highest or lowest first). */
 export async function registrationCounts(
   level: Level,
   first?: { order: 'rate_asc' | 'rate_desc'; limit: number; offset?: number },

@@ -47,6 +47,8 @@ AGGREGATES: tuple[Aggregate, ...] = (
     Aggregate("rate_month", ("level", "area_id", "month"), ("needs", "responded", "resolved")),
     Aggregate("rating_month", ("level", "area_id", "month", "score"), ("ratings",)),
     Aggregate("work_queue_tally", ("community_id",), WORK_QUEUES),
+    # migration 0023: registration_tally's unit rows per unit (the city's 报到率 per unit)
+    Aggregate("registration_unit_tally", ("unit_id",), _STATUS_COUNTERS),
 )
 
 # Takes out every writer of the maintained tables while the rebuild reads and rewrites them, so no
@@ -60,6 +62,7 @@ async def rebuild(conn: Conn) -> None:
         await conn.execute(_LOCK)
         await conn.execute("SELECT registration_campaign_tallies_rebuild()")
         await conn.execute("SELECT work_aggregates_rebuild()")
+        await conn.execute("SELECT registration_unit_tally_rebuild()")
 
 
 @asynccontextmanager

@@ -125,18 +125,18 @@ _MAINTAINED_COUNTS = """
         facts AS (
             SELECT community_id, served, 0::bigint AS behind, NULL::text AS step, 0::bigint AS reminded,
                    tasks_open, tasks_done, tasks_parked
-            FROM campaign_tally WHERE campaign_id = $1 AND community_id IN (SELECT community_id FROM paged)
+            FROM campaign_tally WHERE campaign_id = $1 AND ($8::bigint[] IS NULL OR community_id = ANY($8))
             UNION ALL
             SELECT community_id, 0, counted, NULL, 0, 0, 0, 0
             FROM registration_quota_tally
-            WHERE $6::timestamptz IS NOT NULL AND community_id IN (SELECT community_id FROM paged)
+            WHERE $6::timestamptz IS NOT NULL AND ($8::bigint[] IS NULL OR community_id = ANY($8))
             UNION ALL
             SELECT community_id, 0, -met, NULL, 0, 0, 0, 0
             FROM campaign_quota_met
-            WHERE campaign_id = $1 AND period_start = $6 AND community_id IN (SELECT community_id FROM paged)
+            WHERE campaign_id = $1 AND period_start = $6 AND ($8::bigint[] IS NULL OR community_id = ANY($8))
             UNION ALL
             SELECT community_id, 0, 0, step, reminded, 0, 0, 0
-            FROM campaign_reminded WHERE campaign_id = $1 AND community_id IN (SELECT community_id FROM paged)
+            FROM campaign_reminded WHERE campaign_id = $1 AND ($8::bigint[] IS NULL OR community_id = ANY($8))
         )
         SELECT p.level_id,
                coalesce(sum(f.served), 0)::bigint AS served, coalesce(sum(f.behind), 0)::bigint AS behind_quota,

@@ -35,6 +35,14 @@ async def select_rate_counts(
         source = "district"
     # The groups and the areas each sums, first: the counts' plan then sees how many areas it reads
     # (a district's 650 communities through the index, not every community's rows of the year).
+    # Every statement planned for its arguments: the areas' statement, cached with a generic plan
+    # after five calls, then took 150 ms instead of 5 at 1,000,000 members.
+    async with custom_plans(conn):
+        return await _select(conn, scope, level, source, month_from, month_to, satisfied_min_score, suffix)
+
+
+async def _select(conn: Conn, scope: ScopeFilter, level: str, source: str, month_from: date, month_to: date,
+                  satisfied_min_score: int, suffix: str) -> list[RatesRow]:
     groups = await conn.fetch(
         """
         SELECT DISTINCT
@@ -51,27 +59,26 @@ async def select_rate_counts(
         scope.district_id, scope.subdistrict_id, scope.community_id, source, level,
     )
     area_ids = sorted({int(g["area_id"]) for g in groups})
-    async with custom_plans(conn):
-        needs = await conn.fetch(
-            f"""
-            SELECT area_id, sum(needs)::int AS needs, sum(responded)::int AS responded,
-                   sum(resolved)::int AS resolved
-            FROM rate_month{suffix}
-            WHERE level = $1 AND area_id = ANY($2::bigint[]) AND month >= $3 AND month < $4
-            GROUP BY area_id
-            """,  # noqa: S608 - one of two fixed table name suffixes, no input
-            source, area_ids, month_from, month_to,
-        )
-        ratings = await conn.fetch(
-            f"""
-            SELECT area_id, sum(ratings)::int AS ratings,
-                   coalesce(sum(ratings) FILTER (WHERE score >= $5), 0)::int AS satisfied
-            FROM rating_month{suffix}
-            WHERE level = $1 AND area_id = ANY($2::bigint[]) AND month >= $3 AND month < $4
-            GROUP BY area_id
-            """,  # noqa: S608 - one of two fixed table name suffixes, no input
-            source, area_ids, month_from, month_to, satisfied_min_score,
-        )
+    needs = await conn.fetch(
+        f"""
+        SELECT area_id, sum(needs)::int AS needs, sum(responded)::int AS responded,
+               sum(resolved)::int AS resolved
+        FROM rate_month{suffix}
+        WHERE level = $1 AND area_id = ANY($2::bigint[]) AND month >= $3 AND month < $4
+        GROUP BY area_id
+        """,  # noqa: S608 - one of two fixed table name suffixes, no input
+        source, area_ids, month_from, month_to,
+    )
+    ratings = await conn.fetch(
+        f"""
+        SELECT area_id, sum(ratings)::int AS ratings,
+               coalesce(sum(ratings) FILTER (WHERE score >= $5), 0)::int AS satisfied
+        FROM rating_month{suffix}
+        WHERE level = $1 AND area_id = ANY($2::bigint[]) AND month >= $3 AND month < $4
+        GROUP BY area_id
+        """,  # noqa: S608 - one of two fixed table name suffixes, no input
+        source, area_ids, month_from, month_to, satisfied_min_score,
+    )
     return _rows(groups, needs, ratings)
 
 

@@ -59,6 +59,18 @@ _MAINTAINED = """
         )""" + _NAMED_GROUPS  # noqa: S608 - constants composed, no input
 _MAINTAINED_PAGE = paged(_MAINTAINED, key="id", numerator="active", first_param=7)
 
+# Units seen city-wide (the city's staff; a unit's admin its own unit, $2): one row per unit
+# (registration_unit_tally, migration 0023) instead of summing its rows per home district.
+_MAINTAINED_UNITS = """
+        WITH grouped AS (
+            SELECT nullif(t.unit_id, 0) AS key, t.members, t.submitted, t.confirmed, t.active, t.paused,
+                   t.rejected, t.lapsed, u.name AS own_name
+            FROM registration_unit_tally t
+            LEFT JOIN reporting_unit u ON u.id = t.unit_id
+            WHERE $2::bigint IS NULL OR t.unit_id = $2
+        )""" + _NAMED_GROUPS  # noqa: S608 - constants composed, no input
+_MAINTAINED_UNITS_PAGE = paged(_MAINTAINED_UNITS, key="id", numerator="active", first_param=3)
+
 # Anything else (a member's own figures, units seen from a subdistrict or community, a unit's
 # members per community): a small scope, counted live member by member.
 _LIVE = """
@@ -120,7 +132,7 @@ async def select_registration_counts(
     without a home community (levels below city) fall outside every group of that level.
 
     Read from the counts migration 0021 maintains per community and per unit x district (at most
-    ~10,000 and ~80,000 rows at megacity scale) wherever they answer the question
+    ~10,000 and ~80,000 rows at megacity scale), and 0023 per unit (the units seen city-wide: 5,000) wherever they answer the question
     (_maintained_grouping); the few combinations they cannot answer are small scopes, counted live.
     `live`: counted live whatever the scope (what the benches measure the maintained read against).
     Returns how many groups there are and `page` of them (all of them by id when None), sorted
@@ -128,7 +140,9 @@ async def select_registration_counts(
     """
     grouping = None if live else _maintained_grouping(scope, level)
     paging = page_args(page or GroupPageRequest())
-    if grouping is not None:
+    if grouping == "unit" and level == "unit" and scope.district_id is None:
+        rows = await fetch_custom_plan(conn, _MAINTAINED_UNITS_PAGE, level, scope.unit_id, *paging)
+    elif grouping is not None:
         rows = await fetch_custom_plan(conn, _MAINTAINED_PAGE, level, grouping, scope.district_id,
                                        scope.subdistrict_id, scope.community_id, scope.unit_id, *paging)
     else:

@@ -33,6 +33,7 @@ class Aggregate:
 # work_queue_tally's counters, in its columns' order (db/work_queue_tally.py reads them).
 WORK_QUEUES = ("registrations_to_confirm", "registrations_to_place", "needs_to_verify", "needs_to_dispatch",
                "tasks_parked", "completions_to_verify", "service_records_to_approve", "whistles_open")
+_TREND_COUNTERS = ("reg_delta", "newly", "served", "met")
 _STATUS_COUNTERS = ("members", "submitted", "confirmed", "active", "paused", "rejected", "lapsed", "registered")
 
 AGGREGATES: tuple[Aggregate, ...] = (
@@ -49,6 +50,10 @@ AGGREGATES: tuple[Aggregate, ...] = (
     Aggregate("work_queue_tally", ("community_id",), WORK_QUEUES),
     # migration 0023: registration_tally's unit rows per unit (the city's 报到率 per unit)
     Aggregate("registration_unit_tally", ("unit_id",), _STATUS_COUNTERS),
+    # migration 0024: the 报到率 trend per member and month, and per area and month
+    Aggregate("member_trend", ("member_id", "month", "community_id", "subdistrict_id", "district_id", "unit_id"),
+              _TREND_COUNTERS),
+    Aggregate("trend_tally", ("level", "area_id", "month"), _TREND_COUNTERS),
 )
 
 # Takes out every writer of the maintained tables while the rebuild reads and rewrites them, so no
@@ -63,6 +68,7 @@ async def rebuild(conn: Conn) -> None:
         await conn.execute("SELECT registration_campaign_tallies_rebuild()")
         await conn.execute("SELECT work_aggregates_rebuild()")
         await conn.execute("SELECT registration_unit_tally_rebuild()")
+        await conn.execute("SELECT registration_trend_rebuild()")
 
 
 @asynccontextmanager

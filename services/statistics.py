@@ -59,10 +59,11 @@ def _may_see(actor: Actor, level: StatisticsLevel, group: StatisticsGroup) -> bo
 
 async def registration_trend(
     conn: Conn, actor: Actor, *, level: StatisticsLevel, group_id: int | None, months: int = 6,
-    now: datetime | None = None, rule: EvaluationRule | None = None,
+    now: datetime | None = None, rule: EvaluationRule | None = None, live: bool = False,
 ) -> RegistrationTrend:
     """报到率 and the monthly standard month by month for one group (the city, a district,
-    subdistrict, community or unit): what trend charts draw."""
+    subdistrict, community or unit): what trend charts draw. `live`: grouped from the raw tables,
+    not the maintained counts (the benches' baseline)."""
     if level is StatisticsLevel.city and group_id is not None:
         raise InvalidInput("level=city 时不能指定 id")
     if level is not StatisticsLevel.city and group_id is None:
@@ -79,7 +80,7 @@ async def registration_trend(
     rows = await statistics.select_registration_trend(
         conn, scope=scope_filter(actor), level=level.value, group_id=group_id,
         starts=[p.start for p in periods], ends=[p.end for p in periods],
-        quota_services=quota_services, quota_hours=quota_hours,
+        quota_services=quota_services, quota_hours=quota_hours, live=live,
     )
     return RegistrationTrend(
         level=level, id=group_id, name=group.name, quota_services=float(quota_services),

@@ -54,12 +54,12 @@ BEGIN
 END
 $fn$;
 
-CREATE TRIGGER registration_unit_tally_insert AFTER INSERT ON registration_tally
+CREATE TRIGGER aggregate_registration_unit_tally_insert AFTER INSERT ON registration_tally
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION registration_unit_tally_changed();
-CREATE TRIGGER registration_unit_tally_update AFTER UPDATE ON registration_tally
+CREATE TRIGGER aggregate_registration_unit_tally_update AFTER UPDATE ON registration_tally
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
     EXECUTE FUNCTION registration_unit_tally_changed();
-CREATE TRIGGER registration_unit_tally_delete AFTER DELETE ON registration_tally
+CREATE TRIGGER aggregate_registration_unit_tally_delete AFTER DELETE ON registration_tally
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION registration_unit_tally_changed();
 
 -- Summed afresh from registration_tally (db/aggregates.py rebuild calls it after 0021's rebuild,

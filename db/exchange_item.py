@@ -102,6 +102,12 @@ async def update_stock(conn: Conn, *, item_id: int, stock: int, now: datetime) -
     await conn.execute("UPDATE exchange_item SET stock = $2, updated_at = $3 WHERE id = $1", item_id, stock, now)
 
 
+async def update_validity(conn: Conn, *, item_id: int, valid_from: datetime, valid_until: datetime,
+                          collect_hours: int, now: datetime) -> None:
+    await conn.execute("UPDATE exchange_item SET valid_from = $2, valid_until = $3, collect_hours = $4, updated_at = $5"
+                       " WHERE id = $1", item_id, valid_from, valid_until, collect_hours, now)
+
+
 async def withdraw(conn: Conn, *, item_id: int, now: datetime) -> None:
     await conn.execute("UPDATE exchange_item SET status = 'withdrawn', updated_at = $2 WHERE id = $1 AND"
                        " status = 'listed'", item_id, now)

@@ -10,7 +10,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from schemas.account import Phone
 from schemas.moments import Moment
@@ -97,6 +105,32 @@ class ItemCreate(BaseModel):
 
 class StockUpdate(BaseModel):
     stock: int = Field(ge=0, le=1_000_000, description="库存")
+
+
+class ValidityUpdate(BaseModel):
+    """A provider changes when its item may be redeemed and how long a code waits to be collected
+    (redemptions already made keep the deadline they were given)."""
+
+    valid_from: Moment = Field(description="可兑换起始时间")
+    valid_until: Moment = Field(description="可兑换截止时间")
+    collect_hours: int = Field(ge=1, le=2160, description="兑换后须在多少小时内领取")
+
+    @field_validator("valid_until")
+    @classmethod
+    def _after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("valid_from")
+        if start is not None and value <= start:   # named on valid_until, so the form shows it there
+            raise ValueError("可兑换截止时间须晚于起始时间 (valid_until)")
+        return value
+
+
+class ResourceView(BaseModel):
+    """A line of a co-building unit's resource list 资源清单, which its items come from."""
+
+    id: int
+    category: str
+    description: str
+    quantity: int | None
 
 
 class ItemView(BaseModel):

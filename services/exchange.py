@@ -65,6 +65,8 @@ from schemas.exchange import (
     RedeemInput,
     RedemptionState,
     RedemptionView,
+    ResourceView,
+    ValidityUpdate,
 )
 from schemas.exchange_contract import RedemptionCollected, RedemptionWorkflowInput, SweepInput
 from services import accounts
@@ -253,6 +255,25 @@ async def set_stock(conn: Conn, actor: Actor, item_id: int, stock: int, *, now: 
     assert row is not None
     log.info("exchange_stock_set", item_id=item_id, stock=stock)
     return _item_view(row)
+
+
+async def set_validity(conn: Conn, actor: Actor, item_id: int, data: ValidityUpdate, *, now: datetime) -> ItemView:
+    """The item's redeeming window and collection time limit; codes already issued keep theirs."""
+    await _own_item(conn, actor, item_id, now=now)
+    await item_db.update_validity(conn, item_id=item_id, valid_from=data.valid_from, valid_until=data.valid_until,
+                                  collect_hours=data.collect_hours, now=now)
+    row = await item_db.select_item(conn, item_id=item_id)
+    assert row is not None
+    log.info("exchange_validity_set", item_id=item_id)
+    return _item_view(row)
+
+
+async def list_resources(conn: Conn, actor: Actor, *, limit: int, offset: int) -> Page[ResourceView]:
+    """A co-building unit's resource list 资源清单, to pick the line an item comes from."""
+    _require(actor, frozenset({Role.unit_admin}), "只有共建单位可以查看本单位资源清单")
+    assert actor.scope_id is not None
+    total, rows = await resource_db.select_unit_resources(conn, unit_id=actor.scope_id, limit=limit, offset=offset)
+    return Page(items=[ResourceView(**r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 async def withdraw_item(conn: Conn, actor: Actor, item_id: int, *, now: datetime) -> ItemView:

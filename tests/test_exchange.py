@@ -287,6 +287,9 @@ async def test_co_building_unit_lists_from_its_resource_list(http: httpx.AsyncCl
         await conn.execute("INSERT INTO co_building_agreement (unit_id, community_id, valid_from, valid_until)"
                            " VALUES ($1, $2, $3, $4)", unit_id, api_city.community["A"], now - timedelta(days=1),
                            now + timedelta(days=300))
+    resources = await http.get("/exchange/resources", headers=unit)
+    assert resources.status_code == 200 and [(r["id"], r["description"]) for r in resources.json()["items"]] == [
+        (resource, "米面油")]
     wrong = await http.post("/exchange/items", headers=unit, json={**body, "resource_item_id": None})
     assert wrong.status_code == 422 and "resource_item_id" in wrong.json()["message"]
     listed = await http.post("/exchange/items", headers=unit, json=body)
@@ -316,3 +319,37 @@ async def test_merchant_account_is_confined_to_the_exchange(http: httpx.AsyncCli
     resp = await http.post("/exchange/providers", headers=api_city.auth("staff_a"), json={
         "name": "外社区商户", "community_id": api_city.community["B"], "contact_name": "李", "phone": "13700000001"})
     assert resp.status_code == 404 and "community_id" in resp.json()["message"]
+
+
+async def test_provider_changes_validity_and_issued_codes_keep_their_deadline(
+        http: httpx.AsyncClient, pool: Pool, api_city: ApiCity) -> None:
+    shop = await _merchant(http, pool, api_city)
+    item = await _item(http, api_city, shop, points=2, stock=3)
+    _, member = await _member_with_points(pool, api_city, 10)
+    made = await _redeem(http, member, item["id"])
+    assert made.status_code == 201, made.text
+    now = datetime.now(UTC)
+    until = now + timedelta(days=60)
+    later: dict[str, object] = {"valid_from": (now - timedelta(hours=1)).isoformat(), "valid_until": until.isoformat(),
+                                "collect_hours": 24}
+    changed = await http.post(f"/exchange/items/{item['id']}/validity", headers=shop.headers, json=later)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["collect_hours"] == 24
+    assert datetime.fromisoformat(changed.json()["valid_until"]) == until
+    mine = (await http.get("/exchange/redemptions", headers=member)).json()["items"][0]
+    assert mine["expires_at"] == made.json()["redemption"]["expires_at"], "an issued code keeps its deadline"
+    backwards = await http.post(f"/exchange/items/{item['id']}/validity", headers=shop.headers,
+                                json={**later, "valid_until": later["valid_from"]})
+    assert backwards.status_code == 422 and "valid_until" in backwards.json()["message"], backwards.text
+    assert [(e["loc"], "可兑换截止时间须晚于起始时间" in e["msg"]) for e in backwards.json()["errors"]] == [
+        (["body", "valid_until"], True)]
+    other = Shop(api_city.provider["B"], api_city.auth("provider_b"))
+    foreign = await http.post(f"/exchange/items/{item['id']}/validity", headers=other.headers, json=later)
+    assert foreign.status_code == 404
+    # the window closed (ends before now): members no longer see it
+    closed = await http.post(f"/exchange/items/{item['id']}/validity", headers=shop.headers, json={
+        "valid_from": (now - timedelta(days=2)).isoformat(), "valid_until": (now - timedelta(days=1)).isoformat(),
+        "collect_hours": 24})
+    assert closed.status_code == 200, closed.text
+    listed = await http.get("/exchange/items", headers=member, params={"limit": 500})
+    assert item["id"] not in [i["id"] for i in listed.json()["items"]]

@@ -58,6 +58,19 @@ async def set_stock(pool: PoolDep, actor: ActorDep, now: NowDep, item_id: IdPath
         return await exchange.set_stock(conn, actor, item_id, body.stock, now=now)
 
 
+@router.post("/exchange/items/{item_id}/validity", response_model=model.ItemView, summary="修改可兑换期限与领取时限")
+async def set_validity(pool: PoolDep, actor: ActorDep, now: NowDep, item_id: IdPath,
+                       body: model.ValidityUpdate) -> model.ItemView:
+    async with pool.acquire() as conn:
+        return await exchange.set_validity(conn, actor, item_id, body, now=now)
+
+
+@router.get("/exchange/resources", response_model=Page[model.ResourceView], summary="本单位资源清单 (共建单位上架物品时选用)")
+async def list_resources(pool: PoolDep, actor: ActorDep, limit: Limit = 50, offset: Offset = 0) -> Page[model.ResourceView]:
+    async with pool.acquire() as conn:
+        return await exchange.list_resources(conn, actor, limit=limit, offset=offset)
+
+
 @router.post("/exchange/items/{item_id}/withdraw", response_model=model.ItemView, summary="下架兑换物品")
 async def withdraw_item(pool: PoolDep, actor: ActorDep, now: NowDep, item_id: IdPath) -> model.ItemView:
     async with pool.acquire() as conn:

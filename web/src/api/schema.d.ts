@@ -2067,6 +2067,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/exchange/items/{item_id}/validity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 修改可兑换期限与领取时限 */
+        post: operations["set_validity_exchange_items__item_id__validity_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/exchange/resources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 本单位资源清单 (共建单位上架物品时选用) */
+        get: operations["list_resources_exchange_resources_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/exchange/items/{item_id}/withdraw": {
         parameters: {
             query?: never;
@@ -4265,6 +4299,17 @@ export interface components {
             /** Offset */
             offset: number;
         };
+        /** Page[ResourceView] */
+        Page_ResourceView_: {
+            /** Items */
+            items: components["schemas"]["ResourceView"][];
+            /** Total */
+            total: number;
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
         /** Page[Subdistrict] */
         Page_Subdistrict_: {
             /** Items */
@@ -4939,6 +4984,20 @@ export interface components {
              * @default
              */
             note: string;
+        };
+        /**
+         * ResourceView
+         * @description A line of a co-building unit's resource list 资源清单, which its items come from.
+         */
+        ResourceView: {
+            /** Id */
+            id: number;
+            /** Category */
+            category: string;
+            /** Description */
+            description: string;
+            /** Quantity */
+            quantity: number | null;
         };
         /** ResultPage */
         ResultPage: {
@@ -5707,6 +5766,30 @@ export interface components {
          * @enum {string}
          */
         Urgency: "red" | "yellow" | "blue";
+        /**
+         * ValidityUpdate
+         * @description A provider changes when its item may be redeemed and how long a code waits to be collected
+         *     (redemptions already made keep the deadline they were given).
+         */
+        ValidityUpdate: {
+            /**
+             * Valid From
+             * Format: date-time
+             * @description 可兑换起始时间
+             */
+            valid_from: string;
+            /**
+             * Valid Until
+             * Format: date-time
+             * @description 可兑换截止时间
+             */
+            valid_until: string;
+            /**
+             * Collect Hours
+             * @description 兑换后须在多少小时内领取
+             */
+            collect_hours: number;
+        };
         /** VerifyBody */
         VerifyBody: {
             /** Note */
@@ -14176,6 +14259,129 @@ export interface operations {
             };
             /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_validity_exchange_items__item_id__validity_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ValidityUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemView"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 对象不存在, 或不在您的管辖范围内 (两者的回答相同) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 与当前状态冲突 (如已确认、已结束), message 说明原因 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 输入无效, message 与 errors 指出字段 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_resources_exchange_resources_get: {
+        parameters: {
+            query?: {
+                /** @description 每页条数 (1-500) */
+                limit?: number;
+                /** @description 跳过的条数 */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ResourceView_"];
+                };
+            };
+            /** @description 缺少或无效的访问令牌 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 当前角色无权进行此操作 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

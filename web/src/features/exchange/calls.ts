@@ -32,3 +32,32 @@ export async function providerPage(page: Page): Promise<{ items: Provider[]; tot
 export async function admit(body: Admit): Promise<components['schemas']['ProviderAdmitted']> {
   return unwrap(await api.POST('/exchange/providers', { body }))
 }
+
+// A provider's own items (a merchant of 道德联盟, or a co-building unit) and its codes to confirm.
+export type ItemCreate = components['schemas']['ItemCreate']
+export type Validity = components['schemas']['ValidityUpdate']
+export type Resource = components['schemas']['ResourceView']
+
+export async function createItem(body: ItemCreate): Promise<Item> {
+  return unwrap(await api.POST('/exchange/items', { body }))
+}
+
+export async function setStock(itemId: number, stock: number): Promise<Item> {
+  return unwrap(await api.POST('/exchange/items/{item_id}/stock', { params: { path: { item_id: itemId } }, body: { stock } }))
+}
+
+export async function setValidity(itemId: number, body: Validity): Promise<Item> {
+  return unwrap(await api.POST('/exchange/items/{item_id}/validity', { params: { path: { item_id: itemId } }, body }))
+}
+
+export async function withdrawItem(itemId: number): Promise<Item> {
+  return unwrap(await api.POST('/exchange/items/{item_id}/withdraw', { params: { path: { item_id: itemId } } }))
+}
+
+export async function confirmCode(code: string): Promise<Redemption> {
+  return unwrap(await api.POST('/exchange/confirm', { body: { code } }))
+}
+
+export async function resources(): Promise<Resource[]> {
+  return unwrap(await api.GET('/exchange/resources', { params: { query: { limit: 200, offset: 0 } } })).items
+}

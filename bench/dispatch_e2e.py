@@ -121,6 +121,8 @@ async def bare_step(step: str) -> str:
 # since PATCH_LOCAL_OFFER_STEPS) began and ended running in this process (wall clock), by workflow id.
 # Its start splits the span at the worker; the database's and the server's stamps do the rest.
 _FIND_AT: dict[str, tuple[float, float]] = {}
+# When the create use case (its transaction, then the start request) returned to the driver.
+_CREATED_AT: dict[int, float] = {}
 
 
 class _FindTimes(Interceptor):
@@ -382,6 +384,7 @@ class RealDriver:
                            window_end=now + timedelta(hours=2)),
                 now=now, task_queue=self._queue,
             )
+            _CREATED_AT[created.task.id] = time.time()
             return created.task.id, created.qr_token
 
         async def converted() -> bool:
@@ -532,14 +535,16 @@ async def _first_offer_latencies(pool: Pool, task_ids: list[int]) -> FirstOffer:
             """,
             task_ids,
         )
-    parts: dict[str, list[float]] = {name: [] for name in _PARTS}
+    parts: dict[str, list[float]] = {name: [] for name in (*_PARTS, _START_RETURNED)}
     for r in rows:
         found = _FIND_AT.get(task_rules.task_workflow_id(int(r["id"])))
-        if found is None:
+        returned = _CREATED_AT.get(int(r["id"]))
+        if found is None or returned is None:
             continue
         stamps = (r["verified"], r["create_called"], r["task_started"], found[0], r["offer_committed"])
         for name, a, b in zip(_PARTS, stamps, stamps[1:], strict=False):
             parts[name].append(b - a)
+        parts[_START_RETURNED].append(returned - r["task_started"])
     return FirstOffer(committed=sorted(float(r["committed"]) for r in rows),
                       scheduled=sorted(float(r["scheduled"]) for r in rows),
                       parts={name: sorted(v) for name, v in parts.items()})
@@ -547,6 +552,9 @@ async def _first_offer_latencies(pool: Pool, task_ids: list[int]) -> FirstOffer:
 
 _PARTS = ("verify commit -> create called", "-> workflow task started", "-> find running",
           "-> offers stamped")
+# beside the parts: the workflow task's start -> the start request's answer back in the driver
+# (the server persisting the start; the eager task rides in the same answer)
+_START_RETURNED = "(workflow task started -> start call returned)"
 
 
 def _bare_latencies(workflow_ids: list[str], step: str) -> list[float]:

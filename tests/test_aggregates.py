@@ -218,6 +218,9 @@ async def test_the_bulk_setting_set_by_hand_cannot_leave_aggregates_behind(pool:
                     "INSERT INTO member_registration (member_id, community_id, cohort_id, status)"
                     " VALUES ($1, $2, $3, 'submitted')", member_id, city.communities[0], cohort_id)
                 assert await conn.fetchval("SELECT count(*) FROM aggregate_bulk_pending") > 0
+                # confirmed: counted for 报到率's quota and its trend (migration 0024, skipped too)
+                await conn.execute("UPDATE member_registration SET status = 'confirmed', confirmed_at = now()"
+                                   " WHERE member_id = $1", member_id)
                 await conn.execute("UPDATE member SET home_community_id = $2 WHERE id = $1",
                                    member_id, city.communities[1])
             assert await conn.fetchval("SELECT count(*) FROM aggregate_bulk_pending") == 0
@@ -227,5 +230,7 @@ async def test_the_bulk_setting_set_by_hand_cannot_leave_aggregates_behind(pool:
         moved = await conn.fetchval(
             "SELECT members FROM registration_tally WHERE grouping = 'community' AND group_id = $1",
             city.communities[1])
-    assert moved == 1
+        trend = await conn.fetchval(
+            "SELECT sum(newly) FROM trend_tally WHERE level = 'community' AND area_id = $1", city.communities[1])
+    assert (moved, trend) == (1, 1)
     assert await differences(pool) == {}

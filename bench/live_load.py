@@ -196,7 +196,11 @@ def prepare(url: str, work: Path, *, max_members: int) -> Prepared:
         sessions = list(pool.map(lambda nm: _member_session(url, org, nm[1], nm[0]), enumerate(members)))
     grids = ok(org.get("/grids", params={"community_id": community_id, "limit": 500}))["items"]
     codes = {g["id"]: ok(staff.post(f"/grids/{g['id']}/need-code"))["code"] for g in grids}
-    campaign_id = ok(org.get("/campaigns", params={"limit": 1}))[0]["id"]   # the demo's, for its progress page
+    # The demo's city-wide campaign, for its progress page: the oldest one over the whole city (both the
+    # staff and the organization department load it; a campaign over another community is not the
+    # staff's to see, and the campaigns this bench makes for its reminder waves are newer).
+    campaign_id = min(c["id"] for c in ok(staff.get("/campaigns", params={"limit": 100}))
+                      if not any(c["scope"].values()))
     plan = {"members": sessions, "community_id": community_id, "need_codes": codes, "campaign_id": campaign_id,
             "staff": {"community_staff": _session(staff), "org_department": _session(org)},
             "state_file": str(work / "state.json"), "samples_file": str(work / "samples.json"),

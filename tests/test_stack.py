@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -173,6 +174,10 @@ async def test_sigterm_stops_cleanly_and_restart_keeps_records_and_workflows(tmp
         rates = {item["name"]: item for item in answer.json()["items"]}
         assert sum(item["members"] for item in rates.values()) == 60
         assert any(item["active"] for item in rates.values())
+        # the demo member has redeemable points to try the exchange with (demo/exchange.py)
+        exchange_line = _exchange_line(report)
+        balance = re.search(r"演示党员可兑换积分 (\d+(?:\.\d+)?) 分", exchange_line)
+        assert balance is not None and float(balance.group(1)) >= 20, exchange_line
         seeded = {t: await _count(endpoints["database_url"], t) for t in (
             "member", "member_registration", "registration_cohort", "unit_registration")}
         conn = await asyncpg.connect(endpoints["database_url"])
@@ -199,6 +204,7 @@ async def test_sigterm_stops_cleanly_and_restart_keeps_records_and_workflows(tmp
     try:
         report = await _wait_for_demo(proc, log)
         assert report.count("已导入过") == 3, report
+        assert _exchange_line(report) == exchange_line, "seeding again credits and redeems nothing more"
         for table, count in seeded.items():
             assert await _count(endpoints["database_url"], table) == count, table
         conn = await asyncpg.connect(endpoints["database_url"])
@@ -214,6 +220,10 @@ async def test_sigterm_stops_cleanly_and_restart_keeps_records_and_workflows(tmp
         code = await _stop(proc)
     assert code == 0, _tail(log)
     assert not (data_dir / "postgres" / "postmaster.pid").exists(), "Postgres still running"
+
+
+def _exchange_line(report: str) -> str:
+    return next(line for line in report.splitlines() if line.startswith("积分兑换 points exchange"))
 
 
 async def _check_standalone_worker(data_dir: Path, log: Path) -> None:

@@ -15,6 +15,7 @@ from cli import (
     directory,
     dispatch,
     evaluation,
+    exchange,
     registrations,
     roster,
     serve,
@@ -43,6 +44,7 @@ directory.register(app)
 dispatch.register(app)
 channels.register(app)
 evaluation.register(app)
+exchange.register(app)
 campaign.register(app)
 service_records.register(app)
 whistle.register(app)

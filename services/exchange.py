@@ -68,7 +68,7 @@ from schemas.exchange import (
     ResourceView,
     ValidityUpdate,
 )
-from schemas.exchange_contract import RedemptionCollected, RedemptionWorkflowInput, SweepInput
+from schemas.exchange_contract import RedemptionCollected, RedemptionWorkflowInput, SweepInput, SweepResult
 from services import accounts
 from services.workflow_calls import signal_if_running, start_once
 from workflows.exchange import SWEEP_SCHEDULE_ID, RedemptionSweepWorkflow, RedemptionWorkflow
@@ -481,3 +481,12 @@ async def ensure_sweep_schedule(client: Client, *, task_queue: str, every: timed
         await client.get_schedule_handle(schedule_id).update(replace)
         log.info("exchange_sweep_schedule_updated", schedule_id=schedule_id)
     return schedule_id
+
+
+async def sweep_now(client: Client, *, task_queue: str, grace: timedelta = timedelta(minutes=10),
+                    now: datetime) -> SweepResult:
+    """One sweep at once (after an outage, without waiting for the schedule), waited for; safe
+    beside a scheduled one: each redemption lapses and is refunded once."""
+    return await client.execute_workflow(
+        RedemptionSweepWorkflow.run, SweepInput(grace_seconds=grace.total_seconds()),
+        id=f"{SWEEP_SCHEDULE_ID}-now-{now:%Y%m%dT%H%M%S%f}", task_queue=task_queue)

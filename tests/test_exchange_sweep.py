@@ -7,6 +7,7 @@ not yet due is left alone. The Schedule that runs the sweep exists once and star
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,7 @@ from schemas.exchange import ItemCreate, RedeemInput
 from schemas.exchange_contract import RedemptionWorkflowResult, SweepInput, SweepResult
 from services import exchange
 from tests.api_fixtures import ApiCity, _member, api_city_fixture  # noqa: F401
+from tests.cli_runner import run_cli
 from tests.conftest import unique
 from tests.record_histories import save_from_test
 from tests.waiting import eventually
@@ -155,3 +157,29 @@ async def test_the_sweep_schedule_exists_once_and_starts_a_sweep(pool: Pool, cli
             await save_from_test(sweep, "scheduled_sweep")
     finally:
         await handle.delete()
+
+
+async def test_cli_sweeps_now(pool: Pool, client: Client, task_queue: str, api_city: ApiCity, _migrated: str) -> None:
+    """`shuangbaodao exchange sweep` runs one sweep at once and says what it returned."""
+    now = datetime.now(UTC)
+    shop = Actor(role=Role.provider, scope_kind=ScopeKind.provider, scope_id=api_city.provider["A"], label="商户")
+    async with pool.acquire() as conn:
+        item = await exchange.create_item(conn, shop, ItemCreate(
+            name=f"毛巾{unique()}", points=3, stock=2, valid_from=now - timedelta(days=3),
+            valid_until=now + timedelta(days=3), collect_at="前台", collect_hours=1,
+            community_id=api_city.community["A"]), now=now)
+    member = await _member_with_points(pool, api_city, 5)
+    done = await exchange.redeem(pool, client, member, item.id, RedeemInput(request_id=uuid.uuid4().hex),
+                                 now=now - timedelta(days=2), task_queue=unique("no-worker-"))
+    kw = {"dsn": _migrated, "temporal": client.service_client.config.target_host, "task_queue": task_queue}
+    async with Worker(client, task_queue=task_queue, workflows=[RedemptionSweepWorkflow],
+                      activities=ExchangeActivities(pool).all()):
+        code, out, err = await run_cli(["exchange", "sweep", "--grace-minutes", "0"], **kw)
+        assert code == 0, err
+        assert re.search(r"本次过期 [1-9]\d*, 退回积分 [1-9]\d*", out), out
+        code, out, err = await run_cli(["exchange", "sweep", "--grace-minutes", "0"], **kw)
+        assert code == 0, err
+    assert await _state(pool, done.redemption.id) == "expired"
+    assert await _lines(pool, member) == [5.0, -3.0, 3.0]
+    code, _, err = await run_cli(["exchange", "sweep", "--grace-minutes", "-1"], **kw)
+    assert code != 0 and "grace-minutes" in err

@@ -135,7 +135,8 @@ async def _log_services(pool: Pool, client: Client, actor: Actor, *, member_id: 
 async def _first_redemption(pool: Pool, client: Client, *, member_id: int, provider_id: int, now: datetime,
                             task_queue: str) -> int | None:
     """The member redeems the provider's cheapest item and the provider confirms the code: one
-    collected redemption in both their histories (None when the demo did it before)."""
+    collected redemption in both their histories (None when the demo did it before, or nothing is
+    in stock)."""
     member = Actor(role=Role.member, scope_kind=ScopeKind.member, scope_id=member_id, label="演示党员")
     provider = Actor(role=Role.provider, scope_kind=ScopeKind.provider, scope_id=provider_id, label=DEMO_MERCHANT)
     async with pool.acquire() as conn:
@@ -155,8 +156,8 @@ async def _first_redemption(pool: Pool, client: Client, *, member_id: int, provi
 
 async def seed_demo_exchange(pool: Pool, client: Client, *, member_id: int, provider_id: int, task_queue: str,
                              now: datetime | None = None) -> ExchangeSeeded | None:
-    """Give the demo member a past of redeemable points and one collected redemption; None for a
-    member without a home community."""
+    """Give the demo member a past of redeemable points and one collected redemption; None when
+    the provider is unknown."""
     now = now or datetime.now(UTC)
     async with pool.acquire() as conn:
         provider = await provider_db.select_provider(conn, provider_id=provider_id)
@@ -175,10 +176,9 @@ async def seed_demo_exchange(pool: Pool, client: Client, *, member_id: int, prov
                                      now=now, task_queue=task_queue)
         if logged:
             approved = len(await service_record.decide(pool, client, actor, logged, approve=True, now=now))
-        redemption_id = await _first_redemption(pool, client, member_id=member_id, provider_id=provider_id,
-                                                now=now, task_queue=task_queue)
-    else:
-        redemption_id = None
+    # By its request id: a run stopped before the confirmation finishes it; a collected one is not redone.
+    redemption_id = await _first_redemption(pool, client, member_id=member_id, provider_id=provider_id,
+                                            now=now, task_queue=task_queue)
     async with pool.acquire() as conn:
         balance, _ = await points_db.select_redeemable(conn, member_id=member_id)
     log.info("demo_exchange", campaign_id=campaign_id, approved=approved, balance=balance,

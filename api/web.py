@@ -9,6 +9,15 @@ Scripts, styles and other text assets go gzip-compressed to a browser that accep
 compressed once per process; a phone on a slow network gets a third of the bytes), so the pages
 load fast also where no reverse proxy compresses them.
 
+The page a task's QR poster opens on site (/m/checkin) goes out with the mobile pages' script and
+style sheet inside it: a phone there has usually never loaded /m (nothing cached) and is often on 3G,
+where each round trip costs over half a second, so the page can start without fetching its files
+first (bench/mobile_load.py, docs/benchmarks.md). This is safe because the mobile build is one
+script that imports nothing and that nothing imports (web/vite.config.ts): a page holds exactly one
+copy, inside it or from /assets/. A built m.html that names modulepreload links (a split build) or
+a file that could end its element early is served as built. No Content-Security-Policy is sent by
+the app; one added at a proxy must allow these inline elements (by their hashes).
+
 Only these prefixes are served here; every other unknown path keeps the API's JSON 404.
 When the pages were never built, /admin and /m answer a short page saying how to build them.
 """
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -48,11 +58,67 @@ _NOT_BUILT = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><t
 </body></html>"""
 
 
+# /m/<path> answered with the script and styles inside the page (see above).
+INLINED_MOBILE_PATHS = frozenset({"checkin"})
+_MODULE_SCRIPT = re.compile(r'<script type="module" crossorigin src="(/assets/[^"<>]+\.js)"></script>')
+_STYLESHEET = re.compile(r'<link rel="stylesheet" crossorigin href="(/assets/[^"<>]+\.css)">')
+# What would end (or, with "<!--", keep open) a script or style element before its end tag.
+_SCRIPT_UNSAFE = re.compile(r"</?script", re.IGNORECASE)
+_STYLE_UNSAFE = re.compile(r"</style", re.IGNORECASE)
+
+
 def _page(dist: Path, name: str) -> Response:
     page = dist / name
     if not page.is_file():
         return HTMLResponse(_NOT_BUILT, status_code=503, headers={"Cache-Control": _PAGE_CACHE})
     return FileResponse(page, media_type="text/html", headers={"Cache-Control": _PAGE_CACHE})
+
+
+def inline_assets(html: str, dist: Path) -> str:
+    """The built page with its module script and style sheets inside it, where that is safe: a page
+    whose script imports nothing (no modulepreload links: else the page is left as built), files
+    that exist under dist/assets and cannot end their element early. Anything else keeps its
+    reference."""
+    assets = (dist / "assets").resolve()
+
+    def text(url: str) -> str | None:
+        path = (dist / url.lstrip("/")).resolve()
+        return path.read_text(encoding="utf-8") if path.is_relative_to(assets) and path.is_file() else None
+
+    def script(match: re.Match[str]) -> str:
+        body = text(match[1])
+        if body is None or _SCRIPT_UNSAFE.search(body):
+            return match[0]
+        return f'<script type="module">{body}</script>'
+
+    def style(match: re.Match[str]) -> str:
+        body = text(match[1])
+        if body is None or _STYLE_UNSAFE.search(body):
+            return match[0]
+        return f"<style>{body}</style>"
+
+    if 'rel="modulepreload"' in html:   # a split build: its chunks name these files themselves
+        return html
+    return _STYLESHEET.sub(style, _MODULE_SCRIPT.sub(script, html))
+
+
+@lru_cache(maxsize=4)
+def _inlined_page(page: Path, mtime_ns: int) -> tuple[bytes, bytes]:
+    """The page with its assets inside it, plain and gzip-compressed, once per build of the page
+    (its assets' names carry their contents' hashes)."""
+    body = inline_assets(page.read_text(encoding="utf-8"), page.parent).encode()
+    return body, gzip.compress(body, compresslevel=6, mtime=0)
+
+
+def _inlined_response(request: Request, dist: Path, name: str) -> Response:
+    page = dist / name
+    if not page.is_file():
+        return _page(dist, name)
+    plain, packed = _inlined_page(page, page.stat().st_mtime_ns)
+    headers = {"Cache-Control": _PAGE_CACHE, "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(packed, media_type="text/html; charset=utf-8", headers=headers | {"Content-Encoding": "gzip"})
+    return Response(plain, media_type="text/html; charset=utf-8", headers=headers)
 
 
 @lru_cache(maxsize=512)
@@ -86,7 +152,9 @@ def web_router(dist: Path) -> APIRouter:
 
     @router.get("/m")
     @router.get("/m/{rest:path}")
-    def mobile_page(rest: str = "") -> Response:
+    def mobile_page(request: Request, rest: str = "") -> Response:
+        if rest.strip("/") in INLINED_MOBILE_PATHS:
+            return _inlined_response(request, dist, "m.html")
         return _page(dist, "m.html")
 
     @router.get("/assets/{name:path}")

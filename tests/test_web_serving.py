@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
 from pathlib import Path
 
 import httpx
@@ -9,6 +12,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.web import install_web
+from stack import web_build
 from tests.api_fixtures import api_http_fixture  # noqa: F401
 
 
@@ -86,3 +90,76 @@ async def test_api_routes_and_json_404_unchanged(api_http: httpx.AsyncClient) ->
     console = await api_http.get("/admin/login")
     assert console.status_code in (200, 503) and console.headers["content-type"].startswith("text/html")
     assert "/admin" not in (await api_http.get("/openapi.json")).json()["paths"]
+
+
+_M_HTML = """<!doctype html><html><head><title>双报到</title>
+<script type="module" crossorigin src="/assets/m-abc123.js"></script>
+<link rel="stylesheet" crossorigin href="/assets/m-abc123.css">
+</head><body><div id="app"></div></body></html>"""
+
+
+async def test_the_on_site_page_carries_its_script_and_styles(tmp_path: Path) -> None:
+    """/m/checkin (what a task's poster opens) gets m.html with its module script and style sheet
+    inside it, gzip-compressed, never cached; every other /m path gets m.html as built."""
+    dist = _dist(tmp_path)
+    (dist / "m.html").write_text(_M_HTML)
+    script = "const words = '扫码签到';\n" * 300
+    (dist / "assets" / "m-abc123.js").write_text(script)
+    (dist / "assets" / "m-abc123.css").write_text(".m{background:url(/assets/icon-abc123.woff2)}")
+    async with _http(dist) as http:
+        page = await http.get("/m/checkin", headers={"Accept-Encoding": "gzip"})
+        assert page.headers["content-encoding"] == "gzip" and page.headers["cache-control"] == "no-cache"
+        assert int(page.headers["content-length"]) < len(page.content) / 5
+        assert f'<script type="module">{script}</script>' in page.text
+        assert "<style>.m{background:url(/assets/icon-abc123.woff2)}</style>" in page.text
+        assert "/assets/m-abc123" not in page.text
+        plain = await http.get("/m/checkin/", headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers and plain.text == page.text
+        for path in ("/m", "/m/tasks/3", "/m/checkin/3", "/m/login"):
+            assert (await http.get(path)).text == _M_HTML, path
+
+
+async def test_what_cannot_be_inlined_keeps_its_reference(tmp_path: Path) -> None:
+    """A script that could close its element early or a missing file stays a reference to its file;
+    a split build (a module script that imports others: modulepreload links) is served as built."""
+    dist = _dist(tmp_path)
+    (dist / "m.html").write_text(_M_HTML)
+    (dist / "assets" / "m-abc123.js").write_text("document.write('<SCRIPT>x</script>')")
+    async with _http(dist) as http:
+        page = (await http.get("/m/checkin")).text
+        assert '<script type="module" crossorigin src="/assets/m-abc123.js"></script>' in page
+        assert '<link rel="stylesheet" crossorigin href="/assets/m-abc123.css">' in page   # no such file
+        (dist / "assets" / "m-abc123.js").write_text("export const a = 1")
+        (dist / "assets" / "m-abc123.css").write_text("p{color:red}")
+        split = _M_HTML.replace("</head>", '<link rel="modulepreload" crossorigin href="/assets/v-1.js"></head>')
+        (dist / "m.html").write_text(split)
+        os.utime(dist / "m.html", ns=(1, 1))   # another build of the page
+        page = (await http.get("/m/checkin")).text
+        assert '<script type="module" crossorigin src="/assets/m-abc123.js"></script>' in page
+        assert page == split   # its chunks name the style sheet themselves
+
+
+async def test_the_built_on_site_page_is_whole() -> None:
+    """The real build (web/dist): /m/checkin carries the mobile pages' one script and style sheet
+    inside it, and whatever it still names (the icon font) is served; the script imports nothing
+    (so the page never holds two copies of the app), and /m names exactly the same files."""
+    await asyncio.to_thread(web_build.build, quiet=True, say=lambda _line: None)
+    dist = web_build.DIST_DIR
+    async with _http(dist) as http:
+        built = (await http.get("/m/tasks")).text
+        page = (await http.get("/m/checkin")).text
+        named = re.findall(r'(?:src|href)="(/assets/[^"]+)"', built)
+        assert len(named) == 2 and 'rel="modulepreload"' not in built, named
+        bodies = {url: (await http.get(url)).text for url in named}
+        script = next(body for url, body in bodies.items() if url.endswith(".js"))
+        assert f'<script type="module">{script}</script>' in page
+        # No other chunk named anywhere (a static or dynamic import names one as "./x.js").
+        assert not re.search(r'["\'`](?:\.{1,2}/|/assets/)[^"\'`]*\.js["\'`]', script)
+        style = next(body for url, body in bodies.items() if url.endswith(".css"))
+        assert f"<style>{style}</style>" in page and '<link rel="stylesheet"' not in page
+        # What the page itself (outside the script) and its styles still name.
+        left = re.findall(r'(?:src|href)="([^"]+)"|url\(\s*["\']?([^"\')]+)', page.replace(script, ""))
+        urls = {a or b for a, b in left if not (a or b).startswith("data:")}
+        assert urls and all(url.startswith("/assets/") for url in urls), urls
+        for url in urls:
+            assert (await http.get(url)).status_code == 200, url

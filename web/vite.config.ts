@@ -1,26 +1,99 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import { VantResolver } from '@vant/auto-import-resolver'
 import vue from '@vitejs/plugin-vue'
 import { ElementPlusResolver } from 'unplugin-vue-components/resolvers'
 import Components from 'unplugin-vue-components/vite'
-import { defineConfig } from 'vite'
+import { build, defineConfig, type Plugin, type UserConfig } from 'vite'
 
 const here = (path: string): string => fileURLToPath(new URL(`./${path}`, import.meta.url))
 
-// Two pages: the staff console (admin.html, Element Plus) and the mobile pages (m.html, Vant).
-// Components are imported on demand, so each route's chunk carries only what it uses.
-export default defineConfig({
-  base: '/',
-  plugins: [
+// Vant's icon style carries its icon font inline (a 34 KB base64 woff2 in vant/es/icon/index.css),
+// so every page paid for the font before its first paint, icons or not. The font goes in a file of
+// its own instead (built as a hashed asset, fetched only once an icon is drawn), and nothing is
+// fetched from Vant's CDN (the fallback its CSS names).
+const VANT_ICON_CSS = /[\\/]vant[\\/]es[\\/]icon[\\/]index\.css$/
+const VANT_ICON_SRC = /src:\s*url\(data:font\/woff2;charset=utf-8;base64,([A-Za-z0-9+/=]+)\)\s*format\("woff2"\)[^;}]*/
+
+function vantIconFontFile(): Plugin {
+  return {
+    name: 'sbd-vant-icon-font-file',
+    enforce: 'pre',
+    transform(code, id) {
+      if (!VANT_ICON_CSS.test(id)) return null
+      const match = VANT_ICON_SRC.exec(code)
+      if (!match) this.error('vant/es/icon/index.css no longer carries its font as a base64 woff2: update vite.config.ts')
+      // Beside the CSS's package, so the relative url() below resolves in dev and build alike.
+      const font = here('node_modules/.sbd-vant-icon/vant-icon.woff2')
+      mkdirSync(dirname(font), { recursive: true })
+      writeFileSync(font, Buffer.from(match[1], 'base64'))
+      return { code: code.replace(match[0], 'src:url("../../../.sbd-vant-icon/vant-icon.woff2") format("woff2")'), map: null }
+    },
+  }
+}
+
+// The plugins of both builds: Vue, and components imported on demand, so each chunk carries only
+// what it uses.
+function pagePlugins(): Plugin[] {
+  return [
     vue(),
+    vantIconFontFile(),
     Components({
       resolvers: [ElementPlusResolver({ importStyle: 'css' }), VantResolver()],
       // No generated components.d.ts: vue-tsc must see the same sources on a fresh clone and after a
       // build (Element Plus tags are checked as untyped components either way).
       dts: false,
     }),
-  ],
+  ]
+}
+
+// The mobile pages (m.html, Vant) as one script and one style sheet: nothing imports them and they
+// import nothing, so the server may hand them to a phone inside the page itself (api/web.py does for
+// the pages a poster's QR code opens: one round trip less, on 3G over half a second) or as files
+// (every other /m page, cached), and a page never holds two copies of Vue. A screen's code is then
+// there when the member opens it, without a round trip (bench/mobile_load.py, docs/benchmarks.md).
+function mobileConfig(logLevel: UserConfig['logLevel']): UserConfig {
+  return {
+    configFile: false,
+    root: here('.'),
+    base: '/',
+    logLevel,
+    plugins: pagePlugins(),
+    resolve: { alias: { '@': here('src') } },
+    build: {
+      outDir: 'dist',
+      emptyOutDir: false,
+      chunkSizeWarningLimit: 900,
+      rolldownOptions: {
+        input: { m: here('m.html') },
+        output: { codeSplitting: false },
+      },
+    },
+  }
+}
+
+/** After the console's build (which empties dist/), the mobile pages' build beside it. */
+function thenMobileBuild(): Plugin {
+  let logLevel: UserConfig['logLevel']
+  return {
+    name: 'sbd-then-mobile-build',
+    apply: 'build',
+    configResolved(config) {
+      logLevel = config.logLevel
+    },
+    async closeBundle() {
+      await build(mobileConfig(logLevel))
+    },
+  }
+}
+
+// Two pages: the staff console (admin.html, Element Plus), built here, and the mobile pages (m.html,
+// Vant), built after it by mobileConfig; the dev server serves both from source.
+export default defineConfig({
+  base: '/',
+  plugins: [...pagePlugins(), thenMobileBuild()],
   resolve: {
     alias: { '@': here('src') },
   },
@@ -31,20 +104,13 @@ export default defineConfig({
     rolldownOptions: {
       input: {
         admin: here('admin.html'),
-        m: here('m.html'),
       },
-      // A phone pays a round trip (on 3G over half a second) per file, and HTTP/1.1 fetches six at a
-      // time: Vant (only on /m) and what both pages share each go in one chunk instead of some twenty,
-      // and the mobile pages' own components ride in /m's entry, so the check-in page needs five files
-      // after its HTML (bench/mobile_load.py: on Fast 3G it went from 7.2 s to 4.5 s with the router
-      // change, and lower again with the page in the first load; docs/benchmarks.md).
       output: {
         codeSplitting: {
-          // Only the modules named: Vue itself stays where both pages share it.
+          // Only the modules named: their dependencies stay where the bundler puts them.
           includeDependenciesRecursively: false,
           groups: [
-            { name: 'm-vant', test: /node_modules[\\/](vant|@vant)[\\/]/ },
-            // What both pages load first, in one file: Vue, its router, the API client, the small
+            // What the console loads first, in one file: Vue, its router, the API client, the small
             // shared modules of src/ and the bundler's own helpers.
             {
               name: 'app-shared',

@@ -1,8 +1,4 @@
 // The mobile pages (/m) for members, residents and providers: Vant 4, components imported on demand.
-import 'vant/es/toast/style'
-import 'vant/es/dialog/style'
-import 'vant/es/notify/style'
-
 import { createApp } from 'vue'
 
 import MobileApp from './MobileApp.vue'

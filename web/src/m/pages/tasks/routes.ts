@@ -4,7 +4,8 @@
 import type { MobileScreen } from '../../screens'
 
 // The on-site page is in the first load itself: on a phone network a lazy chunk after the entry
-// costs a round trip before the member can press 签到.
+// would cost a round trip before the member can press 签到 (the mobile build is one script now, and
+// the server puts it inside the page a poster opens: web/vite.config.ts, api/web.py).
 import CheckinPage from './CheckinPage.vue'
 
 export const mobileScreens: MobileScreen[] = [

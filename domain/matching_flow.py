@@ -26,7 +26,6 @@ tests' brute force are compared with the flow on one scale.
 
 from __future__ import annotations
 
-import gc
 import itertools
 from collections.abc import Sequence
 
@@ -35,7 +34,7 @@ from ortools.graph.python import min_cost_flow
 from pydantic import TypeAdapter
 
 from domain.matching import SCORE_SCALE
-from domain.matching_pairs import CandidatePairs, IntArray
+from domain.matching_pairs import CandidatePairs, IntArray, collector_paused
 from schemas.matching import Assignment, MatchResult, MatchWeights, MemberCandidate, TaskSpec
 
 _ASSIGNMENTS = TypeAdapter(list[Assignment])
@@ -79,9 +78,7 @@ def _result(pairs: CandidatePairs, chosen: IntArray, weights: MatchWeights, meth
     # Hundreds of thousands of new objects in one call: the cyclic collector would re-scan the
     # growing heap many times over while they are made (none is garbage), measured 2x the call
     # at a megacity's 320,000 assignments; paused for this call only.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         assignments = _ASSIGNMENTS.validate_python(
             [
                 {
@@ -99,9 +96,6 @@ def _result(pairs: CandidatePairs, chosen: IntArray, weights: MatchWeights, meth
                 for task_id, member_id, proximity, skills, fairness, quality, total in columns
             ]
         )
-    finally:
-        if collecting:
-            gc.enable()
     return MatchResult(
         assignments=assignments,
         unfilled={pairs.tasks[i].task_id: int(n) for i, n in enumerate(unfilled.tolist()) if n > 0},
@@ -139,7 +133,10 @@ def _components(pairs: CandidatePairs) -> IntArray:
     roots = np.array([find(k) for k in keys.tolist()], dtype=np.int64)
     order = np.argsort(keys)
     keys, roots = keys[order], roots[order]
-    return np.asarray(roots[np.searchsorted(keys, task_keys)])
+    # Blocks numbered 0.. (a few thousand at most in practice), so ordering pairs by block is a
+    # radix sort on 16-bit labels.
+    _, labels = np.unique(roots, return_inverse=True)
+    return np.asarray(labels[np.searchsorted(keys, task_keys)], dtype=np.int64)
 
 
 def _solve_block(pairs: CandidatePairs, sel: IntArray, step: int, penalty: int) -> IntArray:
@@ -193,8 +190,10 @@ def solve_batch(pairs: CandidatePairs, weights: MatchWeights, *, split: bool = T
     if not split:
         return np.sort(_solve_block(pairs, np.arange(len(pairs), dtype=np.int64), step, penalty))
     block = _components(pairs)
-    order = np.argsort(block, kind="stable")
-    _, starts = np.unique(block[order], return_index=True)
+    small = block.astype(np.uint16) if int(block.max()) < 2**16 else block
+    order = np.argsort(small, kind="stable")
+    ordered = block[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     bounds = [*starts.tolist(), len(order)]
     chosen = [_solve_block(pairs, order[a:b], step, penalty) for a, b in itertools.pairwise(bounds)]
     return np.sort(np.concatenate(chosen))

@@ -8,13 +8,17 @@ exist. Filters and scores run on numpy arrays with the same formulas as `domain.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from itertools import chain
+from operator import attrgetter, itemgetter
 
 import numpy as np
 import numpy.typing as npt
 
-from domain.matching import SCORE_SCALE, fairness_credit, quality_credit
+from domain.matching import SCORE_SCALE
 from schemas.matching import CityMap, EscalationLevel, MatchWeights, MemberCandidate, ScoreParts, TaskSpec
 
 IntArray = npt.NDArray[np.int64]
@@ -22,6 +26,7 @@ FloatArray = npt.NDArray[np.float64]
 
 _NONE = -1  # stands for a missing id in the integer arrays
 _MAX_ID = 2**31 - 1
+_MAX_EXACT = 2**53  # ids above this would not survive a float64 column
 
 
 @dataclass(frozen=True)
@@ -101,56 +106,119 @@ class MemberColumns:
     skills: npt.NDArray[np.uint64]
     member_id: IntArray
     skill_bits: dict[str, int]
+    # Declines and no-shows (rare): member index and task id, one row per pair to leave out.
+    declined_member: IntArray
+    declined_task: IntArray
+
+
+_SCALARS = attrgetter(
+    "member_id", "home_grid_id", "community_id", "subdistrict_id", "active_registration_community_id",
+    "current_load", "max_concurrent_tasks", "recent_load", "avg_rating", "rating_count", "paused",
+)
+_SETS = attrgetter("skills", "free_slots", "declined_or_no_show_task_ids")
+
+
+def _flat(sets: Sequence[frozenset[int]]) -> tuple[IntArray, IntArray]:
+    """The elements of every set in one array, and each set's size (C-level iteration only)."""
+    sizes = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))
+    flat = np.fromiter(chain.from_iterable(sets), dtype=np.int64, count=int(sizes.sum()))
+    return flat, sizes
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a step makes hundreds of thousands of objects.
+
+    None of them is garbage, yet each is tracked, and the collector's oldest generation is
+    triggered again and again as they pile up, re-scanning all of them each time (measured: 2x
+    the result models at 320,000 assignments, 2x the member columns at 1,000,000 members).
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def member_columns(members: Sequence[MemberCandidate], city: CityMap, weights: MatchWeights) -> MemberColumns:
-    """Turn members into columns in one pass (the Python-object part of building pairs)."""
-    ints: list[tuple[int, int, int, int, int, int, int]] = []
-    floats: list[tuple[float, float]] = []
-    skill_bits: dict[str, int] = {}
-    skill_masks: list[int] = []
-    for m in members:
-        mask = 0
-        for s in m.skills:
-            mask |= 1 << skill_bits.setdefault(s, len(skill_bits))
-        skill_masks.append(mask)
-        ints.append(
-            (
-                _NONE if m.home_grid_id is None else m.home_grid_id,
-                _NONE if m.community_id is None else m.community_id,
-                _NONE if m.subdistrict_id is None else m.subdistrict_id,
-                _NONE if m.active_registration_community_id is None else m.active_registration_community_id,
-                _slot_mask(m.free_slots),
-                int(not m.paused and m.current_load < m.max_concurrent_tasks),
-                max(0, m.max_concurrent_tasks - m.current_load),
-            )
-        )
-        floats.append(
-            (
-                weights.fairness * fairness_credit(m.recent_load, weights),
-                weights.quality * quality_credit(m.avg_rating, m.rating_count, weights),
-            )
-        )
-    table = np.array(ints, dtype=np.int64).reshape(len(members), 7)
-    ftable = np.array(floats, dtype=np.float64).reshape(len(members), 2)
-    grid, reg = table[:, 0].copy(), table[:, 3].copy()
+    """Turn members into columns: two C-level passes over the objects, numpy for the rest.
+
+    At a megacity's 1,000,000 members every touch of a member object is a cache miss, so the
+    fields are read in one pass (`attrgetter` over all of them) and everything after runs on
+    arrays. The scores use the formulas of `domain.matching` (`fairness_credit`,
+    `quality_credit`) in the same floating-point order, so every value is bit-identical to the
+    per-member functions'.
+    """
+    n = len(members)
+    # One pass over the objects makes a million small tuples; the collector stays paused until
+    # they are gone (its next run would otherwise scan them all), and None becomes NaN in the
+    # float64 table (ids up to 2**53 survive it exactly).
+    with collector_paused():
+        rows = list(map(_SCALARS, members))
+        table = np.array(rows, dtype=np.float64).reshape(n, 11)
+        del rows
+        sets = list(map(_SETS, members))
+        skill_sets: list[frozenset[str]] = list(map(itemgetter(0), sets))
+        slot_sets: list[frozenset[int]] = list(map(itemgetter(1), sets))
+        declined_sets: list[frozenset[int]] = list(map(itemgetter(2), sets))
+        del sets
+    if n and np.nanmax(np.abs(table[:, :5]), initial=0.0) > _MAX_EXACT:
+        raise ValueError("member, grid and community ids must be below 2**53")
+
+    def ids(k: int) -> IntArray:
+        return np.where(np.isnan(table[:, k]), _NONE, table[:, k]).astype(np.int64)
+
+    # Skills: bits in order of first appearance; members share a few hundred distinct sets.
+    distinct = dict.fromkeys(skill_sets)
+    skill_bits: dict[str, int] = {s: b for b, s in enumerate(dict.fromkeys(chain.from_iterable(distinct)))}
+    set_masks = [sum(1 << skill_bits[s] for s in skill_set) for skill_set in distinct]
+    for code, skill_set in enumerate(distinct):
+        distinct[skill_set] = code
+    skill_codes = np.fromiter(map(distinct.__getitem__, skill_sets), dtype=np.int64, count=n)
+    # Free-time slots: nearly every member's set is their own; one mask per member by segments.
+    flat, sizes = _flat(slot_sets)
+    free = np.zeros(n, dtype=np.int64)
+    filled = sizes > 0
+    if flat.size:
+        free[filled] = np.add.reduceat(np.left_shift(1, flat), (np.cumsum(sizes) - sizes)[filled])
+    # Declines and no-shows are rare: kept as (member index, task id) pairs.
+    declined_task, declined_sizes = _flat(declined_sets)
+    declined_member = np.repeat(np.arange(n, dtype=np.int64), declined_sizes)
+
+    grid, reg = ids(1), ids(4)
     reg_sd = _lookup(city.community_subdistrict, reg)
+    current, most = table[:, 5].astype(np.int64), table[:, 6].astype(np.int64)
+    recent, rating = table[:, 7], table[:, 8]
+    # quality_credit: n votes only with a rating, the prior alone when there are no votes at all
+    votes = np.where(np.isnan(rating), 0, table[:, 9].astype(np.int64))
+    prior_n = weights.rating_prior_count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smoothed = np.where(
+            votes + prior_n == 0,
+            weights.rating_prior_mean,
+            (weights.rating_prior_mean * prior_n + np.nan_to_num(rating, nan=0.0) * votes) / (prior_n + votes),
+        )
+    half = weights.fairness_half_load
     return MemberColumns(
         grid=grid,
-        community=table[:, 1].copy(),
-        subdistrict=table[:, 2].copy(),
+        community=ids(2),
+        subdistrict=ids(3),
         reg=reg,
         reg_subdistrict=reg_sd,
         reg_district=_lookup(city.subdistrict_district, reg_sd),
         grid_community=_lookup(city.grid_community, grid),
-        free=table[:, 4].copy(),
-        ok=table[:, 5].astype(np.bool_),
-        remaining=table[:, 6].copy(),
-        fairness=ftable[:, 0].copy(),
-        quality=ftable[:, 1].copy(),
-        skills=_mask_words(skill_masks, max(1, (len(skill_bits) + 63) // 64)),
-        member_id=np.fromiter((m.member_id for m in members), dtype=np.int64, count=len(members)),
+        free=free,
+        ok=(table[:, 10] == 0) & (current < most),
+        remaining=np.maximum(0, most - current),
+        fairness=weights.fairness * (half / (half + recent)),
+        quality=weights.quality * ((smoothed - 1.0) / 4.0),
+        skills=_mask_words(set_masks, max(1, (len(skill_bits) + 63) // 64))[skill_codes],
+        member_id=table[:, 0].astype(np.int64),
         skill_bits=skill_bits,
+        declined_member=declined_member,
+        declined_task=declined_task,
     )
 
 
@@ -224,19 +292,27 @@ class _TaskColumns:
     headcount: IntArray
 
 
-def _keep_best(ti: IntArray, score: IntArray, limit: IntArray) -> npt.NDArray[np.bool_]:
-    """Which pairs are among their task's best `limit[task]` by score (ties: in the order found)."""
+def _keep_best(ti: IntArray, local: IntArray, score: IntArray, limit: IntArray) -> IntArray:
+    """The positions of the pairs among their task's best `limit[task]` by score (ties: in the
+    order found), in order. `local`: a key per pair that tells its chunk's tasks apart.
+
+    Ranking needs pairs by task, then by score descending, ties by position. Scores span a few
+    thousand and a chunk's tasks a few thousand, so this is two stable radix sorts on 16-bit keys
+    (score, then task) instead of a comparison sort on 64-bit ones.
+    """
     if ti.size == 0:
-        return np.zeros(0, dtype=np.bool_)
-    # one int64 key per pair, task in the high bits, score descending below: one stable sort
-    order = np.argsort((ti << 32) | (score.max() - score), kind="stable")
+        return np.zeros(0, dtype=np.int64)
+    worst = score.max() - score
+    if int(worst.max()) < 2**16 and int(local.max()) < 2**16:
+        by_score = np.argsort(worst.astype(np.uint16), kind="stable")
+        order = by_score[np.argsort(local[by_score].astype(np.uint16), kind="stable")]
+    else:
+        order = np.argsort((ti << 32) | worst, kind="stable")
     sorted_tasks = ti[order]
     starts = np.flatnonzero(np.r_[True, sorted_tasks[1:] != sorted_tasks[:-1]])
     sizes = np.diff(np.r_[starts, ti.size])
     rank = np.arange(ti.size, dtype=np.int64) - np.repeat(starts, sizes)
-    keep = np.zeros(ti.size, dtype=np.bool_)
-    keep[order[rank < limit[sorted_tasks]]] = True
-    return keep
+    return np.sort(order[rank < limit[sorted_tasks]])
 
 
 def candidate_pairs(
@@ -277,18 +353,11 @@ def candidate_pairs(
         need=np.fromiter((len(t.required_skills) for t in tasks), dtype=np.float64, count=len(tasks)),
         headcount=np.fromiter((t.headcount for t in tasks), dtype=np.int64, count=len(tasks)),
     )
-    # Declines and no-shows are rare: dropped by key.
-    task_pos = {t.task_id: i for i, t in enumerate(tasks)}
-    declined = np.array(
-        [
-            task_pos[tid] * len(members) + j
-            for j, mem in enumerate(members)
-            if mem.declined_or_no_show_task_ids
-            for tid in mem.declined_or_no_show_task_ids
-            if tid in task_pos
-        ],
-        dtype=np.int64,
-    )
+    # Declines and no-shows are rare: dropped by key (task position x members + member index).
+    task_ids = np.fromiter((t.task_id for t in tasks), dtype=np.int64, count=len(tasks))
+    task_pos = _lookup(dict(zip(task_ids.tolist(), range(len(tasks)), strict=True)), mc.declined_task)
+    in_batch = task_pos != _NONE
+    declined = task_pos[in_batch] * len(members) + mc.declined_member[in_batch]
     adjacency_keys = _adjacency_keys(city)
     task_order = np.arange(len(tasks), dtype=np.int64)
     perm: IntArray | None = None
@@ -312,9 +381,11 @@ def candidate_pairs(
             if _LEVEL_CODES[level] in present
         },
     }
+    chunk_pos = np.empty(len(tasks), dtype=np.int64)
+    chunk_pos[task_order] = np.arange(len(tasks), dtype=np.int64) % _CHUNK_TASKS
     chunks = [
         _chunk_pairs(task_order[lo : lo + _CHUNK_TASKS], tasks, city, weights, local, tc,
-                     indexes, adjacency_keys, declined, perm, per_slot)
+                     indexes, adjacency_keys, declined, perm, per_slot, chunk_pos)
         for lo in range(0, max(len(tasks), 1), _CHUNK_TASKS)
     ]
     ti, mi, proximity, skills, fairness, quality, total, score_int = (
@@ -335,16 +406,19 @@ def candidate_pairs(
         remaining=mc.remaining,
         task_group=t_comm,
         member_group=mc.reg,
-        task_ids=np.fromiter((t.task_id for t in tasks), dtype=np.int64, count=len(tasks)),
+        task_ids=task_ids,
         member_ids=mc.member_id,
     )
+
+
+_NOT_PER_MEMBER = ("skill_bits", "declined_member", "declined_task")
 
 
 def _permuted(mc: MemberColumns, perm: IntArray) -> MemberColumns:
     """The same columns with member `perm[i]` at position i."""
     return MemberColumns(
-        **{f.name: getattr(mc, f.name)[perm] for f in fields(MemberColumns) if f.name != "skill_bits"},
-        skill_bits=mc.skill_bits,
+        **{f.name: getattr(mc, f.name)[perm] for f in fields(MemberColumns) if f.name not in _NOT_PER_MEMBER},
+        **{name: getattr(mc, name) for name in _NOT_PER_MEMBER},
     )
 
 
@@ -360,6 +434,7 @@ def _chunk_pairs(
     declined: IntArray,
     perm: IntArray | None,
     per_slot: int | None,
+    chunk_pos: IntArray,
 ) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, IntArray]:
     """The scored pairs of the tasks `span` (task index, member index, score parts, score).
 
@@ -416,11 +491,11 @@ def _chunk_pairs(
     adjacent = _contains(adjacency_keys, (t_grid << 32) | m_grid) & (m_grid != _NONE)
     same_comm = (mc.community[mi] == tc.comm[ti]) & (mc.community[mi] != _NONE)
     same_sd = (mc.subdistrict[mi] == tc.sd[ti]) & (mc.subdistrict[mi] != _NONE)
-    tier = np.select(
-        [same_grid, adjacent, same_comm, same_sd],
-        [weights.tier_same_grid, weights.tier_adjacent, weights.tier_same_community, weights.tier_same_subdistrict],
-        default=0.0,
-    )
+    # The tiers in order of precedence (np.where from the lowest up; np.select is 3x slower).
+    tier = np.where(same_sd, weights.tier_same_subdistrict, 0.0)
+    tier = np.where(same_comm, weights.tier_same_community, tier)
+    tier = np.where(adjacent, weights.tier_adjacent, tier)
+    tier = np.where(same_grid, weights.tier_same_grid, tier)
     proximity = weights.proximity * tier
     # Skills: share of the task's required skills the member has.
     need = tc.need[ti]
@@ -434,7 +509,7 @@ def _chunk_pairs(
     if perm is not None:
         mi = perm[mi]
     if per_slot is not None:
-        keep = _keep_best(ti, score_int, per_slot * tc.headcount)
-        return (ti[keep], mi[keep], proximity[keep], skills[keep], fairness[keep], quality[keep], total[keep],
-                score_int[keep])
+        sel = _keep_best(ti, chunk_pos[ti], score_int, per_slot * tc.headcount)
+        return (ti[sel], mi[sel], proximity[sel], skills[sel], fairness[sel], quality[sel], total[sel],
+                score_int[sel])
     return ti, mi, proximity, skills, fairness, quality, total, score_int

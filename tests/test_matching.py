@@ -145,6 +145,9 @@ def test_candidate_pairs_are_exactly_the_eligible_pairs(inst: Instance) -> None:
         parts = score(inst.tasks[ti], inst.members[mi], CITY, WEIGHTS)
         assert pairs.parts(i).total == pytest.approx(parts.total, abs=1e-9)
         assert pairs.parts(i).proximity == pytest.approx(parts.proximity, abs=1e-9)
+        # The member columns compute the per-member parts on arrays in the scalar formulas' order.
+        assert pairs.parts(i).fairness == parts.fairness
+        assert pairs.parts(i).quality == parts.quality
 
 
 @FAST

@@ -272,10 +272,14 @@ def _contains(sorted_keys: IntArray, keys: IntArray) -> npt.NDArray[np.bool_]:
     return np.asarray(sorted_keys[pos] == keys)
 
 
-# Tasks per chunk of pair building: a chunk's pairs (a few hundred thousand) keep every temporary
-# array small enough to be reused by the allocator, where a megacity's 10^7 pairs at once spend as
-# much time in page faults as in arithmetic. A batch this size or smaller is one chunk.
+# Tasks per chunk of pair building: a chunk's pairs keep every temporary array small enough to be
+# reused by the allocator (and mostly in cache), where a megacity's 10^7 pairs at once spend as
+# much time in page faults as in arithmetic. A batch of up to _CHUNK_TASKS is one chunk in task
+# order; a larger one goes in community order, _LARGE_BATCH_CHUNK tasks at a time (a quarter of
+# the old 4,096: measured 0.24 -> 0.17 s CPU for 10,000 tasks; the same pairs per task, only the
+# order of tasks between chunks differs).
 _CHUNK_TASKS = 4096
+_LARGE_BATCH_CHUNK = 1024
 _LEVEL_CODES = {level: code for code, level in enumerate(EscalationLevel)}
 
 
@@ -382,11 +386,12 @@ def candidate_pairs(
         },
     }
     chunk_pos = np.empty(len(tasks), dtype=np.int64)
-    chunk_pos[task_order] = np.arange(len(tasks), dtype=np.int64) % _CHUNK_TASKS
+    step = _CHUNK_TASKS if perm is None else _LARGE_BATCH_CHUNK
+    chunk_pos[task_order] = np.arange(len(tasks), dtype=np.int64) % step
     chunks = [
-        _chunk_pairs(task_order[lo : lo + _CHUNK_TASKS], tasks, city, weights, local, tc,
+        _chunk_pairs(task_order[lo : lo + step], tasks, city, weights, local, tc,
                      indexes, adjacency_keys, declined, perm, per_slot, chunk_pos)
-        for lo in range(0, max(len(tasks), 1), _CHUNK_TASKS)
+        for lo in range(0, max(len(tasks), 1), step)
     ]
     ti, mi, proximity, skills, fairness, quality, total, score_int = (
         np.concatenate([c[k] for c in chunks]) for k in range(8)

@@ -12,8 +12,9 @@ Run with `.venv/bin/python -m bench.matching`. Prints, for a synthetic city:
 
 `--megacity`: instead, the mobilisation of a megacity, 100,000 tasks over 1,000,000 members
 (3,200 communities, fairness on), beside the 10,000-task burst measured the same way in the same
-run: member columns (once per member set), candidate pairs, the exact split min-cost flow with
-its result models; "matched" (goal <= 10 s) is pairs + flow + results. The gap to the exact
+run: member columns, candidate pairs, the exact split min-cost flow with its result models; the
+figure judged against the goal (<= 10 s) is their total, from the member objects to the result
+models. The gap to the exact
 optimum is taken on a self-contained sample of communities against GLOP's LP optimum.
 """
 
@@ -285,7 +286,7 @@ def _matched(weights: MatchWeights, city: City, per_slot: int | None) -> dict[st
     result = assign_batch(city.tasks, city.members, pairs, weights)
     t3 = time.perf_counter()
     return {
-        "columns": t1 - t0, "pairs": t2 - t1, "assign": t3 - t2, "matched": t3 - t1,
+        "columns": t1 - t0, "pairs": t2 - t1, "assign": t3 - t2, "matched": t3 - t1, "total": t3 - t0,
         "n_pairs": float(len(pairs)), "assigned": float(len(result.assignments)),
         "unfilled": float(sum(result.unfilled.values())),
         "slots": float(sum(t.headcount for t in city.tasks)),
@@ -317,31 +318,42 @@ def _sample_gap(weights: MatchWeights, city: City, n_communities: int, per_slot:
     print(f"    gap to the exact optimum {_gap(cost, round(lp)):.4f} % (goal <= 0.5 %)")
 
 
-def megacity(weights: MatchWeights, *, communities: int, members: int, tasks: int, per_slot: int | None) -> None:
-    """The megacity burst beside the 10,000-task burst, each matched once in the same run."""
+def megacity(
+    weights: MatchWeights, *, communities: int, members: int, tasks: int, per_slot: Sequence[int]
+) -> None:
+    """The megacity burst beside the 10,000-task burst, each matched once in the same run; one
+    bounded column (and sample gap) per `per_slot`."""
     t0 = time.perf_counter()
     base = build_city(n_communities=320, n_members=100_000, n_tasks=10_000, seed=7)
     mega = build_city(n_communities=communities, n_members=members, n_tasks=tasks, seed=7)
     print(f"cities built in {time.perf_counter() - t0:.1f} s (not timed below)")
     gc.collect()
     gc.freeze()
-    figures = [_matched(weights, base, None), _matched(weights, mega, None), _matched(weights, mega, per_slot)]
-    print(f"{'':34}{'10k burst':>14}{'megacity':>14}{'megacity':>14}")
-    print(f"{'  candidates per task':34}{'all':>14}{'all':>14}{f'{per_slot} x slots':>14}")
-    print(f"{'  tasks':34}{len(base.tasks):>14,}{len(mega.tasks):>14,}{len(mega.tasks):>14,}")
-    print(f"{'  members':34}{len(base.members):>14,}{len(mega.members):>14,}{len(mega.members):>14,}")
+    figures = [_matched(weights, base, None), _matched(weights, mega, None)]
+    figures += [_matched(weights, mega, k) for k in per_slot]
+    names = ["10k burst", "megacity", *["megacity"] * len(per_slot)]
+    kept = ["all", "all", *[f"{k} x slots" for k in per_slot]]
+    cities = [base, mega, *[mega] * len(per_slot)]
+    print(f"{'':42}" + "".join(f"{n:>14}" for n in names))
+    print(f"{'  candidates per task':42}" + "".join(f"{k:>14}" for k in kept))
+    print(f"{'  tasks':42}" + "".join(f"{len(c.tasks):>14,}" for c in cities))
+    print(f"{'  members':42}" + "".join(f"{len(c.members):>14,}" for c in cities))
     labels = {
-        "slots": "  headcount slots", "n_pairs": "  candidate pairs", "columns": "  member columns (once per set)",
+        "slots": "  headcount slots", "n_pairs": "  candidate pairs", "columns": "  member columns",
         "pairs": "  candidate pairs built", "assign": "  flow solve + result models",
-        "matched": "  matched: pairs + flow + result", "assigned": "  assigned", "unfilled": "  unfilled slots",
+        "matched": "  pairs + flow + result", "total": "  total: columns + pairs + flow + result",
+        "assigned": "  assigned", "unfilled": "  unfilled slots",
     }
-    seconds = {"columns", "pairs", "assign", "matched"}
+    seconds = {"columns", "pairs", "assign", "matched", "total"}
     for key, label in labels.items():
         fmt = "{:>12.2f} s" if key in seconds else "{:>14,.0f}"
-        print(f"{label:34}" + "".join(fmt.format(f[key]) for f in figures))
-    print(f"  megacity matched in {figures[2]['matched']:.2f} s with {per_slot} candidates per slot "
-          f"(goal <= 10 s: {'ok' if figures[2]['matched'] <= 10 else 'OVER'})")
-    _sample_gap(weights, mega, 30, per_slot)
+        print(f"{label:42}" + "".join(fmt.format(f[key]) for f in figures))
+    for k, f in zip(per_slot, figures[2:], strict=True):
+        print(f"  megacity matched in {f['total']:.2f} s from member objects to result models, {k} candidates "
+              f"per slot (goal <= 10 s: {'ok' if f['total'] <= 10 else 'OVER'})")
+    for k in per_slot:
+        print(f"  {k} candidates per slot:")
+        _sample_gap(weights, mega, 30, k)
 
 
 def main() -> None:
@@ -352,7 +364,8 @@ def main() -> None:
     parser.add_argument("--communities", type=int, default=3_200, help="megacity: communities")
     parser.add_argument("--members", type=int, default=1_000_000, help="megacity: members")
     parser.add_argument("--tasks", type=int, default=100_000, help="megacity: tasks")
-    parser.add_argument("--per-slot", type=int, default=8, help="megacity: candidates kept per headcount slot")
+    parser.add_argument("--per-slot", type=int, nargs="+", default=[8, 4],
+                        help="megacity: candidates kept per headcount slot (one column each)")
     args = parser.parse_args()
     weights = MatchWeights()
     if args.megacity:

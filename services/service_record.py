@@ -42,6 +42,8 @@ def record_workflow_id(record_id: int) -> str:
 
 
 CO_SERVER_REFUSAL = "共同服务人须是已在该社区报到并经社区确认的党员 (请核对编号)"
+# The code of a refused co-server (the phone's form shows the message beside that field).
+CO_SERVER_REFUSED = "co_server_refused"
 
 async def log_record(
     pool: Pool, client: Client | None, actor: Actor, data: ServiceRecordCreate, *, now: datetime,
@@ -78,13 +80,13 @@ async def log_record_in(conn: Conn, actor: Actor, data: ServiceRecordCreate, *, 
         raise InvalidInput(f"网格 {data.grid_id} 不属于社区 {data.community_id}")
     if data.co_server_member_id is not None:
         if data.co_server_member_id == member_id:
-            raise InvalidInput("共同服务人不能是本人")
+            raise InvalidInput("共同服务人不能是本人", code=CO_SERVER_REFUSED)
         # Only someone the community knows served there: a member with a confirmed registration
         # in the record's community. One answer for every other id, existing or not, so the
         # field cannot be used to learn which member ids exist.
         if not await record_db.has_confirmed_registration(
                 conn, member_id=data.co_server_member_id, community_id=data.community_id):
-            raise InvalidInput(CO_SERVER_REFUSAL)
+            raise InvalidInput(CO_SERVER_REFUSAL, code=CO_SERVER_REFUSED)
     overlaps = await record_db.select_overlaps(
         conn, member_id=member_id, started_at=window.started_at, ended_at=window.ended_at)
     if overlaps:

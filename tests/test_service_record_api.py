@@ -44,6 +44,7 @@ async def test_co_servers_are_members_the_community_confirmed_and_ids_are_not_re
         assert r.status_code == 422, r.text
         answers.append(r.json())
     assert answers[0] == answers[1] == answers[2] and "共同服务人" in answers[0]["message"]
+    assert answers[0]["code"] == "co_server_refused"   # the phone's form puts it beside the field
     assert str(api_city.members["a3"].id) not in answers[0]["message"]
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import io
 import random
@@ -274,8 +275,14 @@ async def _import_path(pool: Pool) -> str:
         return _path(await member_db.fk_triggers_replaceable(conn))
 
 
-async def _import_as_app_role(pool: Pool, dsn: str, data: bytes, figures: dict[str, Any]) -> None:
-    """(d): the three tables emptied, the same file imported again as the non-superuser role."""
+async def _import_as_app_role(pool: Pool, dsn: str, data: bytes, figures: dict[str, Any], *,
+                              aggregate_triggers: bool = False) -> None:
+    """(d): the three tables emptied, the same file imported again as the non-superuser role.
+
+    `aggregate_triggers` (--compare-trigger-skip, a second (d)): the import's statement runs with
+    the maintained aggregates' triggers as they run for any other writer, instead of skipping them
+    under shuangbaodao.bulk and settling once (migrations 0028/0029): the same import as before
+    those migrations, for the figure of what the skip saves (`app_triggers_on_import_s`)."""
     from services.roster_import import import_roster
 
     async with pool.acquire() as conn:
@@ -284,19 +291,35 @@ async def _import_as_app_role(pool: Pool, dsn: str, data: bytes, figures: dict[s
         await aggregates_db.rebuild(conn)
         await conn.execute("VACUUM ANALYZE member, member_registration, registration_event")
         database = await conn.fetchval("SELECT current_database()")
-        for statement in APP_ROLE_GRANTS:
-            await conn.execute(statement.format(database=database))
+        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", APP_ROLE):
+            for statement in APP_ROLE_GRANTS:
+                await conn.execute(statement.format(database=database))
     app_dsn = dsn.replace("//postgres:@", f"//{APP_ROLE}:@", 1)   # trust auth on the local socket
     assert app_dsn != dsn, "the embedded server's URI names its superuser postgres"
     app_pool = await open_pool(app_dsn, min_size=1, max_size=4)
+    bulk, settle = aggregates_db.bulk_statements, aggregates_db.settle
     try:
-        figures["app_role_superuser"] = await app_pool.fetchval("SELECT current_setting('is_superuser')")
-        figures["app_path"] = await _import_path(app_pool)
+        if aggregate_triggers:
+            async def no_settle(conn: Any) -> None:
+                return None
+            aggregates_db.bulk_statements = lambda conn: contextlib.nullcontext()  # type: ignore[assignment,return-value]
+            aggregates_db.settle = no_settle
         started = time.perf_counter()
         result = await import_roster(app_pool, data, actor=SYSTEM_ACTOR, file_name="members.csv")
         elapsed = time.perf_counter() - started
+        if not aggregate_triggers:
+            figures["app_role_superuser"] = await app_pool.fetchval("SELECT current_setting('is_superuser')")
+            figures["app_path"] = await _import_path(app_pool)
     finally:
+        aggregates_db.bulk_statements, aggregates_db.settle = bulk, settle
         await app_pool.close()
+    async with pool.acquire() as conn:
+        differing = [a.table for a in aggregates_db.AGGREGATES if await aggregates_db.differences(conn, a, limit=1)]
+    assert not differing, f"aggregates differ from their recomputation after the import: {differing}"
+    if aggregate_triggers:
+        figures["app_triggers_on_import_s"] = round(elapsed, 2)
+        figures["trigger_skip_saved_s"] = round(elapsed - figures["app_import_s"], 2)
+        return
     figures["app_import_s"] = round(elapsed, 2)
     figures["app_import_rows_per_s"] = round(figures["rows"] / elapsed)
     figures["app_inserted"] = result.inserted
@@ -347,7 +370,7 @@ async def _import_with_temporal(pool: Pool, data: bytes, figures: dict[str, Any]
 
 async def run(
     rows: int, *, with_temporal: bool, keep: Path | None, breakdown: bool = False, app_role: bool = True,
-    paths_only: bool = False,
+    paths_only: bool = False, compare_trigger_skip: bool = False,
 ) -> dict[str, Any]:
     from services.roster_import import import_roster
     from stack.postgres import start_embedded_postgres
@@ -396,6 +419,8 @@ async def run(
                     figures["reimport_registrations"] = again.registrations
                 if app_role:
                     await _import_as_app_role(pool, dsn, data, figures)
+                    if compare_trigger_skip:
+                        await _import_as_app_role(pool, dsn, data, figures, aggregate_triggers=True)
                 if with_temporal:
                     # a second roster of new people (another seed), so the cohort is fresh
                     await _import_with_temporal(pool, members_csv(city, rows, seed=8), figures)
@@ -421,12 +446,17 @@ def main() -> None:
         "--paths-only", action="store_true",
         help="only (a), (b) and (d): the two write paths beside the raw COPY, without (b2) and the re-import",
     )
+    parser.add_argument(
+        "--compare-trigger-skip", action="store_true",
+        help="after (d), (d) again with the aggregates' triggers running as before migrations 0028/0029",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="data directory to use instead of a temp dir")
     args = parser.parse_args()
     figures = asyncio.run(
         run(
             args.rows, with_temporal=args.with_temporal, keep=args.keep, breakdown=args.breakdown,
             app_role=not args.no_app_role, paths_only=args.paths_only,
+            compare_trigger_skip=args.compare_trigger_skip,
         )
     )
     for key, value in figures.items():

@@ -58,7 +58,7 @@ class Board:
         self.to_verify: deque[int] = deque(state.get("to_verify", []))
         self.active: set[int] = set()   # members with a user in this run
         self.needs_taken: set[int] = set()   # needs a staff user is approving (two must not race)
-        self.samples: list[tuple[str, float, float, int]] = []
+        self.samples: list[tuple[str, float, float, int, bool]] = []
         self.refusals: dict[str, int] = {}
 
     def state(self) -> dict[str, Any]:
@@ -83,8 +83,10 @@ _addresses = itertools.count(1)
 
 def _record(request_type: str, name: str, response_time: float, response_length: int, response: Any = None,
             exception: BaseException | None = None, start_time: float | None = None, **_: Any) -> None:
-    status = getattr(response, "status_code", 0) if exception is None else -1
-    BOARD.samples.append((name, start_time or time.time(), response_time, status))
+    # the answer's status as sent (0: none came), and whether the request failed: a refused lost
+    # race (a 409 marked a success) is not a failure, a 429 marked a failure keeps its 429
+    status = int(getattr(response, "status_code", 0) or 0)
+    BOARD.samples.append((name, start_time or time.time(), response_time, status, exception is not None))
 
 
 def _save(environment: Any, **_: Any) -> None:

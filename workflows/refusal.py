@@ -26,9 +26,11 @@ def refusal(reason: Reason) -> ApplicationError:
     return ApplicationError(reason.message, type=reason.value, non_retryable=True)
 
 
-def activity_refusal(err: ActivityError) -> ApplicationError:
-    """Pass an activity's refusal (its Chinese message and code) on to the update's caller."""
-    cause = err.cause
+def activity_refusal(err: ActivityError | ApplicationError) -> ApplicationError:
+    """Pass an activity's refusal (its Chinese message and code) on to the update's caller. An
+    ordinary activity's failure arrives wrapped in ActivityError; a local activity's (the task's
+    quick steps) as the activity's own ApplicationError."""
+    cause = err if isinstance(err, ApplicationError) else err.cause
     if isinstance(cause, ApplicationError):
         return ApplicationError(cause.message, type=cause.type or "refused", non_retryable=True)
     return ApplicationError("操作失败, 请稍后重试", type="activity_failed", non_retryable=True)

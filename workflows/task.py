@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.types import MethodAsyncSingleParam
 
 from workflows.refusal import activity_refusal, refusal
@@ -460,13 +460,13 @@ class TaskWorkflow:
                                   accept=data.accept, reason=data.reason, as_of=workflow.now()),
                 local=_local_update_steps(),
             )
-        except ActivityError as err:
-            offer.answering = False
+        except (ActivityError, ApplicationError) as err:
             raise activity_refusal(err) from err
         finally:
+            # whichever way the step ended: the offer is answerable again unless it was answered
+            offer.answering = False
             if data.accept:
                 self._reserved -= 1
-        offer.answering = False
         offer.status = res.status
         if res.status is OfferStatus.accepted:
             self._assigned[data.member_id] = AssignmentStatus.accepted
@@ -505,7 +505,7 @@ class TaskWorkflow:
                                  source=self._in.mode.value, as_of=workflow.now()),
                 local=_local_update_steps(),
             )
-        except ActivityError as err:
+        except (ActivityError, ApplicationError) as err:
             raise activity_refusal(err) from err
         finally:
             self._reserved -= 1
@@ -563,7 +563,7 @@ class TaskWorkflow:
                                   check_out=check_out, report=data.report, as_of=workflow.now()),
                 local=local,
             )
-        except ActivityError as err:
+        except (ActivityError, ApplicationError) as err:
             raise activity_refusal(err) from err
         return result
 

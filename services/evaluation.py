@@ -16,14 +16,11 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
     ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 
 from activities.evaluation import write_aggregates, write_members
@@ -60,6 +57,7 @@ from schemas.evaluation import (
     UnitResult,
 )
 from schemas.evaluation_contract import EvaluationInput, EvaluationResult, RunScope
+from services.workflow_calls import put_schedule
 from workflows.evaluation import EvaluationWorkflow
 
 log = structlog.get_logger(__name__)
@@ -225,20 +223,9 @@ async def ensure_schedules(
 ) -> list[str]:
     """Create the monthly, quarterly and yearly evaluation schedules, or update them in place
     (so a changed task queue or calendar takes effect); their ids."""
-    ids = []
-    for schedule_id, (kind, spec) in SCHEDULES.items():
-        schedule = _schedule(kind, spec, schedule_id, task_queue=task_queue, scope=scope)
-        try:
-            await client.create_schedule(schedule_id, schedule)
-            log.info("evaluation_schedule_created", schedule_id=schedule_id)
-        except ScheduleAlreadyRunningError:
-            def replace(_: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
-                return ScheduleUpdate(schedule=new)
-
-            await client.get_schedule_handle(schedule_id).update(replace)
-            log.info("evaluation_schedule_updated", schedule_id=schedule_id)
-        ids.append(schedule_id)
-    return ids
+    return [await put_schedule(client, schedule_id,
+                               _schedule(kind, spec, schedule_id, task_queue=task_queue, scope=scope))
+            for schedule_id, (kind, spec) in SCHEDULES.items()]
 
 
 # --- reads --------------------------------------------------------------------------------------

@@ -29,13 +29,10 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 
 from db import co_building_agreement as agreement_db
@@ -70,7 +67,7 @@ from schemas.exchange import (
 )
 from schemas.exchange_contract import RedemptionCollected, RedemptionWorkflowInput, SweepInput, SweepResult
 from services import accounts
-from services.workflow_calls import signal_if_running, start_once
+from services.workflow_calls import put_schedule, signal_if_running, start_once
 from workflows.exchange import SWEEP_SCHEDULE_ID, RedemptionSweepWorkflow, RedemptionWorkflow
 
 log = structlog.get_logger(__name__)
@@ -470,17 +467,8 @@ async def ensure_sweep_schedule(client: Client, *, task_queue: str, every: timed
                                 sweep: SweepInput | None = None, schedule_id: str = SWEEP_SCHEDULE_ID) -> str:
     """Create the sweep's Schedule, or update it in place (a changed task queue or interval takes
     effect); its id. Every worker calls this at start, so N workers still make one schedule."""
-    schedule = sweep_schedule(task_queue=task_queue, every=every, sweep=sweep, schedule_id=schedule_id)
-    try:
-        await client.create_schedule(schedule_id, schedule)
-        log.info("exchange_sweep_schedule_created", schedule_id=schedule_id)
-    except ScheduleAlreadyRunningError:
-        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
-
-        await client.get_schedule_handle(schedule_id).update(replace)
-        log.info("exchange_sweep_schedule_updated", schedule_id=schedule_id)
-    return schedule_id
+    return await put_schedule(client, schedule_id, sweep_schedule(task_queue=task_queue, every=every, sweep=sweep,
+                                                                 schedule_id=schedule_id))
 
 
 async def sweep_now(client: Client, *, task_queue: str, grace: timedelta = timedelta(minutes=10),

@@ -4,6 +4,9 @@ starting it exactly once, and sending it a validated update with its refusals tr
 Signalling: a finished or absent workflow needs no telling (nor does anything without a
 Temporal client); the skip is logged.
 
+Schedules: `put_schedule` creates a Temporal Schedule or, when it exists, updates it in place (a
+changed task queue, interval or calendar takes effect), so every worker may call it at start.
+
 Starting: a second start for the same workflow id, running or closed, is a no-op (a retried
 request or launch must not fail, and a closed workflow is not started again).
 
@@ -26,7 +29,15 @@ from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 
 import structlog
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleAlreadyRunningError,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -70,6 +81,20 @@ async def after_commit(call: Callable[[], Awaitable[None]]) -> None:
         await call()
     else:
         pending.append(call)
+
+
+async def put_schedule(client: Client, schedule_id: str, schedule: Schedule) -> str:
+    """Create the Schedule, or update the existing one in place to `schedule`; its id."""
+    try:
+        await client.create_schedule(schedule_id, schedule)
+        log.info("schedule_created", schedule_id=schedule_id)
+    except ScheduleAlreadyRunningError:
+        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(schedule_id).update(replace)
+        log.info("schedule_updated", schedule_id=schedule_id)
+    return schedule_id
 
 
 async def start_once(client: Client, workflow: MethodAsyncSingleParam[Any, P, Any], arg: P, *,

@@ -5,7 +5,6 @@ signalled after the commit and re-reads Postgres, the system of record.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -13,8 +12,6 @@ from typing import Any
 import asyncpg
 import structlog
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db import unit_registration as unit_db
 from db.audit_log import insert_audit_entries
@@ -38,7 +35,7 @@ from schemas.registration import (
     UnitRegistrationWorkflowInput,
 )
 from schemas.settings import DEFAULT_TASK_QUEUE
-from services.workflow_calls import after_commit, signal_if_running
+from services.workflow_calls import signal_if_running, start_once
 from workflows.unit_registration import UnitRegistrationWorkflow, unit_workflow_id
 
 log = structlog.get_logger(__name__)
@@ -104,21 +101,14 @@ async def start_unit_workflow(
 ) -> str:
     """Start the registration's workflow unless one is running (idempotent)."""
     workflow_id = unit_workflow_id(unit_registration_id)
-    # ALLOW_DUPLICATE: a lapsed registration renewed later gets a fresh run for its new year.
-    async def start() -> None:
-        with contextlib.suppress(WorkflowAlreadyStartedError):
-            await client.start_workflow(
-                UnitRegistrationWorkflow.run,
-                UnitRegistrationWorkflowInput(unit_registration_id=unit_registration_id,
-                                              policy=policy or UnitRegistrationPolicy(), phase=phase,
-                                              cycle=0 if phase is UnitPhase.confirmation else 1),
-                id=workflow_id, task_queue=task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            )
-
-    await after_commit(start)   # after the caller's connection is released, in a route
-    return workflow_id
+    return await start_once(
+        client, UnitRegistrationWorkflow.run,
+        UnitRegistrationWorkflowInput(unit_registration_id=unit_registration_id,
+                                      policy=policy or UnitRegistrationPolicy(), phase=phase,
+                                      cycle=0 if phase is UnitPhase.confirmation else 1),
+        workflow_id=workflow_id, task_queue=task_queue,
+        closed_may_rerun=True,   # a lapsed registration renewed later gets a fresh run for its new year
+    )
 
 
 async def _signal(client: Client | None, registration_id: int, reason: str) -> None:

@@ -98,8 +98,12 @@ async def put_schedule(client: Client, schedule_id: str, schedule: Schedule) -> 
 
 
 async def start_once(client: Client, workflow: MethodAsyncSingleParam[Any, P, Any], arg: P, *,
-                     workflow_id: str, task_queue: str, eager: bool = False) -> str:
+                     workflow_id: str, task_queue: str, eager: bool = False,
+                     closed_may_rerun: bool = False) -> str:
     """Start the workflow unless one with this id is running or has run; its id either way.
+
+    `closed_may_rerun`: a closed workflow with this id does not count (a lapsed registration
+    renewed later gets a fresh run); only a running one makes the start a no-op.
 
     `eager`: ask the server to hand the first workflow task straight back to a worker of this
     client in this process (a worker polling `task_queue` with a free slot), skipping the task
@@ -109,7 +113,8 @@ async def start_once(client: Client, workflow: MethodAsyncSingleParam[Any, P, An
             await client.start_workflow(
                 workflow, arg, id=workflow_id, task_queue=task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_reuse_policy=(WorkflowIDReusePolicy.ALLOW_DUPLICATE if closed_may_rerun
+                                 else WorkflowIDReusePolicy.REJECT_DUPLICATE),
                 request_eager_start=eager,
             )
 

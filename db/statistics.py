@@ -15,10 +15,12 @@ from pydantic import TypeAdapter
 
 from db.group_page import page_args, paged, split
 from db.pool import Conn, fetch_custom_plan
+from domain.evaluation import period_of
 from domain.local_time import LOCAL_ZONE
 from domain.registration_rules import registration_rate
 from domain.scope import ScopeFilter
 from schemas.api import GroupPageRequest
+from schemas.evaluation import PeriodKind
 from schemas.statistics import RegistrationCounts
 
 # The groups' sums, named; `grouped` is the CTE each source below defines (key + the counters).
@@ -284,9 +286,8 @@ def _calendar_months(starts: list[datetime], ends: list[datetime]) -> bool:
     """Whether each [start, end) is one calendar month in Beijing time (what trend_tally counts by)."""
     for start, end in zip(starts, ends, strict=True):
         local = start.astimezone(LOCAL_ZONE)
-        index = local.year * 12 + local.month   # the next month's
-        following = datetime(index // 12, index % 12 + 1, 1, tzinfo=LOCAL_ZONE)
-        if local != local.replace(day=1, hour=0, minute=0, second=0, microsecond=0) or end != following:
+        month = period_of(PeriodKind.month, f"{local.year}-{local.month:02d}")
+        if (month.start, month.end) != (start, end):
             return False
     return True
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 
 from api.server import KEEP_ALIVE_SECONDS, api_server
@@ -25,6 +28,21 @@ def _free_port() -> int:
         return port
 
 
+@asynccontextmanager
+async def _serving(app: FastAPI, grace_seconds: int) -> AsyncIterator[tuple[uvicorn.Server, asyncio.Task[None], httpx.AsyncClient]]:
+    """The app served on a free port until the block ends: the server, its serving task and a
+    client of it, once the server has started."""
+    port = _free_port()
+    server = api_server(app, Settings(graceful_shutdown_seconds=grace_seconds), host="127.0.0.1", port=port)
+    serving = asyncio.create_task(server.serve())
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        for _ in range(100):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        yield server, serving, http
+
+
 async def test_a_hanging_request_does_not_hold_the_stop() -> None:
     app = FastAPI()
     entered = asyncio.Event()
@@ -34,14 +52,7 @@ async def test_a_hanging_request_does_not_hold_the_stop() -> None:
         entered.set()
         await asyncio.Event().wait()    # never set: the request would wait for ever
 
-    port = _free_port()
-    server = api_server(app, Settings(graceful_shutdown_seconds=2), host="127.0.0.1", port=port)
-    serving = asyncio.create_task(server.serve())
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-        for _ in range(100):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
+    async with _serving(app, 2) as (server, serving, http):
         request = asyncio.create_task(http.get("/hang"))
         await asyncio.wait_for(entered.wait(), timeout=10)
         asked = time.monotonic()
@@ -66,15 +77,8 @@ async def test_an_idle_keep_alive_connection_stays_open_and_does_not_hold_the_st
     async def ping() -> dict[str, str]:
         return {"ok": "yes"}
 
-    port = _free_port()
-    server = api_server(app, Settings(graceful_shutdown_seconds=10), host="127.0.0.1", port=port)
-    assert server.config.timeout_keep_alive == KEEP_ALIVE_SECONDS >= 60
-    serving = asyncio.create_task(server.serve())
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-        for _ in range(100):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
+    async with _serving(app, 10) as (server, serving, http):
+        assert server.config.timeout_keep_alive == KEEP_ALIVE_SECONDS >= 60
         assert (await http.get("/ping")).status_code == 200   # the connection is now idle, kept alive
         asked = time.monotonic()
         server.should_exit = True

@@ -129,12 +129,17 @@ async def _wait(condition: Callable[[], bool], timeout: timedelta) -> bool:
 
 async def _quick_step(activity: MethodAsyncSingleParam[DispatchActivities, P, R], arg: P, *, local: bool) -> R:
     """A quick dispatch step as a local activity (run by this worker inside the current workflow
-    task) or as an ordinary one (scheduled through the server's activity queue)."""
-    if local:
-        return await workflow.execute_local_activity_method(
+    task) or as an ordinary one (scheduled through the server's activity queue). Its failure comes
+    out as the step's refusal (its Chinese message and code) either way: an ordinary activity's
+    arrives wrapped in ActivityError, a local one's as the activity's own ApplicationError."""
+    try:
+        if local:
+            return await workflow.execute_local_activity_method(
+                activity, arg, start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY)
+        return await workflow.execute_activity_method(
             activity, arg, start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY)
-    return await workflow.execute_activity_method(
-        activity, arg, start_to_close_timeout=QUICK_STEP_TIMEOUT, retry_policy=QUICK_STEP_RETRY)
+    except (ActivityError, ApplicationError) as err:
+        raise activity_refusal(err) from err
 
 
 def _local_update_steps() -> bool:
@@ -460,8 +465,6 @@ class TaskWorkflow:
                                   accept=data.accept, reason=data.reason, as_of=workflow.now()),
                 local=_local_update_steps(),
             )
-        except (ActivityError, ApplicationError) as err:
-            raise activity_refusal(err) from err
         finally:
             # whichever way the step ended: the offer is answerable again unless it was answered
             offer.answering = False
@@ -505,8 +508,6 @@ class TaskWorkflow:
                                  source=self._in.mode.value, as_of=workflow.now()),
                 local=_local_update_steps(),
             )
-        except (ActivityError, ApplicationError) as err:
-            raise activity_refusal(err) from err
         finally:
             self._reserved -= 1
         self._assigned[data.member_id] = AssignmentStatus.accepted
@@ -556,15 +557,12 @@ class TaskWorkflow:
             raise refusal(otherwise)
 
     async def _scan(self, data: ScanUpdate, *, check_out: bool, local: bool) -> ScanRecorded:
-        try:
-            result: ScanRecorded = await _quick_step(
-                DispatchActivities.scan,
-                ScanActivityInput(task_id=self._in.task_id, member_id=data.member_id, token=data.token,
-                                  check_out=check_out, report=data.report, as_of=workflow.now()),
-                local=local,
-            )
-        except (ActivityError, ApplicationError) as err:
-            raise activity_refusal(err) from err
+        result: ScanRecorded = await _quick_step(
+            DispatchActivities.scan,
+            ScanActivityInput(task_id=self._in.task_id, member_id=data.member_id, token=data.token,
+                              check_out=check_out, report=data.report, as_of=workflow.now()),
+            local=local,
+        )
         return result
 
     @workflow.update(name="rate")
